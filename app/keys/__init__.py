@@ -1,0 +1,1 @@
+"""Key custody: where the keyring comes from, per-person data keys, rotation."""

@@ -1,0 +1,146 @@
+"""Per-subject data keys and KEK rotation."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.crypto import envelope
+from app.crypto.errors import DecryptionFailed
+from app.crypto.keyring import Keyring
+from app.db import db_now, unit_of_work
+from app.errors import Conflict
+from app.keys.models import DataKey
+from app.keys.store import Keys, KeyStore
+
+# Data that belongs to no person (TOTP secrets) is sealed under this subject's key.
+SERVICE_SUBJECT = uuid.UUID("00000000-0000-7000-8000-000000000001")
+
+
+def create_data_key(session: Session, keys: Keys, subject_id: uuid.UUID) -> bytes:
+    """Make, wrap and store a fresh data key for a subject; returns the plaintext key."""
+    if session.get(DataKey, subject_id) is not None:
+        raise Conflict("a data key already exists for this subject")
+    dek = envelope.new_data_key()
+    wrapped = envelope.wrap(keys.current, subject_id, dek)
+    session.add(
+        DataKey(
+            subject_id=subject_id, kek_version=wrapped.kek_version, wrapped=wrapped.blob, created_at=db_now(session)
+        )
+    )
+    session.flush()
+    return dek
+
+
+def data_key(session: Session, keys: Keys, subject_id: uuid.UUID) -> bytes:
+    """The subject's data key; DecryptionFailed if it was erased or cannot be unwrapped."""
+    row = session.get(DataKey, subject_id)
+    if row is None:
+        raise DecryptionFailed
+    keyring = keys.with_kek(row.kek_version)
+    return envelope.unwrap(keyring, subject_id, envelope.WrappedKey(row.kek_version, row.wrapped))
+
+
+def service_key(session: Session, keys: Keys) -> bytes:
+    """The service subject's data key, made on first use."""
+    if session.get(DataKey, SERVICE_SUBJECT) is None:
+        return create_data_key(session, keys, SERVICE_SUBJECT)
+    return data_key(session, keys, SERVICE_SUBJECT)
+
+
+def erase_data_key(session: Session, subject_id: uuid.UUID) -> bool:
+    """Crypto-shred: without the wrapped key, nothing sealed for the subject opens."""
+    row = session.get(DataKey, subject_id)
+    if row is None:
+        return False
+    session.delete(row)
+    session.flush()
+    return True
+
+
+@dataclass(frozen=True)
+class KeyStatus:
+    kek_primary: int
+    kek_versions: list[int]
+    kek_retired: list[int]
+    root_primary: int
+    signing_key_id: str
+    data_keys_by_version: dict[int, int]
+
+    @property
+    def pending_rewrap(self) -> int:
+        return sum(n for v, n in self.data_keys_by_version.items() if v != self.kek_primary)
+
+
+def status(session: Session, keyring: Keyring) -> KeyStatus:
+    rows = session.execute(select(DataKey.kek_version, func.count()).group_by(DataKey.kek_version)).all()
+    return KeyStatus(
+        kek_primary=keyring.kek_primary,
+        kek_versions=sorted(keyring.keks),
+        kek_retired=sorted(keyring.kek_retired),
+        root_primary=keyring.root_primary,
+        signing_key_id=keyring.signer.key_id,
+        data_keys_by_version={int(v): int(n) for v, n in rows},
+    )
+
+
+def rewrap_batch(session: Session, keyring: Keyring, batch_size: int) -> int:
+    """Re-wrap up to batch_size data keys that are not under the primary KEK."""
+    rows = session.scalars(
+        select(DataKey).where(DataKey.kek_version != keyring.kek_primary).order_by(DataKey.subject_id).limit(batch_size)
+    ).all()
+    now = db_now(session)
+    for row in rows:
+        new = envelope.rewrap(keyring, row.subject_id, envelope.WrappedKey(row.kek_version, row.wrapped))
+        row.kek_version, row.wrapped, row.rewrapped_at = new.kek_version, new.blob, now
+    session.flush()
+    return len(rows)
+
+
+@dataclass(frozen=True)
+class RotationResult:
+    kek_primary: int
+    resumed: bool
+    rewrapped: int
+    retired: list[int]
+
+
+def rotate(
+    factory: sessionmaker[Session],
+    store: KeyStore,
+    *,
+    batch_size: int = 500,
+    on_start: Callable[[int], None] = lambda total: None,
+    on_batch: Callable[[int], None] = lambda done: None,
+) -> RotationResult:
+    """Make a new primary KEK and re-wrap every data key under it; data is never re-encrypted.
+
+    The new keyring is saved before any key is re-wrapped, and each batch commits
+    on its own, so an interrupted rotation resumes where it stopped when run again.
+    """
+    keyring = store.load()
+    with unit_of_work(factory) as session:
+        pending = status(session, keyring).pending_rewrap
+    resumed = pending > 0
+    if not resumed:
+        keyring = keyring.with_new_kek()
+        store.save(keyring)
+    with unit_of_work(factory) as session:
+        total = status(session, keyring).pending_rewrap
+    on_start(total)
+    done = 0
+    while True:
+        with unit_of_work(factory) as session:
+            n = rewrap_batch(session, keyring, batch_size)
+        if n == 0:
+            break
+        done += n
+        on_batch(n)
+    retired = sorted(set(keyring.keks) - {keyring.kek_primary} - set(keyring.kek_retired))
+    if retired:
+        store.save(keyring.with_retired_keks(set(retired)))
+    return RotationResult(kek_primary=keyring.kek_primary, resumed=resumed, rewrapped=done, retired=retired)

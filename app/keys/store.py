@@ -1,0 +1,151 @@
+"""Key sources: a key file, an environment variable, or an external provider."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import stat
+from collections.abc import Callable
+from pathlib import Path
+from typing import Protocol
+
+from app.config import Settings
+from app.crypto import keyring as kr
+from app.crypto.errors import KeyringError
+from app.errors import ConfigError
+
+
+class KeyStore(Protocol):
+    """Where the keyring lives. A KMS integration implements this and is named by
+    TESTIMONY_KEYS__PROVIDER=module:factory."""
+
+    description: str
+
+    @property
+    def protected(self) -> bool: ...
+
+    def load(self) -> kr.Keyring: ...
+
+    def save(self, keyring: kr.Keyring) -> None: ...
+
+
+class FileKeyStore:
+    def __init__(self, path: Path, passphrase: str | None, scrypt: kr.ScryptParams = kr.PRODUCTION_SCRYPT) -> None:
+        self.path = path
+        self.passphrase = passphrase
+        self.scrypt = scrypt
+        self.description = f"key file {path}"
+
+    @property
+    def protected(self) -> bool:
+        return self.path.exists() and kr.is_protected(self.path.read_bytes())
+
+    def load(self) -> kr.Keyring:
+        if not self.path.exists():
+            raise KeyringError(f"no key file at {self.path}; create one with `testimony init`")
+        mode = stat.S_IMODE(self.path.stat().st_mode)
+        if mode & 0o077:
+            raise KeyringError(f"{self.path} is readable by other users (mode {mode:o}); run `chmod 600 {self.path}`")
+        return kr.loads(self.path.read_bytes(), self.passphrase)
+
+    def save(self, keyring: kr.Keyring) -> None:
+        """Write atomically with mode 0600, keeping the file's protection."""
+        protect = self.passphrase if (not self.path.exists() or self.protected) else None
+        write_private_file(self.path, kr.dumps(keyring, protect, self.scrypt))
+
+
+class EnvKeyStore:
+    def __init__(self, material: str, passphrase: str | None) -> None:
+        self._raw = material.encode()
+        self.passphrase = passphrase
+        self.description = "TESTIMONY_KEYS__MATERIAL"
+
+    @property
+    def protected(self) -> bool:
+        return kr.is_protected(self._raw)
+
+    def load(self) -> kr.Keyring:
+        return kr.loads(self._raw, self.passphrase)
+
+    def save(self, keyring: kr.Keyring) -> None:
+        raise KeyringError(
+            "keys given in TESTIMONY_KEYS__MATERIAL cannot be changed in place; rotate with a key "
+            "file (TESTIMONY_KEYS__FILE) and publish the new document to the environment"
+        )
+
+
+def write_private_file(path: Path, data: bytes) -> None:
+    """Atomic, durable write readable by the owner only."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.write(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def _provider(spec: str) -> KeyStore:
+    module_name, _, attr = spec.partition(":")
+    try:
+        factory: Callable[[], KeyStore] = getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError, ValueError):
+        raise ConfigError(f"key provider {spec!r} cannot be imported; expected module:factory") from None
+    return factory()
+
+
+def open_keystore(settings: Settings, prompt: Callable[[], str] | None = None) -> KeyStore:
+    passphrase = settings.keys.passphrase.get_secret_value() if settings.keys.passphrase else None
+    if settings.keys.provider:
+        return _provider(settings.keys.provider)
+    if settings.keys.material:
+        return EnvKeyStore(settings.keys.material.get_secret_value(), passphrase)
+    store = FileKeyStore(settings.key_file, passphrase)
+    if store.protected and passphrase is None and prompt is not None:
+        store.passphrase = prompt()
+    return store
+
+
+def load_keyring(settings: Settings, prompt: Callable[[], str] | None = None) -> kr.Keyring:
+    """Load the keyring, enforcing the rules for the current mode; ConfigError says what to do."""
+    try:
+        store = open_keystore(settings, prompt)
+        keyring = store.load()
+        if not settings.development and not store.protected and not settings.keys.provider:
+            raise ConfigError(
+                f"refusing to start: the {store.description} is not passphrase-protected. Outside "
+                "development mode keys must be protected: run `testimony keys protect` and set "
+                "TESTIMONY_KEYS__PASSPHRASE (or answer the prompt), or configure TESTIMONY_KEYS__PROVIDER. "
+                "For local development only, set TESTIMONY_DEVELOPMENT=true."
+            )
+        keyring.check_not_placeholder()
+    except KeyringError as exc:
+        raise ConfigError(f"refusing to start: {exc}") from None
+    return keyring
+
+
+class Keys:
+    """The running service's keyring, reloaded when a rotation elsewhere made a new KEK primary."""
+
+    def __init__(self, store: KeyStore, keyring: kr.Keyring) -> None:
+        self._store = store
+        self._keyring = keyring
+
+    @property
+    def current(self) -> kr.Keyring:
+        return self._keyring
+
+    def with_kek(self, version: int) -> kr.Keyring:
+        if version not in self._keyring.keks:
+            try:
+                self._keyring = self._store.load()
+            except KeyringError:
+                pass  # keep serving with what we have; the caller's unwrap fails cleanly
+        return self._keyring

@@ -1,0 +1,87 @@
+"""The application factory."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import swagger_ui_bundle
+from fastapi import FastAPI, Request
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
+
+from app import __version__, health
+from app.config import Settings, get_settings
+from app.db import make_engine, make_sessionmaker
+from app.errors import install_error_handlers
+from app.http import RequestContextMiddleware
+from app.keys.store import Keys, load_keyring, open_keystore
+
+OPENAPI_URL = "/api/openapi.json"
+DOCS_URL = "/api/docs"
+SWAGGER_STATIC = "/static/swagger"
+
+# Every other route requires a principal; tests walk app.routes against this set.
+PUBLIC_PATHS = frozenset({"/api/v1/health", OPENAPI_URL, DOCS_URL, SWAGGER_STATIC})
+
+
+def create_app(settings: Settings | None = None, keys: Keys | None = None) -> FastAPI:
+    """Build the service. Raises ConfigError, with what to do, if it must not start."""
+    settings = settings or get_settings()
+    if keys is None:
+        keys = Keys(open_keystore(settings), load_keyring(settings))
+    engine = make_engine(settings.database_url, busy_timeout_ms=settings.database.busy_timeout_ms)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        engine.dispose()
+
+    app = FastAPI(
+        title="Testimony Vault",
+        version=__version__,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=OPENAPI_URL if settings.development else None,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.keys = keys
+    app.state.engine = engine
+    app.state.sessionmaker = make_sessionmaker(engine)
+
+    install_error_handlers(app)
+    app.add_middleware(RequestContextMiddleware)
+    app.include_router(health.router)
+    if settings.development:
+        _install_docs(app)
+    logging.getLogger("testimony").setLevel(logging.INFO)
+    return app
+
+
+def _install_docs(app: FastAPI) -> None:
+    """The OpenAPI page, served from packaged assets (no CDN)."""
+    app.mount(SWAGGER_STATIC, StaticFiles(directory=swagger_ui_bundle.swagger_ui_path), name="swagger")
+
+    @app.get(DOCS_URL, include_in_schema=False)
+    def docs(_request: Request) -> HTMLResponse:
+        page = get_swagger_ui_html(
+            openapi_url=OPENAPI_URL,
+            title="Testimony Vault API",
+            swagger_js_url=f"{SWAGGER_STATIC}/swagger-ui-bundle.js",
+            swagger_css_url=f"{SWAGGER_STATIC}/swagger-ui.css",
+            swagger_favicon_url=f"{SWAGGER_STATIC}/favicon-32x32.png",
+        )
+        # The generated page starts Swagger UI with an inline script (development only).
+        page.headers["content-security-policy"] = (
+            "default-src 'self'; script-src 'self' 'unsafe-inline'; img-src 'self' data:"
+        )
+        return page
+
+
+def app_factory() -> Any:
+    """Entry point for ``uvicorn --factory app.main:app_factory``."""
+    return create_app()
