@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
+from rich.text import Text
 
 from app.config import Settings, get_settings
 from app.crypto import keyring as kr
@@ -28,8 +29,14 @@ console = Console(stderr=True)
 out = Console()
 
 
+@cli.callback()
+def _fresh_settings() -> None:
+    """Read settings from the environment of this invocation."""
+    get_settings.cache_clear()
+
+
 def _fail(message: str, code: int = 2) -> typer.Exit:
-    console.print(f"[red]error:[/red] {message}")
+    console.print(Text.assemble(("error: ", "red"), message), soft_wrap=True)
     return typer.Exit(code)
 
 

@@ -1,0 +1,122 @@
+"""KEK rotation re-wraps data keys, never data, and resumes after interruption."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session, sessionmaker
+from typer.testing import CliRunner
+
+from app.cli import cli
+from app.crypto.derive import Purpose, derive_key
+from app.db import new_id, unit_of_work
+from app.keys import service
+from app.keys.models import DataKey
+from app.keys.store import FileKeyStore, Keys
+from tests.support.database import ProvisionedDatabase
+from tests.support.sealed import SealedNote, add_note, create_table, read_note
+
+
+@pytest.fixture
+def notes(database: ProvisionedDatabase, session_factory: sessionmaker[Session], keys: Keys) -> dict[uuid.UUID, str]:
+    create_table(database)
+    written = {}
+    with unit_of_work(session_factory) as s:
+        for i in range(7):
+            body = f"statement {i} Պետրոսյան"
+            written[add_note(s, keys, new_id(), body, f"t{i}")] = body
+    return written
+
+
+def _ciphertexts(engine: Engine) -> dict[uuid.UUID, bytes]:
+    with Session(engine) as s:
+        return {n.id: n.body for n in s.scalars(select(SealedNote))}
+
+
+def _versions(engine: Engine) -> set[int]:
+    with Session(engine) as s:
+        return set(s.scalars(select(DataKey.kek_version)))
+
+
+def _all_open(session_factory: sessionmaker[Session], keys: Keys, notes: dict[uuid.UUID, str]) -> None:
+    with unit_of_work(session_factory) as s:
+        for note_id, body in notes.items():
+            assert read_note(s, keys, note_id)[0] == body
+
+
+def test_rotate_rewraps_every_key_and_no_data(
+    engine: Engine,
+    session_factory: sessionmaker[Session],
+    key_store: FileKeyStore,
+    key_file: Path,
+    notes: dict[uuid.UUID, str],
+) -> None:
+    before = _ciphertexts(engine)
+    old = key_store.load()
+    result = service.rotate(session_factory, key_store, batch_size=3)
+    assert (result.kek_primary, result.resumed, result.rewrapped, result.retired) == (2, False, 7, [1])
+    assert _versions(engine) == {2}
+    assert _ciphertexts(engine) == before  # data itself untouched
+    new = key_store.load()
+    assert new.kek_primary == 2
+    assert new.kek_retired == frozenset({1})
+    assert derive_key(new.root(), Purpose.BLIND_INDEX) == derive_key(old.root(), Purpose.BLIND_INDEX)
+
+    # With the old KEK removed from the key file entirely, everything still opens.
+    doc = json.loads(key_file.read_text())
+    del doc["kek"]["1"]
+    doc["kek_retired"] = []
+    key_file.write_text(json.dumps(doc))
+    pruned = FileKeyStore(key_file, None)
+    _all_open(session_factory, Keys(pruned, pruned.load()), notes)
+
+
+def test_interrupted_rotation_resumes(
+    engine: Engine,
+    session_factory: sessionmaker[Session],
+    key_store: FileKeyStore,
+    notes: dict[uuid.UUID, str],
+) -> None:
+    def die(_: int) -> None:
+        raise KeyboardInterrupt
+
+    before_rotation = key_store.load()
+    with pytest.raises(KeyboardInterrupt):
+        service.rotate(session_factory, key_store, batch_size=2, on_batch=die)
+    assert _versions(engine) == {1, 2}  # half-way: one batch committed
+    # Mid-rotation, a service holding the old keyring still opens everything (it reloads).
+    assert sorted(before_rotation.keks) == [1]
+    _all_open(session_factory, Keys(key_store, before_rotation), notes)
+
+    result = service.rotate(session_factory, key_store, batch_size=2)
+    assert result.resumed
+    assert result.kek_primary == 2
+    assert result.rewrapped == 5
+    assert sorted(key_store.load().keks) == [1, 2]  # resuming made no third KEK
+    assert _versions(engine) == {2}
+    _all_open(session_factory, Keys(key_store, key_store.load()), notes)
+
+
+def test_cli_rotate_and_status(settings_env: dict[str, str], engine: Engine, notes: dict[uuid.UUID, str]) -> None:
+    runner = CliRunner()
+    status = runner.invoke(cli, ["keys", "status"], env=settings_env)
+    assert status.exit_code == 0, status.output
+    assert "data keys under KEK 1" in status.output
+    rotated = runner.invoke(cli, ["keys", "rotate", "--batch-size", "4"], env=settings_env)
+    assert rotated.exit_code == 0, rotated.output
+    assert "rotated to KEK 2; re-wrapped 7 data keys" in rotated.output
+    assert _versions(engine) == {2}
+
+
+@pytest.fixture
+def settings_env(database: ProvisionedDatabase, key_file: Path, tmp_path: Path) -> dict[str, str]:
+    return {
+        "TESTIMONY_DEVELOPMENT": "true",
+        "TESTIMONY_DATA_DIR": str(tmp_path / "var"),
+        "TESTIMONY_DATABASE__URL": database.url,
+        "TESTIMONY_KEYS__FILE": str(key_file),
+    }

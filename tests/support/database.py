@@ -1,0 +1,119 @@
+"""Per-test databases copied from one migrated template (SQLite file or PostgreSQL TEMPLATE)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import Engine, MetaData, create_engine, make_url, text
+from sqlalchemy.pool import NullPool
+
+from app.db import grant_app_role
+from app.migrate import upgrade
+
+PG_URL_ENV = "TESTIMONY_TEST_DATABASE_URL"
+PG_APP_ROLE_ENV = "TESTIMONY_TEST_APP_ROLE"
+
+
+def postgres_admin_url() -> str | None:
+    return os.environ.get(PG_URL_ENV) or None
+
+
+def postgres_app_role() -> str | None:
+    return os.environ.get(PG_APP_ROLE_ENV) or None
+
+
+@dataclass
+class ProvisionedDatabase:
+    url: str
+    """What the application connects with (the app role on PostgreSQL)."""
+    owner_url: str
+    """The schema owner's URL: for tamper drills and dumps, never for the app."""
+    path: Path | None = None
+    app_role: str | None = None
+
+    def create_tables(self, metadata: MetaData) -> None:
+        """Create test-only tables as the owner, granted to the app role like real ones."""
+        engine = create_engine(self.owner_url, poolclass=NullPool)
+        with engine.begin() as conn:
+            metadata.create_all(conn)
+            if self.is_postgres and self.app_role:
+                grant_app_role(conn, metadata, self.app_role)
+        engine.dispose()
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.url.startswith("postgresql")
+
+
+class Templates:
+    """Makes the migrated template once per session and a copy per test."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        self.admin_url = postgres_admin_url()
+        self.app_role = postgres_app_role()
+        self._template: str | None = None
+
+    def _admin(self) -> Engine:
+        assert self.admin_url is not None
+        return create_engine(self.admin_url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+
+    def _db_url(self, name: str, user: str | None = None) -> str:
+        assert self.admin_url is not None
+        url = make_url(self.admin_url).set(database=name)
+        if user is not None:
+            url = url.set(username=user, password=None)
+        return url.render_as_string(hide_password=False)
+
+    def template(self) -> str:
+        if self._template is not None:
+            return self._template
+        if self.admin_url is None:
+            path = self.workdir / "template.db"
+            upgrade(f"sqlite:///{path}")
+            self._template = str(path)
+        else:
+            name = f"tv_tmpl_{os.getpid()}"
+            engine = self._admin()
+            with engine.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+                conn.execute(text(f'CREATE DATABASE "{name}"'))
+            engine.dispose()
+            upgrade(self._db_url(name), app_role=self.app_role)
+            self._template = name
+        return self._template
+
+    @contextmanager
+    def database(self, tmp_path: Path) -> Iterator[ProvisionedDatabase]:
+        template = self.template()
+        if self.admin_url is None:
+            path = tmp_path / "testimony.db"
+            shutil.copyfile(template, path)
+            url = f"sqlite:///{path}"
+            yield ProvisionedDatabase(url=url, owner_url=url, path=path)
+            return
+        name = f"tv_{os.getpid()}_{uuid.uuid4().hex[:10]}"
+        engine = self._admin()
+        with engine.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
+        try:
+            yield ProvisionedDatabase(
+                url=self._db_url(name, self.app_role), owner_url=self._db_url(name), app_role=self.app_role
+            )
+        finally:
+            with engine.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            engine.dispose()
+
+    def drop_template(self) -> None:
+        if self.admin_url is not None and self._template is not None:
+            engine = self._admin()
+            with engine.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{self._template}" WITH (FORCE)'))
+            engine.dispose()

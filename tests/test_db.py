@@ -1,0 +1,106 @@
+"""Ids, timestamps and the unit of work."""
+
+import time
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, ForeignKey, MetaData, String, Uuid, select
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+
+from app.db import db_now, new_id, unit_of_work
+from app.http import DbSession, UnitOfWorkRoute
+from tests.support.database import ProvisionedDatabase
+
+
+def test_new_id_is_uuid7_and_time_ordered() -> None:
+    ids = [new_id() for _ in range(50)]
+    assert all(i.version == 7 and i.variant == uuid.RFC_4122 for i in ids)
+    ms = int.from_bytes(ids[0].bytes[:6], "big")
+    assert abs(ms - time.time() * 1000) < 5000
+    first = new_id()
+    time.sleep(0.002)
+    assert first < new_id()
+    assert len(set(ids)) == 50
+
+
+def test_db_now_is_utc_aware(session_factory: sessionmaker[Session]) -> None:
+    with unit_of_work(session_factory) as s:
+        now = db_now(s)
+    assert now.tzinfo is UTC
+    assert abs((now - datetime.now(UTC)).total_seconds()) < 60
+
+
+class _TestBase(DeclarativeBase):
+    metadata = MetaData()
+
+
+class Parent(_TestBase):
+    __tablename__ = "test_uow_parent"
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+
+
+class Child(_TestBase):
+    __tablename__ = "test_uow_child"
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    # Deferred: the violation surfaces only at COMMIT, which must happen before the response.
+    parent_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("test_uow_parent.id", deferrable=True, initially="DEFERRED")
+    )
+    note: Mapped[str] = mapped_column(String(50))
+
+
+@pytest.fixture
+def uow_app(app: FastAPI, database: ProvisionedDatabase) -> FastAPI:
+    database.create_tables(_TestBase.metadata)
+    from fastapi import APIRouter
+
+    router = APIRouter(route_class=UnitOfWorkRoute)
+
+    @router.post("/api/v1/test-children/{parent_id}")
+    def add_child(parent_id: uuid.UUID, session: DbSession, fail: bool = False) -> dict[str, str]:
+        child = Child(id=new_id(), parent_id=parent_id, note="x")
+        session.add(child)
+        session.flush()
+        if fail:
+            raise ValueError("boom after flush")
+        return {"id": str(child.id)}
+
+    @router.post("/api/v1/test-parents")
+    def add_parent(session: DbSession) -> dict[str, str]:
+        parent = Parent(id=new_id())
+        session.add(parent)
+        session.flush()
+        return {"id": str(parent.id)}
+
+    app.include_router(router)
+    return app
+
+
+def _children(engine: Engine) -> int:
+    with Session(engine) as s:
+        return len(s.scalars(select(Child)).all())
+
+
+def test_committed_before_response(uow_app: FastAPI, engine: Engine) -> None:
+    client = TestClient(uow_app, raise_server_exceptions=False)
+    parent = client.post("/api/v1/test-parents").json()["id"]
+    assert client.post(f"/api/v1/test-children/{parent}").status_code == 200
+    assert _children(engine) == 1
+
+
+def test_commit_failure_is_not_reported_as_success(uow_app: FastAPI, engine: Engine) -> None:
+    client = TestClient(uow_app, raise_server_exceptions=False)
+    r = client.post(f"/api/v1/test-children/{uuid.uuid4()}")
+    assert r.status_code == 500
+    assert _children(engine) == 0
+
+
+def test_error_after_flush_leaves_nothing(uow_app: FastAPI, engine: Engine) -> None:
+    client = TestClient(uow_app, raise_server_exceptions=False)
+    parent = client.post("/api/v1/test-parents").json()["id"]
+    r = client.post(f"/api/v1/test-children/{parent}?fail=true")
+    assert r.status_code == 500
+    assert _children(engine) == 0
