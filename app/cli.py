@@ -5,6 +5,9 @@ from __future__ import annotations
 import getpass
 import os
 import sys
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated
 
 import typer
@@ -12,18 +15,31 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 from rich.text import Text
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
 
+from app.access import service as access_service
+from app.access.principal import Principal
+from app.access.roles import Role
+from app.access.schemas import UserCreate, UserUpdate
+from app.cases import service as case_service
+from app.cases.schemas import CaseCreate, MemberAdd
 from app.config import Settings, get_settings
 from app.crypto import keyring as kr
 from app.crypto.errors import KeyringError
 from app.db import is_sqlite, make_engine, make_sessionmaker, unit_of_work
-from app.errors import ConfigError
+from app.errors import AppError, ConfigError
 from app.keys import service as keys_service
-from app.keys.store import FileKeyStore, open_keystore, write_private_file
+from app.keys.store import FileKeyStore, Keys, load_keyring, open_keystore, write_private_file
+from app.runtime import Runtime
 
 cli = typer.Typer(no_args_is_help=True, add_completion=False, help="Testimony Vault administration.")
 keys_cli = typer.Typer(no_args_is_help=True, help="Key custody: status, rotation, protection.")
+users_cli = typer.Typer(no_args_is_help=True, help="Accounts: add, list, disable, reset 2FA, revoke sessions.")
+cases_cli = typer.Typer(no_args_is_help=True, help="Cases and their teams.")
 cli.add_typer(keys_cli, name="keys")
+cli.add_typer(users_cli, name="users")
+cli.add_typer(cases_cli, name="cases")
 
 console = Console(stderr=True)
 out = Console()
@@ -77,6 +93,11 @@ def init(
         raise _fail(str(exc)) from None
     upgrade(settings.database_url, app_role=settings.database.app_role)
     console.print("database schema is up to date")
+    with _services() as (session, runtime):
+        first = access_service.create_first_admin(session, runtime, Principal.system("init"))
+    if first is not None:
+        out.print(f"first admin account: [bold]{first.user.username}[/bold]")
+        out.print(f"one-time password (shown once, change it at first login): [bold]{first.one_time_password}[/bold]")
 
 
 def _new_passphrase(settings: Settings) -> str:
@@ -116,9 +137,115 @@ def serve(
     )
 
 
-def _factory(settings: Settings):  # type: ignore[no-untyped-def]
+def _factory(settings: Settings) -> tuple[Engine, sessionmaker[Session]]:
     engine = make_engine(settings.database_url, pool=not is_sqlite(settings.database_url))
     return engine, make_sessionmaker(engine)
+
+
+@contextmanager
+def _services() -> Iterator[tuple[Session, Runtime]]:
+    """One unit of work for one command, with the runtime the services need."""
+    settings = get_settings()
+    try:
+        keys = Keys(open_keystore(settings, _prompt_passphrase), load_keyring(settings, _prompt_passphrase))
+    except (ConfigError, KeyringError) as exc:
+        raise _fail(str(exc)) from None
+    engine, factory = _factory(settings)
+    try:
+        with unit_of_work(factory) as session:
+            yield session, Runtime(settings, keys)
+    except AppError as exc:
+        raise _fail(exc.detail) from None
+    finally:
+        engine.dispose()
+
+
+def _user_id(session: Session, username: str) -> uuid.UUID:
+    return access_service.user_id_by_name(session, Principal.system(), username)
+
+
+@users_cli.command("add")
+def users_add(
+    username: str,
+    roles: Annotated[list[Role], typer.Option("--role", help="Repeat for several roles.")],
+    display_name: Annotated[str | None, typer.Option()] = None,
+) -> None:
+    """Create an account; prints its one-time password once."""
+    with _services() as (session, runtime):
+        data = UserCreate(username=username, display_name=display_name or username, roles=roles)
+        change = access_service.create_user(session, runtime, Principal.system(), data)
+    out.print(f"created {change.user.username} ({', '.join(change.user.roles) or 'no roles'})")
+    out.print(f"one-time password (shown once): [bold]{change.one_time_password}[/bold]")
+
+
+@users_cli.command("list")
+def users_list() -> None:
+    """List accounts (never any content)."""
+    with _services() as (session, _runtime):
+        users = access_service.list_users(session, Principal.system())
+    table = Table("username", "display name", "roles", "active", "2FA")
+    for u in users:
+        table.add_row(
+            u.username,
+            u.display_name,
+            ", ".join(u.roles),
+            "yes" if u.active else "no",
+            "yes" if u.totp_enabled else "no",
+        )
+    out.print(table)
+
+
+@users_cli.command("disable")
+def users_disable(username: str) -> None:
+    """Disable an account and end its sessions and tokens."""
+    with _services() as (session, runtime):
+        access_service.update_user(
+            session, runtime, Principal.system(), _user_id(session, username), UserUpdate(active=False)
+        )
+    out.print(f"disabled {username}; its sessions and tokens are revoked")
+
+
+@users_cli.command("reset-2fa")
+def users_reset_2fa(username: str) -> None:
+    """Remove an account's second factor; the user enrols again at next login."""
+    with _services() as (session, _runtime):
+        access_service.reset_second_factor(session, Principal.system(), _user_id(session, username))
+    out.print(f"second factor of {username} removed; it must enrol again at next login")
+
+
+@users_cli.command("revoke")
+def users_revoke(username: str) -> None:
+    """End every session and token of an account (a lost or seized device)."""
+    with _services() as (session, _runtime):
+        access_service.revoke_sessions(session, Principal.system(), _user_id(session, username))
+    out.print(f"all sessions and tokens of {username} are revoked")
+
+
+@cases_cli.command("add")
+def cases_add(code: str, title: str) -> None:
+    """Create a case."""
+    with _services() as (session, _runtime):
+        case = case_service.create_case(session, Principal.system(), CaseCreate(code=code, title=title))
+    out.print(f"created case {case.code} ({case.id})")
+
+
+@cases_cli.command("members")
+def cases_members(
+    code: str,
+    add: Annotated[list[str] | None, typer.Option("--add", help="Username to add.")] = None,
+    remove: Annotated[list[str] | None, typer.Option("--remove", help="Username to remove.")] = None,
+) -> None:
+    """Show a case team, adding or removing members."""
+    system = Principal.system()
+    with _services() as (session, runtime):
+        case_id = case_service.case_id_by_code(session, system, code)
+        for name in add or []:
+            case_service.add_member(session, runtime, system, case_id, MemberAdd(user_id=_user_id(session, name)))
+        for name in remove or []:
+            case_service.remove_member(session, system, case_id, _user_id(session, name))
+        members = case_service.list_members(session, system, case_id)
+        names = access_service.usernames(session, system, [m.user_id for m in members])
+    out.print(f"team of {code}: {', '.join(sorted(names)) or '(nobody)'}")
 
 
 @keys_cli.command("status")

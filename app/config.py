@@ -32,6 +32,25 @@ class SessionSettings(BaseModel):
     idle_minutes: int = 30
     absolute_hours: int = 12
     documenter_totp_required: bool = False
+    confirmation_hours: int = 24
+    """How long a two-person request waits for the second person."""
+
+
+class PasswordHashSettings(BaseModel):
+    """argon2id cost; never below OWASP's minimum (m=19 MiB, t=2, p=1) in production."""
+
+    time_cost: int = 3
+    memory_kib: int = 65536
+    parallelism: int = 2
+
+
+class ThrottleSettings(BaseModel):
+    window_minutes: int = 15
+    per_account_address: int = 5
+    """Failures allowed per (account, client address) in the window."""
+    per_address: int = 50
+    """Failures allowed per client address, across accounts, in the window."""
+    tokens_per_hour: int = 10
 
 
 class Settings(BaseSettings):
@@ -43,6 +62,8 @@ class Settings(BaseSettings):
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     keys: KeySettings = Field(default_factory=KeySettings)
     session: SessionSettings = Field(default_factory=SessionSettings)
+    passwords: PasswordHashSettings = Field(default_factory=PasswordHashSettings)
+    throttle: ThrottleSettings = Field(default_factory=ThrottleSettings)
     trusted_proxies: list[str] = Field(default_factory=list)
     host: str = "127.0.0.1"
     port: int = 8000

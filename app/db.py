@@ -5,9 +5,9 @@ from __future__ import annotations
 import os
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import DateTime, Engine, MetaData, create_engine, event, text
@@ -109,22 +109,57 @@ def unit_of_work(factory: sessionmaker[Session]) -> Iterator[Session]:
     session = factory()
     try:
         yield session
+        session.info.pop(FAILURE_HOOKS, None)
         session.commit()
     except BaseException:
-        session.rollback()
+        rollback_and_record(session)
         raise
     finally:
         session.close()
 
 
+CLOCK_OFFSET = "clock_offset"
+FAILURE_HOOKS = "on_failure"
+
+
 def db_now(session: Session) -> datetime:
-    """The database clock, in UTC; used for every recorded time."""
+    """The database clock, in UTC; used for every recorded time.
+
+    Tests shift it with ``sessionmaker.configure(info={"clock_offset": timedelta(...)})``.
+    """
     if session.get_bind().dialect.name == "sqlite":
         raw = session.execute(text("SELECT strftime('%Y-%m-%d %H:%M:%f', 'now')")).scalar_one()
-        return datetime.fromisoformat(raw).replace(tzinfo=UTC)
-    value = session.execute(text("SELECT clock_timestamp()")).scalar_one()
-    assert isinstance(value, datetime)
-    return value.astimezone(UTC)
+        now = datetime.fromisoformat(raw).replace(tzinfo=UTC)
+    else:
+        value = session.execute(text("SELECT clock_timestamp()")).scalar_one()
+        assert isinstance(value, datetime)
+        now = value.astimezone(UTC)
+    offset: timedelta = session.info.get(CLOCK_OFFSET, timedelta(0))
+    return now + offset
+
+
+def on_failure(session: Session, hook: Callable[[Session], None]) -> None:
+    """Run hook in a fresh transaction if this unit of work fails.
+
+    Used to keep a record of denied and failed attempts (throttle counts, audit
+    events) even though the work they belong to is rolled back.
+    """
+    session.info.setdefault(FAILURE_HOOKS, []).append(hook)
+
+
+def rollback_and_record(session: Session) -> None:
+    """Roll back, then commit the failure hooks on their own."""
+    session.rollback()
+    hooks: list[Callable[[Session], None]] = session.info.pop(FAILURE_HOOKS, [])
+    if not hooks:
+        return
+    try:
+        for hook in hooks:
+            hook(session)
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
 
 
 def grant_app_role(connection: Any, metadata: MetaData, role: str) -> None:

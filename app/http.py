@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.db import new_id
+from app.db import FAILURE_HOOKS, new_id, rollback_and_record
 from app.errors import PROBLEM_JSON
 
 log = logging.getLogger("testimony.http")
@@ -60,9 +60,10 @@ async def _finish(request: Request, *, commit: bool) -> None:
     if session is None:
         return
     if commit:
+        session.info.pop(FAILURE_HOOKS, None)
         await run_in_threadpool(session.commit)
     else:
-        await run_in_threadpool(session.rollback)
+        await run_in_threadpool(rollback_and_record, session)
 
 
 SECURITY_HEADERS = [

@@ -14,18 +14,21 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 from app import __version__, health
+from app.access import routes as access_routes
+from app.cases import routes as case_routes
 from app.config import Settings, get_settings
 from app.db import make_engine, make_sessionmaker
 from app.errors import install_error_handlers
 from app.http import RequestContextMiddleware
 from app.keys.store import Keys, load_keyring, open_keystore
+from app.runtime import Runtime
 
 OPENAPI_URL = "/api/openapi.json"
 DOCS_URL = "/api/docs"
 SWAGGER_STATIC = "/static/swagger"
 
 # Every other route requires a principal; tests walk app.routes against this set.
-PUBLIC_PATHS = frozenset({"/api/v1/health", OPENAPI_URL, DOCS_URL, SWAGGER_STATIC})
+PUBLIC_PATHS = frozenset({"/api/v1/health", "/api/v1/auth/login", OPENAPI_URL, DOCS_URL, SWAGGER_STATIC})
 
 
 def create_app(settings: Settings | None = None, keys: Keys | None = None) -> FastAPI:
@@ -50,12 +53,15 @@ def create_app(settings: Settings | None = None, keys: Keys | None = None) -> Fa
     )
     app.state.settings = settings
     app.state.keys = keys
+    app.state.runtime = Runtime(settings, keys)
     app.state.engine = engine
     app.state.sessionmaker = make_sessionmaker(engine)
 
     install_error_handlers(app)
     app.add_middleware(RequestContextMiddleware)
     app.include_router(health.router)
+    app.include_router(access_routes.router)
+    app.include_router(case_routes.router)
     if settings.development:
         _install_docs(app)
     logging.getLogger("testimony").setLevel(logging.INFO)

@@ -1,6 +1,19 @@
 """Every model, imported in one place so metadata is complete for Alembic and tests."""
 
+from app.access.models import ApiToken, AuthFailure, BrowserSession, Confirmation, RecoveryCode, User
+from app.cases.models import Case, CaseMember
 from app.db import Base
 from app.keys.models import DataKey
 
-__all__ = ["Base", "DataKey"]
+__all__ = [
+    "ApiToken",
+    "AuthFailure",
+    "Base",
+    "BrowserSession",
+    "Case",
+    "CaseMember",
+    "Confirmation",
+    "DataKey",
+    "RecoveryCode",
+    "User",
+]

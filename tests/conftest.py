@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.config import DatabaseSettings, KeySettings, Settings
+from app.config import DatabaseSettings, KeySettings, PasswordHashSettings, Settings
 from app.crypto import keyring as kr
 from app.db import make_engine, make_sessionmaker
 from app.keys.store import FileKeyStore, Keys, write_private_file
@@ -20,6 +20,7 @@ from app.main import create_app
 from tests.support.database import ProvisionedDatabase, Templates
 
 CHEAP_SCRYPT = kr.ScryptParams(n=2**10, r=8, p=1)
+CHEAP_ARGON2 = PasswordHashSettings(time_cost=1, memory_kib=256, parallelism=1)
 
 
 @pytest.fixture(scope="session")
@@ -49,6 +50,7 @@ def settings(tmp_path: Path, database: ProvisionedDatabase, key_file: Path) -> S
         data_dir=tmp_path / "var",
         database=DatabaseSettings(url=database.url),
         keys=KeySettings(file=key_file),
+        passwords=CHEAP_ARGON2,
     )
 
 

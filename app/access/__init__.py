@@ -1,0 +1,1 @@
+"""Accounts, roles, sessions, tokens, 2FA and the one policy module."""

@@ -1,0 +1,373 @@
+"""Logging in and out, resolving the principal, second factors and API tokens."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
+
+from app.access import credentials, policy, throttle, totp
+from app.access.models import ApiToken, BrowserSession, RecoveryCode, User
+from app.access.passwords import check_strength
+from app.access.principal import Principal, TokenScope, Via
+from app.access.roles import TOTP_REQUIRED_ROLES, Role
+from app.access.schemas import (
+    LoginRequest,
+    MeRead,
+    PasswordChange,
+    SecondFactor,
+    TokenCreate,
+    TokenCreated,
+    TokenRead,
+    TotpEnrolment,
+)
+from app.cases.models import CaseMember
+from app.crypto import aead
+from app.db import db_now, new_id, on_failure
+from app.errors import Conflict, Forbidden, NotFound, Unauthenticated, ValidationFailed
+from app.keys import service as keys_service
+from app.runtime import Runtime
+
+BAD_CREDENTIALS = "The username, password or code is not right."
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+@dataclass(frozen=True)
+class Client:
+    """Where a request comes from, as far as authentication cares."""
+
+    address: str
+    method: str = "GET"
+    csrf_header: str | None = None
+
+
+@dataclass(frozen=True)
+class LoginOutcome:
+    me: MeRead
+    session_secret: str
+    token: TokenCreated | None
+
+
+def _totp_required(runtime: Runtime, roles: frozenset[Role]) -> bool:
+    if roles & TOTP_REQUIRED_ROLES:
+        return True
+    return Role.DOCUMENTER in roles and runtime.settings.session.documenter_totp_required
+
+
+def _roles(user: User) -> frozenset[Role]:
+    return frozenset(Role(r) for r in user.roles)
+
+
+def _totp_secret(session: Session, runtime: Runtime, user: User) -> str | None:
+    if user.totp_secret is None:
+        return None
+    key = keys_service.service_key(session, runtime.keys)
+    return aead.open(
+        key, user.totp_secret, table="users", column="totp_secret", row_id=user.id, person_id=None
+    ).decode()
+
+
+def _check_second_factor(session: Session, runtime: Runtime, user: User, factor: SecondFactor, now: datetime) -> bool:
+    """Verify a TOTP code (never the same step twice) or spend a recovery code."""
+    if factor.totp:
+        secret = _totp_secret(session, runtime, user)
+        step = totp.verify(secret, factor.totp, now, user.totp_last_step) if secret else None
+        if step is None:
+            return False
+        user.totp_last_step = step
+        return True
+    if factor.recovery_code:
+        digest = totp.recovery_hash(factor.recovery_code)
+        code = session.scalars(
+            select(RecoveryCode).where(
+                RecoveryCode.user_id == user.id, RecoveryCode.code_hash == digest, RecoveryCode.used_at.is_(None)
+            )
+        ).first()
+        if code is None:
+            return False
+        code.used_at = now
+        return True
+    return False
+
+
+def _case_ids(session: Session, user_id: uuid.UUID) -> frozenset[uuid.UUID]:
+    return frozenset(session.scalars(select(CaseMember.case_id).where(CaseMember.user_id == user_id)))
+
+
+def me(session: Session, runtime: Runtime, principal: Principal, session_secret: str | None = None) -> MeRead:
+    policy.require(principal, policy.Action.ME_READ)
+    user = session.get(User, principal.user_id)
+    if user is None:
+        raise NotFound
+    return MeRead(
+        id=user.id,
+        username=user.username,
+        display_name=user.display_name,
+        roles=sorted(_roles(user)),
+        totp_enabled=user.totp_enabled,
+        must_enrol_totp=principal.must_enrol_totp,
+        must_change_password=principal.must_change_password,
+        case_ids=sorted(principal.case_ids),
+        csrf_token=credentials.csrf_token(session_secret) if session_secret else None,
+    )
+
+
+def _new_session(session: Session, runtime: Runtime, user: User, now: datetime, second_factor: bool) -> str:
+    secret = credentials.new_secret(credentials.SESSION_PREFIX)
+    session.add(
+        BrowserSession(
+            id=new_id(),
+            token_hash=credentials.secret_hash(secret),
+            user_id=user.id,
+            created_at=now,
+            last_seen_at=now,
+            expires_at=now + timedelta(hours=runtime.settings.session.absolute_hours),
+            second_factor_at=now if second_factor else None,
+        )
+    )
+    session.flush()
+    return secret
+
+
+def login(
+    session: Session, runtime: Runtime, data: LoginRequest, client: Client, old_secret: str | None
+) -> LoginOutcome:
+    """Password (+ second factor when enrolled). Every failure looks the same."""
+    now = db_now(session)
+    account = data.username.strip().casefold()
+    throttle.check(session, runtime, throttle.Kind.LOGIN, account, client.address, now)
+    user = session.scalars(select(User).where(User.username == account)).first()
+    ok = runtime.passwords.verify(user.password_hash if user else None, data.password)
+    second = False
+    if ok and user is not None and user.totp_enabled:
+        second = _check_second_factor(
+            session, runtime, user, SecondFactor(totp=data.totp, recovery_code=data.recovery_code), now
+        )
+        ok = second
+    if not ok or user is None or not user.active:
+        throttle.count_failure(session, runtime, throttle.Kind.LOGIN, account, client.address, now)
+        raise Unauthenticated(BAD_CREDENTIALS)
+    if runtime.passwords.needs_rehash(user.password_hash):
+        user.password_hash = runtime.passwords.hash(data.password)
+    if old_secret:  # rotate: the pre-login session id never survives login
+        session.execute(delete(BrowserSession).where(BrowserSession.token_hash == credentials.secret_hash(old_secret)))
+    secret = _new_session(session, runtime, user, now, second)
+    principal = _principal_for(session, runtime, user, Via.SESSION, second_factor_at=now if second else None)
+    token = None
+    if data.token:
+        token = create_token(session, runtime, principal, TokenCreate(name="login", scope=TokenScope.WRITE), client)
+    return LoginOutcome(me=me(session, runtime, principal, secret), session_secret=secret, token=token)
+
+
+def _principal_for(
+    session: Session,
+    runtime: Runtime,
+    user: User,
+    via: Via,
+    *,
+    session_id: uuid.UUID | None = None,
+    token: ApiToken | None = None,
+    second_factor_at: datetime | None = None,
+) -> Principal:
+    roles = _roles(user)
+    return Principal(
+        user_id=user.id,
+        roles=roles,
+        case_ids=_case_ids(session, user.id),
+        via=via,
+        session_id=session_id,
+        token_id=token.id if token else None,
+        token_scope=TokenScope(token.scope) if token else None,
+        second_factor_at=second_factor_at,
+        must_enrol_totp=_totp_required(runtime, roles) and not user.totp_enabled,
+        must_change_password=user.password_change_required,
+    )
+
+
+def resolve(session: Session, runtime: Runtime, *, bearer: str | None, cookie: str | None, client: Client) -> Principal:
+    """The principal behind a bearer token or a session cookie; 401 otherwise."""
+    now = db_now(session)
+    if bearer:
+        token = session.scalars(select(ApiToken).where(ApiToken.token_hash == credentials.secret_hash(bearer))).first()
+        user = session.get(User, token.user_id) if token else None
+        if token is None or user is None or token.revoked_at is not None or token.expires_at <= now or not user.active:
+            raise Unauthenticated("The token is not valid.")
+        if token.last_used_at is None or now - token.last_used_at > timedelta(minutes=1):
+            token.last_used_at = now
+        return _principal_for(session, runtime, user, Via.TOKEN, token=token)
+    if cookie:
+        row = session.scalars(
+            select(BrowserSession).where(BrowserSession.token_hash == credentials.secret_hash(cookie))
+        ).first()
+        user = session.get(User, row.user_id) if row else None
+        idle = timedelta(minutes=runtime.settings.session.idle_minutes)
+        if row is None or user is None or not user.active or row.expires_at <= now or now - row.last_seen_at > idle:
+            if row is not None:
+                expired_id = row.id
+                on_failure(session, lambda s: _drop_session(s, expired_id))
+            raise Unauthenticated("Your session has ended. Log in again.")
+        if client.method in UNSAFE_METHODS and not credentials.csrf_matches(cookie, client.csrf_header):
+            raise Forbidden("missing or wrong X-CSRF-Token header", code="csrf")
+        row.last_seen_at = now
+        return _principal_for(
+            session, runtime, user, Via.SESSION, session_id=row.id, second_factor_at=row.second_factor_at
+        )
+    raise Unauthenticated
+
+
+def _drop_session(session: Session, session_id: uuid.UUID) -> None:
+    session.execute(delete(BrowserSession).where(BrowserSession.id == session_id))
+
+
+def logout(session: Session, principal: Principal) -> None:
+    """End the session (or revoke the token) on the server."""
+    if principal.session_id is not None:
+        _drop_session(session, principal.session_id)
+    if principal.token_id is not None:
+        session.execute(update(ApiToken).where(ApiToken.id == principal.token_id).values(revoked_at=db_now(session)))
+
+
+def _rotate_session(session: Session, runtime: Runtime, principal: Principal, second_factor: bool) -> str | None:
+    """A new session secret after a change in what the session proves."""
+    if principal.session_id is None:
+        return None
+    user = session.get(User, principal.user_id)
+    assert user is not None
+    _drop_session(session, principal.session_id)
+    return _new_session(session, runtime, user, db_now(session), second_factor)
+
+
+def _current_user(session: Session, principal: Principal) -> User:
+    user = session.get(User, principal.user_id) if principal.user_id else None
+    if user is None:
+        raise NotFound
+    return user
+
+
+def change_password(session: Session, runtime: Runtime, principal: Principal, data: PasswordChange) -> LoginOutcome:
+    """Change one's own password; every session and token ends and this one is renewed."""
+    policy.require(principal, policy.Action.PASSWORD_CHANGE)
+    user = _current_user(session, principal)
+    if not runtime.passwords.verify(user.password_hash, data.current_password):
+        raise Forbidden("the current password is not right", code="bad_password")
+    problem = check_strength(data.new_password)
+    if problem:
+        raise ValidationFailed(problem, fields=["new_password"])
+    user.password_hash = runtime.passwords.hash(data.new_password)
+    user.password_change_required = False
+    user.updated_at = db_now(session)
+    revoke_all(session, user.id)
+    fresh = principal.second_factor_at is not None
+    secret = _new_session(session, runtime, user, db_now(session), second_factor=fresh)
+    renewed = _principal_for(session, runtime, user, Via.SESSION, second_factor_at=principal.second_factor_at)
+    return LoginOutcome(me=me(session, runtime, renewed, secret), session_secret=secret, token=None)
+
+
+def revoke_all(session: Session, user_id: uuid.UUID) -> None:
+    session.execute(delete(BrowserSession).where(BrowserSession.user_id == user_id))
+    session.execute(
+        update(ApiToken)
+        .where(ApiToken.user_id == user_id, ApiToken.revoked_at.is_(None))
+        .values(revoked_at=db_now(session))
+    )
+
+
+def start_totp(session: Session, runtime: Runtime, principal: Principal) -> TotpEnrolment:
+    """A new secret, sealed under the service key; active only once a code confirms it."""
+    policy.require(principal, policy.Action.TOTP_ENROL)
+    user = _current_user(session, principal)
+    if user.totp_enabled:
+        raise Conflict("a second factor is already enrolled; an admin can reset it")
+    secret = totp.new_secret()
+    key = keys_service.service_key(session, runtime.keys)
+    user.totp_secret = aead.seal(
+        key, secret.encode(), table="users", column="totp_secret", row_id=user.id, person_id=None
+    )
+    user.totp_last_step = None
+    uri = totp.provisioning_uri(secret, user.username)
+    return TotpEnrolment(secret=secret, otpauth_uri=uri, qr_svg=totp.qr_svg(uri))
+
+
+def confirm_totp(
+    session: Session, runtime: Runtime, principal: Principal, code: str, client: Client
+) -> tuple[list[str], str | None]:
+    """Enable 2FA with a first code; returns fresh recovery codes and the rotated session secret."""
+    policy.require(principal, policy.Action.TOTP_ENROL)
+    user = _current_user(session, principal)
+    now = db_now(session)
+    account = f"user|{user.id}"
+    throttle.check(session, runtime, throttle.Kind.SECOND_FACTOR, account, client.address, now)
+    if user.totp_enabled or user.totp_secret is None:
+        raise Conflict("start enrolment first (POST /api/v1/me/totp)")
+    if not _check_second_factor(session, runtime, user, SecondFactor(totp=code), now):
+        throttle.count_failure(session, runtime, throttle.Kind.SECOND_FACTOR, account, client.address, now)
+        raise Forbidden("that code is not right; check the device clock and try the next code", code="bad_code")
+    user.totp_enabled = True
+    codes = totp.new_recovery_codes()
+    session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
+    session.add_all(RecoveryCode(id=new_id(), user_id=user.id, code_hash=totp.recovery_hash(c)) for c in codes)
+    return codes, _rotate_session(session, runtime, principal, second_factor=True)
+
+
+def step_up(
+    session: Session, runtime: Runtime, principal: Principal, factor: SecondFactor, client: Client
+) -> tuple[datetime, str | None]:
+    """Prove the second factor again; the session is rotated and marked fresh."""
+    policy.require(principal, policy.Action.ME_READ)
+    if principal.via is not Via.SESSION:
+        raise Forbidden("step-up needs a browser session", code="step_up_required")
+    user = _current_user(session, principal)
+    now = db_now(session)
+    account = f"user|{user.id}"
+    throttle.check(session, runtime, throttle.Kind.SECOND_FACTOR, account, client.address, now)
+    if not user.totp_enabled or not _check_second_factor(session, runtime, user, factor, now):
+        throttle.count_failure(session, runtime, throttle.Kind.SECOND_FACTOR, account, client.address, now)
+        raise Forbidden("that code is not right", code="bad_code")
+    return now, _rotate_session(session, runtime, principal, second_factor=True)
+
+
+def create_token(
+    session: Session, runtime: Runtime, principal: Principal, data: TokenCreate, client: Client
+) -> TokenCreated:
+    policy.require(principal, policy.Action.TOKEN_MANAGE)
+    if principal.via is not Via.SESSION:
+        raise Forbidden("tokens are made from a browser session, not from another token")
+    now = db_now(session)
+    account = f"user|{principal.user_id}"
+    cfg = runtime.settings.throttle
+    throttle.check(session, runtime, throttle.Kind.TOKEN, account, client.address, now, limit=cfg.tokens_per_hour)
+    throttle.count(session, runtime, throttle.Kind.TOKEN, account, client.address, now)
+    secret = credentials.new_secret(credentials.TOKEN_PREFIX)
+    assert principal.user_id is not None
+    row = ApiToken(
+        id=new_id(),
+        token_hash=credentials.secret_hash(secret),
+        user_id=principal.user_id,
+        name=data.name,
+        scope=data.scope,
+        created_at=now,
+        expires_at=now + timedelta(days=data.expires_in_days),
+    )
+    session.add(row)
+    session.flush()
+    return TokenCreated(**TokenRead.model_validate(row).model_dump(), token=secret)
+
+
+def list_tokens(session: Session, principal: Principal) -> list[TokenRead]:
+    policy.require(principal, policy.Action.TOKEN_MANAGE)
+    rows = session.scalars(
+        select(ApiToken).where(ApiToken.user_id == principal.user_id).order_by(ApiToken.created_at)
+    ).all()
+    return [TokenRead.model_validate(r) for r in rows]
+
+
+def revoke_token(session: Session, principal: Principal, token_id: uuid.UUID) -> None:
+    policy.require(principal, policy.Action.TOKEN_MANAGE)
+    row = session.get(ApiToken, token_id)
+    if row is None or row.user_id != principal.user_id:
+        raise NotFound
+    if row.revoked_at is None:
+        row.revoked_at = db_now(session)

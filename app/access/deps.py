@@ -1,0 +1,82 @@
+"""Request dependencies: the runtime, the client, and the principal (resolved once)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request, Response
+
+from app.access import auth, throttle
+from app.access.principal import Principal
+from app.config import Settings
+from app.http import DbSession
+from app.runtime import Runtime
+
+CSRF_HEADER = "x-csrf-token"
+
+
+def cookie_name(settings: Settings) -> str:
+    # Browsers drop a __Host- cookie that is not Secure, and development runs on plain http.
+    return "testimony_session" if settings.development else "__Host-testimony_session"
+
+
+def get_runtime(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+
+
+def get_client(request: Request, runtime: RuntimeDep) -> auth.Client:
+    peer = request.client.host if request.client else None
+    address = throttle.client_address(peer, request.headers.get("x-forwarded-for"), runtime.settings.trusted_proxies)
+    return auth.Client(address=address, method=request.method, csrf_header=request.headers.get(CSRF_HEADER))
+
+
+ClientDep = Annotated[auth.Client, Depends(get_client)]
+
+
+def session_cookie(request: Request, runtime: Runtime) -> str | None:
+    return request.cookies.get(cookie_name(runtime.settings))
+
+
+def _bearer(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    return value.strip() if scheme.lower() == "bearer" and value.strip() else None
+
+
+def get_principal(request: Request, session: DbSession, runtime: RuntimeDep, client: ClientDep) -> Principal:
+    """Every non-public route depends on this; a test walks app.routes to prove it."""
+    bearer = _bearer(request)
+    cookie = None if bearer else session_cookie(request, runtime)
+    principal = auth.resolve(session, runtime, bearer=bearer, cookie=cookie, client=client)
+    request.state.principal = principal
+    request.state.session_secret = cookie
+    return principal
+
+
+CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
+
+
+def set_session_cookie(response: Response, runtime: Runtime, secret: str) -> None:
+    response.set_cookie(
+        cookie_name(runtime.settings),
+        secret,
+        max_age=runtime.settings.session.absolute_hours * 3600,
+        path="/",
+        secure=not runtime.settings.development,
+        httponly=True,
+        samesite="strict",
+    )
+
+
+def clear_session_cookie(response: Response, runtime: Runtime) -> None:
+    response.delete_cookie(
+        cookie_name(runtime.settings),
+        path="/",
+        secure=not runtime.settings.development,
+        httponly=True,
+        samesite="strict",
+    )

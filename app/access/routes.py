@@ -1,0 +1,180 @@
+"""HTTP adapters for accounts, sessions, tokens, 2FA and confirmations."""
+
+from __future__ import annotations
+
+import uuid
+
+from fastapi import APIRouter, Request, Response, status
+
+from app.access import auth, service
+from app.access.credentials import csrf_token
+from app.access.deps import (
+    ClientDep,
+    CurrentPrincipal,
+    RuntimeDep,
+    clear_session_cookie,
+    session_cookie,
+    set_session_cookie,
+)
+from app.access.schemas import (
+    ConfirmationDecision,
+    ConfirmationRead,
+    LoginRequest,
+    LoginResult,
+    MeRead,
+    PasswordChange,
+    RecoveryCodes,
+    SecondFactor,
+    StepUpResult,
+    TokenCreate,
+    TokenCreated,
+    TokenRead,
+    TotpCode,
+    TotpEnrolment,
+    UserChange,
+    UserCreate,
+    UserRead,
+    UserUpdate,
+)
+from app.http import DbSession, UnitOfWorkRoute
+
+router = APIRouter(prefix="/api/v1", route_class=UnitOfWorkRoute)
+
+
+def _rotated(response: Response, runtime: RuntimeDep, secret: str | None) -> str | None:
+    if secret is None:
+        return None
+    set_session_cookie(response, runtime, secret)
+    return csrf_token(secret)
+
+
+@router.post("/auth/login", response_model=LoginResult, tags=["auth"])
+def login(
+    data: LoginRequest, request: Request, response: Response, session: DbSession, runtime: RuntimeDep, client: ClientDep
+) -> LoginResult:
+    outcome = auth.login(session, runtime, data, client, session_cookie(request, runtime))
+    set_session_cookie(response, runtime, outcome.session_secret)
+    return LoginResult(user=outcome.me, token=outcome.token)
+
+
+@router.post("/auth/logout", status_code=status.HTTP_204_NO_CONTENT, tags=["auth"])
+def logout(principal: CurrentPrincipal, session: DbSession, runtime: RuntimeDep, response: Response) -> Response:
+    auth.logout(session, principal)
+    clear_session_cookie(response, runtime)
+    response.status_code = status.HTTP_204_NO_CONTENT
+    return response
+
+
+@router.post("/auth/step-up", response_model=StepUpResult, tags=["auth"])
+def step_up(
+    data: SecondFactor,
+    principal: CurrentPrincipal,
+    session: DbSession,
+    runtime: RuntimeDep,
+    client: ClientDep,
+    response: Response,
+) -> StepUpResult:
+    at, secret = auth.step_up(session, runtime, principal, data, client)
+    return StepUpResult(second_factor_at=at, csrf_token=_rotated(response, runtime, secret))
+
+
+@router.get("/me", response_model=MeRead, tags=["me"])
+def read_me(principal: CurrentPrincipal, request: Request, session: DbSession, runtime: RuntimeDep) -> MeRead:
+    return auth.me(session, runtime, principal, request.state.session_secret)
+
+
+@router.post("/me/password", response_model=MeRead, tags=["me"])
+def change_password(
+    data: PasswordChange, principal: CurrentPrincipal, session: DbSession, runtime: RuntimeDep, response: Response
+) -> MeRead:
+    outcome = auth.change_password(session, runtime, principal, data)
+    set_session_cookie(response, runtime, outcome.session_secret)
+    return outcome.me
+
+
+@router.post("/me/totp", response_model=TotpEnrolment, tags=["me"])
+def start_totp(principal: CurrentPrincipal, session: DbSession, runtime: RuntimeDep) -> TotpEnrolment:
+    return auth.start_totp(session, runtime, principal)
+
+
+@router.post("/me/totp/confirm", response_model=RecoveryCodes, tags=["me"])
+def confirm_totp(
+    data: TotpCode,
+    principal: CurrentPrincipal,
+    session: DbSession,
+    runtime: RuntimeDep,
+    client: ClientDep,
+    response: Response,
+) -> RecoveryCodes:
+    codes, secret = auth.confirm_totp(session, runtime, principal, data.code, client)
+    return RecoveryCodes(recovery_codes=codes, csrf_token=_rotated(response, runtime, secret))
+
+
+@router.post("/auth/tokens", response_model=TokenCreated, status_code=status.HTTP_201_CREATED, tags=["auth"])
+def create_token(
+    data: TokenCreate, principal: CurrentPrincipal, session: DbSession, runtime: RuntimeDep, client: ClientDep
+) -> TokenCreated:
+    return auth.create_token(session, runtime, principal, data, client)
+
+
+@router.get("/auth/tokens", response_model=list[TokenRead], tags=["auth"])
+def list_tokens(principal: CurrentPrincipal, session: DbSession) -> list[TokenRead]:
+    return auth.list_tokens(session, principal)
+
+
+@router.delete("/auth/tokens/{token_id}", status_code=status.HTTP_204_NO_CONTENT, tags=["auth"])
+def revoke_token(token_id: uuid.UUID, principal: CurrentPrincipal, session: DbSession) -> None:
+    auth.revoke_token(session, principal, token_id)
+
+
+@router.get("/users", response_model=list[UserRead], tags=["users"])
+def list_users(principal: CurrentPrincipal, session: DbSession) -> list[UserRead]:
+    return service.list_users(session, principal)
+
+
+@router.post("/users", response_model=UserChange, status_code=status.HTTP_201_CREATED, tags=["users"])
+def create_user(data: UserCreate, principal: CurrentPrincipal, session: DbSession, runtime: RuntimeDep) -> UserChange:
+    return service.create_user(session, runtime, principal, data)
+
+
+@router.patch("/users/{user_id}", response_model=UserChange, tags=["users"])
+def update_user(
+    user_id: uuid.UUID,
+    data: UserUpdate,
+    principal: CurrentPrincipal,
+    session: DbSession,
+    runtime: RuntimeDep,
+    response: Response,
+) -> UserChange:
+    change = service.update_user(session, runtime, principal, user_id, data)
+    if change.pending_confirmation is not None:
+        response.status_code = status.HTTP_202_ACCEPTED
+    return change
+
+
+@router.post("/users/{user_id}/revoke-sessions", response_model=UserRead, tags=["users"])
+def revoke_sessions(user_id: uuid.UUID, principal: CurrentPrincipal, session: DbSession) -> UserRead:
+    return service.revoke_sessions(session, principal, user_id)
+
+
+@router.post("/users/{user_id}/reset-2fa", response_model=UserRead, tags=["users"])
+def reset_2fa(user_id: uuid.UUID, principal: CurrentPrincipal, session: DbSession) -> UserRead:
+    return service.reset_second_factor(session, principal, user_id)
+
+
+@router.get("/confirmations", response_model=list[ConfirmationRead], tags=["confirmations"])
+def list_confirmations(
+    principal: CurrentPrincipal, session: DbSession, status_filter: str | None = None
+) -> list[ConfirmationRead]:
+    return service.list_confirmations(session, principal, status_filter)
+
+
+@router.post("/confirmations/{confirmation_id}", response_model=ConfirmationRead, tags=["confirmations"])
+def decide(
+    confirmation_id: uuid.UUID,
+    principal: CurrentPrincipal,
+    session: DbSession,
+    data: ConfirmationDecision | None = None,
+) -> ConfirmationRead:
+    decision = data or ConfirmationDecision()
+    return service.decide(session, principal, confirmation_id, decision.decision == "confirm")

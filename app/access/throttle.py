@@ -1,0 +1,117 @@
+"""Counting failed attempts in the database, so limits hold across workers.
+
+Counts are per (account, client address) with a larger per-address budget, so
+nobody can lock a custodian out from elsewhere. Keys are HMACs: an attempted
+username is never stored.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import math
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from app.access.models import AuthFailure
+from app.crypto.derive import Purpose, keyed_hash
+from app.db import new_id, on_failure
+from app.errors import TooManyRequests
+from app.runtime import Runtime
+
+
+class Kind(StrEnum):
+    LOGIN = "login"
+    SECOND_FACTOR = "second_factor"
+    TOKEN = "token"  # noqa: S105 - a name, not a secret
+
+
+def account_key(runtime: Runtime, account: str) -> str:
+    return keyed_hash(runtime.derived_key(Purpose.CLIENT_ADDRESS), f"account|{account}".encode()).hex()
+
+
+def address_key(runtime: Runtime, address: str) -> str:
+    return keyed_hash(runtime.derived_key(Purpose.CLIENT_ADDRESS), f"address|{address}".encode()).hex()
+
+
+def _retry_after(oldest: datetime | None, window: timedelta, now: datetime) -> int:
+    if oldest is None:
+        return int(window.total_seconds())
+    return max(1, math.ceil((oldest + window - now).total_seconds()))
+
+
+def check(
+    session: Session,
+    runtime: Runtime,
+    kind: Kind,
+    account: str,
+    address: str,
+    now: datetime,
+    *,
+    limit: int | None = None,
+) -> None:
+    """Raise 429 with Retry-After when the (account, address) or the address budget is spent."""
+    cfg = runtime.settings.throttle
+    window = timedelta(minutes=cfg.window_minutes) if kind is not Kind.TOKEN else timedelta(hours=1)
+    since = now - window
+    acc, addr = account_key(runtime, account), address_key(runtime, address)
+    recent = select(func.count(), func.min(AuthFailure.at)).where(AuthFailure.kind == kind, AuthFailure.at > since)
+    pair_count, pair_oldest = session.execute(
+        recent.where(AuthFailure.account_key == acc, AuthFailure.address_key == addr)
+    ).one()
+    pair_limit = limit if limit is not None else cfg.per_account_address
+    if pair_count >= pair_limit:
+        raise TooManyRequests(_retry_after(pair_oldest, window, now))
+    if kind is Kind.TOKEN:
+        return
+    addr_count, addr_oldest = session.execute(recent.where(AuthFailure.address_key == addr)).one()
+    if addr_count >= cfg.per_address:
+        raise TooManyRequests(_retry_after(addr_oldest, window, now))
+
+
+def count(session: Session, runtime: Runtime, kind: Kind, account: str, address: str, now: datetime) -> None:
+    """Count an attempt in the current transaction (for attempts that succeed, like token creation)."""
+    session.add(
+        AuthFailure(
+            id=new_id(),
+            kind=kind,
+            account_key=account_key(runtime, account),
+            address_key=address_key(runtime, address),
+            at=now,
+        )
+    )
+
+
+def count_failure(session: Session, runtime: Runtime, kind: Kind, account: str, address: str, now: datetime) -> None:
+    """Count a failed attempt; it is kept even though the request's work is rolled back."""
+    on_failure(session, lambda s: count(s, runtime, kind, account, address, now))
+
+
+def prune(session: Session, now: datetime, keep: timedelta = timedelta(days=1)) -> int:
+    result = session.execute(delete(AuthFailure).where(AuthFailure.at < now - keep))
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def client_address(peer: str | None, forwarded_for: str | None, trusted: list[str]) -> str:
+    """The client's address: the peer, unless the peer is a trusted proxy; then the
+    right-most address in X-Forwarded-For that is not itself a trusted proxy."""
+    networks = [ipaddress.ip_network(t, strict=False) for t in trusted]
+
+    def is_trusted(addr: str) -> bool:
+        try:
+            ip = ipaddress.ip_address(addr)
+        except ValueError:
+            return False
+        return any(ip in net for net in networks)
+
+    if peer is None:
+        return "unknown"
+    if not forwarded_for or not is_trusted(peer):
+        return peer
+    hops = [h.strip() for h in forwarded_for.split(",") if h.strip()]
+    for hop in reversed(hops):
+        if not is_trusted(hop):
+            return hop
+    return hops[0] if hops else peer

@@ -1,0 +1,54 @@
+"""HTTP adapters for cases and teams."""
+
+from __future__ import annotations
+
+import uuid
+
+from fastapi import APIRouter, Response, status
+
+from app.access.deps import CurrentPrincipal, RuntimeDep
+from app.cases import service
+from app.cases.schemas import CaseCreate, CaseRead, MemberAdd, MemberChange, MemberRead
+from app.http import DbSession, UnitOfWorkRoute
+
+router = APIRouter(prefix="/api/v1/cases", route_class=UnitOfWorkRoute, tags=["cases"])
+
+
+@router.post("", response_model=CaseRead, status_code=status.HTTP_201_CREATED)
+def create_case(data: CaseCreate, principal: CurrentPrincipal, session: DbSession) -> CaseRead:
+    return service.create_case(session, principal, data)
+
+
+@router.get("", response_model=list[CaseRead])
+def list_cases(principal: CurrentPrincipal, session: DbSession) -> list[CaseRead]:
+    return service.list_cases(session, principal)
+
+
+@router.get("/{case_id}", response_model=CaseRead)
+def get_case(case_id: uuid.UUID, principal: CurrentPrincipal, session: DbSession) -> CaseRead:
+    return service.get_case(session, principal, case_id)
+
+
+@router.get("/{case_id}/members", response_model=list[MemberRead])
+def list_members(case_id: uuid.UUID, principal: CurrentPrincipal, session: DbSession) -> list[MemberRead]:
+    return service.list_members(session, principal, case_id)
+
+
+@router.post("/{case_id}/members", response_model=MemberChange, status_code=status.HTTP_202_ACCEPTED)
+def add_member(
+    case_id: uuid.UUID,
+    data: MemberAdd,
+    principal: CurrentPrincipal,
+    session: DbSession,
+    runtime: RuntimeDep,
+    response: Response,
+) -> MemberChange:
+    change = service.add_member(session, runtime, principal, case_id, data)
+    if change.member is not None:
+        response.status_code = status.HTTP_201_CREATED
+    return change
+
+
+@router.delete("/{case_id}/members/{user_id}", status_code=status.HTTP_204_NO_CONTENT)
+def remove_member(case_id: uuid.UUID, user_id: uuid.UUID, principal: CurrentPrincipal, session: DbSession) -> None:
+    service.remove_member(session, principal, case_id, user_id)

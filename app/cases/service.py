@@ -1,0 +1,106 @@
+"""Cases and team membership. Adding a member needs a second admin."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.access import policy
+from app.access.models import User
+from app.access.principal import Principal
+from app.access.roles import CONTENT_ROLES, Role
+from app.access.service import ADD_MEMBER, request_confirmation
+from app.cases.models import Case, CaseMember
+from app.cases.schemas import CaseCreate, CaseRead, MemberAdd, MemberChange, MemberRead
+from app.db import db_now, new_id
+from app.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from app.runtime import Runtime
+
+
+def create_case(session: Session, principal: Principal, data: CaseCreate) -> CaseRead:
+    policy.require(principal, policy.Action.CASE_CREATE)
+    if session.scalars(select(Case.id).where(Case.code == data.code)).first() is not None:
+        raise Conflict("a case with that code exists", fields=["code"])
+    case = Case(id=new_id(), code=data.code, title=data.title, created_at=db_now(session), created_by=principal.user_id)
+    session.add(case)
+    session.flush()
+    return CaseRead.model_validate(case)
+
+
+def list_cases(session: Session, principal: Principal) -> list[CaseRead]:
+    stmt = policy.scope(principal, policy.Action.CASE_READ, select(Case).order_by(Case.code), Case.id)
+    return [CaseRead.model_validate(c) for c in session.scalars(stmt)]
+
+
+class _CaseRef:
+    def __init__(self, case_id: uuid.UUID) -> None:
+        self.case_id = case_id
+
+
+def get_case(session: Session, principal: Principal, case_id: uuid.UUID) -> CaseRead:
+    policy.require(principal, policy.Action.CASE_READ)
+    case = session.get(Case, case_id)
+    if case is None:
+        raise NotFound
+    policy.authorize(principal, policy.Action.CASE_READ, _CaseRef(case.id))
+    return CaseRead.model_validate(case)
+
+
+def _case(session: Session, case_id: uuid.UUID) -> Case:
+    case = session.get(Case, case_id)
+    if case is None:
+        raise NotFound
+    return case
+
+
+def add_member(
+    session: Session, runtime: Runtime, principal: Principal, case_id: uuid.UUID, data: MemberAdd
+) -> MemberChange:
+    """Ask for a second admin to confirm; the CLI operator adds at once."""
+    policy.require(principal, policy.Action.CASE_MEMBERS)
+    case = _case(session, case_id)
+    if principal.user_id == data.user_id:
+        raise Forbidden("no one changes their own team memberships", code="self_change")
+    user = session.get(User, data.user_id)
+    if user is None or not user.active:
+        raise ValidationFailed("no active user with that id", fields=["user_id"])
+    if not frozenset(Role(r) for r in user.roles) & CONTENT_ROLES:
+        raise ValidationFailed("only documenters, legal and custodians join case teams", fields=["user_id"])
+    if session.get(CaseMember, (case.id, user.id)) is not None:
+        raise Conflict("already a member")
+    if principal.is_system:
+        member = CaseMember(case_id=case.id, user_id=user.id, added_at=db_now(session), added_by=None)
+        session.add(member)
+        session.flush()
+        return MemberChange(member=MemberRead.model_validate(member))
+    pending = request_confirmation(session, runtime, principal, ADD_MEMBER, case.id, {"user_id": str(user.id)})
+    return MemberChange(pending_confirmation=pending)
+
+
+def remove_member(session: Session, principal: Principal, case_id: uuid.UUID, user_id: uuid.UUID) -> None:
+    """Removal narrows access, so it needs no second person."""
+    policy.require(principal, policy.Action.CASE_MEMBERS)
+    if principal.user_id == user_id:
+        raise Forbidden("no one changes their own team memberships", code="self_change")
+    member = session.get(CaseMember, (_case(session, case_id).id, user_id))
+    if member is None:
+        raise NotFound
+    session.delete(member)
+    session.flush()
+
+
+def list_members(session: Session, principal: Principal, case_id: uuid.UUID) -> list[MemberRead]:
+    policy.require(principal, policy.Action.CASE_MEMBERS)
+    case = _case(session, case_id)
+    rows = session.scalars(select(CaseMember).where(CaseMember.case_id == case.id).order_by(CaseMember.added_at))
+    return [MemberRead.model_validate(m) for m in rows]
+
+
+def case_id_by_code(session: Session, principal: Principal, code: str) -> uuid.UUID:
+    stmt = policy.scope(principal, policy.Action.CASE_READ, select(Case.id).where(Case.code == code), Case.id)
+    case_id = session.scalars(stmt).first()
+    if case_id is None:
+        raise NotFound(f"no case with code {code}")
+    return case_id

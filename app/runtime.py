@@ -1,0 +1,25 @@
+"""What services need besides the session: settings, keys and the password hasher."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from app.access.passwords import HashParams, Passwords
+from app.config import Settings
+from app.crypto.derive import Purpose, derive_key
+from app.keys.store import Keys
+
+
+@dataclass(frozen=True)
+class Runtime:
+    settings: Settings
+    keys: Keys
+    passwords: Passwords = field(init=False)
+
+    def __post_init__(self) -> None:
+        p = self.settings.passwords
+        hasher = Passwords(HashParams(time_cost=p.time_cost, memory_kib=p.memory_kib, parallelism=p.parallelism))
+        object.__setattr__(self, "passwords", hasher)
+
+    def derived_key(self, purpose: Purpose) -> bytes:
+        return derive_key(self.keys.current.root(), purpose)
