@@ -1,0 +1,1 @@
+"""Interviewees: pseudonym codes, sealed identity, safe contact, guardians."""
