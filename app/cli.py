@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from typing import Annotated
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
@@ -156,6 +157,9 @@ def _services() -> Iterator[tuple[Session, Runtime]]:
             yield session, Runtime(settings, keys)
     except AppError as exc:
         raise _fail(exc.detail) from None
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise _fail(f"invalid input: {problems}") from None
     finally:
         engine.dispose()
 

@@ -1,0 +1,39 @@
+"""Need-to-know: documenters and legal see only their cases."""
+
+from __future__ import annotations
+
+import uuid
+
+from fastapi import FastAPI
+
+from app.access.roles import Role
+from tests.support.actors import actor
+
+
+def test_members_see_only_their_cases(app: FastAPI) -> None:
+    admin = actor(app, "adm", [Role.ADMIN])
+    one = admin.post("/api/v1/cases", json={"code": "KB-1", "title": "One"}).json()
+    two = admin.post("/api/v1/cases", json={"code": "KB-2", "title": "Two"}).json()
+    doc = actor(app, "doc", [Role.DOCUMENTER], with_totp=False, cases=(uuid.UUID(one["id"]),))
+    legal = actor(app, "lee", [Role.LEGAL], cases=(uuid.UUID(two["id"]),))
+    custodian = actor(app, "cus", [Role.CUSTODIAN])
+    assert [c["code"] for c in doc.get("/api/v1/cases").json()] == ["KB-1"]
+    assert [c["code"] for c in legal.get("/api/v1/cases").json()] == ["KB-2"]
+    assert [c["code"] for c in custodian.get("/api/v1/cases").json()] == ["KB-1", "KB-2"]
+    assert doc.get(f"/api/v1/cases/{two['id']}").status_code == 404
+    assert doc.get("/api/v1/cases/00000000-0000-7000-8000-00000000abcd").status_code == 404
+    assert doc.get("/api/v1/cases/not-an-id").status_code == 404
+
+
+def test_case_input_is_validated(app: FastAPI) -> None:
+    admin = actor(app, "adm", [Role.ADMIN])
+    bad = admin.post("/api/v1/cases", json={"code": "lower case", "title": "x"})
+    assert bad.status_code == 422
+    assert bad.json()["fields"] == ["code"]
+    nul = admin.post("/api/v1/cases", json={"code": "KB-9", "title": "a\u0000b"})
+    assert nul.status_code == 422
+    assert nul.json()["fields"] == ["title"]
+    assert admin.post("/api/v1/cases", json={"code": "KB-9", "title": "ok"}).status_code == 201
+    dup = admin.post("/api/v1/cases", json={"code": "KB-9", "title": "again"})
+    assert dup.status_code == 409
+    assert [c["code"] for c in admin.get("/api/v1/cases").json()] == ["KB-9"]
