@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from app.access.passwords import HashParams, Passwords
+from app.access.passwords import Passwords
 from app.config import Settings
 from app.crypto.derive import Purpose, derive_key
 from app.keys.store import Keys
@@ -17,9 +17,7 @@ class Runtime:
     passwords: Passwords = field(init=False)
 
     def __post_init__(self) -> None:
-        p = self.settings.passwords
-        hasher = Passwords(HashParams(time_cost=p.time_cost, memory_kib=p.memory_kib, parallelism=p.parallelism))
-        object.__setattr__(self, "passwords", hasher)
+        object.__setattr__(self, "passwords", Passwords.from_settings(self.settings.passwords))
 
     def derived_key(self, purpose: Purpose) -> bytes:
         return derive_key(self.keys.current.root(), purpose)

@@ -8,6 +8,8 @@ from functools import cached_property
 from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
+from app.config import PasswordHashSettings
+
 MIN_LENGTH = 12
 MAX_LENGTH = 256
 
@@ -36,6 +38,10 @@ class Passwords:
     @cached_property
     def _dummy(self) -> str:
         return self._hasher.hash("not a real password, used for unknown users")
+
+    @classmethod
+    def from_settings(cls, cfg: PasswordHashSettings) -> Passwords:
+        return cls(HashParams(time_cost=cfg.time_cost, memory_kib=cfg.memory_kib, parallelism=cfg.parallelism))
 
     def hash(self, password: str) -> str:
         return self._hasher.hash(password)
