@@ -1,0 +1,1 @@
+"""Consent: the form registry, participation consent, use grants, withdrawal, receipts and decide()."""

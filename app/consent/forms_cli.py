@@ -1,0 +1,121 @@
+"""`testimony forms`: check, list and publish consent form versions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from app.consent.forms import (
+    ConsentForm,
+    FormError,
+    check_published,
+    list_forms,
+    load_form,
+    publish,
+    published_versions,
+)
+
+DEFAULT_ROOT = Path(__file__).resolve().parents[2] / "consent_forms"
+
+forms_cli = typer.Typer(no_args_is_help=True, help="Consent forms: validate, list and publish versions.")
+
+Root = Annotated[
+    Path, typer.Option("--root", help="The consent forms folder.", file_okay=False, dir_okay=True, exists=False)
+]
+
+
+def _out() -> Console:
+    # Built per call so the console follows whatever stdout is current (CliRunner swaps it in tests).
+    return Console(soft_wrap=True, highlight=False)
+
+
+def _err() -> Console:
+    return Console(stderr=True, soft_wrap=True, highlight=False)
+
+
+def _languages(form: ConsentForm) -> str:
+    return ", ".join(form.languages)
+
+
+@forms_cli.command("check")
+def check(root: Root = DEFAULT_ROOT) -> None:
+    """Validate every form version, every translation sign-off and the published lock."""
+    problems: list[str] = []
+    table = Table(title=f"Consent forms in {escape(str(root))}")
+    for column in ("form", "version", "languages", "status"):
+        table.add_column(column)
+    try:
+        pairs = list_forms(root)
+        published = published_versions(root)
+        changes = check_published(root)
+    except FormError as exc:
+        _err().print(f"[red]error:[/red] {escape(str(exc))}")
+        raise typer.Exit(1) from None
+    problems.extend(str(change) for change in changes)
+    changed = {(change.form_id, change.version) for change in changes}
+    if not pairs:
+        problems.append(f"no consent forms found under {root}")
+    for form_id, version in pairs:
+        state = "draft"
+        if (form_id, version) in published:
+            state = "[red]changed since publication[/red]" if (form_id, version) in changed else "published"
+        try:
+            form = load_form(root, form_id, version)
+        except FormError as exc:
+            problems.append(str(exc))
+            table.add_row(form_id, version, "-", "[red]invalid[/red]")
+            continue
+        table.add_row(form_id, version, _languages(form), f"valid, {state}")
+    _out().print(table)
+    if problems:
+        err = _err()
+        for problem in problems:
+            err.print(f"[red]error:[/red] {escape(problem)}")
+        raise typer.Exit(1)
+    _out().print("[green]all consent forms are valid, reviewed and unchanged since publication[/green]")
+
+
+@forms_cli.command("list")
+def list_command(root: Root = DEFAULT_ROOT) -> None:
+    """List form versions with their languages, status and digest."""
+    try:
+        pairs = list_forms(root)
+        published = published_versions(root)
+    except FormError as exc:
+        _err().print(f"[red]error:[/red] {escape(str(exc))}")
+        raise typer.Exit(1) from None
+    table = Table(title="Consent forms")
+    for column in ("form", "version", "status", "languages"):
+        table.add_column(column)
+    # Folded, never cut short: the digest is what records pin, so it must be copyable whole.
+    table.add_column("digest (SHA-256)", overflow="fold")
+    for form_id, version in pairs:
+        state = "published" if (form_id, version) in published else "draft"
+        try:
+            form = load_form(root, form_id, version, strict=False)
+        except FormError:
+            table.add_row(form_id, version, f"{state}, [red]invalid[/red]", "-", "run `testimony forms check`")
+            continue
+        table.add_row(form_id, version, state, _languages(form), form.digest)
+    _out().print(table)
+
+
+@forms_cli.command("publish")
+def publish_command(
+    form_id: Annotated[str, typer.Argument(metavar="FORM", help="Form id, e.g. standard.")],
+    version: Annotated[str, typer.Argument(metavar="VERSION", help="Version folder, e.g. v2.")],
+    root: Root = DEFAULT_ROOT,
+) -> None:
+    """Pin a validated, reviewed version in published.lock; it can never change afterwards."""
+    try:
+        form = publish(root, form_id, version)
+    except FormError as exc:
+        _err().print(f"[red]error:[/red] {escape(str(exc))}")
+        raise typer.Exit(1) from None
+    _out().print(f"published {form_id}/{version} ({len(form.files)} files), digest {form.digest}")
+    _out().print("Commit consent_forms/published.lock together with the version folder.")
