@@ -22,6 +22,9 @@ KEY_BYTES = 32
 
 def seal_aad(table: str, column: str, row_id: uuid.UUID, person_id: uuid.UUID | None) -> bytes:
     """The additional data for a sealed column value."""
+    # A "|" in a name would let two different places share one AAD.
+    if "|" in table or "|" in column:
+        raise ValueError("table and column names must not contain '|'")
     person = person_id.hex if person_id is not None else "-"
     return f"v1|{table}|{column}|{row_id.hex}|{person}".encode()
 

@@ -38,16 +38,17 @@ PRODUCTION_SCRYPT = ScryptParams()
 @dataclass(frozen=True)
 class SigningEntry:
     key_id: str
-    seed: bytes
+    seed: bytes = field(repr=False)
     created: str
     retired: bool = False
 
 
 @dataclass(frozen=True)
 class Keyring:
-    keks: dict[int, bytes]
+    # repr=False: a keyring printed in a log or traceback must not show key material.
+    keks: dict[int, bytes] = field(repr=False)
     kek_primary: int
-    roots: dict[int, bytes]
+    roots: dict[int, bytes] = field(repr=False)
     root_primary: int
     signing_keys: tuple[SigningEntry, ...]
     kek_retired: frozenset[int] = field(default_factory=frozenset)
@@ -90,7 +91,8 @@ class Keyring:
 
     def check_not_placeholder(self) -> None:
         """Refuse key material that is obviously not random (all one byte, repeated)."""
-        for material in [*self.keks.values(), *self.roots.values()]:
+        seeds = [e.seed for e in self.signing_keys]
+        for material in [*self.keks.values(), *self.roots.values(), *seeds]:
             if len(set(material)) < 8:
                 raise KeyringError(
                     "the keyring holds placeholder key material; generate real keys with "
@@ -180,8 +182,14 @@ def _validate(keyring: Keyring) -> None:
         raise KeyringError("the keyring holds keys of the wrong length")
     if keyring.kek_primary not in keyring.keks or keyring.root_primary not in keyring.roots:
         raise KeyringError("the keyring's primary key version is missing")
+    if keyring.kek_primary in keyring.kek_retired:
+        raise KeyringError("the keyring's primary KEK is marked retired")
     if not any(not e.retired for e in keyring.signing_keys):
         raise KeyringError("the keyring has no active signing key")
+    # The published key id must name the key that actually signs.
+    for entry in keyring.signing_keys:
+        if entry.key_id != signing.key_id(signing.Signer.from_seed(entry.seed).public_key):
+            raise KeyringError("the keyring's signing key id does not match its seed")
 
 
 def _scrypt_key(passphrase: str, salt: bytes, params: ScryptParams) -> bytes:

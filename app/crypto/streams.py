@@ -21,12 +21,16 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from app.crypto.errors import DecryptionFailed
 
 SALT_BYTES = 32
+KEY_BYTES = 32
 TAG_BYTES = 16
 DEFAULT_SEGMENT = 1024 * 1024
 MAX_SEGMENTS = 2**32
 
 
 def _subkey(dek: bytes, salt: bytes, object_id: uuid.UUID, person_id: uuid.UUID) -> AESGCM:
+    # HKDF accepts any input length, so without this an empty or short key would seal silently.
+    if len(dek) != KEY_BYTES:
+        raise ValueError("a stream needs a 32-byte data key")
     info = f"testimony/stream/v1|{object_id.hex}|{person_id.hex}".encode()
     return AESGCM(HKDF(algorithm=hashes.SHA256(), length=32, salt=salt, info=info).derive(dek))
 
@@ -71,6 +75,7 @@ def seal_stream(
     segment_size: int = DEFAULT_SEGMENT,
 ) -> Iterator[bytes]:
     """Yield the header, then one sealed segment per ``segment_size`` bytes of input."""
+    _check_segment_size(segment_size)
     sealer = StreamSealer(dek, object_id, person_id)
     yield sealer.header()
     pending = b""
@@ -80,6 +85,12 @@ def seal_stream(
             yield sealer.seal_segment(pending[:segment_size], final=False)
             pending = pending[segment_size:]
     yield sealer.seal_segment(pending, final=True)
+
+
+def _check_segment_size(segment_size: int) -> None:
+    # Zero would seal empty segments forever; negative sizes would mis-slice.
+    if segment_size < 1:
+        raise ValueError("segment_size must be positive")
 
 
 def sealed_segment_size(segment_size: int) -> int:
@@ -98,7 +109,8 @@ def open_stream(
     Callers that must not release unverified bytes (downloads) should collect
     the segments first; see verify_stream().
     """
-    if len(sealed) < SALT_BYTES + TAG_BYTES:
+    _check_segment_size(segment_size)
+    if len(dek) != KEY_BYTES or len(sealed) < SALT_BYTES + TAG_BYTES:
         raise DecryptionFailed
     aead = _subkey(dek, sealed[:SALT_BYTES], object_id, person_id)
     body = sealed[SALT_BYTES:]
