@@ -23,12 +23,16 @@ from app.access import service as access_service
 from app.access.principal import Principal
 from app.access.roles import Role
 from app.access.schemas import UserCreate, UserUpdate
+from app.audit import service as audit
+from app.audit.cli import audit_cli
+from app.audit.vocabulary import AuditAction
 from app.cases import service as case_service
 from app.cases.schemas import CaseCreate, MemberAdd
 from app.config import Settings, get_settings
+from app.consent.forms_cli import forms_cli
 from app.crypto import keyring as kr
 from app.crypto.errors import KeyringError
-from app.db import is_sqlite, make_engine, make_sessionmaker, unit_of_work
+from app.db import is_sqlite, make_engine, make_sessionmaker, on_failure, unit_of_work
 from app.errors import AppError, ConfigError
 from app.keys import service as keys_service
 from app.keys.store import FileKeyStore, Keys, load_keyring, open_keystore, write_private_file
@@ -41,6 +45,8 @@ cases_cli = typer.Typer(no_args_is_help=True, help="Cases and their teams.")
 cli.add_typer(keys_cli, name="keys")
 cli.add_typer(users_cli, name="users")
 cli.add_typer(cases_cli, name="cases")
+cli.add_typer(audit_cli, name="audit")
+cli.add_typer(forms_cli, name="forms")
 
 console = Console(stderr=True)
 out = Console()
@@ -94,7 +100,7 @@ def init(
         raise _fail(str(exc)) from None
     upgrade(settings.database_url, app_role=settings.database.app_role)
     console.print("database schema is up to date")
-    with _services() as (session, runtime):
+    with _services(AuditAction.SYSTEM_INIT, "user") as (session, runtime):
         first = access_service.create_first_admin(session, runtime, Principal.system("init"))
     if first is not None:
         out.print(f"first admin account: [bold]{first.user.username}[/bold]")
@@ -143,18 +149,38 @@ def _factory(settings: Settings) -> tuple[Engine, sessionmaker[Session]]:
     return engine, make_sessionmaker(engine)
 
 
+SYSTEM = Principal.system()
+
+
+def _system_trail(action: AuditAction, resource_id: str | None = None) -> audit.Trail:
+    return audit.Trail(action=action, actor=SYSTEM.actor, resource_type="keyring", resource_id=resource_id)
+
+
+def _record(
+    factory: sessionmaker[Session], action: AuditAction, outcome: audit.Outcome, resource_id: str | None = None
+) -> None:
+    """A key operation that spans several transactions is recorded once, at its end."""
+    with unit_of_work(factory) as session:
+        audit.append(session, _system_trail(action, resource_id), outcome)
+
+
 @contextmanager
-def _services() -> Iterator[tuple[Session, Runtime]]:
-    """One unit of work for one command, with the runtime the services need."""
+def _services(action: AuditAction, resource_type: str | None = None) -> Iterator[tuple[Session, Runtime]]:
+    """One unit of work for one command, audited as the system principal, with the
+    runtime the services need. A failed command is recorded in a transaction of its own."""
     settings = get_settings()
     try:
         keys = Keys(open_keystore(settings, _prompt_passphrase), load_keyring(settings, _prompt_passphrase))
     except (ConfigError, KeyringError) as exc:
         raise _fail(str(exc)) from None
     engine, factory = _factory(settings)
+    trail = audit.Trail(action=action, actor=SYSTEM.actor, resource_type=resource_type)
     try:
         with unit_of_work(factory) as session:
+            audit.begin(session, trail)
+            on_failure(session, lambda s: audit.append(s, trail, audit.Outcome.FAILED))
             yield session, Runtime(settings, keys)
+            audit.append(session, audit.current(session) or trail, audit.Outcome.ALLOWED)
     except AppError as exc:
         raise _fail(exc.detail) from None
     except ValidationError as exc:
@@ -175,7 +201,7 @@ def users_add(
     display_name: Annotated[str | None, typer.Option()] = None,
 ) -> None:
     """Create an account; prints its one-time password once."""
-    with _services() as (session, runtime):
+    with _services(AuditAction.USER_CREATE, "user") as (session, runtime):
         data = UserCreate(username=username, display_name=display_name or username, roles=roles)
         change = access_service.create_user(session, runtime, Principal.system(), data)
     out.print(f"created {change.user.username} ({', '.join(change.user.roles) or 'no roles'})")
@@ -185,7 +211,7 @@ def users_add(
 @users_cli.command("list")
 def users_list() -> None:
     """List accounts (never any content)."""
-    with _services() as (session, _runtime):
+    with _services(AuditAction.USER_LIST, "user") as (session, _runtime):
         users = access_service.list_users(session, Principal.system())
     table = Table("username", "display name", "roles", "active", "2FA")
     for u in users:
@@ -202,7 +228,7 @@ def users_list() -> None:
 @users_cli.command("disable")
 def users_disable(username: str) -> None:
     """Disable an account and end its sessions and tokens."""
-    with _services() as (session, runtime):
+    with _services(AuditAction.USER_UPDATE, "user") as (session, runtime):
         access_service.update_user(
             session, runtime, Principal.system(), _user_id(session, username), UserUpdate(active=False)
         )
@@ -212,7 +238,7 @@ def users_disable(username: str) -> None:
 @users_cli.command("reset-2fa")
 def users_reset_2fa(username: str) -> None:
     """Remove an account's second factor; the user enrols again at next login."""
-    with _services() as (session, _runtime):
+    with _services(AuditAction.USER_RESET_2FA, "user") as (session, _runtime):
         access_service.reset_second_factor(session, Principal.system(), _user_id(session, username))
     out.print(f"second factor of {username} removed; it must enrol again at next login")
 
@@ -220,7 +246,7 @@ def users_reset_2fa(username: str) -> None:
 @users_cli.command("revoke")
 def users_revoke(username: str) -> None:
     """End every session and token of an account (a lost or seized device)."""
-    with _services() as (session, _runtime):
+    with _services(AuditAction.USER_REVOKE, "user") as (session, _runtime):
         access_service.revoke_sessions(session, Principal.system(), _user_id(session, username))
     out.print(f"all sessions and tokens of {username} are revoked")
 
@@ -228,7 +254,7 @@ def users_revoke(username: str) -> None:
 @cases_cli.command("add")
 def cases_add(code: str, title: str) -> None:
     """Create a case."""
-    with _services() as (session, _runtime):
+    with _services(AuditAction.CASE_CREATE, "case") as (session, _runtime):
         case = case_service.create_case(session, Principal.system(), CaseCreate(code=code, title=title))
     out.print(f"created case {case.code} ({case.id})")
 
@@ -241,7 +267,7 @@ def cases_members(
 ) -> None:
     """Show a case team, adding or removing members."""
     system = Principal.system()
-    with _services() as (session, runtime):
+    with _services(AuditAction.CASE_MEMBER_ADD, "case") as (session, runtime):
         case_id = case_service.case_id_by_code(session, system, code)
         for name in add or []:
             case_service.add_member(session, runtime, system, case_id, MemberAdd(user_id=_user_id(session, name)))
@@ -263,6 +289,7 @@ def keys_status() -> None:
     engine, factory = _factory(settings)
     with unit_of_work(factory) as session:
         st = keys_service.status(session, keyring)
+        audit.append(session, _system_trail(AuditAction.KEYS_STATUS), audit.Outcome.ALLOWED)
     engine.dispose()
     table = Table(title="Keyring")
     table.add_column("item")
@@ -299,7 +326,9 @@ def keys_rotate(batch_size: Annotated[int, typer.Option(min=1, max=10_000)] = 50
                 on_batch=lambda n: progress.advance(task, n),
             )
         except KeyringError as exc:
+            _record(factory, AuditAction.KEYS_ROTATE, audit.Outcome.FAILED)
             raise _fail(str(exc)) from None
+    _record(factory, AuditAction.KEYS_ROTATE, audit.Outcome.ALLOWED, str(result.kek_primary))
     engine.dispose()
     verb = "resumed rotation to" if result.resumed else "rotated to"
     out.print(
@@ -320,6 +349,9 @@ def keys_protect() -> None:
         raise _fail(str(exc)) from None
     passphrase = _new_passphrase(settings)
     write_private_file(path, kr.dumps(keyring, passphrase))
+    engine, factory = _factory(settings)
+    _record(factory, AuditAction.KEYS_PROTECT, audit.Outcome.ALLOWED)
+    engine.dispose()
     out.print(f"{path} is now passphrase-protected. Keep the passphrase apart from the file.")
 
 

@@ -53,6 +53,13 @@ class ThrottleSettings(BaseModel):
     tokens_per_hour: int = 10
 
 
+class AuditSettings(BaseModel):
+    origin: str = "testimony-vault.example/audit"
+    """Checkpoint origin line and signing key name; set a unique name per deployment."""
+    checkpoint_every_events: int = 1000
+    checkpoint_every_seconds: int = 300
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="TESTIMONY_", env_nested_delimiter="__", extra="ignore")
 
@@ -64,6 +71,7 @@ class Settings(BaseSettings):
     session: SessionSettings = Field(default_factory=SessionSettings)
     passwords: PasswordHashSettings = Field(default_factory=PasswordHashSettings)
     throttle: ThrottleSettings = Field(default_factory=ThrottleSettings)
+    audit: AuditSettings = Field(default_factory=AuditSettings)
     trusted_proxies: list[str] = Field(default_factory=list)
     host: str = "127.0.0.1"
     port: int = 8000

@@ -138,7 +138,7 @@ def db_now(session: Session) -> datetime:
     return now + offset
 
 
-def on_failure(session: Session, hook: Callable[[Session], None]) -> None:
+def on_failure(session: Session, hook: Callable[[Session], object]) -> None:
     """Run hook in a fresh transaction if this unit of work fails.
 
     Used to keep a record of denied and failed attempts (throttle counts, audit
@@ -150,7 +150,7 @@ def on_failure(session: Session, hook: Callable[[Session], None]) -> None:
 def rollback_and_record(session: Session) -> None:
     """Roll back, then commit the failure hooks on their own."""
     session.rollback()
-    hooks: list[Callable[[Session], None]] = session.info.pop(FAILURE_HOOKS, [])
+    hooks: list[Callable[[Session], object]] = session.info.pop(FAILURE_HOOKS, [])
     if not hooks:
         return
     try:

@@ -4,20 +4,59 @@ from __future__ import annotations
 
 import logging
 import traceback
+import uuid
 from collections.abc import Callable, Coroutine, Iterator
-from typing import Annotated, Any
+from dataclasses import dataclass, replace
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.db import FAILURE_HOOKS, new_id, rollback_and_record
-from app.errors import PROBLEM_JSON
+from app.access.principal import Principal
+from app.access.throttle import client_address
+from app.audit import service as audit
+from app.audit.vocabulary import AuditAction
+from app.crypto.derive import Purpose as DerivedPurpose
+from app.crypto.derive import keyed_hash
+from app.db import FAILURE_HOOKS, new_id, on_failure, rollback_and_record
+from app.errors import PROBLEM_JSON, AppError
 
 log = logging.getLogger("testimony.http")
+
+
+@dataclass(frozen=True)
+class AuditSpec:
+    """What a route records: its action, resource type, and which path parameter names the resource."""
+
+    action: AuditAction
+    resource_type: str | None = None
+    id_param: str | None = None
+    failed_action: AuditAction | None = None
+
+
+E = TypeVar("E", bound=Callable[..., Any])
+
+
+def audited(
+    action: AuditAction,
+    resource_type: str | None = None,
+    *,
+    id_param: str | None = None,
+    failed_action: AuditAction | None = None,
+) -> Callable[[E], E]:
+    """Mark an endpoint with the one audit event each of its requests records."""
+
+    def mark(endpoint: E) -> E:
+        endpoint.__audit__ = AuditSpec(action, resource_type, id_param, failed_action)  # type: ignore[attr-defined]
+        return endpoint
+
+    return mark
 
 
 def get_session(request: Request) -> Iterator[Session]:
@@ -25,6 +64,9 @@ def get_session(request: Request) -> Iterator[Session]:
     this exit code (which FastAPI runs after the response) only cleans up."""
     session: Session = request.app.state.sessionmaker()
     request.state.db_session = session
+    spec: AuditSpec | None = getattr(request.state, "audit_spec", None)
+    if spec is not None:
+        audit.begin(session, _trail(request, spec))
     try:
         yield session
     finally:
@@ -36,34 +78,98 @@ def get_session(request: Request) -> Iterator[Session]:
 DbSession = Annotated[Session, Depends(get_session)]
 
 
+def _uuid(value: object) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        return None
+
+
+def _trail(request: Request, spec: AuditSpec) -> audit.Trail:
+    params = request.path_params
+    resource_id = params.get(spec.id_param) if spec.id_param else None
+    runtime = request.app.state.runtime
+    peer = request.client.host if request.client else None
+    address = client_address(peer, request.headers.get("x-forwarded-for"), runtime.settings.trusted_proxies)
+    client = keyed_hash(runtime.derived_key(DerivedPurpose.CLIENT_ADDRESS), f"audit|{address}".encode()).hex()
+    return audit.Trail(
+        action=spec.action,
+        resource_type=spec.resource_type,
+        resource_id=str(resource_id) if resource_id is not None else None,
+        case_id=_uuid(params["case_id"]) if "case_id" in params else None,
+        request_id=str(getattr(request.state, "request_id", "")) or None,
+        client=client,
+        failed_action=spec.failed_action,
+    )
+
+
+def _with_actor(request: Request, trail: audit.Trail) -> audit.Trail:
+    principal: Principal | None = getattr(request.state, "principal", None)
+    if principal is None or trail.actor != "anonymous":
+        return trail
+    return replace(trail, actor=principal.actor, actor_roles=tuple(sorted(principal.roles)))
+
+
+def _outcome(status: int) -> audit.Outcome:
+    if status < 400:
+        return audit.Outcome.ALLOWED
+    if status in (401, 403, 404, 429):
+        return audit.Outcome.DENIED
+    return audit.Outcome.FAILED
+
+
+def _status_of(exc: BaseException) -> int:
+    if isinstance(exc, AppError):
+        return exc.status
+    if isinstance(exc, RequestValidationError):
+        return 404 if any(e.get("loc", ("",))[0] == "path" for e in exc.errors()) else 422
+    if isinstance(exc, StarletteHTTPException):
+        return exc.status_code
+    return 500
+
+
 class UnitOfWorkRoute(APIRoute):
     """Commits the request's transaction after the endpoint returns and before the
-    response leaves; rolls back if the endpoint or the commit fails."""
+    response leaves, with its audit event as the last statement; on failure, rolls
+    back and records the denied or failed attempt in a transaction of its own."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
+        spec: AuditSpec | None = getattr(self.endpoint, "__audit__", None)
 
         async def run(request: Request) -> Response:
+            if spec is not None:
+                request.state.audit_spec = spec
             try:
                 response = await handler(request)
-            except BaseException:
-                await _finish(request, commit=False)
+            except BaseException as exc:
+                await run_in_threadpool(_finish, request, spec, _status_of(exc))
                 raise
-            await _finish(request, commit=response.status_code < 400)
+            await run_in_threadpool(_finish, request, spec, response.status_code)
             return response
 
         return run
 
 
-async def _finish(request: Request, *, commit: bool) -> None:
+def _finish(request: Request, spec: AuditSpec | None, status: int) -> None:
     session: Session | None = getattr(request.state, "db_session", None)
     if session is None:
-        return
-    if commit:
+        if spec is None:
+            return
+        session = request.app.state.sessionmaker()
+        request.state.db_session = session
+        audit.begin(session, _trail(request, spec))
+    trail = audit.current(session)
+    if status < 400:
         session.info.pop(FAILURE_HOOKS, None)
-        await run_in_threadpool(session.commit)
-    else:
-        await run_in_threadpool(rollback_and_record, session)
+        if trail is not None:
+            audit.append(session, _with_actor(request, trail), audit.Outcome.ALLOWED, status)
+        session.commit()
+        return
+    if trail is not None:
+        failed = _with_actor(request, trail)
+        on_failure(session, lambda s: audit.append(s, failed, _outcome(status), status))
+    rollback_and_record(session)
 
 
 SECURITY_HEADERS = [

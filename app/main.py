@@ -15,6 +15,7 @@ from fastapi.staticfiles import StaticFiles
 
 from app import __version__, health
 from app.access import routes as access_routes
+from app.audit import routes as audit_routes
 from app.cases import routes as case_routes
 from app.config import Settings, get_settings
 from app.db import make_engine, make_sessionmaker
@@ -62,6 +63,7 @@ def create_app(settings: Settings | None = None, keys: Keys | None = None) -> Fa
     app.include_router(health.router)
     app.include_router(access_routes.router)
     app.include_router(case_routes.router)
+    app.include_router(audit_routes.router)
     if settings.development:
         _install_docs(app)
     logging.getLogger("testimony").setLevel(logging.INFO)

@@ -24,6 +24,7 @@ from app.access.schemas import (
     TokenRead,
     TotpEnrolment,
 )
+from app.audit import service as audit
 from app.cases.models import CaseMember
 from app.crypto import aead
 from app.db import db_now, new_id, on_failure
@@ -102,6 +103,7 @@ def me(session: Session, runtime: Runtime, principal: Principal, session_secret:
     user = session.get(User, principal.user_id)
     if user is None:
         raise NotFound
+    audit.touch(session, resource_id=user.id)
     return MeRead(
         id=user.id,
         username=user.username,
@@ -156,6 +158,7 @@ def login(
         session.execute(delete(BrowserSession).where(BrowserSession.token_hash == credentials.secret_hash(old_secret)))
     secret = _new_session(session, runtime, user, now, second)
     principal = _principal_for(session, runtime, user, Via.SESSION, second_factor_at=now if second else None)
+    audit.touch(session, resource_id=user.id, actor=principal.actor, actor_roles=tuple(sorted(principal.roles)))
     token = None
     if data.token:
         token = create_token(session, runtime, principal, TokenCreate(name="login", scope=TokenScope.WRITE), client)
@@ -224,6 +227,7 @@ def _drop_session(session: Session, session_id: uuid.UUID) -> None:
 
 def logout(session: Session, principal: Principal) -> None:
     """End the session (or revoke the token) on the server."""
+    audit.touch(session, resource_id=principal.session_id or principal.token_id)
     if principal.session_id is not None:
         _drop_session(session, principal.session_id)
     if principal.token_id is not None:
@@ -244,6 +248,7 @@ def _current_user(session: Session, principal: Principal) -> User:
     user = session.get(User, principal.user_id) if principal.user_id else None
     if user is None:
         raise NotFound
+    audit.touch(session, resource_id=user.id)
     return user
 
 
@@ -320,6 +325,7 @@ def step_up(
     if principal.via is not Via.SESSION:
         raise Forbidden("step-up needs a browser session", code="step_up_required")
     user = _current_user(session, principal)
+    audit.touch(session, resource_id=principal.session_id)
     now = db_now(session)
     account = f"user|{user.id}"
     throttle.check(session, runtime, throttle.Kind.SECOND_FACTOR, account, client.address, now)
@@ -353,6 +359,7 @@ def create_token(
     )
     session.add(row)
     session.flush()
+    audit.touch(session, resource_id=row.id)
     return TokenCreated(**TokenRead.model_validate(row).model_dump(), token=secret)
 
 

@@ -48,4 +48,4 @@ class Principal:
 
     @property
     def actor(self) -> str:
-        return f"system:{self.label}" if self.is_system else str(self.user_id)
+        return f"system:{self.label}" if self.is_system else f"user:{self.user_id}"

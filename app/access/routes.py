@@ -36,7 +36,8 @@ from app.access.schemas import (
     UserRead,
     UserUpdate,
 )
-from app.http import DbSession, UnitOfWorkRoute
+from app.audit.vocabulary import AuditAction
+from app.http import DbSession, UnitOfWorkRoute, audited
 
 router = APIRouter(prefix="/api/v1", route_class=UnitOfWorkRoute)
 
@@ -49,6 +50,7 @@ def _rotated(response: Response, runtime: RuntimeDep, secret: str | None) -> str
 
 
 @router.post("/auth/login", response_model=LoginResult, tags=["auth"])
+@audited(AuditAction.AUTH_LOGIN, "user", failed_action=AuditAction.AUTH_LOGIN_FAILED)
 def login(
     data: LoginRequest, request: Request, response: Response, session: DbSession, runtime: RuntimeDep, client: ClientDep
 ) -> LoginResult:
@@ -58,6 +60,7 @@ def login(
 
 
 @router.post("/auth/logout", status_code=status.HTTP_204_NO_CONTENT, tags=["auth"])
+@audited(AuditAction.AUTH_LOGOUT, "session")
 def logout(principal: CurrentPrincipal, session: DbSession, runtime: RuntimeDep, response: Response) -> Response:
     auth.logout(session, principal)
     clear_session_cookie(response, runtime)
@@ -66,6 +69,7 @@ def logout(principal: CurrentPrincipal, session: DbSession, runtime: RuntimeDep,
 
 
 @router.post("/auth/step-up", response_model=StepUpResult, tags=["auth"])
+@audited(AuditAction.AUTH_STEP_UP, "session")
 def step_up(
     data: SecondFactor,
     principal: CurrentPrincipal,
@@ -79,11 +83,13 @@ def step_up(
 
 
 @router.get("/me", response_model=MeRead, tags=["me"])
+@audited(AuditAction.ME_READ, "user")
 def read_me(principal: CurrentPrincipal, request: Request, session: DbSession, runtime: RuntimeDep) -> MeRead:
     return auth.me(session, runtime, principal, request.state.session_secret)
 
 
 @router.post("/me/password", response_model=MeRead, tags=["me"])
+@audited(AuditAction.PASSWORD_CHANGE, "user")
 def change_password(
     data: PasswordChange, principal: CurrentPrincipal, session: DbSession, runtime: RuntimeDep, response: Response
 ) -> MeRead:
@@ -93,11 +99,13 @@ def change_password(
 
 
 @router.post("/me/totp", response_model=TotpEnrolment, tags=["me"])
+@audited(AuditAction.TOTP_ENROL, "user")
 def start_totp(principal: CurrentPrincipal, session: DbSession, runtime: RuntimeDep) -> TotpEnrolment:
     return auth.start_totp(session, runtime, principal)
 
 
 @router.post("/me/totp/confirm", response_model=RecoveryCodes, tags=["me"])
+@audited(AuditAction.TOTP_CONFIRM, "user")
 def confirm_totp(
     data: TotpCode,
     principal: CurrentPrincipal,
@@ -111,6 +119,7 @@ def confirm_totp(
 
 
 @router.post("/auth/tokens", response_model=TokenCreated, status_code=status.HTTP_201_CREATED, tags=["auth"])
+@audited(AuditAction.TOKEN_CREATE, "token")
 def create_token(
     data: TokenCreate, principal: CurrentPrincipal, session: DbSession, runtime: RuntimeDep, client: ClientDep
 ) -> TokenCreated:
@@ -118,26 +127,31 @@ def create_token(
 
 
 @router.get("/auth/tokens", response_model=list[TokenRead], tags=["auth"])
+@audited(AuditAction.TOKEN_LIST, "token")
 def list_tokens(principal: CurrentPrincipal, session: DbSession) -> list[TokenRead]:
     return auth.list_tokens(session, principal)
 
 
 @router.delete("/auth/tokens/{token_id}", status_code=status.HTTP_204_NO_CONTENT, tags=["auth"])
+@audited(AuditAction.TOKEN_REVOKE, "token", id_param="token_id")
 def revoke_token(token_id: uuid.UUID, principal: CurrentPrincipal, session: DbSession) -> None:
     auth.revoke_token(session, principal, token_id)
 
 
 @router.get("/users", response_model=list[UserRead], tags=["users"])
+@audited(AuditAction.USER_LIST, "user")
 def list_users(principal: CurrentPrincipal, session: DbSession) -> list[UserRead]:
     return service.list_users(session, principal)
 
 
 @router.post("/users", response_model=UserChange, status_code=status.HTTP_201_CREATED, tags=["users"])
+@audited(AuditAction.USER_CREATE, "user")
 def create_user(data: UserCreate, principal: CurrentPrincipal, session: DbSession, runtime: RuntimeDep) -> UserChange:
     return service.create_user(session, runtime, principal, data)
 
 
 @router.patch("/users/{user_id}", response_model=UserChange, tags=["users"])
+@audited(AuditAction.USER_UPDATE, "user", id_param="user_id")
 def update_user(
     user_id: uuid.UUID,
     data: UserUpdate,
@@ -153,16 +167,19 @@ def update_user(
 
 
 @router.post("/users/{user_id}/revoke-sessions", response_model=UserRead, tags=["users"])
+@audited(AuditAction.USER_REVOKE, "user", id_param="user_id")
 def revoke_sessions(user_id: uuid.UUID, principal: CurrentPrincipal, session: DbSession) -> UserRead:
     return service.revoke_sessions(session, principal, user_id)
 
 
 @router.post("/users/{user_id}/reset-2fa", response_model=UserRead, tags=["users"])
+@audited(AuditAction.USER_RESET_2FA, "user", id_param="user_id")
 def reset_2fa(user_id: uuid.UUID, principal: CurrentPrincipal, session: DbSession) -> UserRead:
     return service.reset_second_factor(session, principal, user_id)
 
 
 @router.get("/confirmations", response_model=list[ConfirmationRead], tags=["confirmations"])
+@audited(AuditAction.CONFIRMATION_LIST, "confirmation")
 def list_confirmations(
     principal: CurrentPrincipal, session: DbSession, status_filter: str | None = None
 ) -> list[ConfirmationRead]:
@@ -170,6 +187,7 @@ def list_confirmations(
 
 
 @router.post("/confirmations/{confirmation_id}", response_model=ConfirmationRead, tags=["confirmations"])
+@audited(AuditAction.CONFIRMATION_DECIDE, "confirmation", id_param="confirmation_id")
 def decide(
     confirmation_id: uuid.UUID,
     principal: CurrentPrincipal,

@@ -15,6 +15,7 @@ from app.access.models import Confirmation, RecoveryCode, User
 from app.access.principal import Principal
 from app.access.roles import CONTENT_ROLES, Role, incompatible
 from app.access.schemas import ConfirmationRead, UserChange, UserCreate, UserRead, UserUpdate
+from app.audit import service as audit
 from app.cases.models import CaseMember
 from app.db import db_now, new_id
 from app.errors import Conflict, Forbidden, NotFound, ValidationFailed
@@ -70,6 +71,7 @@ def create_user(session: Session, runtime: Runtime, principal: Principal, data: 
     )
     session.add(user)
     session.flush()
+    audit.touch(session, resource_id=user.id)
     pending = (
         _request(session, runtime, principal, GRANT_ROLES, user.id, {"roles": sorted(roles)}, now) if deferred else None
     )

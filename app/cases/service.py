@@ -12,6 +12,7 @@ from app.access.models import User
 from app.access.principal import Principal
 from app.access.roles import CONTENT_ROLES, Role
 from app.access.service import ADD_MEMBER, request_confirmation
+from app.audit import service as audit
 from app.cases.models import Case, CaseMember
 from app.cases.schemas import CaseCreate, CaseRead, MemberAdd, MemberChange, MemberRead
 from app.db import db_now, new_id
@@ -26,6 +27,7 @@ def create_case(session: Session, principal: Principal, data: CaseCreate) -> Cas
     case = Case(id=new_id(), code=data.code, title=data.title, created_at=db_now(session), created_by=principal.user_id)
     session.add(case)
     session.flush()
+    audit.touch(session, resource_id=case.id, case_id=case.id)
     return CaseRead.model_validate(case)
 
 
@@ -63,6 +65,7 @@ def add_member(
     case = _case(session, case_id)
     if principal.user_id == data.user_id:
         raise Forbidden("no one changes their own team memberships", code="self_change")
+    audit.touch(session, resource_id=data.user_id)
     user = session.get(User, data.user_id)
     if user is None or not user.active:
         raise ValidationFailed("no active user with that id", fields=["user_id"])

@@ -16,6 +16,7 @@ from fastapi import FastAPI
 from app.access.deps import get_principal
 from app.access.roles import Role
 from app.cases.models import Case
+from app.audit import service as audit
 from app.db import new_id, unit_of_work
 from app.main import PUBLIC_PATHS
 from tests.support.actors import PASSWORD, Actor, anonymous, code, login, make_user
@@ -58,6 +59,7 @@ def _allow(ok: int, who: set[str], other: int = 403) -> dict[str, int]:
 
 EVERYONE = set(ACTORS) - {"anon"}
 ADMIN = {"admin"}
+AUDITOR = {"auditor"}
 
 # (method, path template) -> (body, expected status per actor)
 MATRIX: dict[tuple[str, str], tuple[Body, dict[str, int]]] = {
@@ -107,6 +109,17 @@ MATRIX: dict[tuple[str, str], tuple[Body, dict[str, int]]] = {
         _allow(202, ADMIN),
     ),
     ("DELETE", "/api/v1/cases/{case_id}/members/{user_id}"): (_none, _allow(204, ADMIN)),
+    ("GET", "/api/v1/audit/events"): (_none, _allow(200, AUDITOR)),
+    ("GET", "/api/v1/audit/checkpoints"): (_none, _allow(200, AUDITOR)),
+    ("GET", "/api/v1/audit/checkpoints/latest"): (_none, _allow(200, AUDITOR)),
+    ("GET", "/api/v1/audit/proofs/inclusion"): (_none, _allow(200, AUDITOR)),
+    ("GET", "/api/v1/audit/proofs/consistency"): (_none, _allow(200, AUDITOR)),
+    ("GET", "/api/v1/audit/public-key"): (_none, _allow(200, AUDITOR)),
+}
+
+QUERY = {
+    "/api/v1/audit/proofs/inclusion": "?index=0&tree_size=2",
+    "/api/v1/audit/proofs/consistency": "?first=1&second=2",
 }
 
 
@@ -157,6 +170,8 @@ def _world(app: FastAPI) -> World:
     admin_token = actors["admin"].post("/api/v1/auth/tokens", json={"name": "owned"}).json()["id"]
     pending = actors["admin2"].request("PATCH", f"/api/v1/users/{target_id}", json={"roles": ["legal"]})
     assert pending.status_code == 202, pending.text
+    with unit_of_work(app.state.sessionmaker) as s:
+        assert audit.make_checkpoint(s, app.state.keys.current.signer, "matrix/audit") is not None
     return World(actors, case_id, target_id, admin_token, pending.json()["pending_confirmation"]["id"])
 
 
@@ -167,12 +182,13 @@ def _now() -> Any:
 
 
 def _path(template: str, w: World) -> str:
-    return template.format(
+    path = template.format(
         case_id=w.case_id,
         user_id=w.actors["doc_in"].user_id if "members" in template else w.target_id,
         token_id=w.admin_token_id,
         confirmation_id=w.confirmation_id,
     )
+    return path + QUERY.get(template, "")
 
 
 @pytest.mark.parametrize(("method", "template"), sorted(MATRIX), ids=lambda v: str(v))

@@ -127,9 +127,10 @@ def test_init_outside_development_requires_protection(tmp_path: Path) -> None:
     assert not (tmp_path / "prod" / "keyring.json").exists()
 
 
-def test_keys_protect_wraps_the_file(key_file: Path, tmp_path: Path) -> None:
+def test_keys_protect_wraps_the_file(key_file: Path, database: ProvisionedDatabase) -> None:
     env = {
         "TESTIMONY_DEVELOPMENT": "true",
+        "TESTIMONY_DATABASE__URL": database.url,
         "TESTIMONY_KEYS__FILE": str(key_file),
         "TESTIMONY_KEYS__PASSPHRASE": PASSPHRASE,
     }

@@ -1,0 +1,1 @@
+"""Tamper-evident audit log: events, Merkle tree, signed checkpoints and their verifier."""

@@ -1,0 +1,193 @@
+"""`testimony audit`: checkpoints, export and verification of the log."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.audit import note
+from app.audit import service as audit
+from app.audit.models import AuditCheckpoint, AuditEvent
+from app.audit.verify import Report, verify_dump
+from app.audit.vocabulary import AuditAction
+from app.config import get_settings
+from app.crypto.keyring import Keyring
+from app.db import make_engine, make_sessionmaker, unit_of_work
+from app.errors import ConfigError
+from app.keys.store import load_keyring
+
+audit_cli = typer.Typer(no_args_is_help=True, help="The tamper-evident log: checkpoints, export, verification.")
+console = Console(stderr=True)
+out = Console()
+SYSTEM_ACTOR = "system:cli"
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), console=console
+    )
+
+
+def _open() -> tuple[Keyring, sessionmaker[Session], str]:
+    settings = get_settings()
+    try:
+        keyring = load_keyring(settings)
+    except ConfigError as exc:
+        console.print(f"error: {exc}", markup=False, soft_wrap=True)
+        raise typer.Exit(2) from None
+    engine = make_engine(settings.database_url)
+    return keyring, make_sessionmaker(engine), settings.audit.origin
+
+
+def _record(factory: sessionmaker[Session], action: AuditAction, resource_id: str | None = None) -> None:
+    with unit_of_work(factory) as session:
+        audit.append(
+            session,
+            audit.Trail(action=action, actor=SYSTEM_ACTOR, resource_type="audit_log", resource_id=resource_id),
+            audit.Outcome.ALLOWED,
+        )
+
+
+def checkpoint_once(factory: sessionmaker[Session], keyring: Keyring, origin: str) -> AuditCheckpoint | None:
+    """Record the checkpointing, then sign the tree including that record."""
+    _record(factory, AuditAction.AUDIT_CHECKPOINT)
+    with _progress() as progress, unit_of_work(factory) as session:
+        task = progress.add_task("hashing the log", total=audit.size(session))
+        row = audit.make_checkpoint(session, keyring.signer, origin, lambda n: progress.advance(task, n))
+    return row
+
+
+@audit_cli.command("checkpoint")
+def checkpoint(
+    out_file: Annotated[Path | None, typer.Option("--out", help="Save the note for off-server keeping.")] = None,
+) -> None:
+    """Sign a checkpoint of the log now, and optionally save the latest one to a file."""
+    keyring, factory, origin = _open()
+    row = checkpoint_once(factory, keyring, origin)
+    with unit_of_work(factory) as session:
+        latest = audit.latest_checkpoint(session)
+    if latest is None:
+        console.print("the log is empty; nothing to sign")
+        raise typer.Exit(1)
+    if out_file is not None:
+        out_file.write_text(latest.note)
+    made = "signed" if row is not None else "already current:"
+    out.print(f"{made} checkpoint of {latest.size} entries, root {audit.b64(latest.root_hash)}")
+
+
+@audit_cli.command("checkpointer")
+def checkpointer(
+    every_events: Annotated[int | None, typer.Option(min=1)] = None,
+    every_seconds: Annotated[float | None, typer.Option(min=0.1)] = None,
+    max_runs: Annotated[int | None, typer.Option(min=1, help="Stop after this many checkpoints.")] = None,
+) -> None:
+    """The one named process that signs checkpoints every N events or T seconds."""
+    settings = get_settings()
+    n = every_events or settings.audit.checkpoint_every_events
+    t = every_seconds or float(settings.audit.checkpoint_every_seconds)
+    keyring, factory, origin = _open()
+    made = 0
+    last = time.monotonic()
+    while max_runs is None or made < max_runs:
+        with unit_of_work(factory) as session:
+            latest = audit.latest_checkpoint(session)
+            pending = audit.size(session) - (latest.size if latest else 0)
+        if pending > 0 and (pending >= n or time.monotonic() - last >= t):
+            if checkpoint_once(factory, keyring, origin) is not None:
+                made += 1
+            last = time.monotonic()
+        time.sleep(min(t, 1.0))
+
+
+def _entries(session: Session) -> Iterator[bytes]:
+    yield from audit.iter_entries(session)
+
+
+@audit_cli.command("export")
+def export(out_file: Annotated[Path, typer.Option("--out")]) -> None:
+    """Write every stored entry, one per line, for verification elsewhere."""
+    _keyring, factory, _origin = _open()
+    _record(factory, AuditAction.AUDIT_EXPORT)
+    with unit_of_work(factory) as session, out_file.open("wb") as fh, _progress() as progress:
+        task = progress.add_task("exporting", total=audit.size(session))
+        for entry in _entries(session):
+            fh.write(entry + b"\n")
+            progress.advance(task)
+    out.print(f"wrote {out_file}")
+
+
+def column_problems(session: Session) -> list[str]:
+    """Queryable columns that disagree with the stored bytes they were derived from."""
+    problems = []
+    for row in session.scalars(select(AuditEvent).order_by(AuditEvent.seq)):
+        try:
+            stored = json.loads(row.entry)
+        except ValueError:
+            problems.append(f"event {row.seq}: stored bytes are not JSON")
+            continue
+        expected = {"v": audit.ENTRY_VERSION, **audit.entry_fields(row)}
+        if stored != expected:
+            differing = sorted(k for k in expected.keys() | stored.keys() if stored.get(k) != expected.get(k))
+            problems.append(f"event {row.seq}: columns differ from the stored bytes ({', '.join(differing)})")
+    return problems
+
+
+def pinned_key(key: str, keyring: Keyring, origin: str) -> tuple[bytes, str]:
+    """A vkey, or a fingerprint matched against the local key history; never the first key offered."""
+    if ":" in key or "+" in key:
+        name, public = note.parse_vkey(key)
+        return public, name
+    for entry in keyring.public_keys():
+        if entry["fingerprint"] == key.lower():
+            return base64.b64decode(entry["public_key"]), origin
+    raise typer.BadParameter("no signing key with that fingerprint: the log was not signed by the pinned key")
+
+
+def verify_database(session: Session, public_key: bytes, key_name: str, external: list[Path]) -> Report:
+    stored = list(session.scalars(select(AuditCheckpoint).order_by(AuditCheckpoint.size)))
+    notes = [c.note for c in stored] + [p.read_text() for p in external]
+    labels = [f"stored checkpoint {c.size}" for c in stored] + [f"external {p.name}" for p in external]
+    with _progress() as progress:
+        task = progress.add_task("verifying", total=audit.size(session))
+        report = verify_dump(
+            _entries(session), notes, public_key, key_name, labels=labels, on_entry=lambda _n: progress.advance(task)
+        )
+    report.problems.extend(column_problems(session))
+    return report
+
+
+@audit_cli.command("verify")
+def verify(
+    key: Annotated[str, typer.Option("--key", help="The pinned key: a C2SP vkey or a SHA-256 fingerprint.")],
+    checkpoint_files: Annotated[
+        list[Path] | None, typer.Option("--checkpoint", help="A checkpoint kept off the server.")
+    ] = None,
+) -> None:
+    """Check every entry, every stored checkpoint and any external checkpoint against a pinned key."""
+    keyring, factory, origin = _open()
+    try:
+        public_key, key_name = pinned_key(key, keyring, origin)
+    except note.NoteError as exc:
+        console.print(f"error: --key: {exc}", markup=False)
+        raise typer.Exit(2) from None
+    with unit_of_work(factory) as session:
+        report = verify_database(session, public_key, key_name, checkpoint_files or [])
+    for problem in report.problems:
+        out.print(f"[red]FAIL[/red] {problem}", soft_wrap=True)
+    if not report.ok:
+        raise typer.Exit(1)
+    _record(factory, AuditAction.AUDIT_VERIFY)
+    out.print(
+        f"OK: {report.entries} entries, {len(report.checkpoints)} checkpoints verified with key "
+        f"{key_name}; {report.uncovered} newer entries not yet covered by a checkpoint"
+    )

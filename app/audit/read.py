@@ -1,0 +1,163 @@
+"""The auditor's read side: events, checkpoints, proofs and the key history.
+
+Kept apart from service.py, which imports nothing of the domains; this module
+adds the policy check in front of it.
+"""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.access import policy
+from app.access.principal import Principal
+from app.audit import merkle, note
+from app.audit import service as audit
+from app.audit.models import AuditCheckpoint, AuditEvent
+from app.audit.schemas import (
+    AuditEventPage,
+    AuditEventRead,
+    CheckpointRead,
+    ConsistencyProofRead,
+    InclusionProofRead,
+    PublicKeyRead,
+)
+from app.crypto.keyring import Keyring
+from app.errors import NotFound, ValidationFailed
+
+MAX_PAGE = 500
+
+
+def _event(row: AuditEvent) -> AuditEventRead:
+    return AuditEventRead(
+        seq=row.seq,
+        at=row.at,
+        actor=row.actor,
+        actor_roles=row.actor_roles.split(",") if row.actor_roles else [],
+        action=row.action,
+        resource_type=row.resource_type,
+        resource_id=row.resource_id,
+        case_id=row.case_id,
+        purpose=row.purpose,
+        outcome=row.outcome,
+        status=row.status,
+        request_id=row.request_id,
+        entry=base64.b64encode(row.entry).decode(),
+    )
+
+
+def events(
+    session: Session,
+    principal: Principal,
+    *,
+    actor: str | None = None,
+    action: str | None = None,
+    resource_id: str | None = None,
+    case_id: uuid.UUID | None = None,
+    outcome: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    after: int | None = None,
+    limit: int = 100,
+) -> AuditEventPage:
+    """Filtered events in sequence order; ``after`` is the cursor from the previous page."""
+    policy.require(principal, policy.Action.AUDIT_READ)
+    limit = max(1, min(limit, MAX_PAGE))
+    stmt = select(AuditEvent).order_by(AuditEvent.seq)
+    filters = {
+        AuditEvent.actor: actor,
+        AuditEvent.action: action,
+        AuditEvent.resource_id: resource_id,
+        AuditEvent.case_id: case_id,
+        AuditEvent.outcome: outcome,
+    }
+    for column, value in filters.items():
+        if value is not None:
+            stmt = stmt.where(column == value)
+    if since is not None:
+        stmt = stmt.where(AuditEvent.at >= since)
+    if until is not None:
+        stmt = stmt.where(AuditEvent.at < until)
+    if after is not None:
+        stmt = stmt.where(AuditEvent.seq > after)
+    rows = session.scalars(stmt.limit(limit + 1)).all()
+    page = [_event(r) for r in rows[:limit]]
+    return AuditEventPage(events=page, next_cursor=page[-1].seq if len(rows) > limit else None)
+
+
+def _checkpoint(row: AuditCheckpoint) -> CheckpointRead:
+    return CheckpointRead(
+        size=row.size,
+        root_hash=audit.b64(row.root_hash),
+        note=row.note,
+        key_id=row.key_id,
+        created_at=row.created_at,
+    )
+
+
+def latest_checkpoint(session: Session, principal: Principal) -> CheckpointRead:
+    policy.require(principal, policy.Action.AUDIT_READ)
+    row = audit.latest_checkpoint(session)
+    if row is None:
+        raise NotFound("no checkpoint has been signed yet")
+    return _checkpoint(row)
+
+
+def checkpoints(session: Session, principal: Principal, size: int | None) -> list[CheckpointRead]:
+    policy.require(principal, policy.Action.AUDIT_READ)
+    if size is not None:
+        row = audit.checkpoint_at(session, size)
+        if row is None:
+            raise NotFound("no checkpoint of that size")
+        return [_checkpoint(row)]
+    return [_checkpoint(r) for r in session.scalars(select(AuditCheckpoint).order_by(AuditCheckpoint.size))]
+
+
+def _leaves(session: Session, tree_size: int) -> list[bytes]:
+    if tree_size < 1 or tree_size > audit.size(session):
+        raise ValidationFailed("tree_size is outside the log", fields=["tree_size"])
+    return audit.leaf_hashes(session, tree_size)
+
+
+def inclusion(session: Session, principal: Principal, index: int, tree_size: int) -> InclusionProofRead:
+    policy.require(principal, policy.Action.AUDIT_READ)
+    leaves = _leaves(session, tree_size)
+    if not 0 <= index < tree_size:
+        raise ValidationFailed("index must be below tree_size", fields=["index"])
+    proof = merkle.inclusion_proof(leaves, index, tree_size)
+    return InclusionProofRead(
+        index=index,
+        tree_size=tree_size,
+        leaf_hash=audit.b64(leaves[index]),
+        root_hash=audit.b64(merkle.root(leaves)),
+        proof=[audit.b64(p) for p in proof],
+    )
+
+
+def consistency(session: Session, principal: Principal, first: int, second: int) -> ConsistencyProofRead:
+    policy.require(principal, policy.Action.AUDIT_READ)
+    leaves = _leaves(session, second)
+    if not 1 <= first <= second:
+        raise ValidationFailed("first must be between 1 and second", fields=["first"])
+    proof = merkle.consistency_proof(leaves, first, second)
+    return ConsistencyProofRead(
+        first=first,
+        second=second,
+        first_root=audit.b64(merkle.root(leaves[:first])),
+        second_root=audit.b64(merkle.root(leaves)),
+        proof=[audit.b64(p) for p in proof],
+    )
+
+
+def public_keys(principal: Principal, keyring: Keyring, origin: str) -> list[PublicKeyRead]:
+    """The signing key history with ids. Verifiers must pin a key obtained elsewhere."""
+    policy.require(principal, policy.Action.AUDIT_READ)
+    out = []
+    for entry in keyring.public_keys():
+        raw = base64.b64decode(entry["public_key"])
+        out.append(PublicKeyRead(**entry, vkey=note.vkey(origin, raw)))
+    return out

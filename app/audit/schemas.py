@@ -1,0 +1,63 @@
+"""Wire shapes for the auditor's API."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from app.schemas import Output
+
+
+class AuditEventRead(Output):
+    seq: int
+    at: datetime
+    actor: str
+    actor_roles: list[str]
+    action: str
+    resource_type: str | None
+    resource_id: str | None
+    case_id: uuid.UUID | None
+    purpose: str
+    outcome: str
+    status: int | None
+    request_id: str | None
+    entry: str
+    """The stored bytes (base64): what the Merkle leaf hashes."""
+
+
+class AuditEventPage(Output):
+    events: list[AuditEventRead]
+    next_cursor: int | None
+
+
+class CheckpointRead(Output):
+    size: int
+    root_hash: str
+    note: str
+    key_id: str
+    created_at: datetime
+
+
+class InclusionProofRead(Output):
+    index: int
+    tree_size: int
+    leaf_hash: str
+    root_hash: str
+    proof: list[str]
+
+
+class ConsistencyProofRead(Output):
+    first: int
+    second: int
+    first_root: str
+    second_root: str
+    proof: list[str]
+
+
+class PublicKeyRead(Output):
+    key_id: str
+    public_key: str
+    fingerprint: str
+    vkey: str
+    created: str
+    retired: bool

@@ -1,0 +1,291 @@
+"""Offline verifier: does an audit dump match the checkpoints its log signed?
+
+Run as `python -m app.audit.verify --events events.jsonl --checkpoint cp.txt --key KEY`. It imports only the
+standard library, the Merkle tree, the note format and the signing recipe (plus rich for a progress bar when
+installed), so an auditor can run it away from the service with nothing but `cryptography` installed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import binascii
+import json
+import re
+import sys
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+from app.audit.merkle import EMPTY_ROOT, TreeBuilder, leaf_hash
+from app.audit.note import Checkpoint, NoteError, parse_note, parse_vkey, verify_checkpoint
+from app.crypto.signing import fingerprint
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+# RFC 8785 writes numbers as IEEE doubles: integers beyond this lose precision, so no canonical form exists.
+_MAX_SAFE_INTEGER = 2**53 - 1
+_FINGERPRINT = re.compile(r"[0-9a-f]{64}")
+# A systematic fault (a wrong export, a rewritten file) flags every line; past this, only count them.
+MAX_LINE_PROBLEMS = 1000
+
+
+@dataclass(frozen=True)
+class CheckpointResult:
+    """What one checkpoint says, once its signature has verified."""
+
+    label: str
+    checkpoint: Checkpoint
+
+
+@dataclass
+class Report:
+    """The outcome: entries read, the dump's root, verified checkpoints and every problem found."""
+
+    entries: int = 0
+    root: bytes = EMPTY_ROOT
+    checkpoints: list[CheckpointResult] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """True when nothing is wrong, which includes at least one checkpoint vouching for the dump."""
+        return not self.problems
+
+    @property
+    def uncovered(self) -> int:
+        """Entries newer than the largest verified checkpoint: present, but not yet vouched for."""
+        covered = max((c.checkpoint.size for c in self.checkpoints), default=0)
+        return max(self.entries - covered, 0)
+
+
+def _plain_values(value: Any) -> bool:
+    """True when the value holds only strings, safe integers, booleans, nulls, lists and objects."""
+    if isinstance(value, dict):
+        return all(_plain_values(v) for v in value.values())
+    if isinstance(value, list):
+        return all(_plain_values(v) for v in value)
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return True
+    return isinstance(value, int) and abs(value) <= _MAX_SAFE_INTEGER
+
+
+def check_entry(line: bytes) -> tuple[int | None, str | None]:
+    """Parse one stored entry: (its seq, or None) and a problem description, or None if it is canonical."""
+    try:
+        obj = json.loads(line.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        return None, "not valid UTF-8 JSON"
+    if not isinstance(obj, dict):
+        return None, "not a JSON object"
+    seq = obj.get("seq")
+    if isinstance(seq, bool) or not isinstance(seq, int):
+        return None, "has no integer seq"
+    if not _plain_values(obj):
+        return seq, "holds a value other than strings, safe integers, booleans and nulls"
+    try:
+        canonical = json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return seq, "holds a lone surrogate, which has no canonical form"
+    if canonical != line:
+        return seq, "is not canonical JSON (its bytes differ from the RFC 8785 form of its content)"
+    return seq, None
+
+
+class _EntryChecker:
+    """Checks each entry and the seq chain, keeping the first problems and counting the rest."""
+
+    def __init__(self) -> None:
+        self._listed: list[str] = []
+        self._unlisted = 0
+        self._previous_seq = -1
+
+    def _flag(self, problem: str) -> None:
+        if len(self._listed) < MAX_LINE_PROBLEMS:
+            self._listed.append(problem)
+        else:
+            self._unlisted += 1
+
+    def check(self, line_no: int, entry: bytes) -> None:
+        seq, problem = check_entry(entry)
+        if problem is not None:
+            self._flag(f"line {line_no}: entry {problem}")
+        if seq is None:
+            return
+        if seq != self._previous_seq + 1:
+            self._flag(
+                f"line {line_no}: seq {seq} follows seq {self._previous_seq}: "
+                "entries are missing, repeated or out of order"
+            )
+        self._previous_seq = seq
+
+    def problems(self) -> list[str]:
+        if not self._unlisted:
+            return list(self._listed)
+        return [*self._listed, f"... and {self._unlisted} more problems in entries"]
+
+
+def _open_checkpoints(
+    checkpoints: Sequence[str | bytes], labels: Sequence[str], public_key: bytes, key_name: str | None, report: Report
+) -> None:
+    for label, text in zip(labels, checkpoints, strict=True):
+        try:
+            # The origin only says which key name to look for; the pinned key decides.
+            name = key_name if key_name is not None else parse_note(text)[0].origin
+            cp = verify_checkpoint(text, name, public_key)
+        except NoteError as exc:
+            report.problems.append(f"{label}: rejected: {exc} (with the pinned key {fingerprint(public_key)})")
+            continue
+        report.checkpoints.append(CheckpointResult(label, cp))
+    origins = {c.checkpoint.origin for c in report.checkpoints}
+    if len(origins) > 1:
+        report.problems.append(f"checkpoints name different logs: {', '.join(sorted(origins))}")
+
+
+def verify_dump(
+    lines: Iterable[bytes],
+    checkpoints: Sequence[str | bytes],
+    public_key: bytes,
+    key_name: str | None = None,
+    *,
+    labels: Sequence[str] | None = None,
+    on_entry: Callable[[int], None] | None = None,
+) -> Report:
+    """Check every entry, rebuild the tree in one pass, and compare it with each signed checkpoint.
+
+    `lines` are the stored entry bytes, one per entry; a trailing newline on each is ignored. `key_name`
+    defaults to each checkpoint's origin. `on_entry` receives each line's length, for progress display.
+    """
+    report = Report()
+    if not checkpoints:
+        report.problems.append("no checkpoint given: nothing vouches for the dump")
+    names = list(labels) if labels is not None else [f"checkpoint {i + 1}" for i in range(len(checkpoints))]
+    _open_checkpoints(checkpoints, names, public_key, key_name, report)
+    wanted = {c.checkpoint.size for c in report.checkpoints}
+    roots: dict[int, bytes] = {0: EMPTY_ROOT}
+    builder = TreeBuilder()
+    entries = _EntryChecker()
+    for raw in lines:
+        entry = raw[:-1] if raw.endswith(b"\n") else raw
+        entries.check(builder.size + 1, entry)
+        builder.append(leaf_hash(entry))
+        if builder.size in wanted:
+            roots[builder.size] = builder.root()
+        if on_entry is not None:
+            on_entry(len(raw))
+    report.entries = builder.size
+    report.root = builder.root()
+    report.problems += entries.problems()
+    for result in report.checkpoints:
+        _compare(result, report.entries, roots, report.problems)
+    return report
+
+
+def _compare(result: CheckpointResult, entries: int, roots: dict[int, bytes], problems: list[str]) -> None:
+    cp = result.checkpoint
+    if cp.size > entries:
+        problems.append(
+            f"{result.label}: signed {cp.size} entries but the dump has only {entries}: entries were removed"
+        )
+    elif roots[cp.size] != cp.root_hash:
+        problems.append(
+            f"{result.label}: the first {cp.size} entries do not hash to the signed root: "
+            "entries were changed, removed, inserted or reordered"
+        )
+
+
+def _read_public_key(key: str, public_key_b64: str | None, key_name: str | None) -> tuple[bytes, str | None]:
+    """The pinned public key and key name from the command line; ValueError explains a usage mistake."""
+    if _FINGERPRINT.fullmatch(key.lower()):
+        if public_key_b64 is None:
+            raise ValueError("a fingerprint needs --public-key; this verifier never trusts a key shipped with data")
+        try:
+            public_key = base64.b64decode(public_key_b64, validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise ValueError("--public-key is not base64") from exc
+        if len(public_key) != 32 or fingerprint(public_key) != key.lower():
+            raise ValueError("--public-key does not match the pinned fingerprint")
+        return public_key, key_name
+    if public_key_b64 is not None:
+        raise ValueError("--public-key goes with a fingerprint, not with a verifier key")
+    try:
+        name, public_key = parse_vkey(key)
+    except NoteError as exc:
+        raise ValueError(f"--key is neither a 64-hex-digit fingerprint nor a valid verifier key: {exc}") from exc
+    if key_name is not None and key_name != name:
+        raise ValueError(f"--key-name {key_name} differs from the verifier key's name {name}")
+    return public_key, name
+
+
+@contextmanager
+def _progress(total: int, stream: TextIO) -> Iterator[Callable[[int], None]]:
+    """A callback advancing a rich progress bar on a terminal; a no-op without rich or a terminal."""
+    try:
+        from rich.console import Console
+        from rich.progress import Progress
+    except ImportError:  # rich is optional: the verifier must run with the standard library alone
+        yield lambda _n: None
+        return
+    if not stream.isatty():
+        yield lambda _n: None
+        return
+    with Progress(console=Console(file=stream), transient=True) as progress:
+        task = progress.add_task("hashing entries", total=total)
+        yield lambda n: progress.advance(task, n)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m app.audit.verify",
+        description="Verify an audit log dump against signed checkpoints, using a key you pinned yourself.",
+    )
+    parser.add_argument("--events", required=True, type=Path, help="JSONL dump: one stored entry per line")
+    parser.add_argument("--checkpoint", required=True, action="append", type=Path, help="signed checkpoint note")
+    parser.add_argument("--key", required=True, help="pinned key: C2SP verifier key, or 64-hex-digit fingerprint")
+    parser.add_argument("--public-key", help="base64 Ed25519 public key, required with a fingerprint")
+    parser.add_argument("--key-name", help="signer key name (default: each checkpoint's origin)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command line entry point; returns the exit status."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        public_key, key_name = _read_public_key(args.key, args.public_key, args.key_name)
+        texts = [path.read_bytes() for path in args.checkpoint]
+        total = args.events.stat().st_size
+        handle = args.events.open("rb")
+    except (ValueError, OSError) as exc:
+        parser.print_usage(sys.stderr)
+        sys.stderr.write(f"error: {exc}\n")
+        return EXIT_USAGE
+    with handle, _progress(total, sys.stderr) as advance:
+        report = verify_dump(
+            handle, texts, public_key, key_name, labels=[str(p) for p in args.checkpoint], on_entry=advance
+        )
+    return _print(report, public_key)
+
+
+def _print(report: Report, public_key: bytes) -> int:
+    out = sys.stdout
+    out.write(f"entries: {report.entries}\nroot: {base64.b64encode(report.root).decode('ascii')}\n")
+    out.write(f"pinned key fingerprint: {fingerprint(public_key)}\n")
+    for result in report.checkpoints:
+        cp = result.checkpoint
+        out.write(f"signature ok: {result.label} ({cp.origin}, {cp.size} entries)\n")
+    for problem in report.problems:
+        out.write(f"PROBLEM: {problem}\n")
+    if report.ok:
+        if report.uncovered:
+            out.write(f"note: the last {report.uncovered} entries are newer than every checkpoint given\n")
+        out.write("OK: the dump matches every checkpoint\n")
+        return EXIT_OK
+    out.write(f"FAILED: {len(report.problems)} problem(s)\n")
+    return EXIT_FAILED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,96 @@
+"""The closed vocabularies of the audit log: actions, purposes and outcomes."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Outcome(StrEnum):
+    ALLOWED = "allowed"
+    DENIED = "denied"
+    FAILED = "failed"
+
+
+class Purpose(StrEnum):
+    SERVICE = "service"
+    AUTHENTICATION = "authentication"
+    ACCOUNT_ADMINISTRATION = "account_administration"
+    CASE_ADMINISTRATION = "case_administration"
+    DOCUMENTATION = "documentation"
+    CONSENT = "consent"
+    OVERSIGHT = "oversight"
+    KEY_MANAGEMENT = "key_management"
+
+
+class AuditAction(StrEnum):
+    HEALTH_READ = "health.read"
+    AUTH_LOGIN = "auth.login"
+    AUTH_LOGIN_FAILED = "auth.login_failed"
+    AUTH_LOGOUT = "auth.logout"
+    AUTH_STEP_UP = "auth.step_up"
+    TOKEN_CREATE = "token.create"
+    TOKEN_LIST = "token.list"
+    TOKEN_REVOKE = "token.revoke"
+    ME_READ = "me.read"
+    PASSWORD_CHANGE = "me.password_change"
+    TOTP_ENROL = "me.totp_enrol"
+    TOTP_CONFIRM = "me.totp_confirm"
+    USER_LIST = "user.list"
+    USER_CREATE = "user.create"
+    USER_UPDATE = "user.update"
+    USER_REVOKE = "user.revoke_sessions"
+    USER_RESET_2FA = "user.reset_2fa"
+    CONFIRMATION_LIST = "confirmation.list"
+    CONFIRMATION_DECIDE = "confirmation.decide"
+    CASE_CREATE = "case.create"
+    CASE_LIST = "case.list"
+    CASE_READ = "case.read"
+    CASE_MEMBERS_READ = "case.members_read"
+    CASE_MEMBER_ADD = "case.member_add"
+    CASE_MEMBER_REMOVE = "case.member_remove"
+    AUDIT_READ = "audit.read"
+    AUDIT_CHECKPOINT = "audit.checkpoint"
+    AUDIT_VERIFY = "audit.verify"
+    AUDIT_EXPORT = "audit.export"
+    KEYS_STATUS = "keys.status"
+    KEYS_ROTATE = "keys.rotate"
+    KEYS_PROTECT = "keys.protect"
+    FORMS_READ = "forms.read"
+    PERSON_CREATE = "person.create"
+    PERSON_READ = "person.read"
+    PERSON_LIST = "person.list"
+    PERSON_UPDATE = "person.update"
+    CONSENT_RECORD = "consent.record"
+    CONSENT_READ = "consent.read"
+    CONSENT_WITHDRAW = "consent.withdraw"
+    DUPLICATE_REVIEW = "duplicate.review"
+    STATEMENT_CONFIRM = "statement.confirm"
+    ATTACHMENT_DOWNLOAD = "attachment.download"
+    EXPORT_APPROVE = "export.approve"
+    EXPORT_DOWNLOAD = "export.download"
+    SYSTEM_INIT = "system.init"
+
+
+_PURPOSES = {
+    "health": Purpose.SERVICE,
+    "auth": Purpose.AUTHENTICATION,
+    "token": Purpose.AUTHENTICATION,
+    "me": Purpose.AUTHENTICATION,
+    "user": Purpose.ACCOUNT_ADMINISTRATION,
+    "confirmation": Purpose.ACCOUNT_ADMINISTRATION,
+    "case": Purpose.CASE_ADMINISTRATION,
+    "audit": Purpose.OVERSIGHT,
+    "keys": Purpose.KEY_MANAGEMENT,
+    "system": Purpose.KEY_MANAGEMENT,
+    "forms": Purpose.CONSENT,
+    "consent": Purpose.CONSENT,
+    "person": Purpose.DOCUMENTATION,
+    "duplicate": Purpose.DOCUMENTATION,
+    "statement": Purpose.DOCUMENTATION,
+    "attachment": Purpose.DOCUMENTATION,
+    "export": Purpose.DOCUMENTATION,
+}
+
+
+def purpose_of(action: AuditAction) -> Purpose:
+    return _PURPOSES[action.value.split(".", 1)[0]]
