@@ -6,12 +6,14 @@ import base64
 import json
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.text import Text
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -38,7 +40,8 @@ def _progress() -> Progress:
     )
 
 
-def _open() -> tuple[Keyring, sessionmaker[Session], str]:
+@contextmanager
+def _open() -> Iterator[tuple[Keyring, sessionmaker[Session], str]]:
     settings = get_settings()
     try:
         keyring = load_keyring(settings)
@@ -46,16 +49,17 @@ def _open() -> tuple[Keyring, sessionmaker[Session], str]:
         console.print(f"error: {exc}", markup=False, soft_wrap=True)
         raise typer.Exit(2) from None
     engine = make_engine(settings.database_url)
-    return keyring, make_sessionmaker(engine), settings.audit.origin
+    try:
+        yield keyring, make_sessionmaker(engine), settings.audit.origin
+    finally:
+        engine.dispose()
 
 
-def _record(factory: sessionmaker[Session], action: AuditAction, resource_id: str | None = None) -> None:
+def _record(
+    factory: sessionmaker[Session], action: AuditAction, outcome: audit.Outcome = audit.Outcome.ALLOWED
+) -> None:
     with unit_of_work(factory) as session:
-        audit.append(
-            session,
-            audit.Trail(action=action, actor=SYSTEM_ACTOR, resource_type="audit_log", resource_id=resource_id),
-            audit.Outcome.ALLOWED,
-        )
+        audit.append(session, audit.Trail(action=action, actor=SYSTEM_ACTOR, resource_type="audit_log"), outcome)
 
 
 def checkpoint_once(factory: sessionmaker[Session], keyring: Keyring, origin: str) -> AuditCheckpoint | None:
@@ -72,17 +76,17 @@ def checkpoint(
     out_file: Annotated[Path | None, typer.Option("--out", help="Save the note for off-server keeping.")] = None,
 ) -> None:
     """Sign a checkpoint of the log now, and optionally save the latest one to a file."""
-    keyring, factory, origin = _open()
-    row = checkpoint_once(factory, keyring, origin)
-    with unit_of_work(factory) as session:
-        latest = audit.latest_checkpoint(session)
-    if latest is None:
-        console.print("the log is empty; nothing to sign")
-        raise typer.Exit(1)
-    if out_file is not None:
-        out_file.write_text(latest.note)
-    made = "signed" if row is not None else "already current:"
-    out.print(f"{made} checkpoint of {latest.size} entries, root {audit.b64(latest.root_hash)}")
+    with _open() as (keyring, factory, origin):
+        row = checkpoint_once(factory, keyring, origin)
+        with unit_of_work(factory) as session:
+            latest = audit.latest_checkpoint(session)
+        if latest is None:
+            console.print("the log is empty; nothing to sign")
+            raise typer.Exit(1)
+        if out_file is not None:
+            out_file.write_text(latest.note)
+        made = "signed" if row is not None else "already current:"
+        out.print(f"{made} checkpoint of {latest.size} entries, root {audit.b64(latest.root_hash)}")
 
 
 @audit_cli.command("checkpointer")
@@ -95,18 +99,18 @@ def checkpointer(
     settings = get_settings()
     n = every_events or settings.audit.checkpoint_every_events
     t = every_seconds or float(settings.audit.checkpoint_every_seconds)
-    keyring, factory, origin = _open()
-    made = 0
-    last = time.monotonic()
-    while max_runs is None or made < max_runs:
-        with unit_of_work(factory) as session:
-            latest = audit.latest_checkpoint(session)
-            pending = audit.size(session) - (latest.size if latest else 0)
-        if pending > 0 and (pending >= n or time.monotonic() - last >= t):
-            if checkpoint_once(factory, keyring, origin) is not None:
-                made += 1
-            last = time.monotonic()
-        time.sleep(min(t, 1.0))
+    with _open() as (keyring, factory, origin):
+        made = 0
+        last = time.monotonic()
+        while max_runs is None or made < max_runs:
+            with unit_of_work(factory) as session:
+                latest = audit.latest_checkpoint(session)
+                pending = audit.size(session) - (latest.size if latest else 0)
+            if pending > 0 and (pending >= n or time.monotonic() - last >= t):
+                if checkpoint_once(factory, keyring, origin) is not None:
+                    made += 1
+                last = time.monotonic()
+            time.sleep(min(t, 1.0))
 
 
 def _entries(session: Session) -> Iterator[bytes]:
@@ -116,14 +120,14 @@ def _entries(session: Session) -> Iterator[bytes]:
 @audit_cli.command("export")
 def export(out_file: Annotated[Path, typer.Option("--out")]) -> None:
     """Write every stored entry, one per line, for verification elsewhere."""
-    _keyring, factory, _origin = _open()
-    _record(factory, AuditAction.AUDIT_EXPORT)
-    with unit_of_work(factory) as session, out_file.open("wb") as fh, _progress() as progress:
-        task = progress.add_task("exporting", total=audit.size(session))
-        for entry in _entries(session):
-            fh.write(entry + b"\n")
-            progress.advance(task)
-    out.print(f"wrote {out_file}")
+    with _open() as (_keyring, factory, _origin):
+        _record(factory, AuditAction.AUDIT_EXPORT)
+        with unit_of_work(factory) as session, out_file.open("wb") as fh, _progress() as progress:
+            task = progress.add_task("exporting", total=audit.size(session))
+            for entry in _entries(session):
+                fh.write(entry + b"\n")
+                progress.advance(task)
+        out.print(f"wrote {out_file}")
 
 
 def column_problems(session: Session) -> list[str]:
@@ -174,20 +178,21 @@ def verify(
     ] = None,
 ) -> None:
     """Check every entry, every stored checkpoint and any external checkpoint against a pinned key."""
-    keyring, factory, origin = _open()
-    try:
-        public_key, key_name = pinned_key(key, keyring, origin)
-    except note.NoteError as exc:
-        console.print(f"error: --key: {exc}", markup=False)
-        raise typer.Exit(2) from None
-    with unit_of_work(factory) as session:
-        report = verify_database(session, public_key, key_name, checkpoint_files or [])
-    for problem in report.problems:
-        out.print(f"[red]FAIL[/red] {problem}", soft_wrap=True)
-    if not report.ok:
-        raise typer.Exit(1)
-    _record(factory, AuditAction.AUDIT_VERIFY)
-    out.print(
-        f"OK: {report.entries} entries, {len(report.checkpoints)} checkpoints verified with key "
-        f"{key_name}; {report.uncovered} newer entries not yet covered by a checkpoint"
-    )
+    with _open() as (keyring, factory, origin):
+        try:
+            public_key, key_name = pinned_key(key, keyring, origin)
+        except note.NoteError as exc:
+            console.print(f"error: --key: {exc}", markup=False)
+            raise typer.Exit(2) from None
+        with unit_of_work(factory) as session:
+            report = verify_database(session, public_key, key_name, checkpoint_files or [])
+        for problem in report.problems:
+            out.print(Text.assemble(("FAIL ", "red"), problem), soft_wrap=True)
+        if not report.ok:
+            _record(factory, AuditAction.AUDIT_VERIFY, audit.Outcome.FAILED)
+            raise typer.Exit(1)
+        _record(factory, AuditAction.AUDIT_VERIFY)
+        out.print(
+            f"OK: {report.entries} entries, {len(report.checkpoints)} checkpoints verified with key "
+            f"{key_name}; {report.uncovered} newer entries not yet covered by a checkpoint"
+        )

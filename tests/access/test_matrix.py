@@ -15,8 +15,8 @@ from fastapi import FastAPI
 
 from app.access.deps import get_principal
 from app.access.roles import Role
-from app.cases.models import Case
 from app.audit import service as audit
+from app.cases.models import Case
 from app.db import new_id, unit_of_work
 from app.main import PUBLIC_PATHS
 from tests.support.actors import PASSWORD, Actor, anonymous, code, login, make_user
