@@ -161,7 +161,7 @@ def verify_note(text: str | bytes, key_name: str, public_key: bytes) -> str:
     if not ours:
         raise NoteError(f"note is not signed by key {key_name}+{expected.hex()}")
     message = body.encode("utf-8")
-    if not any(verify_raw(public_key, s.signature, message) for s in ours):
+    if not all(verify_raw(public_key, s.signature, message) for s in ours):
         raise NoteError(f"invalid signature for key {key_name}+{expected.hex()}")
     return body
 
