@@ -1,0 +1,106 @@
+"""Run the benchmarks: `python -m bench [--events N] [--transactions M] [--repeats R] [--json PATH]`.
+
+Prints a table and writes the numbers as JSON (bench/results/latest.json by default). Speed is measured
+here, never asserted: each number comes with its ratio to a baseline measured in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TextIO
+
+from bench import audit_ingest, audit_verify
+
+DEFAULT_JSON = Path(__file__).resolve().parent / "results" / "latest.json"
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text} is not a positive number")
+    return value
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--events", type=_positive, default=audit_verify.TARGET_EVENTS, help="audit entries to verify")
+    parser.add_argument("--transactions", type=_positive, default=2000, help="units of work per ingest variant")
+    parser.add_argument("--rounds", type=_positive, default=10, help="alternating ingest rounds")
+    parser.add_argument("--repeats", type=_positive, default=3, help="verification runs per path; the fastest counts")
+    parser.add_argument("--json", type=Path, default=DEFAULT_JSON, help="where to write the results")
+    return parser
+
+
+def _environment() -> dict[str, Any]:
+    return {
+        "python": platform.python_version(),
+        "implementation": platform.python_implementation(),
+        "platform": platform.platform(),
+        "cpus": os.cpu_count(),
+        "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+
+
+def print_verify(result: dict[str, Any], out: TextIO) -> None:
+    out.write(
+        f"Audit verification: {result['events']:,} events of {result['mean_entry_bytes']:.0f} bytes on average "
+        f"(generated in {result['generate_seconds']:.1f} s), fastest of {result['repeats']}\n"
+    )
+    out.write(f"  {'path':<38}{'seconds':>10}{'events/s':>14}{'x baseline':>12}\n")
+    rows = (
+        ("sha256 of each entry (baseline)", result["baseline_sha256"]),
+        ("hashing: tree + signed checkpoint", result["hash_verify"]),
+        ("full check: verify_dump", result["full_check"]),
+    )
+    for label, timing in rows:
+        out.write(
+            f"  {label:<38}{timing['seconds']:>10.3f}{timing['events_per_s']:>14,.0f}"
+            f"{timing['ratio_to_baseline']:>12.2f}\n"
+        )
+    target = result["target"]
+    verdict = "met" if target["met"] else "NOT met"
+    how = "extrapolated linearly from this run" if target["extrapolated"] else "measured"
+    out.write(
+        f"  target: hashing {target['events']:,} events in <= {target['seconds']:.0f} s: {verdict} "
+        f"({target['hash_verify_seconds_at_target']:.2f} s, {how})\n"
+    )
+
+
+def print_ingest(results: dict[str, Any], out: TextIO) -> None:
+    first = next(iter(results.values()))
+    out.write(
+        f"Audit ingest cost: {first['transactions']:,} units of work per variant, "
+        f"{first['rounds']} alternating rounds\n"
+    )
+    out.write(f"  {'backend':<12}{'without ms':>12}{'with ms':>12}{'append ms':>12}{'with/without':>14}\n")
+    for name, r in results.items():
+        out.write(
+            f"  {name:<12}{r['without_audit_ms']:>12.3f}{r['with_audit_ms']:>12.3f}"
+            f"{r['audit_append_ms']:>12.3f}{r['ratio']:>14.2f}\n"
+        )
+
+
+def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout) -> dict[str, Any]:
+    """Run every benchmark, print the table, write the JSON report and return it."""
+    args = _parser().parse_args(argv)
+    report: dict[str, Any] = {"environment": _environment()}
+    report["audit_verify"] = audit_verify.run(args.events, args.repeats)
+    print_verify(report["audit_verify"], out)
+    out.write("\n")
+    report["audit_ingest"] = audit_ingest.run(args.transactions, args.rounds)
+    print_ingest(report["audit_ingest"], out)
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(report, indent=2) + "\n")
+    out.write(f"\nwritten to {args.json}\n")
+    return report
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,93 @@
+"""The benchmarks run at a tiny size and their numbers hang together. Speed itself is never asserted."""
+
+from __future__ import annotations
+
+import io
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from app.audit import merkle
+from app.audit import service as audit
+from app.audit.models import AuditEvent
+from app.audit.verify import check_entry
+from app.audit.vocabulary import purpose_of
+from app.db import make_engine, make_sessionmaker
+from bench import audit_ingest, audit_verify
+from bench.__main__ import main
+from tests.support.database import ProvisionedDatabase
+
+EVENTS = 2000
+
+
+def test_entries_have_the_shape_the_log_stores() -> None:
+    stored = audit.entry_fields(
+        AuditEvent(seq=0, at=datetime.now(UTC), actor="system:cli", actor_roles="", action="system.init")
+    )
+    for seq, entry in enumerate(audit_verify.make_entries(200)):
+        assert check_entry(entry) == (seq, None)
+        fields = json.loads(entry)
+        assert set(fields) == {"v", *stored}
+        assert fields["purpose"] == purpose_of(audit.AuditAction(fields["action"])).value
+        assert fields["actor"].startswith("user:")
+
+
+def test_verify_report_agrees_with_the_merkle_root_of_the_same_entries() -> None:
+    result = audit_verify.run(EVENTS, repeats=1)
+
+    expected = merkle.root([merkle.leaf_hash(e) for e in audit_verify.make_entries(EVENTS)]).hex()
+    assert result["root"] == result["hash_verify_root"] == result["full_check_root"] == expected
+    floor = result["baseline_sha256"]["seconds"]
+    assert result["baseline_sha256"]["ratio_to_baseline"] == 1.0
+    for path in ("hash_verify", "full_check"):
+        timing = result[path]
+        assert timing["ratio_to_baseline"] == pytest.approx(timing["seconds"] / floor)
+        assert timing["events_per_s"] * timing["seconds"] == pytest.approx(EVENTS)
+    target = result["target"]
+    assert target["extrapolated"] is True
+    assert target["hash_verify_seconds_at_target"] == pytest.approx(result["hash_verify"]["seconds"] * 500)
+    assert target["met"] == (target["hash_verify_seconds_at_target"] <= 5.0)
+
+
+def test_measured_paths_reject_a_reordered_log() -> None:
+    data = audit_verify.make_dataset(100)
+    entries = list(data.entries)
+    entries[10], entries[11] = entries[11], entries[10]
+
+    with pytest.raises(audit_verify.BenchmarkError):
+        audit_verify.verify_hashes(entries, data.checkpoint, data.public_key)
+    with pytest.raises(audit_verify.BenchmarkError):
+        audit_verify.full_check(entries, data.checkpoint, data.public_key)
+
+
+def test_ingest_audits_only_the_audited_variant(database: ProvisionedDatabase) -> None:
+    result = audit_ingest.measure(database.url, transactions=30, rounds=3, warmup=2)
+
+    assert result["rows"] == {"cases": 2 * 32, "audit_events": 32}
+    assert result["ratio"] == pytest.approx(result["with_audit_ms"] / result["without_audit_ms"])
+    assert result["audit_append_ms"] == pytest.approx(result["with_audit_ms"] - result["without_audit_ms"])
+    engine = make_engine(database.url)
+    try:
+        with make_sessionmaker(engine)() as session:
+            checked = [check_entry(e) for e in audit.iter_entries(session)]
+    finally:
+        engine.dispose()
+    assert checked == [(seq, None) for seq in range(32)]
+
+
+def test_main_prints_the_table_and_writes_the_report(tmp_path: Path) -> None:
+    path = tmp_path / "results" / "latest.json"
+    out = io.StringIO()
+
+    main(["--events", str(EVENTS), "--transactions", "20", "--rounds", "2", "--repeats", "1", "--json", str(path)], out)
+
+    report = json.loads(path.read_text())
+    assert set(report) == {"environment", "audit_verify", "audit_ingest"}
+    assert report["audit_verify"]["events"] == EVENTS
+    assert "sqlite" in report["audit_ingest"]
+    assert report["audit_ingest"]["sqlite"]["rows"]["audit_events"] == 20 + audit_ingest.WARMUP
+    text = out.getvalue()
+    assert "Audit verification: 2,000 events" in text
+    assert "sqlite" in text
