@@ -72,6 +72,8 @@ class Settings(BaseSettings):
     passwords: PasswordHashSettings = Field(default_factory=PasswordHashSettings)
     throttle: ThrottleSettings = Field(default_factory=ThrottleSettings)
     audit: AuditSettings = Field(default_factory=AuditSettings)
+    forms_dir: Path | None = None
+    """Consent forms folder; defaults to the consent_forms/ shipped with the code."""
     trusted_proxies: list[str] = Field(default_factory=list)
     host: str = "127.0.0.1"
     port: int = 8000

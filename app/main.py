@@ -18,10 +18,12 @@ from app.access import routes as access_routes
 from app.audit import routes as audit_routes
 from app.cases import routes as case_routes
 from app.config import Settings, get_settings
+from app.consent import routes as consent_routes
 from app.db import make_engine, make_sessionmaker
 from app.errors import install_error_handlers
 from app.http import RequestContextMiddleware
 from app.keys.store import Keys, load_keyring, open_keystore
+from app.people import routes as people_routes
 from app.runtime import Runtime
 
 OPENAPI_URL = "/api/openapi.json"
@@ -64,6 +66,8 @@ def create_app(settings: Settings | None = None, keys: Keys | None = None) -> Fa
     app.include_router(access_routes.router)
     app.include_router(case_routes.router)
     app.include_router(audit_routes.router)
+    app.include_router(people_routes.router)
+    app.include_router(consent_routes.router)
     if settings.development:
         _install_docs(app)
     logging.getLogger("testimony").setLevel(logging.INFO)

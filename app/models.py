@@ -3,8 +3,10 @@
 from app.access.models import ApiToken, AuthFailure, BrowserSession, Confirmation, RecoveryCode, User
 from app.audit.models import AuditCheckpoint, AuditEvent
 from app.cases.models import Case, CaseMember
+from app.consent.models import ParticipationConsent
 from app.db import Base
 from app.keys.models import DataKey
+from app.people.models import BlindIndexEntry, DuplicateReview, Person
 
 __all__ = [
     "ApiToken",
@@ -12,11 +14,15 @@ __all__ = [
     "AuditEvent",
     "AuthFailure",
     "Base",
+    "BlindIndexEntry",
     "BrowserSession",
     "Case",
     "CaseMember",
     "Confirmation",
     "DataKey",
+    "DuplicateReview",
+    "ParticipationConsent",
+    "Person",
     "RecoveryCode",
     "User",
 ]

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from app.access.passwords import Passwords
 from app.config import Settings
+from app.consent.registry import FormRegistry
 from app.crypto.derive import Purpose, derive_key
 from app.keys.store import Keys
 
@@ -15,9 +16,11 @@ class Runtime:
     settings: Settings
     keys: Keys
     passwords: Passwords = field(init=False)
+    forms: FormRegistry = field(init=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "passwords", Passwords.from_settings(self.settings.passwords))
+        object.__setattr__(self, "forms", FormRegistry(self.settings.forms_dir))
 
     def derived_key(self, purpose: Purpose) -> bytes:
         return derive_key(self.keys.current.root(), purpose)

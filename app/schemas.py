@@ -8,15 +8,15 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, field_validator
 
 
 def _no_nul(value: Any) -> Any:
+    # Nested models are Input too and check their own fields, so the error names the innermost field.
     if isinstance(value, str) and "\x00" in value:
         raise ValueError("NUL bytes are not allowed")
-    if isinstance(value, dict):
-        for k, v in value.items():
-            _no_nul(k)
-            _no_nul(v)
     if isinstance(value, list | tuple):
         for v in value:
             _no_nul(v)
+    if isinstance(value, dict):
+        for k in value:
+            _no_nul(k)
     return value
 
 

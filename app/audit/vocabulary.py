@@ -64,6 +64,7 @@ class AuditAction(StrEnum):
     CONSENT_READ = "consent.read"
     CONSENT_WITHDRAW = "consent.withdraw"
     DUPLICATE_REVIEW = "duplicate.review"
+    DUPLICATE_DECIDE = "duplicate.decide"
     STATEMENT_CONFIRM = "statement.confirm"
     ATTACHMENT_DOWNLOAD = "attachment.download"
     EXPORT_APPROVE = "export.approve"

@@ -21,6 +21,9 @@ from app.keys.store import Keys, KeyStore
 SERVICE_SUBJECT = uuid.UUID("00000000-0000-7000-8000-000000000001")
 
 
+__all__ = ["DecryptionFailed"]
+
+
 def create_data_key(session: Session, keys: Keys, subject_id: uuid.UUID) -> bytes:
     """Make, wrap and store a fresh data key for a subject; returns the plaintext key."""
     if session.get(DataKey, subject_id) is not None:

@@ -20,6 +20,8 @@ from app.cases.models import Case
 from app.db import new_id, unit_of_work
 from app.main import PUBLIC_PATHS
 from tests.support.actors import PASSWORD, Actor, anonymous, code, login, make_user
+from tests.support.consent import identity, person_in
+from tests.support.consent import participation as consent_body
 from tests.support.routes import ApiRoute, api_routes, protected_routes
 
 ACTORS = ["anon", "doc_in", "doc_out", "legal_in", "legal_out", "custodian", "auditor", "admin"]
@@ -32,6 +34,8 @@ class World:
     target_id: uuid.UUID
     admin_token_id: str
     confirmation_id: str
+    person_id: str
+    review_id: str
 
 
 Body = Callable[[World, str], dict[str, Any] | None]
@@ -60,6 +64,8 @@ def _allow(ok: int, who: set[str], other: int = 403) -> dict[str, int]:
 EVERYONE = set(ACTORS) - {"anon"}
 ADMIN = {"admin"}
 AUDITOR = {"auditor"}
+CUSTODIAN = {"custodian"}
+DOC_IN = {"doc_in"}
 
 # (method, path template) -> (body, expected status per actor)
 MATRIX: dict[tuple[str, str], tuple[Body, dict[str, int]]] = {
@@ -115,6 +121,25 @@ MATRIX: dict[tuple[str, str], tuple[Body, dict[str, int]]] = {
     ("GET", "/api/v1/audit/proofs/inclusion"): (_none, _allow(200, AUDITOR)),
     ("GET", "/api/v1/audit/proofs/consistency"): (_none, _allow(200, AUDITOR)),
     ("GET", "/api/v1/audit/public-key"): (_none, _allow(200, AUDITOR)),
+    ("POST", "/api/v1/cases/{case_id}/people"): (_none, {**_allow(201, DOC_IN), "doc_out": 404}),
+    ("GET", "/api/v1/cases/{case_id}/people"): (_none, {**_allow(200, DOC_IN), "doc_out": 404}),
+    ("GET", "/api/v1/people/{person_id}"): (_none, {**_allow(200, DOC_IN), "doc_out": 404}),
+    ("PATCH", "/api/v1/people/{person_id}"): (
+        _fixed({"identity": {"full_name": "Anahit Sargsyan", "date_of_birth": "1981-02-03"}}),
+        {**_allow(200, DOC_IN), "doc_out": 404},
+    ),
+    ("POST", "/api/v1/people/{person_id}/participation"): (
+        lambda _w, _who: consent_body(_APP[0]),
+        {**_allow(201, DOC_IN), "doc_out": 404},
+    ),
+    ("GET", "/api/v1/people/{person_id}/participation"): (_none, {**_allow(200, DOC_IN), "doc_out": 404}),
+    ("GET", "/api/v1/consent-forms"): (_none, _allow(200, EVERYONE)),
+    ("GET", "/api/v1/consent-forms/{form_id}/{version}/{language}"): (_none, _allow(200, EVERYONE)),
+    ("GET", "/api/v1/duplicate-reviews"): (_none, _allow(200, CUSTODIAN)),
+    ("POST", "/api/v1/duplicate-reviews/{review_id}"): (
+        _fixed({"decision": "not_duplicate"}),
+        _allow(200, CUSTODIAN),
+    ),
 }
 
 QUERY = {
@@ -172,7 +197,17 @@ def _world(app: FastAPI) -> World:
     assert pending.status_code == 202, pending.text
     with unit_of_work(app.state.sessionmaker) as s:
         assert audit.make_checkpoint(s, app.state.keys.current.signer, "matrix/audit") is not None
-    return World(actors, case_id, target_id, admin_token, pending.json()["pending_confirmation"]["id"])
+    documenter = actors["doc_in"]
+    people = [person_in(documenter, case_id)["id"] for _ in range(2)]
+    for person in people:
+        assert documenter.post(f"/api/v1/people/{person}/participation", json=consent_body(app)).status_code == 201
+        assert documenter.request("PATCH", f"/api/v1/people/{person}", json=identity()).status_code == 200
+    reviews = actors["custodian"].get("/api/v1/duplicate-reviews").json()
+    assert len(reviews) == 1, reviews
+    [review] = reviews
+    return World(
+        actors, case_id, target_id, admin_token, pending.json()["pending_confirmation"]["id"], people[0], review["id"]
+    )
 
 
 def _now() -> Any:
@@ -187,6 +222,11 @@ def _path(template: str, w: World) -> str:
         user_id=w.actors["doc_in"].user_id if "members" in template else w.target_id,
         token_id=w.admin_token_id,
         confirmation_id=w.confirmation_id,
+        person_id=w.person_id,
+        review_id=w.review_id,
+        form_id="standard",
+        version="v1",
+        language="hy",
     )
     return path + QUERY.get(template, "")
 

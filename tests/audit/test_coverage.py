@@ -41,6 +41,10 @@ def _from_body(*keys: str) -> Expect:
     return pick
 
 
+def _person(w: World, _r: Any) -> object:
+    return w.person_id
+
+
 def _any(_w: World, _r: Any) -> object:
     return ANY
 
@@ -89,6 +93,31 @@ ROUTES: dict[tuple[str, str], tuple[str, str, str, Expect]] = {
     ("GET", "/api/v1/audit/proofs/inclusion"): ("auditor", "audit.read", "audit_proof", _none),
     ("GET", "/api/v1/audit/proofs/consistency"): ("auditor", "audit.read", "audit_proof", _none),
     ("GET", "/api/v1/audit/public-key"): ("auditor", "audit.read", "audit_key", _none),
+    ("POST", "/api/v1/cases/{case_id}/people"): ("doc_in", "person.create", "person", _from_body("id")),
+    ("GET", "/api/v1/cases/{case_id}/people"): ("doc_in", "person.list", "person", _none),
+    ("GET", "/api/v1/people/{person_id}"): ("doc_in", "person.read", "person", _person),
+    ("PATCH", "/api/v1/people/{person_id}"): ("doc_in", "person.update", "person", _person),
+    ("POST", "/api/v1/people/{person_id}/participation"): (
+        "doc_in",
+        "consent.record",
+        "participation_consent",
+        _from_body("id"),
+    ),
+    ("GET", "/api/v1/people/{person_id}/participation"): ("doc_in", "consent.read", "participation_consent", _person),
+    ("GET", "/api/v1/consent-forms"): ("legal_in", "forms.read", "consent_form", _none),
+    ("GET", "/api/v1/consent-forms/{form_id}/{version}/{language}"): (
+        "doc_in",
+        "forms.read",
+        "consent_form",
+        lambda _w, _r: "standard",
+    ),
+    ("GET", "/api/v1/duplicate-reviews"): ("custodian", "duplicate.review", "duplicate_review", _none),
+    ("POST", "/api/v1/duplicate-reviews/{review_id}"): (
+        "custodian",
+        "duplicate.decide",
+        "duplicate_review",
+        lambda w, _r: w.review_id,
+    ),
 }
 
 
@@ -152,6 +181,8 @@ def test_one_event_per_request_allowed_and_denied(app: FastAPI, method: str, tem
         assert event.resource_id == expected_id
     if case_in_path:
         assert str(event.case_id) == case_in_path
+    if "{person_id}" in template:
+        assert event.case_id == world.case_id  # the person's case, though not in the path
 
 
 def test_denied_by_role_and_by_need_to_know_are_recorded(app: FastAPI) -> None:

@@ -1,0 +1,238 @@
+"""Participation consent: recorded before collection, versioned, sealed.
+
+Every change is a new version; earlier versions stay. Age is computed from the
+date of birth at each decision, so someone who turns 18 between two decisions
+is an adult for the later one.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from app.access import policy
+from app.access.principal import Principal
+from app.audit import service as audit
+from app.consent.forms import ConsentForm, TextVariant
+from app.consent.models import ParticipationConsent
+from app.consent.schemas import (
+    FormSummary,
+    FormTextRead,
+    Method,
+    ParticipationCreate,
+    ParticipationRead,
+)
+from app.consent.vocabulary import ConsentStatus, TeachBackQuestion
+from app.db import db_now, new_id
+from app.errors import NotFound, ValidationFailed
+from app.keys.sealed import open_json, seal_json
+from app.people.models import Person
+from app.people.records import identity_of
+from app.runtime import Runtime
+
+TABLE = "participation_consents"
+ADULT = 18
+AFFIRMATIVE = frozenset({ConsentStatus.GIVEN, ConsentStatus.RENEWED})
+
+
+def list_forms(runtime: Runtime, principal: Principal) -> list[FormSummary]:
+    policy.require(principal, policy.Action.FORMS_READ)
+    return runtime.forms.summaries()
+
+
+def form_text(runtime: Runtime, principal: Principal, form_id: str, version: str, language: str) -> FormTextRead:
+    policy.require(principal, policy.Action.FORMS_READ)
+    return runtime.forms.text(form_id, version, language)
+
+
+def latest(session: Session, person_id: uuid.UUID) -> ParticipationConsent | None:
+    return session.scalars(
+        select(ParticipationConsent)
+        .where(ParticipationConsent.person_id == person_id)
+        .order_by(ParticipationConsent.version.desc())
+        .limit(1)
+    ).first()
+
+
+def allows_collection(session: Session, person_id: uuid.UUID) -> bool:
+    """Whether the latest participation decision lets us collect identity and statements."""
+    row = latest(session, person_id)
+    return bool(row and row.allows_collection)
+
+
+def age_on(born: date, on: date) -> int:
+    return on.year - born.year - ((on.month, on.day) < (born.month, born.day))
+
+
+def _form(runtime: Runtime, data: ParticipationCreate) -> ConsentForm:
+    form = runtime.forms.get(data.form_id, data.form_version)
+    if form is None:
+        raise ValidationFailed("unknown consent form or version", fields=["form_id", "form_version"])
+    if data.language not in form.languages:
+        raise ValidationFailed("the form has no text in that language", fields=["language"])
+    if form.text(data.language, TextVariant(data.text_variant)).sha256 != data.text_sha256:
+        raise ValidationFailed("text_sha256 is not the hash of the text shown", fields=["text_sha256"])
+    return form
+
+
+def _status(data: ParticipationCreate) -> ConsentStatus:
+    # Consent given in acute distress stays deferred until confirmed in a later version.
+    if data.deferred_reason is not None:
+        return ConsentStatus.DEFERRED
+    if data.status is ConsentStatus.DEFERRED:
+        raise ValidationFailed("say why consent is deferred", fields=["deferred_reason"])
+    return ConsentStatus(data.status)
+
+
+def _age(session: Session, runtime: Runtime, person: Person, data: ParticipationCreate, on: date) -> int:
+    identity = identity_of(session, runtime.keys, person)
+    born = data.date_of_birth or (identity.date_of_birth if identity else None)
+    if born is not None:
+        return age_on(born, on)
+    stated = data.age_years if data.age_years is not None else (identity.age_years if identity else None)
+    if stated is None:
+        raise ValidationFailed(
+            "give a date of birth or an age, to know whether the person is a minor", fields=["date_of_birth"]
+        )
+    return stated
+
+
+def _check(data: ParticipationCreate, form: ConsentForm, status: ConsentStatus, age: int, on: date) -> str | None:
+    """Refuse an incomplete record (422 naming the field); return why collection is blocked, if it is."""
+    if data.method is Method.VERBAL_WITNESSED and data.witness is None:
+        raise ValidationFailed("verbal consent needs a witness", fields=["witness"])
+    if status not in AFFIRMATIVE:
+        return None
+    missing = sorted(q.value for q in TeachBackQuestion if q not in data.teach_back)
+    if missing:
+        raise ValidationFailed(f"teach-back results are missing: {', '.join(missing)}", fields=["teach_back"])
+    if data.decisions.storage:
+        if data.retention not in form.retention_options:
+            raise ValidationFailed("choose one of the form's retention periods", fields=["retention"])
+        if data.withdrawal_code_word is None:
+            raise ValidationFailed("the person chooses a withdrawal code word", fields=["withdrawal_code_word"])
+    if data.decisions.re_contact:
+        if data.recontact is None:
+            raise ValidationFailed("re-contact needs its safety details", fields=["recontact"])
+        if data.recontact.expires_on <= on:
+            raise ValidationFailed("re-contact must expire in the future", fields=["recontact.expires_on"])
+    interp = data.interpreter
+    if interp is not None and not (interp.accepted_by_interviewee and interp.confidentiality_signed):
+        raise ValidationFailed(
+            "the interviewee must accept the interpreter, who signs the confidentiality undertaking",
+            fields=["interpreter"],
+        )
+    if age >= ADULT:
+        return None
+    minor = data.minor
+    if minor is None:
+        raise ValidationFailed("a minor needs their own assent and a guardian's consent", fields=["minor"])
+    if not minor.assent:
+        raise ValidationFailed("the child's own assent is required", fields=["minor.assent"])
+    if minor.guardian_conflict:
+        # A guardian with a conflict of interest blocks the interview unless a social worker stands in.
+        return None if minor.social_worker else "guardian_conflict"
+    if minor.guardian is None or not minor.guardian.consent:
+        raise ValidationFailed("a guardian's consent is required for a minor", fields=["minor.guardian"])
+    return None
+
+
+def _person(session: Session, principal: Principal, action: policy.Action, person_id: uuid.UUID) -> Person:
+    policy.require(principal, action)
+    person = session.get(Person, person_id)
+    if person is None:
+        raise NotFound
+    audit.touch(session, case_id=person.case_id)
+    policy.authorize(principal, action, person)
+    return person
+
+
+def record_participation(
+    session: Session, runtime: Runtime, principal: Principal, person_id: uuid.UUID, data: ParticipationCreate
+) -> ParticipationRead:
+    person = _person(session, principal, policy.Action.CONSENT_RECORD, person_id)
+    form = _form(runtime, data)
+    now = db_now(session)
+    obtained = data.obtained_at or now
+    if obtained.tzinfo is None or obtained > now + timedelta(minutes=5):
+        raise ValidationFailed("obtained_at must be a past time with a time zone", fields=["obtained_at"])
+    status = _status(data)
+    age = _age(session, runtime, person, data, obtained.date())
+    blocked = _check(data, form, status, age, obtained.date())
+    allows = status in AFFIRMATIVE and data.decisions.interview_now and data.decisions.storage and blocked is None
+    version = (
+        session.scalar(
+            select(func.max(ParticipationConsent.version)).where(ParticipationConsent.person_id == person.id)
+        )
+        or 0
+    ) + 1
+    row_id = new_id()
+    details = data.model_dump(
+        mode="json", exclude={"form_id", "form_version", "language", "text_sha256", "method", "status", "obtained_at"}
+    )
+    details |= {"age_at_decision": age, "blocked_reason": blocked}
+    row = ParticipationConsent(
+        id=row_id,
+        person_id=person.id,
+        version=version,
+        status=status.value,
+        allows_collection=allows,
+        form_id=form.form_id,
+        form_version=form.version,
+        language=data.language,
+        text_sha256=data.text_sha256,
+        form_digest=form.digest,
+        method=data.method.value,
+        obtained_by=principal.user_id,
+        obtained_at=obtained,
+        recorded_at=now,
+        details=seal_json(
+            session, runtime.keys, person.id, table=TABLE, column="details", row_id=row_id, value=details
+        ),
+    )
+    session.add(row)
+    session.flush()
+    audit.touch(session, resource_id=row.id)
+    return _read(session, runtime, row)
+
+
+def _read(session: Session, runtime: Runtime, row: ParticipationConsent) -> ParticipationRead:
+    details = open_json(
+        session, runtime.keys, row.person_id, table=TABLE, column="details", row_id=row.id, blob=row.details
+    )
+    # The code word is for verifying a withdrawal later; it is never read back.
+    details["withdrawal_code_word"] = "set" if details.get("withdrawal_code_word") else None
+    return ParticipationRead(
+        id=row.id,
+        person_id=row.person_id,
+        version=row.version,
+        status=ConsentStatus(row.status),
+        allows_collection=row.allows_collection,
+        blocked_reason=details.get("blocked_reason"),
+        form_id=row.form_id,
+        form_version=row.form_version,
+        language=row.language,
+        text_sha256=row.text_sha256,
+        method=Method(row.method),
+        obtained_by=row.obtained_by,
+        obtained_at=row.obtained_at,
+        recorded_at=row.recorded_at,
+        age_at_decision=details.get("age_at_decision"),
+        details=details,
+    )
+
+
+def participation_history(
+    session: Session, runtime: Runtime, principal: Principal, person_id: uuid.UUID
+) -> list[ParticipationRead]:
+    person = _person(session, principal, policy.Action.CONSENT_READ, person_id)
+    audit.touch(session, resource_id=person.id)
+    rows = session.scalars(
+        select(ParticipationConsent)
+        .where(ParticipationConsent.person_id == person.id)
+        .order_by(ParticipationConsent.version)
+    )
+    return [_read(session, runtime, r) for r in rows]

@@ -1,0 +1,103 @@
+"""Canaries in every sealed field, in Latin and Armenian script, never reach disk or logs in clear."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import subprocess
+import uuid
+from pathlib import Path
+
+import pytest
+from fastapi import FastAPI
+
+from app.access.roles import Role
+from tests.support.actors import actor
+from tests.support.consent import participation, person_in, recontact
+from tests.support.database import ProvisionedDatabase
+
+MARK = "q7Wc"
+
+
+def canary(field: str) -> str:
+    return f"{field}-Պետրոսյան-{MARK}"
+
+
+def test_canaries_in_sealed_fields_stay_sealed(
+    app: FastAPI,
+    database: ProvisionedDatabase,
+    caplog: pytest.LogCaptureFixture,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    with caplog.at_level(logging.DEBUG):
+        admin = actor(app, "adm", [Role.ADMIN])
+        case = admin.post("/api/v1/cases", json={"code": "KB-1", "title": "Sealed"}).json()["id"]
+        doc = actor(app, "doc", [Role.DOCUMENTER], with_totp=False, cases=(uuid.UUID(case),))
+        pid = person_in(doc, case)["id"]
+        body = participation(
+            app,
+            place=canary("place"),
+            witness={"name": canary("witness"), "role": canary("wrole")},
+            withdrawal_code_word=canary("codeword"),
+            notes=canary("notes"),
+            interpreter={
+                "name": canary("interp"),
+                "accepted_by_interviewee": True,
+                "confidentiality_signed": True,
+                "conflict_check": "other",
+                "conflict_note": canary("conflict"),
+            },
+            decisions={**participation(app)["decisions"], "re_contact": True},
+            recontact={**recontact(), "if_someone_else_answers": canary("cover"), "safe_times": canary("times")},
+        )
+        assert doc.post(f"/api/v1/people/{pid}/participation", json=body).status_code == 201
+        update = {
+            "identity": {
+                "full_name": canary("name"),
+                "other_names": [canary("alias")],
+                "place_of_origin": canary("origin"),
+                "date_of_birth": "1970-05-01",
+            },
+            "contact": {**recontact(), "value": canary("phone"), "phone_owner": canary("owner")},
+        }
+        assert doc.request("PATCH", f"/api/v1/people/{pid}", json=update).status_code == 200
+        read = doc.get(f"/api/v1/people/{pid}").json()
+        assert read["identity"]["full_name"] == canary("name")
+        assert read["contact"]["value"] == canary("phone")
+
+    needles = [MARK.encode(), "Պետրոսյան".encode(), "Պետրոսյան".encode("utf-16-le")]
+    for blob in _raw_storage(database):
+        assert not any(n in blob for n in needles)
+    out, err = capfd.readouterr()
+    for text in (caplog.text, out, err):
+        assert MARK not in text
+
+
+def _raw_storage(database: ProvisionedDatabase) -> list[bytes]:
+    if database.path is not None:
+        files = [p for p in Path(database.path).parent.glob(Path(database.path).name + "*") if p.is_file()]
+        assert len(files) >= 2, files  # the database and its WAL
+        return [p.read_bytes() for p in files]
+    dump = subprocess.run(
+        ["pg_dump", database.owner_url.replace("+psycopg", "")],
+        check=True,
+        capture_output=True,
+        env={**os.environ, "PGCONNECT_TIMEOUT": "10"},
+    ).stdout
+    assert b"participation_consents" in dump
+    return [dump]
+
+
+def test_forms_are_served_with_their_hashes(app: FastAPI) -> None:
+    doc = actor(app, "reader", [Role.DOCUMENTER], with_totp=False)
+    forms = doc.get("/api/v1/consent-forms").json()
+    assert [(f["form_id"], f["version"], f["languages"]) for f in forms] == [("standard", "v1", ["en", "hy", "ru"])]
+    root = Path(__file__).resolve().parents[2] / "consent_forms" / "standard" / "v1"
+    for language in ("en", "hy", "ru"):
+        text = doc.get(f"/api/v1/consent-forms/standard/v1/{language}").json()
+        raw = (root / f"{language}.md").read_bytes()
+        assert text["sha256"] == hashlib.sha256(raw).hexdigest()
+        assert text["content"].encode() == raw
+    assert doc.get("/api/v1/consent-forms/standard/v1/fr").status_code == 404
+    assert doc.get("/api/v1/consent-forms/standard/v7/en").status_code == 404
