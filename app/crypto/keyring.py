@@ -192,6 +192,16 @@ def _validate(keyring: Keyring) -> None:
             raise KeyringError("the keyring's signing key id does not match its seed")
 
 
+# A tampered file must not be able to demand unbounded memory or time (n=2**20, r=8 is 1 GiB).
+MAX_SCRYPT_N = 2**20
+
+
+def _check_cost(params: ScryptParams) -> None:
+    power_of_two = params.n > 1 and params.n & (params.n - 1) == 0
+    if not (power_of_two and params.n <= MAX_SCRYPT_N and 1 <= params.r <= 16 and 1 <= params.p <= 4):
+        raise KeyringError("the protected key file asks for scrypt parameters outside the accepted range")
+
+
 def _scrypt_key(passphrase: str, salt: bytes, params: ScryptParams) -> bytes:
     kdf = Scrypt(salt=salt, length=32, n=params.n, r=params.r, p=params.p)
     return kdf.derive(passphrase.encode())
@@ -237,7 +247,10 @@ def loads(raw: bytes, passphrase: str | None) -> Keyring:
         )
     try:
         kdf = doc["kdf"]
+        if kdf.get("name") != "scrypt":
+            raise KeyringError("the protected key file names an unknown key derivation")
         params = ScryptParams(n=int(kdf["n"]), r=int(kdf["r"]), p=int(kdf["p"]))
+        _check_cost(params)
         key = _scrypt_key(passphrase, _unb64(kdf["salt"]), params)
         plain = aead.decrypt(key, _unb64(doc["ciphertext"]), PROTECTED_AAD)
     except DecryptionFailed:

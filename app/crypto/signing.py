@@ -46,7 +46,13 @@ class Signer:
         return key_id(self.public_key)
 
     def sign_raw(self, message: bytes) -> bytes:
-        """Sign bytes whose format already separates domains (e.g. a signed note)."""
+        """Sign bytes whose format already separates domains (e.g. a signed note).
+
+        Context-framed messages start with a two-byte length whose first byte is
+        0x00; raw messages may not, so no raw signature can pass as a framed one.
+        """
+        if message[:1] == b"\x00":
+            raise ValueError("a raw-signed message must not start with a NUL byte")
         return self._key.sign(message)
 
     def sign(self, context: bytes, message: bytes) -> bytes:
