@@ -15,6 +15,8 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from jinja2 import Environment, select_autoescape
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from app.crypto.errors import DecryptionFailed
+
 log = logging.getLogger("testimony.errors")
 
 PROBLEM_JSON = "application/problem+json"
@@ -170,6 +172,19 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return problem_response(request, exc.status_code, title, title, type_slug="http-error", headers=headers)
 
 
+async def _integrity(request: Request, exc: Exception) -> Response:
+    # A sealed value that will not open was moved, altered or its key erased: never shown, always reported.
+    log.error("integrity check failed in request %s", request_id(request))
+    return problem_response(
+        request,
+        500,
+        "Integrity check failed",
+        "A stored record failed its integrity check and was not shown. Nothing was changed. "
+        "Quote the reference when reporting it.",
+        type_slug="integrity",
+    )
+
+
 async def _unexpected(request: Request, exc: Exception) -> Response:
     # Exception messages may carry bound SQL parameters or content: log only
     # the type and the frames, never str(exc).
@@ -188,4 +203,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(AppError, _app_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(DecryptionFailed, _integrity)
     app.add_exception_handler(Exception, _unexpected)

@@ -342,3 +342,11 @@ def test_totp_verify_accepts_drift_and_refuses_old_steps() -> None:
     assert totp.verify(secret, totp.code_at(secret, at - timedelta(seconds=90)), at, None) is None
     assert totp.verify(secret, totp.code_at(secret, at), at, step) is None
     assert totp.verify(secret, "12345", at, None) is None
+
+
+def test_documenters_can_be_required_to_use_a_second_factor(app: FastAPI) -> None:
+    settings = app.state.runtime.settings
+    settings.session.documenter_totp_required = True
+    doc = actor(app, "strict", [Role.DOCUMENTER], with_totp=False)
+    assert doc.get("/api/v1/me").json()["must_enrol_totp"] is True
+    assert doc.get("/api/v1/cases").json()["code"] == "totp_enrolment_required"

@@ -405,3 +405,43 @@ def test_events_hold_no_content(app: FastAPI, owner: Engine) -> None:
     assert not any("5kq" in c for c in columns)
     with Session(owner) as s:
         assert s.scalar(select(func.count()).select_from(AuditEvent)) == len(blobs)
+
+
+def test_an_action_fails_when_its_audit_row_cannot_be_written(
+    app: FastAPI, owner: Engine, database: ProvisionedDatabase
+) -> None:
+    admin = actor(app, "adm", [Role.ADMIN])
+    with owner.begin() as conn:
+        if owner.dialect.name == "sqlite":
+            conn.execute(
+                text(
+                    "CREATE TRIGGER audit_down BEFORE INSERT ON audit_events "
+                    "WHEN NEW.action = 'case.create' BEGIN SELECT RAISE(ABORT, 'audit store down'); END"
+                )
+            )
+        else:
+            conn.execute(
+                text(
+                    "CREATE FUNCTION audit_down() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+                    "IF NEW.action = 'case.create' THEN RAISE EXCEPTION 'audit store down'; END IF; RETURN NEW; END $$"
+                )
+            )
+            conn.execute(
+                text(
+                    "CREATE TRIGGER audit_down BEFORE INSERT ON audit_events FOR EACH ROW EXECUTE FUNCTION audit_down()"
+                )
+            )
+    r = admin.post("/api/v1/cases", json={"code": "KB-LOST", "title": "never stored"})
+    assert r.status_code == 500
+    assert "audit store down" not in r.text
+    assert admin.get("/api/v1/cases").json() == []  # the action was rolled back with its audit row
+
+
+def test_the_checkpointer_signs_as_events_accumulate(app: FastAPI, env: dict[str, str]) -> None:
+    _activity(app)
+    r = cli_run(env, "audit", "checkpointer", "--every-events", "1", "--every-seconds", "0.1", "--max-runs", "1")
+    assert r.exit_code == 0, r.output
+    with unit_of_work(app.state.sessionmaker) as s:
+        latest = audit.latest_checkpoint(s)
+        assert latest is not None
+        assert latest.size == audit.size(s)

@@ -316,3 +316,15 @@ def test_repr_does_not_show_key_material(keyring: kr.Keyring) -> None:
     for material in _material(keyring):
         assert repr(material)[2:-1] not in text
         assert material.hex() not in text
+
+
+def test_protected_file_cannot_demand_unbounded_scrypt_cost() -> None:
+    raw = kr.dumps(kr.generate(), "a passphrase long enough", kr.ScryptParams(n=2**10, r=8, p=1))
+    doc = json.loads(raw)
+    doc["kdf"]["n"] = 2**30
+    with pytest.raises(KeyringError, match="outside the accepted range"):
+        kr.loads(json.dumps(doc).encode(), "a passphrase long enough")
+    doc["kdf"]["n"] = 2**10
+    doc["kdf"]["name"] = "argon2"
+    with pytest.raises(KeyringError, match="unknown key derivation"):
+        kr.loads(json.dumps(doc).encode(), "a passphrase long enough")

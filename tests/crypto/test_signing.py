@@ -94,3 +94,10 @@ def test_key_id_is_the_16_hex_prefix_of_the_fingerprint(signer: signing.Signer) 
 def test_signer_repr_does_not_show_the_seed(signer: signing.Signer) -> None:
     assert SEED.hex() not in repr(signer)
     assert repr(SEED) not in repr(signer)
+
+
+def test_raw_signing_refuses_what_could_pass_as_a_framed_message() -> None:
+    signer = signing.Signer.from_seed(bytes(range(32)))
+    with pytest.raises(ValueError, match="NUL"):
+        signer.sign_raw(b"\x00\x1btestimony-vault/manifest/v1{}")
+    assert signing.verify_raw(signer.public_key, signer.sign_raw(b"origin\n1\n"), b"origin\n1\n")

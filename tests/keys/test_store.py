@@ -140,3 +140,15 @@ def test_keys_protect_wraps_the_file(key_file: Path, database: ProvisionedDataba
     assert kr.is_protected(key_file.read_bytes())
     assert kr.loads(key_file.read_bytes(), PASSPHRASE) == original
     assert KeySettings().file is None  # nothing leaked into process-wide settings
+
+
+def test_a_key_provider_is_accepted_outside_development(settings: Settings) -> None:
+    from tests.support.kms import factory
+
+    prod = settings.model_copy(update={"development": False, "keys": KeySettings(provider="tests.support.kms:factory")})
+    app = create_app(prod)
+    assert app.state.keys.current == factory().load()
+    app.state.engine.dispose()
+    broken = settings.model_copy(update={"development": False, "keys": KeySettings(provider="nowhere.at_all:make")})
+    with pytest.raises(Exception, match="cannot be imported; expected module:factory"):
+        create_app(broken)

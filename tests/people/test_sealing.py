@@ -8,9 +8,12 @@ import os
 import subprocess
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.pool import NullPool
 
 from app.access.roles import Role
 from tests.support.actors import actor
@@ -70,8 +73,8 @@ def test_canaries_in_sealed_fields_stay_sealed(
     for blob in _raw_storage(database):
         assert not any(n in blob for n in needles)
     out, err = capfd.readouterr()
-    for text in (caplog.text, out, err):
-        assert MARK not in text
+    for printed in (caplog.text, out, err):
+        assert MARK not in printed
 
 
 def _raw_storage(database: ProvisionedDatabase) -> list[bytes]:
@@ -101,3 +104,58 @@ def test_forms_are_served_with_their_hashes(app: FastAPI) -> None:
         assert text["content"].encode() == raw
     assert doc.get("/api/v1/consent-forms/standard/v1/fr").status_code == 404
     assert doc.get("/api/v1/consent-forms/standard/v7/en").status_code == 404
+
+
+def _two_people_with_identity(app: FastAPI) -> tuple[Any, str, str]:
+    admin = actor(app, "adm", [Role.ADMIN])
+    case = admin.post("/api/v1/cases", json={"code": "KB-9", "title": "Moves"}).json()["id"]
+    doc = actor(app, "doc", [Role.DOCUMENTER], with_totp=False, cases=(uuid.UUID(case),))
+    ids = []
+    for name in ("Narine Avetisyan", "Levon Harutyunyan"):
+        pid = person_in(doc, case)["id"]
+        assert doc.post(f"/api/v1/people/{pid}/participation", json=participation(app)).status_code == 201
+        body = {"identity": {"full_name": name}, "contact": {**recontact(), "value": f"+374 {len(name)}"}}
+        assert doc.request("PATCH", f"/api/v1/people/{pid}", json=body).status_code == 200
+        ids.append(pid)
+    return doc, ids[0], ids[1]
+
+
+def _raw(database: ProvisionedDatabase, sql: str, **params: object) -> None:
+    engine = create_engine(database.owner_url, poolclass=NullPool)
+    with engine.begin() as conn:
+        conn.execute(text(sql), {k: _db_id(engine, v) for k, v in params.items()})
+    engine.dispose()
+
+
+def _db_id(engine: Engine, value: object) -> object:
+    as_uuid = uuid.UUID(str(value))
+    return as_uuid.hex if engine.dialect.name == "sqlite" else as_uuid
+
+
+def _integrity_failure(doc: Any, pid: str) -> None:
+    r = doc.get(f"/api/v1/people/{pid}")
+    assert r.status_code == 500
+    assert r.json()["title"] == "Integrity check failed"
+    assert "Avetisyan" not in r.text
+    assert "Harutyunyan" not in r.text
+
+
+@pytest.mark.parametrize("move", ["row", "column", "data_key"])
+def test_moved_ciphertexts_and_keys_fail_to_open(app: FastAPI, database: ProvisionedDatabase, move: str) -> None:
+    doc, a, b = _two_people_with_identity(app)
+    if move == "row":
+        _raw(
+            database, "UPDATE people SET identity = (SELECT identity FROM people WHERE id = :a) WHERE id = :b", a=a, b=b
+        )
+    elif move == "column":
+        _raw(database, "UPDATE people SET identity = contact WHERE id = :b", b=b)
+    else:
+        _raw(
+            database,
+            "UPDATE data_keys SET wrapped = (SELECT wrapped FROM data_keys WHERE subject_id = :a) "
+            "WHERE subject_id = :b",
+            a=a,
+            b=b,
+        )
+    _integrity_failure(doc, b)
+    assert doc.get(f"/api/v1/people/{a}").json()["identity"]["full_name"] == "Narine Avetisyan"
