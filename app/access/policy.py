@@ -182,6 +182,10 @@ def require_step_up(principal: Principal, action: Action, now: datetime) -> None
         )
 
 
-def needs_second_admin(added_roles: frozenset[Role]) -> bool:
-    """Granting a content-reading role needs a second admin's confirmation."""
-    return bool(added_roles & CONTENT_ROLES)
+def needing_second_admin(roles: frozenset[Role]) -> frozenset[Role]:
+    """The roles whose grant needs a second admin's confirmation: content-reading roles, and admin.
+
+    Admin is included so one admin cannot make a second admin of their own to confirm
+    their requests; the first admins are made with `testimony users add` on the server.
+    """
+    return roles & (CONTENT_ROLES | {Role.ADMIN})

@@ -13,7 +13,7 @@ from app.access import policy
 from app.access.auth import revoke_all
 from app.access.models import Confirmation, RecoveryCode, User
 from app.access.principal import Principal
-from app.access.roles import CONTENT_ROLES, Role, incompatible
+from app.access.roles import Role, incompatible
 from app.access.schemas import ConfirmationRead, UserChange, UserCreate, UserRead, UserUpdate
 from app.audit import service as audit
 from app.cases.models import CaseMember
@@ -56,13 +56,13 @@ def create_user(session: Session, runtime: Runtime, principal: Principal, data: 
     if session.scalars(select(User.id).where(User.username == data.username)).first() is not None:
         raise Conflict("that username is taken", fields=["username"])
     now = db_now(session)
-    deferred = policy.needs_second_admin(roles) and not principal.is_system
+    deferred = bool(policy.needing_second_admin(roles)) and not principal.is_system
     password = one_time_password()
     user = User(
         id=new_id(),
         username=data.username,
         display_name=data.display_name,
-        roles=sorted(roles - _content(roles)) if deferred else sorted(roles),
+        roles=sorted(roles - policy.needing_second_admin(roles)) if deferred else sorted(roles),
         active=True,
         password_hash=runtime.passwords.hash(password),
         password_change_required=True,
@@ -76,10 +76,6 @@ def create_user(session: Session, runtime: Runtime, principal: Principal, data: 
         _request(session, runtime, principal, GRANT_ROLES, user.id, {"roles": sorted(roles)}, now) if deferred else None
     )
     return UserChange(user=UserRead.model_validate(user), one_time_password=password, pending_confirmation=pending)
-
-
-def _content(roles: frozenset[Role]) -> frozenset[Role]:
-    return roles & CONTENT_ROLES
 
 
 def list_users(session: Session, principal: Principal) -> list[UserRead]:
@@ -101,7 +97,7 @@ def update_user(
         new = frozenset(data.roles)
         _check_roles(new)
         added = new - frozenset(Role(r) for r in user.roles)
-        if policy.needs_second_admin(added) and not principal.is_system:
+        if policy.needing_second_admin(added) and not principal.is_system:
             pending = _request(session, runtime, principal, GRANT_ROLES, user.id, {"roles": sorted(new)}, now)
         else:
             user.roles = sorted(new)

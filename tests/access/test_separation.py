@@ -68,6 +68,15 @@ def test_expired_request_cannot_be_confirmed(app: FastAPI) -> None:
     assert [c["id"] for c in expired] == [pending_id]
 
 
+def test_a_new_admin_needs_a_second_admin_too(app: FastAPI) -> None:
+    first, second = _admins(app)
+    made = first.post("/api/v1/users", json={"username": "puppet", "display_name": "P", "roles": ["admin"]})
+    assert made.status_code == 201
+    assert made.json()["user"]["roles"] == []
+    assert made.json()["pending_confirmation"]["payload"] == {"roles": ["admin"]}
+    assert second.post(f"/api/v1/confirmations/{made.json()['pending_confirmation']['id']}").status_code == 200
+
+
 def test_no_one_changes_their_own_roles(app: FastAPI) -> None:
     first, _ = _admins(app)
     r = first.request("PATCH", f"/api/v1/users/{first.user_id}", json={"roles": ["admin", "auditor"]})
