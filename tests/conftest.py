@@ -95,3 +95,18 @@ def pytest_report_header(config: pytest.Config) -> str:
     if postgres_admin_url():
         return f"database: PostgreSQL, app role {postgres_app_role() or '(owner)'}"
     return "database: SQLite (set TESTIMONY_TEST_DATABASE_URL for PostgreSQL)"
+
+
+@pytest.fixture
+def cli_env(database: ProvisionedDatabase, key_file: Path, tmp_path: Path) -> dict[str, str]:
+    """The environment of a `testimony` command run against this test's database and keys."""
+    return {
+        "TESTIMONY_DEVELOPMENT": "true",
+        "TESTIMONY_DATA_DIR": str(tmp_path / "var"),
+        "TESTIMONY_DATABASE__URL": database.url,
+        "TESTIMONY_KEYS__FILE": str(key_file),
+        "TESTIMONY_PASSWORDS__TIME_COST": str(CHEAP_ARGON2.time_cost),
+        "TESTIMONY_PASSWORDS__MEMORY_KIB": str(CHEAP_ARGON2.memory_kib),
+        "TESTIMONY_PASSWORDS__PARALLELISM": str(CHEAP_ARGON2.parallelism),
+        "COLUMNS": "200",
+    }

@@ -73,7 +73,9 @@ def create_user(session: Session, runtime: Runtime, principal: Principal, data: 
     session.flush()
     audit.touch(session, resource_id=user.id)
     pending = (
-        _request(session, runtime, principal, GRANT_ROLES, user.id, {"roles": sorted(roles)}, now) if deferred else None
+        request_confirmation(session, runtime, principal, GRANT_ROLES, user.id, {"roles": sorted(roles)})
+        if deferred
+        else None
     )
     return UserChange(user=UserRead.model_validate(user), one_time_password=password, pending_confirmation=pending)
 
@@ -98,7 +100,7 @@ def update_user(
         _check_roles(new)
         added = new - frozenset(Role(r) for r in user.roles)
         if policy.needing_second_admin(added) and not principal.is_system:
-            pending = _request(session, runtime, principal, GRANT_ROLES, user.id, {"roles": sorted(new)}, now)
+            pending = request_confirmation(session, runtime, principal, GRANT_ROLES, user.id, {"roles": sorted(new)})
         else:
             user.roles = sorted(new)
     if data.display_name is not None:
@@ -139,16 +141,17 @@ def reset_second_factor(session: Session, principal: Principal, user_id: uuid.UU
 # Two-person actions ---------------------------------------------------------
 
 
-def _request(
+def request_confirmation(
     session: Session,
     runtime: Runtime,
     principal: Principal,
     action: str,
     target_id: uuid.UUID,
     payload: dict[str, object],
-    now: datetime,
 ) -> ConfirmationRead:
+    """Open a two-person request; other domains use this for their own two-person rules."""
     assert principal.user_id is not None
+    now = db_now(session)
     row = Confirmation(
         id=new_id(),
         action=action,
@@ -162,18 +165,6 @@ def _request(
     session.add(row)
     session.flush()
     return ConfirmationRead.model_validate(row)
-
-
-def request_confirmation(
-    session: Session,
-    runtime: Runtime,
-    principal: Principal,
-    action: str,
-    target_id: uuid.UUID,
-    payload: dict[str, object],
-) -> ConfirmationRead:
-    """Open a two-person request; other domains use this for their own two-person rules."""
-    return _request(session, runtime, principal, action, target_id, payload, db_now(session))
 
 
 def _expire(row: Confirmation, now: datetime) -> None:

@@ -27,10 +27,10 @@ from app.consent.schemas import (
 )
 from app.consent.vocabulary import ConsentStatus, TeachBackQuestion
 from app.db import db_now, new_id
-from app.errors import NotFound, ValidationFailed
+from app.errors import ValidationFailed
 from app.keys.sealed import open_json, seal_json
 from app.people.models import Person
-from app.people.records import identity_of
+from app.people.records import identity_of, person_row
 from app.runtime import Runtime
 
 TABLE = "participation_consents"
@@ -140,20 +140,10 @@ def _check(data: ParticipationCreate, form: ConsentForm, status: ConsentStatus, 
     return None
 
 
-def _person(session: Session, principal: Principal, action: policy.Action, person_id: uuid.UUID) -> Person:
-    policy.require(principal, action)
-    person = session.get(Person, person_id)
-    if person is None:
-        raise NotFound
-    audit.touch(session, case_id=person.case_id)
-    policy.authorize(principal, action, person)
-    return person
-
-
 def record_participation(
     session: Session, runtime: Runtime, principal: Principal, person_id: uuid.UUID, data: ParticipationCreate
 ) -> ParticipationRead:
-    person = _person(session, principal, policy.Action.CONSENT_RECORD, person_id)
+    person = person_row(session, principal, policy.Action.CONSENT_RECORD, person_id)
     form = _form(runtime, data)
     now = db_now(session)
     obtained = data.obtained_at or now
@@ -228,7 +218,7 @@ def _read(session: Session, runtime: Runtime, row: ParticipationConsent) -> Part
 def participation_history(
     session: Session, runtime: Runtime, principal: Principal, person_id: uuid.UUID
 ) -> list[ParticipationRead]:
-    person = _person(session, principal, policy.Action.CONSENT_READ, person_id)
+    person = person_row(session, principal, policy.Action.CONSENT_READ, person_id)
     audit.touch(session, resource_id=person.id)
     rows = session.scalars(
         select(ParticipationConsent)

@@ -1,17 +1,33 @@
-"""Opening a person's sealed columns, for callers that have already been authorised."""
+"""Finding a person for an authorised caller, and opening their sealed columns."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from sqlalchemy.orm import Session
 
+from app.access import policy
+from app.access.principal import Principal
+from app.audit import service as audit
+from app.errors import NotFound
 from app.keys.sealed import open_json
 from app.keys.store import Keys
 from app.people.models import Person
 from app.people.schemas import Identity
 
 TABLE = "people"
+
+
+def person_row(session: Session, principal: Principal, action: policy.Action, person_id: uuid.UUID) -> Person:
+    """Role check, then lookup, then need-to-know: a person outside the user's cases is 404."""
+    policy.require(principal, action)
+    person = session.get(Person, person_id)
+    if person is None:
+        raise NotFound
+    audit.touch(session, case_id=person.case_id)
+    policy.authorize(principal, action, person)
+    return person
 
 
 def open_column(session: Session, keys: Keys, person: Person, column: str) -> Any:

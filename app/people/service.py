@@ -19,7 +19,7 @@ from app.errors import Conflict, NotFound
 from app.keys.sealed import seal_json
 from app.people.blind_index import blind_index, normalize_name
 from app.people.models import BlindIndexEntry, DuplicateReview, Person
-from app.people.records import TABLE, identity_of, open_column
+from app.people.records import TABLE, identity_of, open_column, person_row
 from app.people.schemas import (
     DuplicateDecision,
     DuplicateReviewRead,
@@ -45,17 +45,6 @@ def _case(session: Session, case_id: uuid.UUID) -> Case:
     if case is None:
         raise NotFound
     return case
-
-
-def person_row(session: Session, principal: Principal, action: policy.Action, person_id: uuid.UUID) -> Person:
-    """Role check, then lookup, then need-to-know: a person outside the user's cases is 404."""
-    policy.require(principal, action)
-    person = session.get(Person, person_id)
-    if person is None:
-        raise NotFound
-    audit.touch(session, case_id=person.case_id)
-    policy.authorize(principal, action, person)
-    return person
 
 
 def _summary(session: Session, person: Person) -> PersonSummary:

@@ -5,25 +5,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import pytest
 from typer.testing import CliRunner
 
 from app.cli import cli
-from tests.support.database import ProvisionedDatabase
-
-
-@pytest.fixture
-def env(database: ProvisionedDatabase, key_file: Path, tmp_path: Path) -> dict[str, str]:
-    return {
-        "TESTIMONY_DEVELOPMENT": "true",
-        "TESTIMONY_DATA_DIR": str(tmp_path / "var"),
-        "TESTIMONY_DATABASE__URL": database.url,
-        "TESTIMONY_KEYS__FILE": str(key_file),
-        "TESTIMONY_PASSWORDS__TIME_COST": "1",
-        "TESTIMONY_PASSWORDS__MEMORY_KIB": "256",
-        "TESTIMONY_PASSWORDS__PARALLELISM": "1",
-        "COLUMNS": "200",
-    }
 
 
 def run(env: dict[str, str], *args: str) -> str:
@@ -32,32 +16,32 @@ def run(env: dict[str, str], *args: str) -> str:
     return result.output
 
 
-def test_users_and_cases_from_the_command_line(env: dict[str, str]) -> None:
-    added = run(env, "users", "add", "nare", "--role", "documenter", "--display-name", "Nare")
+def test_users_and_cases_from_the_command_line(cli_env: dict[str, str]) -> None:
+    added = run(cli_env, "users", "add", "nare", "--role", "documenter", "--display-name", "Nare")
     assert "created nare (documenter)" in added
     assert re.search(r"one-time password \(shown once\): \S{16,}", added)
-    run(env, "cases", "add", "KB-7", "Shelter interviews")
-    assert "team of KB-7: nare" in run(env, "cases", "members", "KB-7", "--add", "nare")
-    listing = run(env, "users", "list")
+    run(cli_env, "cases", "add", "KB-7", "Shelter interviews")
+    assert "team of KB-7: nare" in run(cli_env, "cases", "members", "KB-7", "--add", "nare")
+    listing = run(cli_env, "users", "list")
     assert "nare" in listing
     assert "documenter" in listing
-    assert "revoked" in run(env, "users", "revoke", "nare")
-    assert "must enrol again" in run(env, "users", "reset-2fa", "nare")
-    assert "disabled nare" in run(env, "users", "disable", "nare")
-    assert "team of KB-7: (nobody)" in run(env, "cases", "members", "KB-7", "--remove", "nare")
+    assert "revoked" in run(cli_env, "users", "revoke", "nare")
+    assert "must enrol again" in run(cli_env, "users", "reset-2fa", "nare")
+    assert "disabled nare" in run(cli_env, "users", "disable", "nare")
+    assert "team of KB-7: (nobody)" in run(cli_env, "cases", "members", "KB-7", "--remove", "nare")
 
 
-def test_cli_errors_are_clear(env: dict[str, str]) -> None:
-    result = CliRunner().invoke(cli, ["users", "disable", "nobody"], env=env)
+def test_cli_errors_are_clear(cli_env: dict[str, str]) -> None:
+    result = CliRunner().invoke(cli, ["users", "disable", "nobody"], env=cli_env)
     assert result.exit_code == 2
     assert "no account named nobody" in result.output
-    bad = CliRunner().invoke(cli, ["users", "add", "x", "--role", "admin", "--role", "documenter"], env=env)
+    bad = CliRunner().invoke(cli, ["users", "add", "x", "--role", "admin", "--role", "documenter"], env=cli_env)
     assert bad.exit_code == 2
 
 
-def test_init_creates_the_first_admin_once(tmp_path: Path, env: dict[str, str]) -> None:
+def test_init_creates_the_first_admin_once(tmp_path: Path, cli_env: dict[str, str]) -> None:
     fresh = {
-        **env,
+        **cli_env,
         "TESTIMONY_DATABASE__URL": f"sqlite:///{tmp_path / 'fresh.db'}",
         "TESTIMONY_KEYS__FILE": str(tmp_path / "fresh-keys.json"),
     }

@@ -33,17 +33,6 @@ from tests.support.database import ProvisionedDatabase
 ORIGIN = "testimony-vault.example/audit"
 
 
-@pytest.fixture
-def env(database: ProvisionedDatabase, key_file: Path, tmp_path: Path) -> dict[str, str]:
-    return {
-        "TESTIMONY_DEVELOPMENT": "true",
-        "TESTIMONY_DATA_DIR": str(tmp_path / "var"),
-        "TESTIMONY_DATABASE__URL": database.url,
-        "TESTIMONY_KEYS__FILE": str(key_file),
-        "COLUMNS": "200",
-    }
-
-
 def cli_run(env: dict[str, str], *args: str) -> Result:
     return CliRunner().invoke(cli, list(args), env=env)
 
@@ -80,14 +69,14 @@ def _drop_triggers(engine: Engine) -> None:
 
 
 @pytest.fixture
-def logged(app: FastAPI, env: dict[str, str], tmp_path: Path, key_file: Path) -> Path:
+def logged(app: FastAPI, cli_env: dict[str, str], tmp_path: Path, key_file: Path) -> Path:
     """Some activity, a checkpoint kept off the server, then more activity and a stored checkpoint."""
     _activity(app)
     external = tmp_path / "offsite-checkpoint.txt"
-    r = cli_run(env, "audit", "checkpoint", "--out", str(external))
+    r = cli_run(cli_env, "audit", "checkpoint", "--out", str(external))
     assert r.exit_code == 0, r.output
-    assert cli_run(env, "audit", "checkpoint").exit_code == 0
-    ok = cli_run(env, "audit", "verify", "--key", _pin(key_file), "--checkpoint", str(external))
+    assert cli_run(cli_env, "audit", "checkpoint").exit_code == 0
+    ok = cli_run(cli_env, "audit", "verify", "--key", _pin(key_file), "--checkpoint", str(external))
     assert ok.exit_code == 0, ok.output
     assert "OK:" in ok.output
     return external
@@ -110,54 +99,54 @@ def _set_entry(engine: Engine, seq: int, entry: bytes) -> None:
         conn.execute(text("UPDATE audit_events SET entry = :e WHERE seq = :s"), {"e": entry, "s": seq})
 
 
-def test_edit_one_byte_of_an_entry(logged: Path, env: dict[str, str], owner: Engine, key_file: Path) -> None:
+def test_edit_one_byte_of_an_entry(logged: Path, cli_env: dict[str, str], owner: Engine, key_file: Path) -> None:
     engine = owner
     _drop_triggers(engine)
     row = _rows(engine)[3]
     _set_entry(engine, row.seq, row.entry.replace(b'"status":201', b'"status":200'))
-    r = _verify(env, _pin(key_file))
+    r = _verify(cli_env, _pin(key_file))
     assert r.exit_code == 1
     assert "do not hash to the signed root" in r.output
 
 
-def test_edit_only_a_queryable_column(logged: Path, env: dict[str, str], owner: Engine, key_file: Path) -> None:
+def test_edit_only_a_queryable_column(logged: Path, cli_env: dict[str, str], owner: Engine, key_file: Path) -> None:
     engine = owner
     _drop_triggers(engine)
     with engine.begin() as conn:
         conn.execute(text("UPDATE audit_events SET actor = 'user:someone-else' WHERE seq = 2"))
-    r = _verify(env, _pin(key_file))
+    r = _verify(cli_env, _pin(key_file))
     assert r.exit_code == 1
     assert "event 2: columns differ from the stored bytes (actor)" in r.output
 
 
-def test_delete_an_entry(logged: Path, env: dict[str, str], owner: Engine, key_file: Path) -> None:
+def test_delete_an_entry(logged: Path, cli_env: dict[str, str], owner: Engine, key_file: Path) -> None:
     engine = owner
     _drop_triggers(engine)
     with engine.begin() as conn:
         conn.execute(text("DELETE FROM audit_events WHERE seq = 4"))
-    r = _verify(env, _pin(key_file))
+    r = _verify(cli_env, _pin(key_file))
     assert r.exit_code == 1
     assert "entries are missing, repeated or out of order" in r.output
 
 
-def test_swap_two_entries(logged: Path, env: dict[str, str], owner: Engine, key_file: Path) -> None:
+def test_swap_two_entries(logged: Path, cli_env: dict[str, str], owner: Engine, key_file: Path) -> None:
     engine = owner
     _drop_triggers(engine)
     rows = _rows(engine)
     _set_entry(engine, 5, rows[6].entry)
     _set_entry(engine, 6, rows[5].entry)
-    r = _verify(env, _pin(key_file))
+    r = _verify(cli_env, _pin(key_file))
     assert r.exit_code == 1
     assert "do not hash to the signed root" in r.output
 
 
-def test_truncate_the_tail(logged: Path, env: dict[str, str], owner: Engine, key_file: Path) -> None:
+def test_truncate_the_tail(logged: Path, cli_env: dict[str, str], owner: Engine, key_file: Path) -> None:
     engine = owner
     _drop_triggers(engine)
     n = len(_rows(engine))
     with engine.begin() as conn:
         conn.execute(text("DELETE FROM audit_events WHERE seq >= :k"), {"k": n - 3})
-    r = _verify(env, _pin(key_file))
+    r = _verify(cli_env, _pin(key_file))
     assert r.exit_code == 1
     assert "entries were removed" in r.output
 
@@ -208,32 +197,32 @@ def _rewrite(engine: Engine, signer_seed: bytes | None, key_file: Path) -> None:
 
 
 def test_rewrite_resigned_with_the_same_key_is_caught_by_the_offsite_checkpoint(
-    logged: Path, env: dict[str, str], owner: Engine, key_file: Path
+    logged: Path, cli_env: dict[str, str], owner: Engine, key_file: Path
 ) -> None:
     engine = owner
     _drop_triggers(engine)
     _rewrite(engine, None, key_file)
-    assert _verify(env, _pin(key_file)).exit_code == 0  # consistent with itself...
-    r = _verify(env, _pin(key_file), logged)
+    assert _verify(cli_env, _pin(key_file)).exit_code == 0  # consistent with itself...
+    r = _verify(cli_env, _pin(key_file), logged)
     assert r.exit_code == 1  # ...but not with what was kept off the server
     assert "external offsite-checkpoint.txt" in r.output
 
 
 def test_rewrite_with_a_new_key_is_caught_by_the_pinned_key(
-    logged: Path, env: dict[str, str], owner: Engine, key_file: Path
+    logged: Path, cli_env: dict[str, str], owner: Engine, key_file: Path
 ) -> None:
     engine = owner
     _drop_triggers(engine)
     pinned = note.vkey(ORIGIN, kr.loads(key_file.read_bytes(), None).signer.public_key)
     _rewrite(engine, bytes(range(1, 33)), key_file)
-    r = _verify(env, pinned)
+    r = _verify(cli_env, pinned)
     assert r.exit_code == 1
     assert "rejected" in r.output
     # And when the key file is swapped too, the pinned fingerprint is simply not there.
     old_pin = _pin(key_file)
     forged = kr.generate()
     write_private_file(key_file, kr.dumps(forged, None))
-    swapped = _verify(env, old_pin)
+    swapped = _verify(cli_env, old_pin)
     assert swapped.exit_code != 0
     assert "not signed by the pinned key" in swapped.output
 
@@ -321,9 +310,11 @@ def test_commit_order_equals_sequence_order(app: FastAPI, database: ProvisionedD
     engine.dispose()
 
 
-def test_export_and_the_standalone_verifier(logged: Path, env: dict[str, str], tmp_path: Path, key_file: Path) -> None:
+def test_export_and_the_standalone_verifier(
+    logged: Path, cli_env: dict[str, str], tmp_path: Path, key_file: Path
+) -> None:
     dump = tmp_path / "events.jsonl"
-    assert cli_run(env, "audit", "export", "--out", str(dump)).exit_code == 0
+    assert cli_run(cli_env, "audit", "export", "--out", str(dump)).exit_code == 0
     public = kr.loads(key_file.read_bytes(), None).signer.public_key
     vkey = note.vkey(ORIGIN, public)
     proc = subprocess.run(
@@ -437,9 +428,9 @@ def test_an_action_fails_when_its_audit_row_cannot_be_written(
     assert admin.get("/api/v1/cases").json() == []  # the action was rolled back with its audit row
 
 
-def test_the_checkpointer_signs_as_events_accumulate(app: FastAPI, env: dict[str, str]) -> None:
+def test_the_checkpointer_signs_as_events_accumulate(app: FastAPI, cli_env: dict[str, str]) -> None:
     _activity(app)
-    r = cli_run(env, "audit", "checkpointer", "--every-events", "1", "--every-seconds", "0.1", "--max-runs", "1")
+    r = cli_run(cli_env, "audit", "checkpointer", "--every-events", "1", "--every-seconds", "0.1", "--max-runs", "1")
     assert r.exit_code == 0, r.output
     with unit_of_work(app.state.sessionmaker) as s:
         latest = audit.latest_checkpoint(s)

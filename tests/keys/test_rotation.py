@@ -101,22 +101,12 @@ def test_interrupted_rotation_resumes(
     _all_open(session_factory, Keys(key_store, key_store.load()), notes)
 
 
-def test_cli_rotate_and_status(settings_env: dict[str, str], engine: Engine, notes: dict[uuid.UUID, str]) -> None:
+def test_cli_rotate_and_status(cli_env: dict[str, str], engine: Engine, notes: dict[uuid.UUID, str]) -> None:
     runner = CliRunner()
-    status = runner.invoke(cli, ["keys", "status"], env=settings_env)
+    status = runner.invoke(cli, ["keys", "status"], env=cli_env)
     assert status.exit_code == 0, status.output
     assert "data keys under KEK 1" in status.output
-    rotated = runner.invoke(cli, ["keys", "rotate", "--batch-size", "4"], env=settings_env)
+    rotated = runner.invoke(cli, ["keys", "rotate", "--batch-size", "4"], env=cli_env)
     assert rotated.exit_code == 0, rotated.output
     assert "rotated to KEK 2; re-wrapped 7 data keys" in rotated.output
     assert _versions(engine) == {2}
-
-
-@pytest.fixture
-def settings_env(database: ProvisionedDatabase, key_file: Path, tmp_path: Path) -> dict[str, str]:
-    return {
-        "TESTIMONY_DEVELOPMENT": "true",
-        "TESTIMONY_DATA_DIR": str(tmp_path / "var"),
-        "TESTIMONY_DATABASE__URL": database.url,
-        "TESTIMONY_KEYS__FILE": str(key_file),
-    }
