@@ -156,6 +156,7 @@ def login(
         user.password_hash = runtime.passwords.hash(data.password)
     if old_secret:  # rotate: the pre-login session id never survives login
         session.execute(delete(BrowserSession).where(BrowserSession.token_hash == credentials.secret_hash(old_secret)))
+    _sweep(session, runtime, now)
     secret = _new_session(session, runtime, user, now, second)
     principal = _principal_for(session, runtime, user, Via.SESSION, second_factor_at=now if second else None)
     audit.touch(session, resource_id=user.id, actor=principal.actor, actor_roles=tuple(sorted(principal.roles)))
@@ -163,6 +164,15 @@ def login(
     if data.token:
         token = create_token(session, runtime, principal, TokenCreate(name="login", scope=TokenScope.WRITE), client)
     return LoginOutcome(me=me(session, runtime, principal, secret), session_secret=secret, token=token)
+
+
+def _sweep(session: Session, runtime: Runtime, now: datetime) -> None:
+    """Drop dead sessions and old attempt counts; done at login so no separate job is needed."""
+    idle = timedelta(minutes=runtime.settings.session.idle_minutes)
+    session.execute(
+        delete(BrowserSession).where((BrowserSession.expires_at <= now) | (BrowserSession.last_seen_at < now - idle))
+    )
+    throttle.prune(session, now)
 
 
 def _principal_for(

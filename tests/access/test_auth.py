@@ -350,3 +350,12 @@ def test_documenters_can_be_required_to_use_a_second_factor(app: FastAPI) -> Non
     doc = actor(app, "strict", [Role.DOCUMENTER], with_totp=False)
     assert doc.get("/api/v1/me").json()["must_enrol_totp"] is True
     assert doc.get("/api/v1/cases").json()["code"] == "totp_enrolment_required"
+
+
+def test_login_sweeps_dead_sessions(app: FastAPI) -> None:
+    first = actor(app, "sweep", [Role.DOCUMENTER], with_totp=False)
+    assert first.get("/api/v1/me").status_code == 200
+    shift_clock(app, timedelta(minutes=31))
+    login(app, "sweep", None)
+    with unit_of_work(app.state.sessionmaker) as s:
+        assert len(s.scalars(select(BrowserSession)).all()) == 1  # only the new one is left
