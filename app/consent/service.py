@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, timedelta
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -189,10 +190,24 @@ def record_participation(
     return _read(session, runtime, row)
 
 
-def _read(session: Session, runtime: Runtime, row: ParticipationConsent) -> ParticipationRead:
-    details = open_json(
+def _details(session: Session, runtime: Runtime, row: ParticipationConsent) -> dict[str, Any]:
+    details: dict[str, Any] = open_json(
         session, runtime.keys, row.person_id, table=TABLE, column="details", row_id=row.id, blob=row.details
     )
+    return details
+
+
+def reconsent_due(session: Session, runtime: Runtime, person_id: uuid.UUID, born: date | None) -> bool:
+    """A decision taken as a child must be taken again by the adult, once they come of age."""
+    row = latest(session, person_id)
+    if row is None or born is None:
+        return False
+    age_then = _details(session, runtime, row).get("age_at_decision")
+    return age_then is not None and age_then < ADULT <= age_on(born, db_now(session).date())
+
+
+def _read(session: Session, runtime: Runtime, row: ParticipationConsent) -> ParticipationRead:
+    details = _details(session, runtime, row)
     # The code word is for verifying a withdrawal later; it is never read back.
     details["withdrawal_code_word"] = "set" if details.get("withdrawal_code_word") else None
     return ParticipationRead(

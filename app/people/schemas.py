@@ -55,6 +55,8 @@ class PersonSummary(Output):
 class PersonRead(PersonSummary):
     identity: Identity | None
     contact: SafeContact | None
+    reconsent_due: bool
+    """The latest decision was taken as a child and the person is now an adult."""
 
 
 class DuplicateReviewRead(Output):

@@ -96,10 +96,13 @@ def read_person(session: Session, runtime: Runtime, principal: Principal, person
     person = person_row(session, principal, policy.Action.PERSON_READ, person_id)
     audit.touch(session, resource_id=person.id)
     contact = open_column(session, runtime.keys, person, "contact")
+    identity = identity_of(session, runtime.keys, person)
+    born = identity.date_of_birth if identity else None
     return PersonRead(
         **_summary(session, person).model_dump(),
-        identity=identity_of(session, runtime.keys, person),
+        identity=identity,
         contact=SafeContact.model_validate(contact) if contact is not None else None,
+        reconsent_due=consent.reconsent_due(session, runtime, person.id, born),
     )
 
 

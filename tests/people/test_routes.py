@@ -143,9 +143,12 @@ def test_a_person_who_turns_18_between_decisions_is_an_adult_for_the_later_one(
     first = doc.post(f"/api/v1/people/{pid}/participation", json={**as_child, "minor": _minor_block()})
     assert first.status_code == 201
     assert first.json()["age_at_decision"] == 17
+    assert doc.request("PATCH", f"/api/v1/people/{pid}", json=identity("Arev Hakobyan", born)).status_code == 200
+    assert doc.get(f"/api/v1/people/{pid}").json()["reconsent_due"] is True
     later = doc.post(f"/api/v1/people/{pid}/participation", json=participation(app, date_of_birth=born))
     assert later.status_code == 201, later.text
     assert later.json()["age_at_decision"] == 18
+    assert doc.get(f"/api/v1/people/{pid}").json()["reconsent_due"] is False
 
 
 def test_minors_need_assent_and_a_guardian(app: FastAPI, team: tuple[Actor, str]) -> None:
