@@ -10,15 +10,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from app.consent.forms import (
-    ConsentForm,
-    FormError,
-    check_published,
-    list_forms,
-    load_form,
-    publish,
-    published_versions,
-)
+from app.consent.forms import ConsentForm, FormError, list_forms, load_form
+from app.consent.published import check_published, publish, published_versions
 
 DEFAULT_ROOT = Path(__file__).resolve().parents[2] / "consent_forms"
 

@@ -14,19 +14,9 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from app.consent.forms import (
-    LOCK_FILE,
-    FormError,
-    TextVariant,
-    check_published,
-    check_signoff,
-    list_forms,
-    load_form,
-    publish,
-    published_versions,
-    read_lock,
-)
+from app.consent.forms import FormError, TextVariant, check_signoff, list_forms, load_form
 from app.consent.forms_cli import DEFAULT_ROOT, forms_cli
+from app.consent.published import LOCK_FILE, check_published, publish, published_versions, read_lock
 from app.consent.vocabulary import (
     DISCLOSURE_MOST_PROTECTIVE_FIRST,
     ConsentStatus,
