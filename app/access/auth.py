@@ -117,7 +117,15 @@ def me(session: Session, runtime: Runtime, principal: Principal, session_secret:
     )
 
 
-def _new_session(session: Session, runtime: Runtime, user: User, now: datetime, second_factor: bool) -> str:
+def _new_session(
+    session: Session,
+    runtime: Runtime,
+    user: User,
+    now: datetime,
+    second_factor_at: datetime | None,
+    expires_at: datetime | None = None,
+) -> str:
+    """A new session row; a rotated session keeps its predecessor's absolute expiry."""
     secret = credentials.new_secret(credentials.SESSION_PREFIX)
     session.add(
         BrowserSession(
@@ -126,8 +134,8 @@ def _new_session(session: Session, runtime: Runtime, user: User, now: datetime, 
             user_id=user.id,
             created_at=now,
             last_seen_at=now,
-            expires_at=now + timedelta(hours=runtime.settings.session.absolute_hours),
-            second_factor_at=now if second_factor else None,
+            expires_at=expires_at or now + timedelta(hours=runtime.settings.session.absolute_hours),
+            second_factor_at=second_factor_at,
         )
     )
     session.flush()
@@ -157,7 +165,7 @@ def login(
     if old_secret:  # rotate: the pre-login session id never survives login
         session.execute(delete(BrowserSession).where(BrowserSession.token_hash == credentials.secret_hash(old_secret)))
     _sweep(session, runtime, now)
-    secret = _new_session(session, runtime, user, now, second)
+    secret = _new_session(session, runtime, user, now, now if second else None)
     principal = _principal_for(session, runtime, user, Via.SESSION, second_factor_at=now if second else None)
     audit.touch(session, resource_id=user.id, actor=principal.actor, actor_roles=tuple(sorted(principal.roles)))
     token = None
@@ -244,14 +252,19 @@ def logout(session: Session, principal: Principal) -> None:
         session.execute(update(ApiToken).where(ApiToken.id == principal.token_id).values(revoked_at=db_now(session)))
 
 
-def _rotate_session(session: Session, runtime: Runtime, principal: Principal, second_factor: bool) -> str | None:
-    """A new session secret after a change in what the session proves."""
+def _rotate_session(
+    session: Session, runtime: Runtime, principal: Principal, second_factor_at: datetime | None
+) -> str | None:
+    """A new session secret after a change in what the session proves; the absolute expiry stays."""
     if principal.session_id is None:
         return None
     user = session.get(User, principal.user_id)
+    old = session.get(BrowserSession, principal.session_id)
     assert user is not None
+    assert old is not None
+    expires_at = old.expires_at
     _drop_session(session, principal.session_id)
-    return _new_session(session, runtime, user, db_now(session), second_factor)
+    return _new_session(session, runtime, user, db_now(session), second_factor_at, expires_at)
 
 
 def _current_user(session: Session, principal: Principal) -> User:
@@ -262,21 +275,28 @@ def _current_user(session: Session, principal: Principal) -> User:
     return user
 
 
-def change_password(session: Session, runtime: Runtime, principal: Principal, data: PasswordChange) -> LoginOutcome:
+def change_password(
+    session: Session, runtime: Runtime, principal: Principal, data: PasswordChange, client: Client
+) -> LoginOutcome:
     """Change one's own password; every session and token ends and this one is renewed."""
     policy.require(principal, policy.Action.PASSWORD_CHANGE)
     user = _current_user(session, principal)
+    now = db_now(session)
+    account = f"user|{user.id}"
+    throttle.check(session, runtime, throttle.Kind.LOGIN, account, client.address, now)
     if not runtime.passwords.verify(user.password_hash, data.current_password):
+        throttle.count_failure(session, runtime, throttle.Kind.LOGIN, account, client.address, now)
         raise Forbidden("the current password is not right", code="bad_password")
     problem = check_strength(data.new_password)
     if problem:
         raise ValidationFailed(problem, fields=["new_password"])
     user.password_hash = runtime.passwords.hash(data.new_password)
     user.password_change_required = False
-    user.updated_at = db_now(session)
+    user.updated_at = now
+    current = session.get(BrowserSession, principal.session_id) if principal.session_id else None
+    expires_at = current.expires_at if current else None
     revoke_all(session, user.id)
-    fresh = principal.second_factor_at is not None
-    secret = _new_session(session, runtime, user, db_now(session), second_factor=fresh)
+    secret = _new_session(session, runtime, user, now, principal.second_factor_at, expires_at)
     renewed = _principal_for(session, runtime, user, Via.SESSION, second_factor_at=principal.second_factor_at)
     return LoginOutcome(me=me(session, runtime, renewed, secret), session_secret=secret, token=None)
 
@@ -324,7 +344,7 @@ def confirm_totp(
     codes = totp.new_recovery_codes()
     session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
     session.add_all(RecoveryCode(id=new_id(), user_id=user.id, code_hash=totp.recovery_hash(c)) for c in codes)
-    return codes, _rotate_session(session, runtime, principal, second_factor=True)
+    return codes, _rotate_session(session, runtime, principal, now)
 
 
 def step_up(
@@ -342,7 +362,7 @@ def step_up(
     if not user.totp_enabled or not _check_second_factor(session, runtime, user, factor, now):
         throttle.count_failure(session, runtime, throttle.Kind.SECOND_FACTOR, account, client.address, now)
         raise Forbidden("that code is not right", code="bad_code")
-    return now, _rotate_session(session, runtime, principal, second_factor=True)
+    return now, _rotate_session(session, runtime, principal, now)
 
 
 def create_token(

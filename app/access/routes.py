@@ -91,9 +91,14 @@ def read_me(principal: CurrentPrincipal, request: Request, session: DbSession, r
 @router.post("/me/password", response_model=MeRead, tags=["me"])
 @audited(AuditAction.PASSWORD_CHANGE, "user")
 def change_password(
-    data: PasswordChange, principal: CurrentPrincipal, session: DbSession, runtime: RuntimeDep, response: Response
+    data: PasswordChange,
+    principal: CurrentPrincipal,
+    session: DbSession,
+    runtime: RuntimeDep,
+    client: ClientDep,
+    response: Response,
 ) -> MeRead:
-    outcome = auth.change_password(session, runtime, principal, data)
+    outcome = auth.change_password(session, runtime, principal, data, client)
     set_session_cookie(response, runtime, outcome.session_secret)
     return outcome.me
 

@@ -359,3 +359,33 @@ def test_login_sweeps_dead_sessions(app: FastAPI) -> None:
     login(app, "sweep", None)
     with unit_of_work(app.state.sessionmaker) as s:
         assert len(s.scalars(select(BrowserSession)).all()) == 1  # only the new one is left
+
+
+def test_rotation_keeps_the_absolute_expiry_and_the_factor_time(app: FastAPI) -> None:
+    _, secret = make_user(app, "keeper", [Role.CUSTODIAN])
+    assert secret is not None
+    cus = login(app, "keeper", secret)
+    with unit_of_work(app.state.sessionmaker) as s:
+        [first] = s.scalars(select(BrowserSession)).all()
+        expiry, factor = first.expires_at, first.second_factor_at
+    shift_clock(app, timedelta(minutes=20))
+    stepped = cus.post("/api/v1/auth/step-up", json={"totp": code(secret, app)})
+    assert stepped.status_code == 200
+    cus.csrf = stepped.json()["csrf_token"]
+    changed = cus.post(
+        "/api/v1/me/password", json={"current_password": PASSWORD, "new_password": "a new long passphrase 99"}
+    )
+    assert changed.status_code == 200
+    with unit_of_work(app.state.sessionmaker) as s:
+        [now_row] = s.scalars(select(BrowserSession)).all()
+    assert now_row.expires_at == expiry  # rotation never extends the 12-hour limit
+    assert factor is not None
+    assert now_row.second_factor_at is not None
+    assert now_row.second_factor_at > factor  # from the step-up, not from the password change
+
+
+def test_wrong_current_password_is_throttled(app: FastAPI) -> None:
+    doc = actor(app, "guess", [Role.DOCUMENTER], with_totp=False)
+    bad = {"current_password": "not the password", "new_password": "a new long passphrase 99"}
+    answers = [doc.post("/api/v1/me/password", json=bad).status_code for _ in range(6)]
+    assert answers == [403] * 5 + [429]
