@@ -13,7 +13,7 @@ from app.access import policy
 from app.access.auth import revoke_all
 from app.access.models import Confirmation, RecoveryCode, User
 from app.access.principal import Principal
-from app.access.roles import Role, incompatible
+from app.access.roles import CONTENT_ROLES, Role, incompatible
 from app.access.schemas import ConfirmationRead, UserChange, UserCreate, UserRead, UserUpdate
 from app.audit import service as audit
 from app.cases.models import CaseMember
@@ -205,6 +205,25 @@ def decide(session: Session, principal: Principal, confirmation_id: uuid.UUID, c
     return ConfirmationRead.model_validate(row)
 
 
+def team_member_problem(user: User | None) -> str | None:
+    """Why this account cannot join a case team, or None."""
+    if user is None or not user.active:
+        return "no active user with that id"
+    if not frozenset(Role(r) for r in user.roles) & CONTENT_ROLES:
+        return "only documenters, legal and custodians join case teams"
+    return None
+
+
+def pending(session: Session, action: str, target_id: uuid.UUID) -> list[Confirmation]:
+    rows = session.scalars(
+        select(Confirmation).where(
+            Confirmation.action == action, Confirmation.target_id == target_id, Confirmation.status == "pending"
+        )
+    ).all()
+    now = db_now(session)
+    return [r for r in rows if r.expires_at > now]
+
+
 def _affected_user(row: Confirmation) -> uuid.UUID:
     if row.action == ADD_MEMBER:
         return uuid.UUID(str(row.payload["user_id"]))
@@ -221,6 +240,9 @@ def _apply(session: Session, row: Confirmation, now: datetime) -> None:
         return
     if row.action == ADD_MEMBER:
         user_id = uuid.UUID(str(row.payload["user_id"]))
+        problem = team_member_problem(session.get(User, user_id))
+        if problem:  # the account changed while the request waited
+            raise Conflict(problem)
         if session.get(CaseMember, (row.target_id, user_id)) is None:
             session.add(CaseMember(case_id=row.target_id, user_id=user_id, added_at=now, added_by=row.requested_by))
         return

@@ -10,8 +10,7 @@ from sqlalchemy.orm import Session
 from app.access import policy
 from app.access.models import User
 from app.access.principal import Principal
-from app.access.roles import CONTENT_ROLES, Role
-from app.access.service import ADD_MEMBER, request_confirmation
+from app.access.service import ADD_MEMBER, pending, request_confirmation, team_member_problem
 from app.audit import service as audit
 from app.cases.models import Case, CaseMember
 from app.cases.schemas import CaseCreate, CaseRead, MemberAdd, MemberChange, MemberRead
@@ -67,19 +66,20 @@ def add_member(
         raise Forbidden("no one changes their own team memberships", code="self_change")
     audit.touch(session, resource_id=data.user_id)
     user = session.get(User, data.user_id)
-    if user is None or not user.active:
-        raise ValidationFailed("no active user with that id", fields=["user_id"])
-    if not frozenset(Role(r) for r in user.roles) & CONTENT_ROLES:
-        raise ValidationFailed("only documenters, legal and custodians join case teams", fields=["user_id"])
+    problem = team_member_problem(user)
+    if problem or user is None:
+        raise ValidationFailed(problem or "no such user", fields=["user_id"])
     if session.get(CaseMember, (case.id, user.id)) is not None:
         raise Conflict("already a member")
+    if any(r.payload.get("user_id") == str(user.id) for r in pending(session, ADD_MEMBER, case.id)):
+        raise Conflict("a request to add this member is already waiting for a second admin")
     if principal.is_system:
         member = CaseMember(case_id=case.id, user_id=user.id, added_at=db_now(session), added_by=None)
         session.add(member)
         session.flush()
         return MemberChange(member=MemberRead.model_validate(member))
-    pending = request_confirmation(session, runtime, principal, ADD_MEMBER, case.id, {"user_id": str(user.id)})
-    return MemberChange(pending_confirmation=pending)
+    asked = request_confirmation(session, runtime, principal, ADD_MEMBER, case.id, {"user_id": str(user.id)})
+    return MemberChange(pending_confirmation=asked)
 
 
 def remove_member(session: Session, principal: Principal, case_id: uuid.UUID, user_id: uuid.UUID) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Literal
 
 from fastapi import APIRouter, status
 
@@ -24,9 +25,14 @@ def list_forms(principal: CurrentPrincipal, runtime: RuntimeDep) -> list[FormSum
 @router.get("/consent-forms/{form_id}/{version}/{language}", response_model=FormTextRead)
 @audited(AuditAction.FORMS_READ, "consent_form", id_param="form_id")
 def form_text(
-    form_id: str, version: str, language: str, principal: CurrentPrincipal, runtime: RuntimeDep
+    form_id: str,
+    version: str,
+    language: str,
+    principal: CurrentPrincipal,
+    runtime: RuntimeDep,
+    variant: Literal["main", "child", "guardian", "verbal_script"] = "main",
 ) -> FormTextRead:
-    return service.form_text(runtime, principal, form_id, version, language)
+    return service.form_text(runtime, principal, form_id, version, language, variant)
 
 
 @router.post("/people/{person_id}/participation", response_model=ParticipationRead, status_code=status.HTTP_201_CREATED)

@@ -44,9 +44,11 @@ def list_forms(runtime: Runtime, principal: Principal) -> list[FormSummary]:
     return runtime.forms.summaries()
 
 
-def form_text(runtime: Runtime, principal: Principal, form_id: str, version: str, language: str) -> FormTextRead:
+def form_text(
+    runtime: Runtime, principal: Principal, form_id: str, version: str, language: str, variant: str = "main"
+) -> FormTextRead:
     policy.require(principal, policy.Action.FORMS_READ)
-    return runtime.forms.text(form_id, version, language)
+    return runtime.forms.text(form_id, version, language, variant)
 
 
 def latest(session: Session, person_id: uuid.UUID) -> ParticipationConsent | None:

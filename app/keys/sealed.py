@@ -17,9 +17,9 @@ def seal_json(
     session: Session, keys: Keys, person_id: uuid.UUID, *, table: str, column: str, row_id: uuid.UUID, value: Any
 ) -> bytes:
     """JSON-encode and seal; the person's data key is made on first use."""
-    try:
-        dek = keys_service.data_key(session, keys, person_id)
-    except keys_service.DecryptionFailed:
+    if keys_service.has_data_key(session, person_id):
+        dek = keys_service.data_key(session, keys, person_id)  # a key that will not unwrap is an integrity failure
+    else:
         dek = keys_service.create_data_key(session, keys, person_id)
     plain = json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode()
     return aead.seal(dek, plain, table=table, column=column, row_id=row_id, person_id=person_id)

@@ -39,6 +39,10 @@ def create_data_key(session: Session, keys: Keys, subject_id: uuid.UUID) -> byte
     return dek
 
 
+def has_data_key(session: Session, subject_id: uuid.UUID) -> bool:
+    return session.get(DataKey, subject_id) is not None
+
+
 def data_key(session: Session, keys: Keys, subject_id: uuid.UUID) -> bytes:
     """The subject's data key; DecryptionFailed if it was erased or cannot be unwrapped."""
     row = session.get(DataKey, subject_id)
@@ -50,7 +54,7 @@ def data_key(session: Session, keys: Keys, subject_id: uuid.UUID) -> bytes:
 
 def service_key(session: Session, keys: Keys) -> bytes:
     """The service subject's data key, made on first use."""
-    if session.get(DataKey, SERVICE_SUBJECT) is None:
+    if not has_data_key(session, SERVICE_SUBJECT):
         return create_data_key(session, keys, SERVICE_SUBJECT)
     return data_key(session, keys, SERVICE_SUBJECT)
 

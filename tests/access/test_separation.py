@@ -130,3 +130,18 @@ def test_role_change_and_2fa_reset_need_a_fresh_second_factor(app: FastAPI) -> N
     reset = first.post(f"/api/v1/users/{target['id']}/reset-2fa")
     assert reset.status_code == 403
     assert reset.json()["code"] == "step_up_required"
+
+
+def test_member_requests_are_not_duplicated_and_are_rechecked_when_confirmed(app: FastAPI) -> None:
+    first, second = _admins(app)
+    case = first.post("/api/v1/cases", json={"code": "KB-5", "title": "Case"}).json()
+    doc = actor(app, "leaver", [Role.DOCUMENTER], with_totp=False)
+    asked = first.post(f"/api/v1/cases/{case['id']}/members", json={"user_id": str(doc.user_id)})
+    assert asked.status_code == 202
+    again = first.post(f"/api/v1/cases/{case['id']}/members", json={"user_id": str(doc.user_id)})
+    assert again.status_code == 409
+    assert first.request("PATCH", f"/api/v1/users/{doc.user_id}", json={"active": False}).status_code == 200
+    late = second.post(f"/api/v1/confirmations/{asked.json()['pending_confirmation']['id']}")
+    assert late.status_code == 409
+    assert "no active user" in late.json()["detail"]
+    assert second.get(f"/api/v1/cases/{case['id']}/members").json() == []

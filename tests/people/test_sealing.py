@@ -159,3 +159,13 @@ def test_moved_ciphertexts_and_keys_fail_to_open(app: FastAPI, database: Provisi
         )
     _integrity_failure(doc, b)
     assert doc.get(f"/api/v1/people/{a}").json()["identity"]["full_name"] == "Narine Avetisyan"
+
+
+def test_every_text_variant_is_served(app: FastAPI) -> None:
+    doc = actor(app, "variants", [Role.DOCUMENTER], with_totp=False)
+    root = Path(__file__).resolve().parents[2] / "consent_forms" / "standard" / "v1"
+    for variant, suffix in (("child", ".child"), ("guardian", ".guardian"), ("verbal_script", ".verbal-script")):
+        r = doc.get(f"/api/v1/consent-forms/standard/v1/ru?variant={variant}").json()
+        assert r["variant"] == variant
+        assert r["sha256"] == hashlib.sha256((root / f"ru{suffix}.md").read_bytes()).hexdigest()
+    assert doc.get("/api/v1/consent-forms/standard/v1/ru?variant=other").status_code == 422
