@@ -23,6 +23,7 @@ from app.access import service as access_service
 from app.access.principal import Principal
 from app.access.roles import Role
 from app.access.schemas import UserCreate, UserUpdate
+from app.audit import note
 from app.audit import service as audit
 from app.audit.cli import audit_cli
 from app.audit.vocabulary import AuditAction
@@ -32,10 +33,11 @@ from app.config import Settings, get_settings
 from app.consent.forms_cli import forms_cli
 from app.crypto import keyring as kr
 from app.crypto.errors import KeyringError
+from app.crypto.signing import fingerprint
 from app.db import is_sqlite, make_engine, make_sessionmaker, on_failure, unit_of_work
 from app.errors import AppError, ConfigError
 from app.keys import service as keys_service
-from app.keys.store import FileKeyStore, Keys, load_keyring, open_keystore, write_private_file
+from app.keys.store import FileKeyStore, open_keys, open_keystore, prompt_passphrase, write_private_file
 from app.runtime import Runtime
 
 cli = typer.Typer(no_args_is_help=True, add_completion=False, help="Testimony Vault administration.")
@@ -63,12 +65,6 @@ def _fail(message: str, code: int = 2) -> typer.Exit:
     return typer.Exit(code)
 
 
-def _prompt_passphrase() -> str:
-    if not sys.stdin.isatty():
-        raise KeyringError("the key file is passphrase-protected and no TESTIMONY_KEYS__PASSPHRASE is set")
-    return getpass.getpass("Key file passphrase: ")
-
-
 def _progress() -> Progress:
     return Progress(
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), console=console
@@ -94,8 +90,7 @@ def init(
         write_private_file(settings.key_file, kr.dumps(kr.generate(), passphrase))
         console.print(f"created key file {settings.key_file} (mode 0600). Back it up apart from the database.")
     try:
-        keys_store = open_keystore(settings, _prompt_passphrase)
-        keys_store.load().check_not_placeholder()
+        open_keys(settings, prompt_passphrase)  # refuses before anything is migrated
     except (KeyringError, ConfigError) as exc:
         raise _fail(str(exc)) from None
     upgrade(settings.database_url, app_role=settings.database.app_role)
@@ -126,12 +121,11 @@ def serve(
     """Serve the API (one process; see README for production workers)."""
     import uvicorn
 
-    from app.keys.store import Keys, load_keyring
     from app.main import create_app
 
     settings = get_settings()
     try:
-        keys = Keys(open_keystore(settings, _prompt_passphrase), load_keyring(settings, _prompt_passphrase))
+        keys = open_keys(settings, prompt_passphrase)
         app = create_app(settings, keys)
     except (ConfigError, KeyringError) as exc:
         raise _fail(str(exc)) from None
@@ -170,7 +164,7 @@ def _services(action: AuditAction, resource_type: str | None = None) -> Iterator
     runtime the services need. A failed command is recorded in a transaction of its own."""
     settings = get_settings()
     try:
-        keys = Keys(open_keystore(settings, _prompt_passphrase), load_keyring(settings, _prompt_passphrase))
+        keys = open_keys(settings, prompt_passphrase)
     except (ConfigError, KeyringError) as exc:
         raise _fail(str(exc)) from None
     engine, factory = _factory(settings)
@@ -265,9 +259,18 @@ def cases_members(
     add: Annotated[list[str] | None, typer.Option("--add", help="Username to add.")] = None,
     remove: Annotated[list[str] | None, typer.Option("--remove", help="Username to remove.")] = None,
 ) -> None:
-    """Show a case team, adding or removing members."""
+    """Show a case team, adding or removing members (one kind of change per command)."""
+    if add and remove:
+        raise _fail("add and remove members in separate commands, so each is recorded as what it is")
+    action = (
+        AuditAction.CASE_MEMBER_ADD
+        if add
+        else AuditAction.CASE_MEMBER_REMOVE
+        if remove
+        else AuditAction.CASE_MEMBERS_READ
+    )
     system = Principal.system()
-    with _services(AuditAction.CASE_MEMBER_ADD, "case") as (session, runtime):
+    with _services(action, "case") as (session, runtime):
         case_id = case_service.case_id_by_code(session, system, code)
         for name in add or []:
             case_service.add_member(session, runtime, system, case_id, MemberAdd(user_id=_user_id(session, name)))
@@ -283,12 +286,12 @@ def keys_status() -> None:
     """Show key versions and how many data keys each KEK wraps."""
     settings = get_settings()
     try:
-        keyring = open_keystore(settings, _prompt_passphrase).load()
+        keyring = open_keystore(settings, prompt_passphrase).load()
     except KeyringError as exc:
         raise _fail(str(exc)) from None
     engine, factory = _factory(settings)
     with unit_of_work(factory) as session:
-        st = keys_service.status(session, keyring)
+        st = keys_service.status(session, SYSTEM, keyring)
         audit.append(session, _system_trail(AuditAction.KEYS_STATUS), audit.Outcome.ALLOWED)
     engine.dispose()
     table = Table(title="Keyring")
@@ -299,6 +302,9 @@ def keys_status() -> None:
     table.add_row("retired KEKs", ", ".join(map(str, st.kek_retired)) or "-")
     table.add_row("derivation root", f"version {st.root_primary}")
     table.add_row("signing key id", st.signing_key_id)
+    signer = keyring.signer
+    table.add_row("signing key fingerprint", fingerprint(signer.public_key))
+    table.add_row("verifier key (pin this)", note.vkey(settings.audit.origin, signer.public_key))
     for version, count in sorted(st.data_keys_by_version.items()):
         table.add_row(f"data keys under KEK {version}", str(count))
     table.add_row("pending re-wrap", str(st.pending_rewrap))
@@ -310,7 +316,7 @@ def keys_rotate(batch_size: Annotated[int, typer.Option(min=1, max=10_000)] = 50
     """Make a new primary KEK and re-wrap every data key; resumes if interrupted."""
     settings = get_settings()
     try:
-        store = open_keystore(settings, _prompt_passphrase)
+        store = open_keystore(settings, prompt_passphrase)
         store.load()
     except KeyringError as exc:
         raise _fail(str(exc)) from None
@@ -319,6 +325,7 @@ def keys_rotate(batch_size: Annotated[int, typer.Option(min=1, max=10_000)] = 50
         task = progress.add_task("re-wrapping data keys", total=None)
         try:
             result = keys_service.rotate(
+                SYSTEM,
                 factory,
                 store,
                 batch_size=batch_size,

@@ -22,7 +22,7 @@ from app.consent import routes as consent_routes
 from app.db import make_engine, make_sessionmaker
 from app.errors import install_error_handlers
 from app.http import RequestContextMiddleware
-from app.keys.store import Keys, load_keyring, open_keystore
+from app.keys.store import Keys, open_keys
 from app.people import routes as people_routes
 from app.runtime import Runtime
 
@@ -38,7 +38,7 @@ def create_app(settings: Settings | None = None, keys: Keys | None = None) -> Fa
     """Build the service. Raises ConfigError, with what to do, if it must not start."""
     settings = settings or get_settings()
     if keys is None:
-        keys = Keys(open_keystore(settings), load_keyring(settings))
+        keys = open_keys(settings)
     engine = make_engine(settings.database_url, busy_timeout_ms=settings.database.busy_timeout_ms)
 
     @asynccontextmanager
@@ -57,6 +57,7 @@ def create_app(settings: Settings | None = None, keys: Keys | None = None) -> Fa
     app.state.settings = settings
     app.state.keys = keys
     app.state.runtime = Runtime(settings, keys)
+    app.state.runtime.forms.forms  # noqa: B018 - load and validate every consent form now, not at first use
     app.state.engine = engine
     app.state.sessionmaker = make_sessionmaker(engine)
 

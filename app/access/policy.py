@@ -104,8 +104,9 @@ CASE_SCOPED = frozenset({Role.DOCUMENTER, Role.LEGAL})
 # What the CLI operator may do: administration, never content.
 SYSTEM_ACTIONS = ROLE_ACTIONS[Role.ADMIN] | {Action.AUDIT_READ, Action.FORMS_READ}
 
-# Actions that need a fresh second factor in a browser session (never a bearer token).
-STEP_UP = frozenset({Action.USER_RESET_2FA, Action.CONFIRMATION_DECIDE})
+# Actions that need a fresh second factor in a browser session (never a bearer token);
+# a user update needs it when it changes roles.
+STEP_UP = frozenset({Action.USER_UPDATE, Action.USER_RESET_2FA, Action.CONFIRMATION_DECIDE})
 
 
 class CaseResource(Protocol):
@@ -170,6 +171,8 @@ def scope(
 
 def require_step_up(principal: Principal, action: Action, now: datetime) -> None:
     """A second factor proven in this browser session within the last five minutes."""
+    if action not in STEP_UP:
+        raise ValueError(f"{action} is not a step-up action")
     if principal.is_system:
         return
     if principal.via is not Via.SESSION:

@@ -26,7 +26,7 @@ from app.config import get_settings
 from app.crypto.keyring import Keyring
 from app.db import make_engine, make_sessionmaker, unit_of_work
 from app.errors import ConfigError
-from app.keys.store import load_keyring
+from app.keys.store import load_keyring, prompt_passphrase
 
 audit_cli = typer.Typer(no_args_is_help=True, help="The tamper-evident log: checkpoints, export, verification.")
 console = Console(stderr=True)
@@ -44,7 +44,7 @@ def _progress() -> Progress:
 def _open() -> Iterator[tuple[Keyring, sessionmaker[Session], str]]:
     settings = get_settings()
     try:
-        keyring = load_keyring(settings)
+        keyring = load_keyring(settings, prompt_passphrase)
     except ConfigError as exc:
         console.print(f"error: {exc}", markup=False, soft_wrap=True)
         raise typer.Exit(2) from None

@@ -23,7 +23,6 @@ class Purpose(StrEnum):
 
 
 class AuditAction(StrEnum):
-    HEALTH_READ = "health.read"
     AUTH_LOGIN = "auth.login"
     AUTH_LOGIN_FAILED = "auth.login_failed"
     AUTH_LOGOUT = "auth.logout"
@@ -73,7 +72,6 @@ class AuditAction(StrEnum):
 
 
 _PURPOSES = {
-    "health": Purpose.SERVICE,
     "auth": Purpose.AUTHENTICATION,
     "token": Purpose.AUTHENTICATION,
     "me": Purpose.AUTHENTICATION,
@@ -82,7 +80,7 @@ _PURPOSES = {
     "case": Purpose.CASE_ADMINISTRATION,
     "audit": Purpose.OVERSIGHT,
     "keys": Purpose.KEY_MANAGEMENT,
-    "system": Purpose.KEY_MANAGEMENT,
+    "system": Purpose.SERVICE,
     "forms": Purpose.CONSENT,
     "consent": Purpose.CONSENT,
     "person": Purpose.DOCUMENTATION,

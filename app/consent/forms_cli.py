@@ -12,8 +12,9 @@ from rich.table import Table
 
 from app.consent.forms import ConsentForm, FormError, list_forms, load_form
 from app.consent.published import check_published, publish, published_versions
+from app.consent.registry import default_root
 
-DEFAULT_ROOT = Path(__file__).resolve().parents[2] / "consent_forms"
+DEFAULT_ROOT = default_root()
 
 forms_cli = typer.Typer(no_args_is_help=True, help="Consent forms: validate, list and publish versions.")
 

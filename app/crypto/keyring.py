@@ -96,7 +96,7 @@ class Keyring:
             if len(set(material)) < 8:
                 raise KeyringError(
                     "the keyring holds placeholder key material; generate real keys with "
-                    "`testimony init` or `testimony keys new-file`"
+                    "`testimony init` in a new data directory"
                 )
 
 

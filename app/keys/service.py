@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from app.access import policy
+from app.access.principal import Principal
 from app.crypto import envelope
 from app.crypto.errors import DecryptionFailed
 from app.crypto.keyring import Keyring
@@ -83,7 +85,8 @@ class KeyStatus:
         return sum(n for v, n in self.data_keys_by_version.items() if v != self.kek_primary)
 
 
-def status(session: Session, keyring: Keyring) -> KeyStatus:
+def status(session: Session, principal: Principal, keyring: Keyring) -> KeyStatus:
+    policy.require(principal, policy.Action.KEYS_MANAGE)
     rows = session.execute(select(DataKey.kek_version, func.count()).group_by(DataKey.kek_version)).all()
     return KeyStatus(
         kek_primary=keyring.kek_primary,
@@ -117,6 +120,7 @@ class RotationResult:
 
 
 def rotate(
+    principal: Principal,
     factory: sessionmaker[Session],
     store: KeyStore,
     *,
@@ -129,15 +133,16 @@ def rotate(
     The new keyring is saved before any key is re-wrapped, and each batch commits
     on its own, so an interrupted rotation resumes where it stopped when run again.
     """
+    policy.require(principal, policy.Action.KEYS_MANAGE)
     keyring = store.load()
     with unit_of_work(factory) as session:
-        pending = status(session, keyring).pending_rewrap
+        pending = status(session, principal, keyring).pending_rewrap
     resumed = pending > 0
     if not resumed:
         keyring = keyring.with_new_kek()
         store.save(keyring)
     with unit_of_work(factory) as session:
-        total = status(session, keyring).pending_rewrap
+        total = status(session, principal, keyring).pending_rewrap
     on_start(total)
     done = 0
     while True:

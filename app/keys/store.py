@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import getpass
 import importlib
 import os
 import stat
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
@@ -113,8 +115,11 @@ def open_keystore(settings: Settings, prompt: Callable[[], str] | None = None) -
     return store
 
 
-def load_keyring(settings: Settings, prompt: Callable[[], str] | None = None) -> kr.Keyring:
-    """Load the keyring, enforcing the rules for the current mode; ConfigError says what to do."""
+def open_keys(settings: Settings, prompt: Callable[[], str] | None = None) -> Keys:
+    """Open the key store once and load the keyring, enforcing the rules for the current mode.
+
+    ConfigError says what to do; nothing is changed when it is raised.
+    """
     try:
         store = open_keystore(settings, prompt)
         keyring = store.load()
@@ -128,7 +133,18 @@ def load_keyring(settings: Settings, prompt: Callable[[], str] | None = None) ->
         keyring.check_not_placeholder()
     except KeyringError as exc:
         raise ConfigError(f"refusing to start: {exc}") from None
-    return keyring
+    return Keys(store, keyring)
+
+
+def load_keyring(settings: Settings, prompt: Callable[[], str] | None = None) -> kr.Keyring:
+    return open_keys(settings, prompt).current
+
+
+def prompt_passphrase() -> str:
+    """Ask on the terminal; without one, say which variable to set."""
+    if not sys.stdin.isatty():
+        raise KeyringError("the key file is passphrase-protected and TESTIMONY_KEYS__PASSPHRASE is not set")
+    return getpass.getpass("Key file passphrase: ")
 
 
 class Keys:

@@ -11,6 +11,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
 
+from app.access.principal import Principal
 from app.cli import cli
 from app.crypto.derive import Purpose, derive_key
 from app.db import new_id, unit_of_work
@@ -57,7 +58,7 @@ def test_rotate_rewraps_every_key_and_no_data(
 ) -> None:
     before = _ciphertexts(engine)
     old = key_store.load()
-    result = service.rotate(session_factory, key_store, batch_size=3)
+    result = service.rotate(Principal.system("test"), session_factory, key_store, batch_size=3)
     assert (result.kek_primary, result.resumed, result.rewrapped, result.retired) == (2, False, 7, [1])
     assert _versions(engine) == {2}
     assert _ciphertexts(engine) == before  # data itself untouched
@@ -86,13 +87,13 @@ def test_interrupted_rotation_resumes(
 
     before_rotation = key_store.load()
     with pytest.raises(KeyboardInterrupt):
-        service.rotate(session_factory, key_store, batch_size=2, on_batch=die)
+        service.rotate(Principal.system("test"), session_factory, key_store, batch_size=2, on_batch=die)
     assert _versions(engine) == {1, 2}  # half-way: one batch committed
     # Mid-rotation, a service holding the old keyring still opens everything (it reloads).
     assert sorted(before_rotation.keks) == [1]
     _all_open(session_factory, Keys(key_store, before_rotation), notes)
 
-    result = service.rotate(session_factory, key_store, batch_size=2)
+    result = service.rotate(Principal.system("test"), session_factory, key_store, batch_size=2)
     assert result.resumed
     assert result.kek_primary == 2
     assert result.rewrapped == 5
@@ -106,6 +107,8 @@ def test_cli_rotate_and_status(cli_env: dict[str, str], engine: Engine, notes: d
     status = runner.invoke(cli, ["keys", "status"], env=cli_env)
     assert status.exit_code == 0, status.output
     assert "data keys under KEK 1" in status.output
+    assert "verifier key (pin this)" in status.output
+    assert "testimony-vault.example/audit+" in status.output
     rotated = runner.invoke(cli, ["keys", "rotate", "--batch-size", "4"], env=cli_env)
     assert rotated.exit_code == 0, rotated.output
     assert "rotated to KEK 2; re-wrapped 7 data keys" in rotated.output
