@@ -53,8 +53,12 @@ class ThrottleSettings(BaseModel):
     tokens_per_hour: int = 10
 
 
+PLACEHOLDER_ORIGIN = "testimony-vault.example/audit"
+OWASP_ARGON2 = (19456, 2, 1)  # m (KiB), t, p: OWASP's minimum for argon2id
+
+
 class AuditSettings(BaseModel):
-    origin: str = "testimony-vault.example/audit"
+    origin: str = PLACEHOLDER_ORIGIN
     """Checkpoint origin line and signing key name; set a unique name per deployment."""
     checkpoint_every_events: int = 1000
     checkpoint_every_seconds: int = 300
@@ -77,6 +81,19 @@ class Settings(BaseSettings):
     trusted_proxies: list[str] = Field(default_factory=list)
     host: str = "127.0.0.1"
     port: int = 8000
+
+    def production_problems(self) -> list[str]:
+        """What must change before this configuration may run outside development mode."""
+        problems = []
+        if self.audit.origin == PLACEHOLDER_ORIGIN:
+            problems.append(
+                "set TESTIMONY_AUDIT__ORIGIN to a name unique to this deployment (e.g. vault.example.org/audit)"
+            )
+        p = self.passwords
+        memory, time_cost, parallelism = OWASP_ARGON2
+        if p.memory_kib < memory or p.time_cost < time_cost or p.parallelism < parallelism:
+            problems.append("TESTIMONY_PASSWORDS__* is below OWASP's argon2id minimum (m=19456 KiB, t=2, p=1)")
+        return problems
 
     @property
     def database_url(self) -> str:

@@ -23,6 +23,18 @@ CHEAP_SCRYPT = kr.ScryptParams(n=2**10, r=8, p=1)
 CHEAP_ARGON2 = PasswordHashSettings(time_cost=1, memory_kib=256, parallelism=1)
 
 
+def production(settings: Settings, **update: object) -> Settings:
+    """The same test settings as a production deployment would have them (keys aside)."""
+    prod = settings.model_copy(
+        update={
+            "development": False,
+            "audit": settings.audit.model_copy(update={"origin": "vault.test.invalid/audit"}),
+            "passwords": PasswordHashSettings(time_cost=2, memory_kib=19456, parallelism=1),
+        }
+    )
+    return prod.model_copy(update=update)
+
+
 @pytest.fixture(scope="session")
 def templates(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Templates]:
     t = Templates(tmp_path_factory.mktemp("template"))

@@ -4,6 +4,7 @@ from app import __version__
 from app.config import Settings
 from app.keys.store import Keys
 from app.main import create_app
+from tests.conftest import production
 
 
 def test_health_answers_without_auth(client: TestClient) -> None:
@@ -25,7 +26,7 @@ def test_openapi_page_in_development_uses_local_assets(client: TestClient) -> No
 
 
 def test_no_openapi_outside_development(settings: Settings, keys: Keys) -> None:
-    app = create_app(settings.model_copy(update={"development": False}), keys)
+    app = create_app(production(settings), keys)
     with TestClient(app) as c:
         assert c.get("/api/docs").status_code == 404
         assert c.get("/api/openapi.json").status_code == 404

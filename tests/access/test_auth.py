@@ -14,9 +14,12 @@ from app.access.deps import CurrentPrincipal
 from app.access.models import BrowserSession, User
 from app.access.passwords import Passwords
 from app.access.roles import Role
-from app.config import PasswordHashSettings
+from app.config import PasswordHashSettings, Settings
 from app.db import db_now, unit_of_work
 from app.http import DbSession, UnitOfWorkRoute
+from app.keys.store import Keys
+from app.main import create_app
+from tests.conftest import production
 from tests.support.actors import PASSWORD, actor, anonymous, code, login, make_user, shift_clock
 
 LOGIN = "/api/v1/auth/login"
@@ -38,10 +41,8 @@ def test_login_me_logout(app: FastAPI) -> None:
     assert replay.get("/api/v1/me").status_code == 401
 
 
-def test_cookie_flags_outside_development(settings, keys) -> None:  # type: ignore[no-untyped-def]
-    from app.main import create_app
-
-    app = create_app(settings.model_copy(update={"development": False}), keys)
+def test_cookie_flags_outside_development(settings: Settings, keys: Keys) -> None:
+    app = create_app(production(settings), keys)
     make_user(app, "prod", [Role.DOCUMENTER], with_totp=False)
     client = anonymous(app)
     r = client.post(LOGIN, json={"username": "prod", "password": PASSWORD})

@@ -11,11 +11,11 @@ from pydantic import SecretStr
 from typer.testing import CliRunner
 
 from app.cli import cli
-from app.config import KeySettings, Settings
+from app.config import AuditSettings, KeySettings, PasswordHashSettings, Settings
 from app.crypto import keyring as kr
 from app.keys.store import load_keyring, write_private_file
 from app.main import create_app
-from tests.conftest import CHEAP_SCRYPT
+from tests.conftest import CHEAP_SCRYPT, production
 from tests.support.database import ProvisionedDatabase
 
 PASSPHRASE = "correct horse battery staple"
@@ -23,7 +23,7 @@ PASSPHRASE = "correct horse battery staple"
 
 def _prod(settings: Settings, **keys: object) -> Settings:
     secret = {k: SecretStr(v) if isinstance(v, str) else v for k, v in keys.items()}
-    return settings.model_copy(update={"development": False, "keys": settings.keys.model_copy(update=secret)})
+    return production(settings, keys=settings.keys.model_copy(update=secret))
 
 
 def _protect(key_file: Path) -> None:
@@ -145,10 +145,21 @@ def test_keys_protect_wraps_the_file(key_file: Path, database: ProvisionedDataba
 def test_a_key_provider_is_accepted_outside_development(settings: Settings) -> None:
     from tests.support.kms import factory
 
-    prod = settings.model_copy(update={"development": False, "keys": KeySettings(provider="tests.support.kms:factory")})
+    prod = production(settings, keys=KeySettings(provider="tests.support.kms:factory"))
     app = create_app(prod)
     assert app.state.keys.current == factory().load()
     app.state.engine.dispose()
-    broken = settings.model_copy(update={"development": False, "keys": KeySettings(provider="nowhere.at_all:make")})
+    broken = production(settings, keys=KeySettings(provider="nowhere.at_all:make"))
     with pytest.raises(Exception, match="cannot be imported; expected module:factory"):
         create_app(broken)
+
+
+def test_production_refuses_placeholder_origin_and_weak_password_hashing(settings: Settings, key_file: Path) -> None:
+    _protect(key_file)
+    prod = _prod(settings, passphrase=PASSPHRASE)
+    placeholder = prod.model_copy(update={"audit": AuditSettings()})
+    with pytest.raises(Exception, match="TESTIMONY_AUDIT__ORIGIN"):
+        create_app(placeholder)
+    weak = prod.model_copy(update={"passwords": PasswordHashSettings(time_cost=1, memory_kib=65536, parallelism=1)})
+    with pytest.raises(Exception, match="OWASP"):
+        create_app(weak)
