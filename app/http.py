@@ -107,7 +107,14 @@ def _with_actor(request: Request, trail: audit.Trail) -> audit.Trail:
     principal: Principal | None = getattr(request.state, "principal", None)
     if principal is None or trail.actor != "anonymous":
         return trail
-    return replace(trail, actor=principal.actor, actor_roles=tuple(sorted(principal.roles)))
+    credential = (
+        f"session:{principal.session_id}"
+        if principal.session_id
+        else f"token:{principal.token_id}"
+        if principal.token_id
+        else None
+    )
+    return replace(trail, actor=principal.actor, actor_roles=tuple(sorted(principal.roles)), credential=credential)
 
 
 def _outcome(status: int) -> audit.Outcome:

@@ -139,7 +139,8 @@ def column_problems(session: Session) -> list[str]:
         except ValueError:
             problems.append(f"event {row.seq}: stored bytes are not JSON")
             continue
-        expected = {"v": audit.ENTRY_VERSION, **audit.entry_fields(row)}
+        version = stored.get("v", audit.ENTRY_VERSION) if isinstance(stored, dict) else audit.ENTRY_VERSION
+        expected = {"v": version, **audit.entry_fields(row, version if isinstance(version, int) else 0)}
         if stored != expected:
             differing = sorted(k for k in expected.keys() | stored.keys() if stored.get(k) != expected.get(k))
             problems.append(f"event {row.seq}: columns differ from the stored bytes ({', '.join(differing)})")

@@ -37,6 +37,7 @@ class AuditEvent(Base):
     status: Mapped[int | None] = mapped_column(Integer)
     request_id: Mapped[str | None] = mapped_column(String(64))
     client: Mapped[str | None] = mapped_column(String(64))
+    credential: Mapped[str | None] = mapped_column(String(48), default=None)
 
 
 class AuditCheckpoint(Base):

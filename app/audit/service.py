@@ -28,7 +28,7 @@ from app.db import db_now
 
 TRAIL = "audit_trail"
 ADVISORY_LOCK_ID = 0x7E571_0A0D17  # any constant shared by every writer of this database
-ENTRY_VERSION = 1
+ENTRY_VERSION = 2  # 2 added the credential (which session or token acted)
 
 
 @dataclass(frozen=True)
@@ -38,6 +38,8 @@ class Trail:
     action: AuditAction
     actor: str = "anonymous"
     actor_roles: tuple[str, ...] = ()
+    credential: str | None = None
+    """session:<id> or token:<id>: which credential acted, for following up a stolen one."""
     resource_type: str | None = None
     resource_id: str | None = None
     case_id: uuid.UUID | None = None
@@ -91,9 +93,9 @@ def _iso(at: datetime) -> str:
     return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def entry_fields(event: AuditEvent) -> dict[str, Any]:
-    """The queryable columns as they must appear in the stored bytes."""
-    return {
+def entry_fields(event: AuditEvent, version: int = ENTRY_VERSION) -> dict[str, Any]:
+    """The queryable columns as they must appear in the stored bytes of an entry of that version."""
+    fields: dict[str, Any] = {
         "seq": event.seq,
         "at": _iso(event.at),
         "actor": event.actor,
@@ -108,6 +110,9 @@ def entry_fields(event: AuditEvent) -> dict[str, Any]:
         "request_id": event.request_id,
         "client": event.client,
     }
+    if version >= 2:
+        fields["credential"] = event.credential
+    return fields
 
 
 def append(session: Session, trail: Trail, outcome: Outcome, status: int | None = None) -> AuditEvent:
@@ -130,6 +135,7 @@ def append(session: Session, trail: Trail, outcome: Outcome, status: int | None 
         status=status,
         request_id=trail.request_id,
         client=trail.client,
+        credential=trail.credential,
     )
     event.entry = rfc8785.dumps({"v": ENTRY_VERSION, **entry_fields(event)})
     session.add(event)

@@ -161,6 +161,7 @@ def test_one_event_per_request_allowed_and_denied(app: FastAPI, method: str, tem
         "anonymous",
     )
     assert (str(event.case_id) if event.case_id else None) == case_in_path
+    assert event.credential is None
 
     payload = _body(world, method, template, who)
     if template == "/api/v1/me/totp/confirm":  # success needs an enrolment started first
@@ -172,6 +173,8 @@ def test_one_event_per_request_allowed_and_denied(app: FastAPI, method: str, tem
     [event] = _events_since(app, before)
     assert (event.action, event.resource_type, event.outcome) == (action, resource_type, "allowed")
     assert event.actor == f"user:{world.actors[who].user_id}"
+    assert event.credential is not None
+    assert event.credential.startswith("session:")
     assert event.status == allowed.status_code
     assert event.request_id == allowed.headers["x-request-id"]
     expected_id = expect(world, allowed)
@@ -213,3 +216,15 @@ def test_login_success_and_failure_never_store_the_attempted_name(app: FastAPI) 
 
 def test_query_strings_of_the_table_are_valid(app: FastAPI) -> None:
     assert set(QUERY) <= {t for _m, t in ROUTES}
+
+
+def test_events_name_the_token_that_acted(app: FastAPI) -> None:
+    from app.access.roles import Role
+    from tests.support.actors import actor
+
+    admin = actor(app, "tok", [Role.ADMIN])
+    made = admin.post("/api/v1/auth/tokens", json={"name": "script"}).json()
+    before = _last_seq(app)
+    assert anonymous(app).get("/api/v1/users", headers={"authorization": f"Bearer {made['token']}"}).status_code == 200
+    [event] = _events_since(app, before)
+    assert event.credential == f"token:{made['id']}"

@@ -189,6 +189,7 @@ def _rewrite(engine: Engine, signer_seed: bytes | None, key_file: Path) -> None:
                 status=old.status,
                 request_id=old.request_id,
                 client=old.client,
+                credential=old.credential,
             )
             ev.entry = json.dumps(fields, sort_keys=True, separators=(",", ":")).encode()
             s.add(ev)
