@@ -345,6 +345,51 @@ def keys_rotate(batch_size: Annotated[int, typer.Option(min=1, max=10_000)] = 50
     out.print("Back up the key file now; running workers pick up the new KEK on their own.")
 
 
+@keys_cli.command("rewrap")
+def keys_rewrap(batch_size: Annotated[int, typer.Option(min=1, max=10_000)] = 500) -> None:
+    """Re-wrap data keys still under an older KEK (after all workers reloaded); no new KEK is made."""
+    settings = get_settings()
+    try:
+        store = open_keystore(settings, prompt_passphrase)
+        store.load()
+    except KeyringError as exc:
+        raise _fail(str(exc)) from None
+    engine, factory = _factory(settings)
+    with _progress() as progress:
+        task = progress.add_task("re-wrapping data keys", total=None)
+        result = keys_service.rewrap(
+            SYSTEM,
+            factory,
+            store,
+            batch_size=batch_size,
+            on_start=lambda total: progress.update(task, total=total),
+            on_batch=lambda n: progress.advance(task, n),
+        )
+    _record(factory, AuditAction.KEYS_ROTATE, audit.Outcome.ALLOWED, str(result.kek_primary))
+    engine.dispose()
+    out.print(f"re-wrapped {result.rewrapped} data keys under KEK {result.kek_primary}")
+
+
+@keys_cli.command("prune")
+def keys_prune(
+    yes: Annotated[bool, typer.Option("--yes", help="Confirm: backups older than now cannot be restored.")] = False,
+) -> None:
+    """Destroy retired KEKs that wrap no data key. Backups that still need them become unreadable."""
+    if not yes:
+        raise _fail("pass --yes once every backup taken before the last rotation has expired")
+    settings = get_settings()
+    try:
+        store = open_keystore(settings, prompt_passphrase)
+        store.load()
+    except KeyringError as exc:
+        raise _fail(str(exc)) from None
+    engine, factory = _factory(settings)
+    removed = keys_service.prune(SYSTEM, factory, store)
+    _record(factory, AuditAction.KEYS_PRUNE, audit.Outcome.ALLOWED, ",".join(map(str, removed)) or None)
+    engine.dispose()
+    out.print(f"destroyed KEK versions: {', '.join(map(str, removed)) or 'none'}")
+
+
 @keys_cli.command("protect")
 def keys_protect() -> None:
     """Wrap a plain key file under a passphrase (scrypt + AES-256-GCM)."""

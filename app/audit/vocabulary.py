@@ -54,6 +54,7 @@ class AuditAction(StrEnum):
     KEYS_STATUS = "keys.status"
     KEYS_ROTATE = "keys.rotate"
     KEYS_PROTECT = "keys.protect"
+    KEYS_PRUNE = "keys.prune"
     FORMS_READ = "forms.read"
     PERSON_CREATE = "person.create"
     PERSON_READ = "person.read"

@@ -89,6 +89,16 @@ class Keyring:
             raise KeyringError("the primary KEK cannot be retired")
         return replace(self, kek_retired=self.kek_retired | frozenset(versions))
 
+    def without_keks(self, versions: set[int]) -> Keyring:
+        """Destroy KEK versions; only retired ones may go."""
+        if not versions <= self.kek_retired:
+            raise KeyringError("only retired KEK versions can be destroyed")
+        return replace(
+            self,
+            keks={v: k for v, k in self.keks.items() if v not in versions},
+            kek_retired=self.kek_retired - frozenset(versions),
+        )
+
     def check_not_placeholder(self) -> None:
         """Refuse key material that is obviously not random (all one byte, repeated)."""
         seeds = [e.seed for e in self.signing_keys]

@@ -139,8 +139,24 @@ def rotate(
         pending = status(session, principal, keyring).pending_rewrap
     resumed = pending > 0
     if not resumed:
-        keyring = keyring.with_new_kek()
-        store.save(keyring)
+        store.save(keyring.with_new_kek())
+    result = rewrap(principal, factory, store, batch_size=batch_size, on_start=on_start, on_batch=on_batch)
+    return RotationResult(result.kek_primary, resumed, result.rewrapped, result.retired)
+
+
+def rewrap(
+    principal: Principal,
+    factory: sessionmaker[Session],
+    store: KeyStore,
+    *,
+    batch_size: int = 500,
+    on_start: Callable[[int], None] = lambda total: None,
+    on_batch: Callable[[int], None] = lambda done: None,
+) -> RotationResult:
+    """Re-wrap every data key not under the primary KEK (e.g. made by a worker that had not yet
+    reloaded the keyring after a rotation), then mark the older KEKs retired."""
+    policy.require(principal, policy.Action.KEYS_MANAGE)
+    keyring = store.load()
     with unit_of_work(factory) as session:
         total = status(session, principal, keyring).pending_rewrap
     on_start(total)
@@ -155,4 +171,20 @@ def rotate(
     retired = sorted(set(keyring.keks) - {keyring.kek_primary} - set(keyring.kek_retired))
     if retired:
         store.save(keyring.with_retired_keks(set(retired)))
-    return RotationResult(kek_primary=keyring.kek_primary, resumed=resumed, rewrapped=done, retired=retired)
+    return RotationResult(kek_primary=keyring.kek_primary, resumed=False, rewrapped=done, retired=retired)
+
+
+def prune(principal: Principal, factory: sessionmaker[Session], store: KeyStore) -> list[int]:
+    """Destroy retired KEKs that wrap no data key any more; returns the versions removed.
+
+    Backups taken while a KEK was in use need it to be restored: prune only after
+    those backups have expired.
+    """
+    policy.require(principal, policy.Action.KEYS_MANAGE)
+    keyring = store.load()
+    with unit_of_work(factory) as session:
+        in_use = status(session, principal, keyring).data_keys_by_version
+    removable = sorted(v for v in keyring.kek_retired if not in_use.get(v))
+    if removable:
+        store.save(keyring.without_keks(set(removable)))
+    return removable

@@ -113,3 +113,29 @@ def test_cli_rotate_and_status(cli_env: dict[str, str], engine: Engine, notes: d
     assert rotated.exit_code == 0, rotated.output
     assert "rotated to KEK 2; re-wrapped 7 data keys" in rotated.output
     assert _versions(engine) == {2}
+
+
+def test_stragglers_are_rewrapped_and_retired_keks_pruned(
+    engine: Engine,
+    session_factory: sessionmaker[Session],
+    key_store: FileKeyStore,
+    notes: dict[uuid.UUID, str],
+    cli_env: dict[str, str],
+) -> None:
+    stale = Keys(key_store, key_store.load())  # a worker that has not reloaded since before the rotation
+    system = Principal.system("test")
+    assert service.rotate(system, session_factory, key_store).kek_primary == 2
+    with unit_of_work(session_factory) as s:
+        service.create_data_key(s, stale, new_id())  # wrapped under KEK 1 after the rotation
+    assert _versions(engine) == {1, 2}
+    runner = CliRunner()
+    refused = runner.invoke(cli, ["keys", "prune"], env=cli_env)
+    assert refused.exit_code == 2
+    assert runner.invoke(cli, ["keys", "prune", "--yes"], env=cli_env).output.strip().endswith("none")
+    assert "re-wrapped 1 data keys under KEK 2" in runner.invoke(cli, ["keys", "rewrap"], env=cli_env).output
+    assert _versions(engine) == {2}
+    pruned = runner.invoke(cli, ["keys", "prune", "--yes"], env=cli_env)
+    assert pruned.exit_code == 0, pruned.output
+    assert "destroyed KEK versions: 1" in pruned.output
+    assert sorted(key_store.load().keks) == [2]
+    _all_open(session_factory, Keys(key_store, key_store.load()), notes)
