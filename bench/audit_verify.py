@@ -92,6 +92,7 @@ def make_entries(n: int, seed: int = 0) -> list[bytes]:
             "status": _STATUSES[outcome],
             "request_id": _uuid(rng),
             "client": rng.choice(clients),
+            "credential": f"session:{_uuid(rng)}",
         }
         entries.append(rfc8785.dumps(fields))
     return entries

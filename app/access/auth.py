@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from app.access import credentials, policy, throttle, totp
 from app.access.models import ApiToken, BrowserSession, RecoveryCode, User
 from app.access.passwords import check_strength
-from app.access.principal import Principal, TokenScope, Via
+from app.access.principal import Client, Principal, TokenScope, Via
 from app.access.roles import TOTP_REQUIRED_ROLES, Role
 from app.access.schemas import (
     LoginRequest,
@@ -21,9 +21,9 @@ from app.access.schemas import (
     SecondFactor,
     TokenCreate,
     TokenCreated,
-    TokenRead,
     TotpEnrolment,
 )
+from app.access.tokens import create_token
 from app.audit import service as audit
 from app.cases.models import CaseMember
 from app.crypto import aead
@@ -34,15 +34,6 @@ from app.runtime import Runtime
 
 BAD_CREDENTIALS = "The username, password or code is not right."
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-
-
-@dataclass(frozen=True)
-class Client:
-    """Where a request comes from, as far as authentication cares."""
-
-    address: str
-    method: str = "GET"
-    csrf_header: str | None = None
 
 
 @dataclass(frozen=True)
@@ -363,48 +354,3 @@ def step_up(
         throttle.count_failure(session, runtime, throttle.Kind.SECOND_FACTOR, account, client.address, now)
         raise Forbidden("that code is not right", code="bad_code")
     return now, _rotate_session(session, runtime, principal, now)
-
-
-def create_token(
-    session: Session, runtime: Runtime, principal: Principal, data: TokenCreate, client: Client
-) -> TokenCreated:
-    policy.require(principal, policy.Action.TOKEN_MANAGE)
-    if principal.via is not Via.SESSION:
-        raise Forbidden("tokens are made from a browser session, not from another token")
-    now = db_now(session)
-    account = f"user|{principal.user_id}"
-    cfg = runtime.settings.throttle
-    throttle.check(session, runtime, throttle.Kind.TOKEN, account, client.address, now, limit=cfg.tokens_per_hour)
-    throttle.count(session, runtime, throttle.Kind.TOKEN, account, client.address, now)
-    secret = credentials.new_secret(credentials.TOKEN_PREFIX)
-    assert principal.user_id is not None
-    row = ApiToken(
-        id=new_id(),
-        token_hash=credentials.secret_hash(secret),
-        user_id=principal.user_id,
-        name=data.name,
-        scope=data.scope,
-        created_at=now,
-        expires_at=now + timedelta(days=data.expires_in_days),
-    )
-    session.add(row)
-    session.flush()
-    audit.touch(session, resource_id=row.id)
-    return TokenCreated(**TokenRead.model_validate(row).model_dump(), token=secret)
-
-
-def list_tokens(session: Session, principal: Principal) -> list[TokenRead]:
-    policy.require(principal, policy.Action.TOKEN_MANAGE)
-    rows = session.scalars(
-        select(ApiToken).where(ApiToken.user_id == principal.user_id).order_by(ApiToken.created_at)
-    ).all()
-    return [TokenRead.model_validate(r) for r in rows]
-
-
-def revoke_token(session: Session, principal: Principal, token_id: uuid.UUID) -> None:
-    policy.require(principal, policy.Action.TOKEN_MANAGE)
-    row = session.get(ApiToken, token_id)
-    if row is None or row.user_id != principal.user_id:
-        raise NotFound
-    if row.revoked_at is None:
-        row.revoked_at = db_now(session)

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Request, Response
 
 from app.access import auth, throttle
-from app.access.principal import Principal
+from app.access.principal import Client, Principal
 from app.config import Settings
 from app.http import DbSession
 from app.runtime import Runtime
@@ -28,13 +28,13 @@ def get_runtime(request: Request) -> Runtime:
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 
-def get_client(request: Request, runtime: RuntimeDep) -> auth.Client:
+def get_client(request: Request, runtime: RuntimeDep) -> Client:
     peer = request.client.host if request.client else None
     address = throttle.client_address(peer, request.headers.get("x-forwarded-for"), runtime.settings.trusted_proxies)
-    return auth.Client(address=address, method=request.method, csrf_header=request.headers.get(CSRF_HEADER))
+    return Client(address=address, method=request.method, csrf_header=request.headers.get(CSRF_HEADER))
 
 
-ClientDep = Annotated[auth.Client, Depends(get_client)]
+ClientDep = Annotated[Client, Depends(get_client)]
 
 
 def session_cookie(request: Request, runtime: Runtime) -> str | None:

@@ -49,3 +49,12 @@ class Principal:
     @property
     def actor(self) -> str:
         return f"system:{self.label}" if self.is_system else f"user:{self.user_id}"
+
+
+@dataclass(frozen=True)
+class Client:
+    """Where a request comes from, as far as authentication cares."""
+
+    address: str
+    method: str = "GET"
+    csrf_header: str | None = None

@@ -6,7 +6,7 @@ import uuid
 
 from fastapi import APIRouter, Request, Response, status
 
-from app.access import auth, service
+from app.access import auth, service, tokens
 from app.access.credentials import csrf_token
 from app.access.deps import (
     ClientDep,
@@ -128,19 +128,19 @@ def confirm_totp(
 def create_token(
     data: TokenCreate, principal: CurrentPrincipal, session: DbSession, runtime: RuntimeDep, client: ClientDep
 ) -> TokenCreated:
-    return auth.create_token(session, runtime, principal, data, client)
+    return tokens.create_token(session, runtime, principal, data, client)
 
 
 @router.get("/auth/tokens", response_model=list[TokenRead], tags=["auth"])
 @audited(AuditAction.TOKEN_LIST, "token")
 def list_tokens(principal: CurrentPrincipal, session: DbSession) -> list[TokenRead]:
-    return auth.list_tokens(session, principal)
+    return tokens.list_tokens(session, principal)
 
 
 @router.delete("/auth/tokens/{token_id}", status_code=status.HTTP_204_NO_CONTENT, tags=["auth"])
 @audited(AuditAction.TOKEN_REVOKE, "token", id_param="token_id")
 def revoke_token(token_id: uuid.UUID, principal: CurrentPrincipal, session: DbSession) -> None:
-    auth.revoke_token(session, principal, token_id)
+    tokens.revoke_token(session, principal, token_id)
 
 
 @router.get("/users", response_model=list[UserRead], tags=["users"])

@@ -11,8 +11,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.text import Text
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -22,6 +20,7 @@ from app.audit import service as audit
 from app.audit.models import AuditCheckpoint, AuditEvent
 from app.audit.verify import Report, verify_dump
 from app.audit.vocabulary import AuditAction
+from app.cli_support import console, out, progress, record
 from app.config import get_settings
 from app.crypto.keyring import Keyring
 from app.db import make_engine, make_sessionmaker, unit_of_work
@@ -29,15 +28,6 @@ from app.errors import ConfigError
 from app.keys.store import load_keyring, prompt_passphrase
 
 audit_cli = typer.Typer(no_args_is_help=True, help="The tamper-evident log: checkpoints, export, verification.")
-console = Console(stderr=True)
-out = Console()
-SYSTEM_ACTOR = "system:cli"
-
-
-def _progress() -> Progress:
-    return Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), console=console
-    )
 
 
 @contextmanager
@@ -55,19 +45,12 @@ def _open() -> Iterator[tuple[Keyring, sessionmaker[Session], str]]:
         engine.dispose()
 
 
-def _record(
-    factory: sessionmaker[Session], action: AuditAction, outcome: audit.Outcome = audit.Outcome.ALLOWED
-) -> None:
-    with unit_of_work(factory) as session:
-        audit.append(session, audit.Trail(action=action, actor=SYSTEM_ACTOR, resource_type="audit_log"), outcome)
-
-
 def checkpoint_once(factory: sessionmaker[Session], keyring: Keyring, origin: str) -> AuditCheckpoint | None:
     """Record the checkpointing, then sign the tree including that record."""
-    _record(factory, AuditAction.AUDIT_CHECKPOINT)
-    with _progress() as progress, unit_of_work(factory) as session:
-        task = progress.add_task("hashing the log", total=audit.size(session))
-        row = audit.make_checkpoint(session, keyring.signer, origin, lambda n: progress.advance(task, n))
+    record(factory, AuditAction.AUDIT_CHECKPOINT, resource_type="audit_log")
+    with progress() as bar, unit_of_work(factory) as session:
+        task = bar.add_task("hashing the log", total=audit.size(session))
+        row = audit.make_checkpoint(session, keyring.signer, origin, lambda n: bar.advance(task, n))
     return row
 
 
@@ -121,12 +104,12 @@ def _entries(session: Session) -> Iterator[bytes]:
 def export(out_file: Annotated[Path, typer.Option("--out")]) -> None:
     """Write every stored entry, one per line, for verification elsewhere."""
     with _open() as (_keyring, factory, _origin):
-        _record(factory, AuditAction.AUDIT_EXPORT)
-        with unit_of_work(factory) as session, out_file.open("wb") as fh, _progress() as progress:
-            task = progress.add_task("exporting", total=audit.size(session))
+        record(factory, AuditAction.AUDIT_EXPORT, resource_type="audit_log")
+        with unit_of_work(factory) as session, out_file.open("wb") as fh, progress() as bar:
+            task = bar.add_task("exporting", total=audit.size(session))
             for entry in _entries(session):
                 fh.write(entry + b"\n")
-                progress.advance(task)
+                bar.advance(task)
         out.print(f"wrote {out_file}")
 
 
@@ -162,10 +145,10 @@ def verify_database(session: Session, public_key: bytes, key_name: str, external
     stored = list(session.scalars(select(AuditCheckpoint).order_by(AuditCheckpoint.size)))
     notes = [c.note for c in stored] + [p.read_text() for p in external]
     labels = [f"stored checkpoint {c.size}" for c in stored] + [f"external {p.name}" for p in external]
-    with _progress() as progress:
-        task = progress.add_task("verifying", total=audit.size(session))
+    with progress() as bar:
+        task = bar.add_task("verifying", total=audit.size(session))
         report = verify_dump(
-            _entries(session), notes, public_key, key_name, labels=labels, on_entry=lambda _n: progress.advance(task)
+            _entries(session), notes, public_key, key_name, labels=labels, on_entry=lambda _n: bar.advance(task)
         )
     report.problems.extend(column_problems(session))
     return report
@@ -190,9 +173,9 @@ def verify(
         for problem in report.problems:
             out.print(Text.assemble(("FAIL ", "red"), problem), soft_wrap=True)
         if not report.ok:
-            _record(factory, AuditAction.AUDIT_VERIFY, audit.Outcome.FAILED)
+            record(factory, AuditAction.AUDIT_VERIFY, audit.Outcome.FAILED, resource_type="audit_log")
             raise typer.Exit(1)
-        _record(factory, AuditAction.AUDIT_VERIFY)
+        record(factory, AuditAction.AUDIT_VERIFY, resource_type="audit_log")
         out.print(
             f"OK: {report.entries} entries, {len(report.checkpoints)} checkpoints verified with key "
             f"{key_name}; {report.uncovered} newer entries not yet covered by a checkpoint"

@@ -1,0 +1,63 @@
+"""API tokens for scripts: shown once, stored hashed, scoped, expiring and revocable."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.access import credentials, policy, throttle
+from app.access.models import ApiToken
+from app.access.principal import Client, Principal, Via
+from app.access.schemas import TokenCreate, TokenCreated, TokenRead
+from app.audit import service as audit
+from app.db import db_now, new_id
+from app.errors import Forbidden, NotFound
+from app.runtime import Runtime
+
+
+def create_token(
+    session: Session, runtime: Runtime, principal: Principal, data: TokenCreate, client: Client
+) -> TokenCreated:
+    policy.require(principal, policy.Action.TOKEN_MANAGE)
+    if principal.via is not Via.SESSION:
+        raise Forbidden("tokens are made from a browser session, not from another token")
+    now = db_now(session)
+    account = f"user|{principal.user_id}"
+    cfg = runtime.settings.throttle
+    throttle.check(session, runtime, throttle.Kind.TOKEN, account, client.address, now, limit=cfg.tokens_per_hour)
+    throttle.count(session, runtime, throttle.Kind.TOKEN, account, client.address, now)
+    secret = credentials.new_secret(credentials.TOKEN_PREFIX)
+    assert principal.user_id is not None
+    row = ApiToken(
+        id=new_id(),
+        token_hash=credentials.secret_hash(secret),
+        user_id=principal.user_id,
+        name=data.name,
+        scope=data.scope,
+        created_at=now,
+        expires_at=now + timedelta(days=data.expires_in_days),
+    )
+    session.add(row)
+    session.flush()
+    audit.touch(session, resource_id=row.id)
+    return TokenCreated(**TokenRead.model_validate(row).model_dump(), token=secret)
+
+
+def list_tokens(session: Session, principal: Principal) -> list[TokenRead]:
+    policy.require(principal, policy.Action.TOKEN_MANAGE)
+    rows = session.scalars(
+        select(ApiToken).where(ApiToken.user_id == principal.user_id).order_by(ApiToken.created_at)
+    ).all()
+    return [TokenRead.model_validate(r) for r in rows]
+
+
+def revoke_token(session: Session, principal: Principal, token_id: uuid.UUID) -> None:
+    policy.require(principal, policy.Action.TOKEN_MANAGE)
+    row = session.get(ApiToken, token_id)
+    if row is None or row.user_id != principal.user_id:
+        raise NotFound
+    if row.revoked_at is None:
+        row.revoked_at = db_now(session)

@@ -1,0 +1,96 @@
+"""What every `testimony` command shares: output, errors, progress, the unit of work and its audit."""
+
+from __future__ import annotations
+
+import getpass
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.text import Text
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.access.principal import Principal
+from app.audit import service as audit
+from app.audit.vocabulary import AuditAction
+from app.config import Settings, get_settings
+from app.crypto.errors import KeyringError
+from app.db import is_sqlite, make_engine, make_sessionmaker, on_failure, unit_of_work
+from app.errors import AppError, ConfigError
+from app.keys.store import open_keys, prompt_passphrase
+from app.runtime import Runtime
+
+console = Console(stderr=True)
+out = Console()
+SYSTEM = Principal.system()
+
+
+def fail(message: str, code: int = 2) -> typer.Exit:
+    console.print(Text.assemble(("error: ", "red"), message), soft_wrap=True)
+    return typer.Exit(code)
+
+
+def progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), console=console
+    )
+
+
+def open_factory(settings: Settings) -> tuple[Engine, sessionmaker[Session]]:
+    engine = make_engine(settings.database_url, pool=not is_sqlite(settings.database_url))
+    return engine, make_sessionmaker(engine)
+
+
+def record(
+    factory: sessionmaker[Session],
+    action: AuditAction,
+    outcome: audit.Outcome = audit.Outcome.ALLOWED,
+    resource_id: str | None = None,
+    resource_type: str = "keyring",
+) -> None:
+    """An operation that spans several transactions is recorded once, at its end."""
+    trail = audit.Trail(action=action, actor=SYSTEM.actor, resource_type=resource_type, resource_id=resource_id)
+    with unit_of_work(factory) as session:
+        audit.append(session, trail, outcome)
+
+
+@contextmanager
+def services(action: AuditAction, resource_type: str | None = None) -> Iterator[tuple[Session, Runtime]]:
+    """One unit of work for one command, audited as the system principal, with the
+    runtime the services need. A failed command is recorded in a transaction of its own."""
+    settings = get_settings()
+    try:
+        keys = open_keys(settings, prompt_passphrase)
+    except (ConfigError, KeyringError) as exc:
+        raise fail(str(exc)) from None
+    engine, factory = open_factory(settings)
+    trail = audit.Trail(action=action, actor=SYSTEM.actor, resource_type=resource_type)
+    try:
+        with unit_of_work(factory) as session:
+            audit.begin(session, trail)
+            on_failure(session, lambda s: audit.append(s, trail, audit.Outcome.FAILED))
+            yield session, Runtime(settings, keys)
+            audit.append(session, audit.current(session) or trail, audit.Outcome.ALLOWED)
+    except AppError as exc:
+        raise fail(exc.detail) from None
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise fail(f"invalid input: {problems}") from None
+    finally:
+        engine.dispose()
+
+
+def new_passphrase(settings: Settings) -> str:
+    if settings.keys.passphrase:
+        return settings.keys.passphrase.get_secret_value()
+    if not sys.stdin.isatty():
+        raise fail("set TESTIMONY_KEYS__PASSPHRASE to protect the key file non-interactively")
+    first = getpass.getpass("New key file passphrase: ")
+    if len(first) < 12 or first != getpass.getpass("Repeat passphrase: "):
+        raise fail("passphrases differ or are shorter than 12 characters")
+    return first

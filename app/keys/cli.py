@@ -1,0 +1,148 @@
+"""`testimony keys`: status, rotation, re-wrapping, pruning and protection of the keyring."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from app.audit import note
+from app.audit import service as audit
+from app.audit.vocabulary import AuditAction
+from app.cli_support import SYSTEM, fail, new_passphrase, open_factory, out, progress, record
+from app.config import get_settings
+from app.crypto import keyring as kr
+from app.crypto.errors import KeyringError
+from app.crypto.signing import fingerprint
+from app.db import unit_of_work
+from app.keys import service as keys_service
+from app.keys.store import FileKeyStore, open_keystore, prompt_passphrase, write_private_file
+
+keys_cli = typer.Typer(no_args_is_help=True, help="Key custody: status, rotation, protection.")
+
+
+@keys_cli.command("status")
+def keys_status() -> None:
+    """Show key versions and how many data keys each KEK wraps."""
+    settings = get_settings()
+    try:
+        keyring = open_keystore(settings, prompt_passphrase).load()
+    except KeyringError as exc:
+        raise fail(str(exc)) from None
+    engine, factory = open_factory(settings)
+    with unit_of_work(factory) as session:
+        st = keys_service.status(session, SYSTEM, keyring)
+    record(factory, AuditAction.KEYS_STATUS)
+    engine.dispose()
+    table = Table(title="Keyring")
+    table.add_column("item")
+    table.add_column("value")
+    table.add_row("KEK versions", ", ".join(map(str, st.kek_versions)))
+    table.add_row("primary KEK", str(st.kek_primary))
+    table.add_row("retired KEKs", ", ".join(map(str, st.kek_retired)) or "-")
+    table.add_row("derivation root", f"version {st.root_primary}")
+    table.add_row("signing key id", st.signing_key_id)
+    signer = keyring.signer
+    table.add_row("signing key fingerprint", fingerprint(signer.public_key))
+    table.add_row("verifier key (pin this)", note.vkey(settings.audit.origin, signer.public_key))
+    for version, count in sorted(st.data_keys_by_version.items()):
+        table.add_row(f"data keys under KEK {version}", str(count))
+    table.add_row("pending re-wrap", str(st.pending_rewrap))
+    out.print(table)
+
+
+@keys_cli.command("rotate")
+def keys_rotate(batch_size: Annotated[int, typer.Option(min=1, max=10_000)] = 500) -> None:
+    """Make a new primary KEK and re-wrap every data key; resumes if interrupted."""
+    settings = get_settings()
+    try:
+        store = open_keystore(settings, prompt_passphrase)
+        store.load()
+    except KeyringError as exc:
+        raise fail(str(exc)) from None
+    engine, factory = open_factory(settings)
+    with progress() as bar:
+        task = bar.add_task("re-wrapping data keys", total=None)
+        try:
+            result = keys_service.rotate(
+                SYSTEM,
+                factory,
+                store,
+                batch_size=batch_size,
+                on_start=lambda total: bar.update(task, total=total),
+                on_batch=lambda n: bar.advance(task, n),
+            )
+        except KeyringError as exc:
+            record(factory, AuditAction.KEYS_ROTATE, audit.Outcome.FAILED)
+            raise fail(str(exc)) from None
+    record(factory, AuditAction.KEYS_ROTATE, audit.Outcome.ALLOWED, str(result.kek_primary))
+    engine.dispose()
+    verb = "resumed rotation to" if result.resumed else "rotated to"
+    out.print(
+        f"{verb} KEK {result.kek_primary}; re-wrapped {result.rewrapped} data keys; "
+        f"retired KEK versions: {', '.join(map(str, result.retired)) or 'none'}"
+    )
+    out.print("Back up the key file now; running workers pick up the new KEK on their own.")
+
+
+@keys_cli.command("rewrap")
+def keys_rewrap(batch_size: Annotated[int, typer.Option(min=1, max=10_000)] = 500) -> None:
+    """Re-wrap data keys still under an older KEK (after all workers reloaded); no new KEK is made."""
+    settings = get_settings()
+    try:
+        store = open_keystore(settings, prompt_passphrase)
+        store.load()
+    except KeyringError as exc:
+        raise fail(str(exc)) from None
+    engine, factory = open_factory(settings)
+    with progress() as bar:
+        task = bar.add_task("re-wrapping data keys", total=None)
+        result = keys_service.rewrap(
+            SYSTEM,
+            factory,
+            store,
+            batch_size=batch_size,
+            on_start=lambda total: bar.update(task, total=total),
+            on_batch=lambda n: bar.advance(task, n),
+        )
+    record(factory, AuditAction.KEYS_ROTATE, audit.Outcome.ALLOWED, str(result.kek_primary))
+    engine.dispose()
+    out.print(f"re-wrapped {result.rewrapped} data keys under KEK {result.kek_primary}")
+
+
+@keys_cli.command("prune")
+def keys_prune(
+    yes: Annotated[bool, typer.Option("--yes", help="Confirm: backups older than now cannot be restored.")] = False,
+) -> None:
+    """Destroy retired KEKs that wrap no data key. Backups that still need them become unreadable."""
+    if not yes:
+        raise fail("pass --yes once every backup taken before the last rotation has expired")
+    settings = get_settings()
+    try:
+        store = open_keystore(settings, prompt_passphrase)
+        store.load()
+    except KeyringError as exc:
+        raise fail(str(exc)) from None
+    engine, factory = open_factory(settings)
+    removed = keys_service.prune(SYSTEM, factory, store)
+    record(factory, AuditAction.KEYS_PRUNE, audit.Outcome.ALLOWED, ",".join(map(str, removed)) or None)
+    engine.dispose()
+    out.print(f"destroyed KEK versions: {', '.join(map(str, removed)) or 'none'}")
+
+
+@keys_cli.command("protect")
+def keys_protect() -> None:
+    """Wrap a plain key file under a passphrase (scrypt + AES-256-GCM)."""
+    settings = get_settings()
+    path = settings.key_file
+    try:
+        keyring = FileKeyStore(path, None).load()
+    except KeyringError as exc:
+        raise fail(str(exc)) from None
+    passphrase = new_passphrase(settings)
+    write_private_file(path, kr.dumps(keyring, passphrase))
+    engine, factory = open_factory(settings)
+    record(factory, AuditAction.KEYS_PROTECT, audit.Outcome.ALLOWED)
+    engine.dispose()
+    out.print(f"{path} is now passphrase-protected. Keep the passphrase apart from the file.")
