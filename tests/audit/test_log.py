@@ -437,3 +437,30 @@ def test_the_checkpointer_signs_as_events_accumulate(app: FastAPI, cli_env: dict
         latest = audit.latest_checkpoint(s)
         assert latest is not None
         assert latest.size == audit.size(s)
+
+
+def test_concurrent_requests_leave_a_gapless_verifiable_log(
+    app: FastAPI, cli_env: dict[str, str], key_file: Path
+) -> None:
+    admin = actor(app, "adm", [Role.ADMIN])
+    errors: list[str] = []
+
+    def work(worker: int) -> None:
+        for i in range(8):
+            r = admin.post("/api/v1/cases", json={"code": f"KC-{worker}-{i}", "title": "concurrent"})
+            if r.status_code != 201:
+                errors.append(r.text)
+
+    threads = [threading.Thread(target=work, args=(w,)) for w in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert errors == []
+    with unit_of_work(app.state.sessionmaker) as s:
+        seqs = list(s.scalars(select(AuditEvent.seq).order_by(AuditEvent.seq)))
+        created = s.scalar(select(func.count()).select_from(AuditEvent).where(AuditEvent.action == "case.create"))
+    assert seqs == list(range(len(seqs)))
+    assert created == 32
+    assert cli_run(cli_env, "audit", "checkpoint").exit_code == 0
+    assert _verify(cli_env, _pin(key_file)).exit_code == 0
