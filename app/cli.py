@@ -55,19 +55,21 @@ def init(
         if not settings.key_file.exists():
             raise fail("outside development mode the key file must be protected: run `testimony init --protect`")
     settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    passphrase: str | None = None
     if not (settings.keys.provider or settings.keys.material) and not settings.key_file.exists():
-        passphrase = None
         if protect:
             passphrase = new_passphrase(settings)
         write_private_file(settings.key_file, kr.dumps(kr.generate(), passphrase))
         console.print(f"created key file {settings.key_file} (mode 0600). Back it up apart from the database.")
+    known = passphrase
     try:
-        open_keys(settings, prompt_passphrase)  # refuses before anything is migrated
+        # Refuses before anything is migrated; a passphrase just chosen is not asked for again.
+        keys = open_keys(settings, (lambda: known) if known else prompt_passphrase)
     except (KeyringError, ConfigError) as exc:
         raise fail(str(exc)) from None
     upgrade(settings.database_url, app_role=settings.database.app_role)
     console.print("database schema is up to date")
-    with services(AuditAction.SYSTEM_INIT, "user") as (session, runtime):
+    with services(AuditAction.SYSTEM_INIT, "user", keys) as (session, runtime):
         first = access_service.create_first_admin(session, runtime, Principal.system("init"))
     if first is not None:
         out.print(f"first admin account: [bold]{first.user.username}[/bold]")

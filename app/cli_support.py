@@ -22,7 +22,7 @@ from app.config import Settings, get_settings
 from app.crypto.errors import KeyringError
 from app.db import is_sqlite, make_engine, make_sessionmaker, on_failure, unit_of_work
 from app.errors import AppError, ConfigError
-from app.keys.store import open_keys, prompt_passphrase
+from app.keys.store import Keys, open_keys, prompt_passphrase
 from app.runtime import Runtime
 
 console = Console(stderr=True)
@@ -60,12 +60,14 @@ def record(
 
 
 @contextmanager
-def services(action: AuditAction, resource_type: str | None = None) -> Iterator[tuple[Session, Runtime]]:
+def services(
+    action: AuditAction, resource_type: str | None = None, keys: Keys | None = None
+) -> Iterator[tuple[Session, Runtime]]:
     """One unit of work for one command, audited as the system principal, with the
     runtime the services need. A failed command is recorded in a transaction of its own."""
     settings = get_settings()
     try:
-        keys = open_keys(settings, prompt_passphrase)
+        keys = keys or open_keys(settings, prompt_passphrase)
     except (ConfigError, KeyringError) as exc:
         raise fail(str(exc)) from None
     engine, factory = open_factory(settings)

@@ -8,6 +8,8 @@ from pathlib import Path
 from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from app.errors import ConfigError
+
 
 class DatabaseSettings(BaseModel):
     url: str | None = None
@@ -94,6 +96,11 @@ class Settings(BaseSettings):
         if p.memory_kib < memory or p.time_cost < time_cost or p.parallelism < parallelism:
             problems.append("TESTIMONY_PASSWORDS__* is below OWASP's argon2id minimum (m=19456 KiB, t=2, p=1)")
         return problems
+
+    def refuse_unready(self) -> None:
+        """Outside development mode, refuse (ConfigError) a configuration with production_problems()."""
+        if not self.development and (problems := self.production_problems()):
+            raise ConfigError("refusing to start: " + "; ".join(problems))
 
     @property
     def database_url(self) -> str:

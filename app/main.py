@@ -20,7 +20,7 @@ from app.cases import routes as case_routes
 from app.config import Settings, get_settings
 from app.consent import routes as consent_routes
 from app.db import make_engine, make_sessionmaker
-from app.errors import ConfigError, install_error_handlers
+from app.errors import install_error_handlers
 from app.http import RequestContextMiddleware
 from app.keys.store import Keys, open_keys
 from app.people import routes as people_routes
@@ -37,8 +37,7 @@ PUBLIC_PATHS = frozenset({"/api/v1/health", "/api/v1/auth/login", OPENAPI_URL, D
 def create_app(settings: Settings | None = None, keys: Keys | None = None) -> FastAPI:
     """Build the service. Raises ConfigError, with what to do, if it must not start."""
     settings = settings or get_settings()
-    if not settings.development and (problems := settings.production_problems()):
-        raise ConfigError("refusing to start: " + "; ".join(problems))
+    settings.refuse_unready()
     if keys is None:
         keys = open_keys(settings)
     engine = make_engine(settings.database_url, busy_timeout_ms=settings.database.busy_timeout_ms)

@@ -55,6 +55,7 @@ class AuditAction(StrEnum):
     KEYS_ROTATE = "keys.rotate"
     KEYS_PROTECT = "keys.protect"
     KEYS_PRUNE = "keys.prune"
+    KEYS_REWRAP = "keys.rewrap"
     FORMS_READ = "forms.read"
     PERSON_CREATE = "person.create"
     PERSON_READ = "person.read"

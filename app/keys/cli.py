@@ -2,22 +2,29 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Annotated
 
 import typer
 from rich.table import Table
+from sqlalchemy.orm import Session, sessionmaker
 
 from app.audit import note
 from app.audit import service as audit
 from app.audit.vocabulary import AuditAction
-from app.cli_support import SYSTEM, fail, new_passphrase, open_factory, out, progress, record
+from app.cli_support import SYSTEM, console, fail, new_passphrase, open_factory, out, progress, record
 from app.config import get_settings
 from app.crypto import keyring as kr
 from app.crypto.errors import KeyringError
+from app.crypto.keyring import Keyring
 from app.crypto.signing import fingerprint
 from app.db import unit_of_work
+from app.errors import ConfigError
 from app.keys import service as keys_service
-from app.keys.store import FileKeyStore, open_keystore, prompt_passphrase, write_private_file
+from app.keys.store import FileKeyStore, KeyStore, open_keys, prompt_passphrase, write_private_file
+
+Rewrapper = Callable[..., keys_service.RotationResult]
 
 keys_cli = typer.Typer(no_args_is_help=True, help="Key custody: status, rotation, protection.")
 
@@ -26,15 +33,10 @@ keys_cli = typer.Typer(no_args_is_help=True, help="Key custody: status, rotation
 def keys_status() -> None:
     """Show key versions and how many data keys each KEK wraps."""
     settings = get_settings()
-    try:
-        keyring = open_keystore(settings, prompt_passphrase).load()
-    except KeyringError as exc:
-        raise fail(str(exc)) from None
-    engine, factory = open_factory(settings)
-    with unit_of_work(factory) as session:
-        st = keys_service.status(session, SYSTEM, keyring)
-    record(factory, AuditAction.KEYS_STATUS)
-    engine.dispose()
+    with _keys_and_database() as (_store, keyring, factory):
+        with unit_of_work(factory) as session:
+            st = keys_service.status(session, SYSTEM, keyring)
+        record(factory, AuditAction.KEYS_STATUS)
     table = Table(title="Keyring")
     table.add_column("item")
     table.add_column("value")
@@ -52,63 +54,70 @@ def keys_status() -> None:
     out.print(table)
 
 
+@contextmanager
+def _keys_and_database() -> Iterator[tuple[KeyStore, Keyring, sessionmaker[Session]]]:
+    """The key store (under the same rules as the service) and the database, for one command."""
+    settings = get_settings()
+    try:
+        keys = open_keys(settings, prompt_passphrase)
+    except (ConfigError, KeyringError) as exc:
+        raise fail(str(exc)) from None
+    engine, factory = open_factory(settings)
+    try:
+        yield keys.store, keys.current, factory
+    finally:
+        engine.dispose()
+
+
+def _rewrap_command(action: AuditAction, run: Rewrapper, batch_size: int) -> keys_service.RotationResult:
+    with _keys_and_database() as (store, _keyring, factory):
+        with progress() as bar:
+            task = bar.add_task("re-wrapping data keys", total=None)
+            try:
+                result = run(
+                    SYSTEM,
+                    factory,
+                    store,
+                    batch_size=batch_size,
+                    on_start=lambda total: bar.update(task, total=total),
+                    on_batch=lambda n: bar.advance(task, n),
+                )
+            except KeyringError as exc:
+                record(factory, action, audit.Outcome.FAILED)
+                raise fail(str(exc)) from None
+        outcome = audit.Outcome.FAILED if result.unreadable else audit.Outcome.ALLOWED
+        record(factory, action, outcome, str(result.kek_primary))
+    if result.unreadable:
+        console.print(
+            f"{len(result.unreadable)} data keys would not unwrap and were left as they are "
+            f"(damaged or moved rows): {', '.join(str(u) for u in result.unreadable[:20])}",
+            soft_wrap=True,
+            markup=False,
+        )
+    return result
+
+
 @keys_cli.command("rotate")
 def keys_rotate(batch_size: Annotated[int, typer.Option(min=1, max=10_000)] = 500) -> None:
     """Make a new primary KEK and re-wrap every data key; resumes if interrupted."""
-    settings = get_settings()
-    try:
-        store = open_keystore(settings, prompt_passphrase)
-        store.load()
-    except KeyringError as exc:
-        raise fail(str(exc)) from None
-    engine, factory = open_factory(settings)
-    with progress() as bar:
-        task = bar.add_task("re-wrapping data keys", total=None)
-        try:
-            result = keys_service.rotate(
-                SYSTEM,
-                factory,
-                store,
-                batch_size=batch_size,
-                on_start=lambda total: bar.update(task, total=total),
-                on_batch=lambda n: bar.advance(task, n),
-            )
-        except KeyringError as exc:
-            record(factory, AuditAction.KEYS_ROTATE, audit.Outcome.FAILED)
-            raise fail(str(exc)) from None
-    record(factory, AuditAction.KEYS_ROTATE, audit.Outcome.ALLOWED, str(result.kek_primary))
-    engine.dispose()
+    result = _rewrap_command(AuditAction.KEYS_ROTATE, keys_service.rotate, batch_size)
     verb = "resumed rotation to" if result.resumed else "rotated to"
     out.print(
         f"{verb} KEK {result.kek_primary}; re-wrapped {result.rewrapped} data keys; "
         f"retired KEK versions: {', '.join(map(str, result.retired)) or 'none'}"
     )
-    out.print("Back up the key file now; running workers pick up the new KEK on their own.")
+    out.print("Back up the key file now. Restart the workers, then run `testimony keys rewrap`.")
+    if result.unreadable:
+        raise typer.Exit(1)
 
 
 @keys_cli.command("rewrap")
 def keys_rewrap(batch_size: Annotated[int, typer.Option(min=1, max=10_000)] = 500) -> None:
     """Re-wrap data keys still under an older KEK (after all workers reloaded); no new KEK is made."""
-    settings = get_settings()
-    try:
-        store = open_keystore(settings, prompt_passphrase)
-        store.load()
-    except KeyringError as exc:
-        raise fail(str(exc)) from None
-    engine, factory = open_factory(settings)
-    with progress() as bar:
-        task = bar.add_task("re-wrapping data keys", total=None)
-        result = keys_service.rewrap(
-            SYSTEM,
-            factory,
-            store,
-            batch_size=batch_size,
-            on_start=lambda total: bar.update(task, total=total),
-            on_batch=lambda n: bar.advance(task, n),
-        )
-    record(factory, AuditAction.KEYS_ROTATE, audit.Outcome.ALLOWED, str(result.kek_primary))
-    engine.dispose()
+    result = _rewrap_command(AuditAction.KEYS_REWRAP, keys_service.rewrap, batch_size)
     out.print(f"re-wrapped {result.rewrapped} data keys under KEK {result.kek_primary}")
+    if result.unreadable:
+        raise typer.Exit(1)
 
 
 @keys_cli.command("prune")
@@ -118,16 +127,13 @@ def keys_prune(
     """Destroy retired KEKs that wrap no data key. Backups that still need them become unreadable."""
     if not yes:
         raise fail("pass --yes once every backup taken before the last rotation has expired")
-    settings = get_settings()
-    try:
-        store = open_keystore(settings, prompt_passphrase)
-        store.load()
-    except KeyringError as exc:
-        raise fail(str(exc)) from None
-    engine, factory = open_factory(settings)
-    removed = keys_service.prune(SYSTEM, factory, store)
-    record(factory, AuditAction.KEYS_PRUNE, audit.Outcome.ALLOWED, ",".join(map(str, removed)) or None)
-    engine.dispose()
+    with _keys_and_database() as (store, _keyring, factory):
+        try:
+            removed = keys_service.prune(SYSTEM, factory, store)
+        except KeyringError as exc:
+            record(factory, AuditAction.KEYS_PRUNE, audit.Outcome.FAILED)
+            raise fail(str(exc)) from None
+        record(factory, AuditAction.KEYS_PRUNE, audit.Outcome.ALLOWED, ",".join(map(str, removed)) or None)
     out.print(f"destroyed KEK versions: {', '.join(map(str, removed)) or 'none'}")
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -31,7 +31,7 @@ def create_data_key(session: Session, keys: Keys, subject_id: uuid.UUID) -> byte
     if session.get(DataKey, subject_id) is not None:
         raise Conflict("a data key already exists for this subject")
     dek = envelope.new_data_key()
-    wrapped = envelope.wrap(keys.current, subject_id, dek)
+    wrapped = envelope.wrap(keys.for_wrapping(), subject_id, dek)
     session.add(
         DataKey(
             subject_id=subject_id, kek_version=wrapped.kek_version, wrapped=wrapped.blob, created_at=db_now(session)
@@ -98,17 +98,36 @@ def status(session: Session, principal: Principal, keyring: Keyring) -> KeyStatu
     )
 
 
-def rewrap_batch(session: Session, keyring: Keyring, batch_size: int) -> int:
-    """Re-wrap up to batch_size data keys that are not under the primary KEK."""
-    rows = session.scalars(
-        select(DataKey).where(DataKey.kek_version != keyring.kek_primary).order_by(DataKey.subject_id).limit(batch_size)
-    ).all()
+@dataclass
+class Batch:
+    rewrapped: int = 0
+    unreadable: list[uuid.UUID] = field(default_factory=list)
+    last: uuid.UUID | None = None
+
+
+def rewrap_batch(session: Session, keyring: Keyring, batch_size: int, after: uuid.UUID | None = None) -> Batch:
+    """Re-wrap up to batch_size data keys not under the primary KEK, in subject order after ``after``.
+
+    A key that will not unwrap is left as it is and reported, so one damaged row
+    cannot stop a rotation from finishing.
+    """
+    stmt = select(DataKey).where(DataKey.kek_version != keyring.kek_primary).order_by(DataKey.subject_id)
+    if after is not None:
+        stmt = stmt.where(DataKey.subject_id > after)
+    rows = session.scalars(stmt.limit(batch_size)).all()
     now = db_now(session)
+    batch = Batch()
     for row in rows:
-        new = envelope.rewrap(keyring, row.subject_id, envelope.WrappedKey(row.kek_version, row.wrapped))
+        batch.last = row.subject_id
+        try:
+            new = envelope.rewrap(keyring, row.subject_id, envelope.WrappedKey(row.kek_version, row.wrapped))
+        except DecryptionFailed:
+            batch.unreadable.append(row.subject_id)
+            continue
         row.kek_version, row.wrapped, row.rewrapped_at = new.kek_version, new.blob, now
+        batch.rewrapped += 1
     session.flush()
-    return len(rows)
+    return batch
 
 
 @dataclass(frozen=True)
@@ -117,6 +136,8 @@ class RotationResult:
     resumed: bool
     rewrapped: int
     retired: list[int]
+    unreadable: list[uuid.UUID] = field(default_factory=list)
+    """Data keys that would not unwrap: damaged or moved rows, left for investigation."""
 
 
 def rotate(
@@ -141,7 +162,7 @@ def rotate(
     if not resumed:
         store.save(keyring.with_new_kek())
     result = rewrap(principal, factory, store, batch_size=batch_size, on_start=on_start, on_batch=on_batch)
-    return RotationResult(result.kek_primary, resumed, result.rewrapped, result.retired)
+    return RotationResult(result.kek_primary, resumed, result.rewrapped, result.retired, result.unreadable)
 
 
 def rewrap(
@@ -160,18 +181,21 @@ def rewrap(
     with unit_of_work(factory) as session:
         total = status(session, principal, keyring).pending_rewrap
     on_start(total)
-    done = 0
+    done, unreadable, after = 0, [], None
     while True:
         with unit_of_work(factory) as session:
-            n = rewrap_batch(session, keyring, batch_size)
-        if n == 0:
+            batch = rewrap_batch(session, keyring, batch_size, after)
+        if batch.last is None:
             break
-        done += n
-        on_batch(n)
+        after = batch.last
+        done += batch.rewrapped
+        unreadable += batch.unreadable
+        on_batch(batch.rewrapped + len(batch.unreadable))
+    # Versions still wrapping an unreadable key stay as they are, so nothing is lost by retiring.
     retired = sorted(set(keyring.keks) - {keyring.kek_primary} - set(keyring.kek_retired))
     if retired:
         store.save(keyring.with_retired_keks(set(retired)))
-    return RotationResult(kek_primary=keyring.kek_primary, resumed=False, rewrapped=done, retired=retired)
+    return RotationResult(keyring.kek_primary, False, done, retired, unreadable)
 
 
 def prune(principal: Principal, factory: sessionmaker[Session], store: KeyStore) -> list[int]:

@@ -50,6 +50,14 @@ class FileKeyStore:
             raise KeyringError(f"{self.path} is readable by other users (mode {mode:o}); run `chmod 600 {self.path}`")
         return kr.loads(self.path.read_bytes(), self.passphrase)
 
+    def version(self) -> tuple[int, int] | None:
+        """Changes whenever the file is rewritten (a rotation elsewhere); cheap to ask."""
+        try:
+            st = self.path.stat()
+        except OSError:
+            return None
+        return (st.st_mtime_ns, st.st_ino)
+
     def save(self, keyring: kr.Keyring) -> None:
         """Write atomically with mode 0600, keeping the file's protection."""
         protect = self.passphrase if (not self.path.exists() or self.protected) else None
@@ -120,6 +128,7 @@ def open_keys(settings: Settings, prompt: Callable[[], str] | None = None) -> Ke
 
     ConfigError says what to do; nothing is changed when it is raised.
     """
+    settings.refuse_unready()
     try:
         store = open_keystore(settings, prompt)
         keyring = store.load()
@@ -153,15 +162,35 @@ class Keys:
     def __init__(self, store: KeyStore, keyring: kr.Keyring) -> None:
         self._store = store
         self._keyring = keyring
+        self._version = self._store_version()
+
+    def _store_version(self) -> object:
+        version = getattr(self._store, "version", None)
+        return version() if callable(version) else None
+
+    def _reload(self) -> None:
+        try:
+            self._keyring = self._store.load()
+            self._version = self._store_version()
+        except KeyringError:
+            pass  # keep serving with what we have; an unwrap that needs more fails cleanly
+
+    def for_wrapping(self) -> kr.Keyring:
+        """The keyring to wrap new data keys with: reloaded first if the key file changed, so a
+        worker never wraps under a KEK that a rotation elsewhere has retired."""
+        if self._version is not None and self._store_version() != self._version:
+            self._reload()
+        return self._keyring
 
     @property
     def current(self) -> kr.Keyring:
         return self._keyring
 
+    @property
+    def store(self) -> KeyStore:
+        return self._store
+
     def with_kek(self, version: int) -> kr.Keyring:
         if version not in self._keyring.keks:
-            try:
-                self._keyring = self._store.load()
-            except KeyringError:
-                pass  # keep serving with what we have; the caller's unwrap fails cleanly
+            self._reload()
         return self._keyring

@@ -13,8 +13,9 @@ from typer.testing import CliRunner
 
 from app.access.principal import Principal
 from app.cli import cli
+from app.crypto import envelope
 from app.crypto.derive import Purpose, derive_key
-from app.db import new_id, unit_of_work
+from app.db import db_now, new_id, unit_of_work
 from app.keys import service
 from app.keys.models import DataKey
 from app.keys.store import FileKeyStore, Keys
@@ -122,11 +123,15 @@ def test_stragglers_are_rewrapped_and_retired_keks_pruned(
     notes: dict[uuid.UUID, str],
     cli_env: dict[str, str],
 ) -> None:
-    stale = Keys(key_store, key_store.load())  # a worker that has not reloaded since before the rotation
+    old = key_store.load()
     system = Principal.system("test")
     assert service.rotate(system, session_factory, key_store).kek_primary == 2
+    straggler = new_id()  # e.g. wrapped by a key provider's worker that had not reloaded
+    wrapped = envelope.wrap(old, straggler, envelope.new_data_key())
     with unit_of_work(session_factory) as s:
-        service.create_data_key(s, stale, new_id())  # wrapped under KEK 1 after the rotation
+        s.add(
+            DataKey(subject_id=straggler, kek_version=wrapped.kek_version, wrapped=wrapped.blob, created_at=db_now(s))
+        )
     assert _versions(engine) == {1, 2}
     runner = CliRunner()
     refused = runner.invoke(cli, ["keys", "prune"], env=cli_env)
@@ -139,3 +144,30 @@ def test_stragglers_are_rewrapped_and_retired_keks_pruned(
     assert "destroyed KEK versions: 1" in pruned.output
     assert sorted(key_store.load().keks) == [2]
     _all_open(session_factory, Keys(key_store, key_store.load()), notes)
+
+
+def test_a_worker_reloads_the_key_file_before_wrapping_after_a_rotation(
+    engine: Engine, session_factory: sessionmaker[Session], key_store: FileKeyStore, notes: dict[uuid.UUID, str]
+) -> None:
+    worker = Keys(key_store, key_store.load())  # loaded before the rotation
+    service.rotate(Principal.system("test"), session_factory, key_store)
+    subject = new_id()
+    with unit_of_work(session_factory) as s:
+        service.create_data_key(s, worker, subject)
+    with Session(engine) as s:
+        row = s.get(DataKey, subject)
+        assert row is not None
+        assert row.kek_version == 2
+
+
+def test_an_unreadable_data_key_does_not_stop_a_rotation(
+    engine: Engine, session_factory: sessionmaker[Session], key_store: FileKeyStore, notes: dict[uuid.UUID, str]
+) -> None:
+    damaged = new_id()
+    with unit_of_work(session_factory) as s:
+        s.add(DataKey(subject_id=damaged, kek_version=1, wrapped=b"\x01" + bytes(40), created_at=db_now(s)))
+    result = service.rotate(Principal.system("test"), session_factory, key_store, batch_size=2)
+    assert result.unreadable == [damaged]
+    assert result.rewrapped == len(notes)
+    with Session(engine) as s:
+        assert set(s.scalars(select(DataKey.kek_version).where(DataKey.subject_id != damaged))) == {2}
