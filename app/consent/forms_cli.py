@@ -10,16 +10,24 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from app.config import get_settings
 from app.consent.forms import ConsentForm, FormError, list_forms, load_form
 from app.consent.published import check_published, publish, published_versions
 from app.consent.registry import default_root
 
 DEFAULT_ROOT = default_root()
 
+
+def _root(given: Path | None) -> Path:
+    """--root, else TESTIMONY_FORMS_DIR (the folder the service serves), else the shipped forms."""
+    return given or get_settings().forms_dir or DEFAULT_ROOT
+
+
 forms_cli = typer.Typer(no_args_is_help=True, help="Consent forms: validate, list and publish versions.")
 
 Root = Annotated[
-    Path, typer.Option("--root", help="The consent forms folder.", file_okay=False, dir_okay=True, exists=False)
+    Path | None,
+    typer.Option("--root", help="The consent forms folder.", file_okay=False, dir_okay=True, exists=False),
 ]
 
 
@@ -37,8 +45,9 @@ def _languages(form: ConsentForm) -> str:
 
 
 @forms_cli.command("check")
-def check(root: Root = DEFAULT_ROOT) -> None:
+def check(given_root: Root = None) -> None:
     """Validate every form version, every translation sign-off and the published lock."""
+    root = _root(given_root)
     problems: list[str] = []
     table = Table(title=f"Consent forms in {escape(str(root))}")
     for column in ("form", "version", "languages", "status"):
@@ -75,8 +84,9 @@ def check(root: Root = DEFAULT_ROOT) -> None:
 
 
 @forms_cli.command("list")
-def list_command(root: Root = DEFAULT_ROOT) -> None:
+def list_command(given_root: Root = None) -> None:
     """List form versions with their languages, status and digest."""
+    root = _root(given_root)
     try:
         pairs = list_forms(root)
         published = published_versions(root)
@@ -103,9 +113,10 @@ def list_command(root: Root = DEFAULT_ROOT) -> None:
 def publish_command(
     form_id: Annotated[str, typer.Argument(metavar="FORM", help="Form id, e.g. standard.")],
     version: Annotated[str, typer.Argument(metavar="VERSION", help="Version folder, e.g. v2.")],
-    root: Root = DEFAULT_ROOT,
+    given_root: Root = None,
 ) -> None:
     """Pin a validated, reviewed version in published.lock; it can never change afterwards."""
+    root = _root(given_root)
     try:
         form = publish(root, form_id, version)
     except FormError as exc:

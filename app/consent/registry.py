@@ -6,6 +6,7 @@ from functools import cached_property
 from pathlib import Path
 
 from app.consent.forms import ConsentForm, FormError, TextVariant, list_forms, load_form
+from app.consent.published import check_published, published_versions
 from app.consent.schemas import FormSummary, FormTextRead
 from app.errors import NotFound
 
@@ -24,8 +25,16 @@ class FormRegistry:
 
     @cached_property
     def forms(self) -> dict[tuple[str, str], ConsentForm]:
-        """Every form version, validated strictly (translations signed off); FormError stops the start."""
-        return {(f, v): load_form(self.root, f, v) for f, v in list_forms(self.root)}
+        """Every published form version, validated strictly (translations signed off).
+
+        Drafts are not served. A published version whose files changed is a FormError
+        that stops the start: records pin the hashes of what was read to people.
+        """
+        changed = check_published(self.root)
+        if changed:
+            raise FormError("published consent forms changed: " + "; ".join(str(p) for p in changed))
+        published = published_versions(self.root)
+        return {(f, v): load_form(self.root, f, v) for f, v in list_forms(self.root) if (f, v) in published}
 
     def get(self, form_id: str, version: str) -> ConsentForm | None:
         return self.forms.get((form_id, version))

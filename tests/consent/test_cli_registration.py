@@ -1,8 +1,14 @@
 """`testimony forms` is part of the main command line."""
 
+import shutil
+from pathlib import Path
+
+import pytest
 from typer.testing import CliRunner
 
 from app.cli import cli
+from app.consent.forms import FormError
+from app.consent.registry import FormRegistry
 
 
 def test_forms_check_through_the_main_cli() -> None:
@@ -12,3 +18,19 @@ def test_forms_check_through_the_main_cli() -> None:
     listing = CliRunner().invoke(cli, ["forms", "list"], env={"COLUMNS": "200"})
     assert listing.exit_code == 0
     assert "v1" in listing.output
+
+
+def test_the_service_serves_published_versions_only_and_refuses_changed_ones(tmp_path: Path) -> None:
+    source = Path(__file__).resolve().parents[2] / "consent_forms"
+    root = tmp_path / "forms"
+    shutil.copytree(source, root)
+    shutil.copytree(root / "standard" / "v1", root / "standard" / "v2")
+    (root / "standard" / "v2" / "form.yaml").write_text(
+        (root / "standard" / "v2" / "form.yaml").read_text().replace("version: v1", "version: v2")
+    )
+    registry = FormRegistry(root)
+    assert [(s.form_id, s.version) for s in registry.summaries()] == [("standard", "v1")]  # v2 is a draft
+    text = root / "standard" / "v1" / "en.md"
+    text.write_text(text.read_text() + "\nOne more sentence.\n")
+    with pytest.raises(FormError, match="published consent forms changed"):
+        FormRegistry(root).summaries()
