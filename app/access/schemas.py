@@ -124,7 +124,7 @@ class ConfirmationRead(Output):
     requested_by: uuid.UUID
     created_at: datetime
     expires_at: datetime
-    status: Literal["pending", "confirmed", "rejected", "expired"]
+    status: Literal["pending", "confirmed", "rejected", "expired", "void"]
     decided_by: uuid.UUID | None
     decided_at: datetime | None
 

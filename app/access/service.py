@@ -72,12 +72,8 @@ def create_user(session: Session, runtime: Runtime, principal: Principal, data: 
     session.add(user)
     session.flush()
     audit.touch(session, resource_id=user.id)
-    pending = (
-        request_confirmation(session, runtime, principal, GRANT_ROLES, user.id, {"roles": sorted(roles)})
-        if deferred
-        else None
-    )
-    return UserChange(user=UserRead.model_validate(user), one_time_password=password, pending_confirmation=pending)
+    asked = _grant_request(session, runtime, principal, user, roles) if deferred else None
+    return UserChange(user=UserRead.model_validate(user), one_time_password=password, pending_confirmation=asked)
 
 
 def list_users(session: Session, principal: Principal) -> list[UserRead]:
@@ -100,7 +96,7 @@ def update_user(
         _check_roles(new)
         added = new - frozenset(Role(r) for r in user.roles)
         if policy.needing_second_admin(added) and not principal.is_system:
-            pending = request_confirmation(session, runtime, principal, GRANT_ROLES, user.id, {"roles": sorted(new)})
+            pending = _grant_request(session, runtime, principal, user, new)
         else:
             user.roles = sorted(new)
     if data.display_name is not None:
@@ -139,6 +135,15 @@ def reset_second_factor(session: Session, principal: Principal, user_id: uuid.UU
 
 
 # Two-person actions ---------------------------------------------------------
+
+
+def _grant_request(
+    session: Session, runtime: Runtime, principal: Principal, user: User, roles: frozenset[Role]
+) -> ConfirmationRead:
+    if pending(session, GRANT_ROLES, user.id):
+        raise Conflict("a role change for this account is already waiting for a second admin")
+    payload: dict[str, object] = {"roles": sorted(roles), "from_roles": sorted(user.roles)}
+    return request_confirmation(session, runtime, principal, GRANT_ROLES, user.id, payload)
 
 
 def request_confirmation(
@@ -196,9 +201,11 @@ def decide(session: Session, principal: Principal, confirmation_id: uuid.UUID, c
     if _affected_user(row) == principal.user_id:
         raise Forbidden("no one confirms a change to their own access", code="self_change")
     policy.require_step_up(principal, policy.Action.CONFIRMATION_DECIDE, now)
-    if confirm:
-        _apply(session, row, now)
-    row.status = "confirmed" if confirm else "rejected"
+    void_reason = _apply(session, row, now) if confirm else None
+    # A request the account has outgrown while it waited is closed as void, not applied.
+    row.status = "void" if void_reason else "confirmed" if confirm else "rejected"
+    if void_reason:
+        row.payload = {**row.payload, "void_reason": void_reason}
     row.decided_by = principal.user_id
     row.decided_at = now
     session.flush()
@@ -230,23 +237,28 @@ def _affected_user(row: Confirmation) -> uuid.UUID:
     return row.target_id
 
 
-def _apply(session: Session, row: Confirmation, now: datetime) -> None:
+def _apply(session: Session, row: Confirmation, now: datetime) -> str | None:
+    """Carry out a confirmed request; or say why it no longer applies."""
     if row.action == GRANT_ROLES:
         user = _get_user(session, row.target_id)
+        if not user.active:
+            return "the account was disabled while the request waited"
+        if sorted(user.roles) != sorted(str(r) for r in _as_list(row.payload.get("from_roles"))):
+            return "the account's roles changed while the request waited"
         roles = frozenset(Role(str(r)) for r in _as_list(row.payload.get("roles")))
         _check_roles(roles)
         user.roles = sorted(roles)
         user.updated_at = now
-        return
+        return None
     if row.action == ADD_MEMBER:
         user_id = uuid.UUID(str(row.payload["user_id"]))
         problem = team_member_problem(session.get(User, user_id))
-        if problem:  # the account changed while the request waited
-            raise Conflict(problem)
+        if problem:
+            return problem
         if session.get(CaseMember, (row.target_id, user_id)) is None:
             session.add(CaseMember(case_id=row.target_id, user_id=user_id, added_at=now, added_by=row.requested_by))
-        return
-    raise Conflict("this kind of request is not known to this version")
+        return None
+    return "this kind of request is not known to this version"
 
 
 def _as_list(value: object) -> list[object]:

@@ -46,6 +46,7 @@ def _event(row: AuditEvent) -> AuditEventRead:
         outcome=row.outcome,
         status=row.status,
         request_id=row.request_id,
+        credential=row.credential,
         entry=base64.b64encode(row.entry).decode(),
     )
 
@@ -59,6 +60,7 @@ def events(
     resource_id: str | None = None,
     case_id: uuid.UUID | None = None,
     outcome: str | None = None,
+    credential: str | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
     after: int | None = None,
@@ -74,6 +76,7 @@ def events(
         AuditEvent.resource_id: resource_id,
         AuditEvent.case_id: case_id,
         AuditEvent.outcome: outcome,
+        AuditEvent.credential: credential,
     }
     for column, value in filters.items():
         if value is not None:

@@ -21,6 +21,8 @@ class AuditEventRead(Output):
     outcome: str
     status: int | None
     request_id: str | None
+    credential: str | None
+    """session:<id> or token:<id>: which credential acted."""
     entry: str
     """The stored bytes (base64): what the Merkle leaf hashes."""
 

@@ -73,7 +73,7 @@ def test_a_new_admin_needs_a_second_admin_too(app: FastAPI) -> None:
     made = first.post("/api/v1/users", json={"username": "puppet", "display_name": "P", "roles": ["admin"]})
     assert made.status_code == 201
     assert made.json()["user"]["roles"] == []
-    assert made.json()["pending_confirmation"]["payload"] == {"roles": ["admin"]}
+    assert made.json()["pending_confirmation"]["payload"] == {"roles": ["admin"], "from_roles": []}
     assert second.post(f"/api/v1/confirmations/{made.json()['pending_confirmation']['id']}").status_code == 200
 
 
@@ -142,6 +142,28 @@ def test_member_requests_are_not_duplicated_and_are_rechecked_when_confirmed(app
     assert again.status_code == 409
     assert first.request("PATCH", f"/api/v1/users/{doc.user_id}", json={"active": False}).status_code == 200
     late = second.post(f"/api/v1/confirmations/{asked.json()['pending_confirmation']['id']}")
-    assert late.status_code == 409
-    assert "no active user" in late.json()["detail"]
+    assert late.status_code == 200
+    assert late.json()["status"] == "void"
+    assert late.json()["payload"]["void_reason"] == "no active user with that id"
     assert second.get(f"/api/v1/cases/{case['id']}/members").json() == []
+
+
+def test_role_requests_are_not_duplicated_and_go_void_if_the_account_changed(app: FastAPI) -> None:
+    first, second = _admins(app)
+    target = first.post("/api/v1/users", json={"username": "moving", "display_name": "M", "roles": []}).json()
+    user_id = target["user"]["id"]
+    asked = first.request("PATCH", f"/api/v1/users/{user_id}", json={"roles": ["legal"]})
+    assert asked.status_code == 202
+    assert first.request("PATCH", f"/api/v1/users/{user_id}", json={"roles": ["documenter"]}).status_code == 409
+    # A change that needs no second admin goes through, and the waiting request no longer fits the account.
+    assert first.request("PATCH", f"/api/v1/users/{user_id}", json={"roles": ["auditor"]}).status_code == 200
+    stale = second.post(f"/api/v1/confirmations/{asked.json()['pending_confirmation']['id']}")
+    assert stale.json()["status"] == "void"
+    assert stale.json()["payload"]["void_reason"] == "the account's roles changed while the request waited"
+    again = first.request("PATCH", f"/api/v1/users/{user_id}", json={"roles": ["legal"]})
+    assert again.status_code == 202
+    assert first.request("PATCH", f"/api/v1/users/{user_id}", json={"active": False}).status_code == 200
+    late = second.post(f"/api/v1/confirmations/{again.json()['pending_confirmation']['id']}")
+    assert late.json()["status"] == "void"
+    users = {u["username"]: u for u in second.get("/api/v1/users").json()}
+    assert users["moving"]["roles"] == ["auditor"]

@@ -228,3 +228,6 @@ def test_events_name_the_token_that_acted(app: FastAPI) -> None:
     assert anonymous(app).get("/api/v1/users", headers={"authorization": f"Bearer {made['token']}"}).status_code == 200
     [event] = _events_since(app, before)
     assert event.credential == f"token:{made['id']}"
+    auditor = actor(app, "aud", [Role.AUDITOR])
+    found = auditor.get(f"/api/v1/audit/events?credential=token:{made['id']}").json()["events"]
+    assert [(e["action"], e["credential"]) for e in found] == [("user.list", f"token:{made['id']}")]
