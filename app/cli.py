@@ -51,6 +51,10 @@ def init(
     from app.migrate import upgrade
 
     settings = get_settings()
+    try:
+        settings.refuse_unready()  # before any passphrase is asked for or any file written
+    except ConfigError as exc:
+        raise fail(str(exc)) from None
     if not settings.development and not protect and not settings.keys.provider and not settings.keys.material:
         if not settings.key_file.exists():
             raise fail("outside development mode the key file must be protected: run `testimony init --protect`")

@@ -243,7 +243,8 @@ def _apply(session: Session, row: Confirmation, now: datetime) -> str | None:
         user = _get_user(session, row.target_id)
         if not user.active:
             return "the account was disabled while the request waited"
-        if sorted(user.roles) != sorted(str(r) for r in _as_list(row.payload.get("from_roles"))):
+        asked_from = row.payload.get("from_roles")
+        if asked_from is not None and sorted(user.roles) != sorted(str(r) for r in _as_list(asked_from)):
             return "the account's roles changed while the request waited"
         roles = frozenset(Role(str(r)) for r in _as_list(row.payload.get("roles")))
         _check_roles(roles)

@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 from rich.table import Table
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.audit import note
@@ -149,6 +150,10 @@ def keys_protect() -> None:
     passphrase = new_passphrase(settings)
     write_private_file(path, kr.dumps(keyring, passphrase))
     engine, factory = open_factory(settings)
-    record(factory, AuditAction.KEYS_PROTECT, audit.Outcome.ALLOWED)
-    engine.dispose()
+    try:
+        record(factory, AuditAction.KEYS_PROTECT, audit.Outcome.ALLOWED)
+    except SQLAlchemyError:
+        console.print("not recorded in the audit log: the database is not initialised yet (run `testimony init`)")
+    finally:
+        engine.dispose()
     out.print(f"{path} is now passphrase-protected. Keep the passphrase apart from the file.")

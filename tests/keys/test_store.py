@@ -120,7 +120,11 @@ def test_serve_refuses_a_bad_key_file_and_changes_nothing(
 
 
 def test_init_outside_development_requires_protection(tmp_path: Path) -> None:
-    env = {"TESTIMONY_DATA_DIR": str(tmp_path / "prod"), "TESTIMONY_DEVELOPMENT": "false"}
+    env = {
+        "TESTIMONY_DATA_DIR": str(tmp_path / "prod"),
+        "TESTIMONY_DEVELOPMENT": "false",
+        "TESTIMONY_AUDIT__ORIGIN": "vault.test.invalid/audit",
+    }
     result = CliRunner().invoke(cli, ["init"], env=env)
     assert result.exit_code == 2
     assert "testimony init --protect" in result.output
@@ -163,3 +167,15 @@ def test_production_refuses_placeholder_origin_and_weak_password_hashing(setting
     weak = prod.model_copy(update={"passwords": PasswordHashSettings(time_cost=1, memory_kib=65536, parallelism=1)})
     with pytest.raises(Exception, match="OWASP"):
         create_app(weak)
+
+
+def test_init_refuses_an_unready_production_configuration_before_writing_anything(tmp_path: Path) -> None:
+    env = {
+        "TESTIMONY_DATA_DIR": str(tmp_path / "prod"),
+        "TESTIMONY_DEVELOPMENT": "false",
+        "TESTIMONY_KEYS__PASSPHRASE": PASSPHRASE,
+    }
+    result = CliRunner().invoke(cli, ["init", "--protect"], env=env)
+    assert result.exit_code == 2
+    assert "TESTIMONY_AUDIT__ORIGIN" in result.output
+    assert not (tmp_path / "prod").exists()
