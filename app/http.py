@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import traceback
 import uuid
 from collections.abc import Callable, Coroutine, Iterator
@@ -85,6 +86,19 @@ def _uuid(value: object) -> uuid.UUID | None:
         return None
 
 
+_SLUG = re.compile(r"[A-Za-z0-9._-]{1,64}")
+
+
+def _resource_ref(value: object) -> str | None:
+    """A path parameter as the log may hold it: an id or a short slug; anything else is not kept."""
+    if value is None:
+        return None
+    as_uuid = _uuid(value)
+    if as_uuid is not None:
+        return str(as_uuid)
+    return str(value) if _SLUG.fullmatch(str(value)) else None
+
+
 def _trail(request: Request, spec: AuditSpec) -> audit.Trail:
     params = request.path_params
     resource_id = params.get(spec.id_param) if spec.id_param else None
@@ -95,7 +109,7 @@ def _trail(request: Request, spec: AuditSpec) -> audit.Trail:
     return audit.Trail(
         action=spec.action,
         resource_type=spec.resource_type,
-        resource_id=str(resource_id) if resource_id is not None else None,
+        resource_id=_resource_ref(resource_id),
         case_id=_uuid(params["case_id"]) if "case_id" in params else None,
         request_id=str(getattr(request.state, "request_id", "")) or None,
         client=client,

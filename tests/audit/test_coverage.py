@@ -132,7 +132,8 @@ def _events_since(app: FastAPI, seq: int) -> list[AuditEvent]:
 
 def _last_seq(app: FastAPI) -> int:
     with unit_of_work(app.state.sessionmaker) as s:
-        return int(s.scalar(select(func.max(AuditEvent.seq))) or -1)
+        last = s.scalar(select(func.max(AuditEvent.seq)))
+        return -1 if last is None else int(last)
 
 
 def _body(world: World, method: str, template: str, who: str) -> Any:
@@ -231,3 +232,17 @@ def test_events_name_the_token_that_acted(app: FastAPI) -> None:
     auditor = actor(app, "aud", [Role.AUDITOR])
     found = auditor.get(f"/api/v1/audit/events?credential=token:{made['id']}").json()["events"]
     assert [(e["action"], e["credential"]) for e in found] == [("user.list", f"token:{made['id']}")]
+
+
+def test_malformed_path_ids_are_404_and_never_stored_verbatim(app: FastAPI) -> None:
+    from app.access.roles import Role
+    from tests.support.actors import actor
+
+    doc = actor(app, "probe", [Role.DOCUMENTER], with_totp=False)
+    before = _last_seq(app)
+    junk = "x" * 70 + "<script>"
+    assert doc.get(f"/api/v1/people/{junk}").status_code == 404
+    assert doc.get(f"/api/v1/cases/{'y' * 200}").status_code == 404
+    first, second = _events_since(app, before)
+    assert (first.action, first.outcome, first.resource_id) == ("person.read", "denied", None)
+    assert (second.action, second.outcome, second.resource_id, second.case_id) == ("case.read", "denied", None, None)
