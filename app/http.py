@@ -231,6 +231,12 @@ class RequestContextMiddleware:
                 message = {**message, "headers": headers}
             await send(message)
 
+        if _has_nul(scope):
+            # No database accepts NUL in text; refuse it here, for every route and parameter alike.
+            await _problem(400, "Bad request", "NUL bytes are not allowed in the path or query.", rid)(
+                scope, receive, send_with_headers
+            )
+            return
         try:
             await self.app(scope, receive, send_with_headers)
         except Exception as exc:
@@ -238,16 +244,25 @@ class RequestContextMiddleware:
             log.error("unhandled %s in request %s\n%s", type(exc).__qualname__, rid, frames)
             if started:
                 return
-            response = JSONResponse(
-                {
-                    "type": "https://testimony-vault.invalid/problems/internal",
-                    "title": "Internal error",
-                    "status": 500,
-                    "detail": "Something went wrong on our side. Nothing was saved. "
-                    "Quote the reference when reporting it.",
-                    "request_id": rid,
-                },
-                status_code=500,
-                media_type=PROBLEM_JSON,
-            )
-            await response(scope, receive, send_with_headers)
+            detail = "Something went wrong on our side. Nothing was saved. Quote the reference when reporting it."
+            await _problem(500, "Internal error", detail, rid)(scope, receive, send_with_headers)
+
+
+def _has_nul(scope: Scope) -> bool:
+    query: bytes = scope.get("query_string", b"")
+    return "\x00" in scope.get("path", "") or b"%00" in query.lower() or b"\x00" in query
+
+
+def _problem(status: int, title: str, detail: str, rid: str) -> JSONResponse:
+    slug = "internal" if status == 500 else "bad-request"
+    return JSONResponse(
+        {
+            "type": f"https://testimony-vault.invalid/problems/{slug}",
+            "title": title,
+            "status": status,
+            "detail": detail,
+            "request_id": rid,
+        },
+        status_code=status,
+        media_type=PROBLEM_JSON,
+    )

@@ -9,8 +9,13 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, field_validator
 
 def _no_nul(value: Any) -> Any:
     # Nested models are Input too and check their own fields, so the error names the innermost field.
-    if isinstance(value, str) and "\x00" in value:
-        raise ValueError("NUL bytes are not allowed")
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise ValueError("NUL bytes are not allowed")
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate from a JSON \ud800 escape: no database can store it
+            raise ValueError("the text is not valid Unicode") from None
     if isinstance(value, list | tuple):
         for v in value:
             _no_nul(v)

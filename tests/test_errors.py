@@ -94,3 +94,11 @@ def test_html_clients_get_an_html_error_page(raw_client: TestClient) -> None:
     assert r.status_code == 404
     assert r.headers["content-type"].startswith("text/html")
     assert "Not found" in r.text
+
+
+def test_nul_bytes_in_path_or_query_are_refused(raw_client: TestClient) -> None:
+    r = raw_client.get("/api/v1/audit/events?actor=a%00b")
+    assert r.status_code == 400
+    assert r.headers["content-type"] == "application/problem+json"
+    assert "NUL" in r.json()["detail"]
+    assert raw_client.get("/api/v1/test-things/a%00b").status_code == 400

@@ -37,3 +37,14 @@ def test_case_input_is_validated(app: FastAPI) -> None:
     dup = admin.post("/api/v1/cases", json={"code": "KB-9", "title": "again"})
     assert dup.status_code == 409
     assert [c["code"] for c in admin.get("/api/v1/cases").json()] == ["KB-9"]
+
+
+def test_lone_surrogates_are_refused_not_stored(app: FastAPI) -> None:
+    admin = actor(app, "adm", [Role.ADMIN])
+    body = b'{"code": "KB-3", "title": "a\\ud800b"}'
+    r = admin.client.post(
+        "/api/v1/cases", content=body, headers={**admin.headers(), "content-type": "application/json"}
+    )
+    assert r.status_code == 422
+    assert r.json()["fields"] == ["title"]
+    assert admin.get("/api/v1/cases").json() == []
