@@ -9,6 +9,7 @@ never has), then the object check (404, so forbidden and missing look alike).
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, Protocol, TypeVar
@@ -114,6 +115,13 @@ class CaseResource(Protocol):
 
     @property
     def case_id(self) -> uuid.UUID: ...
+
+
+@dataclass(frozen=True)
+class CaseRef:
+    """A case itself, as a resource for authorize()."""
+
+    case_id: uuid.UUID
 
 
 def _granting_roles(principal: Principal, action: Action) -> list[Role]:

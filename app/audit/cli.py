@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import json
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -12,12 +11,11 @@ from typing import Annotated
 
 import typer
 from rich.text import Text
-from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.audit import note
 from app.audit import service as audit
-from app.audit.models import AuditCheckpoint, AuditEvent
+from app.audit.models import AuditCheckpoint
 from app.audit.verify import Report, verify_dump
 from app.audit.vocabulary import AuditAction
 from app.cli_support import console, out, progress, record
@@ -96,10 +94,6 @@ def checkpointer(
             time.sleep(min(t, 1.0))
 
 
-def _entries(session: Session) -> Iterator[bytes]:
-    yield from audit.iter_entries(session)
-
-
 @audit_cli.command("export")
 def export(out_file: Annotated[Path, typer.Option("--out")]) -> None:
     """Write every stored entry, one per line, for verification elsewhere."""
@@ -107,27 +101,10 @@ def export(out_file: Annotated[Path, typer.Option("--out")]) -> None:
         record(factory, AuditAction.AUDIT_EXPORT, resource_type="audit_log")
         with unit_of_work(factory) as session, out_file.open("wb") as fh, progress() as bar:
             task = bar.add_task("exporting", total=audit.size(session))
-            for entry in _entries(session):
+            for entry in audit.iter_entries(session):
                 fh.write(entry + b"\n")
                 bar.advance(task)
         out.print(f"wrote {out_file}")
-
-
-def column_problems(session: Session) -> list[str]:
-    """Queryable columns that disagree with the stored bytes they were derived from."""
-    problems = []
-    for row in session.scalars(select(AuditEvent).order_by(AuditEvent.seq)):
-        try:
-            stored = json.loads(row.entry)
-        except ValueError:
-            problems.append(f"event {row.seq}: stored bytes are not JSON")
-            continue
-        version = stored.get("v", audit.ENTRY_VERSION) if isinstance(stored, dict) else audit.ENTRY_VERSION
-        expected = {"v": version, **audit.entry_fields(row, version if isinstance(version, int) else 0)}
-        if stored != expected:
-            differing = sorted(k for k in expected.keys() | stored.keys() if stored.get(k) != expected.get(k))
-            problems.append(f"event {row.seq}: columns differ from the stored bytes ({', '.join(differing)})")
-    return problems
 
 
 def pinned_key(key: str, keyring: Keyring, origin: str) -> tuple[bytes, str]:
@@ -142,15 +119,20 @@ def pinned_key(key: str, keyring: Keyring, origin: str) -> tuple[bytes, str]:
 
 
 def verify_database(session: Session, public_key: bytes, key_name: str, external: list[Path]) -> Report:
-    stored = list(session.scalars(select(AuditCheckpoint).order_by(AuditCheckpoint.size)))
+    stored = audit.all_checkpoints(session)
     notes = [c.note for c in stored] + [p.read_text() for p in external]
     labels = [f"stored checkpoint {c.size}" for c in stored] + [f"external {p.name}" for p in external]
     with progress() as bar:
         task = bar.add_task("verifying", total=audit.size(session))
         report = verify_dump(
-            _entries(session), notes, public_key, key_name, labels=labels, on_entry=lambda _n: bar.advance(task)
+            audit.iter_entries(session),
+            notes,
+            public_key,
+            key_name,
+            labels=labels,
+            on_entry=lambda _n: bar.advance(task),
         )
-    report.problems.extend(column_problems(session))
+    report.problems.extend(audit.column_problems(session))
     return report
 
 

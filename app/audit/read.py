@@ -117,7 +117,7 @@ def checkpoints(session: Session, principal: Principal, size: int | None) -> lis
         if row is None:
             raise NotFound("no checkpoint of that size")
         return [_checkpoint(row)]
-    return [_checkpoint(r) for r in session.scalars(select(AuditCheckpoint).order_by(AuditCheckpoint.size))]
+    return [_checkpoint(r) for r in audit.all_checkpoints(session)]
 
 
 def _leaves(session: Session, tree_size: int) -> list[bytes]:

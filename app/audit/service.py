@@ -8,6 +8,7 @@ it records, under a transaction-scoped lock, so sequence order is commit order.
 from __future__ import annotations
 
 import base64
+import json
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
@@ -144,11 +145,6 @@ def append(session: Session, trail: Trail, outcome: Outcome, status: int | None 
     return event
 
 
-def record_now(session: Session, trail: Trail, outcome: Outcome = Outcome.ALLOWED) -> AuditEvent:
-    """For the command line: begin and append in one go."""
-    return append(session, trail, outcome)
-
-
 # Reading back -----------------------------------------------------------------
 
 
@@ -185,6 +181,27 @@ def latest_checkpoint(session: Session) -> AuditCheckpoint | None:
 
 def checkpoint_at(session: Session, tree_size: int) -> AuditCheckpoint | None:
     return session.get(AuditCheckpoint, tree_size)
+
+
+def all_checkpoints(session: Session) -> list[AuditCheckpoint]:
+    return list(session.scalars(select(AuditCheckpoint).order_by(AuditCheckpoint.size)))
+
+
+def column_problems(session: Session) -> list[str]:
+    """Queryable columns that disagree with the stored bytes they were derived from."""
+    problems = []
+    for row in session.scalars(select(AuditEvent).order_by(AuditEvent.seq)):
+        try:
+            stored = json.loads(row.entry)
+        except ValueError:
+            problems.append(f"event {row.seq}: stored bytes are not JSON")
+            continue
+        version = stored.get("v", ENTRY_VERSION) if isinstance(stored, dict) else ENTRY_VERSION
+        expected = {"v": version, **entry_fields(row, version if isinstance(version, int) else 0)}
+        if stored != expected:
+            differing = sorted(k for k in expected.keys() | stored.keys() if stored.get(k) != expected.get(k))
+            problems.append(f"event {row.seq}: columns differ from the stored bytes ({', '.join(differing)})")
+    return problems
 
 
 def make_checkpoint(

@@ -35,17 +35,12 @@ def list_cases(session: Session, principal: Principal) -> list[CaseRead]:
     return [CaseRead.model_validate(c) for c in session.scalars(stmt)]
 
 
-class _CaseRef:
-    def __init__(self, case_id: uuid.UUID) -> None:
-        self.case_id = case_id
-
-
 def get_case(session: Session, principal: Principal, case_id: uuid.UUID) -> CaseRead:
     policy.require(principal, policy.Action.CASE_READ)
     case = session.get(Case, case_id)
     if case is None:
         raise NotFound
-    policy.authorize(principal, policy.Action.CASE_READ, _CaseRef(case.id))
+    policy.authorize(principal, policy.Action.CASE_READ, policy.CaseRef(case.id))
     return CaseRead.model_validate(case)
 
 

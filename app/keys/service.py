@@ -61,16 +61,6 @@ def service_key(session: Session, keys: Keys) -> bytes:
     return data_key(session, keys, SERVICE_SUBJECT)
 
 
-def erase_data_key(session: Session, subject_id: uuid.UUID) -> bool:
-    """Crypto-shred: without the wrapped key, nothing sealed for the subject opens."""
-    row = session.get(DataKey, subject_id)
-    if row is None:
-        return False
-    session.delete(row)
-    session.flush()
-    return True
-
-
 @dataclass(frozen=True)
 class KeyStatus:
     kek_primary: int

@@ -62,7 +62,7 @@ def _summary(session: Session, person: Person) -> PersonSummary:
 def create_person(session: Session, principal: Principal, case_id: uuid.UUID) -> PersonSummary:
     policy.require(principal, policy.Action.PERSON_CREATE)
     case = _case(session, case_id)
-    policy.authorize(principal, policy.Action.PERSON_CREATE, _CaseRef(case.id))
+    policy.authorize(principal, policy.Action.PERSON_CREATE, policy.CaseRef(case.id))
     code = new_code()
     while session.scalars(select(Person.id).where(Person.code == code)).first() is not None:
         code = new_code()
@@ -73,15 +73,10 @@ def create_person(session: Session, principal: Principal, case_id: uuid.UUID) ->
     return _summary(session, person)
 
 
-class _CaseRef:
-    def __init__(self, case_id: uuid.UUID) -> None:
-        self.case_id = case_id
-
-
 def list_people(session: Session, principal: Principal, case_id: uuid.UUID) -> list[PersonSummary]:
     policy.require(principal, policy.Action.PERSON_READ)
     case = _case(session, case_id)
-    policy.authorize(principal, policy.Action.PERSON_READ, _CaseRef(case.id))
+    policy.authorize(principal, policy.Action.PERSON_READ, policy.CaseRef(case.id))
     stmt = policy.scope(
         principal,
         policy.Action.PERSON_READ,
