@@ -145,3 +145,60 @@ def test_round_trip_arbitrary_bytes(plaintext: bytes, aad: bytes) -> None:
     assert aead.decrypt(KEY, blob, aad) == plaintext
     with pytest.raises(DecryptionFailed):
         aead.decrypt(KEY, blob, aad + b"x")
+
+
+BINDING = {"case": "c1", "code": "KX7-42QM"}
+
+
+def _seal_bound(plaintext: bytes, binding: dict[str, str] = BINDING) -> bytes:
+    return aead.seal_bound(
+        KEY, plaintext, table="people", column="identity", row_id=ROW, person_id=PERSON, binding=binding
+    )
+
+
+def _open_bound(blob: bytes, binding: dict[str, str] = BINDING, *, accept_v1: bool = False) -> bytes:
+    return aead.open_bound(
+        KEY, blob, table="people", column="identity", row_id=ROW, person_id=PERSON, binding=binding, accept_v1=accept_v1
+    )
+
+
+def test_bound_aad_appends_the_binding_in_name_order() -> None:
+    assert aead.bound_aad("people", "identity", ROW, PERSON, {"code": "KX7-42QM", "case": "c1"}) == (
+        f"v2|people|identity|{ROW.hex}|{PERSON.hex}|case=c1|code=KX7-42QM".encode()
+    )
+
+
+def test_bound_value_carries_its_own_format_byte_and_round_trips() -> None:
+    blob = _seal_bound(b"Grigoryan")
+    assert blob[:1] == aead.FORMAT_V2
+    assert aead.is_bound(blob)
+    assert not aead.is_bound(aead.seal(KEY, b"x", table="people", column="identity", row_id=ROW, person_id=PERSON))
+    assert _open_bound(blob) == b"Grigoryan"
+
+
+@pytest.mark.parametrize(
+    "binding",
+    [{"case": "c2", "code": "KX7-42QM"}, {"case": "c1", "code": "KX7-42QN"}, {"case": "c1"}, {**BINDING, "x": "1"}],
+    ids=["other-case", "other-code", "missing", "extra"],
+)
+def test_bound_value_fails_under_another_binding(binding: dict[str, str]) -> None:
+    with pytest.raises(DecryptionFailed):
+        _open_bound(_seal_bound(b"secret"), binding)
+
+
+def test_v1_value_opens_only_while_accepted_and_a_v2_value_is_never_read_as_v1() -> None:
+    v1 = aead.seal(KEY, b"old", table="people", column="identity", row_id=ROW, person_id=PERSON)
+    assert _open_bound(v1, accept_v1=True) == b"old"
+    with pytest.raises(DecryptionFailed):
+        _open_bound(v1)
+    # Relabelling a v1 value as v2, or the reverse, fails: the two AADs never coincide.
+    with pytest.raises(DecryptionFailed):
+        _open_bound(aead.FORMAT_V2 + v1[1:], accept_v1=True)
+    with pytest.raises(DecryptionFailed):
+        _open_bound(aead.FORMAT_V1 + _seal_bound(b"new")[1:], accept_v1=True)
+
+
+@pytest.mark.parametrize("binding", [{}, {"a|b": "c"}, {"a=b": "c"}, {"a": "b|c"}], ids=["empty", "bar", "eq", "val"])
+def test_ambiguous_or_empty_binding_is_refused(binding: dict[str, str]) -> None:
+    with pytest.raises(ValueError, match="bind"):
+        aead.bound_aad("people", "identity", ROW, PERSON, binding)
