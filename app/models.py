@@ -5,7 +5,7 @@ from app.audit.models import AuditCheckpoint, AuditEvent
 from app.cases.models import Case, CaseMember
 from app.consent.models import ParticipationConsent
 from app.db import Base
-from app.keys.models import DataKey
+from app.keys.models import DataKey, SealState
 from app.people.models import BlindIndexEntry, DuplicateReview, Person
 
 __all__ = [
@@ -24,5 +24,6 @@ __all__ = [
     "ParticipationConsent",
     "Person",
     "RecoveryCode",
+    "SealState",
     "User",
 ]

@@ -8,7 +8,8 @@ is an adult for the later one.
 from __future__ import annotations
 
 import uuid
-from datetime import date, timedelta
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
@@ -28,10 +29,11 @@ from app.consent.schemas import (
 )
 from app.consent.vocabulary import ConsentStatus, TeachBackQuestion
 from app.db import db_now, new_id
-from app.errors import ValidationFailed
-from app.keys.sealed import open_json, seal_json
+from app.errors import Conflict, ValidationFailed
+from app.keys.sealed import Place, open_json, seal_json
 from app.people.models import Person
 from app.people.records import identity_of, person_row
+from app.people.schemas import Identity
 from app.runtime import Runtime
 
 TABLE = "participation_consents"
@@ -60,10 +62,33 @@ def latest(session: Session, person_id: uuid.UUID) -> ParticipationConsent | Non
     ).first()
 
 
-def allows_collection(session: Session, person_id: uuid.UUID) -> bool:
-    """Whether the latest participation decision lets us collect identity and statements."""
-    row = latest(session, person_id)
-    return bool(row and row.allows_collection)
+@dataclass(frozen=True)
+class Opened:
+    """A participation consent version whose clear columns were checked against its sealed details."""
+
+    row: ParticipationConsent
+    details: dict[str, Any]
+
+
+def latest_opened(session: Session, runtime: Runtime, person: Person) -> Opened | None:
+    row = latest(session, person.id)
+    return None if row is None else Opened(row, _details(session, runtime, person, row))
+
+
+def require_collection(
+    session: Session, runtime: Runtime, person: Person, fields: list[str], identity: Identity | None
+) -> None:
+    """Identity and contact are stored only under a latest participation decision that allows collection,
+    as its sealed details confirm."""
+    if not fields:
+        return
+    opened = latest_opened(session, runtime, person)
+    if opened is None or not opened.row.allows_collection:
+        raise Conflict(
+            "record participation consent with storage (status given) before storing identity or contact",
+            fields=fields,
+            code="consent_required",
+        )
 
 
 def age_on(born: date, on: date) -> int:
@@ -182,34 +207,48 @@ def record_participation(
         obtained_by=principal.user_id,
         obtained_at=obtained,
         recorded_at=now,
-        details=seal_json(
-            session, runtime.keys, person.id, table=TABLE, column="details", row_id=row_id, value=details
-        ),
+        details=b"",
     )
+    row.details = seal_json(session, runtime.keys, place(person, row), details)
     session.add(row)
     session.flush()
     audit.touch(session, resource_id=row.id)
-    return _read(session, runtime, row)
+    return _read(session, runtime, person, row)
 
 
-def _details(session: Session, runtime: Runtime, row: ParticipationConsent) -> dict[str, Any]:
-    details: dict[str, Any] = open_json(
-        session, runtime.keys, row.person_id, table=TABLE, column="details", row_id=row.id, blob=row.details
-    )
+def place(person: Person, row: ParticipationConsent) -> Place:
+    """The details are bound to the clear columns that decide access: the person's case, and the
+    version, status, collection flag and time of this decision. Editing any of them in the database
+    makes the details fail to open, and every decision based on them fails with it."""
+    binding = {
+        "allows_collection": "1" if row.allows_collection else "0",
+        "case": person.case_id.hex,
+        "obtained_at": _instant(row.obtained_at),
+        "status": row.status,
+        "version": str(row.version),
+    }
+    return Place(TABLE, "details", row.id, person.id, binding)
+
+
+def _instant(at: datetime) -> str:
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _details(session: Session, runtime: Runtime, person: Person, row: ParticipationConsent) -> dict[str, Any]:
+    details: dict[str, Any] = open_json(session, runtime.keys, place(person, row), row.details)
     return details
 
 
-def reconsent_due(session: Session, runtime: Runtime, person_id: uuid.UUID, born: date | None) -> bool:
+def reconsent_due(session: Session, opened: Opened | None, born: date | None) -> bool:
     """A decision taken as a child must be taken again by the adult, once they come of age."""
-    row = latest(session, person_id)
-    if row is None or born is None:
+    if opened is None or born is None:
         return False
-    age_then = _details(session, runtime, row).get("age_at_decision")
+    age_then = opened.details.get("age_at_decision")
     return age_then is not None and age_then < ADULT <= age_on(born, db_now(session).date())
 
 
-def _read(session: Session, runtime: Runtime, row: ParticipationConsent) -> ParticipationRead:
-    details = _details(session, runtime, row)
+def _read(session: Session, runtime: Runtime, person: Person, row: ParticipationConsent) -> ParticipationRead:
+    details = _details(session, runtime, person, row)
     # The code word is for verifying a withdrawal later; it is never read back.
     details["withdrawal_code_word"] = "set" if details.get("withdrawal_code_word") else None
     return ParticipationRead(
@@ -242,4 +281,4 @@ def participation_history(
         .where(ParticipationConsent.person_id == person.id)
         .order_by(ParticipationConsent.version)
     )
-    return [_read(session, runtime, r) for r in rows]
+    return [_read(session, runtime, person, r) for r in rows]

@@ -1,11 +1,11 @@
-"""Wrapped data keys. The database never holds a KEK, root or signing key."""
+"""Wrapped data keys and the sealing state. The database never holds a KEK, root or signing key."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Integer, LargeBinary, Uuid
+from sqlalchemy import Boolean, CheckConstraint, Integer, LargeBinary, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, UTCDateTime
@@ -21,3 +21,19 @@ class DataKey(Base):
     wrapped: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     rewrapped_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+
+
+class SealState(Base):
+    """One row: whether values sealed before AAD v2 (format 0x01) may still be opened.
+
+    True from the upgrade until `testimony keys reseal` has re-sealed every such value;
+    a database made empty by this version starts false. Whoever can write the database
+    can set it back: it narrows what the service accepts, it is not a key.
+    """
+
+    __tablename__ = "seal_state"
+    __table_args__ = (CheckConstraint("id = 1", name="single_row"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    accept_v1: Mapped[bool] = mapped_column(Boolean)
+    resealed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)

@@ -1,33 +1,104 @@
-"""Sealing structured values under a person's data key, bound to their place."""
+"""Sealing structured values under a person's data key, bound to their place and to the clear
+columns that decide access to them (AAD v2)."""
 
 from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from app.crypto import aead
+from app.db import db_now
 from app.keys import service as keys_service
+from app.keys.models import SealState
 from app.keys.store import Keys
 
+STATE_ROW = 1
 
-def seal_json(
-    session: Session, keys: Keys, person_id: uuid.UUID, *, table: str, column: str, row_id: uuid.UUID, value: Any
-) -> bytes:
-    """JSON-encode and seal; the person's data key is made on first use."""
-    if keys_service.has_data_key(session, person_id):
-        dek = keys_service.data_key(session, keys, person_id)  # a key that will not unwrap is an integrity failure
+
+@dataclass(frozen=True)
+class Place:
+    """Where a sealed value lives, and the clear values it is bound to."""
+
+    table: str
+    column: str
+    row_id: uuid.UUID
+    person_id: uuid.UUID
+    binding: Mapping[str, str]
+
+
+def accepts_v1(session: Session) -> bool:
+    """Whether values sealed before AAD v2 still open: until `testimony keys reseal` completes.
+
+    A missing state row reads as strict, so deleting it cannot open the old format.
+    """
+    state = session.get(SealState, STATE_ROW)
+    return state is not None and state.accept_v1
+
+
+def mark_resealed(session: Session) -> None:
+    """From now on only v2 values open. The caller has checked that no v1 value is left."""
+    state = session.get(SealState, STATE_ROW, with_for_update=True)
+    if state is None:
+        state = SealState(id=STATE_ROW, accept_v1=False)
+        session.add(state)
+    state.accept_v1 = False
+    state.resealed_at = db_now(session)
+    session.flush()
+
+
+def _encode(value: Any) -> bytes:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode()
+
+
+def seal_json(session: Session, keys: Keys, place: Place, value: Any) -> bytes:
+    """JSON-encode and seal as v2; the person's data key is made on first use."""
+    if keys_service.has_data_key(session, place.person_id):
+        dek = keys_service.data_key(session, keys, place.person_id)  # one that will not unwrap is an integrity failure
     else:
-        dek = keys_service.create_data_key(session, keys, person_id)
-    plain = json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode()
-    return aead.seal(dek, plain, table=table, column=column, row_id=row_id, person_id=person_id)
+        dek = keys_service.create_data_key(session, keys, place.person_id)
+    return _seal(dek, place, _encode(value))
 
 
-def open_json(
-    session: Session, keys: Keys, person_id: uuid.UUID, *, table: str, column: str, row_id: uuid.UUID, blob: bytes
-) -> Any:
-    """Open a value sealed by seal_json at the same place; DecryptionFailed otherwise."""
-    dek = keys_service.data_key(session, keys, person_id)
-    return json.loads(aead.open(dek, blob, table=table, column=column, row_id=row_id, person_id=person_id))
+def open_json(session: Session, keys: Keys, place: Place, blob: bytes) -> Any:
+    """Open a value sealed at the same place with the same binding; DecryptionFailed otherwise."""
+    return json.loads(_open(session, keys_service.data_key(session, keys, place.person_id), place, blob))
+
+
+def reseal(session: Session, keys: Keys, place: Place, blob: bytes) -> bytes:
+    """The same value sealed as v2, bound to the clear values as they are now.
+
+    A v1 value opens only while the database still accepts v1, so once the re-seal has
+    completed, an old value put back cannot be blessed by running it again.
+    """
+    dek = keys_service.data_key(session, keys, place.person_id)
+    return _seal(dek, place, _open(session, dek, place, blob))
+
+
+def _seal(dek: bytes, place: Place, plain: bytes) -> bytes:
+    return aead.seal_bound(
+        dek,
+        plain,
+        table=place.table,
+        column=place.column,
+        row_id=place.row_id,
+        person_id=place.person_id,
+        binding=place.binding,
+    )
+
+
+def _open(session: Session, dek: bytes, place: Place, blob: bytes) -> bytes:
+    return aead.open_bound(
+        dek,
+        blob,
+        table=place.table,
+        column=place.column,
+        row_id=place.row_id,
+        person_id=place.person_id,
+        binding=place.binding,
+        accept_v1=not aead.is_bound(blob) and accepts_v1(session),
+    )

@@ -11,7 +11,7 @@ from app.access import policy
 from app.access.principal import Principal
 from app.audit import service as audit
 from app.errors import NotFound
-from app.keys.sealed import open_json
+from app.keys.sealed import Place, open_json
 from app.keys.store import Keys
 from app.people.models import Person
 from app.people.schemas import Identity
@@ -30,11 +30,21 @@ def person_row(session: Session, principal: Principal, action: policy.Action, pe
     return person
 
 
+def place(person: Person, column: str) -> Place:
+    """Identity and contact are bound to the person's case and code: editing either in the database
+    makes them fail to open rather than show them to another team or under another code.
+
+    Moving a person to another case (not offered) would have to re-seal these and every
+    participation consent's details under the new case.
+    """
+    return Place(TABLE, column, person.id, person.id, {"case": person.case_id.hex, "code": person.code})
+
+
 def open_column(session: Session, keys: Keys, person: Person, column: str) -> Any:
     blob = getattr(person, column)
     if blob is None:
         return None
-    return open_json(session, keys, person.id, table=TABLE, column=column, row_id=person.id, blob=blob)
+    return open_json(session, keys, place(person, column), blob)
 
 
 def identity_of(session: Session, keys: Keys, person: Person) -> Identity | None:

@@ -13,13 +13,14 @@ from app.access.principal import Principal
 from app.audit import service as audit
 from app.cases.models import Case
 from app.consent import service as consent
+from app.consent.models import ParticipationConsent
 from app.crypto.derive import Purpose as KeyPurpose
 from app.db import db_now, new_id
-from app.errors import Conflict, NotFound
+from app.errors import NotFound
 from app.keys.sealed import seal_json
 from app.people.blind_index import blind_index, normalize_name
 from app.people.models import BlindIndexEntry, DuplicateReview, Person
-from app.people.records import TABLE, identity_of, open_column, person_row
+from app.people.records import identity_of, open_column, person_row, place
 from app.people.schemas import (
     DuplicateDecision,
     DuplicateReviewRead,
@@ -47,8 +48,8 @@ def _case(session: Session, case_id: uuid.UUID) -> Case:
     return case
 
 
-def _summary(session: Session, person: Person) -> PersonSummary:
-    latest = consent.latest(session, person.id)
+def _summary(person: Person, latest: ParticipationConsent | None) -> PersonSummary:
+    """Lists show the consent columns as stored; reading one person checks them against the sealed details."""
     return PersonSummary(
         id=person.id,
         code=person.code,
@@ -70,7 +71,7 @@ def create_person(session: Session, principal: Principal, case_id: uuid.UUID) ->
     session.add(person)
     session.flush()
     audit.touch(session, resource_id=person.id)
-    return _summary(session, person)
+    return _summary(person, None)
 
 
 def list_people(session: Session, principal: Principal, case_id: uuid.UUID) -> list[PersonSummary]:
@@ -83,7 +84,7 @@ def list_people(session: Session, principal: Principal, case_id: uuid.UUID) -> l
         select(Person).where(Person.case_id == case.id).order_by(Person.created_at),
         Person.case_id,
     )
-    return [_summary(session, p) for p in session.scalars(stmt)]
+    return [_summary(p, consent.latest(session, p.id)) for p in session.scalars(stmt)]
 
 
 def read_person(session: Session, runtime: Runtime, principal: Principal, person_id: uuid.UUID) -> PersonRead:
@@ -93,11 +94,12 @@ def read_person(session: Session, runtime: Runtime, principal: Principal, person
     contact = open_column(session, runtime.keys, person, "contact")
     identity = identity_of(session, runtime.keys, person)
     born = identity.date_of_birth if identity else None
+    latest = consent.latest_opened(session, runtime, person)
     return PersonRead(
-        **_summary(session, person).model_dump(),
+        **_summary(person, latest.row if latest else None).model_dump(),
         identity=identity,
         contact=SafeContact.model_validate(contact) if contact is not None else None,
-        reconsent_due=consent.reconsent_due(session, runtime, person.id, born),
+        reconsent_due=consent.reconsent_due(session, latest, born),
     )
 
 
@@ -108,12 +110,7 @@ def update_person(
     person = person_row(session, principal, policy.Action.PERSON_UPDATE, person_id)
     audit.touch(session, resource_id=person.id)
     fields = [name for name in ("identity", "contact") if getattr(data, name) is not None]
-    if fields and not consent.allows_collection(session, person.id):
-        raise Conflict(
-            "record participation consent with storage (status given) before storing identity or contact",
-            fields=fields,
-            code="consent_required",
-        )
+    consent.require_collection(session, runtime, person, fields, data.identity)
     if data.identity is not None:
         value = data.identity.model_dump(mode="json")
         person.identity = _seal(session, runtime, person, "identity", value)
@@ -127,7 +124,7 @@ def update_person(
 
 
 def _seal(session: Session, runtime: Runtime, person: Person, column: str, value: object) -> bytes:
-    return seal_json(session, runtime.keys, person.id, table=TABLE, column=column, row_id=person.id, value=value)
+    return seal_json(session, runtime.keys, place(person, column), value)
 
 
 def _index_keys(runtime: Runtime, identity: Identity) -> set[str]:

@@ -12,12 +12,10 @@ from typing import Any
 
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import Engine, create_engine, text
-from sqlalchemy.pool import NullPool
 
 from app.access.roles import Role
 from tests.support.actors import actor
-from tests.support.consent import participation, person_in, recontact
+from tests.support.consent import identity, participation, person_in, recontact
 from tests.support.database import ProvisionedDatabase
 
 MARK = "q7Wc"
@@ -120,18 +118,6 @@ def _two_people_with_identity(app: FastAPI) -> tuple[Any, str, str]:
     return doc, ids[0], ids[1]
 
 
-def _raw(database: ProvisionedDatabase, sql: str, **params: object) -> None:
-    engine = create_engine(database.owner_url, poolclass=NullPool)
-    with engine.begin() as conn:
-        conn.execute(text(sql), {k: _db_id(engine, v) for k, v in params.items()})
-    engine.dispose()
-
-
-def _db_id(engine: Engine, value: object) -> object:
-    as_uuid = uuid.UUID(str(value))
-    return as_uuid.hex if engine.dialect.name == "sqlite" else as_uuid
-
-
 def _integrity_failure(doc: Any, pid: str) -> None:
     r = doc.get(f"/api/v1/people/{pid}")
     assert r.status_code == 500
@@ -143,19 +129,18 @@ def _integrity_failure(doc: Any, pid: str) -> None:
 @pytest.mark.parametrize("move", ["row", "column", "data_key"])
 def test_moved_ciphertexts_and_keys_fail_to_open(app: FastAPI, database: ProvisionedDatabase, move: str) -> None:
     doc, a, b = _two_people_with_identity(app)
+    ids = {"a": uuid.UUID(a), "b": uuid.UUID(b)}
     if move == "row":
-        _raw(
-            database, "UPDATE people SET identity = (SELECT identity FROM people WHERE id = :a) WHERE id = :b", a=a, b=b
+        database.as_owner(
+            "UPDATE people SET identity = (SELECT identity FROM people WHERE id = :a) WHERE id = :b", **ids
         )
     elif move == "column":
-        _raw(database, "UPDATE people SET identity = contact WHERE id = :b", b=b)
+        database.as_owner("UPDATE people SET identity = contact WHERE id = :b", b=ids["b"])
     else:
-        _raw(
-            database,
+        database.as_owner(
             "UPDATE data_keys SET wrapped = (SELECT wrapped FROM data_keys WHERE subject_id = :a) "
             "WHERE subject_id = :b",
-            a=a,
-            b=b,
+            **ids,
         )
     _integrity_failure(doc, b)
     assert doc.get(f"/api/v1/people/{a}").json()["identity"]["full_name"] == "Narine Avetisyan"
@@ -169,3 +154,75 @@ def test_every_text_variant_is_served(app: FastAPI) -> None:
         assert r["variant"] == variant
         assert r["sha256"] == hashlib.sha256((root / f"ru{suffix}.md").read_bytes()).hexdigest()
     assert doc.get("/api/v1/consent-forms/standard/v1/ru?variant=other").status_code == 422
+
+
+def _integrity(r: Any) -> None:
+    assert r.status_code == 500
+    assert r.json()["title"] == "Integrity check failed"
+    for name in ("Avetisyan", "Harutyunyan", "Grigoryan", "pomegranate"):
+        assert name not in r.text
+
+
+def test_a_refused_consent_edited_to_given_does_not_unlock_identity(
+    app: FastAPI, database: ProvisionedDatabase
+) -> None:
+    admin = actor(app, "adm", [Role.ADMIN])
+    case = admin.post("/api/v1/cases", json={"code": "KB-7", "title": "Refusal"}).json()["id"]
+    doc = actor(app, "doc", [Role.DOCUMENTER], with_totp=False, cases=(uuid.UUID(case),))
+    pid = person_in(doc, case)["id"]
+    refused = participation(app, status="refused")
+    assert doc.post(f"/api/v1/people/{pid}/participation", json=refused).status_code == 201
+    assert doc.request("PATCH", f"/api/v1/people/{pid}", json=identity()).json()["code"] == "consent_required"
+
+    database.as_owner(
+        "UPDATE participation_consents SET status = 'given', allows_collection = :yes WHERE person_id = :p",
+        yes=True,
+        p=uuid.UUID(pid),
+    )
+    _integrity(doc.request("PATCH", f"/api/v1/people/{pid}", json=identity()))
+    assert database.as_owner("SELECT identity FROM people WHERE id = :p", p=uuid.UUID(pid)) == [(None,)]
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        "status = 'renewed'",
+        "allows_collection = NOT allows_collection",
+        "version = version + 1",
+        "obtained_at = obtained_at - INTERVAL '1 day'",
+    ],
+    ids=["status", "allows_collection", "version", "obtained_at"],
+)
+def test_edited_consent_columns_fail_the_integrity_check(
+    app: FastAPI, database: ProvisionedDatabase, edit: str
+) -> None:
+    doc, a, _ = _two_people_with_identity(app)
+    if "INTERVAL" in edit and not database.is_postgres:
+        edit = "obtained_at = datetime(obtained_at, '-1 day')"
+    database.as_owner(f"UPDATE participation_consents SET {edit} WHERE person_id = :p", p=uuid.UUID(a))
+    _integrity(doc.get(f"/api/v1/people/{a}/participation"))
+    _integrity(doc.get(f"/api/v1/people/{a}"))
+    _integrity(doc.request("PATCH", f"/api/v1/people/{a}", json={"contact": {**recontact(), "value": "+374 1"}}))
+
+
+def test_swapped_codes_do_not_serve_one_person_under_the_other(app: FastAPI, database: ProvisionedDatabase) -> None:
+    doc, a, b = _two_people_with_identity(app)
+    code_a, code_b = (doc.get(f"/api/v1/people/{p}").json()["code"] for p in (a, b))
+    for pid, code in ((a, "TMP-0000"), (b, code_a), (a, code_b)):
+        database.as_owner("UPDATE people SET code = :code WHERE id = :p", code=code, p=uuid.UUID(pid))
+    _integrity(doc.get(f"/api/v1/people/{a}"))
+    _integrity(doc.get(f"/api/v1/people/{b}"))
+
+
+def test_a_person_moved_to_another_case_is_not_readable_by_its_team(
+    app: FastAPI, database: ProvisionedDatabase
+) -> None:
+    _, a, _ = _two_people_with_identity(app)
+    admin = actor(app, "adm2", [Role.ADMIN])
+    other = admin.post("/api/v1/cases", json={"code": "KB-10", "title": "Other"}).json()["id"]
+    outsider = actor(app, "doc2", [Role.DOCUMENTER], with_totp=False, cases=(uuid.UUID(other),))
+    assert outsider.get(f"/api/v1/people/{a}").status_code == 404
+
+    database.as_owner("UPDATE people SET case_id = :c WHERE id = :p", c=uuid.UUID(other), p=uuid.UUID(a))
+    _integrity(outsider.get(f"/api/v1/people/{a}"))
+    _integrity(outsider.get(f"/api/v1/people/{a}/participation"))

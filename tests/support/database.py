@@ -9,8 +9,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import Engine, MetaData, create_engine, make_url, text
+from sqlalchemy import Engine, MetaData, Row, create_engine, make_url, text
 from sqlalchemy.pool import NullPool
 
 from app.db import grant_app_role
@@ -45,6 +46,21 @@ class ProvisionedDatabase:
             if self.is_postgres and self.app_role:
                 grant_app_role(conn, metadata, self.app_role)
         engine.dispose()
+
+    def as_owner(self, sql: str, **params: object) -> list[Row[Any]]:
+        """Run SQL as the schema owner, as someone with write access to the database would.
+
+        ``uuid.UUID`` parameters are passed the way the Uuid type stores them (hex text on SQLite).
+        """
+        engine = create_engine(self.owner_url, poolclass=NullPool)
+        sqlite = engine.dialect.name == "sqlite"
+        bound = {k: v.hex if sqlite and isinstance(v, uuid.UUID) else v for k, v in params.items()}
+        try:
+            with engine.begin() as conn:
+                result = conn.execute(text(sql), bound)
+                return list(result) if result.returns_rows else []
+        finally:
+            engine.dispose()
 
     @property
     def is_postgres(self) -> bool:
