@@ -24,6 +24,7 @@ from app.consent.schemas import (
     FormSummary,
     FormTextRead,
     Method,
+    Minor,
     ParticipationCreate,
     ParticipationRead,
 )
@@ -79,7 +80,7 @@ def require_collection(
     session: Session, runtime: Runtime, person: Person, fields: list[str], identity: Identity | None
 ) -> None:
     """Identity and contact are stored only under a latest participation decision that allows collection,
-    as its sealed details confirm."""
+    as its sealed details confirm; a child's identity only under one recorded with the minor section."""
     if not fields:
         return
     opened = latest_opened(session, runtime, person)
@@ -89,6 +90,39 @@ def require_collection(
             fields=fields,
             code="consent_required",
         )
+    field = _minor_field(identity, opened.row.obtained_at.astimezone(UTC).date())
+    if field is not None and not _recorded_for_a_minor(opened.details):
+        raise Conflict(
+            "this identity makes the person a minor when participation consent was given, and that consent was "
+            "not recorded with the child's assent and a guardian's or social worker's consent: record it again",
+            fields=[field],
+            code="minor_consent_required",
+        )
+
+
+def _minor_field(identity: Identity | None, decided_on: date) -> str | None:
+    """The identity field that makes the person a minor on the day of the decision, if any."""
+    if identity is None:
+        return None
+    if identity.date_of_birth is not None:
+        return "identity.date_of_birth" if age_on(identity.date_of_birth, decided_on) < ADULT else None
+    # An age is stated today; a minor today was a minor at any earlier decision.
+    if identity.age_years is not None and identity.age_years < ADULT:
+        return "identity.age_years"
+    return None
+
+
+def _recorded_for_a_minor(details: dict[str, Any]) -> bool:
+    """Whether the decision carries what a minor needs: their assent, and a guardian's consent or,
+    when the guardian has a conflict of interest, a social worker standing in."""
+    if details.get("minor") is None:
+        return False
+    minor = Minor.model_validate(details["minor"])
+    if not minor.assent:
+        return False
+    if minor.guardian_conflict:
+        return minor.social_worker is not None
+    return minor.guardian is not None and minor.guardian.consent
 
 
 def age_on(born: date, on: date) -> int:

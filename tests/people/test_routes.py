@@ -181,6 +181,41 @@ def test_a_guardian_conflict_blocks_the_person_unless_a_social_worker_stands_in(
     assert allowed.json()["allows_collection"] is True
 
 
+def test_a_childs_identity_is_refused_under_an_adults_consent(app: FastAPI, team: tuple[Actor, str]) -> None:
+    doc, case_id = team
+    pid = person_in(doc, case_id)["id"]
+    adult = participation(app, date_of_birth="1980-03-02")
+    assert doc.post(f"/api/v1/people/{pid}/participation", json=adult).status_code == 201
+    born = _years_ago(app, 7)
+    for update, field in (
+        (identity("Ani Petrosyan", born), "identity.date_of_birth"),
+        ({"identity": {"full_name": "Ani Petrosyan", "age_years": 7}}, "identity.age_years"),
+    ):
+        r = doc.request("PATCH", f"/api/v1/people/{pid}", json={**update, "contact": {**recontact(), "value": "+1"}})
+        assert r.status_code == 409
+        problem = r.json()
+        assert (problem["code"], problem["fields"]) == ("minor_consent_required", [field])
+        assert born not in r.text
+        assert "Petrosyan" not in r.text
+        assert not re.search(r"\d", problem["detail"])  # no date, year or age in the message
+    stored = doc.get(f"/api/v1/people/{pid}").json()
+    assert (stored["identity"], stored["contact"]) == (None, None)
+    assert (
+        doc.request("PATCH", f"/api/v1/people/{pid}", json=identity("Ani Petrosyan", "1980-03-02")).status_code == 200
+    )
+
+
+def test_a_childs_identity_is_stored_under_consent_recorded_for_a_minor(app: FastAPI, team: tuple[Actor, str]) -> None:
+    doc, case_id = team
+    pid = person_in(doc, case_id)["id"]
+    born = _years_ago(app, 12)
+    child = participation(app, date_of_birth=born, minor=_minor_block())
+    assert doc.post(f"/api/v1/people/{pid}/participation", json=child).status_code == 201
+    r = doc.request("PATCH", f"/api/v1/people/{pid}", json=identity("Ani Petrosyan", born))
+    assert r.status_code == 200, r.text
+    assert r.json()["identity"]["date_of_birth"] == born
+
+
 @pytest.mark.parametrize(
     ("change", "field"),
     [
