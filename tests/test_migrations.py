@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import uuid
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.pool import NullPool
 
-from app.migrate import alembic_config
+from app.migrate import alembic_config, downgrade, upgrade
 from app.models import Base
 from tests.support.database import ProvisionedDatabase
 
@@ -68,3 +69,22 @@ def test_sqlite_schema_uses_wal(database: ProvisionedDatabase, url_kind: str) ->
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
         assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 5000
     engine.dispose()
+
+
+def test_seal_state_is_strict_only_for_a_database_with_nothing_sealed(database: ProvisionedDatabase) -> None:
+    assert [bool(v) for (v,) in database.as_owner("SELECT accept_v1 FROM seal_state")] == [False]  # fresh
+    downgrade(database.owner_url, "20261125_audit_credential")
+    case, person = uuid.uuid4(), uuid.uuid4()
+    created = "2026-11-25 10:00:00"
+    database.as_owner(
+        "INSERT INTO cases (id, code, title, created_at) VALUES (:c, 'KB-1', 'Before', :t)", c=case, t=created
+    )
+    database.as_owner(
+        "INSERT INTO people (id, case_id, code, created_at, identity) VALUES (:p, :c, 'KX7-42QM', :t, :blob)",
+        p=person,
+        c=case,
+        t=created,
+        blob=b"\x01" + bytes(40),
+    )
+    upgrade(database.owner_url)
+    assert [bool(v) for (v,) in database.as_owner("SELECT accept_v1 FROM seal_state")] == [True]

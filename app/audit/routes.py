@@ -32,7 +32,7 @@ def events(
     action: Annotated[str | None, Query(max_length=48)] = None,
     resource_id: Annotated[str | None, Query(max_length=64)] = None,
     case_id: uuid.UUID | None = None,
-    outcome: Annotated[str | None, Query(pattern="^(allowed|denied|failed)$")] = None,
+    outcome: Annotated[str | None, Query(pattern="^(allowed|denied|failed|started)$")] = None,
     credential: Annotated[str | None, Query(max_length=48)] = None,
     since: datetime | None = None,
     until: datetime | None = None,

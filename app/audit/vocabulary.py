@@ -9,6 +9,8 @@ class Outcome(StrEnum):
     ALLOWED = "allowed"
     DENIED = "denied"
     FAILED = "failed"
+    STARTED = "started"
+    """A long operation began; its outcome follows in a later event."""
 
 
 class Purpose(StrEnum):
@@ -56,6 +58,7 @@ class AuditAction(StrEnum):
     KEYS_PROTECT = "keys.protect"
     KEYS_PRUNE = "keys.prune"
     KEYS_REWRAP = "keys.rewrap"
+    KEYS_RESEAL = "keys.reseal"
     FORMS_READ = "forms.read"
     PERSON_CREATE = "person.create"
     PERSON_READ = "person.read"

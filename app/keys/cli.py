@@ -1,4 +1,4 @@
-"""`testimony keys`: status, rotation, re-wrapping, pruning and protection of the keyring."""
+"""`testimony keys`: status, rotation, re-wrapping, re-sealing, pruning and protection of the keyring."""
 
 from __future__ import annotations
 
@@ -23,9 +23,11 @@ from app.crypto.signing import fingerprint
 from app.db import unit_of_work
 from app.errors import ConfigError
 from app.keys import service as keys_service
-from app.keys.store import FileKeyStore, KeyStore, open_keys, prompt_passphrase, write_private_file
+from app.keys.store import FileKeyStore, Keys, KeyStore, open_keys, prompt_passphrase, write_private_file
+from app.people import reseal
 
 Rewrapper = Callable[..., keys_service.RotationResult]
+RESEAL_RESOURCE = "sealed_values"
 
 keys_cli = typer.Typer(no_args_is_help=True, help="Key custody: status, rotation, protection.")
 
@@ -119,6 +121,45 @@ def keys_rewrap(batch_size: Annotated[int, typer.Option(min=1, max=10_000)] = 50
     out.print(f"re-wrapped {result.rewrapped} data keys under KEK {result.kek_primary}")
     if result.unreadable:
         raise typer.Exit(1)
+
+
+@keys_cli.command("reseal")
+def keys_reseal(batch_size: Annotated[int, typer.Option(min=1, max=10_000)] = 500) -> None:
+    """Seal values made before AAD v2 again, bound to the clear columns that decide access; resumable."""
+    with _keys_and_database() as (store, keyring, factory):
+        record(factory, AuditAction.KEYS_RESEAL, audit.Outcome.STARTED, resource_type=RESEAL_RESOURCE)
+        with progress() as bar:
+            task = bar.add_task("re-sealing people's values", total=None)
+            try:
+                result = reseal.reseal(
+                    SYSTEM,
+                    factory,
+                    Keys(store, keyring),
+                    batch_size=batch_size,
+                    on_start=lambda total: bar.update(task, total=total),
+                    on_batch=lambda n: bar.advance(task, n),
+                )
+            except Exception:
+                record(factory, AuditAction.KEYS_RESEAL, audit.Outcome.FAILED, resource_type=RESEAL_RESOURCE)
+                raise
+        outcome = audit.Outcome.ALLOWED if result.complete else audit.Outcome.FAILED
+        record(factory, AuditAction.KEYS_RESEAL, outcome, resource_type=RESEAL_RESOURCE)
+    out.print(f"re-sealed {result.resealed} values")
+    if result.complete:
+        out.print("Every value is sealed as v2; values in the old format are no longer accepted.")
+        return
+    if result.unreadable:
+        console.print(
+            f"{len(result.unreadable)} rows would not open and were left as they are (damaged or moved rows, "
+            f"or old values put back): {', '.join(result.unreadable[:20])}",
+            soft_wrap=True,
+            markup=False,
+        )
+    else:
+        console.print("Values in the old format were put back while it ran.")
+    accepted = "still accepted" if result.accepts_v1 else "no longer accepted: these rows cannot be read"
+    console.print(f"The old format is {accepted}. Investigate them, then run `testimony keys reseal` again.")
+    raise typer.Exit(1)
 
 
 @keys_cli.command("prune")

@@ -80,25 +80,20 @@ def reseal(session: Session, keys: Keys, place: Place, blob: bytes) -> bytes:
 
 
 def _seal(dek: bytes, place: Place, plain: bytes) -> bytes:
-    return aead.seal_bound(
-        dek,
-        plain,
-        table=place.table,
-        column=place.column,
-        row_id=place.row_id,
-        person_id=place.person_id,
-        binding=place.binding,
-    )
+    return aead.seal_bound(dek, plain, **_where(place))
 
 
 def _open(session: Session, dek: bytes, place: Place, blob: bytes) -> bytes:
-    return aead.open_bound(
-        dek,
-        blob,
-        table=place.table,
-        column=place.column,
-        row_id=place.row_id,
-        person_id=place.person_id,
-        binding=place.binding,
-        accept_v1=not aead.is_bound(blob) and accepts_v1(session),
-    )
+    accept_v1 = not aead.is_bound(blob) and accepts_v1(session)
+    return aead.open_bound(dek, blob, **_where(place), accept_v1=accept_v1)
+
+
+def _where(place: Place) -> dict[str, Any]:
+    """The place and binding as the keyword arguments of the AEAD recipes."""
+    return {
+        "table": place.table,
+        "column": place.column,
+        "row_id": place.row_id,
+        "person_id": place.person_id,
+        "binding": place.binding,
+    }
