@@ -148,6 +148,15 @@ def users_disable(username: str) -> None:
     out.print(f"disabled {username}; its sessions and tokens are revoked")
 
 
+@users_cli.command("reset-password")
+def users_reset_password(username: str) -> None:
+    """End every session and token of an account and print a new one-time password once."""
+    with services(AuditAction.USER_RESET_PASSWORD, "user") as (session, runtime):
+        change = access_service.reset_password(session, runtime, SYSTEM, _user_id(session, username))
+    out.print(f"sessions and tokens of {username} ended; it must choose a new password at next login")
+    out.print(f"one-time password (shown once): [bold]{change.one_time_password}[/bold]")
+
+
 @users_cli.command("reset-2fa")
 def users_reset_2fa(username: str) -> None:
     """Remove an account's second factor; the user enrols again at next login."""

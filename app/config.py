@@ -33,7 +33,9 @@ class KeySettings(BaseModel):
 class SessionSettings(BaseModel):
     idle_minutes: int = 30
     absolute_hours: int = 12
-    documenter_totp_required: bool = False
+    documenter_totp_required: bool = True
+    """Documenters read identities, so they need a second factor like every content role;
+    only development mode may relax it (for documenters, never for other roles)."""
     confirmation_hours: int = 24
     """How long a two-person request waits for the second person."""
 
@@ -91,6 +93,8 @@ class Settings(BaseSettings):
             problems.append(
                 "set TESTIMONY_AUDIT__ORIGIN to a name unique to this deployment (e.g. vault.example.org/audit)"
             )
+        if not self.session.documenter_totp_required:
+            problems.append("TESTIMONY_SESSION__DOCUMENTER_TOTP_REQUIRED=false is allowed in development mode only")
         p = self.passwords
         memory, time_cost, parallelism = OWASP_ARGON2
         if p.memory_kib < memory or p.time_cost < time_cost or p.parallelism < parallelism:

@@ -10,11 +10,14 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import DateTime, Engine, MetaData, create_engine, event, text
+from sqlalchemy import DateTime, Engine, MetaData, UniqueConstraint, create_engine, event, text
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import NullPool
 from sqlalchemy.types import TypeDecorator
+
+from app.errors import Conflict
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -107,6 +110,7 @@ def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
 def unit_of_work(factory: sessionmaker[Session]) -> Iterator[Session]:
     """One transaction: committed once on success, rolled back on any error."""
     session = factory()
+    begin_work(session)
     try:
         yield session
         session.info.pop(FAILURE_HOOKS, None)
@@ -120,6 +124,18 @@ def unit_of_work(factory: sessionmaker[Session]) -> Iterator[Session]:
 
 CLOCK_OFFSET = "clock_offset"
 FAILURE_HOOKS = "on_failure"
+WORK = "work_savepoint"
+
+
+def begin_work(session: Session) -> None:
+    """Open the transaction and, inside it, a savepoint that holds the work itself.
+
+    On failure the work is rolled back to the savepoint and the failure hooks (throttle
+    counts, the denied or failed audit event) are written in the same transaction, so
+    the locks it took (a throttle's per-account lock, SQLite's write lock) are held
+    until they are recorded: a concurrent request never sees the state between.
+    """
+    session.info[WORK] = session.begin_nested()
 
 
 def db_now(session: Session) -> datetime:
@@ -138,21 +154,59 @@ def db_now(session: Session) -> datetime:
     return now + offset
 
 
-def on_failure(session: Session, hook: Callable[[Session], object]) -> None:
-    """Run hook in a fresh transaction if this unit of work fails.
+def on_failure(session: Session, hook: Callable[[Session], object], *, first: bool = False) -> None:
+    """Run hook, without the work, if this unit of work fails.
 
     Used to keep a record of denied and failed attempts (throttle counts, audit
     events) even though the work they belong to is rolled back.
     """
-    session.info.setdefault(FAILURE_HOOKS, []).append(hook)
+    hooks: list[Callable[[Session], object]] = session.info.setdefault(FAILURE_HOOKS, [])
+    hooks.insert(0, hook) if first else hooks.append(hook)
+
+
+def integrity_conflict(exc: IntegrityError) -> Conflict | None:
+    """The 409 for a unique value taken meanwhile, naming the field; None for other violations.
+
+    Constraint names come from NAMING_CONVENTION (``uq_<table>_<column>``); the field is the
+    constraint's last column, so ``(person_id, version)`` names ``version``.
+    """
+    orig = exc.orig
+    name = getattr(getattr(orig, "diag", None), "constraint_name", None)
+    columns: list[str] = []
+    if name is None:  # SQLite: "UNIQUE constraint failed: cases.code" (table.column, ...)
+        message = str(orig)
+        prefix = "UNIQUE constraint failed: "
+        if not message.startswith(prefix):
+            return None
+        columns = [part.strip().rsplit(".", 1)[-1] for part in message[len(prefix) :].split(",")]
+        table = message[len(prefix) :].split(".", 1)[0].strip()
+        name = f"uq_{table}_{columns[0]}"
+    for table_obj in Base.metadata.tables.values():
+        for constraint in table_obj.constraints:
+            if isinstance(constraint, UniqueConstraint) and constraint.name == name:
+                field = list(constraint.columns)[-1].name
+                return Conflict(f"that {field.replace('_', ' ')} is already taken", fields=[field])
+    return None
 
 
 def rollback_and_record(session: Session) -> None:
-    """Roll back, then commit the failure hooks on their own."""
-    session.rollback()
+    """Undo the work, then commit the failure hooks without it.
+
+    The work is rolled back to its savepoint when there is one, so the hooks run in the
+    transaction that still holds the work's locks; otherwise (a failed commit, a broken
+    connection) everything is rolled back and the hooks run in a fresh transaction.
+    """
     hooks: list[Callable[[Session], object]] = session.info.pop(FAILURE_HOOKS, [])
+    work = session.info.pop(WORK, None)
     if not hooks:
+        session.rollback()
         return
+    try:
+        if work is None or not session.in_nested_transaction():
+            raise _NoSavepoint
+        work.rollback()
+    except Exception:
+        session.rollback()
     try:
         for hook in hooks:
             hook(session)
@@ -160,6 +214,10 @@ def rollback_and_record(session: Session) -> None:
     except BaseException:
         session.rollback()
         raise
+
+
+class _NoSavepoint(Exception):
+    """The work has no savepoint to roll back to."""
 
 
 def grant_app_role(connection: Any, metadata: MetaData, role: str) -> None:

@@ -130,7 +130,7 @@ def problem_response(
     return JSONResponse(content, status_code=status, headers=headers, media_type=PROBLEM_JSON)
 
 
-async def _app_error(request: Request, exc: Exception) -> Response:
+async def app_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, AppError)
     extra = dict(exc.extra)
     if exc.fields:
@@ -185,7 +185,7 @@ async def _integrity(request: Request, exc: Exception) -> Response:
     )
 
 
-async def _unexpected(request: Request, exc: Exception) -> Response:
+async def unexpected_error(request: Request, exc: Exception) -> Response:
     # Exception messages may carry bound SQL parameters or content: log only
     # the type and the frames, never str(exc).
     frames = "".join(traceback.format_list(traceback.extract_tb(exc.__traceback__)))
@@ -200,8 +200,8 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    app.add_exception_handler(AppError, _app_error)
+    app.add_exception_handler(AppError, app_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(DecryptionFailed, _integrity)
-    app.add_exception_handler(Exception, _unexpected)
+    app.add_exception_handler(Exception, unexpected_error)

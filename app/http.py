@@ -14,6 +14,7 @@ from fastapi import Depends, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -25,8 +26,8 @@ from app.audit import service as audit
 from app.audit.vocabulary import AuditAction
 from app.crypto.derive import Purpose as DerivedPurpose
 from app.crypto.derive import keyed_hash
-from app.db import FAILURE_HOOKS, new_id, on_failure, rollback_and_record
-from app.errors import PROBLEM_JSON, AppError
+from app.db import FAILURE_HOOKS, WORK, begin_work, integrity_conflict, new_id, on_failure, rollback_and_record
+from app.errors import PROBLEM_JSON, AppError, app_error, unexpected_error
 
 log = logging.getLogger("testimony.http")
 
@@ -68,6 +69,7 @@ def get_session(request: Request) -> Iterator[Session]:
     spec: AuditSpec | None = getattr(request.state, "audit_spec", None)
     if spec is not None:
         audit.begin(session, _trail(request, spec))
+    begin_work(session)
     try:
         yield session
     finally:
@@ -117,10 +119,19 @@ def _trail(request: Request, spec: AuditSpec) -> audit.Trail:
     )
 
 
-def _with_actor(request: Request, trail: audit.Trail) -> audit.Trail:
+ClaimResolver = Callable[[Session, Request], "str | None"]
+"""Names the credential a request presented (session:<id> or token:<id>) when it was never
+accepted as the actor: a forged cross-site request, a malformed body. Set by the app factory."""
+
+
+def _with_actor(request: Request, session: Session, trail: audit.Trail) -> audit.Trail:
     principal: Principal | None = getattr(request.state, "principal", None)
-    if principal is None or trail.actor != "anonymous":
+    if trail.actor != "anonymous":
         return trail
+    if principal is None:
+        resolver: ClaimResolver | None = getattr(request.app.state, "claimed_credential", None)
+        claimed = resolver(session, request) if resolver is not None else None
+        return replace(trail, claimed_credential=claimed) if claimed else trail
     credential = (
         f"session:{principal.session_id}"
         if principal.session_id
@@ -140,6 +151,8 @@ def _outcome(status: int) -> audit.Outcome:
 
 
 def _status_of(exc: BaseException) -> int:
+    if isinstance(exc, IntegrityError):
+        exc = integrity_conflict(exc) or exc
     if isinstance(exc, AppError):
         return exc.status
     if isinstance(exc, RequestValidationError):
@@ -183,13 +196,30 @@ def _finish(request: Request, spec: AuditSpec | None, status: int) -> None:
     trail = audit.current(session)
     if status < 400:
         session.info.pop(FAILURE_HOOKS, None)
-        if trail is not None:
-            audit.append(session, _with_actor(request, trail), audit.Outcome.ALLOWED, status)
-        session.commit()
+        try:
+            if trail is not None:
+                audit.append(session, _with_actor(request, session, trail), audit.Outcome.ALLOWED, status)
+            session.commit()
+        except Exception as exc:
+            # The work is lost; the attempt is still recorded, in a transaction of its own.
+            error = integrity_conflict(exc) if isinstance(exc, IntegrityError) else None
+            failed_status = _status_of(error or exc)
+            if trail is not None:
+                on_failure(
+                    session,
+                    lambda s: audit.append(s, _with_actor(request, s, trail), audit.Outcome.FAILED, failed_status),
+                )
+            session.info.pop(WORK, None)  # a failed commit leaves no savepoint to return to
+            rollback_and_record(session)
+            if error is not None:
+                raise error from None
+            raise
         return
     if trail is not None:
-        failed = _with_actor(request, trail)
-        on_failure(session, lambda s: audit.append(s, failed, _outcome(status), status))
+        # Name the actor before any other hook runs (one may end the session that was presented).
+        named: list[audit.Trail] = []
+        on_failure(session, lambda s: named.append(_with_actor(request, s, trail)), first=True)
+        on_failure(session, lambda s: audit.append(s, named[0], _outcome(status), status))
     rollback_and_record(session)
 
 
@@ -266,3 +296,12 @@ def _problem(status: int, title: str, detail: str, rid: str) -> JSONResponse:
         status_code=status,
         media_type=PROBLEM_JSON,
     )
+
+
+async def integrity_violation(request: Request, exc: Exception) -> Response:
+    """A unique value taken by a concurrent request is a 409 naming the field; anything else is a 500."""
+    assert isinstance(exc, IntegrityError)
+    conflict = integrity_conflict(exc)
+    if conflict is None:
+        return await unexpected_error(request, exc)
+    return await app_error(request, conflict)

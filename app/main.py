@@ -12,16 +12,18 @@ from fastapi import FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy.exc import IntegrityError
 
 from app import __version__, health
 from app.access import routes as access_routes
+from app.access.deps import claimed_credential
 from app.audit import routes as audit_routes
 from app.cases import routes as case_routes
 from app.config import Settings, get_settings
 from app.consent import routes as consent_routes
 from app.db import make_engine, make_sessionmaker
 from app.errors import install_error_handlers
-from app.http import RequestContextMiddleware
+from app.http import RequestContextMiddleware, integrity_violation
 from app.keys.store import Keys, open_keys
 from app.people import routes as people_routes
 from app.runtime import Runtime
@@ -61,8 +63,10 @@ def create_app(settings: Settings | None = None, keys: Keys | None = None) -> Fa
     app.state.runtime.forms.forms  # noqa: B018 - load and validate every consent form now, not at first use
     app.state.engine = engine
     app.state.sessionmaker = make_sessionmaker(engine)
+    app.state.claimed_credential = claimed_credential
 
     install_error_handlers(app)
+    app.add_exception_handler(IntegrityError, integrity_violation)
     app.add_middleware(RequestContextMiddleware)
     app.include_router(health.router)
     app.include_router(access_routes.router)

@@ -93,6 +93,8 @@ def make_entries(n: int, seed: int = 0) -> list[bytes]:
             "request_id": _uuid(rng),
             "client": rng.choice(clients),
             "credential": f"session:{_uuid(rng)}",
+            "claimed_credential": None,
+            "new_credential": None,
         }
         entries.append(rfc8785.dumps(fields))
     return entries

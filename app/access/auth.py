@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import hmac
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from app.access import credentials, policy, throttle, totp
 from app.access.models import ApiToken, BrowserSession, RecoveryCode, User
@@ -39,7 +41,8 @@ UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 @dataclass(frozen=True)
 class LoginOutcome:
     me: MeRead
-    session_secret: str
+    session_secret: str | None
+    """None when the login asked for an API token instead."""
     token: TokenCreated | None
 
 
@@ -63,26 +66,40 @@ def _totp_secret(session: Session, runtime: Runtime, user: User) -> str | None:
 
 
 def _check_second_factor(session: Session, runtime: Runtime, user: User, factor: SecondFactor, now: datetime) -> bool:
-    """Verify a TOTP code (never the same step twice) or spend a recovery code."""
+    """Verify a TOTP code (never the same step twice) or spend a recovery code.
+
+    Each is spent by a conditional UPDATE whose row count decides, so of several requests
+    sending one code at once exactly one succeeds: the database, not this process, decides.
+    """
     if factor.totp:
         secret = _totp_secret(session, runtime, user)
         step = totp.verify(secret, factor.totp, now, user.totp_last_step) if secret else None
         if step is None:
             return False
-        user.totp_last_step = step
+        spent = session.execute(
+            update(User)
+            .where(User.id == user.id, or_(User.totp_last_step.is_(None), User.totp_last_step < step))
+            .values(totp_last_step=step)
+            .execution_options(synchronize_session=False)
+        )
+        if _rows(spent) != 1:
+            return False
+        set_committed_value(user, "totp_last_step", step)
         return True
     if factor.recovery_code:
         digest = totp.recovery_hash(factor.recovery_code)
-        code = session.scalars(
-            select(RecoveryCode).where(
-                RecoveryCode.user_id == user.id, RecoveryCode.code_hash == digest, RecoveryCode.used_at.is_(None)
-            )
-        ).first()
-        if code is None:
-            return False
-        code.used_at = now
-        return True
+        spent = session.execute(
+            update(RecoveryCode)
+            .where(RecoveryCode.user_id == user.id, RecoveryCode.code_hash == digest, RecoveryCode.used_at.is_(None))
+            .values(used_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        return _rows(spent) == 1
     return False
+
+
+def _rows(result: object) -> int:
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def _case_ids(session: Session, user_id: uuid.UUID) -> frozenset[uuid.UUID]:
@@ -116,11 +133,17 @@ def _new_session(
     second_factor_at: datetime | None,
     expires_at: datetime | None = None,
 ) -> str:
-    """A new session row; a rotated session keeps its predecessor's absolute expiry."""
+    """A new session row; a rotated session keeps its predecessor's absolute expiry.
+
+    The event of the request that made it names it as its new credential, so an auditor can
+    follow a session from its login through every renewal.
+    """
     secret = credentials.new_secret(credentials.SESSION_PREFIX)
+    session_id = new_id()
+    audit.touch(session, new_credential=f"session:{session_id}")
     session.add(
         BrowserSession(
-            id=new_id(),
+            id=session_id,
             token_hash=credentials.secret_hash(secret),
             user_id=user.id,
             created_at=now,
@@ -141,6 +164,8 @@ def login(
     account = data.username.strip().casefold()
     throttle.check(session, runtime, throttle.Kind.LOGIN, account, client.address, now)
     user = session.scalars(select(User).where(User.username == account)).first()
+    if user is not None:
+        audit.touch(session, resource_id=user.id)  # a failed attempt names the account it targeted
     ok = runtime.passwords.verify(user.password_hash if user else None, data.password)
     second = False
     if ok and user is not None and user.totp_enabled:
@@ -156,13 +181,14 @@ def login(
     if old_secret:  # rotate: the pre-login session id never survives login
         session.execute(delete(BrowserSession).where(BrowserSession.token_hash == credentials.secret_hash(old_secret)))
     _sweep(session, runtime, now)
-    secret = _new_session(session, runtime, user, now, now if second else None)
     principal = _principal_for(session, runtime, user, Via.SESSION, second_factor_at=now if second else None)
     audit.touch(session, resource_id=user.id, actor=principal.actor, actor_roles=tuple(sorted(principal.roles)))
-    token = None
     if data.token:
+        # A script asked for a token: it gets that, and no browser session beside it.
         token = create_token(session, runtime, principal, TokenCreate(name="login", scope=TokenScope.WRITE), client)
-    return LoginOutcome(me=me(session, runtime, principal, secret), session_secret=secret, token=token)
+        return LoginOutcome(me=me(session, runtime, principal), session_secret=None, token=token)
+    secret = _new_session(session, runtime, user, now, now if second else None)
+    return LoginOutcome(me=me(session, runtime, principal, secret), session_secret=secret, token=None)
 
 
 def _sweep(session: Session, runtime: Runtime, now: datetime) -> None:
@@ -230,6 +256,21 @@ def resolve(session: Session, runtime: Runtime, *, bearer: str | None, cookie: s
     raise Unauthenticated
 
 
+def presented_credential(session: Session, *, bearer: str | None, cookie: str | None) -> str | None:
+    """Which known session or token a request presented, whether or not it was accepted."""
+    if bearer:
+        token_id = session.scalars(
+            select(ApiToken.id).where(ApiToken.token_hash == credentials.secret_hash(bearer))
+        ).first()
+        return f"token:{token_id}" if token_id else None
+    if cookie:
+        session_id = session.scalars(
+            select(BrowserSession.id).where(BrowserSession.token_hash == credentials.secret_hash(cookie))
+        ).first()
+        return f"session:{session_id}" if session_id else None
+    return None
+
+
 def _drop_session(session: Session, session_id: uuid.UUID) -> None:
     session.execute(delete(BrowserSession).where(BrowserSession.id == session_id))
 
@@ -281,6 +322,8 @@ def change_password(
     problem = check_strength(data.new_password)
     if problem:
         raise ValidationFailed(problem, fields=["new_password"])
+    if hmac.compare_digest(data.new_password.encode(), data.current_password.encode()):
+        raise ValidationFailed("choose a password different from the current one", fields=["new_password"])
     user.password_hash = runtime.passwords.hash(data.new_password)
     user.password_change_required = False
     user.updated_at = now

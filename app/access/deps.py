@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Request, Response
+from sqlalchemy.orm import Session
 
 from app.access import auth, throttle
 from app.access.principal import Client, Principal
@@ -58,6 +59,15 @@ def get_principal(request: Request, session: DbSession, runtime: RuntimeDep, cli
 
 
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
+
+
+def claimed_credential(session: Session, request: Request) -> str | None:
+    """For the audit event of a request refused before it had an actor: what it presented."""
+    runtime: Runtime = request.app.state.runtime
+    bearer = _bearer(request)
+    return auth.presented_credential(
+        session, bearer=bearer, cookie=None if bearer else session_cookie(request, runtime)
+    )
 
 
 def set_session_cookie(response: Response, runtime: Runtime, secret: str) -> None:

@@ -96,3 +96,6 @@ class Confirmation(Base):
     status: Mapped[str] = mapped_column(String(16), default="pending")
     decided_by: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("users.id"), default=None)
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    secret: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
+    """Sealed under the service key: the second half of a one-time password, until it is shown
+    to the admin who confirms; then erased. Never part of any listing."""

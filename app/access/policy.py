@@ -34,6 +34,7 @@ class Action(StrEnum):
     USER_UPDATE = "user.update"
     USER_REVOKE = "user.revoke"
     USER_RESET_2FA = "user.reset_2fa"
+    USER_RESET_PASSWORD = "user.reset_password"  # noqa: S105 - an action name
     CASE_CREATE = "case.create"
     CASE_READ = "case.read"
     CASE_MEMBERS = "case.members"
@@ -89,6 +90,7 @@ ROLE_ACTIONS: dict[Role, frozenset[Action]] = {
             Action.USER_UPDATE,
             Action.USER_REVOKE,
             Action.USER_RESET_2FA,
+            Action.USER_RESET_PASSWORD,
             Action.CASE_CREATE,
             Action.CASE_READ,
             Action.CASE_MEMBERS,
@@ -106,8 +108,8 @@ CASE_SCOPED = frozenset({Role.DOCUMENTER, Role.LEGAL})
 SYSTEM_ACTIONS = ROLE_ACTIONS[Role.ADMIN] | {Action.AUDIT_READ, Action.FORMS_READ}
 
 # Actions that need a fresh second factor in a browser session (never a bearer token);
-# a user update needs it when it changes roles.
-STEP_UP = frozenset({Action.USER_UPDATE, Action.USER_RESET_2FA, Action.CONFIRMATION_DECIDE})
+# a user update needs it when it changes roles or whether the account is active.
+STEP_UP = frozenset({Action.USER_UPDATE, Action.USER_RESET_2FA, Action.USER_RESET_PASSWORD, Action.CONFIRMATION_DECIDE})
 
 
 class CaseResource(Protocol):

@@ -17,7 +17,8 @@ class Role(StrEnum):
 CONTENT_ROLES = frozenset({Role.DOCUMENTER, Role.LEGAL, Role.CUSTODIAN})
 # Roles that oversee others and therefore must never read content themselves.
 OVERSIGHT_ROLES = frozenset({Role.ADMIN, Role.AUDITOR})
-# Roles that must use a second factor; documenters only when configured.
+# Roles that must use a second factor. Documenters must too, unless development mode relaxes it
+# (TESTIMONY_SESSION__DOCUMENTER_TOTP_REQUIRED=false).
 TOTP_REQUIRED_ROLES = frozenset({Role.LEGAL, Role.CUSTODIAN, Role.AUDITOR, Role.ADMIN})
 
 

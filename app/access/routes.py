@@ -55,7 +55,8 @@ def login(
     data: LoginRequest, request: Request, response: Response, session: DbSession, runtime: RuntimeDep, client: ClientDep
 ) -> LoginResult:
     outcome = auth.login(session, runtime, data, client, session_cookie(request, runtime))
-    set_session_cookie(response, runtime, outcome.session_secret)
+    if outcome.session_secret is not None:
+        set_session_cookie(response, runtime, outcome.session_secret)
     return LoginResult(user=outcome.me, token=outcome.token)
 
 
@@ -99,7 +100,8 @@ def change_password(
     response: Response,
 ) -> MeRead:
     outcome = auth.change_password(session, runtime, principal, data, client)
-    set_session_cookie(response, runtime, outcome.session_secret)
+    if outcome.session_secret is not None:
+        set_session_cookie(response, runtime, outcome.session_secret)
     return outcome.me
 
 
@@ -149,10 +151,38 @@ def list_users(principal: CurrentPrincipal, session: DbSession) -> list[UserRead
     return service.list_users(session, principal)
 
 
-@router.post("/users", response_model=UserChange, status_code=status.HTTP_201_CREATED, tags=["users"])
+def _accepted_when_pending(response: Response, change: UserChange) -> UserChange:
+    """202 while a second person must still confirm; the body says what waits."""
+    if change.pending_confirmation is not None:
+        response.status_code = status.HTTP_202_ACCEPTED
+    return change
+
+
+@router.post(
+    "/users",
+    response_model=UserChange,
+    status_code=status.HTTP_201_CREATED,
+    responses={202: {"model": UserChange, "description": "Made; waits for a second admin"}},
+    tags=["users"],
+)
 @audited(AuditAction.USER_CREATE, "user")
-def create_user(data: UserCreate, principal: CurrentPrincipal, session: DbSession, runtime: RuntimeDep) -> UserChange:
-    return service.create_user(session, runtime, principal, data)
+def create_user(
+    data: UserCreate, principal: CurrentPrincipal, session: DbSession, runtime: RuntimeDep, response: Response
+) -> UserChange:
+    return _accepted_when_pending(response, service.create_user(session, runtime, principal, data))
+
+
+@router.post(
+    "/users/{user_id}/reset-password",
+    response_model=UserChange,
+    status_code=status.HTTP_202_ACCEPTED,
+    tags=["users"],
+)
+@audited(AuditAction.USER_RESET_PASSWORD, "user", id_param="user_id")
+def reset_password(
+    user_id: uuid.UUID, principal: CurrentPrincipal, session: DbSession, runtime: RuntimeDep
+) -> UserChange:
+    return service.reset_password(session, runtime, principal, user_id)
 
 
 @router.patch("/users/{user_id}", response_model=UserChange, tags=["users"])
@@ -165,10 +195,7 @@ def update_user(
     runtime: RuntimeDep,
     response: Response,
 ) -> UserChange:
-    change = service.update_user(session, runtime, principal, user_id, data)
-    if change.pending_confirmation is not None:
-        response.status_code = status.HTTP_202_ACCEPTED
-    return change
+    return _accepted_when_pending(response, service.update_user(session, runtime, principal, user_id, data))
 
 
 @router.post("/users/{user_id}/revoke-sessions", response_model=UserRead, tags=["users"])
@@ -195,9 +222,9 @@ def list_confirmations(
 @audited(AuditAction.CONFIRMATION_DECIDE, "confirmation", id_param="confirmation_id")
 def decide(
     confirmation_id: uuid.UUID,
+    data: ConfirmationDecision,
     principal: CurrentPrincipal,
     session: DbSession,
-    data: ConfirmationDecision | None = None,
+    runtime: RuntimeDep,
 ) -> ConfirmationRead:
-    decision = data or ConfirmationDecision()
-    return service.decide(session, principal, confirmation_id, decision.decision == "confirm")
+    return service.decide_confirmation(session, runtime, principal, confirmation_id, data.decision == "confirm")

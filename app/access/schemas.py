@@ -127,6 +127,9 @@ class ConfirmationRead(Output):
     status: Literal["pending", "confirmed", "rejected", "expired", "void"]
     decided_by: uuid.UUID | None
     decided_at: datetime | None
+    one_time_password_half: str | None = None
+    """Only in the answer to the admin who confirms an account or a password reset: the second
+    half of the one-time password, shown once. The owner types the first half, then this one."""
 
 
 class UserChange(Output):
@@ -134,8 +137,13 @@ class UserChange(Output):
 
     user: UserRead
     one_time_password: str | None = None
+    """Only from the command line: the whole one-time password."""
+    one_time_password_half: str | None = None
+    """Through the API: the first half, for the requesting admin; a second admin's confirmation
+    reveals the second half to that admin alone."""
     pending_confirmation: ConfirmationRead | None = None
 
 
 class ConfirmationDecision(Input):
-    decision: Literal["confirm", "reject"] = "confirm"
+    decision: Literal["confirm", "reject"]
+    """Said explicitly: an empty body never confirms."""

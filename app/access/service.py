@@ -17,12 +17,19 @@ from app.access.roles import CONTENT_ROLES, Role, incompatible
 from app.access.schemas import ConfirmationRead, UserChange, UserCreate, UserRead, UserUpdate
 from app.audit import service as audit
 from app.cases.models import CaseMember
+from app.crypto import aead
 from app.db import db_now, new_id
 from app.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from app.keys import service as keys_service
 from app.runtime import Runtime
 
 GRANT_ROLES = "user.grant_roles"
+CREATE_ACCOUNT = "user.create"
+RESET_PASSWORD = "user.reset_password"  # noqa: S105 - a request kind
+ENABLE_ACCOUNT = "user.enable"
 ADD_MEMBER = "case.add_member"
+# Requests that hold the second half of a one-time password: one at a time per account.
+CREDENTIAL_REQUESTS = (CREATE_ACCOUNT, RESET_PASSWORD)
 
 
 def _check_roles(roles: frozenset[Role]) -> None:
@@ -43,26 +50,44 @@ def _get_user(session: Session, user_id: uuid.UUID) -> User:
     return user
 
 
+HALF_ALPHABET = "abcdefghijkmnpqrstuvwxyz23456789"
+HALF_LENGTH = 12  # 60 bits a half, 120 bits together
+
+
 def one_time_password() -> str:
     return secrets.token_urlsafe(15)
 
 
+def password_halves() -> tuple[str, str]:
+    """Two halves of a one-time password; the owner types the first, then the second."""
+    return tuple("".join(secrets.choice(HALF_ALPHABET) for _ in range(HALF_LENGTH)) for _ in range(2))  # type: ignore[return-value]
+
+
 def create_user(session: Session, runtime: Runtime, principal: Principal, data: UserCreate) -> UserChange:
-    """A new account with a one-time password. Content-reading roles wait for a second admin
-    (the command line, acting with shell access, grants them at once)."""
+    """A new account whose one-time password no single admin ever holds.
+
+    Through the API the account is made with no role and a one-time password in two halves:
+    the requesting admin is shown the first, and the second is sealed until another admin
+    confirms the request, is shown to that admin alone and then erased; the roles apply on
+    confirmation. The command line (shell access on the server) gets the whole password and
+    the roles at once.
+    """
     policy.require(principal, policy.Action.USER_CREATE)
     roles = frozenset(data.roles)
     _check_roles(roles)
     if session.scalars(select(User.id).where(User.username == data.username)).first() is not None:
         raise Conflict("that username is taken", fields=["username"])
     now = db_now(session)
-    deferred = bool(policy.needing_second_admin(roles)) and not principal.is_system
-    password = one_time_password()
+    if principal.is_system:
+        password, half = one_time_password(), None
+    else:
+        half, second = password_halves()
+        password = half + second
     user = User(
         id=new_id(),
         username=data.username,
         display_name=data.display_name,
-        roles=sorted(roles - policy.needing_second_admin(roles)) if deferred else sorted(roles),
+        roles=sorted(roles) if principal.is_system else [],
         active=True,
         password_hash=runtime.passwords.hash(password),
         password_change_required=True,
@@ -72,8 +97,34 @@ def create_user(session: Session, runtime: Runtime, principal: Principal, data: 
     session.add(user)
     session.flush()
     audit.touch(session, resource_id=user.id)
-    asked = _grant_request(session, runtime, principal, user, roles) if deferred else None
-    return UserChange(user=UserRead.model_validate(user), one_time_password=password, pending_confirmation=asked)
+    if half is None:
+        return UserChange(user=UserRead.model_validate(user), one_time_password=password)
+    payload: dict[str, object] = {"roles": sorted(roles), "from_roles": []}
+    asked = request_confirmation(session, runtime, principal, CREATE_ACCOUNT, user.id, payload, secret=second)
+    return UserChange(user=UserRead.model_validate(user), one_time_password_half=half, pending_confirmation=asked)
+
+
+def reset_password(session: Session, runtime: Runtime, principal: Principal, user_id: uuid.UUID) -> UserChange:
+    """End every session and token of an account and give it a new one-time password, split
+    between two admins as at creation (whole at once from the command line)."""
+    policy.require(principal, policy.Action.USER_RESET_PASSWORD)
+    user = _get_user(session, user_id)
+    _not_self(principal, user.id, "password through an admin reset")
+    now = db_now(session)
+    policy.require_step_up(principal, policy.Action.USER_RESET_PASSWORD, now)
+    if not principal.is_system and any(pending(session, kind, user.id) for kind in CREDENTIAL_REQUESTS):
+        raise Conflict("a one-time password for this account is already waiting for a second admin")
+    revoke_all(session, user.id)
+    user.password_change_required = True
+    user.updated_at = now
+    if principal.is_system:
+        password = one_time_password()
+        user.password_hash = runtime.passwords.hash(password)
+        return UserChange(user=UserRead.model_validate(user), one_time_password=password)
+    half, second = password_halves()
+    user.password_hash = runtime.passwords.hash(half + second)
+    asked = request_confirmation(session, runtime, principal, RESET_PASSWORD, user.id, {}, secret=second)
+    return UserChange(user=UserRead.model_validate(user), one_time_password_half=half, pending_confirmation=asked)
 
 
 def list_users(session: Session, principal: Principal) -> list[UserRead]:
@@ -87,27 +138,37 @@ def update_user(
     policy.require(principal, policy.Action.USER_UPDATE)
     user = _get_user(session, user_id)
     now = db_now(session)
-    pending = None
-    if data.roles is not None or data.active is False:
+    asked: list[ConfirmationRead] = []
+    current = frozenset(Role(r) for r in user.roles)
+    changes_roles = data.roles is not None and frozenset(data.roles) != current
+    changes_active = data.active is not None and data.active != user.active
+    if changes_roles or changes_active:
         _not_self(principal, user.id, "roles or account status")
-    if data.roles is not None and frozenset(data.roles) != frozenset(Role(r) for r in user.roles):
+        # Any change of roles or of whether the account works needs a fresh second factor.
         policy.require_step_up(principal, policy.Action.USER_UPDATE, now)
+    if changes_roles and data.roles is not None:
         new = frozenset(data.roles)
         _check_roles(new)
-        added = new - frozenset(Role(r) for r in user.roles)
-        if policy.needing_second_admin(added) and not principal.is_system:
-            pending = _grant_request(session, runtime, principal, user, new)
+        if policy.needing_second_admin(new - current) and not principal.is_system:
+            asked.append(_grant_request(session, runtime, principal, user, new))
         else:
             user.roles = sorted(new)
     if data.display_name is not None:
         user.display_name = data.display_name
-    if data.active is not None and data.active != user.active:
-        user.active = data.active
-        if not data.active:
-            revoke_all(session, user.id)
+    if changes_active and data.active:
+        # Re-enabling an account that can read content, or administer, needs a second admin.
+        if policy.needing_second_admin(current) and not principal.is_system:
+            asked.append(_enable_request(session, runtime, principal, user))
+        else:
+            user.active = True
+    elif changes_active:
+        user.active = False
+        revoke_all(session, user.id)
+    if len(asked) > 1:
+        raise ValidationFailed("change the roles and re-enable the account in two requests", fields=["active"])
     user.updated_at = now
     session.flush()
-    return UserChange(user=UserRead.model_validate(user), pending_confirmation=pending)
+    return UserChange(user=UserRead.model_validate(user), pending_confirmation=asked[0] if asked else None)
 
 
 def revoke_sessions(session: Session, principal: Principal, user_id: uuid.UUID) -> UserRead:
@@ -146,6 +207,24 @@ def _grant_request(
     return request_confirmation(session, runtime, principal, GRANT_ROLES, user.id, payload)
 
 
+def _enable_request(session: Session, runtime: Runtime, principal: Principal, user: User) -> ConfirmationRead:
+    if pending(session, ENABLE_ACCOUNT, user.id):
+        raise Conflict("re-enabling this account is already waiting for a second admin")
+    return request_confirmation(session, runtime, principal, ENABLE_ACCOUNT, user.id, {"roles": sorted(user.roles)})
+
+
+def _seal_secret(session: Session, runtime: Runtime, row_id: uuid.UUID, secret: str) -> bytes:
+    key = keys_service.service_key(session, runtime.keys)
+    return aead.seal(key, secret.encode(), table="confirmations", column="secret", row_id=row_id, person_id=None)
+
+
+def _open_secret(session: Session, runtime: Runtime, row: Confirmation) -> str | None:
+    if row.secret is None:
+        return None
+    key = keys_service.service_key(session, runtime.keys)
+    return aead.open(key, row.secret, table="confirmations", column="secret", row_id=row.id, person_id=None).decode()
+
+
 def request_confirmation(
     session: Session,
     runtime: Runtime,
@@ -153,12 +232,19 @@ def request_confirmation(
     action: str,
     target_id: uuid.UUID,
     payload: dict[str, object],
+    *,
+    secret: str | None = None,
 ) -> ConfirmationRead:
-    """Open a two-person request; other domains use this for their own two-person rules."""
+    """Open a two-person request; other domains use this for their own two-person rules.
+
+    A secret (the second half of a one-time password) is sealed with the request and shown
+    only to the person who confirms it, once.
+    """
     assert principal.user_id is not None
     now = db_now(session)
+    row_id = new_id()
     row = Confirmation(
-        id=new_id(),
+        id=row_id,
         action=action,
         target_id=target_id,
         payload=payload,
@@ -166,36 +252,49 @@ def request_confirmation(
         created_at=now,
         expires_at=now + timedelta(hours=runtime.settings.session.confirmation_hours),
         status="pending",
+        secret=_seal_secret(session, runtime, row_id, secret) if secret is not None else None,
     )
     session.add(row)
     session.flush()
-    return ConfirmationRead.model_validate(row)
+    return _read(row, now)
 
 
-def _expire(row: Confirmation, now: datetime) -> None:
-    if row.status == "pending" and row.expires_at <= now:
-        row.status = "expired"
+def _status(row: Confirmation, now: datetime) -> str:
+    """A pending request past its time reads as expired; reading never writes."""
+    return "expired" if row.status == "pending" and row.expires_at <= now else row.status
+
+
+def _read(row: Confirmation, now: datetime, half: str | None = None) -> ConfirmationRead:
+    return ConfirmationRead.model_validate(
+        {
+            **{c: getattr(row, c) for c in ConfirmationRead.model_fields if hasattr(row, c)},
+            "status": _status(row, now),
+            "one_time_password_half": half,
+        }
+    )
 
 
 def list_confirmations(session: Session, principal: Principal, status: str | None = None) -> list[ConfirmationRead]:
     policy.require(principal, policy.Action.CONFIRMATION_READ)
     now = db_now(session)
     rows = session.scalars(select(Confirmation).order_by(Confirmation.created_at.desc())).all()
-    for row in rows:
-        _expire(row, now)
-    return [ConfirmationRead.model_validate(r) for r in rows if status is None or r.status == status]
+    return [r for r in (_read(row, now) for row in rows) if status is None or r.status == status]
 
 
-def decide(session: Session, principal: Principal, confirmation_id: uuid.UUID, confirm: bool) -> ConfirmationRead:
-    """A second eligible user confirms (or rejects) a pending request; never the requester."""
+def decide_confirmation(
+    session: Session, runtime: Runtime, principal: Principal, confirmation_id: uuid.UUID, confirm: bool
+) -> ConfirmationRead:
+    """A second eligible user confirms (or rejects) a pending request; never the requester.
+
+    The row is locked first, so two admins deciding at once cannot both apply it.
+    """
     policy.require(principal, policy.Action.CONFIRMATION_DECIDE)
-    row = session.get(Confirmation, confirmation_id)
+    row = session.get(Confirmation, confirmation_id, with_for_update=True)
     if row is None:
         raise NotFound
     now = db_now(session)
-    _expire(row, now)
-    if row.status != "pending":
-        raise Conflict(f"this request is {row.status}")
+    if _status(row, now) != "pending":
+        raise Conflict(f"this request is {_status(row, now)}")
     if row.requested_by == principal.user_id:
         raise Forbidden("a second person must confirm this request", code="same_person")
     if _affected_user(row) == principal.user_id:
@@ -206,10 +305,12 @@ def decide(session: Session, principal: Principal, confirmation_id: uuid.UUID, c
     row.status = "void" if void_reason else "confirmed" if confirm else "rejected"
     if void_reason:
         row.payload = {**row.payload, "void_reason": void_reason}
+    half = _open_secret(session, runtime, row) if row.status == "confirmed" else None
+    row.secret = None  # shown once, to the confirming admin, and then gone
     row.decided_by = principal.user_id
     row.decided_at = now
     session.flush()
-    return ConfirmationRead.model_validate(row)
+    return _read(row, now, half)
 
 
 def team_member_problem(user: User | None) -> str | None:
@@ -239,6 +340,24 @@ def _affected_user(row: Confirmation) -> uuid.UUID:
 
 def _apply(session: Session, row: Confirmation, now: datetime) -> str | None:
     """Carry out a confirmed request; or say why it no longer applies."""
+    if row.action in (CREATE_ACCOUNT, RESET_PASSWORD, ENABLE_ACCOUNT):
+        user = _get_user(session, row.target_id)
+        if row.action != ENABLE_ACCOUNT and not user.active:
+            return "the account was disabled while the request waited"
+        if row.action == CREATE_ACCOUNT:
+            if user.roles:
+                return "the account's roles changed while the request waited"
+            roles = frozenset(Role(str(r)) for r in _as_list(row.payload.get("roles")))
+            _check_roles(roles)
+            user.roles = sorted(roles)
+        if row.action == ENABLE_ACCOUNT:
+            if user.active:
+                return "the account was enabled while the request waited"
+            if sorted(user.roles) != sorted(str(r) for r in _as_list(row.payload.get("roles"))):
+                return "the account's roles changed while the request waited"
+            user.active = True
+        user.updated_at = now
+        return None
     if row.action == GRANT_ROLES:
         user = _get_user(session, row.target_id)
         if not user.active:

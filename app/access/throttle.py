@@ -12,7 +12,7 @@ import math
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, text
 from sqlalchemy.orm import Session
 
 from app.access.models import AuthFailure
@@ -57,6 +57,7 @@ def check(
     window = timedelta(minutes=cfg.window_minutes) if kind is not Kind.TOKEN else timedelta(hours=1)
     since = now - window
     acc, addr = account_key(runtime, account), address_key(runtime, address)
+    _serialise(session, addr, acc)
     recent = select(func.count(), func.min(AuthFailure.at)).where(AuthFailure.kind == kind, AuthFailure.at > since)
     pair_count, pair_oldest = session.execute(
         recent.where(AuthFailure.account_key == acc, AuthFailure.address_key == addr)
@@ -69,6 +70,27 @@ def check(
     addr_count, addr_oldest = session.execute(recent.where(AuthFailure.address_key == addr)).one()
     if addr_count >= cfg.per_address:
         raise TooManyRequests(_retry_after(addr_oldest, window, now))
+
+
+LOCK_CLASS = 0x7E57  # the advisory-lock namespace of throttle keys
+
+
+def _serialise(session: Session, *keys: str) -> None:
+    """Hold per-address and per-account locks until the transaction ends.
+
+    The attempt is counted (on failure, after the work is rolled back to its savepoint)
+    before the transaction ends, so the next attempt for the same key waits and then sees
+    it: concurrent wrong passwords cannot all pass the check before any is counted. SQLite
+    needs nothing: every transaction holds the write lock from BEGIN IMMEDIATE. Keys are
+    locked in one order (address, then account), so two attempts cannot deadlock.
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    for key in keys:
+        session.execute(
+            text("SELECT pg_advisory_xact_lock(CAST(:c AS integer), CAST(:k AS integer))"),
+            {"c": LOCK_CLASS, "k": int(key[:8], 16) - 2**31},
+        )
 
 
 def count(session: Session, runtime: Runtime, kind: Kind, account: str, address: str, now: datetime) -> None:

@@ -42,7 +42,7 @@ def create_token(
     )
     session.add(row)
     session.flush()
-    audit.touch(session, resource_id=row.id)
+    audit.touch(session, resource_id=row.id, new_credential=f"token:{row.id}")
     return TokenCreated(**TokenRead.model_validate(row).model_dump(), token=secret)
 
 

@@ -38,6 +38,8 @@ class AuditEvent(Base):
     request_id: Mapped[str | None] = mapped_column(String(64))
     client: Mapped[str | None] = mapped_column(String(64))
     credential: Mapped[str | None] = mapped_column(String(48), default=None)
+    claimed_credential: Mapped[str | None] = mapped_column(String(48), default=None)
+    new_credential: Mapped[str | None] = mapped_column(String(48), default=None)
 
 
 class AuditCheckpoint(Base):

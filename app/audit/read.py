@@ -10,7 +10,7 @@ import base64
 import uuid
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from app.access import policy
@@ -47,6 +47,8 @@ def _event(row: AuditEvent) -> AuditEventRead:
         status=row.status,
         request_id=row.request_id,
         credential=row.credential,
+        claimed_credential=row.claimed_credential,
+        new_credential=row.new_credential,
         entry=base64.b64encode(row.entry).decode(),
     )
 
@@ -76,11 +78,19 @@ def events(
         AuditEvent.resource_id: resource_id,
         AuditEvent.case_id: case_id,
         AuditEvent.outcome: outcome,
-        AuditEvent.credential: credential,
     }
     for column, value in filters.items():
         if value is not None:
             stmt = stmt.where(column == value)
+    if credential is not None:
+        # Every event on a credential's trail: made by it, made it (login, renewal) or presented it.
+        stmt = stmt.where(
+            or_(
+                AuditEvent.credential == credential,
+                AuditEvent.new_credential == credential,
+                AuditEvent.claimed_credential == credential,
+            )
+        )
     if since is not None:
         stmt = stmt.where(AuditEvent.at >= since)
     if until is not None:

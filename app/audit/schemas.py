@@ -23,6 +23,10 @@ class AuditEventRead(Output):
     request_id: str | None
     credential: str | None
     """session:<id> or token:<id>: which credential acted."""
+    claimed_credential: str | None = None
+    """The credential a refused request presented, never taken as its actor."""
+    new_credential: str | None = None
+    """The session or token this event created (login, renewal, token creation)."""
     entry: str
     """The stored bytes (base64): what the Merkle leaf hashes."""
 

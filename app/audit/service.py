@@ -29,7 +29,7 @@ from app.db import db_now
 
 TRAIL = "audit_trail"
 ADVISORY_LOCK_ID = 0x7E571_0A0D17  # any constant shared by every writer of this database
-ENTRY_VERSION = 2  # 2 added the credential (which session or token acted)
+ENTRY_VERSION = 3  # 2 added the credential (which session or token acted); 3 the claimed and new ones
 
 
 @dataclass(frozen=True)
@@ -41,6 +41,11 @@ class Trail:
     actor_roles: tuple[str, ...] = ()
     credential: str | None = None
     """session:<id> or token:<id>: which credential acted, for following up a stolen one."""
+    claimed_credential: str | None = None
+    """The credential a refused request presented, never taken as its actor (a forged request
+    would otherwise log its victim's session as acting)."""
+    new_credential: str | None = None
+    """The session or token this event created: a login, a renewal (step-up, 2FA, password), a token."""
     resource_type: str | None = None
     resource_id: str | None = None
     case_id: uuid.UUID | None = None
@@ -67,6 +72,7 @@ def touch(
     case_id: uuid.UUID | None = None,
     actor: str | None = None,
     actor_roles: tuple[str, ...] | None = None,
+    new_credential: str | None = None,
 ) -> None:
     """Services name what they actually read or changed (e.g. the id they just created)."""
     trail = current(session)
@@ -81,6 +87,8 @@ def touch(
         changes["actor"] = actor
     if actor_roles is not None:
         changes["actor_roles"] = actor_roles
+    if new_credential is not None:
+        changes["new_credential"] = new_credential
     session.info[TRAIL] = replace(trail, **changes)  # type: ignore[arg-type]
 
 
@@ -113,6 +121,9 @@ def entry_fields(event: AuditEvent, version: int = ENTRY_VERSION) -> dict[str, A
     }
     if version >= 2:
         fields["credential"] = event.credential
+    if version >= 3:
+        fields["claimed_credential"] = event.claimed_credential
+        fields["new_credential"] = event.new_credential
     return fields
 
 
@@ -137,6 +148,8 @@ def append(session: Session, trail: Trail, outcome: Outcome, status: int | None 
         request_id=trail.request_id,
         client=trail.client,
         credential=trail.credential,
+        claimed_credential=trail.claimed_credential,
+        new_credential=trail.new_credential,
     )
     event.entry = rfc8785.dumps({"v": ENTRY_VERSION, **entry_fields(event)})
     session.add(event)

@@ -41,6 +41,7 @@ class AuditAction(StrEnum):
     USER_UPDATE = "user.update"
     USER_REVOKE = "user.revoke_sessions"
     USER_RESET_2FA = "user.reset_2fa"
+    USER_RESET_PASSWORD = "user.reset_password"
     CONFIRMATION_LIST = "confirmation.list"
     CONFIRMATION_DECIDE = "confirmation.decide"
     CASE_CREATE = "case.create"

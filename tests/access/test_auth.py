@@ -16,6 +16,7 @@ from app.access.passwords import Passwords
 from app.access.roles import Role
 from app.config import PasswordHashSettings, Settings
 from app.db import db_now, unit_of_work
+from app.errors import ConfigError
 from app.http import DbSession, UnitOfWorkRoute
 from app.keys.store import Keys
 from app.main import create_app
@@ -26,7 +27,7 @@ LOGIN = "/api/v1/auth/login"
 
 
 def test_login_me_logout(app: FastAPI) -> None:
-    doc = actor(app, "dana", [Role.DOCUMENTER], with_totp=False)
+    doc = actor(app, "dana", [Role.DOCUMENTER])
     me = doc.get("/api/v1/me")
     assert me.status_code == 200
     assert me.json()["username"] == "dana"
@@ -130,7 +131,7 @@ def test_session_is_rotated_after_second_factor(app: FastAPI) -> None:
 
 
 def test_idle_timeout_ends_the_session(app: FastAPI) -> None:
-    doc = actor(app, "ida", [Role.DOCUMENTER], with_totp=False)
+    doc = actor(app, "ida", [Role.DOCUMENTER])
     shift_clock(app, timedelta(minutes=29))
     assert doc.get("/api/v1/me").status_code == 200  # activity renews the idle timer
     shift_clock(app, timedelta(minutes=29))
@@ -142,7 +143,7 @@ def test_idle_timeout_ends_the_session(app: FastAPI) -> None:
 
 
 def test_absolute_timeout_ends_the_session(app: FastAPI) -> None:
-    doc = actor(app, "abe", [Role.DOCUMENTER], with_totp=False)
+    doc = actor(app, "abe", [Role.DOCUMENTER])
     for _ in range(25):
         shift_clock(app, timedelta(minutes=29))
         if doc.get("/api/v1/me").status_code != 200:
@@ -154,7 +155,7 @@ def test_absolute_timeout_ends_the_session(app: FastAPI) -> None:
 
 def test_admin_revocation_ends_sessions_and_tokens(app: FastAPI) -> None:
     admin = actor(app, "adm", [Role.ADMIN])
-    doc = actor(app, "lost", [Role.DOCUMENTER], with_totp=False)
+    doc = actor(app, "lost", [Role.DOCUMENTER])
     token = doc.post("/api/v1/auth/tokens", json={"name": "script", "scope": "read"}).json()["token"]
     bearer = anonymous(app)
     assert bearer.get("/api/v1/me", headers={"authorization": f"Bearer {token}"}).status_code == 200
@@ -181,18 +182,22 @@ def test_tokens_are_shown_once_scoped_and_revocable(app: FastAPI) -> None:
 
 
 def test_token_expires(app: FastAPI) -> None:
-    doc = actor(app, "exp", [Role.DOCUMENTER], with_totp=False)
+    doc = actor(app, "exp", [Role.DOCUMENTER])
     secret = doc.post("/api/v1/auth/tokens", json={"name": "s", "expires_in_days": 1}).json()["token"]
     shift_clock(app, timedelta(days=1, seconds=1))
     assert anonymous(app).get("/api/v1/me", headers={"authorization": f"Bearer {secret}"}).status_code == 401
 
 
-def test_login_can_return_a_token(app: FastAPI) -> None:
-    make_user(app, "bot", [Role.DOCUMENTER], with_totp=False)
-    r = anonymous(app).post(LOGIN, json={"username": "bot", "password": PASSWORD, "token": True})
+def test_login_can_return_a_token_instead_of_a_session(app: FastAPI) -> None:
+    _, secret = make_user(app, "bot", [Role.DOCUMENTER])
+    assert secret is not None
+    body = {"username": "bot", "password": PASSWORD, "totp": code(secret, app), "token": True}
+    r = anonymous(app).post(LOGIN, json=body)
     assert r.status_code == 200
     token = r.json()["token"]["token"]
     assert token.startswith("tvt_")
+    assert "set-cookie" not in r.headers
+    assert r.json()["user"]["csrf_token"] is None
     assert anonymous(app).get("/api/v1/me", headers={"authorization": f"Bearer {token}"}).status_code == 200
 
 
@@ -215,7 +220,7 @@ def test_throttling_is_per_account_and_address(app: FastAPI) -> None:
 
 def test_forwarded_for_is_trusted_only_from_configured_proxies(app: FastAPI) -> None:
     app.state.runtime.settings.trusted_proxies.append("127.0.0.1/32")
-    make_user(app, "prox", [Role.DOCUMENTER], with_totp=False)
+    make_user(app, "prox", [Role.DOCUMENTER])
     bad = {"username": "prox", "password": "definitely not it"}
     via_proxy = anonymous(app)
     via_proxy.__init__(app, base_url="https://testserver", raise_server_exceptions=False, client=("127.0.0.1", 1))  # type: ignore[misc]
@@ -260,9 +265,11 @@ def test_login_rehashes_when_parameters_change(app: FastAPI) -> None:
 
 
 def test_first_login_with_one_time_password_must_change_it(app: FastAPI) -> None:
-    admin = actor(app, "adm", [Role.ADMIN])
+    admin, second = actor(app, "adm", [Role.ADMIN]), actor(app, "adm2", [Role.ADMIN])
     made = admin.post("/api/v1/users", json={"username": "newbie", "display_name": "N", "roles": []})
-    otp = made.json()["one_time_password"]
+    asked = made.json()["pending_confirmation"]["id"]
+    half = second.post(f"/api/v1/confirmations/{asked}", json={"decision": "confirm"}).json()["one_time_password_half"]
+    otp = made.json()["one_time_password_half"] + half
     client = anonymous(app)
     r = client.post(LOGIN, json={"username": "newbie", "password": otp})
     assert r.status_code == 200
@@ -275,6 +282,11 @@ def test_first_login_with_one_time_password_must_change_it(app: FastAPI) -> None
     changed = client.post("/api/v1/me/password", headers=csrf, json={"current_password": otp, "new_password": PASSWORD})
     assert changed.status_code == 200, changed.text
     assert changed.json()["must_change_password"] is False
+    csrf = {"x-csrf-token": changed.json()["csrf_token"]}
+    unchanged = {"current_password": PASSWORD, "new_password": PASSWORD}
+    same = client.post("/api/v1/me/password", headers=csrf, json=unchanged)
+    assert same.status_code == 422  # a new password must differ from the current one
+    assert same.json()["fields"] == ["new_password"]
     assert anonymous(app).post(LOGIN, json={"username": "newbie", "password": otp}).status_code == 401
 
 
@@ -298,7 +310,7 @@ def _install_probe_routes(app: FastAPI) -> None:
 
 def test_csrf_is_enforced_on_a_multipart_post(app: FastAPI) -> None:
     _install_probe_routes(app)
-    doc = actor(app, "csrf", [Role.DOCUMENTER], with_totp=False)
+    doc = actor(app, "csrf", [Role.DOCUMENTER])
     files = {"file": ("a.txt", b"hello", "text/plain")}
     assert doc.client.post("/api/v1/test-probe/upload", files=files).status_code == 403
     assert (
@@ -345,12 +357,25 @@ def test_totp_verify_accepts_drift_and_refuses_old_steps() -> None:
     assert totp.verify(secret, "12345", at, None) is None
 
 
-def test_documenters_can_be_required_to_use_a_second_factor(app: FastAPI) -> None:
-    settings = app.state.runtime.settings
-    settings.session.documenter_totp_required = True
+def test_documenters_need_a_second_factor_by_default(app: FastAPI) -> None:
     doc = actor(app, "strict", [Role.DOCUMENTER], with_totp=False)
     assert doc.get("/api/v1/me").json()["must_enrol_totp"] is True
     assert doc.get("/api/v1/cases").json()["code"] == "totp_enrolment_required"
+    # A read token cannot be made either: until enrolment the login may only enrol.
+    assert doc.post("/api/v1/auth/tokens", json={"name": "s"}).json()["code"] == "totp_enrolment_required"
+
+
+def test_only_development_may_relax_the_second_factor_for_documenters_only(
+    settings: Settings, keys: Keys, app: FastAPI
+) -> None:
+    app.state.runtime.settings.session.documenter_totp_required = False  # the test app runs in development mode
+    doc = actor(app, "relaxed", [Role.DOCUMENTER], with_totp=False)
+    assert doc.get("/api/v1/me").json()["must_enrol_totp"] is False
+    custodian = actor(app, "still", [Role.CUSTODIAN], with_totp=False)
+    assert custodian.get("/api/v1/me").json()["must_enrol_totp"] is True
+    relaxed = production(settings, session=settings.session.model_copy(update={"documenter_totp_required": False}))
+    with pytest.raises(ConfigError, match="DOCUMENTER_TOTP_REQUIRED"):
+        create_app(relaxed, keys)
 
 
 def test_login_sweeps_dead_sessions(app: FastAPI) -> None:
@@ -386,7 +411,7 @@ def test_rotation_keeps_the_absolute_expiry_and_the_factor_time(app: FastAPI) ->
 
 
 def test_wrong_current_password_is_throttled(app: FastAPI) -> None:
-    doc = actor(app, "guess", [Role.DOCUMENTER], with_totp=False)
+    doc = actor(app, "guess", [Role.DOCUMENTER])
     bad = {"current_password": "not the password", "new_password": "a new long passphrase 99"}
     answers = [doc.post("/api/v1/me/password", json=bad).status_code for _ in range(6)]
     assert answers == [403] * 5 + [429]

@@ -73,13 +73,13 @@ MATRIX: dict[tuple[str, str], tuple[Body, dict[str, int]]] = {
     ("POST", "/api/v1/auth/logout"): (_none, _allow(204, EVERYONE)),
     ("POST", "/api/v1/auth/step-up"): (
         _step_up,
-        _allow(200, {"legal_in", "legal_out", "custodian", "auditor", "admin"}),
+        _allow(200, EVERYONE),
     ),
     ("POST", "/api/v1/me/password"): (
         _fixed({"current_password": PASSWORD, "new_password": "another long passphrase 7"}),
         _allow(200, EVERYONE),
     ),
-    ("POST", "/api/v1/me/totp"): (_none, _allow(200, {"doc_in", "doc_out"}, other=409)),
+    ("POST", "/api/v1/me/totp"): (_none, _allow(409, EVERYONE)),
     ("POST", "/api/v1/me/totp/confirm"): (_fixed({"code": "123456"}), _allow(409, EVERYONE)),
     ("POST", "/api/v1/auth/tokens"): (_fixed({"name": "matrix"}), _allow(201, EVERYONE)),
     ("GET", "/api/v1/auth/tokens"): (_none, _allow(200, EVERYONE)),
@@ -87,13 +87,14 @@ MATRIX: dict[tuple[str, str], tuple[Body, dict[str, int]]] = {
     ("GET", "/api/v1/users"): (_none, _allow(200, ADMIN)),
     ("POST", "/api/v1/users"): (
         _fixed({"username": "fresh", "display_name": "F", "roles": []}),
-        _allow(201, ADMIN),
+        _allow(202, ADMIN),
     ),
     ("PATCH", "/api/v1/users/{user_id}"): (_fixed({"display_name": "Renamed"}), _allow(200, ADMIN)),
     ("POST", "/api/v1/users/{user_id}/revoke-sessions"): (_none, _allow(200, ADMIN)),
     ("POST", "/api/v1/users/{user_id}/reset-2fa"): (_none, _allow(200, ADMIN)),
+    ("POST", "/api/v1/users/{user_id}/reset-password"): (_none, _allow(202, ADMIN)),
     ("GET", "/api/v1/confirmations"): (_none, _allow(200, ADMIN)),
-    ("POST", "/api/v1/confirmations/{confirmation_id}"): (_none, _allow(200, ADMIN)),
+    ("POST", "/api/v1/confirmations/{confirmation_id}"): (_fixed({"decision": "confirm"}), _allow(200, ADMIN)),
     ("POST", "/api/v1/cases"): (_fixed({"code": "NEW-1", "title": "t"}), _allow(201, ADMIN)),
     ("GET", "/api/v1/cases"): (_none, _allow(200, EVERYONE - {"auditor"})),
     ("GET", "/api/v1/cases/{case_id}"): (
@@ -178,20 +179,21 @@ def _world(app: FastAPI) -> World:
         s.add(case)
         case_id = case.id
     specs = {
-        "doc_in": ([Role.DOCUMENTER], False, (case_id,)),
-        "doc_out": ([Role.DOCUMENTER], False, ()),
+        "doc_in": ([Role.DOCUMENTER], True, (case_id,)),
+        "doc_out": ([Role.DOCUMENTER], True, ()),
         "legal_in": ([Role.LEGAL], True, (case_id,)),
         "legal_out": ([Role.LEGAL], True, ()),
         "custodian": ([Role.CUSTODIAN], True, ()),
         "auditor": ([Role.AUDITOR], True, ()),
         "admin": ([Role.ADMIN], True, ()),
         "admin2": ([Role.ADMIN], True, ()),
+        "enrolling": ([Role.DOCUMENTER], False, ()),  # logged in, second factor not enrolled yet
     }
     actors = {}
     for name, (roles, with_totp, cases) in specs.items():
         _, secret = make_user(app, name.replace("_", "-"), roles, with_totp=with_totp, cases=cases)
         actors[name] = login(app, name.replace("_", "-"), secret)
-    target_id, _ = make_user(app, "target", [Role.DOCUMENTER], with_totp=False)
+    target_id, _ = make_user(app, "target", [Role.DOCUMENTER])
     admin_token = actors["admin"].post("/api/v1/auth/tokens", json={"name": "owned"}).json()["id"]
     pending = actors["admin2"].request("PATCH", f"/api/v1/users/{target_id}", json={"roles": ["legal"]})
     assert pending.status_code == 202, pending.text

@@ -59,8 +59,8 @@ ROUTES: dict[tuple[str, str], tuple[str, str, str, Expect]] = {
     ("POST", "/api/v1/auth/logout"): ("doc_in", "auth.logout", "session", _any),
     ("POST", "/api/v1/auth/step-up"): ("admin", "auth.step_up", "session", _any),
     ("POST", "/api/v1/me/password"): ("doc_in", "me.password_change", "user", _me("doc_in")),
-    ("POST", "/api/v1/me/totp"): ("doc_in", "me.totp_enrol", "user", _me("doc_in")),
-    ("POST", "/api/v1/me/totp/confirm"): ("doc_in", "me.totp_confirm", "user", _me("doc_in")),
+    ("POST", "/api/v1/me/totp"): ("enrolling", "me.totp_enrol", "user", _me("enrolling")),
+    ("POST", "/api/v1/me/totp/confirm"): ("enrolling", "me.totp_confirm", "user", _me("enrolling")),
     ("POST", "/api/v1/auth/tokens"): ("doc_in", "token.create", "token", _from_body("id")),
     ("GET", "/api/v1/auth/tokens"): ("doc_in", "token.list", "token", _none),
     ("DELETE", "/api/v1/auth/tokens/{token_id}"): ("admin", "token.revoke", "token", lambda w, _r: w.admin_token_id),
@@ -69,6 +69,7 @@ ROUTES: dict[tuple[str, str], tuple[str, str, str, Expect]] = {
     ("PATCH", "/api/v1/users/{user_id}"): ("admin", "user.update", "user", _target),
     ("POST", "/api/v1/users/{user_id}/revoke-sessions"): ("admin", "user.revoke_sessions", "user", _target),
     ("POST", "/api/v1/users/{user_id}/reset-2fa"): ("admin", "user.reset_2fa", "user", _target),
+    ("POST", "/api/v1/users/{user_id}/reset-password"): ("admin", "user.reset_password", "user", _target),
     ("GET", "/api/v1/confirmations"): ("admin", "confirmation.list", "confirmation", _none),
     ("POST", "/api/v1/confirmations/{confirmation_id}"): (
         "admin",
@@ -231,14 +232,19 @@ def test_events_name_the_token_that_acted(app: FastAPI) -> None:
     assert event.credential == f"token:{made['id']}"
     auditor = actor(app, "aud", [Role.AUDITOR])
     found = auditor.get(f"/api/v1/audit/events?credential=token:{made['id']}").json()["events"]
-    assert [(e["action"], e["credential"]) for e in found] == [("user.list", f"token:{made['id']}")]
+    # Its trail starts where it was made (by the admin's session) and goes on with what it did.
+    assert [(e["action"], e["credential"], e["new_credential"]) for e in found] == [
+        ("token.create", found[0]["credential"], f"token:{made['id']}"),
+        ("user.list", f"token:{made['id']}", None),
+    ]
+    assert found[0]["credential"].startswith("session:")
 
 
 def test_malformed_path_ids_are_404_and_never_stored_verbatim(app: FastAPI) -> None:
     from app.access.roles import Role
     from tests.support.actors import actor
 
-    doc = actor(app, "probe", [Role.DOCUMENTER], with_totp=False)
+    doc = actor(app, "probe", [Role.DOCUMENTER])
     before = _last_seq(app)
     junk = "x" * 70 + "<script>"
     assert doc.get(f"/api/v1/people/{junk}").status_code == 404

@@ -190,6 +190,8 @@ def _rewrite(engine: Engine, signer_seed: bytes | None, key_file: Path) -> None:
                 request_id=old.request_id,
                 client=old.client,
                 credential=old.credential,
+                claimed_credential=old.claimed_credential,
+                new_credential=old.new_credential,
             )
             ev.entry = json.dumps(fields, sort_keys=True, separators=(",", ":")).encode()
             s.add(ev)

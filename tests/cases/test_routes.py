@@ -14,7 +14,7 @@ def test_members_see_only_their_cases(app: FastAPI) -> None:
     admin = actor(app, "adm", [Role.ADMIN])
     one = admin.post("/api/v1/cases", json={"code": "KB-1", "title": "One"}).json()
     two = admin.post("/api/v1/cases", json={"code": "KB-2", "title": "Two"}).json()
-    doc = actor(app, "doc", [Role.DOCUMENTER], with_totp=False, cases=(uuid.UUID(one["id"]),))
+    doc = actor(app, "doc", [Role.DOCUMENTER], cases=(uuid.UUID(one["id"]),))
     legal = actor(app, "lee", [Role.LEGAL], cases=(uuid.UUID(two["id"]),))
     custodian = actor(app, "cus", [Role.CUSTODIAN])
     assert [c["code"] for c in doc.get("/api/v1/cases").json()] == ["KB-1"]

@@ -34,7 +34,7 @@ NAMES = ("Narine Avetisyan", "Levon Harutyunyan", "Gayane Sargsyan")
 def people(app: FastAPI) -> tuple[Actor, list[str]]:
     admin = actor(app, "adm", [Role.ADMIN])
     case = admin.post("/api/v1/cases", json={"code": "KB-5", "title": "Upgrade"}).json()["id"]
-    doc = actor(app, "doc", [Role.DOCUMENTER], with_totp=False, cases=(uuid.UUID(case),))
+    doc = actor(app, "doc", [Role.DOCUMENTER], cases=(uuid.UUID(case),))
     ids = []
     for name in NAMES:
         pid = person_in(doc, case)["id"]

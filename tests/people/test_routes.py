@@ -20,7 +20,7 @@ CODE = re.compile(r"^[2-9A-HJ-NP-Z]{3}-[2-9A-HJ-NP-Z]{4}$")
 def team(app: FastAPI) -> tuple[Actor, str]:
     admin = actor(app, "adm", [Role.ADMIN])
     case = admin.post("/api/v1/cases", json={"code": "KB-1", "title": "Goris interviews"}).json()
-    doc = actor(app, "doc", [Role.DOCUMENTER], with_totp=False, cases=(uuid.UUID(case["id"]),))
+    doc = actor(app, "doc", [Role.DOCUMENTER], cases=(uuid.UUID(case["id"]),))
     return doc, case["id"]
 
 
@@ -283,7 +283,7 @@ def test_duplicates_across_scripts_reach_custodians_and_not_the_creator(app: Fas
     doc, case_id = team
     admin = actor(app, "adm2", [Role.ADMIN])
     other_case = admin.post("/api/v1/cases", json={"code": "KB-2", "title": "Yerevan"}).json()["id"]
-    other_doc = actor(app, "doc2", [Role.DOCUMENTER], with_totp=False, cases=(uuid.UUID(other_case),))
+    other_doc = actor(app, "doc2", [Role.DOCUMENTER], cases=(uuid.UUID(other_case),))
     custodian = actor(app, "cus", [Role.CUSTODIAN])
 
     first = _consented_person(app, doc, case_id, "Ашот Григорян", "1970-05-01")
@@ -313,7 +313,7 @@ def test_duplicates_across_scripts_reach_custodians_and_not_the_creator(app: Fas
 def test_people_outside_the_team_are_not_found(app: FastAPI, team: tuple[Actor, str]) -> None:
     doc, case_id = team
     pid = person_in(doc, case_id)["id"]
-    outsider = actor(app, "out", [Role.DOCUMENTER], with_totp=False)
+    outsider = actor(app, "out", [Role.DOCUMENTER])
     assert outsider.get(f"/api/v1/people/{pid}").status_code == 404
     assert outsider.get(f"/api/v1/people/{uuid.uuid4()}").status_code == 404
     assert outsider.post(f"/api/v1/cases/{case_id}/people").status_code == 404

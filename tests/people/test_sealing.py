@@ -34,7 +34,7 @@ def test_canaries_in_sealed_fields_stay_sealed(
     with caplog.at_level(logging.DEBUG):
         admin = actor(app, "adm", [Role.ADMIN])
         case = admin.post("/api/v1/cases", json={"code": "KB-1", "title": "Sealed"}).json()["id"]
-        doc = actor(app, "doc", [Role.DOCUMENTER], with_totp=False, cases=(uuid.UUID(case),))
+        doc = actor(app, "doc", [Role.DOCUMENTER], cases=(uuid.UUID(case),))
         pid = person_in(doc, case)["id"]
         body = participation(
             app,
@@ -91,7 +91,7 @@ def _raw_storage(database: ProvisionedDatabase) -> list[bytes]:
 
 
 def test_forms_are_served_with_their_hashes(app: FastAPI) -> None:
-    doc = actor(app, "reader", [Role.DOCUMENTER], with_totp=False)
+    doc = actor(app, "reader", [Role.DOCUMENTER])
     forms = doc.get("/api/v1/consent-forms").json()
     assert [(f["form_id"], f["version"], f["languages"]) for f in forms] == [("standard", "v1", ["en", "hy", "ru"])]
     root = Path(__file__).resolve().parents[2] / "consent_forms" / "standard" / "v1"
@@ -107,7 +107,7 @@ def test_forms_are_served_with_their_hashes(app: FastAPI) -> None:
 def _two_people_with_identity(app: FastAPI) -> tuple[Any, str, str]:
     admin = actor(app, "adm", [Role.ADMIN])
     case = admin.post("/api/v1/cases", json={"code": "KB-9", "title": "Moves"}).json()["id"]
-    doc = actor(app, "doc", [Role.DOCUMENTER], with_totp=False, cases=(uuid.UUID(case),))
+    doc = actor(app, "doc", [Role.DOCUMENTER], cases=(uuid.UUID(case),))
     ids = []
     for name in ("Narine Avetisyan", "Levon Harutyunyan"):
         pid = person_in(doc, case)["id"]
@@ -147,7 +147,7 @@ def test_moved_ciphertexts_and_keys_fail_to_open(app: FastAPI, database: Provisi
 
 
 def test_every_text_variant_is_served(app: FastAPI) -> None:
-    doc = actor(app, "variants", [Role.DOCUMENTER], with_totp=False)
+    doc = actor(app, "variants", [Role.DOCUMENTER])
     root = Path(__file__).resolve().parents[2] / "consent_forms" / "standard" / "v1"
     for variant, suffix in (("child", ".child"), ("guardian", ".guardian"), ("verbal_script", ".verbal-script")):
         r = doc.get(f"/api/v1/consent-forms/standard/v1/ru?variant={variant}").json()
@@ -168,7 +168,7 @@ def test_a_refused_consent_edited_to_given_does_not_unlock_identity(
 ) -> None:
     admin = actor(app, "adm", [Role.ADMIN])
     case = admin.post("/api/v1/cases", json={"code": "KB-7", "title": "Refusal"}).json()["id"]
-    doc = actor(app, "doc", [Role.DOCUMENTER], with_totp=False, cases=(uuid.UUID(case),))
+    doc = actor(app, "doc", [Role.DOCUMENTER], cases=(uuid.UUID(case),))
     pid = person_in(doc, case)["id"]
     refused = participation(app, status="refused")
     assert doc.post(f"/api/v1/people/{pid}/participation", json=refused).status_code == 201
@@ -220,7 +220,7 @@ def test_a_person_moved_to_another_case_is_not_readable_by_its_team(
     _, a, _ = _two_people_with_identity(app)
     admin = actor(app, "adm2", [Role.ADMIN])
     other = admin.post("/api/v1/cases", json={"code": "KB-10", "title": "Other"}).json()["id"]
-    outsider = actor(app, "doc2", [Role.DOCUMENTER], with_totp=False, cases=(uuid.UUID(other),))
+    outsider = actor(app, "doc2", [Role.DOCUMENTER], cases=(uuid.UUID(other),))
     assert outsider.get(f"/api/v1/people/{a}").status_code == 404
 
     database.as_owner("UPDATE people SET case_id = :c WHERE id = :p", c=uuid.UUID(other), p=uuid.UUID(a))
