@@ -23,6 +23,7 @@ from app.db import make_engine, make_sessionmaker
 from app.errors import install_error_handlers
 from app.http import RequestContextMiddleware
 from app.keys.store import Keys, open_keys
+from app.limits import install_body_limits
 from app.people import routes as people_routes
 from app.runtime import Runtime
 
@@ -63,6 +64,7 @@ def create_app(settings: Settings | None = None, keys: Keys | None = None) -> Fa
     app.state.sessionmaker = make_sessionmaker(engine)
 
     install_error_handlers(app)
+    install_body_limits(app, settings.limits.body_limit)
     app.add_middleware(RequestContextMiddleware)
     app.include_router(health.router)
     app.include_router(access_routes.router)
