@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -12,6 +13,7 @@ from fastapi import FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
+from uvicorn.config import STARTUP_FAILURE
 
 from app import __version__, health
 from app.access import routes as access_routes
@@ -20,7 +22,8 @@ from app.cases import routes as case_routes
 from app.config import Settings, get_settings
 from app.consent import routes as consent_routes
 from app.db import make_engine, make_sessionmaker
-from app.errors import install_error_handlers
+from app.errors import ConfigError, install_error_handlers
+from app.forwarding import refuse_spoofable_forwarding
 from app.http import RequestContextMiddleware
 from app.keys.store import Keys, open_keys
 from app.limits import install_body_limits
@@ -99,5 +102,13 @@ def _install_docs(app: FastAPI) -> None:
 
 
 def app_factory() -> Any:
-    """Entry point for ``uvicorn --factory app.main:app_factory``."""
-    return create_app()
+    """Entry point for ``uvicorn --factory app.main:app_factory``, in each worker."""
+    try:
+        settings = get_settings()
+        refuse_spoofable_forwarding(settings.trusted_proxies, sys.argv)
+        return create_app(settings)
+    except ConfigError as exc:
+        # uvicorn's status for a start that would fail the same way every time: its supervisor then
+        # stops, instead of restarting workers for ever.
+        print(exc, file=sys.stderr)
+        raise SystemExit(STARTUP_FAILURE) from None
