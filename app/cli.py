@@ -100,8 +100,8 @@ def serve(
         app,
         host=host or settings.host,
         port=port or settings.port,
-        proxy_headers=bool(settings.trusted_proxies),
-        forwarded_allow_ips=",".join(settings.trusted_proxies) or None,
+        # As in the production command: the service alone reads X-Forwarded-For, from TESTIMONY_TRUSTED_PROXIES.
+        proxy_headers=False,
     )
 
 

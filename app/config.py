@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from app.errors import ConfigError
@@ -57,6 +57,32 @@ class ThrottleSettings(BaseModel):
     tokens_per_hour: int = 10
 
 
+class LimitSettings(BaseModel):
+    """Request body limits, enforced before the application reads a body."""
+
+    body_bytes: int = Field(default=1024 * 1024, ge=1)
+    """Largest request body, in bytes, on every path without a limit of its own (JSON bodies)."""
+    body_bytes_by_prefix: dict[str, int] = Field(default_factory=dict)
+    """Limits of their own for path prefixes (a streamed upload route), e.g. {"/api/v1/uploads": 2147483648}."""
+
+    @field_validator("body_bytes_by_prefix")
+    @classmethod
+    def _prefixes(cls, value: dict[str, int]) -> dict[str, int]:
+        for prefix, limit in value.items():
+            if not prefix.startswith("/") or limit < 1:
+                raise ValueError("each prefix starts with / and its limit is a positive number of bytes")
+        return value
+
+    def body_limit(self, path: str) -> int:
+        """The limit for a path: that of the longest prefix it falls under, else body_bytes."""
+        best, limit = -1, self.body_bytes
+        for prefix, prefix_limit in self.body_bytes_by_prefix.items():
+            base = prefix.rstrip("/")
+            if (path == base or path.startswith(base + "/")) and len(base) > best:
+                best, limit = len(base), prefix_limit
+        return limit
+
+
 PLACEHOLDER_ORIGIN = "testimony-vault.example/audit"
 OWASP_ARGON2 = (19456, 2, 1)  # m (KiB), t, p: OWASP's minimum for argon2id
 
@@ -80,6 +106,7 @@ class Settings(BaseSettings):
     passwords: PasswordHashSettings = Field(default_factory=PasswordHashSettings)
     throttle: ThrottleSettings = Field(default_factory=ThrottleSettings)
     audit: AuditSettings = Field(default_factory=AuditSettings)
+    limits: LimitSettings = Field(default_factory=LimitSettings)
     forms_dir: Path | None = None
     """Consent forms folder; defaults to the consent_forms/ shipped with the code."""
     trusted_proxies: list[str] = Field(default_factory=list)

@@ -16,6 +16,7 @@ from jinja2 import Environment, select_autoescape
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.crypto.errors import DecryptionFailed
+from app.error_locations import describe_all
 
 log = logging.getLogger("testimony.errors")
 
@@ -140,20 +141,14 @@ async def app_error(request: Request, exc: Exception) -> Response:
     )
 
 
-def _field_name(loc: tuple[Any, ...]) -> str:
-    return ".".join(str(part) for part in loc[1:]) or str(loc[0])
-
-
 async def _validation_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
     errors = exc.errors()
     # A malformed id in the path names nothing that exists: answer as for a missing object.
     if any(err.get("loc", ("",))[0] == "path" for err in errors):
         return problem_response(request, 404, NotFound.title, NotFound.title, type_slug=NotFound.type_slug)
-    # Only locations and our own short messages: pydantic's "input" would echo the request.
-    details = [
-        {"field": _field_name(tuple(err.get("loc", ()))), "problem": err.get("type", "invalid")} for err in errors
-    ]
+    # Only our own names and short codes: pydantic's "input", and any key the client wrote, would echo the request.
+    details = describe_all(errors, request.scope.get("route"))
     return problem_response(
         request,
         422,

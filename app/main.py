@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -13,6 +14,7 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import IntegrityError
+from uvicorn.config import STARTUP_FAILURE
 
 from app import __version__, health
 from app.access import routes as access_routes
@@ -22,9 +24,11 @@ from app.cases import routes as case_routes
 from app.config import Settings, get_settings
 from app.consent import routes as consent_routes
 from app.db import make_engine, make_sessionmaker
-from app.errors import install_error_handlers
+from app.errors import ConfigError, install_error_handlers
+from app.forwarding import refuse_spoofable_forwarding
 from app.http import RequestContextMiddleware, integrity_violation
 from app.keys.store import Keys, open_keys
+from app.limits import install_body_limits
 from app.people import routes as people_routes
 from app.runtime import Runtime
 
@@ -67,6 +71,7 @@ def create_app(settings: Settings | None = None, keys: Keys | None = None) -> Fa
 
     install_error_handlers(app)
     app.add_exception_handler(IntegrityError, integrity_violation)
+    install_body_limits(app, settings.limits.body_limit)
     app.add_middleware(RequestContextMiddleware)
     app.include_router(health.router)
     app.include_router(access_routes.router)
@@ -101,5 +106,13 @@ def _install_docs(app: FastAPI) -> None:
 
 
 def app_factory() -> Any:
-    """Entry point for ``uvicorn --factory app.main:app_factory``."""
-    return create_app()
+    """Entry point for ``uvicorn --factory app.main:app_factory``, in each worker."""
+    try:
+        settings = get_settings()
+        refuse_spoofable_forwarding(settings.trusted_proxies, sys.argv)
+        return create_app(settings)
+    except ConfigError as exc:
+        # uvicorn's status for a start that would fail the same way every time: its supervisor then
+        # stops, instead of restarting workers for ever.
+        print(exc, file=sys.stderr)
+        raise SystemExit(STARTUP_FAILURE) from None
