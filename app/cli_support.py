@@ -60,6 +60,22 @@ def record(
 
 
 @contextmanager
+def recorded(
+    factory: sessionmaker[Session], action: AuditAction, resource_type: str = "keyring", *, started: bool = True
+) -> Iterator[None]:
+    """An operation that changes things over several transactions (or outside the database) is
+    recorded as started before its first change, and as failed if it stops on an error or an
+    interrupt; the caller records how it ended otherwise."""
+    if started:
+        record(factory, action, audit.Outcome.STARTED, resource_type=resource_type)
+    try:
+        yield
+    except BaseException:
+        record(factory, action, audit.Outcome.FAILED, resource_type=resource_type)
+        raise
+
+
+@contextmanager
 def services(
     action: AuditAction, resource_type: str | None = None, keys: Keys | None = None
 ) -> Iterator[tuple[Session, Runtime]]:

@@ -138,6 +138,23 @@ def begin_work(session: Session) -> None:
     session.info[WORK] = session.begin_nested()
 
 
+def lock_beyond_work(session: Session, take: Callable[[], object]) -> None:
+    """Take locks that must be held until the failure hooks are written, not only until the work fails.
+
+    PostgreSQL releases what a rolled-back savepoint acquired, so the lock is taken outside the
+    work's savepoint: the work done so far is released into the transaction (it then stays even if
+    the request fails; callers do this before writing anything that matters) and a new savepoint
+    holds the rest of the work.
+    """
+    work = session.info.get(WORK)
+    if work is None or not work.is_active or not session.in_nested_transaction():
+        take()
+        return
+    work.commit()
+    take()
+    session.info[WORK] = session.begin_nested()
+
+
 def db_now(session: Session) -> datetime:
     """The database clock, in UTC; used for every recorded time.
 

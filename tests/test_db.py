@@ -8,10 +8,17 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, ForeignKey, MetaData, String, Uuid, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
-from app.db import db_now, new_id, unit_of_work
-from app.http import DbSession, UnitOfWorkRoute
+from app.access.models import User
+from app.audit.models import AuditEvent
+from app.audit.vocabulary import AuditAction
+from app.cases.models import Case
+from app.consent.models import ParticipationConsent
+from app.db import db_now, integrity_conflict, new_id, unit_of_work
+from app.http import DbSession, UnitOfWorkRoute, audited
+from app.people.models import Person
 from tests.support.database import ProvisionedDatabase
 
 
@@ -60,6 +67,7 @@ def uow_app(app: FastAPI, database: ProvisionedDatabase) -> FastAPI:
     router = APIRouter(route_class=UnitOfWorkRoute)
 
     @router.post("/api/v1/test-children/{parent_id}")
+    @audited(AuditAction.CASE_CREATE, "test_child", id_param="parent_id")
     def add_child(parent_id: uuid.UUID, session: DbSession, fail: bool = False) -> dict[str, str]:
         child = Child(id=new_id(), parent_id=parent_id, note="x")
         session.add(child)
@@ -104,3 +112,90 @@ def test_error_after_flush_leaves_nothing(uow_app: FastAPI, engine: Engine) -> N
     r = client.post(f"/api/v1/test-children/{parent}?fail=true")
     assert r.status_code == 500
     assert _children(engine) == 0
+
+
+def test_a_failed_commit_on_an_audited_route_still_records_a_failed_event(uow_app: FastAPI, engine: Engine) -> None:
+    client = TestClient(uow_app, raise_server_exceptions=False)
+    parent = str(uuid.uuid4())
+    r = client.post(f"/api/v1/test-children/{parent}")  # the deferred foreign key fails at COMMIT
+    assert r.status_code == 500
+    with Session(engine) as s:
+        [event] = s.scalars(select(AuditEvent).where(AuditEvent.resource_type == "test_child")).all()
+    assert (event.action, event.outcome, event.status, event.resource_id) == ("case.create", "failed", 500, parent)
+    assert event.request_id == r.headers["x-request-id"]
+    assert _children(engine) == 0
+
+
+def _violation(engine: Engine, *rows: object) -> IntegrityError:
+    with Session(engine) as s:
+        s.add_all(rows)
+        with pytest.raises(IntegrityError) as caught:
+            s.flush()
+    return caught.value
+
+
+def test_unique_violations_name_their_field(engine: Engine) -> None:
+    now = datetime.now(UTC)
+    with unit_of_work(sessionmaker(engine)) as s:
+        case = Case(id=new_id(), code="KU-1", title="t", created_at=now)
+        s.add(case)
+        s.flush()
+        person = Person(id=new_id(), case_id=case.id, code="ABC-1234", created_at=now)
+        s.add(person)
+        person_id, case_id = person.id, case.id
+        s.add(
+            User(
+                id=new_id(),
+                username="taken",
+                display_name="t",
+                roles=[],
+                password_hash="x",
+                created_at=now,
+                updated_at=now,
+            )
+        )
+
+    def consent(version: int) -> ParticipationConsent:
+        return ParticipationConsent(
+            id=new_id(),
+            person_id=person_id,
+            version=version,
+            status="given",
+            allows_collection=True,
+            form_id="standard",
+            form_version="v1",
+            language="en",
+            text_sha256="0" * 64,
+            form_digest="0" * 64,
+            method="written",
+            obtained_at=now,
+            recorded_at=now,
+            details=b"sealed",
+        )
+
+    cases: dict[str, list[object]] = {
+        "username": [
+            User(
+                id=new_id(),
+                username="taken",
+                display_name="u",
+                roles=[],
+                password_hash="x",
+                created_at=now,
+                updated_at=now,
+            ),
+        ],
+        "code": [Case(id=new_id(), code="KU-1", title="again", created_at=now)],
+        "version": [consent(1), consent(1)],
+    }
+    for field, rows in cases.items():
+        conflict = integrity_conflict(_violation(engine, *rows))
+        assert conflict is not None, field
+        assert (conflict.status, conflict.fields) == (409, [field])
+    person_code = integrity_conflict(
+        _violation(engine, Person(id=new_id(), case_id=case_id, code="ABC-1234", created_at=now))
+    )
+    assert person_code is not None
+    assert person_code.fields == ["code"]
+    dangling = _violation(engine, Person(id=new_id(), case_id=uuid.uuid4(), code="XYZ-9999", created_at=now))
+    assert integrity_conflict(dangling) is None  # a foreign key is not a taken value

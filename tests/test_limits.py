@@ -5,14 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
-import threading
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import httpx2 as httpx
 import pytest
-import uvicorn
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
@@ -26,6 +23,7 @@ from app.db import unit_of_work
 from app.keys.store import Keys
 from app.main import create_app
 from tests.support.actors import PASSWORD, actor, anonymous, make_user
+from tests.support.server import serve
 
 LOGIN = "/api/v1/auth/login"
 LIMIT = 4096
@@ -176,22 +174,8 @@ def test_body_is_not_pulled_past_the_limit(small_app: FastAPI, declared: str | N
 @pytest.fixture
 def served(small_app: FastAPI) -> Iterator[str]:
     """The app behind a real uvicorn server on a free loopback port, in this process."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(small_app, log_level="warning", ws="none", lifespan="off"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    for _ in range(200):
-        if server.started:
-            break
-        threading.Event().wait(0.05)
-    assert server.started
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
-    sock.close()
+    with serve(small_app) as url:
+        yield url
 
 
 def test_real_server_cuts_off_a_chunked_body(served: str, small_app: FastAPI) -> None:

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from app.access.models import AuthFailure
 from app.crypto.derive import Purpose, keyed_hash
-from app.db import new_id, on_failure
+from app.db import lock_beyond_work, new_id, on_failure
 from app.errors import TooManyRequests
 from app.runtime import Runtime
 
@@ -86,11 +86,17 @@ def _serialise(session: Session, *keys: str) -> None:
     """
     if session.get_bind().dialect.name != "postgresql":
         return
-    for key in keys:
-        session.execute(
-            text("SELECT pg_advisory_xact_lock(CAST(:c AS integer), CAST(:k AS integer))"),
-            {"c": LOCK_CLASS, "k": int(key[:8], 16) - 2**31},
-        )
+
+    def take() -> None:
+        for key in keys:
+            session.execute(
+                text("SELECT pg_advisory_xact_lock(CAST(:c AS integer), CAST(:k AS integer))"),
+                {"c": LOCK_CLASS, "k": int(key[:8], 16) - 2**31},
+            )
+
+    # Before the check, so nothing of the request's own work is released with it but the
+    # session's last-seen time, which is not domain state.
+    lock_beyond_work(session, take)
 
 
 def count(session: Session, runtime: Runtime, kind: Kind, account: str, address: str, now: datetime) -> None:

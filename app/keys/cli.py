@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.audit import note
 from app.audit import service as audit
 from app.audit.vocabulary import AuditAction
-from app.cli_support import SYSTEM, console, fail, new_passphrase, open_factory, out, progress, record
+from app.cli_support import SYSTEM, console, fail, new_passphrase, open_factory, out, progress, record, recorded
 from app.config import get_settings
 from app.crypto import keyring as kr
 from app.crypto.errors import KeyringError
@@ -74,7 +74,7 @@ def _keys_and_database() -> Iterator[tuple[KeyStore, Keyring, sessionmaker[Sessi
 
 def _rewrap_command(action: AuditAction, run: Rewrapper, batch_size: int) -> keys_service.RotationResult:
     with _keys_and_database() as (store, _keyring, factory):
-        with progress() as bar:
+        with recorded(factory, action), progress() as bar:
             task = bar.add_task("re-wrapping data keys", total=None)
             try:
                 result = run(
@@ -86,7 +86,6 @@ def _rewrap_command(action: AuditAction, run: Rewrapper, batch_size: int) -> key
                     on_batch=lambda n: bar.advance(task, n),
                 )
             except KeyringError as exc:
-                record(factory, action, audit.Outcome.FAILED)
                 raise fail(str(exc)) from None
         outcome = audit.Outcome.FAILED if result.unreadable else audit.Outcome.ALLOWED
         record(factory, action, outcome, str(result.kek_primary))
@@ -127,21 +126,16 @@ def keys_rewrap(batch_size: Annotated[int, typer.Option(min=1, max=10_000)] = 50
 def keys_reseal(batch_size: Annotated[int, typer.Option(min=1, max=10_000)] = 500) -> None:
     """Seal values made before AAD v2 again, bound to the clear columns that decide access; resumable."""
     with _keys_and_database() as (store, keyring, factory):
-        record(factory, AuditAction.KEYS_RESEAL, audit.Outcome.STARTED, resource_type=RESEAL_RESOURCE)
-        with progress() as bar:
+        with recorded(factory, AuditAction.KEYS_RESEAL, RESEAL_RESOURCE), progress() as bar:
             task = bar.add_task("re-sealing people's values", total=None)
-            try:
-                result = reseal.reseal(
-                    SYSTEM,
-                    factory,
-                    Keys(store, keyring),
-                    batch_size=batch_size,
-                    on_start=lambda total: bar.update(task, total=total),
-                    on_batch=lambda n: bar.advance(task, n),
-                )
-            except Exception:
-                record(factory, AuditAction.KEYS_RESEAL, audit.Outcome.FAILED, resource_type=RESEAL_RESOURCE)
-                raise
+            result = reseal.reseal(
+                SYSTEM,
+                factory,
+                Keys(store, keyring),
+                batch_size=batch_size,
+                on_start=lambda total: bar.update(task, total=total),
+                on_batch=lambda n: bar.advance(task, n),
+            )
         outcome = audit.Outcome.ALLOWED if result.complete else audit.Outcome.FAILED
         record(factory, AuditAction.KEYS_RESEAL, outcome, resource_type=RESEAL_RESOURCE)
     out.print(f"re-sealed {result.resealed} values")
@@ -170,11 +164,11 @@ def keys_prune(
     if not yes:
         raise fail("pass --yes once every backup taken before the last rotation has expired")
     with _keys_and_database() as (store, _keyring, factory):
-        try:
-            removed = keys_service.prune(SYSTEM, factory, store)
-        except KeyringError as exc:
-            record(factory, AuditAction.KEYS_PRUNE, audit.Outcome.FAILED)
-            raise fail(str(exc)) from None
+        with recorded(factory, AuditAction.KEYS_PRUNE):
+            try:
+                removed = keys_service.prune(SYSTEM, factory, store)
+            except KeyringError as exc:
+                raise fail(str(exc)) from None
         record(factory, AuditAction.KEYS_PRUNE, audit.Outcome.ALLOWED, ",".join(map(str, removed)) or None)
     out.print(f"destroyed KEK versions: {', '.join(map(str, removed)) or 'none'}")
 
@@ -189,12 +183,17 @@ def keys_protect() -> None:
     except KeyringError as exc:
         raise fail(str(exc)) from None
     passphrase = new_passphrase(settings)
-    write_private_file(path, kr.dumps(keyring, passphrase))
     engine, factory = open_factory(settings)
     try:
-        record(factory, AuditAction.KEYS_PROTECT, audit.Outcome.ALLOWED)
-    except SQLAlchemyError:
-        console.print("not recorded in the audit log: the database is not initialised yet (run `testimony init`)")
+        try:
+            record(factory, AuditAction.KEYS_PROTECT, audit.Outcome.STARTED)
+        except SQLAlchemyError:
+            console.print("not recorded in the audit log: the database is not initialised yet (run `testimony init`)")
+            write_private_file(path, kr.dumps(keyring, passphrase))
+        else:
+            with recorded(factory, AuditAction.KEYS_PROTECT, started=False):
+                write_private_file(path, kr.dumps(keyring, passphrase))
+            record(factory, AuditAction.KEYS_PROTECT, audit.Outcome.ALLOWED)
     finally:
         engine.dispose()
     out.print(f"{path} is now passphrase-protected. Keep the passphrase apart from the file.")

@@ -16,7 +16,7 @@ from app.consent import service as consent
 from app.consent.models import ParticipationConsent
 from app.crypto.derive import Purpose as KeyPurpose
 from app.db import db_now, new_id
-from app.errors import NotFound
+from app.errors import Conflict, NotFound
 from app.keys.sealed import seal_json
 from app.people.blind_index import blind_index, normalize_name
 from app.people.models import BlindIndexEntry, DuplicateReview, Person
@@ -185,10 +185,12 @@ def decide_duplicate(
     session: Session, principal: Principal, review_id: uuid.UUID, data: DuplicateDecision
 ) -> DuplicateReviewRead:
     policy.require(principal, policy.Action.DUPLICATE_REVIEW)
-    row = session.get(DuplicateReview, review_id)
+    row = session.get(DuplicateReview, review_id, with_for_update=True)
     if row is None:
         raise NotFound
     audit.touch(session, resource_id=row.id)
+    if row.status != "open":
+        raise Conflict(f"this review was already decided ({row.status})")
     row.status = data.decision
     row.decided_by = principal.user_id
     row.decided_at = db_now(session)

@@ -5,9 +5,12 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from fastapi import FastAPI
 from typer.testing import CliRunner
 
+from app.access.roles import Role
 from app.cli import cli
+from tests.support.actors import PASSWORD, anonymous, code, login, make_user
 
 
 def run(env: dict[str, str], *args: str) -> str:
@@ -52,3 +55,23 @@ def test_init_creates_the_first_admin_once(tmp_path: Path, cli_env: dict[str, st
     second = run(fresh, "init")
     assert "one-time password" not in second
     assert "first admin" not in second
+
+
+def test_reset_password_from_the_command_line_ends_sessions_and_prints_the_whole_password(
+    app: FastAPI, cli_env: dict[str, str]
+) -> None:
+    _, secret = make_user(app, "arev", [Role.LEGAL])
+    assert secret is not None
+    before = login(app, "arev", secret)
+    reset = run(cli_env, "users", "reset-password", "arev")
+    assert "sessions and tokens of arev ended" in reset
+    found = re.search(r"one-time password \(shown once\): (\S{16,})", reset)
+    assert found is not None
+    assert before.get("/api/v1/me").status_code == 401
+    client = anonymous(app)
+    old = {"username": "arev", "password": PASSWORD, "totp": code(secret, app, steps=1)}
+    assert client.post("/api/v1/auth/login", json=old).status_code == 401
+    new = {"username": "arev", "password": found.group(1), "totp": code(secret, app, steps=1)}
+    r = client.post("/api/v1/auth/login", json=new)
+    assert r.status_code == 200, r.text
+    assert r.json()["user"]["must_change_password"] is True

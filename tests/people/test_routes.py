@@ -308,6 +308,12 @@ def test_duplicates_across_scripts_reach_custodians_and_not_the_creator(app: Fas
     assert doc.get("/api/v1/duplicate-reviews").status_code == 403
     decided = custodian.post(f"/api/v1/duplicate-reviews/{reviews[0]['id']}", json={"decision": "not_duplicate"})
     assert decided.json()["status"] == "not_duplicate"
+    # A decision stands: a second one, even the same, is refused and changes nothing.
+    for decision in ("duplicate", "not_duplicate"):
+        again = custodian.post(f"/api/v1/duplicate-reviews/{reviews[0]['id']}", json={"decision": decision})
+        assert again.status_code == 409
+    statuses = {r["id"]: r["status"] for r in custodian.get("/api/v1/duplicate-reviews").json()}
+    assert statuses[reviews[0]["id"]] == "not_duplicate"
 
 
 def test_people_outside_the_team_are_not_found(app: FastAPI, team: tuple[Actor, str]) -> None:
