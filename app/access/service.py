@@ -342,7 +342,9 @@ def _apply(session: Session, row: Confirmation, now: datetime) -> str | None:
     """Carry out a confirmed request; or say why it no longer applies."""
     if row.action in (CREATE_ACCOUNT, RESET_PASSWORD, ENABLE_ACCOUNT):
         user = _get_user(session, row.target_id)
-        if row.action != ENABLE_ACCOUNT and not user.active:
+        # A password may be reset while the account is disabled (after a lost device, before it is
+        # re-enabled); a new account that was disabled meanwhile is not activated.
+        if row.action == CREATE_ACCOUNT and not user.active:
             return "the account was disabled while the request waited"
         if row.action == CREATE_ACCOUNT:
             if user.roles:

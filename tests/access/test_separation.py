@@ -330,3 +330,23 @@ def test_a_creation_goes_void_if_roles_were_given_meanwhile_and_its_half_is_neve
     late = _decide(second, made.json()["pending_confirmation"]["id"])
     assert late.json()["status"] == "void"
     assert late.json()["one_time_password_half"] is None
+
+
+def test_a_disabled_account_gets_a_new_password_before_it_is_enabled_again(app: FastAPI) -> None:
+    first, second = _admins(app)
+    _, secret = make_user(app, "seized", [Role.DOCUMENTER])
+    assert secret is not None
+    doc = _login(app, "seized", PASSWORD, code(secret, app)).json()["user"]["id"]
+    assert first.request("PATCH", f"/api/v1/users/{doc}", json={"active": False}).status_code == 200
+    reset = first.post(f"/api/v1/users/{doc}/reset-password")
+    assert reset.status_code == 202
+    second_half = _decide(second, reset.json()["pending_confirmation"]["id"]).json()["one_time_password_half"]
+    assert second_half
+    password = reset.json()["one_time_password_half"] + second_half
+    shift_clock(app, timedelta(seconds=31))
+    assert _login(app, "seized", password, code(secret, app)).status_code == 401  # still disabled
+    enable = first.request("PATCH", f"/api/v1/users/{doc}", json={"active": True})
+    assert _decide(second, enable.json()["pending_confirmation"]["id"]).json()["status"] == "confirmed"
+    assert _login(app, "seized", PASSWORD, code(secret, app, steps=1)).status_code == 401  # the old one is gone
+    shift_clock(app, timedelta(seconds=31))
+    assert _login(app, "seized", password, code(secret, app, steps=1)).status_code == 200
