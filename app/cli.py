@@ -19,11 +19,11 @@ from app.audit.vocabulary import AuditAction
 from app.cases import service as case_service
 from app.cases.schemas import CaseCreate, MemberAdd
 from app.cli_support import SYSTEM, console, fail, new_passphrase, out, services
-from app.config import get_settings
 from app.consent.forms_cli import forms_cli
+from app.core.config import get_settings
+from app.core.errors import ConfigError
 from app.crypto import keyring as kr
 from app.crypto.errors import KeyringError
-from app.errors import ConfigError
 from app.keys.cli import keys_cli
 from app.keys.store import open_keys, prompt_passphrase, write_private_file
 
@@ -48,7 +48,7 @@ def init(
     protect: Annotated[bool, typer.Option(help="Protect a new key file with a passphrase.")] = False,
 ) -> None:
     """Create the data directory, the key file and the database schema (idempotent)."""
-    from app.migrate import upgrade
+    from app.core.migrate import upgrade
 
     settings = get_settings()
     try:

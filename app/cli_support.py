@@ -18,10 +18,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.access.principal import Principal
 from app.audit import service as audit
 from app.audit.vocabulary import AuditAction
-from app.config import Settings, get_settings
+from app.core.config import Settings, get_settings
+from app.core.db import is_sqlite, make_engine, make_sessionmaker, on_failure, unit_of_work
+from app.core.errors import AppError, ConfigError
 from app.crypto.errors import KeyringError
-from app.db import is_sqlite, make_engine, make_sessionmaker, on_failure, unit_of_work
-from app.errors import AppError, ConfigError
 from app.keys.store import Keys, open_keys, prompt_passphrase
 from app.runtime import Runtime
 

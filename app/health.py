@@ -11,7 +11,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from app import __version__
-from app.http import DbSession, UnitOfWorkRoute
+from app.audit.unit_of_work import DbSession, UnitOfWorkRoute
 
 
 class HealthRead(BaseModel):

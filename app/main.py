@@ -21,14 +21,14 @@ from app.access import routes as access_routes
 from app.access.deps import claimed_credential
 from app.audit import routes as audit_routes
 from app.cases import routes as case_routes
-from app.config import Settings, get_settings
 from app.consent import routes as consent_routes
-from app.db import make_engine, make_sessionmaker
-from app.errors import ConfigError, install_error_handlers
-from app.forwarding import refuse_spoofable_forwarding
-from app.http import RequestContextMiddleware, integrity_violation
+from app.core.config import Settings, get_settings
+from app.core.db import make_engine, make_sessionmaker
+from app.core.errors import ConfigError, install_error_handlers
+from app.core.forwarding import refuse_spoofable_forwarding
+from app.core.http import RequestContextMiddleware, integrity_violation
+from app.core.limits import install_body_limits
 from app.keys.store import Keys, open_keys
-from app.limits import install_body_limits
 from app.people import routes as people_routes
 from app.runtime import Runtime
 

@@ -4,7 +4,7 @@ from app.access.models import ApiToken, AuthFailure, BrowserSession, Confirmatio
 from app.audit.models import AuditCheckpoint, AuditEvent
 from app.cases.models import Case, CaseMember
 from app.consent.models import ParticipationConsent
-from app.db import Base
+from app.core.db import Base
 from app.keys.models import DataKey, SealState
 from app.people.models import BlindIndexEntry, DuplicateReview, Person
 

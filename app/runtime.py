@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from app.access.passwords import Passwords
-from app.config import Settings
 from app.consent.registry import FormRegistry
+from app.core.config import Settings
 from app.crypto.derive import Purpose, derive_key
 from app.keys.store import Keys
 

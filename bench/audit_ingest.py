@@ -25,8 +25,8 @@ from sqlalchemy.pool import NullPool
 from app.audit import service as audit
 from app.audit.models import AuditEvent
 from app.cases.models import Case
-from app.db import db_now, make_engine, make_sessionmaker, new_id, unit_of_work
-from app.migrate import upgrade
+from app.core.db import db_now, make_engine, make_sessionmaker, new_id, unit_of_work
+from app.core.migrate import upgrade
 
 PG_URL_ENV = "TESTIMONY_TEST_DATABASE_URL"
 WARMUP = 20

@@ -5,8 +5,8 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection, engine_from_config, pool
 
-from app.config import get_settings
-from app.db import grant_app_role
+from app.core.config import get_settings
+from app.core.db import grant_app_role
 from app.models import Base
 
 config = context.config

@@ -8,7 +8,7 @@ Create Date: ${create_date}
 from collections.abc import Sequence
 
 import sqlalchemy as sa
-import app.db  # noqa: F401 - custom column types
+import app.core.db  # noqa: F401 - custom column types
 from alembic import op
 ${imports if imports else ""}
 

@@ -12,9 +12,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.config import DatabaseSettings, KeySettings, PasswordHashSettings, Settings
+from app.core.config import DatabaseSettings, KeySettings, PasswordHashSettings, Settings
+from app.core.db import make_engine, make_sessionmaker
 from app.crypto import keyring as kr
-from app.db import make_engine, make_sessionmaker
 from app.keys.store import FileKeyStore, Keys, write_private_file
 from app.main import create_app
 from tests.support.database import ProvisionedDatabase, Templates

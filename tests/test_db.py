@@ -13,11 +13,11 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sess
 
 from app.access.models import User
 from app.audit.models import AuditEvent
+from app.audit.unit_of_work import DbSession, UnitOfWorkRoute, audited
 from app.audit.vocabulary import AuditAction
 from app.cases.models import Case
 from app.consent.models import ParticipationConsent
-from app.db import db_now, integrity_conflict, new_id, unit_of_work
-from app.http import DbSession, UnitOfWorkRoute, audited
+from app.core.db import db_now, integrity_conflict, new_id, unit_of_work
 from app.people.models import Person
 from tests.support.database import ProvisionedDatabase
 

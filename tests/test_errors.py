@@ -8,8 +8,8 @@ from fastapi import APIRouter, FastAPI
 from fastapi.testclient import TestClient
 from pydantic import BaseModel, ConfigDict
 
-from app.errors import Conflict
-from app.http import UnitOfWorkRoute
+from app.audit.unit_of_work import UnitOfWorkRoute
+from app.core.errors import Conflict
 
 CANARY = "canary-Գրիգորյան-7f3a"
 

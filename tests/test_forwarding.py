@@ -19,7 +19,7 @@ import pytest
 from fastapi import FastAPI
 
 from app.access.roles import Role
-from app.forwarding import not_covered
+from app.core.forwarding import not_covered
 from tests.support.actors import make_user
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -1,7 +1,7 @@
 from fastapi.testclient import TestClient
 
 from app import __version__
-from app.config import Settings
+from app.core.config import Settings
 from app.keys.store import Keys
 from app.main import create_app
 from tests.conftest import production

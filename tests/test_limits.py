@@ -18,8 +18,8 @@ from app.access.models import AuthFailure
 from app.access.roles import Role
 from app.audit.models import AuditEvent
 from app.cases.models import Case
-from app.config import LimitSettings, Settings
-from app.db import unit_of_work
+from app.core.config import LimitSettings, Settings
+from app.core.db import unit_of_work
 from app.keys.store import Keys
 from app.main import create_app
 from tests.support.actors import PASSWORD, actor, anonymous, make_user

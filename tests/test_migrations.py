@@ -14,7 +14,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.pool import NullPool
 
-from app.migrate import alembic_config, downgrade, upgrade
+from app.core.migrate import alembic_config, downgrade, upgrade
 from app.models import Base
 from tests.support.database import ProvisionedDatabase
 
@@ -61,7 +61,7 @@ def test_revision_files_follow_the_date_slug_template() -> None:
 def test_sqlite_schema_uses_wal(database: ProvisionedDatabase, url_kind: str) -> None:
     if database.is_postgres:
         pytest.skip("WAL is a SQLite setting")
-    from app.db import make_engine
+    from app.core.db import make_engine
 
     engine = make_engine(database.url)
     with engine.connect() as conn:

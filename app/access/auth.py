@@ -28,9 +28,9 @@ from app.access.schemas import (
 from app.access.tokens import create_token
 from app.audit import service as audit
 from app.cases.models import CaseMember
+from app.core.db import db_now, new_id, on_failure
+from app.core.errors import Conflict, Forbidden, NotFound, Unauthenticated, ValidationFailed
 from app.crypto import aead
-from app.db import db_now, new_id, on_failure
-from app.errors import Conflict, Forbidden, NotFound, Unauthenticated, ValidationFailed
 from app.keys import service as keys_service
 from app.runtime import Runtime
 

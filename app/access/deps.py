@@ -7,10 +7,11 @@ from typing import Annotated
 from fastapi import Depends, Request, Response
 from sqlalchemy.orm import Session
 
-from app.access import auth, throttle
+from app.access import auth
 from app.access.principal import Client, Principal
-from app.config import Settings
-from app.http import DbSession
+from app.audit.unit_of_work import DbSession
+from app.core.config import Settings
+from app.core.http import client_address
 from app.runtime import Runtime
 
 CSRF_HEADER = "x-csrf-token"
@@ -31,7 +32,7 @@ RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 def get_client(request: Request, runtime: RuntimeDep) -> Client:
     peer = request.client.host if request.client else None
-    address = throttle.client_address(peer, request.headers.get("x-forwarded-for"), runtime.settings.trusted_proxies)
+    address = client_address(peer, request.headers.get("x-forwarded-for"), runtime.settings.trusted_proxies)
     return Client(address=address, method=request.method, csrf_header=request.headers.get(CSRF_HEADER))
 
 

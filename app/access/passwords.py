@@ -8,7 +8,7 @@ from functools import cached_property
 from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-from app.config import PasswordHashSettings
+from app.core.config import PasswordHashSettings
 
 MIN_LENGTH = 12
 MAX_LENGTH = 256

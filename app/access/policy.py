@@ -19,7 +19,7 @@ from sqlalchemy.orm import QueryableAttribute
 
 from app.access.principal import Principal, TokenScope, Via
 from app.access.roles import CONTENT_ROLES, Role
-from app.errors import Forbidden, NotFound
+from app.core.errors import Forbidden, NotFound
 
 STEP_UP_WINDOW = timedelta(minutes=5)
 

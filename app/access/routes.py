@@ -36,8 +36,8 @@ from app.access.schemas import (
     UserRead,
     UserUpdate,
 )
+from app.audit.unit_of_work import DbSession, UnitOfWorkRoute, audited
 from app.audit.vocabulary import AuditAction
-from app.http import DbSession, UnitOfWorkRoute, audited
 
 router = APIRouter(prefix="/api/v1", route_class=UnitOfWorkRoute)
 

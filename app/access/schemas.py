@@ -10,7 +10,7 @@ from pydantic import Field, StringConstraints
 
 from app.access.principal import TokenScope
 from app.access.roles import Role
-from app.schemas import Input, NonBlank, Output
+from app.core.schemas import Input, NonBlank, Output
 
 Username = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9._-]{2,63}$")]
 Password = Annotated[str, StringConstraints(min_length=1, max_length=256)]

@@ -17,9 +17,9 @@ from app.access.roles import CONTENT_ROLES, Role, incompatible
 from app.access.schemas import ConfirmationRead, UserChange, UserCreate, UserRead, UserUpdate
 from app.audit import service as audit
 from app.cases.models import CaseMember
+from app.core.db import db_now, new_id
+from app.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from app.crypto import aead
-from app.db import db_now, new_id
-from app.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from app.keys import service as keys_service
 from app.runtime import Runtime
 

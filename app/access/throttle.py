@@ -7,7 +7,6 @@ username is never stored.
 
 from __future__ import annotations
 
-import ipaddress
 import math
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -16,9 +15,9 @@ from sqlalchemy import delete, func, select, text
 from sqlalchemy.orm import Session
 
 from app.access.models import AuthFailure
+from app.core.db import lock_beyond_work, new_id, on_failure
+from app.core.errors import TooManyRequests
 from app.crypto.derive import Purpose, keyed_hash
-from app.db import lock_beyond_work, new_id, on_failure
-from app.errors import TooManyRequests
 from app.runtime import Runtime
 
 
@@ -120,26 +119,3 @@ def count_failure(session: Session, runtime: Runtime, kind: Kind, account: str, 
 def prune(session: Session, now: datetime, keep: timedelta = timedelta(days=1)) -> int:
     result = session.execute(delete(AuthFailure).where(AuthFailure.at < now - keep))
     return int(getattr(result, "rowcount", 0) or 0)
-
-
-def client_address(peer: str | None, forwarded_for: str | None, trusted: list[str]) -> str:
-    """The client's address: the peer, unless the peer is a trusted proxy; then the
-    right-most address in X-Forwarded-For that is not itself a trusted proxy."""
-    networks = [ipaddress.ip_network(t, strict=False) for t in trusted]
-
-    def is_trusted(addr: str) -> bool:
-        try:
-            ip = ipaddress.ip_address(addr)
-        except ValueError:
-            return False
-        return any(ip in net for net in networks)
-
-    if peer is None:
-        return "unknown"
-    if not forwarded_for or not is_trusted(peer):
-        return peer
-    hops = [h.strip() for h in forwarded_for.split(",") if h.strip()]
-    for hop in reversed(hops):
-        if not is_trusted(hop):
-            return hop
-    return hops[0] if hops else peer

@@ -13,8 +13,8 @@ from app.access.models import ApiToken
 from app.access.principal import Client, Principal, Via
 from app.access.schemas import TokenCreate, TokenCreated, TokenRead
 from app.audit import service as audit
-from app.db import db_now, new_id
-from app.errors import Forbidden, NotFound
+from app.core.db import db_now, new_id
+from app.core.errors import Forbidden, NotFound
 from app.runtime import Runtime
 
 

@@ -19,10 +19,10 @@ from app.audit.models import AuditCheckpoint
 from app.audit.verify import Report, verify_dump
 from app.audit.vocabulary import AuditAction
 from app.cli_support import console, out, progress, record
-from app.config import get_settings
+from app.core.config import get_settings
+from app.core.db import make_engine, make_sessionmaker, unit_of_work
+from app.core.errors import ConfigError
 from app.crypto.keyring import Keyring
-from app.db import make_engine, make_sessionmaker, unit_of_work
-from app.errors import ConfigError
 from app.keys.store import load_keyring, prompt_passphrase
 
 audit_cli = typer.Typer(no_args_is_help=True, help="The tamper-evident log: checkpoints, export, verification.")

@@ -12,7 +12,7 @@ from datetime import datetime
 from sqlalchemy import BigInteger, Index, Integer, LargeBinary, String, Text, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db import Base, UTCDateTime
+from app.core.db import Base, UTCDateTime
 
 
 class AuditEvent(Base):

@@ -26,8 +26,8 @@ from app.audit.schemas import (
     InclusionProofRead,
     PublicKeyRead,
 )
+from app.core.errors import NotFound, ValidationFailed
 from app.crypto.keyring import Keyring
-from app.errors import NotFound, ValidationFailed
 
 MAX_PAGE = 500
 

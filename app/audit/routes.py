@@ -17,8 +17,8 @@ from app.audit.schemas import (
     InclusionProofRead,
     PublicKeyRead,
 )
+from app.audit.unit_of_work import DbSession, UnitOfWorkRoute, audited
 from app.audit.vocabulary import AuditAction
-from app.http import DbSession, UnitOfWorkRoute, audited
 
 router = APIRouter(prefix="/api/v1/audit", route_class=UnitOfWorkRoute, tags=["audit"])
 

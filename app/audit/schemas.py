@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from app.schemas import Output
+from app.core.schemas import Output
 
 
 class AuditEventRead(Output):

@@ -24,8 +24,8 @@ from app.audit.models import AuditCheckpoint, AuditEvent
 from app.audit.vocabulary import AuditAction, Outcome, purpose_of
 
 __all__ = ["AuditAction", "Outcome", "Trail"]
+from app.core.db import db_now
 from app.crypto.signing import Signer
-from app.db import db_now
 
 TRAIL = "audit_trail"
 ADVISORY_LOCK_ID = 0x7E571_0A0D17  # any constant shared by every writer of this database

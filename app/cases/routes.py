@@ -7,10 +7,10 @@ import uuid
 from fastapi import APIRouter, Response, status
 
 from app.access.deps import CurrentPrincipal, RuntimeDep
+from app.audit.unit_of_work import DbSession, UnitOfWorkRoute, audited
 from app.audit.vocabulary import AuditAction
 from app.cases import service
 from app.cases.schemas import CaseCreate, CaseRead, MemberAdd, MemberChange, MemberRead
-from app.http import DbSession, UnitOfWorkRoute, audited
 
 router = APIRouter(prefix="/api/v1/cases", route_class=UnitOfWorkRoute, tags=["cases"])
 

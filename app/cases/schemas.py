@@ -9,7 +9,7 @@ from typing import Annotated
 from pydantic import StringConstraints
 
 from app.access.schemas import ConfirmationRead
-from app.schemas import Input, NonBlank, Output
+from app.core.schemas import Input, NonBlank, Output
 
 
 class CaseCreate(Input):

@@ -14,8 +14,8 @@ from app.access.service import ADD_MEMBER, pending, request_confirmation, team_m
 from app.audit import service as audit
 from app.cases.models import Case, CaseMember
 from app.cases.schemas import CaseCreate, CaseRead, MemberAdd, MemberChange, MemberRead
-from app.db import db_now, new_id
-from app.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from app.core.db import db_now, new_id
+from app.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from app.runtime import Runtime
 
 

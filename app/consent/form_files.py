@@ -15,7 +15,7 @@ from pathlib import Path
 
 import yaml
 
-from app.errors import ConfigError
+from app.core.errors import ConfigError
 
 FORM_FILE = "form.yaml"
 FILE_NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*(\.[A-Za-z0-9_-]+)*")

@@ -10,10 +10,10 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from app.config import get_settings
 from app.consent.forms import ConsentForm, FormError, list_forms, load_form
 from app.consent.published import check_published, publish, published_versions
 from app.consent.registry import default_root
+from app.core.config import get_settings
 
 DEFAULT_ROOT = default_root()
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from app.consent.forms import ConsentForm, FormError, TextVariant, list_forms, load_form
 from app.consent.published import check_published, published_versions
 from app.consent.schemas import FormSummary, FormTextRead
-from app.errors import NotFound
+from app.core.errors import NotFound
 
 
 def default_root() -> Path:

@@ -8,10 +8,10 @@ from typing import Literal
 from fastapi import APIRouter, status
 
 from app.access.deps import CurrentPrincipal, RuntimeDep
+from app.audit.unit_of_work import DbSession, UnitOfWorkRoute, audited
 from app.audit.vocabulary import AuditAction
 from app.consent import service
 from app.consent.schemas import FormSummary, FormTextRead, ParticipationCreate, ParticipationRead
-from app.http import DbSession, UnitOfWorkRoute, audited
 
 router = APIRouter(prefix="/api/v1", route_class=UnitOfWorkRoute, tags=["consent"])
 

@@ -10,7 +10,7 @@ from typing import Annotated, Literal
 from pydantic import Field, StringConstraints
 
 from app.consent.vocabulary import ConsentStatus, ReceiptOption, TeachBackQuestion
-from app.schemas import Input, NonBlank, Output
+from app.core.schemas import Input, NonBlank, Output
 
 Short = Annotated[NonBlank, StringConstraints(max_length=120)]
 Note = Annotated[str, StringConstraints(max_length=1000)]

@@ -29,8 +29,8 @@ from app.consent.schemas import (
     ParticipationRead,
 )
 from app.consent.vocabulary import ConsentStatus, TeachBackQuestion
-from app.db import db_now, new_id
-from app.errors import Conflict, ValidationFailed
+from app.core.db import db_now, new_id
+from app.core.errors import Conflict, ValidationFailed
 from app.keys.sealed import Place, open_json, seal_json
 from app.people.models import Person
 from app.people.records import identity_of, person_row

@@ -15,13 +15,13 @@ from app.audit import note
 from app.audit import service as audit
 from app.audit.vocabulary import AuditAction
 from app.cli_support import SYSTEM, console, fail, new_passphrase, open_factory, out, progress, record, recorded
-from app.config import get_settings
+from app.core.config import get_settings
+from app.core.db import unit_of_work
+from app.core.errors import ConfigError
 from app.crypto import keyring as kr
 from app.crypto.errors import KeyringError
 from app.crypto.keyring import Keyring
 from app.crypto.signing import fingerprint
-from app.db import unit_of_work
-from app.errors import ConfigError
 from app.keys import service as keys_service
 from app.keys.store import FileKeyStore, Keys, KeyStore, open_keys, prompt_passphrase, write_private_file
 from app.people import reseal

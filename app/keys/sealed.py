@@ -11,8 +11,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from app.core.db import db_now
 from app.crypto import aead
-from app.db import db_now
 from app.keys import service as keys_service
 from app.keys.models import SealState
 from app.keys.store import Keys

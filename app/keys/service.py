@@ -11,11 +11,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.access import policy
 from app.access.principal import Principal
+from app.core.db import db_now, unit_of_work
+from app.core.errors import Conflict
 from app.crypto import envelope
 from app.crypto.errors import DecryptionFailed
 from app.crypto.keyring import Keyring
-from app.db import db_now, unit_of_work
-from app.errors import Conflict
 from app.keys.models import DataKey
 from app.keys.store import Keys, KeyStore
 

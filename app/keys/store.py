@@ -11,10 +11,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
-from app.config import Settings
+from app.core.config import Settings
+from app.core.errors import ConfigError
 from app.crypto import keyring as kr
 from app.crypto.errors import KeyringError
-from app.errors import ConfigError
 
 
 class KeyStore(Protocol):

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from app.access import policy
 from app.access.principal import Principal
 from app.audit import service as audit
-from app.errors import NotFound
+from app.core.errors import NotFound
 from app.keys.sealed import Place, open_json
 from app.keys.store import Keys
 from app.people.models import Person

@@ -19,9 +19,9 @@ from app.access import policy
 from app.access.principal import Principal
 from app.consent import service as consent
 from app.consent.models import ParticipationConsent
+from app.core.db import unit_of_work
 from app.crypto import aead
 from app.crypto.errors import DecryptionFailed
-from app.db import unit_of_work
 from app.keys import sealed
 from app.keys.store import Keys
 from app.people.models import Person

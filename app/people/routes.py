@@ -7,8 +7,8 @@ import uuid
 from fastapi import APIRouter, status
 
 from app.access.deps import CurrentPrincipal, RuntimeDep
+from app.audit.unit_of_work import DbSession, UnitOfWorkRoute, audited
 from app.audit.vocabulary import AuditAction
-from app.http import DbSession, UnitOfWorkRoute, audited
 from app.people import service
 from app.people.schemas import (
     DuplicateDecision,

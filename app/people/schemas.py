@@ -10,7 +10,7 @@ from pydantic import Field, StringConstraints
 
 from app.consent.schemas import ReContact
 from app.consent.vocabulary import ConsentStatus
-from app.schemas import Input, NonBlank, Output
+from app.core.schemas import Input, NonBlank, Output
 
 Name = Annotated[NonBlank, StringConstraints(max_length=200)]
 LanguageCode = Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}$")]

@@ -14,9 +14,9 @@ from app.audit import service as audit
 from app.cases.models import Case
 from app.consent import service as consent
 from app.consent.models import ParticipationConsent
+from app.core.db import db_now, new_id
+from app.core.errors import Conflict, NotFound
 from app.crypto.derive import Purpose as KeyPurpose
-from app.db import db_now, new_id
-from app.errors import Conflict, NotFound
 from app.keys.sealed import seal_json
 from app.people.blind_index import blind_index, normalize_name
 from app.people.models import BlindIndexEntry, DuplicateReview, Person

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import app.db
+import app.core.db
 
 revision: str = "20261125_accounts"
 down_revision: str | None = "20261125_foundation"
@@ -26,7 +26,7 @@ def upgrade() -> None:
         sa.Column("kind", sa.String(length=16), nullable=False),
         sa.Column("account_key", sa.String(length=64), nullable=False),
         sa.Column("address_key", sa.String(length=64), nullable=False),
-        sa.Column("at", app.db.UTCDateTime(), nullable=False),
+        sa.Column("at", app.core.db.UTCDateTime(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_auth_attempts")),
     )
     with op.batch_alter_table("auth_attempts", schema=None) as batch_op:
@@ -46,8 +46,8 @@ def upgrade() -> None:
         sa.Column("totp_secret", sa.LargeBinary(), nullable=True),
         sa.Column("totp_enabled", sa.Boolean(), nullable=False),
         sa.Column("totp_last_step", sa.Integer(), nullable=True),
-        sa.Column("created_at", app.db.UTCDateTime(), nullable=False),
-        sa.Column("updated_at", app.db.UTCDateTime(), nullable=False),
+        sa.Column("created_at", app.core.db.UTCDateTime(), nullable=False),
+        sa.Column("updated_at", app.core.db.UTCDateTime(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_users")),
         sa.UniqueConstraint("username", name=op.f("uq_users_username")),
     )
@@ -58,10 +58,10 @@ def upgrade() -> None:
         sa.Column("user_id", sa.Uuid(), nullable=False),
         sa.Column("name", sa.String(length=80), nullable=False),
         sa.Column("scope", sa.String(length=16), nullable=False),
-        sa.Column("created_at", app.db.UTCDateTime(), nullable=False),
-        sa.Column("expires_at", app.db.UTCDateTime(), nullable=False),
-        sa.Column("last_used_at", app.db.UTCDateTime(), nullable=True),
-        sa.Column("revoked_at", app.db.UTCDateTime(), nullable=True),
+        sa.Column("created_at", app.core.db.UTCDateTime(), nullable=False),
+        sa.Column("expires_at", app.core.db.UTCDateTime(), nullable=False),
+        sa.Column("last_used_at", app.core.db.UTCDateTime(), nullable=True),
+        sa.Column("revoked_at", app.core.db.UTCDateTime(), nullable=True),
         sa.ForeignKeyConstraint(
             ["user_id"], ["users.id"], name=op.f("fk_api_tokens_user_id_users"), ondelete="CASCADE"
         ),
@@ -76,10 +76,10 @@ def upgrade() -> None:
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.Column("token_hash", sa.String(length=64), nullable=False),
         sa.Column("user_id", sa.Uuid(), nullable=False),
-        sa.Column("created_at", app.db.UTCDateTime(), nullable=False),
-        sa.Column("last_seen_at", app.db.UTCDateTime(), nullable=False),
-        sa.Column("expires_at", app.db.UTCDateTime(), nullable=False),
-        sa.Column("second_factor_at", app.db.UTCDateTime(), nullable=True),
+        sa.Column("created_at", app.core.db.UTCDateTime(), nullable=False),
+        sa.Column("last_seen_at", app.core.db.UTCDateTime(), nullable=False),
+        sa.Column("expires_at", app.core.db.UTCDateTime(), nullable=False),
+        sa.Column("second_factor_at", app.core.db.UTCDateTime(), nullable=True),
         sa.ForeignKeyConstraint(
             ["user_id"], ["users.id"], name=op.f("fk_browser_sessions_user_id_users"), ondelete="CASCADE"
         ),
@@ -94,7 +94,7 @@ def upgrade() -> None:
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.Column("code", sa.String(length=32), nullable=False),
         sa.Column("title", sa.String(length=200), nullable=False),
-        sa.Column("created_at", app.db.UTCDateTime(), nullable=False),
+        sa.Column("created_at", app.core.db.UTCDateTime(), nullable=False),
         sa.Column("created_by", sa.Uuid(), nullable=True),
         sa.ForeignKeyConstraint(["created_by"], ["users.id"], name=op.f("fk_cases_created_by_users")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_cases")),
@@ -107,11 +107,11 @@ def upgrade() -> None:
         sa.Column("target_id", sa.Uuid(), nullable=False),
         sa.Column("payload", sa.JSON(), nullable=False),
         sa.Column("requested_by", sa.Uuid(), nullable=False),
-        sa.Column("created_at", app.db.UTCDateTime(), nullable=False),
-        sa.Column("expires_at", app.db.UTCDateTime(), nullable=False),
+        sa.Column("created_at", app.core.db.UTCDateTime(), nullable=False),
+        sa.Column("expires_at", app.core.db.UTCDateTime(), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("decided_by", sa.Uuid(), nullable=True),
-        sa.Column("decided_at", app.db.UTCDateTime(), nullable=True),
+        sa.Column("decided_at", app.core.db.UTCDateTime(), nullable=True),
         sa.ForeignKeyConstraint(["decided_by"], ["users.id"], name=op.f("fk_confirmations_decided_by_users")),
         sa.ForeignKeyConstraint(["requested_by"], ["users.id"], name=op.f("fk_confirmations_requested_by_users")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_confirmations")),
@@ -121,7 +121,7 @@ def upgrade() -> None:
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.Column("user_id", sa.Uuid(), nullable=False),
         sa.Column("code_hash", sa.String(length=64), nullable=False),
-        sa.Column("used_at", app.db.UTCDateTime(), nullable=True),
+        sa.Column("used_at", app.core.db.UTCDateTime(), nullable=True),
         sa.ForeignKeyConstraint(
             ["user_id"], ["users.id"], name=op.f("fk_recovery_codes_user_id_users"), ondelete="CASCADE"
         ),
@@ -134,7 +134,7 @@ def upgrade() -> None:
         "case_members",
         sa.Column("case_id", sa.Uuid(), nullable=False),
         sa.Column("user_id", sa.Uuid(), nullable=False),
-        sa.Column("added_at", app.db.UTCDateTime(), nullable=False),
+        sa.Column("added_at", app.core.db.UTCDateTime(), nullable=False),
         sa.Column("added_by", sa.Uuid(), nullable=True),
         sa.ForeignKeyConstraint(["added_by"], ["users.id"], name=op.f("fk_case_members_added_by_users")),
         sa.ForeignKeyConstraint(

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import app.db  # noqa: F401 - custom column types
+import app.core.db  # noqa: F401 - custom column types
 
 revision: str = "20261125_audit_credential"
 down_revision: str | None = "20261125_people"

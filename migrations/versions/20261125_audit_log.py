@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import app.db
+import app.core.db
 
 revision: str = "20261125_audit"
 down_revision: str | None = "20261125_accounts"
@@ -26,7 +26,7 @@ def upgrade() -> None:
         sa.Column("root_hash", sa.LargeBinary(), nullable=False),
         sa.Column("note", sa.Text(), nullable=False),
         sa.Column("key_id", sa.String(length=32), nullable=False),
-        sa.Column("created_at", app.db.UTCDateTime(), nullable=False),
+        sa.Column("created_at", app.core.db.UTCDateTime(), nullable=False),
         sa.PrimaryKeyConstraint("size", name=op.f("pk_audit_checkpoints")),
         info={"append_only": True},
     )
@@ -34,7 +34,7 @@ def upgrade() -> None:
         "audit_events",
         sa.Column("seq", sa.BigInteger(), autoincrement=False, nullable=False),
         sa.Column("entry", sa.LargeBinary(), nullable=False),
-        sa.Column("at", app.db.UTCDateTime(), nullable=False),
+        sa.Column("at", app.core.db.UTCDateTime(), nullable=False),
         sa.Column("actor", sa.String(length=80), nullable=False),
         sa.Column("actor_roles", sa.String(length=120), nullable=False),
         sa.Column("action", sa.String(length=48), nullable=False),

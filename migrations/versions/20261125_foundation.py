@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import app.db
+import app.core.db
 
 revision: str = "20261125_foundation"
 down_revision: str | None = None
@@ -24,8 +24,8 @@ def upgrade() -> None:
         sa.Column("subject_id", sa.Uuid(), nullable=False),
         sa.Column("kek_version", sa.Integer(), nullable=False),
         sa.Column("wrapped", sa.LargeBinary(), nullable=False),
-        sa.Column("created_at", app.db.UTCDateTime(), nullable=False),
-        sa.Column("rewrapped_at", app.db.UTCDateTime(), nullable=True),
+        sa.Column("created_at", app.core.db.UTCDateTime(), nullable=False),
+        sa.Column("rewrapped_at", app.core.db.UTCDateTime(), nullable=True),
         sa.PrimaryKeyConstraint("subject_id", name=op.f("pk_data_keys")),
     )
     with op.batch_alter_table("data_keys") as batch_op:

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import app.db
+import app.core.db
 
 revision: str = "20261125_people"
 down_revision: str | None = "20261125_audit"
@@ -25,11 +25,11 @@ def upgrade() -> None:
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.Column("case_id", sa.Uuid(), nullable=False),
         sa.Column("code", sa.String(length=16), nullable=False),
-        sa.Column("created_at", app.db.UTCDateTime(), nullable=False),
+        sa.Column("created_at", app.core.db.UTCDateTime(), nullable=False),
         sa.Column("created_by", sa.Uuid(), nullable=True),
         sa.Column("identity", sa.LargeBinary(), nullable=True),
         sa.Column("contact", sa.LargeBinary(), nullable=True),
-        sa.Column("updated_at", app.db.UTCDateTime(), nullable=True),
+        sa.Column("updated_at", app.core.db.UTCDateTime(), nullable=True),
         sa.ForeignKeyConstraint(["case_id"], ["cases.id"], name=op.f("fk_people_case_id_cases")),
         sa.ForeignKeyConstraint(["created_by"], ["users.id"], name=op.f("fk_people_created_by_users")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_people")),
@@ -43,10 +43,10 @@ def upgrade() -> None:
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.Column("person_a", sa.Uuid(), nullable=False),
         sa.Column("person_b", sa.Uuid(), nullable=False),
-        sa.Column("created_at", app.db.UTCDateTime(), nullable=False),
+        sa.Column("created_at", app.core.db.UTCDateTime(), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("decided_by", sa.Uuid(), nullable=True),
-        sa.Column("decided_at", app.db.UTCDateTime(), nullable=True),
+        sa.Column("decided_at", app.core.db.UTCDateTime(), nullable=True),
         sa.ForeignKeyConstraint(["decided_by"], ["users.id"], name=op.f("fk_duplicate_reviews_decided_by_users")),
         sa.ForeignKeyConstraint(
             ["person_a"], ["people.id"], name=op.f("fk_duplicate_reviews_person_a_people"), ondelete="CASCADE"
@@ -71,8 +71,8 @@ def upgrade() -> None:
         sa.Column("form_digest", sa.String(length=64), nullable=False),
         sa.Column("method", sa.String(length=24), nullable=False),
         sa.Column("obtained_by", sa.Uuid(), nullable=True),
-        sa.Column("obtained_at", app.db.UTCDateTime(), nullable=False),
-        sa.Column("recorded_at", app.db.UTCDateTime(), nullable=False),
+        sa.Column("obtained_at", app.core.db.UTCDateTime(), nullable=False),
+        sa.Column("recorded_at", app.core.db.UTCDateTime(), nullable=False),
         sa.Column("details", sa.LargeBinary(), nullable=False),
         sa.ForeignKeyConstraint(
             ["obtained_by"], ["users.id"], name=op.f("fk_participation_consents_obtained_by_users")

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import app.db
+import app.core.db
 
 revision: str = "20261130_seal_state"
 down_revision: str | None = "20261125_audit_credential"
@@ -23,7 +23,7 @@ def upgrade() -> None:
         "seal_state",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("accept_v1", sa.Boolean(), nullable=False),
-        sa.Column("resealed_at", app.db.UTCDateTime(), nullable=True),
+        sa.Column("resealed_at", app.core.db.UTCDateTime(), nullable=True),
         sa.CheckConstraint("id = 1", name=op.f("ck_seal_state_single_row")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_seal_state")),
     )

@@ -14,10 +14,10 @@ from app.access.deps import CurrentPrincipal
 from app.access.models import BrowserSession, User
 from app.access.passwords import Passwords
 from app.access.roles import Role
-from app.config import PasswordHashSettings, Settings
-from app.db import db_now, unit_of_work
-from app.errors import ConfigError
-from app.http import DbSession, UnitOfWorkRoute
+from app.audit.unit_of_work import DbSession, UnitOfWorkRoute
+from app.core.config import PasswordHashSettings, Settings
+from app.core.db import db_now, unit_of_work
+from app.core.errors import ConfigError
 from app.keys.store import Keys
 from app.main import create_app
 from tests.conftest import production

@@ -18,9 +18,9 @@ from fastapi import FastAPI
 from app.access import totp
 from app.access.models import RecoveryCode
 from app.access.roles import Role
-from app.config import Settings
 from app.consent.models import ParticipationConsent
-from app.db import new_id, unit_of_work
+from app.core.config import Settings
+from app.core.db import new_id, unit_of_work
 from app.keys.store import Keys
 from app.main import create_app
 from tests.support.actors import PASSWORD, code, make_user

@@ -17,7 +17,7 @@ from app.access.deps import get_principal
 from app.access.roles import Role
 from app.audit import service as audit
 from app.cases.models import Case
-from app.db import new_id, unit_of_work
+from app.core.db import new_id, unit_of_work
 from app.main import PUBLIC_PATHS
 from tests.support.actors import PASSWORD, Actor, anonymous, code, login, make_user
 from tests.support.consent import identity, person_in

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from app.access.models import Confirmation
 from app.access.roles import Role
-from app.db import unit_of_work
+from app.core.db import unit_of_work
 from tests.support.actors import PASSWORD, Actor, actor, anonymous, code, make_user, shift_clock
 
 LOGIN = "/api/v1/auth/login"

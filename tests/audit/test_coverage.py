@@ -14,7 +14,7 @@ from fastapi import FastAPI
 from sqlalchemy import func, select
 
 from app.audit.models import AuditEvent
-from app.db import unit_of_work
+from app.core.db import unit_of_work
 from tests.access.test_matrix import MATRIX, QUERY, World, _path, _world
 from tests.support.actors import anonymous, code
 from tests.support.routes import protected_routes

@@ -23,9 +23,9 @@ from app.audit import merkle, note
 from app.audit import service as audit
 from app.audit.models import AuditEvent
 from app.cli import cli
+from app.core.db import make_engine, make_sessionmaker, unit_of_work
 from app.crypto import keyring as kr
 from app.crypto.signing import fingerprint
-from app.db import make_engine, make_sessionmaker, unit_of_work
 from app.keys.store import write_private_file
 from tests.support.actors import actor
 from tests.support.database import ProvisionedDatabase

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from app.access.roles import Role
 from app.audit.models import AuditEvent
-from app.db import unit_of_work
+from app.core.db import unit_of_work
 from tests.support.actors import PASSWORD, actor, anonymous, code, make_user
 
 

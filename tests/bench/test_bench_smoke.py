@@ -14,7 +14,7 @@ from app.audit import service as audit
 from app.audit.models import AuditEvent
 from app.audit.verify import check_entry
 from app.audit.vocabulary import purpose_of
-from app.db import make_engine, make_sessionmaker
+from app.core.db import make_engine, make_sessionmaker
 from bench import audit_ingest, audit_verify
 from bench.__main__ import main
 from tests.support.database import ProvisionedDatabase

@@ -67,8 +67,8 @@ def test_import_walker_resolves_every_form() -> None:
         "import os.path, json as j\n"
         "from . import aead\n"
         "from .errors import DecryptionFailed\n"
-        "from .. import db\n"
-        "from ..config import Settings\n"
+        "from ..core import db\n"
+        "from ..core.config import Settings\n"
         "from cryptography import hazmat\n"
         "def late():\n"
         "    import fastapi\n"
@@ -79,13 +79,13 @@ def test_import_walker_resolves_every_form() -> None:
         "json",
         "app.crypto.aead",
         "app.crypto.errors.DecryptionFailed",
-        "app.db",
-        "app.config.Settings",
+        "app.core.db",
+        "app.core.config.Settings",
         "cryptography.hazmat",
         "fastapi",
     }
-    assert not _allowed_in_crypto("app.db")
-    assert not _allowed_in_crypto("app.config.Settings")
+    assert not _allowed_in_crypto("app.core.db")
+    assert not _allowed_in_crypto("app.core.config.Settings")
     assert not _allowed_in_crypto("fastapi")
     assert _allowed_in_crypto("cryptography.hazmat.primitives")
     assert _allowed_in_crypto("app.crypto.errors.DecryptionFailed")
@@ -133,4 +133,4 @@ def test_importing_crypto_loads_nothing_else_of_the_app() -> None:
     assert "app.crypto.streams" in loaded
     outside = {m for m in loaded if m.startswith("app.") and not (m == "app.crypto" or m.startswith("app.crypto."))}
     assert outside == set()
-    assert not loaded & {"fastapi", "sqlalchemy", "pydantic", "starlette", "app.config", "app.db"}
+    assert not loaded & {"fastapi", "sqlalchemy", "pydantic", "starlette", "app.core.config", "app.core.db"}

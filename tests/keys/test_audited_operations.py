@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from app.audit.models import AuditEvent
 from app.cli import cli
-from app.db import new_id, unit_of_work
+from app.core.db import new_id, unit_of_work
 from app.keys import service as keys_service
 from app.keys.models import DataKey
 from app.keys.store import Keys

@@ -16,8 +16,8 @@ from app.access.roles import Role
 from app.cli import cli
 from app.consent import service as consent
 from app.consent.models import ParticipationConsent
+from app.core.db import unit_of_work
 from app.crypto import aead
-from app.db import unit_of_work
 from app.keys import service as keys_service
 from app.keys.models import SealState
 from app.keys.sealed import STATE_ROW, Place

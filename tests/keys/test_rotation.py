@@ -13,9 +13,9 @@ from typer.testing import CliRunner
 
 from app.access.principal import Principal
 from app.cli import cli
+from app.core.db import db_now, new_id, unit_of_work
 from app.crypto import envelope
 from app.crypto.derive import Purpose, derive_key
-from app.db import db_now, new_id, unit_of_work
 from app.keys import service
 from app.keys.models import DataKey
 from app.keys.store import FileKeyStore, Keys

@@ -11,8 +11,8 @@ import pytest
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from app.core.db import new_id, unit_of_work
 from app.crypto.errors import DecryptionFailed
-from app.db import new_id, unit_of_work
 from app.keys.store import Keys
 from tests.support.database import ProvisionedDatabase
 from tests.support.sealed import SealedNote, add_note, create_table, read_note

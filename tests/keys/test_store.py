@@ -11,7 +11,7 @@ from pydantic import SecretStr
 from typer.testing import CliRunner
 
 from app.cli import cli
-from app.config import AuditSettings, KeySettings, PasswordHashSettings, Settings
+from app.core.config import AuditSettings, KeySettings, PasswordHashSettings, Settings
 from app.crypto import keyring as kr
 from app.keys.store import load_keyring, write_private_file
 from app.main import create_app

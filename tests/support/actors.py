@@ -18,8 +18,8 @@ from app.access.roles import Role
 from app.access.schemas import UserCreate
 from app.access.service import create_user
 from app.cases.models import CaseMember
+from app.core.db import CLOCK_OFFSET, db_now, unit_of_work
 from app.crypto import aead
-from app.db import CLOCK_OFFSET, db_now, unit_of_work
 from app.keys import service as keys_service
 from app.runtime import Runtime
 

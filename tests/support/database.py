@@ -14,8 +14,8 @@ from typing import Any
 from sqlalchemy import Engine, MetaData, Row, create_engine, make_url, text
 from sqlalchemy.pool import NullPool
 
-from app.db import grant_app_role
-from app.migrate import upgrade
+from app.core.db import grant_app_role
+from app.core.migrate import upgrade
 
 PG_URL_ENV = "TESTIMONY_TEST_DATABASE_URL"
 PG_APP_ROLE_ENV = "TESTIMONY_TEST_APP_ROLE"

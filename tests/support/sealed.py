@@ -10,9 +10,9 @@ import uuid
 from sqlalchemy import LargeBinary, MetaData, Uuid
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
+from app.core.db import new_id
 from app.crypto import aead
 from app.crypto.errors import DecryptionFailed
-from app.db import new_id
 from app.keys import service as keys_service
 from app.keys.store import Keys
 from tests.support.database import ProvisionedDatabase

@@ -10,8 +10,8 @@ from sqlalchemy import Connection
 
 
 def migrations_dir() -> Path:
-    here = Path(__file__).resolve().parent
-    for candidate in (here.parent / "migrations", here / "_migrations"):
+    package = Path(__file__).resolve().parent.parent  # app/
+    for candidate in (package.parent / "migrations", package / "_migrations"):
         if (candidate / "env.py").exists():
             return candidate
     raise FileNotFoundError("the migrations folder is missing from this installation")

@@ -1,7 +1,7 @@
 """Who may tell the service a client's address.
 
 The service reads X-Forwarded-For itself, believing it only from TESTIMONY_TRUSTED_PROXIES
-(``access.throttle.client_address``). uvicorn can rewrite the client address from the same
+(``app.core.http.client_address``). uvicorn can rewrite the client address from the same
 header before the service sees it (its proxy headers are on by default, trusting
 --forwarded-allow-ips, else FORWARDED_ALLOW_IPS, else 127.0.0.1 and ::1). When uvicorn trusts
 an address the service does not, a client there chooses the address that is throttled and
@@ -15,7 +15,7 @@ import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from app.errors import ConfigError
+from app.core.errors import ConfigError
 
 # uvicorn.config.Config's default when neither --forwarded-allow-ips nor FORWARDED_ALLOW_IPS is set.
 UVICORN_DEFAULT_ALLOW_IPS = "127.0.0.1,::1"

@@ -15,8 +15,8 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from jinja2 import Environment, select_autoescape
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from app.core.error_locations import describe_all
 from app.crypto.errors import DecryptionFailed
-from app.error_locations import describe_all
 
 log = logging.getLogger("testimony.errors")
 

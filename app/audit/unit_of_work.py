@@ -1,35 +1,51 @@
-"""HTTP plumbing shared by every router: the unit of work, request ids, headers."""
+"""The audited unit of work: one transaction per request, committed before the response, with
+exactly one audit event as its last statement, or a denied or failed event when it fails.
+
+Every router uses ``UnitOfWorkRoute`` and the ``DbSession`` dependency. It imports no domain:
+the actor comes from ``request.state.principal`` (anything with the ``Acting`` shape), and the
+credential a refused request presented from ``app.state.claimed_credential``, set by the app factory.
+"""
 
 from __future__ import annotations
 
-import logging
 import re
-import traceback
 import uuid
 from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass, replace
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Protocol, TypeVar
 
 from fastapi import Depends, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 from fastapi.routing import APIRoute
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.access.principal import Principal
-from app.access.throttle import client_address
 from app.audit import service as audit
 from app.audit.vocabulary import AuditAction
+from app.core.db import FAILURE_HOOKS, WORK, begin_work, integrity_conflict, on_failure, rollback_and_record
+from app.core.errors import AppError
+from app.core.http import client_address
 from app.crypto.derive import Purpose as DerivedPurpose
 from app.crypto.derive import keyed_hash
-from app.db import FAILURE_HOOKS, WORK, begin_work, integrity_conflict, new_id, on_failure, rollback_and_record
-from app.errors import PROBLEM_JSON, AppError, app_error, unexpected_error
 
-log = logging.getLogger("testimony.http")
+
+class Acting(Protocol):
+    """What the log needs of whoever acts (the access domain's Principal has this shape)."""
+
+    @property
+    def actor(self) -> str: ...
+
+    @property
+    def roles(self) -> frozenset[Any]: ...
+
+    @property
+    def session_id(self) -> uuid.UUID | None: ...
+
+    @property
+    def token_id(self) -> uuid.UUID | None: ...
 
 
 @dataclass(frozen=True)
@@ -125,7 +141,7 @@ accepted as the actor: a forged cross-site request, a malformed body. Set by the
 
 
 def _with_actor(request: Request, session: Session, trail: audit.Trail) -> audit.Trail:
-    principal: Principal | None = getattr(request.state, "principal", None)
+    principal: Acting | None = getattr(request.state, "principal", None)
     if trail.actor != "anonymous":
         return trail
     if principal is None:
@@ -221,87 +237,3 @@ def _finish(request: Request, spec: AuditSpec | None, status: int) -> None:
         on_failure(session, lambda s: named.append(_with_actor(request, s, trail)), first=True)
         on_failure(session, lambda s: audit.append(s, named[0], _outcome(status), status))
     rollback_and_record(session)
-
-
-SECURITY_HEADERS = [
-    (b"x-content-type-options", b"nosniff"),
-    (b"x-frame-options", b"DENY"),
-    (b"referrer-policy", b"no-referrer"),
-    (b"cross-origin-opener-policy", b"same-origin"),
-    (b"cross-origin-resource-policy", b"same-origin"),
-    (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
-    (b"content-security-policy", b"default-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'"),
-    (b"cache-control", b"no-store"),
-]
-
-
-class RequestContextMiddleware:
-    """Gives each request an id, adds security headers, and turns any escaped
-    exception into a 500 problem without letting the server log its message."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        rid = str(new_id())
-        scope.setdefault("state", {})["request_id"] = rid
-        started = False
-
-        async def send_with_headers(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-                headers = list(message.get("headers", []))
-                present = {name.lower() for name, _ in headers}
-                headers += [(n, v) for n, v in SECURITY_HEADERS if n not in present]
-                headers.append((b"x-request-id", rid.encode()))
-                message = {**message, "headers": headers}
-            await send(message)
-
-        if _has_nul(scope):
-            # No database accepts NUL in text; refuse it here, for every route and parameter alike.
-            await _problem(400, "Bad request", "NUL bytes are not allowed in the path or query.", rid)(
-                scope, receive, send_with_headers
-            )
-            return
-        try:
-            await self.app(scope, receive, send_with_headers)
-        except Exception as exc:
-            frames = "".join(traceback.format_list(traceback.extract_tb(exc.__traceback__)))
-            log.error("unhandled %s in request %s\n%s", type(exc).__qualname__, rid, frames)
-            if started:
-                return
-            detail = "Something went wrong on our side. Nothing was saved. Quote the reference when reporting it."
-            await _problem(500, "Internal error", detail, rid)(scope, receive, send_with_headers)
-
-
-def _has_nul(scope: Scope) -> bool:
-    query: bytes = scope.get("query_string", b"")
-    return "\x00" in scope.get("path", "") or b"%00" in query.lower() or b"\x00" in query
-
-
-def _problem(status: int, title: str, detail: str, rid: str) -> JSONResponse:
-    slug = "internal" if status == 500 else "bad-request"
-    return JSONResponse(
-        {
-            "type": f"https://testimony-vault.invalid/problems/{slug}",
-            "title": title,
-            "status": status,
-            "detail": detail,
-            "request_id": rid,
-        },
-        status_code=status,
-        media_type=PROBLEM_JSON,
-    )
-
-
-async def integrity_violation(request: Request, exc: Exception) -> Response:
-    """A unique value taken by a concurrent request is a 409 naming the field; anything else is a 500."""
-    assert isinstance(exc, IntegrityError)
-    conflict = integrity_conflict(exc)
-    if conflict is None:
-        return await unexpected_error(request, exc)
-    return await app_error(request, conflict)

@@ -1,0 +1,124 @@
+"""HTTP plumbing every router shares: request ids, security headers, client addresses, problems."""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import traceback
+
+from fastapi import Request
+from fastapi.responses import JSONResponse, Response
+from sqlalchemy.exc import IntegrityError
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.core.db import integrity_conflict, new_id
+from app.core.errors import PROBLEM_JSON, app_error, unexpected_error
+
+log = logging.getLogger("testimony.http")
+
+
+SECURITY_HEADERS = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"cross-origin-opener-policy", b"same-origin"),
+    (b"cross-origin-resource-policy", b"same-origin"),
+    (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
+    (b"content-security-policy", b"default-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'"),
+    (b"cache-control", b"no-store"),
+]
+
+
+class RequestContextMiddleware:
+    """Gives each request an id, adds security headers, and turns any escaped
+    exception into a 500 problem without letting the server log its message."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        rid = str(new_id())
+        scope.setdefault("state", {})["request_id"] = rid
+        started = False
+
+        async def send_with_headers(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                headers = list(message.get("headers", []))
+                present = {name.lower() for name, _ in headers}
+                headers += [(n, v) for n, v in SECURITY_HEADERS if n not in present]
+                headers.append((b"x-request-id", rid.encode()))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        if _has_nul(scope):
+            # No database accepts NUL in text; refuse it here, for every route and parameter alike.
+            await _problem(400, "Bad request", "NUL bytes are not allowed in the path or query.", rid)(
+                scope, receive, send_with_headers
+            )
+            return
+        try:
+            await self.app(scope, receive, send_with_headers)
+        except Exception as exc:
+            frames = "".join(traceback.format_list(traceback.extract_tb(exc.__traceback__)))
+            log.error("unhandled %s in request %s\n%s", type(exc).__qualname__, rid, frames)
+            if started:
+                return
+            detail = "Something went wrong on our side. Nothing was saved. Quote the reference when reporting it."
+            await _problem(500, "Internal error", detail, rid)(scope, receive, send_with_headers)
+
+
+def _has_nul(scope: Scope) -> bool:
+    query: bytes = scope.get("query_string", b"")
+    return "\x00" in scope.get("path", "") or b"%00" in query.lower() or b"\x00" in query
+
+
+def _problem(status: int, title: str, detail: str, rid: str) -> JSONResponse:
+    slug = "internal" if status == 500 else "bad-request"
+    return JSONResponse(
+        {
+            "type": f"https://testimony-vault.invalid/problems/{slug}",
+            "title": title,
+            "status": status,
+            "detail": detail,
+            "request_id": rid,
+        },
+        status_code=status,
+        media_type=PROBLEM_JSON,
+    )
+
+
+async def integrity_violation(request: Request, exc: Exception) -> Response:
+    """A unique value taken by a concurrent request is a 409 naming the field; anything else is a 500."""
+    assert isinstance(exc, IntegrityError)
+    conflict = integrity_conflict(exc)
+    if conflict is None:
+        return await unexpected_error(request, exc)
+    return await app_error(request, conflict)
+
+
+def client_address(peer: str | None, forwarded_for: str | None, trusted: list[str]) -> str:
+    """The client's address: the peer, unless the peer is a trusted proxy; then the
+    right-most address in X-Forwarded-For that is not itself a trusted proxy."""
+    networks = [ipaddress.ip_network(t, strict=False) for t in trusted]
+
+    def is_trusted(addr: str) -> bool:
+        try:
+            ip = ipaddress.ip_address(addr)
+        except ValueError:
+            return False
+        return any(ip in net for net in networks)
+
+    if peer is None:
+        return "unknown"
+    if not forwarded_for or not is_trusted(peer):
+        return peer
+    hops = [h.strip() for h in forwarded_for.split(",") if h.strip()]
+    for hop in reversed(hops):
+        if not is_trusted(hop):
+            return hop
+    return hops[0] if hops else peer
