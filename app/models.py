@@ -1,8 +1,8 @@
 """Every model, imported in one place so metadata is complete for Alembic and tests."""
 
-from app.access.models import ApiToken, AuthFailure, BrowserSession, Confirmation, RecoveryCode, User
+from app.access.models import ApiToken, AuthFailure, BrowserSession, CaseMember, Confirmation, RecoveryCode, User
 from app.audit.models import AuditCheckpoint, AuditEvent
-from app.cases.models import Case, CaseMember
+from app.cases.models import Case
 from app.consent.models import ParticipationConsent
 from app.core.db import Base
 from app.keys.models import DataKey, SealState

@@ -6,13 +6,14 @@ import hmac
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from app.access import credentials, policy, throttle, totp
-from app.access.models import ApiToken, BrowserSession, RecoveryCode, User
+from app.access.models import ApiToken, BrowserSession, CaseMember, RecoveryCode, User
 from app.access.passwords import check_strength
 from app.access.principal import Client, Principal, TokenScope, Via
 from app.access.roles import TOTP_REQUIRED_ROLES, Role
@@ -27,12 +28,13 @@ from app.access.schemas import (
 )
 from app.access.tokens import create_token
 from app.audit import service as audit
-from app.cases.models import CaseMember
 from app.core.db import db_now, new_id, on_failure
 from app.core.errors import Conflict, Forbidden, NotFound, Unauthenticated, ValidationFailed
 from app.crypto import aead
-from app.keys import service as keys_service
-from app.runtime import Runtime
+from app.keys import datakeys
+
+if TYPE_CHECKING:
+    from app.runtime import Runtime  # the wiring above the domains; services only name its type
 
 BAD_CREDENTIALS = "The username, password or code is not right."
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -59,7 +61,7 @@ def _roles(user: User) -> frozenset[Role]:
 def _totp_secret(session: Session, runtime: Runtime, user: User) -> str | None:
     if user.totp_secret is None:
         return None
-    key = keys_service.service_key(session, runtime.keys)
+    key = datakeys.service_key(session, runtime.keys)
     return aead.open(
         key, user.totp_secret, table="users", column="totp_secret", row_id=user.id, person_id=None
     ).decode()
@@ -351,7 +353,7 @@ def start_totp(session: Session, runtime: Runtime, principal: Principal) -> Totp
     if user.totp_enabled:
         raise Conflict("a second factor is already enrolled; an admin can reset it")
     secret = totp.new_secret()
-    key = keys_service.service_key(session, runtime.keys)
+    key = datakeys.service_key(session, runtime.keys)
     user.totp_secret = aead.seal(
         key, secret.encode(), table="users", column="totp_secret", row_id=user.id, person_id=None
     )

@@ -99,3 +99,16 @@ class Confirmation(Base):
     secret: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
     """Sealed under the service key: the second half of a one-time password, until it is shown
     to the admin who confirms; then erased. Never part of any listing."""
+
+
+class CaseMember(Base):
+    """A user on a case's team: need-to-know for documenters and legal."""
+
+    __tablename__ = "case_members"
+
+    case_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("cases.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    added_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    added_by: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("users.id"), default=None)

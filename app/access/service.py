@@ -5,23 +5,25 @@ from __future__ import annotations
 import secrets
 import uuid
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.access import policy
 from app.access.auth import revoke_all
-from app.access.models import Confirmation, RecoveryCode, User
+from app.access.models import CaseMember, Confirmation, RecoveryCode, User
 from app.access.principal import Principal
 from app.access.roles import CONTENT_ROLES, Role, incompatible
 from app.access.schemas import ConfirmationRead, UserChange, UserCreate, UserRead, UserUpdate
 from app.audit import service as audit
-from app.cases.models import CaseMember
 from app.core.db import db_now, new_id
 from app.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from app.crypto import aead
-from app.keys import service as keys_service
-from app.runtime import Runtime
+from app.keys import datakeys
+
+if TYPE_CHECKING:
+    from app.runtime import Runtime  # the wiring above the domains; services only name its type
 
 GRANT_ROLES = "user.grant_roles"
 CREATE_ACCOUNT = "user.create"
@@ -214,14 +216,14 @@ def _enable_request(session: Session, runtime: Runtime, principal: Principal, us
 
 
 def _seal_secret(session: Session, runtime: Runtime, row_id: uuid.UUID, secret: str) -> bytes:
-    key = keys_service.service_key(session, runtime.keys)
+    key = datakeys.service_key(session, runtime.keys)
     return aead.seal(key, secret.encode(), table="confirmations", column="secret", row_id=row_id, person_id=None)
 
 
 def _open_secret(session: Session, runtime: Runtime, row: Confirmation) -> str | None:
     if row.secret is None:
         return None
-    key = keys_service.service_key(session, runtime.keys)
+    key = datakeys.service_key(session, runtime.keys)
     return aead.open(key, row.secret, table="confirmations", column="secret", row_id=row.id, person_id=None).decode()
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from sqlalchemy import delete, func, select, text
 from sqlalchemy.orm import Session
@@ -18,7 +19,9 @@ from app.access.models import AuthFailure
 from app.core.db import lock_beyond_work, new_id, on_failure
 from app.core.errors import TooManyRequests
 from app.crypto.derive import Purpose, keyed_hash
-from app.runtime import Runtime
+
+if TYPE_CHECKING:
+    from app.runtime import Runtime  # the wiring above the domains; services only name its type
 
 
 class Kind(StrEnum):

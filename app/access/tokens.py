@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -15,7 +16,9 @@ from app.access.schemas import TokenCreate, TokenCreated, TokenRead
 from app.audit import service as audit
 from app.core.db import db_now, new_id
 from app.core.errors import Forbidden, NotFound
-from app.runtime import Runtime
+
+if TYPE_CHECKING:
+    from app.runtime import Runtime  # the wiring above the domains; services only name its type
 
 
 def create_token(

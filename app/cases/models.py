@@ -1,4 +1,4 @@
-"""Cases and team membership (need-to-know for documenters and legal)."""
+"""Cases. Who is on a case's team is access data: ``app.access.models.CaseMember``."""
 
 from __future__ import annotations
 
@@ -19,14 +19,3 @@ class Case(Base):
     title: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     created_by: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("users.id"), default=None)
-
-
-class CaseMember(Base):
-    __tablename__ = "case_members"
-
-    case_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("cases.id", ondelete="CASCADE"), primary_key=True)
-    user_id: Mapped[uuid.UUID] = mapped_column(
-        Uuid, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True
-    )
-    added_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    added_by: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("users.id"), default=None)

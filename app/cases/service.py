@@ -3,20 +3,23 @@
 from __future__ import annotations
 
 import uuid
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.access import policy
-from app.access.models import User
+from app.access.models import CaseMember, User
 from app.access.principal import Principal
 from app.access.service import ADD_MEMBER, pending, request_confirmation, team_member_problem
 from app.audit import service as audit
-from app.cases.models import Case, CaseMember
+from app.cases.models import Case
 from app.cases.schemas import CaseCreate, CaseRead, MemberAdd, MemberChange, MemberRead
 from app.core.db import db_now, new_id
 from app.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
-from app.runtime import Runtime
+
+if TYPE_CHECKING:
+    from app.runtime import Runtime  # the wiring above the domains; services only name its type
 
 
 def create_case(session: Session, principal: Principal, data: CaseCreate) -> CaseRead:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -35,7 +35,9 @@ from app.keys.sealed import Place, open_json, seal_json
 from app.people.models import Person
 from app.people.records import identity_of, person_row
 from app.people.schemas import Identity
-from app.runtime import Runtime
+
+if TYPE_CHECKING:
+    from app.runtime import Runtime  # the wiring above the domains; services only name its type
 
 TABLE = "participation_consents"
 ADULT = 18

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from app.core.db import db_now
 from app.crypto import aead
-from app.keys import service as keys_service
+from app.keys import datakeys
 from app.keys.models import SealState
 from app.keys.store import Keys
 
@@ -57,16 +57,16 @@ def _encode(value: Any) -> bytes:
 
 def seal_json(session: Session, keys: Keys, place: Place, value: Any) -> bytes:
     """JSON-encode and seal as v2; the person's data key is made on first use."""
-    if keys_service.has_data_key(session, place.person_id):
-        dek = keys_service.data_key(session, keys, place.person_id)  # one that will not unwrap is an integrity failure
+    if datakeys.has_data_key(session, place.person_id):
+        dek = datakeys.data_key(session, keys, place.person_id)  # one that will not unwrap is an integrity failure
     else:
-        dek = keys_service.create_data_key(session, keys, place.person_id)
+        dek = datakeys.create_data_key(session, keys, place.person_id)
     return _seal(dek, place, _encode(value))
 
 
 def open_json(session: Session, keys: Keys, place: Place, blob: bytes) -> Any:
     """Open a value sealed at the same place with the same binding; DecryptionFailed otherwise."""
-    return json.loads(_open(session, keys_service.data_key(session, keys, place.person_id), place, blob))
+    return json.loads(_open(session, datakeys.data_key(session, keys, place.person_id), place, blob))
 
 
 def reseal(session: Session, keys: Keys, place: Place, blob: bytes) -> bytes:
@@ -75,7 +75,7 @@ def reseal(session: Session, keys: Keys, place: Place, blob: bytes) -> bytes:
     A v1 value opens only while the database still accepts v1, so once the re-seal has
     completed, an old value put back cannot be blessed by running it again.
     """
-    dek = keys_service.data_key(session, keys, place.person_id)
+    dek = datakeys.data_key(session, keys, place.person_id)
     return _seal(dek, place, _open(session, dek, place, blob))
 
 

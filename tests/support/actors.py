@@ -12,12 +12,11 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from app.access import totp
-from app.access.models import User
+from app.access.models import CaseMember, User
 from app.access.principal import Principal
 from app.access.roles import Role
 from app.access.schemas import UserCreate
 from app.access.service import create_user
-from app.cases.models import CaseMember
 from app.core.db import CLOCK_OFFSET, db_now, unit_of_work
 from app.crypto import aead
 from app.keys import service as keys_service

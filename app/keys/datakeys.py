@@ -1,0 +1,53 @@
+"""Per-subject data keys: made, wrapped under the primary KEK, and unwrapped. Key custody only;
+it imports no domain, so every domain that seals can use it."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy.orm import Session
+
+from app.core.db import db_now
+from app.core.errors import Conflict
+from app.crypto import envelope
+from app.crypto.errors import DecryptionFailed
+from app.keys.models import DataKey
+from app.keys.store import Keys
+
+# Data that belongs to no person (TOTP secrets) is sealed under this subject's key.
+SERVICE_SUBJECT = uuid.UUID("00000000-0000-7000-8000-000000000001")
+
+
+def create_data_key(session: Session, keys: Keys, subject_id: uuid.UUID) -> bytes:
+    """Make, wrap and store a fresh data key for a subject; returns the plaintext key."""
+    if session.get(DataKey, subject_id) is not None:
+        raise Conflict("a data key already exists for this subject")
+    dek = envelope.new_data_key()
+    wrapped = envelope.wrap(keys.for_wrapping(), subject_id, dek)
+    session.add(
+        DataKey(
+            subject_id=subject_id, kek_version=wrapped.kek_version, wrapped=wrapped.blob, created_at=db_now(session)
+        )
+    )
+    session.flush()
+    return dek
+
+
+def has_data_key(session: Session, subject_id: uuid.UUID) -> bool:
+    return session.get(DataKey, subject_id) is not None
+
+
+def data_key(session: Session, keys: Keys, subject_id: uuid.UUID) -> bytes:
+    """The subject's data key; DecryptionFailed if it was erased or cannot be unwrapped."""
+    row = session.get(DataKey, subject_id)
+    if row is None:
+        raise DecryptionFailed
+    keyring = keys.with_kek(row.kek_version)
+    return envelope.unwrap(keyring, subject_id, envelope.WrappedKey(row.kek_version, row.wrapped))
+
+
+def service_key(session: Session, keys: Keys) -> bytes:
+    """The service subject's data key, made on first use."""
+    if not has_data_key(session, SERVICE_SUBJECT):
+        return create_data_key(session, keys, SERVICE_SUBJECT)
+    return data_key(session, keys, SERVICE_SUBJECT)

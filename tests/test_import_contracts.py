@@ -1,0 +1,56 @@
+"""The allowed import directions (pyproject's [tool.importlinter]) hold, and a back-import breaks them."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+LINT = Path(sys.executable).parent / "lint-imports"
+
+
+def _lint(tree: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(tree)}
+    return subprocess.run(
+        [str(LINT), "--no-cache"], cwd=tree, env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+def _copy(tmp_path: Path) -> Path:
+    tree = tmp_path / "tree"
+    shutil.copytree(ROOT / "app", tree / "app", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(ROOT / "pyproject.toml", tree / "pyproject.toml")
+    return tree
+
+
+def test_the_tree_keeps_every_contract(tmp_path: Path) -> None:
+    result = _lint(_copy(tmp_path))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "0 broken" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("module", "back_import", "contract"),
+    [
+        ("app/core/db.py", "from app.people import service", "app.core imports no domain"),
+        ("app/audit/merkle.py", "from app.access import policy", "The audit log's core"),
+        ("app/people/service.py", "from app.people import routes", "Domains never import faces"),
+        ("app/consent/service.py", "from app import runtime", "Domains never import faces"),
+        ("app/keys/datakeys.py", "from app.keys import service", "Access and key custody sit below"),
+        ("app/cases/service.py", "from cryptography.hazmat.primitives import hashes", "Only app.crypto imports"),
+        ("app/crypto/aead.py", "from app.core import errors", "app.crypto imports nothing of ours"),
+    ],
+)
+def test_a_back_import_breaks_its_contract(tmp_path: Path, module: str, back_import: str, contract: str) -> None:
+    tree = _copy(tmp_path)
+    path = tree / module
+    path.write_text(path.read_text(encoding="utf-8") + f"\n{back_import}  # noqa\n", encoding="utf-8")
+    result = _lint(tree)
+    assert result.returncode != 0
+    broken = [line for line in result.stdout.splitlines() if line.endswith("BROKEN")]
+    assert any(line.startswith(contract) for line in broken), result.stdout
