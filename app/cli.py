@@ -10,10 +10,10 @@ import typer
 from rich.table import Table
 from sqlalchemy.orm import Session
 
-from app.access import service as access_service
 from app.access.principal import Principal
 from app.access.roles import Role
-from app.access.schemas import UserCreate, UserUpdate
+from app.accounts import service as access_service
+from app.accounts.schemas import UserCreate, UserUpdate
 from app.audit.cli import audit_cli
 from app.audit.vocabulary import AuditAction
 from app.cases import service as case_service

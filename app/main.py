@@ -19,8 +19,10 @@ from uvicorn.config import STARTUP_FAILURE
 from app import __version__, health
 from app.access import routes as access_routes
 from app.access.deps import claimed_credential
+from app.accounts import routes as account_routes
 from app.audit import routes as audit_routes
 from app.cases import routes as case_routes
+from app.confirmations import routes as confirmation_routes
 from app.consent import routes as consent_routes
 from app.core.config import Settings, get_settings
 from app.core.db import make_engine, make_sessionmaker
@@ -75,6 +77,8 @@ def create_app(settings: Settings | None = None, keys: Keys | None = None) -> Fa
     app.add_middleware(RequestContextMiddleware)
     app.include_router(health.router)
     app.include_router(access_routes.router)
+    app.include_router(account_routes.router)
+    app.include_router(confirmation_routes.router)
     app.include_router(case_routes.router)
     app.include_router(audit_routes.router)
     app.include_router(people_routes.router)

@@ -1,8 +1,13 @@
-"""Every model, imported in one place so metadata is complete for Alembic and tests."""
+"""Every model, imported in one place so metadata is complete for Alembic and tests.
 
-from app.access.models import ApiToken, AuthFailure, BrowserSession, CaseMember, Confirmation, RecoveryCode, User
+Importing the services registers their two-person kinds of request."""
+
+from app.access.models import ApiToken, AuthFailure, BrowserSession, CaseMember, RecoveryCode, User
+from app.accounts import service as _accounts  # noqa: F401 - registers its confirmation kinds
 from app.audit.models import AuditCheckpoint, AuditEvent
+from app.cases import service as _cases  # noqa: F401 - registers its confirmation kinds
 from app.cases.models import Case
+from app.confirmations.models import Confirmation
 from app.consent.models import ParticipationConsent
 from app.core.db import Base
 from app.keys.models import DataKey, SealState

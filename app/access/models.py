@@ -81,26 +81,6 @@ class AuthFailure(Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
 
 
-class Confirmation(Base):
-    """A two-person action waiting for a second eligible user."""
-
-    __tablename__ = "confirmations"
-
-    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
-    action: Mapped[str] = mapped_column(String(48))
-    target_id: Mapped[uuid.UUID] = mapped_column(Uuid)
-    payload: Mapped[dict[str, object]] = mapped_column(JSON)
-    requested_by: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("users.id"))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    status: Mapped[str] = mapped_column(String(16), default="pending")
-    decided_by: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("users.id"), default=None)
-    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
-    secret: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
-    """Sealed under the service key: the second half of a one-time password, until it is shown
-    to the admin who confirms; then erased. Never part of any listing."""
-
-
 class CaseMember(Base):
     """A user on a case's team: need-to-know for documenters and legal."""
 

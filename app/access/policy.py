@@ -148,6 +148,15 @@ def require(principal: Principal, action: Action) -> None:
         raise Forbidden("your role does not allow this")
 
 
+def allows(principal: Principal, action: Action) -> bool:
+    """Whether require() would let this principal do it (for showing only what one may act on)."""
+    try:
+        require(principal, action)
+    except Forbidden:
+        return False
+    return True
+
+
 def _org_wide(principal: Principal, action: Action) -> bool:
     if principal.is_system:
         return True
@@ -193,6 +202,11 @@ def require_step_up(principal: Principal, action: Action, now: datetime) -> None
             "confirm your second factor first (POST /api/v1/auth/step-up), then retry",
             code="step_up_required",
         )
+
+
+def may_join_team(roles: frozenset[Role]) -> bool:
+    """Only roles that reach content through a case team join one (documenters, legal, custodians)."""
+    return bool(roles & CONTENT_ROLES)
 
 
 def needing_second_admin(roles: frozenset[Role]) -> frozenset[Role]:

@@ -1,4 +1,4 @@
-"""HTTP adapters for accounts, sessions, tokens, 2FA and confirmations."""
+"""HTTP adapters for logging in and out, one's own account, second factors and API tokens."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import uuid
 
 from fastapi import APIRouter, Request, Response, status
 
-from app.access import auth, service, tokens
+from app.access import auth, tokens
 from app.access.credentials import csrf_token
 from app.access.deps import (
     ClientDep,
@@ -17,8 +17,6 @@ from app.access.deps import (
     set_session_cookie,
 )
 from app.access.schemas import (
-    ConfirmationDecision,
-    ConfirmationRead,
     LoginRequest,
     LoginResult,
     MeRead,
@@ -31,10 +29,6 @@ from app.access.schemas import (
     TokenRead,
     TotpCode,
     TotpEnrolment,
-    UserChange,
-    UserCreate,
-    UserRead,
-    UserUpdate,
 )
 from app.audit.unit_of_work import DbSession, UnitOfWorkRoute, audited
 from app.audit.vocabulary import AuditAction
@@ -143,88 +137,3 @@ def list_tokens(principal: CurrentPrincipal, session: DbSession) -> list[TokenRe
 @audited(AuditAction.TOKEN_REVOKE, "token", id_param="token_id")
 def revoke_token(token_id: uuid.UUID, principal: CurrentPrincipal, session: DbSession) -> None:
     tokens.revoke_token(session, principal, token_id)
-
-
-@router.get("/users", response_model=list[UserRead], tags=["users"])
-@audited(AuditAction.USER_LIST, "user")
-def list_users(principal: CurrentPrincipal, session: DbSession) -> list[UserRead]:
-    return service.list_users(session, principal)
-
-
-def _accepted_when_pending(response: Response, change: UserChange) -> UserChange:
-    """202 while a second person must still confirm; the body says what waits."""
-    if change.pending_confirmation is not None:
-        response.status_code = status.HTTP_202_ACCEPTED
-    return change
-
-
-@router.post(
-    "/users",
-    response_model=UserChange,
-    status_code=status.HTTP_201_CREATED,
-    responses={202: {"model": UserChange, "description": "Made; waits for a second admin"}},
-    tags=["users"],
-)
-@audited(AuditAction.USER_CREATE, "user")
-def create_user(
-    data: UserCreate, principal: CurrentPrincipal, session: DbSession, runtime: RuntimeDep, response: Response
-) -> UserChange:
-    return _accepted_when_pending(response, service.create_user(session, runtime, principal, data))
-
-
-@router.post(
-    "/users/{user_id}/reset-password",
-    response_model=UserChange,
-    status_code=status.HTTP_202_ACCEPTED,
-    tags=["users"],
-)
-@audited(AuditAction.USER_RESET_PASSWORD, "user", id_param="user_id")
-def reset_password(
-    user_id: uuid.UUID, principal: CurrentPrincipal, session: DbSession, runtime: RuntimeDep
-) -> UserChange:
-    return service.reset_password(session, runtime, principal, user_id)
-
-
-@router.patch("/users/{user_id}", response_model=UserChange, tags=["users"])
-@audited(AuditAction.USER_UPDATE, "user", id_param="user_id")
-def update_user(
-    user_id: uuid.UUID,
-    data: UserUpdate,
-    principal: CurrentPrincipal,
-    session: DbSession,
-    runtime: RuntimeDep,
-    response: Response,
-) -> UserChange:
-    return _accepted_when_pending(response, service.update_user(session, runtime, principal, user_id, data))
-
-
-@router.post("/users/{user_id}/revoke-sessions", response_model=UserRead, tags=["users"])
-@audited(AuditAction.USER_REVOKE, "user", id_param="user_id")
-def revoke_sessions(user_id: uuid.UUID, principal: CurrentPrincipal, session: DbSession) -> UserRead:
-    return service.revoke_sessions(session, principal, user_id)
-
-
-@router.post("/users/{user_id}/reset-2fa", response_model=UserRead, tags=["users"])
-@audited(AuditAction.USER_RESET_2FA, "user", id_param="user_id")
-def reset_2fa(user_id: uuid.UUID, principal: CurrentPrincipal, session: DbSession) -> UserRead:
-    return service.reset_second_factor(session, principal, user_id)
-
-
-@router.get("/confirmations", response_model=list[ConfirmationRead], tags=["confirmations"])
-@audited(AuditAction.CONFIRMATION_LIST, "confirmation")
-def list_confirmations(
-    principal: CurrentPrincipal, session: DbSession, status_filter: str | None = None
-) -> list[ConfirmationRead]:
-    return service.list_confirmations(session, principal, status_filter)
-
-
-@router.post("/confirmations/{confirmation_id}", response_model=ConfirmationRead, tags=["confirmations"])
-@audited(AuditAction.CONFIRMATION_DECIDE, "confirmation", id_param="confirmation_id")
-def decide(
-    confirmation_id: uuid.UUID,
-    data: ConfirmationDecision,
-    principal: CurrentPrincipal,
-    session: DbSession,
-    runtime: RuntimeDep,
-) -> ConfirmationRead:
-    return service.decide_confirmation(session, runtime, principal, confirmation_id, data.decision == "confirm")

@@ -8,7 +8,7 @@ from typing import Annotated
 
 from pydantic import StringConstraints
 
-from app.access.schemas import ConfirmationRead
+from app.confirmations.schemas import ConfirmationRead
 from app.core.schemas import Input, NonBlank, Output
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select
@@ -11,15 +12,44 @@ from sqlalchemy.orm import Session
 from app.access import policy
 from app.access.models import CaseMember, User
 from app.access.principal import Principal
-from app.access.service import ADD_MEMBER, pending, request_confirmation, team_member_problem
+from app.access.roles import Role
 from app.audit import service as audit
 from app.cases.models import Case
 from app.cases.schemas import CaseCreate, CaseRead, MemberAdd, MemberChange, MemberRead
+from app.confirmations import service as confirmations
+from app.confirmations.models import Confirmation
 from app.core.db import db_now, new_id
 from app.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 
 if TYPE_CHECKING:
     from app.runtime import Runtime  # the wiring above the domains; services only name its type
+
+
+def team_member_problem(user: User | None) -> str | None:
+    """Why this account cannot join a case team, or None."""
+    if user is None or not user.active:
+        return "no active user with that id"
+    if not policy.may_join_team(frozenset(Role(r) for r in user.roles)):
+        return "only documenters, legal and custodians join case teams"
+    return None
+
+
+def _member_subject(session: Session, row: Confirmation) -> confirmations.Subject:
+    case = session.get(Case, row.target_id)
+    return confirmations.Subject(user_id=uuid.UUID(str(row.payload["user_id"])), case_code=case.code if case else None)
+
+
+def _apply_add_member(session: Session, row: Confirmation, now: datetime) -> str | None:
+    user_id = uuid.UUID(str(row.payload["user_id"]))
+    problem = team_member_problem(session.get(User, user_id))
+    if problem:
+        return problem
+    if session.get(CaseMember, (row.target_id, user_id)) is None:
+        session.add(CaseMember(case_id=row.target_id, user_id=user_id, added_at=now, added_by=row.requested_by))
+    return None
+
+
+ADD_MEMBER = confirmations.register(confirmations.Kind("case.add_member", _apply_add_member, _member_subject))
 
 
 def create_case(session: Session, principal: Principal, data: CaseCreate) -> CaseRead:
@@ -69,14 +99,16 @@ def add_member(
         raise ValidationFailed(problem or "no such user", fields=["user_id"])
     if session.get(CaseMember, (case.id, user.id)) is not None:
         raise Conflict("already a member")
-    if any(r.payload.get("user_id") == str(user.id) for r in pending(session, ADD_MEMBER, case.id)):
+    if any(r.payload.get("user_id") == str(user.id) for r in confirmations.pending(session, ADD_MEMBER, case.id)):
         raise Conflict("a request to add this member is already waiting for a second admin")
     if principal.is_system:
         member = CaseMember(case_id=case.id, user_id=user.id, added_at=db_now(session), added_by=None)
         session.add(member)
         session.flush()
         return MemberChange(member=MemberRead.model_validate(member))
-    asked = request_confirmation(session, runtime, principal, ADD_MEMBER, case.id, {"user_id": str(user.id)})
+    asked = confirmations.request_confirmation(
+        session, runtime, principal, ADD_MEMBER, case.id, {"user_id": str(user.id)}
+    )
     return MemberChange(pending_confirmation=asked)
 
 

@@ -9,8 +9,8 @@ from typing import Any
 from fastapi import FastAPI
 from sqlalchemy import select
 
-from app.access.models import Confirmation
 from app.access.roles import Role
+from app.confirmations.models import Confirmation
 from app.core.db import unit_of_work
 from tests.support.actors import PASSWORD, Actor, actor, anonymous, code, make_user, shift_clock
 
@@ -50,9 +50,14 @@ def test_a_new_account_waits_for_a_second_admin_who_alone_sees_the_second_half(a
     pending = body["pending_confirmation"]
     assert (pending["status"], pending["action"]) == ("pending", "user.create")
     assert pending["payload"] == {"roles": ["documenter"], "from_roles": []}
-    listed = second.get("/api/v1/confirmations")
-    assert [c["id"] for c in listed.json()] == [pending["id"]]
-    assert all(c["one_time_password_half"] is None for c in listed.json())
+    listed = second.get("/api/v1/confirmations").json()["items"]
+    assert [c["id"] for c in listed] == [pending["id"]]
+    assert all(c["one_time_password_half"] is None for c in listed)
+    # Names where people act: who asks, for which account, which roles.
+    [shown] = listed
+    assert (shown["requester"]["username"], shown["requester"]["display_name"]) == ("admin-one", "admin-one")
+    assert (shown["target_user"]["username"], shown["target_user"]["display_name"]) == ("newdoc", "New")
+    assert shown["roles"] == ["documenter"]
 
     own = _decide(first, pending["id"])
     assert own.status_code == 403
@@ -202,7 +207,7 @@ def test_expired_request_cannot_be_confirmed_and_reading_changes_nothing(app: Fa
     pending_id = made.json()["pending_confirmation"]["id"]
     shift_clock(app, timedelta(hours=25))
     second_again = actor(app, "admin-three", [Role.ADMIN])  # a fresh second factor after the clock moved
-    expired = second_again.get("/api/v1/confirmations?status_filter=expired").json()
+    expired = second_again.get("/api/v1/confirmations?status=expired").json()["items"]
     assert [c["id"] for c in expired] == [pending_id]
     with unit_of_work(app.state.sessionmaker) as s:  # a GET shows it expired without writing so
         assert s.get(Confirmation, uuid.UUID(pending_id)).status == "pending"  # type: ignore[union-attr]
@@ -217,7 +222,7 @@ def test_an_empty_decision_is_refused_never_taken_as_confirm(app: FastAPI) -> No
     pending_id = made.json()["pending_confirmation"]["id"]
     assert second.post(f"/api/v1/confirmations/{pending_id}").status_code == 422
     assert second.post(f"/api/v1/confirmations/{pending_id}", json={}).status_code == 422
-    assert [c["status"] for c in second.get("/api/v1/confirmations").json()] == ["pending"]
+    assert [c["status"] for c in second.get("/api/v1/confirmations").json()["items"]] == ["pending"]
 
 
 def test_a_new_admin_needs_a_second_admin_too(app: FastAPI) -> None:

@@ -15,8 +15,8 @@ from app.access import totp
 from app.access.models import CaseMember, User
 from app.access.principal import Principal
 from app.access.roles import Role
-from app.access.schemas import UserCreate
-from app.access.service import create_user
+from app.accounts.schemas import UserCreate
+from app.accounts.service import create_user
 from app.core.db import CLOCK_OFFSET, db_now, unit_of_work
 from app.crypto import aead
 from app.keys import service as keys_service

@@ -1,10 +1,10 @@
-"""Managing accounts, and two-person confirmations."""
+"""Managing accounts, and the two-person kinds of request about them."""
 
 from __future__ import annotations
 
 import secrets
 import uuid
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select
@@ -12,26 +12,19 @@ from sqlalchemy.orm import Session
 
 from app.access import policy
 from app.access.auth import revoke_all
-from app.access.models import CaseMember, Confirmation, RecoveryCode, User
+from app.access.models import RecoveryCode, User
 from app.access.principal import Principal
-from app.access.roles import CONTENT_ROLES, Role, incompatible
-from app.access.schemas import ConfirmationRead, UserChange, UserCreate, UserRead, UserUpdate
+from app.access.roles import Role, incompatible
+from app.accounts.schemas import UserChange, UserCreate, UserRead, UserUpdate
 from app.audit import service as audit
+from app.confirmations import service as confirmations
+from app.confirmations.models import Confirmation
+from app.confirmations.schemas import ConfirmationRead
 from app.core.db import db_now, new_id
 from app.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
-from app.crypto import aead
-from app.keys import datakeys
 
 if TYPE_CHECKING:
     from app.runtime import Runtime  # the wiring above the domains; services only name its type
-
-GRANT_ROLES = "user.grant_roles"
-CREATE_ACCOUNT = "user.create"
-RESET_PASSWORD = "user.reset_password"  # noqa: S105 - a request kind
-ENABLE_ACCOUNT = "user.enable"
-ADD_MEMBER = "case.add_member"
-# Requests that hold the second half of a one-time password: one at a time per account.
-CREDENTIAL_REQUESTS = (CREATE_ACCOUNT, RESET_PASSWORD)
 
 
 def _check_roles(roles: frozenset[Role]) -> None:
@@ -102,7 +95,9 @@ def create_user(session: Session, runtime: Runtime, principal: Principal, data: 
     if half is None:
         return UserChange(user=UserRead.model_validate(user), one_time_password=password)
     payload: dict[str, object] = {"roles": sorted(roles), "from_roles": []}
-    asked = request_confirmation(session, runtime, principal, CREATE_ACCOUNT, user.id, payload, secret=second)
+    asked = confirmations.request_confirmation(
+        session, runtime, principal, CREATE_ACCOUNT, user.id, payload, secret=second
+    )
     return UserChange(user=UserRead.model_validate(user), one_time_password_half=half, pending_confirmation=asked)
 
 
@@ -114,7 +109,7 @@ def reset_password(session: Session, runtime: Runtime, principal: Principal, use
     _not_self(principal, user.id, "password through an admin reset")
     now = db_now(session)
     policy.require_step_up(principal, policy.Action.USER_RESET_PASSWORD, now)
-    if not principal.is_system and any(pending(session, kind, user.id) for kind in CREDENTIAL_REQUESTS):
+    if not principal.is_system and any(confirmations.pending(session, kind, user.id) for kind in CREDENTIAL_REQUESTS):
         raise Conflict("a one-time password for this account is already waiting for a second admin")
     revoke_all(session, user.id)
     user.password_change_required = True
@@ -125,7 +120,7 @@ def reset_password(session: Session, runtime: Runtime, principal: Principal, use
         return UserChange(user=UserRead.model_validate(user), one_time_password=password)
     half, second = password_halves()
     user.password_hash = runtime.passwords.hash(half + second)
-    asked = request_confirmation(session, runtime, principal, RESET_PASSWORD, user.id, {}, secret=second)
+    asked = confirmations.request_confirmation(session, runtime, principal, RESET_PASSWORD, user.id, {}, secret=second)
     return UserChange(user=UserRead.model_validate(user), one_time_password_half=half, pending_confirmation=asked)
 
 
@@ -197,196 +192,92 @@ def reset_second_factor(session: Session, principal: Principal, user_id: uuid.UU
     return UserRead.model_validate(user)
 
 
-# Two-person actions ---------------------------------------------------------
+# Two-person requests ----------------------------------------------------------
 
 
 def _grant_request(
     session: Session, runtime: Runtime, principal: Principal, user: User, roles: frozenset[Role]
 ) -> ConfirmationRead:
-    if pending(session, GRANT_ROLES, user.id):
+    if confirmations.pending(session, GRANT_ROLES, user.id):
         raise Conflict("a role change for this account is already waiting for a second admin")
     payload: dict[str, object] = {"roles": sorted(roles), "from_roles": sorted(user.roles)}
-    return request_confirmation(session, runtime, principal, GRANT_ROLES, user.id, payload)
+    return confirmations.request_confirmation(session, runtime, principal, GRANT_ROLES, user.id, payload)
 
 
 def _enable_request(session: Session, runtime: Runtime, principal: Principal, user: User) -> ConfirmationRead:
-    if pending(session, ENABLE_ACCOUNT, user.id):
+    if confirmations.pending(session, ENABLE_ACCOUNT, user.id):
         raise Conflict("re-enabling this account is already waiting for a second admin")
-    return request_confirmation(session, runtime, principal, ENABLE_ACCOUNT, user.id, {"roles": sorted(user.roles)})
-
-
-def _seal_secret(session: Session, runtime: Runtime, row_id: uuid.UUID, secret: str) -> bytes:
-    key = datakeys.service_key(session, runtime.keys)
-    return aead.seal(key, secret.encode(), table="confirmations", column="secret", row_id=row_id, person_id=None)
-
-
-def _open_secret(session: Session, runtime: Runtime, row: Confirmation) -> str | None:
-    if row.secret is None:
-        return None
-    key = datakeys.service_key(session, runtime.keys)
-    return aead.open(key, row.secret, table="confirmations", column="secret", row_id=row.id, person_id=None).decode()
-
-
-def request_confirmation(
-    session: Session,
-    runtime: Runtime,
-    principal: Principal,
-    action: str,
-    target_id: uuid.UUID,
-    payload: dict[str, object],
-    *,
-    secret: str | None = None,
-) -> ConfirmationRead:
-    """Open a two-person request; other domains use this for their own two-person rules.
-
-    A secret (the second half of a one-time password) is sealed with the request and shown
-    only to the person who confirms it, once.
-    """
-    assert principal.user_id is not None
-    now = db_now(session)
-    row_id = new_id()
-    row = Confirmation(
-        id=row_id,
-        action=action,
-        target_id=target_id,
-        payload=payload,
-        requested_by=principal.user_id,
-        created_at=now,
-        expires_at=now + timedelta(hours=runtime.settings.session.confirmation_hours),
-        status="pending",
-        secret=_seal_secret(session, runtime, row_id, secret) if secret is not None else None,
-    )
-    session.add(row)
-    session.flush()
-    return _read(row, now)
-
-
-def _status(row: Confirmation, now: datetime) -> str:
-    """A pending request past its time reads as expired; reading never writes."""
-    return "expired" if row.status == "pending" and row.expires_at <= now else row.status
-
-
-def _read(row: Confirmation, now: datetime, half: str | None = None) -> ConfirmationRead:
-    return ConfirmationRead.model_validate(
-        {
-            **{c: getattr(row, c) for c in ConfirmationRead.model_fields if hasattr(row, c)},
-            "status": _status(row, now),
-            "one_time_password_half": half,
-        }
+    return confirmations.request_confirmation(
+        session, runtime, principal, ENABLE_ACCOUNT, user.id, {"roles": sorted(user.roles)}
     )
 
 
-def list_confirmations(session: Session, principal: Principal, status: str | None = None) -> list[ConfirmationRead]:
-    policy.require(principal, policy.Action.CONFIRMATION_READ)
-    now = db_now(session)
-    rows = session.scalars(select(Confirmation).order_by(Confirmation.created_at.desc())).all()
-    return [r for r in (_read(row, now) for row in rows) if status is None or r.status == status]
-
-
-def decide_confirmation(
-    session: Session, runtime: Runtime, principal: Principal, confirmation_id: uuid.UUID, confirm: bool
-) -> ConfirmationRead:
-    """A second eligible user confirms (or rejects) a pending request; never the requester.
-
-    The row is locked first, so two admins deciding at once cannot both apply it.
-    """
-    policy.require(principal, policy.Action.CONFIRMATION_DECIDE)
-    row = session.get(Confirmation, confirmation_id, with_for_update=True)
-    if row is None:
-        raise NotFound
-    now = db_now(session)
-    if _status(row, now) != "pending":
-        raise Conflict(f"this request is {_status(row, now)}")
-    if row.requested_by == principal.user_id:
-        raise Forbidden("a second person must confirm this request", code="same_person")
-    if _affected_user(row) == principal.user_id:
-        raise Forbidden("no one confirms a change to their own access", code="self_change")
-    policy.require_step_up(principal, policy.Action.CONFIRMATION_DECIDE, now)
-    void_reason = _apply(session, row, now) if confirm else None
-    # A request the account has outgrown while it waited is closed as void, not applied.
-    row.status = "void" if void_reason else "confirmed" if confirm else "rejected"
-    if void_reason:
-        row.payload = {**row.payload, "void_reason": void_reason}
-    half = _open_secret(session, runtime, row) if row.status == "confirmed" else None
-    row.secret = None  # shown once, to the confirming admin, and then gone
-    row.decided_by = principal.user_id
-    row.decided_at = now
-    session.flush()
-    return _read(row, now, half)
-
-
-def team_member_problem(user: User | None) -> str | None:
-    """Why this account cannot join a case team, or None."""
-    if user is None or not user.active:
-        return "no active user with that id"
-    if not frozenset(Role(r) for r in user.roles) & CONTENT_ROLES:
-        return "only documenters, legal and custodians join case teams"
-    return None
-
-
-def pending(session: Session, action: str, target_id: uuid.UUID) -> list[Confirmation]:
-    rows = session.scalars(
-        select(Confirmation).where(
-            Confirmation.action == action, Confirmation.target_id == target_id, Confirmation.status == "pending"
-        )
-    ).all()
-    now = db_now(session)
-    return [r for r in rows if r.expires_at > now]
-
-
-def _affected_user(row: Confirmation) -> uuid.UUID:
-    if row.action == ADD_MEMBER:
-        return uuid.UUID(str(row.payload["user_id"]))
-    return row.target_id
-
-
-def _apply(session: Session, row: Confirmation, now: datetime) -> str | None:
-    """Carry out a confirmed request; or say why it no longer applies."""
-    if row.action in (CREATE_ACCOUNT, RESET_PASSWORD, ENABLE_ACCOUNT):
-        user = _get_user(session, row.target_id)
-        # A password may be reset while the account is disabled (after a lost device, before it is
-        # re-enabled); a new account that was disabled meanwhile is not activated.
-        if row.action == CREATE_ACCOUNT and not user.active:
-            return "the account was disabled while the request waited"
-        if row.action == CREATE_ACCOUNT:
-            if user.roles:
-                return "the account's roles changed while the request waited"
-            roles = frozenset(Role(str(r)) for r in _as_list(row.payload.get("roles")))
-            _check_roles(roles)
-            user.roles = sorted(roles)
-        if row.action == ENABLE_ACCOUNT:
-            if user.active:
-                return "the account was enabled while the request waited"
-            if sorted(user.roles) != sorted(str(r) for r in _as_list(row.payload.get("roles"))):
-                return "the account's roles changed while the request waited"
-            user.active = True
-        user.updated_at = now
-        return None
-    if row.action == GRANT_ROLES:
-        user = _get_user(session, row.target_id)
-        if not user.active:
-            return "the account was disabled while the request waited"
-        asked_from = row.payload.get("from_roles")
-        if asked_from is not None and sorted(user.roles) != sorted(str(r) for r in _as_list(asked_from)):
-            return "the account's roles changed while the request waited"
-        roles = frozenset(Role(str(r)) for r in _as_list(row.payload.get("roles")))
-        _check_roles(roles)
-        user.roles = sorted(roles)
-        user.updated_at = now
-        return None
-    if row.action == ADD_MEMBER:
-        user_id = uuid.UUID(str(row.payload["user_id"]))
-        problem = team_member_problem(session.get(User, user_id))
-        if problem:
-            return problem
-        if session.get(CaseMember, (row.target_id, user_id)) is None:
-            session.add(CaseMember(case_id=row.target_id, user_id=user_id, added_at=now, added_by=row.requested_by))
-        return None
-    return "this kind of request is not known to this version"
+# Two-person kinds of request about accounts ---------------------------------
 
 
 def _as_list(value: object) -> list[object]:
     return list(value) if isinstance(value, list) else []
+
+
+def _roles_of(row: Confirmation) -> list[str]:
+    return sorted(str(r) for r in _as_list(row.payload.get("roles")))
+
+
+def _account(session: Session, row: Confirmation) -> confirmations.Subject:
+    return confirmations.Subject(user_id=row.target_id, roles=_roles_of(row) if "roles" in row.payload else None)
+
+
+def _apply_create(session: Session, row: Confirmation, now: datetime) -> str | None:
+    user = _get_user(session, row.target_id)
+    if not user.active:
+        return "the account was disabled while the request waited"
+    if user.roles:
+        return "the account's roles changed while the request waited"
+    roles = frozenset(Role(r) for r in _roles_of(row))
+    _check_roles(roles)
+    user.roles = sorted(roles)
+    user.updated_at = now
+    return None
+
+
+def _apply_reset(session: Session, row: Confirmation, now: datetime) -> str | None:
+    # A password may be reset while the account is disabled (after a lost device, before it is
+    # re-enabled): confirming only releases the second half, which the engine does.
+    _get_user(session, row.target_id).updated_at = now
+    return None
+
+
+def _apply_enable(session: Session, row: Confirmation, now: datetime) -> str | None:
+    user = _get_user(session, row.target_id)
+    if user.active:
+        return "the account was enabled while the request waited"
+    if sorted(user.roles) != _roles_of(row):
+        return "the account's roles changed while the request waited"
+    user.active = True
+    user.updated_at = now
+    return None
+
+
+def _apply_grant(session: Session, row: Confirmation, now: datetime) -> str | None:
+    user = _get_user(session, row.target_id)
+    if not user.active:
+        return "the account was disabled while the request waited"
+    asked_from = row.payload.get("from_roles")
+    if asked_from is not None and sorted(user.roles) != sorted(str(r) for r in _as_list(asked_from)):
+        return "the account's roles changed while the request waited"
+    roles = frozenset(Role(r) for r in _roles_of(row))
+    _check_roles(roles)
+    user.roles = sorted(roles)
+    user.updated_at = now
+    return None
+
+
+CREATE_ACCOUNT = confirmations.register(confirmations.Kind("user.create", _apply_create, _account))
+RESET_PASSWORD = confirmations.register(confirmations.Kind("user.reset_password", _apply_reset, _account))
+ENABLE_ACCOUNT = confirmations.register(confirmations.Kind("user.enable", _apply_enable, _account))
+GRANT_ROLES = confirmations.register(confirmations.Kind("user.grant_roles", _apply_grant, _account))
+# Requests that hold the second half of a one-time password: one at a time per account.
+CREDENTIAL_REQUESTS = (CREATE_ACCOUNT, RESET_PASSWORD)
 
 
 FIRST_ADMIN = "admin"

@@ -1,0 +1,1 @@
+"""Two-person confirmations: the engine, and each domain's kinds of request."""
