@@ -14,6 +14,7 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from uvicorn.config import STARTUP_FAILURE
 
 from app import __version__, health
@@ -28,7 +29,7 @@ from app.core.config import Settings, get_settings
 from app.core.db import make_engine, make_sessionmaker
 from app.core.errors import ConfigError, install_error_handlers
 from app.core.forwarding import refuse_spoofable_forwarding
-from app.core.http import RequestContextMiddleware, integrity_violation
+from app.core.http import RequestContextMiddleware, database_busy, integrity_violation
 from app.core.limits import install_body_limits
 from app.keys.store import Keys, open_keys
 from app.people import routes as people_routes
@@ -73,6 +74,7 @@ def create_app(settings: Settings | None = None, keys: Keys | None = None) -> Fa
 
     install_error_handlers(app)
     app.add_exception_handler(IntegrityError, integrity_violation)
+    app.add_exception_handler(PoolTimeout, database_busy)
     install_body_limits(app, settings.limits.body_limit)
     app.add_middleware(RequestContextMiddleware)
     app.include_router(health.router)

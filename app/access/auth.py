@@ -178,6 +178,7 @@ def login(
     if not ok or user is None or not user.active:
         throttle.count_failure(session, runtime, throttle.Kind.LOGIN, account, client.address, now)
         raise Unauthenticated(BAD_CREDENTIALS)
+    throttle.succeeded(session)
     if runtime.passwords.needs_rehash(user.password_hash):
         user.password_hash = runtime.passwords.hash(data.password)
     if old_secret:  # rotate: the pre-login session id never survives login
@@ -236,7 +237,11 @@ def resolve(session: Session, runtime: Runtime, *, bearer: str | None, cookie: s
         if token is None or user is None or token.revoked_at is not None or token.expires_at <= now or not user.active:
             raise Unauthenticated("The token is not valid.")
         if token.last_used_at is None or now - token.last_used_at > timedelta(minutes=1):
-            token.last_used_at = now
+            # Conditional: a token revoked by a request running at the same time no longer counts.
+            used = update(ApiToken).where(ApiToken.id == token.id, ApiToken.revoked_at.is_(None))
+            if _rows(session.execute(used.values(last_used_at=now).execution_options(synchronize_session=False))) != 1:
+                raise Unauthenticated("The token is not valid.")
+            set_committed_value(token, "last_used_at", now)
         return _principal_for(session, runtime, user, Via.TOKEN, token=token)
     if cookie:
         row = session.scalars(
@@ -251,7 +256,12 @@ def resolve(session: Session, runtime: Runtime, *, bearer: str | None, cookie: s
             raise Unauthenticated("Your session has ended. Log in again.")
         if client.method in UNSAFE_METHODS and not credentials.csrf_matches(cookie, client.csrf_header):
             raise Forbidden("missing or wrong X-CSRF-Token header", code="csrf")
-        row.last_seen_at = now
+        # Conditional: a session ended by a request running at the same time (logout, renewal,
+        # revocation) is over for this one too, not a stale row to write.
+        seen = update(BrowserSession).where(BrowserSession.id == row.id).values(last_seen_at=now)
+        if _rows(session.execute(seen.execution_options(synchronize_session=False))) != 1:
+            raise Unauthenticated("Your session has ended. Log in again.")
+        set_committed_value(row, "last_seen_at", now)
         return _principal_for(
             session, runtime, user, Via.SESSION, session_id=row.id, second_factor_at=row.second_factor_at
         )
@@ -316,11 +326,12 @@ def change_password(
     policy.require(principal, policy.Action.PASSWORD_CHANGE)
     user = _current_user(session, principal)
     now = db_now(session)
-    account = f"user|{user.id}"
+    account = user.username  # the login budget of the account: a stolen session gets no budget of its own
     throttle.check(session, runtime, throttle.Kind.LOGIN, account, client.address, now)
     if not runtime.passwords.verify(user.password_hash, data.current_password):
         throttle.count_failure(session, runtime, throttle.Kind.LOGIN, account, client.address, now)
         raise Forbidden("the current password is not right", code="bad_password")
+    throttle.succeeded(session)
     problem = check_strength(data.new_password)
     if problem:
         raise ValidationFailed(problem, fields=["new_password"])
@@ -369,18 +380,25 @@ def confirm_totp(
     policy.require(principal, policy.Action.TOTP_ENROL)
     user = _current_user(session, principal)
     now = db_now(session)
-    account = f"user|{user.id}"
-    throttle.check(session, runtime, throttle.Kind.SECOND_FACTOR, account, client.address, now)
     if user.totp_enabled or user.totp_secret is None:
         raise Conflict("start enrolment first (POST /api/v1/me/totp)")
+    account = f"user|{user.id}"
+    throttle.check(session, runtime, throttle.Kind.SECOND_FACTOR, account, client.address, now)
     if not _check_second_factor(session, runtime, user, SecondFactor(totp=code), now):
         throttle.count_failure(session, runtime, throttle.Kind.SECOND_FACTOR, account, client.address, now)
         raise Forbidden("that code is not right; check the device clock and try the next code", code="bad_code")
+    throttle.succeeded(session)
     user.totp_enabled = True
     codes = totp.new_recovery_codes()
     session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
     session.add_all(RecoveryCode(id=new_id(), user_id=user.id, code_hash=totp.recovery_hash(c)) for c in codes)
-    return codes, _rotate_session(session, runtime, principal, now)
+    # Every other session and token was opened with the password alone: none becomes a full one.
+    current = session.get(BrowserSession, principal.session_id) if principal.session_id else None
+    expires_at = current.expires_at if current else None
+    revoke_all(session, user.id)
+    if principal.session_id is None:
+        return codes, None
+    return codes, _new_session(session, runtime, user, now, now, expires_at)
 
 
 def step_up(
@@ -398,4 +416,5 @@ def step_up(
     if not user.totp_enabled or not _check_second_factor(session, runtime, user, factor, now):
         throttle.count_failure(session, runtime, throttle.Kind.SECOND_FACTOR, account, client.address, now)
         raise Forbidden("that code is not right", code="bad_code")
+    throttle.succeeded(session)
     return now, _rotate_session(session, runtime, principal, now)

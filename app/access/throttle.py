@@ -7,16 +7,19 @@ username is never stored.
 
 from __future__ import annotations
 
+import ipaddress
 import math
+import uuid
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from sqlalchemy import delete, func, select, text
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from app.access.models import AuthFailure
-from app.core.db import lock_beyond_work, new_id, on_failure
+from app.core.config import ThrottleSettings
+from app.core.db import new_id, on_failure
 from app.core.errors import TooManyRequests
 from app.crypto.derive import Purpose, keyed_hash
 
@@ -34,14 +37,35 @@ def account_key(runtime: Runtime, account: str) -> str:
     return keyed_hash(runtime.derived_key(Purpose.CLIENT_ADDRESS), f"account|{account}".encode()).hex()
 
 
+def address_group(address: str) -> str:
+    """What one client is, for counting: an IPv4 address, or the /64 network of an IPv6 one,
+    since a single IPv6 host usually holds a whole /64 and could rotate through it."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)
+
+
 def address_key(runtime: Runtime, address: str) -> str:
-    return keyed_hash(runtime.derived_key(Purpose.CLIENT_ADDRESS), f"address|{address}".encode()).hex()
+    return keyed_hash(runtime.derived_key(Purpose.CLIENT_ADDRESS), f"address|{address_group(address)}".encode()).hex()
 
 
 def _retry_after(oldest: datetime | None, window: timedelta, now: datetime) -> int:
     if oldest is None:
         return int(window.total_seconds())
     return max(1, math.ceil((oldest + window - now).total_seconds()))
+
+
+ATTEMPTS = "throttle_attempts"
+
+
+def _is_postgres(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
 
 
 def check(
@@ -54,55 +78,73 @@ def check(
     *,
     limit: int | None = None,
 ) -> None:
-    """Raise 429 with Retry-After when the (account, address) or the address budget is spent."""
+    """Count this attempt, then raise 429 with Retry-After when the (account, address) or the
+    address budget is spent. A success takes the attempt back with succeeded().
+
+    The count is written before the check it guards. On PostgreSQL the attempt is committed in a
+    short transaction of its own first, so of attempts arriving at once each sees those committed
+    before it and no more than the limit get through; nothing is locked while a password is checked.
+    On SQLite every transaction holds the write lock from BEGIN IMMEDIATE until its failure is
+    recorded (the work rolls back to a savepoint, then count_failure() writes), which serialises
+    attempts as well.
+    """
     cfg = runtime.settings.throttle
     window = timedelta(minutes=cfg.window_minutes) if kind is not Kind.TOKEN else timedelta(hours=1)
-    since = now - window
     acc, addr = account_key(runtime, account), address_key(runtime, address)
-    _serialise(session, addr, acc)
-    recent = select(func.count(), func.min(AuthFailure.at)).where(AuthFailure.kind == kind, AuthFailure.at > since)
+    counted = _is_postgres(session)
+    attempt_id = new_id()
+    if counted:
+        with Session(bind=session.get_bind()) as side:
+            side.add(AuthFailure(id=attempt_id, kind=kind, account_key=acc, address_key=addr, at=now))
+            side.commit()
+    try:
+        _within_limits(session, cfg, kind, acc, addr, now, window, limit, counted)
+    except TooManyRequests:
+        if counted:  # a refused attempt does not lengthen the wait
+            with Session(bind=session.get_bind()) as side:
+                side.execute(delete(AuthFailure).where(AuthFailure.id == attempt_id))
+                side.commit()
+        raise
+    if counted:
+        session.info.setdefault(ATTEMPTS, []).append(attempt_id)
+
+
+def _within_limits(
+    session: Session,
+    cfg: ThrottleSettings,
+    kind: Kind,
+    acc: str,
+    addr: str,
+    now: datetime,
+    window: timedelta,
+    limit: int | None,
+    counted: bool,
+) -> None:
+    own = 1 if counted else 0
+    recent = select(func.count(), func.min(AuthFailure.at)).where(
+        AuthFailure.kind == kind, AuthFailure.at > now - window
+    )
     pair_count, pair_oldest = session.execute(
         recent.where(AuthFailure.account_key == acc, AuthFailure.address_key == addr)
     ).one()
     pair_limit = limit if limit is not None else cfg.per_account_address
-    if pair_count >= pair_limit:
+    if pair_count - own >= pair_limit:
         raise TooManyRequests(_retry_after(pair_oldest, window, now))
     if kind is Kind.TOKEN:
         return
     addr_count, addr_oldest = session.execute(recent.where(AuthFailure.address_key == addr)).one()
-    if addr_count >= cfg.per_address:
+    if addr_count - own >= cfg.per_address:
         raise TooManyRequests(_retry_after(addr_oldest, window, now))
 
 
-LOCK_CLASS = 0x7E57  # the advisory-lock namespace of throttle keys
+def succeeded(session: Session) -> None:
+    """The attempt succeeded: it no longer counts (taken back with the request's work)."""
+    attempts: list[uuid.UUID] = session.info.pop(ATTEMPTS, [])
+    if attempts:
+        session.execute(delete(AuthFailure).where(AuthFailure.id.in_(attempts)))
 
 
-def _serialise(session: Session, *keys: str) -> None:
-    """Hold per-address and per-account locks until the transaction ends.
-
-    The attempt is counted (on failure, after the work is rolled back to its savepoint)
-    before the transaction ends, so the next attempt for the same key waits and then sees
-    it: concurrent wrong passwords cannot all pass the check before any is counted. SQLite
-    needs nothing: every transaction holds the write lock from BEGIN IMMEDIATE. Keys are
-    locked in one order (address, then account), so two attempts cannot deadlock.
-    """
-    if session.get_bind().dialect.name != "postgresql":
-        return
-
-    def take() -> None:
-        for key in keys:
-            session.execute(
-                text("SELECT pg_advisory_xact_lock(CAST(:c AS integer), CAST(:k AS integer))"),
-                {"c": LOCK_CLASS, "k": int(key[:8], 16) - 2**31},
-            )
-
-    # Before the check, so nothing of the request's own work is released with it but the
-    # session's last-seen time, which is not domain state.
-    lock_beyond_work(session, take)
-
-
-def count(session: Session, runtime: Runtime, kind: Kind, account: str, address: str, now: datetime) -> None:
-    """Count an attempt in the current transaction (for attempts that succeed, like token creation)."""
+def _count(session: Session, runtime: Runtime, kind: Kind, account: str, address: str, now: datetime) -> None:
     session.add(
         AuthFailure(
             id=new_id(),
@@ -114,9 +156,17 @@ def count(session: Session, runtime: Runtime, kind: Kind, account: str, address:
     )
 
 
+def count_success(session: Session, runtime: Runtime, kind: Kind, account: str, address: str, now: datetime) -> None:
+    """Keep counting an attempt that succeeded (token creation is limited whether or not it works)."""
+    if not _is_postgres(session):
+        _count(session, runtime, kind, account, address, now)
+    session.info.pop(ATTEMPTS, None)
+
+
 def count_failure(session: Session, runtime: Runtime, kind: Kind, account: str, address: str, now: datetime) -> None:
     """Count a failed attempt; it is kept even though the request's work is rolled back."""
-    on_failure(session, lambda s: count(s, runtime, kind, account, address, now))
+    if not _is_postgres(session):  # on PostgreSQL check() counted it already, in a transaction of its own
+        on_failure(session, lambda s: _count(s, runtime, kind, account, address, now))
 
 
 def prune(session: Session, now: datetime, keep: timedelta = timedelta(days=1)) -> int:

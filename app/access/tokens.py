@@ -31,7 +31,7 @@ def create_token(
     account = f"user|{principal.user_id}"
     cfg = runtime.settings.throttle
     throttle.check(session, runtime, throttle.Kind.TOKEN, account, client.address, now, limit=cfg.tokens_per_hour)
-    throttle.count(session, runtime, throttle.Kind.TOKEN, account, client.address, now)
+    throttle.count_success(session, runtime, throttle.Kind.TOKEN, account, client.address, now)
     secret = credentials.new_secret(credentials.TOKEN_PREFIX)
     assert principal.user_id is not None
     row = ApiToken(

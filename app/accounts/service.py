@@ -7,12 +7,12 @@ import uuid
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from app.access import policy
 from app.access.auth import revoke_all
-from app.access.models import RecoveryCode, User
+from app.access.models import CaseMember, RecoveryCode, User
 from app.access.principal import Principal
 from app.access.roles import Role, incompatible
 from app.accounts.schemas import UserChange, UserCreate, UserRead, UserUpdate
@@ -33,13 +33,23 @@ def _check_roles(roles: frozenset[Role]) -> None:
         raise ValidationFailed(problem, fields=["roles"])
 
 
+def _set_roles(session: Session, user: User, roles: frozenset[Role]) -> None:
+    """Give an account its roles; one whose roles no longer join case teams leaves every team,
+    so that a later grant never silently brings back the cases it had."""
+    user.roles = sorted(roles)
+    if not policy.may_join_team(roles):
+        session.execute(delete(CaseMember).where(CaseMember.user_id == user.id))
+
+
 def _not_self(principal: Principal, user_id: uuid.UUID, what: str) -> None:
     if principal.user_id == user_id:
         raise Forbidden(f"no one changes their own {what}", code="self_change")
 
 
-def _get_user(session: Session, user_id: uuid.UUID) -> User:
-    user = session.get(User, user_id)
+def _get_user(session: Session, user_id: uuid.UUID, *, lock: bool = False) -> User:
+    """The account; ``lock`` holds its row until the transaction ends, so that checking for a
+    waiting request and opening one happen as one step even when two admins act at once."""
+    user = session.get(User, user_id, with_for_update=lock or None)
     if user is None:
         raise NotFound
     return user
@@ -105,7 +115,7 @@ def reset_password(session: Session, runtime: Runtime, principal: Principal, use
     """End every session and token of an account and give it a new one-time password, split
     between two admins as at creation (whole at once from the command line)."""
     policy.require(principal, policy.Action.USER_RESET_PASSWORD)
-    user = _get_user(session, user_id)
+    user = _get_user(session, user_id, lock=True)
     _not_self(principal, user.id, "password through an admin reset")
     now = db_now(session)
     policy.require_step_up(principal, policy.Action.USER_RESET_PASSWORD, now)
@@ -133,7 +143,7 @@ def update_user(
     session: Session, runtime: Runtime, principal: Principal, user_id: uuid.UUID, data: UserUpdate
 ) -> UserChange:
     policy.require(principal, policy.Action.USER_UPDATE)
-    user = _get_user(session, user_id)
+    user = _get_user(session, user_id, lock=True)
     now = db_now(session)
     asked: list[ConfirmationRead] = []
     current = frozenset(Role(r) for r in user.roles)
@@ -149,7 +159,7 @@ def update_user(
         if policy.needing_second_admin(new - current) and not principal.is_system:
             asked.append(_grant_request(session, runtime, principal, user, new))
         else:
-            user.roles = sorted(new)
+            _set_roles(session, user, new)
     if data.display_name is not None:
         user.display_name = data.display_name
     if changes_active and data.active:
@@ -235,7 +245,7 @@ def _apply_create(session: Session, row: Confirmation, now: datetime) -> str | N
         return "the account's roles changed while the request waited"
     roles = frozenset(Role(r) for r in _roles_of(row))
     _check_roles(roles)
-    user.roles = sorted(roles)
+    _set_roles(session, user, roles)
     user.updated_at = now
     return None
 
@@ -267,7 +277,7 @@ def _apply_grant(session: Session, row: Confirmation, now: datetime) -> str | No
         return "the account's roles changed while the request waited"
     roles = frozenset(Role(r) for r in _roles_of(row))
     _check_roles(roles)
-    user.roles = sorted(roles)
+    _set_roles(session, user, roles)
     user.updated_at = now
     return None
 

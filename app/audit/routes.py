@@ -20,6 +20,8 @@ from app.audit.schemas import (
 from app.audit.unit_of_work import DbSession, UnitOfWorkRoute, audited
 from app.audit.vocabulary import AuditAction
 
+MAX_SEQ = 2**63 - 1  # sequence numbers and sizes are 64-bit in the database; larger is 422, never a 500
+
 router = APIRouter(prefix="/api/v1/audit", route_class=UnitOfWorkRoute, tags=["audit"])
 
 
@@ -36,7 +38,7 @@ def events(
     credential: Annotated[str | None, Query(max_length=48)] = None,
     since: datetime | None = None,
     until: datetime | None = None,
-    after: Annotated[int | None, Query(ge=-1)] = None,
+    after: Annotated[int | None, Query(ge=-1, le=MAX_SEQ)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> AuditEventPage:
     return read.events(
@@ -64,7 +66,7 @@ def latest_checkpoint(principal: CurrentPrincipal, session: DbSession) -> Checkp
 @router.get("/checkpoints", response_model=list[CheckpointRead])
 @audited(AuditAction.AUDIT_READ, "audit_checkpoint")
 def checkpoints(
-    principal: CurrentPrincipal, session: DbSession, size: Annotated[int | None, Query(ge=1)] = None
+    principal: CurrentPrincipal, session: DbSession, size: Annotated[int | None, Query(ge=1, le=MAX_SEQ)] = None
 ) -> list[CheckpointRead]:
     return read.checkpoints(session, principal, size)
 
@@ -74,8 +76,8 @@ def checkpoints(
 def inclusion(
     principal: CurrentPrincipal,
     session: DbSession,
-    index: Annotated[int, Query(ge=0)],
-    tree_size: Annotated[int, Query(ge=1)],
+    index: Annotated[int, Query(ge=0, le=MAX_SEQ)],
+    tree_size: Annotated[int, Query(ge=1, le=MAX_SEQ)],
 ) -> InclusionProofRead:
     return read.inclusion(session, principal, index, tree_size)
 
@@ -85,8 +87,8 @@ def inclusion(
 def consistency(
     principal: CurrentPrincipal,
     session: DbSession,
-    first: Annotated[int, Query(ge=1)],
-    second: Annotated[int, Query(ge=1)],
+    first: Annotated[int, Query(ge=1, le=MAX_SEQ)],
+    second: Annotated[int, Query(ge=1, le=MAX_SEQ)],
 ) -> ConsistencyProofRead:
     return read.consistency(session, principal, first, second)
 

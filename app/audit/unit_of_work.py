@@ -19,6 +19,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from fastapi.routing import APIRoute
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -175,6 +176,8 @@ def _status_of(exc: BaseException) -> int:
         return 404 if any(e.get("loc", ("",))[0] == "path" for e in exc.errors()) else 422
     if isinstance(exc, StarletteHTTPException):
         return exc.status_code
+    if isinstance(exc, PoolTimeout):
+        return 503
     return 500
 
 

@@ -77,8 +77,8 @@ def get_case(session: Session, principal: Principal, case_id: uuid.UUID) -> Case
     return CaseRead.model_validate(case)
 
 
-def _case(session: Session, case_id: uuid.UUID) -> Case:
-    case = session.get(Case, case_id)
+def _case(session: Session, case_id: uuid.UUID, *, lock: bool = False) -> Case:
+    case = session.get(Case, case_id, with_for_update=lock or None)
     if case is None:
         raise NotFound
     return case
@@ -89,7 +89,7 @@ def add_member(
 ) -> MemberChange:
     """Ask for a second admin to confirm; the CLI operator adds at once."""
     policy.require(principal, policy.Action.CASE_MEMBERS)
-    case = _case(session, case_id)
+    case = _case(session, case_id, lock=True)  # one waiting request per member, even when asked twice at once
     if principal.user_id == data.user_id:
         raise Forbidden("no one changes their own team memberships", code="self_change")
     audit.touch(session, resource_id=data.user_id)

@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.core.db import integrity_conflict, new_id
-from app.core.errors import PROBLEM_JSON, app_error, unexpected_error
+from app.core.errors import PROBLEM_JSON, app_error, problem_response, request_id, unexpected_error
 
 log = logging.getLogger("testimony.http")
 
@@ -122,3 +122,16 @@ def client_address(peer: str | None, forwarded_for: str | None, trusted: list[st
         if not is_trusted(hop):
             return hop
     return hops[0] if hops else peer
+
+
+async def database_busy(request: Request, exc: Exception) -> Response:
+    """Every database connection is in use: a 503 the client may retry, never a 500."""
+    log.warning("no database connection free for request %s", request_id(request))
+    return problem_response(
+        request,
+        503,
+        "Service busy",
+        "The service is busy; nothing was saved. Try again in a few seconds.",
+        type_slug="busy",
+        headers={"Retry-After": "5"},
+    )

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 from fastapi import APIRouter, FastAPI, File, UploadFile
+from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from app.access import policy, totp
@@ -415,3 +416,46 @@ def test_wrong_current_password_is_throttled(app: FastAPI) -> None:
     bad = {"current_password": "not the password", "new_password": "a new long passphrase 99"}
     answers = [doc.post("/api/v1/me/password", json=bad).status_code for _ in range(6)]
     assert answers == [403] * 5 + [429]
+
+
+def test_a_wrong_current_password_spends_the_accounts_login_budget(app: FastAPI) -> None:
+    doc = actor(app, "shared", [Role.DOCUMENTER])
+    client = anonymous(app)  # the same address as the session
+    for _ in range(4):
+        assert client.post(LOGIN, json={"username": "shared", "password": "not the password"}).status_code == 401
+    wrong = {"current_password": "still not it", "new_password": "a long new passphrase 8"}
+    assert doc.post("/api/v1/me/password", json=wrong).status_code == 403
+    assert doc.post("/api/v1/me/password", json=wrong).status_code == 429  # the sixth guess, however it is made
+    assert client.post(LOGIN, json={"username": "shared", "password": "not the password"}).status_code == 429
+
+
+def test_ipv6_clients_are_counted_by_their_64_network(settings: Settings, keys: Keys) -> None:
+    proxied = create_app(settings.model_copy(update={"trusted_proxies": ["127.0.0.1/32"]}), keys)
+    make_user(proxied, "sixer", [Role.CUSTODIAN])
+    client = TestClient(proxied, base_url="https://testserver", raise_server_exceptions=False, client=("127.0.0.1", 1))
+    answers = [
+        client.post(
+            LOGIN,
+            json={"username": "sixer", "password": "not the password"},
+            headers={"x-forwarded-for": f"2001:db8:1:2::{i:x}"},
+        ).status_code
+        for i in range(6)
+    ]
+    assert answers == [401] * 5 + [429]
+    other_network = client.post(
+        LOGIN, json={"username": "sixer", "password": "not the password"}, headers={"x-forwarded-for": "2001:db8:1:3::1"}
+    )
+    assert other_network.status_code == 401
+    proxied.state.engine.dispose()
+
+
+def test_enrolling_a_second_factor_ends_the_sessions_opened_with_the_password_alone(app: FastAPI) -> None:
+    _, _ = make_user(app, "late-enrol", [Role.DOCUMENTER], with_totp=False)
+    enrolling = login(app, "late-enrol", None)
+    other = login(app, "late-enrol", None)
+    secret = enrolling.post("/api/v1/me/totp").json()["secret"]
+    confirmed = enrolling.post("/api/v1/me/totp/confirm", json={"code": code(secret, app)})
+    assert confirmed.status_code == 200
+    enrolling.csrf = confirmed.json()["csrf_token"]
+    assert enrolling.get("/api/v1/me").json()["must_enrol_totp"] is False
+    assert other.get("/api/v1/me").status_code == 401

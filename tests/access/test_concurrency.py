@@ -180,3 +180,53 @@ def test_two_admins_confirming_at_once_apply_it_once_and_one_sees_the_half(serve
     halves = [r.json()["one_time_password_half"] for r in answers if r.status_code == 200]
     assert len(halves) == 1
     assert halves[0]
+
+
+def test_requests_in_flight_when_their_session_ends_get_401_not_500(served: tuple[FastAPI, str]) -> None:
+    app, url = served
+    _, secret = make_user(app, "leaving", [Role.CUSTODIAN])
+    assert secret is not None
+    browser = _browser(url, "leaving", secret, app, "10.0.8.1")
+    calls = [_post(_same_session(browser, url), "/api/v1/auth/logout")] + [
+        (lambda c: lambda: c.get("/api/v1/me"))(_same_session(browser, url)) for _ in range(15)
+    ]
+    answers = at_once(calls)
+    assert {r.status_code for r in answers} <= {200, 204, 401}, [r.status_code for r in answers]
+    assert browser.get("/api/v1/me").status_code == 401
+
+
+def test_one_split_password_waits_per_account_even_when_asked_twice_at_once(served: tuple[FastAPI, str]) -> None:
+    app, url = served
+    _, secret = make_user(app, "adm", [Role.ADMIN])
+    assert secret is not None
+    target, _ = make_user(app, "target", [Role.LEGAL])
+    first = _browser(url, "adm", secret, app, "10.0.9.1")
+    app_clock_step = code(secret, app, steps=1)
+    second = _client(url, "10.0.9.2")
+    r = second.post(LOGIN, json={"username": "adm", "password": PASSWORD, "totp": app_clock_step})
+    assert r.status_code == 200, r.text
+    second.headers["x-csrf-token"] = r.json()["user"]["csrf_token"]
+    answers = at_once([_post(c, f"/api/v1/users/{target}/reset-password") for c in (first, second)])
+    assert sorted(r.status_code for r in answers) == [202, 409]
+
+
+def test_many_logins_from_one_address_at_once_are_answered_and_each_recorded(served: tuple[FastAPI, str]) -> None:
+    app, url = served
+    before = _audit_count(app)
+    answers = at_once(
+        [
+            _post(_client(url, "10.0.10.1"), LOGIN, {"username": f"nobody-{i}", "password": "wrong guess here"})
+            for i in range(30)
+        ]
+    )
+    assert sorted({r.status_code for r in answers}) == [401]  # 30 of a budget of 50: all checked, none refused
+    assert _audit_count(app) - before == 30
+
+
+def _audit_count(app: FastAPI) -> int:
+    from sqlalchemy import func, select
+
+    from app.audit.models import AuditEvent
+
+    with unit_of_work(app.state.sessionmaker) as s:
+        return int(s.scalar(select(func.count()).select_from(AuditEvent)) or 0)

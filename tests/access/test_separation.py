@@ -355,3 +355,17 @@ def test_a_disabled_account_gets_a_new_password_before_it_is_enabled_again(app: 
     assert _login(app, "seized", PASSWORD, code(secret, app, steps=1)).status_code == 401  # the old one is gone
     shift_clock(app, timedelta(seconds=31))
     assert _login(app, "seized", password, code(secret, app, steps=1)).status_code == 200
+
+
+def test_an_account_that_loses_its_content_role_leaves_its_teams(app: FastAPI) -> None:
+    first, second = _admins(app)
+    case = first.post("/api/v1/cases", json={"code": "KL-1", "title": "Case"}).json()
+    doc = actor(app, "mover", [Role.DOCUMENTER])
+    asked = first.post(f"/api/v1/cases/{case['id']}/members", json={"user_id": str(doc.user_id)})
+    assert _decide(second, asked.json()["pending_confirmation"]["id"]).json()["status"] == "confirmed"
+    assert first.request("PATCH", f"/api/v1/users/{doc.user_id}", json={"roles": []}).status_code == 200
+    assert first.get(f"/api/v1/cases/{case['id']}/members").json() == []
+    # A later grant gives the role back, not the old cases.
+    again = first.request("PATCH", f"/api/v1/users/{doc.user_id}", json={"roles": ["documenter"]})
+    assert _decide(second, again.json()["pending_confirmation"]["id"]).json()["status"] == "confirmed"
+    assert first.get(f"/api/v1/cases/{case['id']}/members").json() == []

@@ -129,3 +129,17 @@ def test_an_auditor_follows_one_session_from_login_through_renewals_to_logout(ap
         "me.password_change",
         "auth.logout",
     ]
+
+
+def test_numbers_past_64_bits_in_audit_queries_are_422(app: FastAPI) -> None:
+    auditor = actor(app, "counter", [Role.AUDITOR])
+    huge = str(2**63)
+    for path in (
+        f"/api/v1/audit/events?after={huge}",
+        f"/api/v1/audit/checkpoints?size={huge}",
+        f"/api/v1/audit/proofs/inclusion?index=0&tree_size={huge}",
+        f"/api/v1/audit/proofs/consistency?first=1&second={huge}",
+    ):
+        r = auditor.get(path)
+        assert r.status_code == 422, path
+        assert huge not in r.text
