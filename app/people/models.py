@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, LargeBinary, String, UniqueConstraint, Uuid
+from sqlalchemy import JSON, Boolean, ForeignKey, Integer, LargeBinary, String, UniqueConstraint, Uuid, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.db import Base, UTCDateTime
@@ -34,10 +34,21 @@ class BlindIndexEntry(Base):
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
     person_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("people.id", ondelete="CASCADE"), index=True)
     key: Mapped[str] = mapped_column(String(64), index=True)
+    name_form: Mapped[str | None] = mapped_column(String(16), default=None)
+    """Which name the key was made from: "full_name" or "other_name"; None for rows indexed before this was kept."""
+    name_number: Mapped[int | None] = mapped_column(Integer, default=None)
+    """For an other name, its place in the list (1 for the first)."""
+    with_year: Mapped[bool | None] = mapped_column(Boolean, default=None)
+    """Whether a year of birth was part of the key."""
 
 
 class DuplicateReview(Base):
-    """Two records that may be the same person, for custodians only; creators are never told."""
+    """Two records that may be the same person, for custodians only; creators are never told.
+
+    ``matches`` says which name forms met when the review was raised (never the names); a review
+    closed by inference names in ``linked_by`` the decisions that link the two people, and one
+    opened because a "not duplicate" decision kept two groups apart names it in ``blocked_by``.
+    """
 
     __tablename__ = "duplicate_reviews"
     __table_args__ = (UniqueConstraint("person_a", "person_b"),)
@@ -49,3 +60,25 @@ class DuplicateReview(Base):
     status: Mapped[str] = mapped_column(String(16), default="open")
     decided_by: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("users.id"), default=None)
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    origin: Mapped[str] = mapped_column(String(16), default="blind_index", server_default="blind_index")
+    """"blind_index" (a name and year met) or "blocked_link" (a link was kept apart by a decision)."""
+    matches: Mapped[list[dict[str, object]] | None] = mapped_column(JSON, default=None)
+    inferred: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    linked_by: Mapped[list[str] | None] = mapped_column(JSON, default=None)
+    """Ids of the "duplicate" decisions that link the two people (or would, for a blocked link)."""
+    blocked_by: Mapped[list[str] | None] = mapped_column(JSON, default=None)
+    """Ids of the "not duplicate" decisions that keep the two people's groups apart."""
+
+
+class SamePersonLink(Base):
+    """Membership of a group of records decided (directly or through others) to be one person.
+
+    A person with no row is a group of one. Groups merge only on a custodian's "duplicate"
+    decision, and never across a "not duplicate" decision.
+    """
+
+    __tablename__ = "same_person_links"
+
+    person_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("people.id", ondelete="CASCADE"), primary_key=True)
+    group_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True)
+    linked_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -3,20 +3,23 @@
 from __future__ import annotations
 
 import uuid
+from typing import Annotated
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Query, status
 
 from app.access.deps import CurrentPrincipal, RuntimeDep
 from app.audit.unit_of_work import DbSession, UnitOfWorkRoute, audited
 from app.audit.vocabulary import AuditAction
-from app.people import service
+from app.people import duplicates, service
 from app.people.schemas import (
     DuplicateDecision,
+    DuplicateReviewPage,
     DuplicateReviewRead,
     PersonCreate,
     PersonRead,
     PersonSummary,
     PersonUpdate,
+    ReviewStatus,
 )
 
 router = APIRouter(prefix="/api/v1", route_class=UnitOfWorkRoute, tags=["people"])
@@ -52,10 +55,16 @@ def update_person(
     return service.update_person(session, runtime, principal, person_id, data)
 
 
-@router.get("/duplicate-reviews", response_model=list[DuplicateReviewRead])
+@router.get("/duplicate-reviews", response_model=DuplicateReviewPage)
 @audited(AuditAction.DUPLICATE_REVIEW, "duplicate_review")
-def list_reviews(principal: CurrentPrincipal, session: DbSession) -> list[DuplicateReviewRead]:
-    return service.list_duplicate_reviews(session, principal)
+def list_reviews(
+    principal: CurrentPrincipal,
+    session: DbSession,
+    status: ReviewStatus | None = None,
+    cursor: uuid.UUID | None = None,
+    limit: Annotated[int, Query(ge=1, le=duplicates.MAX_PAGE)] = 50,
+) -> DuplicateReviewPage:
+    return duplicates.list_reviews(session, principal, status=status, cursor=cursor, limit=limit)
 
 
 @router.post("/duplicate-reviews/{review_id}", response_model=DuplicateReviewRead)
@@ -63,4 +72,4 @@ def list_reviews(principal: CurrentPrincipal, session: DbSession) -> list[Duplic
 def decide_review(
     review_id: uuid.UUID, data: DuplicateDecision, principal: CurrentPrincipal, session: DbSession
 ) -> DuplicateReviewRead:
-    return service.decide_duplicate(session, principal, review_id, data)
+    return duplicates.decide(session, principal, review_id, data)

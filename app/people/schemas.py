@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
+from enum import StrEnum
 from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints
@@ -59,12 +60,71 @@ class PersonRead(PersonSummary):
     """The latest decision was taken as a child and the person is now an adult."""
 
 
-class DuplicateReviewRead(Output):
+class ReviewStatus(StrEnum):
+    OPEN = "open"
+    DUPLICATE = "duplicate"
+    NOT_DUPLICATE = "not_duplicate"
+
+
+class NameForm(Output):
+    """Which of a person's names a blind-index key came from; never the name."""
+
+    form: Literal["full_name", "other_name", "unknown"]
+    number: int | None
+    """The other name's place in the list, 1 for the first; null for the full name."""
+
+
+class NameMatch(Output):
+    a: NameForm
+    b: NameForm
+    same_birth_year: bool
+    """True: both records have the same year of birth; false: neither has one."""
+
+
+class ReviewPerson(Output):
+    code: str
+    case_code: str
+
+
+class UserRef(Output):
     id: uuid.UUID
+    username: str
+    display_name: str
+
+
+class DecisionRef(Output):
+    """A custodian's decision that an inference rests on, or that blocks one."""
+
+    review_id: uuid.UUID
     person_a_code: str
     person_b_code: str
+    status: ReviewStatus
+    decided_by: UserRef | None
+    decided_at: datetime | None
+
+
+class DuplicateReviewRead(Output):
+    id: uuid.UUID
+    person_a: ReviewPerson
+    person_b: ReviewPerson
     created_at: datetime
-    status: Literal["open", "duplicate", "not_duplicate"]
+    origin: Literal["blind_index", "blocked_link"]
+    matches: list[NameMatch]
+    """What met when the review was raised; empty for a blocked link or a review raised before this was kept."""
+    reason: str
+    """The matches in words, e.g. "full name of A = other name #1 of B, same birth year"."""
+    status: ReviewStatus
+    inferred: bool
+    """Closed as duplicate because the two are already linked through other decisions."""
+    decided_by: UserRef | None
+    decided_at: datetime | None
+    linked_by: list[DecisionRef]
+    blocked_by: list[DecisionRef]
+
+
+class DuplicateReviewPage(Output):
+    reviews: list[DuplicateReviewRead]
+    next_cursor: uuid.UUID | None
 
 
 class DuplicateDecision(Input):

@@ -1,4 +1,4 @@
-"""Interviewees: pseudonym codes, sealed identity and contact, and the duplicate check."""
+"""Interviewees: pseudonym codes, sealed identity and contact; the duplicate check is in duplicates.py."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import secrets
 import uuid
 from typing import TYPE_CHECKING
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.access import policy
@@ -16,16 +16,12 @@ from app.cases.models import Case
 from app.consent import service as consent
 from app.consent.models import ParticipationConsent
 from app.core.db import db_now, new_id
-from app.core.errors import Conflict, NotFound
-from app.crypto.derive import Purpose as KeyPurpose
+from app.core.errors import NotFound
 from app.keys.sealed import seal_json
-from app.people.blind_index import blind_index, normalize_name
-from app.people.models import BlindIndexEntry, DuplicateReview, Person
+from app.people import duplicates
+from app.people.models import Person
 from app.people.records import identity_of, open_column, person_row, place
 from app.people.schemas import (
-    DuplicateDecision,
-    DuplicateReviewRead,
-    Identity,
     PersonRead,
     PersonSummary,
     PersonUpdate,
@@ -117,7 +113,7 @@ def update_person(
     if data.identity is not None:
         value = data.identity.model_dump(mode="json")
         person.identity = _seal(session, runtime, person, "identity", value)
-        _index(session, runtime, person, data.identity)
+        duplicates.index(session, runtime, person, data.identity)
     if data.contact is not None:
         value = data.contact.model_dump(mode="json")
         person.contact = _seal(session, runtime, person, "contact", value)
@@ -128,74 +124,3 @@ def update_person(
 
 def _seal(session: Session, runtime: Runtime, person: Person, column: str, value: object) -> bytes:
     return seal_json(session, runtime.keys, place(person, column), value)
-
-
-def _index_keys(runtime: Runtime, identity: Identity) -> set[str]:
-    key = runtime.derived_key(KeyPurpose.BLIND_INDEX)
-    year = identity.date_of_birth.year if identity.date_of_birth else None
-    names = [identity.full_name, *identity.other_names]
-    return {blind_index(key, n, year) for n in names if normalize_name(n)}
-
-
-def _index(session: Session, runtime: Runtime, person: Person, identity: Identity) -> None:
-    """Replace the person's blind-index rows; a match elsewhere raises a review item for custodians
-    and says nothing to the person who entered the record."""
-    for row in session.scalars(select(BlindIndexEntry).where(BlindIndexEntry.person_id == person.id)):
-        session.delete(row)
-    keys = _index_keys(runtime, identity)
-    for k in keys:
-        session.add(BlindIndexEntry(id=new_id(), person_id=person.id, key=k))
-    session.flush()
-    if not keys:
-        return
-    others = set(
-        session.scalars(
-            select(BlindIndexEntry.person_id).where(
-                BlindIndexEntry.key.in_(keys), BlindIndexEntry.person_id != person.id
-            )
-        )
-    )
-    now = db_now(session)
-    for other in others:
-        a, b = sorted((person.id, other))
-        exists = session.scalars(
-            select(DuplicateReview.id).where(DuplicateReview.person_a == a, DuplicateReview.person_b == b)
-        ).first()
-        if exists is None:
-            session.add(DuplicateReview(id=new_id(), person_a=a, person_b=b, created_at=now, status="open"))
-    session.flush()
-
-
-def list_duplicate_reviews(session: Session, principal: Principal) -> list[DuplicateReviewRead]:
-    policy.require(principal, policy.Action.DUPLICATE_REVIEW)
-    rows = session.scalars(select(DuplicateReview).order_by(DuplicateReview.created_at)).all()
-    return [_review(session, r) for r in rows]
-
-
-def _review(session: Session, row: DuplicateReview) -> DuplicateReviewRead:
-    both = select(Person.id, Person.code).where(or_(Person.id == row.person_a, Person.id == row.person_b))
-    codes = {pid: code for pid, code in session.execute(both)}
-    return DuplicateReviewRead(
-        id=row.id,
-        person_a_code=codes[row.person_a],
-        person_b_code=codes[row.person_b],
-        created_at=row.created_at,
-        status=row.status,
-    )
-
-
-def decide_duplicate(
-    session: Session, principal: Principal, review_id: uuid.UUID, data: DuplicateDecision
-) -> DuplicateReviewRead:
-    policy.require(principal, policy.Action.DUPLICATE_REVIEW)
-    row = session.get(DuplicateReview, review_id, with_for_update=True)
-    if row is None:
-        raise NotFound
-    audit.touch(session, resource_id=row.id)
-    if row.status != "open":
-        raise Conflict(f"this review was already decided ({row.status})")
-    row.status = data.decision
-    row.decided_by = principal.user_id
-    row.decided_at = db_now(session)
-    session.flush()
-    return _review(session, row)

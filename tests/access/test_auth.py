@@ -443,7 +443,9 @@ def test_ipv6_clients_are_counted_by_their_64_network(settings: Settings, keys: 
     ]
     assert answers == [401] * 5 + [429]
     other_network = client.post(
-        LOGIN, json={"username": "sixer", "password": "not the password"}, headers={"x-forwarded-for": "2001:db8:1:3::1"}
+        LOGIN,
+        json={"username": "sixer", "password": "not the password"},
+        headers={"x-forwarded-for": "2001:db8:1:3::1"},
     )
     assert other_network.status_code == 401
     proxied.state.engine.dispose()

@@ -230,3 +230,64 @@ def _audit_count(app: FastAPI) -> int:
 
     with unit_of_work(app.state.sessionmaker) as s:
         return int(s.scalar(select(func.count()).select_from(AuditEvent)) or 0)
+
+
+def _named_people(app: FastAPI, url: str, names: list[str], net: str) -> list[str]:
+    """People with these names, in a fresh case; their pseudonym codes."""
+    _, admin_secret = make_user(app, "adm", [Role.ADMIN])
+    assert admin_secret is not None
+    admin = _browser(url, "adm", admin_secret, app, f"{net}.1")
+    case_id = uuid.UUID(admin.post("/api/v1/cases", json={"code": "KD-1", "title": "d"}).json()["id"])
+    _, secret = make_user(app, "doc", [Role.DOCUMENTER], cases=(case_id,))
+    assert secret is not None
+    doc = _browser(url, "doc", secret, app, f"{net}.2")
+    codes = []
+    for name in names:
+        person = doc.post(f"/api/v1/cases/{case_id}/people").json()
+        assert doc.post(f"/api/v1/people/{person['id']}/participation", json=participation(app)).status_code == 201
+        assert doc.patch(f"/api/v1/people/{person['id']}", json=identity(name)).status_code == 200
+        codes.append(person["code"])
+    return codes
+
+
+def _custodian(app: FastAPI, url: str, name: str, address: str) -> httpx.Client:
+    _, secret = make_user(app, name, [Role.CUSTODIAN])
+    assert secret is not None
+    return _browser(url, name, secret, app, address)
+
+
+def _reviews(custodian: httpx.Client) -> list[dict[str, Any]]:
+    reviews: list[dict[str, Any]] = custodian.get("/api/v1/duplicate-reviews").json()["reviews"]
+    return reviews
+
+
+def test_duplicate_decisions_at_once_link_the_three_and_close_the_third_review(served: tuple[FastAPI, str]) -> None:
+    app, url = served
+    a, b, c = _named_people(app, url, ["Ашот Григорян", "Գրիգորյան Աշոտ", "Ashot Grigoryan"], "10.0.8")
+    custodians = [_custodian(app, url, f"cus{i}", f"10.0.8.{10 + i}") for i in range(2)]
+    reviews = {frozenset((r["person_a"]["code"], r["person_b"]["code"])): r["id"] for r in _reviews(custodians[0])}
+    ab, bc, ac = (reviews[frozenset(pair)] for pair in ((a, b), (b, c), (a, c)))
+    answers = at_once(
+        [
+            _post(custodians[0], f"/api/v1/duplicate-reviews/{ab}", {"decision": "duplicate"}),
+            _post(custodians[1], f"/api/v1/duplicate-reviews/{bc}", {"decision": "duplicate"}),
+        ]
+    )
+    assert [r.status_code for r in answers] == [200, 200], [r.text for r in answers]
+    listed = {r["id"]: r for r in _reviews(custodians[0])}
+    assert (listed[ac]["status"], listed[ac]["inferred"]) == ("duplicate", True)
+    assert {d["review_id"] for d in listed[ac]["linked_by"]} == {ab, bc}
+
+
+def test_one_duplicate_review_decided_six_times_at_once_is_decided_once(served: tuple[FastAPI, str]) -> None:
+    app, url = served
+    _named_people(app, url, ["Анаит Петросян", "Anahit Petrosyan"], "10.0.9")
+    cus = _custodian(app, url, "cus", "10.0.9.3")
+    [review] = _reviews(cus)
+    decisions = ["duplicate", "not_duplicate"] * 3
+    path = f"/api/v1/duplicate-reviews/{review['id']}"
+    answers = at_once([_post(_same_session(cus, url), path, {"decision": d}) for d in decisions])
+    statuses = [r.status_code for r in answers]
+    assert sorted(statuses) == [200] + [409] * 5, statuses
+    [won] = [decisions[i] for i, s in enumerate(statuses) if s == 200]
+    assert _reviews(cus)[0]["status"] == won

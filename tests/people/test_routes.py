@@ -270,52 +270,6 @@ def test_bad_identity_input_names_the_field(
     assert doc.get(f"/api/v1/people/{pid}").json()["identity"] is None
 
 
-def _consented_person(app: FastAPI, doc: Actor, case_id: str, name: str, born: str) -> dict[str, Any]:
-    person = person_in(doc, case_id)
-    assert doc.post(f"/api/v1/people/{person['id']}/participation", json=participation(app)).status_code == 201
-    r = doc.request("PATCH", f"/api/v1/people/{person['id']}", json=identity(name, born))
-    assert r.status_code == 200
-    person["response"] = r.json()
-    return person
-
-
-def test_duplicates_across_scripts_reach_custodians_and_not_the_creator(app: FastAPI, team: tuple[Actor, str]) -> None:
-    doc, case_id = team
-    admin = actor(app, "adm2", [Role.ADMIN])
-    other_case = admin.post("/api/v1/cases", json={"code": "KB-2", "title": "Yerevan"}).json()["id"]
-    other_doc = actor(app, "doc2", [Role.DOCUMENTER], cases=(uuid.UUID(other_case),))
-    custodian = actor(app, "cus", [Role.CUSTODIAN])
-
-    first = _consented_person(app, doc, case_id, "Ашот Григорян", "1970-05-01")
-    unique = _consented_person(app, doc, case_id, "Karine Sahakyan", "1990-01-01")
-    armenian = _consented_person(app, other_doc, other_case, "Գրիգորյան Աշոտ", "1970-09-09")
-    latin = _consented_person(app, doc, case_id, "  ashot   GRIGORYAN ", "1970-02-02")
-    other_year = _consented_person(app, doc, case_id, "Ashot Grigoryan", "1971-05-01")
-
-    # The creator's answer is the same whether or not a match exists.
-    shapes = {frozenset(p["response"]) for p in (first, unique, armenian, latin, other_year)}
-    assert len(shapes) == 1
-    assert "duplicate" not in str(armenian["response"]).lower()
-
-    reviews = custodian.get("/api/v1/duplicate-reviews").json()
-    pairs = {frozenset((r["person_a_code"], r["person_b_code"])) for r in reviews}
-    codes = {first["code"], armenian["code"], latin["code"]}
-    assert pairs == {
-        frozenset(p)
-        for p in [(first["code"], armenian["code"]), (first["code"], latin["code"]), (armenian["code"], latin["code"])]
-    }
-    assert all(code in codes for pair in pairs for code in pair)
-    assert doc.get("/api/v1/duplicate-reviews").status_code == 403
-    decided = custodian.post(f"/api/v1/duplicate-reviews/{reviews[0]['id']}", json={"decision": "not_duplicate"})
-    assert decided.json()["status"] == "not_duplicate"
-    # A decision stands: a second one, even the same, is refused and changes nothing.
-    for decision in ("duplicate", "not_duplicate"):
-        again = custodian.post(f"/api/v1/duplicate-reviews/{reviews[0]['id']}", json={"decision": decision})
-        assert again.status_code == 409
-    statuses = {r["id"]: r["status"] for r in custodian.get("/api/v1/duplicate-reviews").json()}
-    assert statuses[reviews[0]["id"]] == "not_duplicate"
-
-
 def test_people_outside_the_team_are_not_found(app: FastAPI, team: tuple[Actor, str]) -> None:
     doc, case_id = team
     pid = person_in(doc, case_id)["id"]
