@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from app.access.models import AuthFailure
 from app.core.config import ThrottleSettings
-from app.core.db import new_id, on_failure
+from app.core.db import new_id, on_failure, side_transaction
 from app.core.errors import TooManyRequests
 from app.crypto.derive import Purpose, keyed_hash
 
@@ -94,16 +94,14 @@ def check(
     counted = _is_postgres(session)
     attempt_id = new_id()
     if counted:
-        with Session(bind=session.get_bind()) as side:
+        with side_transaction(session) as side:
             side.add(AuthFailure(id=attempt_id, kind=kind, account_key=acc, address_key=addr, at=now))
-            side.commit()
     try:
         _within_limits(session, cfg, kind, acc, addr, now, window, limit, counted)
     except TooManyRequests:
         if counted:  # a refused attempt does not lengthen the wait
-            with Session(bind=session.get_bind()) as side:
+            with side_transaction(session) as side:
                 side.execute(delete(AuthFailure).where(AuthFailure.id == attempt_id))
-                side.commit()
         raise
     if counted:
         session.info.setdefault(ATTEMPTS, []).append(attempt_id)

@@ -102,6 +102,28 @@ def make_engine(url: str, *, busy_timeout_ms: int = 5000, pool: bool = True) -> 
     return engine
 
 
+_SIDE_ENGINES: dict[str, Engine] = {}
+
+
+@contextmanager
+def side_transaction(session: Session) -> Iterator[Session]:
+    """A short transaction of its own, committed at once, on a connection outside the request's pool.
+
+    For a count that must be visible to concurrent requests before the request's own work commits
+    (a throttle's attempt). The connection is not drawn from the pool the request holds one of, so
+    requests waiting for a second connection can never starve each other of the first. PostgreSQL
+    only: on SQLite the request already holds the database's only write lock.
+    """
+    bind = session.get_bind()
+    url = bind.engine.url.render_as_string(hide_password=False)
+    engine = _SIDE_ENGINES.get(url)
+    if engine is None:
+        engine = _SIDE_ENGINES.setdefault(url, create_engine(url, poolclass=NullPool))
+    with Session(engine) as side:
+        yield side
+        side.commit()
+
+
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False, autoflush=True)
 
@@ -135,23 +157,6 @@ def begin_work(session: Session) -> None:
     the locks it took (a throttle's per-account lock, SQLite's write lock) are held
     until they are recorded: a concurrent request never sees the state between.
     """
-    session.info[WORK] = session.begin_nested()
-
-
-def lock_beyond_work(session: Session, take: Callable[[], object]) -> None:
-    """Take locks that must be held until the failure hooks are written, not only until the work fails.
-
-    PostgreSQL releases what a rolled-back savepoint acquired, so the lock is taken outside the
-    work's savepoint: the work done so far is released into the transaction (it then stays even if
-    the request fails; callers do this before writing anything that matters) and a new savepoint
-    holds the rest of the work.
-    """
-    work = session.info.get(WORK)
-    if work is None or not work.is_active or not session.in_nested_transaction():
-        take()
-        return
-    work.commit()
-    take()
     session.info[WORK] = session.begin_nested()
 
 
