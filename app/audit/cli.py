@@ -234,14 +234,18 @@ def verify_database(session: Session, public_key: bytes, key_name: str, external
 def read_only_engine(url: str) -> Engine:
     """An engine that cannot change the database it opens: a forensic copy is read, never written.
 
-    SQLite opens the file with mode=ro (no journal-mode change, no write lock, no file created);
+    SQLite opens the file with mode=ro: no journal-mode change and no lock taken. Without a -wal file
+    beside it (a copy made with `.backup` or VACUUM INTO) it is also opened immutable, so not even a
+    shared-memory index is created next to it; with one, SQLite must read that WAL too.
     PostgreSQL runs every transaction READ ONLY.
     """
     if is_sqlite(url):
         database = make_url(url).database
         if not database or database == ":memory:" or not Path(database).is_file():
             raise fail("--database-url must name an existing SQLite file (or a PostgreSQL database)")
-        uri = Path(database).resolve().as_uri() + "?mode=ro"
+        path = Path(database).resolve()
+        wal = path.with_name(path.name + "-wal").exists()
+        uri = path.as_uri() + ("?mode=ro" if wal else "?mode=ro&immutable=1")
 
         def connect() -> sqlite3.Connection:
             return sqlite3.connect(uri, uri=True, check_same_thread=False)
