@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import getpass
+import json
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Annotated
 
 import typer
 from pydantic import ValidationError
@@ -28,6 +30,25 @@ from app.runtime import Runtime
 console = Console(stderr=True)
 out = Console()
 SYSTEM = Principal.system()
+
+
+def group(help_text: str) -> typer.Typer:
+    """A command group whose --help is plain text: names the values, never types like <bool>, and
+    wraps between words at any width."""
+    return typer.Typer(no_args_is_help=True, add_completion=False, rich_markup_mode=None, help=help_text)
+
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout (README shows it).")]
+
+
+def print_json(document: object) -> None:
+    """One JSON document on stdout and nothing else, never wrapped or cut to the terminal's width."""
+    sys.stdout.write(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+
+
+def counted(n: int, one: str, many: str | None = None) -> str:
+    """'1 entry', '3 entries': counts in messages."""
+    return f"{n} {one if n == 1 else (many or one + 's')}"
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:

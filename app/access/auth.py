@@ -16,7 +16,7 @@ from app.access import credentials, policy, throttle, totp
 from app.access.models import ApiToken, BrowserSession, CaseMember, RecoveryCode, User
 from app.access.passwords import check_strength
 from app.access.principal import Client, Principal, TokenScope, Via
-from app.access.roles import TOTP_REQUIRED_ROLES, Role
+from app.access.roles import Role
 from app.access.schemas import (
     LoginRequest,
     MeRead,
@@ -49,9 +49,7 @@ class LoginOutcome:
 
 
 def _totp_required(runtime: Runtime, roles: frozenset[Role]) -> bool:
-    if roles & TOTP_REQUIRED_ROLES:
-        return True
-    return Role.DOCUMENTER in roles and runtime.settings.session.documenter_totp_required
+    return policy.must_enrol_totp(roles, runtime.settings.session.documenter_totp_required)
 
 
 def _roles(user: User) -> frozenset[Role]:
@@ -406,8 +404,7 @@ def step_up(
 ) -> tuple[datetime, str | None]:
     """Prove the second factor again; the session is rotated and marked fresh."""
     policy.require(principal, policy.Action.ME_READ)
-    if principal.via is not Via.SESSION:
-        raise Forbidden("step-up needs a browser session", code="step_up_required")
+    policy.require_browser_session(principal, "a step-up")
     user = _current_user(session, principal)
     audit.touch(session, resource_id=principal.session_id)
     now = db_now(session)

@@ -65,6 +65,11 @@ class ApiToken(Base):
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
 
+    @property
+    def owner_id(self) -> uuid.UUID:
+        """Whose token it is: only they manage it (the policy's object check)."""
+        return self.user_id
+
 
 class AuthFailure(Base):
     """One counted attempt (failed login, TOTP, recovery code, token creation).

@@ -1,24 +1,27 @@
 """The one place that decides who may do what.
 
-``authorize`` (one object) and ``scope`` (a list query) sit side by side and
-read the same tables, so they cannot drift. Services call them; nothing else
-checks roles. Order: the role check comes first (403 for a function the role
-never has), then the object check (404, so forbidden and missing look alike).
+``load`` (one object) and ``scope`` (a list query) sit side by side and read
+the same rules, so they cannot drift. Services call them; nothing else checks
+roles. Order: the role check comes first (403 for a function the role never
+has), then the lookup and the object check (404, so forbidden and missing look
+alike). The other rules about who may do what live here too: which roles must
+enrol a second factor, which may join a case team, what needs a browser
+session or a fresh second factor, the self-change rule, and what the command
+line may do at once.
 """
 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, Select
-from sqlalchemy.orm import QueryableAttribute
+from sqlalchemy.orm import QueryableAttribute, Session
 
 from app.access.principal import Principal, TokenScope, Via
-from app.access.roles import CONTENT_ROLES, Role
+from app.access.roles import CONTENT_ROLES, TOTP_REQUIRED_ROLES, Role
 from app.core.errors import Forbidden, NotFound
 
 STEP_UP_WINDOW = timedelta(minutes=5)
@@ -112,20 +115,6 @@ SYSTEM_ACTIONS = ROLE_ACTIONS[Role.ADMIN] | {Action.AUDIT_READ, Action.FORMS_REA
 STEP_UP = frozenset({Action.USER_UPDATE, Action.USER_RESET_2FA, Action.USER_RESET_PASSWORD, Action.CONFIRMATION_DECIDE})
 
 
-class CaseResource(Protocol):
-    """Anything that belongs to one case."""
-
-    @property
-    def case_id(self) -> uuid.UUID: ...
-
-
-@dataclass(frozen=True)
-class CaseRef:
-    """A case itself, as a resource for authorize()."""
-
-    case_id: uuid.UUID
-
-
 def _granting_roles(principal: Principal, action: Action) -> list[Role]:
     return [role for role in principal.roles if action in ROLE_ACTIONS.get(role, frozenset())]
 
@@ -163,13 +152,38 @@ def _org_wide(principal: Principal, action: Action) -> bool:
     return any(role not in CASE_SCOPED for role in _granting_roles(principal, action))
 
 
-def authorize(principal: Principal, action: Action, resource: CaseResource | None = None) -> None:
-    """Role check, then object check: a case-scoped object outside the user's cases is 404."""
+M = TypeVar("M")
+
+
+def load(
+    session: Session,
+    principal: Principal,
+    action: Action,
+    model: type[M],
+    object_id: object,
+    *,
+    lock: bool = False,
+) -> M:
+    """The one way to fetch an object to act on: the role check (403 for a function the role
+    never has), then the lookup, then the object check, where a missing object and one the
+    principal may not see both answer 404.
+
+    The object check: an object with a ``case_id`` (a case itself, a person...) must be in one of
+    the principal's cases unless a role grants the action organisation-wide; an object with an
+    ``owner_id`` (an API token) must be the principal's own. ``lock`` holds the row until the
+    transaction ends.
+    """
     require(principal, action)
-    if resource is None or _org_wide(principal, action):
-        return
-    if resource.case_id not in principal.case_ids:
+    row = session.get(model, object_id, with_for_update=lock or None)
+    if row is None:
         raise NotFound
+    owner = getattr(row, "owner_id", None)
+    if owner is not None and not principal.is_system and owner != principal.user_id:
+        raise NotFound
+    case_id = getattr(row, "case_id", None)
+    if case_id is not None and not _org_wide(principal, action) and case_id not in principal.case_ids:
+        raise NotFound
+    return row
 
 
 S = TypeVar("S", bound=Select[Any])
@@ -207,6 +221,31 @@ def require_step_up(principal: Principal, action: Action, now: datetime) -> None
 def may_join_team(roles: frozenset[Role]) -> bool:
     """Only roles that reach content through a case team join one (documenters, legal, custodians)."""
     return bool(roles & CONTENT_ROLES)
+
+
+def must_enrol_totp(roles: frozenset[Role], documenter_totp_required: bool) -> bool:
+    """Every role needs a second factor; development mode may relax it for documenters only."""
+    if roles & TOTP_REQUIRED_ROLES:
+        return True
+    return Role.DOCUMENTER in roles and documenter_totp_required
+
+
+def not_self(principal: Principal, user_id: uuid.UUID | None, what: str) -> None:
+    """No one changes their own roles, status, second factor, password by reset or team memberships."""
+    if user_id is not None and principal.user_id == user_id:
+        raise Forbidden(f"no one changes their own {what}", code="self_change")
+
+
+def require_browser_session(principal: Principal, what: str) -> None:
+    """Some things are done only from a browser session: never from an API token."""
+    if principal.via is not Via.SESSION:
+        raise Forbidden(f"{what} needs a browser session", code="step_up_required")
+
+
+def acts_at_once(principal: Principal) -> bool:
+    """The command line acts as the system, with shell access on the server: it is not held to the
+    two-person rules and is shown whole one-time passwords. Everyone else waits for a second person."""
+    return principal.is_system
 
 
 def needing_second_admin(roles: frozenset[Role]) -> frozenset[Role]:

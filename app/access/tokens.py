@@ -11,11 +11,10 @@ from sqlalchemy.orm import Session
 
 from app.access import credentials, policy, throttle
 from app.access.models import ApiToken
-from app.access.principal import Client, Principal, Via
+from app.access.principal import Client, Principal
 from app.access.schemas import TokenCreate, TokenCreated, TokenRead
 from app.audit import service as audit
 from app.core.db import db_now, new_id
-from app.core.errors import Forbidden, NotFound
 
 if TYPE_CHECKING:
     from app.runtime import Runtime  # the wiring above the domains; services only name its type
@@ -25,8 +24,7 @@ def create_token(
     session: Session, runtime: Runtime, principal: Principal, data: TokenCreate, client: Client
 ) -> TokenCreated:
     policy.require(principal, policy.Action.TOKEN_MANAGE)
-    if principal.via is not Via.SESSION:
-        raise Forbidden("tokens are made from a browser session, not from another token")
+    policy.require_browser_session(principal, "making a token")
     now = db_now(session)
     account = f"user|{principal.user_id}"
     cfg = runtime.settings.throttle
@@ -58,9 +56,6 @@ def list_tokens(session: Session, principal: Principal) -> list[TokenRead]:
 
 
 def revoke_token(session: Session, principal: Principal, token_id: uuid.UUID) -> None:
-    policy.require(principal, policy.Action.TOKEN_MANAGE)
-    row = session.get(ApiToken, token_id)
-    if row is None or row.user_id != principal.user_id:
-        raise NotFound
+    row = policy.load(session, principal, policy.Action.TOKEN_MANAGE, ApiToken, token_id)
     if row.revoked_at is None:
         row.revoked_at = db_now(session)

@@ -21,7 +21,7 @@ from app.confirmations import service as confirmations
 from app.confirmations.models import Confirmation
 from app.confirmations.schemas import ConfirmationRead
 from app.core.db import db_now, new_id
-from app.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from app.core.errors import Conflict, NotFound, ValidationFailed
 
 if TYPE_CHECKING:
     from app.runtime import Runtime  # the wiring above the domains; services only name its type
@@ -41,15 +41,9 @@ def _set_roles(session: Session, user: User, roles: frozenset[Role]) -> None:
         session.execute(delete(CaseMember).where(CaseMember.user_id == user.id))
 
 
-def _not_self(principal: Principal, user_id: uuid.UUID, what: str) -> None:
-    if principal.user_id == user_id:
-        raise Forbidden(f"no one changes their own {what}", code="self_change")
-
-
-def _get_user(session: Session, user_id: uuid.UUID, *, lock: bool = False) -> User:
-    """The account; ``lock`` holds its row until the transaction ends, so that checking for a
-    waiting request and opening one happen as one step even when two admins act at once."""
-    user = session.get(User, user_id, with_for_update=lock or None)
+def _get_user(session: Session, user_id: uuid.UUID) -> User:
+    """An account, for applying a confirmed request (the engine has authorised the decision)."""
+    user = session.get(User, user_id)
     if user is None:
         raise NotFound
     return user
@@ -83,7 +77,7 @@ def create_user(session: Session, runtime: Runtime, principal: Principal, data: 
     if session.scalars(select(User.id).where(User.username == data.username)).first() is not None:
         raise Conflict("that username is taken", fields=["username"])
     now = db_now(session)
-    if principal.is_system:
+    if policy.acts_at_once(principal):
         password, half = one_time_password(), None
     else:
         half, second = password_halves()
@@ -92,7 +86,7 @@ def create_user(session: Session, runtime: Runtime, principal: Principal, data: 
         id=new_id(),
         username=data.username,
         display_name=data.display_name,
-        roles=sorted(roles) if principal.is_system else [],
+        roles=sorted(roles) if policy.acts_at_once(principal) else [],
         active=True,
         password_hash=runtime.passwords.hash(password),
         password_change_required=True,
@@ -114,17 +108,19 @@ def create_user(session: Session, runtime: Runtime, principal: Principal, data: 
 def reset_password(session: Session, runtime: Runtime, principal: Principal, user_id: uuid.UUID) -> UserChange:
     """End every session and token of an account and give it a new one-time password, split
     between two admins as at creation (whole at once from the command line)."""
-    policy.require(principal, policy.Action.USER_RESET_PASSWORD)
-    user = _get_user(session, user_id, lock=True)
-    _not_self(principal, user.id, "password through an admin reset")
+    # The account row is held: a waiting request is checked for and opened as one step.
+    user = policy.load(session, principal, policy.Action.USER_RESET_PASSWORD, User, user_id, lock=True)
+    policy.not_self(principal, user.id, "password through an admin reset")
     now = db_now(session)
     policy.require_step_up(principal, policy.Action.USER_RESET_PASSWORD, now)
-    if not principal.is_system and any(confirmations.pending(session, kind, user.id) for kind in CREDENTIAL_REQUESTS):
+    if not policy.acts_at_once(principal) and any(
+        confirmations.pending(session, kind, user.id) for kind in CREDENTIAL_REQUESTS
+    ):
         raise Conflict("a one-time password for this account is already waiting for a second admin")
     revoke_all(session, user.id)
     user.password_change_required = True
     user.updated_at = now
-    if principal.is_system:
+    if policy.acts_at_once(principal):
         password = one_time_password()
         user.password_hash = runtime.passwords.hash(password)
         return UserChange(user=UserRead.model_validate(user), one_time_password=password)
@@ -142,21 +138,21 @@ def list_users(session: Session, principal: Principal) -> list[UserRead]:
 def update_user(
     session: Session, runtime: Runtime, principal: Principal, user_id: uuid.UUID, data: UserUpdate
 ) -> UserChange:
-    policy.require(principal, policy.Action.USER_UPDATE)
-    user = _get_user(session, user_id, lock=True)
+    # The account row is held: a waiting request is checked for and opened as one step.
+    user = policy.load(session, principal, policy.Action.USER_UPDATE, User, user_id, lock=True)
     now = db_now(session)
     asked: list[ConfirmationRead] = []
     current = frozenset(Role(r) for r in user.roles)
     changes_roles = data.roles is not None and frozenset(data.roles) != current
     changes_active = data.active is not None and data.active != user.active
     if changes_roles or changes_active:
-        _not_self(principal, user.id, "roles or account status")
+        policy.not_self(principal, user.id, "roles or account status")
         # Any change of roles or of whether the account works needs a fresh second factor.
         policy.require_step_up(principal, policy.Action.USER_UPDATE, now)
     if changes_roles and data.roles is not None:
         new = frozenset(data.roles)
         _check_roles(new)
-        if policy.needing_second_admin(new - current) and not principal.is_system:
+        if policy.needing_second_admin(new - current) and not policy.acts_at_once(principal):
             asked.append(_grant_request(session, runtime, principal, user, new))
         else:
             _set_roles(session, user, new)
@@ -164,7 +160,7 @@ def update_user(
         user.display_name = data.display_name
     if changes_active and data.active:
         # Re-enabling an account that can read content, or administer, needs a second admin.
-        if policy.needing_second_admin(current) and not principal.is_system:
+        if policy.needing_second_admin(current) and not policy.acts_at_once(principal):
             asked.append(_enable_request(session, runtime, principal, user))
         else:
             user.active = True
@@ -180,17 +176,15 @@ def update_user(
 
 def revoke_sessions(session: Session, principal: Principal, user_id: uuid.UUID) -> UserRead:
     """End every session and token of a user, e.g. after a lost device."""
-    policy.require(principal, policy.Action.USER_REVOKE)
-    user = _get_user(session, user_id)
+    user = policy.load(session, principal, policy.Action.USER_REVOKE, User, user_id)
     revoke_all(session, user.id)
     return UserRead.model_validate(user)
 
 
 def reset_second_factor(session: Session, principal: Principal, user_id: uuid.UUID) -> UserRead:
     """Remove a user's 2FA so they enrol again at next login; their sessions end."""
-    policy.require(principal, policy.Action.USER_RESET_2FA)
-    user = _get_user(session, user_id)
-    _not_self(principal, user.id, "second factor")
+    user = policy.load(session, principal, policy.Action.USER_RESET_2FA, User, user_id)
+    policy.not_self(principal, user.id, "second factor")
     policy.require_step_up(principal, policy.Action.USER_RESET_2FA, db_now(session))
     user.totp_enabled = False
     user.totp_secret = None

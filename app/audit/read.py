@@ -7,6 +7,7 @@ adds the policy check in front of it.
 from __future__ import annotations
 
 import base64
+import json
 import uuid
 from datetime import datetime
 
@@ -32,10 +33,23 @@ from app.crypto.keyring import Keyring
 MAX_PAGE = 500
 
 
+def _stored_at(row: AuditEvent) -> str:
+    """The time exactly as the stored entry writes it, so an auditor comparing strings sees no false mismatch.
+
+    Entries whose bytes do not parse (tampered; `audit verify` names them) show the column as entries write it.
+    """
+    try:
+        stored = json.loads(row.entry)
+    except ValueError:
+        stored = None
+    at = stored.get("at") if isinstance(stored, dict) else None
+    return at if isinstance(at, str) else audit.entry_fields(row)["at"]
+
+
 def _event(row: AuditEvent) -> AuditEventRead:
     return AuditEventRead(
         seq=row.seq,
-        at=row.at,
+        at=_stored_at(row),
         actor=row.actor,
         actor_roles=row.actor_roles.split(",") if row.actor_roles else [],
         action=row.action,
@@ -116,7 +130,10 @@ def latest_checkpoint(session: Session, principal: Principal) -> CheckpointRead:
     policy.require(principal, policy.Action.AUDIT_READ)
     row = audit.latest_checkpoint(session)
     if row is None:
-        raise NotFound("no checkpoint has been signed yet")
+        raise NotFound(
+            "no checkpoint has been signed yet: on the server, run `testimony audit checkpoint` to sign one now, "
+            "and keep `testimony audit checkpointer` running to sign them as events accumulate"
+        )
     return _checkpoint(row)
 
 

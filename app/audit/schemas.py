@@ -10,7 +10,8 @@ from app.core.schemas import Output
 
 class AuditEventRead(Output):
     seq: int
-    at: datetime
+    at: str
+    """UTC time exactly as the stored entry holds it (e.g. 2026-11-30T09:15:29.000000Z)."""
     actor: str
     actor_roles: list[str]
     action: str

@@ -19,3 +19,8 @@ class Case(Base):
     title: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     created_by: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("users.id"), default=None)
+
+    @property
+    def case_id(self) -> uuid.UUID:
+        """A case belongs to itself, for the policy's object check."""
+        return self.id

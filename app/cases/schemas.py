@@ -31,6 +31,8 @@ class MemberAdd(Input):
 class MemberRead(Output):
     case_id: uuid.UUID
     user_id: uuid.UUID
+    username: str
+    display_name: str
     added_at: datetime
 
 

@@ -19,7 +19,7 @@ from app.cases.schemas import CaseCreate, CaseRead, MemberAdd, MemberChange, Mem
 from app.confirmations import service as confirmations
 from app.confirmations.models import Confirmation
 from app.core.db import db_now, new_id
-from app.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from app.core.errors import Conflict, NotFound, ValidationFailed
 
 if TYPE_CHECKING:
     from app.runtime import Runtime  # the wiring above the domains; services only name its type
@@ -69,29 +69,16 @@ def list_cases(session: Session, principal: Principal) -> list[CaseRead]:
 
 
 def get_case(session: Session, principal: Principal, case_id: uuid.UUID) -> CaseRead:
-    policy.require(principal, policy.Action.CASE_READ)
-    case = session.get(Case, case_id)
-    if case is None:
-        raise NotFound
-    policy.authorize(principal, policy.Action.CASE_READ, policy.CaseRef(case.id))
-    return CaseRead.model_validate(case)
-
-
-def _case(session: Session, case_id: uuid.UUID, *, lock: bool = False) -> Case:
-    case = session.get(Case, case_id, with_for_update=lock or None)
-    if case is None:
-        raise NotFound
-    return case
+    return CaseRead.model_validate(policy.load(session, principal, policy.Action.CASE_READ, Case, case_id))
 
 
 def add_member(
     session: Session, runtime: Runtime, principal: Principal, case_id: uuid.UUID, data: MemberAdd
 ) -> MemberChange:
     """Ask for a second admin to confirm; the CLI operator adds at once."""
-    policy.require(principal, policy.Action.CASE_MEMBERS)
-    case = _case(session, case_id, lock=True)  # one waiting request per member, even when asked twice at once
-    if principal.user_id == data.user_id:
-        raise Forbidden("no one changes their own team memberships", code="self_change")
+    # The case row is held, so one request per member waits even when two are asked at once.
+    case = policy.load(session, principal, policy.Action.CASE_MEMBERS, Case, case_id, lock=True)
+    policy.not_self(principal, data.user_id, "team memberships")
     audit.touch(session, resource_id=data.user_id)
     user = session.get(User, data.user_id)
     problem = team_member_problem(user)
@@ -101,11 +88,11 @@ def add_member(
         raise Conflict("already a member")
     if any(r.payload.get("user_id") == str(user.id) for r in confirmations.pending(session, ADD_MEMBER, case.id)):
         raise Conflict("a request to add this member is already waiting for a second admin")
-    if principal.is_system:
+    if policy.acts_at_once(principal):
         member = CaseMember(case_id=case.id, user_id=user.id, added_at=db_now(session), added_by=None)
         session.add(member)
         session.flush()
-        return MemberChange(member=MemberRead.model_validate(member))
+        return MemberChange(member=_member_read(member, user))
     asked = confirmations.request_confirmation(
         session, runtime, principal, ADD_MEMBER, case.id, {"user_id": str(user.id)}
     )
@@ -114,10 +101,9 @@ def add_member(
 
 def remove_member(session: Session, principal: Principal, case_id: uuid.UUID, user_id: uuid.UUID) -> None:
     """Removal narrows access, so it needs no second person."""
-    policy.require(principal, policy.Action.CASE_MEMBERS)
-    if principal.user_id == user_id:
-        raise Forbidden("no one changes their own team memberships", code="self_change")
-    member = session.get(CaseMember, (_case(session, case_id).id, user_id))
+    case = policy.load(session, principal, policy.Action.CASE_MEMBERS, Case, case_id)
+    policy.not_self(principal, user_id, "team memberships")
+    member = session.get(CaseMember, (case.id, user_id))
     if member is None:
         raise NotFound
     session.delete(member)
@@ -125,10 +111,25 @@ def remove_member(session: Session, principal: Principal, case_id: uuid.UUID, us
 
 
 def list_members(session: Session, principal: Principal, case_id: uuid.UUID) -> list[MemberRead]:
-    policy.require(principal, policy.Action.CASE_MEMBERS)
-    case = _case(session, case_id)
-    rows = session.scalars(select(CaseMember).where(CaseMember.case_id == case.id).order_by(CaseMember.added_at))
-    return [MemberRead.model_validate(m) for m in rows]
+    case = policy.load(session, principal, policy.Action.CASE_MEMBERS, Case, case_id)
+    rows = session.execute(
+        select(CaseMember, User)
+        .join(User, User.id == CaseMember.user_id)
+        .where(CaseMember.case_id == case.id)
+        .order_by(CaseMember.added_at)
+    )
+    return [_member_read(member, user) for member, user in rows]
+
+
+def _member_read(member: CaseMember, user: User) -> MemberRead:
+    """Team lists show who people are, not only their ids."""
+    return MemberRead(
+        case_id=member.case_id,
+        user_id=member.user_id,
+        username=user.username,
+        display_name=user.display_name,
+        added_at=member.added_at,
+    )
 
 
 def case_id_by_code(session: Session, principal: Principal, code: str) -> uuid.UUID:

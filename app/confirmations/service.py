@@ -229,10 +229,9 @@ def decide_confirmation(
 
     The row is locked first, so two people deciding at once cannot both apply it.
     """
-    policy.require(principal, policy.Action.CONFIRMATION_DECIDE)
-    row = session.get(Confirmation, confirmation_id, with_for_update=True)
-    kind = _kind(row) if row is not None else None
-    if row is None or (kind is not None and not policy.allows(principal, kind.decide_action)):
+    row = policy.load(session, principal, policy.Action.CONFIRMATION_DECIDE, Confirmation, confirmation_id, lock=True)
+    kind = _kind(row)
+    if kind is not None and not policy.allows(principal, kind.decide_action):
         raise NotFound
     now = db_now(session)
     status = _status(row, now)

@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from app.cli_support import JsonOption, group, print_json
 from app.consent.forms import ConsentForm, FormError, list_forms, load_form
 from app.consent.published import check_published, publish, published_versions
 from app.consent.registry import default_root
@@ -23,11 +24,18 @@ def _root(given: Path | None) -> Path:
     return given or get_settings().forms_dir or DEFAULT_ROOT
 
 
-forms_cli = typer.Typer(no_args_is_help=True, help="Consent forms: validate, list and publish versions.")
+forms_cli = group("Consent forms: validate, list and publish versions.")
 
 Root = Annotated[
     Path | None,
-    typer.Option("--root", help="The consent forms folder.", file_okay=False, dir_okay=True, exists=False),
+    typer.Option(
+        "--root",
+        metavar="DIR",
+        help="The consent forms folder. Default: TESTIMONY_FORMS_DIR, else the forms shipped with the code.",
+        file_okay=False,
+        dir_okay=True,
+        exists=False,
+    ),
 ]
 
 
@@ -46,7 +54,7 @@ def _languages(form: ConsentForm) -> str:
 
 @forms_cli.command("check")
 def check(given_root: Root = None) -> None:
-    """Validate every form version, every translation sign-off and the published lock."""
+    """Validate form versions, translation sign-offs and the lock. Exits 1 on any problem."""
     root = _root(given_root)
     problems: list[str] = []
     table = Table(title=f"Consent forms in {escape(str(root))}")
@@ -83,8 +91,20 @@ def check(given_root: Root = None) -> None:
     _out().print("[green]all consent forms are valid, reviewed and unchanged since publication[/green]")
 
 
+def form_json(form_id: str, version: str, state: str, form: ConsentForm | None) -> dict[str, object]:
+    """The shape of one version in `forms list --json` (README: the command line)."""
+    return {
+        "form": form_id,
+        "version": version,
+        "status": state,
+        "valid": form is not None,
+        "languages": list(form.languages) if form else [],
+        "digest": form.digest if form else None,
+    }
+
+
 @forms_cli.command("list")
-def list_command(given_root: Root = None) -> None:
+def list_command(given_root: Root = None, as_json: JsonOption = False) -> None:
     """List form versions with their languages, status and digest."""
     root = _root(given_root)
     try:
@@ -93,19 +113,26 @@ def list_command(given_root: Root = None) -> None:
     except FormError as exc:
         _err().print(f"[red]error:[/red] {escape(str(exc))}")
         raise typer.Exit(1) from None
+    rows: list[tuple[str, str, str, ConsentForm | None]] = []
+    for form_id, version in pairs:
+        state = "published" if (form_id, version) in published else "draft"
+        try:
+            rows.append((form_id, version, state, load_form(root, form_id, version, strict=False)))
+        except FormError:
+            rows.append((form_id, version, state, None))
+    if as_json:
+        print_json({"root": str(root), "forms": [form_json(*row) for row in rows]})
+        return
     table = Table(title="Consent forms")
     for column in ("form", "version", "status", "languages"):
         table.add_column(column)
     # Folded, never cut short: the digest is what records pin, so it must be copyable whole.
     table.add_column("digest (SHA-256)", overflow="fold")
-    for form_id, version in pairs:
-        state = "published" if (form_id, version) in published else "draft"
-        try:
-            form = load_form(root, form_id, version, strict=False)
-        except FormError:
+    for form_id, version, state, form in rows:
+        if form is None:
             table.add_row(form_id, version, f"{state}, [red]invalid[/red]", "-", "run `testimony forms check`")
-            continue
-        table.add_row(form_id, version, state, _languages(form), form.digest)
+        else:
+            table.add_row(form_id, version, state, _languages(form), form.digest)
     _out().print(table)
 
 
@@ -115,7 +142,7 @@ def publish_command(
     version: Annotated[str, typer.Argument(metavar="VERSION", help="Version folder, e.g. v2.")],
     given_root: Root = None,
 ) -> None:
-    """Pin a validated, reviewed version in published.lock; it can never change afterwards."""
+    """Pin a validated, reviewed version in published.lock. It can never change afterwards."""
     root = _root(given_root)
     try:
         form = publish(root, form_id, version)

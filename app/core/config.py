@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from functools import lru_cache
 from pathlib import Path
 
@@ -85,6 +86,10 @@ class LimitSettings(BaseModel):
 
 PLACEHOLDER_ORIGIN = "testimony-vault.example/audit"
 OWASP_ARGON2 = (19456, 2, 1)  # m (KiB), t, p: OWASP's minimum for argon2id
+DEVELOPMENT_HINT = (
+    "For a local trial only, set TESTIMONY_DEVELOPMENT=true (development mode: a plain key file, "
+    "the OpenAPI page, cookies without Secure), as `make run` does."
+)
 
 
 class AuditSettings(BaseModel):
@@ -128,10 +133,14 @@ class Settings(BaseSettings):
             problems.append("TESTIMONY_PASSWORDS__* is below OWASP's argon2id minimum (m=19456 KiB, t=2, p=1)")
         return problems
 
-    def refuse_unready(self) -> None:
-        """Outside development mode, refuse (ConfigError) a configuration with production_problems()."""
-        if not self.development and (problems := self.production_problems()):
-            raise ConfigError("refusing to start: " + "; ".join(problems))
+    def refuse_unready(self, more: Iterable[str] = ()) -> None:
+        """Outside development mode, refuse (ConfigError) a configuration with production_problems()
+        or ``more`` (key custody), naming them all at once and the development mode."""
+        if self.development:
+            return
+        if problems := [*self.production_problems(), *more]:
+            listed = "".join(f"\n  - {p}" for p in problems)
+            raise ConfigError(f"refusing to start outside development mode:{listed}\n{DEVELOPMENT_HINT}")
 
     @property
     def database_url(self) -> str:

@@ -7,14 +7,27 @@ from contextlib import contextmanager
 from typing import Annotated
 
 import typer
-from rich.table import Table
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.audit import note
 from app.audit import service as audit
 from app.audit.vocabulary import AuditAction
-from app.cli_support import SYSTEM, console, fail, new_passphrase, open_factory, out, progress, record, recorded
+from app.cli_support import (
+    SYSTEM,
+    JsonOption,
+    console,
+    counted,
+    fail,
+    group,
+    new_passphrase,
+    open_factory,
+    out,
+    print_json,
+    progress,
+    record,
+    recorded,
+)
 from app.core.config import get_settings
 from app.core.db import unit_of_work
 from app.core.errors import ConfigError
@@ -29,32 +42,54 @@ from app.people import reseal
 Rewrapper = Callable[..., keys_service.RotationResult]
 RESEAL_RESOURCE = "sealed_values"
 
-keys_cli = typer.Typer(no_args_is_help=True, help="Key custody: status, rotation, protection.")
+BatchSize = Annotated[int, typer.Option(min=1, max=10_000, metavar="N", help="Rows per transaction.")]
+
+keys_cli = group("Key custody: status, rotation, re-wrap, re-seal, prune, protect.")
+
+
+def status_json(st: keys_service.KeyStatus, fingerprint_hex: str, vkey: str) -> dict[str, object]:
+    """The shape of `keys status --json` (README: the command line)."""
+    return {
+        "kek_versions": st.kek_versions,
+        "kek_primary": st.kek_primary,
+        "kek_retired": st.kek_retired,
+        "root_primary": st.root_primary,
+        "signing_key_id": st.signing_key_id,
+        "signing_key_fingerprint": fingerprint_hex,
+        "verifier_key": vkey,
+        "data_keys_by_kek": {str(v): n for v, n in sorted(st.data_keys_by_version.items())},
+        "pending_rewrap": st.pending_rewrap,
+    }
 
 
 @keys_cli.command("status")
-def keys_status() -> None:
-    """Show key versions and how many data keys each KEK wraps."""
+def keys_status(as_json: JsonOption = False) -> None:
+    """Show key versions, data keys per KEK and the key to pin. Values are never cut."""
     settings = get_settings()
     with _keys_and_database() as (_store, keyring, factory):
         with unit_of_work(factory) as session:
             st = keys_service.status(session, SYSTEM, keyring)
         record(factory, AuditAction.KEYS_STATUS)
-    table = Table(title="Keyring")
-    table.add_column("item")
-    table.add_column("value")
-    table.add_row("KEK versions", ", ".join(map(str, st.kek_versions)))
-    table.add_row("primary KEK", str(st.kek_primary))
-    table.add_row("retired KEKs", ", ".join(map(str, st.kek_retired)) or "-")
-    table.add_row("derivation root", f"version {st.root_primary}")
-    table.add_row("signing key id", st.signing_key_id)
     signer = keyring.signer
-    table.add_row("signing key fingerprint", fingerprint(signer.public_key))
-    table.add_row("verifier key (pin this)", note.vkey(settings.audit.origin, signer.public_key))
-    for version, count in sorted(st.data_keys_by_version.items()):
-        table.add_row(f"data keys under KEK {version}", str(count))
-    table.add_row("pending re-wrap", str(st.pending_rewrap))
-    out.print(table)
+    doc = status_json(st, fingerprint(signer.public_key), note.vkey(settings.audit.origin, signer.public_key))
+    if as_json:
+        print_json(doc)
+        return
+    rows = [
+        ("KEK versions", ", ".join(map(str, st.kek_versions))),
+        ("primary KEK", str(st.kek_primary)),
+        ("retired KEKs", ", ".join(map(str, st.kek_retired)) or "-"),
+        ("derivation root", f"version {st.root_primary}"),
+        ("signing key id", st.signing_key_id),
+        ("signing key fingerprint", str(doc["signing_key_fingerprint"])),
+        ("verifier key (pin this)", str(doc["verifier_key"])),
+        *((f"data keys under KEK {v}", str(n)) for v, n in sorted(st.data_keys_by_version.items())),
+        ("pending re-wrap", str(st.pending_rewrap)),
+    ]
+    width = max(len(label) for label, _ in rows)
+    for label, value in rows:
+        # One line per value, never wrapped or cut, whatever the width: values here are pinned by copying them.
+        out.print(f"{label + ':':<{width + 1}} {value}", soft_wrap=True, markup=False, highlight=False)
 
 
 @contextmanager
@@ -91,7 +126,7 @@ def _rewrap_command(action: AuditAction, run: Rewrapper, batch_size: int) -> key
         record(factory, action, outcome, str(result.kek_primary))
     if result.unreadable:
         console.print(
-            f"{len(result.unreadable)} data keys would not unwrap and were left as they are "
+            f"{counted(len(result.unreadable), 'data key')} would not unwrap and were left as they are "
             f"(damaged or moved rows): {', '.join(str(u) for u in result.unreadable[:20])}",
             soft_wrap=True,
             markup=False,
@@ -100,12 +135,12 @@ def _rewrap_command(action: AuditAction, run: Rewrapper, batch_size: int) -> key
 
 
 @keys_cli.command("rotate")
-def keys_rotate(batch_size: Annotated[int, typer.Option(min=1, max=10_000)] = 500) -> None:
-    """Make a new primary KEK and re-wrap every data key; resumes if interrupted."""
+def keys_rotate(batch_size: BatchSize = 500) -> None:
+    """Make a new primary KEK and re-wrap every data key. Resumes if interrupted."""
     result = _rewrap_command(AuditAction.KEYS_ROTATE, keys_service.rotate, batch_size)
     verb = "resumed rotation to" if result.resumed else "rotated to"
     out.print(
-        f"{verb} KEK {result.kek_primary}; re-wrapped {result.rewrapped} data keys; "
+        f"{verb} KEK {result.kek_primary}; re-wrapped {counted(result.rewrapped, 'data key')}; "
         f"retired KEK versions: {', '.join(map(str, result.retired)) or 'none'}"
     )
     out.print("Back up the key file now. Restart the workers, then run `testimony keys rewrap`.")
@@ -114,17 +149,17 @@ def keys_rotate(batch_size: Annotated[int, typer.Option(min=1, max=10_000)] = 50
 
 
 @keys_cli.command("rewrap")
-def keys_rewrap(batch_size: Annotated[int, typer.Option(min=1, max=10_000)] = 500) -> None:
-    """Re-wrap data keys still under an older KEK (after all workers reloaded); no new KEK is made."""
+def keys_rewrap(batch_size: BatchSize = 500) -> None:
+    """Re-wrap data keys still under an older KEK. Run it once all workers reloaded; no new KEK is made."""
     result = _rewrap_command(AuditAction.KEYS_REWRAP, keys_service.rewrap, batch_size)
-    out.print(f"re-wrapped {result.rewrapped} data keys under KEK {result.kek_primary}")
+    out.print(f"re-wrapped {counted(result.rewrapped, 'data key')} under KEK {result.kek_primary}")
     if result.unreadable:
         raise typer.Exit(1)
 
 
 @keys_cli.command("reseal")
-def keys_reseal(batch_size: Annotated[int, typer.Option(min=1, max=10_000)] = 500) -> None:
-    """Seal values made before AAD v2 again, bound to the clear columns that decide access; resumable."""
+def keys_reseal(batch_size: BatchSize = 500) -> None:
+    """Seal values made before AAD v2 again. They become bound to the clear columns that decide access; resumable."""
     with _keys_and_database() as (store, keyring, factory):
         with recorded(factory, AuditAction.KEYS_RESEAL, RESEAL_RESOURCE), progress() as bar:
             task = bar.add_task("re-sealing people's values", total=None)
@@ -138,14 +173,14 @@ def keys_reseal(batch_size: Annotated[int, typer.Option(min=1, max=10_000)] = 50
             )
         outcome = audit.Outcome.ALLOWED if result.complete else audit.Outcome.FAILED
         record(factory, AuditAction.KEYS_RESEAL, outcome, resource_type=RESEAL_RESOURCE)
-    out.print(f"re-sealed {result.resealed} values")
+    out.print(f"re-sealed {counted(result.resealed, 'value')}")
     if result.complete:
         out.print("Every value is sealed as v2; values in the old format are no longer accepted.")
         return
     if result.unreadable:
         console.print(
-            f"{len(result.unreadable)} rows would not open and were left as they are (damaged or moved rows, "
-            f"or old values put back): {', '.join(result.unreadable[:20])}",
+            f"{counted(len(result.unreadable), 'row')} would not open and were left as they are "
+            f"(damaged or moved rows, or old values put back): {', '.join(result.unreadable[:20])}",
             soft_wrap=True,
             markup=False,
         )

@@ -123,22 +123,43 @@ def open_keystore(settings: Settings, prompt: Callable[[], str] | None = None) -
     return store
 
 
+def custody_problems(settings: Settings, *, will_protect: bool = False) -> list[str]:
+    """What stops the keys from being used outside development mode, without asking for a passphrase.
+
+    ``will_protect``: a missing key file is about to be made protected (`testimony init --protect`).
+    """
+    if settings.development or settings.keys.provider:
+        return []
+    if settings.keys.material:
+        protected = kr.is_protected(settings.keys.material.get_secret_value().encode())
+        where = "the keyring in TESTIMONY_KEYS__MATERIAL"
+    elif not settings.key_file.exists():
+        if will_protect:
+            return []
+        return [f"no key file at {settings.key_file}: create a protected one with `testimony init --protect`"]
+    else:
+        protected = FileKeyStore(settings.key_file, None).protected
+        where = f"the key file {settings.key_file}"
+    if protected:
+        return []
+    return [
+        f"{where} is not passphrase-protected: run `testimony keys protect` and set TESTIMONY_KEYS__PASSPHRASE "
+        "(or answer the prompt), or configure TESTIMONY_KEYS__PROVIDER"
+    ]
+
+
 def open_keys(settings: Settings, prompt: Callable[[], str] | None = None) -> Keys:
     """Open the key store once and load the keyring, enforcing the rules for the current mode.
 
-    ConfigError says what to do; nothing is changed when it is raised.
+    ConfigError says what to do (everything that is missing, at once); nothing is changed when it is raised.
     """
-    settings.refuse_unready()
+    try:
+        settings.refuse_unready(custody_problems(settings))
+    except OSError as exc:  # an unreadable key file
+        raise ConfigError(f"refusing to start: {exc}") from None
     try:
         store = open_keystore(settings, prompt)
         keyring = store.load()
-        if not settings.development and not store.protected and not settings.keys.provider:
-            raise ConfigError(
-                f"refusing to start: the {store.description} is not passphrase-protected. Outside "
-                "development mode keys must be protected: run `testimony keys protect` and set "
-                "TESTIMONY_KEYS__PASSPHRASE (or answer the prompt), or configure TESTIMONY_KEYS__PROVIDER. "
-                "For local development only, set TESTIMONY_DEVELOPMENT=true."
-            )
         keyring.check_not_placeholder()
     except KeyringError as exc:
         raise ConfigError(f"refusing to start: {exc}") from None

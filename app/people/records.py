@@ -10,7 +10,6 @@ from sqlalchemy.orm import Session
 from app.access import policy
 from app.access.principal import Principal
 from app.audit import service as audit
-from app.core.errors import NotFound
 from app.keys.sealed import Place, open_json
 from app.keys.store import Keys
 from app.people.models import Person
@@ -21,12 +20,8 @@ TABLE = "people"
 
 def person_row(session: Session, principal: Principal, action: policy.Action, person_id: uuid.UUID) -> Person:
     """Role check, then lookup, then need-to-know: a person outside the user's cases is 404."""
-    policy.require(principal, action)
-    person = session.get(Person, person_id)
-    if person is None:
-        raise NotFound
+    person = policy.load(session, principal, action, Person, person_id)
     audit.touch(session, case_id=person.case_id)
-    policy.authorize(principal, action, person)
     return person
 
 

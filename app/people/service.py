@@ -16,7 +16,6 @@ from app.cases.models import Case
 from app.consent import service as consent
 from app.consent.models import ParticipationConsent
 from app.core.db import db_now, new_id
-from app.core.errors import NotFound
 from app.keys.sealed import seal_json
 from app.people import duplicates
 from app.people.models import Person
@@ -40,13 +39,6 @@ def new_code() -> str:
     return f"{raw[:3]}-{raw[3:]}"
 
 
-def _case(session: Session, case_id: uuid.UUID) -> Case:
-    case = session.get(Case, case_id)
-    if case is None:
-        raise NotFound
-    return case
-
-
 def _summary(person: Person, latest: ParticipationConsent | None) -> PersonSummary:
     """Lists show the consent columns as stored; reading one person checks them against the sealed details."""
     return PersonSummary(
@@ -60,9 +52,7 @@ def _summary(person: Person, latest: ParticipationConsent | None) -> PersonSumma
 
 
 def create_person(session: Session, principal: Principal, case_id: uuid.UUID) -> PersonSummary:
-    policy.require(principal, policy.Action.PERSON_CREATE)
-    case = _case(session, case_id)
-    policy.authorize(principal, policy.Action.PERSON_CREATE, policy.CaseRef(case.id))
+    case = policy.load(session, principal, policy.Action.PERSON_CREATE, Case, case_id)
     code = new_code()
     while session.scalars(select(Person.id).where(Person.code == code)).first() is not None:
         code = new_code()
@@ -74,15 +64,8 @@ def create_person(session: Session, principal: Principal, case_id: uuid.UUID) ->
 
 
 def list_people(session: Session, principal: Principal, case_id: uuid.UUID) -> list[PersonSummary]:
-    policy.require(principal, policy.Action.PERSON_READ)
-    case = _case(session, case_id)
-    policy.authorize(principal, policy.Action.PERSON_READ, policy.CaseRef(case.id))
-    stmt = policy.scope(
-        principal,
-        policy.Action.PERSON_READ,
-        select(Person).where(Person.case_id == case.id).order_by(Person.created_at),
-        Person.case_id,
-    )
+    case = policy.load(session, principal, policy.Action.PERSON_READ, Case, case_id)
+    stmt = select(Person).where(Person.case_id == case.id).order_by(Person.created_at)
     return [_summary(p, consent.latest(session, p.id)) for p in session.scalars(stmt)]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -10,7 +11,7 @@ from typer.testing import CliRunner
 
 from app.access.roles import Role
 from app.cli import cli
-from tests.support.actors import PASSWORD, anonymous, code, login, make_user
+from tests.support.actors import PASSWORD, actor, anonymous, code, login, make_user
 
 
 def run(env: dict[str, str], *args: str) -> str:
@@ -75,3 +76,25 @@ def test_reset_password_from_the_command_line_ends_sessions_and_prints_the_whole
     r = client.post("/api/v1/auth/login", json=new)
     assert r.status_code == 200, r.text
     assert r.json()["user"]["must_change_password"] is True
+
+
+def test_users_list_as_json_is_one_document_with_the_accounts_as_the_api_lists_them(
+    app: FastAPI, cli_env: dict[str, str]
+) -> None:
+    run(cli_env, "users", "add", "nare", "--role", "documenter", "--display-name", "Nare Avetisyan")
+    run(cli_env, "users", "add", "anush", "--role", "auditor")
+    run(cli_env, "users", "disable", "anush")
+    result = CliRunner().invoke(cli, ["users", "list", "--json"], env={**cli_env, "COLUMNS": "40"})
+    assert result.exit_code == 0, result.output
+    listed = {u["username"]: u for u in json.loads(result.stdout)["users"]}
+    admin = actor(app, "adm", [Role.ADMIN])
+    api = {u["username"]: u for u in admin.get("/api/v1/users").json()}
+    assert set(listed) == {"nare", "anush"}
+    for name, user in listed.items():
+        assert set(user) == {"id", "username", "display_name", "roles", "active", "totp_enabled", "created_at"}
+        assert user["id"] == api[name]["id"]
+        assert user["roles"] == api[name]["roles"]
+        assert user["active"] == api[name]["active"]
+    assert listed["nare"]["display_name"] == "Nare Avetisyan"
+    assert listed["nare"]["roles"] == ["documenter"]
+    assert listed["anush"]["active"] is False

@@ -1,5 +1,6 @@
 """`testimony forms` is part of the main command line."""
 
+import json
 import shutil
 from pathlib import Path
 
@@ -7,7 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from app.cli import cli
-from app.consent.forms import FormError
+from app.consent.forms import FormError, load_form
 from app.consent.registry import FormRegistry
 
 
@@ -34,3 +35,33 @@ def test_the_service_serves_published_versions_only_and_refuses_changed_ones(tmp
     text.write_text(text.read_text() + "\nOne more sentence.\n")
     with pytest.raises(FormError, match="published consent forms changed"):
         FormRegistry(root).summaries()
+
+
+def test_forms_list_as_json_gives_each_version_its_status_and_digest(tmp_path: Path) -> None:
+    source = Path(__file__).resolve().parents[2] / "consent_forms"
+    root = tmp_path / "forms"
+    shutil.copytree(source, root)
+    shutil.copytree(root / "standard" / "v1", root / "standard" / "v2")
+    (root / "standard" / "v2" / "form.yaml").write_text("not: [a form")
+    result = CliRunner().invoke(cli, ["forms", "list", "--root", str(root), "--json"], env={"COLUMNS": "40"})
+    assert result.exit_code == 0, result.output
+    listed = json.loads(result.stdout)
+    assert listed["root"] == str(root)
+    v1, v2 = listed["forms"]
+    published = load_form(root, "standard", "v1")
+    assert v1 == {
+        "form": "standard",
+        "version": "v1",
+        "status": "published",
+        "valid": True,
+        "languages": list(published.languages),
+        "digest": published.digest,
+    }
+    assert v2 == {
+        "form": "standard",
+        "version": "v2",
+        "status": "draft",
+        "valid": False,
+        "languages": [],
+        "digest": None,
+    }

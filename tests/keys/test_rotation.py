@@ -137,7 +137,7 @@ def test_stragglers_are_rewrapped_and_retired_keks_pruned(
     refused = runner.invoke(cli, ["keys", "prune"], env=cli_env)
     assert refused.exit_code == 2
     assert runner.invoke(cli, ["keys", "prune", "--yes"], env=cli_env).output.strip().endswith("none")
-    assert "re-wrapped 1 data keys under KEK 2" in runner.invoke(cli, ["keys", "rewrap"], env=cli_env).output
+    assert "re-wrapped 1 data key under KEK 2" in runner.invoke(cli, ["keys", "rewrap"], env=cli_env).output
     assert _versions(engine) == {2}
     pruned = runner.invoke(cli, ["keys", "prune", "--yes"], env=cli_env)
     assert pruned.exit_code == 0, pruned.output
