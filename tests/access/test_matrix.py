@@ -14,7 +14,7 @@ from fastapi import FastAPI
 
 from app.access.deps import get_principal
 from app.main import PUBLIC_PATHS
-from tests.access.world import World, request
+from tests.access.world import World, path_of, request
 from tests.support.actors import PASSWORD, code
 from tests.support.consent import participation as consent_body
 from tests.support.routes import ApiRoute, api_routes, protected_routes
@@ -148,11 +148,6 @@ MATRIX: dict[tuple[str, str], tuple[Body, dict[str, int]]] = {
     ),
 }
 
-QUERY = {
-    "/api/v1/audit/proofs/inclusion": "?index=0&tree_size=2",
-    "/api/v1/audit/proofs/consistency": "?first=1&second=2",
-}
-
 
 def _depends_on_principal(route: ApiRoute) -> bool:
     stack = list(route.dependant.dependencies)
@@ -178,26 +173,11 @@ def test_every_non_public_route_requires_a_principal(app: FastAPI) -> None:
     assert public <= PUBLIC_PATHS
 
 
-def _path(template: str, w: World) -> str:
-    path = template.format(
-        case_id=w.case_id,
-        user_id=w.actors["doc_in"].user_id if "members" in template else w.target_id,
-        token_id=w.admin_token_id,
-        confirmation_id=w.confirmation_id,
-        person_id=w.person_id,
-        review_id=w.review_id,
-        form_id="standard",
-        version="v1",
-        language="hy",
-    )
-    return path + QUERY.get(template, "")
-
-
 @pytest.mark.parametrize(("method", "template"), sorted(MATRIX), ids=lambda v: str(v))
 def test_matrix(world: World, method: str, template: str) -> None:
     body, expected = MATRIX[(method, template)]
     # Each actor's own changes (logout, password, tokens) touch nobody else, and only the actors
     # expected to succeed change shared state, so one copy of the world serves every actor in turn.
-    path = _path(template, world)
+    path = path_of(template, world)
     got = {who: request(world, who, method, path, body(world, who)).status_code for who in ACTORS}
     assert got == expected

@@ -213,3 +213,25 @@ def request(world: World, who: str, method: str, path: str, payload: Any) -> Any
         client = TestClient(world.app, base_url="https://testserver", raise_server_exceptions=False)
         return client.request(method, path, json=payload)
     return world.actors[who].request(method, path, json=payload)
+
+
+QUERY = {
+    "/api/v1/audit/proofs/inclusion": "?index=0&tree_size=2",
+    "/api/v1/audit/proofs/consistency": "?first=1&second=2",
+}
+
+
+def path_of(template: str, w: World) -> str:
+    """A route template filled in with the world's ids (and a query where the route needs one)."""
+    path = template.format(
+        case_id=w.case_id,
+        user_id=w.actors["doc_in"].user_id if "members" in template else w.target_id,
+        token_id=w.admin_token_id,
+        confirmation_id=w.confirmation_id,
+        person_id=w.person_id,
+        review_id=w.review_id,
+        form_id="standard",
+        version="v1",
+        language="hy",
+    )
+    return path + QUERY.get(template, "")
