@@ -13,8 +13,8 @@ from sqlalchemy import select
 from app.db import unit_of_work
 from app.models import Base
 from tests.access.test_matrix import MATRIX, SESSION_ACTORS
-from tests.access.world import World, path_of
 from tests.support.routes import protected_routes
+from tests.support.world import World, path_of
 
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
 ROUTES = sorted(key for key in MATRIX if key[0] in UNSAFE)

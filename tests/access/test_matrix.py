@@ -14,10 +14,10 @@ from fastapi import FastAPI
 
 from app.access.deps import get_principal
 from app.main import PUBLIC_PATHS
-from tests.access.world import World, path_of, request
 from tests.support.actors import PASSWORD, code
 from tests.support.consent import participation as consent_body
 from tests.support.routes import ApiRoute, api_routes, protected_routes
+from tests.support.world import World, path_of, request
 
 SESSION_ACTORS = ["doc_in", "doc_out", "legal_in", "legal_out", "custodian", "auditor", "admin"]
 TOKENS = ["doc_in_ro", "custodian_ro", "auditor_ro", "admin_ro"]  # read-only API tokens of those users

@@ -25,8 +25,8 @@ from app.crypto import keyring as kr
 from app.db import new_id, unit_of_work
 from app.keys.store import FileKeyStore, Keys, write_private_file
 from app.main import create_app
-from tests.conftest import CHEAP_ARGON2
 from tests.support.actors import Actor, login, make_user, now, shift_clock
+from tests.support.cheap import CHEAP_ARGON2
 from tests.support.consent import identity, participation, person_in
 from tests.support.database import ProvisionedDatabase, Templates
 
