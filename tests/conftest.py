@@ -17,10 +17,11 @@ from app.core.db import make_engine, make_sessionmaker
 from app.crypto import keyring as kr
 from app.keys.store import FileKeyStore, Keys, write_private_file
 from app.main import create_app
+from tests.support.cheap import CHEAP_ARGON2, CHEAP_SCRYPT
 from tests.support.database import ProvisionedDatabase, Templates
+from tests.support.world import Saved, World, build, restore
 
-CHEAP_SCRYPT = kr.ScryptParams(n=2**10, r=8, p=1)
-CHEAP_ARGON2 = PasswordHashSettings(time_cost=1, memory_kib=256, parallelism=1)
+__all__ = ["CHEAP_ARGON2", "CHEAP_SCRYPT", "production"]
 
 
 def production(settings: Settings, **update: object) -> Settings:
@@ -46,6 +47,19 @@ def templates(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Templates]:
 def database(templates: Templates, tmp_path: Path) -> Iterator[ProvisionedDatabase]:
     with templates.database(tmp_path) as db:
         yield db
+
+
+@pytest.fixture(scope="session")
+def matrix_saved(templates: Templates, tmp_path_factory: pytest.TempPathFactory) -> Saved:
+    """The authorization matrix's world, built once per session (per xdist worker)."""
+    return build(templates, tmp_path_factory.mktemp("matrix"))
+
+
+@pytest.fixture
+def world(matrix_saved: Saved, templates: Templates, tmp_path: Path) -> Iterator[World]:
+    """A fresh copy of the matrix's world for one test."""
+    with restore(matrix_saved, templates, tmp_path) as w:
+        yield w
 
 
 @pytest.fixture

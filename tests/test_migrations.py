@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shutil
 import uuid
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.pool import NullPool
 
-from app.core.migrate import alembic_config, downgrade, upgrade
+from app.core.migrate import alembic_config, downgrade, migrations_dir, upgrade
 from app.models import Base
 from tests.support.database import ProvisionedDatabase
 
@@ -48,13 +49,30 @@ def test_every_revision_goes_down_and_up(database: ProvisionedDatabase) -> None:
     assert head == script.get_current_head()
 
 
-def test_revision_files_follow_the_date_slug_template() -> None:
-    versions = Path(__file__).resolve().parents[1] / "migrations" / "versions"
-    names = sorted(p.name for p in versions.glob("*.py"))
-    assert names
-    for name in names:
-        stem = name.removesuffix(".py")
-        assert re.fullmatch(r"\d{8}_[a-z0-9_]+", stem), name
+def test_revision_files_sort_in_chain_order() -> None:
+    cfg = alembic_config("sqlite://")
+    chain = list(reversed(list(ScriptDirectory.from_config(cfg).walk_revisions())))
+    files = [Path(rev.path).name for rev in chain]
+    assert files == sorted(files)
+    assert files == [f"{n:04d}_{Path(f).stem[5:]}.py" for n, f in enumerate(files, start=1)]
+    for name in files:
+        assert re.fullmatch(r"\d{4}_[a-z0-9_]+\.py", name), name
+
+
+def test_a_new_revision_takes_the_next_number(database: ProvisionedDatabase, tmp_path: Path) -> None:
+    copy = tmp_path / "migrations"
+    shutil.copytree(migrations_dir(), copy, ignore=shutil.ignore_patterns("__pycache__"))
+    cfg = alembic_config(database.owner_url)
+    cfg.set_main_option("script_location", str(copy))
+    head = ScriptDirectory.from_config(cfg).get_current_head()
+    command.revision(cfg, message="Add a Thing!")
+    script = ScriptDirectory.from_config(cfg)
+    new = script.get_revision("head")
+    assert new is not None
+    expected = f"{len(list(migrations_dir().joinpath('versions').glob('*.py'))) + 1:04d}_add_a_thing"
+    assert (new.revision, new.down_revision) == (expected, head)
+    assert Path(new.path).name == f"{expected}.py"
+    assert sorted(p.name for p in (copy / "versions").glob("*.py"))[-1] == f"{expected}.py"
 
 
 @pytest.mark.parametrize("url_kind", ["owner"])

@@ -20,7 +20,8 @@ def migrations_dir() -> Path:
 def alembic_config(url: str, *, app_role: str | None = None, connection: Connection | None = None) -> Config:
     cfg = Config()
     cfg.set_main_option("script_location", str(migrations_dir()))
-    cfg.set_main_option("file_template", "%%(year)d%%(month).2d%%(day).2d_%%(slug)s")
+    cfg.set_main_option("file_template", "%%(rev)s")
+    cfg.set_main_option("revision_environment", "true")
     cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     cfg.attributes["app_role"] = app_role
     if connection is not None:

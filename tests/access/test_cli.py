@@ -7,10 +7,14 @@ import re
 from pathlib import Path
 
 from fastapi import FastAPI
+from sqlalchemy import select
 from typer.testing import CliRunner
 
+from app.access.models import CaseMember, User
 from app.access.roles import Role
+from app.cases.models import Case
 from app.cli import cli
+from app.core.db import unit_of_work
 from tests.support.actors import PASSWORD, actor, anonymous, code, login, make_user
 
 
@@ -20,19 +24,40 @@ def run(env: dict[str, str], *args: str) -> str:
     return result.output
 
 
-def test_users_and_cases_from_the_command_line(cli_env: dict[str, str]) -> None:
+def _team(app: FastAPI, code: str) -> list[str]:
+    with unit_of_work(app.state.sessionmaker) as s:
+        stmt = (
+            select(User.username)
+            .join(CaseMember, CaseMember.user_id == User.id)
+            .join(Case, Case.id == CaseMember.case_id)
+            .where(Case.code == code)
+        )
+        return sorted(s.scalars(stmt))
+
+
+def test_users_and_cases_from_the_command_line(app: FastAPI, cli_env: dict[str, str]) -> None:
     added = run(cli_env, "users", "add", "nare", "--role", "documenter", "--display-name", "Nare")
     assert "created nare (documenter)" in added
-    assert re.search(r"one-time password \(shown once\): \S{16,}", added)
+    found = re.search(r"one-time password \(shown once\): (\S{16,})", added)
+    assert found is not None
+    client = anonymous(app)
+    first = client.post("/api/v1/auth/login", json={"username": "nare", "password": found.group(1)})
+    assert first.status_code == 200, first.text
+    assert (first.json()["user"]["roles"], first.json()["user"]["must_change_password"]) == (["documenter"], True)
     run(cli_env, "cases", "add", "KB-7", "Shelter interviews")
     assert "team of KB-7: nare" in run(cli_env, "cases", "members", "KB-7", "--add", "nare")
+    assert _team(app, "KB-7") == ["nare"]
     listing = run(cli_env, "users", "list")
     assert "nare" in listing
     assert "documenter" in listing
     assert "revoked" in run(cli_env, "users", "revoke", "nare")
+    assert client.get("/api/v1/me").status_code == 401  # the session that login opened has ended
     assert "must enrol again" in run(cli_env, "users", "reset-2fa", "nare")
     assert "disabled nare" in run(cli_env, "users", "disable", "nare")
+    again = anonymous(app).post("/api/v1/auth/login", json={"username": "nare", "password": found.group(1)})
+    assert again.status_code == 401
     assert "team of KB-7: (nobody)" in run(cli_env, "cases", "members", "KB-7", "--remove", "nare")
+    assert _team(app, "KB-7") == []
 
 
 def test_cli_errors_are_clear(cli_env: dict[str, str]) -> None:

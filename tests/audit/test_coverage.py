@@ -15,9 +15,10 @@ from sqlalchemy import func, select
 
 from app.audit.models import AuditEvent
 from app.core.db import unit_of_work
-from tests.access.test_matrix import MATRIX, QUERY, World, _path, _world
+from tests.access.test_matrix import MATRIX
 from tests.support.actors import anonymous, code
 from tests.support.routes import protected_routes
+from tests.support.world import QUERY, World, path_of
 
 ANY = object()
 Expect = Callable[[World, Any], object]
@@ -59,8 +60,8 @@ ROUTES: dict[tuple[str, str], tuple[str, str, str, Expect]] = {
     ("POST", "/api/v1/auth/logout"): ("doc_in", "auth.logout", "session", _any),
     ("POST", "/api/v1/auth/step-up"): ("admin", "auth.step_up", "session", _any),
     ("POST", "/api/v1/me/password"): ("doc_in", "me.password_change", "user", _me("doc_in")),
-    ("POST", "/api/v1/me/totp"): ("enrolling", "me.totp_enrol", "user", _me("enrolling")),
-    ("POST", "/api/v1/me/totp/confirm"): ("enrolling", "me.totp_confirm", "user", _me("enrolling")),
+    ("POST", "/api/v1/me/totp"): ("doc_enrol", "me.totp_enrol", "user", _me("doc_enrol")),
+    ("POST", "/api/v1/me/totp/confirm"): ("doc_enrol", "me.totp_confirm", "user", _me("doc_enrol")),
     ("POST", "/api/v1/auth/tokens"): ("doc_in", "token.create", "token", _from_body("id")),
     ("GET", "/api/v1/auth/tokens"): ("doc_in", "token.list", "token", _none),
     ("DELETE", "/api/v1/auth/tokens/{token_id}"): ("admin", "token.revoke", "token", lambda w, _r: w.admin_token_id),
@@ -143,13 +144,10 @@ def _body(world: World, method: str, template: str, who: str) -> Any:
 
 
 @pytest.mark.parametrize(("method", "template"), sorted(ROUTES), ids=lambda v: str(v))
-def test_one_event_per_request_allowed_and_denied(app: FastAPI, method: str, template: str) -> None:
-    from tests.access import test_matrix
-
-    test_matrix._APP[:] = [app]
+def test_one_event_per_request_allowed_and_denied(world: World, method: str, template: str) -> None:
+    app = world.app
     who, action, resource_type, expect = ROUTES[(method, template)]
-    world = _world(app)
-    path = _path(template, world)
+    path = path_of(template, world)
     case_in_path = str(world.case_id) if "{case_id}" in template else None
 
     before = _last_seq(app)
@@ -190,11 +188,8 @@ def test_one_event_per_request_allowed_and_denied(app: FastAPI, method: str, tem
         assert event.case_id == world.case_id  # the person's case, though not in the path
 
 
-def test_denied_by_role_and_by_need_to_know_are_recorded(app: FastAPI) -> None:
-    from tests.access import test_matrix
-
-    test_matrix._APP[:] = [app]
-    world = _world(app)
+def test_denied_by_role_and_by_need_to_know_are_recorded(world: World) -> None:
+    app = world.app
     before = _last_seq(app)
     assert world.actors["doc_in"].get("/api/v1/users").status_code == 403
     assert world.actors["doc_out"].get(f"/api/v1/cases/{world.case_id}").status_code == 404

@@ -1,4 +1,6 @@
-"""The benchmarks run at a tiny size and their numbers hang together. Speed itself is never asserted."""
+"""The benchmarks run at a tiny size and measure what they say: the real entry shape, a root that an
+independent computation agrees with, a log that their paths reject when reordered, and the rows the
+ingest benchmark wrote. Speed itself, and the report's own arithmetic, are never asserted."""
 
 from __future__ import annotations
 
@@ -39,16 +41,7 @@ def test_verify_report_agrees_with_the_merkle_root_of_the_same_entries() -> None
 
     expected = merkle.root([merkle.leaf_hash(e) for e in audit_verify.make_entries(EVENTS)]).hex()
     assert result["root"] == result["hash_verify_root"] == result["full_check_root"] == expected
-    floor = result["baseline_sha256"]["seconds"]
-    assert result["baseline_sha256"]["ratio_to_baseline"] == 1.0
-    for path in ("hash_verify", "full_check"):
-        timing = result[path]
-        assert timing["ratio_to_baseline"] == pytest.approx(timing["seconds"] / floor)
-        assert timing["events_per_s"] * timing["seconds"] == pytest.approx(EVENTS)
-    target = result["target"]
-    assert target["extrapolated"] is True
-    assert target["hash_verify_seconds_at_target"] == pytest.approx(result["hash_verify"]["seconds"] * 500)
-    assert target["met"] == (target["hash_verify_seconds_at_target"] <= 5.0)
+    assert result["target"]["extrapolated"] is True  # 2,000 events stand in for the target's million
 
 
 def test_measured_paths_reject_a_reordered_log() -> None:
@@ -66,8 +59,6 @@ def test_ingest_audits_only_the_audited_variant(database: ProvisionedDatabase) -
     result = audit_ingest.measure(database.url, transactions=30, rounds=3, warmup=2)
 
     assert result["rows"] == {"cases": 2 * 32, "audit_events": 32}
-    assert result["ratio"] == pytest.approx(result["with_audit_ms"] / result["without_audit_ms"])
-    assert result["audit_append_ms"] == pytest.approx(result["with_audit_ms"] - result["without_audit_ms"])
     engine = make_engine(database.url)
     try:
         with make_sessionmaker(engine)() as session:

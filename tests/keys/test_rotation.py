@@ -7,36 +7,43 @@ import uuid
 from pathlib import Path
 
 import pytest
+from fastapi import FastAPI
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
 
 from app.access.principal import Principal
+from app.access.roles import Role
 from app.cli import cli
+from app.core.config import Settings
 from app.core.db import db_now, new_id, unit_of_work
 from app.crypto import envelope
 from app.crypto.derive import Purpose, derive_key
 from app.keys import service
 from app.keys.models import DataKey
 from app.keys.store import FileKeyStore, Keys
-from tests.support.database import ProvisionedDatabase
-from tests.support.sealed import SealedNote, add_note, create_table, read_note
+from app.main import create_app
+from app.people.models import Person
+from tests.support.actors import actor, login
+from tests.support.consent import identity, participation, person_in
+from tests.support.people import add_case, add_person, read_name
 
 
 @pytest.fixture
-def notes(database: ProvisionedDatabase, session_factory: sessionmaker[Session], keys: Keys) -> dict[uuid.UUID, str]:
-    create_table(database)
+def notes(session_factory: sessionmaker[Session], keys: Keys) -> dict[uuid.UUID, str]:
+    """Seven people, each with an identity sealed under their own data key."""
     written = {}
     with unit_of_work(session_factory) as s:
+        case_id = add_case(s)
         for i in range(7):
-            body = f"statement {i} Պետրոսյան"
-            written[add_note(s, keys, new_id(), body, f"t{i}")] = body
+            name = f"Պետրոսյան {i}"
+            written[add_person(s, keys, case_id, name)] = name
     return written
 
 
-def _ciphertexts(engine: Engine) -> dict[uuid.UUID, bytes]:
+def _ciphertexts(engine: Engine) -> dict[uuid.UUID, bytes | None]:
     with Session(engine) as s:
-        return {n.id: n.body for n in s.scalars(select(SealedNote))}
+        return {p.id: p.identity for p in s.scalars(select(Person))}
 
 
 def _versions(engine: Engine) -> set[int]:
@@ -46,8 +53,8 @@ def _versions(engine: Engine) -> set[int]:
 
 def _all_open(session_factory: sessionmaker[Session], keys: Keys, notes: dict[uuid.UUID, str]) -> None:
     with unit_of_work(session_factory) as s:
-        for note_id, body in notes.items():
-            assert read_note(s, keys, note_id)[0] == body
+        for person_id, name in notes.items():
+            assert read_name(s, keys, person_id) == name
 
 
 def test_rotate_rewraps_every_key_and_no_data(
@@ -137,6 +144,7 @@ def test_stragglers_are_rewrapped_and_retired_keks_pruned(
     refused = runner.invoke(cli, ["keys", "prune"], env=cli_env)
     assert refused.exit_code == 2
     assert runner.invoke(cli, ["keys", "prune", "--yes"], env=cli_env).output.strip().endswith("none")
+    assert sorted(key_store.load().keks) == [1, 2]  # KEK 1 still wraps the straggler
     assert "re-wrapped 1 data key under KEK 2" in runner.invoke(cli, ["keys", "rewrap"], env=cli_env).output
     assert _versions(engine) == {2}
     pruned = runner.invoke(cli, ["keys", "prune", "--yes"], env=cli_env)
@@ -171,3 +179,35 @@ def test_an_unreadable_data_key_does_not_stop_a_rotation(
     assert result.rewrapped == len(notes)
     with Session(engine) as s:
         assert set(s.scalars(select(DataKey.kek_version).where(DataKey.subject_id != damaged))) == {2}
+
+
+def test_a_person_read_through_the_api_after_rotation_and_prune(
+    app: FastAPI, settings: Settings, cli_env: dict[str, str], key_file: Path
+) -> None:
+    admin = actor(app, "adm", [Role.ADMIN])
+    case = admin.post("/api/v1/cases", json={"code": "KR-2", "title": "Rotation"}).json()["id"]
+    doc = actor(app, "doc", [Role.DOCUMENTER], cases=(uuid.UUID(case),))
+    pid = person_in(doc, case)["id"]
+    assert doc.post(f"/api/v1/people/{pid}/participation", json=participation(app)).status_code == 201
+    stored = doc.request("PATCH", f"/api/v1/people/{pid}", json=identity("Anahit Petrosyan"))
+    assert stored.status_code == 200, stored.text
+    before = doc.get(f"/api/v1/people/{pid}").json()
+    assert before["identity"]["full_name"] == "Anahit Petrosyan"
+
+    runner = CliRunner()
+    rotated = runner.invoke(cli, ["keys", "rotate"], env=cli_env)
+    assert rotated.exit_code == 0, rotated.output
+    assert doc.get(f"/api/v1/people/{pid}").json() == before  # the running service reloads the new KEK
+
+    pruned = runner.invoke(cli, ["keys", "prune", "--yes"], env=cli_env)
+    assert pruned.exit_code == 0, pruned.output
+    assert sorted(json.loads(key_file.read_text())["kek"]) == ["2"]
+    assert doc.get(f"/api/v1/people/{pid}").json() == before
+
+    store = FileKeyStore(key_file, None)
+    restarted = create_app(settings, Keys(store, store.load()))  # a service started without KEK 1
+    try:
+        again = login(restarted, "doc", doc.totp_secret, steps=1)
+        assert again.get(f"/api/v1/people/{pid}").json() == before
+    finally:
+        restarted.state.engine.dispose()

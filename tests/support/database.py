@@ -66,15 +66,29 @@ class ProvisionedDatabase:
     def is_postgres(self) -> bool:
         return self.url.startswith("postgresql")
 
+    @property
+    def source(self) -> str:
+        """What Templates.database() copies when this database is the source: its file or its name."""
+        if self.path is not None:
+            return str(self.path)
+        name = make_url(self.owner_url).database
+        assert name is not None
+        return name
+
 
 class Templates:
-    """Makes the migrated template once per session and a copy per test."""
+    """Makes the migrated template once per session (per xdist worker) and a copy per test.
+
+    PostgreSQL databases are named after the worker's process id, so parallel workers never
+    copy from or drop one another's templates.
+    """
 
     def __init__(self, workdir: Path) -> None:
         self.workdir = workdir
         self.admin_url = postgres_admin_url()
         self.app_role = postgres_app_role()
         self._template: str | None = None
+        self._kept: list[str] = []
 
     def _admin(self) -> Engine:
         assert self.admin_url is not None
@@ -105,31 +119,52 @@ class Templates:
             self._template = name
         return self._template
 
-    @contextmanager
-    def database(self, tmp_path: Path) -> Iterator[ProvisionedDatabase]:
-        template = self.template()
+    def _copy(self, source: str, tmp_path: Path, name: str) -> ProvisionedDatabase:
         if self.admin_url is None:
-            path = tmp_path / "testimony.db"
-            shutil.copyfile(template, path)
+            path = tmp_path / f"{name}.db"
+            shutil.copyfile(source, path)
+            if Path(f"{source}-wal").exists():  # a source still in WAL mode keeps recent pages there
+                shutil.copyfile(f"{source}-wal", f"{path}-wal")
             url = f"sqlite:///{path}"
-            yield ProvisionedDatabase(url=url, owner_url=url, path=path)
-            return
-        name = f"tv_{os.getpid()}_{uuid.uuid4().hex[:10]}"
+            return ProvisionedDatabase(url=url, owner_url=url, path=path)
         engine = self._admin()
         with engine.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
+            conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{source}"'))
+        engine.dispose()
+        return ProvisionedDatabase(
+            url=self._db_url(name, self.app_role), owner_url=self._db_url(name), app_role=self.app_role
+        )
+
+    def _drop(self, name: str) -> None:
+        engine = self._admin()
+        with engine.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        engine.dispose()
+
+    @contextmanager
+    def database(self, tmp_path: Path, source: str | None = None) -> Iterator[ProvisionedDatabase]:
+        """A fresh copy of the migrated template, or of ``source`` (a database kept with keep())."""
+        if self.admin_url is None:
+            yield self._copy(source or self.template(), tmp_path, "testimony")
+            return
+        name = f"tv_{os.getpid()}_{uuid.uuid4().hex[:10]}"
         try:
-            yield ProvisionedDatabase(
-                url=self._db_url(name, self.app_role), owner_url=self._db_url(name), app_role=self.app_role
-            )
+            yield self._copy(source or self.template(), tmp_path, name)
         finally:
-            with engine.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            engine.dispose()
+            self._drop(name)
+
+    def keep(self, label: str) -> ProvisionedDatabase:
+        """A copy of the migrated template that lives until the session ends, to build a shared world
+        in once and then copy per test. Close every connection to it before copying it."""
+        name = f"tv_{label}_{os.getpid()}"
+        if self.admin_url is not None:
+            self._drop(name)  # left by a killed run whose process id this one reuses
+        db = self._copy(self.template(), self.workdir, name)
+        self._kept.append(name)
+        return db
 
     def drop_template(self) -> None:
-        if self.admin_url is not None and self._template is not None:
-            engine = self._admin()
-            with engine.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{self._template}" WITH (FORCE)'))
-            engine.dispose()
+        if self.admin_url is not None:
+            for name in [*self._kept, self._template]:
+                if name is not None:
+                    self._drop(name)

@@ -1,0 +1,237 @@
+"""The authorization matrix's world: users of every kind, a case, people, a pending confirmation,
+a duplicate review and a signed checkpoint. Built once per session (per xdist worker) and copied
+per test, with the same keyring and the database clock set back to the moment it was built."""
+
+from __future__ import annotations
+
+import shutil
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from app.access.models import User
+from app.access.roles import Role
+from app.audit import service as audit
+from app.cases.models import Case
+from app.core.config import DatabaseSettings, KeySettings, Settings
+from app.core.db import new_id, unit_of_work
+from app.crypto import keyring as kr
+from app.keys.store import FileKeyStore, Keys, write_private_file
+from app.main import create_app
+from tests.support.actors import Actor, login, make_user, now, shift_clock
+from tests.support.cheap import CHEAP_ARGON2
+from tests.support.consent import identity, participation, person_in
+from tests.support.database import ProvisionedDatabase, Templates
+
+COOKIE = "testimony_session"  # the development cookie name
+
+# name -> (roles, second factor enrolled, on the case's team, password change pending)
+SESSIONS: dict[str, tuple[list[Role], bool, bool, bool]] = {
+    "doc_in": ([Role.DOCUMENTER], True, True, False),
+    "doc_out": ([Role.DOCUMENTER], True, False, False),
+    "legal_in": ([Role.LEGAL], True, True, False),
+    "legal_out": ([Role.LEGAL], True, False, False),
+    "custodian": ([Role.CUSTODIAN], True, False, False),
+    "auditor": ([Role.AUDITOR], True, False, False),
+    "admin": ([Role.ADMIN], True, False, False),
+    "admin2": ([Role.ADMIN], True, False, False),
+    # Restricted logins: a password change or a second-factor enrolment pending.
+    "doc_pw": ([Role.DOCUMENTER], True, True, True),
+    "admin_pw": ([Role.ADMIN], True, False, True),
+    "doc_enrol": ([Role.DOCUMENTER], False, True, False),
+    "admin_enrol": ([Role.ADMIN], False, False, False),
+}
+# name -> the session user whose read-only API token it is
+READ_ONLY_TOKENS = {"doc_in_ro": "doc_in", "custodian_ro": "custodian", "auditor_ro": "auditor", "admin_ro": "admin"}
+
+
+@dataclass(frozen=True)
+class Credential:
+    user_id: uuid.UUID
+    username: str
+    totp_secret: str | None
+    cookie: str | None
+    csrf: str | None
+    bearer: str | None
+
+
+@dataclass(frozen=True)
+class Saved:
+    """A built world: a database to copy, its key file, when it was built, and how to act in it."""
+
+    source: str
+    key_file: Path
+    built_at: datetime
+    credentials: dict[str, Credential]
+    case_id: uuid.UUID
+    target_id: uuid.UUID
+    admin_token_id: str
+    confirmation_id: str
+    person_id: str
+    review_id: str
+
+
+@dataclass
+class World:
+    app: FastAPI
+    database: ProvisionedDatabase
+    actors: dict[str, Actor]
+    case_id: uuid.UUID
+    target_id: uuid.UUID
+    admin_token_id: str
+    confirmation_id: str
+    person_id: str
+    review_id: str
+
+
+def _settings(data_dir: Path, url: str, key_file: Path) -> Settings:
+    return Settings(
+        development=True,
+        data_dir=data_dir,
+        database=DatabaseSettings(url=url),
+        keys=KeySettings(file=key_file),
+        passwords=CHEAP_ARGON2,
+    )
+
+
+def _app(data_dir: Path, url: str, key_file: Path) -> FastAPI:
+    store = FileKeyStore(key_file, None)
+    return create_app(_settings(data_dir, url, key_file), Keys(store, store.load()))
+
+
+def build(templates: Templates, workdir: Path) -> Saved:
+    database = templates.keep("matrix")
+    key_file = workdir / "keyring.json"
+    write_private_file(key_file, kr.dumps(kr.generate(), None))
+    app = _app(workdir, database.url, key_file)
+    try:
+        return _populate(app, database, key_file)
+    finally:
+        app.state.engine.dispose()
+
+
+def _populate(app: FastAPI, database: ProvisionedDatabase, key_file: Path) -> Saved:
+    with unit_of_work(app.state.sessionmaker) as s:
+        case = Case(id=new_id(), code="KC-1", title="Matrix case", created_at=datetime.now(UTC))
+        s.add(case)
+        case_id = case.id
+    actors: dict[str, Actor] = {}
+    for name, (roles, with_totp, on_team, password_pending) in SESSIONS.items():
+        username = name.replace("_", "-")
+        user_id, secret = make_user(app, username, roles, with_totp=with_totp, cases=(case_id,) if on_team else ())
+        if password_pending:
+            with unit_of_work(app.state.sessionmaker) as s:
+                user = s.get(User, user_id)
+                assert user is not None
+                user.password_change_required = True
+        actors[name] = login(app, username, secret)
+    me = {name: a.get("/api/v1/me").json() for name, a in actors.items()}
+    assert [n for n, m in me.items() if m["must_change_password"]] == ["doc_pw", "admin_pw"]
+    assert [n for n, m in me.items() if m["must_enrol_totp"]] == ["doc_enrol", "admin_enrol"]
+    tokens = {}
+    for name, owner in READ_ONLY_TOKENS.items():
+        made = actors[owner].post("/api/v1/auth/tokens", json={"name": name, "scope": "read"})
+        assert made.status_code == 201, made.text
+        tokens[name] = made.json()["token"]
+    target_id, _ = make_user(app, "target", [Role.DOCUMENTER])
+    admin_token = actors["admin"].post("/api/v1/auth/tokens", json={"name": "owned"}).json()["id"]
+    pending = actors["admin2"].request("PATCH", f"/api/v1/users/{target_id}", json={"roles": ["legal"]})
+    assert pending.status_code == 202, pending.text
+    with unit_of_work(app.state.sessionmaker) as s:
+        assert audit.make_checkpoint(s, app.state.keys.current.signer, "matrix/audit") is not None
+    documenter = actors["doc_in"]
+    people = [person_in(documenter, case_id)["id"] for _ in range(2)]
+    for person in people:
+        assert documenter.post(f"/api/v1/people/{person}/participation", json=participation(app)).status_code == 201
+        assert documenter.request("PATCH", f"/api/v1/people/{person}", json=identity()).status_code == 200
+    reviews = actors["custodian"].get("/api/v1/duplicate-reviews").json()["reviews"]
+    assert len(reviews) == 1, reviews
+    credentials = {
+        name: Credential(a.user_id, a.username, a.totp_secret, a.client.cookies.get(COOKIE), a.csrf, None)
+        for name, a in actors.items()
+    }
+    for name, owner in READ_ONLY_TOKENS.items():
+        o = actors[owner]
+        credentials[name] = Credential(o.user_id, o.username, o.totp_secret, None, None, tokens[name])
+    return Saved(
+        source=database.source,
+        key_file=key_file,
+        built_at=now(app),
+        credentials=credentials,
+        case_id=case_id,
+        target_id=target_id,
+        admin_token_id=admin_token,
+        confirmation_id=pending.json()["pending_confirmation"]["id"],
+        person_id=people[0],
+        review_id=reviews[0]["id"],
+    )
+
+
+@contextmanager
+def restore(saved: Saved, templates: Templates, tmp_path: Path) -> Iterator[World]:
+    """A copy of the saved world, served by an app with the same keyring and the clock of its build,
+    so that sessions and second factors are as fresh as when the world was made."""
+    key_file = tmp_path / "var" / "keyring.json"
+    key_file.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(saved.key_file, key_file)
+    with templates.database(tmp_path, source=saved.source) as database:
+        app = _app(tmp_path / "var", database.url, key_file)
+        try:
+            shift_clock(app, saved.built_at - now(app) + timedelta(seconds=1))
+            actors = {name: _actor(app, c) for name, c in saved.credentials.items()}
+            yield World(
+                app,
+                database,
+                actors,
+                saved.case_id,
+                saved.target_id,
+                saved.admin_token_id,
+                saved.confirmation_id,
+                saved.person_id,
+                saved.review_id,
+            )
+        finally:
+            app.state.engine.dispose()
+
+
+def _actor(app: FastAPI, c: Credential) -> Actor:
+    client = TestClient(app, base_url="https://testserver", raise_server_exceptions=False)
+    if c.cookie is not None:
+        client.cookies.set(COOKIE, c.cookie)
+    return Actor(c.user_id, c.username, c.totp_secret, client, csrf=c.csrf, bearer=c.bearer)
+
+
+def request(world: World, who: str, method: str, path: str, payload: Any) -> Any:
+    if who == "anon":
+        client = TestClient(world.app, base_url="https://testserver", raise_server_exceptions=False)
+        return client.request(method, path, json=payload)
+    return world.actors[who].request(method, path, json=payload)
+
+
+QUERY = {
+    "/api/v1/audit/proofs/inclusion": "?index=0&tree_size=2",
+    "/api/v1/audit/proofs/consistency": "?first=1&second=2",
+}
+
+
+def path_of(template: str, w: World) -> str:
+    """A route template filled in with the world's ids (and a query where the route needs one)."""
+    path = template.format(
+        case_id=w.case_id,
+        user_id=w.actors["doc_in"].user_id if "members" in template else w.target_id,
+        token_id=w.admin_token_id,
+        confirmation_id=w.confirmation_id,
+        person_id=w.person_id,
+        review_id=w.review_id,
+        form_id="standard",
+        version="v1",
+        language="hy",
+    )
+    return path + QUERY.get(template, "")
