@@ -135,6 +135,7 @@ MATRIX: dict[tuple[str, str], tuple[Body, dict[str, int]]] = {
     ),
     ("GET", "/api/v1/people/{person_id}/participation"): (_none, {**_allow(200, DOC_IN), "doc_out": 404}),
     ("GET", "/api/v1/consent-forms"): (_none, _allow(200, EVERYONE)),
+    ("GET", "/api/v1/consent-forms/{form_id}/{version}"): (_none, _allow(200, EVERYONE)),
     ("GET", "/api/v1/consent-forms/{form_id}/{version}/{language}"): (_none, _allow(200, EVERYONE)),
     ("GET", "/api/v1/duplicate-reviews"): (_none, _allow(200, CUSTODIAN)),
     ("POST", "/api/v1/duplicate-reviews/{review_id}"): (
