@@ -22,7 +22,7 @@ from app.consent.schemas import (
     TextRef,
 )
 from app.consent.vocabulary import DataCategory, DisclosureLevel, ReceiptOption, RecipientClass
-from app.errors import NotFound
+from app.errors import NotFound, ValidationFailed
 
 K = TypeVar("K", bound=str)
 
@@ -88,6 +88,8 @@ class FormRegistry:
                 f"its languages: {allowed(form.languages)}",
                 fields=["language"],
             )
+        if variant not in {v.value for v in TextVariant}:
+            raise ValidationFailed(f"no such text variant; the variants: {allowed(TextVariant)}", fields=["variant"])
         text = form.text(language, TextVariant(variant))
         return FormTextRead(
             form_id=form.form_id,

@@ -11,6 +11,7 @@ import yaml
 from fastapi import FastAPI
 
 from app.access.roles import Role
+from app.errors import ValidationFailed
 from tests.support.actors import Actor, actor
 from tests.support.consent import documenter_team, participation, person_in, text_hash
 
@@ -136,3 +137,11 @@ def test_an_unknown_teach_back_question_lists_the_questions(app: FastAPI) -> Non
     assert error["problem"] == "enum"
     for question in DECLARED["teach_back"]:
         assert f"'{question}'" in error["allowed"]
+
+
+def test_the_registry_refuses_an_unknown_variant_listing_the_variants(app: FastAPI) -> None:
+    """The route's own check answers first; the registry does not rely on it."""
+    with pytest.raises(ValidationFailed) as refused:
+        app.state.runtime.forms.text("standard", "v1", "en", "zzqx")
+    assert refused.value.detail.endswith("the variants: main, child, guardian, verbal_script")
+    assert "zzqx" not in refused.value.detail
