@@ -62,8 +62,13 @@ def test_client_keys_and_values_never_appear_in_an_error_body(app: FastAPI) -> N
     assert sorted(problem["errors"], key=lambda e: (e["field"], e["problem"])) == [
         {"field": "age_years", "problem": "int_parsing"},
         {"field": "body", "problem": "unknown_field"},
-        {"field": "teach_back", "problem": "enum"},
-        {"field": "teach_back.risks", "problem": "enum"},
+        {
+            "field": "teach_back",
+            "problem": "enum",
+            "allowed": "'voluntariness', 'recording', 'courts_and_defence', 'risks', "
+            "'withdrawal_limits' or 're_contact'",
+        },
+        {"field": "teach_back.risks", "problem": "enum", "allowed": "'pass' or 're_explained'"},
         {"field": "witness", "problem": "unknown_field"},
     ]
 

@@ -2,13 +2,29 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from functools import cached_property
 from pathlib import Path
+from typing import TypeVar
 
 from app.consent.forms import ConsentForm, FormError, TextVariant, list_forms, load_form
 from app.consent.published import check_published, published_versions
-from app.consent.schemas import FormSummary, FormTextRead
-from app.core.errors import NotFound
+from app.consent.schemas import (
+    DecisionQuestion,
+    FormLanguageRead,
+    FormRead,
+    FormSummary,
+    FormTextRead,
+    PurposeLabel,
+    SignOffRead,
+    TeachBackPrompt,
+    TermLabel,
+    TextRef,
+)
+from app.consent.vocabulary import DataCategory, DisclosureLevel, ReceiptOption, RecipientClass
+from app.core.errors import NotFound, ValidationFailed
+
+K = TypeVar("K", bound=str)
 
 
 def default_root() -> Path:
@@ -17,6 +33,11 @@ def default_root() -> Path:
         if candidate.is_dir():
             return candidate
     raise FormError("the consent_forms folder is missing from this installation")
+
+
+def allowed(values: Iterable[object]) -> str:
+    """The allowed values of one of the form's own lists, for an error message (never the client's input)."""
+    return ", ".join(str(v) for v in values)
 
 
 class FormRegistry:
@@ -39,16 +60,36 @@ class FormRegistry:
     def get(self, form_id: str, version: str) -> ConsentForm | None:
         return self.forms.get((form_id, version))
 
+    def published_names(self) -> str:
+        """The published versions as "standard/v1, ...", for messages that list what may be asked for."""
+        return allowed(f"{f}/{v}" for f, v in sorted(self.forms)) or "none"
+
     def summaries(self) -> list[FormSummary]:
         return [
             FormSummary(form_id=f.form_id, version=f.version, languages=sorted(f.languages), digest=f.digest)
             for _, f in sorted(self.forms.items())
         ]
 
-    def text(self, form_id: str, version: str, language: str, variant: str = "main") -> FormTextRead:
+    def served(self, form_id: str, version: str) -> ConsentForm:
+        """A published version, or 404 listing the published ones."""
         form = self.get(form_id, version)
-        if form is None or language not in form.languages or variant not in {v.value for v in TextVariant}:
-            raise NotFound("no such consent form, version or language")
+        if form is None:
+            raise NotFound(
+                f"no published consent form by that name and version; published: {self.published_names()}",
+                fields=["form_id", "version"],
+            )
+        return form
+
+    def text(self, form_id: str, version: str, language: str, variant: str = "main") -> FormTextRead:
+        form = self.served(form_id, version)
+        if language not in form.languages:
+            raise NotFound(
+                f"consent form {form.form_id}/{form.version} has no text in that language; "
+                f"its languages: {allowed(form.languages)}",
+                fields=["language"],
+            )
+        if variant not in {v.value for v in TextVariant}:
+            raise ValidationFailed(f"no such text variant; the variants: {allowed(TextVariant)}", fields=["variant"])
         text = form.text(language, TextVariant(variant))
         return FormTextRead(
             form_id=form.form_id,
@@ -58,3 +99,48 @@ class FormRegistry:
             sha256=text.sha256,
             content=text.content,
         )
+
+    def whole(self, form_id: str, version: str) -> FormRead:
+        form = self.served(form_id, version)
+        return FormRead(
+            form_id=form.form_id,
+            version=form.version,
+            digest=form.digest,
+            source_language=form.source_language,
+            complaints_email=form.complaints_email,
+            sections=list(form.sections),
+            languages=[_language(form, code) for code in form.languages],
+        )
+
+
+def _language(form: ConsentForm, code: str) -> FormLanguageRead:
+    language = form.languages[code]
+    signoff = language.signoff
+    return FormLanguageRead(
+        code=code,
+        name=language.name,
+        title=form.title[code],
+        organisation=form.organisation[code],
+        signoff=None if signoff is None else SignOffRead(name=signoff.name, role=signoff.role, date=signoff.date),
+        texts=[TextRef(variant=t.variant.value, sha256=t.sha256) for t in language.texts.values()],
+        decisions=[
+            DecisionQuestion(id=k, label=e.label[code], question=e.question[code]) for k, e in form.decisions.items()
+        ],
+        teach_back=[
+            TeachBackPrompt(id=k, question=e.question[code], listen_for=e.listen_for[code])
+            for k, e in form.teach_back.items()
+        ],
+        retention_options=_labels(TermLabel[str], form.retention_options, code),
+        receipt_options=_labels(TermLabel[ReceiptOption], form.receipt_options, code),
+        purposes=[
+            PurposeLabel(id=k, label=e.label[code], example_recipient=e.example_recipient[code])
+            for k, e in form.purposes.items()
+        ],
+        recipient_classes=_labels(TermLabel[RecipientClass], form.recipient_classes, code),
+        data_categories=_labels(TermLabel[DataCategory], form.data_categories, code),
+        disclosure_levels=_labels(TermLabel[DisclosureLevel], form.disclosure_levels, code),
+    )
+
+
+def _labels(kind: type[TermLabel[K]], terms: Mapping[K, Mapping[str, str]], code: str) -> list[TermLabel[K]]:
+    return [kind(id=k, label=labels[code]) for k, labels in terms.items()]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from typing import Literal
 
 from fastapi import APIRouter, status
 
@@ -11,7 +10,14 @@ from app.access.deps import CurrentPrincipal, RuntimeDep
 from app.audit.unit_of_work import DbSession, UnitOfWorkRoute, audited
 from app.audit.vocabulary import AuditAction
 from app.consent import service
-from app.consent.schemas import FormSummary, FormTextRead, ParticipationCreate, ParticipationRead
+from app.consent.schemas import (
+    FormRead,
+    FormSummary,
+    FormTextRead,
+    ParticipationCreate,
+    ParticipationRead,
+    TextVariantName,
+)
 
 router = APIRouter(prefix="/api/v1", route_class=UnitOfWorkRoute, tags=["consent"])
 
@@ -22,6 +28,13 @@ def list_forms(principal: CurrentPrincipal, runtime: RuntimeDep) -> list[FormSum
     return service.list_forms(runtime, principal)
 
 
+@router.get("/consent-forms/{form_id}/{version}", response_model=FormRead)
+@audited(AuditAction.FORMS_READ, "consent_form", id_param="form_id")
+def read_form(form_id: str, version: str, principal: CurrentPrincipal, runtime: RuntimeDep) -> FormRead:
+    """A published form version whole, per language: questions, teach-back, retention and vocabulary labels."""
+    return service.read_form(runtime, principal, form_id, version)
+
+
 @router.get("/consent-forms/{form_id}/{version}/{language}", response_model=FormTextRead)
 @audited(AuditAction.FORMS_READ, "consent_form", id_param="form_id")
 def form_text(
@@ -30,7 +43,7 @@ def form_text(
     language: str,
     principal: CurrentPrincipal,
     runtime: RuntimeDep,
-    variant: Literal["main", "child", "guardian", "verbal_script"] = "main",
+    variant: TextVariantName = "main",
 ) -> FormTextRead:
     return service.form_text(runtime, principal, form_id, version, language, variant)
 

@@ -5,15 +5,26 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, Generic, Literal, TypeVar
 
 from pydantic import Field, StringConstraints
 
-from app.consent.vocabulary import ConsentStatus, ReceiptOption, TeachBackQuestion
+from app.consent.vocabulary import (
+    ConsentStatus,
+    DataCategory,
+    DisclosureLevel,
+    FormSection,
+    ParticipationDecision,
+    Purpose,
+    ReceiptOption,
+    RecipientClass,
+    TeachBackQuestion,
+)
 from app.core.schemas import Input, NonBlank, Output
 
 Short = Annotated[NonBlank, StringConstraints(max_length=120)]
 Note = Annotated[str, StringConstraints(max_length=1000)]
+Sha256 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
 
 
 class FormSummary(Output):
@@ -32,6 +43,77 @@ class FormTextRead(Output):
     content: str
 
 
+TextVariantName = Literal["main", "child", "guardian", "verbal_script"]
+Term = TypeVar("Term")
+
+
+class TermLabel(Output, Generic[Term]):
+    """One term of the form's vocabulary and its plain label in one language."""
+
+    id: Term
+    label: str
+
+
+class PurposeLabel(TermLabel[Purpose]):
+    example_recipient: str
+
+
+class DecisionQuestion(TermLabel[ParticipationDecision]):
+    question: str
+    """Asked on its own; declining is an answer."""
+
+
+class TeachBackPrompt(Output):
+    id: TeachBackQuestion
+    question: str
+    listen_for: str
+    """The key point the interviewer listens for in the person's own words."""
+
+
+class TextRef(Output):
+    """A text of the language; its content is served by GET /consent-forms/{form}/{version}/{language}."""
+
+    variant: TextVariantName
+    sha256: str
+
+
+class SignOffRead(Output):
+    name: str
+    role: str
+    date: date
+
+
+class FormLanguageRead(Output):
+    """Everything a client shows in one language, in the order the form declares it."""
+
+    code: str
+    name: str
+    title: str
+    organisation: str
+    signoff: SignOffRead | None
+    texts: list[TextRef]
+    decisions: list[DecisionQuestion]
+    teach_back: list[TeachBackPrompt]
+    retention_options: list[TermLabel[str]]
+    receipt_options: list[TermLabel[ReceiptOption]]
+    purposes: list[PurposeLabel]
+    recipient_classes: list[TermLabel[RecipientClass]]
+    data_categories: list[TermLabel[DataCategory]]
+    disclosure_levels: list[TermLabel[DisclosureLevel]]
+
+
+class FormRead(Output):
+    """A published form version, whole: a client never needs its form.yaml."""
+
+    form_id: str
+    version: str
+    digest: str
+    source_language: str
+    complaints_email: str
+    sections: list[FormSection]
+    languages: list[FormLanguageRead]
+
+
 class Method(StrEnum):
     VERBAL_WITNESSED = "verbal_witnessed"
     WRITTEN = "written"
@@ -44,16 +126,19 @@ class TeachBackResult(StrEnum):
 
 
 class Decisions(Input):
-    """One explicit yes or no per decision: declining is an answer, and nothing defaults to yes."""
+    """One explicit yes or no per decision: declining is an answer, and nothing defaults to yes.
 
-    interview_now: bool
-    notes: bool
-    audio_recording: bool
-    video_recording: bool
-    photos: bool
-    storage: bool
-    referral: bool
-    re_contact: bool
+    A decision left out (or null) is not yet made: only a deferred record may leave one out.
+    """
+
+    interview_now: bool | None = None
+    notes: bool | None = None
+    audio_recording: bool | None = None
+    video_recording: bool | None = None
+    photos: bool | None = None
+    storage: bool | None = None
+    referral: bool | None = None
+    re_contact: bool | None = None
 
 
 class Witness(Input):
@@ -102,8 +187,10 @@ class ParticipationCreate(Input):
     form_id: Annotated[str, StringConstraints(max_length=64)]
     form_version: Annotated[str, StringConstraints(max_length=16)]
     language: Annotated[str, StringConstraints(max_length=8)]
-    text_variant: Literal["main", "child", "guardian", "verbal_script"] = "main"
-    text_sha256: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+    text_variant: TextVariantName = "main"
+    text_sha256: Sha256
+    guardian_text_sha256: Sha256 | None = None
+    """A minor's record: the hash of the guardian text read to the guardian, in the same language."""
     method: Method = Method.VERBAL_WITNESSED
     witness: Witness | None = None
     status: Literal[ConsentStatus.GIVEN, ConsentStatus.DEFERRED, ConsentStatus.REFUSED, ConsentStatus.RENEWED] = (
@@ -112,7 +199,8 @@ class ParticipationCreate(Input):
     deferred_reason: DeferredReason | None = None
     obtained_at: datetime | None = None
     place: Annotated[str, StringConstraints(max_length=200)] | None = None
-    decisions: Decisions
+    decisions: Decisions | None = None
+    """Required whole unless the record is deferred: see Decisions."""
     retention: Annotated[str, StringConstraints(pattern=r"^P[1-9][0-9]?Y$")] | None = None
     teach_back: dict[TeachBackQuestion, TeachBackResult] = Field(default_factory=dict)
     interpreter: Interpreter | None = None
@@ -136,6 +224,8 @@ class ParticipationRead(Output):
     form_version: str
     language: str
     text_sha256: str
+    guardian_text_sha256: str | None
+    """Pinned for a minor: the guardian text read to the guardian."""
     method: Method
     obtained_by: uuid.UUID | None
     obtained_at: datetime

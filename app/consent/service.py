@@ -18,9 +18,11 @@ from sqlalchemy.orm import Session
 from app.access import policy
 from app.access.principal import Principal
 from app.audit import service as audit
-from app.consent.forms import ConsentForm, TextVariant
+from app.consent import checks
+from app.consent.checks import ADULT, age_on
 from app.consent.models import ParticipationConsent
 from app.consent.schemas import (
+    FormRead,
     FormSummary,
     FormTextRead,
     Method,
@@ -28,7 +30,7 @@ from app.consent.schemas import (
     ParticipationCreate,
     ParticipationRead,
 )
-from app.consent.vocabulary import ConsentStatus, TeachBackQuestion
+from app.consent.vocabulary import ConsentStatus
 from app.core.db import db_now, new_id
 from app.core.errors import Conflict, ValidationFailed
 from app.keys.sealed import Place, open_json, seal_json
@@ -40,8 +42,6 @@ if TYPE_CHECKING:
     from app.runtime import Runtime  # the wiring above the domains; services only name its type
 
 TABLE = "participation_consents"
-ADULT = 18
-AFFIRMATIVE = frozenset({ConsentStatus.GIVEN, ConsentStatus.RENEWED})
 
 
 def list_forms(runtime: Runtime, principal: Principal) -> list[FormSummary]:
@@ -54,6 +54,11 @@ def form_text(
 ) -> FormTextRead:
     policy.require(principal, policy.Action.FORMS_READ)
     return runtime.forms.text(form_id, version, language, variant)
+
+
+def read_form(runtime: Runtime, principal: Principal, form_id: str, version: str) -> FormRead:
+    policy.require(principal, policy.Action.FORMS_READ)
+    return runtime.forms.whole(form_id, version)
 
 
 def latest(session: Session, person_id: uuid.UUID) -> ParticipationConsent | None:
@@ -115,9 +120,9 @@ def _minor_field(identity: Identity | None, decided_on: date) -> str | None:
 
 
 def _recorded_for_a_minor(details: dict[str, Any]) -> bool:
-    """Whether the decision carries what a minor needs: their assent, and a guardian's consent or,
-    when the guardian has a conflict of interest, a social worker standing in."""
-    if details.get("minor") is None:
+    """Whether the decision carries what a minor needs: the guardian text pinned, their assent, and a
+    guardian's consent or, when the guardian has a conflict of interest, a social worker standing in."""
+    if details.get("minor") is None or details.get("guardian_text_sha256") is None:
         return False
     minor = Minor.model_validate(details["minor"])
     if not minor.assent:
@@ -125,30 +130,6 @@ def _recorded_for_a_minor(details: dict[str, Any]) -> bool:
     if minor.guardian_conflict:
         return minor.social_worker is not None
     return minor.guardian is not None and minor.guardian.consent
-
-
-def age_on(born: date, on: date) -> int:
-    return on.year - born.year - ((on.month, on.day) < (born.month, born.day))
-
-
-def _form(runtime: Runtime, data: ParticipationCreate) -> ConsentForm:
-    form = runtime.forms.get(data.form_id, data.form_version)
-    if form is None:
-        raise ValidationFailed("unknown consent form or version", fields=["form_id", "form_version"])
-    if data.language not in form.languages:
-        raise ValidationFailed("the form has no text in that language", fields=["language"])
-    if form.text(data.language, TextVariant(data.text_variant)).sha256 != data.text_sha256:
-        raise ValidationFailed("text_sha256 is not the hash of the text shown", fields=["text_sha256"])
-    return form
-
-
-def _status(data: ParticipationCreate) -> ConsentStatus:
-    # Consent given in acute distress stays deferred until confirmed in a later version.
-    if data.deferred_reason is not None:
-        return ConsentStatus.DEFERRED
-    if data.status is ConsentStatus.DEFERRED:
-        raise ValidationFailed("say why consent is deferred", fields=["deferred_reason"])
-    return ConsentStatus(data.status)
 
 
 def _age(session: Session, runtime: Runtime, person: Person, data: ParticipationCreate, on: date) -> int:
@@ -164,59 +145,20 @@ def _age(session: Session, runtime: Runtime, person: Person, data: Participation
     return stated
 
 
-def _check(data: ParticipationCreate, form: ConsentForm, status: ConsentStatus, age: int, on: date) -> str | None:
-    """Refuse an incomplete record (422 naming the field); return why collection is blocked, if it is."""
-    if data.method is Method.VERBAL_WITNESSED and data.witness is None:
-        raise ValidationFailed("verbal consent needs a witness", fields=["witness"])
-    if status not in AFFIRMATIVE:
-        return None
-    missing = sorted(q.value for q in TeachBackQuestion if q not in data.teach_back)
-    if missing:
-        raise ValidationFailed(f"teach-back results are missing: {', '.join(missing)}", fields=["teach_back"])
-    if data.decisions.storage:
-        if data.retention not in form.retention_options:
-            raise ValidationFailed("choose one of the form's retention periods", fields=["retention"])
-        if data.withdrawal_code_word is None:
-            raise ValidationFailed("the person chooses a withdrawal code word", fields=["withdrawal_code_word"])
-    if data.decisions.re_contact:
-        if data.recontact is None:
-            raise ValidationFailed("re-contact needs its safety details", fields=["recontact"])
-        if data.recontact.expires_on <= on:
-            raise ValidationFailed("re-contact must expire in the future", fields=["recontact.expires_on"])
-    interp = data.interpreter
-    if interp is not None and not (interp.accepted_by_interviewee and interp.confidentiality_signed):
-        raise ValidationFailed(
-            "the interviewee must accept the interpreter, who signs the confidentiality undertaking",
-            fields=["interpreter"],
-        )
-    if age >= ADULT:
-        return None
-    minor = data.minor
-    if minor is None:
-        raise ValidationFailed("a minor needs their own assent and a guardian's consent", fields=["minor"])
-    if not minor.assent:
-        raise ValidationFailed("the child's own assent is required", fields=["minor.assent"])
-    if minor.guardian_conflict:
-        # A guardian with a conflict of interest blocks the interview unless a social worker stands in.
-        return None if minor.social_worker else "guardian_conflict"
-    if minor.guardian is None or not minor.guardian.consent:
-        raise ValidationFailed("a guardian's consent is required for a minor", fields=["minor.guardian"])
-    return None
-
-
 def record_participation(
     session: Session, runtime: Runtime, principal: Principal, person_id: uuid.UUID, data: ParticipationCreate
 ) -> ParticipationRead:
     person = person_row(session, principal, policy.Action.CONSENT_RECORD, person_id)
-    form = _form(runtime, data)
+    form = checks.form_of(runtime.forms, data)
     now = db_now(session)
     obtained = data.obtained_at or now
     if obtained.tzinfo is None or obtained > now + timedelta(minutes=5):
         raise ValidationFailed("obtained_at must be a past time with a time zone", fields=["obtained_at"])
-    status = _status(data)
+    status = checks.status_of(data)
     age = _age(session, runtime, person, data, obtained.date())
-    blocked = _check(data, form, status, age, obtained.date())
-    allows = status in AFFIRMATIVE and data.decisions.interview_now and data.decisions.storage and blocked is None
+    decisions = checks.decisions_of(data, status)
+    blocked = checks.check(data, form, status, decisions, age, obtained.date())
+    allows = checks.allows_collection(status, decisions, blocked)
     version = (
         session.scalar(
             select(func.max(ParticipationConsent.version)).where(ParticipationConsent.person_id == person.id)
@@ -227,7 +169,8 @@ def record_participation(
     details = data.model_dump(
         mode="json", exclude={"form_id", "form_version", "language", "text_sha256", "method", "status", "obtained_at"}
     )
-    details |= {"age_at_decision": age, "blocked_reason": blocked}
+    # Only the decisions made are kept: one left open is absent, never a stored "no" or "yes".
+    details |= {"decisions": decisions, "age_at_decision": age, "blocked_reason": blocked}
     row = ParticipationConsent(
         id=row_id,
         person_id=person.id,
@@ -298,6 +241,7 @@ def _read(session: Session, runtime: Runtime, person: Person, row: Participation
         form_version=row.form_version,
         language=row.language,
         text_sha256=row.text_sha256,
+        guardian_text_sha256=details.get("guardian_text_sha256"),
         method=Method(row.method),
         obtained_by=row.obtained_by,
         obtained_at=row.obtained_at,

@@ -17,6 +17,7 @@ from pydantic import BaseModel
 
 SOURCES = frozenset({"body", "query", "path", "header", "cookie"})
 UNKNOWN_FIELD = "unknown_field"
+_CHOICES = frozenset({"enum", "literal_error"})
 
 
 def _collect(annotation: Any, names: set[str], seen: set[int]) -> None:
@@ -74,7 +75,12 @@ def describe(error: Mapping[str, Any], names: frozenset[str]) -> dict[str, str]:
         elif isinstance(part, str) and part in names:
             parts.append(part)
     source = str(loc[0]) if loc and loc[0] in SOURCES else "body"
-    return {"field": ".".join(parts) or source, "problem": problem}
+    described = {"field": ".".join(parts) or source, "problem": problem}
+    expected = error.get("ctx", {}).get("expected")
+    if problem in _CHOICES and isinstance(expected, str):
+        # Pydantic builds this from the schema's own choices (our vocabulary), never from the input.
+        described["allowed"] = expected
+    return described
 
 
 def describe_all(errors: Iterable[Mapping[str, Any]], route: object) -> list[dict[str, str]]:

@@ -140,6 +140,7 @@ MATRIX: dict[tuple[str, str], tuple[Body, dict[str, int]]] = {
         {**_allow(200, {"doc_in", "doc_in_ro"}), "doc_out": 404},
     ),
     ("GET", "/api/v1/consent-forms"): (_none, _allow(200, SESSIONS | set(TOKENS))),
+    ("GET", "/api/v1/consent-forms/{form_id}/{version}"): (_none, _allow(200, SESSIONS | set(TOKENS))),
     ("GET", "/api/v1/consent-forms/{form_id}/{version}/{language}"): (_none, _allow(200, SESSIONS | set(TOKENS))),
     ("GET", "/api/v1/duplicate-reviews"): (_none, _allow(200, CUSTODIAN)),
     ("POST", "/api/v1/duplicate-reviews/{review_id}"): (

@@ -107,6 +107,12 @@ ROUTES: dict[tuple[str, str], tuple[str, str, str, Expect]] = {
     ),
     ("GET", "/api/v1/people/{person_id}/participation"): ("doc_in", "consent.read", "participation_consent", _person),
     ("GET", "/api/v1/consent-forms"): ("legal_in", "forms.read", "consent_form", _none),
+    ("GET", "/api/v1/consent-forms/{form_id}/{version}"): (
+        "auditor",
+        "forms.read",
+        "consent_form",
+        lambda _w, _r: "standard",
+    ),
     ("GET", "/api/v1/consent-forms/{form_id}/{version}/{language}"): (
         "doc_in",
         "forms.read",

@@ -11,17 +11,14 @@ from fastapi import FastAPI
 
 from app.access.roles import Role
 from tests.support.actors import Actor, actor
-from tests.support.consent import identity, participation, person_in, recontact
+from tests.support.consent import child_texts, documenter_team, identity, participation, person_in, recontact
 
 CODE = re.compile(r"^[2-9A-HJ-NP-Z]{3}-[2-9A-HJ-NP-Z]{4}$")
 
 
 @pytest.fixture
 def team(app: FastAPI) -> tuple[Actor, str]:
-    admin = actor(app, "adm", [Role.ADMIN])
-    case = admin.post("/api/v1/cases", json={"code": "KB-1", "title": "Goris interviews"}).json()
-    doc = actor(app, "doc", [Role.DOCUMENTER], cases=(uuid.UUID(case["id"]),))
-    return doc, case["id"]
+    return documenter_team(app)
 
 
 def test_consent_before_collection_journey(app: FastAPI, team: tuple[Actor, str]) -> None:
@@ -134,9 +131,7 @@ def test_a_person_who_turns_18_between_decisions_is_an_adult_for_the_later_one(
     pid = person_in(doc, case_id)["id"]
     born = _years_ago(app, 18, days=-3)  # 18th birthday three days ago
     earlier = (now(app).replace(microsecond=0) - __import__("datetime").timedelta(days=5)).isoformat()
-    as_child = participation(
-        app, date_of_birth=born, obtained_at=earlier, text_variant="child", text_sha256=_hash(app, "en", "child")
-    )
+    as_child = participation(app, date_of_birth=born, obtained_at=earlier, **child_texts(app))
     refused = doc.post(f"/api/v1/people/{pid}/participation", json=as_child)
     assert refused.status_code == 422
     assert refused.json()["fields"] == ["minor"]
@@ -154,7 +149,7 @@ def test_a_person_who_turns_18_between_decisions_is_an_adult_for_the_later_one(
 def test_minors_need_assent_and_a_guardian(app: FastAPI, team: tuple[Actor, str]) -> None:
     doc, case_id = team
     pid = person_in(doc, case_id)["id"]
-    child = participation(app, date_of_birth=_years_ago(app, 12))
+    child = participation(app, date_of_birth=_years_ago(app, 12), **child_texts(app))
     no_assent = doc.post(f"/api/v1/people/{pid}/participation", json={**child, "minor": _minor_block(assent=False)})
     assert no_assent.status_code == 422
     assert no_assent.json()["fields"] == ["minor.assent"]
@@ -169,7 +164,7 @@ def test_a_guardian_conflict_blocks_the_person_unless_a_social_worker_stands_in(
 ) -> None:
     doc, case_id = team
     pid = person_in(doc, case_id)["id"]
-    child = participation(app, date_of_birth=_years_ago(app, 15))
+    child = participation(app, date_of_birth=_years_ago(app, 15), **child_texts(app))
     blocked = doc.post(
         f"/api/v1/people/{pid}/participation", json={**child, "minor": _minor_block(guardian_conflict=True)}
     )
@@ -205,11 +200,21 @@ def test_a_childs_identity_is_refused_under_an_adults_consent(app: FastAPI, team
     )
 
 
+def test_a_childs_identity_needs_consent_that_pinned_the_guardian_text(app: FastAPI, team: tuple[Actor, str]) -> None:
+    """A minor section on an adult's record (no guardian text read) does not make it a child's consent."""
+    doc, case_id = team
+    pid = person_in(doc, case_id)["id"]
+    adult = participation(app, date_of_birth="1980-03-02", minor=_minor_block())
+    assert doc.post(f"/api/v1/people/{pid}/participation", json=adult).status_code == 201
+    r = doc.request("PATCH", f"/api/v1/people/{pid}", json=identity("Ani Petrosyan", _years_ago(app, 9)))
+    assert (r.status_code, r.json()["code"]) == (409, "minor_consent_required")
+
+
 def test_a_childs_identity_is_stored_under_consent_recorded_for_a_minor(app: FastAPI, team: tuple[Actor, str]) -> None:
     doc, case_id = team
     pid = person_in(doc, case_id)["id"]
     born = _years_ago(app, 12)
-    child = participation(app, date_of_birth=born, minor=_minor_block())
+    child = participation(app, date_of_birth=born, minor=_minor_block(), **child_texts(app))
     assert doc.post(f"/api/v1/people/{pid}/participation", json=child).status_code == 201
     r = doc.request("PATCH", f"/api/v1/people/{pid}", json=identity("Ani Petrosyan", born))
     assert r.status_code == 200, r.text

@@ -8,8 +8,10 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from app.access.roles import Role
 from app.consent.forms import TextVariant
 from app.consent.vocabulary import TeachBackQuestion
+from tests.support.actors import Actor, actor
 
 
 def text_hash(app: FastAPI, language: str = "en", variant: str = "main") -> str:
@@ -46,6 +48,16 @@ def participation(app: FastAPI, **overrides: Any) -> dict[str, Any]:
     return body
 
 
+def child_texts(app: FastAPI, language: str = "en") -> dict[str, Any]:
+    """What a minor's record pins: the child text read to the child and the guardian text read to the guardian."""
+    return {
+        "language": language,
+        "text_variant": "child",
+        "text_sha256": text_hash(app, language, "child"),
+        "guardian_text_sha256": text_hash(app, language, "guardian"),
+    }
+
+
 def recontact(days: int = 365) -> dict[str, Any]:
     return {
         "channel": "phone",
@@ -66,3 +78,11 @@ def person_in(actor: Any, case_id: uuid.UUID | str) -> dict[str, Any]:
     assert r.status_code == 201, r.text
     result: dict[str, Any] = r.json()
     return result
+
+
+def documenter_team(app: FastAPI) -> tuple[Actor, str]:
+    """A documenter on the team of a new case, and that case's id."""
+    admin = actor(app, "adm", [Role.ADMIN])
+    case = admin.post("/api/v1/cases", json={"code": "KB-1", "title": "Goris interviews"}).json()
+    doc = actor(app, "doc", [Role.DOCUMENTER], cases=(uuid.UUID(case["id"]),))
+    return doc, case["id"]
