@@ -152,8 +152,11 @@ def record_participation(
     form = checks.form_of(runtime.forms, data)
     now = db_now(session)
     obtained = data.obtained_at or now
-    if obtained.tzinfo is None or obtained > now + timedelta(minutes=5):
-        raise ValidationFailed("obtained_at must be a past time with a time zone", fields=["obtained_at"])
+    if not _recent(obtained, now):
+        raise ValidationFailed(
+            f"obtained_at must be a time with a time zone, in the last {RECORDED_WITHIN.days} days",
+            fields=["obtained_at"],
+        )
     status = checks.status_of(data)
     age = _age(session, runtime, person, data, obtained.date())
     decisions = checks.decisions_of(data, status)
@@ -207,6 +210,20 @@ def place(person: Person, row: ParticipationConsent) -> Place:
         "version": str(row.version),
     }
     return Place(TABLE, "details", row.id, person.id, binding)
+
+
+RECORDED_WITHIN = timedelta(days=365)
+"""Consent taken on paper in the field is recorded later, but not years later: an older time is a mistake."""
+
+
+def _recent(obtained: datetime, now: datetime) -> bool:
+    if obtained.tzinfo is None:
+        return False
+    try:
+        at = obtained.astimezone(UTC)
+    except OverflowError:  # e.g. year 1 with a positive offset: no such instant in UTC
+        return False
+    return now - RECORDED_WITHIN <= at <= now + timedelta(minutes=5)
 
 
 def _instant(at: datetime) -> str:

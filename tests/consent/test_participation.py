@@ -177,3 +177,17 @@ def test_an_adults_record_refuses_a_guardian_text(app: FastAPI, doc_and_person: 
     assert r.json()["fields"] == ["guardian_text_sha256"]
     adult = _record(doc, pid, participation(app))
     assert adult.json()["guardian_text_sha256"] is None
+
+
+@pytest.mark.parametrize(
+    "obtained_at",
+    ["0001-01-01T00:00:00+14:00", "0001-01-01T00:00:00-01:00", "2020-01-01T00:00:00-23:59", "2999-01-01T00:00:00Z"],
+)
+def test_a_consent_time_long_past_or_in_the_future_is_refused(
+    app: FastAPI, doc_and_person: tuple[Actor, str], obtained_at: str
+) -> None:
+    doc, person = doc_and_person
+    r = doc.post(f"/api/v1/people/{person}/participation", json={**participation(app), "obtained_at": obtained_at})
+    assert r.status_code == 422
+    assert r.json()["fields"] == ["obtained_at"]
+    assert obtained_at not in r.text

@@ -1,0 +1,44 @@
+"""The named doors: the only functions that may open sealed data.
+
+Plaintext leaves its seal through few, named functions, each audited where it is used. A test
+(tests/keys/test_doors.py) walks the code and fails when any other function calls an opening
+primitive. A new door is added here, with why it exists, and in docs/architecture.md.
+"""
+
+from __future__ import annotations
+
+# The primitives that turn a sealed value back into plaintext.
+OPENERS = frozenset(
+    {
+        "app.crypto.aead.open",
+        "app.crypto.aead.open_bound",
+        "app.crypto.aead.decrypt",
+        "app.crypto.streams.open_stream",
+        "app.keys.sealed.open_json",
+        "app.keys.sealed.reseal",
+    }
+)
+
+# Where a person's sealed data is opened.
+PERSON_DOORS: dict[str, str] = {
+    "app.people.records.open_column": (
+        "a documenter on the case team reads a person's identity or contact; the consent checks read the date "
+        "of birth, and storing a new identity reads none (the duplicate check hashes what is being stored)"
+    ),
+    "app.consent.service._details": (
+        "a documenter on the case team reads participation consent, and the consent checks read the decisions "
+        "that allow collection"
+    ),
+    "app.people.reseal._reseal_person": "`testimony keys reseal` opens a value sealed before AAD v2 to seal it again",
+    "app.people.reseal._reseal_consent": "the same, for participation consent details",
+}
+
+# Where a service secret (no person's data) is opened.
+SERVICE_DOORS: dict[str, str] = {
+    "app.access.auth._totp_secret": "checking a second-factor code",
+    "app.confirmations.service._open_secret": (
+        "showing the second half of a one-time password to the admin who confirms"
+    ),
+}
+
+DOORS = frozenset(PERSON_DOORS) | frozenset(SERVICE_DOORS)
