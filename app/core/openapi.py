@@ -1,0 +1,104 @@
+"""The API describes itself: every operation lists the problems it can answer, in one shared
+problem+json schema, and the security schemes say how to send credentials."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from fastapi.routing import APIRoute, iter_route_contexts
+from pydantic import BaseModel
+
+from app.core.errors import PROBLEM_JSON
+
+
+class ProblemError(BaseModel):
+    field: str
+    problem: str
+    allowed: list[str] | None = None
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details, as every error of this API is answered."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    request_id: str
+    code: str | None = None
+    """Where a client must tell causes apart (csrf, step_up_required, self_change...)."""
+    fields: list[str] | None = None
+    """The fields at fault (names from our schemas, never the client's own keys)."""
+    errors: list[ProblemError] | None = None
+
+
+PROBLEMS = {
+    401: "Not logged in, or the session or token has ended",
+    403: "The role never allows this, or a rule forbids it now (see `code`)",
+    404: "Missing, or outside what you may see; the two look alike",
+    409: "Conflicts with the current state (a value taken, a request already decided...)",
+    413: "The request body is over the limit",
+    422: "The input is not acceptable; `fields` says where",
+    429: "Too many attempts; wait `Retry-After` seconds",
+    503: "Busy: no database connection free, or (health) the database does not answer",
+}
+PUBLIC_PROBLEMS = (413, 422, 429, 503)
+
+
+def describe_problems(app: FastAPI, public_paths: frozenset[str]) -> None:
+    """Declare the problem responses of every operation, and the credentials it takes."""
+    for context in iter_route_contexts(app.routes):  # included routers nest: walk them flat
+        route, path = context.original_route, context.path
+        if not isinstance(route, APIRoute) or path is None or not path.startswith("/api/"):
+            continue
+        codes = PUBLIC_PROBLEMS if path in public_paths else tuple(PROBLEMS)
+        for code in codes:
+            route.responses.setdefault(
+                code, {"model": Problem, "description": PROBLEMS[code], "content": {PROBLEM_JSON: {}}}
+            )
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = get_openapi(title=app.title, version=app.version, routes=app.routes)
+        _problem_media_type(schema)
+        schema.setdefault("components", {})["securitySchemes"] = {
+            "session": {
+                "type": "apiKey",
+                "in": "cookie",
+                "name": "testimony_session",
+                "description": "The session cookie from POST /api/v1/auth/login (`__Host-testimony_session` "
+                "outside development mode). Unsafe methods also need the CSRF header.",
+            },
+            "csrf": {
+                "type": "apiKey",
+                "in": "header",
+                "name": "X-CSRF-Token",
+                "description": "`user.csrf_token` from the login or from GET /api/v1/me",
+            },
+            "bearer": {"type": "http", "scheme": "bearer", "description": "An API token (`tvt_...`)"},
+        }
+        for path, operations in schema.get("paths", {}).items():
+            if path in public_paths:
+                continue
+            for method, operation in operations.items():
+                session: dict[str, list[str]] = {"session": []}
+                if method.upper() in {"POST", "PUT", "PATCH", "DELETE"}:
+                    session["csrf"] = []
+                operation["security"] = [session, {"bearer": []}]
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _problem_media_type(schema: dict[str, Any]) -> None:
+    """FastAPI names problems application/json; they are served as application/problem+json."""
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            for code, response in operation.get("responses", {}).items():
+                content = response.get("content", {})
+                if code.isdigit() and int(code) in PROBLEMS and "application/json" in content:
+                    content[PROBLEM_JSON] = content.pop("application/json")

@@ -1,0 +1,60 @@
+"""The API describes itself: a valid OpenAPI document whose every operation lists its problems."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from openapi_spec_validator import validate
+
+from app.main import OPENAPI_URL, PUBLIC_PATHS
+from tests.support.routes import api_routes
+
+PROBLEMS = {"401", "403", "404", "409", "422", "429"}
+
+
+def _document(client: TestClient) -> dict[str, Any]:
+    r = client.get(OPENAPI_URL)
+    assert r.status_code == 200
+    document: dict[str, Any] = r.json()
+    return document
+
+
+def test_the_document_validates(client: TestClient) -> None:
+    validate(_document(client))
+
+
+def test_every_operation_lists_its_problems_in_the_shared_schema(client: TestClient, app: FastAPI) -> None:
+    document = _document(client)
+    operations = [(path, method, op) for path, ops in document["paths"].items() for method, op in ops.items()]
+    assert len(operations) == len(list(api_routes(app))) - 1  # the docs page is not in the document
+    for path, method, operation in operations:
+        expected = {"413", "422", "429"} if path in PUBLIC_PATHS else PROBLEMS
+        responses = operation["responses"]
+        assert expected <= set(responses), (method, path)
+        for code in expected:
+            content = responses[code]["content"]
+            assert list(content) == ["application/problem+json"], (method, path, code)
+            assert content["application/problem+json"]["schema"] == {"$ref": "#/components/schemas/Problem"}
+    assert "HTTPValidationError" not in document["components"]["schemas"]
+
+
+def test_security_schemes_say_how_to_send_credentials(client: TestClient) -> None:
+    document = _document(client)
+    schemes = document["components"]["securitySchemes"]
+    assert schemes["bearer"] == {"type": "http", "scheme": "bearer", "description": "An API token (`tvt_...`)"}
+    assert (schemes["session"]["in"], schemes["csrf"]["name"]) == ("cookie", "X-CSRF-Token")
+    assert "security" not in document["paths"]["/api/v1/auth/login"]["post"]
+    assert document["paths"]["/api/v1/me"]["get"]["security"] == [{"session": []}, {"bearer": []}]
+    assert document["paths"]["/api/v1/cases"]["post"]["security"] == [{"session": [], "csrf": []}, {"bearer": []}]
+
+
+def test_a_problem_answer_matches_the_declared_schema(client: TestClient) -> None:
+    document = _document(client)
+    declared = set(document["components"]["schemas"]["Problem"]["properties"])
+    r = client.post("/api/v1/auth/login", json={"username": "x", "password": "y", "surprise": 1})
+    assert r.status_code == 422
+    assert r.headers["content-type"] == "application/problem+json"
+    assert set(r.json()) <= declared
+    assert set(document["components"]["schemas"]["Problem"]["required"]) <= set(r.json())
