@@ -32,6 +32,7 @@ from app.access.schemas import (
 )
 from app.audit.unit_of_work import DbSession, UnitOfWorkRoute, audited
 from app.audit.vocabulary import AuditAction
+from app.core.pagination import Page, PageQuery
 
 router = APIRouter(prefix="/api/v1", route_class=UnitOfWorkRoute)
 
@@ -127,10 +128,10 @@ def create_token(
     return tokens.create_token(session, runtime, principal, data, client)
 
 
-@router.get("/auth/tokens", response_model=list[TokenRead], tags=["auth"])
+@router.get("/auth/tokens", response_model=Page[TokenRead], tags=["auth"])
 @audited(AuditAction.TOKEN_LIST, "token")
-def list_tokens(principal: CurrentPrincipal, session: DbSession) -> list[TokenRead]:
-    return tokens.list_tokens(session, principal)
+def list_tokens(principal: CurrentPrincipal, session: DbSession, page: PageQuery) -> Page[TokenRead]:
+    return tokens.list_tokens(session, principal, page)
 
 
 @router.delete("/auth/tokens/{token_id}", status_code=status.HTTP_204_NO_CONTENT, tags=["auth"])

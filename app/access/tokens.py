@@ -15,6 +15,7 @@ from app.access.principal import Client, Principal
 from app.access.schemas import TokenCreate, TokenCreated, TokenRead
 from app.audit import service as audit
 from app.core.db import db_now, new_id
+from app.core.pagination import FIRST_PAGE, Page, PageRequest, keyset
 
 if TYPE_CHECKING:
     from app.runtime import Runtime  # the wiring above the domains; services only name its type
@@ -47,12 +48,12 @@ def create_token(
     return TokenCreated(**TokenRead.model_validate(row).model_dump(), token=secret)
 
 
-def list_tokens(session: Session, principal: Principal) -> list[TokenRead]:
+def list_tokens(session: Session, principal: Principal, page: PageRequest = FIRST_PAGE) -> Page[TokenRead]:
+    """One's own tokens, oldest first (ids are time-ordered)."""
     policy.require(principal, policy.Action.TOKEN_MANAGE)
-    rows = session.scalars(
-        select(ApiToken).where(ApiToken.user_id == principal.user_id).order_by(ApiToken.created_at)
-    ).all()
-    return [TokenRead.model_validate(r) for r in rows]
+    stmt = select(ApiToken).where(ApiToken.user_id == principal.user_id)
+    rows, cursor = keyset(session, stmt, ApiToken.id, page, uuid.UUID, lambda t: t.id)
+    return Page[TokenRead](items=[TokenRead.model_validate(r) for r in rows], next_cursor=cursor)
 
 
 def revoke_token(session: Session, principal: Principal, token_id: uuid.UUID) -> None:

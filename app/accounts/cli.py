@@ -14,6 +14,7 @@ from app.accounts import service as accounts
 from app.accounts.schemas import UserCreate, UserRead, UserUpdate
 from app.audit.vocabulary import AuditAction
 from app.cli_support import SYSTEM, JsonOption, group, out, print_json, services
+from app.core.pagination import every_page
 
 users_cli = group("Accounts: add, list, disable, reset password or 2FA, revoke.")
 
@@ -62,7 +63,7 @@ def user_json(user: UserRead) -> dict[str, object]:
 def users_list(as_json: JsonOption = False) -> None:
     """List accounts (never any content)."""
     with services(AuditAction.USER_LIST, "user") as (session, _runtime):
-        users = accounts.list_users(session, SYSTEM)
+        users = every_page(lambda page: accounts.list_users(session, SYSTEM, page))
     if as_json:
         print_json({"users": [user_json(u) for u in users]})
         return

@@ -11,14 +11,15 @@ from app.accounts import service
 from app.accounts.schemas import UserChange, UserCreate, UserRead, UserUpdate
 from app.audit.unit_of_work import DbSession, UnitOfWorkRoute, audited
 from app.audit.vocabulary import AuditAction
+from app.core.pagination import Page, PageQuery
 
 router = APIRouter(prefix="/api/v1", route_class=UnitOfWorkRoute)
 
 
-@router.get("/users", response_model=list[UserRead])
+@router.get("/users", response_model=Page[UserRead])
 @audited(AuditAction.USER_LIST, "user")
-def list_users(principal: CurrentPrincipal, session: DbSession) -> list[UserRead]:
-    return service.list_users(session, principal)
+def list_users(principal: CurrentPrincipal, session: DbSession, page: PageQuery) -> Page[UserRead]:
+    return service.list_users(session, principal, page)
 
 
 def _accepted_when_pending(response: Response, change: UserChange) -> UserChange:

@@ -22,6 +22,7 @@ from app.confirmations.models import Confirmation
 from app.confirmations.schemas import ConfirmationRead
 from app.core.db import db_now, new_id
 from app.core.errors import Conflict, NotFound, ValidationFailed
+from app.core.pagination import FIRST_PAGE, Page, PageRequest, keyset
 
 if TYPE_CHECKING:
     from app.runtime import Runtime  # the wiring above the domains; services only name its type
@@ -130,9 +131,11 @@ def reset_password(session: Session, runtime: Runtime, principal: Principal, use
     return UserChange(user=UserRead.model_validate(user), one_time_password_half=half, pending_confirmation=asked)
 
 
-def list_users(session: Session, principal: Principal) -> list[UserRead]:
+def list_users(session: Session, principal: Principal, page: PageRequest = FIRST_PAGE) -> Page[UserRead]:
+    """Accounts by username."""
     policy.require(principal, policy.Action.USER_READ)
-    return [UserRead.model_validate(u) for u in session.scalars(select(User).order_by(User.username))]
+    rows, cursor = keyset(session, select(User), User.username, page, str, lambda u: u.username)
+    return Page[UserRead](items=[UserRead.model_validate(u) for u in rows], next_cursor=cursor)
 
 
 def update_user(

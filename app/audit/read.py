@@ -28,6 +28,7 @@ from app.audit.schemas import (
     PublicKeyRead,
 )
 from app.core.errors import NotFound, ValidationFailed
+from app.core.pagination import FIRST_PAGE, Page, PageRequest, keyset
 from app.crypto.keyring import Keyring
 
 MAX_PAGE = 500
@@ -137,14 +138,18 @@ def latest_checkpoint(session: Session, principal: Principal) -> CheckpointRead:
     return _checkpoint(row)
 
 
-def checkpoints(session: Session, principal: Principal, size: int | None) -> list[CheckpointRead]:
+def checkpoints(
+    session: Session, principal: Principal, size: int | None, page: PageRequest = FIRST_PAGE
+) -> Page[CheckpointRead]:
+    """Signed checkpoints by tree size; ``size`` picks one."""
     policy.require(principal, policy.Action.AUDIT_READ)
     if size is not None:
         row = audit.checkpoint_at(session, size)
         if row is None:
             raise NotFound("no checkpoint of that size")
-        return [_checkpoint(row)]
-    return [_checkpoint(r) for r in audit.all_checkpoints(session)]
+        return Page[CheckpointRead](items=[_checkpoint(row)], next_cursor=None)
+    rows, cursor = keyset(session, select(AuditCheckpoint), AuditCheckpoint.size, page, int, lambda c: c.size)
+    return Page[CheckpointRead](items=[_checkpoint(r) for r in rows], next_cursor=cursor)
 
 
 def _leaves(session: Session, tree_size: int) -> list[bytes]:

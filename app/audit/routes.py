@@ -18,7 +18,8 @@ from app.audit.schemas import (
     PublicKeyRead,
 )
 from app.audit.unit_of_work import DbSession, UnitOfWorkRoute, audited
-from app.audit.vocabulary import AuditAction
+from app.audit.vocabulary import AuditAction, Outcome
+from app.core.pagination import Page, PageQuery
 
 MAX_SEQ = 2**63 - 1  # sequence numbers and sizes are 64-bit in the database; larger is 422, never a 500
 
@@ -31,10 +32,10 @@ def events(
     principal: CurrentPrincipal,
     session: DbSession,
     actor: Annotated[str | None, Query(max_length=80)] = None,
-    action: Annotated[str | None, Query(max_length=48)] = None,
+    action: AuditAction | None = None,
     resource_id: Annotated[str | None, Query(max_length=64)] = None,
     case_id: uuid.UUID | None = None,
-    outcome: Annotated[str | None, Query(pattern="^(allowed|denied|failed|started)$")] = None,
+    outcome: Outcome | None = None,
     credential: Annotated[str | None, Query(max_length=48)] = None,
     since: datetime | None = None,
     until: datetime | None = None,
@@ -63,12 +64,15 @@ def latest_checkpoint(principal: CurrentPrincipal, session: DbSession) -> Checkp
     return read.latest_checkpoint(session, principal)
 
 
-@router.get("/checkpoints", response_model=list[CheckpointRead])
+@router.get("/checkpoints", response_model=Page[CheckpointRead])
 @audited(AuditAction.AUDIT_READ, "audit_checkpoint")
 def checkpoints(
-    principal: CurrentPrincipal, session: DbSession, size: Annotated[int | None, Query(ge=1, le=MAX_SEQ)] = None
-) -> list[CheckpointRead]:
-    return read.checkpoints(session, principal, size)
+    principal: CurrentPrincipal,
+    session: DbSession,
+    page: PageQuery,
+    size: Annotated[int | None, Query(ge=1, le=MAX_SEQ)] = None,
+) -> Page[CheckpointRead]:
+    return read.checkpoints(session, principal, size, page)
 
 
 @router.get("/proofs/inclusion", response_model=InclusionProofRead)

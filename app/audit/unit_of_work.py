@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 from typing import Annotated, Any, Protocol, TypeVar
 
 from fastapi import Depends, Request
+from fastapi.dependencies.models import Dependant
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from fastapi.routing import APIRoute
@@ -27,7 +28,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from app.audit import service as audit
 from app.audit.vocabulary import AuditAction
 from app.core.db import FAILURE_HOOKS, WORK, begin_work, integrity_conflict, on_failure, rollback_and_record
-from app.core.errors import AppError
+from app.core.errors import AppError, ValidationFailed
 from app.core.http import client_address
 from app.crypto.derive import Purpose as DerivedPurpose
 from app.crypto.derive import keyed_hash
@@ -181,6 +182,14 @@ def _status_of(exc: BaseException) -> int:
     return 500
 
 
+def _query_names(dependant: Dependant) -> set[str]:
+    """Every query parameter an endpoint takes, its dependencies' included."""
+    names = {param.alias for param in dependant.query_params}
+    for sub_dependant in dependant.dependencies:
+        names |= _query_names(sub_dependant)
+    return names
+
+
 class UnitOfWorkRoute(APIRoute):
     """Commits the request's transaction after the endpoint returns and before the
     response leaves, with its audit event as the last statement; on failure, rolls
@@ -189,11 +198,16 @@ class UnitOfWorkRoute(APIRoute):
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
         spec: AuditSpec | None = getattr(self.endpoint, "__audit__", None)
+        known = _query_names(self.dependant)
 
         async def run(request: Request) -> Response:
             if spec is not None:
                 request.state.audit_spec = spec
             try:
+                if not set(request.query_params) <= known:
+                    # A filter this endpoint does not have would otherwise be ignored in silence,
+                    # answering with more than the client asked for. The name is not echoed.
+                    raise ValidationFailed("this endpoint takes no such query parameter", fields=["query"])
                 response = await handler(request)
             except BaseException as exc:
                 await run_in_threadpool(_finish, request, spec, _status_of(exc))

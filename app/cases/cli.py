@@ -12,6 +12,7 @@ from app.audit.vocabulary import AuditAction
 from app.cases import service as case_service
 from app.cases.schemas import CaseCreate, MemberAdd
 from app.cli_support import SYSTEM, fail, group, out, services
+from app.core.pagination import every_page
 
 cases_cli = group("Cases and their teams.")
 
@@ -55,6 +56,6 @@ def cases_members(
             case_service.add_member(session, runtime, SYSTEM, case_id, MemberAdd(user_id=user_id(session, name)))
         for name in remove or []:
             case_service.remove_member(session, SYSTEM, case_id, user_id(session, name))
-        members = case_service.list_members(session, SYSTEM, case_id)
+        members = every_page(lambda page: case_service.list_members(session, SYSTEM, case_id, page))
         names = accounts.usernames(session, SYSTEM, [m.user_id for m in members])
     out.print(f"team of {code}: {', '.join(sorted(names)) or '(nobody)'}")

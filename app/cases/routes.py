@@ -11,6 +11,7 @@ from app.audit.unit_of_work import DbSession, UnitOfWorkRoute, audited
 from app.audit.vocabulary import AuditAction
 from app.cases import service
 from app.cases.schemas import CaseCreate, CaseRead, MemberAdd, MemberChange, MemberRead
+from app.core.pagination import Page, PageQuery
 
 router = APIRouter(prefix="/api/v1/cases", route_class=UnitOfWorkRoute, tags=["cases"])
 
@@ -21,10 +22,10 @@ def create_case(data: CaseCreate, principal: CurrentPrincipal, session: DbSessio
     return service.create_case(session, principal, data)
 
 
-@router.get("", response_model=list[CaseRead])
+@router.get("", response_model=Page[CaseRead])
 @audited(AuditAction.CASE_LIST, "case")
-def list_cases(principal: CurrentPrincipal, session: DbSession) -> list[CaseRead]:
-    return service.list_cases(session, principal)
+def list_cases(principal: CurrentPrincipal, session: DbSession, page: PageQuery) -> Page[CaseRead]:
+    return service.list_cases(session, principal, page)
 
 
 @router.get("/{case_id}", response_model=CaseRead)
@@ -33,10 +34,12 @@ def get_case(case_id: uuid.UUID, principal: CurrentPrincipal, session: DbSession
     return service.get_case(session, principal, case_id)
 
 
-@router.get("/{case_id}/members", response_model=list[MemberRead])
+@router.get("/{case_id}/members", response_model=Page[MemberRead])
 @audited(AuditAction.CASE_MEMBERS_READ, "case", id_param="case_id")
-def list_members(case_id: uuid.UUID, principal: CurrentPrincipal, session: DbSession) -> list[MemberRead]:
-    return service.list_members(session, principal, case_id)
+def list_members(
+    case_id: uuid.UUID, principal: CurrentPrincipal, session: DbSession, page: PageQuery
+) -> Page[MemberRead]:
+    return service.list_members(session, principal, case_id, page)
 
 
 @router.post("/{case_id}/members", response_model=MemberChange, status_code=status.HTTP_202_ACCEPTED)

@@ -20,6 +20,7 @@ from app.confirmations import service as confirmations
 from app.confirmations.models import Confirmation
 from app.core.db import db_now, new_id
 from app.core.errors import Conflict, NotFound, ValidationFailed
+from app.core.pagination import FIRST_PAGE, Page, PageRequest, keyset
 
 if TYPE_CHECKING:
     from app.runtime import Runtime  # the wiring above the domains; services only name its type
@@ -63,9 +64,11 @@ def create_case(session: Session, principal: Principal, data: CaseCreate) -> Cas
     return CaseRead.model_validate(case)
 
 
-def list_cases(session: Session, principal: Principal) -> list[CaseRead]:
-    stmt = policy.scope(principal, policy.Action.CASE_READ, select(Case).order_by(Case.code), Case.id)
-    return [CaseRead.model_validate(c) for c in session.scalars(stmt)]
+def list_cases(session: Session, principal: Principal, page: PageRequest = FIRST_PAGE) -> Page[CaseRead]:
+    """The cases the principal may see, by code."""
+    stmt = policy.scope(principal, policy.Action.CASE_READ, select(Case), Case.id)
+    rows, cursor = keyset(session, stmt, Case.code, page, str, lambda c: c.code)
+    return Page[CaseRead](items=[CaseRead.model_validate(c) for c in rows], next_cursor=cursor)
 
 
 def get_case(session: Session, principal: Principal, case_id: uuid.UUID) -> CaseRead:
@@ -110,15 +113,14 @@ def remove_member(session: Session, principal: Principal, case_id: uuid.UUID, us
     session.flush()
 
 
-def list_members(session: Session, principal: Principal, case_id: uuid.UUID) -> list[MemberRead]:
+def list_members(
+    session: Session, principal: Principal, case_id: uuid.UUID, page: PageRequest = FIRST_PAGE
+) -> Page[MemberRead]:
+    """A case's team, by username."""
     case = policy.load(session, principal, policy.Action.CASE_MEMBERS, Case, case_id)
-    rows = session.execute(
-        select(CaseMember, User)
-        .join(User, User.id == CaseMember.user_id)
-        .where(CaseMember.case_id == case.id)
-        .order_by(CaseMember.added_at)
-    )
-    return [_member_read(member, user) for member, user in rows]
+    stmt = select(CaseMember, User).join(User, User.id == CaseMember.user_id).where(CaseMember.case_id == case.id)
+    rows, cursor = keyset(session, stmt, User.username, page, str, lambda row: row[1].username)
+    return Page[MemberRead](items=[_member_read(member, user) for member, user in rows], next_cursor=cursor)
 
 
 def _member_read(member: CaseMember, user: User) -> MemberRead:

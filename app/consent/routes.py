@@ -18,14 +18,15 @@ from app.consent.schemas import (
     ParticipationRead,
     TextVariantName,
 )
+from app.core.pagination import Page, PageQuery
 
 router = APIRouter(prefix="/api/v1", route_class=UnitOfWorkRoute, tags=["consent"])
 
 
-@router.get("/consent-forms", response_model=list[FormSummary])
+@router.get("/consent-forms", response_model=Page[FormSummary])
 @audited(AuditAction.FORMS_READ, "consent_form")
-def list_forms(principal: CurrentPrincipal, runtime: RuntimeDep) -> list[FormSummary]:
-    return service.list_forms(runtime, principal)
+def list_forms(principal: CurrentPrincipal, runtime: RuntimeDep, page: PageQuery) -> Page[FormSummary]:
+    return service.list_forms(runtime, principal, page)
 
 
 @router.get("/consent-forms/{form_id}/{version}", response_model=FormRead)
@@ -60,9 +61,9 @@ def record(
     return service.record_participation(session, runtime, principal, person_id, data)
 
 
-@router.get("/people/{person_id}/participation", response_model=list[ParticipationRead])
+@router.get("/people/{person_id}/participation", response_model=Page[ParticipationRead])
 @audited(AuditAction.CONSENT_READ, "participation_consent", id_param="person_id")
 def history(
-    person_id: uuid.UUID, principal: CurrentPrincipal, session: DbSession, runtime: RuntimeDep
-) -> list[ParticipationRead]:
-    return service.participation_history(session, runtime, principal, person_id)
+    person_id: uuid.UUID, principal: CurrentPrincipal, session: DbSession, runtime: RuntimeDep, page: PageQuery
+) -> Page[ParticipationRead]:
+    return service.participation_history(session, runtime, principal, person_id, page)

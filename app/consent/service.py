@@ -33,6 +33,7 @@ from app.consent.schemas import (
 from app.consent.vocabulary import ConsentStatus
 from app.core.db import db_now, new_id
 from app.core.errors import Conflict, ValidationFailed
+from app.core.pagination import FIRST_PAGE, Page, PageRequest, in_memory, keyset
 from app.keys.sealed import Place, open_json, seal_json
 from app.people.models import Person
 from app.people.records import identity_of, person_row
@@ -44,9 +45,10 @@ if TYPE_CHECKING:
 TABLE = "participation_consents"
 
 
-def list_forms(runtime: Runtime, principal: Principal) -> list[FormSummary]:
+def list_forms(runtime: Runtime, principal: Principal, page: PageRequest = FIRST_PAGE) -> Page[FormSummary]:
     policy.require(principal, policy.Action.FORMS_READ)
-    return runtime.forms.summaries()
+    items, cursor = in_memory(runtime.forms.summaries(), page)
+    return Page[FormSummary](items=list(items), next_cursor=cursor)
 
 
 def form_text(
@@ -269,13 +271,11 @@ def _read(session: Session, runtime: Runtime, person: Person, row: Participation
 
 
 def participation_history(
-    session: Session, runtime: Runtime, principal: Principal, person_id: uuid.UUID
-) -> list[ParticipationRead]:
+    session: Session, runtime: Runtime, principal: Principal, person_id: uuid.UUID, page: PageRequest = FIRST_PAGE
+) -> Page[ParticipationRead]:
+    """Every version of a person's participation consent, oldest first."""
     person = person_row(session, principal, policy.Action.CONSENT_READ, person_id)
     audit.touch(session, resource_id=person.id)
-    rows = session.scalars(
-        select(ParticipationConsent)
-        .where(ParticipationConsent.person_id == person.id)
-        .order_by(ParticipationConsent.version)
-    )
-    return [_read(session, runtime, person, r) for r in rows]
+    stmt = select(ParticipationConsent).where(ParticipationConsent.person_id == person.id)
+    rows, cursor = keyset(session, stmt, ParticipationConsent.version, page, int, lambda r: r.version)
+    return Page[ParticipationRead](items=[_read(session, runtime, person, r) for r in rows], next_cursor=cursor)

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query, status
 from app.access.deps import CurrentPrincipal, RuntimeDep
 from app.audit.unit_of_work import DbSession, UnitOfWorkRoute, audited
 from app.audit.vocabulary import AuditAction
+from app.core.pagination import Page, PageQuery
 from app.people import duplicates, service
 from app.people.schemas import (
     DuplicateDecision,
@@ -33,10 +34,12 @@ def create_person(
     return service.create_person(session, principal, case_id)
 
 
-@router.get("/cases/{case_id}/people", response_model=list[PersonSummary])
+@router.get("/cases/{case_id}/people", response_model=Page[PersonSummary])
 @audited(AuditAction.PERSON_LIST, "person")
-def list_people(case_id: uuid.UUID, principal: CurrentPrincipal, session: DbSession) -> list[PersonSummary]:
-    return service.list_people(session, principal, case_id)
+def list_people(
+    case_id: uuid.UUID, principal: CurrentPrincipal, session: DbSession, page: PageQuery
+) -> Page[PersonSummary]:
+    return service.list_people(session, principal, case_id, page)
 
 
 @router.get("/people/{person_id}", response_model=PersonRead)

@@ -16,6 +16,7 @@ from app.cases.models import Case
 from app.consent import service as consent
 from app.consent.models import ParticipationConsent
 from app.core.db import db_now, new_id
+from app.core.pagination import FIRST_PAGE, Page, PageRequest, keyset
 from app.keys.sealed import seal_json
 from app.people import duplicates
 from app.people.models import Person
@@ -63,10 +64,14 @@ def create_person(session: Session, principal: Principal, case_id: uuid.UUID) ->
     return _summary(person, None)
 
 
-def list_people(session: Session, principal: Principal, case_id: uuid.UUID) -> list[PersonSummary]:
+def list_people(
+    session: Session, principal: Principal, case_id: uuid.UUID, page: PageRequest = FIRST_PAGE
+) -> Page[PersonSummary]:
+    """A case's people, by pseudonym code only, in the order they were registered (ids are time-ordered)."""
     case = policy.load(session, principal, policy.Action.PERSON_READ, Case, case_id)
-    stmt = select(Person).where(Person.case_id == case.id).order_by(Person.created_at)
-    return [_summary(p, consent.latest(session, p.id)) for p in session.scalars(stmt)]
+    stmt = select(Person).where(Person.case_id == case.id)
+    rows, cursor = keyset(session, stmt, Person.id, page, uuid.UUID, lambda p: p.id)
+    return Page[PersonSummary](items=[_summary(p, consent.latest(session, p.id)) for p in rows], next_cursor=cursor)
 
 
 def read_person(session: Session, runtime: Runtime, principal: Principal, person_id: uuid.UUID) -> PersonRead:

@@ -170,7 +170,7 @@ def test_tokens_are_shown_once_scoped_and_revocable(app: FastAPI) -> None:
     made = admin.post("/api/v1/auth/tokens", json={"name": "reports", "scope": "read", "expires_in_days": 7})
     assert made.status_code == 201
     secret = made.json()["token"]
-    listed = admin.get("/api/v1/auth/tokens").json()
+    listed = admin.get("/api/v1/auth/tokens").json()["items"]
     assert [t["name"] for t in listed] == ["reports"]
     assert "token" not in listed[0]
     script = anonymous(app)

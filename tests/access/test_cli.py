@@ -113,7 +113,7 @@ def test_users_list_as_json_is_one_document_with_the_accounts_as_the_api_lists_t
     assert result.exit_code == 0, result.output
     listed = {u["username"]: u for u in json.loads(result.stdout)["users"]}
     admin = actor(app, "adm", [Role.ADMIN])
-    api = {u["username"]: u for u in admin.get("/api/v1/users").json()}
+    api = {u["username"]: u for u in admin.get("/api/v1/users").json()["items"]}
     assert set(listed) == {"nare", "anush"}
     for name, user in listed.items():
         assert set(user) == {"id", "username", "display_name", "roles", "active", "totp_enabled", "created_at"}

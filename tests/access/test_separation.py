@@ -69,7 +69,7 @@ def test_a_new_account_waits_for_a_second_admin_who_alone_sees_the_second_half(a
     second_half = done.json()["one_time_password_half"]
     assert second_half
     assert second_half != first_half
-    users = {u["username"]: u for u in second.get("/api/v1/users").json()}
+    users = {u["username"]: u for u in second.get("/api/v1/users").json()["items"]}
     assert users["newdoc"]["roles"] == ["documenter"]
     again = _decide(second, pending["id"])
     assert again.status_code == 409
@@ -161,7 +161,7 @@ def test_re_enabling_a_content_account_needs_a_second_admin(app: FastAPI) -> Non
     assert first.request("PATCH", f"/api/v1/users/{doc.user_id}", json={"active": True}).status_code == 409
     assert _decide(first, on.json()["pending_confirmation"]["id"]).status_code == 403
     assert _decide(second, on.json()["pending_confirmation"]["id"]).json()["status"] == "confirmed"
-    users = {u["username"]: u for u in second.get("/api/v1/users").json()}
+    users = {u["username"]: u for u in second.get("/api/v1/users").json()["items"]}
     assert users["paused"]["active"] is True
     # An account with no role that reads content or administers is re-enabled at once.
     bare = _account(first, second, "bare", [])
@@ -269,12 +269,12 @@ def test_adding_a_team_member_needs_a_second_admin(app: FastAPI) -> None:
     doc = actor(app, "member", [Role.DOCUMENTER])
     asked = first.post(f"/api/v1/cases/{case['id']}/members", json={"user_id": str(doc.user_id)})
     assert asked.status_code == 202
-    assert doc.get("/api/v1/cases").json() == []
+    assert doc.get("/api/v1/cases").json()["items"] == []
     assert _decide(second, asked.json()["pending_confirmation"]["id"]).status_code == 200
-    assert [c["code"] for c in doc.get("/api/v1/cases").json()] == ["KB-1"]
+    assert [c["code"] for c in doc.get("/api/v1/cases").json()["items"]] == ["KB-1"]
     removed = first.request("DELETE", f"/api/v1/cases/{case['id']}/members/{doc.user_id}")
     assert removed.status_code == 204
-    assert doc.get("/api/v1/cases").json() == []
+    assert doc.get("/api/v1/cases").json()["items"] == []
 
 
 def test_role_change_2fa_and_password_reset_need_a_fresh_second_factor(app: FastAPI) -> None:
@@ -304,7 +304,7 @@ def test_member_requests_are_not_duplicated_and_are_rechecked_when_confirmed(app
     assert late.status_code == 200
     assert late.json()["status"] == "void"
     assert late.json()["payload"]["void_reason"] == "no active user with that id"
-    assert second.get(f"/api/v1/cases/{case['id']}/members").json() == []
+    assert second.get(f"/api/v1/cases/{case['id']}/members").json()["items"] == []
 
 
 def test_role_requests_are_not_duplicated_and_go_void_if_the_account_changed(app: FastAPI) -> None:
@@ -323,7 +323,7 @@ def test_role_requests_are_not_duplicated_and_go_void_if_the_account_changed(app
     assert first.request("PATCH", f"/api/v1/users/{user_id}", json={"active": False}).status_code == 200
     late = _decide(second, again.json()["pending_confirmation"]["id"])
     assert late.json()["status"] == "void"
-    users = {u["username"]: u for u in second.get("/api/v1/users").json()}
+    users = {u["username"]: u for u in second.get("/api/v1/users").json()["items"]}
     assert users["moving"]["roles"] == ["auditor"]
 
 
@@ -364,8 +364,8 @@ def test_an_account_that_loses_its_content_role_leaves_its_teams(app: FastAPI) -
     asked = first.post(f"/api/v1/cases/{case['id']}/members", json={"user_id": str(doc.user_id)})
     assert _decide(second, asked.json()["pending_confirmation"]["id"]).json()["status"] == "confirmed"
     assert first.request("PATCH", f"/api/v1/users/{doc.user_id}", json={"roles": []}).status_code == 200
-    assert first.get(f"/api/v1/cases/{case['id']}/members").json() == []
+    assert first.get(f"/api/v1/cases/{case['id']}/members").json()["items"] == []
     # A later grant gives the role back, not the old cases.
     again = first.request("PATCH", f"/api/v1/users/{doc.user_id}", json={"roles": ["documenter"]})
     assert _decide(second, again.json()["pending_confirmation"]["id"]).json()["status"] == "confirmed"
-    assert first.get(f"/api/v1/cases/{case['id']}/members").json() == []
+    assert first.get(f"/api/v1/cases/{case['id']}/members").json()["items"] == []

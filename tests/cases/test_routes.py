@@ -17,9 +17,9 @@ def test_members_see_only_their_cases(app: FastAPI) -> None:
     doc = actor(app, "doc", [Role.DOCUMENTER], cases=(uuid.UUID(one["id"]),))
     legal = actor(app, "lee", [Role.LEGAL], cases=(uuid.UUID(two["id"]),))
     custodian = actor(app, "cus", [Role.CUSTODIAN])
-    assert [c["code"] for c in doc.get("/api/v1/cases").json()] == ["KB-1"]
-    assert [c["code"] for c in legal.get("/api/v1/cases").json()] == ["KB-2"]
-    assert [c["code"] for c in custodian.get("/api/v1/cases").json()] == ["KB-1", "KB-2"]
+    assert [c["code"] for c in doc.get("/api/v1/cases").json()["items"]] == ["KB-1"]
+    assert [c["code"] for c in legal.get("/api/v1/cases").json()["items"]] == ["KB-2"]
+    assert [c["code"] for c in custodian.get("/api/v1/cases").json()["items"]] == ["KB-1", "KB-2"]
     assert doc.get(f"/api/v1/cases/{two['id']}").status_code == 404
     assert doc.get("/api/v1/cases/00000000-0000-7000-8000-00000000abcd").status_code == 404
     assert doc.get("/api/v1/cases/not-an-id").status_code == 404
@@ -36,7 +36,7 @@ def test_case_input_is_validated(app: FastAPI) -> None:
     assert admin.post("/api/v1/cases", json={"code": "KB-9", "title": "ok"}).status_code == 201
     dup = admin.post("/api/v1/cases", json={"code": "KB-9", "title": "again"})
     assert dup.status_code == 409
-    assert [c["code"] for c in admin.get("/api/v1/cases").json()] == ["KB-9"]
+    assert [c["code"] for c in admin.get("/api/v1/cases").json()["items"]] == ["KB-9"]
 
 
 def test_lone_surrogates_are_refused_not_stored(app: FastAPI) -> None:
@@ -47,4 +47,4 @@ def test_lone_surrogates_are_refused_not_stored(app: FastAPI) -> None:
     )
     assert r.status_code == 422
     assert r.json()["fields"] == ["title"]
-    assert admin.get("/api/v1/cases").json() == []
+    assert admin.get("/api/v1/cases").json()["items"] == []

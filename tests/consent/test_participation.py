@@ -30,7 +30,7 @@ def _record(doc: Actor, pid: str, body: dict[str, Any]) -> Any:
 def _history(doc: Actor, pid: str) -> list[dict[str, Any]]:
     r = doc.get(f"/api/v1/people/{pid}/participation")
     assert r.status_code == 200, r.text
-    result: list[dict[str, Any]] = r.json()
+    result: list[dict[str, Any]] = r.json()["items"]
     return result
 
 
@@ -80,7 +80,7 @@ def test_time_to_think_needs_no_decisions_and_every_reader_copes(
     assert person.status_code == 200, person.text
     assert (person.json()["participation_status"], person.json()["reconsent_due"]) == ("deferred", False)
     case_id = person.json()["case_id"]
-    assert doc.get(f"/api/v1/cases/{case_id}/people").json()[0]["allows_collection"] is False
+    assert doc.get(f"/api/v1/cases/{case_id}/people").json()["items"][0]["allows_collection"] is False
     assert doc.request("PATCH", f"/api/v1/people/{pid}", json=identity()).status_code == 409
 
     confirmed = _record(doc, pid, participation(app))

@@ -31,7 +31,7 @@ def test_a_form_is_served_whole_in_every_language(app: FastAPI, reader: Actor) -
     assert r.status_code == 200, r.text
     form = r.json()
     assert (form["form_id"], form["version"], form["source_language"]) == ("standard", "v1", "en")
-    assert form["digest"] == reader.get("/api/v1/consent-forms").json()[0]["digest"]
+    assert form["digest"] == reader.get("/api/v1/consent-forms").json()["items"][0]["digest"]
     assert form["complaints_email"] == DECLARED["organisation"]["complaints_email"]
     assert form["sections"] == DECLARED["sections"]
     assert [lang["code"] for lang in form["languages"]] == ["en", "hy", "ru"]

@@ -54,7 +54,7 @@ def test_consent_before_collection_journey(app: FastAPI, team: tuple[Actor, str]
     assert with_contact.json()["contact"]["value"] == "+374 55 000000"
 
     listing = doc.get(f"/api/v1/cases/{case_id}/people")
-    assert [p["code"] for p in listing.json()] == [person["code"]]
+    assert [p["code"] for p in listing.json()["items"]] == [person["code"]]
     assert "Anahit" not in listing.text
     assert "Petrosyan" not in listing.text
 
@@ -66,7 +66,7 @@ def test_every_version_is_kept(app: FastAPI, team: tuple[Actor, str]) -> None:
     assert doc.post(f"/api/v1/people/{pid}/participation", json=first).status_code == 201
     second = participation(app, status="renewed", language="hy", text_sha256=_hash(app, "hy"))
     assert doc.post(f"/api/v1/people/{pid}/participation", json=second).status_code == 201
-    history = doc.get(f"/api/v1/people/{pid}/participation").json()
+    history = doc.get(f"/api/v1/people/{pid}/participation").json()["items"]
     assert [(h["version"], h["status"], h["language"]) for h in history] == [(1, "given", "en"), (2, "renewed", "hy")]
     assert history[0]["details"]["decisions"]["audio_recording"] is True
     assert history[1]["details"]["decisions"]["audio_recording"] is False
@@ -156,7 +156,7 @@ def test_minors_need_assent_and_a_guardian(app: FastAPI, team: tuple[Actor, str]
     no_guardian = doc.post(f"/api/v1/people/{pid}/participation", json={**child, "minor": _minor_block(guardian=None)})
     assert no_guardian.status_code == 422
     assert no_guardian.json()["fields"] == ["minor.guardian"]
-    assert doc.get(f"/api/v1/people/{pid}/participation").json() == []
+    assert doc.get(f"/api/v1/people/{pid}/participation").json()["items"] == []
 
 
 def test_a_guardian_conflict_blocks_the_person_unless_a_social_worker_stands_in(
@@ -249,7 +249,7 @@ def test_bad_participation_input_names_the_field_and_stores_nothing(
     assert r.status_code == 422, r.text
     assert r.headers["content-type"] == "application/problem+json"
     assert any(f.startswith(field) for f in r.json()["fields"]), r.json()["fields"]
-    assert doc.get(f"/api/v1/people/{pid}/participation").json() == []
+    assert doc.get(f"/api/v1/people/{pid}/participation").json()["items"] == []
 
 
 @pytest.mark.parametrize(

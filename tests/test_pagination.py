@@ -1,0 +1,97 @@
+"""Every list is paginated with a cursor and a bounded limit; filters are typed and unknown ones refused."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+
+from app.access.roles import Role
+from tests.support.actors import Actor, actor, make_user
+from tests.support.consent import participation, person_in
+
+
+def _walk(who: Actor, path: str, limit: int = 1) -> list[Any]:
+    """Every item of a list, a page at a time, checking that no page repeats an item."""
+    items: list[Any] = []
+    cursor: str | None = None
+    for _ in range(100):
+        params: dict[str, Any] = {"limit": limit, **({"cursor": cursor} if cursor else {})}
+        r = who.get(path, params=params)
+        assert r.status_code == 200, r.text
+        page = r.json()
+        assert len(page["items"]) <= limit
+        items += page["items"]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            return items
+    raise AssertionError("the pages never ended")
+
+
+@pytest.fixture
+def team(app: FastAPI) -> tuple[Actor, Actor, str]:
+    admin = actor(app, "adm", [Role.ADMIN])
+    case_ids = [admin.post("/api/v1/cases", json={"code": f"KP-{i}", "title": "t"}).json()["id"] for i in range(3)]
+    doc = actor(app, "doc", [Role.DOCUMENTER], cases=tuple(uuid.UUID(c) for c in case_ids))
+    for name in ("ani", "bagrat", "gohar"):
+        make_user(app, name, [Role.LEGAL], cases=(uuid.UUID(case_ids[0]),))
+    return admin, doc, case_ids[0]
+
+
+def test_lists_come_in_pages_that_add_up_to_the_whole(app: FastAPI, team: tuple[Actor, Actor, str]) -> None:
+    admin, doc, case_id = team
+    people = [person_in(doc, case_id)["id"] for _ in range(3)]
+    for _ in range(3):
+        assert doc.post(f"/api/v1/people/{people[0]}/participation", json=participation(app)).status_code == 201
+    for i in range(3):
+        assert doc.post("/api/v1/auth/tokens", json={"name": f"t{i}"}).status_code == 201
+
+    users = [u["username"] for u in _walk(admin, "/api/v1/users")]
+    assert users == sorted(users) == ["adm", "ani", "bagrat", "doc", "gohar"]
+    assert [c["code"] for c in _walk(doc, "/api/v1/cases", limit=2)] == ["KP-0", "KP-1", "KP-2"]
+    members = [m["username"] for m in _walk(admin, f"/api/v1/cases/{case_id}/members", limit=2)]
+    assert members == ["ani", "bagrat", "doc", "gohar"]
+    assert [p["id"] for p in _walk(doc, f"/api/v1/cases/{case_id}/people")] == people
+    assert [v["version"] for v in _walk(doc, f"/api/v1/people/{people[0]}/participation")] == [1, 2, 3]
+    assert [t["name"] for t in _walk(doc, "/api/v1/auth/tokens", limit=2)] == ["t0", "t1", "t2"]
+    assert [f["version"] for f in _walk(doc, "/api/v1/consent-forms")] == ["v1"]
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["limit=0", "limit=201", "limit=x", "cursor=" + "9" * 201],
+)
+def test_a_bad_page_request_is_422(app: FastAPI, team: tuple[Actor, Actor, str], query: str) -> None:
+    admin, _, _ = team
+    r = admin.get(f"/api/v1/users?{query}")
+    assert r.status_code == 422
+
+
+def test_a_cursor_that_no_list_gave_is_422_without_being_echoed(app: FastAPI, team: tuple[Actor, Actor, str]) -> None:
+    _, doc, case_id = team
+    for path in (f"/api/v1/cases/{case_id}/people", "/api/v1/auth/tokens", "/api/v1/consent-forms"):
+        r = doc.get(path, params={"cursor": "not-a-cursor"})
+        assert r.status_code == 422, path
+        assert r.json()["fields"] == ["cursor"]
+        assert "not-a-cursor" not in r.text
+
+
+def test_filters_are_typed_and_unknown_ones_refused(app: FastAPI, team: tuple[Actor, Actor, str]) -> None:
+    admin, _, _ = team
+    auditor = actor(app, "aud", [Role.AUDITOR])
+    for who, path in (
+        (admin, "/api/v1/confirmations?status=bogus"),
+        (admin, "/api/v1/confirmations?status_filter=pending"),
+        (auditor, "/api/v1/audit/events?action=bogus.action"),
+        (auditor, "/api/v1/audit/events?outcome=maybe"),
+        (auditor, "/api/v1/audit/events?user=adm"),
+        (admin, "/api/v1/users?role=admin"),
+    ):
+        r = who.get(path)
+        assert r.status_code == 422, path
+        for value in ("bogus", "status_filter", "maybe", "user=", "role"):
+            assert value not in r.text
+    assert auditor.get("/api/v1/audit/events?action=case.create&outcome=allowed").status_code == 200
+    assert admin.get("/api/v1/confirmations?status=pending").status_code == 200
