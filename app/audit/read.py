@@ -15,11 +15,13 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from app.access import policy
+from app.access.models import User
 from app.access.principal import Principal
 from app.audit import merkle, note
 from app.audit import service as audit
 from app.audit.models import AuditCheckpoint, AuditEvent
 from app.audit.schemas import (
+    ActorRead,
     AuditEventPage,
     AuditEventRead,
     CheckpointRead,
@@ -28,7 +30,7 @@ from app.audit.schemas import (
     PublicKeyRead,
 )
 from app.core.errors import NotFound, ValidationFailed
-from app.core.pagination import FIRST_PAGE, Page, PageRequest, keyset
+from app.core.pagination import FIRST_PAGE, Page, PageRequest, in_memory, keyset
 from app.crypto.keyring import Keyring
 
 MAX_PAGE = 500
@@ -188,11 +190,27 @@ def consistency(session: Session, principal: Principal, first: int, second: int)
     )
 
 
-def public_keys(principal: Principal, keyring: Keyring, origin: str) -> list[PublicKeyRead]:
+def public_keys(
+    principal: Principal, keyring: Keyring, origin: str, page: PageRequest = FIRST_PAGE
+) -> Page[PublicKeyRead]:
     """The signing key history with ids. Verifiers must pin a key obtained elsewhere."""
     policy.require(principal, policy.Action.AUDIT_READ)
     out = []
     for entry in keyring.public_keys():
         raw = base64.b64decode(entry["public_key"])
         out.append(PublicKeyRead(**entry, vkey=note.vkey(origin, raw)))
-    return out
+    items, cursor = in_memory(out, page)
+    return Page[PublicKeyRead](items=list(items), next_cursor=cursor)
+
+
+def actor(session: Session, principal: Principal, user_id: uuid.UUID) -> ActorRead:
+    """Who an actor id in the log is: events stay id-only, and this look-up is itself logged."""
+    user = policy.load(session, principal, policy.Action.AUDIT_READ, User, user_id)
+    return ActorRead(
+        id=user.id,
+        actor=f"user:{user.id}",
+        username=user.username,
+        display_name=user.display_name,
+        roles=sorted(user.roles),
+        active=user.active,
+    )

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Query
 from app.access.deps import CurrentPrincipal, RuntimeDep
 from app.audit import read
 from app.audit.schemas import (
+    ActorRead,
     AuditEventPage,
     CheckpointRead,
     ConsistencyProofRead,
@@ -97,7 +98,15 @@ def consistency(
     return read.consistency(session, principal, first, second)
 
 
-@router.get("/public-key", response_model=list[PublicKeyRead])
+@router.get("/public-key", response_model=Page[PublicKeyRead])
 @audited(AuditAction.AUDIT_READ, "audit_key")
-def public_key(principal: CurrentPrincipal, session: DbSession, runtime: RuntimeDep) -> list[PublicKeyRead]:
-    return read.public_keys(principal, runtime.keys.current, runtime.settings.audit.origin)
+def public_key(
+    principal: CurrentPrincipal, session: DbSession, runtime: RuntimeDep, page: PageQuery
+) -> Page[PublicKeyRead]:
+    return read.public_keys(principal, runtime.keys.current, runtime.settings.audit.origin, page)
+
+
+@router.get("/actors/{user_id}", response_model=ActorRead)
+@audited(AuditAction.AUDIT_READ, "user", id_param="user_id")
+def actor(user_id: uuid.UUID, principal: CurrentPrincipal, session: DbSession) -> ActorRead:
+    return read.actor(session, principal, user_id)

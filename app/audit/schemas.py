@@ -68,3 +68,14 @@ class PublicKeyRead(Output):
     vkey: str
     created: str
     retired: bool
+
+
+class ActorRead(Output):
+    """An actor id of the log, resolved for an auditor: the log itself keeps ids only."""
+
+    id: uuid.UUID
+    actor: str
+    username: str
+    display_name: str
+    roles: list[str]
+    active: bool

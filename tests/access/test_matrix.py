@@ -124,6 +124,7 @@ MATRIX: dict[tuple[str, str], tuple[Body, dict[str, int]]] = {
     ("GET", "/api/v1/audit/proofs/inclusion"): (_none, _allow(200, {"auditor", "auditor_ro"})),
     ("GET", "/api/v1/audit/proofs/consistency"): (_none, _allow(200, {"auditor", "auditor_ro"})),
     ("GET", "/api/v1/audit/public-key"): (_none, _allow(200, {"auditor", "auditor_ro"})),
+    ("GET", "/api/v1/audit/actors/{user_id}"): (_none, _allow(200, {"auditor", "auditor_ro"})),
     ("POST", "/api/v1/cases/{case_id}/people"): (_none, {**_allow(201, DOC_IN), "doc_out": 404}),
     ("GET", "/api/v1/cases/{case_id}/people"): (_none, {**_allow(200, {"doc_in", "doc_in_ro"}), "doc_out": 404}),
     ("GET", "/api/v1/people/{person_id}"): (_none, {**_allow(200, {"doc_in", "doc_in_ro"}), "doc_out": 404}),

@@ -95,6 +95,7 @@ ROUTES: dict[tuple[str, str], tuple[str, str, str, Expect]] = {
     ("GET", "/api/v1/audit/proofs/inclusion"): ("auditor", "audit.read", "audit_proof", _none),
     ("GET", "/api/v1/audit/proofs/consistency"): ("auditor", "audit.read", "audit_proof", _none),
     ("GET", "/api/v1/audit/public-key"): ("auditor", "audit.read", "audit_key", _none),
+    ("GET", "/api/v1/audit/actors/{user_id}"): ("auditor", "audit.read", "user", _target),
     ("POST", "/api/v1/cases/{case_id}/people"): ("doc_in", "person.create", "person", _from_body("id")),
     ("GET", "/api/v1/cases/{case_id}/people"): ("doc_in", "person.list", "person", _none),
     ("GET", "/api/v1/people/{person_id}"): ("doc_in", "person.read", "person", _person),

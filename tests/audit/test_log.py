@@ -369,7 +369,7 @@ def test_auditor_api_pages_filters_and_proves(app: FastAPI) -> None:
     assert latest["size"] == size
     public = app.state.keys.current.signer.public_key
     assert note.verify_checkpoint(latest["note"], ORIGIN, public).size == size
-    keys = auditor.get("/api/v1/audit/public-key").json()
+    keys = auditor.get("/api/v1/audit/public-key").json()["items"]
     assert keys[0]["fingerprint"] == fingerprint(public)
     assert note.parse_vkey(keys[0]["vkey"]) == (ORIGIN, public)
 

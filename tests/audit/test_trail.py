@@ -143,3 +143,23 @@ def test_numbers_past_64_bits_in_audit_queries_are_422(app: FastAPI) -> None:
         r = auditor.get(path)
         assert r.status_code == 422, path
         assert huge not in r.text
+
+
+def test_an_auditor_resolves_an_actor_id_to_a_name_and_the_lookup_is_logged(app: FastAPI) -> None:
+    doc = actor(app, "named", [Role.DOCUMENTER])
+    auditor = actor(app, "resolver", [Role.AUDITOR])
+    before = _last_seq(app)
+    r = auditor.get(f"/api/v1/audit/actors/{doc.user_id}")
+    assert r.status_code == 200
+    assert r.json() == {
+        "id": str(doc.user_id),
+        "actor": f"user:{doc.user_id}",
+        "username": "named",
+        "display_name": "named",
+        "roles": ["documenter"],
+        "active": True,
+    }
+    [event] = _since(app, before)
+    assert (event.action, event.resource_type, event.resource_id) == ("audit.read", "user", str(doc.user_id))
+    assert b"named" not in event.entry  # the log keeps the id, never the name
+    assert doc.get(f"/api/v1/audit/actors/{auditor.user_id}").status_code == 403
