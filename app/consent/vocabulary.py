@@ -1,4 +1,4 @@
-"""The closed consent vocabulary of DESIGN.md (standard v1); forms must declare exactly these terms."""
+"""The closed consent vocabulary (standard v1, see docs/architecture.md); forms must declare exactly these terms."""
 
 from __future__ import annotations
 
