@@ -9,6 +9,8 @@ import pytest
 from fastapi import FastAPI
 
 from app.access.roles import Role
+from app.audit import service as audit
+from app.core.db import unit_of_work
 from tests.support.actors import Actor, actor, make_user
 from tests.support.consent import participation, person_in
 
@@ -57,6 +59,16 @@ def test_lists_come_in_pages_that_add_up_to_the_whole(app: FastAPI, team: tuple[
     assert [v["version"] for v in _walk(doc, f"/api/v1/people/{people[0]}/participation")] == [1, 2, 3]
     assert [t["name"] for t in _walk(doc, "/api/v1/auth/tokens", limit=2)] == ["t0", "t1", "t2"]
     assert [f["version"] for f in _walk(doc, "/api/v1/consent-forms")] == ["v1"]
+
+    auditor = actor(app, "aud", [Role.AUDITOR])
+    for _ in range(3):
+        assert admin.get("/api/v1/users").status_code == 200  # a new event: each checkpoint covers more
+        with unit_of_work(app.state.sessionmaker) as s:
+            assert audit.make_checkpoint(s, app.state.keys.current.signer, "pages/audit") is not None
+    sizes = [c["size"] for c in _walk(auditor, "/api/v1/audit/checkpoints")]
+    assert len(sizes) == 3
+    assert sizes == sorted(sizes)
+    assert len(_walk(auditor, "/api/v1/audit/public-key")) == 1
 
 
 @pytest.mark.parametrize(

@@ -163,3 +163,15 @@ def test_an_auditor_resolves_an_actor_id_to_a_name_and_the_lookup_is_logged(app:
     assert (event.action, event.resource_type, event.resource_id) == ("audit.read", "user", str(doc.user_id))
     assert b"named" not in event.entry  # the log keeps the id, never the name
     assert doc.get(f"/api/v1/audit/actors/{auditor.user_id}").status_code == 403
+
+
+def test_a_failed_login_names_the_account_it_targeted_when_there_is_one(app: FastAPI) -> None:
+    user_id, _ = make_user(app, "targeted", [Role.CUSTODIAN])
+    before = _last_seq(app)
+    for username in ("targeted", "nobody-by-that-name"):
+        r = anonymous(app).post("/api/v1/auth/login", json={"username": username, "password": "a wrong guess"})
+        assert r.status_code == 401
+    known, unknown = _since(app, before)
+    assert (known.action, known.resource_id) == ("auth.login_failed", str(user_id))
+    assert (unknown.action, unknown.resource_id) == ("auth.login_failed", None)
+    assert b"nobody-by-that-name" not in unknown.entry
