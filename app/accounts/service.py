@@ -234,17 +234,23 @@ def _account(session: Session, row: Confirmation) -> confirmations.Subject:
     return confirmations.Subject(user_id=row.target_id, roles=_roles_of(row) if "roles" in row.payload else None)
 
 
-def _apply_create(session: Session, row: Confirmation, now: datetime) -> str | None:
+def _grant_asked_roles(session: Session, row: Confirmation, now: datetime, held: list[str] | None) -> str | None:
+    """Give the account the roles the request asked for, if it is still as it was when asked
+    (``held``: its roles then; None for a request made before they were recorded)."""
     user = _get_user(session, row.target_id)
     if not user.active:
         return "the account was disabled while the request waited"
-    if user.roles:
+    if held is not None and sorted(user.roles) != held:
         return "the account's roles changed while the request waited"
     roles = frozenset(Role(r) for r in _roles_of(row))
     _check_roles(roles)
     _set_roles(session, user, roles)
     user.updated_at = now
     return None
+
+
+def _apply_create(session: Session, row: Confirmation, now: datetime) -> str | None:
+    return _grant_asked_roles(session, row, now, held=[])
 
 
 def _apply_reset(session: Session, row: Confirmation, now: datetime) -> str | None:
@@ -266,17 +272,9 @@ def _apply_enable(session: Session, row: Confirmation, now: datetime) -> str | N
 
 
 def _apply_grant(session: Session, row: Confirmation, now: datetime) -> str | None:
-    user = _get_user(session, row.target_id)
-    if not user.active:
-        return "the account was disabled while the request waited"
     asked_from = row.payload.get("from_roles")
-    if asked_from is not None and sorted(user.roles) != sorted(str(r) for r in _as_list(asked_from)):
-        return "the account's roles changed while the request waited"
-    roles = frozenset(Role(r) for r in _roles_of(row))
-    _check_roles(roles)
-    _set_roles(session, user, roles)
-    user.updated_at = now
-    return None
+    held = sorted(str(r) for r in _as_list(asked_from)) if asked_from is not None else None
+    return _grant_asked_roles(session, row, now, held)
 
 
 CREATE_ACCOUNT = confirmations.register(confirmations.Kind("user.create", _apply_create, _account))
