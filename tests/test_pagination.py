@@ -107,3 +107,23 @@ def test_filters_are_typed_and_unknown_ones_refused(app: FastAPI, team: tuple[Ac
             assert value not in r.text
     assert auditor.get("/api/v1/audit/events?action=case.create&outcome=allowed").status_code == 200
     assert admin.get("/api/v1/confirmations?status=pending").status_code == 200
+
+
+def test_numbers_and_times_out_of_range_are_422_not_500(app: FastAPI, team: tuple[Actor, Actor, str]) -> None:
+    _, doc, case_id = team
+    person = person_in(doc, case_id)["id"]
+    assert doc.get(f"/api/v1/people/{person}/participation", params={"cursor": str(2**31)}).status_code == 422
+    auditor = actor(app, "aud2", [Role.AUDITOR])
+    for query in (
+        {"cursor": "9" * 190},
+        {"cursor": "-99999999999999999999"},
+    ):
+        assert auditor.get("/api/v1/audit/checkpoints", params=query).status_code == 422, query
+    for query in (
+        {"since": "2020-01-01T00:00:00"},
+        {"since": "0001-01-01T00:00:00+23:59"},
+        {"until": "9999-12-31T23:59:59-23:59"},
+    ):
+        r = auditor.get("/api/v1/audit/events", params=query)
+        assert r.status_code == 422, query
+        assert next(iter(query.values())) not in r.text

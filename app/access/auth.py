@@ -37,6 +37,8 @@ if TYPE_CHECKING:
     from app.runtime import Runtime  # the wiring above the domains; services only name its type
 
 BAD_CREDENTIALS = "The username, password or code is not right."
+SEEN_EVERY = timedelta(minutes=1)
+"""How often a session's last-seen time is written; the idle timeout is counted from it."""
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
@@ -176,6 +178,11 @@ def login(
     if not ok or user is None or not user.active:
         throttle.count_failure(session, runtime, throttle.Kind.LOGIN, account, client.address, now)
         raise Unauthenticated(BAD_CREDENTIALS)
+    verified = user.password_hash
+    user = _hold_account(session, user.id)
+    if user.password_hash != verified or not user.active:
+        # The password was changed or reset, or the account disabled, while this one was checked.
+        raise Unauthenticated(BAD_CREDENTIALS)
     throttle.succeeded(session)
     if runtime.passwords.needs_rehash(user.password_hash):
         user.password_hash = runtime.passwords.hash(data.password)
@@ -254,12 +261,14 @@ def resolve(session: Session, runtime: Runtime, *, bearer: str | None, cookie: s
             raise Unauthenticated("Your session has ended. Log in again.")
         if client.method in UNSAFE_METHODS and not credentials.csrf_matches(cookie, client.csrf_header):
             raise Forbidden("missing or wrong X-CSRF-Token header", code="csrf")
-        # Conditional: a session ended by a request running at the same time (logout, renewal,
-        # revocation) is over for this one too, not a stale row to write.
-        seen = update(BrowserSession).where(BrowserSession.id == row.id).values(last_seen_at=now)
-        if _rows(session.execute(seen.execution_options(synchronize_session=False))) != 1:
-            raise Unauthenticated("Your session has ended. Log in again.")
-        set_committed_value(row, "last_seen_at", now)
+        if now - row.last_seen_at > SEEN_EVERY:
+            # At most once a minute, so that a session's own requests do not queue on its row.
+            # Conditional: a session ended by a request running at the same time (logout, renewal,
+            # revocation) is over for this one too, not a stale row to write.
+            seen = update(BrowserSession).where(BrowserSession.id == row.id).values(last_seen_at=now)
+            if _rows(session.execute(seen.execution_options(synchronize_session=False))) != 1:
+                raise Unauthenticated("Your session has ended. Log in again.")
+            set_committed_value(row, "last_seen_at", now)
         return _principal_for(
             session, runtime, user, Via.SESSION, session_id=row.id, second_factor_at=row.second_factor_at
         )
@@ -298,12 +307,12 @@ def _rotate_session(
     session: Session, runtime: Runtime, principal: Principal, second_factor_at: datetime | None
 ) -> str | None:
     """A new session secret after a change in what the session proves; the absolute expiry stays."""
-    if principal.session_id is None:
+    if principal.session_id is None or principal.user_id is None:
         return None
-    user = session.get(User, principal.user_id)
-    old = session.get(BrowserSession, principal.session_id)
-    assert user is not None
-    assert old is not None
+    user = _hold_account(session, principal.user_id)
+    old = session.get(BrowserSession, principal.session_id, populate_existing=True)
+    if old is None:  # ended meanwhile (logout, revocation): nothing to renew
+        raise Unauthenticated("Your session has ended. Log in again.")
     expires_at = old.expires_at
     _drop_session(session, principal.session_id)
     return _new_session(session, runtime, user, db_now(session), second_factor_at, expires_at)
@@ -346,7 +355,18 @@ def change_password(
     return LoginOutcome(me=me(session, runtime, renewed, secret), session_secret=secret, token=None)
 
 
+def _hold_account(session: Session, user_id: uuid.UUID) -> User:
+    """Lock the account's row: ending its sessions and making a new one take turns, so a session
+    renewed while every session is being ended can never outlive the ending."""
+    user = session.get(User, user_id, with_for_update=True, populate_existing=True)
+    if user is None:
+        raise Unauthenticated("Your session has ended. Log in again.")
+    return user
+
+
 def revoke_all(session: Session, user_id: uuid.UUID) -> None:
+    """End every session and token of an account."""
+    _hold_account(session, user_id)
     session.execute(delete(BrowserSession).where(BrowserSession.user_id == user_id))
     session.execute(
         update(ApiToken)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 import json
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
@@ -30,7 +30,7 @@ from app.audit.schemas import (
     PublicKeyRead,
 )
 from app.core.errors import NotFound, ValidationFailed
-from app.core.pagination import FIRST_PAGE, Page, PageRequest, in_memory, keyset
+from app.core.pagination import FIRST_PAGE, INT64, Page, PageRequest, in_memory, int_cursor, keyset
 from app.crypto.keyring import Keyring
 
 MAX_PAGE = 500
@@ -109,9 +109,9 @@ def events(
             )
         )
     if since is not None:
-        stmt = stmt.where(AuditEvent.at >= since)
+        stmt = stmt.where(AuditEvent.at >= _instant(since, "since"))
     if until is not None:
-        stmt = stmt.where(AuditEvent.at < until)
+        stmt = stmt.where(AuditEvent.at < _instant(until, "until"))
     if after is not None:
         stmt = stmt.where(AuditEvent.seq > after)
     rows = session.scalars(stmt.limit(limit + 1)).all()
@@ -140,6 +140,18 @@ def latest_checkpoint(session: Session, principal: Principal) -> CheckpointRead:
     return _checkpoint(row)
 
 
+def _instant(at: datetime, field: str) -> datetime:
+    """A time filter as an instant in UTC: with a time zone, and one that exists in UTC."""
+    try:
+        if at.tzinfo is None:
+            raise ValueError("naive")
+        return at.astimezone(UTC)
+    except (ValueError, OverflowError):
+        raise ValidationFailed(
+            f"{field} must be a time with a time zone, within the years 1 to 9999 in UTC", fields=[field]
+        ) from None
+
+
 def checkpoints(
     session: Session, principal: Principal, size: int | None, page: PageRequest = FIRST_PAGE
 ) -> Page[CheckpointRead]:
@@ -150,7 +162,9 @@ def checkpoints(
         if row is None:
             raise NotFound("no checkpoint of that size")
         return Page[CheckpointRead](items=[_checkpoint(row)], next_cursor=None)
-    rows, cursor = keyset(session, select(AuditCheckpoint), AuditCheckpoint.size, page, int, lambda c: c.size)
+    rows, cursor = keyset(
+        session, select(AuditCheckpoint), AuditCheckpoint.size, page, int_cursor(INT64), lambda c: c.size
+    )
     return Page[CheckpointRead](items=[_checkpoint(r) for r in rows], next_cursor=cursor)
 
 

@@ -27,7 +27,15 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.audit import service as audit
 from app.audit.vocabulary import AuditAction
-from app.core.db import FAILURE_HOOKS, WORK, begin_work, integrity_conflict, on_failure, rollback_and_record
+from app.core.db import (
+    FAILURE_HOOKS,
+    WORK,
+    begin_work,
+    integrity_conflict,
+    on_failure,
+    rollback_and_record,
+    side_transaction,
+)
 from app.core.errors import AppError, ValidationFailed
 from app.core.http import client_address
 from app.crypto.derive import Purpose as DerivedPurpose
@@ -227,6 +235,16 @@ def _finish(request: Request, spec: AuditSpec | None, status: int) -> None:
         request.state.db_session = session
         audit.begin(session, _trail(request, spec))
     trail = audit.current(session)
+    if status == 503:
+        # No connection of the pool was free: record the refusal on a connection of its own
+        # rather than wait for the same pool again.
+        session.info.pop(FAILURE_HOOKS, None)
+        session.info.pop(WORK, None)
+        session.rollback()
+        if trail is not None:
+            with side_transaction(session) as side:
+                audit.append(side, _with_actor(request, side, trail), audit.Outcome.FAILED, status)
+        return
     if status < 400:
         session.info.pop(FAILURE_HOOKS, None)
         try:

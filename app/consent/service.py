@@ -33,7 +33,7 @@ from app.consent.schemas import (
 from app.consent.vocabulary import ConsentStatus
 from app.core.db import db_now, new_id
 from app.core.errors import Conflict, ValidationFailed
-from app.core.pagination import FIRST_PAGE, Page, PageRequest, in_memory, keyset
+from app.core.pagination import FIRST_PAGE, INT32, Page, PageRequest, in_memory, int_cursor, keyset
 from app.keys.sealed import Place, open_json, seal_json
 from app.people.models import Person
 from app.people.records import identity_of, person_row
@@ -277,5 +277,5 @@ def participation_history(
     person = person_row(session, principal, policy.Action.CONSENT_READ, person_id)
     audit.touch(session, resource_id=person.id)
     stmt = select(ParticipationConsent).where(ParticipationConsent.person_id == person.id)
-    rows, cursor = keyset(session, stmt, ParticipationConsent.version, page, int, lambda r: r.version)
+    rows, cursor = keyset(session, stmt, ParticipationConsent.version, page, int_cursor(INT32), lambda r: r.version)
     return Page[ParticipationRead](items=[_read(session, runtime, person, r) for r in rows], next_cursor=cursor)

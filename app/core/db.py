@@ -74,7 +74,8 @@ def is_sqlite(url: str) -> bool:
 def make_engine(url: str, *, busy_timeout_ms: int = 5000, pool: bool = True) -> Engine:
     """An engine; SQLite gets WAL, foreign keys, a busy timeout and BEGIN IMMEDIATE."""
     if not is_sqlite(url):
-        kwargs: dict[str, Any] = {"pool_pre_ping": True}
+        # A request that finds no connection free within 5 s answers 503 rather than queueing on.
+        kwargs: dict[str, Any] = {"pool_pre_ping": True, "pool_timeout": 5}
         if not pool:
             kwargs["poolclass"] = NullPool
         return create_engine(url, **kwargs)

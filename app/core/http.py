@@ -117,11 +117,30 @@ def client_address(peer: str | None, forwarded_for: str | None, trusted: list[st
         return "unknown"
     if not forwarded_for or not is_trusted(peer):
         return peer
-    hops = [h.strip() for h in forwarded_for.split(",") if h.strip()]
+    hops = [address_of(h) for h in forwarded_for.split(",") if h.strip()]
     for hop in reversed(hops):
+        if hop is None:
+            # Not an address: the client cannot be told apart, so it counts as the proxy, never as a
+            # name of its own choosing (which would give it a fresh throttle budget).
+            return peer
         if not is_trusted(hop):
             return hop
-    return hops[0] if hops else peer
+    return hops[0] or peer if hops else peer
+
+
+def address_of(text: str) -> str | None:
+    """An address as the service counts it, or None: ``1.2.3.4:80`` and ``[2001:db8::1]:443`` lose the
+    port, ``fe80::1%eth0`` the zone."""
+    value = text.strip()
+    if value.startswith("[") and "]" in value:
+        value = value[1 : value.index("]")]
+    elif value.count(":") == 1:
+        value = value.split(":", 1)[0]
+    value = value.split("%", 1)[0]
+    try:
+        return str(ipaddress.ip_address(value))
+    except ValueError:
+        return None
 
 
 async def database_busy(request: Request, exc: Exception) -> Response:

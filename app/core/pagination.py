@@ -59,6 +59,22 @@ def every_page(fetch: Callable[[PageRequest], Page[T]]) -> list[T]:
         request = PageRequest(page.next_cursor, MAX_LIMIT)
 
 
+def int_cursor(maximum: int) -> Callable[[str], int]:
+    """Parse a cursor over an integer column of at most ``maximum`` (a larger one is refused, not sent on)."""
+
+    def parse(cursor: str) -> int:
+        value = int(cursor)
+        if not 0 <= value <= maximum:
+            raise ValueError("out of range")
+        return value
+
+    return parse
+
+
+INT32 = 2**31 - 1
+INT64 = 2**63 - 1
+
+
 def keyset(
     session: Session,
     stmt: Select[*tuple[Any, ...]],

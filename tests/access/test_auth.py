@@ -461,3 +461,22 @@ def test_enrolling_a_second_factor_ends_the_sessions_opened_with_the_password_al
     enrolling.csrf = confirmed.json()["csrf_token"]
     assert enrolling.get("/api/v1/me").json()["must_enrol_totp"] is False
     assert other.get("/api/v1/me").status_code == 401
+
+
+def test_forwarded_addresses_count_without_port_or_zone_and_never_as_free_text(settings: Settings, keys: Keys) -> None:
+    from app.core.http import address_of, client_address
+
+    assert address_of("10.51.0.1:1111") == address_of("10.51.0.1:2222") == "10.51.0.1"
+    assert address_of("[2001:db8:9::1]:443") == address_of("2001:db8:9::1%eth0") == "2001:db8:9::1"
+    assert address_of("not an address") is None
+    trusted = ["127.0.0.1/32"]
+    assert client_address("127.0.0.1", "garbage-name", trusted) == "127.0.0.1"  # counts as the proxy
+    proxied = create_app(settings.model_copy(update={"trusted_proxies": trusted}), keys)
+    make_user(proxied, "ported", [Role.CUSTODIAN])
+    client = TestClient(proxied, base_url="https://testserver", raise_server_exceptions=False, client=("127.0.0.1", 1))
+    bad = {"username": "ported", "password": "not the password"}
+    answers = [
+        client.post(LOGIN, json=bad, headers={"x-forwarded-for": f"10.51.0.1:{1000 + i}"}).status_code for i in range(6)
+    ]
+    assert answers == [401] * 5 + [429]
+    proxied.state.engine.dispose()

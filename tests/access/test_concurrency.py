@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from typing import Any
 
 import httpx2 as httpx
@@ -23,7 +24,7 @@ from app.core.config import Settings
 from app.core.db import new_id, unit_of_work
 from app.keys.store import Keys
 from app.main import create_app
-from tests.support.actors import PASSWORD, code, make_user
+from tests.support.actors import PASSWORD, code, make_user, shift_clock
 from tests.support.consent import identity, participation
 from tests.support.database import ProvisionedDatabase
 from tests.support.server import at_once, serve
@@ -69,6 +70,10 @@ def _same_session(browser: httpx.Client, url: str) -> httpx.Client:
     client = _client(url, browser.headers["x-forwarded-for"], cookies=browser.cookies)
     client.headers["x-csrf-token"] = browser.headers["x-csrf-token"]
     return client
+
+
+def _get(client: httpx.Client, path: str) -> Callable[[], httpx.Response]:
+    return lambda: client.get(path)
 
 
 def _post(client: httpx.Client, path: str, body: dict[str, Any] | None = None) -> Callable[[], httpx.Response]:
@@ -295,3 +300,34 @@ def test_one_duplicate_review_decided_six_times_at_once_is_decided_once(served: 
     assert sorted(statuses) == [200] + [409] * 5, statuses
     [won] = [decisions[i] for i, s in enumerate(statuses) if s == 200]
     assert _reviews(cus)[0]["status"] == won
+
+
+def test_a_session_renewed_while_every_session_is_ended_does_not_survive(served: tuple[FastAPI, str]) -> None:
+    app, url = served
+    _, admin_secret = make_user(app, "adm", [Role.ADMIN])
+    victim_id, secret = make_user(app, "victim", [Role.CUSTODIAN])
+    assert admin_secret is not None
+    assert secret is not None
+    admin = _browser(url, "adm", admin_secret, app, "10.0.11.1")
+    for trial in range(4):
+        victim = _browser(url, "victim", secret, app, f"10.0.11.{10 + trial}")
+        code_now = code(secret, app, steps=1)
+        at_once(
+            [
+                _post(victim, "/api/v1/auth/step-up", {"totp": code_now}),
+                _post(admin, f"/api/v1/users/{victim_id}/revoke-sessions"),
+            ]
+        )
+        # Whichever came first, no session of the victim is left working.
+        assert victim.get("/api/v1/me").status_code == 401, trial
+        shift_clock(app, timedelta(seconds=61))  # fresh TOTP steps for the next trial
+
+
+def test_many_requests_on_one_session_do_not_queue_on_its_row(served: tuple[FastAPI, str]) -> None:
+    app, url = served
+    _, secret = make_user(app, "busy", [Role.AUDITOR])
+    assert secret is not None
+    browser = _browser(url, "busy", secret, app, "10.0.12.1")
+    clients = [_same_session(browser, url) for _ in range(30)]
+    answers = at_once([_get(c, "/api/v1/me") for c in clients])
+    assert [r.status_code for r in answers] == [200] * 30

@@ -140,7 +140,8 @@ def _populate(app: FastAPI, database: ProvisionedDatabase, key_file: Path) -> Sa
         made = actors[owner].post("/api/v1/auth/tokens", json={"name": name, "scope": "read"})
         assert made.status_code == 201, made.text
         tokens[name] = made.json()["token"]
-    target_id, _ = make_user(app, "target", [Role.DOCUMENTER])
+    target_id, target_secret = make_user(app, "target", [Role.DOCUMENTER])
+    login(app, "target", target_secret)  # a live session, so ending the target's sessions changes something
     admin_token = actors["admin"].post("/api/v1/auth/tokens", json={"name": "owned"}).json()["id"]
     pending = actors["admin2"].request("PATCH", f"/api/v1/users/{target_id}", json={"roles": ["legal"]})
     assert pending.status_code == 202, pending.text
