@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.core.db import db_now
@@ -33,6 +34,22 @@ def create_data_key(session: Session, keys: Keys, subject_id: uuid.UUID) -> byte
     return dek
 
 
+def sealing_key(session: Session, keys: Keys, subject_id: uuid.UUID) -> bytes:
+    """The subject's data key, made on first use.
+
+    Two requests that seal a subject's first value at once would both make a key; the second to
+    store its key finds the first one's (the primary key decides) and uses that, so both values
+    open under one key.
+    """
+    if has_data_key(session, subject_id):
+        return data_key(session, keys, subject_id)  # a key that will not unwrap is an integrity failure
+    try:
+        with session.begin_nested():
+            return create_data_key(session, keys, subject_id)
+    except IntegrityError:
+        return data_key(session, keys, subject_id)
+
+
 def has_data_key(session: Session, subject_id: uuid.UUID) -> bool:
     return session.get(DataKey, subject_id) is not None
 
@@ -48,6 +65,4 @@ def data_key(session: Session, keys: Keys, subject_id: uuid.UUID) -> bytes:
 
 def service_key(session: Session, keys: Keys) -> bytes:
     """The service subject's data key, made on first use."""
-    if not has_data_key(session, SERVICE_SUBJECT):
-        return create_data_key(session, keys, SERVICE_SUBJECT)
-    return data_key(session, keys, SERVICE_SUBJECT)
+    return sealing_key(session, keys, SERVICE_SUBJECT)

@@ -57,11 +57,7 @@ def _encode(value: Any) -> bytes:
 
 def seal_json(session: Session, keys: Keys, place: Place, value: Any) -> bytes:
     """JSON-encode and seal as v2; the person's data key is made on first use."""
-    if datakeys.has_data_key(session, place.person_id):
-        dek = datakeys.data_key(session, keys, place.person_id)  # one that will not unwrap is an integrity failure
-    else:
-        dek = datakeys.create_data_key(session, keys, place.person_id)
-    return _seal(dek, place, _encode(value))
+    return _seal(datakeys.sealing_key(session, keys, place.person_id), place, _encode(value))
 
 
 def open_json(session: Session, keys: Keys, place: Place, blob: bytes) -> Any:
