@@ -78,32 +78,21 @@ def create_user(session: Session, runtime: Runtime, principal: Principal, data: 
     if session.scalars(select(User.id).where(User.username == data.username)).first() is not None:
         raise Conflict("that username is taken", fields=["username"])
     now = db_now(session)
-    if policy.acts_at_once(principal):
-        password, half = one_time_password(), None
-    else:
-        half, second = password_halves()
-        password = half + second
     user = User(
         id=new_id(),
         username=data.username,
         display_name=data.display_name,
         roles=sorted(roles) if policy.acts_at_once(principal) else [],
         active=True,
-        password_hash=runtime.passwords.hash(password),
+        password_hash="",  # set by _issue_one_time_password below, before anything is written
         password_change_required=True,
         created_at=now,
         updated_at=now,
     )
     session.add(user)
-    session.flush()
     audit.touch(session, resource_id=user.id)
-    if half is None:
-        return UserChange(user=UserRead.model_validate(user), one_time_password=password)
     payload: dict[str, object] = {"roles": sorted(roles), "from_roles": []}
-    asked = confirmations.request_confirmation(
-        session, runtime, principal, CREATE_ACCOUNT, user.id, payload, secret=second
-    )
-    return UserChange(user=UserRead.model_validate(user), one_time_password_half=half, pending_confirmation=asked)
+    return _issue_one_time_password(session, runtime, principal, user, CREATE_ACCOUNT, payload)
 
 
 def reset_password(session: Session, runtime: Runtime, principal: Principal, user_id: uuid.UUID) -> UserChange:
@@ -121,13 +110,29 @@ def reset_password(session: Session, runtime: Runtime, principal: Principal, use
     revoke_all(session, user.id)
     user.password_change_required = True
     user.updated_at = now
+    return _issue_one_time_password(session, runtime, principal, user, RESET_PASSWORD, {})
+
+
+def _issue_one_time_password(
+    session: Session,
+    runtime: Runtime,
+    principal: Principal,
+    user: User,
+    kind: confirmations.Kind,
+    payload: dict[str, object],
+) -> UserChange:
+    """Give the account a one-time password under the activation rule: whole to the command line;
+    through the API in two halves, the first to the requester and the second sealed with a request
+    of ``kind`` for the admin who confirms it."""
     if policy.acts_at_once(principal):
         password = one_time_password()
         user.password_hash = runtime.passwords.hash(password)
+        session.flush()
         return UserChange(user=UserRead.model_validate(user), one_time_password=password)
     half, second = password_halves()
     user.password_hash = runtime.passwords.hash(half + second)
-    asked = confirmations.request_confirmation(session, runtime, principal, RESET_PASSWORD, user.id, {}, secret=second)
+    session.flush()
+    asked = confirmations.request_confirmation(session, runtime, principal, kind, user.id, payload, secret=second)
     return UserChange(user=UserRead.model_validate(user), one_time_password_half=half, pending_confirmation=asked)
 
 

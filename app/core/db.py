@@ -111,15 +111,15 @@ def side_transaction(session: Session) -> Iterator[Session]:
     """A short transaction of its own, committed at once, on a connection outside the request's pool.
 
     For a count that must be visible to concurrent requests before the request's own work commits
-    (a throttle's attempt). The connection is not drawn from the pool the request holds one of, so
-    requests waiting for a second connection can never starve each other of the first. PostgreSQL
-    only: on SQLite the request already holds the database's only write lock.
+    (a throttle's attempt on PostgreSQL), and for recording a request that found no pooled connection
+    free. The connection is not drawn from the request's pool, so requests waiting for a second
+    connection can never starve each other of the first. Not while the request's own transaction
+    holds SQLite's write lock: it would wait for itself.
     """
-    bind = session.get_bind()
-    url = bind.engine.url.render_as_string(hide_password=False)
-    engine = _SIDE_ENGINES.get(url)
-    if engine is None:
-        engine = _SIDE_ENGINES.setdefault(url, create_engine(url, poolclass=NullPool))
+    url = session.get_bind().engine.url.render_as_string(hide_password=False)
+    if url not in _SIDE_ENGINES:
+        _SIDE_ENGINES[url] = create_engine(url, poolclass=NullPool)
+    engine = _SIDE_ENGINES[url]
     with Session(engine) as side:
         yield side
         side.commit()
@@ -221,15 +221,15 @@ def rollback_and_record(session: Session) -> None:
     """
     hooks: list[Callable[[Session], object]] = session.info.pop(FAILURE_HOOKS, [])
     work = session.info.pop(WORK, None)
+    if not hooks or work is None or not session.in_nested_transaction():
+        session.rollback()
+    else:
+        try:
+            work.rollback()
+        except Exception:  # the connection is gone: start again from nothing
+            session.rollback()
     if not hooks:
-        session.rollback()
         return
-    try:
-        if work is None or not session.in_nested_transaction():
-            raise _NoSavepoint
-        work.rollback()
-    except Exception:
-        session.rollback()
     try:
         for hook in hooks:
             hook(session)
@@ -237,10 +237,6 @@ def rollback_and_record(session: Session) -> None:
     except BaseException:
         session.rollback()
         raise
-
-
-class _NoSavepoint(Exception):
-    """The work has no savepoint to roll back to."""
 
 
 def grant_app_role(connection: Any, metadata: MetaData, role: str) -> None:

@@ -480,3 +480,19 @@ def test_forwarded_addresses_count_without_port_or_zone_and_never_as_free_text(s
     ]
     assert answers == [401] * 5 + [429]
     proxied.state.engine.dispose()
+
+
+def test_a_sessions_last_seen_time_is_written_at_most_once_a_minute(app: FastAPI) -> None:
+    doc = actor(app, "seen", [Role.DOCUMENTER])
+
+    def last_seen() -> object:
+        with unit_of_work(app.state.sessionmaker) as s:
+            return s.scalars(select(BrowserSession.last_seen_at).where(BrowserSession.user_id == doc.user_id)).one()
+
+    first = last_seen()
+    for _ in range(3):
+        assert doc.get("/api/v1/me").status_code == 200
+    assert last_seen() == first  # no write, so a session's own requests never queue on its row
+    shift_clock(app, timedelta(seconds=61))
+    assert doc.get("/api/v1/me").status_code == 200
+    assert last_seen() != first

@@ -15,9 +15,10 @@ from typing import Any
 import httpx2 as httpx
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import select
 
 from app.access import totp
-from app.access.models import RecoveryCode
+from app.access.models import BrowserSession, RecoveryCode
 from app.access.roles import Role
 from app.consent.models import ParticipationConsent
 from app.core.config import Settings
@@ -331,3 +332,6 @@ def test_many_requests_on_one_session_do_not_queue_on_its_row(served: tuple[Fast
     clients = [_same_session(browser, url) for _ in range(30)]
     answers = at_once([_get(c, "/api/v1/me") for c in clients])
     assert [r.status_code for r in answers] == [200] * 30
+    with unit_of_work(app.state.sessionmaker) as s:
+        [(created, seen)] = s.execute(select(BrowserSession.created_at, BrowserSession.last_seen_at)).all()
+    assert seen == created  # within the minute none of them wrote the session row, so none waited on it
