@@ -23,6 +23,11 @@ def create_data_key(session: Session, keys: Keys, subject_id: uuid.UUID) -> byte
     """Make, wrap and store a fresh data key for a subject; returns the plaintext key."""
     if session.get(DataKey, subject_id) is not None:
         raise Conflict("a data key already exists for this subject")
+    return _store_new_key(session, keys, subject_id)
+
+
+def _store_new_key(session: Session, keys: Keys, subject_id: uuid.UUID) -> bytes:
+    """Insert a fresh wrapped key; a key stored meanwhile for the subject is an IntegrityError."""
     dek = envelope.new_data_key()
     wrapped = envelope.wrap(keys.for_wrapping(), subject_id, dek)
     session.add(
@@ -39,13 +44,14 @@ def sealing_key(session: Session, keys: Keys, subject_id: uuid.UUID) -> bytes:
 
     Two requests that seal a subject's first value at once would both make a key; the second to
     store its key finds the first one's (the primary key decides) and uses that, so both values
-    open under one key.
+    open under one key. The insert is not preceded by a second look: a key committed between the
+    look above and the insert must reach the primary key, not a 409.
     """
     if has_data_key(session, subject_id):
         return data_key(session, keys, subject_id)  # a key that will not unwrap is an integrity failure
     try:
         with session.begin_nested():
-            return create_data_key(session, keys, subject_id)
+            return _store_new_key(session, keys, subject_id)
     except IntegrityError:
         return data_key(session, keys, subject_id)
 

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.core.db import new_id, unit_of_work
 from app.crypto.errors import DecryptionFailed
+from app.keys import datakeys
 from app.keys.sealed import Place, open_json, seal_json
 from app.keys.store import Keys
 from tests.support.database import ProvisionedDatabase
@@ -90,3 +91,16 @@ def test_a_person_without_a_data_key_opens_nothing(
     database.as_owner("DELETE FROM data_keys WHERE subject_id = :p", p=place.person_id)  # as erasure does
     with pytest.raises(DecryptionFailed), unit_of_work(session_factory) as s:
         open_json(s, keys, place, blob)
+
+
+def test_a_key_stored_meanwhile_is_used_not_refused(
+    session_factory: sessionmaker[Session], keys: Keys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two first seals for one person at once: the later one looked before the earlier committed
+    its key, so its look found nothing. It must seal under the key now stored, not answer 409."""
+    person = new_id()
+    with unit_of_work(session_factory) as s:
+        first = datakeys.sealing_key(s, keys, person)
+    monkeypatch.setattr(datakeys, "has_data_key", lambda session, subject_id: False)  # the look that came too early
+    with unit_of_work(session_factory) as s:
+        assert datakeys.sealing_key(s, keys, person) == first
