@@ -20,7 +20,7 @@ class Runtime:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "passwords", Passwords.from_settings(self.settings.passwords))
-        object.__setattr__(self, "forms", FormRegistry(self.settings.forms_dir))
+        object.__setattr__(self, "forms", FormRegistry(self.settings.forms_dir, development=self.settings.development))
 
     def derived_key(self, purpose: Purpose) -> bytes:
         return derive_key(self.keys.current.root(), purpose)

@@ -6,9 +6,10 @@ never what was sent.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date
 
-from app.consent.forms import ConsentForm, TextVariant
+from app.consent.forms import ConsentForm, TeachBackEntry, TextVariant
 from app.consent.registry import FormRegistry, allowed
 from app.consent.schemas import Method, ParticipationCreate
 from app.consent.vocabulary import ConsentStatus, ParticipationDecision, TeachBackQuestion
@@ -80,9 +81,15 @@ def _pin_texts(data: ParticipationCreate, form: ConsentForm, status: ConsentStat
         )
 
 
-def decisions_of(data: ParticipationCreate, status: ConsentStatus) -> dict[str, bool]:
-    """The decisions stated; a deferred record may leave any open, every other record states each one."""
+def decisions_of(data: ParticipationCreate, form: ConsentForm, status: ConsentStatus) -> dict[str, bool]:
+    """The decisions stated; a deferred record may leave any open, every other record states each one
+    the form's version asks, and none it does not ask."""
     stated: dict[str, bool] = {} if data.decisions is None else data.decisions.model_dump(exclude_none=True)
+    unasked = [f"decisions.{d}" for d in stated if ParticipationDecision(d) not in form.decisions]
+    if unasked:
+        raise ValidationFailed(
+            f"this version of the form does not ask that decision; it asks: {allowed(form.decisions)}", fields=unasked
+        )
     if status is ConsentStatus.DEFERRED:
         return stated
     if data.decisions is None:
@@ -90,13 +97,31 @@ def decisions_of(data: ParticipationCreate, status: ConsentStatus) -> dict[str, 
             "state every decision as yes or no (declining is an answer); only a deferred record may leave them open",
             fields=["decisions"],
         )
-    missing = [f"decisions.{d.value}" for d in ParticipationDecision if d.value not in stated]
+    missing = [f"decisions.{d.value}" for d in form.decisions if d.value not in stated]
     if missing:
         raise ValidationFailed(
             "state every decision as yes or no (declining is an answer); only a deferred record may leave one open",
             fields=missing,
         )
     return stated
+
+
+def teach_back_set(data: ParticipationCreate, form: ConsentForm) -> str:
+    """The set of teach-back questions asked: as stated, else the child set for the child text when the
+    version has one, else the adult set."""
+    if data.teach_back_set is not None:
+        if data.teach_back_set == "child" and not form.child_teach_back:
+            raise ValidationFailed(
+                "this version of the form has no teach-back questions in child language; its sets: adult",
+                fields=["teach_back_set"],
+            )
+        return data.teach_back_set
+    child = TextVariant(data.text_variant) is TextVariant.CHILD and bool(form.child_teach_back)
+    return "child" if child else "adult"
+
+
+def _questions(form: ConsentForm, asked: str) -> Mapping[TeachBackQuestion, TeachBackEntry]:
+    return form.child_teach_back if asked == "child" else form.teach_back
 
 
 def status_of(data: ParticipationCreate) -> ConsentStatus:
@@ -109,17 +134,32 @@ def status_of(data: ParticipationCreate) -> ConsentStatus:
 
 
 def check(
-    data: ParticipationCreate, form: ConsentForm, status: ConsentStatus, decisions: dict[str, bool], age: int, on: date
+    data: ParticipationCreate,
+    form: ConsentForm,
+    status: ConsentStatus,
+    decisions: dict[str, bool],
+    age: int,
+    on: date,
+    asked: str = "adult",
 ) -> str | None:
     """Refuse an incomplete record (422 naming the field); return why collection is blocked, if it is."""
     if data.method is Method.VERBAL_WITNESSED and data.witness is None:
         raise ValidationFailed("verbal consent needs a witness", fields=["witness"])
     _pin_texts(data, form, status, age)
+    questions = _questions(form, asked)
+    unasked = sorted(q.value for q in data.teach_back if q not in questions)
+    if unasked:
+        raise ValidationFailed(
+            f"the {asked} teach-back set has no such question; its questions: {allowed(questions)}",
+            fields=["teach_back"],
+        )
     if status not in AFFIRMATIVE:
         return None
-    missing = sorted(q.value for q in TeachBackQuestion if q not in data.teach_back)
+    missing = sorted(q.value for q in questions if q not in data.teach_back)
     if missing:
-        raise ValidationFailed(f"teach-back results are missing: {', '.join(missing)}", fields=["teach_back"])
+        raise ValidationFailed(
+            f"teach-back results are missing from the {asked} set: {', '.join(missing)}", fields=["teach_back"]
+        )
     if decisions[ParticipationDecision.STORAGE]:
         if data.retention not in form.retention_options:
             raise ValidationFailed(
@@ -127,7 +167,7 @@ def check(
             )
         if data.withdrawal_code_word is None:
             raise ValidationFailed("the person chooses a withdrawal code word", fields=["withdrawal_code_word"])
-    if decisions[ParticipationDecision.RE_CONTACT]:
+    if decisions.get(ParticipationDecision.RE_CONTACT, False):
         if data.recontact is None:
             raise ValidationFailed("re-contact needs its safety details", fields=["recontact"])
         if data.recontact.expires_on <= on:

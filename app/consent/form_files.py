@@ -18,6 +18,11 @@ import yaml
 from app.core.errors import ConfigError
 
 FORM_FILE = "form.yaml"
+SIGNOFF_FILE = "signoffs.yaml"
+REVIEW_NOTES = "REVIEW.md"
+# Beside the pinned files, never pinned: a published text can be signed off, and its review notes kept,
+# without changing the version.
+UNPINNED = frozenset({SIGNOFF_FILE, REVIEW_NOTES})
 FILE_NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*(\.[A-Za-z0-9_-]+)*")
 
 
@@ -42,7 +47,7 @@ def read_bytes(folder: Path, name: str, limit: int, where: str | None = None) ->
         raise FormError(f"{where}: {name} {reason}") from None
     with os.fdopen(fd, "rb") as handle:
         if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
-            raise FormError(f"{where}: {FORM_FILE} is not a regular file")
+            raise FormError(f"{where}: {name} is not a regular file")
         data = handle.read(limit + 1)
     if len(data) > limit:
         raise FormError(f"{where}: {name} is larger than {limit // 1024} KiB")
@@ -71,33 +76,35 @@ class _StrictLoader(yaml.SafeLoader):
 
     def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
         if self.check_event(yaml.AliasEvent):
-            raise FormError(f"{FORM_FILE}: YAML aliases are not allowed")
+            raise FormError("YAML aliases are not allowed")
         return super().compose_node(parent, index)
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[object, object]:
         seen: set[str] = set()
         for key_node, _ in node.value:
             if not isinstance(key_node, yaml.ScalarNode):
-                raise FormError(f"{FORM_FILE} line {key_node.start_mark.line + 1}: keys must be plain text")
+                raise FormError(f"line {key_node.start_mark.line + 1}: keys must be plain text")
             if key_node.value in seen:
-                raise FormError(f"{FORM_FILE} line {key_node.start_mark.line + 1}: duplicate key {key_node.value!r}")
+                raise FormError(f"line {key_node.start_mark.line + 1}: duplicate key {key_node.value!r}")
             seen.add(key_node.value)
         return dict(super().construct_mapping(node, deep))
 
 
-def parse_yaml(raw: bytes) -> object:
-    """Parse form.yaml strictly: no aliases, no duplicate or non-text keys."""
+def parse_yaml(raw: bytes, name: str = FORM_FILE) -> object:
+    """Parse a form folder's YAML file strictly: no aliases, no duplicate or non-text keys."""
     try:
         return yaml.load(raw.decode("utf-8"), Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
+    except FormError as exc:
+        raise FormError(f"{name}: {exc}") from None
     except UnicodeDecodeError:
-        raise FormError(f"{FORM_FILE} is not UTF-8") from None
+        raise FormError(f"{name} is not UTF-8") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         at = f" at line {mark.line + 1}" if mark is not None else ""
-        raise FormError(f"{FORM_FILE} is not valid YAML{at}") from None
+        raise FormError(f"{name} is not valid YAML{at}") from None
     except (ValueError, RecursionError):
         # PyYAML raises these for impossible dates such as 2026-13-01 and for absurd nesting.
-        raise FormError(f"{FORM_FILE} is not valid YAML") from None
+        raise FormError(f"{name} is not valid YAML") from None
 
 
 def as_mapping(value: object, where: str) -> dict[str, object]:

@@ -16,6 +16,7 @@ from typing import TypeVar
 
 from app.consent.form_files import (
     FORM_FILE,
+    UNPINNED,
     as_mapping,
     as_text,
     check_keys,
@@ -45,6 +46,9 @@ VERSION_PATTERN = re.compile(r"v[1-9][0-9]{0,5}")
 _LANGUAGE = re.compile(r"[a-z]{2,3}")
 _RETENTION = re.compile(r"P[1-9][0-9]?Y")
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+_PARAMETER_NAME = re.compile(r"[a-z][a-z0-9_]{0,31}")
+# A value the text takes from form.yaml's parameters, such as what the region is called.
+_PARAMETER = re.compile(r"\{\{\s*([^{}]*?)\s*\}\}")
 # An HTML comment stays invisible when the text is rendered, so the marker is never read aloud by mistake.
 _MARKER = re.compile(r"<!--\s*section:\s*(\S+?)\s*-->")
 
@@ -63,33 +67,34 @@ class TextVariant(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
-class SignOff:
-    """Who wrote (source language) or reviewed (translation) a language's texts, and when."""
-
-    name: str
-    role: str
-    date: date
-
-
-@dataclass(frozen=True, slots=True)
 class FormText:
-    """One text as read to the person; sha256 is over its exact bytes."""
+    """One text as read to the person, its parameters filled in.
+
+    sha256 is over the exact bytes of that text, which is what a consent record pins; file_sha256 is
+    over the file as stored, which is what the published lock pins. They differ only where the text
+    uses a parameter such as {{region}}.
+    """
 
     language: str
     variant: TextVariant
     filename: str
     sha256: str
     content: str
+    file_sha256: str
 
 
 @dataclass(frozen=True, slots=True)
 class FormLanguage:
-    """A language of the form with its texts and its sign-off."""
+    """A language of the form with its texts, and the date its texts and labels last changed.
+
+    A translation's sign-off must be dated on or after that day and the source language's. Versions
+    written before sign-offs moved out of form.yaml (v1) declare no date, and cannot be signed off.
+    """
 
     code: str
     name: str
     texts: Mapping[TextVariant, FormText]
-    signoff: SignOff | None
+    changed: date | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,8 +141,19 @@ class ConsentForm:
     retention_options: Mapping[str, Labels]
     receipt_options: Mapping[ReceiptOption, Labels]
     teach_back: Mapping[TeachBackQuestion, TeachBackEntry]
+    child_teach_back: Mapping[TeachBackQuestion, TeachBackEntry]
+    """Empty when the version has no questions in child language (v1)."""
+    parameters: Mapping[str, Labels]
     files: Mapping[str, str]
     digest: str
+
+    def language_digest(self, code: str) -> str:
+        """What a translation's reviewers sign: the SHA-256 over form.yaml's and the language's texts' hashes.
+
+        Any change to form.yaml (which holds every label) or to one of the language's texts changes it.
+        """
+        names = [FORM_FILE, *(text.filename for text in self.languages[code].texts.values())]
+        return sha256("".join(f"{self.files[n]}  {n}\n" for n in sorted(names)).encode())
 
     def text(self, language: str, variant: TextVariant = TextVariant.MAIN) -> FormText:
         """The text of one variant in one language; FormError if the form has no such language."""
@@ -146,26 +162,13 @@ class ConsentForm:
         return self.languages[language].texts[variant]
 
 
-def load_form(root: Path, form_id: str, version: str, *, strict: bool = True) -> ConsentForm:
-    """Load and validate one form version; strict also requires every translation's review sign-off."""
+def load_form(root: Path, form_id: str, version: str) -> ConsentForm:
+    """Load and validate one form version. Whether its translations are signed off is app/consent/review.py's."""
     check_ids(form_id, version)
     try:
-        form = _load(root / form_id / version, form_id, version)
+        return _load(root / form_id / version, form_id, version)
     except FormError as exc:
         raise FormError(f"consent form {form_id}/{version}: {exc}") from None
-    if strict:
-        check_signoff(form)
-    return form
-
-
-def check_signoff(form: ConsentForm) -> None:
-    """Refuse a form in which any translation lacks a reviewer's name, role and ISO date."""
-    for code, language in form.languages.items():
-        if code != form.source_language and language.signoff is None:
-            raise FormError(
-                f"consent form {form.form_id}/{form.version}: language {code!r} has no translation review "
-                "sign-off (signoff: name, role, date); a translation cannot be used before review"
-            )
 
 
 def list_forms(root: Path) -> list[tuple[str, str]]:
@@ -187,7 +190,7 @@ def _load(folder: Path, form_id: str, version: str) -> ConsentForm:
         raise FormError("the form or version folder is a symlink")
     raw = read_bytes(folder, FORM_FILE, MAX_FORM_BYTES)
     doc = as_mapping(parse_yaml(raw), FORM_FILE)
-    check_keys(doc, FORM_FILE, _TOP_KEYS)
+    check_keys(doc, FORM_FILE, _TOP_KEYS, optional=_OPTIONAL_TOP_KEYS)
     if doc["form"] != form_id or doc["version"] != version:
         raise FormError(f"{FORM_FILE} declares {doc['form']}/{doc['version']}, which does not match its folder")
     languages_doc = as_mapping(doc["languages"], "languages")
@@ -203,13 +206,20 @@ def _load(folder: Path, form_id: str, version: str) -> ConsentForm:
     if not _EMAIL.fullmatch(email):
         raise FormError("organisation.complaints_email is not an email address")
     organisation = _labels(org["name"], "organisation name", codes)
+    parameters = _parameters(doc.get("parameters", {}), codes)
     files = {FORM_FILE: sha256(raw)}
     languages = {
-        code: _language(folder, code, as_mapping(languages_doc[code], f"language {code!r}"), organisation[code], email)
+        code: _language(
+            folder,
+            code,
+            as_mapping(languages_doc[code], f"language {code!r}"),
+            {name: values[code] for name, values in parameters.items()},
+            (organisation[code], email),
+        )
         for code in codes
     }
     for language in languages.values():
-        files.update({text.filename: text.sha256 for text in language.texts.values()})
+        files.update({text.filename: text.file_sha256 for text in language.texts.values()})
     _no_undeclared_files(folder, files)
     return ConsentForm(
         form_id=form_id,
@@ -224,12 +234,26 @@ def _load(folder: Path, form_id: str, version: str) -> ConsentForm:
         recipient_classes=_terms(doc["recipient_classes"], RecipientClass, "recipient class", _labeller(codes)),
         data_categories=_terms(doc["data_categories"], DataCategory, "data category", _labeller(codes)),
         disclosure_levels=_terms(doc["disclosure_levels"], DisclosureLevel, "disclosure level", _labeller(codes)),
-        decisions=_terms(doc["decisions"], ParticipationDecision, "decision", lambda v, w: _decision(v, w, codes)),
+        decisions=_terms(
+            doc["decisions"],
+            ParticipationDecision,
+            "decision",
+            lambda v, w: _decision(v, w, codes),
+            required=REQUIRED_DECISIONS,
+        ),
         retention_options=_retention(doc["retention_options"], codes),
         receipt_options=_terms(doc["receipt_options"], ReceiptOption, "receipt option", _labeller(codes)),
         teach_back=_terms(
             doc["teach_back"], TeachBackQuestion, "teach-back question", lambda v, w: _teach(v, w, codes)
         ),
+        child_teach_back=_terms(
+            doc.get("child_teach_back", {}),
+            TeachBackQuestion,
+            "child teach-back question",
+            lambda v, w: _teach(v, w, codes),
+            optional=True,
+        ),
+        parameters=parameters,
         files=MappingProxyType(files),
         digest=sha256("".join(f"{d}  {n}\n" for n, d in sorted(files.items())).encode()),
     )
@@ -252,41 +276,73 @@ _TOP_KEYS = {
     "receipt_options",
     "teach_back",
 }
+_OPTIONAL_TOP_KEYS = {"parameters", "child_teach_back"}
+
+# Collection is allowed only under a yes to both, so every version must ask them.
+REQUIRED_DECISIONS = frozenset({ParticipationDecision.INTERVIEW_NOW, ParticipationDecision.STORAGE})
 
 
-def _language(folder: Path, code: str, doc: dict[str, object], org_name: str, email: str) -> FormLanguage:
+def _language(
+    folder: Path, code: str, doc: dict[str, object], parameters: Mapping[str, str], must_mention: tuple[str, str]
+) -> FormLanguage:
     where = f"language {code!r}"
-    check_keys(doc, where, {"name", "texts"}, optional={"signoff"})
+    # `signoff` is the place v1 kept a single reviewer inside the pinned file. It is read for its shape
+    # and never counted: sign-offs live in signoffs.yaml (app/consent/review.py).
+    check_keys(doc, where, {"name", "texts"}, optional={"changed", "signoff"})
     texts_doc = as_mapping(doc["texts"], f"{where} texts")
     check_keys(texts_doc, f"{where} texts", {variant.value for variant in TextVariant})
     texts: dict[TextVariant, FormText] = {}
     for variant in TextVariant:
         name = as_text(texts_doc[variant.value], f"{where} {variant.value} text")
         raw = read_bytes(folder, name, MAX_TEXT_BYTES, f"{where} {variant.value} text")
-        content = decode_text(raw, f"{where} {variant.value} text {name}")
+        content = _fill(decode_text(raw, f"{where} {variant.value} text {name}"), parameters, f"{where} text {name}")
         _check_sections(content, f"{where} {variant.value} text {name}")
-        for needle, what in ((org_name, "organisation name"), (email, "complaints email")):
+        for needle, what in zip(must_mention, ("organisation name", "complaints email"), strict=True):
             if needle not in content:
                 raise FormError(f"{where} {variant.value} text {name} does not mention the {what} {needle!r}")
-        texts[variant] = FormText(code, variant, name, sha256(raw), content)
+        texts[variant] = FormText(code, variant, name, sha256(content.encode()), content, sha256(raw))
     if len({text.filename for text in texts.values()}) != len(texts):
         raise FormError(f"{where}: two variants name the same file")
-    signoff = None if doc.get("signoff") is None else _signoff(doc["signoff"], f"{where} signoff")
-    return FormLanguage(code, as_text(doc["name"], f"{where} name"), MappingProxyType(texts), signoff)
+    if doc.get("signoff") is not None:
+        parse_date(as_mapping(doc["signoff"], f"{where} signoff").get("date"), f"{where} signoff")
+    changed = None if doc.get("changed") is None else parse_date(doc["changed"], f"{where} changed")
+    return FormLanguage(code, as_text(doc["name"], f"{where} name"), MappingProxyType(texts), changed)
 
 
-def _signoff(value: object, where: str) -> SignOff:
-    doc = as_mapping(value, where)
-    check_keys(doc, where, {"name", "role", "date"})
-    when = doc["date"]
-    if isinstance(when, str):
+def parse_date(value: object, where: str) -> date:
+    """An ISO date, as YAML gives it (a date) or as text; FormError otherwise."""
+    if isinstance(value, str):
         try:
-            when = date.fromisoformat(when)
+            value = date.fromisoformat(value)
         except ValueError:
             raise FormError(f"{where}: date must be an ISO date such as 2025-11-20") from None
-    if type(when) is not date:
+    if type(value) is not date:
         raise FormError(f"{where}: date must be an ISO date such as 2025-11-20")
-    return SignOff(as_text(doc["name"], f"{where} name"), as_text(doc["role"], f"{where} role"), when)
+    return value
+
+
+def _parameters(value: object, codes: tuple[str, ...]) -> Mapping[str, Labels]:
+    doc = as_mapping(value, "parameters")
+    for name in doc:
+        if not _PARAMETER_NAME.fullmatch(name):
+            raise FormError(f"parameters: {name!r} is not a lower-case name such as region")
+    return MappingProxyType({name: _labels(item, f"parameter {name!r}", codes) for name, item in doc.items()})
+
+
+def _fill(content: str, parameters: Mapping[str, str], where: str) -> str:
+    """The text with every {{name}} replaced by the parameter's value in its language."""
+
+    def value(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in parameters:
+            known = ", ".join(sorted(parameters)) or "none"
+            raise FormError(f"{where} uses {{{{{name[:40]}}}}}, which is not a parameter; parameters: {known}")
+        return parameters[name]
+
+    filled = _PARAMETER.sub(value, content)
+    if "{{" in filled or "}}" in filled:
+        raise FormError(f"{where} has an unclosed {{{{ or }}}}; write a parameter as {{{{name}}}}")
+    return filled
 
 
 def _check_sections(content: str, where: str) -> None:
@@ -320,15 +376,30 @@ def _sections(value: object) -> tuple[FormSection, ...]:
     return tuple(FormSection)
 
 
-def _terms(value: object, kind: type[E], noun: str, parse: Callable[[object, str], T]) -> Mapping[E, T]:
+def _terms(
+    value: object,
+    kind: type[E],
+    noun: str,
+    parse: Callable[[object, str], T],
+    *,
+    required: frozenset[E] = frozenset(),
+    optional: bool = False,
+) -> Mapping[E, T]:
+    """The terms a version declares: its own vocabulary, each term known to the code.
+
+    A version need not declare every term the code knows, so a term added for a later version never
+    stops an earlier one from loading; what is not declared cannot be recorded under the version.
+    """
     doc = as_mapping(value, f"{noun}s")
     for key in doc:
         if key not in {term.value for term in kind}:
-            raise FormError(f"unknown {noun} {key!r}; the vocabulary is fixed in app/consent/vocabulary.py")
-    missing = [term.value for term in kind if term.value not in doc]
+            raise FormError(f"unknown {noun} {key!r}; the terms are defined in app/consent/vocabulary.py")
+    if not doc and not optional:
+        raise FormError(f"no {noun} is declared")
+    missing = [term.value for term in kind if term in required and term.value not in doc]
     if missing:
-        raise FormError(f"{noun} {missing[0]!r} is not declared")
-    return MappingProxyType({term: parse(doc[term.value], f"{noun} {term.value!r}") for term in kind})
+        raise FormError(f"{noun} {missing[0]!r} is not declared; every version must ask it")
+    return MappingProxyType({term: parse(doc[term.value], f"{noun} {term.value!r}") for term in kind if term in doc})
 
 
 def _labeller(codes: tuple[str, ...]) -> Callable[[object, str], Labels]:
@@ -381,7 +452,7 @@ def _labels(value: object, where: str, codes: tuple[str, ...]) -> Labels:
 
 def _no_undeclared_files(folder: Path, files: Mapping[str, str]) -> None:
     for entry in sorted(folder.iterdir()):
-        if entry.name not in files:
+        if entry.name not in files and entry.name not in UNPINNED:
             raise FormError(f"{entry.name} is in the version folder but not declared in {FORM_FILE}")
 
 

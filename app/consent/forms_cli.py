@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -11,9 +12,11 @@ from rich.markup import escape
 from rich.table import Table
 
 from app.cli_support import JsonOption, group, print_json
-from app.consent.forms import ConsentForm, FormError, list_forms, load_form
-from app.consent.published import check_published, publish, published_versions
+from app.consent.form_files import SIGNOFF_FILE
+from app.consent.forms import ConsentForm, FormError, check_ids, list_forms, load_form
+from app.consent.published import LOCK_FILE, check_published, publish, published_versions
 from app.consent.registry import default_root
+from app.consent.review import Review, ReviewState, read_review
 from app.core.config import get_settings
 
 DEFAULT_ROOT = default_root()
@@ -39,6 +42,10 @@ Root = Annotated[
 ]
 
 
+FormArgument = Annotated[str, typer.Argument(metavar="FORM", help="Form id, e.g. standard.")]
+VersionArgument = Annotated[str, typer.Argument(metavar="VERSION", help="Version folder, e.g. v2.")]
+
+
 def _out() -> Console:
     # Built per call so the console follows whatever stdout is current (CliRunner swaps it in tests).
     return Console(soft_wrap=True, highlight=False)
@@ -52,13 +59,28 @@ def _languages(form: ConsentForm) -> str:
     return ", ".join(form.languages)
 
 
+def _today() -> datetime:
+    return datetime.now(UTC)
+
+
+def _review_cell(review: Review) -> str:
+    if review.state is ReviewState.REVIEWED:
+        return "reviewed"
+    return f"[yellow]unreviewed[/yellow] ({', '.join(review.unreviewed)})"
+
+
 @forms_cli.command("check")
 def check(given_root: Root = None) -> None:
-    """Validate form versions, translation sign-offs and the lock. Exits 1 on any problem."""
+    """Validate form versions, translation sign-offs and the lock. Exits 1 on any problem.
+
+    A version whose translations are not yet signed off is not a problem: it is listed as unreviewed,
+    and only a development deployment serves it. A sign-off that cannot count is a problem.
+    """
     root = _root(given_root)
     problems: list[str] = []
+    unreviewed: list[str] = []
     table = Table(title=f"Consent forms in {escape(str(root))}")
-    for column in ("form", "version", "languages", "status"):
+    for column in ("form", "version", "languages", "status", "review"):
         table.add_column(column)
     try:
         pairs = list_forms(root)
@@ -79,25 +101,42 @@ def check(given_root: Root = None) -> None:
             form = load_form(root, form_id, version)
         except FormError as exc:
             problems.append(str(exc))
-            table.add_row(form_id, version, "-", "[red]invalid[/red]")
+            table.add_row(form_id, version, "-", "[red]invalid[/red]", "-")
             continue
-        table.add_row(form_id, version, _languages(form), f"valid, {state}")
+        try:
+            review = read_review(root, form, _today().date())
+        except FormError as exc:
+            problems.append(str(exc))
+            table.add_row(form_id, version, _languages(form), f"valid, {state}", "[red]sign-off refused[/red]")
+            continue
+        if review.state is ReviewState.UNREVIEWED:
+            unreviewed.append(f"{form_id}/{version}")
+        table.add_row(form_id, version, _languages(form), f"valid, {state}", _review_cell(review))
     _out().print(table)
     if problems:
         err = _err()
         for problem in problems:
             err.print(f"[red]error:[/red] {escape(problem)}")
         raise typer.Exit(1)
-    _out().print("[green]all consent forms are valid, reviewed and unchanged since publication[/green]")
+    _out().print("[green]all consent forms are valid and unchanged since publication[/green]")
+    if unreviewed:
+        _out().print(
+            f"[yellow]unreviewed, served in development mode only:[/yellow] {', '.join(unreviewed)}. "
+            f"A translation is reviewed once two reviewers sign it off in {SIGNOFF_FILE} "
+            "(`testimony forms review FORM VERSION` shows what they sign)."
+        )
 
 
-def form_json(form_id: str, version: str, state: str, form: ConsentForm | None) -> dict[str, object]:
+def form_json(
+    form_id: str, version: str, state: str, form: ConsentForm | None, review: Review | None
+) -> dict[str, object]:
     """The shape of one version in `forms list --json` (README: the command line)."""
     return {
         "form": form_id,
         "version": version,
         "status": state,
         "valid": form is not None,
+        "review": review.state.value if review else None,
         "languages": list(form.languages) if form else [],
         "digest": form.digest if form else None,
     }
@@ -113,41 +152,93 @@ def list_command(given_root: Root = None, as_json: JsonOption = False) -> None:
     except FormError as exc:
         _err().print(f"[red]error:[/red] {escape(str(exc))}")
         raise typer.Exit(1) from None
-    rows: list[tuple[str, str, str, ConsentForm | None]] = []
+    rows: list[tuple[str, str, str, ConsentForm | None, Review | None]] = []
     for form_id, version in pairs:
         state = "published" if (form_id, version) in published else "draft"
+        form: ConsentForm | None = None
+        review: Review | None = None
         try:
-            rows.append((form_id, version, state, load_form(root, form_id, version, strict=False)))
+            form = load_form(root, form_id, version)
+            review = read_review(root, form, _today().date())
         except FormError:
-            rows.append((form_id, version, state, None))
+            pass
+        rows.append((form_id, version, state, form, review))
     if as_json:
         print_json({"root": str(root), "forms": [form_json(*row) for row in rows]})
         return
     table = Table(title="Consent forms")
-    for column in ("form", "version", "status", "languages"):
+    for column in ("form", "version", "status", "review", "languages"):
         table.add_column(column)
     # Folded, never cut short: the digest is what records pin, so it must be copyable whole.
     table.add_column("digest (SHA-256)", overflow="fold")
-    for form_id, version, state, form in rows:
+    for form_id, version, state, form, review in rows:
         if form is None:
-            table.add_row(form_id, version, f"{state}, [red]invalid[/red]", "-", "run `testimony forms check`")
+            table.add_row(form_id, version, f"{state}, [red]invalid[/red]", "-", "-", "run `testimony forms check`")
         else:
-            table.add_row(form_id, version, state, _languages(form), form.digest)
+            cell = _review_cell(review) if review else "[red]sign-off refused[/red]"
+            table.add_row(form_id, version, state, cell, _languages(form), form.digest)
     _out().print(table)
+
+
+@forms_cli.command("review")
+def review_command(
+    form_id: FormArgument,
+    version: VersionArgument,
+    given_root: Root = None,
+) -> None:
+    """Show each translation's review, and the hash its reviewers sign."""
+    root = _root(given_root)
+    try:
+        check_ids(form_id, version)
+        form = load_form(root, form_id, version)
+        review = read_review(root, form, _today().date())
+    except FormError as exc:
+        _err().print(f"[red]error:[/red] {escape(str(exc))}")
+        raise typer.Exit(1) from None
+    out = _out()
+    where = escape(str(root / form_id / version / SIGNOFF_FILE))
+    out.print(f"{form_id}/{version}: {review.state.value}; sign-offs go in {where}")
+    for code, language in review.languages.items():
+        if language.is_source:
+            out.print(f"{code}: source language, changed {_date(form, code)}; translations are reviewed against it")
+            continue
+        state = "reviewed by " + "; ".join(f"{r.name} ({r.role}, {r.date})" for r in language.reviewers)
+        out.print(f"{code}: {escape(state) if language.reviewed else 'unreviewed'}")
+        out.print(f"    text_sha256: {form.language_digest(code)}")
+        out.print(f"    sign on or after: {_sign_from(form, code)}")
+
+
+def _date(form: ConsentForm, code: str) -> str:
+    changed = form.languages[code].changed
+    return changed.isoformat() if changed else "not declared"
+
+
+def _sign_from(form: ConsentForm, code: str) -> str:
+    dates = [form.languages[c].changed for c in (form.source_language, code)]
+    known = [d for d in dates if d is not None]
+    if len(known) < len(dates):
+        return "never: this version does not declare when its texts changed (publish a new version)"
+    return max(known).isoformat()
 
 
 @forms_cli.command("publish")
 def publish_command(
-    form_id: Annotated[str, typer.Argument(metavar="FORM", help="Form id, e.g. standard.")],
-    version: Annotated[str, typer.Argument(metavar="VERSION", help="Version folder, e.g. v2.")],
+    form_id: FormArgument,
+    version: VersionArgument,
     given_root: Root = None,
 ) -> None:
-    """Pin a validated, reviewed version in published.lock. It can never change afterwards."""
+    """Pin a validated version in published.lock. It can never change afterwards."""
     root = _root(given_root)
     try:
         form = publish(root, form_id, version)
     except FormError as exc:
         _err().print(f"[red]error:[/red] {escape(str(exc))}")
         raise typer.Exit(1) from None
-    _out().print(f"published {form_id}/{version} ({len(form.files)} files), digest {form.digest}")
-    _out().print("Commit consent_forms/published.lock together with the version folder.")
+    out = _out()
+    out.print(f"published {form_id}/{version} ({len(form.files)} files) in {escape(str(root / LOCK_FILE))}")
+    out.print(f"digest {form.digest}")
+    out.print(
+        f"Commit {escape(str(root / LOCK_FILE))} together with {escape(str(root / form_id / version))}. "
+        "Until its translations are signed off, only a development deployment serves it "
+        f"(`testimony forms review {form_id} {version}`)."
+    )

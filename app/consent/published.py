@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from app.consent.form_files import FILE_NAME_PATTERN, FormError, read_bytes, sha256
+from app.consent.form_files import FILE_NAME_PATTERN, UNPINNED, FormError, read_bytes, sha256
 from app.consent.forms import (
     FORM_ID_PATTERN,
     MAX_FORM_BYTES,
@@ -76,7 +76,7 @@ def check_published(root: Path) -> list[LockProblem]:
         if not folder.is_dir() or folder.is_symlink() or folder.parent.is_symlink():
             problems.append(LockProblem(form_id, version, "the folder is missing or is a symlink"))
             continue
-        present = {entry.name for entry in folder.iterdir()}
+        present = {entry.name for entry in folder.iterdir()} - UNPINNED
         for name in sorted(present - locked.keys()):
             problems.append(LockProblem(form_id, version, f"{name} was added after publication"))
         for name, digest in sorted(locked.items()):
@@ -96,7 +96,11 @@ def check_published(root: Path) -> list[LockProblem]:
 
 
 def publish(root: Path, form_id: str, version: str) -> ConsentForm:
-    """Validate a version strictly and pin its files in the lock; an already published version is refused."""
+    """Validate a version and pin its files in root's lock; an already published version is refused.
+
+    Review is not a condition: sign-offs are not pinned and may come after publication. Until every
+    translation is signed off the version is unreviewed and only a development deployment serves it.
+    """
     check_ids(form_id, version)
     if (form_id, version) in published_versions(root):
         raise FormError(f"consent form {form_id}/{version} is already published; publish a new version instead")

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
 from typing import TypeVar
 
-from app.consent.forms import ConsentForm, FormError, TextVariant, list_forms, load_form
+from app.consent.forms import ConsentForm, FormError, TeachBackEntry, TextVariant, list_forms, load_form
 from app.consent.published import check_published, published_versions
+from app.consent.review import Review, ReviewState, read_review
 from app.consent.schemas import (
     DecisionQuestion,
     FormLanguageRead,
@@ -16,15 +20,16 @@ from app.consent.schemas import (
     FormSummary,
     FormTextRead,
     PurposeLabel,
-    SignOffRead,
+    ReviewerRead,
     TeachBackPrompt,
     TermLabel,
     TextRef,
 )
-from app.consent.vocabulary import DataCategory, DisclosureLevel, ReceiptOption, RecipientClass
+from app.consent.vocabulary import DataCategory, DisclosureLevel, ReceiptOption, RecipientClass, TeachBackQuestion
 from app.core.errors import NotFound, ValidationFailed
 
 K = TypeVar("K", bound=str)
+log = logging.getLogger("testimony.consent")
 
 
 def default_root() -> Path:
@@ -40,25 +45,58 @@ def allowed(values: Iterable[object]) -> str:
     return ", ".join(str(v) for v in values)
 
 
+@dataclass(frozen=True, slots=True)
+class Served:
+    form: ConsentForm
+    review: Review
+
+
 class FormRegistry:
-    def __init__(self, root: Path | None = None) -> None:
+    def __init__(self, root: Path | None = None, *, development: bool = False) -> None:
         self.root = root or default_root()
+        self.development = development
 
     @cached_property
-    def forms(self) -> dict[tuple[str, str], ConsentForm]:
-        """Every published form version, validated strictly (translations signed off).
+    def served_forms(self) -> dict[tuple[str, str], Served]:
+        """Every published form version this deployment serves, with its review.
 
-        Drafts are not served. A published version whose files changed is a FormError
-        that stops the start: records pin the hashes of what was read to people.
+        Drafts are not served, and outside development mode neither is a version whose translations
+        are not all signed off. A published version whose files changed, or a sign-off that cannot
+        count, is a FormError that stops the start: records pin the hashes of what was read to people.
         """
         changed = check_published(self.root)
         if changed:
             raise FormError("published consent forms changed: " + "; ".join(str(p) for p in changed))
         published = published_versions(self.root)
-        return {(f, v): load_form(self.root, f, v) for f, v in list_forms(self.root) if (f, v) in published}
+        today = datetime.now(UTC).date()
+        served: dict[tuple[str, str], Served] = {}
+        for form_id, version in list_forms(self.root):
+            if (form_id, version) not in published:
+                continue
+            form = load_form(self.root, form_id, version)
+            review = read_review(self.root, form, today)
+            if review.state is ReviewState.REVIEWED or self.development:
+                served[(form_id, version)] = Served(form, review)
+            else:
+                log.warning(
+                    "consent form %s/%s is not served: translations %s are not signed off (consent_forms/README.md)",
+                    form_id,
+                    version,
+                    ", ".join(review.unreviewed),
+                )
+        return served
+
+    @property
+    def forms(self) -> dict[tuple[str, str], ConsentForm]:
+        """The versions served, by (form, version)."""
+        return {key: entry.form for key, entry in self.served_forms.items()}
 
     def get(self, form_id: str, version: str) -> ConsentForm | None:
-        return self.forms.get((form_id, version))
+        entry = self.served_forms.get((form_id, version))
+        return None if entry is None else entry.form
+
+    def review_of(self, form: ConsentForm) -> ReviewState:
+        return self.served_forms[(form.form_id, form.version)].review.state
 
     def published_names(self) -> str:
         """The published versions as "standard/v1, ...", for messages that list what may be asked for."""
@@ -66,7 +104,13 @@ class FormRegistry:
 
     def summaries(self) -> list[FormSummary]:
         return [
-            FormSummary(form_id=f.form_id, version=f.version, languages=sorted(f.languages), digest=f.digest)
+            FormSummary(
+                form_id=f.form_id,
+                version=f.version,
+                languages=sorted(f.languages),
+                digest=f.digest,
+                review=self.review_of(f),
+            )
             for _, f in sorted(self.forms.items())
         ]
 
@@ -98,38 +142,41 @@ class FormRegistry:
             variant=text.variant.value,
             sha256=text.sha256,
             content=text.content,
+            review=self.review_of(form),
         )
 
     def whole(self, form_id: str, version: str) -> FormRead:
         form = self.served(form_id, version)
+        review = self.served_forms[(form_id, version)].review
         return FormRead(
             form_id=form.form_id,
             version=form.version,
             digest=form.digest,
+            review=review.state,
             source_language=form.source_language,
             complaints_email=form.complaints_email,
             sections=list(form.sections),
-            languages=[_language(form, code) for code in form.languages],
+            languages=[_language(form, review, code) for code in form.languages],
         )
 
 
-def _language(form: ConsentForm, code: str) -> FormLanguageRead:
+def _language(form: ConsentForm, review: Review, code: str) -> FormLanguageRead:
     language = form.languages[code]
-    signoff = language.signoff
+    reviewed = review.languages[code]
     return FormLanguageRead(
         code=code,
         name=language.name,
         title=form.title[code],
         organisation=form.organisation[code],
-        signoff=None if signoff is None else SignOffRead(name=signoff.name, role=signoff.role, date=signoff.date),
+        review="source" if reviewed.is_source else "reviewed" if reviewed.reviewed else "unreviewed",
+        reviewers=[ReviewerRead(name=r.name, role=r.role, date=r.date) for r in reviewed.reviewers],
         texts=[TextRef(variant=t.variant.value, sha256=t.sha256) for t in language.texts.values()],
         decisions=[
             DecisionQuestion(id=k, label=e.label[code], question=e.question[code]) for k, e in form.decisions.items()
         ],
-        teach_back=[
-            TeachBackPrompt(id=k, question=e.question[code], listen_for=e.listen_for[code])
-            for k, e in form.teach_back.items()
-        ],
+        teach_back=_prompts(form.teach_back, code),
+        child_teach_back=_prompts(form.child_teach_back, code),
+        parameters={name: values[code] for name, values in form.parameters.items()},
         retention_options=_labels(TermLabel[str], form.retention_options, code),
         receipt_options=_labels(TermLabel[ReceiptOption], form.receipt_options, code),
         purposes=[
@@ -144,3 +191,9 @@ def _language(form: ConsentForm, code: str) -> FormLanguageRead:
 
 def _labels(kind: type[TermLabel[K]], terms: Mapping[K, Mapping[str, str]], code: str) -> list[TermLabel[K]]:
     return [kind(id=k, label=labels[code]) for k, labels in terms.items()]
+
+
+def _prompts(questions: Mapping[TeachBackQuestion, TeachBackEntry], code: str) -> list[TeachBackPrompt]:
+    return [
+        TeachBackPrompt(id=k, question=e.question[code], listen_for=e.listen_for[code]) for k, e in questions.items()
+    ]

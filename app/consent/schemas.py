@@ -9,6 +9,7 @@ from typing import Annotated, Generic, Literal, TypeVar
 
 from pydantic import Field, StringConstraints
 
+from app.consent.review import ReviewState
 from app.consent.vocabulary import (
     ConsentStatus,
     DataCategory,
@@ -32,6 +33,9 @@ class FormSummary(Output):
     version: str
     languages: list[str]
     digest: str
+    review: ReviewState
+    """`unreviewed`: a translation is not signed off; only a development deployment serves the version,
+    and every page that shows its text must say so."""
 
 
 class FormTextRead(Output):
@@ -40,7 +44,9 @@ class FormTextRead(Output):
     language: str
     variant: str
     sha256: str
+    """The SHA-256 of content, the text as read; a consent record pins it."""
     content: str
+    review: ReviewState
 
 
 TextVariantName = Literal["main", "child", "guardian", "verbal_script"]
@@ -77,7 +83,7 @@ class TextRef(Output):
     sha256: str
 
 
-class SignOffRead(Output):
+class ReviewerRead(Output):
     name: str
     role: str
     date: date
@@ -90,10 +96,17 @@ class FormLanguageRead(Output):
     name: str
     title: str
     organisation: str
-    signoff: SignOffRead | None
+    review: Literal["source", "reviewed", "unreviewed"]
+    """`source`: the text translations are reviewed against; a translation is `reviewed` once signed off."""
+    reviewers: list[ReviewerRead]
     texts: list[TextRef]
     decisions: list[DecisionQuestion]
     teach_back: list[TeachBackPrompt]
+    """The adult set."""
+    child_teach_back: list[TeachBackPrompt]
+    """The same points in words a child knows; empty when the version has none."""
+    parameters: dict[str, str]
+    """The values the texts were filled in with, such as what the region is called."""
     retention_options: list[TermLabel[str]]
     receipt_options: list[TermLabel[ReceiptOption]]
     purposes: list[PurposeLabel]
@@ -108,6 +121,7 @@ class FormRead(Output):
     form_id: str
     version: str
     digest: str
+    review: ReviewState
     source_language: str
     complaints_email: str
     sections: list[FormSection]
@@ -203,6 +217,9 @@ class ParticipationCreate(Input):
     """Required whole unless the record is deferred: see Decisions."""
     retention: Annotated[str, StringConstraints(pattern=r"^P[1-9][0-9]?Y$")] | None = None
     teach_back: dict[TeachBackQuestion, TeachBackResult] = Field(default_factory=dict)
+    teach_back_set: Literal["adult", "child"] | None = None
+    """Which questions were asked: the child set by default when the child text was read and the
+    version has one, else the adult set."""
     interpreter: Interpreter | None = None
     date_of_birth: date | None = None
     age_years: int | None = Field(default=None, ge=0, le=130)

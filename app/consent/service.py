@@ -161,8 +161,9 @@ def record_participation(
         )
     status = checks.status_of(data)
     age = _age(session, runtime, person, data, obtained.date())
-    decisions = checks.decisions_of(data, status)
-    blocked = checks.check(data, form, status, decisions, age, obtained.date())
+    decisions = checks.decisions_of(data, form, status)
+    asked = checks.teach_back_set(data, form)
+    blocked = checks.check(data, form, status, decisions, age, obtained.date(), asked)
     allows = checks.allows_collection(status, decisions, blocked)
     version = (
         session.scalar(
@@ -175,7 +176,14 @@ def record_participation(
         mode="json", exclude={"form_id", "form_version", "language", "text_sha256", "method", "status", "obtained_at"}
     )
     # Only the decisions made are kept: one left open is absent, never a stored "no" or "yes".
-    details |= {"decisions": decisions, "age_at_decision": age, "blocked_reason": blocked}
+    details |= {
+        "decisions": decisions,
+        "teach_back_set": asked,
+        # A record taken under a text not yet signed off (development mode only) says so.
+        "form_review": runtime.forms.review_of(form).value,
+        "age_at_decision": age,
+        "blocked_reason": blocked,
+    }
     row = ParticipationConsent(
         id=row_id,
         person_id=person.id,

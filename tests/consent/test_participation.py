@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi import FastAPI
+from fastapi.testclient import TestClient
 
+from app.consent.published import publish
+from app.core.config import Settings
+from app.keys.store import Keys
+from app.main import create_app
+from tests.consent.test_forms import REPO_FORMS, edit_form
 from tests.support.actors import Actor, now
 from tests.support.consent import child_texts, documenter_team, identity, participation, person_in, text_hash
 
@@ -191,3 +199,75 @@ def test_a_consent_time_long_past_or_in_the_future_is_refused(
     assert r.status_code == 422
     assert r.json()["fields"] == ["obtained_at"]
     assert obtained_at not in r.text
+
+
+# Teach-back sets and each version's own vocabulary
+
+
+def test_a_child_is_asked_the_child_set_and_the_record_says_which_set_and_review(
+    app: FastAPI, doc_and_person: tuple[Actor, str]
+) -> None:
+    doc, pid = doc_and_person
+    child = participation(app, date_of_birth=_child_born(app), minor=MINOR, **child_texts(app, "ru", "v2"))
+    r = _record(doc, pid, child)
+    assert r.status_code == 201, r.text
+    details = _history(doc, pid)[0]["details"]
+    assert (details["teach_back_set"], details["form_review"]) == ("child", "unreviewed")
+
+
+def test_an_adult_after_the_main_text_is_asked_the_adult_set(app: FastAPI, doc_and_person: tuple[Actor, str]) -> None:
+    doc, pid = doc_and_person
+    body = participation(app, form_version="v2", language="hy", text_sha256=text_hash(app, "hy", "main", "v2"))
+    assert _record(doc, pid, body).status_code == 201
+    assert _history(doc, pid)[0]["details"]["teach_back_set"] == "adult"
+
+
+def test_a_child_set_missing_an_answer_names_the_set(app: FastAPI, doc_and_person: tuple[Actor, str]) -> None:
+    doc, pid = doc_and_person
+    teach_back = {"voluntariness": "pass", "recording": "re_explained"}
+    body = participation(
+        app, date_of_birth=_child_born(app), minor=MINOR, teach_back=teach_back, **child_texts(app, "hy", "v2")
+    )
+    r = _record(doc, pid, body)
+    assert r.status_code == 422, r.text
+    assert r.json()["fields"] == ["teach_back"]
+    assert "missing from the child set: courts_and_defence, re_contact, risks, withdrawal_limits" in r.json()["detail"]
+
+
+def test_the_child_set_on_a_version_without_one_is_refused(app: FastAPI, doc_and_person: tuple[Actor, str]) -> None:
+    doc, pid = doc_and_person
+    r = _record(doc, pid, participation(app, teach_back_set="child"))
+    assert r.status_code == 422, r.text
+    assert r.json()["fields"] == ["teach_back_set"]
+    assert r.json()["detail"].endswith("its sets: adult")
+
+
+def test_a_decision_the_version_does_not_ask_is_refused(
+    tmp_path: Path, settings: Settings, keys: Keys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each version declares its own vocabulary: a version without the photos decision records none."""
+    root = tmp_path / "forms"
+    shutil.copytree(REPO_FORMS, root)
+    folder = root / "standard" / "v90"
+    shutil.copytree(root / "standard" / "v1", folder)
+
+    def change(doc: dict[str, Any]) -> None:
+        doc["version"] = "v90"
+        del doc["decisions"]["photos"]
+
+    edit_form(folder, change)
+    publish(root, "standard", "v90")
+    app = create_app(settings.model_copy(update={"forms_dir": root}), keys)
+    try:
+        with TestClient(app):
+            doc, case_id = documenter_team(app)
+            pid = person_in(doc, case_id)["id"]
+            body = participation(app, form_version="v90")
+            r = _record(doc, pid, body)
+            assert r.status_code == 422, r.text
+            assert r.json()["fields"] == ["decisions.photos"]
+            assert "it asks: interview_now, notes, audio_recording, video_recording, storage" in r.json()["detail"]
+            del body["decisions"]["photos"]
+            assert _record(doc, pid, body).status_code == 201
+    finally:
+        app.state.engine.dispose()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from pathlib import Path
 from typing import Any
 
@@ -15,9 +16,21 @@ from app.core.errors import ValidationFailed
 from tests.support.actors import Actor, actor
 from tests.support.consent import documenter_team, participation, person_in, text_hash
 
-FORM_DIR = Path(__file__).resolve().parents[2] / "consent_forms" / "standard" / "v1"
+FORMS = Path(__file__).resolve().parents[2] / "consent_forms" / "standard"
+FORM_DIR = FORMS / "v1"
 # Read independently of the loader under test: what the form's authors wrote.
 DECLARED: dict[str, Any] = yaml.safe_load((FORM_DIR / "form.yaml").read_text(encoding="utf-8"))
+DECLARED_BY_VERSION = {v: yaml.safe_load((FORMS / v / "form.yaml").read_text(encoding="utf-8")) for v in ("v1", "v2")}
+
+
+def _as_read(version: str, code: str, name: str) -> str:
+    """The SHA-256 of a text as read: the file with the version's parameters filled in."""
+    text = (FORMS / version / name).read_text(encoding="utf-8")
+    for parameter, values in DECLARED_BY_VERSION[version].get("parameters", {}).items():
+        text = re.sub(r"\{\{\s*" + parameter + r"\s*\}\}", values[code], text)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
 LABELLED = ("recipient_classes", "data_categories", "disclosure_levels", "receipt_options", "retention_options")
 
 
@@ -26,46 +39,59 @@ def reader(app: FastAPI) -> Actor:
     return actor(app, "reader", [Role.LEGAL])
 
 
-def test_a_form_is_served_whole_in_every_language(app: FastAPI, reader: Actor) -> None:
-    r = reader.get("/api/v1/consent-forms/standard/v1")
+@pytest.mark.parametrize("version", ["v1", "v2"])
+def test_a_form_is_served_whole_in_every_language(app: FastAPI, reader: Actor, version: str) -> None:
+    """Decisions and teach-back questions (adult and child) exist in every language and match form.yaml."""
+    declared = DECLARED_BY_VERSION[version]
+    r = reader.get(f"/api/v1/consent-forms/standard/{version}")
     assert r.status_code == 200, r.text
     form = r.json()
-    assert (form["form_id"], form["version"], form["source_language"]) == ("standard", "v1", "en")
-    assert form["digest"] == reader.get("/api/v1/consent-forms").json()["items"][0]["digest"]
-    assert form["complaints_email"] == DECLARED["organisation"]["complaints_email"]
-    assert form["sections"] == DECLARED["sections"]
+    assert (form["form_id"], form["version"], form["source_language"]) == ("standard", version, "en")
+    assert form["review"] == "unreviewed"
+    summaries = {s["version"]: s for s in reader.get("/api/v1/consent-forms").json()["items"]}
+    assert (summaries[version]["digest"], summaries[version]["review"]) == (form["digest"], "unreviewed")
+    assert form["complaints_email"] == declared["organisation"]["complaints_email"]
+    assert form["sections"] == declared["sections"]
     assert [lang["code"] for lang in form["languages"]] == ["en", "hy", "ru"]
     for lang in form["languages"]:
         code = lang["code"]
-        assert lang["name"] == DECLARED["languages"][code]["name"]
-        assert lang["title"] == DECLARED["title"][code]
-        assert lang["organisation"] == DECLARED["organisation"]["name"][code]
-        assert lang["signoff"]["name"] == DECLARED["languages"][code]["signoff"]["name"]
-        files = DECLARED["languages"][code]["texts"]
+        assert lang["name"] == declared["languages"][code]["name"]
+        assert lang["title"] == declared["title"][code]
+        assert lang["organisation"] == declared["organisation"]["name"][code]
+        assert (lang["review"], lang["reviewers"]) == ("source" if code == "en" else "unreviewed", [])
+        files = declared["languages"][code]["texts"]
         assert {t["variant"]: t["sha256"] for t in lang["texts"]} == {
-            variant: hashlib.sha256((FORM_DIR / name).read_bytes()).hexdigest() for variant, name in files.items()
+            variant: _as_read(version, code, name) for variant, name in files.items()
         }
         assert [(d["id"], d["label"], d["question"]) for d in lang["decisions"]] == [
-            (key, entry["label"][code], entry["question"][code]) for key, entry in DECLARED["decisions"].items()
+            (key, entry["label"][code], entry["question"][code]) for key, entry in declared["decisions"].items()
         ]
         assert [(q["id"], q["question"], q["listen_for"]) for q in lang["teach_back"]] == [
-            (key, entry["question"][code], entry["listen_for"][code]) for key, entry in DECLARED["teach_back"].items()
+            (key, entry["question"][code], entry["listen_for"][code]) for key, entry in declared["teach_back"].items()
         ]
+        child = declared.get("child_teach_back", {})
+        assert [(q["id"], q["question"], q["listen_for"]) for q in lang["child_teach_back"]] == [
+            (key, entry["question"][code], entry["listen_for"][code]) for key, entry in child.items()
+        ]
+        assert (version == "v2") == bool(child)
         assert [(p["id"], p["label"], p["example_recipient"]) for p in lang["purposes"]] == [
-            (key, entry["label"][code], entry["example_recipient"][code]) for key, entry in DECLARED["purposes"].items()
+            (key, entry["label"][code], entry["example_recipient"][code]) for key, entry in declared["purposes"].items()
         ]
         for kind in LABELLED:
             assert [(t["id"], t["label"]) for t in lang[kind]] == [
-                (key, labels[code]) for key, labels in DECLARED[kind].items()
+                (key, labels[code]) for key, labels in declared[kind].items()
             ], kind
 
 
-def test_the_whole_form_leaves_nothing_of_form_yaml_to_read(reader: Actor) -> None:
+@pytest.mark.parametrize("version", ["v1", "v2"])
+def test_the_whole_form_leaves_nothing_of_form_yaml_to_read(reader: Actor, version: str) -> None:
     """Every part of form.yaml a client shows has its place in the answer; the rest is the form's own bookkeeping."""
-    form = reader.get("/api/v1/consent-forms/standard/v1").json()
+    form = reader.get(f"/api/v1/consent-forms/standard/{version}").json()
     language = form["languages"][0]
     served = set(form) | set(language) | {"form", "title", "organisation"}
-    assert set(DECLARED) - served == set()
+    assert set(DECLARED_BY_VERSION[version]) - served == set()
+    if version == "v2":
+        assert language["parameters"] == {k: v["en"] for k, v in DECLARED_BY_VERSION["v2"]["parameters"].items()}
 
 
 def test_the_texts_named_by_the_whole_form_are_the_ones_served(reader: Actor) -> None:

@@ -93,7 +93,10 @@ def _raw_storage(database: ProvisionedDatabase) -> list[bytes]:
 def test_forms_are_served_with_their_hashes(app: FastAPI) -> None:
     doc = actor(app, "reader", [Role.DOCUMENTER])
     forms = doc.get("/api/v1/consent-forms").json()["items"]
-    assert [(f["form_id"], f["version"], f["languages"]) for f in forms] == [("standard", "v1", ["en", "hy", "ru"])]
+    assert [(f["form_id"], f["version"], f["languages"]) for f in forms] == [
+        ("standard", "v1", ["en", "hy", "ru"]),
+        ("standard", "v2", ["en", "hy", "ru"]),
+    ]
     root = Path(__file__).resolve().parents[2] / "consent_forms" / "standard" / "v1"
     for language in ("en", "hy", "ru"):
         text = doc.get(f"/api/v1/consent-forms/standard/v1/{language}").json()

@@ -14,8 +14,8 @@ from app.consent.vocabulary import TeachBackQuestion
 from tests.support.actors import Actor, actor
 
 
-def text_hash(app: FastAPI, language: str = "en", variant: str = "main") -> str:
-    form = app.state.runtime.forms.get("standard", "v1")
+def text_hash(app: FastAPI, language: str = "en", variant: str = "main", version: str = "v1") -> str:
+    form = app.state.runtime.forms.get("standard", version)
     return str(form.text(language, TextVariant(variant)).sha256)
 
 
@@ -48,13 +48,14 @@ def participation(app: FastAPI, **overrides: Any) -> dict[str, Any]:
     return body
 
 
-def child_texts(app: FastAPI, language: str = "en") -> dict[str, Any]:
+def child_texts(app: FastAPI, language: str = "en", version: str = "v1") -> dict[str, Any]:
     """What a minor's record pins: the child text read to the child and the guardian text read to the guardian."""
     return {
+        "form_version": version,
         "language": language,
         "text_variant": "child",
-        "text_sha256": text_hash(app, language, "child"),
-        "guardian_text_sha256": text_hash(app, language, "guardian"),
+        "text_sha256": text_hash(app, language, "child", version),
+        "guardian_text_sha256": text_hash(app, language, "guardian", version),
     }
 
 
