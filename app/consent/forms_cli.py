@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
@@ -53,6 +55,16 @@ def _out() -> Console:
 
 def _err() -> Console:
     return Console(stderr=True, soft_wrap=True, highlight=False)
+
+
+@contextmanager
+def _exit_on_form_error() -> Iterator[None]:
+    """A FormError is the command's answer: printed, and exit code 1."""
+    try:
+        yield
+    except FormError as exc:
+        _err().print(f"[red]error:[/red] {escape(str(exc))}")
+        raise typer.Exit(1) from None
 
 
 def _languages(form: ConsentForm) -> str:
@@ -188,13 +200,10 @@ def review_command(
 ) -> None:
     """Show each translation's review, and the hash its reviewers sign."""
     root = _root(given_root)
-    try:
+    with _exit_on_form_error():
         check_ids(form_id, version)
         form = load_form(root, form_id, version)
         review = read_review(root, form, _today().date())
-    except FormError as exc:
-        _err().print(f"[red]error:[/red] {escape(str(exc))}")
-        raise typer.Exit(1) from None
     out = _out()
     where = escape(str(root / form_id / version / SIGNOFF_FILE))
     out.print(f"{form_id}/{version}: {review.state.value}; sign-offs go in {where}")
@@ -229,11 +238,8 @@ def publish_command(
 ) -> None:
     """Pin a validated version in published.lock. It can never change afterwards."""
     root = _root(given_root)
-    try:
+    with _exit_on_form_error():
         form = publish(root, form_id, version)
-    except FormError as exc:
-        _err().print(f"[red]error:[/red] {escape(str(exc))}")
-        raise typer.Exit(1) from None
     out = _out()
     out.print(f"published {form_id}/{version} ({len(form.files)} files) in {escape(str(root / LOCK_FILE))}")
     out.print(f"digest {form.digest}")
