@@ -243,8 +243,11 @@ def publish_command(
     out = _out()
     out.print(f"published {form_id}/{version} ({len(form.files)} files) in {escape(str(root / LOCK_FILE))}")
     out.print(f"digest {form.digest}")
-    out.print(
-        f"Commit {escape(str(root / LOCK_FILE))} together with {escape(str(root / form_id / version))}. "
-        "Until its translations are signed off, only a development deployment serves it "
-        f"(`testimony forms review {form_id} {version}`)."
-    )
+    out.print(f"Commit {escape(str(root / LOCK_FILE))} together with {escape(str(root / form_id / version))}.")
+    with _exit_on_form_error():
+        review = read_review(root, form, _today().date())
+    if review.state is ReviewState.UNREVIEWED:
+        out.print(
+            f"Unreviewed ({', '.join(review.unreviewed)}): only a development deployment serves it until its "
+            f"translations are signed off (`testimony forms review {form_id} {version}`)."
+        )

@@ -10,7 +10,7 @@ An unreviewed version is served in development mode only, marked `unreviewed`.
 signoffs.yaml:
 
     hy:
-      text_sha256: "<the language digest shown by `testimony forms list`>"
+      text_sha256: "<the language digest shown by `testimony forms review FORM VERSION`>"
       reviewers:
         - name: "..."
           role: "..."

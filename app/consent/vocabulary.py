@@ -1,4 +1,7 @@
-"""The closed consent vocabulary (standard v1, see docs/architecture.md); forms must declare exactly these terms."""
+"""The closed consent vocabulary (docs/architecture.md): every term a form version may declare.
+
+Each version declares the terms it uses; a term added here never stops an earlier version from loading.
+"""
 
 from __future__ import annotations
 
