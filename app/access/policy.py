@@ -52,6 +52,13 @@ class Action(StrEnum):
     CONSENT_RECORD = "consent.record"
     CONSENT_READ = "consent.read"
     DUPLICATE_REVIEW = "duplicate.review"
+    INTERVIEW_CREATE = "interview.create"
+    INTERVIEW_READ = "interview.read"
+    INTERVIEW_UPDATE = "interview.update"
+    STATEMENT_CONFIRM = "statement.confirm"
+    ATTACHMENT_UPLOAD = "attachment.upload"
+    ATTACHMENT_READ = "attachment.read"
+    CUSTODY_PROOF = "custody.proof"
 
 
 EVERYONE = frozenset(
@@ -69,6 +76,8 @@ READ_ONLY = frozenset(
         Action.FORMS_READ,
         Action.PERSON_READ,
         Action.CONSENT_READ,
+        Action.INTERVIEW_READ,
+        Action.ATTACHMENT_READ,
     }
 )
 
@@ -81,6 +90,12 @@ ROLE_ACTIONS: dict[Role, frozenset[Action]] = {
             Action.PERSON_UPDATE,
             Action.CONSENT_RECORD,
             Action.CONSENT_READ,
+            Action.INTERVIEW_CREATE,
+            Action.INTERVIEW_READ,
+            Action.INTERVIEW_UPDATE,
+            Action.STATEMENT_CONFIRM,
+            Action.ATTACHMENT_UPLOAD,
+            Action.ATTACHMENT_READ,
         }
     ),
     Role.LEGAL: frozenset({Action.CASE_READ}),
@@ -108,7 +123,8 @@ ROLE_ACTIONS: dict[Role, frozenset[Action]] = {
 CASE_SCOPED = frozenset({Role.DOCUMENTER, Role.LEGAL})
 
 # What the CLI operator may do: administration, never content.
-SYSTEM_ACTIONS = ROLE_ACTIONS[Role.ADMIN] | {Action.AUDIT_READ, Action.FORMS_READ}
+# A custody proof holds a digest and its salt, never content: a custodian makes it for a court.
+SYSTEM_ACTIONS = ROLE_ACTIONS[Role.ADMIN] | {Action.AUDIT_READ, Action.FORMS_READ, Action.CUSTODY_PROOF}
 
 # Actions that need a fresh second factor in a browser session (never a bearer token);
 # a user update needs it when it changes roles or whether the account is active.

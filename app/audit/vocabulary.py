@@ -70,8 +70,17 @@ class AuditAction(StrEnum):
     CONSENT_WITHDRAW = "consent.withdraw"
     DUPLICATE_REVIEW = "duplicate.review"
     DUPLICATE_DECIDE = "duplicate.decide"
+    INTERVIEW_CREATE = "interview.create"
+    INTERVIEW_LIST = "interview.list"
+    INTERVIEW_READ = "interview.read"
+    INTERVIEW_UPDATE = "interview.update"
     STATEMENT_CONFIRM = "statement.confirm"
+    ATTACHMENT_UPLOAD = "attachment.upload"
+    ATTACHMENT_LIST = "attachment.list"
+    ATTACHMENT_READ = "attachment.read"
     ATTACHMENT_DOWNLOAD = "attachment.download"
+    CUSTODY_COMMIT = "custody.commit"
+    CUSTODY_PROOF = "custody.proof"
     EXPORT_APPROVE = "export.approve"
     EXPORT_DOWNLOAD = "export.download"
     SYSTEM_INIT = "system.init"
@@ -93,6 +102,8 @@ _PURPOSES = {
     "duplicate": Purpose.DOCUMENTATION,
     "statement": Purpose.DOCUMENTATION,
     "attachment": Purpose.DOCUMENTATION,
+    "interview": Purpose.DOCUMENTATION,
+    "custody": Purpose.DOCUMENTATION,
     "export": Purpose.DOCUMENTATION,
 }
 
