@@ -109,19 +109,32 @@ def decisions_of(data: ParticipationCreate, form: ConsentForm, status: ConsentSt
 def teach_back_set(data: ParticipationCreate, form: ConsentForm) -> str:
     """The set of teach-back questions asked: as stated, else the child set for the child text when the
     version has one, else the adult set."""
-    if data.teach_back_set is not None:
-        if data.teach_back_set == "child" and not form.child_teach_back:
+    child_text = TextVariant(data.text_variant) is TextVariant.CHILD
+    if data.teach_back_set == "child":
+        if not form.child_teach_back:
             raise ValidationFailed(
                 "this version of the form has no teach-back questions in child language; its sets: adult",
                 fields=["teach_back_set"],
             )
+        if not child_text:
+            raise ValidationFailed("the child set is asked after the child text", fields=["teach_back_set"])
+    if data.teach_back_set is not None:
         return data.teach_back_set
-    child = TextVariant(data.text_variant) is TextVariant.CHILD and bool(form.child_teach_back)
-    return "child" if child else "adult"
+    return "child" if child_text and form.child_teach_back else "adult"
 
 
 def _questions(form: ConsentForm, asked: str) -> Mapping[TeachBackQuestion, TeachBackEntry]:
     return form.child_teach_back if asked == "child" else form.teach_back
+
+
+def read_after_written(form: ConsentForm, language: str, on: date) -> None:
+    """A text cannot have been read before the day it was last changed."""
+    changed = form.languages[language].changed
+    if changed is not None and on < changed:
+        raise ValidationFailed(
+            f"obtained_at is before this version's text in that language was written ({changed.isoformat()})",
+            fields=["obtained_at"],
+        )
 
 
 def status_of(data: ParticipationCreate) -> ConsentStatus:

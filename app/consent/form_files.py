@@ -39,15 +39,17 @@ def read_bytes(folder: Path, name: str, limit: int, where: str | None = None) ->
     if path.is_symlink():
         raise FormError(f"{where}: {name} is a symlink")
     try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        # Non-blocking, so a FIFO in the folder is refused below instead of hanging the read.
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0))
     except FileNotFoundError:
         raise FormError(f"{where}: file {name} is missing") from None
     except OSError as exc:
         reason = "is a symlink" if exc.errno == errno.ELOOP else "cannot be read"
         raise FormError(f"{where}: {name} {reason}") from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise FormError(f"{where}: {name} is not a regular file")
     with os.fdopen(fd, "rb") as handle:
-        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
-            raise FormError(f"{where}: {name} is not a regular file")
         data = handle.read(limit + 1)
     if len(data) > limit:
         raise FormError(f"{where}: {name} is larger than {limit // 1024} KiB")
@@ -84,6 +86,9 @@ class _StrictLoader(yaml.SafeLoader):
         for key_node, _ in node.value:
             if not isinstance(key_node, yaml.ScalarNode):
                 raise FormError(f"line {key_node.start_mark.line + 1}: keys must be plain text")
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                # A merge key copies another mapping in, which is a duplicate key by another name.
+                raise FormError(f"line {key_node.start_mark.line + 1}: merge keys (<<) are not allowed")
             if key_node.value in seen:
                 raise FormError(f"line {key_node.start_mark.line + 1}: duplicate key {key_node.value!r}")
             seen.add(key_node.value)
@@ -125,7 +130,11 @@ def check_keys(doc: Mapping[str, object], where: str, required: set[str], option
 
 
 def as_text(value: object, where: str) -> str:
-    """The value as non-empty, NUL-free, stripped text, or FormError."""
+    """The value as non-empty, NUL-free, stripped text that is valid Unicode, or FormError."""
     if not isinstance(value, str) or not value.strip() or "\x00" in value:
         raise FormError(f"{where}: expected non-empty text (quote yes, no, on and off in YAML)")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate, from a YAML escape such as "\ud800"
+        raise FormError(f"{where}: the text is not valid Unicode") from None
     return value.strip()

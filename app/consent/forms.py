@@ -47,6 +47,12 @@ _LANGUAGE = re.compile(r"[a-z]{2,3}")
 _RETENTION = re.compile(r"P[1-9][0-9]?Y")
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 _PARAMETER_NAME = re.compile(r"[a-z][a-z0-9_]{0,31}")
+# A parameter value is a name or a short phrase: letters, spaces and a little punctuation. Markup, a
+# section marker or braces in a value would change what the text says or hides once filled in.
+_PARAMETER_VALUE = re.compile(r"[^\W\d_](?:[^\W_]|[ '\u2019.-])*")
+# Domains reserved for examples and tests (RFC 2606, RFC 6761): a form that names one for its
+# complaints contact is a template, and its organisation details are not real.
+_RESERVED_DOMAIN = re.compile(r"@(?:.*\.)?(?:example|invalid|test|localhost)$|@(?:.*\.)?example\.(?:com|net|org)$")
 # A value the text takes from form.yaml's parameters, such as what the region is called.
 _PARAMETER = re.compile(r"\{\{\s*([^{}]*?)\s*\}\}")
 # An HTML comment stays invisible when the text is rendered, so the marker is never read aloud by mistake.
@@ -147,12 +153,20 @@ class ConsentForm:
     files: Mapping[str, str]
     digest: str
 
-    def language_digest(self, code: str) -> str:
-        """What a translation's reviewers sign: the SHA-256 over form.yaml's and the language's texts' hashes.
+    @property
+    def is_template(self) -> bool:
+        """Whether the complaints contact is on a domain reserved for examples: a template, not a real form."""
+        return _RESERVED_DOMAIN.search(self.complaints_email.lower()) is not None
 
-        Any change to form.yaml (which holds every label) or to one of the language's texts changes it.
+    def language_digest(self, code: str) -> str:
+        """What a translation's reviewers sign: the SHA-256 over the hashes of form.yaml, the language's
+        texts, and the source language's texts they were checked against.
+
+        Any change to form.yaml (which holds every label), to one of the language's texts or to one of
+        the source texts changes it.
         """
-        names = [FORM_FILE, *(text.filename for text in self.languages[code].texts.values())]
+        codes = {code, self.source_language}
+        names = [FORM_FILE, *(t.filename for c in codes for t in self.languages[c].texts.values())]
         return sha256("".join(f"{self.files[n]}  {n}\n" for n in sorted(names)).encode())
 
     def text(self, language: str, variant: TextVariant = TextVariant.MAIN) -> FormText:
@@ -169,6 +183,16 @@ def load_form(root: Path, form_id: str, version: str) -> ConsentForm:
         return _load(root / form_id / version, form_id, version)
     except FormError as exc:
         raise FormError(f"consent form {form_id}/{version}: {exc}") from None
+
+
+def check_source(form: ConsentForm, source: str) -> None:
+    """Every version of a form is written in one source language: relabelling a translation as the
+    source would make it need no review."""
+    if form.source_language != source:
+        raise FormError(
+            f"consent form {form.form_id}/{form.version}: source_language {form.source_language!r} differs from "
+            f"the {source!r} of the form's earlier versions; translations are reviewed against one source"
+        )
 
 
 def list_forms(root: Path) -> list[tuple[str, str]]:
@@ -246,13 +270,7 @@ def _load(folder: Path, form_id: str, version: str) -> ConsentForm:
         teach_back=_terms(
             doc["teach_back"], TeachBackQuestion, "teach-back question", lambda v, w: _teach(v, w, codes)
         ),
-        child_teach_back=_terms(
-            doc.get("child_teach_back", {}),
-            TeachBackQuestion,
-            "child teach-back question",
-            lambda v, w: _teach(v, w, codes),
-            optional=True,
-        ),
+        child_teach_back=_child_set(doc, codes),
         parameters=parameters,
         files=MappingProxyType(files),
         digest=sha256("".join(f"{d}  {n}\n" for n, d in sorted(files.items())).encode()),
@@ -294,6 +312,8 @@ def _language(
     texts: dict[TextVariant, FormText] = {}
     for variant in TextVariant:
         name = as_text(texts_doc[variant.value], f"{where} {variant.value} text")
+        if name in UNPINNED:
+            raise FormError(f"{where} {variant.value} text: {name} is kept beside the texts, never one of them")
         raw = read_bytes(folder, name, MAX_TEXT_BYTES, f"{where} {variant.value} text")
         content = _fill(decode_text(raw, f"{where} {variant.value} text {name}"), parameters, f"{where} text {name}")
         _check_sections(content, f"{where} {variant.value} text {name}")
@@ -321,12 +341,32 @@ def parse_date(value: object, where: str) -> date:
     return value
 
 
+def _child_set(doc: dict[str, object], codes: tuple[str, ...]) -> Mapping[TeachBackQuestion, TeachBackEntry]:
+    """The teach-back questions in child language: none, or the adult set's questions, each of them."""
+    if "child_teach_back" not in doc:
+        return MappingProxyType({})
+    child = _terms(
+        doc["child_teach_back"], TeachBackQuestion, "child teach-back question", lambda v, w: _teach(v, w, codes)
+    )
+    adult = {str(key) for key in as_mapping(doc["teach_back"], "teach-back questions")}
+    if {term.value for term in child} != adult:
+        raise FormError("child_teach_back must ask the same questions as teach_back, in child language")
+    return child
+
+
 def _parameters(value: object, codes: tuple[str, ...]) -> Mapping[str, Labels]:
     doc = as_mapping(value, "parameters")
     for name in doc:
         if not _PARAMETER_NAME.fullmatch(name):
             raise FormError(f"parameters: {name!r} is not a lower-case name such as region")
-    return MappingProxyType({name: _labels(item, f"parameter {name!r}", codes) for name, item in doc.items()})
+    parameters = {name: _labels(item, f"parameter {name!r}", codes) for name, item in doc.items()}
+    for name, values in parameters.items():
+        for code, text in values.items():
+            if not _PARAMETER_VALUE.fullmatch(text):
+                raise FormError(
+                    f"parameter {name!r} in {code!r} must be a name or short phrase: letters, spaces, - ' and ."
+                )
+    return MappingProxyType(parameters)
 
 
 def _fill(content: str, parameters: Mapping[str, str], where: str) -> str:
@@ -447,6 +487,8 @@ def _labels(value: object, where: str, codes: tuple[str, ...]) -> Labels:
     for code, text in labels.items():
         if len(text) > MAX_LABEL_CHARS or "\n" in text.strip():
             raise FormError(f"{where} in {code!r} must be one line of at most {MAX_LABEL_CHARS} characters")
+        if any(mark in text for mark in ("{{", "}}", "<!--", "-->")):
+            raise FormError(f"{where} in {code!r} is shown as it is: no {{{{parameters}}}} or HTML comments")
     return MappingProxyType(labels)
 
 

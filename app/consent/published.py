@@ -17,6 +17,7 @@ from app.consent.forms import (
     VERSION_PATTERN,
     ConsentForm,
     check_ids,
+    check_source,
     load_form,
     version_key,
 )
@@ -105,6 +106,9 @@ def publish(root: Path, form_id: str, version: str) -> ConsentForm:
     if (form_id, version) in published_versions(root):
         raise FormError(f"consent form {form_id}/{version} is already published; publish a new version instead")
     form = load_form(root, form_id, version)
+    earlier = sorted((pair for pair in published_versions(root) if pair[0] == form_id), key=version_key)
+    if earlier:
+        check_source(form, load_form(root, *earlier[0]).source_language)
     lock_path = root / LOCK_FILE
     # Existing lines are kept byte for byte: the lock is itself a record that only ever grows.
     head = read_bytes(root, LOCK_FILE, MAX_FORM_BYTES) if lock_path.exists() else _LOCK_HEADER.encode()

@@ -5,12 +5,20 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from functools import cached_property
 from pathlib import Path
 from typing import TypeVar
 
-from app.consent.forms import ConsentForm, FormError, TeachBackEntry, TextVariant, list_forms, load_form
+from app.consent.forms import (
+    ConsentForm,
+    FormError,
+    TeachBackEntry,
+    TextVariant,
+    check_source,
+    list_forms,
+    load_form,
+)
 from app.consent.published import check_published, published_versions
 from app.consent.review import Review, ReviewState, read_review
 from app.consent.schemas import (
@@ -70,20 +78,18 @@ class FormRegistry:
         published = published_versions(self.root)
         today = datetime.now(UTC).date()
         served: dict[tuple[str, str], Served] = {}
+        sources: dict[str, str] = {}
         for form_id, version in list_forms(self.root):
             if (form_id, version) not in published:
                 continue
             form = load_form(self.root, form_id, version)
+            check_source(form, sources.setdefault(form_id, form.source_language))
             review = read_review(self.root, form, today)
-            if review.state is ReviewState.REVIEWED or self.development:
+            why_not = None if self.development else _not_for_the_field(form, review)
+            if why_not is None:
                 served[(form_id, version)] = Served(form, review)
             else:
-                log.warning(
-                    "consent form %s/%s is not served: translations %s are not signed off (consent_forms/README.md)",
-                    form_id,
-                    version,
-                    ", ".join(review.unreviewed),
-                )
+                log.warning("consent form %s/%s is not served: %s (consent_forms/README.md)", form_id, version, why_not)
         return served
 
     @property
@@ -97,6 +103,10 @@ class FormRegistry:
 
     def review_of(self, form: ConsentForm) -> ReviewState:
         return self.served_forms[(form.form_id, form.version)].review.state
+
+    def review_on(self, form: ConsentForm, language: str, day: date) -> str:
+        """What a record of that day in that language was read: `source`, `reviewed` or `unreviewed`."""
+        return self.served_forms[(form.form_id, form.version)].review.languages[language].state_on(day)
 
     def published_names(self) -> str:
         """The published versions as "standard/v1, ...", for messages that list what may be asked for."""
@@ -158,6 +168,15 @@ class FormRegistry:
             sections=list(form.sections),
             languages=[_language(form, review, code) for code in form.languages],
         )
+
+
+def _not_for_the_field(form: ConsentForm, review: Review) -> str | None:
+    """Why a published version may not be read to people outside development mode, if it may not."""
+    if form.is_template:
+        return "it is a template: its complaints contact is on a domain reserved for examples"
+    if review.state is ReviewState.UNREVIEWED:
+        return f"translations {', '.join(review.unreviewed)} are not signed off"
+    return None
 
 
 def _language(form: ConsentForm, review: Review, code: str) -> FormLanguageRead:

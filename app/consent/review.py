@@ -35,13 +35,21 @@ from app.consent.form_files import SIGNOFF_FILE, as_mapping, as_text, check_keys
 from app.consent.forms import MAX_FORM_BYTES, ConsentForm, FormError, parse_date
 
 REVIEWERS_NEEDED = 2
-# Words that mark a value nobody filled in: a template, an example or a stand-in, not a person.
+# Words that mark a value nobody filled in: a template, an example or a stand-in, not a person. In the
+# three languages of the shipped forms, since reviewers write in theirs; checked after normalisation.
 _PLACEHOLDER = re.compile(
     r"\b(fictional|fictitious|template|placeholder|example|sample|dummy|todo|tbd|tba|fixme|xxx+|lorem|ipsum"
-    r"|test|n/?a|none|unknown|anonymous|somebody|someone|reviewer\s+name|john\s+doe|jane\s+doe)\b"
-    r"|[<>]|\.\.\.|…",
+    r"|test|n/?a|none|unknown|anonymous|somebody|someone|your|e\.g"
+    r"|(full|first|last|given|family)\s+name|name\s+surname|first\s+last"
+    r"|john\s+doe|jane\s+doe"
+    r"|пример\w*|образ\w*|шаблон\w*|вымышл\w*|тест\w*|фио|имя\s+фамилия|иван\s+иванов\w*"
+    r"|օրինակ\w*|կաղապար\w*|հորինված\w*|փորձնական\w*|անուն\s+ազգանուն)\b"
+    r"|[<>\[\]{}]|\.\.\.|…",
     re.IGNORECASE,
 )
+# A name that is only a title and a number or letter ("Reviewer 1", "Рецензент Б").
+_NUMBERED = re.compile(r"(reviewer|translator|рецензент|переводчик|գրախոս|թարգմանիչ)\s*\w{0,3}", re.IGNORECASE)
+_SCRIPTS = ("LATIN", "CYRILLIC", "ARMENIAN", "GREEK")
 # A sign-off dated after tomorrow (in any time zone) is a guess, not a record.
 _CLOCK_SLACK = timedelta(days=1)
 
@@ -69,6 +77,14 @@ class LanguageReview:
     @property
     def reviewed(self) -> bool:
         return self.is_source or len(self.reviewers) >= REVIEWERS_NEEDED
+
+    def state_on(self, day: date) -> str:
+        """`source`, or whether the translation had been signed off by that day: what a record made
+        that day was read."""
+        if self.is_source:
+            return "source"
+        signed = self.reviewed and max(r.date for r in self.reviewers) <= day
+        return ReviewState.REVIEWED.value if signed else ReviewState.UNREVIEWED.value
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,19 +152,30 @@ def _signoff(form: ConsentForm, code: str, entry: object, today: date) -> tuple[
         )
     text_date = max(source_changed, own_changed)
     reviewers = tuple(_reviewer(item, f"{where} reviewer {n}", text_date, today) for n, item in enumerate(listed, 1))
-    names = {_same_person(reviewer.name) for reviewer in reviewers}
-    if len(names) < len(reviewers):
-        raise FormError(f"{where}: the reviewers must be {len(reviewers)} different people")
+    names = [_same_person(reviewer.name) for reviewer in reviewers]
+    # "A. Hovhannisyan" and "Anahit Hovhannisyan" may be one person: a name is the same as another when
+    # its full words are all in the other.
+    for i, a in enumerate(names):
+        for b in names[i + 1 :]:
+            if set(a.split()) <= set(b.split()) or set(b.split()) <= set(a.split()):
+                raise FormError(
+                    f"{where}: the reviewers must be {len(reviewers)} different people; write each name in full"
+                )
     return reviewers
 
 
 def _reviewer(value: object, where: str, text_date: date, today: date) -> Reviewer:
     doc = as_mapping(value, where)
     check_keys(doc, where, {"name", "role", "date"})
-    name = as_text(doc["name"], f"{where} name")
-    role = as_text(doc["role"], f"{where} role")
+    name = _plain(as_text(doc["name"], f"{where} name"), f"{where} name")
+    role = _plain(as_text(doc["role"], f"{where} role"), f"{where} role")
     for field, text in (("name", name), ("role", role)):
-        if _PLACEHOLDER.search(text) or not any(ch.isalpha() for ch in text) or len(text) < 2:
+        if (
+            _PLACEHOLDER.search(text)
+            or _NUMBERED.fullmatch(text)
+            or not any(ch.isalpha() for ch in text)
+            or len(text) < 2
+        ):
             raise FormError(f"{where}: the {field} is a placeholder, not a reviewer's real {field}")
     when = parse_date(doc["date"], f"{where} date")
     if when < text_date:
@@ -161,5 +188,28 @@ def _reviewer(value: object, where: str, text_date: date, today: date) -> Review
     return Reviewer(name, role, when)
 
 
+def _placeholder(text: str) -> bool:
+    letters = sum(ch.isalpha() for ch in text)
+    return letters < 2 or _PLACEHOLDER.search(text) is not None or _NUMBERED.fullmatch(text) is not None
+
+
+def _plain(text: str, where: str) -> str:
+    """The text in NFKC form; refused when it hides characters or mixes alphabets inside a word.
+
+    Invisible characters and look-alike letters from another alphabet would let a placeholder or a
+    repeated name pass the checks below as something else.
+    """
+    text = unicodedata.normalize("NFKC", text)
+    if any(unicodedata.category(ch) in {"Cf", "Cc", "Co", "Cn", "Zl", "Zp"} for ch in text):
+        raise FormError(f"{where}: has invisible or control characters")
+    for word in re.findall(r"\w+", text):
+        scripts = {s for ch in word if ch.isalpha() for s in _SCRIPTS if unicodedata.name(ch, "").startswith(s)}
+        if len(scripts) > 1:
+            raise FormError(f"{where}: a word mixes letters of different alphabets")
+    return text
+
+
 def _same_person(name: str) -> str:
-    return " ".join(unicodedata.normalize("NFKC", name).casefold().split())
+    """A name compared without case, punctuation or word order, initials standing for nothing more."""
+    words = sorted(re.findall(r"\w+", name.casefold()))
+    return " ".join(word for word in words if len(word) > 1) or " ".join(words)

@@ -159,6 +159,7 @@ def record_participation(
             f"obtained_at must be a time with a time zone, in the last {RECORDED_WITHIN.days} days",
             fields=["obtained_at"],
         )
+    checks.read_after_written(form, data.language, obtained.astimezone(UTC).date())
     status = checks.status_of(data)
     age = _age(session, runtime, person, data, obtained.date())
     decisions = checks.decisions_of(data, form, status)
@@ -179,8 +180,9 @@ def record_participation(
     details |= {
         "decisions": decisions,
         "teach_back_set": asked,
-        # A record taken under a text not yet signed off (development mode only) says so.
-        "form_review": runtime.forms.review_of(form).value,
+        # What the person was read: the source text, or a translation signed off by then or not yet
+        # (served in development mode only).
+        "form_review": runtime.forms.review_on(form, data.language, obtained.astimezone(UTC).date()),
         "age_at_decision": age,
         "blocked_reason": blocked,
     }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import re
 import shutil
@@ -302,6 +303,18 @@ def _set(value: object, *keys: str) -> Callable[[dict[str, Any]], object]:
         pytest.param(_set({"x": {"en": "a"}}, "parameters"), r"parameter 'x' has no 'hy' text", id="parameter"),
         pytest.param(_set({"Region": {}}, "parameters"), r"'Region' is not a lower-case name", id="parameter-name"),
         pytest.param(_set("someday", "languages", "hy", "changed"), r"changed: date must be an ISO date"),
+        pytest.param(
+            _set({"region": {"en": "Karabakh <b>", "hy": "x", "ru": "x"}}, "parameters"),
+            r"parameter 'region' in 'en' must be a name or short phrase",
+            id="parameter-markup",
+        ),
+        pytest.param(_set("Notes {{region}}", "decisions", "notes", "label", "en"), r"no \{\{parameters\}\}"),
+        pytest.param(_set("REVIEW.md", "languages", "en", "texts", "main"), r"kept beside the texts, never one"),
+        pytest.param(
+            lambda doc: doc.update(child_teach_back=copy.deepcopy({"risks": doc["teach_back"]["risks"]})),
+            r"child_teach_back must ask the same questions as teach_back",
+            id="short-child-set",
+        ),
         pytest.param(_set({"en": "x", "hy": "x", "ru": "x"}, "data_categories", "ethnicity"), r"unknown data cat"),
         pytest.param(
             _set("", "disclosure_levels", "named_public", "hy"), r"'named_public' in 'hy': expected non-empty"

@@ -234,6 +234,37 @@ def test_a_child_set_missing_an_answer_names_the_set(app: FastAPI, doc_and_perso
     assert "missing from the child set: courts_and_defence, re_contact, risks, withdrawal_limits" in r.json()["detail"]
 
 
+def test_the_child_set_is_asked_after_the_child_text_only(app: FastAPI, doc_and_person: tuple[Actor, str]) -> None:
+    doc, pid = doc_and_person
+    body = participation(app, form_version="v2", text_sha256=text_hash(app, "en", "main", "v2"), teach_back_set="child")
+    r = _record(doc, pid, body)
+    assert r.status_code == 422, r.text
+    assert r.json()["fields"] == ["teach_back_set"]
+
+
+def test_the_record_says_whether_the_text_read_was_the_source_or_a_translation_and_its_review(
+    app: FastAPI, doc_and_person: tuple[Actor, str]
+) -> None:
+    doc, pid = doc_and_person
+    english = participation(app, form_version="v2", text_sha256=text_hash(app, "en", "main", "v2"))
+    armenian = participation(app, form_version="v2", language="hy", text_sha256=text_hash(app, "hy", "main", "v2"))
+    assert _record(doc, pid, english).status_code == 201
+    assert _record(doc, pid, armenian).status_code == 201
+    assert [v["details"]["form_review"] for v in _history(doc, pid)] == ["source", "unreviewed"]
+
+
+def test_consent_cannot_be_dated_before_its_text_was_written(app: FastAPI, doc_and_person: tuple[Actor, str]) -> None:
+    """v2's texts are dated 2026-11-30: a record of consent obtained under them on an earlier day is refused."""
+    doc, pid = doc_and_person
+    body = participation(
+        app, form_version="v2", text_sha256=text_hash(app, "en", "main", "v2"), obtained_at="2026-11-29T10:00:00+00:00"
+    )
+    r = _record(doc, pid, body)
+    assert r.status_code == 422, r.text
+    assert r.json()["fields"] == ["obtained_at"]
+    assert "(2026-11-30)" in r.json()["detail"]
+
+
 def test_the_child_set_on_a_version_without_one_is_refused(app: FastAPI, doc_and_person: tuple[Actor, str]) -> None:
     doc, pid = doc_and_person
     r = _record(doc, pid, participation(app, teach_back_set="child"))

@@ -3,6 +3,7 @@ serves in and outside development mode."""
 
 from __future__ import annotations
 
+import os
 import shutil
 from datetime import date, timedelta
 from pathlib import Path
@@ -28,22 +29,34 @@ from tests.support.actors import actor
 
 TEXT_DATE = date(2026, 11, 20)
 TODAY = date(2026, 11, 30)
+TEMPLATE_EMAIL = "complaints@independent-panel.example"
+REAL_EMAIL = "complaints@karabakh-testimony-panel.org"
 
 
-@pytest.fixture
-def root(tmp_path: Path) -> Path:
-    """A forms root with one published version that declares when its texts changed: a copy of v1 as v7."""
-    root = tmp_path / "forms"
-    folder = root / "standard" / "v7"
+def make_version(root: Path, version: str, *, email: str = REAL_EMAIL, publish_it: bool = True) -> Path:
+    """A copy of v1 as another version that dates its texts, with a real-looking complaints contact."""
+    folder = root / "standard" / version
     shutil.copytree(REPO_FORMS / "standard" / "v1", folder)
+    for text in folder.glob("*.md"):
+        text.write_text(text.read_text(encoding="utf-8").replace(TEMPLATE_EMAIL, email), encoding="utf-8")
 
     def change(doc: dict[str, Any]) -> None:
-        doc["version"] = "v7"
+        doc["version"] = version
+        doc["organisation"]["complaints_email"] = email
         for language in doc["languages"].values():
             language["changed"] = TEXT_DATE.isoformat()
 
     edit_form(folder, change)
-    publish(root, "standard", "v7")
+    if publish_it:
+        publish(root, "standard", version)
+    return folder
+
+
+@pytest.fixture
+def root(tmp_path: Path) -> Path:
+    """A forms root with one published version, v7, that dates its texts and names a real contact."""
+    root = tmp_path / "forms"
+    make_version(root, "v7")
     return root
 
 
@@ -103,12 +116,58 @@ def _first_role(value: str) -> list[dict[str, str]]:
             id="future",
         ),
         pytest.param([HY_TEAM[0], {**HY_TEAM[1], "date": "soon"}], "date must be an ISO date", id="not-a-date"),
+        pytest.param(_first_role("full name"), "role is a placeholder", id="full-name"),
+        pytest.param(_first_role("role, e.g. certified translator"), "role is a placeholder", id="eg"),
+        pytest.param([{**HY_TEAM[0], "name": "Reviewer 1"}, HY_TEAM[1]], "name is a placeholder", id="numbered"),
+        pytest.param([{**HY_TEAM[0], "name": "Имя Фамилия"}, HY_TEAM[1]], "name is a placeholder", id="ru-name"),
+        pytest.param(_first_role("шаблон"), "role is a placeholder", id="ru-template"),
+        pytest.param(_first_role("օրինակ թարգմանիչ"), "role is a placeholder", id="hy-example"),
+        pytest.param([{**HY_TEAM[0], "name": "Անուն Ազգանուն"}, HY_TEAM[1]], "name is a placeholder", id="hy-name"),
+        pytest.param(_first_role("\u0435xample"), "mixes letters of different alphabets", id="look-alike"),
+        pytest.param(_first_role("exa\u200bmple"), "invisible or control characters", id="invisible"),
+        pytest.param(
+            _first_role("\uff45\uff58\uff41\uff4d\uff50\uff4c\uff45"), "role is a placeholder", id="fullwidth"
+        ),
+        pytest.param(
+            [HY_TEAM[0], {**HY_TEAM[1], "name": "Hovhannisyan, Anahit."}], "2 different people", id="reordered"
+        ),
+        pytest.param([HY_TEAM[0], {**HY_TEAM[1], "name": "A. Hovhannisyan"}], "2 different people", id="initial"),
+        pytest.param(_first_role("\ud800"), "not valid Unicode", id="lone-surrogate"),
     ],
 )
 def test_a_sign_off_that_cannot_count_is_refused(root: Path, team: list[dict[str, str]], message: str) -> None:
     sign(root, hy=team, ru=RU_TEAM)
 
     with pytest.raises(FormError, match=r"standard/v7: signoffs\.yaml: language 'hy'.*" + message):
+        review_of(root)
+
+
+def test_a_changed_source_text_undoes_the_translations_sign_off(tmp_path: Path) -> None:
+    """A translation is reviewed against the source: what it signs covers the source texts too."""
+    root = tmp_path / "forms"
+    folder = make_version(root, "v7", publish_it=False)
+    sign(root, hy=HY_TEAM, ru=RU_TEAM)
+    english = folder / "en.md"
+    english.write_text(english.read_text(encoding="utf-8") + "\nNobody outside our team will see it.\n", "utf-8")
+
+    with pytest.raises(FormError, match=r"language 'hy': the sign-off is for another text"):
+        review_of(root)
+
+
+def test_a_sign_off_file_that_is_not_a_regular_file_is_refused(root: Path) -> None:
+    path = root / "standard" / "v7" / "signoffs.yaml"
+    path.mkdir()
+    with pytest.raises(FormError, match=r"signoffs\.yaml is not a regular file"):
+        review_of(root)
+    path.rmdir()
+    os.mkfifo(path)  # a read would wait for a writer for ever
+    with pytest.raises(FormError, match=r"signoffs\.yaml is not a regular file"):
+        review_of(root)
+
+
+def test_merge_keys_are_refused(root: Path) -> None:
+    (root / "standard" / "v7" / "signoffs.yaml").write_text("hy: {}\n<<: {ru: {}}\n", encoding="utf-8")
+    with pytest.raises(FormError, match=r"merge keys \(<<\) are not allowed"):
         review_of(root)
 
 
@@ -216,7 +275,30 @@ def test_publish_writes_the_lock_of_the_folder_it_was_given(
     assert f"published standard/v8 (13 files) in {other / 'published.lock'}" in result.output
 
 
+def test_a_translation_cannot_become_the_source_of_a_later_version(root: Path) -> None:
+    """Relabelling a translation as the source would make it need no review."""
+    folder = make_version(root, "v8", publish_it=False)
+    edit_form(folder, lambda doc: doc.update(source_language="hy"))
+
+    with pytest.raises(FormError, match=r"source_language 'hy' differs from the 'en' of the form's earlier versions"):
+        publish(root, "standard", "v8")
+
+
 # The service
+
+
+def test_outside_development_a_signed_off_template_is_not_served(
+    tmp_path: Path, settings: Settings, keys: Keys, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A version whose complaints contact is on a domain reserved for examples is a template, whoever signs it."""
+    root = tmp_path / "forms"
+    make_version(root, "v7", email=TEMPLATE_EMAIL)
+    sign(root, hy=HY_TEAM, ru=RU_TEAM)
+
+    assert review_of(root) is ReviewState.REVIEWED
+    assert FormRegistry(root, development=False).summaries() == []
+    assert [s.version for s in FormRegistry(root, development=True).summaries()] == ["v7"]
+    assert "standard/v7 is not served: it is a template" in caplog.text
 
 
 def test_outside_development_an_unreviewed_version_is_not_served(
