@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from app.core.errors import Conflict, ValidationFailed
+from app.interviews import checks
 from app.interviews.schemas import BreakRecord, InterviewDetails, Reconfirmation, ReconfirmationRecord
 from app.interviews.vocabulary import ENDED, TRANSITIONS, InterviewState
-
-CLOCK_SKEW = timedelta(minutes=5)
 
 
 @dataclass(frozen=True)
@@ -56,13 +55,8 @@ def reconfirmation_hook(
             fields=["reconfirmation"],
             code="reconfirmation_required",
         )
-    at = now if data.at is None else data.at
-    earliest = started_at or now
-    if at.tzinfo is None or not earliest <= at <= now + CLOCK_SKEW:
-        raise ValidationFailed(
-            "the reconfirmation time has a time zone and falls between the start of the interview and now",
-            fields=["reconfirmation.at"],
-        )
+    latest = now + checks.CLOCK_SKEW
+    at = now if data.at is None else checks.instant(data.at, "reconfirmation.at", started_at or now, latest)
     return ReconfirmationRecord(confirmed=True, at=at, notes=data.notes, recorded_by=by)
 
 

@@ -393,6 +393,22 @@ def test_bad_changes_are_422_naming_the_field_and_change_nothing(
     assert _count(app, FeedbackTask) == 0
 
 
+@pytest.mark.parametrize(
+    "at",
+    [_naive(), "2020-01-01T00:00:00+00:00", (datetime.now(UTC) + timedelta(hours=1)).isoformat(), "yesterday"],
+    ids=["naive", "before_the_start", "future", "not_a_time"],
+)
+def test_a_reconfirmation_time_lies_between_the_start_and_now(app: FastAPI, team: tuple[Actor, str], at: str) -> None:
+    doc, case = team
+    interview = new_interview(doc, consenting_person(doc, case, app), checklist=checklist())
+    started = _ok(patch(doc, interview, state="in_progress"))
+    r = patch(doc, started, state="completed", reconfirmation={"confirmed": True, "at": at})
+    _refused(r, 422, None, ["reconfirmation.at"])
+    stated = started["started_at"]
+    done = _ok(patch(doc, started, state="completed", reconfirmation={"confirmed": True, "at": stated}))
+    assert done["reconfirmation"]["at"] == stated
+
+
 def test_a_refused_move_leaves_the_other_changes_of_its_request_unstored(app: FastAPI, team: tuple[Actor, str]) -> None:
     doc, case = team
     interview = new_interview(doc, consenting_person(doc, case, app))
