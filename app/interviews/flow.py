@@ -29,12 +29,8 @@ def allowed(current: InterviewState, target: InterviewState) -> None:
     """409 naming ``state`` for a move the state machine does not have, listing the moves it has."""
     if target in TRANSITIONS[current]:
         return
-    following = sorted(s.value for s in TRANSITIONS[current])
-    where = (
-        f"from {current.value} the interview can go to: {', '.join(following)}"
-        if following
-        else (f"{current.value} is final")
-    )
+    following = ", ".join(sorted(s.value for s in TRANSITIONS[current]))
+    where = f"from {current.value} the interview can go to: {following}" if following else f"{current.value} is final"
     raise Conflict(f"that state change is not allowed; {where}", fields=["state"], code="illegal_transition")
 
 

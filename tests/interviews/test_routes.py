@@ -409,6 +409,16 @@ def test_a_reconfirmation_time_lies_between_the_start_and_now(app: FastAPI, team
     assert done["reconfirmation"]["at"] == stated
 
 
+def test_an_oversized_change_is_413_and_changes_nothing(app: FastAPI, team: tuple[Actor, str]) -> None:
+    doc, case = team
+    interview = new_interview(doc, consenting_person(doc, case, app))
+    huge = [{"note": "x" * 400}] * 3000  # over the 1 MiB body limit
+    r = patch(doc, interview, distress_observed=huge)
+    assert r.status_code == 413
+    assert r.headers["content-type"] == "application/problem+json"
+    assert _ok(doc.get(f"/api/v1/interviews/{interview['id']}")) == interview
+
+
 def test_a_refused_move_leaves_the_other_changes_of_its_request_unstored(app: FastAPI, team: tuple[Actor, str]) -> None:
     doc, case = team
     interview = new_interview(doc, consenting_person(doc, case, app))
