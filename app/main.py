@@ -32,6 +32,7 @@ from app.core.forwarding import refuse_spoofable_forwarding
 from app.core.http import RequestContextMiddleware, database_busy, integrity_violation
 from app.core.limits import install_body_limits
 from app.core.openapi import describe_problems
+from app.interviews import routes as interview_routes
 from app.keys.store import Keys, open_keys
 from app.people import routes as people_routes
 from app.runtime import Runtime
@@ -86,6 +87,7 @@ def create_app(settings: Settings | None = None, keys: Keys | None = None) -> Fa
     app.include_router(audit_routes.router)
     app.include_router(people_routes.router)
     app.include_router(consent_routes.router)
+    app.include_router(interview_routes.router)
     describe_problems(app, PUBLIC_PATHS)
     if settings.development:
         _install_docs(app)

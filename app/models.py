@@ -10,7 +10,7 @@ from app.cases.models import Case
 from app.confirmations.models import Confirmation
 from app.consent.models import ParticipationConsent
 from app.core.db import Base
-from app.interviews.models import Interview
+from app.interviews.models import FeedbackTask, Interview, InterviewInterviewer
 from app.keys.models import DataKey, SealState
 from app.people.models import BlindIndexEntry, DuplicateReview, Person
 
@@ -27,7 +27,9 @@ __all__ = [
     "Confirmation",
     "DataKey",
     "DuplicateReview",
+    "FeedbackTask",
     "Interview",
+    "InterviewInterviewer",
     "ParticipationConsent",
     "Person",
     "RecoveryCode",

@@ -74,6 +74,8 @@ class AuditAction(StrEnum):
     INTERVIEW_LIST = "interview.list"
     INTERVIEW_READ = "interview.read"
     INTERVIEW_UPDATE = "interview.update"
+    FEEDBACK_LIST = "feedback.list"
+    FEEDBACK_UPDATE = "feedback.update"
     STATEMENT_CONFIRM = "statement.confirm"
     ATTACHMENT_UPLOAD = "attachment.upload"
     ATTACHMENT_LIST = "attachment.list"
@@ -103,6 +105,7 @@ _PURPOSES = {
     "statement": Purpose.DOCUMENTATION,
     "attachment": Purpose.DOCUMENTATION,
     "interview": Purpose.DOCUMENTATION,
+    "feedback": Purpose.DOCUMENTATION,
     "custody": Purpose.DOCUMENTATION,
     "export": Purpose.DOCUMENTATION,
 }

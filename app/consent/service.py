@@ -30,7 +30,7 @@ from app.consent.schemas import (
     ParticipationCreate,
     ParticipationRead,
 )
-from app.consent.vocabulary import ConsentStatus
+from app.consent.vocabulary import ConsentStatus, ParticipationDecision
 from app.core.db import db_now, new_id
 from app.core.errors import Conflict, ValidationFailed
 from app.core.pagination import FIRST_PAGE, INT32, Page, PageRequest, in_memory, int_cursor, keyset
@@ -83,6 +83,25 @@ class Opened:
 def latest_opened(session: Session, runtime: Runtime, person: Person) -> Opened | None:
     row = latest(session, person.id)
     return None if row is None else Opened(row, _details(session, runtime, person, row))
+
+
+def opened_version(session: Session, runtime: Runtime, person: Person, row_id: uuid.UUID) -> Opened | None:
+    """One version of the person's participation consent, checked against its sealed details."""
+    row = session.get(ParticipationConsent, row_id)
+    if row is None or row.person_id != person.id:
+        return None
+    return Opened(row, _details(session, runtime, person, row))
+
+
+def allows(opened: Opened | None, decision: ParticipationDecision) -> bool:
+    """Whether a consent version, as its sealed details confirm, agrees to this decision: given or renewed,
+    with the decision stated yes. A deferred, refused or blocked record agrees to nothing."""
+    if opened is None or ConsentStatus(opened.row.status) not in checks.AFFIRMATIVE:
+        return False
+    if opened.details.get("blocked_reason") is not None:
+        return False
+    decisions = opened.details.get("decisions") or {}
+    return decisions.get(decision.value) is True
 
 
 def require_collection(

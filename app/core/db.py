@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import DateTime, Engine, MetaData, UniqueConstraint, create_engine, event, text
+from sqlalchemy import DateTime, Engine, MetaData, UniqueConstraint, create_engine, event, inspect, text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
@@ -185,6 +185,16 @@ def on_failure(session: Session, hook: Callable[[Session], object], *, first: bo
     """
     hooks: list[Callable[[Session], object]] = session.info.setdefault(FAILURE_HOOKS, [])
     hooks.insert(0, hook) if first else hooks.append(hook)
+
+
+def column_values(row: Base) -> dict[str, Any]:
+    """A row's mapped columns by name, for building a wire shape that adds to them."""
+    return {attr.key: getattr(row, attr.key) for attr in inspect(row).mapper.column_attrs}
+
+
+def changed_rows(result: object) -> int:
+    """How many rows a conditional UPDATE changed: the database's answer to "was it still as expected?"."""
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def integrity_conflict(exc: IntegrityError) -> Conflict | None:

@@ -1,11 +1,12 @@
-"""An interview with one person, under the participation consent it was taken with."""
+"""An interview with one person, under the participation consent it was taken with; its interviewers;
+and the feedback promised to the survivor, as tasks for the case team."""
 
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import ForeignKey, Integer, LargeBinary, String, Uuid
+from sqlalchemy import Date, ForeignKey, Integer, LargeBinary, String, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.db import Base, UTCDateTime
@@ -15,7 +16,8 @@ class Interview(Base):
     """The clear columns are what lists, access and the state machine need; everything else is sealed.
 
     ``case_id`` is the person's case, kept here so access is decided on the row (policy.load) and
-    bound into the sealed details; ``participation_id`` is the consent version it was taken under.
+    bound into the sealed details; ``participation_id`` is the consent version it was taken under
+    (the latest when it was planned, then the latest when it started).
     """
 
     __tablename__ = "interviews"
@@ -31,8 +33,40 @@ class Interview(Base):
     scheduled_at: Mapped[datetime] = mapped_column(UTCDateTime)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    checklist_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    """When the do-no-harm checklist was completed; the checklist itself is sealed in ``details``."""
     created_by: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("users.id"), default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     details: Mapped[bytes] = mapped_column(LargeBinary)
-    """Sealed JSON under the person's data key: place, interviewers, gender preferences, checklist..."""
+    """Sealed JSON under the person's data key (schemas.InterviewDetails): place, gender preferences,
+    checklist, breaks, distress observed, referrals, feedback promised, reconfirmation."""
+
+
+class InterviewInterviewer(Base):
+    """An account that conducts the interview; it was on the case team when named."""
+
+    __tablename__ = "interview_interviewers"
+
+    interview_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("interviews.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("users.id"), primary_key=True, index=True)
+
+
+class FeedbackTask(Base):
+    """Feedback promised to the survivor, to be kept: what was promised is sealed in the interview's
+    details (under the task's id); the task holds only what the case team plans by."""
+
+    __tablename__ = "feedback_tasks"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    interview_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("interviews.id"), index=True)
+    person_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("people.id"))
+    case_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("cases.id"), index=True)
+    due_on: Mapped[date] = mapped_column(Date)
+    state: Mapped[str] = mapped_column(String(8))
+    created_by: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("users.id"), default=None)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    done_by: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("users.id"), default=None)
+    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)

@@ -29,6 +29,10 @@ PERSON_DOORS: dict[str, str] = {
         "a documenter on the case team reads participation consent, and the consent checks read the decisions "
         "that allow collection"
     ),
+    "app.interviews.records.open_details": (
+        "a documenter on the case team reads an interview (place, checklist, breaks, distress observed, referrals, "
+        "feedback promised, reconfirmation), or changes it, which opens what it changes"
+    ),
     "app.people.reseal._reseal_person": "`testimony keys reseal` opens a value sealed before AAD v2 to seal it again",
     "app.people.reseal._reseal_consent": "the same, for participation consent details",
 }

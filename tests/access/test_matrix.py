@@ -16,8 +16,9 @@ from app.access.deps import get_principal
 from app.main import PUBLIC_PATHS
 from tests.support.actors import PASSWORD, code
 from tests.support.consent import participation as consent_body
+from tests.support.interviews import planned
 from tests.support.routes import ApiRoute, api_routes, protected_routes
-from tests.support.world import World, path_of, request
+from tests.support.world import INTERVIEW_REVISION, World, path_of, request
 
 SESSION_ACTORS = ["doc_in", "doc_out", "legal_in", "legal_out", "custodian", "auditor", "admin"]
 TOKENS = ["doc_in_ro", "custodian_ro", "auditor_ro", "admin_ro"]  # read-only API tokens of those users
@@ -143,6 +144,24 @@ MATRIX: dict[tuple[str, str], tuple[Body, dict[str, int]]] = {
     ("GET", "/api/v1/consent-forms"): (_none, _allow(200, SESSIONS | set(TOKENS))),
     ("GET", "/api/v1/consent-forms/{form_id}/{version}"): (_none, _allow(200, SESSIONS | set(TOKENS))),
     ("GET", "/api/v1/consent-forms/{form_id}/{version}/{language}"): (_none, _allow(200, SESSIONS | set(TOKENS))),
+    ("POST", "/api/v1/people/{person_id}/interviews"): (
+        lambda _w, _who: planned(),
+        {**_allow(201, DOC_IN), "doc_out": 404},
+    ),
+    ("GET", "/api/v1/people/{person_id}/interviews"): (
+        _none,
+        {**_allow(200, {"doc_in", "doc_in_ro"}), "doc_out": 404},
+    ),
+    ("GET", "/api/v1/interviews/{interview_id}"): (_none, {**_allow(200, {"doc_in", "doc_in_ro"}), "doc_out": 404}),
+    ("PATCH", "/api/v1/interviews/{interview_id}"): (
+        _fixed({"revision": INTERVIEW_REVISION, "place": "Kapan, a rented flat"}),
+        {**_allow(200, DOC_IN), "doc_out": 404},
+    ),
+    ("GET", "/api/v1/cases/{case_id}/feedback-tasks"): (
+        _none,
+        {**_allow(200, {"doc_in", "doc_in_ro"}), "doc_out": 404},
+    ),
+    ("PATCH", "/api/v1/feedback-tasks/{task_id}"): (_fixed({"state": "done"}), {**_allow(200, DOC_IN), "doc_out": 404}),
     ("GET", "/api/v1/duplicate-reviews"): (_none, _allow(200, CUSTODIAN)),
     ("POST", "/api/v1/duplicate-reviews/{review_id}"): (
         _fixed({"decision": "not_duplicate"}),

@@ -46,6 +46,10 @@ def _person(w: World, _r: Any) -> object:
     return w.person_id
 
 
+def _interview(w: World, _r: Any) -> object:
+    return w.interview_id
+
+
 def _any(_w: World, _r: Any) -> object:
     return ANY
 
@@ -120,6 +124,17 @@ ROUTES: dict[tuple[str, str], tuple[str, str, str, Expect]] = {
         "consent_form",
         lambda _w, _r: "standard",
     ),
+    ("POST", "/api/v1/people/{person_id}/interviews"): ("doc_in", "interview.create", "interview", _from_body("id")),
+    ("GET", "/api/v1/people/{person_id}/interviews"): ("doc_in", "interview.list", "interview", _person),
+    ("GET", "/api/v1/interviews/{interview_id}"): ("doc_in", "interview.read", "interview", _interview),
+    ("PATCH", "/api/v1/interviews/{interview_id}"): ("doc_in", "interview.update", "interview", _interview),
+    ("GET", "/api/v1/cases/{case_id}/feedback-tasks"): ("doc_in", "feedback.list", "feedback_task", _none),
+    ("PATCH", "/api/v1/feedback-tasks/{task_id}"): (
+        "doc_in",
+        "feedback.update",
+        "feedback_task",
+        lambda w, _r: w.task_id,
+    ),
     ("GET", "/api/v1/duplicate-reviews"): ("custodian", "duplicate.review", "duplicate_review", _none),
     ("POST", "/api/v1/duplicate-reviews/{review_id}"): (
         "custodian",
@@ -191,8 +206,8 @@ def test_one_event_per_request_allowed_and_denied(world: World, method: str, tem
         assert event.resource_id == expected_id
     if case_in_path:
         assert str(event.case_id) == case_in_path
-    if "{person_id}" in template:
-        assert event.case_id == world.case_id  # the person's case, though not in the path
+    if "{person_id}" in template or "{interview_id}" in template or "{task_id}" in template:
+        assert event.case_id == world.case_id  # the case of the person or interview, though not in the path
 
 
 def test_denied_by_role_and_by_need_to_know_are_recorded(world: World) -> None:

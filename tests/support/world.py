@@ -29,6 +29,7 @@ from tests.support.actors import Actor, login, make_user, now, shift_clock
 from tests.support.cheap import CHEAP_ARGON2
 from tests.support.consent import identity, participation, person_in
 from tests.support.database import ProvisionedDatabase, Templates
+from tests.support.interviews import checklist, due, planned
 
 COOKIE = "testimony_session"  # the development cookie name
 
@@ -76,6 +77,8 @@ class Saved:
     confirmation_id: str
     person_id: str
     review_id: str
+    interview_id: str
+    task_id: str
 
 
 @dataclass
@@ -89,6 +92,12 @@ class World:
     confirmation_id: str
     person_id: str
     review_id: str
+    interview_id: str
+    task_id: str
+
+
+INTERVIEW_REVISION = 2
+"""The revision of the world's interview: planned with its checklist, then a feedback promise."""
 
 
 def _settings(data_dir: Path, url: str, key_file: Path) -> Settings:
@@ -154,6 +163,14 @@ def _populate(app: FastAPI, database: ProvisionedDatabase, key_file: Path) -> Sa
         assert documenter.request("PATCH", f"/api/v1/people/{person}", json=identity()).status_code == 200
     reviews = actors["custodian"].get("/api/v1/duplicate-reviews").json()["reviews"]
     assert len(reviews) == 1, reviews
+    interview = documenter.post(f"/api/v1/people/{people[0]}/interviews", json=planned(checklist=checklist()))
+    assert interview.status_code == 201, interview.text
+    promised = documenter.request(
+        "PATCH",
+        f"/api/v1/interviews/{interview.json()['id']}",
+        json={"revision": 1, "feedback": [{"promise": "Tell her when the report is out.", "due_on": due()}]},
+    )
+    assert promised.json()["revision"] == INTERVIEW_REVISION, promised.text
     credentials = {
         name: Credential(a.user_id, a.username, a.totp_secret, a.client.cookies.get(COOKIE), a.csrf, None)
         for name, a in actors.items()
@@ -172,6 +189,8 @@ def _populate(app: FastAPI, database: ProvisionedDatabase, key_file: Path) -> Sa
         confirmation_id=pending.json()["pending_confirmation"]["id"],
         person_id=people[0],
         review_id=reviews[0]["id"],
+        interview_id=interview.json()["id"],
+        task_id=promised.json()["feedback"][0]["task_id"],
     )
 
 
@@ -197,6 +216,8 @@ def restore(saved: Saved, templates: Templates, tmp_path: Path) -> Iterator[Worl
                 saved.confirmation_id,
                 saved.person_id,
                 saved.review_id,
+                saved.interview_id,
+                saved.task_id,
             )
         finally:
             app.state.engine.dispose()
@@ -231,6 +252,8 @@ def path_of(template: str, w: World) -> str:
         confirmation_id=w.confirmation_id,
         person_id=w.person_id,
         review_id=w.review_id,
+        interview_id=w.interview_id,
+        task_id=w.task_id,
         form_id="standard",
         version="v1",
         language="hy",

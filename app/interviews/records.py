@@ -1,0 +1,49 @@
+"""Where an interview's sealed details live, what they are bound to, and the one door that opens them."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy.orm import Session
+
+from app.interviews.models import Interview
+from app.interviews.schemas import InterviewDetails
+from app.interviews.vocabulary import InterviewState
+from app.keys.sealed import Place, open_json, seal_json
+from app.keys.store import Keys
+
+TABLE = "interviews"
+
+
+def place(
+    interview_id: uuid.UUID,
+    person_id: uuid.UUID,
+    case_id: uuid.UUID,
+    participation_id: uuid.UUID,
+    state: InterviewState,
+) -> Place:
+    """The details are bound to the clear columns that decide who reads them and what they may become:
+    the case (access), the consent version they were taken under, and the state (material from an
+    interview stopped by the interviewee is treated apart). Editing any of them in the database makes
+    the details fail to open."""
+    binding = {"case": case_id.hex, "participation": participation_id.hex, "state": state.value}
+    return Place(TABLE, "details", interview_id, person_id, binding)
+
+
+def place_of(interview: Interview) -> Place:
+    return place(
+        interview.id,
+        interview.person_id,
+        interview.case_id,
+        interview.participation_id,
+        InterviewState(interview.state),
+    )
+
+
+def seal_details(session: Session, keys: Keys, where: Place, details: InterviewDetails) -> bytes:
+    return seal_json(session, keys, where, details.model_dump(mode="json"))
+
+
+def open_details(session: Session, keys: Keys, interview: Interview) -> InterviewDetails:
+    """A documenter on the case team reads an interview, or changes it (which reads what it changes)."""
+    return InterviewDetails.model_validate(open_json(session, keys, place_of(interview), interview.details))

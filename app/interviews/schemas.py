@@ -1,0 +1,253 @@
+"""Wire shapes for interviews, and the shape of their sealed details.
+
+Input models refuse unknown fields and NUL bytes. The sealed document (``InterviewDetails``) is what
+``interviews.details`` holds; every field of it has a data category in app/consent/categories.py.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Annotated, Literal
+
+from pydantic import Field, StringConstraints
+
+from app.consent.schemas import Interpreter
+from app.core.schemas import Input, NonBlank, Output
+from app.interviews.vocabulary import (
+    Companion,
+    GenderWish,
+    InterviewState,
+    OrganisationType,
+    Recorded,
+    ReferralNeed,
+    TaskState,
+    ViolationType,
+)
+
+LanguageCode = Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}$")]
+PlaceText = Annotated[NonBlank, StringConstraints(max_length=200)]
+Short = Annotated[NonBlank, StringConstraints(max_length=200)]
+Text = Annotated[NonBlank, StringConstraints(max_length=500)]
+Note = Annotated[str, StringConstraints(max_length=1000)]
+Interviewers = Annotated[list[uuid.UUID], Field(min_length=1, max_length=6)]
+
+
+class GenderPreference(Input):
+    """The survivor's preference for the gender of the interviewer and of the interpreter, and whether
+    each was met; ``*_met`` is stated only for a preference (female or male)."""
+
+    interviewer: GenderWish
+    interpreter: GenderWish
+    interviewer_met: bool | None = None
+    interpreter_met: bool | None = None
+
+
+class PriorStatement(Input):
+    """A statement the person reports having given before: to what kind of organisation (never a name),
+    roughly when (a year, and a month if they know it), and whether it was recorded."""
+
+    to: OrganisationType
+    year: int | None = Field(default=None, ge=1950, le=2100)
+    month: int | None = Field(default=None, ge=1, le=12)
+    recorded: Recorded
+
+
+class Checklist(Input):
+    """The do-no-harm checklist, completed before the interview starts.
+
+    ``accompanied_by`` is a list of kinds of person (``["alone"]`` when no one is); ``prior_statements``
+    is empty when the person reports none. When ``incident_types`` includes sexual or gender-based
+    violence, ``care_available_locally`` must be true.
+    """
+
+    private_setting: bool
+    accompanied_by: Annotated[list[Companion], Field(min_length=1, max_length=6)]
+    referral_available_locally: bool
+    """Whether a named referral (a specific service the person can be sent to) exists locally."""
+    prior_statements: Annotated[list[PriorStatement], Field(max_length=20)]
+    justification: Text
+    """Why this interview adds value, in a sentence or two: re-interviewing harms people."""
+    incident_types: Annotated[list[ViolationType], Field(min_length=1, max_length=10)]
+    care_available_locally: bool | None = None
+
+
+class Reconfirmation(Input):
+    """The end-of-interview reconfirmation: the interviewee, told again what will happen to what they
+    said, confirms they still agree. The use-grants layer will replace it with grant-level reconfirmation."""
+
+    confirmed: bool
+    at: datetime | None = None
+    """When it was given; the time of the request when left out."""
+    notes: Note | None = None
+
+
+class DistressObserved(Input):
+    note: Text
+    """What was seen and what was done, in a few words (never the testimony itself)."""
+
+
+class Referral(Input):
+    """A referral made: only the need and the contact of the service, never the narrative."""
+
+    need: ReferralNeed
+    contact: Short
+    """The service referred to and how to reach it."""
+
+
+class FeedbackPromise(Input):
+    promise: Text
+    due_on: date
+
+
+class InterviewCreate(Input):
+    scheduled_at: datetime
+    """Date and time, with a time zone."""
+    language: LanguageCode
+    place: PlaceText | None = None
+    interviewers: Interviewers | None = None
+    """Accounts on the case team; the creator alone when left out."""
+    gender_preference: GenderPreference | None = None
+    checklist: Checklist | None = None
+
+
+class InterviewUpdate(Input):
+    """Changes to an interview made on the read of ``revision``; a stale revision is refused (409).
+
+    ``state`` moves the interview (after the other changes are applied); ``break_reason`` goes with
+    ``paused``, ``reconfirmation`` with ``completed``. ``distress_observed``, ``referrals`` and ``feedback``
+    are added to what is recorded, never replacing it.
+    """
+
+    revision: int = Field(ge=1, le=2**31 - 1)
+    state: InterviewState | None = None
+    scheduled_at: datetime | None = None
+    language: LanguageCode | None = None
+    place: PlaceText | None = None
+    interviewers: Interviewers | None = None
+    gender_preference: GenderPreference | None = None
+    checklist: Checklist | None = None
+    break_reason: Short | None = None
+    reconfirmation: Reconfirmation | None = None
+    distress_observed: Annotated[list[DistressObserved], Field(min_length=1, max_length=10)] | None = None
+    referrals: Annotated[list[Referral], Field(min_length=1, max_length=10)] | None = None
+    feedback: Annotated[list[FeedbackPromise], Field(min_length=1, max_length=10)] | None = None
+
+
+# The sealed document.
+
+
+class ChecklistRecord(Checklist):
+    completed_at: datetime
+    completed_by: uuid.UUID | None
+
+
+class BreakRecord(Output):
+    started_at: datetime
+    ended_at: datetime | None
+    reason: str | None
+
+
+class DistressRecord(Output):
+    at: datetime
+    note: str
+    recorded_by: uuid.UUID | None
+
+
+class ReferralRecord(Output):
+    at: datetime
+    need: ReferralNeed
+    contact: str
+    recorded_by: uuid.UUID | None
+
+
+class FeedbackRecord(Output):
+    task_id: uuid.UUID
+    at: datetime
+    promise: str
+    due_on: date
+    recorded_by: uuid.UUID | None
+
+
+class ReconfirmationRecord(Output):
+    confirmed: bool
+    at: datetime
+    notes: str | None
+    recorded_by: uuid.UUID | None
+
+
+class InterviewDetails(Output):
+    """What ``interviews.details`` holds, sealed under the person's data key."""
+
+    place: str | None = None
+    gender_preference: GenderPreference | None = None
+    checklist: ChecklistRecord | None = None
+    breaks: list[BreakRecord] = Field(default_factory=list)
+    distress_observed: list[DistressRecord] = Field(default_factory=list)
+    referrals: list[ReferralRecord] = Field(default_factory=list)
+    feedback: list[FeedbackRecord] = Field(default_factory=list)
+    reconfirmation: ReconfirmationRecord | None = None
+
+
+# Answers.
+
+
+class InterviewSummary(Output):
+    """What lists show: the person's pseudonym code and metadata, nothing sealed."""
+
+    id: uuid.UUID
+    person_id: uuid.UUID
+    person_code: str
+    case_id: uuid.UUID
+    participation_id: uuid.UUID
+    state: InterviewState
+    revision: int
+    language: str
+    scheduled_at: datetime
+    started_at: datetime | None
+    ended_at: datetime | None
+    checklist_at: datetime | None
+    interviewers: list[uuid.UUID]
+    created_by: uuid.UUID | None
+    created_at: datetime
+    updated_at: datetime | None
+
+
+class FeedbackRead(FeedbackRecord):
+    state: TaskState
+    done_at: datetime | None
+
+
+class InterviewRead(InterviewSummary):
+    """An interview opened for a documenter on the case team (an audited read)."""
+
+    place: str | None
+    gender_preference: GenderPreference | None
+    interpreter: Interpreter | None
+    """From the participation consent the interview was taken under."""
+    checklist: ChecklistRecord | None
+    breaks: list[BreakRecord]
+    distress_observed: list[DistressRecord]
+    referrals: list[ReferralRecord]
+    feedback: list[FeedbackRead]
+    reconfirmation: ReconfirmationRecord | None
+
+
+class FeedbackTaskRead(Output):
+    """A feedback task as the case team plans by: no word of what was promised (read the interview)."""
+
+    id: uuid.UUID
+    interview_id: uuid.UUID
+    person_id: uuid.UUID
+    person_code: str
+    case_id: uuid.UUID
+    due_on: date
+    state: TaskState
+    created_by: uuid.UUID | None
+    created_at: datetime
+    done_by: uuid.UUID | None
+    done_at: datetime | None
+
+
+class FeedbackTaskUpdate(Input):
+    state: Literal[TaskState.DONE]

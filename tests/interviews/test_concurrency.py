@@ -1,0 +1,105 @@
+"""An interview moves once however many workers try at once: each change is a conditional UPDATE on the
+revision and state that was read. Real concurrent requests to a real uvicorn server on PostgreSQL;
+skipped on SQLite, where BEGIN IMMEDIATE serialises writers and the interleavings cannot happen."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import httpx2 as httpx
+import pytest
+from fastapi import FastAPI
+
+from tests.support.actors import Actor
+from tests.support.consent import documenter_team
+from tests.support.database import ProvisionedDatabase
+from tests.support.interviews import checklist, consenting_person, due, new_interview, patch
+from tests.support.server import at_once, serve
+
+COOKIE = "testimony_session"
+_OPEN: list[httpx.Client] = []
+
+
+@pytest.fixture
+def url(app: FastAPI, database: ProvisionedDatabase) -> Iterator[str]:
+    if not database.is_postgres:
+        pytest.skip("SQLite serialises writers from BEGIN IMMEDIATE, so these races cannot happen there")
+    with serve(app) as base:
+        yield base
+        while _OPEN:
+            _OPEN.pop().close()
+
+
+def _tabs(doc: Actor, url: str, n: int) -> list[httpx.Client]:
+    """n connections presenting the documenter's session, as n tabs or devices would."""
+    cookie = doc.client.cookies.get(COOKIE)
+    assert cookie is not None
+    assert doc.csrf is not None
+    headers = {"x-csrf-token": doc.csrf}
+    tabs = [httpx.Client(base_url=url, cookies={COOKIE: cookie}, headers=headers, timeout=60) for _ in range(n)]
+    _OPEN.extend(tabs)
+    return tabs
+
+
+def _patch(client: httpx.Client, path: str, body: dict[str, Any]) -> Callable[[], httpx.Response]:
+    return lambda: client.patch(path, json=body)
+
+
+def _statuses(answers: list[httpx.Response]) -> list[int]:
+    assert all(r.json()["fields"] == ["revision"] for r in answers if r.status_code == 409), [r.text for r in answers]
+    return sorted(r.status_code for r in answers)
+
+
+def test_six_workers_starting_one_interview_at_once_start_it_once(app: FastAPI, url: str) -> None:
+    doc, case = documenter_team(app)
+    interview = new_interview(doc, consenting_person(doc, case, app), checklist=checklist())
+    path = f"/api/v1/interviews/{interview['id']}"
+    body = {"revision": interview["revision"], "state": "in_progress"}
+    answers = at_once([_patch(tab, path, body) for tab in _tabs(doc, url, 6)])
+    assert _statuses(answers) == [200] + [409] * 5
+    read = doc.get(path).json()
+    assert (read["state"], read["revision"]) == ("in_progress", interview["revision"] + 1)
+
+
+def test_pausing_and_stopping_at_once_do_one_of_the_two(app: FastAPI, url: str) -> None:
+    doc, case = documenter_team(app)
+    interview = new_interview(doc, consenting_person(doc, case, app), checklist=checklist())
+    started = patch(doc, interview, state="in_progress").json()
+    path = f"/api/v1/interviews/{started['id']}"
+    moves = ["paused", "stopped_by_interviewee", "completed"] * 2
+    bodies = [{"revision": started["revision"], "state": m} for m in moves]
+    for body in bodies:
+        if body["state"] == "completed":
+            body["reconfirmation"] = {"confirmed": True}
+    answers = at_once([_patch(tab, path, body) for tab, body in zip(_tabs(doc, url, 6), bodies, strict=True)])
+    statuses = [r.status_code for r in answers]
+    assert _statuses(answers) == [200] + [409] * 5
+    [won] = [moves[i] for i, s in enumerate(statuses) if s == 200]
+    read = doc.get(path).json()
+    assert (read["state"], read["revision"], len(read["breaks"])) == (
+        won,
+        started["revision"] + 1,
+        int(won == "paused"),
+    )
+
+
+def test_records_added_at_once_on_one_read_are_added_once_and_none_is_lost(app: FastAPI, url: str) -> None:
+    doc, case = documenter_team(app)
+    interview = new_interview(doc, consenting_person(doc, case, app))
+    path = f"/api/v1/interviews/{interview['id']}"
+    bodies = [
+        {"revision": interview["revision"], "feedback": [{"promise": f"Promise {i}", "due_on": due()}]}
+        for i in range(6)
+    ]
+    answers = at_once([_patch(tab, path, body) for tab, body in zip(_tabs(doc, url, 6), bodies, strict=True)])
+    assert _statuses(answers) == [200] + [409] * 5
+    read = doc.get(path).json()
+    assert len(read["feedback"]) == 1
+    tasks = doc.get(f"/api/v1/cases/{case}/feedback-tasks").json()["items"]
+    assert [t["id"] for t in tasks] == [read["feedback"][0]["task_id"]]  # the refused requests left no task
+
+    task_path = f"/api/v1/feedback-tasks/{tasks[0]['id']}"
+    done = at_once([_patch(tab, task_path, {"state": "done"}) for tab in _tabs(doc, url, 6)])
+    assert sorted(r.status_code for r in done) == [200] + [409] * 5
+    assert all(r.json()["fields"] == ["state"] for r in done if r.status_code == 409)

@@ -1,0 +1,60 @@
+"""Interview bodies for tests: a complete do-no-harm checklist and a planned interview."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from tests.support.actors import Actor
+from tests.support.consent import participation, person_in
+
+
+def checklist(**overrides: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "private_setting": True,
+        "accompanied_by": ["alone"],
+        "referral_available_locally": True,
+        "prior_statements": [{"to": "humanitarian_organisation", "year": 2023, "month": 10, "recorded": "unknown"}],
+        "justification": "First account of the detention; no prior recorded statement.",
+        "incident_types": ["arbitrary_detention", "forced_displacement"],
+    }
+    body.update(overrides)
+    return body
+
+
+def planned(**overrides: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "scheduled_at": (datetime.now(UTC) + timedelta(hours=2)).isoformat(),
+        "language": "hy",
+        "place": "Goris, community centre, room 2",
+        "gender_preference": {"interviewer": "female", "interpreter": "no_preference", "interviewer_met": True},
+    }
+    body.update(overrides)
+    return body
+
+
+def due(days: int = 30) -> str:
+    return (date.today() + timedelta(days=days)).isoformat()
+
+
+def consenting_person(doc: Actor, case_id: uuid.UUID | str, app: Any, **consent: Any) -> str:
+    """A new person in the case, with participation consent recorded (complete, agreeing by default)."""
+    pid: str = person_in(doc, case_id)["id"]
+    r = doc.post(f"/api/v1/people/{pid}/participation", json=participation(app, **consent))
+    assert r.status_code == 201, r.text
+    return pid
+
+
+def new_interview(doc: Actor, person_id: str, **overrides: Any) -> dict[str, Any]:
+    r = doc.post(f"/api/v1/people/{person_id}/interviews", json=planned(**overrides))
+    assert r.status_code == 201, r.text
+    result: dict[str, Any] = r.json()
+    return result
+
+
+def patch(doc: Actor, interview: dict[str, Any], **changes: Any) -> Any:
+    """PATCH on the revision of the interview as last read."""
+    return doc.request(
+        "PATCH", f"/api/v1/interviews/{interview['id']}", json={"revision": interview["revision"], **changes}
+    )
