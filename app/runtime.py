@@ -1,4 +1,4 @@
-"""What services need besides the session: settings, keys and the password hasher."""
+"""What services need besides the session: settings, keys, the password hasher, the forms and the blob store."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from app.access.passwords import Passwords
 from app.consent.registry import FormRegistry
+from app.core.blobstore import BlobStore, DirectoryBlobStore
 from app.core.config import Settings
 from app.crypto.derive import Purpose, derive_key
 from app.keys.store import Keys
@@ -17,10 +18,12 @@ class Runtime:
     keys: Keys
     passwords: Passwords = field(init=False)
     forms: FormRegistry = field(init=False)
+    blobs: BlobStore = field(init=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "passwords", Passwords.from_settings(self.settings.passwords))
         object.__setattr__(self, "forms", FormRegistry(self.settings.forms_dir, development=self.settings.development))
+        object.__setattr__(self, "blobs", DirectoryBlobStore(self.settings.attachments_dir))
 
     def derived_key(self, purpose: Purpose) -> bytes:
         return derive_key(self.keys.current.root(), purpose)

@@ -14,6 +14,7 @@ OPENERS = frozenset(
         "app.crypto.aead.open_bound",
         "app.crypto.aead.decrypt",
         "app.crypto.streams.open_stream",
+        "app.crypto.streams.open_segments",
         "app.keys.sealed.open_json",
         "app.keys.sealed.reseal",
     }
@@ -31,6 +32,19 @@ PERSON_DOORS: dict[str, str] = {
     ),
     "app.people.reseal._reseal_person": "`testimony keys reseal` opens a value sealed before AAD v2 to seal it again",
     "app.people.reseal._reseal_consent": "the same, for participation consent details",
+    # Attachments (app/interviews/blobs.py, storage.py).
+    "app.interviews.blobs._content": (
+        "a download verifies an attachment whole before releasing it, then streams it to a documenter on the "
+        "case team; the export builder will read originals through it"
+    ),
+    "app.interviews.blobs.BlobWriter._rehash": (
+        "completing a resumed upload hashes the original from its sealed segments, in memory, to seal its SHA-256"
+    ),
+    "app.interviews.storage.attachment_facts": (
+        "an attachment's sealed SHA-256, size and file name: to verify a download, for a documenter on the case "
+        "team, and for its custody proof"
+    ),
+    "app.interviews.storage._upload_file_name": "completing a resumable upload moves its file name to the attachment",
 }
 
 # Where a service secret (no person's data) is opened.
