@@ -292,7 +292,8 @@ class _Multipart:
         self.ended = False
 
     def _header_end(self) -> None:
-        self.part_headers[bytes(self._header_field).decode("latin-1").strip().lower()] = bytes(self._header_value)
+        # Queued like the rest: the part's headers are taken in order with its "begin".
+        self.events.append(("header", bytes(self._header_field) + b"\x00" + bytes(self._header_value)))
         self._header_field.clear()
         self._header_value.clear()
 
@@ -322,9 +323,12 @@ class _Multipart:
             raise ValidationFailed("a form part's Content-Disposition is malformed", fields=["body"]) from None
         if kind != "form-data" or "name" not in params:
             raise ValidationFailed("a form part is not a named form-data part", fields=["body"])
-        # Browsers write a quote in a name as %22 (HTML's form encoding); "filename*" is not allowed here.
+        # HTML's form encoding writes a quote, CR and LF in a name as %22, %0D and %0A (so the sanitiser
+        # sees, and refuses, the line breaks); "filename*" is not allowed here.
         file_name = params.get("filename")
-        return params["name"], file_name.replace("%22", '"') if file_name is not None else None
+        if file_name is not None:
+            file_name = file_name.replace("%22", '"').replace("%0D", "\r").replace("%0A", "\n")
+        return params["name"], file_name
 
     async def start(self, body: AsyncIterator[bytes]) -> IncomingFile:
         self.body = body
@@ -335,6 +339,9 @@ class _Multipart:
             if kind == "begin":
                 self.part_headers = {}
                 value.clear()
+            elif kind == "header":
+                header, _, raw = data.partition(b"\x00")
+                self.part_headers[header.decode("latin-1").strip().lower()] = raw
             elif kind == "headers":
                 name, file_name = self._disposition()
                 if name == self.file_field:
