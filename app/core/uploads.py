@@ -75,9 +75,9 @@ def sanitise_file_name(name: str) -> str:
     name = unicodedata.normalize("NFC", name).strip()
     refused = (
         not name
+        or any(c in "/\\:" or c in _BIDI or unicodedata.category(c) in ("Cc", "Cs", "Co", "Zl", "Zp") for c in name)
         or len(name.encode("utf-8")) > MAX_FILE_NAME_BYTES
         or name in (".", "..")
-        or any(c in "/\\:" or c in _BIDI or unicodedata.category(c) in ("Cc", "Cs", "Co", "Zl", "Zp") for c in name)
         or name.endswith((".", " "))
         or _RESERVED.fullmatch(name) is not None
         or _ENCODED_TRICK.search(name) is not None

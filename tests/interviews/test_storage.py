@@ -11,9 +11,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import pytest
 from fastapi import FastAPI
@@ -21,55 +19,21 @@ from sqlalchemy import func, select, update
 
 from app.access.roles import Role
 from app.audit.models import AuditEvent
-from app.core.config import AttachmentSettings, Settings
 from app.core.db import unit_of_work
 from app.core.uploads import NAME_REFUSED
 from app.interviews import blobs
 from app.interviews.models import Attachment, AttachmentUpload, Interview
 from app.interviews.sweep import sweep
-from app.keys.store import Keys
-from app.main import create_app
 from tests.support.actors import Actor, actor, login, shift_clock
-from tests.support.attachments import interview_for, sample, sha256, with_attachment_routes
-from tests.support.consent import documenter_team
+from tests.support.attachments import (
+    MAX,
+    download,
+    files,
+    raw_upload,
+    sample,
+    sha256,
+)
 from tests.support.server import serve
-
-MAX = 3 * 1024 * 1024
-
-
-@pytest.fixture
-def app(settings: Settings, keys: Keys) -> Iterator[FastAPI]:
-    limits = AttachmentSettings(max_bytes=MAX)
-    application = with_attachment_routes(create_app(settings.model_copy(update={"attachments": limits}), keys))
-    yield application
-    application.state.engine.dispose()
-
-
-@pytest.fixture
-def team(app: FastAPI) -> tuple[Actor, uuid.UUID]:
-    doc, case_id = documenter_team(app)
-    interview_id, _person = interview_for(app, doc, case_id)
-    return doc, interview_id
-
-
-def _raw(doc: Actor, interview_id: uuid.UUID, data: Any, *, kind: str = "photo", name: str | None = None) -> Any:
-    headers = {"attachment-kind": kind, "content-type": "application/octet-stream"}
-    if name is not None:
-        headers["content-disposition"] = f"attachment; filename*=UTF-8''{quote(name)}"
-    return doc.post(f"/api/v1/interviews/{interview_id}/attachments", content=data, headers=headers)
-
-
-def _download(doc: Actor, attachment_id: str) -> Any:
-    return doc.get(f"/api/v1/attachments/{attachment_id}/content")
-
-
-def _blob_dir(app: FastAPI) -> Path:
-    root: Path = app.state.runtime.settings.attachments_dir
-    return root
-
-
-def _files(app: FastAPI, folder: str) -> list[Path]:
-    return [p for p in (_blob_dir(app) / folder).rglob("*") if p.is_file()]
 
 
 def _rows(app: FastAPI) -> tuple[int, int]:
@@ -82,8 +46,8 @@ def _rows(app: FastAPI) -> tuple[int, int]:
 
 def _nothing_left(app: FastAPI) -> None:
     assert _rows(app) == (0, 0)
-    assert _files(app, "tmp") == []
-    assert _files(app, "blobs") == []
+    assert files(app, "tmp") == []
+    assert files(app, "blobs") == []
 
 
 # One request ------------------------------------------------------------------------------------------------
@@ -92,16 +56,16 @@ def _nothing_left(app: FastAPI) -> None:
 def test_a_raw_upload_round_trips_and_only_the_padded_size_shows(app: FastAPI, team: tuple[Actor, uuid.UUID]) -> None:
     doc, interview_id = team
     data = sample("jpeg", 2 * 1024 * 1024 + 12345)
-    r = _raw(doc, interview_id, data, name="Ճանապարհ Горис.jpg")
+    r = raw_upload(doc, interview_id, data, name="Ճանապարհ Горис.jpg")
     assert r.status_code == 201, r.text
     body = r.json()
     assert (body["size"], body["sha256"], body["media_type"]) == (len(data), sha256(data), "image/jpeg")
-    [blob] = _files(app, "blobs")
+    [blob] = files(app, "blobs")
     assert blob.name == uuid.UUID(body["id"]).hex
     assert blob.stat().st_size == blobs.stored_size(len(data)) != len(data)
     assert oct(blob.stat().st_mode & 0o777) == "0o600"
-    assert _files(app, "tmp") == []
-    got = _download(doc, body["id"])
+    assert files(app, "tmp") == []
+    got = download(doc, body["id"])
     assert got.status_code == 200
     assert got.content == data
     assert got.headers["content-type"] == "image/jpeg"
@@ -123,7 +87,7 @@ def test_an_html_form_uploads(app: FastAPI, team: tuple[Actor, uuid.UUID]) -> No
     )
     assert r.status_code == 201, r.text
     assert r.json()["sha256"] == sha256(data)
-    assert _download(doc, r.json()["id"]).content == data
+    assert download(doc, r.json()["id"]).content == data
 
 
 def test_a_form_must_give_its_fields_before_the_file(app: FastAPI, team: tuple[Actor, uuid.UUID]) -> None:
@@ -150,7 +114,7 @@ def test_a_form_must_give_its_fields_before_the_file(app: FastAPI, team: tuple[A
 
 def test_over_the_maximum_is_413_and_leaves_nothing(app: FastAPI, team: tuple[Actor, uuid.UUID]) -> None:
     doc, interview_id = team
-    r = _raw(doc, interview_id, sample("jpeg", MAX + 1))
+    r = raw_upload(doc, interview_id, sample("jpeg", MAX + 1))
     assert r.status_code == 413
     assert r.json()["fields"] == ["file"]
 
@@ -159,7 +123,7 @@ def test_over_the_maximum_is_413_and_leaves_nothing(app: FastAPI, team: tuple[Ac
         for _ in range(3):
             yield os.urandom(1024 * 1024)
 
-    r = _raw(doc, interview_id, chunked())
+    r = raw_upload(doc, interview_id, chunked())
     assert r.status_code == 413
     r = doc.post(
         f"/api/v1/interviews/{interview_id}/attachments",
@@ -173,14 +137,14 @@ def test_over_the_maximum_is_413_and_leaves_nothing(app: FastAPI, team: tuple[Ac
 def test_types_are_sniffed_and_allowed_by_kind(app: FastAPI, team: tuple[Actor, uuid.UUID]) -> None:
     doc, interview_id = team
     for kind, head in [("photo", "pdf"), ("audio", "png"), ("video", "m4a")]:
-        r = _raw(doc, interview_id, sample(head, 100_000), kind=kind)
+        r = raw_upload(doc, interview_id, sample(head, 100_000), kind=kind)
         assert r.status_code == 415, (kind, head)
         assert r.json()["fields"] == ["file"]
-    assert _raw(doc, interview_id, b"MZ" + os.urandom(5000), kind="document").status_code == 415
-    assert _raw(doc, interview_id, b"%PDF", kind="document").status_code == 415  # shorter than any real file
+    assert raw_upload(doc, interview_id, b"MZ" + os.urandom(5000), kind="document").status_code == 415
+    assert raw_upload(doc, interview_id, b"%PDF", kind="document").status_code == 415  # shorter than any real file
     _nothing_left(app)
     for kind, head in [("document", "pdf"), ("document", "jpeg"), ("audio", "m4a")]:
-        r = _raw(doc, interview_id, sample(head, 100_000), kind=kind)
+        r = raw_upload(doc, interview_id, sample(head, 100_000), kind=kind)
         assert r.status_code == 201, (kind, head)
 
 
@@ -191,7 +155,7 @@ TRICKS = ["../evidence.jpg", "..\\evidence.jpg", "a/b.jpg", "C:evidence.jpg", ".
 def test_file_names_with_path_tricks_are_422(app: FastAPI, team: tuple[Actor, uuid.UUID]) -> None:
     doc, interview_id = team
     for name in TRICKS:
-        r = _raw(doc, interview_id, sample("jpeg", 5000), name=name)
+        r = raw_upload(doc, interview_id, sample("jpeg", 5000), name=name)
         assert r.status_code == 422, name
         assert r.json()["fields"] == ["file_name"]
         assert r.json()["detail"] == NAME_REFUSED  # never the name itself
@@ -207,12 +171,12 @@ def test_file_names_with_path_tricks_are_422(app: FastAPI, team: tuple[Actor, uu
 
 def test_the_uploader_of_another_case_sees_nothing(app: FastAPI, team: tuple[Actor, uuid.UUID]) -> None:
     doc, interview_id = team
-    stored = _raw(doc, interview_id, sample("jpeg", 5000)).json()
+    stored = raw_upload(doc, interview_id, sample("jpeg", 5000)).json()
     outsider = actor(app, "other", [Role.DOCUMENTER])
-    assert _raw(outsider, interview_id, sample("jpeg", 5000)).status_code == 404
-    assert _download(outsider, stored["id"]).status_code == 404
-    assert len(_files(app, "blobs")) == 1
-    assert _files(app, "tmp") == []
+    assert raw_upload(outsider, interview_id, sample("jpeg", 5000)).status_code == 404
+    assert download(outsider, stored["id"]).status_code == 404
+    assert len(files(app, "blobs")) == 1
+    assert files(app, "tmp") == []
 
 
 # Through a real server: cut connections and changes during an upload --------------------------------------
@@ -259,7 +223,7 @@ def test_an_upload_cut_off_midway_leaves_nothing(app: FastAPI, team: tuple[Actor
         sock = _send_part(
             url, doc, f"/api/v1/interviews/{interview_id}/attachments", data[: 2 * 1024 * 1024 + 7], len(data)
         )
-        _wait_for(lambda: len(_files(app, "tmp")) == 1)  # it is being sealed
+        _wait_for(lambda: len(files(app, "tmp")) == 1)  # it is being sealed
         sock.close()
         _wait_for(lambda: _events(app) == before + 1)  # the failed request is recorded
     _nothing_left(app)
@@ -272,7 +236,7 @@ def test_the_decision_is_taken_again_when_the_upload_commits(app: FastAPI, team:
         sock = _send_part(
             url, doc, f"/api/v1/interviews/{interview_id}/attachments", data[: 1024 * 1024 + 5], len(data)
         )
-        _wait_for(lambda: len(_files(app, "tmp")) == 1)
+        _wait_for(lambda: len(files(app, "tmp")) == 1)
         with unit_of_work(app.state.sessionmaker) as s:  # the interview ends while the file is on its way
             s.execute(update(Interview).where(Interview.id == interview_id).values(state="completed"))
         sock.sendall(data[1024 * 1024 + 5 :])
@@ -339,8 +303,8 @@ def test_a_cut_at_a_random_segment_resumes_to_the_same_digest(
     assert r.json()["sha256"] == sha256(data)
     assert r.json()["id"] == upload["id"]
     assert _rows(app) == (1, 0)
-    assert _files(app, "tmp") == []
-    assert hashlib.sha256(_download(doc, upload["id"]).content).hexdigest() == sha256(data)
+    assert files(app, "tmp") == []
+    assert hashlib.sha256(download(doc, upload["id"]).content).hexdigest() == sha256(data)
 
 
 def test_a_resumable_upload_in_pieces(app: FastAPI, team: tuple[Actor, uuid.UUID]) -> None:
@@ -355,7 +319,7 @@ def test_a_resumable_upload_in_pieces(app: FastAPI, team: tuple[Actor, uuid.UUID
     assert _patch(doc, upload["id"], 2 * blobs.SEGMENT, data[2 * blobs.SEGMENT :] + b"x").status_code == 422
     r = _patch(doc, upload["id"], 2 * blobs.SEGMENT, data[2 * blobs.SEGMENT :])
     assert r.status_code == 201
-    assert _download(doc, r.json()["id"]).content == data
+    assert download(doc, r.json()["id"]).content == data
 
 
 def test_the_first_bytes_decide_the_type_of_a_resumable_upload(app: FastAPI, team: tuple[Actor, uuid.UUID]) -> None:
@@ -371,7 +335,7 @@ def test_an_abandoned_upload_leaves_nothing_after_expiry(app: FastAPI, team: tup
     upload = _open(doc, interview_id, data)
     assert _patch(doc, upload["id"], 0, data[: 2 * blobs.SEGMENT]).status_code == 200
     assert _rows(app) == (0, 1)
-    assert len(_files(app, "tmp")) == 1
+    assert len(files(app, "tmp")) == 1
     runtime = app.state.runtime
     assert sweep(app.state.sessionmaker, runtime.blobs, runtime.settings.attachments).expired_uploads == 0
     shift_clock(app, timedelta(hours=24, minutes=1))
@@ -408,12 +372,12 @@ def test_one_transfer_of_an_upload_at_a_time(app: FastAPI, team: tuple[Actor, uu
 def test_a_tampered_blob_fails_the_download_before_any_byte(app: FastAPI, team: tuple[Actor, uuid.UUID]) -> None:
     doc, interview_id = team
     data = sample("jpeg", 2 * blobs.SEGMENT + 99)
-    stored = _raw(doc, interview_id, data).json()
-    [path] = _files(app, "blobs")
+    stored = raw_upload(doc, interview_id, data).json()
+    [path] = files(app, "blobs")
     blob = bytearray(path.read_bytes())
     blob[blobs.SEGMENT + 100] ^= 0x80
     path.write_bytes(bytes(blob))
-    r = _download(doc, stored["id"])
+    r = download(doc, stored["id"])
     assert r.status_code == 500
     assert r.headers["content-type"] == "application/problem+json"
     assert r.json()["title"] == "Integrity check failed"

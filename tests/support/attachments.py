@@ -13,7 +13,9 @@ import hashlib
 import os
 import uuid
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, FastAPI, Header, Request, Response, status
 from fastapi.responses import StreamingResponse
@@ -205,6 +207,28 @@ def interview_for(app: FastAPI, doc: Actor, case_id: str) -> tuple[uuid.UUID, uu
         s.add(interview)
         s.flush()
         return interview.id, interview.person_id
+
+
+MAX = 3 * 1024 * 1024
+"""attachments.max_bytes in these tests."""
+
+
+def raw_upload(doc: Actor, interview_id: uuid.UUID, data: Any, *, kind: str = "photo", name: str | None = None) -> Any:
+    """A raw body, its kind and file name in headers."""
+    headers = {"attachment-kind": kind, "content-type": "application/octet-stream"}
+    if name is not None:
+        headers["content-disposition"] = f"attachment; filename*=UTF-8''{quote(name)}"
+    return doc.post(f"/api/v1/interviews/{interview_id}/attachments", content=data, headers=headers)
+
+
+def download(doc: Actor, attachment_id: str) -> Any:
+    return doc.get(f"/api/v1/attachments/{attachment_id}/content")
+
+
+def files(app: FastAPI, folder: str) -> list[Path]:
+    """The files under the blob directory's ``tmp`` or ``blobs`` folder."""
+    root: Path = app.state.runtime.settings.attachments_dir
+    return [p for p in (root / folder).rglob("*") if p.is_file()]
 
 
 # Files of each type: real leading bytes, then random bytes.
