@@ -65,7 +65,7 @@ class Attachment(Base):
 
 
 class AttachmentUpload(Base):
-    """A resumable upload under way: where it goes, how long it is, and until when it may go on.
+    """A resumable upload under way: where it goes, and until when it may go on.
 
     How much has arrived is not kept here: it is the temp blob's whole sealed segments
     (blobs.acknowledged), so a row can never claim bytes the blob lost. The id becomes the
@@ -82,9 +82,8 @@ class AttachmentUpload(Base):
     owner_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("users.id"))
     kind: Mapped[str] = mapped_column(String(16))
     category: Mapped[str] = mapped_column(String(40))
-    length: Mapped[int] = mapped_column(BigInteger)
     segment_size: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     details: Mapped[bytes] = mapped_column(LargeBinary)
-    """Sealed JSON: the file name."""
+    """Sealed JSON: the declared length (exact, so sealed like an attachment's size) and the file name."""

@@ -132,7 +132,6 @@ def upload_place(row: AttachmentUpload) -> Place:
         "category": row.category,
         "interview": row.interview_id.hex,
         "kind": row.kind,
-        "length": str(row.length),
         "owner": row.owner_id.hex,
     }
     return Place("attachment_uploads", "details", row.id, row.person_id, binding)
@@ -304,26 +303,39 @@ def open_upload(
         owner_id=target.uploader_id,
         kind=target.kind.value,
         category=target.category,
-        length=length,
         segment_size=SEGMENT,
         created_at=now,
         expires_at=now + timedelta(hours=limits.upload_expiry_hours),
         details=b"",
     )
-    row.details = seal_json(session, runtime.keys, upload_place(row), {"file_name": file_name})
+    # The exact length is sealed like the attachment's size: it would fingerprint a circulated file.
+    details = {"length": length, "file_name": file_name}
+    row.details = seal_json(session, runtime.keys, upload_place(row), details)
     session.add(row)
     session.flush()
-    return _state(runtime, row)
+    return _state(runtime, row, length)
 
 
-def upload_state(runtime: Runtime, row: AttachmentUpload) -> UploadState:
+def upload_state(session: Session, runtime: Runtime, row: AttachmentUpload) -> UploadState:
     """The offset to resume from: the whole segments the server has sealed and kept."""
-    return _state(runtime, row)
+    return _state(runtime, row, upload_details(session, runtime, row).length)
 
 
-def _state(runtime: Runtime, row: AttachmentUpload) -> UploadState:
-    offset = acknowledged(runtime.blobs.temp_size(row.id.hex), row.length, row.segment_size)
-    return UploadState(row.id, offset, row.length, row.segment_size, row.expires_at)
+def _state(runtime: Runtime, row: AttachmentUpload, length: int) -> UploadState:
+    offset = acknowledged(runtime.blobs.temp_size(row.id.hex), length, row.segment_size)
+    return UploadState(row.id, offset, length, row.segment_size, row.expires_at)
+
+
+@dataclass(frozen=True)
+class UploadDetails:
+    length: int
+    file_name: str | None
+
+
+def upload_details(session: Session, runtime: Runtime, row: AttachmentUpload) -> UploadDetails:
+    """Open a resumable upload's sealed length and file name (the row was found through policy.load)."""
+    details: dict[str, Any] = open_json(session, runtime.keys, upload_place(row), row.details)
+    return UploadDetails(length=int(details["length"]), file_name=details["file_name"])
 
 
 async def continue_upload(
@@ -341,7 +353,8 @@ async def continue_upload(
     the offset is not the server's (with the right one) or another transfer of the upload is on.
     """
     (row, target), dek = await to_thread.run_sync(_decide_upload, session, runtime, load)
-    upload_id, length = row.id, row.length
+    upload_id = row.id
+    length = await to_thread.run_sync(lambda: upload_details(session, runtime, row).length)
     await to_thread.run_sync(release_work, session)
     writer = await to_thread.run_sync(BlobWriter.resume, runtime.blobs, upload_id, target.person_id, dek, length)
     handed_over = False
@@ -352,13 +365,13 @@ async def continue_upload(
         if writer.received + writer.pending < length:
             await to_thread.run_sync(writer.sync)
             await to_thread.run_sync(resume_work, session)
-            return await to_thread.run_sync(_touch, session, runtime, load, target)
+            return await to_thread.run_sync(_touch, session, runtime, load, target, length)
         sealed = await to_thread.run_sync(writer.finish)
         await to_thread.run_sync(resume_work, session)
 
         def record(s: Session) -> StoredAttachment:
             upload, decided = load(s)
-            file_name = _upload_file_name(s, runtime, upload)
+            file_name = upload_details(s, runtime, upload).file_name
             s.execute(delete(AttachmentUpload).where(AttachmentUpload.id == upload_id))
             # A rollback keeps the complete temp blob: the client sends the last bytes again and completes.
             return _record(s, runtime, target, decided, upload_id, sealed, file_name, writer, keep=True)
@@ -380,12 +393,6 @@ def _keep(writer: BlobWriter) -> None:
     writer.close()
 
 
-def _upload_file_name(session: Session, runtime: Runtime, row: AttachmentUpload) -> str | None:
-    """The file name sealed when the upload began, for the attachment it becomes."""
-    name: str | None = open_json(session, runtime.keys, upload_place(row), row.details)["file_name"]
-    return name
-
-
 def _decide_upload(
     session: Session, runtime: Runtime, load: LoadUpload
 ) -> tuple[tuple[AttachmentUpload, UploadTarget], bytes]:
@@ -405,13 +412,13 @@ async def _bounded(body: AsyncIterator[bytes], remaining: int, runtime: Runtime)
         yield chunk
 
 
-def _touch(session: Session, runtime: Runtime, load: LoadUpload, target: UploadTarget) -> UploadState:
+def _touch(session: Session, runtime: Runtime, load: LoadUpload, target: UploadTarget, length: int) -> UploadState:
     """After a transfer that did not complete: decide again, and the upload lives on from now."""
     row, now_target = load(session)
     _same(target, now_target)
     row.expires_at = db_now(session) + timedelta(hours=runtime.settings.attachments.upload_expiry_hours)
     session.flush()
-    return _state(runtime, row)
+    return _state(runtime, row, length)
 
 
 def abandon_upload(session: Session, runtime: Runtime, row: AttachmentUpload) -> None:

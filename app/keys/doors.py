@@ -44,7 +44,9 @@ PERSON_DOORS: dict[str, str] = {
         "an attachment's sealed SHA-256, size and file name: to verify a download, for a documenter on the case "
         "team, and for its custody proof"
     ),
-    "app.interviews.storage._upload_file_name": "completing a resumable upload moves its file name to the attachment",
+    "app.interviews.storage.upload_details": (
+        "a resumable upload's sealed length and file name: to say where it stands to its owner, and to complete it"
+    ),
 }
 
 # Where a service secret (no person's data) is opened.

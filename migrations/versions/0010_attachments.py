@@ -28,7 +28,6 @@ def upgrade() -> None:
         sa.Column("owner_id", sa.Uuid(), nullable=False),
         sa.Column("kind", sa.String(length=16), nullable=False),
         sa.Column("category", sa.String(length=40), nullable=False),
-        sa.Column("length", sa.BigInteger(), nullable=False),
         sa.Column("segment_size", sa.Integer(), nullable=False),
         sa.Column("created_at", app.core.db.UTCDateTime(), nullable=False),
         sa.Column("expires_at", app.core.db.UTCDateTime(), nullable=False),

@@ -145,7 +145,7 @@ def attachment_routes() -> APIRouter:
         upload_id: uuid.UUID, response: Response, principal: CurrentPrincipal, session: DbSession, runtime: RuntimeDep
     ) -> dict[str, Any]:
         row, _ = loader(principal, upload_id)(session)
-        return _state(storage.upload_state(runtime, row), response)
+        return _state(storage.upload_state(session, runtime, row), response)
 
     @router.patch("/uploads/{upload_id}")
     @audited(AuditAction.ATTACHMENT_UPLOAD, "attachment", id_param="upload_id")
