@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
+import httpx2 as httpx
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import func, select, update
@@ -33,7 +34,7 @@ from tests.support.attachments import (
     sample,
     sha256,
 )
-from tests.support.server import serve
+from tests.support.server import at_once, serve
 
 
 def _rows(app: FastAPI) -> tuple[int, int]:
@@ -382,3 +383,28 @@ def test_a_tampered_blob_fails_the_download_before_any_byte(app: FastAPI, team: 
     assert r.headers["content-type"] == "application/problem+json"
     assert r.json()["title"] == "Integrity check failed"
     assert data[:64] not in r.content
+
+
+def test_two_transfers_of_one_upload_at_once_store_it_once(app: FastAPI, team: tuple[Actor, uuid.UUID]) -> None:
+    doc, interview_id = team
+    data = sample("m4a", 2 * blobs.SEGMENT + 5)
+    upload = _open(doc, interview_id, data)
+    with serve(app) as url:
+        clients = [
+            httpx.Client(base_url=url, cookies=dict(doc.client.cookies), headers={"x-csrf-token": doc.csrf or ""})
+            for _ in range(3)
+        ]
+        answers = at_once(
+            [
+                lambda c=c: c.patch(f"/api/v1/uploads/{upload['id']}", content=data, headers={"upload-offset": "0"})  # type: ignore[misc]
+                for c in clients
+            ]
+        )
+        for c in clients:
+            c.close()
+    statuses = sorted(r.status_code for r in answers)
+    assert statuses.count(201) == 1, [r.text for r in answers]
+    assert set(statuses) <= {201, 404, 409}  # the others found it busy, or already complete
+    assert _rows(app) == (1, 0)
+    assert files(app, "tmp") == []
+    assert download(doc, upload["id"]).content == data
