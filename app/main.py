@@ -59,7 +59,7 @@ def create_app(settings: Settings | None = None, keys: Keys | None = None) -> Fa
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # Uploads a crash cut off, and renames it interrupted, are settled before the first request.
-        await to_thread.run_sync(_sweep, app)
+        await _sweep_once(app)
         sweeper = asyncio.create_task(_sweep_every(app, settings.attachments.sweep_every_minutes * 60))
         yield
         sweeper.cancel()
@@ -108,13 +108,17 @@ def _sweep(app: FastAPI) -> None:
     sweep(app.state.sessionmaker, runtime.blobs, runtime.settings.attachments)
 
 
+async def _sweep_once(app: FastAPI) -> None:
+    try:
+        await to_thread.run_sync(_sweep, app)
+    except Exception as exc:  # a failed pass is tried again next time; never the message (it may hold a path)
+        logging.getLogger("testimony.attachments").error("sweeper failed: %s", type(exc).__name__)
+
+
 async def _sweep_every(app: FastAPI, seconds: float) -> None:
     while True:
         await asyncio.sleep(seconds)
-        try:
-            await to_thread.run_sync(_sweep, app)
-        except Exception as exc:  # a failed pass is tried again next time; never the message (it may hold a path)
-            logging.getLogger("testimony.attachments").error("sweeper failed: %s", type(exc).__name__)
+        await _sweep_once(app)
 
 
 def _install_docs(app: FastAPI) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from app.access.passwords import Passwords
 from app.consent.registry import FormRegistry
@@ -18,12 +19,16 @@ class Runtime:
     keys: Keys
     passwords: Passwords = field(init=False)
     forms: FormRegistry = field(init=False)
-    blobs: BlobStore = field(init=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "passwords", Passwords.from_settings(self.settings.passwords))
         object.__setattr__(self, "forms", FormRegistry(self.settings.forms_dir, development=self.settings.development))
-        object.__setattr__(self, "blobs", DirectoryBlobStore(self.settings.attachments_dir))
+
+    @cached_property
+    def blobs(self) -> BlobStore:
+        """The blob store, made (with its folders) on first use: a command that never touches
+        attachments never creates the blob directory."""
+        return DirectoryBlobStore(self.settings.attachments_dir)
 
     def derived_key(self, purpose: Purpose) -> bytes:
         return derive_key(self.keys.current.root(), purpose)
