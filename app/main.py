@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import sys
 from collections.abc import AsyncIterator
@@ -9,6 +11,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import swagger_ui_bundle
+from anyio import to_thread
 from fastapi import FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
@@ -33,6 +36,7 @@ from app.core.http import RequestContextMiddleware, database_busy, integrity_vio
 from app.core.limits import install_body_limits
 from app.core.openapi import describe_problems
 from app.interviews import routes as interview_routes
+from app.interviews.sweep import sweep
 from app.keys.store import Keys, open_keys
 from app.people import routes as people_routes
 from app.runtime import Runtime
@@ -54,8 +58,14 @@ def create_app(settings: Settings | None = None, keys: Keys | None = None) -> Fa
     engine = make_engine(settings.database_url, busy_timeout_ms=settings.database.busy_timeout_ms)
 
     @asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Uploads a crash cut off, and renames it interrupted, are settled before the first request.
+        await _sweep_once(app)
+        sweeper = asyncio.create_task(_sweep_every(app, settings.attachments.sweep_every_minutes * 60))
         yield
+        sweeper.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await sweeper
         engine.dispose()
 
     app = FastAPI(
@@ -77,7 +87,7 @@ def create_app(settings: Settings | None = None, keys: Keys | None = None) -> Fa
     install_error_handlers(app)
     app.add_exception_handler(IntegrityError, integrity_violation)
     app.add_exception_handler(PoolTimeout, database_busy)
-    install_body_limits(app, settings.limits.body_limit)
+    install_body_limits(app, settings.body_limit)
     app.add_middleware(RequestContextMiddleware)
     app.include_router(health.router)
     app.include_router(access_routes.router)
@@ -93,6 +103,24 @@ def create_app(settings: Settings | None = None, keys: Keys | None = None) -> Fa
         _install_docs(app)
     logging.getLogger("testimony").setLevel(logging.INFO)
     return app
+
+
+def _sweep(app: FastAPI) -> None:
+    runtime: Runtime = app.state.runtime
+    sweep(app.state.sessionmaker, runtime.blobs, runtime.settings.attachments)
+
+
+async def _sweep_once(app: FastAPI) -> None:
+    try:
+        await to_thread.run_sync(_sweep, app)
+    except Exception as exc:  # a failed pass is tried again next time; never the message (it may hold a path)
+        logging.getLogger("testimony.attachments").error("sweeper failed: %s", type(exc).__name__)
+
+
+async def _sweep_every(app: FastAPI, seconds: float) -> None:
+    while True:
+        await asyncio.sleep(seconds)
+        await _sweep_once(app)
 
 
 def _install_docs(app: FastAPI) -> None:

@@ -1,11 +1,13 @@
-"""What services need besides the session: settings, keys and the password hasher."""
+"""What services need besides the session: settings, keys, the password hasher, the forms and the blob store."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from app.access.passwords import Passwords
 from app.consent.registry import FormRegistry
+from app.core.blobstore import BlobStore, DirectoryBlobStore
 from app.core.config import Settings
 from app.crypto.derive import Purpose, derive_key
 from app.keys.store import Keys
@@ -21,6 +23,12 @@ class Runtime:
     def __post_init__(self) -> None:
         object.__setattr__(self, "passwords", Passwords.from_settings(self.settings.passwords))
         object.__setattr__(self, "forms", FormRegistry(self.settings.forms_dir, development=self.settings.development))
+
+    @cached_property
+    def blobs(self) -> BlobStore:
+        """The blob store, made (with its folders) on first use: a command that never touches
+        attachments never creates the blob directory."""
+        return DirectoryBlobStore(self.settings.attachments_dir)
 
     def derived_key(self, purpose: Purpose) -> bytes:
         return derive_key(self.keys.current.root(), purpose)

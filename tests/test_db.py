@@ -17,7 +17,8 @@ from app.audit.unit_of_work import DbSession, UnitOfWorkRoute, audited
 from app.audit.vocabulary import AuditAction
 from app.cases.models import Case
 from app.consent.models import ParticipationConsent
-from app.core.db import db_now, integrity_conflict, new_id, unit_of_work
+from app.core.db import db_now, integrity_conflict, new_id, on_outcome, release_work, resume_work, unit_of_work
+from app.core.errors import Conflict
 from app.people.models import Person
 from tests.support.database import ProvisionedDatabase
 
@@ -199,3 +200,90 @@ def test_unique_violations_name_their_field(engine: Engine) -> None:
     assert person_code.fields == ["code"]
     dangling = _violation(engine, Person(id=new_id(), case_id=uuid.uuid4(), code="XYZ-9999", created_at=now))
     assert integrity_conflict(dangling) is None  # a foreign key is not a taken value
+
+
+# Outcome hooks: what lives outside the database follows the transaction's fate. ---------------------------
+
+
+def test_outcome_hooks_follow_the_unit_of_work(session_factory: sessionmaker[Session]) -> None:
+    seen: list[str] = []
+    with unit_of_work(session_factory) as s:
+        on_outcome(s, committed=lambda: seen.append("committed"), rolled_back=lambda: seen.append("rolled back"))
+        assert seen == []  # never before the commit
+    assert seen == ["committed"]
+
+    def failing_work() -> None:
+        with unit_of_work(session_factory) as s:
+            on_outcome(s, committed=lambda: seen.append("committed"), rolled_back=lambda: seen.append("rolled back"))
+            raise ValueError("boom")
+
+    with pytest.raises(ValueError, match="boom"):
+        failing_work()
+    assert seen == ["committed", "rolled back"]
+
+
+def test_a_failing_hook_changes_nothing_decided(session_factory: sessionmaker[Session]) -> None:
+    seen: list[str] = []
+    with unit_of_work(session_factory) as s:
+        on_outcome(s, committed=lambda: 1 / 0, rolled_back=lambda: None)
+        on_outcome(s, committed=lambda: seen.append("second"), rolled_back=lambda: None)
+    assert seen == ["second"]
+
+
+@pytest.fixture
+def hooked_app(uow_app: FastAPI) -> tuple[FastAPI, list[str]]:
+    from fastapi import APIRouter
+
+    seen: list[str] = []
+    router = APIRouter(route_class=UnitOfWorkRoute)
+
+    @router.post("/api/v1/test-hooked/{parent_id}")
+    @audited(AuditAction.CASE_CREATE, "test_child", id_param="parent_id")
+    def add_hooked(parent_id: uuid.UUID, session: DbSession, status: int = 200) -> dict[str, str]:
+        on_outcome(session, committed=lambda: seen.append("committed"), rolled_back=lambda: seen.append("rolled back"))
+        session.add(Child(id=new_id(), parent_id=parent_id, note="x"))
+        session.flush()
+        if status >= 400:
+            raise Conflict("refused")
+        return {}
+
+    @router.post("/api/v1/test-released")
+    @audited(AuditAction.CASE_CREATE, "test_parent")
+    def released(session: DbSession) -> dict[str, str]:
+        release_work(session)
+        assert not session.in_transaction()  # no lock and no connection held while a transfer would run
+        resume_work(session)
+        parent = Parent(id=new_id())
+        session.add(parent)
+        session.flush()
+        return {"id": str(parent.id)}
+
+    uow_app.include_router(router)
+    return uow_app, seen
+
+
+def test_hooks_run_after_the_request_commits_or_fails(hooked_app: tuple[FastAPI, list[str]], engine: Engine) -> None:
+    app, seen = hooked_app
+    client = TestClient(app, raise_server_exceptions=False)
+    parent = client.post("/api/v1/test-parents").json()["id"]
+    assert client.post(f"/api/v1/test-hooked/{parent}").status_code == 200
+    assert seen == ["committed"]
+    assert client.post(f"/api/v1/test-hooked/{parent}?status=409").status_code == 409
+    assert seen == ["committed", "rolled back"]
+    # The deferred foreign key fails at COMMIT: the work is lost, so is the blob that followed it.
+    assert client.post(f"/api/v1/test-hooked/{uuid.uuid4()}").status_code == 500
+    assert seen == ["committed", "rolled back", "rolled back"]
+    assert _children(engine) == 1
+
+
+def test_work_released_and_resumed_commits_with_its_event(
+    hooked_app: tuple[FastAPI, list[str]], engine: Engine
+) -> None:
+    app, _ = hooked_app
+    client = TestClient(app, raise_server_exceptions=False)
+    r = client.post("/api/v1/test-released")
+    assert r.status_code == 200
+    with Session(engine) as s:
+        assert s.get(Parent, uuid.UUID(r.json()["id"])) is not None
+        [event] = s.scalars(select(AuditEvent).where(AuditEvent.resource_type == "test_parent")).all()
+    assert event.outcome == "allowed"

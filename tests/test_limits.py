@@ -18,7 +18,7 @@ from app.access.models import AuthFailure
 from app.access.roles import Role
 from app.audit.models import AuditEvent
 from app.cases.models import Case
-from app.core.config import LimitSettings, Settings
+from app.core.config import UPLOAD_FRAMING_BYTES, LimitSettings, Settings
 from app.core.db import unit_of_work
 from app.keys.store import Keys
 from app.main import create_app
@@ -187,3 +187,14 @@ def test_real_server_cuts_off_a_chunked_body(served: str, small_app: FastAPI) ->
     # The server stopped reading: what was pulled is the limit plus what the socket buffers held.
     assert body.pulled < 32 * 1024 * 1024
     assert _rows(small_app, AuthFailure) == 0
+
+
+def test_upload_routes_take_the_attachment_limit(settings: Settings) -> None:
+    assert settings.body_limit("/api/v1/interviews/0190f1a2-0000-7000-8000-0000000000c1/attachments") == (
+        settings.attachments.max_bytes + UPLOAD_FRAMING_BYTES
+    )
+    assert settings.body_limit("/api/v1/uploads/0190f1a2-0000-7000-8000-0000000000c1") > 2 * 1024**3
+    for path in ["/api/v1/interviews/x", "/api/v1/interviews//attachments", "/api/v1/uploadsx", "/api/v1/people/x"]:
+        assert settings.body_limit(path) == settings.limits.body_bytes
+    configured = settings.limits.model_copy(update={"body_bytes_by_prefix": {"/api/v1/interviews/*/attachments": 5}})
+    assert settings.model_copy(update={"limits": configured}).body_limit("/api/v1/interviews/a/attachments") == 5

@@ -34,6 +34,7 @@ from app.core.db import (
     integrity_conflict,
     on_failure,
     rollback_and_record,
+    settle,
     side_transaction,
 )
 from app.core.errors import AppError, ValidationFailed
@@ -102,6 +103,7 @@ def get_session(request: Request) -> Iterator[Session]:
         if session.in_transaction():
             session.rollback()
         session.close()
+        settle(session, committed=False)  # whatever _finish did not settle never committed
 
 
 DbSession = Annotated[Session, Depends(get_session)]
@@ -241,6 +243,7 @@ def _finish(request: Request, spec: AuditSpec | None, status: int) -> None:
         session.info.pop(FAILURE_HOOKS, None)
         session.info.pop(WORK, None)
         session.rollback()
+        settle(session, committed=False)
         if trail is not None:
             with side_transaction(session) as side:
                 audit.append(side, _with_actor(request, side, trail), audit.Outcome.FAILED, status)
@@ -265,6 +268,7 @@ def _finish(request: Request, spec: AuditSpec | None, status: int) -> None:
             if error is not None:
                 raise error from None
             raise
+        settle(session, committed=True)
         return
     if trail is not None:
         # Name the actor before any other hook runs (one may end the session that was presented).

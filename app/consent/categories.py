@@ -68,7 +68,15 @@ _INTERVIEWS: dict[Field, C] = {
     ("interviews", "details", "reconfirmation.notes"): C.NARRATIVE_GENERAL,
 }
 
-FIELD_CATEGORIES: Mapping[Field, C] = MappingProxyType({**_PEOPLE, **_INTERVIEWS})
+# An attachment's own bytes belong to the category in its clear ``category`` column; these are the facts
+# sealed beside them. A file name can carry a person's name, so it takes the most protective category.
+_ATTACHMENTS: dict[Field, C] = {
+    ("attachments", "content", "sha256"): C.INTERVIEW_METADATA,
+    ("attachments", "content", "size"): C.INTERVIEW_METADATA,
+    ("attachments", "content", "file_name"): C.IDENTITY,
+}
+
+FIELD_CATEGORIES: Mapping[Field, C] = MappingProxyType({**_PEOPLE, **_INTERVIEWS, **_ATTACHMENTS})
 
 NOT_FIELDS: Mapping[tuple[str, str], str] = MappingProxyType(
     {
@@ -77,6 +85,7 @@ NOT_FIELDS: Mapping[tuple[str, str], str] = MappingProxyType(
         ),
         ("users", "totp_secret"): "a staff member's second-factor secret, never anyone's data",
         ("confirmations", "secret"): "the second half of a one-time password, shown once to one admin",
+        ("attachment_uploads", "details"): "an upload under way; it becomes an attachment or expires, and never leaves",
     }
 )
 """Sealed columns that hold no exportable fields, and why."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from functools import lru_cache
 from pathlib import Path
 
@@ -74,14 +74,52 @@ class LimitSettings(BaseModel):
                 raise ValueError("each prefix starts with / and its limit is a positive number of bytes")
         return value
 
-    def body_limit(self, path: str) -> int:
-        """The limit for a path: that of the longest prefix it falls under, else body_bytes."""
+    def body_limit(self, path: str, more: Mapping[str, int] | None = None) -> int:
+        """The limit for a path: that of the longest prefix it falls under, else body_bytes.
+
+        A ``*`` in a prefix stands for exactly one path segment; ``more`` adds prefixes (the upload
+        routes), and a configured prefix of the same length wins over them.
+        """
         best, limit = -1, self.body_bytes
-        for prefix, prefix_limit in self.body_bytes_by_prefix.items():
+        for prefix, prefix_limit in [*(more or {}).items(), *self.body_bytes_by_prefix.items()]:
             base = prefix.rstrip("/")
-            if (path == base or path.startswith(base + "/")) and len(base) > best:
+            if _under(path, base) and len(base) >= best:
                 best, limit = len(base), prefix_limit
         return limit
+
+
+def _under(path: str, prefix: str) -> bool:
+    """Whether path is prefix or lies below it, a "*" segment of the prefix matching any one segment."""
+    want = prefix.split("/")
+    have = path.split("/")
+    if len(have) < len(want):
+        return False
+    return all(w == h or (w == "*" and h != "") for w, h in zip(want, have, strict=False))
+
+
+GIB = 1024**3
+# Where attachment bodies are streamed in: the routes whose body limit follows attachments.max_bytes.
+# A "*" stands for one path segment (an id).
+ATTACHMENT_UPLOAD_PATHS = ("/api/v1/interviews/*/attachments", "/api/v1/uploads")
+# Room for the multipart framing (boundaries, part headers, form fields) around the file itself.
+UPLOAD_FRAMING_BYTES = 64 * 1024
+
+
+class AttachmentSettings(BaseModel):
+    """The blob store of attachments and the limits of uploads."""
+
+    dir: Path | None = None
+    """Blob directory; defaults to <data_dir>/attachments. Keep it on the same file system throughout."""
+    max_bytes: int = Field(default=2 * GIB, ge=1)
+    """Largest attachment, in bytes of the original file; larger uploads are refused with 413."""
+    upload_expiry_hours: int = Field(default=24, ge=1)
+    """A resumable upload that receives nothing for this long is abandoned and removed."""
+    temp_grace_minutes: int = Field(default=60, ge=1)
+    """A temp blob that no live upload holds, unchanged this long, was left by a crash and is removed."""
+    idle_seconds: int = Field(default=60, ge=1)
+    """A transfer that sends no byte for this long is cut off (the client resumes)."""
+    sweep_every_minutes: int = Field(default=15, ge=1)
+    """How often each worker sweeps abandoned uploads and temp blobs (also once at start)."""
 
 
 PLACEHOLDER_ORIGIN = "testimony-vault.example/audit"
@@ -112,6 +150,7 @@ class Settings(BaseSettings):
     throttle: ThrottleSettings = Field(default_factory=ThrottleSettings)
     audit: AuditSettings = Field(default_factory=AuditSettings)
     limits: LimitSettings = Field(default_factory=LimitSettings)
+    attachments: AttachmentSettings = Field(default_factory=AttachmentSettings)
     forms_dir: Path | None = None
     """Consent forms folder; defaults to the consent_forms/ shipped with the code."""
     trusted_proxies: list[str] = Field(default_factory=list)
@@ -149,6 +188,15 @@ class Settings(BaseSettings):
     @property
     def key_file(self) -> Path:
         return self.keys.file or self.data_dir / "keyring.json"
+
+    @property
+    def attachments_dir(self) -> Path:
+        return self.attachments.dir or self.data_dir / "attachments"
+
+    def body_limit(self, path: str) -> int:
+        """The body limit of a path: an upload route takes the largest attachment and its framing."""
+        upload = self.attachments.max_bytes + UPLOAD_FRAMING_BYTES
+        return self.limits.body_limit(path, dict.fromkeys(ATTACHMENT_UPLOAD_PATHS, upload))
 
 
 @lru_cache

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 import uuid
@@ -18,6 +19,8 @@ from sqlalchemy.pool import NullPool
 from sqlalchemy.types import TypeDecorator
 
 from app.core.errors import Conflict
+
+log = logging.getLogger("testimony.db")
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -143,10 +146,12 @@ def unit_of_work(factory: sessionmaker[Session]) -> Iterator[Session]:
         raise
     finally:
         session.close()
+    settle(session, committed=True)
 
 
 CLOCK_OFFSET = "clock_offset"
 FAILURE_HOOKS = "on_failure"
+OUTCOME_HOOKS = "on_outcome"
 WORK = "work_savepoint"
 
 
@@ -197,6 +202,49 @@ def changed_rows(result: object) -> int:
     return int(getattr(result, "rowcount", 0) or 0)
 
 
+def on_outcome(session: Session, *, committed: Callable[[], object], rolled_back: Callable[[], object]) -> None:
+    """Run ``committed`` once the unit of work has committed, or ``rolled_back`` once it has not.
+
+    For what lives outside the database and must follow the transaction's fate: a blob written
+    under a temp name is renamed only after its row commits, and removed when the row never does.
+    SQLAlchemy's own ``after_commit`` event would not do: it also fires for the commit that records
+    a failure (rollback_and_record), when the work it belongs to was rolled back. These hooks run
+    only through settle(), after the transaction has ended; an error in one is logged (its type,
+    never its message) and changes nothing that was decided.
+    """
+    hooks: list[tuple[Callable[[], object], Callable[[], object]]] = session.info.setdefault(OUTCOME_HOOKS, [])
+    hooks.append((committed, rolled_back))
+
+
+def settle(session: Session, *, committed: bool) -> None:
+    """Run the outcome hooks once, now that the work has committed (or not); callers are the units of work."""
+    hooks: list[tuple[Callable[[], object], Callable[[], object]]] = session.info.pop(OUTCOME_HOOKS, [])
+    for on_commit, on_rollback in hooks:
+        try:
+            (on_commit if committed else on_rollback)()
+        except Exception as exc:
+            log.error("an outcome hook failed after %s: %s", "commit" if committed else "rollback", type(exc).__name__)
+
+
+def release_work(session: Session) -> None:
+    """End the request's transaction before a long transfer, so that no lock or connection is held
+    while bytes arrive; resume_work() starts the work again afterwards.
+
+    Call it only after reads (the policy check, finding the row): it commits what the request has
+    done so far, which is then nothing but the principal's last-seen time. Whatever the request
+    writes comes after resume_work() and commits or rolls back whole with its audit event; the
+    checks are made again there, so the decision is the one of the transaction that commits. The
+    audit trail, the failure hooks and the outcome hooks are kept.
+    """
+    session.info.pop(WORK, None)
+    session.commit()
+
+
+def resume_work(session: Session) -> None:
+    """Open the transaction and its work savepoint again after release_work()."""
+    begin_work(session)
+
+
 def integrity_conflict(exc: IntegrityError) -> Conflict | None:
     """The 409 for a unique value taken meanwhile, naming the field; None for other violations.
 
@@ -231,22 +279,25 @@ def rollback_and_record(session: Session) -> None:
     """
     hooks: list[Callable[[Session], object]] = session.info.pop(FAILURE_HOOKS, [])
     work = session.info.pop(WORK, None)
-    if not hooks or work is None or not session.in_nested_transaction():
-        session.rollback()
-    else:
-        try:
-            work.rollback()
-        except Exception:  # the connection is gone: start again from nothing
-            session.rollback()
-    if not hooks:
-        return
     try:
-        for hook in hooks:
-            hook(session)
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
+        if not hooks or work is None or not session.in_nested_transaction():
+            session.rollback()
+        else:
+            try:
+                work.rollback()
+            except Exception:  # the connection is gone: start again from nothing
+                session.rollback()
+        if not hooks:
+            return
+        try:
+            for hook in hooks:
+                hook(session)
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+    finally:
+        settle(session, committed=False)
 
 
 def grant_app_role(connection: Any, metadata: MetaData, role: str) -> None:

@@ -68,10 +68,32 @@ class Conflict(AppError):
     type_slug = "conflict"
 
 
+class UploadCut(AppError):
+    """A streamed body ended before its file did (the client went away, or sent less than declared)."""
+
+    status = 400
+    title = "Upload incomplete"
+    type_slug = "upload-incomplete"
+
+
+class UploadStalled(AppError):
+    """A streamed body sent nothing for too long."""
+
+    status = 408
+    title = "Upload stalled"
+    type_slug = "upload-stalled"
+
+
 class PayloadTooLarge(AppError):
     status = 413
     title = "Payload too large"
     type_slug = "payload-too-large"
+
+
+class UnsupportedMediaType(AppError):
+    status = 415
+    title = "Unsupported media type"
+    type_slug = "unsupported-media-type"
 
 
 class TooManyRequests(AppError):

@@ -44,14 +44,31 @@ def _aad(object_id: uuid.UUID, index: int, final: bool) -> bytes:
 
 
 class StreamSealer:
-    """Seals an object segment by segment as its bytes arrive."""
+    """Seals an object segment by segment as its bytes arrive.
 
-    def __init__(self, dek: bytes, object_id: uuid.UUID, person_id: uuid.UUID) -> None:
-        self.salt = os.urandom(SALT_BYTES)
+    ``salt`` and ``start`` continue a stream whose first ``start`` segments are kept as they are
+    (a resumed upload). Segment ``start`` onwards must not exist elsewhere sealed from other bytes:
+    the same key and nonce over two plaintexts would reveal both. The caller keeps that promise
+    (app/interviews/blobs.py compares a re-sealed segment with any partial one it replaces).
+    """
+
+    def __init__(
+        self, dek: bytes, object_id: uuid.UUID, person_id: uuid.UUID, *, salt: bytes | None = None, start: int = 0
+    ) -> None:
+        if salt is not None and len(salt) != SALT_BYTES:
+            raise ValueError("a stream salt is 32 bytes")
+        if not 0 <= start < MAX_SEGMENTS:
+            raise ValueError("start must be a segment index")
+        self.salt = os.urandom(SALT_BYTES) if salt is None else salt
         self._aead = _subkey(dek, self.salt, object_id, person_id)
         self._object_id = object_id
-        self._index = 0
+        self._index = start
         self._done = False
+
+    @property
+    def index(self) -> int:
+        """The index the next segment gets."""
+        return self._index
 
     def header(self) -> bytes:
         return self.salt
@@ -128,6 +145,49 @@ def open_stream(
             return
         index += 1
         offset += step
+
+
+def open_segments(
+    dek: bytes,
+    object_id: uuid.UUID,
+    person_id: uuid.UUID,
+    salt: bytes,
+    segments: Iterable[bytes],
+    *,
+    start: int = 0,
+    ends: bool = True,
+) -> Iterator[bytes]:
+    """Open sealed segments one at a time, in order from index ``start``, as they are read.
+
+    With ``ends`` the last segment given must be the final one (a whole stream); without it none
+    may be (the part of a stream written so far). Each yielded segment is authentic and in its
+    place; a caller that must not release unverified bytes runs a first pass to the end before
+    releasing any.
+    """
+    if len(dek) != KEY_BYTES or len(salt) != SALT_BYTES:
+        raise DecryptionFailed
+    aead = _subkey(dek, salt, object_id, person_id)
+    index = start
+    pending: bytes | None = None
+    for segment in segments:
+        if pending is not None:
+            yield _open_one(aead, object_id, index, pending, final=False)
+            index += 1
+        pending = segment
+    if pending is None:
+        if ends:
+            raise DecryptionFailed  # a whole stream has at least its final segment
+        return
+    yield _open_one(aead, object_id, index, pending, final=ends)
+
+
+def _open_one(aead: AESGCM, object_id: uuid.UUID, index: int, segment: bytes, *, final: bool) -> bytes:
+    if index >= MAX_SEGMENTS:
+        raise DecryptionFailed
+    try:
+        return aead.decrypt(_nonce(index, final), segment, _aad(object_id, index, final))
+    except InvalidTag:
+        raise DecryptionFailed from None
 
 
 def verify_stream(

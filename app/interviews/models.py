@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 
-from sqlalchemy import Date, ForeignKey, Integer, LargeBinary, String, Uuid
+from sqlalchemy import BigInteger, Date, ForeignKey, Integer, LargeBinary, String, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.db import Base, UTCDateTime
@@ -70,3 +70,54 @@ class FeedbackTask(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     done_by: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("users.id"), default=None)
     done_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+
+
+class Attachment(Base):
+    """A stored original: a photo, a recording or a document, kept whole and never replaced.
+
+    Its blob is named by its id and sealed under the person's data key (app/interviews/blobs.py).
+    The clear columns are what lists, access and exports need; ``content`` is sealed JSON (the
+    original's SHA-256, exact size and file name) bound to the interview, case, kind, category and
+    media type, so editing one of those columns is an integrity failure. ``stored_size`` is the
+    padded blob's length, which reveals the size bucket, never the exact size.
+    """
+
+    __tablename__ = "attachments"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    interview_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("interviews.id"), index=True)
+    person_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("people.id"), index=True)
+    case_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("cases.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    category: Mapped[str] = mapped_column(String(40))
+    media_type: Mapped[str] = mapped_column(String(64))
+    segment_size: Mapped[int] = mapped_column(Integer)
+    stored_size: Mapped[int] = mapped_column(BigInteger)
+    uploaded_by: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("users.id"), default=None)
+    uploaded_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class AttachmentUpload(Base):
+    """A resumable upload under way: where it goes, and until when it may go on.
+
+    How much has arrived is not kept here: it is the temp blob's whole sealed segments
+    (blobs.acknowledged), so a row can never claim bytes the blob lost. The id becomes the
+    attachment's id when the upload completes, since the blob is sealed bound to it. Only its
+    owner (``owner_id``, checked by policy.load) may continue it.
+    """
+
+    __tablename__ = "attachment_uploads"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    interview_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("interviews.id"), index=True)
+    person_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("people.id"))
+    case_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("cases.id"), index=True)
+    owner_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("users.id"))
+    kind: Mapped[str] = mapped_column(String(16))
+    category: Mapped[str] = mapped_column(String(40))
+    segment_size: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    details: Mapped[bytes] = mapped_column(LargeBinary)
+    """Sealed JSON: the declared length (exact, so sealed like an attachment's size) and the file name."""

@@ -251,3 +251,19 @@ class FeedbackTaskRead(Output):
 
 class FeedbackTaskUpdate(Input):
     state: Literal[TaskState.DONE]
+
+
+class SealedAttachmentFacts(Output):
+    """What an attachment's sealed ``content`` holds: the original's SHA-256 and exact size, which
+    would fingerprint a circulated file if kept in clear, and the file name it came with."""
+
+    sha256: str
+    size: int
+    file_name: str | None
+
+
+class SealedUploadDetails(Output):
+    """What a resumable upload's sealed ``details`` hold until it completes or expires."""
+
+    length: int
+    file_name: str | None

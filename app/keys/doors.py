@@ -14,6 +14,7 @@ OPENERS = frozenset(
         "app.crypto.aead.open_bound",
         "app.crypto.aead.decrypt",
         "app.crypto.streams.open_stream",
+        "app.crypto.streams.open_segments",
         "app.keys.sealed.open_json",
         "app.keys.sealed.reseal",
     }
@@ -35,6 +36,21 @@ PERSON_DOORS: dict[str, str] = {
     ),
     "app.people.reseal._reseal_person": "`testimony keys reseal` opens a value sealed before AAD v2 to seal it again",
     "app.people.reseal._reseal_consent": "the same, for participation consent details",
+    # Attachments (app/interviews/blobs.py, storage.py).
+    "app.interviews.blobs._content": (
+        "a download verifies an attachment whole before releasing it, then streams it to a documenter on the "
+        "case team; the export builder will read originals through it"
+    ),
+    "app.interviews.blobs.BlobWriter._rehash": (
+        "completing a resumed upload hashes the original from its sealed segments, in memory, to seal its SHA-256"
+    ),
+    "app.interviews.storage.attachment_facts": (
+        "an attachment's sealed SHA-256, size and file name: to verify a download, for a documenter on the case "
+        "team, and for its custody proof"
+    ),
+    "app.interviews.storage.upload_details": (
+        "a resumable upload's sealed length and file name: to say where it stands to its owner, and to complete it"
+    ),
 }
 
 # Where a service secret (no person's data) is opened.

@@ -17,7 +17,7 @@ from sqlalchemy import LargeBinary
 
 from app.consent.categories import FIELD_CATEGORIES, NOT_FIELDS, category_of
 from app.consent.vocabulary import DataCategory
-from app.interviews.schemas import InterviewDetails
+from app.interviews.schemas import InterviewDetails, SealedAttachmentFacts
 from app.models import Base
 from app.people.schemas import Identity, SafeContact
 
@@ -26,6 +26,7 @@ SEALED: dict[tuple[str, str], type[BaseModel]] = {
     ("people", "identity"): Identity,
     ("people", "contact"): SafeContact,
     ("interviews", "details"): InterviewDetails,
+    ("attachments", "content"): SealedAttachmentFacts,
 }
 # Binary columns that are not sealed data: a wrapped key, the log's own bytes and hashes.
 NOT_SEALED = {("data_keys", "wrapped"), ("audit_events", "entry"), ("audit_checkpoints", "root_hash")}

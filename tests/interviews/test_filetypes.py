@@ -1,0 +1,72 @@
+"""Sniffing the common evidence types from their first bytes, and what each declared kind allows."""
+
+from __future__ import annotations
+
+import pytest
+
+from app.core.errors import UnsupportedMediaType
+from app.interviews.filetypes import ALLOWED, Kind, check_type, sniff
+
+
+def _ftyp(major: bytes, *compatible: bytes) -> bytes:
+    box = major + b"\x00\x00\x02\x00" + b"".join(compatible)
+    return (8 + len(box)).to_bytes(4, "big") + b"ftyp" + box + b"\x00\x00\x00\x08free"
+
+
+HEADS = {
+    "image/jpeg": b"\xff\xd8\xff\xe1\x00\x18Exif\x00\x00",
+    "image/png": b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR",
+    "image/heic": _ftyp(b"heic", b"mif1", b"heic"),
+    "image/heif": _ftyp(b"mif1", b"mif1"),
+    "application/pdf": b"%PDF-1.4\n%\xe2\xe3\xcf\xd3",
+    "video/mp4": _ftyp(b"isom", b"isom", b"iso2", b"avc1", b"mp41"),
+    "video/quicktime": _ftyp(b"qt  ", b"qt  "),
+    "audio/mp4": _ftyp(b"M4A ", b"M4A ", b"mp42", b"isom"),
+    "audio/aac": b"\xff\xf1\x50\x80\x02\x1f\xfc",
+    "audio/mpeg": b"ID3\x04\x00\x00\x00\x00\x00\x23TSSE",
+    "audio/wav": b"RIFF\x24\x08\x00\x00WAVEfmt ",
+    "audio/ogg": b"OggS\x00\x02\x00\x00\x00\x00",
+    # EBML header: version, read version, max id and size lengths, then DocType "webm"
+    "video/webm": b"\x1a\x45\xdf\xa3\x9f\x42\x86\x81\x01\x42\xf7\x81\x01\x42\xf2\x81\x04\x42\xf3\x81\x08"
+    + b"\x42\x82\x84webm",
+}
+
+
+@pytest.mark.parametrize(("media", "head"), HEADS.items())
+def test_each_type_is_recognised(media: str, head: bytes) -> None:
+    assert sniff(head + bytes(64)) == media
+
+
+def test_mp3_frames_without_a_tag_and_old_quicktime() -> None:
+    assert sniff(b"\xff\xfb\x90\x64" + bytes(60)) == "audio/mpeg"
+    assert sniff(b"\x00\x00\x00\x10moov" + bytes(60)) == "video/quicktime"
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        b"",
+        b"MZ\x90\x00",  # a Windows program
+        b"PK\x03\x04",  # a zip (or an office document)
+        b"<html><script>",
+        b"\x1a\x45\xdf\xa3\x9f\x42\x86\x81\x01\x42\x82\x88matroska",  # Matroska other than WebM
+        _ftyp(b"zzzz", b"zzzz"),  # an ISO file of no brand we take
+        b"\xff\xf8",  # too short to be a frame
+        b"\xff\xfb\xf0\x64",  # an MPEG frame with a bad bitrate
+        b"RIFF\x00\x00\x00\x00AVI ",
+    ],
+)
+def test_anything_else_is_unknown(head: bytes) -> None:
+    assert sniff(head) is None
+
+
+def test_kinds_allow_their_types_only() -> None:
+    assert check_type(Kind.PHOTO, HEADS["image/heic"]) == "image/heic"
+    assert check_type(Kind.DOCUMENT, HEADS["image/png"]) == "image/png"
+    assert check_type(Kind.AUDIO, HEADS["video/mp4"]) == "video/mp4"  # the container alone cannot tell
+    for kind, media in [(Kind.PHOTO, "application/pdf"), (Kind.VIDEO, "audio/mpeg"), (Kind.DOCUMENT, "video/mp4")]:
+        with pytest.raises(UnsupportedMediaType) as caught:
+            check_type(kind, HEADS[media])
+        assert caught.value.fields == ["file"]
+        assert caught.value.status == 415
+    assert set().union(*ALLOWED.values()) == set(HEADS)
