@@ -10,7 +10,7 @@ from app.cases.models import Case
 from app.confirmations.models import Confirmation
 from app.consent.models import ParticipationConsent
 from app.core.db import Base
-from app.interviews.models import Interview
+from app.interviews.models import CustodyCommitment, Interview
 from app.keys.models import DataKey, SealState
 from app.people.models import BlindIndexEntry, DuplicateReview, Person
 
@@ -25,6 +25,7 @@ __all__ = [
     "Case",
     "CaseMember",
     "Confirmation",
+    "CustodyCommitment",
     "DataKey",
     "DuplicateReview",
     "Interview",

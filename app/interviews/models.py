@@ -1,11 +1,12 @@
-"""An interview with one person, under the participation consent it was taken with."""
+"""An interview with one person, under the participation consent it was taken with; the custody
+commitments of what is kept from interviews."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Integer, LargeBinary, String, Uuid
+from sqlalchemy import BigInteger, ForeignKey, Integer, LargeBinary, String, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.db import Base, UTCDateTime
@@ -36,3 +37,26 @@ class Interview(Base):
     updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     details: Mapped[bytes] = mapped_column(LargeBinary)
     """Sealed JSON under the person's data key: place, interviewers, gender preferences, checklist..."""
+
+
+class CustodyCommitment(Base):
+    """The commitment that put a statement version or an attachment original into the audit log.
+
+    ``record_id`` is the statement version's or the attachment's id, by ``kind``: no foreign key, since
+    it serves both. ``audit_seq`` is the log entry holding the commitment. The salt and the item's digest
+    are sealed under the person's data key, bound to the clear columns; the digest is never stored in clear,
+    since anyone holding a circulated photo could otherwise confirm that it is here. Rows are never changed.
+    """
+
+    __tablename__ = "custody_commitments"
+    __table_args__ = ({"info": {"append_only": True}},)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    record_id: Mapped[uuid.UUID] = mapped_column(Uuid, unique=True)
+    person_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("people.id"), index=True)
+    case_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("cases.id"), index=True)
+    audit_seq: Mapped[int] = mapped_column(BigInteger, ForeignKey("audit_events.seq"), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    """Sealed JSON: the 32-byte salt and the item's SHA-256, in hex."""

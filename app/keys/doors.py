@@ -29,6 +29,9 @@ PERSON_DOORS: dict[str, str] = {
         "a documenter on the case team reads participation consent, and the consent checks read the decisions "
         "that allow collection"
     ),
+    "app.interviews.custody._salt_and_digest": (
+        "`testimony custody proof` puts a record's custody salt and digest (never its content) into a proof file"
+    ),
     "app.people.reseal._reseal_person": "`testimony keys reseal` opens a value sealed before AAD v2 to seal it again",
     "app.people.reseal._reseal_consent": "the same, for participation consent details",
 }
