@@ -450,7 +450,7 @@ def test_a_commitment_moved_to_another_entry_fails_to_open(
 def test_the_commitment_holds_the_logs_lock_until_its_transaction_ends(
     app: FastAPI, someone: Someone, database: ProvisionedDatabase
 ) -> None:
-    """Another writer waits for the transaction that committed, so sequence order stays commit order."""
+    """Another writer waits until the transaction that made a commitment ends, so sequence order stays commit order."""
     if not database.is_postgres:
         pytest.skip("SQLite serialises writers from BEGIN IMMEDIATE, so the interleaving cannot happen")
     engine = make_engine(database.url)
