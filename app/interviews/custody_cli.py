@@ -50,7 +50,10 @@ def custody_proof(
         raise fail(str(exc), 1) from None
     except DecryptionFailed:
         raise fail("the record's custody values failed their integrity check; nothing was written") from None
-    out_file.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+    try:
+        out_file.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+    except OSError as exc:
+        raise fail(f"could not write {out_file}: {exc.strerror or type(exc).__name__}") from None
     out.print(_summary(document, out_file), soft_wrap=True, markup=False, highlight=False)
 
 

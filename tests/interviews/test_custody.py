@@ -263,6 +263,18 @@ def test_the_earliest_checkpoint_that_includes_the_entry_is_used(
     assert json.loads(proof.read_text())["tree_size"] == first
 
 
+def test_an_unwritable_proof_file_is_a_clear_error(
+    app: FastAPI, someone: Someone, cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    record = _store(app, someone)
+    assert _run(cli_env, "audit", "checkpoint").exit_code == 0
+    nowhere = tmp_path / "no-such-folder" / "proof.json"
+    r = _run(cli_env, "custody", "proof", str(record.record_id), "--out", str(nowhere))
+    assert r.exit_code == 2
+    assert "could not write" in r.output
+    assert "No such file or directory" in r.output
+
+
 def test_an_unknown_record_or_a_malformed_id(cli_env: dict[str, str], tmp_path: Path) -> None:
     out = str(tmp_path / "proof.json")
     missing = _run(cli_env, "custody", "proof", str(new_id()), "--out", out)
