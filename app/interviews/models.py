@@ -56,7 +56,9 @@ class CustodyCommitment(Base):
     record_id: Mapped[uuid.UUID] = mapped_column(Uuid, unique=True)
     person_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("people.id"), index=True)
     case_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("cases.id"), index=True)
-    audit_seq: Mapped[int] = mapped_column(BigInteger, ForeignKey("audit_events.seq"), unique=True)
+    audit_seq: Mapped[int] = mapped_column(BigInteger, unique=True)
+    """No foreign key: the log's tables stay free of the domains (a reference would, for one, change how
+    TRUNCATE of the log is refused). The sealed values are bound to it, and a proof checks the entry."""
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     sealed: Mapped[bytes] = mapped_column(LargeBinary)
     """Sealed JSON: the 32-byte salt and the item's SHA-256, in hex."""

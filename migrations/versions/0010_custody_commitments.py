@@ -29,9 +29,6 @@ def upgrade() -> None:
         sa.Column("audit_seq", sa.BigInteger(), nullable=False),
         sa.Column("created_at", app.core.db.UTCDateTime(), nullable=False),
         sa.Column("sealed", sa.LargeBinary(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["audit_seq"], ["audit_events.seq"], name=op.f("fk_custody_commitments_audit_seq_audit_events")
-        ),
         sa.ForeignKeyConstraint(["case_id"], ["cases.id"], name=op.f("fk_custody_commitments_case_id_cases")),
         sa.ForeignKeyConstraint(["person_id"], ["people.id"], name=op.f("fk_custody_commitments_person_id_people")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_custody_commitments")),
