@@ -98,17 +98,18 @@ def recorded(
 
 @contextmanager
 def services(
-    action: AuditAction, resource_type: str | None = None, keys: Keys | None = None
+    action: AuditAction, resource_type: str | None = None, keys: Keys | None = None, *, resource_id: str | None = None
 ) -> Iterator[tuple[Session, Runtime]]:
     """One unit of work for one command, audited as the system principal, with the
-    runtime the services need. A failed command is recorded in a transaction of its own."""
+    runtime the services need. A failed command is recorded in a transaction of its own,
+    naming the resource given here (what the services touched is rolled back with them)."""
     settings = get_settings()
     try:
         keys = keys or open_keys(settings, prompt_passphrase)
     except (ConfigError, KeyringError) as exc:
         raise fail(str(exc)) from None
     engine, factory = open_factory(settings)
-    trail = audit.Trail(action=action, actor=SYSTEM.actor, resource_type=resource_type)
+    trail = audit.Trail(action=action, actor=SYSTEM.actor, resource_type=resource_type, resource_id=resource_id)
     try:
         with unit_of_work(factory) as session:
             audit.begin(session, trail)

@@ -10,7 +10,14 @@ from app.cases.models import Case
 from app.confirmations.models import Confirmation
 from app.consent.models import ParticipationConsent
 from app.core.db import Base
-from app.interviews.models import Attachment, AttachmentUpload, FeedbackTask, Interview, InterviewInterviewer
+from app.interviews.models import (
+    Attachment,
+    AttachmentUpload,
+    CustodyCommitment,
+    FeedbackTask,
+    Interview,
+    InterviewInterviewer,
+)
 from app.keys.models import DataKey, SealState
 from app.people.models import BlindIndexEntry, DuplicateReview, Person
 
@@ -27,6 +34,7 @@ __all__ = [
     "Case",
     "CaseMember",
     "Confirmation",
+    "CustodyCommitment",
     "DataKey",
     "DuplicateReview",
     "FeedbackTask",

@@ -20,6 +20,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from app.audit import merkle, note
+from app.audit.entries import CUSTODY_ENTRY_VERSION, custody_entry, custody_problems
 from app.audit.models import AuditCheckpoint, AuditEvent
 from app.audit.vocabulary import AuditAction, Outcome, purpose_of
 
@@ -30,6 +31,24 @@ from app.crypto.signing import Signer
 TRAIL = "audit_trail"
 ADVISORY_LOCK_ID = 0x7E571_0A0D17  # any constant shared by every writer of this database
 ENTRY_VERSION = 3  # 2 added the credential (which session or token acted); 3 the claimed and new ones
+# Version 4 is the custody commitment entry (app/audit/entries.py); events are still written as version 3.
+
+# The columns of a custody commitment entry, which names no actor, resource, case, request or client.
+CUSTODY_COLUMNS: dict[str, object] = {
+    "actor": "",
+    "actor_roles": "",
+    "resource_type": None,
+    "resource_id": None,
+    "case_id": None,
+    "purpose": purpose_of(AuditAction.CUSTODY_COMMIT).value,
+    "outcome": Outcome.ALLOWED.value,
+    "status": None,
+    "request_id": None,
+    "client": None,
+    "credential": None,
+    "claimed_credential": None,
+    "new_credential": None,
+}
 
 
 @dataclass(frozen=True)
@@ -127,14 +146,21 @@ def entry_fields(event: AuditEvent, version: int = ENTRY_VERSION) -> dict[str, A
     return fields
 
 
+def _next_seq(session: Session) -> int:
+    """The next sequence number; the caller holds the log's lock."""
+    last = session.scalar(select(func.max(AuditEvent.seq)))
+    return 0 if last is None else last + 1
+
+
 def append(session: Session, trail: Trail, outcome: Outcome, status: int | None = None) -> AuditEvent:
     """Append one event in the caller's transaction; call it last, just before commit."""
+    action = trail.failed_action if outcome is not Outcome.ALLOWED and trail.failed_action else trail.action
+    if action is AuditAction.CUSTODY_COMMIT:
+        raise ValueError("a custody commitment is an entry of its own: use append_commitment()")
     session.flush()
     _lock(session)
-    last = session.scalar(select(func.max(AuditEvent.seq)))
-    action = trail.failed_action if outcome is not Outcome.ALLOWED and trail.failed_action else trail.action
     event = AuditEvent(
-        seq=0 if last is None else last + 1,
+        seq=_next_seq(session),
         at=db_now(session),
         actor=trail.actor,
         actor_roles=",".join(sorted(trail.actor_roles)),
@@ -158,12 +184,38 @@ def append(session: Session, trail: Trail, outcome: Outcome, status: int | None 
     return event
 
 
+def append_commitment(session: Session, commitment: bytes) -> AuditEvent:
+    """Append a custody commitment as a minimal entry of its own, in the caller's transaction.
+
+    It is appended where the item is stored, not at the end of the unit of work, so that the record can
+    name its seq. The log's lock it takes is held until the transaction ends, so sequence order is still
+    commit order, and a rollback takes the entry with it. Call it after the last row lock the unit of
+    work takes: another transaction waiting for the log's lock must not hold a row this one waits for.
+    """
+    if len(commitment) != merkle.HASH_SIZE:
+        raise ValueError("a custody commitment is a SHA-256 hash")
+    session.flush()
+    _lock(session)
+    event = AuditEvent(seq=_next_seq(session), at=db_now(session), action=AuditAction.CUSTODY_COMMIT.value)
+    for column, value in CUSTODY_COLUMNS.items():
+        setattr(event, column, value)
+    event.entry = rfc8785.dumps(custody_entry(event.seq, _iso(event.at), commitment))
+    session.add(event)
+    session.flush()
+    return event
+
+
 # Reading back -----------------------------------------------------------------
 
 
 def size(session: Session) -> int:
     last = session.scalar(select(func.max(AuditEvent.seq)))
     return 0 if last is None else last + 1
+
+
+def entry_at(session: Session, seq: int) -> bytes | None:
+    """The stored bytes of one entry."""
+    return session.scalar(select(AuditEvent.entry).where(AuditEvent.seq == seq))
 
 
 def iter_entries(session: Session, upto: int | None = None, batch: int = 5000) -> Iterator[bytes]:
@@ -196,6 +248,12 @@ def checkpoint_at(session: Session, tree_size: int) -> AuditCheckpoint | None:
     return session.get(AuditCheckpoint, tree_size)
 
 
+def first_checkpoint_covering(session: Session, seq: int) -> AuditCheckpoint | None:
+    """The earliest signed checkpoint whose tree includes the entry: the one that fixes its time best."""
+    stmt = select(AuditCheckpoint).where(AuditCheckpoint.size > seq).order_by(AuditCheckpoint.size).limit(1)
+    return session.scalars(stmt).first()
+
+
 def all_checkpoints(session: Session) -> list[AuditCheckpoint]:
     return list(session.scalars(select(AuditCheckpoint).order_by(AuditCheckpoint.size)))
 
@@ -209,12 +267,29 @@ def column_problems(session: Session) -> list[str]:
         except ValueError:
             problems.append(f"event {row.seq}: stored bytes are not JSON")
             continue
-        version = stored.get("v", ENTRY_VERSION) if isinstance(stored, dict) else ENTRY_VERSION
-        expected = {"v": version, **entry_fields(row, version if isinstance(version, int) else 0)}
-        if stored != expected:
-            differing = sorted(k for k in expected.keys() | stored.keys() if stored.get(k) != expected.get(k))
+        if not isinstance(stored, dict):
+            stored = {}
+        custody = AuditAction.CUSTODY_COMMIT.value in (row.action, stored.get("action"))
+        differing = _custody_differences(row, stored) if custody else _event_differences(row, stored)
+        if differing:
             problems.append(f"event {row.seq}: columns differ from the stored bytes ({', '.join(differing)})")
     return problems
+
+
+def _event_differences(row: AuditEvent, stored: dict[str, Any]) -> list[str]:
+    """An event is compared with the columns its own version wrote."""
+    version = stored.get("v", ENTRY_VERSION)
+    expected = {"v": version, **entry_fields(row, version if isinstance(version, int) else 0)}
+    return sorted(k for k in expected.keys() | stored.keys() if stored.get(k) != expected.get(k))
+
+
+def _custody_differences(row: AuditEvent, stored: dict[str, Any]) -> list[str]:
+    """A custody commitment entry holds seq, time, action and commitment; its other columns are fixed."""
+    fields = {"seq": row.seq, "at": _iso(row.at), "action": row.action, "v": CUSTODY_ENTRY_VERSION}
+    differing = {k for k, v in fields.items() if stored.get(k) != v}
+    differing |= set(custody_problems(stored)) - {"seq", "at", "action", "v"}
+    differing |= {k for k, v in CUSTODY_COLUMNS.items() if getattr(row, k) != v}
+    return sorted(differing)
 
 
 def make_checkpoint(

@@ -1,8 +1,11 @@
-"""Offline verifier: does an audit dump match the checkpoints its log signed?
+"""Offline verifier: does an audit dump match the checkpoints its log signed? Is an item the one a custody
+proof commits to?
 
-Run as `python -m app.audit.verify --events events.jsonl --checkpoint cp.txt --key KEY`. It imports only the
-standard library, the Merkle tree, the note format and the signing recipe (plus rich for a progress bar when
-installed), so an auditor can run it away from the service with nothing but `cryptography` installed.
+Run as `python -m app.audit.verify --events events.jsonl --checkpoint cp.txt --key KEY`, or
+`python -m app.audit.verify custody PROOF ITEM --key KEY`. It imports only the standard library, the entry
+format, the Merkle tree, the note format, the custody proof format and the signing recipe (plus rich for a
+progress bar when installed), so an auditor or a court can run it away from the service with nothing but
+`cryptography` installed.
 """
 
 from __future__ import annotations
@@ -10,23 +13,23 @@ from __future__ import annotations
 import argparse
 import base64
 import binascii
-import json
+import hashlib
 import re
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TextIO
 
+from app.audit.custody_proof import KIND_NAMES, CustodyReport, verify_proof
+from app.audit.entries import check_entry
 from app.audit.merkle import EMPTY_ROOT, TreeBuilder, leaf_hash
 from app.audit.note import Checkpoint, NoteError, parse_note, parse_vkey, verify_checkpoint
 from app.crypto.signing import fingerprint
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
-# RFC 8785 writes numbers as IEEE doubles: integers beyond this lose precision, so no canonical form exists.
-_MAX_SAFE_INTEGER = 2**53 - 1
 _FINGERPRINT = re.compile(r"[0-9a-f]{64}")
 # A systematic fault (a wrong export, a rewritten file) flags every line; past this, only count them.
 MAX_LINE_PROBLEMS = 1000
@@ -59,39 +62,6 @@ class Report:
         """Entries newer than the largest verified checkpoint: present, but not yet vouched for."""
         covered = max((c.checkpoint.size for c in self.checkpoints), default=0)
         return max(self.entries - covered, 0)
-
-
-def _plain_values(value: Any) -> bool:
-    """True when the value holds only strings, safe integers, booleans, nulls, lists and objects."""
-    if isinstance(value, dict):
-        return all(_plain_values(v) for v in value.values())
-    if isinstance(value, list):
-        return all(_plain_values(v) for v in value)
-    if isinstance(value, bool) or value is None or isinstance(value, str):
-        return True
-    return isinstance(value, int) and abs(value) <= _MAX_SAFE_INTEGER
-
-
-def check_entry(line: bytes) -> tuple[int | None, str | None]:
-    """Parse one stored entry: (its seq, or None) and a problem description, or None if it is canonical."""
-    try:
-        obj = json.loads(line.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
-        return None, "not valid UTF-8 JSON"
-    if not isinstance(obj, dict):
-        return None, "not a JSON object"
-    seq = obj.get("seq")
-    if isinstance(seq, bool) or not isinstance(seq, int):
-        return None, "has no integer seq"
-    if not _plain_values(obj):
-        return seq, "holds a value other than strings, safe integers, booleans and nulls"
-    try:
-        canonical = json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-    except UnicodeEncodeError:
-        return seq, "holds a lone surrogate, which has no canonical form"
-    if canonical != line:
-        return seq, "is not canonical JSON (its bytes differ from the RFC 8785 form of its content)"
-    return seq, None
 
 
 class _EntryChecker:
@@ -236,23 +206,100 @@ def _progress(total: int, stream: TextIO) -> Iterator[Callable[[int], None]]:
         yield lambda n: progress.advance(task, n)
 
 
+def _add_key_options(parser: argparse.ArgumentParser, key_name_help: str) -> None:
+    parser.add_argument("--key", required=True, help="pinned key: C2SP verifier key, or 64-hex-digit fingerprint")
+    parser.add_argument("--public-key", help="base64 Ed25519 public key, required with a fingerprint")
+    parser.add_argument("--key-name", help=key_name_help)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m app.audit.verify",
         description="Verify an audit log dump against signed checkpoints, using a key you pinned yourself.",
+        epilog="To check a custody proof instead: python -m app.audit.verify custody --help",
     )
     parser.add_argument("--events", required=True, type=Path, help="JSONL dump: one stored entry per line")
     parser.add_argument("--checkpoint", required=True, action="append", type=Path, help="signed checkpoint note")
-    parser.add_argument("--key", required=True, help="pinned key: C2SP verifier key, or 64-hex-digit fingerprint")
-    parser.add_argument("--public-key", help="base64 Ed25519 public key, required with a fingerprint")
-    parser.add_argument("--key-name", help="signer key name (default: each checkpoint's origin)")
+    _add_key_options(parser, "signer key name (default: each checkpoint's origin)")
     return parser
+
+
+def _custody_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m app.audit.verify custody",
+        description="Check that an item is the one a custody proof commits to, in a log signed by a key you "
+        "pinned yourself.",
+    )
+    parser.add_argument("proof", type=Path, metavar="PROOF", help="the proof file (testimony custody proof --out)")
+    parser.add_argument(
+        "item",
+        metavar="ITEM",
+        help="the item: an attachment's original file, or a file of a statement version's canonical bytes; "
+        "- reads standard input",
+    )
+    parser.add_argument("--text", action="store_true", help="ITEM is the text itself, hashed as its UTF-8 bytes")
+    _add_key_options(parser, "signer key name (default: the checkpoint's origin)")
+    return parser
+
+
+def _item_digest(item: str, as_text: bool) -> bytes:
+    """SHA-256 of the item, read in chunks: an original may be gigabytes."""
+    if as_text:
+        return hashlib.sha256(item.encode("utf-8", errors="surrogateescape")).digest()
+    digest = hashlib.sha256()
+    with nullcontext(sys.stdin.buffer) if item == "-" else Path(item).open("rb") as fh:
+        while chunk := fh.read(1 << 20):
+            digest.update(chunk)
+    return digest.digest()
+
+
+def custody_main(argv: Sequence[str]) -> int:
+    """`custody PROOF ITEM --key KEY`: exit 0 when the proof holds, 1 when it does not, 2 for a usage error."""
+    parser = _custody_parser()
+    args = parser.parse_args(argv)
+    try:
+        public_key, key_name = _read_public_key(args.key, args.public_key, args.key_name)
+        raw = args.proof.read_bytes()
+        digest = _item_digest(args.item, args.text)
+    except (ValueError, OSError) as exc:
+        parser.print_usage(sys.stderr)
+        sys.stderr.write(f"error: {exc}\n")
+        return EXIT_USAGE
+    report = verify_proof(raw, digest, public_key, key_name)
+    return _print_custody(report, digest, public_key)
+
+
+def _print_custody(report: CustodyReport, digest: bytes, public_key: bytes) -> int:
+    out = sys.stdout
+    out.write(f"item sha256: {digest.hex()}\n")
+    kind = KIND_NAMES.get(report.kind or "", "")
+    if kind:
+        out.write(f"kind: {kind}\n")
+    if report.entry:
+        out.write(f"entry: seq {report.entry['seq']}, committed at {report.entry['at']} (the log's clock)\n")
+    out.write(f"pinned key fingerprint: {fingerprint(public_key)}\n")
+    cp = report.checkpoint
+    if cp is not None:
+        out.write(f"signature ok: checkpoint ({cp.origin}, {cp.size} entries)\n")
+    for problem in report.problems:
+        out.write(f"PROBLEM: {problem}\n")
+    if report.ok and cp is not None:
+        out.write(
+            f"OK: the item is the {kind} committed in entry {report.entry['seq']}, which the checkpoint of "
+            f"{cp.size} entries signed by the pinned key includes\n"
+        )
+        return EXIT_OK
+    out.write(f"FAILED: {len(report.problems)} problem(s)\n")
+    return EXIT_FAILED
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Command line entry point; returns the exit status."""
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    if arguments[:1] == ["custody"]:
+        return custody_main(arguments[1:])
     parser = _parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(arguments)
     try:
         public_key, key_name = _read_public_key(args.key, args.public_key, args.key_name)
         texts = [path.read_bytes() for path in args.checkpoint]

@@ -1,5 +1,6 @@
 """An interview with one person, under the participation consent it was taken with; its interviewers;
-and the feedback promised to the survivor, as tasks for the case team."""
+the feedback promised to the survivor, as tasks for the case team; its attachments; and the custody
+commitments of what is kept from interviews."""
 
 from __future__ import annotations
 
@@ -121,3 +122,28 @@ class AttachmentUpload(Base):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     details: Mapped[bytes] = mapped_column(LargeBinary)
     """Sealed JSON: the declared length (exact, so sealed like an attachment's size) and the file name."""
+
+
+class CustodyCommitment(Base):
+    """The commitment that put a statement version or an attachment original into the audit log.
+
+    ``record_id`` is the statement version's or the attachment's id, by ``kind``: no foreign key, since
+    it serves both. ``audit_seq`` is the log entry holding the commitment. The salt and the item's digest
+    are sealed under the person's data key, bound to the clear columns; the digest is never stored in clear,
+    since anyone holding a circulated photo could otherwise confirm that it is here. Rows are never changed.
+    """
+
+    __tablename__ = "custody_commitments"
+    __table_args__ = ({"info": {"append_only": True}},)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    record_id: Mapped[uuid.UUID] = mapped_column(Uuid, unique=True)
+    person_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("people.id"), index=True)
+    case_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("cases.id"), index=True)
+    audit_seq: Mapped[int] = mapped_column(BigInteger, unique=True)
+    """No foreign key: the log's tables stay free of the domains (a reference would, for one, change how
+    TRUNCATE of the log is refused). The sealed values are bound to it, and a proof checks the entry."""
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    """Sealed JSON: the 32-byte salt and the item's SHA-256, in hex."""

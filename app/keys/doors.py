@@ -34,6 +34,9 @@ PERSON_DOORS: dict[str, str] = {
         "a documenter on the case team reads an interview (place, checklist, breaks, distress observed, referrals, "
         "feedback promised, reconfirmation), or changes it, which opens what it changes"
     ),
+    "app.interviews.custody._salt_and_digest": (
+        "`testimony custody proof` puts a record's custody salt and digest (never its content) into a proof file"
+    ),
     "app.people.reseal._reseal_person": "`testimony keys reseal` opens a value sealed before AAD v2 to seal it again",
     "app.people.reseal._reseal_consent": "the same, for participation consent details",
     # Attachments (app/interviews/blobs.py, storage.py).

@@ -318,6 +318,8 @@ def test_verifier_imports_nothing_of_the_service() -> None:
     assert out.stdout.split() == [
         "app",
         "app.audit",
+        "app.audit.custody_proof",
+        "app.audit.entries",
         "app.audit.merkle",
         "app.audit.note",
         "app.audit.verify",

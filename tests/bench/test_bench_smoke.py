@@ -13,8 +13,8 @@ import pytest
 
 from app.audit import merkle
 from app.audit import service as audit
+from app.audit.entries import check_entry
 from app.audit.models import AuditEvent
-from app.audit.verify import check_entry
 from app.audit.vocabulary import purpose_of
 from app.core.db import make_engine, make_sessionmaker
 from bench import audit_ingest, audit_verify

@@ -1,0 +1,77 @@
+"""What a stored entry of the log is: RFC 8785 canonical JSON with an integer seq, of one of two kinds.
+
+An **event** (versions 1 to 3) records one request or command: actor, action, resource, case, outcome...
+A **custody commitment** (version 4) holds nothing but its version, seq, time, action and the commitment:
+a proof hands it to an outsider, so it names no actor, session, case or record.
+
+Standard library only, so the offline verifier can ship it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+CUSTODY_ENTRY_VERSION = 4
+CUSTODY_ACTION = "custody.commit"
+CUSTODY_ENTRY_KEYS = frozenset({"v", "seq", "at", "action", "commitment"})
+
+# RFC 8785 writes numbers as IEEE doubles: integers beyond this lose precision, so no canonical form exists.
+_MAX_SAFE_INTEGER = 2**53 - 1
+_HEX_HASH = re.compile(r"[0-9a-f]{64}")
+
+
+def _plain_values(value: Any) -> bool:
+    """True when the value holds only strings, safe integers, booleans, nulls, lists and objects."""
+    if isinstance(value, dict):
+        return all(_plain_values(v) for v in value.values())
+    if isinstance(value, list):
+        return all(_plain_values(v) for v in value)
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return True
+    return isinstance(value, int) and abs(value) <= _MAX_SAFE_INTEGER
+
+
+def check_entry(line: bytes) -> tuple[int | None, str | None]:
+    """Parse one stored entry: (its seq, or None) and a problem description, or None if it is canonical."""
+    try:
+        obj = json.loads(line.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        return None, "not valid UTF-8 JSON"
+    if not isinstance(obj, dict):
+        return None, "not a JSON object"
+    seq = obj.get("seq")
+    if isinstance(seq, bool) or not isinstance(seq, int):
+        return None, "has no integer seq"
+    if not _plain_values(obj):
+        return seq, "holds a value other than strings, safe integers, booleans and nulls"
+    try:
+        canonical = json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return seq, "holds a lone surrogate, which has no canonical form"
+    if canonical != line:
+        return seq, "is not canonical JSON (its bytes differ from the RFC 8785 form of its content)"
+    return seq, None
+
+
+def custody_entry(seq: int, at: str, commitment: bytes) -> dict[str, Any]:
+    """The whole content of a custody commitment entry, before RFC 8785 encoding."""
+    return {"v": CUSTODY_ENTRY_VERSION, "seq": seq, "at": at, "action": CUSTODY_ACTION, "commitment": commitment.hex()}
+
+
+def custody_problems(obj: dict[str, Any]) -> list[str]:
+    """The keys of a parsed entry that keep it from being a custody commitment entry as the log writes it."""
+    problems = sorted(obj.keys() - CUSTODY_ENTRY_KEYS)  # anything more would be handed to an outsider
+    problems += sorted(CUSTODY_ENTRY_KEYS - obj.keys())
+    if "v" in obj and obj["v"] != CUSTODY_ENTRY_VERSION:
+        problems.append("v")
+    if "action" in obj and obj["action"] != CUSTODY_ACTION:
+        problems.append("action")
+    if "seq" in obj and (isinstance(obj["seq"], bool) or not isinstance(obj["seq"], int)):
+        problems.append("seq")
+    if "at" in obj and not isinstance(obj["at"], str):
+        problems.append("at")
+    if "commitment" in obj and not (isinstance(obj["commitment"], str) and _HEX_HASH.fullmatch(obj["commitment"])):
+        problems.append("commitment")
+    return problems
