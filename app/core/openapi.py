@@ -46,6 +46,18 @@ PROBLEMS = {
 }
 PUBLIC_PROBLEMS = (413, 422, 429, 503)
 
+UPLOAD_PROBLEMS = {
+    400: "The connection ended before the whole body arrived (a resumable upload keeps what was acknowledged)",
+    408: "The client sent nothing for too long; resume, or send again",
+    413: "The file is over the attachment limit",
+    415: "The file's type, sniffed from its first bytes, is not one its kind allows",
+}
+
+
+def upload_problems() -> dict[int | str, dict[str, Any]]:
+    """The extra problems of a route that streams a file in: pass as the route's ``responses``."""
+    return {code: {"model": Problem, "description": text} for code, text in UPLOAD_PROBLEMS.items()}
+
 
 def describe_problems(app: FastAPI, public_paths: frozenset[str]) -> None:
     """Declare the problem responses of every operation, and the credentials it takes."""
@@ -100,5 +112,9 @@ def _problem_media_type(schema: dict[str, Any]) -> None:
         for operation in operations.values():
             for code, response in operation.get("responses", {}).items():
                 content = response.get("content", {})
-                if code.isdigit() and int(code) in PROBLEMS and "application/json" in content:
+                if (
+                    code.isdigit()
+                    and (int(code) in PROBLEMS or int(code) in UPLOAD_PROBLEMS)
+                    and "application/json" in content
+                ):
                     content[PROBLEM_JSON] = content.pop("application/json")

@@ -267,3 +267,62 @@ class SealedUploadDetails(Output):
 
     length: int
     file_name: str | None
+
+
+# Attachments ----------------------------------------------------------------------------------------------
+
+
+class AttachmentSummary(Output):
+    """An attachment in a list: metadata only. The padded ``stored_size`` reveals a size bucket, never
+    the exact size; the SHA-256 and file name stay sealed."""
+
+    id: uuid.UUID
+    interview_id: uuid.UUID
+    kind: str
+    category: str
+    media_type: str
+    stored_size: int
+    uploaded_by: uuid.UUID | None
+    uploaded_at: datetime
+
+
+class AttachmentRead(AttachmentSummary):
+    """One attachment for a documenter on the case team, with its sealed facts opened."""
+
+    size: int
+    sha256: str
+    file_name: str | None
+
+
+class AttachmentStored(Output):
+    """The uploader's answer: what was stored, with the SHA-256 and size the server computed, so the
+    client can check them against its own file."""
+
+    id: uuid.UUID
+    interview_id: uuid.UUID
+    kind: str
+    category: str
+    media_type: str
+    size: int
+    sha256: str
+    uploaded_at: datetime
+
+
+class UploadOpen(Input):
+    """Begin a resumable upload of ``length`` bytes; ``category`` may be left out for a kind that allows
+    only one (audio, video)."""
+
+    kind: str = Field(max_length=16)
+    category: str | None = Field(default=None, max_length=40)
+    length: int
+    file_name: Annotated[str, StringConstraints(min_length=1, max_length=255)] | None = None
+
+
+class UploadStateRead(Output):
+    """Where a resumable upload stands: send from ``offset`` on, in any pieces."""
+
+    id: uuid.UUID
+    offset: int
+    length: int
+    segment_size: int
+    expires_at: datetime

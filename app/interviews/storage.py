@@ -31,10 +31,11 @@ from app.core.blobstore import BlobBusy
 from app.core.db import db_now, new_id, on_outcome, release_work, resume_work
 from app.core.errors import Conflict, NotFound, PayloadTooLarge, ValidationFailed
 from app.core.uploads import next_chunk, read_upload
+from app.interviews import custody
 from app.interviews.blobs import SEGMENT, BlobWriter, SealedBlob, VerifiedBlob, acknowledged, open_verified
 from app.interviews.filetypes import SNIFF_BYTES, Kind, check_type
 from app.interviews.models import Attachment, AttachmentUpload
-from app.interviews.schemas import SealedAttachmentFacts, SealedUploadDetails
+from app.interviews.schemas import AttachmentStored, SealedAttachmentFacts, SealedUploadDetails
 from app.keys import datakeys
 from app.keys.sealed import Place, open_json, seal_json
 
@@ -63,21 +64,6 @@ Raises the 4xx that refuses it. Called before the transfer and again in the comm
 
 LoadUpload = Callable[[Session], tuple[AttachmentUpload, UploadTarget]]
 """Finds a resumable upload for its owner (policy.load) and decides it again, as Authorise does."""
-
-
-@dataclass(frozen=True)
-class StoredAttachment:
-    """An attachment just stored. ``sha256`` and ``size`` describe the original and are sealed in
-    its row; they are returned for the custody commitment and the uploader's answer."""
-
-    id: uuid.UUID
-    interview_id: uuid.UUID
-    kind: str
-    category: str
-    media_type: str
-    size: int
-    sha256: str
-    uploaded_at: datetime
 
 
 @dataclass(frozen=True)
@@ -147,7 +133,7 @@ async def receive_attachment(
     authorise: Authorise,
     headers: Mapping[str, str],
     body: AsyncIterator[bytes],
-) -> StoredAttachment:
+) -> AttachmentStored:
     """Store the attachment a request carries (a raw body or an HTML form; see app/core/uploads.py).
 
     Refusals: 413 past attachments.max_bytes, 415 for a type the kind does not allow (decided from
@@ -169,7 +155,7 @@ async def receive_attachment(
         sealed = await to_thread.run_sync(writer.finish)
         await to_thread.run_sync(resume_work, session)
 
-        def record(s: Session) -> StoredAttachment:
+        def record(s: Session) -> AttachmentStored:
             decided = authorise(s, incoming.fields)
             return _record(s, runtime, target, decided, attachment_id, sealed, incoming.file_name, writer, keep=False)
 
@@ -227,11 +213,22 @@ def _record(
     writer: BlobWriter,
     *,
     keep: bool,
-) -> StoredAttachment:
-    """In the committing transaction: the same decision again, the row, and the blob's fate tied to
-    the commit (final once it commits; on a rollback removed, or with ``keep`` kept for a retry)."""
+) -> AttachmentStored:
+    """In the committing transaction: the same decision again, the row, the custody commitment to the
+    original's SHA-256, and the blob's fate tied to the commit (final once it commits;
+    on a rollback removed, or with ``keep`` kept for a retry)."""
     _same(target, decided)
     row = _insert(session, runtime, attachment_id, target, sealed, file_name)
+    # Last in the unit of work: the commitment holds the log's lock until the transaction ends.
+    custody.commit(
+        session,
+        runtime,
+        person_id=target.person_id,
+        case_id=target.case_id,
+        kind=custody.Kind.ATTACHMENT_ORIGINAL,
+        record_id=attachment_id,
+        digest=sealed.sha256,
+    )
     on_outcome(session, committed=writer.finalise, rolled_back=writer.close if keep else writer.discard)
     return _stored(row, sealed)
 
@@ -265,8 +262,8 @@ def _insert(
     return row
 
 
-def _stored(row: Attachment, sealed: SealedBlob) -> StoredAttachment:
-    return StoredAttachment(
+def _stored(row: Attachment, sealed: SealedBlob) -> AttachmentStored:
+    return AttachmentStored(
         id=row.id,
         interview_id=row.interview_id,
         kind=row.kind,
@@ -345,7 +342,7 @@ async def continue_upload(
     load: LoadUpload,
     offset: int,
     body: AsyncIterator[bytes],
-) -> UploadState | StoredAttachment:
+) -> UploadState | AttachmentStored:
     """Take the bytes from ``offset`` on (the client's ``Upload-Offset``); a transfer that brings the
     upload to its length completes it and answers with the stored attachment.
 
@@ -370,7 +367,7 @@ async def continue_upload(
         sealed = await to_thread.run_sync(writer.finish)
         await to_thread.run_sync(resume_work, session)
 
-        def record(s: Session) -> StoredAttachment:
+        def record(s: Session) -> AttachmentStored:
             upload, decided = load(s)
             file_name = upload_details(s, runtime, upload).file_name
             s.execute(delete(AttachmentUpload).where(AttachmentUpload.id == upload_id))

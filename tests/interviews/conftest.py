@@ -1,4 +1,4 @@
-"""An app with the attachment routes for tests, and a documenter with an open interview."""
+"""An app with small attachment limits for tests, and a documenter with an open interview."""
 
 from __future__ import annotations
 
@@ -12,14 +12,14 @@ from app.core.config import AttachmentSettings, Settings
 from app.keys.store import Keys
 from app.main import create_app
 from tests.support.actors import Actor
-from tests.support.attachments import MAX, interview_for, with_attachment_routes
+from tests.support.attachments import MAX, interview_for
 from tests.support.consent import documenter_team
 
 
 @pytest.fixture
 def app(settings: Settings, keys: Keys) -> Iterator[FastAPI]:
     limits = AttachmentSettings(max_bytes=MAX)
-    application = with_attachment_routes(create_app(settings.model_copy(update={"attachments": limits}), keys))
+    application = create_app(settings.model_copy(update={"attachments": limits}), keys)
     yield application
     application.state.engine.dispose()
 

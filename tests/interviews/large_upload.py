@@ -31,7 +31,7 @@ from app.core.migrate import upgrade
 from app.crypto import keyring as kr
 from app.keys.store import FileKeyStore, Keys, write_private_file
 from app.main import create_app
-from tests.support.attachments import HEADS, interview_for, with_attachment_routes
+from tests.support.attachments import HEADS, interview_for
 from tests.support.cheap import CHEAP_ARGON2, CHEAP_SCRYPT
 from tests.support.consent import documenter_team
 from tests.support.server import serve
@@ -119,7 +119,7 @@ def main(mode: str, workdir: Path) -> dict[str, Any]:
         attachments=AttachmentSettings(max_bytes=SIZE + 1),
     )
     store = FileKeyStore(key_file, None, CHEAP_SCRYPT)
-    app = with_attachment_routes(create_app(settings, Keys(store, store.load())))
+    app = create_app(settings, Keys(store, store.load()))
     doc, case_id = documenter_team(app)
     interview_id, _ = interview_for(app, doc, case_id)
     found: dict[str, Any] = {"mode": mode}

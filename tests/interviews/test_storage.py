@@ -128,7 +128,7 @@ def test_over_the_maximum_is_413_and_leaves_nothing(app: FastAPI, team: tuple[Ac
     assert r.status_code == 413
     r = doc.post(
         f"/api/v1/interviews/{interview_id}/attachments",
-        data={"kind": "photo"},
+        data={"kind": "photo", "category": "photos_other"},
         files={"file": ("big.jpg", sample("jpeg", MAX + 1), "image/jpeg")},
     )
     assert r.status_code == 413
@@ -197,7 +197,8 @@ def _send_part(
     sock.sendall(
         (
             f"{method} {path} HTTP/1.1\r\nhost: {host}\r\ncontent-length: {total}\r\n"
-            f"content-type: application/octet-stream\r\nattachment-kind: photo\r\n{extra}{_login_headers(doc)}\r\n"
+            f"content-type: application/octet-stream\r\nattachment-kind: photo\r\n"
+            f"attachment-category: photos_other\r\n{extra}{_login_headers(doc)}\r\n"
         ).encode()
         + head
     )

@@ -1,0 +1,237 @@
+"""Attachments: who may add one to an interview and read it back, and what each kind needs.
+
+The rules are decided here, the mechanics (streaming, sealing, resuming, verifying) in storage.py:
+
+- only documenters on the case team (``policy.load`` with ATTACHMENT_UPLOAD or ATTACHMENT_READ);
+- only while the interview is being recorded (``in_progress`` or ``paused``): a planned interview has
+  not begun, and an ended one is closed (409 ``interview_not_recording``);
+- the person's latest participation consent in force agrees to the decision the kind needs
+  (``CONSENT_FOR``: audio -> audio_recording, video -> video_recording, photo -> photos, document ->
+  storage), or 403 ``consent_required`` naming it;
+- the category is one the kind allows (``CATEGORIES``), or 422 listing them.
+
+The decision runs before the transfer and again in the transaction that stores the attachment, so a
+consent withdrawn, an interview ended or a team left during a long upload is honoured. The stored
+attachment's original is committed to in the audit log (custody.commit) in that same transaction.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Mapping
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.access import policy
+from app.access.principal import Principal
+from app.audit import service as audit
+from app.consent import service as consent
+from app.consent.vocabulary import DataCategory, ParticipationDecision
+from app.core.errors import Conflict, Forbidden, ValidationFailed
+from app.core.pagination import FIRST_PAGE, Page, PageRequest, keyset
+from app.core.uploads import sanitise_file_name
+from app.interviews import storage
+from app.interviews.filetypes import Kind
+from app.interviews.models import Attachment, AttachmentUpload, Interview
+from app.interviews.schemas import AttachmentRead, AttachmentStored, AttachmentSummary, UploadOpen, UploadStateRead
+from app.interviews.service import person_of
+from app.interviews.vocabulary import InterviewState
+
+if TYPE_CHECKING:
+    from app.interviews.blobs import VerifiedBlob
+    from app.runtime import Runtime  # the wiring above the domains; services only name its type
+
+RECORDING = frozenset({InterviewState.IN_PROGRESS, InterviewState.PAUSED})
+"""The states in which an attachment may be added: the interview is being recorded."""
+
+CONSENT_FOR: dict[Kind, ParticipationDecision] = {
+    Kind.AUDIO: ParticipationDecision.AUDIO_RECORDING,
+    Kind.VIDEO: ParticipationDecision.VIDEO_RECORDING,
+    Kind.PHOTO: ParticipationDecision.PHOTOS,
+    Kind.DOCUMENT: ParticipationDecision.STORAGE,
+}
+"""The participation decision each kind needs. A document the person hands over is stored, not recorded."""
+
+CATEGORIES: dict[Kind, tuple[DataCategory, ...]] = {
+    Kind.AUDIO: (DataCategory.AUDIO_RECORDING,),
+    Kind.VIDEO: (DataCategory.VIDEO_RECORDING,),
+    Kind.PHOTO: (DataCategory.PHOTOS_OF_PERSON, DataCategory.PHOTOS_OTHER),
+    Kind.DOCUMENT: (DataCategory.IDENTITY_DOCUMENTS, DataCategory.EVIDENTIARY_DOCUMENTS),
+}
+"""The data categories (consent grants and export filters) each kind may be filed under."""
+
+
+def _kind(value: str | None) -> Kind:
+    try:
+        return Kind(value or "")
+    except ValueError:
+        raise ValidationFailed("kind must be one of: " + ", ".join(k.value for k in Kind), fields=["kind"]) from None
+
+
+def _category(kind: Kind, value: str | None) -> str:
+    """The declared category, or the only one the kind allows when none is declared."""
+    allowed = CATEGORIES[kind]
+    if not value and len(allowed) == 1:
+        return allowed[0].value
+    if value not in {c.value for c in allowed}:
+        raise ValidationFailed(
+            f"category for a {kind.value} must be one of: " + ", ".join(c.value for c in allowed),
+            fields=["category"],
+            allowed=[c.value for c in allowed],
+        )
+    return str(value)
+
+
+def _recording(session: Session, principal: Principal, action: policy.Action, interview_id: uuid.UUID) -> Interview:
+    interview = policy.load(session, principal, action, Interview, interview_id)
+    if interview.state not in RECORDING:
+        raise Conflict(
+            "attachments are added while the interview is in progress or paused",
+            fields=["state"],
+            code="interview_not_recording",
+        )
+    return interview
+
+
+def _consent(session: Session, runtime: Runtime, interview: Interview, kind: Kind) -> None:
+    decision = CONSENT_FOR[kind]
+    opened = consent.latest_opened(session, runtime, person_of(session, interview))
+    if not consent.allows(opened, decision):
+        raise Forbidden(
+            f"a {kind.value} needs the person's participation consent to agree to {decision.value}; "
+            "record consent that does first",
+            code="consent_required",
+            decision=decision.value,
+        )
+
+
+def _target(
+    session: Session, runtime: Runtime, principal: Principal, interview_id: uuid.UUID, kind: Kind, category: str
+) -> storage.UploadTarget:
+    interview = _recording(session, principal, policy.Action.ATTACHMENT_UPLOAD, interview_id)
+    _consent(session, runtime, interview, kind)
+    return storage.UploadTarget(interview.id, interview.person_id, interview.case_id, principal.user_id, kind, category)
+
+
+def decide(runtime: Runtime, principal: Principal, interview_id: uuid.UUID) -> storage.Authorise:
+    """The decision on an upload to an interview, from the fields it declares (see the module)."""
+
+    def authorise(session: Session, fields: Mapping[str, str]) -> storage.UploadTarget:
+        kind = _kind(fields.get("kind"))
+        category = _category(kind, fields.get("category"))
+        return _target(session, runtime, principal, interview_id, kind, category)
+
+    return authorise
+
+
+def _loader(runtime: Runtime, principal: Principal, upload_id: uuid.UUID) -> storage.LoadUpload:
+    """A resumable upload, for its owner, decided again as when it was opened."""
+
+    def load(session: Session) -> tuple[AttachmentUpload, storage.UploadTarget]:
+        row = policy.load(session, principal, policy.Action.ATTACHMENT_UPLOAD, AttachmentUpload, upload_id)
+        return row, _target(session, runtime, principal, row.interview_id, Kind(row.kind), row.category)
+
+    return load
+
+
+def _stored(session: Session, stored: AttachmentStored) -> AttachmentStored:
+    audit.touch(session, resource_id=stored.id)
+    return stored
+
+
+def _state(state: storage.UploadState) -> UploadStateRead:
+    return UploadStateRead.model_validate(state, from_attributes=True)
+
+
+# Storing ---------------------------------------------------------------------------------------------------
+
+
+async def upload(
+    session: Session,
+    runtime: Runtime,
+    principal: Principal,
+    interview_id: uuid.UUID,
+    headers: Mapping[str, str],
+    body: AsyncIterator[bytes],
+) -> AttachmentStored:
+    """Store the attachment one request carries (a raw body with Attachment-* headers, or an HTML form)."""
+    stored = await storage.receive_attachment(session, runtime, decide(runtime, principal, interview_id), headers, body)
+    return _stored(session, stored)
+
+
+def open_upload(
+    session: Session, runtime: Runtime, principal: Principal, interview_id: uuid.UUID, data: UploadOpen
+) -> UploadStateRead:
+    """Begin a resumable upload, decided as a single upload is."""
+    target = decide(runtime, principal, interview_id)(session, {"kind": data.kind, "category": data.category or ""})
+    file_name = None if data.file_name is None else sanitise_file_name(data.file_name)
+    state = storage.open_upload(session, runtime, target, length=data.length, file_name=file_name)
+    audit.touch(session, resource_id=state.id)
+    return _state(state)
+
+
+def upload_state(session: Session, runtime: Runtime, principal: Principal, upload_id: uuid.UUID) -> UploadStateRead:
+    row, _ = _loader(runtime, principal, upload_id)(session)
+    return _state(storage.upload_state(session, runtime, row))
+
+
+async def continue_upload(
+    session: Session,
+    runtime: Runtime,
+    principal: Principal,
+    upload_id: uuid.UUID,
+    offset: int,
+    body: AsyncIterator[bytes],
+) -> UploadStateRead | AttachmentStored:
+    """Take a resumable upload's bytes from ``offset``; the transfer that completes it stores it."""
+    result = await storage.continue_upload(session, runtime, _loader(runtime, principal, upload_id), offset, body)
+    if isinstance(result, AttachmentStored):
+        return _stored(session, result)
+    return _state(result)
+
+
+def abandon_upload(session: Session, runtime: Runtime, principal: Principal, upload_id: uuid.UUID) -> None:
+    """Its owner gives a resumable upload up: the row and the temp blob go. No consent is needed to stop."""
+    row = policy.load(session, principal, policy.Action.ATTACHMENT_UPLOAD, AttachmentUpload, upload_id)
+    storage.abandon_upload(session, runtime, row)
+
+
+# Reading ---------------------------------------------------------------------------------------------------
+
+
+def list_attachments(
+    session: Session, principal: Principal, interview_id: uuid.UUID, page: PageRequest = FIRST_PAGE
+) -> Page[AttachmentSummary]:
+    """An interview's attachments in the order they were stored: metadata only, nothing opened."""
+    interview = policy.load(session, principal, policy.Action.ATTACHMENT_READ, Interview, interview_id)
+    audit.touch(session, resource_id=interview.id, case_id=interview.case_id)
+    stmt = policy.scope(
+        principal,
+        policy.Action.ATTACHMENT_READ,
+        select(Attachment).where(Attachment.interview_id == interview.id),
+        Attachment.case_id,
+    )
+    rows, cursor = keyset(session, stmt, Attachment.id, page, uuid.UUID, lambda r: r.id)
+    return Page[AttachmentSummary](items=[AttachmentSummary.model_validate(r) for r in rows], next_cursor=cursor)
+
+
+def read_attachment(
+    session: Session, runtime: Runtime, principal: Principal, attachment_id: uuid.UUID
+) -> AttachmentRead:
+    """A documenter on the case team reads an attachment's facts (SHA-256, exact size, file name): a
+    named door to sealed values."""
+    row = policy.load(session, principal, policy.Action.ATTACHMENT_READ, Attachment, attachment_id)
+    audit.touch(session, resource_id=row.id, case_id=row.case_id)
+    facts = storage.attachment_facts(session, runtime, row)
+    return AttachmentRead.model_validate({**AttachmentSummary.model_validate(row).model_dump(), **vars(facts)})
+
+
+def download(
+    session: Session, runtime: Runtime, principal: Principal, attachment_id: uuid.UUID
+) -> tuple[Attachment, VerifiedBlob]:
+    """The original, verified whole before its first byte is released (storage.open_content)."""
+    row = policy.load(session, principal, policy.Action.ATTACHMENT_READ, Attachment, attachment_id)
+    audit.touch(session, resource_id=row.id, case_id=row.case_id)
+    return row, storage.open_content(session, runtime, row)
