@@ -84,15 +84,13 @@ def _category(kind: Kind, value: str | None) -> str:
     return str(value)
 
 
-def _recording(session: Session, principal: Principal, action: policy.Action, interview_id: uuid.UUID) -> Interview:
-    interview = policy.load(session, principal, action, Interview, interview_id)
+def _recording(interview: Interview) -> None:
     if interview.state not in RECORDING:
         raise Conflict(
             "attachments are added while the interview is in progress or paused",
             fields=["state"],
             code="interview_not_recording",
         )
-    return interview
 
 
 def _consent(session: Session, runtime: Runtime, interview: Interview, kind: Kind) -> None:
@@ -108,20 +106,30 @@ def _consent(session: Session, runtime: Runtime, interview: Interview, kind: Kin
 
 
 def _target(
-    session: Session, runtime: Runtime, principal: Principal, interview_id: uuid.UUID, kind: Kind, category: str
+    session: Session,
+    runtime: Runtime,
+    principal: Principal,
+    interview_id: uuid.UUID,
+    kind: str | None,
+    category: str | None,
 ) -> storage.UploadTarget:
-    interview = _recording(session, principal, policy.Action.ATTACHMENT_UPLOAD, interview_id)
-    _consent(session, runtime, interview, kind)
-    return storage.UploadTarget(interview.id, interview.person_id, interview.case_id, principal.user_id, kind, category)
+    """In order: the team (404), the kind and category (422), the interview's state (409), consent (403)."""
+    interview = policy.load(session, principal, policy.Action.ATTACHMENT_UPLOAD, Interview, interview_id)
+    audit.touch(session, case_id=interview.case_id)
+    declared = _kind(kind)
+    filed_under = _category(declared, category)
+    _recording(interview)
+    _consent(session, runtime, interview, declared)
+    return storage.UploadTarget(
+        interview.id, interview.person_id, interview.case_id, principal.user_id, declared, filed_under
+    )
 
 
 def decide(runtime: Runtime, principal: Principal, interview_id: uuid.UUID) -> storage.Authorise:
     """The decision on an upload to an interview, from the fields it declares (see the module)."""
 
     def authorise(session: Session, fields: Mapping[str, str]) -> storage.UploadTarget:
-        kind = _kind(fields.get("kind"))
-        category = _category(kind, fields.get("category"))
-        return _target(session, runtime, principal, interview_id, kind, category)
+        return _target(session, runtime, principal, interview_id, fields.get("kind"), fields.get("category"))
 
     return authorise
 
@@ -131,7 +139,7 @@ def _loader(runtime: Runtime, principal: Principal, upload_id: uuid.UUID) -> sto
 
     def load(session: Session) -> tuple[AttachmentUpload, storage.UploadTarget]:
         row = policy.load(session, principal, policy.Action.ATTACHMENT_UPLOAD, AttachmentUpload, upload_id)
-        return row, _target(session, runtime, principal, row.interview_id, Kind(row.kind), row.category)
+        return row, _target(session, runtime, principal, row.interview_id, row.kind, row.category)
 
     return load
 
@@ -165,7 +173,7 @@ def open_upload(
     session: Session, runtime: Runtime, principal: Principal, interview_id: uuid.UUID, data: UploadOpen
 ) -> UploadStateRead:
     """Begin a resumable upload, decided as a single upload is."""
-    target = decide(runtime, principal, interview_id)(session, {"kind": data.kind, "category": data.category or ""})
+    target = _target(session, runtime, principal, interview_id, data.kind, data.category)
     file_name = None if data.file_name is None else sanitise_file_name(data.file_name)
     state = storage.open_upload(session, runtime, target, length=data.length, file_name=file_name)
     audit.touch(session, resource_id=state.id)
@@ -195,6 +203,7 @@ async def continue_upload(
 def abandon_upload(session: Session, runtime: Runtime, principal: Principal, upload_id: uuid.UUID) -> None:
     """Its owner gives a resumable upload up: the row and the temp blob go. No consent is needed to stop."""
     row = policy.load(session, principal, policy.Action.ATTACHMENT_UPLOAD, AttachmentUpload, upload_id)
+    audit.touch(session, resource_id=row.id, case_id=row.case_id)
     storage.abandon_upload(session, runtime, row)
 
 

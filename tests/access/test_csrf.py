@@ -14,7 +14,7 @@ from app.core.db import unit_of_work
 from app.models import Base
 from tests.access.test_matrix import MATRIX, SESSION_ACTORS
 from tests.support.routes import protected_routes
-from tests.support.world import World, path_of
+from tests.support.world import World, body_of, path_of
 
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
 ROUTES = sorted(key for key in MATRIX if key[0] in UNSAFE)
@@ -48,10 +48,10 @@ def test_csrf_is_required(world: World, method: str, template: str) -> None:
     path = path_of(template, world)
     before = _snapshot(world)
     for header in ({}, {"x-csrf-token": "0" * 64}, {"x-csrf-token": actor.csrf[:-1]}):
-        r = actor.client.request(method, path, json=body(world, who), headers=header)
+        r = actor.client.request(method, path, **body_of(body(world, who), header))
         assert (r.status_code, r.json()["code"]) == (403, "csrf"), r.text
     assert _snapshot(world) == before
-    allowed = actor.request(method, path, json=body(world, who))
+    allowed = actor.request(method, path, **body_of(body(world, who)))
     assert allowed.status_code == expected[who], allowed.text
     if allowed.status_code < 300:
         assert _snapshot(world) != before  # the snapshot sees what this route changes

@@ -18,7 +18,7 @@ from tests.support.actors import PASSWORD, code
 from tests.support.consent import participation as consent_body
 from tests.support.interviews import planned
 from tests.support.routes import ApiRoute, api_routes, protected_routes
-from tests.support.world import INTERVIEW_REVISION, World, path_of, request
+from tests.support.world import INTERVIEW_REVISION, RECORDING, UPLOAD_PHOTO, Raw, World, path_of, request
 
 SESSION_ACTORS = ["doc_in", "doc_out", "legal_in", "legal_out", "custodian", "auditor", "admin"]
 TOKENS = ["doc_in_ro", "custodian_ro", "auditor_ro", "admin_ro"]  # read-only API tokens of those users
@@ -26,7 +26,7 @@ RESTRICTED = ["doc_pw", "admin_pw", "doc_enrol", "admin_enrol"]  # password chan
 # Tokens act first: a session's password change later in the same test revokes its user's tokens.
 ACTORS = ["anon", *TOKENS, *SESSION_ACTORS, *RESTRICTED]
 
-Body = Callable[[World, str], dict[str, Any] | None]
+Body = Callable[[World, str], dict[str, Any] | Raw | None]
 
 
 def _none(_w: World, _who: str) -> None:
@@ -34,6 +34,10 @@ def _none(_w: World, _who: str) -> None:
 
 
 def _fixed(body: dict[str, Any]) -> Body:
+    return lambda _w, _who: body
+
+
+def _fixed_raw(body: Raw) -> Body:
     return lambda _w, _who: body
 
 
@@ -162,6 +166,31 @@ MATRIX: dict[tuple[str, str], tuple[Body, dict[str, int]]] = {
         {**_allow(200, {"doc_in", "doc_in_ro"}), "doc_out": 404},
     ),
     ("PATCH", "/api/v1/feedback-tasks/{task_id}"): (_fixed({"state": "done"}), {**_allow(200, DOC_IN), "doc_out": 404}),
+    # Attachments: the world's interview being recorded, its stored photo and doc_in's resumable upload.
+    ("POST", "/api/v1/interviews/{interview_id}/attachments"): (
+        _fixed_raw(UPLOAD_PHOTO),
+        {**_allow(201, DOC_IN), "doc_out": 404},
+    ),
+    ("GET", "/api/v1/interviews/{interview_id}/attachments"): (
+        _none,
+        {**_allow(200, {"doc_in", "doc_in_ro"}), "doc_out": 404},
+    ),
+    ("GET", "/api/v1/attachments/{attachment_id}"): (_none, {**_allow(200, {"doc_in", "doc_in_ro"}), "doc_out": 404}),
+    ("GET", "/api/v1/attachments/{attachment_id}/content"): (
+        _none,
+        {**_allow(200, {"doc_in", "doc_in_ro"}), "doc_out": 404},
+    ),
+    ("POST", "/api/v1/interviews/{interview_id}/uploads"): (
+        _fixed({"kind": "audio", "length": 5000}),
+        {**_allow(201, DOC_IN), "doc_out": 404},
+    ),
+    # A resumable upload is its owner's: continuing it is uploading, so a read-only token may not even look.
+    ("GET", "/api/v1/uploads/{upload_id}"): (_none, {**_allow(200, DOC_IN), "doc_out": 404}),
+    ("PATCH", "/api/v1/uploads/{upload_id}"): (
+        _fixed_raw(Raw(RECORDING, {"upload-offset": "0", "content-type": "application/octet-stream"})),
+        {**_allow(201, DOC_IN), "doc_out": 404},
+    ),
+    ("DELETE", "/api/v1/uploads/{upload_id}"): (_none, {**_allow(204, DOC_IN), "doc_out": 404}),
     ("GET", "/api/v1/duplicate-reviews"): (_none, _allow(200, CUSTODIAN)),
     ("POST", "/api/v1/duplicate-reviews/{review_id}"): (
         _fixed({"decision": "not_duplicate"}),

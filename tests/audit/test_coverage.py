@@ -18,7 +18,7 @@ from app.core.db import unit_of_work
 from tests.access.test_matrix import MATRIX
 from tests.support.actors import anonymous, code
 from tests.support.routes import protected_routes
-from tests.support.world import QUERY, World, path_of
+from tests.support.world import QUERY, World, body_of, path_of
 
 ANY = object()
 Expect = Callable[[World, Any], object]
@@ -50,6 +50,18 @@ def _interview(w: World, _r: Any) -> object:
     return w.interview_id
 
 
+def _recording(w: World, _r: Any) -> object:
+    return w.recording_id
+
+
+def _attachment(w: World, _r: Any) -> object:
+    return w.attachment_id
+
+
+def _upload(w: World, _r: Any) -> object:
+    return w.upload_id
+
+
 def _any(_w: World, _r: Any) -> object:
     return ANY
 
@@ -59,6 +71,9 @@ def _none(_w: World, _r: Any) -> object:
 
 
 # (method, path) -> (who succeeds, action, resource type, expected resource id)
+# Routes whose successful request stores an attachment, and so writes its custody commitment first.
+STORING = {("POST", "/api/v1/interviews/{interview_id}/attachments"), ("PATCH", "/api/v1/uploads/{upload_id}")}
+
 ROUTES: dict[tuple[str, str], tuple[str, str, str, Expect]] = {
     ("GET", "/api/v1/me"): ("doc_in", "me.read", "user", _me("doc_in")),
     ("POST", "/api/v1/auth/logout"): ("doc_in", "auth.logout", "session", _any),
@@ -128,6 +143,29 @@ ROUTES: dict[tuple[str, str], tuple[str, str, str, Expect]] = {
     ("GET", "/api/v1/people/{person_id}/interviews"): ("doc_in", "interview.list", "interview", _person),
     ("GET", "/api/v1/interviews/{interview_id}"): ("doc_in", "interview.read", "interview", _interview),
     ("PATCH", "/api/v1/interviews/{interview_id}"): ("doc_in", "interview.update", "interview", _interview),
+    ("POST", "/api/v1/interviews/{interview_id}/attachments"): (
+        "doc_in",
+        "attachment.upload",
+        "attachment",
+        _from_body("id"),
+    ),
+    ("GET", "/api/v1/interviews/{interview_id}/attachments"): ("doc_in", "attachment.list", "attachment", _recording),
+    ("GET", "/api/v1/attachments/{attachment_id}"): ("doc_in", "attachment.read", "attachment", _attachment),
+    ("GET", "/api/v1/attachments/{attachment_id}/content"): (
+        "doc_in",
+        "attachment.download",
+        "attachment",
+        _attachment,
+    ),
+    ("POST", "/api/v1/interviews/{interview_id}/uploads"): (
+        "doc_in",
+        "attachment.upload_open",
+        "attachment_upload",
+        _from_body("id"),
+    ),
+    ("GET", "/api/v1/uploads/{upload_id}"): ("doc_in", "attachment.upload_status", "attachment_upload", _upload),
+    ("PATCH", "/api/v1/uploads/{upload_id}"): ("doc_in", "attachment.upload", "attachment", _upload),
+    ("DELETE", "/api/v1/uploads/{upload_id}"): ("doc_in", "attachment.upload_abandon", "attachment_upload", _upload),
     ("GET", "/api/v1/cases/{case_id}/feedback-tasks"): ("doc_in", "feedback.list", "feedback_task", _none),
     ("PATCH", "/api/v1/feedback-tasks/{task_id}"): (
         "doc_in",
@@ -173,7 +211,7 @@ def test_one_event_per_request_allowed_and_denied(world: World, method: str, tem
     case_in_path = str(world.case_id) if "{case_id}" in template else None
 
     before = _last_seq(app)
-    denied = anonymous(app).request(method, path, json=_body(world, method, template, "anon"))
+    denied = anonymous(app).request(method, path, **body_of(_body(world, method, template, "anon")))
     assert denied.status_code == 401
     [event] = _events_since(app, before)
     assert (event.action, event.resource_type, event.outcome, event.actor) == (
@@ -190,9 +228,13 @@ def test_one_event_per_request_allowed_and_denied(world: World, method: str, tem
         secret = world.actors[who].post("/api/v1/me/totp").json()["secret"]
         payload = {"code": code(secret, app)}
     before = _last_seq(app)
-    allowed = world.actors[who].request(method, path, json=payload)
+    allowed = world.actors[who].request(method, path, **body_of(payload))
     assert allowed.status_code < 300, allowed.text
-    [event] = _events_since(app, before)
+    events = _events_since(app, before)
+    if (method, template) in STORING:  # the custody commitment, a minimal entry of its own, comes first
+        commitment, *events = events
+        assert (commitment.action, commitment.resource_id, commitment.case_id) == ("custody.commit", None, None)
+    [event] = events
     assert (event.action, event.resource_type, event.outcome) == (action, resource_type, "allowed")
     assert event.actor == f"user:{world.actors[who].user_id}"
     assert event.credential is not None

@@ -1,5 +1,6 @@
 """The authorization matrix's world: users of every kind, a case, people, a pending confirmation,
-a duplicate review and a signed checkpoint. Built once per session (per xdist worker) and copied
+a duplicate review, a signed checkpoint, an interview being recorded with an attachment and a resumable
+upload under way. Built once per session (per xdist worker) and copied
 per test, with the same keyring and the database clock set back to the moment it was built."""
 
 from __future__ import annotations
@@ -79,6 +80,10 @@ class Saved:
     review_id: str
     interview_id: str
     task_id: str
+    recording_id: str
+    attachment_id: str
+    upload_id: str
+    blob_dir: Path
 
 
 @dataclass
@@ -94,6 +99,32 @@ class World:
     review_id: str
     interview_id: str
     task_id: str
+    recording_id: str
+    attachment_id: str
+    upload_id: str
+
+
+@dataclass(frozen=True)
+class Raw:
+    """A request body sent as bytes, with headers of its own (an attachment upload)."""
+
+    content: bytes
+    headers: dict[str, str]
+
+
+def body_of(payload: Any, headers: dict[str, str] | None = None) -> dict[str, Any]:
+    """The keyword arguments that send ``payload``: JSON, or ``Raw`` bytes with their headers."""
+    if isinstance(payload, Raw):
+        return {"content": payload.content, "headers": {**payload.headers, **(headers or {})}}
+    return {"json": payload, "headers": headers or {}}
+
+
+PHOTO = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00" + bytes(range(256)) * 8
+"""A small JPEG-looking file for the world's uploads."""
+RECORDING = b"\x00\x00\x00\x20ftypM4A \x00\x00\x00\x00M4A mp42isom\x00\x00\x00\x00" + bytes(range(256)) * 4
+"""The bytes of the world's resumable upload."""
+UPLOAD_PHOTO = Raw(PHOTO, {"attachment-kind": "photo", "attachment-category": "photos_other"})
+RECORDING_DECISIONS = {"audio_recording": True, "video_recording": True, "photos": True}
 
 
 INTERVIEW_REVISION = 2
@@ -171,6 +202,13 @@ def _populate(app: FastAPI, database: ProvisionedDatabase, key_file: Path) -> Sa
         json={"revision": 1, "feedback": [{"promise": "Tell her when the report is out.", "due_on": due()}]},
     )
     assert promised.json()["revision"] == INTERVIEW_REVISION, promised.text
+    recording = _recording(app, documenter, people[1])
+    attachment = documenter.post(f"/api/v1/interviews/{recording}/attachments", **body_of(UPLOAD_PHOTO))
+    assert attachment.status_code == 201, attachment.text
+    upload = documenter.post(
+        f"/api/v1/interviews/{recording}/uploads", json={"kind": "audio", "length": len(RECORDING)}
+    )
+    assert upload.status_code == 201, upload.text
     credentials = {
         name: Credential(a.user_id, a.username, a.totp_secret, a.client.cookies.get(COOKIE), a.csrf, None)
         for name, a in actors.items()
@@ -191,7 +229,26 @@ def _populate(app: FastAPI, database: ProvisionedDatabase, key_file: Path) -> Sa
         review_id=reviews[0]["id"],
         interview_id=interview.json()["id"],
         task_id=promised.json()["feedback"][0]["task_id"],
+        recording_id=recording,
+        attachment_id=attachment.json()["id"],
+        upload_id=upload.json()["id"],
+        blob_dir=app.state.runtime.settings.attachments_dir,
     )
+
+
+def _recording(app: FastAPI, documenter: Actor, person_id: str) -> str:
+    """An interview of the person in progress, under consent that agrees to every recording."""
+    decisions = {**participation(app)["decisions"], **RECORDING_DECISIONS}
+    agreed = documenter.post(f"/api/v1/people/{person_id}/participation", json=participation(app, decisions=decisions))
+    assert agreed.status_code == 201, agreed.text
+    made = documenter.post(f"/api/v1/people/{person_id}/interviews", json=planned(checklist=checklist()))
+    assert made.status_code == 201, made.text
+    started = documenter.request(
+        "PATCH", f"/api/v1/interviews/{made.json()['id']}", json={"revision": 1, "state": "in_progress"}
+    )
+    assert started.status_code == 200, started.text
+    recording: str = started.json()["id"]
+    return recording
 
 
 @contextmanager
@@ -201,6 +258,7 @@ def restore(saved: Saved, templates: Templates, tmp_path: Path) -> Iterator[Worl
     key_file = tmp_path / "var" / "keyring.json"
     key_file.parent.mkdir(parents=True, exist_ok=True)
     shutil.copy2(saved.key_file, key_file)
+    shutil.copytree(saved.blob_dir, key_file.parent / "attachments")
     with templates.database(tmp_path, source=saved.source) as database:
         app = _app(tmp_path / "var", database.url, key_file)
         try:
@@ -218,6 +276,9 @@ def restore(saved: Saved, templates: Templates, tmp_path: Path) -> Iterator[Worl
                 saved.review_id,
                 saved.interview_id,
                 saved.task_id,
+                saved.recording_id,
+                saved.attachment_id,
+                saved.upload_id,
             )
         finally:
             app.state.engine.dispose()
@@ -233,8 +294,8 @@ def _actor(app: FastAPI, c: Credential) -> Actor:
 def request(world: World, who: str, method: str, path: str, payload: Any) -> Any:
     if who == "anon":
         client = TestClient(world.app, base_url="https://testserver", raise_server_exceptions=False)
-        return client.request(method, path, json=payload)
-    return world.actors[who].request(method, path, json=payload)
+        return client.request(method, path, **body_of(payload))
+    return world.actors[who].request(method, path, **body_of(payload))
 
 
 QUERY = {
@@ -252,8 +313,10 @@ def path_of(template: str, w: World) -> str:
         confirmation_id=w.confirmation_id,
         person_id=w.person_id,
         review_id=w.review_id,
-        interview_id=w.interview_id,
+        interview_id=w.recording_id if template.endswith(("/attachments", "/uploads")) else w.interview_id,
         task_id=w.task_id,
+        attachment_id=w.attachment_id,
+        upload_id=w.upload_id,
         form_id="standard",
         version="v1",
         language="hy",
