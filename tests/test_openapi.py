@@ -58,3 +58,19 @@ def test_a_problem_answer_matches_the_declared_schema(client: TestClient) -> Non
     assert r.headers["content-type"] == "application/problem+json"
     assert set(r.json()) <= declared
     assert set(document["components"]["schemas"]["Problem"]["required"]) <= set(r.json())
+
+
+def test_the_upload_routes_describe_what_a_streamed_file_can_meet(client: TestClient) -> None:
+    paths = _document(client)["paths"]
+    for path, method in [
+        ("/api/v1/interviews/{interview_id}/attachments", "post"),
+        ("/api/v1/uploads/{upload_id}", "patch"),
+    ]:
+        responses = paths[path][method]["responses"]
+        for code in ("400", "408", "413", "415"):
+            assert list(responses[code]["content"]) == ["application/problem+json"], (path, code)
+        assert "attachment limit" in responses["413"]["description"]
+    opened = paths["/api/v1/interviews/{interview_id}/uploads"]["post"]["responses"]
+    assert "attachment limit" in opened["413"]["description"]
+    download = paths["/api/v1/attachments/{attachment_id}/content"]["get"]["responses"]
+    assert "415" not in download
