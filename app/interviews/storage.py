@@ -1,6 +1,6 @@
 """Storing and reading attachments: the mechanics below the attachment service.
 
-The attachment service (policy, consent for the kind, the HTTP shapes) decides *whether*; this
+The attachment service (service_attachments.py: policy, consent for the kind, the category) decides *whether*; this
 module decides *how*: a body streamed in and sealed as it arrives, outside any transaction, with
 only the final row joining the unit of work, and the blob made final only once that row commits.
 
