@@ -77,6 +77,10 @@ class AuditAction(StrEnum):
     FEEDBACK_LIST = "feedback.list"
     FEEDBACK_UPDATE = "feedback.update"
     STATEMENT_CONFIRM = "statement.confirm"
+    STATEMENT_LIST = "statement.list"
+    STATEMENT_READ = "statement.read"
+    DRAFT_SAVE = "draft.save"
+    DRAFT_READ = "draft.read"
     ATTACHMENT_UPLOAD = "attachment.upload"
     ATTACHMENT_LIST = "attachment.list"
     ATTACHMENT_READ = "attachment.read"
@@ -103,6 +107,7 @@ _PURPOSES = {
     "person": Purpose.DOCUMENTATION,
     "duplicate": Purpose.DOCUMENTATION,
     "statement": Purpose.DOCUMENTATION,
+    "draft": Purpose.DOCUMENTATION,
     "attachment": Purpose.DOCUMENTATION,
     "interview": Purpose.DOCUMENTATION,
     "feedback": Purpose.DOCUMENTATION,

@@ -76,7 +76,19 @@ _ATTACHMENTS: dict[Field, C] = {
     ("attachments", "content", "file_name"): C.IDENTITY,
 }
 
-FIELD_CATEGORIES: Mapping[Field, C] = MappingProxyType({**_PEOPLE, **_INTERVIEWS, **_ATTACHMENTS})
+# Drafts and statements: the testimony itself. Free text and answers can tell of sexual violence at any
+# point, and the table never guesses from content, so they take the most protective narrative category.
+_STATEMENTS: dict[Field, C] = {
+    ("interview_drafts", "content", "text"): C.NARRATIVE_SEXUAL_VIOLENCE,
+    ("interview_drafts", "content", "answers"): C.NARRATIVE_SEXUAL_VIOLENCE,
+    ("statement_versions", "content", "text"): C.NARRATIVE_SEXUAL_VIOLENCE,
+    ("statement_versions", "content", "answers"): C.NARRATIVE_SEXUAL_VIOLENCE,
+    ("statement_versions", "content", "read_back_in"): C.INTERVIEW_METADATA,
+    ("statement_versions", "content", "confirmed_by_interviewee"): C.INTERVIEW_METADATA,
+    ("statement_versions", "content", "reason"): C.NARRATIVE_GENERAL,
+}
+
+FIELD_CATEGORIES: Mapping[Field, C] = MappingProxyType({**_PEOPLE, **_INTERVIEWS, **_ATTACHMENTS, **_STATEMENTS})
 
 NOT_FIELDS: Mapping[tuple[str, str], str] = MappingProxyType(
     {

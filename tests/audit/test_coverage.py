@@ -128,6 +128,21 @@ ROUTES: dict[tuple[str, str], tuple[str, str, str, Expect]] = {
     ("GET", "/api/v1/people/{person_id}/interviews"): ("doc_in", "interview.list", "interview", _person),
     ("GET", "/api/v1/interviews/{interview_id}"): ("doc_in", "interview.read", "interview", _interview),
     ("PATCH", "/api/v1/interviews/{interview_id}"): ("doc_in", "interview.update", "interview", _interview),
+    ("PUT", "/api/v1/interviews/{interview_id}/draft"): ("doc_in", "draft.save", "interview", _interview),
+    ("GET", "/api/v1/interviews/{interview_id}/draft"): ("doc_in", "draft.read", "interview", _interview),
+    ("POST", "/api/v1/interviews/{interview_id}/statements"): (
+        "doc_in",
+        "statement.confirm",
+        "statement",
+        _from_body("id"),
+    ),
+    ("GET", "/api/v1/interviews/{interview_id}/statements"): ("doc_in", "statement.list", "statement", _interview),
+    ("GET", "/api/v1/statements/{statement_id}"): (
+        "doc_in",
+        "statement.read",
+        "statement",
+        lambda w, _r: w.statement_id,
+    ),
     ("GET", "/api/v1/cases/{case_id}/feedback-tasks"): ("doc_in", "feedback.list", "feedback_task", _none),
     ("PATCH", "/api/v1/feedback-tasks/{task_id}"): (
         "doc_in",
@@ -192,7 +207,12 @@ def test_one_event_per_request_allowed_and_denied(world: World, method: str, tem
     before = _last_seq(app)
     allowed = world.actors[who].request(method, path, json=payload)
     assert allowed.status_code < 300, allowed.text
-    [event] = _events_since(app, before)
+    # A confirmed statement also commits to its content in a custody entry of its own, which names nothing.
+    events = _events_since(app, before)
+    commitments = [e for e in events if e.action == "custody.commit"]
+    assert len(commitments) == (1 if action == "statement.confirm" else 0)
+    assert all(c.resource_id is None and c.case_id is None for c in commitments)
+    [event] = [e for e in events if e.action != "custody.commit"]
     assert (event.action, event.resource_type, event.outcome) == (action, resource_type, "allowed")
     assert event.actor == f"user:{world.actors[who].user_id}"
     assert event.credential is not None
@@ -206,7 +226,7 @@ def test_one_event_per_request_allowed_and_denied(world: World, method: str, tem
         assert event.resource_id == expected_id
     if case_in_path:
         assert str(event.case_id) == case_in_path
-    if "{person_id}" in template or "{interview_id}" in template or "{task_id}" in template:
+    if any(f"{{{name}}}" in template for name in ("person_id", "interview_id", "task_id", "statement_id")):
         assert event.case_id == world.case_id  # the case of the person or interview, though not in the path
 
 

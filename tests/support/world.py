@@ -79,6 +79,7 @@ class Saved:
     review_id: str
     interview_id: str
     task_id: str
+    statement_id: str
 
 
 @dataclass
@@ -94,10 +95,13 @@ class World:
     review_id: str
     interview_id: str
     task_id: str
+    statement_id: str
 
 
-INTERVIEW_REVISION = 2
-"""The revision of the world's interview: planned with its checklist, then a feedback promise."""
+INTERVIEW_REVISION = 3
+"""The revision of the world's interview: planned with its checklist, a feedback promise, then started."""
+DRAFT_REVISION = 1
+"""The world's interview has a draft, saved once."""
 
 
 def _settings(data_dir: Path, url: str, key_file: Path) -> Settings:
@@ -170,7 +174,21 @@ def _populate(app: FastAPI, database: ProvisionedDatabase, key_file: Path) -> Sa
         f"/api/v1/interviews/{interview.json()['id']}",
         json={"revision": 1, "feedback": [{"promise": "Tell her when the report is out.", "due_on": due()}]},
     )
-    assert promised.json()["revision"] == INTERVIEW_REVISION, promised.text
+    started = documenter.request(
+        "PATCH", f"/api/v1/interviews/{interview.json()['id']}", json={"revision": 2, "state": "in_progress"}
+    )
+    assert started.json()["revision"] == INTERVIEW_REVISION, started.text
+    drafted = documenter.request(
+        "PUT",
+        f"/api/v1/interviews/{interview.json()['id']}/draft",
+        json={"text": "We left on foot at night.", "answers": [{"question": "background", "state": "declined"}]},
+    )
+    assert drafted.json()["revision"] == DRAFT_REVISION, drafted.text
+    confirmed = documenter.post(
+        f"/api/v1/interviews/{interview.json()['id']}/statements",
+        json={"version": 1, "draft_revision": DRAFT_REVISION, "confirmed_by_interviewee": True, "read_back_in": "hy"},
+    )
+    assert confirmed.status_code == 201, confirmed.text
     credentials = {
         name: Credential(a.user_id, a.username, a.totp_secret, a.client.cookies.get(COOKIE), a.csrf, None)
         for name, a in actors.items()
@@ -191,6 +209,7 @@ def _populate(app: FastAPI, database: ProvisionedDatabase, key_file: Path) -> Sa
         review_id=reviews[0]["id"],
         interview_id=interview.json()["id"],
         task_id=promised.json()["feedback"][0]["task_id"],
+        statement_id=confirmed.json()["id"],
     )
 
 
@@ -218,6 +237,7 @@ def restore(saved: Saved, templates: Templates, tmp_path: Path) -> Iterator[Worl
                 saved.review_id,
                 saved.interview_id,
                 saved.task_id,
+                saved.statement_id,
             )
         finally:
             app.state.engine.dispose()
@@ -254,6 +274,7 @@ def path_of(template: str, w: World) -> str:
         review_id=w.review_id,
         interview_id=w.interview_id,
         task_id=w.task_id,
+        statement_id=w.statement_id,
         form_id="standard",
         version="v1",
         language="hy",

@@ -1,0 +1,113 @@
+"""Wire shapes for an interview's draft and its confirmed statement versions, and their sealed documents.
+
+A draft holds free-text working notes and answers to guide questions; each answer carries its state
+(``answered`` with text, ``declined`` or ``not_asked`` without). A statement version is a confirmed
+copy of the draft. Every field of the sealed documents has a data category in app/consent/categories.py.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import Field, StringConstraints
+
+from app.core.schemas import Input, NonBlank, Output
+from app.interviews.schemas import LanguageCode, Text
+from app.interviews.vocabulary import AnswerState
+
+QuestionId = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,39}$")]
+AnswerText = Annotated[NonBlank, StringConstraints(max_length=20_000)]
+NotesText = Annotated[NonBlank, StringConstraints(max_length=100_000)]
+
+
+class Answer(Input):
+    """An answer to a guide question: ``text`` is given for ``answered`` and only then."""
+
+    question: QuestionId
+    state: AnswerState
+    text: AnswerText | None = None
+
+
+class DraftWrite(Input):
+    """The whole draft, replacing what the slot held."""
+
+    text: NotesText | None = None
+    """Free-text working notes."""
+    answers: Annotated[list[Answer], Field(max_length=60)] = Field(default_factory=list)
+
+
+class StatementConfirm(Input):
+    """The interviewee heard the draft of ``draft_revision`` read back in ``read_back_in`` and confirmed it.
+
+    ``reason`` says why a version after the first corrects the one before; the first has none.
+    """
+
+    version: int = Field(ge=1, le=2**31 - 1)
+    """The version this makes: 1 for the first, then one more than the last (409 naming it otherwise)."""
+    draft_revision: int = Field(ge=1, le=2**31 - 1)
+    confirmed_by_interviewee: Literal[True]
+    read_back_in: LanguageCode
+    reason: Text | None = None
+
+
+# The sealed documents.
+
+
+class AnswerRecord(Output):
+    question: str
+    state: AnswerState
+    text: str | None
+
+
+class DraftContent(Output):
+    """What ``interview_drafts.content`` holds."""
+
+    text: str | None = None
+    answers: list[AnswerRecord] = Field(default_factory=list)
+
+
+class StatementContent(Output):
+    """What ``statement_versions.content`` holds."""
+
+    text: str | None
+    answers: list[AnswerRecord]
+    read_back_in: str
+    confirmed_by_interviewee: bool
+    reason: str | None
+
+
+# Answers.
+
+
+class DraftRead(Output):
+    interview_id: uuid.UUID
+    revision: int
+    saved_at: datetime
+    saved_by: uuid.UUID | None
+    text: str | None
+    answers: list[AnswerRecord]
+
+
+class StatementSummary(Output):
+    """What a list shows: metadata only."""
+
+    id: uuid.UUID
+    interview_id: uuid.UUID
+    version: int
+    draft_revision: int
+    confirmed_at: datetime
+    recorded_by: uuid.UUID | None
+
+
+class StatementRead(StatementSummary):
+    """A statement version opened for a documenter on the case team (an audited read)."""
+
+    text: str | None
+    answers: list[AnswerRecord]
+    read_back_in: str
+    confirmed_by_interviewee: bool
+    reason: str | None
+    sha256: str
+    """The SHA-256 of the version's canonical bytes (docs/auditing.md), which its custody commitment binds."""
