@@ -8,8 +8,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import subprocess
-import sys
 import uuid
 from pathlib import Path
 from typing import Any
@@ -22,19 +20,16 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import NullPool
 from typer.testing import CliRunner
 
-from app.audit import note
 from app.cli import cli
 from app.core.db import unit_of_work
-from app.crypto import keyring as kr
 from app.interviews.models import InterviewDraft, StatementVersion
+from tests.interviews.test_custody import _verify, _vkey
 from tests.people.test_sealing import _raw_storage
 from tests.support.actors import Actor
 from tests.support.consent import documenter_team
 from tests.support.database import ProvisionedDatabase
 from tests.support.interviews import checklist, consenting_person, new_interview, patch
 
-REPO = Path(__file__).resolve().parents[2]
-ORIGIN = "testimony-vault.example/audit"
 MARK = "q7Wx"
 
 
@@ -248,16 +243,6 @@ def test_canaries_in_drafts_and_statements_stay_sealed(
         assert MARK not in printed
 
 
-def _verify(proof: Path, item: Path, key: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "app.audit.verify", "custody", str(proof), str(item), "--key", key],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-
-
 def test_a_statements_custody_proof_verifies_end_to_end(
     app: FastAPI, cli_env: dict[str, str], key_file: Path, tmp_path: Path
 ) -> None:
@@ -278,7 +263,7 @@ def test_a_statements_custody_proof_verifies_end_to_end(
     assert hashlib.sha256(statement.read_bytes()).hexdigest() == version["sha256"]
     assert json.loads(statement.read_bytes())["text"] == "Ես տեսա ամեն ինչ"
     assert version["id"] not in proof.read_text()
-    key = note.vkey(ORIGIN, kr.loads(key_file.read_bytes(), None).signer.public_key)
+    key = _vkey(key_file)
     good = _verify(proof, statement, key)
     assert good.returncode == 0, good.stdout + good.stderr
     assert "kind: statement version" in good.stdout
