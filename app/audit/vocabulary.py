@@ -81,6 +81,9 @@ class AuditAction(StrEnum):
     STATEMENT_READ = "statement.read"
     DRAFT_SAVE = "draft.save"
     DRAFT_READ = "draft.read"
+    INCIDENT_CREATE = "incident.create"
+    INCIDENT_LIST = "incident.list"
+    INCIDENT_READ = "incident.read"
     ATTACHMENT_UPLOAD = "attachment.upload"
     ATTACHMENT_LIST = "attachment.list"
     ATTACHMENT_READ = "attachment.read"
@@ -108,6 +111,7 @@ _PURPOSES = {
     "duplicate": Purpose.DOCUMENTATION,
     "statement": Purpose.DOCUMENTATION,
     "draft": Purpose.DOCUMENTATION,
+    "incident": Purpose.DOCUMENTATION,
     "attachment": Purpose.DOCUMENTATION,
     "interview": Purpose.DOCUMENTATION,
     "feedback": Purpose.DOCUMENTATION,

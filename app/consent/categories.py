@@ -88,7 +88,20 @@ _STATEMENTS: dict[Field, C] = {
     ("statement_versions", "content", "reason"): C.NARRATIVE_GENERAL,
 }
 
-FIELD_CATEGORIES: Mapping[Field, C] = MappingProxyType({**_PEOPLE, **_INTERVIEWS, **_ATTACHMENTS, **_STATEMENTS})
+# Incidents. A violation type such as sexual violence is itself sensitive, so the list of types takes that
+# category; where and when it happened are part of the narrative (not where the person comes from or lives).
+_INCIDENTS: dict[Field, C] = {
+    ("incidents", "details", "date"): C.NARRATIVE_GENERAL,
+    ("incidents", "details", "place"): C.NARRATIVE_GENERAL,
+    ("incidents", "details", "violation_types"): C.NARRATIVE_SEXUAL_VIOLENCE,
+    ("incidents", "details", "perpetrators"): C.ALLEGED_PERPETRATORS,
+    ("incidents", "details", "other_victims_description"): C.THIRD_PARTY_INFO,
+    ("incidents", "details", "witnesses_description"): C.THIRD_PARTY_INFO,
+}
+
+FIELD_CATEGORIES: Mapping[Field, C] = MappingProxyType(
+    {**_PEOPLE, **_INTERVIEWS, **_ATTACHMENTS, **_STATEMENTS, **_INCIDENTS}
+)
 
 NOT_FIELDS: Mapping[tuple[str, str], str] = MappingProxyType(
     {

@@ -193,3 +193,27 @@ class StatementVersion(Base):
     recorded_by: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("users.id"), default=None)
     """The account that recorded the interviewee's confirmation."""
     content: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class Incident(Base):
+    """An incident the person told of in an interview: structured, and sealed but for the counts.
+
+    It belongs to the interview, not to a statement version: incidents are recorded as the person tells
+    them, before any version is confirmed, and stay the interview's facts through corrections. ``details``
+    is sealed JSON (schemas_statements.IncidentDetails: dates and their precision, place, violation
+    types, alleged perpetrators, descriptions of other victims and witnesses) bound to the interview and
+    case. Rows are never changed.
+    """
+
+    __tablename__ = "incidents"
+    __table_args__ = ({"info": {"append_only": True}},)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    interview_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("interviews.id"), index=True)
+    person_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("people.id"))
+    case_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("cases.id"), index=True)
+    other_victims: Mapped[int | None] = mapped_column(Integer, default=None)
+    witnesses: Mapped[int | None] = mapped_column(Integer, default=None)
+    recorded_by: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("users.id"), default=None)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    details: Mapped[bytes] = mapped_column(LargeBinary)

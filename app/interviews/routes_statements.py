@@ -1,4 +1,4 @@
-"""HTTP adapters for an interview's draft and its confirmed statement versions."""
+"""HTTP adapters for an interview's draft, its confirmed statement versions and its incidents."""
 
 from __future__ import annotations
 
@@ -10,10 +10,13 @@ from app.access.deps import CurrentPrincipal, RuntimeDep
 from app.audit.unit_of_work import DbSession, UnitOfWorkRoute, audited
 from app.audit.vocabulary import AuditAction
 from app.core.pagination import Page, PageQuery
-from app.interviews import service_statements
+from app.interviews import service_incidents, service_statements
 from app.interviews.schemas_statements import (
     DraftRead,
     DraftWrite,
+    IncidentCreate,
+    IncidentRead,
+    IncidentSummary,
     StatementConfirm,
     StatementRead,
     StatementSummary,
@@ -66,3 +69,31 @@ def read_statement(
     statement_id: uuid.UUID, principal: CurrentPrincipal, session: DbSession, runtime: RuntimeDep
 ) -> StatementRead:
     return service_statements.read_statement(session, runtime, principal, statement_id)
+
+
+@router.post("/interviews/{interview_id}/incidents", response_model=IncidentRead, status_code=status.HTTP_201_CREATED)
+@audited(AuditAction.INCIDENT_CREATE, "incident")
+def add_incident(
+    interview_id: uuid.UUID,
+    data: IncidentCreate,
+    principal: CurrentPrincipal,
+    session: DbSession,
+    runtime: RuntimeDep,
+) -> IncidentRead:
+    return service_incidents.add_incident(session, runtime, principal, interview_id, data)
+
+
+@router.get("/interviews/{interview_id}/incidents", response_model=Page[IncidentSummary])
+@audited(AuditAction.INCIDENT_LIST, "incident", id_param="interview_id")
+def list_incidents(
+    interview_id: uuid.UUID, principal: CurrentPrincipal, session: DbSession, page: PageQuery
+) -> Page[IncidentSummary]:
+    return service_incidents.list_incidents(session, principal, interview_id, page)
+
+
+@router.get("/incidents/{incident_id}", response_model=IncidentRead)
+@audited(AuditAction.INCIDENT_READ, "incident", id_param="incident_id")
+def read_incident(
+    incident_id: uuid.UUID, principal: CurrentPrincipal, session: DbSession, runtime: RuntimeDep
+) -> IncidentRead:
+    return service_incidents.read_incident(session, runtime, principal, incident_id)

@@ -8,14 +8,14 @@ copy of the draft. Every field of the sealed documents has a data category in ap
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints
 
 from app.core.schemas import Input, NonBlank, Output
-from app.interviews.schemas import LanguageCode, Text
-from app.interviews.vocabulary import AnswerState
+from app.interviews.schemas import LanguageCode, PlaceText, Text
+from app.interviews.vocabulary import AnswerState, DatePrecision, ViolationType
 
 QuestionId = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,39}$")]
 AnswerText = Annotated[NonBlank, StringConstraints(max_length=20_000)]
@@ -111,3 +111,74 @@ class StatementRead(StatementSummary):
     reason: str | None
     sha256: str
     """The SHA-256 of the version's canonical bytes (docs/auditing.md), which its custody commitment binds."""
+
+
+# Incidents.
+
+Count = Annotated[int, Field(ge=0, le=1_000_000)]
+
+
+class IncidentDate(Input):
+    """When it happened: a day (``from``), or a range (``from`` to ``to``), and how precisely the person
+    could say. With ``month`` or ``year``, give the first day of the month or year."""
+
+    start: date = Field(alias="from")
+    end: date | None = Field(default=None, alias="to")
+    precision: DatePrecision
+
+
+class People(Input):
+    """Others involved: how many (when known) and a short description, never a name list."""
+
+    count: Count | None = None
+    description: Text | None = None
+
+
+class IncidentCreate(Input):
+    date: IncidentDate
+    place: PlaceText | None = None
+    violation_types: Annotated[list[ViolationType], Field(min_length=1, max_length=10)]
+    perpetrators: Annotated[list[Text], Field(max_length=20)] = Field(default_factory=list)
+    """The alleged perpetrators as the person describes them (a unit, a role, a description)."""
+    other_victims: People | None = None
+    witnesses: People | None = None
+
+
+class IncidentDateRecord(Output):
+    start: date
+    end: date | None
+    precision: DatePrecision
+
+
+class IncidentDetails(Output):
+    """What ``incidents.details`` holds."""
+
+    date: IncidentDateRecord
+    place: str | None
+    violation_types: list[ViolationType]
+    perpetrators: list[str]
+    other_victims_description: str | None
+    witnesses_description: str | None
+
+
+class IncidentSummary(Output):
+    """What a list shows: nothing sealed."""
+
+    id: uuid.UUID
+    interview_id: uuid.UUID
+    other_victims: int | None
+    witnesses: int | None
+    recorded_by: uuid.UUID | None
+    recorded_at: datetime
+
+
+class IncidentRead(IncidentSummary):
+    """An incident opened for a documenter on the case team (an audited read); the counts are the clear
+    columns, the descriptions of other victims and witnesses sealed beside them."""
+
+    date: IncidentDateRecord
+    place: str | None
+    violation_types: list[ViolationType]
+    perpetrators: list[str]
+    other_victims_description: str | None
+    witnesses_description: str | None

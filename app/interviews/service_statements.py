@@ -89,7 +89,7 @@ def canonical_bytes(version: int, content: StatementContent) -> bytes:
     )
 
 
-def _recording(session: Session, runtime: Runtime, interview: Interview, what: str) -> None:
+def require_recording(session: Session, runtime: Runtime, interview: Interview, what: str) -> None:
     """The interview is under way or completed, and the person's latest consent agrees to notes."""
     if InterviewState(interview.state) not in RECORDING:
         raise Conflict(
@@ -140,7 +140,7 @@ def save_draft(
     """Autosave: the draft slot is replaced whole, under a row lock, and its revision raised. No version is made."""
     interview = policy.load(session, principal, policy.Action.INTERVIEW_UPDATE, Interview, interview_id)
     audit.touch(session, resource_id=interview.id, case_id=interview.case_id)
-    _recording(session, runtime, interview, "working notes are saved")
+    require_recording(session, runtime, interview, "working notes are saved")
     content = DraftContent(text=data.text, answers=_answers(data.answers))
     now = db_now(session)
     row = session.scalar(select(InterviewDraft).where(InterviewDraft.interview_id == interview.id).with_for_update())
@@ -185,7 +185,7 @@ def confirm_statement(
     the log in the same unit of work."""
     interview = policy.load(session, principal, policy.Action.STATEMENT_CONFIRM, Interview, interview_id)
     audit.touch(session, case_id=interview.case_id)
-    _recording(session, runtime, interview, "a statement is confirmed")
+    require_recording(session, runtime, interview, "a statement is confirmed")
     draft = session.get(InterviewDraft, interview.id)
     if draft is None:
         raise Conflict("save the draft before confirming it", fields=["draft_revision"], code="no_draft")

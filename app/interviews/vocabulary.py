@@ -114,3 +114,12 @@ class AnswerState(StrEnum):
     DECLINED = "declined"
     """The person chose not to answer: kept as a decision, never as an empty answer."""
     NOT_ASKED = "not_asked"
+
+
+class DatePrecision(StrEnum):
+    """How precisely the person could date an incident."""
+
+    DAY = "day"
+    MONTH = "month"
+    YEAR = "year"
+    APPROXIMATE = "approximate"

@@ -45,6 +45,10 @@ PERSON_DOORS: dict[str, str] = {
         "a documenter on the case team reads a confirmed statement version; `testimony custody proof "
         "--statement-out` writes its canonical bytes for a court"
     ),
+    "app.interviews.service_incidents._details": (
+        "a documenter on the case team reads an incident (dates, place, violation types, alleged perpetrators, "
+        "descriptions of other victims and witnesses)"
+    ),
     "app.people.reseal._reseal_person": "`testimony keys reseal` opens a value sealed before AAD v2 to seal it again",
     "app.people.reseal._reseal_consent": "the same, for participation consent details",
     # Attachments (app/interviews/blobs.py, storage.py).

@@ -1,4 +1,4 @@
-"""interview drafts and confirmed statement versions
+"""interview drafts, confirmed statement versions and incidents
 
 Revision ID: 20261130_statements
 Revises: 20261130_custody_commitments
@@ -65,9 +65,34 @@ def upgrade() -> None:
     with op.batch_alter_table("statement_versions", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_statement_versions_case_id"), ["case_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_statement_versions_person_id"), ["person_id"], unique=False)
+    op.create_table(
+        "incidents",
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("interview_id", sa.Uuid(), nullable=False),
+        sa.Column("person_id", sa.Uuid(), nullable=False),
+        sa.Column("case_id", sa.Uuid(), nullable=False),
+        sa.Column("other_victims", sa.Integer(), nullable=True),
+        sa.Column("witnesses", sa.Integer(), nullable=True),
+        sa.Column("recorded_by", sa.Uuid(), nullable=True),
+        sa.Column("recorded_at", app.core.db.UTCDateTime(), nullable=False),
+        sa.Column("details", sa.LargeBinary(), nullable=False),
+        sa.ForeignKeyConstraint(["case_id"], ["cases.id"], name=op.f("fk_incidents_case_id_cases")),
+        sa.ForeignKeyConstraint(["interview_id"], ["interviews.id"], name=op.f("fk_incidents_interview_id_interviews")),
+        sa.ForeignKeyConstraint(["person_id"], ["people.id"], name=op.f("fk_incidents_person_id_people")),
+        sa.ForeignKeyConstraint(["recorded_by"], ["users.id"], name=op.f("fk_incidents_recorded_by_users")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_incidents")),
+        info={"append_only": True},
+    )
+    with op.batch_alter_table("incidents", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_incidents_case_id"), ["case_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_incidents_interview_id"), ["interview_id"], unique=False)
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("incidents", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_incidents_interview_id"))
+        batch_op.drop_index(batch_op.f("ix_incidents_case_id"))
+    op.drop_table("incidents")
     with op.batch_alter_table("statement_versions", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_statement_versions_person_id"))
         batch_op.drop_index(batch_op.f("ix_statement_versions_case_id"))

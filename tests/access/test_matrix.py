@@ -16,7 +16,7 @@ from app.access.deps import get_principal
 from app.main import PUBLIC_PATHS
 from tests.support.actors import PASSWORD, code
 from tests.support.consent import participation as consent_body
-from tests.support.interviews import planned
+from tests.support.interviews import INCIDENT, planned
 from tests.support.routes import ApiRoute, api_routes, protected_routes
 from tests.support.world import DRAFT_REVISION, INTERVIEW_REVISION, World, path_of, request
 
@@ -182,6 +182,15 @@ MATRIX: dict[tuple[str, str], tuple[Body, dict[str, int]]] = {
         {**_allow(200, {"doc_in", "doc_in_ro"}), "doc_out": 404},
     ),
     ("GET", "/api/v1/statements/{statement_id}"): (_none, {**_allow(200, {"doc_in", "doc_in_ro"}), "doc_out": 404}),
+    ("POST", "/api/v1/interviews/{interview_id}/incidents"): (
+        _fixed(INCIDENT),
+        {**_allow(201, DOC_IN), "doc_out": 404},
+    ),
+    ("GET", "/api/v1/interviews/{interview_id}/incidents"): (
+        _none,
+        {**_allow(200, {"doc_in", "doc_in_ro"}), "doc_out": 404},
+    ),
+    ("GET", "/api/v1/incidents/{incident_id}"): (_none, {**_allow(200, {"doc_in", "doc_in_ro"}), "doc_out": 404}),
     ("GET", "/api/v1/cases/{case_id}/feedback-tasks"): (
         _none,
         {**_allow(200, {"doc_in", "doc_in_ro"}), "doc_out": 404},

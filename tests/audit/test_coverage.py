@@ -143,6 +143,14 @@ ROUTES: dict[tuple[str, str], tuple[str, str, str, Expect]] = {
         "statement",
         lambda w, _r: w.statement_id,
     ),
+    ("POST", "/api/v1/interviews/{interview_id}/incidents"): (
+        "doc_in",
+        "incident.create",
+        "incident",
+        _from_body("id"),
+    ),
+    ("GET", "/api/v1/interviews/{interview_id}/incidents"): ("doc_in", "incident.list", "incident", _interview),
+    ("GET", "/api/v1/incidents/{incident_id}"): ("doc_in", "incident.read", "incident", lambda w, _r: w.incident_id),
     ("GET", "/api/v1/cases/{case_id}/feedback-tasks"): ("doc_in", "feedback.list", "feedback_task", _none),
     ("PATCH", "/api/v1/feedback-tasks/{task_id}"): (
         "doc_in",
@@ -226,7 +234,9 @@ def test_one_event_per_request_allowed_and_denied(world: World, method: str, tem
         assert event.resource_id == expected_id
     if case_in_path:
         assert str(event.case_id) == case_in_path
-    if any(f"{{{name}}}" in template for name in ("person_id", "interview_id", "task_id", "statement_id")):
+    if any(
+        f"{{{name}}}" in template for name in ("person_id", "interview_id", "task_id", "statement_id", "incident_id")
+    ):
         assert event.case_id == world.case_id  # the case of the person or interview, though not in the path
 
 

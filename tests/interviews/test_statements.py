@@ -28,7 +28,7 @@ from tests.people.test_sealing import _raw_storage
 from tests.support.actors import Actor
 from tests.support.consent import documenter_team
 from tests.support.database import ProvisionedDatabase
-from tests.support.interviews import checklist, consenting_person, new_interview, patch
+from tests.support.interviews import WITHOUT_NOTES, checklist, consenting_person, new_interview, patch
 
 MARK = "q7Wx"
 
@@ -183,11 +183,7 @@ def test_notes_need_the_notes_decision_and_an_interview_under_way(app: FastAPI) 
     planned = new_interview(doc, pid, checklist=checklist())
     early = _save(doc, planned["id"], {"text": "too early"})
     assert (early.status_code, early.json()["fields"]) == (409, ["state"])
-    decisions = {
-        "interview_now": True, "notes": False, "audio_recording": False, "video_recording": False,
-        "photos": False, "storage": True, "referral": False, "re_contact": False,
-    }  # fmt: skip
-    without = _started(app, doc, case, decisions=decisions)
+    without = _started(app, doc, case, decisions=WITHOUT_NOTES)
     refused = _save(doc, without["id"], {"text": "not allowed"})
     assert (refused.status_code, refused.json()["code"]) == (409, "consent_required")
     assert "notes" in refused.json()["detail"]
@@ -211,7 +207,7 @@ def test_a_statement_needs_a_draft_and_the_interviewees_confirmation(app: FastAP
     assert _counts(app) == (1, 0)
 
 
-def test_canaries_in_drafts_and_statements_stay_sealed(
+def test_canaries_in_drafts_statements_and_incidents_stay_sealed(
     app: FastAPI,
     database: ProvisionedDatabase,
     caplog: pytest.LogCaptureFixture,
@@ -235,7 +231,31 @@ def test_canaries_in_drafts_and_statements_stay_sealed(
         assert doc.get(f"/api/v1/statements/{v2['id']}").json()["reason"] == canary("reason")
         assert doc.get(f"/api/v1/statements/{v1['id']}").json()["answers"][0]["text"] == canary("answer")
         assert MARK not in doc.get(f"/api/v1/interviews/{iid}/statements").text
-    needles = [MARK.encode(), "Հովհաննիսյան".encode(), "Հովհաննիսյան".encode("utf-16-le")]
+        incident = {
+            "date": {"from": "2023-09-19", "precision": "day"},
+            "place": canary("place"),
+            "violation_types": ["sexual_or_gender_based_violence"],
+            "perpetrators": [canary("perpetrator")],
+            "other_victims": {"count": 2, "description": canary("victims")},
+            "witnesses": {"count": 1, "description": canary("witnesses")},
+        }
+        made = doc.post(f"/api/v1/interviews/{iid}/incidents", json=incident).json()
+        read = doc.get(f"/api/v1/incidents/{made['id']}").json()
+        assert (read["place"], read["perpetrators"]) == (canary("place"), [canary("perpetrator")])
+        assert (read["other_victims_description"], read["witnesses_description"]) == (
+            canary("victims"),
+            canary("witnesses"),
+        )
+        listed = doc.get(f"/api/v1/interviews/{iid}/incidents").text
+        assert MARK not in listed
+        assert "sexual" not in listed
+    needles = [
+        MARK.encode(),
+        "Հովհաննիսյան".encode(),
+        "Հովհաննիսյան".encode("utf-16-le"),
+        b"sexual_or_gender",
+        b"2023-09-19",
+    ]
     for blob in _raw_storage(database):
         assert not any(n in blob for n in needles)
     out, err = capfd.readouterr()

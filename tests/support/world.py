@@ -29,7 +29,7 @@ from tests.support.actors import Actor, login, make_user, now, shift_clock
 from tests.support.cheap import CHEAP_ARGON2
 from tests.support.consent import identity, participation, person_in
 from tests.support.database import ProvisionedDatabase, Templates
-from tests.support.interviews import checklist, due, planned
+from tests.support.interviews import INCIDENT, checklist, due, planned
 
 COOKIE = "testimony_session"  # the development cookie name
 
@@ -80,6 +80,7 @@ class Saved:
     interview_id: str
     task_id: str
     statement_id: str
+    incident_id: str
 
 
 @dataclass
@@ -96,6 +97,7 @@ class World:
     interview_id: str
     task_id: str
     statement_id: str
+    incident_id: str
 
 
 INTERVIEW_REVISION = 3
@@ -189,6 +191,8 @@ def _populate(app: FastAPI, database: ProvisionedDatabase, key_file: Path) -> Sa
         json={"version": 1, "draft_revision": DRAFT_REVISION, "confirmed_by_interviewee": True, "read_back_in": "hy"},
     )
     assert confirmed.status_code == 201, confirmed.text
+    incident = documenter.post(f"/api/v1/interviews/{interview.json()['id']}/incidents", json=INCIDENT)
+    assert incident.status_code == 201, incident.text
     credentials = {
         name: Credential(a.user_id, a.username, a.totp_secret, a.client.cookies.get(COOKIE), a.csrf, None)
         for name, a in actors.items()
@@ -210,6 +214,7 @@ def _populate(app: FastAPI, database: ProvisionedDatabase, key_file: Path) -> Sa
         interview_id=interview.json()["id"],
         task_id=promised.json()["feedback"][0]["task_id"],
         statement_id=confirmed.json()["id"],
+        incident_id=incident.json()["id"],
     )
 
 
@@ -238,6 +243,7 @@ def restore(saved: Saved, templates: Templates, tmp_path: Path) -> Iterator[Worl
                 saved.interview_id,
                 saved.task_id,
                 saved.statement_id,
+                saved.incident_id,
             )
         finally:
             app.state.engine.dispose()
@@ -275,6 +281,7 @@ def path_of(template: str, w: World) -> str:
         interview_id=w.interview_id,
         task_id=w.task_id,
         statement_id=w.statement_id,
+        incident_id=w.incident_id,
         form_id="standard",
         version="v1",
         language="hy",
