@@ -81,6 +81,7 @@ class AuditAction(StrEnum):
     STATEMENT_READ = "statement.read"
     DRAFT_SAVE = "draft.save"
     DRAFT_READ = "draft.read"
+    GUIDE_READ = "guide.read"
     INCIDENT_CREATE = "incident.create"
     INCIDENT_LIST = "incident.list"
     INCIDENT_READ = "incident.read"
@@ -112,6 +113,7 @@ _PURPOSES = {
     "statement": Purpose.DOCUMENTATION,
     "draft": Purpose.DOCUMENTATION,
     "incident": Purpose.DOCUMENTATION,
+    "guide": Purpose.DOCUMENTATION,
     "attachment": Purpose.DOCUMENTATION,
     "interview": Purpose.DOCUMENTATION,
     "feedback": Purpose.DOCUMENTATION,

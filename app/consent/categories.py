@@ -79,6 +79,8 @@ _ATTACHMENTS: dict[Field, C] = {
 # Drafts and statements: the testimony itself. Free text and answers can tell of sexual violence at any
 # point, and the table never guesses from content, so they take the most protective narrative category.
 _STATEMENTS: dict[Field, C] = {
+    ("interview_drafts", "content", "guide"): C.INTERVIEW_METADATA,
+    ("statement_versions", "content", "guide"): C.INTERVIEW_METADATA,
     ("interview_drafts", "content", "text"): C.NARRATIVE_SEXUAL_VIOLENCE,
     ("interview_drafts", "content", "answers"): C.NARRATIVE_SEXUAL_VIOLENCE,
     ("statement_versions", "content", "text"): C.NARRATIVE_SEXUAL_VIOLENCE,

@@ -14,6 +14,7 @@ from app.interviews import service_incidents, service_statements
 from app.interviews.schemas_statements import (
     DraftRead,
     DraftWrite,
+    GuideRead,
     IncidentCreate,
     IncidentRead,
     IncidentSummary,
@@ -97,3 +98,10 @@ def read_incident(
     incident_id: uuid.UUID, principal: CurrentPrincipal, session: DbSession, runtime: RuntimeDep
 ) -> IncidentRead:
     return service_incidents.read_incident(session, runtime, principal, incident_id)
+
+
+@router.get("/interview-guides/{guide_id}/{version}", response_model=GuideRead)
+@audited(AuditAction.GUIDE_READ, "interview_guide", id_param="guide_id")
+def read_guide(guide_id: str, version: str, principal: CurrentPrincipal, runtime: RuntimeDep) -> GuideRead:
+    """An interview guide's questions in each of its languages."""
+    return service_statements.read_guide(runtime, principal, guide_id, version)

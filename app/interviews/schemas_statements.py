@@ -30,9 +30,21 @@ class Answer(Input):
     text: AnswerText | None = None
 
 
-class DraftWrite(Input):
-    """The whole draft, replacing what the slot held."""
+GuideName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_-]{0,39}$")]
 
+
+class GuideRef(Input):
+    """The interview guide the answers follow: its id and version (interview_guides/<id>/<version>)."""
+
+    id: GuideName
+    version: GuideName
+
+
+class DraftWrite(Input):
+    """The whole draft, replacing what the slot held. With a ``guide``, every answer names one of its
+    questions."""
+
+    guide: GuideRef | None = None
     text: NotesText | None = None
     """Free-text working notes."""
     answers: Annotated[list[Answer], Field(max_length=60)] = Field(default_factory=list)
@@ -61,9 +73,15 @@ class AnswerRecord(Output):
     text: str | None
 
 
+class GuideRecord(Output):
+    id: str
+    version: str
+
+
 class DraftContent(Output):
     """What ``interview_drafts.content`` holds."""
 
+    guide: GuideRecord | None = None
     text: str | None = None
     answers: list[AnswerRecord] = Field(default_factory=list)
 
@@ -71,6 +89,7 @@ class DraftContent(Output):
 class StatementContent(Output):
     """What ``statement_versions.content`` holds."""
 
+    guide: GuideRecord | None = None
     text: str | None
     answers: list[AnswerRecord]
     read_back_in: str
@@ -86,6 +105,7 @@ class DraftRead(Output):
     revision: int
     saved_at: datetime
     saved_by: uuid.UUID | None
+    guide: GuideRecord | None
     text: str | None
     answers: list[AnswerRecord]
 
@@ -104,6 +124,7 @@ class StatementSummary(Output):
 class StatementRead(StatementSummary):
     """A statement version opened for a documenter on the case team (an audited read)."""
 
+    guide: GuideRecord | None
     text: str | None
     answers: list[AnswerRecord]
     read_back_in: str
@@ -182,3 +203,20 @@ class IncidentRead(IncidentSummary):
     perpetrators: list[str]
     other_victims_description: str | None
     witnesses_description: str | None
+
+
+class GuideQuestionRead(Output):
+    id: str
+    text: dict[str, str]
+    """The question in each of the guide's languages."""
+
+
+class GuideRead(Output):
+    id: str
+    version: str
+    review: str
+    """``reviewed``, or ``unreviewed`` (served in development mode only)."""
+    languages: list[str]
+    sha256: str
+    """The SHA-256 of guide.yaml, as pinned in interview_guides/published.lock."""
+    questions: list[GuideQuestionRead]

@@ -25,7 +25,7 @@ from app.consent.vocabulary import ParticipationDecision
 from app.core.db import db_now, new_id
 from app.core.errors import Conflict, NotFound, ValidationFailed
 from app.core.pagination import FIRST_PAGE, Page, PageRequest, int_cursor, keyset
-from app.interviews import custody
+from app.interviews import custody, guides
 from app.interviews.models import Interview, InterviewDraft, StatementVersion
 from app.interviews.schemas_statements import (
     Answer,
@@ -33,6 +33,10 @@ from app.interviews.schemas_statements import (
     DraftContent,
     DraftRead,
     DraftWrite,
+    GuideQuestionRead,
+    GuideRead,
+    GuideRecord,
+    GuideRef,
     StatementConfirm,
     StatementContent,
     StatementRead,
@@ -80,6 +84,7 @@ def canonical_bytes(version: int, content: StatementContent) -> bytes:
         {
             "format": CANONICAL_FORMAT,
             "version": version,
+            "guide": None if content.guide is None else content.guide.model_dump(mode="json"),
             "read_back_in": content.read_back_in,
             "confirmed_by_interviewee": content.confirmed_by_interviewee,
             "reason": content.reason,
@@ -106,10 +111,13 @@ def require_recording(session: Session, runtime: Runtime, interview: Interview, 
         )
 
 
-def _answers(answers: list[Answer]) -> list[AnswerRecord]:
-    """Each question once; text with ``answered`` and only with it."""
+def _answers(answers: list[Answer], asked: frozenset[str] | None) -> list[AnswerRecord]:
+    """Each question once, and one of the guide's when there is a guide; text with ``answered`` and only
+    with it."""
     seen: set[str] = set()
     for i, answer in enumerate(answers):
+        if asked is not None and answer.question not in asked:
+            raise ValidationFailed("answer only the questions of the guide named", fields=[f"answers.{i}.question"])
         if answer.question in seen:
             raise ValidationFailed("answer each question once", fields=[f"answers.{i}.question"])
         seen.add(answer.question)
@@ -123,12 +131,35 @@ def _answers(answers: list[Answer]) -> list[AnswerRecord]:
     return [AnswerRecord(question=a.question, state=a.state, text=a.text) for a in answers]
 
 
+def _guide(runtime: Runtime, ref: GuideRef) -> guides.Guide:
+    """The named guide, served (422 naming ``guide`` when there is no such published guide)."""
+    try:
+        return guides.served(guides.default_root(), ref.id, ref.version, development=runtime.settings.development)
+    except NotFound:
+        raise ValidationFailed("no such published interview guide", fields=["guide"]) from None
+
+
+def read_guide(runtime: Runtime, principal: Principal, guide_id: str, version: str) -> GuideRead:
+    """A published interview guide with its questions in every language."""
+    policy.require(principal, policy.Action.INTERVIEW_READ)
+    guide = guides.served(guides.default_root(), guide_id, version, development=runtime.settings.development)
+    return GuideRead(
+        id=guide.id,
+        version=guide.version,
+        review=guide.review,
+        languages=list(guide.languages),
+        sha256=guide.sha256,
+        questions=[GuideQuestionRead(id=q.id, text=q.text) for q in guide.questions],
+    )
+
+
 def _draft_read(row: InterviewDraft, content: DraftContent) -> DraftRead:
     return DraftRead(
         interview_id=row.interview_id,
         revision=row.revision,
         saved_at=row.saved_at,
         saved_by=row.saved_by,
+        guide=content.guide,
         text=content.text,
         answers=content.answers,
     )
@@ -141,7 +172,12 @@ def save_draft(
     interview = policy.load(session, principal, policy.Action.INTERVIEW_UPDATE, Interview, interview_id)
     audit.touch(session, resource_id=interview.id, case_id=interview.case_id)
     require_recording(session, runtime, interview, "working notes are saved")
-    content = DraftContent(text=data.text, answers=_answers(data.answers))
+    guide = None if data.guide is None else _guide(runtime, data.guide)
+    content = DraftContent(
+        guide=None if guide is None else GuideRecord(id=guide.id, version=guide.version),
+        text=data.text,
+        answers=_answers(data.answers, None if guide is None else guide.question_ids),
+    )
     now = db_now(session)
     row = session.scalar(select(InterviewDraft).where(InterviewDraft.interview_id == interview.id).with_for_update())
     if row is None:
@@ -207,6 +243,7 @@ def confirm_statement(
         raise ValidationFailed("a correction says why it corrects the version before", fields=["reason"])
     drafted = _draft_content(session, runtime, draft)
     content = StatementContent(
+        guide=drafted.guide,
         text=drafted.text,
         answers=drafted.answers,
         read_back_in=data.read_back_in,

@@ -190,6 +190,10 @@ MATRIX: dict[tuple[str, str], tuple[Body, dict[str, int]]] = {
         _none,
         {**_allow(200, {"doc_in", "doc_in_ro"}), "doc_out": 404},
     ),
+    ("GET", "/api/v1/interview-guides/{guide_id}/{version}"): (
+        _none,
+        _allow(200, {"doc_in", "doc_in_ro", "doc_out"}),
+    ),
     ("GET", "/api/v1/incidents/{incident_id}"): (_none, {**_allow(200, {"doc_in", "doc_in_ro"}), "doc_out": 404}),
     ("GET", "/api/v1/cases/{case_id}/feedback-tasks"): (
         _none,

@@ -150,6 +150,12 @@ ROUTES: dict[tuple[str, str], tuple[str, str, str, Expect]] = {
         _from_body("id"),
     ),
     ("GET", "/api/v1/interviews/{interview_id}/incidents"): ("doc_in", "incident.list", "incident", _interview),
+    ("GET", "/api/v1/interview-guides/{guide_id}/{version}"): (
+        "doc_in",
+        "guide.read",
+        "interview_guide",
+        lambda _w, _r: "standard",
+    ),
     ("GET", "/api/v1/incidents/{incident_id}"): ("doc_in", "incident.read", "incident", lambda w, _r: w.incident_id),
     ("GET", "/api/v1/cases/{case_id}/feedback-tasks"): ("doc_in", "feedback.list", "feedback_task", _none),
     ("PATCH", "/api/v1/feedback-tasks/{task_id}"): (

@@ -21,8 +21,12 @@ from sqlalchemy.pool import NullPool
 from typer.testing import CliRunner
 
 from app.cli import cli
+from app.core.config import Settings
 from app.core.db import unit_of_work
 from app.interviews.models import InterviewDraft, StatementVersion
+from app.keys.store import Keys
+from app.main import create_app
+from tests.conftest import production
 from tests.interviews.test_custody import _verify, _vkey
 from tests.people.test_sealing import _raw_storage
 from tests.support.actors import Actor
@@ -31,6 +35,7 @@ from tests.support.database import ProvisionedDatabase
 from tests.support.interviews import WITHOUT_NOTES, checklist, consenting_person, new_interview, patch
 
 MARK = "q7Wx"
+REPO = Path(__file__).resolve().parents[2]
 
 
 def canary(field: str) -> str:
@@ -129,6 +134,7 @@ def _canonical(read: dict[str, Any]) -> bytes:
         {
             "format": "testimony-statement/1",
             "version": read["version"],
+            "guide": read["guide"],
             "read_back_in": read["read_back_in"],
             "confirmed_by_interviewee": read["confirmed_by_interviewee"],
             "reason": read["reason"],
@@ -295,3 +301,42 @@ def test_a_statements_custody_proof_verifies_end_to_end(
         env=cli_env,
     )
     assert unknown.exit_code != 0
+
+
+def test_the_standard_guide_is_served_with_its_pinned_hash_and_its_questions_in_three_languages(app: FastAPI) -> None:
+    doc, _case = documenter_team(app)
+    r = doc.get("/api/v1/interview-guides/standard/v1")
+    assert r.status_code == 200, r.text
+    guide = r.json()
+    raw = (REPO / "interview_guides" / "standard" / "v1" / "guide.yaml").read_bytes()
+    assert guide["sha256"] == hashlib.sha256(raw).hexdigest()
+    assert (guide["review"], guide["languages"]) == ("unreviewed", ["en", "hy", "ru"])
+    assert 8 <= len(guide["questions"]) <= 12
+    assert all(set(q["text"]) == {"en", "hy", "ru"} for q in guide["questions"])
+    assert doc.get("/api/v1/interview-guides/standard/v9").status_code == 404
+    assert doc.get("/api/v1/interview-guides/..%2Fconsent_forms/v1").status_code == 404
+
+
+def test_an_unreviewed_guide_is_served_in_development_mode_only(settings: Settings, keys: Keys) -> None:
+    app = create_app(production(settings), keys)
+    try:
+        doc, _case = documenter_team(app)
+        r = doc.get("/api/v1/interview-guides/standard/v1")
+        assert (r.status_code, r.json()["code"]) == (409, "guide_unreviewed")
+    finally:
+        app.state.engine.dispose()
+
+
+def test_answers_to_a_guide_name_its_questions_and_the_statement_keeps_the_guide(app: FastAPI) -> None:
+    doc, case = documenter_team(app)
+    iid = _started(app, doc, case)["id"]
+    guide = {"id": "standard", "version": "v1"}
+    unknown = _save(doc, iid, {"guide": guide, "answers": [{"question": "favourite_colour", "state": "not_asked"}]})
+    assert (unknown.status_code, unknown.json()["fields"]) == (422, ["answers.0.question"])
+    missing = _save(doc, iid, {"guide": {"id": "standard", "version": "v9"}, "answers": ANSWERS})
+    assert (missing.status_code, missing.json()["fields"]) == (422, ["guide"])
+    assert _counts(app) == (0, 0)
+    assert _save(doc, iid, {"guide": guide, "answers": ANSWERS}).status_code == 200
+    version = _confirm(doc, iid, 1, 1).json()
+    assert version["guide"] == guide
+    assert version["sha256"] == hashlib.sha256(_canonical(version)).hexdigest()

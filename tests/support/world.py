@@ -283,6 +283,7 @@ def path_of(template: str, w: World) -> str:
         statement_id=w.statement_id,
         incident_id=w.incident_id,
         form_id="standard",
+        guide_id="standard",
         version="v1",
         language="hy",
     )
