@@ -37,6 +37,7 @@ from app.core.limits import install_body_limits
 from app.core.openapi import describe_problems
 from app.interviews import routes as interview_routes
 from app.interviews import routes_attachments as attachment_routes
+from app.interviews import routes_statements as statement_routes
 from app.interviews.sweep import sweep
 from app.keys.store import Keys, open_keys
 from app.people import routes as people_routes
@@ -100,6 +101,7 @@ def create_app(settings: Settings | None = None, keys: Keys | None = None) -> Fa
     app.include_router(consent_routes.router)
     app.include_router(interview_routes.router)
     app.include_router(attachment_routes.router)
+    app.include_router(statement_routes.router)
     describe_problems(app, PUBLIC_PATHS)
     if settings.development:
         _install_docs(app)

@@ -77,6 +77,14 @@ class AuditAction(StrEnum):
     FEEDBACK_LIST = "feedback.list"
     FEEDBACK_UPDATE = "feedback.update"
     STATEMENT_CONFIRM = "statement.confirm"
+    STATEMENT_LIST = "statement.list"
+    STATEMENT_READ = "statement.read"
+    DRAFT_SAVE = "draft.save"
+    DRAFT_READ = "draft.read"
+    GUIDE_READ = "guide.read"
+    INCIDENT_CREATE = "incident.create"
+    INCIDENT_LIST = "incident.list"
+    INCIDENT_READ = "incident.read"
     ATTACHMENT_UPLOAD = "attachment.upload"
     ATTACHMENT_LIST = "attachment.list"
     ATTACHMENT_READ = "attachment.read"
@@ -106,6 +114,9 @@ _PURPOSES = {
     "person": Purpose.DOCUMENTATION,
     "duplicate": Purpose.DOCUMENTATION,
     "statement": Purpose.DOCUMENTATION,
+    "draft": Purpose.DOCUMENTATION,
+    "incident": Purpose.DOCUMENTATION,
+    "guide": Purpose.DOCUMENTATION,
     "attachment": Purpose.DOCUMENTATION,
     "interview": Purpose.DOCUMENTATION,
     "feedback": Purpose.DOCUMENTATION,

@@ -76,7 +76,34 @@ _ATTACHMENTS: dict[Field, C] = {
     ("attachments", "content", "file_name"): C.IDENTITY,
 }
 
-FIELD_CATEGORIES: Mapping[Field, C] = MappingProxyType({**_PEOPLE, **_INTERVIEWS, **_ATTACHMENTS})
+# Drafts and statements: the testimony itself. Free text and answers can tell of sexual violence at any
+# point, and the table never guesses from content, so they take the most protective narrative category.
+_STATEMENTS: dict[Field, C] = {
+    ("interview_drafts", "content", "guide"): C.INTERVIEW_METADATA,
+    ("statement_versions", "content", "guide"): C.INTERVIEW_METADATA,
+    ("interview_drafts", "content", "text"): C.NARRATIVE_SEXUAL_VIOLENCE,
+    ("interview_drafts", "content", "answers"): C.NARRATIVE_SEXUAL_VIOLENCE,
+    ("statement_versions", "content", "text"): C.NARRATIVE_SEXUAL_VIOLENCE,
+    ("statement_versions", "content", "answers"): C.NARRATIVE_SEXUAL_VIOLENCE,
+    ("statement_versions", "content", "read_back_in"): C.INTERVIEW_METADATA,
+    ("statement_versions", "content", "confirmed_by_interviewee"): C.INTERVIEW_METADATA,
+    ("statement_versions", "content", "reason"): C.NARRATIVE_GENERAL,
+}
+
+# Incidents. A violation type such as sexual violence is itself sensitive, so the list of types takes that
+# category; where and when it happened are part of the narrative (not where the person comes from or lives).
+_INCIDENTS: dict[Field, C] = {
+    ("incidents", "details", "date"): C.NARRATIVE_GENERAL,
+    ("incidents", "details", "place"): C.NARRATIVE_GENERAL,
+    ("incidents", "details", "violation_types"): C.NARRATIVE_SEXUAL_VIOLENCE,
+    ("incidents", "details", "perpetrators"): C.ALLEGED_PERPETRATORS,
+    ("incidents", "details", "other_victims_description"): C.THIRD_PARTY_INFO,
+    ("incidents", "details", "witnesses_description"): C.THIRD_PARTY_INFO,
+}
+
+FIELD_CATEGORIES: Mapping[Field, C] = MappingProxyType(
+    {**_PEOPLE, **_INTERVIEWS, **_ATTACHMENTS, **_STATEMENTS, **_INCIDENTS}
+)
 
 NOT_FIELDS: Mapping[tuple[str, str], str] = MappingProxyType(
     {

@@ -13,9 +13,13 @@ from app.audit.custody_proof import KIND_NAMES
 from app.audit.vocabulary import AuditAction
 from app.cli_support import SYSTEM, counted, fail, group, out, services
 from app.crypto.errors import DecryptionFailed
-from app.interviews import custody
+from app.interviews import custody, service_statements
 
 custody_cli = group("Chain of custody: proofs that a court can check.")
+
+
+class _NotAStatement(Exception):
+    """--statement-out was given for an attachment's record."""
 
 
 class _Uncovered(Exception):
@@ -29,31 +33,51 @@ def custody_proof(
         typer.Argument(metavar="RECORD_ID", help="The statement version's or attachment's id.", show_default=False),
     ],
     out_file: Annotated[Path, typer.Option("--out", metavar="FILE", help="Where to write the proof (JSON).")],
+    statement_out: Annotated[
+        Path | None,
+        typer.Option(
+            "--statement-out",
+            metavar="FILE",
+            help="Also write the statement version's canonical bytes (RFC 8785 JSON), the item the proof checks.",
+        ),
+    ] = None,
 ) -> None:
     """Write the custody proof of a statement version or attachment.
 
     The proof holds the digest, the salt, the log entry, its inclusion proof and a signed checkpoint.
     Check it with `python -m app.audit.verify custody FILE ITEM --key KEY`. Exit status 1 when no
-    signed checkpoint includes the record's entry yet.
+    signed checkpoint includes the record's entry yet. For a statement version, `--statement-out` writes
+    its canonical bytes, the ITEM to check (they hold the statement's text: keep the file as safe as
+    the statement).
     """
     try:
         wanted = uuid.UUID(record_id)
     except ValueError:
         raise fail("RECORD_ID is not an id") from None
+    statement: bytes | None = None
     try:
         with services(AuditAction.CUSTODY_PROOF, "custody", resource_id=str(wanted)) as (session, runtime):
             try:
                 document = custody.proof(session, runtime, SYSTEM, wanted)
+                if statement_out is not None:
+                    if document["kind"] != custody.Kind.STATEMENT_VERSION.value:
+                        raise _NotAStatement
+                    statement = service_statements.statement_bytes(session, runtime, SYSTEM, wanted)
             except custody.NotCheckpointed as exc:
                 raise _Uncovered(exc.detail) from None
     except _Uncovered as exc:
         raise fail(str(exc), 1) from None
+    except _NotAStatement:
+        raise fail("--statement-out is for a statement version; this record is an attachment original") from None
     except DecryptionFailed:
         raise fail("the record's custody values failed their integrity check; nothing was written") from None
-    try:
-        out_file.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
-    except OSError as exc:
-        raise fail(f"could not write {out_file}: {exc.strerror or type(exc).__name__}") from None
+    for path, data in ((out_file, (json.dumps(document, indent=2) + "\n").encode()), (statement_out, statement)):
+        if path is None or data is None:
+            continue
+        try:
+            path.write_bytes(data)
+        except OSError as exc:
+            raise fail(f"could not write {path}: {exc.strerror or type(exc).__name__}") from None
     out.print(_summary(document, out_file), soft_wrap=True, markup=False, highlight=False)
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, Date, ForeignKey, Integer, LargeBinary, String, Uuid
+from sqlalchemy import BigInteger, Date, ForeignKey, Integer, LargeBinary, String, UniqueConstraint, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.db import Base, UTCDateTime
@@ -147,3 +147,73 @@ class CustodyCommitment(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     sealed: Mapped[bytes] = mapped_column(LargeBinary)
     """Sealed JSON: the 32-byte salt and the item's SHA-256, in hex."""
+
+
+class InterviewDraft(Base):
+    """The one draft slot of an interview: working notes, saved again and again, never a version.
+
+    ``revision`` is raised by every save, so a statement is confirmed from the draft that was read back
+    (the request names the revision) and never from one saved meanwhile. ``content`` is sealed JSON
+    (schemas_statements.DraftContent) bound to the interview, case and revision.
+    """
+
+    __tablename__ = "interview_drafts"
+
+    interview_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("interviews.id", ondelete="CASCADE"), primary_key=True
+    )
+    person_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("people.id"))
+    case_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("cases.id"), index=True)
+    revision: Mapped[int] = mapped_column(Integer)
+    saved_by: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("users.id"), default=None)
+    saved_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class StatementVersion(Base):
+    """A confirmed statement version: read back to the interviewee, confirmed by them, and kept as it was.
+
+    Rows are never changed (the application role may only insert and select them); a correction is a new
+    version with a reason. ``(interview_id, version)`` is unique, so two confirmations at once cannot take
+    the same number: the second is a 409 naming ``version``. ``content`` is sealed JSON
+    (schemas_statements.StatementContent) bound to the interview, case and version.
+    """
+
+    __tablename__ = "statement_versions"
+    __table_args__ = (UniqueConstraint("interview_id", "version"), {"info": {"append_only": True}})
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    interview_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("interviews.id"))
+    person_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("people.id"), index=True)
+    case_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("cases.id"), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    draft_revision: Mapped[int] = mapped_column(Integer)
+    """The draft revision it was made from."""
+    confirmed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    recorded_by: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("users.id"), default=None)
+    """The account that recorded the interviewee's confirmation."""
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class Incident(Base):
+    """An incident the person told of in an interview: structured, and sealed but for the counts.
+
+    It belongs to the interview, not to a statement version: incidents are recorded as the person tells
+    them, before any version is confirmed, and stay the interview's facts through corrections. ``details``
+    is sealed JSON (schemas_statements.IncidentDetails: dates and their precision, place, violation
+    types, alleged perpetrators, descriptions of other victims and witnesses) bound to the interview and
+    case. Rows are never changed.
+    """
+
+    __tablename__ = "incidents"
+    __table_args__ = ({"info": {"append_only": True}},)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    interview_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("interviews.id"), index=True)
+    person_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("people.id"))
+    case_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("cases.id"), index=True)
+    other_victims: Mapped[int | None] = mapped_column(Integer, default=None)
+    witnesses: Mapped[int | None] = mapped_column(Integer, default=None)
+    recorded_by: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("users.id"), default=None)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    details: Mapped[bytes] = mapped_column(LargeBinary)

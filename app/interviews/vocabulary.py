@@ -105,3 +105,21 @@ class ReferralNeed(StrEnum):
 class TaskState(StrEnum):
     OPEN = "open"
     DONE = "done"
+
+
+class AnswerState(StrEnum):
+    """Where an answer to a guide question stands: every answer says so, and declined is never empty."""
+
+    ANSWERED = "answered"
+    DECLINED = "declined"
+    """The person chose not to answer: kept as a decision, never as an empty answer."""
+    NOT_ASKED = "not_asked"
+
+
+class DatePrecision(StrEnum):
+    """How precisely the person could date an incident."""
+
+    DAY = "day"
+    MONTH = "month"
+    YEAR = "year"
+    APPROXIMATE = "approximate"

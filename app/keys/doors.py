@@ -37,6 +37,18 @@ PERSON_DOORS: dict[str, str] = {
     "app.interviews.custody._salt_and_digest": (
         "`testimony custody proof` puts a record's custody salt and digest (never its content) into a proof file"
     ),
+    "app.interviews.service_statements._draft_content": (
+        "a documenter on the case team reads an interview's draft (working notes and answers), or confirms it "
+        "as a statement version, which copies it"
+    ),
+    "app.interviews.service_statements._statement_content": (
+        "a documenter on the case team reads a confirmed statement version; `testimony custody proof "
+        "--statement-out` writes its canonical bytes for a court"
+    ),
+    "app.interviews.service_incidents._details": (
+        "a documenter on the case team reads an incident (dates, place, violation types, alleged perpetrators, "
+        "descriptions of other victims and witnesses)"
+    ),
     "app.people.reseal._reseal_person": "`testimony keys reseal` opens a value sealed before AAD v2 to seal it again",
     "app.people.reseal._reseal_consent": "the same, for participation consent details",
     # Attachments (app/interviews/blobs.py, storage.py).

@@ -16,9 +16,18 @@ from app.access.deps import get_principal
 from app.main import PUBLIC_PATHS
 from tests.support.actors import PASSWORD, code
 from tests.support.consent import participation as consent_body
-from tests.support.interviews import planned
+from tests.support.interviews import INCIDENT, planned
 from tests.support.routes import ApiRoute, api_routes, protected_routes
-from tests.support.world import INTERVIEW_REVISION, RECORDING, UPLOAD_PHOTO, Raw, World, path_of, request
+from tests.support.world import (
+    DRAFT_REVISION,
+    INTERVIEW_REVISION,
+    RECORDING,
+    UPLOAD_PHOTO,
+    Raw,
+    World,
+    path_of,
+    request,
+)
 
 SESSION_ACTORS = ["doc_in", "doc_out", "legal_in", "legal_out", "custodian", "auditor", "admin"]
 TOKENS = ["doc_in_ro", "custodian_ro", "auditor_ro", "admin_ro"]  # read-only API tokens of those users
@@ -158,9 +167,47 @@ MATRIX: dict[tuple[str, str], tuple[Body, dict[str, int]]] = {
     ),
     ("GET", "/api/v1/interviews/{interview_id}"): (_none, {**_allow(200, {"doc_in", "doc_in_ro"}), "doc_out": 404}),
     ("PATCH", "/api/v1/interviews/{interview_id}"): (
-        _fixed({"revision": INTERVIEW_REVISION, "place": "Kapan, a rented flat"}),
+        _fixed({"revision": INTERVIEW_REVISION, "distress_observed": [{"note": "Needed a pause; offered water."}]}),
         {**_allow(200, DOC_IN), "doc_out": 404},
     ),
+    ("PUT", "/api/v1/interviews/{interview_id}/draft"): (
+        _fixed({"text": "We crossed the river at dawn."}),
+        {**_allow(200, DOC_IN), "doc_out": 404},
+    ),
+    ("GET", "/api/v1/interviews/{interview_id}/draft"): (
+        _none,
+        {**_allow(200, {"doc_in", "doc_in_ro"}), "doc_out": 404},
+    ),
+    ("POST", "/api/v1/interviews/{interview_id}/statements"): (
+        _fixed(
+            {
+                "version": 2,
+                "draft_revision": DRAFT_REVISION,
+                "confirmed_by_interviewee": True,
+                "read_back_in": "hy",
+                "reason": "The date was corrected on reading back.",
+            }
+        ),
+        {**_allow(201, DOC_IN), "doc_out": 404},
+    ),
+    ("GET", "/api/v1/interviews/{interview_id}/statements"): (
+        _none,
+        {**_allow(200, {"doc_in", "doc_in_ro"}), "doc_out": 404},
+    ),
+    ("GET", "/api/v1/statements/{statement_id}"): (_none, {**_allow(200, {"doc_in", "doc_in_ro"}), "doc_out": 404}),
+    ("POST", "/api/v1/interviews/{interview_id}/incidents"): (
+        _fixed(INCIDENT),
+        {**_allow(201, DOC_IN), "doc_out": 404},
+    ),
+    ("GET", "/api/v1/interviews/{interview_id}/incidents"): (
+        _none,
+        {**_allow(200, {"doc_in", "doc_in_ro"}), "doc_out": 404},
+    ),
+    ("GET", "/api/v1/interview-guides/{guide_id}/{version}"): (
+        _none,
+        _allow(200, {"doc_in", "doc_in_ro", "doc_out"}),
+    ),
+    ("GET", "/api/v1/incidents/{incident_id}"): (_none, {**_allow(200, {"doc_in", "doc_in_ro"}), "doc_out": 404}),
     ("GET", "/api/v1/cases/{case_id}/feedback-tasks"): (
         _none,
         {**_allow(200, {"doc_in", "doc_in_ro"}), "doc_out": 404},

@@ -46,6 +46,10 @@ def _patch(client: httpx.Client, path: str, body: dict[str, Any]) -> Callable[[]
     return lambda: client.patch(path, json=body)
 
 
+def _post(client: httpx.Client, path: str, body: dict[str, Any]) -> Callable[[], httpx.Response]:
+    return lambda: client.post(path, json=body)
+
+
 def _statuses(answers: list[httpx.Response]) -> list[int]:
     assert all(r.json()["fields"] == ["revision"] for r in answers if r.status_code == 409), [r.text for r in answers]
     return sorted(r.status_code for r in answers)
@@ -103,3 +107,18 @@ def test_records_added_at_once_on_one_read_are_added_once_and_none_is_lost(app: 
     done = at_once([_patch(tab, task_path, {"state": "done"}) for tab in _tabs(doc, url, 6)])
     assert sorted(r.status_code for r in done) == [200] + [409] * 5
     assert all(r.json()["fields"] == ["state"] for r in done if r.status_code == 409)
+
+
+def test_two_confirmations_of_one_statement_version_at_once_make_it_once(app: FastAPI, url: str) -> None:
+    doc, case = documenter_team(app)
+    interview = new_interview(doc, consenting_person(doc, case, app), checklist=checklist())
+    started = patch(doc, interview, state="in_progress").json()
+    draft = doc.request("PUT", f"/api/v1/interviews/{started['id']}/draft", json={"text": "We were taken at dawn."})
+    assert draft.status_code == 200, draft.text
+    path = f"/api/v1/interviews/{started['id']}/statements"
+    body = {"version": 1, "draft_revision": 1, "confirmed_by_interviewee": True, "read_back_in": "hy"}
+    answers = at_once([_post(tab, path, body) for tab in _tabs(doc, url, 4)])
+    assert sorted(r.status_code for r in answers) == [201, 409, 409, 409], [r.text for r in answers]
+    assert all(r.json()["fields"] == ["version"] for r in answers if r.status_code == 409)
+    listed = doc.get(path).json()["items"]
+    assert [s["version"] for s in listed] == [1]

@@ -9,6 +9,28 @@ from typing import Any
 from tests.support.actors import Actor
 from tests.support.consent import participation, person_in
 
+INCIDENT: dict[str, Any] = {
+    "date": {"from": "2023-09-01", "to": "2023-10-01", "precision": "month"},
+    "place": "Stepanakert, the road to the airport",
+    "violation_types": ["arbitrary_detention", "forced_displacement"],
+    "perpetrators": ["Men in uniform at a checkpoint"],
+    "other_victims": {"count": 3, "description": "Her neighbours, an older couple and their son"},
+    "witnesses": {"count": 1},
+}
+
+
+WITHOUT_NOTES: dict[str, bool] = {
+    "interview_now": True,
+    "notes": False,
+    "audio_recording": False,
+    "video_recording": False,
+    "photos": False,
+    "storage": True,
+    "referral": False,
+    "re_contact": False,
+}
+"""Participation decisions that agree to the interview but not to notes."""
+
 
 def checklist(**overrides: Any) -> dict[str, Any]:
     body: dict[str, Any] = {

@@ -30,7 +30,7 @@ from tests.support.actors import Actor, login, make_user, now, shift_clock
 from tests.support.cheap import CHEAP_ARGON2
 from tests.support.consent import identity, participation, person_in
 from tests.support.database import ProvisionedDatabase, Templates
-from tests.support.interviews import checklist, due, planned
+from tests.support.interviews import INCIDENT, checklist, due, planned
 
 COOKIE = "testimony_session"  # the development cookie name
 
@@ -84,6 +84,8 @@ class Saved:
     attachment_id: str
     upload_id: str
     blob_dir: Path
+    statement_id: str
+    incident_id: str
 
 
 @dataclass
@@ -102,6 +104,8 @@ class World:
     recording_id: str
     attachment_id: str
     upload_id: str
+    statement_id: str
+    incident_id: str
 
 
 @dataclass(frozen=True)
@@ -127,8 +131,10 @@ UPLOAD_PHOTO = Raw(PHOTO, {"attachment-kind": "photo", "attachment-category": "p
 RECORDING_DECISIONS = {"audio_recording": True, "video_recording": True, "photos": True}
 
 
-INTERVIEW_REVISION = 2
-"""The revision of the world's interview: planned with its checklist, then a feedback promise."""
+INTERVIEW_REVISION = 3
+"""The revision of the world's interview: planned with its checklist, a feedback promise, then started."""
+DRAFT_REVISION = 1
+"""The world's interview has a draft, saved once."""
 
 
 def _settings(data_dir: Path, url: str, key_file: Path) -> Settings:
@@ -201,7 +207,23 @@ def _populate(app: FastAPI, database: ProvisionedDatabase, key_file: Path) -> Sa
         f"/api/v1/interviews/{interview.json()['id']}",
         json={"revision": 1, "feedback": [{"promise": "Tell her when the report is out.", "due_on": due()}]},
     )
-    assert promised.json()["revision"] == INTERVIEW_REVISION, promised.text
+    started = documenter.request(
+        "PATCH", f"/api/v1/interviews/{interview.json()['id']}", json={"revision": 2, "state": "in_progress"}
+    )
+    assert started.json()["revision"] == INTERVIEW_REVISION, started.text
+    drafted = documenter.request(
+        "PUT",
+        f"/api/v1/interviews/{interview.json()['id']}/draft",
+        json={"text": "We left on foot at night.", "answers": [{"question": "background", "state": "declined"}]},
+    )
+    assert drafted.json()["revision"] == DRAFT_REVISION, drafted.text
+    confirmed = documenter.post(
+        f"/api/v1/interviews/{interview.json()['id']}/statements",
+        json={"version": 1, "draft_revision": DRAFT_REVISION, "confirmed_by_interviewee": True, "read_back_in": "hy"},
+    )
+    assert confirmed.status_code == 201, confirmed.text
+    incident = documenter.post(f"/api/v1/interviews/{interview.json()['id']}/incidents", json=INCIDENT)
+    assert incident.status_code == 201, incident.text
     recording = _recording(app, documenter, people[1])
     attachment = documenter.post(f"/api/v1/interviews/{recording}/attachments", **body_of(UPLOAD_PHOTO))
     assert attachment.status_code == 201, attachment.text
@@ -233,6 +255,8 @@ def _populate(app: FastAPI, database: ProvisionedDatabase, key_file: Path) -> Sa
         attachment_id=attachment.json()["id"],
         upload_id=upload.json()["id"],
         blob_dir=app.state.runtime.settings.attachments_dir,
+        statement_id=confirmed.json()["id"],
+        incident_id=incident.json()["id"],
     )
 
 
@@ -279,6 +303,8 @@ def restore(saved: Saved, templates: Templates, tmp_path: Path) -> Iterator[Worl
                 saved.recording_id,
                 saved.attachment_id,
                 saved.upload_id,
+                saved.statement_id,
+                saved.incident_id,
             )
         finally:
             app.state.engine.dispose()
@@ -317,7 +343,10 @@ def path_of(template: str, w: World) -> str:
         task_id=w.task_id,
         attachment_id=w.attachment_id,
         upload_id=w.upload_id,
+        statement_id=w.statement_id,
+        incident_id=w.incident_id,
         form_id="standard",
+        guide_id="standard",
         version="v1",
         language="hy",
     )
