@@ -108,17 +108,22 @@ def read_review(root: Path, form: ConsentForm, today: date) -> Review:
     FormError for a sign-off that cannot count: malformed, for another text, with fewer than two
     reviewers, a placeholder name or role, or a date before the text last changed or in the future.
     """
-    where = f"consent form {form.form_id}/{form.version}: {SIGNOFF_FILE}"
+    form_name = f"consent form {form.form_id}/{form.version}"
     folder = root / form.form_id / form.version
     signed: dict[str, tuple[Reviewer, ...]] = {}
     path = folder / SIGNOFF_FILE
     if path.exists() or path.is_symlink():
+        # Each failure below already names the file; only the form is added.
         try:
-            doc = as_mapping(parse_yaml(read_bytes(folder, SIGNOFF_FILE, MAX_FORM_BYTES), SIGNOFF_FILE), SIGNOFF_FILE)
-            for code, entry in doc.items():
-                signed[code] = _signoff(form, code, entry, today)
+            raw = read_bytes(folder, SIGNOFF_FILE, MAX_FORM_BYTES, form_name)
+            doc = as_mapping(parse_yaml(raw, SIGNOFF_FILE), SIGNOFF_FILE)
         except FormError as exc:
-            raise FormError(f"{where}: {exc}".replace(f"{SIGNOFF_FILE}: {SIGNOFF_FILE}", SIGNOFF_FILE)) from None
+            raise FormError(f"{form_name}: {exc}" if str(exc).startswith(SIGNOFF_FILE) else str(exc)) from None
+        for code, entry in doc.items():
+            try:
+                signed[code] = _signoff(form, code, entry, today)
+            except FormError as exc:
+                raise FormError(f"{form_name}: {SIGNOFF_FILE}: {exc}") from None
     return Review(
         MappingProxyType(
             {code: LanguageReview(code, code == form.source_language, signed.get(code, ())) for code in form.languages}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -253,16 +254,35 @@ def test_the_record_says_whether_the_text_read_was_the_source_or_a_translation_a
     assert [v["details"]["form_review"] for v in _history(doc, pid)] == ["source", "unreviewed"]
 
 
-def test_consent_cannot_be_dated_before_its_text_was_written(app: FastAPI, doc_and_person: tuple[Actor, str]) -> None:
-    """v2's texts are dated 2026-11-30: a record of consent obtained under them on an earlier day is refused."""
-    doc, pid = doc_and_person
-    body = participation(
-        app, form_version="v2", text_sha256=text_hash(app, "en", "main", "v2"), obtained_at="2026-11-29T10:00:00+00:00"
-    )
-    r = _record(doc, pid, body)
-    assert r.status_code == 422, r.text
-    assert r.json()["fields"] == ["obtained_at"]
-    assert "(2026-11-30)" in r.json()["detail"]
+def test_consent_cannot_be_dated_before_its_text_was_written(tmp_path: Path, settings: Settings, keys: Keys) -> None:
+    """A version whose texts were written today: consent obtained under them yesterday is refused."""
+    root = tmp_path / "forms"
+    shutil.copytree(REPO_FORMS, root)
+    folder = root / "standard" / "v90"
+    shutil.copytree(root / "standard" / "v1", folder)
+    today = datetime.now(UTC).date()
+
+    def change(doc: dict[str, Any]) -> None:
+        doc["version"] = "v90"
+        for language in doc["languages"].values():
+            language["changed"] = today.isoformat()
+
+    edit_form(folder, change)
+    publish(root, "standard", "v90")
+    app = create_app(settings.model_copy(update={"forms_dir": root}), keys)
+    try:
+        with TestClient(app):
+            doc, case_id = documenter_team(app)
+            pid = person_in(doc, case_id)["id"]
+            body = participation(app, form_version="v90", text_sha256=text_hash(app, "en", "main", "v90"))
+            yesterday = (datetime.now(UTC) - timedelta(days=1)).isoformat()
+            r = _record(doc, pid, {**body, "obtained_at": yesterday})
+            assert r.status_code == 422, r.text
+            assert r.json()["fields"] == ["obtained_at"]
+            assert f"({today.isoformat()})" in r.json()["detail"]
+            assert _record(doc, pid, body).status_code == 201
+    finally:
+        app.state.engine.dispose()
 
 
 def test_the_child_set_on_a_version_without_one_is_refused(app: FastAPI, doc_and_person: tuple[Actor, str]) -> None:
