@@ -11,8 +11,10 @@ from fastapi import FastAPI
 from app.access.roles import Role
 from app.audit import service as audit
 from app.core.db import unit_of_work
+from app.main import OPENAPI_URL
 from tests.support.actors import Actor, actor, make_user
 from tests.support.consent import participation, person_in
+from tests.support.world import World, path_of
 
 
 def _walk(who: Actor, path: str, limit: int = 1) -> list[Any]:
@@ -127,3 +129,59 @@ def test_numbers_and_times_out_of_range_are_422_not_500(app: FastAPI, team: tupl
         r = auditor.get("/api/v1/audit/events", params=query)
         assert r.status_code == 422, query
         assert next(iter(query.values())) not in r.text
+
+
+# The lists whose page names its items and its cursor otherwise (documented in docs/api.md).
+ITEMS = {"/api/v1/audit/events": "events", "/api/v1/duplicate-reviews": "reviews"}
+CURSOR = {"/api/v1/audit/events": "after"}
+# Filters that match what an event recorded, whatever it is: an actor, a resource id, a credential.
+FREE_TEXT = {"/api/v1/audit/events": {"actor", "resource_id", "credential"}}
+GROWS = {"/api/v1/audit/events"}  # each read of the log adds an event to it
+READERS = ("doc_in", "custodian", "auditor", "admin")
+
+
+def _lists(world: World) -> list[tuple[str, dict[str, Any]]]:
+    """Every GET operation of the OpenAPI document that answers a page."""
+    document = world.actors["admin"].get(OPENAPI_URL).json()
+    found = []
+    for template, operations in document["paths"].items():
+        get = operations.get("get")
+        schema = get and get["responses"].get("200", {}).get("content", {}).get("application/json", {}).get("schema", {})
+        if schema and "Page" in schema.get("$ref", ""):
+            found.append((template, {p["name"]: p["schema"] for p in get.get("parameters", []) if p["in"] == "query"}))
+    return found
+
+
+def test_every_list_of_the_api_pages_with_a_bounded_limit_and_types_its_filters(world: World) -> None:
+    lists = _lists(world)
+    assert len(lists) >= 17, [t for t, _ in lists]  # a list that stopped being a page is noticed
+    for template, params in lists:
+        path = path_of(template, world)
+        cursor_name = CURSOR.get(template, "cursor")
+        assert {cursor_name, "limit"} <= set(params), template
+        assert params["limit"]["maximum"] <= 500, template
+        reader = next(who for who in READERS if world.actors[who].get(path).status_code == 200)
+        who = world.actors[reader]
+        whole = who.get(path, params={"limit": params["limit"]["maximum"]}).json()
+        key = ITEMS.get(template, "items")
+        assert whole["next_cursor"] is None, template
+        assert whole[key], f"{template}: the world has nothing in this list, so its pages prove nothing"
+        walked: list[Any] = []
+        query: dict[str, Any] = {"limit": 1}
+        while True:
+            page = who.get(path, params=query).json()
+            assert len(page[key]) <= 1, template
+            walked += page[key]
+            if page["next_cursor"] is None or (template in GROWS and len(walked) == len(whole[key])):
+                break
+            query = {"limit": 1, cursor_name: page["next_cursor"]}
+            assert len(walked) < len(whole[key]), template
+        assert walked == whole[key], template
+        for bad in ({"limit": params["limit"]["maximum"] + 1}, {"limit": 0}):
+            assert who.get(path, params=bad).status_code == 422, (template, bad)
+        # Lists keyed on a name take any text as a cursor; the others refuse what no page gave.
+        assert who.get(path, params={cursor_name: "not-a-cursor"}).status_code in (200, 422), template
+        for name in set(params) - {cursor_name, "limit"} - FREE_TEXT.get(template, set()):
+            r = who.get(path, params={name: "bogus"})  # no filter of the API takes any text
+            assert r.status_code == 422, (template, name)
+            assert "bogus" not in r.text
