@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -54,3 +55,36 @@ def test_a_back_import_breaks_its_contract(tmp_path: Path, module: str, back_imp
     assert result.returncode != 0
     broken = [line for line in result.stdout.splitlines() if line.endswith("BROKEN")]
     assert any(line.startswith(contract) for line in broken), result.stdout
+
+
+CORE_PACKAGES = {"app.core", "app.crypto"}  # held by contracts of their own, as whole packages
+WIRING = {"app.main", "app.cli", "app.cli_support", "app.runtime", "app.models", "app.health"}
+
+
+def _contracts() -> dict[str, dict[str, list[str]]]:
+    with (ROOT / "pyproject.toml").open("rb") as f:
+        contracts = tomllib.load(f)["tool"]["importlinter"]["contracts"]
+    return {c["name"]: c for c in contracts}
+
+
+def _modules() -> list[str]:
+    found = []
+    for path in sorted((ROOT / "app").rglob("*.py")):
+        parts = path.relative_to(ROOT).with_suffix("").parts
+        found.append(".".join(parts[:-1] if parts[-1] == "__init__" else parts))
+    return found
+
+
+def test_every_package_and_module_under_app_is_in_the_contracts() -> None:
+    contracts = _contracts()
+    top = {m for m in _modules() if m.count(".") == 1}
+    assert top == set(contracts["Only app.crypto imports cryptography"]["source_modules"]) | {"app.crypto"}
+    assert top == set(contracts["app.core imports no domain"]["forbidden_modules"]) | {"app.core", "app.crypto"}
+    faces = contracts["Domains never import faces or the wiring above them"]
+    audit_core = set(contracts["The audit log's core imports no domain"]["source_modules"])
+    held = set(faces["source_modules"]) | set(faces["forbidden_modules"]) | audit_core | WIRING
+    # A domain's module is either the domain (it may not import a face) or a face (no domain imports it).
+    loose = [
+        m for m in _modules() if m not in held and m.count(".") == 2 and ".".join(m.split(".")[:2]) not in CORE_PACKAGES
+    ]
+    assert loose == [], "add these modules to the import contracts in pyproject.toml"
