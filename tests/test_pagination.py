@@ -146,8 +146,8 @@ def _lists(world: World) -> list[tuple[str, dict[str, Any]]]:
     found = []
     for template, operations in document["paths"].items():
         get = operations.get("get")
-        schema = get and get["responses"].get("200", {}).get("content", {}).get("application/json", {}).get("schema", {})
-        if schema and "Page" in schema.get("$ref", ""):
+        answer = get["responses"].get("200", {}).get("content", {}) if get else {}
+        if "Page" in answer.get("application/json", {}).get("schema", {}).get("$ref", ""):
             found.append((template, {p["name"]: p["schema"] for p in get.get("parameters", []) if p["in"] == "query"}))
     return found
 
