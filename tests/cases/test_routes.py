@@ -7,7 +7,7 @@ import uuid
 from fastapi import FastAPI
 
 from app.access.roles import Role
-from tests.support.actors import actor
+from tests.support.actors import actor, make_user
 
 
 def test_members_see_only_their_cases(app: FastAPI) -> None:
@@ -48,3 +48,11 @@ def test_lone_surrogates_are_refused_not_stored(app: FastAPI) -> None:
     assert r.status_code == 422
     assert r.json()["fields"] == ["title"]
     assert admin.get("/api/v1/cases").json()["items"] == []
+
+
+def test_a_team_list_names_each_member_by_username_and_display_name(app: FastAPI) -> None:
+    admin = actor(app, "adm", [Role.ADMIN])
+    case_id = admin.post("/api/v1/cases", json={"code": "KB-3", "title": "Three"}).json()["id"]
+    ani, _ = make_user(app, "ani", [Role.LEGAL], cases=(uuid.UUID(case_id),), display_name="Ani Petrosyan")
+    members = admin.get(f"/api/v1/cases/{case_id}/members").json()["items"]
+    assert [(m["user_id"], m["username"], m["display_name"]) for m in members] == [(str(ani), "ani", "Ani Petrosyan")]

@@ -80,12 +80,13 @@ def make_user(
     *,
     with_totp: bool = True,
     cases: tuple[uuid.UUID, ...] = (),
+    display_name: str | None = None,
 ) -> tuple[uuid.UUID, str | None]:
     """Create an account through the service (as the CLI does), with a known password and 2FA."""
     rt = runtime(app)
     with unit_of_work(app.state.sessionmaker) as s:
         change = create_user(
-            s, rt, Principal.system("test"), UserCreate(username=username, display_name=username, roles=roles)
+            s, rt, Principal.system("test"), UserCreate(username=username, display_name=display_name or username, roles=roles)
         )
         user = s.get(User, change.user.id)
         assert user is not None
