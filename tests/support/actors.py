@@ -85,9 +85,8 @@ def make_user(
     """Create an account through the service (as the CLI does), with a known password and 2FA."""
     rt = runtime(app)
     with unit_of_work(app.state.sessionmaker) as s:
-        change = create_user(
-            s, rt, Principal.system("test"), UserCreate(username=username, display_name=display_name or username, roles=roles)
-        )
+        data = UserCreate(username=username, display_name=display_name or username, roles=roles)
+        change = create_user(s, rt, Principal.system("test"), data)
         user = s.get(User, change.user.id)
         assert user is not None
         user.password_hash = rt.passwords.hash(PASSWORD)
