@@ -36,8 +36,12 @@ cli.add_typer(custody_cli, name="custody")
 
 @cli.callback()
 def _fresh_settings() -> None:
-    """Read settings from the environment of this invocation."""
+    """Read settings from the environment of this invocation; a value that cannot be read stops every command."""
     get_settings.cache_clear()
+    try:
+        get_settings()
+    except ConfigError as exc:
+        raise fail(str(exc)) from None
 
 
 @cli.command()

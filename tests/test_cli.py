@@ -94,6 +94,22 @@ def test_an_unready_production_start_names_everything_missing_at_once(
     assert _events(app) == before  # refused before any work, recorded or not
 
 
+def test_a_setting_that_cannot_be_read_is_named_with_the_others_never_with_its_value(
+    app: FastAPI, cli_env: dict[str, str]
+) -> None:
+    before = _events(app)
+    env = {**cli_env, "TESTIMONY_DEVELOPMENT": "", "TESTIMONY_DATABASE__BUSY_TIMEOUT_MS": "hunter2"}
+    for command in (["users", "list"], ["keys", "status"], ["serve"]):
+        result = CliRunner().invoke(cli, command, env=env)
+        assert result.exit_code == 2, result.output
+        assert result.exception is None or isinstance(result.exception, SystemExit)  # no traceback
+        assert result.output.count("error:") == 1
+        assert "TESTIMONY_DEVELOPMENT: Input should be a valid boolean" in result.output
+        assert "TESTIMONY_DATABASE__BUSY_TIMEOUT_MS: Input should be a valid integer" in result.output
+        assert "hunter2" not in result.output
+    assert _events(app) == before
+
+
 def test_init_outside_development_names_the_missing_key_file_and_the_rest_and_writes_nothing(
     tmp_path: Path,
 ) -> None:

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Mapping
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from app.core.errors import ConfigError
@@ -201,4 +201,14 @@ class Settings(BaseSettings):
 
 @lru_cache
 def get_settings() -> Settings:
-    return Settings()
+    """The settings of this environment. A value that cannot be read is a ConfigError naming every such
+    variable at once, never its value (a database URL may hold a password)."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        listed = "".join(f"\n  - {_variable(e['loc'])}: {e['msg']}" for e in exc.errors())
+        raise ConfigError(f"cannot read the settings:{listed}") from None
+
+
+def _variable(loc: tuple[int | str, ...]) -> str:
+    return "TESTIMONY_" + "__".join(str(part) for part in loc).upper()
