@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -120,3 +121,13 @@ def test_a_new_module_that_opens_sealed_data_is_caught() -> None:
     )
     assert openers_called(rogue, "app.exports.builder") == {"app.exports.builder.peek"}
     assert "app.exports.builder.peek" not in DOORS
+
+
+def test_the_architecture_document_lists_the_same_doors_and_openers() -> None:
+    text = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
+    section = text.split("## Named doors", 1)[1].split("\n## ", 1)[0]
+    rows = [line.split("|")[1] for line in section.splitlines() if line.startswith("| `")]
+    listed = {name for row in rows for name in re.findall(r"`([^`]+)`", row)}
+    assert listed == {door.removeprefix("app.") for door in DOORS}
+    named = set(re.findall(r"`([a-z_]+\.[a-z_]+)`", section.split("| door |", 1)[0]))
+    assert named == {opener.removeprefix("app.crypto.").removeprefix("app.keys.") for opener in OPENERS}
