@@ -19,7 +19,7 @@ from app.access.principal import Principal
 from app.audit import service as audit
 from app.cases.models import Case
 from app.core.db import db_now, new_id
-from app.core.errors import Conflict, NotFound
+from app.core.errors import Conflict
 from app.crypto.derive import Purpose as KeyPurpose
 from app.people import links
 from app.people.blind_index import blind_index, normalize_name
@@ -149,11 +149,9 @@ def decide(
     session: Session, principal: Principal, review_id: uuid.UUID, data: DuplicateDecision
 ) -> DuplicateReviewRead:
     """A custodian's decision stands: a second one, even the same, is refused."""
-    policy.require(principal, policy.Action.DUPLICATE_REVIEW)
+    policy.require(principal, policy.Action.DUPLICATE_REVIEW)  # before any lock is taken
     links.serialise(session)  # before the row lock, in the order raising reviews takes them
-    row = session.get(DuplicateReview, review_id, with_for_update=True)
-    if row is None:
-        raise NotFound
+    row = policy.load(session, principal, policy.Action.DUPLICATE_REVIEW, DuplicateReview, review_id, lock=True)
     audit.touch(session, resource_id=row.id)
     if row.status != links.OPEN:
         raise Conflict(f"this review was already decided ({row.status})")

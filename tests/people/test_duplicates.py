@@ -140,6 +140,7 @@ def test_who_decided_and_when(desk: Desk) -> None:
         again = cus.post(f"{REVIEWS}/{review['id']}", json={"decision": decision})
         assert again.status_code == 409
     assert _between(desk, one, two) == decided
+    assert cus.post(f"{REVIEWS}/{uuid.uuid4()}", json={"decision": "duplicate"}).status_code == 404
 
 
 def test_a_equals_b_and_b_equals_c_closes_a_c_as_duplicate_by_inference(desk: Desk) -> None:
