@@ -270,7 +270,13 @@ def test_adding_a_team_member_needs_a_second_admin(app: FastAPI) -> None:
     asked = first.post(f"/api/v1/cases/{case['id']}/members", json={"user_id": str(doc.user_id)})
     assert asked.status_code == 202
     assert doc.get("/api/v1/cases").json()["items"] == []
-    assert _decide(second, asked.json()["pending_confirmation"]["id"]).status_code == 200
+    # The second admin sees which case and whom, by name, before deciding; and who decided, after.
+    [shown] = second.get("/api/v1/confirmations").json()["items"]
+    assert (shown["action"], shown["case_code"], shown["roles"]) == ("case.add_member", "KB-1", None)
+    assert (shown["target_user"]["username"], shown["requester"]["username"]) == ("member", "admin-one")
+    decided = _decide(second, asked.json()["pending_confirmation"]["id"])
+    assert decided.status_code == 200
+    assert (decided.json()["case_code"], decided.json()["decider"]["username"]) == ("KB-1", "admin-two")
     assert [c["code"] for c in doc.get("/api/v1/cases").json()["items"]] == ["KB-1"]
     removed = first.request("DELETE", f"/api/v1/cases/{case['id']}/members/{doc.user_id}")
     assert removed.status_code == 204
