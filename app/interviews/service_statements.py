@@ -102,13 +102,7 @@ def require_recording(session: Session, runtime: Runtime, interview: Interview, 
             fields=["state"],
             code="interview_state",
         )
-    if not consent.allows(
-        consent.latest_opened(session, runtime, person_of(session, interview)), ParticipationDecision.NOTES
-    ):
-        raise Conflict(
-            f"{what} only when the person's latest participation consent agrees to notes",
-            code="consent_required",
-        )
+    consent.require(session, runtime, person_of(session, interview), ParticipationDecision.NOTES, doing=what)
 
 
 def _answers(answers: list[Answer], asked: frozenset[str] | None) -> list[AnswerRecord]:

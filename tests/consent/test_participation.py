@@ -62,7 +62,8 @@ def test_an_acute_distress_deferral_keeps_the_decisions_said_and_allows_nothing(
     assert (body["status"], body["allows_collection"]) == ("deferred", False)
     assert body["details"]["decisions"]["interview_now"] is True  # said in distress, kept, not acted on
     refused = doc.request("PATCH", f"/api/v1/people/{pid}", json=identity())
-    assert (refused.status_code, refused.json()["code"]) == (409, "consent_required")
+    assert (refused.status_code, refused.json()["code"]) == (403, "consent_required")
+    assert (refused.json()["decision"], refused.json()["fields"]) == ("interview_now", ["identity"])
 
 
 def test_time_to_think_needs_no_decisions_and_every_reader_copes(
@@ -90,7 +91,7 @@ def test_time_to_think_needs_no_decisions_and_every_reader_copes(
     assert (person.json()["participation_status"], person.json()["reconsent_due"]) == ("deferred", False)
     case_id = person.json()["case_id"]
     assert doc.get(f"/api/v1/cases/{case_id}/people").json()["items"][0]["allows_collection"] is False
-    assert doc.request("PATCH", f"/api/v1/people/{pid}", json=identity()).status_code == 409
+    assert doc.request("PATCH", f"/api/v1/people/{pid}", json=identity()).status_code == 403
 
     confirmed = _record(doc, pid, participation(app))
     assert confirmed.json()["allows_collection"] is True
