@@ -129,7 +129,12 @@ def interviewers_of(session: Session, interview_ids: Sequence[uuid.UUID]) -> dic
 
 def summary(interview: Interview, code: str, interviewers: list[uuid.UUID]) -> InterviewSummary:
     return InterviewSummary.model_validate(
-        {**column_values(interview), "person_code": code, "interviewers": interviewers}
+        {
+            **column_values(interview),
+            "state": records.state_of(interview),
+            "person_code": code,
+            "interviewers": interviewers,
+        }
     )
 
 

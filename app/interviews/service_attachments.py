@@ -32,7 +32,7 @@ from app.consent.vocabulary import DataCategory, ParticipationDecision
 from app.core.errors import Conflict, ValidationFailed
 from app.core.pagination import FIRST_PAGE, Page, PageRequest, keyset
 from app.core.uploads import sanitise_file_name
-from app.interviews import storage
+from app.interviews import records, storage
 from app.interviews.filetypes import Kind
 from app.interviews.models import Attachment, AttachmentUpload, Interview
 from app.interviews.schemas import AttachmentRead, AttachmentStored, AttachmentSummary, UploadOpen, UploadStateRead
@@ -85,7 +85,7 @@ def _category(kind: Kind, value: str | None) -> str:
 
 
 def _recording(interview: Interview) -> None:
-    if interview.state not in RECORDING:
+    if records.state_of(interview) not in RECORDING:
         raise Conflict(
             "attachments are added while the interview is in progress or paused",
             fields=["state"],

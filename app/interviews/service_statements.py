@@ -25,7 +25,7 @@ from app.consent.vocabulary import ParticipationDecision
 from app.core.db import db_now, new_id
 from app.core.errors import Conflict, NotFound, ValidationFailed
 from app.core.pagination import FIRST_PAGE, Page, PageRequest, int_cursor, keyset
-from app.interviews import custody, guides
+from app.interviews import custody, guides, records
 from app.interviews.models import Interview, InterviewDraft, StatementVersion
 from app.interviews.schemas_statements import (
     Answer,
@@ -96,7 +96,7 @@ def canonical_bytes(version: int, content: StatementContent) -> bytes:
 
 def require_recording(session: Session, runtime: Runtime, interview: Interview, what: str) -> None:
     """The interview is under way or completed, and the person's latest consent agrees to notes."""
-    if InterviewState(interview.state) not in RECORDING:
+    if records.state_of(interview) not in RECORDING:
         raise Conflict(
             f"{what} only while the interview is in progress or paused, or once it is completed",
             fields=["state"],

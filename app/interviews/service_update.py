@@ -58,7 +58,7 @@ class _Change:
         self.details = details
         self.now = now
         self.by = by
-        self.state = InterviewState(interview.state)
+        self.state = records.state_of(interview)
         self.participation_id = interview.participation_id
         self.clear: dict[str, Any] = {}
         self.interviewers: list[uuid.UUID] | None = None
