@@ -128,7 +128,7 @@ def _answers(answers: list[Answer], asked: frozenset[str] | None) -> list[Answer
 def _guide(runtime: Runtime, ref: GuideRef) -> guides.Guide:
     """The named guide, served (422 naming ``guide`` when there is no such published guide)."""
     try:
-        return guides.served(guides.default_root(), ref.id, ref.version, development=runtime.settings.development)
+        return guides.served(runtime.guides_root, ref.id, ref.version, development=runtime.settings.development)
     except NotFound:
         raise ValidationFailed("no such published interview guide", fields=["guide"]) from None
 
@@ -136,7 +136,7 @@ def _guide(runtime: Runtime, ref: GuideRef) -> guides.Guide:
 def read_guide(runtime: Runtime, principal: Principal, guide_id: str, version: str) -> GuideRead:
     """A published interview guide with its questions in every language."""
     policy.require(principal, policy.Action.INTERVIEW_READ)
-    guide = guides.served(guides.default_root(), guide_id, version, development=runtime.settings.development)
+    guide = guides.served(runtime.guides_root, guide_id, version, development=runtime.settings.development)
     return GuideRead(
         id=guide.id,
         version=guide.version,
