@@ -22,6 +22,7 @@ from app.core.errors import ConfigError
 from app.crypto import keyring as kr
 from app.crypto.errors import KeyringError
 from app.interviews.custody_cli import custody_cli
+from app.interviews.guides_cli import guides_cli
 from app.keys.cli import keys_cli
 from app.keys.store import custody_problems, open_keys, prompt_passphrase, write_private_file
 
@@ -32,6 +33,7 @@ cli.add_typer(cases_cli, name="cases")
 cli.add_typer(audit_cli, name="audit")
 cli.add_typer(forms_cli, name="forms")
 cli.add_typer(custody_cli, name="custody")
+cli.add_typer(guides_cli, name="guides")
 
 
 @cli.callback()

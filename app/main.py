@@ -35,6 +35,7 @@ from app.core.forwarding import refuse_spoofable_forwarding
 from app.core.http import RequestContextMiddleware, database_busy, integrity_violation
 from app.core.limits import install_body_limits
 from app.core.openapi import describe_problems
+from app.interviews import guides
 from app.interviews import routes as interview_routes
 from app.interviews import routes_attachments as attachment_routes
 from app.interviews import routes_statements as statement_routes
@@ -82,6 +83,7 @@ def create_app(settings: Settings | None = None, keys: Keys | None = None) -> Fa
     app.state.keys = keys
     app.state.runtime = Runtime(settings, keys)
     app.state.runtime.forms.forms  # noqa: B018 - load and validate every consent form now, not at first use
+    guides.load_published(app.state.runtime.guides_root)  # and every interview guide
     app.state.engine = engine
     app.state.sessionmaker = make_sessionmaker(engine)
     app.state.claimed_credential = claimed_credential

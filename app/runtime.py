@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
+from pathlib import Path
 
 from app.access.passwords import Passwords
 from app.consent.registry import FormRegistry
 from app.core.blobstore import BlobStore, DirectoryBlobStore
 from app.core.config import Settings
 from app.crypto.derive import Purpose, derive_key
+from app.interviews import guides
 from app.keys.store import Keys
 
 
@@ -23,6 +25,11 @@ class Runtime:
     def __post_init__(self) -> None:
         object.__setattr__(self, "passwords", Passwords.from_settings(self.settings.passwords))
         object.__setattr__(self, "forms", FormRegistry(self.settings.forms_dir, development=self.settings.development))
+
+    @property
+    def guides_root(self) -> Path:
+        """The interview guides folder: TESTIMONY_GUIDES_DIR, else the guides shipped with the code."""
+        return self.settings.guides_dir or guides.default_root()
 
     @cached_property
     def blobs(self) -> BlobStore:

@@ -42,6 +42,15 @@ def _set_roles(session: Session, user: User, roles: frozenset[Role]) -> None:
         session.execute(delete(CaseMember).where(CaseMember.user_id == user.id))
 
 
+def _load_account(
+    session: Session, principal: Principal, action: policy.Action, user_id: uuid.UUID, *, lock: bool = False
+) -> User:
+    """The account to act on, named in the event: a command names it by username, with no id in a path."""
+    user = policy.load(session, principal, action, User, user_id, lock=lock)
+    audit.touch(session, resource_id=user.id)
+    return user
+
+
 def _get_user(session: Session, user_id: uuid.UUID) -> User:
     """An account, for applying a confirmed request (the engine has authorised the decision)."""
     user = session.get(User, user_id)
@@ -99,7 +108,7 @@ def reset_password(session: Session, runtime: Runtime, principal: Principal, use
     """End every session and token of an account and give it a new one-time password, split
     between two admins as at creation (whole at once from the command line)."""
     # The account row is held: a waiting request is checked for and opened as one step.
-    user = policy.load(session, principal, policy.Action.USER_RESET_PASSWORD, User, user_id, lock=True)
+    user = _load_account(session, principal, policy.Action.USER_RESET_PASSWORD, user_id, lock=True)
     policy.not_self(principal, user.id, "password through an admin reset")
     now = db_now(session)
     policy.require_step_up(principal, policy.Action.USER_RESET_PASSWORD, now)
@@ -147,7 +156,7 @@ def update_user(
     session: Session, runtime: Runtime, principal: Principal, user_id: uuid.UUID, data: UserUpdate
 ) -> UserChange:
     # The account row is held: a waiting request is checked for and opened as one step.
-    user = policy.load(session, principal, policy.Action.USER_UPDATE, User, user_id, lock=True)
+    user = _load_account(session, principal, policy.Action.USER_UPDATE, user_id, lock=True)
     now = db_now(session)
     asked: list[ConfirmationRead] = []
     current = frozenset(Role(r) for r in user.roles)
@@ -184,14 +193,14 @@ def update_user(
 
 def revoke_sessions(session: Session, principal: Principal, user_id: uuid.UUID) -> UserRead:
     """End every session and token of a user, e.g. after a lost device."""
-    user = policy.load(session, principal, policy.Action.USER_REVOKE, User, user_id)
+    user = _load_account(session, principal, policy.Action.USER_REVOKE, user_id)
     revoke_all(session, user.id)
     return UserRead.model_validate(user)
 
 
 def reset_second_factor(session: Session, principal: Principal, user_id: uuid.UUID) -> UserRead:
     """Remove a user's 2FA so they enrol again at next login; their sessions end."""
-    user = policy.load(session, principal, policy.Action.USER_RESET_2FA, User, user_id)
+    user = _load_account(session, principal, policy.Action.USER_RESET_2FA, user_id)
     policy.not_self(principal, user.id, "second factor")
     policy.require_step_up(principal, policy.Action.USER_RESET_2FA, db_now(session))
     user.totp_enabled = False

@@ -32,11 +32,11 @@ from app.consent.schemas import (
 )
 from app.consent.vocabulary import ConsentStatus, ParticipationDecision
 from app.core.db import db_now, new_id
-from app.core.errors import Conflict, ValidationFailed
+from app.core.errors import Conflict, Forbidden, ValidationFailed
 from app.core.pagination import FIRST_PAGE, INT32, Page, PageRequest, in_memory, int_cursor, keyset
 from app.keys.sealed import Place, open_json, seal_json
 from app.people.models import Person
-from app.people.records import identity_of, person_row
+from app.people.records import hold, identity_of, person_row
 from app.people.schemas import Identity
 
 if TYPE_CHECKING:
@@ -104,6 +104,36 @@ def allows(opened: Opened | None, decision: ParticipationDecision) -> bool:
     return decisions.get(decision.value) is True
 
 
+def require(
+    session: Session,
+    runtime: Runtime,
+    person: Person,
+    decision: ParticipationDecision,
+    *more: ParticipationDecision,
+    doing: str,
+    fields: list[str] | None = None,
+) -> Opened:
+    """The person's latest participation consent, as its sealed details confirm, agrees to each decision;
+    otherwise 403 ``consent_required`` naming the first one missing. Every use of a participation decision
+    goes through here, so a refusal reads the same wherever it happens. The person's row is held until the
+    transaction ends, so consent recorded meanwhile waits, and the write this guards is done under the
+    decision read here."""
+    hold(session, person)
+    opened = latest_opened(session, runtime, person)
+    for needed in (decision, *more):
+        if opened is None or not allows(opened, needed):
+            raise Forbidden(
+                f"{doing} needs the person's latest participation consent (given or renewed) to agree to "
+                f"{needed.value}; record consent that does first",
+                fields=fields,
+                code="consent_required",
+                decision=needed.value,
+            )
+    if opened is None:  # unreachable: a missing record allows no decision
+        raise AssertionError("consent checked without a record")
+    return opened
+
+
 def require_collection(
     session: Session, runtime: Runtime, person: Person, fields: list[str], identity: Identity | None
 ) -> None:
@@ -111,13 +141,8 @@ def require_collection(
     as its sealed details confirm; a child's identity only under one recorded with the minor section."""
     if not fields:
         return
-    opened = latest_opened(session, runtime, person)
-    if opened is None or not opened.row.allows_collection:
-        raise Conflict(
-            "record participation consent with storage (status given) before storing identity or contact",
-            fields=fields,
-            code="consent_required",
-        )
+    collecting = (ParticipationDecision.INTERVIEW_NOW, ParticipationDecision.STORAGE)
+    opened = require(session, runtime, person, *collecting, doing="storing identity or contact", fields=fields)
     field = _minor_field(identity, opened.row.obtained_at.astimezone(UTC).date())
     if field is not None and not _recorded_for_a_minor(opened.details):
         raise Conflict(
@@ -170,6 +195,7 @@ def record_participation(
     session: Session, runtime: Runtime, principal: Principal, person_id: uuid.UUID, data: ParticipationCreate
 ) -> ParticipationRead:
     person = person_row(session, principal, policy.Action.CONSENT_RECORD, person_id)
+    hold(session, person)  # a write that depends on the latest consent waits for this one, or this for it
     form = checks.form_of(runtime.forms, data)
     now = db_now(session)
     obtained = data.obtained_at or now

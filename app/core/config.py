@@ -153,6 +153,8 @@ class Settings(BaseSettings):
     attachments: AttachmentSettings = Field(default_factory=AttachmentSettings)
     forms_dir: Path | None = None
     """Consent forms folder; defaults to the consent_forms/ shipped with the code."""
+    guides_dir: Path | None = None
+    """Interview guides folder; defaults to the interview_guides/ shipped with the code."""
     trusted_proxies: list[str] = Field(default_factory=list)
     host: str = "127.0.0.1"
     port: int = 8000

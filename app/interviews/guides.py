@@ -9,6 +9,7 @@ file helpers (strict YAML, plain regular files, the lock) are the consent forms'
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from functools import cache
@@ -23,7 +24,7 @@ from app.consent.form_files import (
     read_bytes,
     sha256,
 )
-from app.consent.published import read_lock
+from app.consent.published import LOCK_FILE, read_lock
 from app.core.errors import Conflict, NotFound
 
 GUIDE_FILE = "guide.yaml"
@@ -63,6 +64,17 @@ def default_root() -> Path:
     raise FormError("the interview_guides folder is missing from this installation")
 
 
+def published(root: Path) -> list[tuple[str, str]]:
+    """The (guide, version) pairs root's lock pins, in order."""
+    return sorted({(rel.split("/")[0], rel.split("/")[1]) for rel in read_lock(root)})
+
+
+def load_published(root: Path) -> list[Guide]:
+    """Every published guide, read and checked now: a broken one stops the start (or the command) with
+    its reason, instead of answering a server error to the documenter who first asks for it."""
+    return [load(root, guide_id, version) for guide_id, version in published(root)]
+
+
 @cache
 def load(root: Path, guide_id: str, version: str) -> Guide:
     """A published guide version, checked against its pinned hash; FormError when it is broken."""
@@ -70,9 +82,40 @@ def load(root: Path, guide_id: str, version: str) -> Guide:
     raw = read_bytes(root / guide_id / version, GUIDE_FILE, MAX_GUIDE_BYTES, where)
     pinned = read_lock(root).get(f"{guide_id}/{version}/{GUIDE_FILE}")
     if pinned is None:
-        raise FormError(f"{where} is not in published.lock")
+        raise FormError(f"{where} is not in {LOCK_FILE}")
     if sha256(raw) != pinned:
-        raise FormError(f"{where}: {GUIDE_FILE} differs from its hash in published.lock")
+        raise FormError(f"{where}: {GUIDE_FILE} differs from its hash in {LOCK_FILE}")
+    return _parse(raw, guide_id, version, pinned)
+
+
+def publish(root: Path, guide_id: str, version: str) -> Guide:
+    """Validate a guide version and pin its file in root's lock; a published version is never published
+    again (a change is a new version), and the lock's existing lines are kept byte for byte."""
+    where = f"interview guide {guide_id}/{version}"
+    if not NAME.fullmatch(guide_id) or not NAME.fullmatch(version):
+        raise FormError(f"{where}: a guide and a version are lower-case letters, digits, - and _")
+    if (guide_id, version) in published(root):
+        raise FormError(f"{where} is already published; publish a new version instead")
+    raw = read_bytes(root / guide_id / version, GUIDE_FILE, MAX_GUIDE_BYTES, where)
+    guide = _parse(raw, guide_id, version, sha256(raw))
+    lock = root / LOCK_FILE
+    head = read_bytes(root, LOCK_FILE, MAX_GUIDE_BYTES) if lock.exists() else _LOCK_HEADER.encode()
+    if head and not head.endswith(b"\n"):
+        head += b"\n"
+    temp = lock.with_name(LOCK_FILE + ".tmp")
+    temp.write_bytes(head + f"{guide.sha256}  {guide_id}/{version}/{GUIDE_FILE}\n".encode())
+    os.replace(temp, lock)
+    return guide
+
+
+_LOCK_HEADER = (
+    "# Published interview guide versions: the SHA-256 of every file, in `sha256sum` format.\n"
+    "# Never edit or remove a line. Verify by hand with: cd interview_guides && sha256sum -c published.lock\n"
+)
+
+
+def _parse(raw: bytes, guide_id: str, version: str, digest: str) -> Guide:
+    where = f"interview guide {guide_id}/{version}"
     doc = as_mapping(parse_yaml(raw, GUIDE_FILE), where)
     check_keys(doc, where, {"id", "version", "review", "languages", "questions"})
     if (doc["id"], doc["version"]) != (guide_id, version):
@@ -98,7 +141,7 @@ def load(root: Path, guide_id: str, version: str) -> Guide:
         texts = as_mapping(entry["text"], at)
         check_keys(texts, at, set(codes))
         questions.append(Question(qid, {code: as_text(texts[code], f"{at} {code}") for code in codes}))
-    return Guide(guide_id, version, review, codes, tuple(questions), pinned)
+    return Guide(guide_id, version, review, codes, tuple(questions), digest)
 
 
 def served(root: Path, guide_id: str, version: str, *, development: bool) -> Guide:

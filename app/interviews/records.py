@@ -6,6 +6,7 @@ import uuid
 
 from sqlalchemy.orm import Session
 
+from app.crypto.errors import DecryptionFailed
 from app.interviews.models import Interview
 from app.interviews.schemas import InterviewDetails
 from app.interviews.vocabulary import InterviewState
@@ -30,13 +31,22 @@ def place(
     return Place(TABLE, "details", interview_id, person_id, binding)
 
 
+def state_of(interview: Interview) -> InterviewState:
+    """The interview's state. A value that is no state was written outside the service: it is answered as
+    the integrity failure it is, like an edited state that is one (which fails to open the details)."""
+    try:
+        return InterviewState(interview.state)
+    except ValueError:
+        raise DecryptionFailed from None
+
+
 def place_of(interview: Interview) -> Place:
     return place(
         interview.id,
         interview.person_id,
         interview.case_id,
         interview.participation_id,
-        InterviewState(interview.state),
+        state_of(interview),
     )
 
 

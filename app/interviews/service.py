@@ -18,7 +18,6 @@ from app.audit import service as audit
 from app.consent import service as consent
 from app.consent.vocabulary import ParticipationDecision
 from app.core.db import column_values, db_now, new_id
-from app.core.errors import Conflict
 from app.core.pagination import FIRST_PAGE, Page, PageRequest, keyset
 from app.interviews import checks, records
 from app.interviews.models import FeedbackTask, Interview, InterviewInterviewer
@@ -40,16 +39,9 @@ if TYPE_CHECKING:
 
 def require_interview_consent(session: Session, runtime: Runtime, person: Person) -> consent.Opened:
     """The person's latest participation consent, as its sealed details confirm, agrees to be interviewed
-    now and to storage (409 ``consent_required`` otherwise)."""
-    opened = consent.latest_opened(session, runtime, person)
-    if opened is None or not (
-        opened.row.allows_collection and consent.allows(opened, ParticipationDecision.INTERVIEW_NOW)
-    ):
-        raise Conflict(
-            "record participation consent that agrees to the interview now and to storage (status given) first",
-            code="consent_required",
-        )
-    return opened
+    now and to storage (403 ``consent_required`` otherwise)."""
+    collecting = (ParticipationDecision.INTERVIEW_NOW, ParticipationDecision.STORAGE)
+    return consent.require(session, runtime, person, *collecting, doing="an interview")
 
 
 def record_checklist(data: Checklist, now: datetime, by: uuid.UUID | None) -> ChecklistRecord:
@@ -137,7 +129,12 @@ def interviewers_of(session: Session, interview_ids: Sequence[uuid.UUID]) -> dic
 
 def summary(interview: Interview, code: str, interviewers: list[uuid.UUID]) -> InterviewSummary:
     return InterviewSummary.model_validate(
-        {**column_values(interview), "person_code": code, "interviewers": interviewers}
+        {
+            **column_values(interview),
+            "state": records.state_of(interview),
+            "person_code": code,
+            "interviewers": interviewers,
+        }
     )
 
 

@@ -29,10 +29,10 @@ from app.access.principal import Principal
 from app.audit import service as audit
 from app.consent import service as consent
 from app.consent.vocabulary import DataCategory, ParticipationDecision
-from app.core.errors import Conflict, Forbidden, ValidationFailed
+from app.core.errors import Conflict, ValidationFailed
 from app.core.pagination import FIRST_PAGE, Page, PageRequest, keyset
 from app.core.uploads import sanitise_file_name
-from app.interviews import storage
+from app.interviews import records, storage
 from app.interviews.filetypes import Kind
 from app.interviews.models import Attachment, AttachmentUpload, Interview
 from app.interviews.schemas import AttachmentRead, AttachmentStored, AttachmentSummary, UploadOpen, UploadStateRead
@@ -85,7 +85,7 @@ def _category(kind: Kind, value: str | None) -> str:
 
 
 def _recording(interview: Interview) -> None:
-    if interview.state not in RECORDING:
+    if records.state_of(interview) not in RECORDING:
         raise Conflict(
             "attachments are added while the interview is in progress or paused",
             fields=["state"],
@@ -94,15 +94,7 @@ def _recording(interview: Interview) -> None:
 
 
 def _consent(session: Session, runtime: Runtime, interview: Interview, kind: Kind) -> None:
-    decision = CONSENT_FOR[kind]
-    opened = consent.latest_opened(session, runtime, person_of(session, interview))
-    if not consent.allows(opened, decision):
-        raise Forbidden(
-            f"a {kind.value} needs the person's participation consent to agree to {decision.value}; "
-            "record consent that does first",
-            code="consent_required",
-            decision=decision.value,
-        )
+    consent.require(session, runtime, person_of(session, interview), CONSENT_FOR[kind], doing=f"a {kind.value}")
 
 
 def _target(

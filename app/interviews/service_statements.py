@@ -25,7 +25,7 @@ from app.consent.vocabulary import ParticipationDecision
 from app.core.db import db_now, new_id
 from app.core.errors import Conflict, NotFound, ValidationFailed
 from app.core.pagination import FIRST_PAGE, Page, PageRequest, int_cursor, keyset
-from app.interviews import custody, guides
+from app.interviews import custody, guides, records
 from app.interviews.models import Interview, InterviewDraft, StatementVersion
 from app.interviews.schemas_statements import (
     Answer,
@@ -96,19 +96,13 @@ def canonical_bytes(version: int, content: StatementContent) -> bytes:
 
 def require_recording(session: Session, runtime: Runtime, interview: Interview, what: str) -> None:
     """The interview is under way or completed, and the person's latest consent agrees to notes."""
-    if InterviewState(interview.state) not in RECORDING:
+    if records.state_of(interview) not in RECORDING:
         raise Conflict(
             f"{what} only while the interview is in progress or paused, or once it is completed",
             fields=["state"],
             code="interview_state",
         )
-    if not consent.allows(
-        consent.latest_opened(session, runtime, person_of(session, interview)), ParticipationDecision.NOTES
-    ):
-        raise Conflict(
-            f"{what} only when the person's latest participation consent agrees to notes",
-            code="consent_required",
-        )
+    consent.require(session, runtime, person_of(session, interview), ParticipationDecision.NOTES, doing=what)
 
 
 def _answers(answers: list[Answer], asked: frozenset[str] | None) -> list[AnswerRecord]:
@@ -134,7 +128,7 @@ def _answers(answers: list[Answer], asked: frozenset[str] | None) -> list[Answer
 def _guide(runtime: Runtime, ref: GuideRef) -> guides.Guide:
     """The named guide, served (422 naming ``guide`` when there is no such published guide)."""
     try:
-        return guides.served(guides.default_root(), ref.id, ref.version, development=runtime.settings.development)
+        return guides.served(runtime.guides_root, ref.id, ref.version, development=runtime.settings.development)
     except NotFound:
         raise ValidationFailed("no such published interview guide", fields=["guide"]) from None
 
@@ -142,7 +136,7 @@ def _guide(runtime: Runtime, ref: GuideRef) -> guides.Guide:
 def read_guide(runtime: Runtime, principal: Principal, guide_id: str, version: str) -> GuideRead:
     """A published interview guide with its questions in every language."""
     policy.require(principal, policy.Action.INTERVIEW_READ)
-    guide = guides.served(guides.default_root(), guide_id, version, development=runtime.settings.development)
+    guide = guides.served(runtime.guides_root, guide_id, version, development=runtime.settings.development)
     return GuideRead(
         id=guide.id,
         version=guide.version,

@@ -58,7 +58,7 @@ class _Change:
         self.details = details
         self.now = now
         self.by = by
-        self.state = InterviewState(interview.state)
+        self.state = records.state_of(interview)
         self.participation_id = interview.participation_id
         self.clear: dict[str, Any] = {}
         self.interviewers: list[uuid.UUID] | None = None
@@ -126,12 +126,9 @@ def _record(session: Session, runtime: Runtime, person: Person, change: _Change,
         added = [DistressRecord(at=now, note=d.note, recorded_by=by) for d in data.distress_observed]
         change.details_update(distress_observed=[*change.details.distress_observed, *added])
     if data.referrals is not None:
-        if not consent.allows(consent.latest_opened(session, runtime, person), ParticipationDecision.REFERRAL):
-            raise Conflict(
-                "a referral is recorded only when the person's latest participation consent agrees to referral",
-                fields=["referrals"],
-                code="consent_required",
-            )
+        consent.require(
+            session, runtime, person, ParticipationDecision.REFERRAL, doing="a referral", fields=["referrals"]
+        )
         made = [ReferralRecord(at=now, need=r.need, contact=r.contact, recorded_by=by) for r in data.referrals]
         change.details_update(referrals=[*change.details.referrals, *made])
     if data.feedback is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.access import policy
@@ -23,6 +24,12 @@ def person_row(session: Session, principal: Principal, action: policy.Action, pe
     person = policy.load(session, principal, action, Person, person_id)
     audit.touch(session, case_id=person.case_id)
     return person
+
+
+def hold(session: Session, person: Person) -> None:
+    """Hold the person's row until the transaction ends. Recording their participation consent and every
+    write that depends on it take turns, so nothing is done under a decision that was changed meanwhile."""
+    session.execute(select(Person.id).where(Person.id == person.id).with_for_update())
 
 
 def place(person: Person, column: str) -> Place:

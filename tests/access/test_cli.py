@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 from app.access.models import CaseMember, User
 from app.access.roles import Role
+from app.audit.models import AuditEvent
 from app.cases.models import Case
 from app.cli import cli
 from app.core.db import unit_of_work
@@ -35,6 +36,13 @@ def _team(app: FastAPI, code: str) -> list[str]:
         return sorted(s.scalars(stmt))
 
 
+def _recorded(app: FastAPI, action: str) -> list[tuple[str, str, str | None]]:
+    """Who did ``action``, how it ended and to which account, as the log has it."""
+    with unit_of_work(app.state.sessionmaker) as s:
+        stmt = select(AuditEvent.actor, AuditEvent.outcome, AuditEvent.resource_id).where(AuditEvent.action == action)
+        return [tuple(row) for row in s.execute(stmt.order_by(AuditEvent.seq))]  # type: ignore[misc]
+
+
 def test_users_and_cases_from_the_command_line(app: FastAPI, cli_env: dict[str, str]) -> None:
     added = run(cli_env, "users", "add", "nare", "--role", "documenter", "--display-name", "Nare")
     assert "created nare (documenter)" in added
@@ -44,6 +52,8 @@ def test_users_and_cases_from_the_command_line(app: FastAPI, cli_env: dict[str, 
     first = client.post("/api/v1/auth/login", json={"username": "nare", "password": found.group(1)})
     assert first.status_code == 200, first.text
     assert (first.json()["user"]["roles"], first.json()["user"]["must_change_password"]) == (["documenter"], True)
+    # The command line is the exception to the two-admin rule, and every use of it is in the log.
+    assert _recorded(app, "user.create") == [("system:cli", "allowed", first.json()["user"]["id"])]
     run(cli_env, "cases", "add", "KB-7", "Shelter interviews")
     assert "team of KB-7: nare" in run(cli_env, "cases", "members", "KB-7", "--add", "nare")
     assert _team(app, "KB-7") == ["nare"]
@@ -56,6 +66,8 @@ def test_users_and_cases_from_the_command_line(app: FastAPI, cli_env: dict[str, 
     assert "disabled nare" in run(cli_env, "users", "disable", "nare")
     again = anonymous(app).post("/api/v1/auth/login", json={"username": "nare", "password": found.group(1)})
     assert again.status_code == 401
+    for action in ("user.revoke_sessions", "user.reset_2fa", "user.update"):  # each names the account it changed
+        assert _recorded(app, action) == [("system:cli", "allowed", first.json()["user"]["id"])], action
     assert "team of KB-7: (nobody)" in run(cli_env, "cases", "members", "KB-7", "--remove", "nare")
     assert _team(app, "KB-7") == []
 
@@ -86,10 +98,11 @@ def test_init_creates_the_first_admin_once(tmp_path: Path, cli_env: dict[str, st
 def test_reset_password_from_the_command_line_ends_sessions_and_prints_the_whole_password(
     app: FastAPI, cli_env: dict[str, str]
 ) -> None:
-    _, secret = make_user(app, "arev", [Role.LEGAL])
+    user_id, secret = make_user(app, "arev", [Role.LEGAL])
     assert secret is not None
     before = login(app, "arev", secret)
     reset = run(cli_env, "users", "reset-password", "arev")
+    assert _recorded(app, "user.reset_password") == [("system:cli", "allowed", str(user_id))]
     assert "sessions and tokens of arev ended" in reset
     found = re.search(r"one-time password \(shown once\): (\S{16,})", reset)
     assert found is not None

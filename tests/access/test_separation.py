@@ -109,18 +109,21 @@ def test_no_single_admin_can_take_over_a_new_content_account(app: FastAPI) -> No
 
 def test_an_admin_password_reset_is_split_the_same_way_and_ends_sessions(app: FastAPI) -> None:
     first, second = _admins(app)
-    _, secret = make_user(app, "forgot", [Role.DOCUMENTER])
+    target = actor(app, "forgot", [Role.DOCUMENTER])
+    secret = target.totp_secret
     assert secret is not None
+    target_id = str(target.user_id)
+    token = target.post("/api/v1/auth/tokens", json={"name": "script"}).json()["token"]
+    by_token = {"authorization": f"Bearer {token}"}
+    assert anonymous(app).get("/api/v1/me", headers=by_token).status_code == 200
     owner = actor(app, "forgot-owner", [Role.DOCUMENTER])  # unrelated: only the target is touched
-    target_id = str(_login(app, "forgot", PASSWORD, code(secret, app)).json()["user"]["id"])
-    shift_clock(app, timedelta(seconds=31))
-    session_of_target = _login(app, "forgot", PASSWORD, code(secret, app))
-    assert session_of_target.status_code == 200
     reset = first.post(f"/api/v1/users/{target_id}/reset-password")
     assert reset.status_code == 202, reset.text
     first_half = reset.json()["one_time_password_half"]
     assert reset.json()["pending_confirmation"]["action"] == "user.reset_password"
-    # The old password stops working at once, and so does every session.
+    # The old password stops working at once, and so does every session and token.
+    assert target.get("/api/v1/me").status_code == 401
+    assert anonymous(app).get("/api/v1/me", headers=by_token).status_code == 401
     shift_clock(app, timedelta(seconds=31))
     assert _login(app, "forgot", PASSWORD, code(secret, app)).status_code == 401
     assert owner.get("/api/v1/me").status_code == 200

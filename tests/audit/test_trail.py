@@ -131,6 +131,27 @@ def test_an_auditor_follows_one_session_from_login_through_renewals_to_logout(ap
     ]
 
 
+def test_enrolling_a_second_factor_renews_the_session_and_names_both(app: FastAPI) -> None:
+    make_user(app, "enroller", [Role.CUSTODIAN], with_totp=False)
+    before = _last_seq(app)
+    client = anonymous(app)
+    login = client.post("/api/v1/auth/login", json={"username": "enroller", "password": PASSWORD})
+    assert login.json()["user"]["must_enrol_totp"] is True
+    csrf = {"x-csrf-token": login.json()["user"]["csrf_token"]}
+    secret = client.post("/api/v1/me/totp", headers=csrf).json()["secret"]
+    confirmed = client.post("/api/v1/me/totp/confirm", headers=csrf, json={"code": code(secret, app)})
+    assert confirmed.status_code == 200, confirmed.text
+    csrf = {"x-csrf-token": confirmed.json()["csrf_token"]}
+    assert client.post("/api/v1/auth/logout", headers=csrf).status_code == 204
+    login_event, enrol, confirm, logout = _since(app, before)
+    first = _session_of(app, login_event)
+    assert (enrol.action, enrol.credential, enrol.new_credential) == ("me.totp_enrol", first, None)
+    assert (confirm.action, confirm.credential) == ("me.totp_confirm", first)
+    second = _session_of(app, confirm)
+    assert second != first
+    assert (logout.action, logout.credential) == ("auth.logout", second)
+
+
 def test_numbers_past_64_bits_in_audit_queries_are_422(app: FastAPI) -> None:
     auditor = actor(app, "counter", [Role.AUDITOR])
     huge = str(2**63)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -62,7 +64,8 @@ def test_an_acute_distress_deferral_keeps_the_decisions_said_and_allows_nothing(
     assert (body["status"], body["allows_collection"]) == ("deferred", False)
     assert body["details"]["decisions"]["interview_now"] is True  # said in distress, kept, not acted on
     refused = doc.request("PATCH", f"/api/v1/people/{pid}", json=identity())
-    assert (refused.status_code, refused.json()["code"]) == (409, "consent_required")
+    assert (refused.status_code, refused.json()["code"]) == (403, "consent_required")
+    assert (refused.json()["decision"], refused.json()["fields"]) == ("interview_now", ["identity"])
 
 
 def test_time_to_think_needs_no_decisions_and_every_reader_copes(
@@ -90,7 +93,7 @@ def test_time_to_think_needs_no_decisions_and_every_reader_copes(
     assert (person.json()["participation_status"], person.json()["reconsent_due"]) == ("deferred", False)
     case_id = person.json()["case_id"]
     assert doc.get(f"/api/v1/cases/{case_id}/people").json()["items"][0]["allows_collection"] is False
-    assert doc.request("PATCH", f"/api/v1/people/{pid}", json=identity()).status_code == 409
+    assert doc.request("PATCH", f"/api/v1/people/{pid}", json=identity()).status_code == 403
 
     confirmed = _record(doc, pid, participation(app))
     assert confirmed.json()["allows_collection"] is True
@@ -254,35 +257,45 @@ def test_the_record_says_whether_the_text_read_was_the_source_or_a_translation_a
     assert [v["details"]["form_review"] for v in _history(doc, pid)] == ["source", "unreviewed"]
 
 
-def test_consent_cannot_be_dated_before_its_text_was_written(tmp_path: Path, settings: Settings, keys: Keys) -> None:
-    """A version whose texts were written today: consent obtained under them yesterday is refused."""
+@contextmanager
+def _v90(tmp_path: Path, settings: Settings, keys: Keys, change: Callable[[dict[str, Any]], None]) -> Iterator[FastAPI]:
+    """An app serving a copy of the shipped forms plus standard/v90: v1 with ``change`` made and published."""
     root = tmp_path / "forms"
     shutil.copytree(REPO_FORMS, root)
-    folder = root / "standard" / "v90"
-    shutil.copytree(root / "standard" / "v1", folder)
-    today = datetime.now(UTC).date()
+    shutil.copytree(root / "standard" / "v1", root / "standard" / "v90")
 
-    def change(doc: dict[str, Any]) -> None:
+    def edit(doc: dict[str, Any]) -> None:
         doc["version"] = "v90"
-        for language in doc["languages"].values():
-            language["changed"] = today.isoformat()
+        change(doc)
 
-    edit_form(folder, change)
+    edit_form(root / "standard" / "v90", edit)
     publish(root, "standard", "v90")
     app = create_app(settings.model_copy(update={"forms_dir": root}), keys)
     try:
         with TestClient(app):
-            doc, case_id = documenter_team(app)
-            pid = person_in(doc, case_id)["id"]
-            body = participation(app, form_version="v90", text_sha256=text_hash(app, "en", "main", "v90"))
-            yesterday = (datetime.now(UTC) - timedelta(days=1)).isoformat()
-            r = _record(doc, pid, {**body, "obtained_at": yesterday})
-            assert r.status_code == 422, r.text
-            assert r.json()["fields"] == ["obtained_at"]
-            assert f"({today.isoformat()})" in r.json()["detail"]
-            assert _record(doc, pid, body).status_code == 201
+            yield app
     finally:
         app.state.engine.dispose()
+
+
+def test_consent_cannot_be_dated_before_its_text_was_written(tmp_path: Path, settings: Settings, keys: Keys) -> None:
+    """A version whose texts were written today: consent obtained under them yesterday is refused."""
+    today = datetime.now(UTC).date()
+
+    def written_today(doc: dict[str, Any]) -> None:
+        for language in doc["languages"].values():
+            language["changed"] = today.isoformat()
+
+    with _v90(tmp_path, settings, keys, written_today) as app:
+        doc, case_id = documenter_team(app)
+        pid = person_in(doc, case_id)["id"]
+        body = participation(app, form_version="v90", text_sha256=text_hash(app, "en", "main", "v90"))
+        yesterday = (datetime.now(UTC) - timedelta(days=1)).isoformat()
+        r = _record(doc, pid, {**body, "obtained_at": yesterday})
+        assert r.status_code == 422, r.text
+        assert r.json()["fields"] == ["obtained_at"]
+        assert f"({today.isoformat()})" in r.json()["detail"]
+        assert _record(doc, pid, body).status_code == 201
 
 
 def test_the_child_set_on_a_version_without_one_is_refused(app: FastAPI, doc_and_person: tuple[Actor, str]) -> None:
@@ -293,32 +306,19 @@ def test_the_child_set_on_a_version_without_one_is_refused(app: FastAPI, doc_and
     assert r.json()["detail"].endswith("its sets: adult")
 
 
-def test_a_decision_the_version_does_not_ask_is_refused(
-    tmp_path: Path, settings: Settings, keys: Keys, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_decision_the_version_does_not_ask_is_refused(tmp_path: Path, settings: Settings, keys: Keys) -> None:
     """Each version declares its own vocabulary: a version without the photos decision records none."""
-    root = tmp_path / "forms"
-    shutil.copytree(REPO_FORMS, root)
-    folder = root / "standard" / "v90"
-    shutil.copytree(root / "standard" / "v1", folder)
 
-    def change(doc: dict[str, Any]) -> None:
-        doc["version"] = "v90"
+    def without_photos(doc: dict[str, Any]) -> None:
         del doc["decisions"]["photos"]
 
-    edit_form(folder, change)
-    publish(root, "standard", "v90")
-    app = create_app(settings.model_copy(update={"forms_dir": root}), keys)
-    try:
-        with TestClient(app):
-            doc, case_id = documenter_team(app)
-            pid = person_in(doc, case_id)["id"]
-            body = participation(app, form_version="v90")
-            r = _record(doc, pid, body)
-            assert r.status_code == 422, r.text
-            assert r.json()["fields"] == ["decisions.photos"]
-            assert "it asks: interview_now, notes, audio_recording, video_recording, storage" in r.json()["detail"]
-            del body["decisions"]["photos"]
-            assert _record(doc, pid, body).status_code == 201
-    finally:
-        app.state.engine.dispose()
+    with _v90(tmp_path, settings, keys, without_photos) as app:
+        doc, case_id = documenter_team(app)
+        pid = person_in(doc, case_id)["id"]
+        body = participation(app, form_version="v90")
+        r = _record(doc, pid, body)
+        assert r.status_code == 422, r.text
+        assert r.json()["fields"] == ["decisions.photos"]
+        assert "it asks: interview_now, notes, audio_recording, video_recording, storage" in r.json()["detail"]
+        del body["decisions"]["photos"]
+        assert _record(doc, pid, body).status_code == 201

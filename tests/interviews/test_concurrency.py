@@ -4,15 +4,20 @@ skipped on SQLite, where BEGIN IMMEDIATE serialises writers and the interleaving
 
 from __future__ import annotations
 
+import time
+import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx2 as httpx
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import create_engine, text
+from sqlalchemy.pool import NullPool
 
 from tests.support.actors import Actor
-from tests.support.consent import documenter_team
+from tests.support.consent import documenter_team, participation
 from tests.support.database import ProvisionedDatabase
 from tests.support.interviews import checklist, consenting_person, due, new_interview, patch
 from tests.support.server import at_once, serve
@@ -122,3 +127,40 @@ def test_two_confirmations_of_one_statement_version_at_once_make_it_once(app: Fa
     assert all(r.json()["fields"] == ["version"] for r in answers if r.status_code == 409)
     listed = doc.get(path).json()["items"]
     assert [s["version"] for s in listed] == [1]
+
+
+@pytest.mark.parametrize("write", ["start", "record_consent", "upload_notes"])
+def test_writes_under_consent_wait_while_the_persons_consent_is_being_recorded(
+    app: FastAPI, url: str, database: ProvisionedDatabase, write: str
+) -> None:
+    """Recording participation consent and every write that depends on it hold the person's row: while
+    another transaction holds it, each of them waits, and goes on once it is released. So a refusal
+    recorded at the same moment as a start is either seen by the start or recorded after it, never
+    missed by a write that committed after it."""
+    doc, case = documenter_team(app)
+    pid = consenting_person(doc, case, app)
+    interview = new_interview(doc, pid, checklist=checklist())
+    [tab] = _tabs(doc, url, 1)
+    if write == "upload_notes":
+        assert patch(doc, interview, state="in_progress").status_code == 200
+    send = {
+        "start": _patch(
+            tab, f"/api/v1/interviews/{interview['id']}", {"revision": interview["revision"], "state": "in_progress"}
+        ),
+        "record_consent": _post(tab, f"/api/v1/people/{pid}/participation", participation(app)),
+        "upload_notes": lambda: tab.put(f"/api/v1/interviews/{interview['id']}/draft", json={"text": "We left."}),
+    }[write]
+    holder = create_engine(database.owner_url, poolclass=NullPool)
+    try:
+        with holder.connect() as conn, conn.begin():
+            # NO KEY UPDATE: a foreign key check (KEY SHARE) passes it; only a hold on the person waits.
+            conn.execute(text("SELECT id FROM people WHERE id = :p FOR NO KEY UPDATE"), {"p": uuid.UUID(pid)})
+            with ThreadPoolExecutor(1) as pool:
+                pending = pool.submit(send)
+                time.sleep(1.0)
+                assert not pending.done(), pending.result().text  # waiting on the person's row
+                conn.rollback()
+                answer = pending.result(timeout=30)
+    finally:
+        holder.dispose()
+    assert answer.status_code in (200, 201), answer.text

@@ -92,5 +92,9 @@ def test_an_incident_needs_an_interview_under_way_and_the_notes_decision(app: Fa
     assert (early.status_code, early.json()["fields"]) == (409, ["state"])
     without = _started(app, doc, case, decisions=WITHOUT_NOTES)
     refused = doc.post(f"/api/v1/interviews/{without['id']}/incidents", json=INCIDENT)
-    assert (refused.status_code, refused.json()["code"]) == (409, "consent_required")
+    assert (refused.status_code, refused.json()["code"], refused.json()["decision"]) == (
+        403,
+        "consent_required",
+        "notes",
+    )
     assert _count(app) == 0

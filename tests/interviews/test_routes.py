@@ -207,7 +207,7 @@ def test_an_interview_needs_consent_to_the_interview_now(
         decisions = {**participation(app)["decisions"], **consent.pop("decisions", {})}
         body = participation(app, decisions=decisions, **consent)
         assert doc.post(f"/api/v1/people/{pid}/participation", json=body).status_code == 201
-    _refused(doc.post(f"/api/v1/people/{pid}/interviews", json=planned()), 409, "consent_required", None)
+    _refused(doc.post(f"/api/v1/people/{pid}/interviews", json=planned()), 403, "consent_required", None)
     assert _count(app, Interview) == 0
 
 
@@ -217,7 +217,7 @@ def test_consent_is_checked_again_when_the_interview_starts(app: FastAPI, team: 
     interview = new_interview(doc, pid, checklist=checklist())
     deferred = participation(app, deferred_reason="time_to_think")
     assert doc.post(f"/api/v1/people/{pid}/participation", json=deferred).status_code == 201
-    _refused(patch(doc, interview, state="in_progress"), 409, "consent_required", None)
+    _refused(patch(doc, interview, state="in_progress"), 403, "consent_required", None)
 
     renewed = doc.post(f"/api/v1/people/{pid}/participation", json=participation(app, status="renewed"))
     started = _ok(patch(doc, interview, state="in_progress"))
@@ -248,7 +248,8 @@ def test_a_referral_needs_referral_consent_and_never_waits_for_the_interview(
     referral = [{"need": "medical", "contact": "Goris hospital, ward 3"}]
     declined = participation(app, decisions={**participation(app)["decisions"], "referral": False})
     interview = new_interview(doc, consenting_person(doc, case, app, **declined))
-    _refused(patch(doc, interview, referrals=referral), 409, "consent_required", ["referrals"])
+    _refused(patch(doc, interview, referrals=referral), 403, "consent_required", ["referrals"])
+    assert patch(doc, interview, referrals=referral).json()["decision"] == "referral"
 
     agreed = new_interview(doc, consenting_person(doc, case, app))
     made = _ok(patch(doc, agreed, referrals=referral))  # still planned: help never depends on testifying

@@ -94,11 +94,12 @@ def _integrity(r: Any) -> None:
     "edit",
     [
         "state = 'planned'",
+        "state = 'archived'",
         "case_id = :other_case",
         "participation_id = :other_consent",
         "details = (SELECT details FROM interviews WHERE id = :other_interview)",
     ],
-    ids=["state", "case", "participation", "details_of_another"],
+    ids=["state", "not_a_state", "case", "participation", "details_of_another"],
 )
 def test_edited_clear_columns_make_the_interview_fail_to_open(
     app: FastAPI, database: ProvisionedDatabase, edit: str
@@ -124,4 +125,6 @@ def test_edited_clear_columns_make_the_interview_fail_to_open(
             json={"revision": done["revision"], "distress_observed": [{"note": "x"}]},
         )
     )
+    if "archived" in edit:  # no state at all: the list that shows it fails the same way
+        _integrity(reader.get(f"/api/v1/people/{done['person_id']}/interviews"))
     assert _ok(doc.get(f"/api/v1/interviews/{other['id']}"))["id"] == other["id"]

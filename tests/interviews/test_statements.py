@@ -191,7 +191,11 @@ def test_notes_need_the_notes_decision_and_an_interview_under_way(app: FastAPI) 
     assert (early.status_code, early.json()["fields"]) == (409, ["state"])
     without = _started(app, doc, case, decisions=WITHOUT_NOTES)
     refused = _save(doc, without["id"], {"text": "not allowed"})
-    assert (refused.status_code, refused.json()["code"]) == (409, "consent_required")
+    assert (refused.status_code, refused.json()["code"], refused.json()["decision"]) == (
+        403,
+        "consent_required",
+        "notes",
+    )
     assert "notes" in refused.json()["detail"]
     assert _confirm(doc, without["id"], 1, 1).json()["code"] == "consent_required"
     assert _confirm(doc, planned["id"], 1, 1).json()["fields"] == ["state"]

@@ -30,11 +30,11 @@ def test_consent_before_collection_journey(app: FastAPI, team: tuple[Actor, str]
     pid = person["id"]
 
     refused = doc.request("PATCH", f"/api/v1/people/{pid}", json=identity())
-    assert refused.status_code == 409
+    assert refused.status_code == 403
     assert refused.headers["content-type"] == "application/problem+json"
     assert refused.json()["fields"] == ["identity"]
     contact_first = doc.request("PATCH", f"/api/v1/people/{pid}", json={"contact": {**recontact(), "value": "+374"}})
-    assert contact_first.status_code == 409
+    assert contact_first.status_code == 403
     assert contact_first.json()["fields"] == ["contact"]
     assert doc.get(f"/api/v1/people/{pid}").json()["identity"] is None
 
@@ -84,7 +84,7 @@ def test_deferred_consent_blocks_collection_until_confirmed(app: FastAPI, team: 
     distress = participation(app, deferred_reason="acute_distress")
     recorded = doc.post(f"/api/v1/people/{pid}/participation", json=distress).json()
     assert (recorded["status"], recorded["allows_collection"]) == ("deferred", False)
-    assert doc.request("PATCH", f"/api/v1/people/{pid}", json=identity()).status_code == 409
+    assert doc.request("PATCH", f"/api/v1/people/{pid}", json=identity()).status_code == 403
     confirmed = doc.post(f"/api/v1/people/{pid}/participation", json=participation(app))
     assert confirmed.json()["allows_collection"] is True
     assert doc.request("PATCH", f"/api/v1/people/{pid}", json=identity()).status_code == 200
@@ -100,7 +100,7 @@ def test_refusal_is_recorded_and_blocks_collection(app: FastAPI, team: tuple[Act
     )
     assert refused.status_code == 201, refused.text
     assert refused.json()["allows_collection"] is False
-    assert doc.request("PATCH", f"/api/v1/people/{pid}", json=identity()).status_code == 409
+    assert doc.request("PATCH", f"/api/v1/people/{pid}", json=identity()).status_code == 403
 
 
 def _years_ago(app: FastAPI, years: int, days: int = 0) -> str:
@@ -170,7 +170,7 @@ def test_a_guardian_conflict_blocks_the_person_unless_a_social_worker_stands_in(
     )
     assert blocked.status_code == 201
     assert (blocked.json()["allows_collection"], blocked.json()["blocked_reason"]) == (False, "guardian_conflict")
-    assert doc.request("PATCH", f"/api/v1/people/{pid}", json=identity()).status_code == 409
+    assert doc.request("PATCH", f"/api/v1/people/{pid}", json=identity()).status_code == 403
     with_worker = _minor_block(guardian_conflict=True, guardian=None, social_worker="S. Avetisyan, social worker")
     allowed = doc.post(f"/api/v1/people/{pid}/participation", json={**child, "minor": with_worker})
     assert allowed.json()["allows_collection"] is True
