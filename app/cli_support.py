@@ -74,7 +74,8 @@ def record(
     resource_id: str | None = None,
     resource_type: str = "keyring",
 ) -> None:
-    """An operation that spans several transactions is recorded once, at its end."""
+    """One event of an operation that spans several transactions (its start, failure or end),
+    in a transaction of its own."""
     trail = audit.Trail(action=action, actor=SYSTEM.actor, resource_type=resource_type, resource_id=resource_id)
     with unit_of_work(factory) as session:
         audit.append(session, trail, outcome)

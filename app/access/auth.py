@@ -344,7 +344,14 @@ def change_password(
         raise ValidationFailed(problem, fields=["new_password"])
     if hmac.compare_digest(data.new_password.encode(), data.current_password.encode()):
         raise ValidationFailed("choose a password different from the current one", fields=["new_password"])
+    if user.replaced_password_hash is not None and runtime.passwords.verify(
+        user.replaced_password_hash, data.new_password
+    ):
+        raise ValidationFailed(
+            "choose a password different from the one an admin reset replaced", fields=["new_password"]
+        )
     user.password_hash = runtime.passwords.hash(data.new_password)
+    user.replaced_password_hash = None
     user.password_change_required = False
     user.updated_at = now
     current = session.get(BrowserSession, principal.session_id) if principal.session_id else None

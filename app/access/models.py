@@ -21,6 +21,9 @@ class User(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     password_hash: Mapped[str] = mapped_column(String(255))
     password_change_required: Mapped[bool] = mapped_column(Boolean, default=False)
+    replaced_password_hash: Mapped[str | None] = mapped_column(String(255), default=None)
+    """The owner's password that an admin reset replaced, which the owner may not choose again;
+    kept only until the owner has chosen a different one."""
     totp_secret: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
     """Sealed under the service data key."""
     totp_enabled: Mapped[bool] = mapped_column(Boolean, default=False)

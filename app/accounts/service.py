@@ -117,6 +117,10 @@ def reset_password(session: Session, runtime: Runtime, principal: Principal, use
     ):
         raise Conflict("a one-time password for this account is already waiting for a second admin")
     revoke_all(session, user.id)
+    if not user.password_change_required:
+        # The owner's own password, perhaps the one that leaked; a one-time password replaced by
+        # a second reset is not kept, so the owner's password stays the one refused.
+        user.replaced_password_hash = user.password_hash
     user.password_change_required = True
     user.updated_at = now
     return _issue_one_time_password(session, runtime, principal, user, RESET_PASSWORD, {})
