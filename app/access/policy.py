@@ -239,6 +239,11 @@ def may_join_team(roles: frozenset[Role]) -> bool:
     return bool(roles & CONTENT_ROLES)
 
 
+def may_interview(roles: frozenset[Role]) -> bool:
+    """Only documenters are named as an interview's interviewers: the others on a case team cannot read it."""
+    return Role.DOCUMENTER in roles
+
+
 def must_enrol_totp(roles: frozenset[Role], documenter_totp_required: bool) -> bool:
     """Every role needs a second factor; development mode may relax it for documenters only."""
     if roles & TOTP_REQUIRED_ROLES:

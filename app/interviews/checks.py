@@ -12,7 +12,9 @@ from datetime import UTC, date, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.access import policy
 from app.access.models import CaseMember, User
+from app.access.roles import Role
 from app.core.errors import ValidationFailed
 from app.interviews.schemas import Checklist, FeedbackPromise, GenderPreference
 from app.interviews.vocabulary import Companion, GenderWish, ViolationType
@@ -43,22 +45,21 @@ def scheduled(value: datetime, now: datetime, field: str = "scheduled_at") -> da
 
 
 def interviewers(session: Session, case_id: uuid.UUID, ids: Sequence[uuid.UUID]) -> list[uuid.UUID]:
-    """Every interviewer is an active account on the case team, named once."""
+    """Every interviewer is an active documenter on the case team, named once."""
     seen: set[uuid.UUID] = set()
     for i, user_id in enumerate(ids):
         if user_id in seen:
             raise ValidationFailed("name each interviewer once", fields=[f"interviewers.{i}"])
         seen.add(user_id)
-    on_team = set(
-        session.scalars(
-            select(CaseMember.user_id)
-            .join(User, User.id == CaseMember.user_id)
-            .where(CaseMember.case_id == case_id, CaseMember.user_id.in_(seen), User.active.is_(True))
-        )
+    rows = session.execute(
+        select(User.id, User.roles)
+        .join(CaseMember, CaseMember.user_id == User.id)
+        .where(CaseMember.case_id == case_id, CaseMember.user_id.in_(seen), User.active.is_(True))
     )
+    on_team = {user_id for user_id, roles in rows if policy.may_interview(frozenset(Role(r) for r in roles))}
     outside = [f"interviewers.{i}" for i, user_id in enumerate(ids) if user_id not in on_team]
     if outside:
-        raise ValidationFailed("every interviewer must be an active account on the case team", fields=outside)
+        raise ValidationFailed("every interviewer must be an active documenter on the case team", fields=outside)
     return list(ids)
 
 

@@ -5,13 +5,19 @@ The type is read from the bytes, never taken from the client's Content-Type or t
 extension. Sniffing looks at magic numbers only (no libmagic), for the common evidence types; a
 file it does not recognise is refused (415), as is a recognised type the declared kind does not
 allow.
+
+What a file is also decides which participation decision it needs (``CONTENT_DECISION``), whatever
+kind the client declared: an image needs ``photos`` even when filed as a document, and a container
+that may hold pictures (MP4, QuickTime, WebM, an Ogg file that is not plainly sound) needs
+``video_recording`` even when declared as audio, since only its tracks would tell.
 """
 
 from __future__ import annotations
 
 from enum import StrEnum
 
-from app.core.errors import UnsupportedMediaType
+from app.consent.vocabulary import ParticipationDecision
+from app.core.errors import Forbidden, UnsupportedMediaType
 
 SNIFF_BYTES = 64
 """How many leading bytes sniff() needs at most; fewer only when the file is shorter."""
@@ -36,6 +42,7 @@ AAC = "audio/aac"
 MP3 = "audio/mpeg"
 WAV = "audio/wav"
 OGG = "audio/ogg"
+OGG_VIDEO = "video/ogg"
 WEBM = "video/webm"
 
 _IMAGES = frozenset({JPEG, PNG, HEIC, HEIF})
@@ -43,9 +50,21 @@ _IMAGES = frozenset({JPEG, PNG, HEIC, HEIF})
 ALLOWED: dict[Kind, frozenset[str]] = {
     Kind.PHOTO: _IMAGES,
     Kind.AUDIO: frozenset({M4A, AAC, MP3, WAV, OGG, WEBM, MP4}),
-    Kind.VIDEO: frozenset({MP4, MOV, WEBM, OGG}),
+    Kind.VIDEO: frozenset({MP4, MOV, WEBM, OGG, OGG_VIDEO}),
     Kind.DOCUMENT: frozenset({PDF}) | _IMAGES,
 }
+
+_PICTURES, _SOUND = ParticipationDecision.PHOTOS, ParticipationDecision.AUDIO_RECORDING
+_MOVING = ParticipationDecision.VIDEO_RECORDING
+CONTENT_DECISION: dict[str, ParticipationDecision] = {
+    JPEG: _PICTURES, PNG: _PICTURES, HEIC: _PICTURES, HEIF: _PICTURES,
+    M4A: _SOUND, AAC: _SOUND, MP3: _SOUND, WAV: _SOUND, OGG: _SOUND,
+    MP4: _MOVING, MOV: _MOVING, WEBM: _MOVING, OGG_VIDEO: _MOVING,
+    PDF: ParticipationDecision.STORAGE,
+}  # fmt: skip
+"""The decision a file needs for what it is, besides the one its declared kind needs."""
+
+_OGG_SOUND = (b"OpusHead", b"\x01vorbis", b"Speex   ", b"\x7fFLAC")
 
 _HEIC_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"hevm", b"hevs"}
 _HEIF_BRANDS = {b"mif1", b"msf1"}
@@ -98,6 +117,16 @@ def _ebml(head: bytes) -> str | None:
     return WEBM if head[at + 3 : at + 3 + size] == b"webm" else None
 
 
+def _ogg(head: bytes) -> str:
+    """Sound when the first packet names a sound codec (Opus, Vorbis, Speex, FLAC); anything else (Theora,
+    or a packet cut short) may hold pictures."""
+    if len(head) > 26:
+        packet = head[27 + head[26] :]
+        if packet.startswith(_OGG_SOUND):
+            return OGG
+    return OGG_VIDEO
+
+
 def sniff(head: bytes) -> str | None:
     """The media type of a file from its first bytes (SNIFF_BYTES of them, or the whole file when
     shorter), or None when it is none of the types we take."""
@@ -110,15 +139,25 @@ def sniff(head: bytes) -> str | None:
     if head.startswith(b"RIFF") and head[8:12] == b"WAVE":
         return WAV
     if head.startswith(b"OggS\x00"):
-        return OGG
+        return _ogg(head)
     return _iso_bmff(head) or _ebml(head) or _mpeg_audio(head)
 
 
-def check_type(kind: Kind, head: bytes) -> str:
-    """The sniffed media type when the declared kind allows it; 415 otherwise (the message names
-    the kind's allowed types, never anything read from the file)."""
+def check_type(kind: Kind, head: bytes, agreed: frozenset[ParticipationDecision]) -> str:
+    """The sniffed media type when the declared kind allows it (415 otherwise: the message names the
+    kind's allowed types, never anything read from the file) and the person agreed to what it is
+    (``agreed``, the decisions their latest participation consent agrees to; 403 otherwise)."""
     media = sniff(head)
     if media is None or media not in ALLOWED[kind]:
         allowed = ", ".join(sorted(ALLOWED[kind]))
         raise UnsupportedMediaType(f"a {kind.value} attachment must be one of: {allowed}", fields=["file"])
+    needed = CONTENT_DECISION[media]
+    if needed not in agreed:
+        raise Forbidden(
+            f"a file of type {media} needs the person's latest participation consent to agree to {needed.value}, "
+            f"whatever kind it is declared as; record consent that does first",
+            fields=["file"],
+            code="consent_required",
+            decision=needed.value,
+        )
     return media

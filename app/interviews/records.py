@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.crypto.errors import DecryptionFailed
@@ -34,8 +35,19 @@ def place(
 def state_of(interview: Interview) -> InterviewState:
     """The interview's state. A value that is no state was written outside the service: it is answered as
     the integrity failure it is, like an edited state that is one (which fails to open the details)."""
+    return _state(interview.state)
+
+
+def held_state(session: Session, interview: Interview) -> InterviewState:
+    """The interview's state as last committed, with its row held until the transaction ends. A write that
+    must not follow a change of state (nothing is added once the interviewee stopped) checks this: a change
+    made at the same moment either waits for the write to commit, or has committed and is seen here."""
+    return _state(session.scalars(select(Interview.state).where(Interview.id == interview.id).with_for_update()).one())
+
+
+def _state(value: str) -> InterviewState:
     try:
-        return InterviewState(interview.state)
+        return InterviewState(value)
     except ValueError:
         raise DecryptionFailed from None
 

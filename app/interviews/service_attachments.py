@@ -33,7 +33,7 @@ from app.core.errors import Conflict, ValidationFailed
 from app.core.pagination import FIRST_PAGE, Page, PageRequest, keyset
 from app.core.uploads import sanitise_file_name
 from app.interviews import records, storage
-from app.interviews.filetypes import Kind
+from app.interviews.filetypes import CONTENT_DECISION, Kind
 from app.interviews.models import Attachment, AttachmentUpload, Interview
 from app.interviews.schemas import AttachmentRead, AttachmentStored, AttachmentSummary, UploadOpen, UploadStateRead
 from app.interviews.service import person_of
@@ -84,8 +84,8 @@ def _category(kind: Kind, value: str | None) -> str:
     return str(value)
 
 
-def _recording(interview: Interview) -> None:
-    if records.state_of(interview) not in RECORDING:
+def _recording(state: InterviewState) -> None:
+    if state not in RECORDING:
         raise Conflict(
             "attachments are added while the interview is in progress or paused",
             fields=["state"],
@@ -93,8 +93,12 @@ def _recording(interview: Interview) -> None:
         )
 
 
-def _consent(session: Session, runtime: Runtime, interview: Interview, kind: Kind) -> None:
-    consent.require(session, runtime, person_of(session, interview), CONSENT_FOR[kind], doing=f"a {kind.value}")
+def _consent(session: Session, runtime: Runtime, interview: Interview, kind: Kind) -> frozenset[ParticipationDecision]:
+    """The kind's decision, required now (403); and every decision the person agrees to, against which what the
+    file turns out to be is checked when its first bytes arrive (filetypes.CONTENT_DECISION)."""
+    person = person_of(session, interview)
+    consent.require(session, runtime, person, CONSENT_FOR[kind], doing=f"a {kind.value}")
+    return consent.agreed(session, runtime, person, set(CONTENT_DECISION.values()))
 
 
 def _target(
@@ -110,10 +114,11 @@ def _target(
     audit.touch(session, case_id=interview.case_id)
     declared = _kind(kind)
     filed_under = _category(declared, category)
-    _recording(interview)
-    _consent(session, runtime, interview, declared)
+    _recording(records.state_of(interview))
+    agreed = _consent(session, runtime, interview, declared)  # holds the person, then the interview: in this order
+    _recording(records.held_state(session, interview))
     return storage.UploadTarget(
-        interview.id, interview.person_id, interview.case_id, principal.user_id, declared, filed_under
+        interview.id, interview.person_id, interview.case_id, principal.user_id, declared, filed_under, agreed
     )
 
 

@@ -95,14 +95,21 @@ def canonical_bytes(version: int, content: StatementContent) -> bytes:
 
 
 def require_recording(session: Session, runtime: Runtime, interview: Interview, what: str) -> None:
-    """The interview is under way or completed, and the person's latest consent agrees to notes."""
-    if records.state_of(interview) not in RECORDING:
-        raise Conflict(
-            f"{what} only while the interview is in progress or paused, or once it is completed",
-            fields=["state"],
-            code="interview_state",
-        )
+    """The interview is under way or completed, and the person's latest consent agrees to notes. The state is
+    read again with the interview's row held (after the person's, always in this order), so nothing is
+    added after the interviewee stopped it."""
+
+    def check(state: InterviewState) -> None:
+        if state not in RECORDING:
+            raise Conflict(
+                f"{what} only while the interview is in progress or paused, or once it is completed",
+                fields=["state"],
+                code="interview_state",
+            )
+
+    check(records.state_of(interview))
     consent.require(session, runtime, person_of(session, interview), ParticipationDecision.NOTES, doing=what)
+    check(records.held_state(session, interview))
 
 
 def _answers(answers: list[Answer], asked: frozenset[str] | None) -> list[AnswerRecord]:

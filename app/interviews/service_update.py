@@ -172,6 +172,9 @@ def _move(
             )
         # Consent is checked again when the interview starts, and the version in force is the one it is taken under.
         change.participation_id = require_interview_consent(session, runtime, person).row.id
+    elif data.state in (InterviewState.IN_PROGRESS, InterviewState.COMPLETED):
+        # Going on after a break, or completing, is done only while the person still agrees; stopping never waits.
+        require_interview_consent(session, runtime, person)
     moved = flow.move(
         change.details,
         change.state,

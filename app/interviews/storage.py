@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -27,6 +27,7 @@ from anyio import to_thread
 from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
+from app.consent.vocabulary import ParticipationDecision
 from app.core.blobstore import BlobBusy
 from app.core.db import db_now, new_id, on_outcome, release_work, resume_work
 from app.core.errors import Conflict, NotFound, PayloadTooLarge, ValidationFailed
@@ -56,6 +57,9 @@ class UploadTarget:
     uploader_id: uuid.UUID | None
     kind: Kind
     category: str
+    agreed: frozenset[ParticipationDecision] = field(default=frozenset(), compare=False)
+    """The decisions the person's latest participation consent agrees to, as read when this was decided;
+    what the file turns out to be is checked against them (filetypes.check_type)."""
 
 
 Authorise = Callable[[Session, Mapping[str, str]], UploadTarget]
@@ -151,7 +155,7 @@ async def receive_attachment(
     writer = await to_thread.run_sync(BlobWriter.create, runtime.blobs, attachment_id, target.person_id, dek)
     handed_over = False
     try:
-        await _transfer(writer, incoming.chunks, target.kind, sniff=True)
+        await _transfer(writer, incoming.chunks, target, sniff=True)
         sealed = await to_thread.run_sync(writer.finish)
         await to_thread.run_sync(resume_work, session)
 
@@ -167,7 +171,7 @@ async def receive_attachment(
             await to_thread.run_sync(writer.discard)
 
 
-async def _transfer(writer: BlobWriter, chunks: AsyncIterator[bytes], kind: Kind, *, sniff: bool) -> None:
+async def _transfer(writer: BlobWriter, chunks: AsyncIterator[bytes], target: UploadTarget, *, sniff: bool) -> None:
     """Feed the file to the writer, a segment at a time off the event loop; with ``sniff``, the type
     is checked from the first bytes before anything is sealed."""
     head = bytearray()
@@ -176,7 +180,7 @@ async def _transfer(writer: BlobWriter, chunks: AsyncIterator[bytes], kind: Kind
         if sniff:
             head.extend(chunk[: SNIFF_BYTES - len(head)])
             if len(head) >= SNIFF_BYTES:
-                check_type(kind, bytes(head))
+                check_type(target.kind, bytes(head), target.agreed)
                 sniff = False
         buffer.extend(chunk)
         if len(buffer) >= SEGMENT:
@@ -184,7 +188,7 @@ async def _transfer(writer: BlobWriter, chunks: AsyncIterator[bytes], kind: Kind
             buffer.clear()
             await to_thread.run_sync(writer.write, data)
     if sniff and head:
-        check_type(kind, bytes(head))  # a file shorter than the sniffing window
+        check_type(target.kind, bytes(head), target.agreed)  # a file shorter than the sniffing window
     if buffer:
         await to_thread.run_sync(writer.write, bytes(buffer))
 
@@ -218,7 +222,7 @@ def _record(
     original's SHA-256, and the blob's fate tied to the commit (final once it commits;
     on a rollback removed, or with ``keep`` kept for a retry)."""
     _same(target, decided)
-    row = _insert(session, runtime, attachment_id, target, sealed, file_name)
+    row = _insert(session, runtime, attachment_id, decided, sealed, file_name)
     # Last in the unit of work: the commitment holds the log's lock until the transaction ends.
     custody.commit(
         session,
@@ -248,7 +252,7 @@ def _insert(
         case_id=target.case_id,
         kind=target.kind.value,
         category=target.category,
-        media_type=check_type(target.kind, sealed.head),
+        media_type=check_type(target.kind, sealed.head, target.agreed),
         segment_size=SEGMENT,
         stored_size=sealed.stored_size,
         uploaded_by=target.uploader_id,
@@ -359,7 +363,7 @@ async def continue_upload(
     try:
         if offset != writer.received:
             raise OffsetMismatch(writer.received)
-        await _transfer(writer, _bounded(body, length - offset, runtime), target.kind, sniff=offset == 0)
+        await _transfer(writer, _bounded(body, length - offset, runtime), target, sniff=offset == 0)
         if writer.received + writer.pending < length:
             await to_thread.run_sync(writer.sync)
             await to_thread.run_sync(resume_work, session)

@@ -137,6 +137,9 @@ def test_an_upload_without_the_matching_consent_is_refused_and_leaves_nothing(ap
     )
     assert _problem(r, 403, "consent_required")["decision"] == "audio_recording"
     assert raw_upload(doc, interview["id"], sample("m4a", 5000), kind="video").status_code == 403
+    # What the file is counts, not what it is declared as: a photo filed as a document is still a photo.
+    as_document = raw_upload(doc, interview["id"], sample("jpeg", 200_000), kind="document")
+    assert (_problem(as_document, 403, "consent_required", ["file"])["decision"]) == "photos"
     assert _counts(app) == before
     assert files(app, "tmp") == files(app, "blobs") == []
     # A document is stored under the storage decision, which this person gave.

@@ -17,9 +17,10 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
 
 from tests.support.actors import Actor
+from tests.support.attachments import recording_interview, sample
 from tests.support.consent import documenter_team, participation
 from tests.support.database import ProvisionedDatabase
-from tests.support.interviews import checklist, consenting_person, due, new_interview, patch
+from tests.support.interviews import INCIDENT, checklist, consenting_person, due, new_interview, patch
 from tests.support.server import at_once, serve
 
 COOKIE = "testimony_session"
@@ -164,3 +165,47 @@ def test_writes_under_consent_wait_while_the_persons_consent_is_being_recorded(
     finally:
         holder.dispose()
     assert answer.status_code in (200, 201), answer.text
+
+
+@pytest.mark.parametrize("write", ["draft", "statement", "incident", "attachment"])
+def test_a_write_racing_the_interviewees_stop_waits_for_it_and_is_refused(
+    app: FastAPI, url: str, database: ProvisionedDatabase, write: str
+) -> None:
+    """The stop is an UPDATE of the interview's row; every write that adds to the interview holds that row
+    before it commits. A stop under way (its row held, here by the test) makes the write wait; once the stop
+    commits, the write sees it and is refused, so nothing is added after the interviewee stopped."""
+    doc, case = documenter_team(app)
+    interview = recording_interview(app, doc, case)
+    iid = interview["id"]
+    saved = doc.request("PUT", f"/api/v1/interviews/{iid}/draft", json={"text": "We left."})
+    assert saved.status_code == 200, saved.text
+    [tab] = _tabs(doc, url, 1)
+    confirm = {"version": 1, "draft_revision": 1, "confirmed_by_interviewee": True, "read_back_in": "hy"}
+    send = {
+        "draft": lambda: tab.put(f"/api/v1/interviews/{iid}/draft", json={"text": "We left at night."}),
+        "statement": _post(tab, f"/api/v1/interviews/{iid}/statements", confirm),
+        "incident": _post(tab, f"/api/v1/interviews/{iid}/incidents", INCIDENT),
+        "attachment": lambda: tab.post(
+            f"/api/v1/interviews/{iid}/attachments",
+            content=sample("jpeg", 20_000),
+            headers={"attachment-kind": "photo", "attachment-category": "photos_other"},
+        ),
+    }[write]
+    holder = create_engine(database.owner_url, poolclass=NullPool)
+    try:
+        with holder.connect() as conn, conn.begin():
+            # What the stop's UPDATE holds; a foreign key check (KEY SHARE) passes it, a held state waits.
+            conn.execute(text("SELECT id FROM interviews WHERE id = :i FOR NO KEY UPDATE"), {"i": uuid.UUID(iid)})
+            with ThreadPoolExecutor(1) as pool:
+                pending = pool.submit(send)
+                time.sleep(1.0)
+                assert not pending.done(), pending.result().text
+                conn.execute(
+                    text("UPDATE interviews SET state = 'stopped_by_interviewee' WHERE id = :i"), {"i": uuid.UUID(iid)}
+                )
+                conn.commit()
+                answer = pending.result(timeout=30)
+    finally:
+        holder.dispose()
+    assert answer.status_code == 409, answer.text
+    assert answer.json()["fields"] == ["state"]

@@ -225,6 +225,24 @@ def test_consent_is_checked_again_when_the_interview_starts(app: FastAPI, team: 
     assert started["participation_id"] != interview["participation_id"]
 
 
+def test_after_a_break_the_interview_goes_on_or_completes_only_while_consent_allows_it(
+    app: FastAPI, team: tuple[Actor, str]
+) -> None:
+    """A person who, during a break, withdraws their agreement to the interview is not interviewed further
+    and their interview is not recorded as completed; it can be recorded as stopped by them."""
+    doc, case = team
+    pid = consenting_person(doc, case, app)
+    started = _ok(patch(doc, new_interview(doc, pid, checklist=checklist()), state="in_progress"))
+    paused = _ok(patch(doc, started, state="paused", break_reason="A break."))
+    no_interview = participation(app, decisions={**participation(app)["decisions"], "interview_now": False})
+    assert doc.post(f"/api/v1/people/{pid}/participation", json=no_interview).status_code == 201
+    _refused(patch(doc, paused, state="in_progress"), 403, "consent_required", None)
+    confirmed = {"confirmed": True, "notes": "All of it."}
+    _refused(patch(doc, paused, state="completed", reconfirmation=confirmed), 403, "consent_required", None)
+    stopped = _ok(patch(doc, paused, state="stopped_by_interviewee"))
+    assert stopped["state"] == "stopped_by_interviewee"
+
+
 @pytest.mark.parametrize("care", [None, False])
 def test_sexual_violence_needs_care_available_locally(app: FastAPI, team: tuple[Actor, str], care: bool | None) -> None:
     doc, case = team
@@ -257,7 +275,7 @@ def test_a_referral_needs_referral_consent_and_never_waits_for_the_interview(
     assert made["referrals"][0]["contact"] == "Goris hospital, ward 3"
 
 
-def test_interviewers_must_be_on_the_case_team(app: FastAPI, team: tuple[Actor, str]) -> None:
+def test_interviewers_must_be_documenters_on_the_case_team(app: FastAPI, team: tuple[Actor, str]) -> None:
     doc, case = team
     pid = consenting_person(doc, case, app)
     outsider = actor(app, "outsider", [Role.DOCUMENTER])
@@ -278,6 +296,10 @@ def test_interviewers_must_be_on_the_case_team(app: FastAPI, team: tuple[Actor, 
     moved = _ok(patch(doc, pair, interviewers=[str(colleague.user_id)]))
     assert moved["interviewers"] == [str(colleague.user_id)]
     _refused(patch(doc, moved, interviewers=[str(outsider.user_id)]), 422, None, ["interviewers.0"])
+    # On the team, but not one who can read the interview: legal and custodians never interview.
+    for n, role in enumerate((Role.LEGAL, Role.CUSTODIAN)):
+        member = actor(app, f"member{n}", [role], cases=(uuid.UUID(case),))
+        _refused(patch(doc, moved, interviewers=[str(member.user_id)]), 422, None, ["interviewers.0"])
 
 
 def test_other_teams_and_other_roles_see_nothing(app: FastAPI, team: tuple[Actor, str]) -> None:
