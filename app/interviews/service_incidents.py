@@ -74,7 +74,7 @@ def add_incident(
 ) -> IncidentRead:
     interview = policy.load(session, principal, policy.Action.INTERVIEW_UPDATE, Interview, interview_id)
     audit.touch(session, case_id=interview.case_id)
-    require_recording(session, runtime, interview, "an incident is recorded")
+    require_recording(session, runtime, interview, "an incident")
     now = db_now(session)
     _dates(data.date, now.date())
     _once([v.value for v in data.violation_types], "violation_types")

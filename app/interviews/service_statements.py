@@ -14,7 +14,7 @@ import uuid
 from typing import TYPE_CHECKING
 
 import rfc8785
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.access import policy
@@ -102,7 +102,7 @@ def require_recording(session: Session, runtime: Runtime, interview: Interview, 
     def check(state: InterviewState) -> None:
         if state not in RECORDING:
             raise Conflict(
-                f"{what} only while the interview is in progress or paused, or once it is completed",
+                f"{what} is added only while the interview is in progress or paused, or once it is completed",
                 fields=["state"],
                 code="interview_state",
             )
@@ -172,7 +172,7 @@ def save_draft(
     """Autosave: the draft slot is replaced whole, under a row lock, and its revision raised. No version is made."""
     interview = policy.load(session, principal, policy.Action.INTERVIEW_UPDATE, Interview, interview_id)
     audit.touch(session, resource_id=interview.id, case_id=interview.case_id)
-    require_recording(session, runtime, interview, "working notes are saved")
+    require_recording(session, runtime, interview, "a draft of working notes")
     guide = None if data.guide is None else _guide(runtime, data.guide)
     content = DraftContent(
         guide=None if guide is None else GuideRecord(id=guide.id, version=guide.version),
@@ -222,7 +222,7 @@ def confirm_statement(
     the log in the same unit of work."""
     interview = policy.load(session, principal, policy.Action.STATEMENT_CONFIRM, Interview, interview_id)
     audit.touch(session, case_id=interview.case_id)
-    require_recording(session, runtime, interview, "a statement is confirmed")
+    require_recording(session, runtime, interview, "a statement")
     draft = session.get(InterviewDraft, interview.id)
     if draft is None:
         raise Conflict("save the draft before confirming it", fields=["draft_revision"], code="no_draft")
@@ -232,12 +232,22 @@ def confirm_statement(
             fields=["draft_revision"],
             code="stale_revision",
         )
-    last = session.scalar(
-        select(func.max(StatementVersion.version)).where(StatementVersion.interview_id == interview.id)
-    )
-    expected = (last or 0) + 1
+    last = session.scalars(
+        select(StatementVersion)
+        .where(StatementVersion.interview_id == interview.id)
+        .order_by(StatementVersion.version.desc())
+        .limit(1)
+    ).first()
+    expected = (0 if last is None else last.version) + 1
     if data.version != expected:
         raise Conflict(f"the next version of this statement is {expected}", fields=["version"])
+    if last is not None and last.draft_revision == draft.revision:
+        raise Conflict(
+            f"the draft has not changed since version {last.version} was confirmed from it: "
+            "correct the draft, read it back, and confirm that",
+            fields=["draft_revision"],
+            code="draft_unchanged",
+        )
     if expected == 1 and data.reason is not None:
         raise ValidationFailed("the first version corrects nothing: leave reason out", fields=["reason"])
     if expected > 1 and data.reason is None:

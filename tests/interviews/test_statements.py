@@ -110,6 +110,12 @@ def test_a_confirmed_statement_is_kept_and_a_correction_is_a_new_version_with_a_
 
     # The same draft again is not a new version; a correction needs the draft changed and a reason.
     assert _confirm(doc, iid, 1, 1).json()["fields"] == ["version"]
+    unchanged = _confirm(doc, iid, 2, 1, reason="Nothing was changed.")
+    assert (unchanged.status_code, unchanged.json()["code"], unchanged.json()["fields"]) == (
+        409,
+        "draft_unchanged",
+        ["draft_revision"],
+    )
     assert _save(doc, iid, {"text": "On 4 October we were taken.", "answers": ANSWERS}).status_code == 200
     stale = _confirm(doc, iid, 2, 1, reason="The date was wrong.")
     assert (stale.status_code, stale.json()["fields"]) == (409, ["draft_revision"])
