@@ -46,7 +46,7 @@ CATEGORIES = [
 LEVELS = ["aggregate_only", "deidentified", "pseudonymous", "named_protected", "named_public"]
 PLACES = ["AM", "GE", "international"]
 RECIPIENTS = ["r1", "r2"]
-STATUSES = [*["given"] * 8, "renewed", *(s.value for s in ConsentStatus)]
+STATUSES = [*["given"] * 12, "renewed", *(s.value for s in ConsentStatus)]
 
 T = TypeVar("T")
 Request = tuple[ConsentHistory, str, Recipient, str, str, datetime, DenyList, Source | None]
@@ -260,10 +260,13 @@ REFUSALS = st.one_of(
         )
     ),
 )
-RESTRICTIONS = st.builds(
-    Restrictions,
-    recipient_ids=_some(st.frozensets(st.sampled_from(RECIPIENTS), max_size=1)),
-    jurisdictions=_some(st.frozensets(st.sampled_from(PLACES), max_size=1)),
+RESTRICTIONS = _rarely(
+    st.builds(
+        Restrictions,
+        recipient_ids=st.frozensets(st.sampled_from(RECIPIENTS), max_size=1),
+        jurisdictions=st.frozensets(st.sampled_from(PLACES), max_size=1),
+    ),
+    Restrictions(),
 )
 
 
@@ -322,15 +325,20 @@ def requests(draw: st.DrawFn) -> Request:
     amended = {r.amends for r in records}
     latest_grants = [g for r in records if r.id not in amended for g in r.grants]
     withdrawals = draw(
-        st.lists(
-            st.builds(
-                Withdrawal,
-                record_id=st.sampled_from(ids or ["none"]),
-                at=st.sampled_from(TIMES),
-                grant_ids=st.none()
-                | st.frozensets(st.sampled_from(sorted({g.id for g in grants} | {"c0g0"})), max_size=2),
+        _rarely(
+            st.lists(
+                st.builds(
+                    Withdrawal,
+                    record_id=st.sampled_from(ids or ["none"]),
+                    at=st.sampled_from(TIMES),
+                    grant_ids=st.none()
+                    | st.frozensets(st.sampled_from(sorted({g.id for g in grants} | {"c0g0"})), max_size=2),
+                ),
+                min_size=1 if ids else 0,
+                max_size=2 if ids else 0,
             ),
-            max_size=2 if ids else 0,
+            [],
+            3,
         )
     )
     # Most requests ask for what some grant names, so that the grant rules are reached and not only no_grant.
@@ -358,7 +366,9 @@ def requests(draw: st.DrawFn) -> Request:
     granted = LEVELS[: LEVELS.index(aim.disclosure_level) + 1] if aim else LEVELS
     beyond = (LEVELS[LEVELS.index(aim.disclosure_level) + 1 :] if aim else LEVELS) or LEVELS
     level = draw(st.sampled_from(granted) | st.sampled_from(beyond))
-    return (history, purpose, recipient, category, level, draw(st.sampled_from(TIMES)), deny, source)
+    # Often exactly at the aimed grant's expiry, the boundary where off-by-one mistakes live.
+    at = draw(st.sampled_from([*TIMES, *([aim.expires_at] * 3 if aim and aim.expires_at else [])]))
+    return (history, purpose, recipient, category, level, at, deny, source)
 
 
 def _outcome(request: Request) -> Outcome:
