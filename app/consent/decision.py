@@ -162,12 +162,9 @@ def decide(
         return _deny(Reason.MALFORMED_HISTORY)
     requested = DisclosureLevel(level)
     latest = [chain[-1] for chain in chains]
-    if recipient.id in deny_list.recipient_ids or recipient.jurisdiction in deny_list.jurisdictions:
+    if deny_list.exclude(recipient):
         return _deny(Reason.DENY_LISTED)
-    if any(
-        recipient.id in r.restrictions.recipient_ids or recipient.jurisdiction in r.restrictions.jurisdictions
-        for r in latest
-    ):
+    if any(r.restrictions.exclude(recipient) for r in latest):
         return _deny(Reason.RESTRICTED)
     if not recipient.active:
         return _deny(Reason.RECIPIENT_INACTIVE)

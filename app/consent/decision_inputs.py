@@ -42,11 +42,21 @@ class Refusal:
 
 
 @dataclass(frozen=True)
-class Restrictions:
+class Exclusions:
     """Registered recipients and jurisdictions that must never receive anything."""
 
     recipient_ids: frozenset[str] = frozenset()
     jurisdictions: frozenset[str] = frozenset()
+
+    def exclude(self, recipient: Recipient) -> bool:
+        """Whether the recipient, by id or by jurisdiction, is excluded."""
+        return recipient.id in self.recipient_ids or recipient.jurisdiction in self.jurisdictions
+
+
+Restrictions = Exclusions
+"""A record's restrictions: the survivor's own exclusions."""
+DenyList = Exclusions
+"""The deployment-wide deny-list, set by admins: it overrides every grant."""
 
 
 @dataclass(frozen=True)
@@ -91,14 +101,6 @@ class Recipient:
     recipient_class: str
     jurisdiction: str
     active: bool = True
-
-
-@dataclass(frozen=True)
-class DenyList:
-    """The deployment-wide deny-list: it overrides every grant."""
-
-    recipient_ids: frozenset[str] = frozenset()
-    jurisdictions: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
