@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 import uuid
 from pathlib import Path
 
+import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
@@ -68,6 +70,60 @@ def test_a_rename_interrupted_by_a_crash_is_completed(app: FastAPI, team: tuple[
     report = _sweep(app)
     assert report.finalised == 1
     assert files(app, "tmp") == []
+    assert download(doc, stored["id"]).content == data
+
+
+def _beside_final(app: FastAPI, attachment_id: str, minutes: float) -> Path:
+    """A temp blob under a stored attachment's id, as a transfer that lost the race to complete its
+    upload left one: a fresh salt, nothing sealed."""
+    temp = app.state.runtime.blobs.create_temp(uuid.UUID(attachment_id).hex)
+    temp.append(os.urandom(32))
+    temp.close()
+    path: Path = app.state.runtime.blobs.temp_path(temp.key)
+    _age(path, minutes)
+    return path
+
+
+def test_a_temp_blob_beside_its_final_blob_goes_and_the_final_stands(
+    app: FastAPI, team: tuple[Actor, uuid.UUID]
+) -> None:
+    doc, interview_id = team
+    data = sample("jpeg", 200_000)
+    stored = raw_upload(doc, interview_id, data).json()
+    leftover = _beside_final(app, stored["id"], 90)
+    orphan = _orphan(app, 90)
+    report = _sweep(app)
+    assert (report.removed_temps, report.finalised, report.failed) == (2, 0, [])
+    assert not leftover.exists()
+    assert not orphan.exists()
+    assert download(doc, stored["id"]).content == data
+    assert _sweep(app) == SweepReport()  # and the next pass finds nothing to do
+
+
+def test_one_key_that_fails_does_not_stop_the_pass(
+    app: FastAPI, team: tuple[Actor, uuid.UUID], caplog: pytest.LogCaptureFixture
+) -> None:
+    doc, interview_id = team
+    data = sample("jpeg", 200_000)
+    stored = raw_upload(doc, interview_id, data).json()
+    [final] = files(app, "blobs")
+    # The row committed and the rename was interrupted, but the final folder cannot be made: a file holds its name.
+    temp = app.state.runtime.blobs.temp_path(final.name)
+    os.link(final, temp)
+    final.unlink()
+    folder = final.parent
+    folder.rmdir()
+    folder.write_bytes(b"")
+    _age(temp, 90)
+    orphans = [_orphan(app, 90) for _ in range(3)]
+    with caplog.at_level(logging.WARNING, logger="testimony.attachments"):
+        report = _sweep(app)
+    assert report.failed == [final.name]
+    assert report.removed_temps == 3
+    assert not any(path.exists() for path in orphans)
+    assert f"could not settle blob {final.name}: FileExistsError" in caplog.text
+    folder.unlink()  # repaired: the next pass makes it final, so the failed one did not keep it held
+    assert _sweep(app).finalised == 1
     assert download(doc, stored["id"]).content == data
 
 
