@@ -64,9 +64,7 @@ def test_a_final_blob_is_never_replaced(store: DirectoryBlobStore) -> None:
 
 def test_a_failed_finalise_releases_the_temp_blob(store: DirectoryBlobStore) -> None:
     key = _key()
-    first = store.create_temp(key)
-    first.append(b"original")
-    first.finalise()
+    store.create_temp(key).finalise()
     second = store.create_temp(key)
     second.append(b"leftover")
     fds = len(os.listdir("/proc/self/fd"))
