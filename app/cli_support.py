@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import getpass
 import json
+import os
+import secrets
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -54,6 +57,45 @@ def counted(n: int, one: str, many: str | None = None) -> str:
 def fail(message: str, code: int = 2) -> typer.Exit:
     console.print(Text.assemble(("error: ", "red"), message), soft_wrap=True)
     return typer.Exit(code)
+
+
+ForceOption = Annotated[bool, typer.Option("--force", help="Replace an output file that exists.")]
+
+
+def refuse_existing(*paths: Path | None, force: bool) -> None:
+    """Exit 2 before doing anything when an output file exists and --force was not given."""
+    for path in paths:
+        if path is not None and not force and (path.exists() or path.is_symlink()):
+            raise fail(f"{path} exists; choose another file, or give --force to replace it")
+
+
+def write_output(path: Path, data: bytes, *, force: bool) -> None:
+    """Write a file only its owner may read (0600), whole or not at all: a new file beside it, made
+    durable, then linked to its name, which refuses a name taken meanwhile, or with ``force`` renamed
+    over it. Exit 2 with the reason when it cannot be written."""
+    temp = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
+    try:
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        if force:
+            os.replace(temp, path)
+        else:
+            os.link(temp, path)  # unlike rename(), refuses an existing name
+    except FileExistsError:
+        raise fail(f"{path} exists; choose another file, or give --force to replace it") from None
+    except OSError as exc:
+        raise fail(f"could not write {path}: {exc.strerror or type(exc).__name__}") from None
+    finally:
+        try:
+            os.unlink(temp)
+        except OSError:
+            pass  # renamed, or never made
 
 
 def progress() -> Progress:

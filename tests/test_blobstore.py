@@ -62,6 +62,21 @@ def test_a_final_blob_is_never_replaced(store: DirectoryBlobStore) -> None:
     blob.close()
 
 
+def test_a_failed_finalise_releases_the_temp_blob(store: DirectoryBlobStore) -> None:
+    key = _key()
+    store.create_temp(key).finalise()
+    second = store.create_temp(key)
+    second.append(b"leftover")
+    fds = len(os.listdir("/proc/self/fd"))
+    with pytest.raises(FileExistsError):
+        second.finalise()
+    assert len(os.listdir("/proc/self/fd")) == fds - 1  # its descriptor is closed, not leaked
+    again = store.open_temp(key)  # not BlobBusy: the failed holder let go
+    assert again is not None
+    assert again.read_at(0, 100) == b"leftover"
+    again.discard()
+
+
 def test_finalising_again_after_a_crash_between_link_and_unlink(store: DirectoryBlobStore) -> None:
     key = _key()
     temp = store.create_temp(key)

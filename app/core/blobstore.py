@@ -58,7 +58,8 @@ class TempBlob(Protocol):
         """Make what was appended durable (before acknowledging it to a client)."""
 
     def finalise(self) -> None:
-        """Make the blob final under its key, durably; never replaces a final blob. Releases it."""
+        """Make the blob final under its key, durably; never replaces a final blob (FileExistsError
+        when another is there). Releases it, also when it fails."""
 
     def discard(self) -> None:
         """Remove the temp blob and release it."""
@@ -160,20 +161,22 @@ class _DirectoryTemp:
         os.fsync(self.fd)
 
     def finalise(self) -> None:
-        os.fsync(self.fd)
-        final = self._store.final_path(self.key)
-        final.parent.mkdir(mode=0o700, exist_ok=True)
-        temp = self._store.temp_path(self.key)
-        # link() refuses an existing name, where rename() would replace it: an original is never replaced.
         try:
-            os.link(temp, final)
-        except FileExistsError:
-            if not os.path.samefile(temp, final):  # else: linked before a crash, only the unlink was left
-                raise
-        _fsync_dir(final.parent)
-        os.unlink(temp)
-        _fsync_dir(self._store.temp_dir)
-        self.close()
+            os.fsync(self.fd)
+            final = self._store.final_path(self.key)
+            final.parent.mkdir(mode=0o700, exist_ok=True)
+            temp = self._store.temp_path(self.key)
+            # link() refuses an existing name, where rename() would replace it: an original is never replaced.
+            try:
+                os.link(temp, final)
+            except FileExistsError:
+                if not os.path.samefile(temp, final):  # else: linked before a crash, only the unlink was left
+                    raise
+            _fsync_dir(final.parent)
+            os.unlink(temp)
+            _fsync_dir(self._store.temp_dir)
+        finally:
+            self.close()  # released whatever happened: a failed finalise must not hold the blob for ever
 
     def discard(self) -> None:
         try:

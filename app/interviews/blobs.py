@@ -127,6 +127,8 @@ class BlobWriter:
         self._pending = bytearray()
         self._hasher = hashlib.sha256() if self._start == 0 else None
         self._head = bytearray()
+        self.began = False
+        """Whether this writer made the temp blob (resume() found none), rather than took it over."""
 
     @classmethod
     def create(
@@ -140,7 +142,9 @@ class BlobWriter:
         except BaseException:
             temp.discard()
             raise
-        return cls(temp, sealer, dek=dek, object_id=object_id, person_id=person_id, segment=segment)
+        writer = cls(temp, sealer, dek=dek, object_id=object_id, person_id=person_id, segment=segment)
+        writer.began = True
+        return writer
 
     @classmethod
     def resume(
@@ -152,9 +156,11 @@ class BlobWriter:
         length: int,
         segment: int = SEGMENT,
     ) -> BlobWriter:
-        """Continue the temp blob of a resumable upload of ``length`` bytes, or begin it.
+        """Continue the temp blob of a resumable upload of ``length`` bytes, or begin it (``began``).
 
-        BlobBusy (409) when another transfer holds it.
+        BlobBusy (409) when another transfer holds it. The caller checks that the upload is still
+        open once it holds the blob: a transfer that lost the race to complete it finds no temp blob
+        and would otherwise begin one under the attachment's id.
         """
         temp = store.open_temp(object_id.hex)
         if temp is None:

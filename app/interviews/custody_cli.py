@@ -11,7 +11,7 @@ import typer
 
 from app.audit.custody_proof import KIND_NAMES
 from app.audit.vocabulary import AuditAction
-from app.cli_support import SYSTEM, counted, fail, group, out, services
+from app.cli_support import SYSTEM, ForceOption, counted, fail, group, out, refuse_existing, services, write_output
 from app.crypto.errors import DecryptionFailed
 from app.interviews import custody, service_statements
 
@@ -41,6 +41,7 @@ def custody_proof(
             help="Also write the statement version's canonical bytes (RFC 8785 JSON), the item the proof checks.",
         ),
     ] = None,
+    force: ForceOption = False,
 ) -> None:
     """Write the custody proof of a statement version or attachment.
 
@@ -48,12 +49,16 @@ def custody_proof(
     Check it with `python -m app.audit.verify custody FILE ITEM --key KEY`. Exit status 1 when no
     signed checkpoint includes the record's entry yet. For a statement version, `--statement-out` writes
     its canonical bytes, the ITEM to check (they hold the statement's text: keep the file as safe as
-    the statement).
+    the statement). An existing file is refused (exit 2) unless `--force` is given; the files are
+    written whole, readable by their owner only.
     """
     try:
         wanted = uuid.UUID(record_id)
     except ValueError:
         raise fail("RECORD_ID is not an id") from None
+    if statement_out is not None and statement_out.absolute() == out_file.absolute():
+        raise fail("--out and --statement-out must be different files")
+    refuse_existing(out_file, statement_out, force=force)
     statement: bytes | None = None
     try:
         with services(AuditAction.CUSTODY_PROOF, "custody", resource_id=str(wanted)) as (session, runtime):
@@ -72,12 +77,8 @@ def custody_proof(
     except DecryptionFailed:
         raise fail("the record's custody values failed their integrity check; nothing was written") from None
     for path, data in ((out_file, (json.dumps(document, indent=2) + "\n").encode()), (statement_out, statement)):
-        if path is None or data is None:
-            continue
-        try:
-            path.write_bytes(data)
-        except OSError as exc:
-            raise fail(f"could not write {path}: {exc.strerror or type(exc).__name__}") from None
+        if path is not None and data is not None:
+            write_output(path, data, force=force)
     out.print(_summary(document, out_file), soft_wrap=True, markup=False, highlight=False)
 
 

@@ -10,7 +10,7 @@ import uuid
 from datetime import date, datetime
 from typing import Annotated, Literal
 
-from pydantic import Field, StringConstraints
+from pydantic import Field, StrictInt, StringConstraints
 
 from app.consent.schemas import Interpreter
 from app.core.schemas import Input, NonBlank, Output
@@ -314,7 +314,7 @@ class UploadOpen(Input):
 
     kind: str = Field(max_length=16)
     category: str | None = Field(default=None, max_length=40)
-    length: int
+    length: StrictInt  # a number, never true or "12"
     file_name: Annotated[str, StringConstraints(min_length=1, max_length=255)] | None = None
 
 

@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from anyio import to_thread
-from sqlalchemy import delete
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from app.consent.vocabulary import ParticipationDecision
@@ -319,7 +319,8 @@ def open_upload(
 
 
 def upload_state(session: Session, runtime: Runtime, row: AttachmentUpload) -> UploadState:
-    """The offset to resume from: the whole segments the server has sealed and kept."""
+    """The offset to resume from: the whole segments the server has sealed and kept; 404 once expired."""
+    _live(session, row)
     return _state(runtime, row, upload_details(session, runtime, row).length)
 
 
@@ -359,6 +360,13 @@ async def continue_upload(
     length = await to_thread.run_sync(lambda: upload_details(session, runtime, row).length)
     await to_thread.run_sync(release_work, session)
     writer = await to_thread.run_sync(BlobWriter.resume, runtime.blobs, upload_id, target.person_id, dek, length)
+    try:
+        await to_thread.run_sync(_still_open, session, upload_id)
+    except BaseException:
+        # Completed, abandoned or expired while we waited: a temp blob begun now would sit under
+        # the attachment's id beside its final blob; one found is left for the sweeper to settle.
+        await to_thread.run_sync(writer.discard if writer.began else writer.close)
+        raise
     handed_over = False
     try:
         if offset != writer.received:
@@ -399,9 +407,28 @@ def _decide_upload(
     session: Session, runtime: Runtime, load: LoadUpload
 ) -> tuple[tuple[AttachmentUpload, UploadTarget], bytes]:
     row, target = load(session)
-    if row.expires_at <= db_now(session):
-        raise NotFound  # abandoned: the sweeper removes it
+    _live(session, row)
     return (row, target), datakeys.data_key(session, runtime.keys, target.person_id)
+
+
+def _live(session: Session, row: AttachmentUpload) -> None:
+    """An expired upload is gone (404), though its row waits for the sweeper."""
+    if row.expires_at <= db_now(session):
+        raise NotFound
+
+
+def _still_open(session: Session, upload_id: uuid.UUID) -> None:
+    """With the temp blob held: the upload is still there, neither completed nor abandoned nor expired
+    since it was decided. The transfer that completes it holds the blob until its row has committed,
+    so a transfer that lost that race finds the row gone here."""
+    resume_work(session)
+    now = db_now(session)
+    found = session.scalar(
+        select(AttachmentUpload.id).where(AttachmentUpload.id == upload_id, AttachmentUpload.expires_at > now)
+    )
+    if found is None:
+        raise NotFound
+    release_work(session)
 
 
 async def _bounded(body: AsyncIterator[bytes], remaining: int, runtime: Runtime) -> AsyncIterator[bytes]:
@@ -424,7 +451,9 @@ def _touch(session: Session, runtime: Runtime, load: LoadUpload, target: UploadT
 
 
 def abandon_upload(session: Session, runtime: Runtime, row: AttachmentUpload) -> None:
-    """Remove a resumable upload now (its owner gave up); its temp blob goes once this commits."""
+    """Remove a resumable upload now (its owner gave up); its temp blob goes once this commits.
+    An expired one is already gone (404): the sweeper removes it."""
+    _live(session, row)
     upload_id = row.id
     session.delete(row)
     session.flush()

@@ -8,16 +8,22 @@ first and every deletion of a row is conditional.
    transfer holds the blob right now (it is looked at again next time).
 2. A temp blob nobody holds and unchanged for ``temp_grace_minutes`` is decided by the database:
    - its attachment row exists: the row committed and the process died before the rename, so the
-     rename is done now (rolled forward, never lost);
+     rename is done now (rolled forward, never lost); unless the final blob is already there, which
+     then stands (a final blob is never replaced) and the temp blob goes;
    - its upload row exists: a resumable upload between transfers, kept;
    - neither: a failed or abandoned transfer, removed.
+
+A key that fails (an I/O error, say) is logged by id and error type and counted in ``failed``; the
+pass goes on with the next, and the key is tried again next time.
 """
 
 from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -36,6 +42,7 @@ class SweepReport:
     removed_temps: int = 0
     finalised: int = 0
     busy: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
 
 
 def sweep(factory: sessionmaker[Session], store: BlobStore, settings: AttachmentSettings) -> SweepReport:
@@ -45,17 +52,27 @@ def sweep(factory: sessionmaker[Session], store: BlobStore, settings: Attachment
         now = db_now(session)
         expired = list(session.scalars(select(AttachmentUpload.id).where(AttachmentUpload.expires_at <= now)))
     for upload_id in expired:
-        _expire(factory, store, upload_id, report)
+        _guarded(upload_id.hex, report, partial(_expire, factory, store, upload_id, report))
     for key in store.stale_temps(settings.temp_grace_minutes * 60):
-        _settle_temp(factory, store, key, report)
-    if report.expired_uploads or report.removed_temps or report.finalised:
+        _guarded(key, report, partial(_settle_temp, factory, store, key, report))
+    if report.expired_uploads or report.removed_temps or report.finalised or report.failed:
         log.info(
-            "sweeper: %d abandoned uploads, %d temp blobs removed, %d blobs made final",
+            "sweeper: %d abandoned uploads, %d temp blobs removed, %d blobs made final, %d failed",
             report.expired_uploads,
             report.removed_temps,
             report.finalised,
+            len(report.failed),
         )
     return report
+
+
+def _guarded(key: str, report: SweepReport, step: Callable[[], None]) -> None:
+    """One key's step; its failure is logged (the id and the error's type, never a message) and the pass goes on."""
+    try:
+        step()
+    except Exception as exc:
+        log.warning("sweeper: could not settle blob %s: %s", key, type(exc).__name__)
+        report.failed.append(key)
 
 
 def _hold(store: BlobStore, key: str, report: SweepReport) -> tuple[bool, TempBlob | None]:
@@ -105,7 +122,12 @@ def _settle_temp(factory: sessionmaker[Session], store: BlobStore, key: str, rep
     except BaseException:
         temp.close()
         raise
-    if committed:
+    if committed and store.exists(key):
+        # The final blob is the one whose row committed: a temp blob beside it is a leftover (a transfer
+        # that lost the race to complete the upload), never a replacement.
+        temp.discard()
+        report.removed_temps += 1
+    elif committed:
         temp.finalise()
         report.finalised += 1
     elif resumable:

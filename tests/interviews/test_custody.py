@@ -275,6 +275,28 @@ def test_an_unwritable_proof_file_is_a_clear_error(
     assert "No such file or directory" in r.output
 
 
+def test_an_existing_proof_file_is_replaced_only_with_force(
+    app: FastAPI, someone: Someone, cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    record = _store(app, someone)
+    assert _run(cli_env, "audit", "checkpoint").exit_code == 0
+    proof = tmp_path / "proof.json"
+    proof.write_text("an earlier proof, kept")
+    refused = _run(cli_env, "custody", "proof", str(record.record_id), "--out", str(proof))
+    assert refused.exit_code == 2
+    assert f"{proof} exists; choose another file, or give --force to replace it" in refused.output
+    assert proof.read_text() == "an earlier proof, kept"
+    replaced = _run(cli_env, "custody", "proof", str(record.record_id), "--out", str(proof), "--force")
+    assert replaced.exit_code == 0, replaced.output
+    assert "inclusion_proof" in json.loads(proof.read_text())
+    assert proof.stat().st_mode & 0o777 == 0o600
+    assert list(tmp_path.glob(".proof.json.*")) == []  # the temp file was renamed, none left
+    fresh = tmp_path / "fresh.json"
+    assert _run(cli_env, "custody", "proof", str(record.record_id), "--out", str(fresh)).exit_code == 0
+    assert fresh.stat().st_mode & 0o777 == 0o600
+    assert fresh.read_bytes() == proof.read_bytes()
+
+
 def test_an_unknown_record_or_a_malformed_id(cli_env: dict[str, str], tmp_path: Path) -> None:
     out = str(tmp_path / "proof.json")
     missing = _run(cli_env, "custody", "proof", str(new_id()), "--out", out)

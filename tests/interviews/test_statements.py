@@ -303,14 +303,27 @@ def test_a_statements_custody_proof_verifies_end_to_end(
     good = _verify(proof, statement, key)
     assert good.returncode == 0, good.stdout + good.stderr
     assert "kind: statement version" in good.stdout
+    assert statement.stat().st_mode & 0o777 == 0o600  # it holds the statement's text
     statement.write_bytes(statement.read_bytes().replace("Ես".encode(), "Նա".encode()))
     assert _verify(proof, statement, key).returncode == 1
+    changed = statement.read_bytes()
+    again = ["custody", "proof", version["id"], "--out", str(tmp_path / "new.json"), "--statement-out", str(statement)]
+    refused = runner.invoke(cli, again, env=cli_env)
+    assert refused.exit_code == 2
+    assert f"{statement} exists; choose another file, or give --force to replace it" in refused.output
+    assert statement.read_bytes() == changed
+    assert not (tmp_path / "new.json").exists()  # refused before anything was written
+    assert list(tmp_path.glob(".*.tmp")) == []
+    replaced = runner.invoke(cli, [*again, "--force"], env=cli_env)
+    assert replaced.exit_code == 0, replaced.output
+    assert hashlib.sha256(statement.read_bytes()).hexdigest() == version["sha256"]
     unknown = runner.invoke(
         cli,
-        ["custody", "proof", str(uuid.uuid4()), "--out", str(proof), "--statement-out", str(statement)],
+        ["custody", "proof", str(uuid.uuid4()), "--out", str(proof), "--statement-out", str(statement), "--force"],
         env=cli_env,
     )
-    assert unknown.exit_code != 0
+    assert unknown.exit_code == 2
+    assert "no custody commitment for that record" in unknown.output
 
 
 def test_the_standard_guide_is_served_with_its_pinned_hash_and_its_questions_in_three_languages(app: FastAPI) -> None:

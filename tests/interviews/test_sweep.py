@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 import uuid
 from pathlib import Path
 
+import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
@@ -54,21 +56,77 @@ def test_a_temp_blob_being_written_is_left_alone(app: FastAPI) -> None:
     held.close()
 
 
-def test_a_rename_interrupted_by_a_crash_is_completed(app: FastAPI, team: tuple[Actor, uuid.UUID]) -> None:
+def _interrupted(app: FastAPI, team: tuple[Actor, uuid.UUID], data: bytes) -> tuple[str, Path]:
+    """An attachment stored, whose row committed before the process died ahead of the rename: the blob
+    is still under its temp name. Its id, and where its final blob belongs."""
     doc, interview_id = team
-    data = sample("jpeg", 200_000)
     stored = raw_upload(doc, interview_id, data).json()
     [final] = files(app, "blobs")
-    # The row committed, then the process died before the rename: the blob is still under its temp name.
     temp = app.state.runtime.blobs.temp_path(final.name)
     os.link(final, temp)
     final.unlink()
     _age(temp, 90)
-    assert download(doc, stored["id"]).status_code == 500
+    return stored["id"], final
+
+
+def test_a_rename_interrupted_by_a_crash_is_completed(app: FastAPI, team: tuple[Actor, uuid.UUID]) -> None:
+    doc, _ = team
+    data = sample("jpeg", 200_000)
+    attachment_id, _final = _interrupted(app, team, data)
+    assert download(doc, attachment_id).status_code == 500
     report = _sweep(app)
     assert report.finalised == 1
     assert files(app, "tmp") == []
+    assert download(doc, attachment_id).content == data
+
+
+def _beside_final(app: FastAPI, attachment_id: str, minutes: float) -> Path:
+    """A temp blob under a stored attachment's id, as a transfer that lost the race to complete its
+    upload left one: a fresh salt, nothing sealed."""
+    temp = app.state.runtime.blobs.create_temp(uuid.UUID(attachment_id).hex)
+    temp.append(os.urandom(32))
+    temp.close()
+    path: Path = app.state.runtime.blobs.temp_path(temp.key)
+    _age(path, minutes)
+    return path
+
+
+def test_a_temp_blob_beside_its_final_blob_goes_and_the_final_stands(
+    app: FastAPI, team: tuple[Actor, uuid.UUID]
+) -> None:
+    doc, interview_id = team
+    data = sample("jpeg", 200_000)
+    stored = raw_upload(doc, interview_id, data).json()
+    leftover = _beside_final(app, stored["id"], 90)
+    orphan = _orphan(app, 90)
+    report = _sweep(app)
+    assert (report.removed_temps, report.finalised, report.failed) == (2, 0, [])
+    assert not leftover.exists()
+    assert not orphan.exists()
     assert download(doc, stored["id"]).content == data
+    assert _sweep(app) == SweepReport()  # and the next pass finds nothing to do
+
+
+def test_one_key_that_fails_does_not_stop_the_pass(
+    app: FastAPI, team: tuple[Actor, uuid.UUID], caplog: pytest.LogCaptureFixture
+) -> None:
+    doc, _ = team
+    data = sample("jpeg", 200_000)
+    attachment_id, final = _interrupted(app, team, data)
+    # ... and the final folder cannot be made: a file holds its name.
+    folder = final.parent
+    folder.rmdir()
+    folder.write_bytes(b"")
+    orphans = [_orphan(app, 90) for _ in range(3)]
+    with caplog.at_level(logging.WARNING, logger="testimony.attachments"):
+        report = _sweep(app)
+    assert report.failed == [final.name]
+    assert report.removed_temps == 3
+    assert not any(path.exists() for path in orphans)
+    assert f"could not settle blob {final.name}: FileExistsError" in caplog.text
+    folder.unlink()  # repaired: the next pass makes it final, so the failed one did not keep it held
+    assert _sweep(app).finalised == 1
+    assert download(doc, attachment_id).content == data
 
 
 def test_a_resumable_upload_between_transfers_is_kept(app: FastAPI, team: tuple[Actor, uuid.UUID]) -> None:
