@@ -8,7 +8,6 @@ is an adult for the later one.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -133,14 +132,6 @@ def require(
     if opened is None:  # unreachable: a missing record allows no decision
         raise AssertionError("consent checked without a record")
     return opened
-
-
-def agreed(
-    session: Session, runtime: Runtime, person: Person, decisions: Iterable[ParticipationDecision]
-) -> frozenset[ParticipationDecision]:
-    """Which of these decisions the person's latest participation consent agrees to (see ``allows``)."""
-    opened = latest_opened(session, runtime, person)
-    return frozenset(d for d in decisions if allows(opened, d))
 
 
 def require_collection(

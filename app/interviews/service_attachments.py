@@ -96,9 +96,10 @@ def _recording(state: InterviewState) -> None:
 def _consent(session: Session, runtime: Runtime, interview: Interview, kind: Kind) -> frozenset[ParticipationDecision]:
     """The kind's decision, required now (403); and every decision the person agrees to, against which what the
     file turns out to be is checked when its first bytes arrive (filetypes.CONTENT_DECISION)."""
-    person = person_of(session, interview)
-    consent.require(session, runtime, person, CONSENT_FOR[kind], doing=f"a {kind.value}")
-    return consent.agreed(session, runtime, person, set(CONTENT_DECISION.values()))
+    opened = consent.require(
+        session, runtime, person_of(session, interview), CONSENT_FOR[kind], doing=f"a {kind.value}"
+    )
+    return frozenset(d for d in set(CONTENT_DECISION.values()) if consent.allows(opened, d))
 
 
 def _target(
