@@ -100,7 +100,7 @@ def serve(
         ),
     ] = None,
 ) -> None:
-    """Serve the API (one process; see README for production workers)."""
+    """Serve the API (one process; README: production workers)."""
     import uvicorn
 
     from app.main import create_app

@@ -15,8 +15,8 @@ from app.core.pagination import every_page
 from app.recipients import deny_list, service
 from app.recipients.schemas import RecipientCreate, RecipientRead
 
-recipients_cli = group("The recipient registry: add and list recipients.")
-deny_list_cli = group("The deployment-wide deny-list: show it (changes need two admins in the API).")
+recipients_cli = group("The recipient registry: add and list.")
+deny_list_cli = group("The deny-list: recipients and countries that receive nothing.")
 
 CLASS_NAMES = ", ".join(c.value for c in RecipientClass)
 
@@ -35,7 +35,7 @@ def recipients_add(
         str, typer.Option(metavar="TEXT", help="Whom to tell, and how, when a withdrawal touches what it received.")
     ],
     age_key: Annotated[
-        str | None, typer.Option(metavar="AGE1...", help="The age public key its bundles are encrypted to.")
+        str | None, typer.Option(metavar="KEY", help="The age public key (age1...) bundles for it are encrypted to.")
     ] = None,
 ) -> None:
     """Register a recipient at once (the API asks a second admin)."""
@@ -88,7 +88,7 @@ def recipients_list(as_json: JsonOption = False) -> None:
 
 @deny_list_cli.command("show")
 def deny_list_show(as_json: JsonOption = False) -> None:
-    """Show the deny-list in force: recipients and countries that receive nothing."""
+    """Show the deny-list in force."""
     with services(AuditAction.DENY_LIST_READ, "deny_list") as (session, _runtime):
         listed = deny_list.get_deny_list(session, SYSTEM)
         names = {r.id: r.names[0] for r in every_page(lambda page: service.list_recipients(session, SYSTEM, page))}
