@@ -34,5 +34,5 @@ def test_two_deny_list_changes_confirmed_at_once_write_one_version(served: tuple
     assert sorted(r.json()["status"] for r in answers) == ["confirmed", "void"]
     applied = next(r.json() for r in answers if r.json()["status"] == "confirmed")
     with unit_of_work(app.state.sessionmaker) as s:
-        versions = [(v.version, v.jurisdictions, v.confirmation_id) for v in s.scalars(select(DenyListVersion))]
+        versions = [(v.version, v.jurisdictions, str(v.confirmation_id)) for v in s.scalars(select(DenyListVersion))]
     assert versions == [(1, applied["payload"]["jurisdictions"], applied["id"])]
