@@ -10,6 +10,7 @@ from app.access.deps import CurrentPrincipal, RuntimeDep
 from app.audit.unit_of_work import DbSession, UnitOfWorkRoute, audited
 from app.audit.vocabulary import AuditAction
 from app.consent.vocabulary import RecipientClass
+from app.core.http import accepted_when_pending
 from app.core.pagination import Page, PageQuery
 from app.recipients import deny_list, service
 from app.recipients.schemas import (
@@ -23,12 +24,6 @@ from app.recipients.schemas import (
 )
 
 router = APIRouter(prefix="/api/v1", route_class=UnitOfWorkRoute, tags=["recipients"])
-
-
-def _accepted_when_pending(response: Response, change: RecipientChange | DenyListChange) -> None:
-    """202 while a second admin must still confirm; the body says what waits."""
-    if change.pending_confirmation is not None:
-        response.status_code = status.HTTP_202_ACCEPTED
 
 
 @router.get("/recipients", response_model=Page[RecipientRead])
@@ -53,9 +48,7 @@ def list_recipients(
 def create_recipient(
     data: RecipientCreate, principal: CurrentPrincipal, session: DbSession, runtime: RuntimeDep, response: Response
 ) -> RecipientChange:
-    change = service.create_recipient(session, runtime, principal, data)
-    _accepted_when_pending(response, change)
-    return change
+    return accepted_when_pending(response, service.create_recipient(session, runtime, principal, data))
 
 
 @router.get("/recipients/{recipient_id}", response_model=RecipientRead)
@@ -78,9 +71,7 @@ def update_recipient(
     runtime: RuntimeDep,
     response: Response,
 ) -> RecipientChange:
-    change = service.update_recipient(session, runtime, principal, recipient_id, data)
-    _accepted_when_pending(response, change)
-    return change
+    return accepted_when_pending(response, service.update_recipient(session, runtime, principal, recipient_id, data))
 
 
 @router.get("/deny-list", response_model=DenyListRead)
@@ -98,6 +89,4 @@ def get_deny_list(principal: CurrentPrincipal, session: DbSession) -> DenyListRe
 def set_deny_list(
     data: DenyListUpdate, principal: CurrentPrincipal, session: DbSession, runtime: RuntimeDep, response: Response
 ) -> DenyListChange:
-    change = deny_list.set_deny_list(session, runtime, principal, data)
-    _accepted_when_pending(response, change)
-    return change
+    return accepted_when_pending(response, deny_list.set_deny_list(session, runtime, principal, data))

@@ -6,11 +6,9 @@ from __future__ import annotations
 from fastapi import FastAPI
 from sqlalchemy import select
 
-from app.access.roles import Role
 from app.core.db import unit_of_work
 from app.recipients.models import DenyListVersion
-from tests.access.test_concurrency import _browser, _post, served
-from tests.support.actors import make_user
+from tests.access.test_concurrency import _post, admin_browsers, served
 from tests.support.server import at_once
 
 __all__ = ["served"]
@@ -18,11 +16,7 @@ __all__ = ["served"]
 
 def test_two_deny_list_changes_confirmed_at_once_write_one_version(served: tuple[FastAPI, str]) -> None:
     app, url = served
-    admins = []
-    for i in range(4):
-        _, secret = make_user(app, f"admin-{i}", [Role.ADMIN])
-        assert secret is not None
-        admins.append(_browser(url, f"admin-{i}", secret, app, f"10.0.9.{i}"))
+    admins = admin_browsers(app, url, 4, "10.0.9")
     asked = [
         admins[i].put("/api/v1/deny-list", json={"jurisdictions": [country]}).json()["pending_confirmation"]["id"]
         for i, country in ((0, "RU"), (1, "BY"))
