@@ -25,6 +25,7 @@ from app.interviews.custody_cli import custody_cli
 from app.interviews.guides_cli import guides_cli
 from app.keys.cli import keys_cli
 from app.keys.store import custody_problems, open_keys, prompt_passphrase, write_private_file
+from app.recipients.cli import deny_list_cli, recipients_cli
 
 cli = group("Testimony Vault administration.")
 cli.add_typer(keys_cli, name="keys")
@@ -34,6 +35,8 @@ cli.add_typer(audit_cli, name="audit")
 cli.add_typer(forms_cli, name="forms")
 cli.add_typer(custody_cli, name="custody")
 cli.add_typer(guides_cli, name="guides")
+cli.add_typer(recipients_cli, name="recipients")
+cli.add_typer(deny_list_cli, name="deny-list")
 
 
 @cli.callback()
@@ -97,7 +100,7 @@ def serve(
         ),
     ] = None,
 ) -> None:
-    """Serve the API (one process; see README for production workers)."""
+    """Serve the API (one process; README: production workers)."""
     import uvicorn
 
     from app.main import create_app

@@ -42,6 +42,7 @@ from app.interviews import routes_statements as statement_routes
 from app.interviews.sweep import sweep
 from app.keys.store import Keys, open_keys
 from app.people import routes as people_routes
+from app.recipients import routes as recipient_routes
 from app.runtime import Runtime
 
 OPENAPI_URL = "/api/openapi.json"
@@ -104,6 +105,7 @@ def create_app(settings: Settings | None = None, keys: Keys | None = None) -> Fa
     app.include_router(interview_routes.router)
     app.include_router(attachment_routes.router)
     app.include_router(statement_routes.router)
+    app.include_router(recipient_routes.router)
     describe_problems(app, PUBLIC_PATHS)
     if settings.development:
         _install_docs(app)

@@ -20,6 +20,9 @@ from app.interviews.models import (
 )
 from app.keys.models import DataKey, SealState
 from app.people.models import BlindIndexEntry, DuplicateReview, Person
+from app.recipients import deny_list as _deny_list  # noqa: F401 - registers its confirmation kind
+from app.recipients import service as _recipients  # noqa: F401 - registers its confirmation kinds
+from app.recipients.models import DenyListVersion, Recipient
 
 __all__ = [
     "ApiToken",
@@ -36,12 +39,14 @@ __all__ = [
     "Confirmation",
     "CustodyCommitment",
     "DataKey",
+    "DenyListVersion",
     "DuplicateReview",
     "FeedbackTask",
     "Interview",
     "InterviewInterviewer",
     "ParticipationConsent",
     "Person",
+    "Recipient",
     "RecoveryCode",
     "SealState",
     "User",

@@ -53,7 +53,19 @@ def test_every_help_reads_at_80_columns(path: tuple[str, ...]) -> None:
 
 def test_the_commands_are_the_documented_ones() -> None:
     groups = {p[0] for p in ALL_COMMANDS if p}
-    assert groups == {"init", "serve", "keys", "users", "cases", "audit", "forms", "custody", "guides"}
+    assert groups == {
+        "init",
+        "serve",
+        "keys",
+        "users",
+        "cases",
+        "audit",
+        "forms",
+        "custody",
+        "guides",
+        "recipients",
+        "deny-list",
+    }
     assert {p[1] for p in ALL_COMMANDS if len(p) == 2 and p[0] == "users"} == {
         "add",
         "list",

@@ -44,6 +44,7 @@ def test_the_tree_keeps_every_contract(tmp_path: Path) -> None:
         ("app/consent/service.py", "from app import runtime", "Domains never import faces"),
         ("app/keys/datakeys.py", "from app.keys import service", "Access and key custody sit below"),
         ("app/cases/service.py", "from cryptography.hazmat.primitives import hashes", "Only app.crypto imports"),
+        ("app/recipients/schemas.py", "import pyrage", "Only app.crypto imports"),
         ("app/crypto/aead.py", "from app.core import errors", "app.crypto imports nothing of ours"),
         ("app/consent/decision.py", "from app.consent import categories", "decide() imports nothing but"),
         ("app/consent/decision_inputs.py", "import sqlalchemy", "decide() imports nothing but"),

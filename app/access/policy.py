@@ -59,6 +59,10 @@ class Action(StrEnum):
     ATTACHMENT_UPLOAD = "attachment.upload"
     ATTACHMENT_READ = "attachment.read"
     CUSTODY_PROOF = "custody.proof"
+    RECIPIENT_READ = "recipient.read"
+    RECIPIENT_MANAGE = "recipient.manage"
+    DENY_LIST_READ = "deny_list.read"
+    DENY_LIST_MANAGE = "deny_list.manage"
 
 
 EVERYONE = frozenset(
@@ -78,8 +82,13 @@ READ_ONLY = frozenset(
         Action.CONSENT_READ,
         Action.INTERVIEW_READ,
         Action.ATTACHMENT_READ,
+        Action.RECIPIENT_READ,
+        Action.DENY_LIST_READ,
     }
 )
+# The recipient registry and the deny-list name organisations and states, never a survivor: every
+# role that records grants, prepares disclosures or reviews them reads them (auditors read the log).
+REGISTRY_READERS = frozenset({Action.RECIPIENT_READ, Action.DENY_LIST_READ})
 
 ROLE_ACTIONS: dict[Role, frozenset[Action]] = {
     Role.DOCUMENTER: frozenset(
@@ -97,9 +106,10 @@ ROLE_ACTIONS: dict[Role, frozenset[Action]] = {
             Action.ATTACHMENT_UPLOAD,
             Action.ATTACHMENT_READ,
         }
-    ),
-    Role.LEGAL: frozenset({Action.CASE_READ}),
-    Role.CUSTODIAN: frozenset({Action.CASE_READ, Action.DUPLICATE_REVIEW}),
+    )
+    | REGISTRY_READERS,
+    Role.LEGAL: frozenset({Action.CASE_READ}) | REGISTRY_READERS,
+    Role.CUSTODIAN: frozenset({Action.CASE_READ, Action.DUPLICATE_REVIEW}) | REGISTRY_READERS,
     Role.AUDITOR: frozenset({Action.AUDIT_READ}),
     Role.ADMIN: frozenset(
         {
@@ -115,8 +125,11 @@ ROLE_ACTIONS: dict[Role, frozenset[Action]] = {
             Action.CONFIRMATION_READ,
             Action.CONFIRMATION_DECIDE,
             Action.KEYS_MANAGE,
+            Action.RECIPIENT_MANAGE,
+            Action.DENY_LIST_MANAGE,
         }
-    ),
+    )
+    | REGISTRY_READERS,
 }
 
 # Roles whose grants reach only the cases whose team the user is on.

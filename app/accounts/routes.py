@@ -11,6 +11,7 @@ from app.accounts import service
 from app.accounts.schemas import UserChange, UserCreate, UserRead, UserUpdate
 from app.audit.unit_of_work import DbSession, UnitOfWorkRoute, audited
 from app.audit.vocabulary import AuditAction
+from app.core.http import accepted_when_pending
 from app.core.pagination import Page, PageQuery
 
 router = APIRouter(prefix="/api/v1", route_class=UnitOfWorkRoute)
@@ -20,13 +21,6 @@ router = APIRouter(prefix="/api/v1", route_class=UnitOfWorkRoute)
 @audited(AuditAction.USER_LIST, "user")
 def list_users(principal: CurrentPrincipal, session: DbSession, page: PageQuery) -> Page[UserRead]:
     return service.list_users(session, principal, page)
-
-
-def _accepted_when_pending(response: Response, change: UserChange) -> UserChange:
-    """202 while a second person must still confirm; the body says what waits."""
-    if change.pending_confirmation is not None:
-        response.status_code = status.HTTP_202_ACCEPTED
-    return change
 
 
 @router.post(
@@ -39,7 +33,7 @@ def _accepted_when_pending(response: Response, change: UserChange) -> UserChange
 def create_user(
     data: UserCreate, principal: CurrentPrincipal, session: DbSession, runtime: RuntimeDep, response: Response
 ) -> UserChange:
-    return _accepted_when_pending(response, service.create_user(session, runtime, principal, data))
+    return accepted_when_pending(response, service.create_user(session, runtime, principal, data))
 
 
 @router.post(
@@ -64,7 +58,7 @@ def update_user(
     runtime: RuntimeDep,
     response: Response,
 ) -> UserChange:
-    return _accepted_when_pending(response, service.update_user(session, runtime, principal, user_id, data))
+    return accepted_when_pending(response, service.update_user(session, runtime, principal, user_id, data))
 
 
 @router.post("/users/{user_id}/revoke-sessions", response_model=UserRead)

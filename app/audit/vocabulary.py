@@ -96,6 +96,12 @@ class AuditAction(StrEnum):
     CUSTODY_PROOF = "custody.proof"
     EXPORT_APPROVE = "export.approve"
     EXPORT_DOWNLOAD = "export.download"
+    RECIPIENT_CREATE = "recipient.create"
+    RECIPIENT_LIST = "recipient.list"
+    RECIPIENT_READ = "recipient.read"
+    RECIPIENT_UPDATE = "recipient.update"
+    DENY_LIST_READ = "deny_list.read"
+    DENY_LIST_UPDATE = "deny_list.update"
     SYSTEM_INIT = "system.init"
 
 
@@ -122,6 +128,9 @@ _PURPOSES = {
     "feedback": Purpose.DOCUMENTATION,
     "custody": Purpose.DOCUMENTATION,
     "export": Purpose.DOCUMENTATION,
+    # Who may ever receive anything is part of the consent layer that governs disclosure.
+    "recipient": Purpose.CONSENT,
+    "deny_list": Purpose.CONSENT,
 }
 
 

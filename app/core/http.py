@@ -5,8 +5,9 @@ from __future__ import annotations
 import ipaddress
 import logging
 import traceback
+from typing import Protocol, TypeVar
 
-from fastapi import Request
+from fastapi import Request, status
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import IntegrityError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -15,6 +16,21 @@ from app.core.db import integrity_conflict, new_id
 from app.core.errors import PROBLEM_JSON, app_error, problem_response, request_id, unexpected_error
 
 log = logging.getLogger("testimony.http")
+
+
+class _MayWait(Protocol):
+    @property
+    def pending_confirmation(self) -> object | None: ...
+
+
+W = TypeVar("W", bound=_MayWait)
+
+
+def accepted_when_pending(response: Response, change: W) -> W:
+    """202 while a second person must still confirm a change; the body says what waits."""
+    if change.pending_confirmation is not None:
+        response.status_code = status.HTTP_202_ACCEPTED
+    return change
 
 
 SECURITY_HEADERS = [

@@ -44,7 +44,7 @@ RESEAL_RESOURCE = "sealed_values"
 
 BatchSize = Annotated[int, typer.Option(min=1, max=10_000, metavar="N", help="Rows per transaction.")]
 
-keys_cli = group("Key custody: status, rotation, re-wrap, re-seal, prune, protect.")
+keys_cli = group("Key custody: status, rotate, rewrap, reseal, prune, protect.")
 
 
 def status_json(st: keys_service.KeyStatus, fingerprint_hex: str, vkey: str) -> dict[str, object]:

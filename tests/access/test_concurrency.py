@@ -66,6 +66,16 @@ def _browser(url: str, username: str, secret: str, app: FastAPI, address: str) -
     return client
 
 
+def admin_browsers(app: FastAPI, url: str, count: int, network: str) -> list[httpx.Client]:
+    """Admins ``admin-0``, ``admin-1``... logged in on the real server, each from an address of its own."""
+    admins = []
+    for i in range(count):
+        _, secret = make_user(app, f"admin-{i}", [Role.ADMIN])
+        assert secret is not None
+        admins.append(_browser(url, f"admin-{i}", secret, app, f"{network}.{i}"))
+    return admins
+
+
 def _same_session(browser: httpx.Client, url: str) -> httpx.Client:
     """Another connection presenting the same session, as a second tab would."""
     client = _client(url, browser.headers["x-forwarded-for"], cookies=browser.cookies)
@@ -176,11 +186,7 @@ def test_participation_versions_recorded_at_once_stay_gapless(served: tuple[Fast
 
 def test_two_admins_confirming_at_once_apply_it_once_and_one_sees_the_half(served: tuple[FastAPI, str]) -> None:
     app, url = served
-    admins = []
-    for i in range(3):
-        _, secret = make_user(app, f"admin-{i}", [Role.ADMIN])
-        assert secret is not None
-        admins.append(_browser(url, f"admin-{i}", secret, app, f"10.0.7.{i}"))
+    admins = admin_browsers(app, url, 3, "10.0.7")
     made = admins[0].post("/api/v1/users", json={"username": "newcomer", "display_name": "N", "roles": ["legal"]})
     asked = made.json()["pending_confirmation"]["id"]
     answers = at_once(

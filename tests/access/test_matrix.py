@@ -67,6 +67,9 @@ AUDITOR = {"auditor"}
 CUSTODIAN = {"custodian"}
 DOC_IN = {"doc_in"}
 ALL = set(ACTORS) - {"anon"}
+# Every role that records grants, prepares or reviews disclosures reads the registry and the deny-list.
+REGISTRY_READERS = {"doc_in", "doc_out", "legal_in", "legal_out", "custodian", "admin"}
+REGISTRY_READ = REGISTRY_READERS | {"doc_in_ro", "custodian_ro", "admin_ro"}
 ENROLLED_RESTRICTED = {"doc_pw", "admin_pw"}  # restricted, but with a second factor
 ENROLLING = {"doc_enrol", "admin_enrol"}
 
@@ -238,6 +241,27 @@ MATRIX: dict[tuple[str, str], tuple[Body, dict[str, int]]] = {
         {**_allow(201, DOC_IN), "doc_out": 404},
     ),
     ("DELETE", "/api/v1/uploads/{upload_id}"): (_none, {**_allow(204, DOC_IN), "doc_out": 404}),
+    ("GET", "/api/v1/recipients"): (_none, _allow(200, REGISTRY_READ)),
+    # Registering waits for a second admin.
+    ("POST", "/api/v1/recipients"): (
+        _fixed(
+            {
+                "recipient_class": "national_authorities",
+                "jurisdiction": "FR",
+                "names": ["Pôle crimes contre l'humanité"],
+                "recall_contact": "By registered letter to the unit's head.",
+            }
+        ),
+        _allow(202, ADMIN),
+    ),
+    ("GET", "/api/v1/recipients/{recipient_id}"): (_none, _allow(200, REGISTRY_READ)),
+    ("PATCH", "/api/v1/recipients/{recipient_id}"): (
+        _fixed({"names": ["Commission of Inquiry", "The Commission"]}),
+        _allow(200, ADMIN),
+    ),
+    ("GET", "/api/v1/deny-list"): (_none, _allow(200, REGISTRY_READ)),
+    # A change waits for a second admin.
+    ("PUT", "/api/v1/deny-list"): (_fixed({"jurisdictions": ["RU"]}), _allow(202, ADMIN)),
     ("GET", "/api/v1/duplicate-reviews"): (_none, _allow(200, CUSTODIAN)),
     ("POST", "/api/v1/duplicate-reviews/{review_id}"): (
         _fixed({"decision": "not_duplicate"}),

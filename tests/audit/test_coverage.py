@@ -62,6 +62,10 @@ def _upload(w: World, _r: Any) -> object:
     return w.upload_id
 
 
+def _recipient(w: World, _r: Any) -> object:
+    return w.recipient_id
+
+
 def _any(_w: World, _r: Any) -> object:
     return ANY
 
@@ -202,6 +206,17 @@ ROUTES: dict[tuple[str, str], tuple[str, str, str, Expect]] = {
         "feedback_task",
         lambda w, _r: w.task_id,
     ),
+    ("GET", "/api/v1/recipients"): ("doc_in", "recipient.list", "recipient", _none),
+    ("POST", "/api/v1/recipients"): (
+        "admin",
+        "recipient.create",
+        "recipient",
+        _from_body("pending_confirmation", "target_id"),
+    ),
+    ("GET", "/api/v1/recipients/{recipient_id}"): ("legal_out", "recipient.read", "recipient", _recipient),
+    ("PATCH", "/api/v1/recipients/{recipient_id}"): ("admin", "recipient.update", "recipient", _recipient),
+    ("GET", "/api/v1/deny-list"): ("custodian", "deny_list.read", "deny_list", _none),
+    ("PUT", "/api/v1/deny-list"): ("admin", "deny_list.update", "deny_list", _none),
     ("GET", "/api/v1/duplicate-reviews"): ("custodian", "duplicate.review", "duplicate_review", _none),
     ("POST", "/api/v1/duplicate-reviews/{review_id}"): (
         "custodian",

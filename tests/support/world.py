@@ -1,6 +1,6 @@
 """The authorization matrix's world: users of every kind, a case, people, a pending confirmation,
 a duplicate review, a signed checkpoint, an interview being recorded with an attachment and a resumable
-upload under way. Built once per session (per xdist worker) and copied
+upload under way, and a registered recipient. Built once per session (per xdist worker) and copied
 per test, with the same keyring and the database clock set back to the moment it was built."""
 
 from __future__ import annotations
@@ -18,14 +18,18 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from app.access.models import User
+from app.access.principal import Principal
 from app.access.roles import Role
 from app.audit import service as audit
 from app.cases.models import Case
+from app.consent.vocabulary import RecipientClass
 from app.core.config import DatabaseSettings, KeySettings, Settings
 from app.core.db import new_id, unit_of_work
 from app.crypto import keyring as kr
 from app.keys.store import FileKeyStore, Keys, write_private_file
 from app.main import create_app
+from app.recipients import service as recipients
+from app.recipients.schemas import RecipientCreate
 from tests.support.actors import Actor, login, make_user, now, shift_clock
 from tests.support.cheap import CHEAP_ARGON2
 from tests.support.consent import identity, participation, person_in
@@ -86,6 +90,7 @@ class Saved:
     blob_dir: Path
     statement_id: str
     incident_id: str
+    recipient_id: str
 
 
 @dataclass
@@ -106,6 +111,7 @@ class World:
     upload_id: str
     statement_id: str
     incident_id: str
+    recipient_id: str
 
 
 @dataclass(frozen=True)
@@ -129,6 +135,15 @@ RECORDING = b"\x00\x00\x00\x20ftypM4A \x00\x00\x00\x00M4A mp42isom\x00\x00\x00\x
 """The bytes of the world's resumable upload."""
 UPLOAD_PHOTO = Raw(PHOTO, {"attachment-kind": "photo", "attachment-category": "photos_other"})
 RECORDING_DECISIONS = {"audio_recording": True, "video_recording": True, "photos": True}
+
+
+RECIPIENT = RecipientCreate(
+    recipient_class=RecipientClass.UN_INVESTIGATIVE_BODIES,
+    jurisdiction="international",
+    names=["Commission of Inquiry"],
+    recall_contact="Registry, by the secure channel agreed at first contact.",
+)
+"""The world's registered recipient (registered from the command line, so at once)."""
 
 
 INTERVIEW_REVISION = 3
@@ -231,6 +246,10 @@ def _populate(app: FastAPI, database: ProvisionedDatabase, key_file: Path) -> Sa
         f"/api/v1/interviews/{recording}/uploads", json={"kind": "audio", "length": len(RECORDING)}
     )
     assert upload.status_code == 201, upload.text
+    with unit_of_work(app.state.sessionmaker) as s:
+        registered = recipients.create_recipient(s, app.state.runtime, Principal.system("world"), RECIPIENT)
+        assert registered.recipient is not None
+        recipient_id = str(registered.recipient.id)
     credentials = {
         name: Credential(a.user_id, a.username, a.totp_secret, a.client.cookies.get(COOKIE), a.csrf, None)
         for name, a in actors.items()
@@ -257,6 +276,7 @@ def _populate(app: FastAPI, database: ProvisionedDatabase, key_file: Path) -> Sa
         blob_dir=app.state.runtime.settings.attachments_dir,
         statement_id=confirmed.json()["id"],
         incident_id=incident.json()["id"],
+        recipient_id=recipient_id,
     )
 
 
@@ -305,6 +325,7 @@ def restore(saved: Saved, templates: Templates, tmp_path: Path) -> Iterator[Worl
                 saved.upload_id,
                 saved.statement_id,
                 saved.incident_id,
+                saved.recipient_id,
             )
         finally:
             app.state.engine.dispose()
@@ -345,6 +366,7 @@ def path_of(template: str, w: World) -> str:
         upload_id=w.upload_id,
         statement_id=w.statement_id,
         incident_id=w.incident_id,
+        recipient_id=w.recipient_id,
         form_id="standard",
         guide_id="standard",
         version="v1",

@@ -1,0 +1,1 @@
+"""The recipient registry and the deployment-wide deny-list, managed by admins."""
