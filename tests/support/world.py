@@ -148,8 +148,8 @@ RECIPIENT = RecipientCreate(
 
 INTERVIEW_REVISION = 3
 """The revision of the world's interview: planned with its checklist, a feedback promise, then started."""
-DRAFT_REVISION = 1
-"""The world's interview has a draft, saved once."""
+DRAFT_REVISION = 2
+"""The world's interview has a draft: saved, confirmed as version 1, then corrected (saved again)."""
 
 
 def _settings(data_dir: Path, url: str, key_file: Path) -> Settings:
@@ -231,12 +231,21 @@ def _populate(app: FastAPI, database: ProvisionedDatabase, key_file: Path) -> Sa
         f"/api/v1/interviews/{interview.json()['id']}/draft",
         json={"text": "We left on foot at night.", "answers": [{"question": "background", "state": "declined"}]},
     )
-    assert drafted.json()["revision"] == DRAFT_REVISION, drafted.text
+    assert drafted.json()["revision"] == 1, drafted.text
     confirmed = documenter.post(
         f"/api/v1/interviews/{interview.json()['id']}/statements",
-        json={"version": 1, "draft_revision": DRAFT_REVISION, "confirmed_by_interviewee": True, "read_back_in": "hy"},
+        json={"version": 1, "draft_revision": 1, "confirmed_by_interviewee": True, "read_back_in": "hy"},
     )
     assert confirmed.status_code == 201, confirmed.text
+    corrected = documenter.request(
+        "PUT",
+        f"/api/v1/interviews/{interview.json()['id']}/draft",
+        json={
+            "text": "We left on foot at night, in October.",
+            "answers": [{"question": "background", "state": "declined"}],
+        },
+    )
+    assert corrected.json()["revision"] == DRAFT_REVISION, corrected.text
     incident = documenter.post(f"/api/v1/interviews/{interview.json()['id']}/incidents", json=INCIDENT)
     assert incident.status_code == 201, incident.text
     recording = _recording(app, documenter, people[1])
