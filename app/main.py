@@ -16,7 +16,7 @@ from fastapi import FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from uvicorn.config import STARTUP_FAILURE
 
@@ -32,7 +32,7 @@ from app.core.config import Settings, get_settings
 from app.core.db import make_engine, make_sessionmaker
 from app.core.errors import ConfigError, install_error_handlers
 from app.core.forwarding import refuse_spoofable_forwarding
-from app.core.http import RequestContextMiddleware, database_busy, integrity_violation
+from app.core.http import RequestContextMiddleware, database_busy, integrity_violation, transient_failure
 from app.core.limits import install_body_limits
 from app.core.openapi import describe_problems
 from app.interviews import guides
@@ -92,6 +92,7 @@ def create_app(settings: Settings | None = None, keys: Keys | None = None) -> Fa
     install_error_handlers(app)
     app.add_exception_handler(IntegrityError, integrity_violation)
     app.add_exception_handler(PoolTimeout, database_busy)
+    app.add_exception_handler(OperationalError, transient_failure)
     install_body_limits(app, settings.body_limit)
     app.add_middleware(RequestContextMiddleware)
     app.include_router(health.router)

@@ -9,7 +9,7 @@ from typing import Protocol, TypeVar
 
 from fastapi import Request, status
 from fastapi.responses import JSONResponse, Response
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.core.db import integrity_conflict, new_id
@@ -157,6 +157,28 @@ def address_of(text: str) -> str | None:
         return str(ipaddress.ip_address(value))
     except ValueError:
         return None
+
+
+TRANSIENT_SQLSTATES = frozenset({"40P01", "40001"})
+"""PostgreSQL's deadlock_detected and serialization_failure: the transaction was rolled back whole, and the
+same request sent again can succeed."""
+
+
+async def transient_failure(request: Request, exc: Exception) -> Response:
+    """A transaction the database rolled back to break a deadlock (or a serialization failure) is a 503 the
+    client may retry: nothing was saved. Any other operational error is a 500."""
+    assert isinstance(exc, OperationalError)
+    if getattr(exc.orig, "sqlstate", None) not in TRANSIENT_SQLSTATES:
+        return await unexpected_error(request, exc)
+    log.warning("a transaction was rolled back by the database in request %s; nothing was saved", request_id(request))
+    return problem_response(
+        request,
+        503,
+        "Service busy",
+        "Another change to the same record met this one; nothing was saved. Send it again.",
+        type_slug="busy",
+        headers={"Retry-After": "1"},
+    )
 
 
 async def database_busy(request: Request, exc: Exception) -> Response:

@@ -41,8 +41,10 @@ def state_of(interview: Interview) -> InterviewState:
 def held_state(session: Session, interview: Interview) -> InterviewState:
     """The interview's state as last committed, with its row held until the transaction ends. A write that
     must not follow a change of state (nothing is added once the interviewee stopped) checks this: a change
-    made at the same moment either waits for the write to commit, or has committed and is seen here."""
-    return _state(session.scalars(select(Interview.state).where(Interview.id == interview.id).with_for_update()).one())
+    made at the same moment either waits for the write to commit, or has committed and is seen here. FOR NO
+    KEY UPDATE, like people.records.hold: an UPDATE of the interview waits, a foreign key check passes."""
+    held = select(Interview.state).where(Interview.id == interview.id).with_for_update(key_share=True)
+    return _state(session.scalars(held).one())
 
 
 def _state(value: str) -> InterviewState:

@@ -28,8 +28,13 @@ def person_row(session: Session, principal: Principal, action: policy.Action, pe
 
 def hold(session: Session, person: Person) -> None:
     """Hold the person's row until the transaction ends. Recording their participation consent and every
-    write that depends on it take turns, so nothing is done under a decision that was changed meanwhile."""
-    session.execute(select(Person.id).where(Person.id == person.id).with_for_update())
+    write that depends on it take turns, so nothing is done under a decision that was changed meanwhile.
+
+    FOR NO KEY UPDATE (FOR UPDATE elsewhere): holds exclude each other, while a foreign key check of
+    another transaction (FOR KEY SHARE, as inserting a row that points at the person takes) passes, so a
+    transaction that changed an interview and then adds a row naming the person never waits on a hold
+    that waits on that interview."""
+    session.execute(select(Person.id).where(Person.id == person.id).with_for_update(key_share=True))
 
 
 def place(person: Person, column: str) -> Place:

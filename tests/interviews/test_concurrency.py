@@ -56,6 +56,10 @@ def _post(client: httpx.Client, path: str, body: dict[str, Any]) -> Callable[[],
     return lambda: client.post(path, json=body)
 
 
+def _put(client: httpx.Client, path: str, body: dict[str, Any]) -> Callable[[], httpx.Response]:
+    return lambda: client.put(path, json=body)
+
+
 def _statuses(answers: list[httpx.Response]) -> list[int]:
     assert all(r.json()["fields"] == ["revision"] for r in answers if r.status_code == 409), [r.text for r in answers]
     return sorted(r.status_code for r in answers)
@@ -149,7 +153,7 @@ def test_writes_under_consent_wait_while_the_persons_consent_is_being_recorded(
             tab, f"/api/v1/interviews/{interview['id']}", {"revision": interview["revision"], "state": "in_progress"}
         ),
         "record_consent": _post(tab, f"/api/v1/people/{pid}/participation", participation(app)),
-        "upload_notes": lambda: tab.put(f"/api/v1/interviews/{interview['id']}/draft", json={"text": "We left."}),
+        "upload_notes": _put(tab, f"/api/v1/interviews/{interview['id']}/draft", {"text": "We left."}),
     }[write]
     holder = create_engine(database.owner_url, poolclass=NullPool)
     try:
@@ -182,7 +186,7 @@ def test_a_write_racing_the_interviewees_stop_waits_for_it_and_is_refused(
     [tab] = _tabs(doc, url, 1)
     confirm = {"version": 1, "draft_revision": 1, "confirmed_by_interviewee": True, "read_back_in": "hy"}
     send = {
-        "draft": lambda: tab.put(f"/api/v1/interviews/{iid}/draft", json={"text": "We left at night."}),
+        "draft": _put(tab, f"/api/v1/interviews/{iid}/draft", {"text": "We left at night."}),
         "statement": _post(tab, f"/api/v1/interviews/{iid}/statements", confirm),
         "incident": _post(tab, f"/api/v1/interviews/{iid}/incidents", INCIDENT),
         "attachment": lambda: tab.post(
@@ -209,3 +213,55 @@ def test_a_write_racing_the_interviewees_stop_waits_for_it_and_is_refused(
         holder.dispose()
     assert answer.status_code == 409, answer.text
     assert answer.json()["fields"] == ["state"]
+
+
+def test_changes_and_writes_to_one_interview_at_once_never_deadlock(app: FastAPI, url: str) -> None:
+    """A PATCH that changes the interview and then adds a row naming the person (a feedback task) meets,
+    at the same moment, writes that hold the person and then the interview. The holds let a foreign key
+    check through, so neither waits on the other in a circle: no deadlock, no 500, no 503."""
+    doc, case = documenter_team(app)
+    interview = recording_interview(app, doc, case)
+    iid = interview["id"]
+    tabs = _tabs(doc, url, 3)
+    photo = sample("jpeg", 20_000)
+    headers = {"attachment-kind": "photo", "attachment-category": "photos_other"}
+    for n in range(12):
+        revision = doc.get(f"/api/v1/interviews/{iid}").json()["revision"]
+        promise = {"revision": revision, "feedback": [{"promise": f"Call back, round {n}.", "due_on": due()}]}
+        answers = at_once(
+            [
+                _patch(tabs[0], f"/api/v1/interviews/{iid}", promise),
+                _put(tabs[1], f"/api/v1/interviews/{iid}/draft", {"text": f"Round {n}."}),
+                lambda: tabs[2].post(f"/api/v1/interviews/{iid}/attachments", content=photo, headers=headers),
+            ]
+        )
+        assert [r.status_code for r in answers] == [200, 200, 201], [r.text for r in answers]
+
+
+def test_a_transaction_the_database_ends_to_break_a_deadlock_is_a_503_that_saved_nothing(
+    app: FastAPI, url: str, database: ProvisionedDatabase
+) -> None:
+    """Made on purpose: the test holds the interview, the draft save holds the person and waits for the
+    interview, then the test asks for the person. PostgreSQL ends the draft save's transaction (it waited
+    first, so it finds the circle first); the client is told to send it again, and nothing was saved."""
+    doc, case = documenter_team(app)
+    interview = recording_interview(app, doc, case)
+    iid, pid = interview["id"], interview["person_id"]
+    [tab] = _tabs(doc, url, 1)
+    holder = create_engine(database.owner_url, poolclass=NullPool)
+    try:
+        with holder.connect() as conn, conn.begin():
+            conn.execute(text("SELECT id FROM interviews WHERE id = :i FOR UPDATE"), {"i": uuid.UUID(iid)})
+            with ThreadPoolExecutor(1) as pool:
+                pending = pool.submit(_put(tab, f"/api/v1/interviews/{iid}/draft", {"text": "Never saved."}))
+                time.sleep(0.5)
+                conn.execute(text("SELECT id FROM people WHERE id = :p FOR UPDATE"), {"p": uuid.UUID(pid)})
+                answer = pending.result(timeout=30)
+            conn.rollback()
+    finally:
+        holder.dispose()
+    assert answer.status_code == 503, answer.text
+    assert answer.headers["retry-after"] == "1"
+    assert answer.json()["type"].endswith("/busy")
+    assert "Never saved" not in answer.text
+    assert doc.get(f"/api/v1/interviews/{iid}/draft").status_code == 404  # nothing was saved
