@@ -241,18 +241,17 @@ def confirm_statement(
     expected = (0 if last is None else last.version) + 1
     if data.version != expected:
         raise Conflict(f"the next version of this statement is {expected}", fields=["version"])
-    if last is not None and last.draft_revision == draft.revision:
-        raise Conflict(
-            f"the draft has not changed since version {last.version} was confirmed from it: "
-            "correct the draft, read it back, and confirm that",
-            fields=["draft_revision"],
-            code="draft_unchanged",
-        )
     if expected == 1 and data.reason is not None:
         raise ValidationFailed("the first version corrects nothing: leave reason out", fields=["reason"])
     if expected > 1 and data.reason is None:
         raise ValidationFailed("a correction says why it corrects the version before", fields=["reason"])
     drafted = _draft_content(session, runtime, draft)
+    if last is not None and _same_words(drafted, _statement_content(session, runtime, last)):
+        raise Conflict(
+            f"the draft says what version {last.version} says: correct the draft, read it back, and confirm that",
+            fields=["draft_revision"],
+            code="draft_unchanged",
+        )
     content = StatementContent(
         guide=drafted.guide,
         text=drafted.text,
@@ -289,6 +288,11 @@ def confirm_statement(
         digest=digest,
     )
     return _statement_read(row, content)
+
+
+def _same_words(drafted: DraftContent, confirmed: StatementContent) -> bool:
+    """A correction corrects something: the text, an answer or the guide differs from the version before."""
+    return (drafted.guide, drafted.text, drafted.answers) == (confirmed.guide, confirmed.text, confirmed.answers)
 
 
 def _statement_read(row: StatementVersion, content: StatementContent) -> StatementRead:

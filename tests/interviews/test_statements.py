@@ -116,12 +116,15 @@ def test_a_confirmed_statement_is_kept_and_a_correction_is_a_new_version_with_a_
         "draft_unchanged",
         ["draft_revision"],
     )
+    # Saved again with the same words is no correction either.
+    assert _save(doc, iid, {"text": "On 3 October we were taken.", "answers": ANSWERS}).json()["revision"] == 2
+    assert _confirm(doc, iid, 2, 2, reason="Nothing was changed.").json()["code"] == "draft_unchanged"
     assert _save(doc, iid, {"text": "On 4 October we were taken.", "answers": ANSWERS}).status_code == 200
     stale = _confirm(doc, iid, 2, 1, reason="The date was wrong.")
     assert (stale.status_code, stale.json()["fields"]) == (409, ["draft_revision"])
-    no_reason = _confirm(doc, iid, 2, 2)
+    no_reason = _confirm(doc, iid, 2, 3)
     assert (no_reason.status_code, no_reason.json()["fields"]) == (422, ["reason"])
-    second = _confirm(doc, iid, 2, 2, reason="The date was wrong.")
+    second = _confirm(doc, iid, 2, 3, reason="The date was wrong.")
     assert second.status_code == 201, second.text
     assert (second.json()["version"], second.json()["reason"]) == (2, "The date was wrong.")
 
