@@ -1,4 +1,4 @@
-"""The crypto package stands alone, and only it touches cryptography.hazmat."""
+"""The crypto package stands alone, and only it touches cryptography.hazmat and pyrage."""
 
 from __future__ import annotations
 
@@ -35,12 +35,16 @@ def _imports(path: Path) -> set[str]:
     return set(_imported_names(path.read_text(encoding="utf-8"), package))
 
 
+CRYPTO_LIBRARIES = {"cryptography", "pyrage"}
+"""Third-party cryptography the crypto package may use: pyca/cryptography, and pyrage for age."""
+
+
 def _allowed_in_crypto(name: str) -> bool:
     top = name.split(".")[0]
     return (
         top in sys.stdlib_module_names
         or top == "__future__"
-        or top == "cryptography"
+        or top in CRYPTO_LIBRARIES
         or name == "app.crypto"
         or name.startswith("app.crypto.")
     )
@@ -89,6 +93,8 @@ def test_import_walker_resolves_every_form() -> None:
     assert not _allowed_in_crypto("fastapi")
     assert _allowed_in_crypto("cryptography.hazmat.primitives")
     assert _allowed_in_crypto("app.crypto.errors.DecryptionFailed")
+    assert _allowed_in_crypto("pyrage.x25519")
+    assert not _allowed_in_crypto("pyrage_extra")
 
 
 def _python_files() -> Iterator[Path]:
@@ -125,7 +131,7 @@ def test_importing_crypto_loads_nothing_else_of_the_app() -> None:
     code = (
         "import sys\n"
         "import app.crypto.aead, app.crypto.envelope, app.crypto.keyring, app.crypto.signing\n"
-        "import app.crypto.derive, app.crypto.streams, app.crypto.errors\n"
+        "import app.crypto.derive, app.crypto.streams, app.crypto.errors, app.crypto.age\n"
         "print('\\n'.join(sorted(sys.modules)))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True).stdout
