@@ -347,6 +347,9 @@ def change_password(
     if user.replaced_password_hash is not None and runtime.passwords.verify(
         user.replaced_password_hash, data.new_password
     ):
+        # A match tells whoever holds the one-time password what the owner's password was: each one
+        # spends the account's login budget, so the refusal cannot be used to guess it.
+        throttle.count_failure(session, runtime, throttle.Kind.LOGIN, account, client.address, now)
         raise ValidationFailed(
             "choose a password different from the one an admin reset replaced", fields=["new_password"]
         )

@@ -105,3 +105,23 @@ def test_a_change_without_a_reset_keeps_no_history(app: FastAPI) -> None:
     # Only a reset's replaced password is refused: going back to an earlier one of one's own is allowed.
     back = _change(doc.client, {"x-csrf-token": changed.json()["csrf_token"]}, ANOTHER, PASSWORD)
     assert back.status_code == 200, back.text
+
+
+def test_guessing_the_replaced_password_spends_the_login_budget(app: FastAPI) -> None:
+    # The refusal says a guess was the owner's old password; whoever holds the one-time password
+    # may not use it to guess freely.
+    first, second = _admins(app)
+    user_id, secret = make_user(app, "guessed", [Role.DOCUMENTER])
+    assert secret is not None
+    password = _reset_through_api(first, second, user_id)
+    client, csrf = _owner(app, "guessed", password, secret)
+    limit = app.state.runtime.settings.throttle.per_account_address
+    answers = [_change(client, csrf, password, PASSWORD) for _ in range(limit)]
+    for answer in answers:
+        _refused_as_reuse(answer)
+    refused = _change(client, csrf, password, PASSWORD)
+    assert refused.status_code == 429, refused.text
+    assert PASSWORD not in refused.text
+    # The budget is the account's: a right password is refused too until the window passes.
+    assert _change(client, csrf, password, ANOTHER).status_code == 429
+
