@@ -124,4 +124,3 @@ def test_guessing_the_replaced_password_spends_the_login_budget(app: FastAPI) ->
     assert PASSWORD not in refused.text
     # The budget is the account's: a right password is refused too until the window passes.
     assert _change(client, csrf, password, ANOTHER).status_code == 429
-
