@@ -22,7 +22,7 @@ from app.core.errors import ConfigError
 from app.keys.store import Keys
 from app.main import create_app
 from tests.conftest import production
-from tests.support.actors import PASSWORD, actor, anonymous, code, login, make_user, shift_clock
+from tests.support.actors import PASSWORD, actor, anonymous, code, login, make_user, now, shift_clock
 
 LOGIN = "/api/v1/auth/login"
 
@@ -496,3 +496,16 @@ def test_a_sessions_last_seen_time_is_written_at_most_once_a_minute(app: FastAPI
     shift_clock(app, timedelta(seconds=61))
     assert doc.get("/api/v1/me").status_code == 200
     assert last_seen() != first
+
+
+def test_a_code_of_non_ascii_digits_is_refused_not_a_500(app: FastAPI) -> None:
+    """str.isdigit() is true for Arabic-Indic and other digits, which compare_digest refuses as str."""
+    _, secret = make_user(app, "nadia", [Role.CUSTODIAN])
+    assert secret is not None
+    for digits in ("١٢٣٤٥٦", "１２３４５６", "۱۲۳۴۵۶"):
+        r = anonymous(app).post(LOGIN, json={"username": "nadia", "password": PASSWORD, "totp": digits})
+        assert (r.status_code, r.headers["content-type"]) == (401, "application/problem+json"), r.text
+    cus = login(app, "nadia", secret)
+    r = cus.post("/api/v1/auth/step-up", json={"totp": "١٢٣٤٥٦"})
+    assert (r.status_code, r.headers["content-type"]) == (403, "application/problem+json"), r.text
+    assert totp.verify(secret, "١٢٣٤٥٦", now(app), None) is None
