@@ -317,6 +317,9 @@ def test_csrf_is_enforced_on_a_multipart_post(app: FastAPI) -> None:
     assert (
         doc.client.post("/api/v1/test-probe/upload", files=files, headers={"x-csrf-token": "x" * 64}).status_code == 403
     )
+    # The token as a form's first field is for the attachment upload only: every other route wants the header.
+    as_field = doc.client.post("/api/v1/test-probe/upload", data={"csrf_token": doc.csrf or ""}, files=files)
+    assert (as_field.status_code, as_field.json()["code"]) == (403, "csrf")
     ok = doc.post("/api/v1/test-probe/upload", files=files)
     assert ok.status_code == 200
     assert ok.json() == {"size": 5}
@@ -502,7 +505,7 @@ def test_a_code_of_non_ascii_digits_is_refused_not_a_500(app: FastAPI) -> None:
     """str.isdigit() is true for Arabic-Indic and other digits, which compare_digest refuses as str."""
     _, secret = make_user(app, "nadia", [Role.CUSTODIAN])
     assert secret is not None
-    for digits in ("١٢٣٤٥٦", "１２３４５６", "۱۲۳۴۵۶"):
+    for digits in ("١٢٣٤٥٦", "\uff11\uff12\uff13\uff14\uff15\uff16", "۱۲۳۴۵۶"):  # Arabic-Indic, full-width, Persian
         r = anonymous(app).post(LOGIN, json={"username": "nadia", "password": PASSWORD, "totp": digits})
         assert (r.status_code, r.headers["content-type"]) == (401, "application/problem+json"), r.text
     cus = login(app, "nadia", secret)

@@ -62,6 +62,6 @@ def test_a_csrf_header_with_non_ascii_characters_is_403_not_500(world: World) ->
     actor = world.actors["admin"]
     assert actor.csrf is not None
     for value in ("é".encode(), "токен".encode(), actor.csrf[:-1].encode() + b"\xff", b"\x80" * 64):
-        r = actor.client.post("/api/v1/auth/tokens", json={"name": "t"}, headers={"x-csrf-token": value})
+        r = actor.client.post("/api/v1/auth/tokens", json={"name": "t"}, headers={b"x-csrf-token": value})
         assert (r.status_code, r.headers["content-type"]) == (403, "application/problem+json"), r.text
         assert r.json()["code"] == "csrf"
