@@ -396,11 +396,11 @@ async def continue_upload(
 
 
 def _take_upload(session: Session, upload_id: uuid.UUID) -> None:
-    """Delete the upload's row for the attachment that replaces it, if it is still there and unexpired by
-    the database clock; 404 otherwise. The row count decides: an abandon (DELETE /api/v1/uploads/{id}) or
-    an expiry that came after the load must not be overridden by storing the attachment. The temp blob
-    is then left (the caller keeps it): its upload row gone, the sweeper removes it; expired, the sweeper
-    removes both."""
+    """Delete the upload's row (for the attachment that replaces it, or abandoned), if it is still there and
+    unexpired by the database clock; 404 otherwise. The row count decides: an abandon (DELETE
+    /api/v1/uploads/{id}), a completion or an expiry that came after the load is not overridden. A completing
+    transfer refused here leaves its temp blob (the caller keeps it): with its upload row gone, the sweeper
+    removes it; expired, the sweeper removes both."""
     taken = session.execute(
         delete(AttachmentUpload)
         .where(AttachmentUpload.id == upload_id, AttachmentUpload.expires_at > db_now(session))
@@ -478,11 +478,11 @@ def _touch(session: Session, runtime: Runtime, load: LoadUpload, target: UploadT
 
 def abandon_upload(session: Session, runtime: Runtime, row: AttachmentUpload) -> None:
     """Remove a resumable upload now (its owner gave up); its temp blob goes once this commits.
-    An expired one is already gone (404): the sweeper removes it."""
-    _live(session, row)
+    An expired one is already gone (404): the sweeper removes it. So is one completed or abandoned by a
+    request that committed since the row was loaded (the delete is conditional, as for completion)."""
     upload_id = row.id
-    session.delete(row)
-    session.flush()
+    _take_upload(session, upload_id)
+    session.expunge(row)
     on_outcome(session, committed=lambda: discard_temp(runtime, upload_id), rolled_back=lambda: None)
 
 

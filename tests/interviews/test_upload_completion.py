@@ -9,6 +9,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,7 @@ from app.interviews.sweep import sweep
 from tests.support.actors import Actor
 from tests.support.attachments import download, files, sample
 from tests.support.database import ProvisionedDatabase
-from tests.support.server import serve
+from tests.support.server import at_once, serve
 
 
 def _rows(app: FastAPI) -> tuple[int, int]:
@@ -187,3 +188,25 @@ def test_an_upload_that_expires_while_a_transfer_that_does_not_complete_it_commi
         row = s.get(AttachmentUpload, upload_id)
         assert row is not None
         assert row.expires_at < row.created_at + timedelta(hours=hours, minutes=1)  # not renewed
+
+
+def test_abandoning_an_upload_from_several_connections_at_once_abandons_it_once(
+    app: FastAPI, team: tuple[Actor, uuid.UUID], database: ProvisionedDatabase
+) -> None:
+    """Each abandon deletes the row it loaded only if it is still there: one 204, the rest 404."""
+    if not database.is_postgres:
+        pytest.skip("SQLite serialises writers from BEGIN IMMEDIATE, so these races cannot happen there")
+    doc, interview_id = team
+    headers = {"x-csrf-token": doc.csrf or ""}
+    with serve(app) as url:
+        tabs = [
+            httpx.Client(base_url=url, cookies=dict(doc.client.cookies), headers=headers, timeout=30) for _ in range(4)
+        ]
+        for _ in range(4):
+            upload_id = _half_sent(doc, interview_id, sample("m4a", blobs.SEGMENT + 5))
+            answers = at_once([partial(tab.request, "DELETE", f"/api/v1/uploads/{upload_id}") for tab in tabs])
+            assert sorted(r.status_code for r in answers) == [204, 404, 404, 404], [r.text for r in answers]
+        for tab in tabs:
+            tab.close()
+    assert _rows(app) == (0, 0)
+    assert files(app, "tmp") == []
