@@ -68,21 +68,34 @@ def get_principal(request: Request, session: DbSession, runtime: RuntimeDep, cli
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
 
 
-async def get_form_principal(request: Request, session: DbSession, runtime: RuntimeDep, client: ClientDep) -> Principal:
+async def _form_csrf_token(request: Request, runtime: RuntimeDep) -> str | None:
+    """A session's form's leading ``csrf_token`` field, taken out of the body the route reads (``request_body``)."""
+    body: AsyncIterator[bytes] = request.stream()
+    token = None
+    if _bearer(request) is None and session_cookie(request, runtime):
+        idle = runtime.settings.attachments.idle_seconds
+        token, body = await take_leading_field(request.headers, body, CSRF_FIELD, idle_seconds=idle)
+    request.state.body = body
+    return token
+
+
+async def get_form_principal(
+    request: Request,
+    form_token: Annotated[str | None, Depends(_form_csrf_token)],
+    session: DbSession,
+    runtime: RuntimeDep,
+    client: ClientDep,
+) -> Principal:
     """get_principal for the upload a plain HTML form posts, which cannot send the X-CSRF-Token header.
 
     With a session cookie and a ``multipart/form-data`` body, the form's first part may be the field
-    ``csrf_token``: it is read from the stream (the file behind it is not) and taken out of the body the
-    route reads (``request_body``). The header, when sent, decides alone; a token anywhere else in the
-    form is no token (403 ``csrf``). Bearer tokens need neither.
+    ``csrf_token``: it is read from the stream (the file behind it is not) and taken out of the body.
+    The header, when sent, decides alone; a token anywhere else in the form is no token (403 ``csrf``).
+    Bearer tokens need neither. ``form_token`` comes before ``session``: dependencies are solved in
+    order, so a slow client's first part is read before the request's transaction begins.
     """
-    body: AsyncIterator[bytes] = request.stream()
-    if _bearer(request) is None and session_cookie(request, runtime):
-        idle = runtime.settings.attachments.idle_seconds
-        field, body = await take_leading_field(request.headers, body, CSRF_FIELD, idle_seconds=idle)
-        if client.csrf_header is None:
-            client = dataclasses.replace(client, csrf_header=field)
-    request.state.body = body
+    if client.csrf_header is None:
+        client = dataclasses.replace(client, csrf_header=form_token)
     return await to_thread.run_sync(get_principal, request, session, runtime, client)
 
 
