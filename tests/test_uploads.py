@@ -13,7 +13,7 @@ import httpx2 as httpx
 import pytest
 
 from app.core.errors import AppError, PayloadTooLarge, UnsupportedMediaType, UploadCut, UploadStalled, ValidationFailed
-from app.core.uploads import IncomingFile, read_upload, sanitise_file_name
+from app.core.uploads import IncomingFile, read_upload, sanitise_file_name, take_leading_field
 
 T = TypeVar("T")
 FIELDS = ("kind", "category")
@@ -190,3 +190,72 @@ def test_path_tricks_are_refused_without_repeating_the_name(name: str) -> None:
         sanitise_file_name(name)
     assert caught.value.fields == ["file_name"]
     assert name.strip() in ("", ".") or name not in caught.value.detail
+
+
+# A form's leading field (the CSRF token of a plain HTML form) ----------------------------------------------
+
+
+TOKEN = "ab" * 32
+
+
+async def _leading(headers: dict[str, str], body: AsyncIterator[bytes]) -> tuple[str | None, IncomingFile, bytes]:
+    value, rest = await take_leading_field(headers, body, "csrf_token", idle_seconds=10)
+    incoming = await read_upload(headers, rest, field_names=FIELDS, max_bytes=10**9, idle_seconds=10)
+    return value, incoming, b"".join([chunk async for chunk in incoming.chunks])
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_a_leading_field_is_taken_out_and_the_rest_is_read_as_before(seed: int) -> None:
+    data = os.urandom(200_000) + b"\r\n--boundary-looking\r\n" + os.urandom(1000)
+    fields = {"csrf_token": TOKEN, "kind": "photo", "category": "photos_other"}
+    headers, body = _form({"file": ("a.jpg", data, "image/jpeg")}, fields)
+    value, incoming, content = run(_leading(headers, _chunks(body, seed)))
+    assert value == TOKEN
+    assert incoming.fields == {"kind": "photo", "category": "photos_other"}
+    assert content == data
+
+
+def test_a_leading_field_is_read_without_reading_on_into_the_file() -> None:
+    headers, body = _form({"file": ("a.jpg", os.urandom(200_000), "image/jpeg")}, {"csrf_token": TOKEN})
+    pulled = [0]
+
+    async def counted() -> AsyncIterator[bytes]:
+        for at in range(0, len(body), 16):
+            pulled[0] = at + 16
+            yield body[at : at + 16]
+
+    async def take() -> str | None:
+        value, _rest = await take_leading_field(headers, counted(), "csrf_token", idle_seconds=10)
+        return value
+
+    assert run(take()) == TOKEN
+    assert pulled[0] < body.index(b'name="file"')
+
+
+@pytest.mark.parametrize(
+    ("fields", "files"),
+    [
+        ({"kind": "photo", "csrf_token": TOKEN}, {"file": ("a.jpg", b"x" * 5000, "image/jpeg")}),  # late
+        ({"kind": "photo"}, {"file": ("a.jpg", b"x" * 5000, "image/jpeg")}),  # missing
+        ({}, {"csrf_token": ("token.txt", TOKEN.encode(), "text/plain"), "file": ("a.jpg", b"x", "image/jpeg")}),
+        ({"csrf_token": "t" * 5000}, {"file": ("a.jpg", b"x" * 5000, "image/jpeg")}),  # too long
+    ],
+    ids=["late", "missing", "a-file-part", "too-long"],
+)
+def test_no_leading_field_is_none_and_the_body_is_handed_on_whole(fields: dict[str, str], files: Any) -> None:
+    headers, body = _form(files, fields)
+
+    async def take() -> tuple[str | None, bytes]:
+        value, rest = await take_leading_field(headers, _chunks(body, 1), "csrf_token", idle_seconds=10)
+        return value, b"".join([chunk async for chunk in rest])
+
+    assert run(take()) == (None, body)
+
+
+def test_a_body_that_is_not_a_form_has_no_leading_field() -> None:
+    async def take() -> tuple[str | None, bytes]:
+        headers = {"content-type": "application/octet-stream"}
+        value, rest = await take_leading_field(headers, _chunks(b"csrf_token", 0), "csrf_token", idle_seconds=10)
+        return value, b"".join([chunk async for chunk in rest])
+
+    assert run(take()) == (None, b"csrf_token")

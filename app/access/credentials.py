@@ -24,4 +24,8 @@ def csrf_token(session_secret: str) -> str:
 
 
 def csrf_matches(session_secret: str, presented: str | None) -> bool:
-    return presented is not None and hmac.compare_digest(csrf_token(session_secret), presented)
+    """Compared as bytes: compare_digest raises TypeError for a str with non-ASCII characters, and a
+    header (decoded as Latin-1) or a form field may hold any."""
+    if presented is None:
+        return False
+    return hmac.compare_digest(csrf_token(session_secret).encode(), presented.encode("utf-8", "surrogatepass"))

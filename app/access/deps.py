@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import AsyncIterator
 from typing import Annotated
 
+from anyio import to_thread
 from fastapi import Depends, Request, Response
 from sqlalchemy.orm import Session
 
@@ -12,9 +15,12 @@ from app.access.principal import Client, Principal
 from app.audit.unit_of_work import DbSession
 from app.core.config import Settings
 from app.core.http import client_address
+from app.core.uploads import take_leading_field
 from app.runtime import Runtime
 
 CSRF_HEADER = "x-csrf-token"
+CSRF_FIELD = "csrf_token"
+"""The form field that may carry the token in place of the header, on the attachment upload only."""
 
 
 def cookie_name(settings: Settings) -> str:
@@ -60,6 +66,46 @@ def get_principal(request: Request, session: DbSession, runtime: RuntimeDep, cli
 
 
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
+
+
+async def _form_csrf_token(request: Request, runtime: RuntimeDep) -> str | None:
+    """A session's form's leading ``csrf_token`` field, taken out of the body the route reads (``request_body``)."""
+    body: AsyncIterator[bytes] = request.stream()
+    token = None
+    if _bearer(request) is None and session_cookie(request, runtime):
+        idle = runtime.settings.attachments.idle_seconds
+        token, body = await take_leading_field(request.headers, body, CSRF_FIELD, idle_seconds=idle)
+    request.state.body = body
+    return token
+
+
+async def get_form_principal(
+    request: Request,
+    form_token: Annotated[str | None, Depends(_form_csrf_token)],
+    session: DbSession,
+    runtime: RuntimeDep,
+    client: ClientDep,
+) -> Principal:
+    """get_principal for the upload a plain HTML form posts, which cannot send the X-CSRF-Token header.
+
+    With a session cookie and a ``multipart/form-data`` body, the form's first part may be the field
+    ``csrf_token``: it is read from the stream (the file behind it is not) and taken out of the body.
+    The header, when sent, decides alone; a token anywhere else in the form is no token (403 ``csrf``).
+    Bearer tokens need neither. ``form_token`` comes before ``session``: dependencies are solved in
+    order, so a slow client's first part is read before the request's transaction begins.
+    """
+    if client.csrf_header is None:
+        client = dataclasses.replace(client, csrf_header=form_token)
+    return await to_thread.run_sync(get_principal, request, session, runtime, client)
+
+
+FormPrincipal = Annotated[Principal, Depends(get_form_principal)]
+
+
+def request_body(request: Request) -> AsyncIterator[bytes]:
+    """The body as the route should read it: after get_form_principal, without the field it took out."""
+    body: AsyncIterator[bytes] | None = getattr(request.state, "body", None)
+    return body if body is not None else request.stream()
 
 
 def claimed_credential(session: Session, request: Request) -> str | None:

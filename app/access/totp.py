@@ -38,7 +38,9 @@ def time_step(at: datetime) -> int:
 def verify(secret: str, code: str, at: datetime, last_step: int | None) -> int | None:
     """The accepted time step, or None. A step at or before last_step is a replay."""
     code = code.strip().replace(" ", "")
-    if len(code) != 6 or not code.isdigit():
+    # isdigit() alone takes other scripts' digits (Arabic-Indic, full-width), which compare_digest
+    # refuses as str with a TypeError.
+    if len(code) != 6 or not code.isascii() or not code.isdigit():
         return None
     totp = pyotp.TOTP(secret)
     now = time_step(at)

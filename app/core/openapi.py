@@ -88,7 +88,9 @@ def describe_problems(app: FastAPI, public_paths: frozenset[str]) -> None:
                 "type": "apiKey",
                 "in": "header",
                 "name": "X-CSRF-Token",
-                "description": "`user.csrf_token` from the login or from GET /api/v1/me",
+                "description": "`user.csrf_token` from the login or from GET /api/v1/me. A plain HTML form "
+                "posting to POST /api/v1/interviews/{interview_id}/attachments may send it as its first field, "
+                "`csrf_token`, instead; no other route takes it from a form.",
             },
             "bearer": {"type": "http", "scheme": "bearer", "description": "An API token (`tvt_...`)"},
         }

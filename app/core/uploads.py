@@ -7,6 +7,9 @@ Two shapes are accepted:
 - ``multipart/form-data`` as a plain HTML form sends it: text fields first, then the file part
   (the form puts its file input last), parsed by python-multipart's low-level streaming parser.
 
+A form may also lead with one field taken out before it is read (``take_leading_field``): the CSRF
+token a plain HTML form sends in place of a header (app/access/deps.py).
+
 Either way the caller gets the text fields and the file's name before any byte of the file, then
 the file's bytes as an async iterator. The file is counted as it arrives and refused with 413 the
 moment it passes ``max_bytes``; a transfer that sends nothing for ``idle_seconds`` is cut off
@@ -39,6 +42,8 @@ MAX_FIELDS = 16
 MAX_FIELD_BYTES = 1024
 MAX_FILE_NAME_BYTES = 255
 MAX_BOUNDARY = 70  # RFC 2046
+MAX_LEADING_PART = 4096
+"""How far into a form its leading field is looked for: its delimiter, headers and value."""
 
 
 @dataclass
@@ -193,6 +198,88 @@ async def read_upload(
     if media == "application/x-www-form-urlencoded":
         raise UnsupportedMediaType("send a form with a file as multipart/form-data", fields=["content-type"])
     return _raw(headers, body, field_names, max_bytes, idle_seconds)
+
+
+async def take_leading_field(
+    headers: Mapping[str, str], body: AsyncIterator[bytes], name: str, *, idle_seconds: float
+) -> tuple[str | None, AsyncIterator[bytes]]:
+    """The value of a form's first part when that part is the text field ``name``, and the body with that
+    part taken out; otherwise None and the body as it was. Reads no further than the end of that part
+    (and the chunk it ends in, and at most MAX_LEADING_PART bytes), so the file behind it is not read.
+
+    Only the shape a browser sends is recognised: no preamble, ``Content-Disposition: form-data;
+    name="..."`` and no file name. A field anywhere else is not this field, and read_upload refuses it.
+    """
+    try:
+        media, params = _split_params(headers.get("content-type", ""))
+    except ValueError:
+        return None, body
+    boundary = params.get("boundary", "")
+    if media != "multipart/form-data" or not 1 <= len(boundary) <= MAX_BOUNDARY or not boundary.isascii():
+        return None, body
+    delimiter = b"--" + boundary.encode("ascii")
+    held = bytearray()
+    while True:
+        found = _leading_part(bytes(held), delimiter, name)
+        if found is not _MORE or len(held) > MAX_LEADING_PART:
+            break
+        chunk = await next_chunk(body, idle_seconds)
+        if chunk is None:
+            break
+        held.extend(chunk)
+    if isinstance(found, tuple):
+        value, end = found
+        return value, _replay(bytes(held[end:]), body)
+    return None, _replay(bytes(held), body)
+
+
+_MORE = object()
+"""_leading_part's answer when it needs more of the body to decide."""
+
+
+def _leading_part(held: bytes, delimiter: bytes, name: str) -> tuple[str, int] | object | None:
+    """(value, where the rest of the body begins) for a leading field ``name``; _MORE; or None."""
+    opening = delimiter + b"\r\n"
+    if len(held) < len(opening):
+        return _MORE if opening.startswith(held) else None
+    if not held.startswith(opening):
+        return None
+    headers_end = held.find(b"\r\n\r\n", len(opening))
+    if headers_end < 0:
+        return _MORE
+    disposition = None
+    for line in held[len(opening) : headers_end].split(b"\r\n"):
+        header, sep, header_value = line.partition(b":")
+        if not sep:
+            return None
+        if header.strip().lower() == b"content-disposition":
+            disposition = header_value
+    if disposition is None:
+        return None
+    try:
+        kind, params = _split_params(disposition.decode("utf-8"))
+    except (ValueError, UnicodeDecodeError):
+        return None
+    if kind != "form-data" or params.get("name") != name or "filename" in params or "filename*" in params:
+        return None
+    value_end = held.find(b"\r\n" + delimiter, headers_end + 4)
+    if value_end < 0:
+        return _MORE
+    if value_end - (headers_end + 4) > MAX_FIELD_BYTES:
+        return None
+    try:
+        value = held[headers_end + 4 : value_end].decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    return value, value_end + 2  # the CRLF before a delimiter belongs to it: the rest begins at the delimiter
+
+
+async def _replay(held: bytes, body: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    """What was read ahead, then the rest of the body."""
+    if held:
+        yield held
+    async for chunk in body:
+        yield chunk
 
 
 def _raw(

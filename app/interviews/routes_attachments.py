@@ -12,7 +12,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Request, Response, status
 from fastapi.responses import StreamingResponse
 
-from app.access.deps import CurrentPrincipal, RuntimeDep
+from app.access.deps import CurrentPrincipal, FormPrincipal, RuntimeDep, request_body
 from app.audit.unit_of_work import DbSession, UnitOfWorkRoute, audited
 from app.audit.vocabulary import AuditAction
 from app.core.openapi import upload_problems
@@ -36,12 +36,14 @@ def _offset(response: Response, state: UploadStateRead) -> UploadStateRead:
 )
 @audited(AuditAction.ATTACHMENT_UPLOAD, "attachment", id_param="interview_id")
 async def upload_attachment(
-    interview_id: uuid.UUID, request: Request, principal: CurrentPrincipal, session: DbSession, runtime: RuntimeDep
+    interview_id: uuid.UUID, request: Request, principal: FormPrincipal, session: DbSession, runtime: RuntimeDep
 ) -> AttachmentStored:
     """Store one file: a raw body (``Attachment-Kind``, ``Attachment-Category`` and an optional
     ``Content-Disposition`` file name in headers) or an HTML ``multipart/form-data`` form whose ``kind``
-    and ``category`` fields come before its ``file``."""
-    return await service.upload(session, runtime, principal, interview_id, request.headers, request.stream())
+    and ``category`` fields come before its ``file``. A form posted with the session cookie may send the
+    CSRF token as its first field, ``csrf_token``, in place of the ``X-CSRF-Token`` header."""
+    body = request_body(request)
+    return await service.upload(session, runtime, principal, interview_id, request.headers, body)
 
 
 @router.get("/interviews/{interview_id}/attachments", response_model=Page[AttachmentSummary])

@@ -24,8 +24,9 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from anyio import to_thread
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from app.consent.vocabulary import ParticipationDecision
 from app.core.blobstore import BlobBusy
@@ -382,7 +383,7 @@ async def continue_upload(
         def record(s: Session) -> AttachmentStored:
             upload, decided = load(s)
             file_name = upload_details(s, runtime, upload).file_name
-            s.execute(delete(AttachmentUpload).where(AttachmentUpload.id == upload_id))
+            _take_upload(s, upload_id)
             # A rollback keeps the complete temp blob: the client sends the last bytes again and completes.
             return _record(s, runtime, target, decided, upload_id, sealed, file_name, writer, keep=True)
 
@@ -392,6 +393,21 @@ async def continue_upload(
     finally:
         if not handed_over:
             await to_thread.run_sync(_keep, writer)
+
+
+def _take_upload(session: Session, upload_id: uuid.UUID) -> None:
+    """Delete the upload's row (for the attachment that replaces it, or abandoned), if it is still there and
+    unexpired by the database clock; 404 otherwise. The row count decides: an abandon (DELETE
+    /api/v1/uploads/{id}), a completion or an expiry that came after the load is not overridden. A completing
+    transfer refused here leaves its temp blob (the caller keeps it): with its upload row gone, the sweeper
+    removes it; expired, the sweeper removes both."""
+    taken = session.execute(
+        delete(AttachmentUpload)
+        .where(AttachmentUpload.id == upload_id, AttachmentUpload.expires_at > db_now(session))
+        .execution_options(synchronize_session=False)
+    )
+    if getattr(taken, "rowcount", 0) != 1:
+        raise NotFound
 
 
 def _keep(writer: BlobWriter) -> None:
@@ -445,18 +461,28 @@ def _touch(session: Session, runtime: Runtime, load: LoadUpload, target: UploadT
     """After a transfer that did not complete: decide again, and the upload lives on from now."""
     row, now_target = load(session)
     _same(target, now_target)
-    row.expires_at = db_now(session) + timedelta(hours=runtime.settings.attachments.upload_expiry_hours)
-    session.flush()
+    now = db_now(session)
+    expires_at = now + timedelta(hours=runtime.settings.attachments.upload_expiry_hours)
+    # Conditional, as _take_upload: an upload abandoned or expired since the load stays so (404).
+    renewed = session.execute(
+        update(AttachmentUpload)
+        .where(AttachmentUpload.id == row.id, AttachmentUpload.expires_at > now)
+        .values(expires_at=expires_at)
+        .execution_options(synchronize_session=False)
+    )
+    if getattr(renewed, "rowcount", 0) != 1:
+        raise NotFound
+    set_committed_value(row, "expires_at", expires_at)
     return _state(runtime, row, length)
 
 
 def abandon_upload(session: Session, runtime: Runtime, row: AttachmentUpload) -> None:
     """Remove a resumable upload now (its owner gave up); its temp blob goes once this commits.
-    An expired one is already gone (404): the sweeper removes it."""
-    _live(session, row)
+    An expired one is already gone (404): the sweeper removes it. So is one completed or abandoned by a
+    request that committed since the row was loaded (the delete is conditional, as for completion)."""
     upload_id = row.id
-    session.delete(row)
-    session.flush()
+    _take_upload(session, upload_id)
+    session.expunge(row)
     on_outcome(session, committed=lambda: discard_temp(runtime, upload_id), rolled_back=lambda: None)
 
 

@@ -22,7 +22,7 @@ from app.core.errors import ConfigError
 from app.keys.store import Keys
 from app.main import create_app
 from tests.conftest import production
-from tests.support.actors import PASSWORD, actor, anonymous, code, login, make_user, shift_clock
+from tests.support.actors import PASSWORD, actor, anonymous, code, login, make_user, now, shift_clock
 
 LOGIN = "/api/v1/auth/login"
 
@@ -317,6 +317,9 @@ def test_csrf_is_enforced_on_a_multipart_post(app: FastAPI) -> None:
     assert (
         doc.client.post("/api/v1/test-probe/upload", files=files, headers={"x-csrf-token": "x" * 64}).status_code == 403
     )
+    # The token as a form's first field is for the attachment upload only: every other route wants the header.
+    as_field = doc.client.post("/api/v1/test-probe/upload", data={"csrf_token": doc.csrf or ""}, files=files)
+    assert (as_field.status_code, as_field.json()["code"]) == (403, "csrf")
     ok = doc.post("/api/v1/test-probe/upload", files=files)
     assert ok.status_code == 200
     assert ok.json() == {"size": 5}
@@ -496,3 +499,16 @@ def test_a_sessions_last_seen_time_is_written_at_most_once_a_minute(app: FastAPI
     shift_clock(app, timedelta(seconds=61))
     assert doc.get("/api/v1/me").status_code == 200
     assert last_seen() != first
+
+
+def test_a_code_of_non_ascii_digits_is_refused_not_a_500(app: FastAPI) -> None:
+    """str.isdigit() is true for Arabic-Indic and other digits, which compare_digest refuses as str."""
+    _, secret = make_user(app, "nadia", [Role.CUSTODIAN])
+    assert secret is not None
+    for digits in ("١٢٣٤٥٦", "\uff11\uff12\uff13\uff14\uff15\uff16", "۱۲۳۴۵۶"):  # Arabic-Indic, full-width, Persian
+        r = anonymous(app).post(LOGIN, json={"username": "nadia", "password": PASSWORD, "totp": digits})
+        assert (r.status_code, r.headers["content-type"]) == (401, "application/problem+json"), r.text
+    cus = login(app, "nadia", secret)
+    r = cus.post("/api/v1/auth/step-up", json={"totp": "١٢٣٤٥٦"})
+    assert (r.status_code, r.headers["content-type"]) == (403, "application/problem+json"), r.text
+    assert totp.verify(secret, "١٢٣٤٥٦", now(app), None) is None

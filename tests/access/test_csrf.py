@@ -55,3 +55,13 @@ def test_csrf_is_required(world: World, method: str, template: str) -> None:
     assert allowed.status_code == expected[who], allowed.text
     if allowed.status_code < 300:
         assert _snapshot(world) != before  # the snapshot sees what this route changes
+
+
+def test_a_csrf_header_with_non_ascii_characters_is_403_not_500(world: World) -> None:
+    """hmac.compare_digest refuses a str holding non-ASCII characters; a header is compared as bytes."""
+    actor = world.actors["admin"]
+    assert actor.csrf is not None
+    for value in ("é".encode(), "токен".encode(), actor.csrf[:-1].encode() + b"\xff", b"\x80" * 64):
+        r = actor.client.post("/api/v1/auth/tokens", json={"name": "t"}, headers={b"x-csrf-token": value})
+        assert (r.status_code, r.headers["content-type"]) == (403, "application/problem+json"), r.text
+        assert r.json()["code"] == "csrf"
