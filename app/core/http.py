@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import sqlite3
 import traceback
 from typing import Protocol, TypeVar
 
@@ -164,11 +165,24 @@ TRANSIENT_SQLSTATES = frozenset({"40P01", "40001"})
 same request sent again can succeed."""
 
 
+TRANSIENT_SQLITE_CODES = frozenset({sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED})
+"""SQLite's "database is locked": another writer held the database past the busy timeout, so this
+transaction never began or was rolled back; the same request sent again can succeed."""
+
+
+def _transient(exc: OperationalError) -> bool:
+    return (
+        getattr(exc.orig, "sqlstate", None) in TRANSIENT_SQLSTATES
+        or getattr(exc.orig, "sqlite_errorcode", None) in TRANSIENT_SQLITE_CODES
+    )
+
+
 async def transient_failure(request: Request, exc: Exception) -> Response:
-    """A transaction the database rolled back to break a deadlock (or a serialization failure) is a 503 the
-    client may retry: nothing was saved. Any other operational error is a 500."""
+    """A transaction the database rolled back to break a deadlock (or a serialization failure), or one
+    that waited past SQLite's busy timeout for the write lock, is a 503 the client may retry: nothing
+    was saved. Any other operational error is a 500."""
     assert isinstance(exc, OperationalError)
-    if getattr(exc.orig, "sqlstate", None) not in TRANSIENT_SQLSTATES:
+    if not _transient(exc):
         return await unexpected_error(request, exc)
     log.warning("a transaction was rolled back by the database in request %s; nothing was saved", request_id(request))
     return problem_response(
