@@ -27,6 +27,7 @@ from app.accounts import routes as account_routes
 from app.audit import routes as audit_routes
 from app.cases import routes as case_routes
 from app.confirmations import routes as confirmation_routes
+from app.consent import grant_routes
 from app.consent import routes as consent_routes
 from app.core.config import Settings, get_settings
 from app.core.db import make_engine, make_sessionmaker
@@ -103,6 +104,7 @@ def create_app(settings: Settings | None = None, keys: Keys | None = None) -> Fa
     app.include_router(audit_routes.router)
     app.include_router(people_routes.router)
     app.include_router(consent_routes.router)
+    app.include_router(grant_routes.router)
     app.include_router(interview_routes.router)
     app.include_router(attachment_routes.router)
     app.include_router(statement_routes.router)

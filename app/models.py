@@ -8,6 +8,7 @@ from app.audit.models import AuditCheckpoint, AuditEvent
 from app.cases import service as _cases  # noqa: F401 - registers its confirmation kinds
 from app.cases.models import Case
 from app.confirmations.models import Confirmation
+from app.consent.grant_models import ConsentInvalidation, ConsentWithdrawal, ErasureRequest, UseConsent
 from app.consent.models import ParticipationConsent
 from app.core.db import Base
 from app.interviews.models import (
@@ -17,6 +18,7 @@ from app.interviews.models import (
     FeedbackTask,
     Interview,
     InterviewInterviewer,
+    InterviewReconfirmation,
 )
 from app.keys.models import DataKey, SealState
 from app.people.models import BlindIndexEntry, DuplicateReview, Person
@@ -37,17 +39,22 @@ __all__ = [
     "Case",
     "CaseMember",
     "Confirmation",
+    "ConsentInvalidation",
+    "ConsentWithdrawal",
     "CustodyCommitment",
     "DataKey",
     "DenyListVersion",
     "DuplicateReview",
+    "ErasureRequest",
     "FeedbackTask",
     "Interview",
     "InterviewInterviewer",
+    "InterviewReconfirmation",
     "ParticipationConsent",
     "Person",
     "Recipient",
     "RecoveryCode",
     "SealState",
+    "UseConsent",
     "User",
 ]

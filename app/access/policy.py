@@ -51,6 +51,8 @@ class Action(StrEnum):
     PERSON_UPDATE = "person.update"
     CONSENT_RECORD = "consent.record"
     CONSENT_READ = "consent.read"
+    CONSENT_WITHDRAW = "consent.withdraw"
+    CONSENT_INVALIDATE = "consent.invalidate"
     DUPLICATE_REVIEW = "duplicate.review"
     INTERVIEW_CREATE = "interview.create"
     INTERVIEW_READ = "interview.read"
@@ -99,6 +101,7 @@ ROLE_ACTIONS: dict[Role, frozenset[Action]] = {
             Action.PERSON_UPDATE,
             Action.CONSENT_RECORD,
             Action.CONSENT_READ,
+            Action.CONSENT_WITHDRAW,
             Action.INTERVIEW_CREATE,
             Action.INTERVIEW_READ,
             Action.INTERVIEW_UPDATE,
@@ -109,7 +112,12 @@ ROLE_ACTIONS: dict[Role, frozenset[Action]] = {
     )
     | REGISTRY_READERS,
     Role.LEGAL: frozenset({Action.CASE_READ}) | REGISTRY_READERS,
-    Role.CUSTODIAN: frozenset({Action.CASE_READ, Action.DUPLICATE_REVIEW}) | REGISTRY_READERS,
+    # A custodian takes a withdrawal the survivor made through any channel (with a fresh second factor), and
+    # invalidates a record found to be given under pressure; neither reads what the record says.
+    Role.CUSTODIAN: frozenset(
+        {Action.CASE_READ, Action.DUPLICATE_REVIEW, Action.CONSENT_WITHDRAW, Action.CONSENT_INVALIDATE}
+    )
+    | REGISTRY_READERS,
     Role.AUDITOR: frozenset({Action.AUDIT_READ}),
     Role.ADMIN: frozenset(
         {
@@ -141,7 +149,15 @@ SYSTEM_ACTIONS = ROLE_ACTIONS[Role.ADMIN] | {Action.AUDIT_READ, Action.FORMS_REA
 
 # Actions that need a fresh second factor in a browser session (never a bearer token);
 # a user update needs it when it changes roles or whether the account is active.
-STEP_UP = frozenset({Action.USER_UPDATE, Action.USER_RESET_2FA, Action.USER_RESET_PASSWORD, Action.CONFIRMATION_DECIDE})
+STEP_UP = frozenset(
+    {
+        Action.USER_UPDATE,
+        Action.USER_RESET_2FA,
+        Action.USER_RESET_PASSWORD,
+        Action.CONFIRMATION_DECIDE,
+        Action.CONSENT_WITHDRAW,
+    }
+)
 
 
 def _granting_roles(principal: Principal, action: Action) -> list[Role]:
@@ -245,6 +261,14 @@ def require_step_up(principal: Principal, action: Action, now: datetime) -> None
             "confirm your second factor first (POST /api/v1/auth/step-up), then retry",
             code="step_up_required",
         )
+
+
+def withdrawal_needs_step_up(principal: Principal, case_id: uuid.UUID) -> bool:
+    """A documenter on the person's case team takes a withdrawal as it comes; anyone else allowed to (a
+    custodian, organisation-wide) confirms a fresh second factor first."""
+    if principal.is_system:
+        return False
+    return not (Role.DOCUMENTER in principal.roles and case_id in principal.case_ids)
 
 
 def may_join_team(roles: frozenset[Role]) -> bool:

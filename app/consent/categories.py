@@ -66,6 +66,8 @@ _INTERVIEWS: dict[Field, C] = {
     ("interviews", "details", "reconfirmation.at"): C.INTERVIEW_METADATA,
     ("interviews", "details", "reconfirmation.recorded_by"): C.INTERVIEW_METADATA,
     ("interviews", "details", "reconfirmation.notes"): C.NARRATIVE_GENERAL,
+    ("interviews", "details", "reconfirmation.outcome"): C.INTERVIEW_METADATA,
+    ("interviews", "details", "reconfirmation.consent_ids"): C.INTERVIEW_METADATA,
 }
 
 # An attachment's own bytes belong to the category in its clear ``category`` column; these are the facts
@@ -110,6 +112,13 @@ NOT_FIELDS: Mapping[tuple[str, str], str] = MappingProxyType(
         ("participation_consents", "details"): (
             "the consent record: it leaves only as the person's consent receipt, filtered to the grants relied on"
         ),
+        ("use_consents", "details"): (
+            "a use-consent record: it leaves only as the person's consent record or receipt, filtered to the "
+            "grants relied on"
+        ),
+        ("consent_withdrawals", "details"): "a withdrawal's scope and reason: part of the consent record",
+        ("consent_invalidations", "details"): "why a custodian found a consent record invalid: never leaves",
+        ("interview_reconfirmations", "details"): "the records an interviewee reconfirmed: part of the consent record",
         ("users", "totp_secret"): "a staff member's second-factor secret, never anyone's data",
         ("confirmations", "secret"): "the second half of a one-time password, shown once to one admin",
         ("attachment_uploads", "details"): "an upload under way; it becomes an attachment or expires, and never leaves",

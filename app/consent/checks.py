@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import date
+from typing import Protocol
 
 from app.consent.forms import ConsentForm, TeachBackEntry, TextVariant
 from app.consent.registry import FormRegistry, allowed
@@ -23,7 +24,22 @@ def age_on(born: date, on: date) -> int:
     return on.year - born.year - ((on.month, on.day) < (born.month, born.day))
 
 
-def form_of(forms: FormRegistry, data: ParticipationCreate) -> ConsentForm:
+class PinnedText(Protocol):
+    """What a consent record says was read: the form, its version, the language, the text and its hash."""
+
+    @property
+    def form_id(self) -> str: ...
+    @property
+    def form_version(self) -> str: ...
+    @property
+    def language(self) -> str: ...
+    @property
+    def text_variant(self) -> str: ...
+    @property
+    def text_sha256(self) -> str: ...
+
+
+def form_of(forms: FormRegistry, data: PinnedText) -> ConsentForm:
     """The published form the record names, its language and the text read; 422 listing what the form allows."""
     form = forms.get(data.form_id, data.form_version)
     if form is None:

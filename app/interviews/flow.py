@@ -1,5 +1,5 @@
 """The interview's states, as pure functions: which moves are allowed, what each move records, and
-the end-of-interview reconfirmation hook.
+that completion needs the end-of-interview reconfirmation.
 
 The service applies the result with one conditional UPDATE on the expected state and revision, so of
 two workers moving the same interview only one succeeds.
@@ -12,8 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from app.core.errors import Conflict, ValidationFailed
-from app.interviews import checks
-from app.interviews.schemas import BreakRecord, InterviewDetails, Reconfirmation, ReconfirmationRecord
+from app.interviews.schemas import BreakRecord, InterviewDetails, ReconfirmationRecord
 from app.interviews.vocabulary import ENDED, TRANSITIONS, InterviewState
 
 
@@ -34,26 +33,20 @@ def allowed(current: InterviewState, target: InterviewState) -> None:
     raise Conflict(f"that state change is not allowed; {where}", fields=["state"], code="illegal_transition")
 
 
-def reconfirmation_hook(
-    data: Reconfirmation | None, started_at: datetime | None, now: datetime, by: uuid.UUID | None
-) -> ReconfirmationRecord:
-    """What ``completed`` needs: the interviewee's end-of-interview reconfirmation.
-
-    Today the request carries it (``reconfirmation: {"confirmed": true, "at": ..., "notes": ...}``) and it
-    is kept sealed with the interview. The use-grants layer replaces this function with reconfirmation
-    of each use grant; until then, a completion without a confirmed reconfirmation is refused (409
-    ``reconfirmation_required``). Stopping (``stopped_by_interviewee``) never calls it.
-    """
-    if data is None or not data.confirmed:
+def reconfirmed(latest: ReconfirmationRecord | None) -> ReconfirmationRecord:
+    """What ``completed`` needs: the interviewee's end-of-interview reconfirmation of their use grants,
+    recorded with POST /interviews/{id}/reconfirm-consent once the statement was read back. Without it,
+    completion is refused (409 ``reconfirmation_required``); if they do not reconfirm, the interview is
+    ``stopped_by_interviewee``, which never needs it."""
+    if latest is None:
         raise Conflict(
-            "completing an interview needs the interviewee's end-of-interview reconfirmation "
-            '(reconfirmation: {"confirmed": true}); if they do not reconfirm, record stopped_by_interviewee',
-            fields=["reconfirmation"],
+            "completing an interview needs the interviewee's end-of-interview reconfirmation of their use "
+            "grants (POST /api/v1/interviews/{id}/reconfirm-consent); if they do not reconfirm, record "
+            "stopped_by_interviewee",
+            fields=["state"],
             code="reconfirmation_required",
         )
-    latest = now + checks.CLOCK_SKEW
-    at = now if data.at is None else checks.instant(data.at, "reconfirmation.at", started_at or now, latest)
-    return ReconfirmationRecord(confirmed=True, at=at, notes=data.notes, recorded_by=by)
+    return latest
 
 
 def move(
@@ -65,15 +58,13 @@ def move(
     by: uuid.UUID | None,
     started_at: datetime | None,
     break_reason: str | None = None,
-    reconfirmation: Reconfirmation | None = None,
+    reconfirmation: ReconfirmationRecord | None = None,
 ) -> Move:
     """The record of one move: a break opened on pausing and closed on leaving the pause, the start
     and end times, and the reconfirmation on completion."""
     allowed(current, target)
     if break_reason is not None and target is not InterviewState.PAUSED:
         raise ValidationFailed("a break reason goes with pausing (state paused)", fields=["break_reason"])
-    if reconfirmation is not None and target is not InterviewState.COMPLETED:
-        raise ValidationFailed("a reconfirmation goes with completing (state completed)", fields=["reconfirmation"])
     breaks = list(details.breaks)
     if current is InterviewState.PAUSED and breaks and breaks[-1].ended_at is None:
         breaks[-1] = breaks[-1].model_copy(update={"ended_at": now})
@@ -82,7 +73,7 @@ def move(
     update: dict[str, object] = {"breaks": breaks}
     clear: dict[str, datetime] = {}
     if target is InterviewState.COMPLETED:
-        update["reconfirmation"] = reconfirmation_hook(reconfirmation, started_at, now, by)
+        update["reconfirmation"] = reconfirmed(reconfirmation)
     if current is InterviewState.PLANNED:
         clear["started_at"] = now
     if target in ENDED:

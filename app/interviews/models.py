@@ -217,3 +217,28 @@ class Incident(Base):
     recorded_by: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("users.id"), default=None)
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)
     details: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class InterviewReconfirmation(Base):
+    """The interviewee's end-of-interview reconfirmation of their use grants, after the statement was read back.
+
+    ``outcome`` is ``confirmed`` (the grants stand as recorded), ``narrowed`` (a new version of one record,
+    with grants removed or lowered: ``consent_id``) or ``first`` (their first grants: ``consent_id``).
+    ``interview_state`` is the state when it was recorded: one recorded while the interview stands at
+    ``stopped_by_interviewee`` is the later reconfirmation that allows use again. ``details`` is sealed JSON
+    (the records confirmed, and notes) bound to the clear columns. Rows are never changed.
+    """
+
+    __tablename__ = "interview_reconfirmations"
+    __table_args__ = ({"info": {"append_only": True}},)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    interview_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("interviews.id"), index=True)
+    person_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("people.id"))
+    case_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("cases.id"), index=True)
+    outcome: Mapped[str] = mapped_column(String(16))
+    interview_state: Mapped[str] = mapped_column(String(32))
+    consent_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("use_consents.id"), default=None)
+    recorded_by: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("users.id"), default=None)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    details: Mapped[bytes] = mapped_column(LargeBinary)

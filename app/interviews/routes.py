@@ -10,7 +10,7 @@ from app.access.deps import CurrentPrincipal, RuntimeDep
 from app.audit.unit_of_work import DbSession, UnitOfWorkRoute, audited
 from app.audit.vocabulary import AuditAction
 from app.core.pagination import Page, PageQuery
-from app.interviews import service, service_tasks, service_update
+from app.interviews import reconfirm, service, service_tasks, service_update
 from app.interviews.schemas import (
     FeedbackTaskRead,
     FeedbackTaskUpdate,
@@ -18,6 +18,8 @@ from app.interviews.schemas import (
     InterviewRead,
     InterviewSummary,
     InterviewUpdate,
+    ReconfirmationRead,
+    ReconfirmConsent,
 )
 from app.interviews.vocabulary import TaskState
 
@@ -79,3 +81,20 @@ def update_feedback_task(
     task_id: uuid.UUID, data: FeedbackTaskUpdate, principal: CurrentPrincipal, session: DbSession
 ) -> FeedbackTaskRead:
     return service_tasks.update_task(session, principal, task_id, data)
+
+
+@router.post(
+    "/interviews/{interview_id}/reconfirm-consent",
+    response_model=ReconfirmationRead,
+    status_code=status.HTTP_201_CREATED,
+)
+@audited(AuditAction.CONSENT_RECONFIRM, "interview", id_param="interview_id")
+def reconfirm_consent(
+    interview_id: uuid.UUID,
+    data: ReconfirmConsent,
+    principal: CurrentPrincipal,
+    session: DbSession,
+    runtime: RuntimeDep,
+) -> ReconfirmationRead:
+    """After the statement is read back: the interviewee confirmed, narrowed or made their first use grants."""
+    return reconfirm.reconfirm(session, runtime, principal, interview_id, data)

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
+from enum import StrEnum
 from typing import Annotated, Literal
 
 from pydantic import Field, StrictInt, StringConstraints
 
+from app.consent.grant_schemas import GrantContents, UseConsentCreate
 from app.consent.schemas import Interpreter
 from app.core.schemas import Input, NonBlank, Output
 from app.interviews.vocabulary import (
@@ -72,14 +74,43 @@ class Checklist(Input):
     care_available_locally: bool | None = None
 
 
-class Reconfirmation(Input):
-    """The end-of-interview reconfirmation: the interviewee, told again what will happen to what they
-    said, confirms they still agree. The use-grants layer will replace it with grant-level reconfirmation."""
+class ReconfirmOutcome(StrEnum):
+    """What the interviewee decided about their use grants once their statement was read back."""
 
-    confirmed: bool
-    at: datetime | None = None
-    """When it was given; the time of the request when left out."""
+    CONFIRMED = "confirmed"
+    """Every current grant stands as recorded."""
+    NARROWED = "narrowed"
+    """One record's grants are removed or lowered: a new version of it (``consent_id``, ``narrowed``)."""
+    FIRST = "first"
+    """Their first grants, made now: a new record (``first``)."""
+
+
+class ReconfirmConsent(Input):
+    """The end-of-interview reconfirmation of use grants (POST /interviews/{id}/reconfirm-consent).
+
+    ``confirmed`` takes nothing else; ``narrowed`` takes the record narrowed (``consent_id``) and what it
+    allows now (``narrowed``: the grants kept, each naming by ``id`` the grant it keeps or lowers; nothing
+    may widen); ``first`` takes a whole new record (``first``).
+    """
+
+    outcome: ReconfirmOutcome
+    consent_id: uuid.UUID | None = None
+    narrowed: GrantContents | None = None
+    first: UseConsentCreate | None = None
     notes: Note | None = None
+
+
+class ReconfirmationRead(Output):
+    id: uuid.UUID
+    interview_id: uuid.UUID
+    outcome: ReconfirmOutcome
+    interview_state: InterviewState
+    """A reconfirmation recorded once the interviewee stopped the interview allows use of its material again."""
+    consent_ids: list[uuid.UUID]
+    """The records confirmed, or the version or record made."""
+    recorded_at: datetime
+    recorded_by: uuid.UUID | None
+    notes: str | None
 
 
 class DistressObserved(Input):
@@ -115,7 +146,8 @@ class InterviewUpdate(Input):
     """Changes to an interview made on the read of ``revision``; a stale revision is refused (409).
 
     ``state`` moves the interview (after the other changes are applied); ``break_reason`` goes with
-    ``paused``, ``reconfirmation`` with ``completed``. ``distress_observed``, ``referrals`` and ``feedback``
+    ``paused``. ``completed`` needs the end-of-interview reconfirmation recorded first
+    (POST /interviews/{id}/reconfirm-consent). ``distress_observed``, ``referrals`` and ``feedback``
     are added to what is recorded, never replacing it.
     """
 
@@ -128,7 +160,6 @@ class InterviewUpdate(Input):
     gender_preference: GenderPreference | None = None
     checklist: Checklist | None = None
     break_reason: Short | None = None
-    reconfirmation: Reconfirmation | None = None
     distress_observed: Annotated[list[DistressObserved], Field(min_length=1, max_length=10)] | None = None
     referrals: Annotated[list[Referral], Field(min_length=1, max_length=10)] | None = None
     feedback: Annotated[list[FeedbackPromise], Field(min_length=1, max_length=10)] | None = None
@@ -170,10 +201,14 @@ class FeedbackRecord(Output):
 
 
 class ReconfirmationRecord(Output):
+    """The reconfirmation the interview was completed on (the latest recorded before completion)."""
+
     confirmed: bool
     at: datetime
     notes: str | None
     recorded_by: uuid.UUID | None
+    outcome: ReconfirmOutcome | None = None
+    consent_ids: list[uuid.UUID] = Field(default_factory=list)
 
 
 class InterviewDetails(Output):

@@ -20,7 +20,7 @@ from app.consent import service as consent
 from app.consent.vocabulary import ParticipationDecision
 from app.core.db import changed_rows, db_now, new_id
 from app.core.errors import Conflict, ValidationFailed
-from app.interviews import checks, flow, records
+from app.interviews import checks, flow, reconfirm, records
 from app.interviews.models import FeedbackTask, Interview, InterviewInterviewer
 from app.interviews.schemas import (
     DistressRecord,
@@ -158,7 +158,7 @@ def _move(
     if data.state is None:
         if "state" in sent:
             raise ValidationFailed("a state cannot be empty", fields=["state"])
-        extras: list[str] = [name for name in ("break_reason", "reconfirmation") if name in sent]
+        extras: list[str] = [name for name in ("break_reason",) if name in sent]
         if extras:
             raise ValidationFailed("this goes with a change of state", fields=extras)
         return
@@ -183,7 +183,11 @@ def _move(
         by=change.by,
         started_at=change.interview.started_at,
         break_reason=data.break_reason,
-        reconfirmation=data.reconfirmation,
+        reconfirmation=(
+            reconfirm.latest_before_completion(session, runtime.keys, change.interview)
+            if data.state is InterviewState.COMPLETED
+            else None
+        ),
     )
     change.details = moved.details
     change.clear.update(moved.clear)

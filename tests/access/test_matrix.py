@@ -16,6 +16,7 @@ from app.access.deps import get_form_principal, get_principal
 from app.main import PUBLIC_PATHS
 from tests.support.actors import PASSWORD, code
 from tests.support.consent import participation as consent_body
+from tests.support.consent import use_consent
 from tests.support.interviews import INCIDENT, planned
 from tests.support.routes import ApiRoute, api_routes, protected_routes
 from tests.support.world import (
@@ -156,6 +157,33 @@ MATRIX: dict[tuple[str, str], tuple[Body, dict[str, int]]] = {
     ("GET", "/api/v1/people/{person_id}/participation"): (
         _none,
         {**_allow(200, {"doc_in", "doc_in_ro"}), "doc_out": 404},
+    ),
+    ("POST", "/api/v1/people/{person_id}/consents"): (
+        lambda w, _who: use_consent(w.app),
+        {**_allow(201, DOC_IN), "doc_out": 404},
+    ),
+    ("GET", "/api/v1/people/{person_id}/consents"): (
+        _none,
+        {**_allow(200, {"doc_in", "doc_in_ro"}), "doc_out": 404},
+    ),
+    ("GET", "/api/v1/consents/{consent_id}"): (_none, {**_allow(200, {"doc_in", "doc_in_ro"}), "doc_out": 404}),
+    ("POST", "/api/v1/consents/{consent_id}/amend"): (
+        lambda w, _who: use_consent(w.app),
+        {**_allow(201, DOC_IN), "doc_out": 404},
+    ),
+    # A custodian finds a record invalid; nobody else may.
+    ("POST", "/api/v1/consents/{consent_id}/invalidate"): (
+        _fixed({"reason": "Given under pressure from a relative."}),
+        _allow(200, CUSTODIAN),
+    ),
+    # The team's documenter, or a custodian (with a fresh second factor: the world's login is fresh).
+    ("POST", "/api/v1/consents/{consent_id}/withdraw"): (
+        _fixed({"scope": "all", "mode": "stop_future_use", "received_via": "phone"}),
+        {**_allow(201, DOC_IN | CUSTODIAN), "doc_out": 404},
+    ),
+    ("POST", "/api/v1/interviews/{interview_id}/reconfirm-consent"): (
+        lambda w, _who: {"outcome": "first", "first": use_consent(w.app)},
+        {**_allow(201, DOC_IN), "doc_out": 404},
     ),
     ("GET", "/api/v1/consent-forms"): (_none, _allow(200, SESSIONS | set(TOKENS))),
     ("GET", "/api/v1/consent-forms/{form_id}/{version}"): (_none, _allow(200, SESSIONS | set(TOKENS))),

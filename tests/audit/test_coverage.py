@@ -66,6 +66,10 @@ def _recipient(w: World, _r: Any) -> object:
     return w.recipient_id
 
 
+def _consent(w: World, _r: Any) -> object:
+    return w.consent_id
+
+
 def _any(_w: World, _r: Any) -> object:
     return ANY
 
@@ -130,6 +134,18 @@ ROUTES: dict[tuple[str, str], tuple[str, str, str, Expect]] = {
         _from_body("id"),
     ),
     ("GET", "/api/v1/people/{person_id}/participation"): ("doc_in", "consent.read", "participation_consent", _person),
+    ("POST", "/api/v1/people/{person_id}/consents"): ("doc_in", "consent.record", "use_consent", _from_body("id")),
+    ("GET", "/api/v1/people/{person_id}/consents"): ("doc_in", "consent.read", "use_consent", _person),
+    ("GET", "/api/v1/consents/{consent_id}"): ("doc_in", "consent.read", "use_consent", _consent),
+    ("POST", "/api/v1/consents/{consent_id}/amend"): ("doc_in", "consent.amend", "use_consent", _from_body("id")),
+    ("POST", "/api/v1/consents/{consent_id}/invalidate"): ("custodian", "consent.invalidate", "use_consent", _consent),
+    ("POST", "/api/v1/consents/{consent_id}/withdraw"): ("custodian", "consent.withdraw", "use_consent", _consent),
+    ("POST", "/api/v1/interviews/{interview_id}/reconfirm-consent"): (
+        "doc_in",
+        "consent.reconfirm",
+        "interview",
+        _interview,
+    ),
     ("GET", "/api/v1/consent-forms"): ("legal_in", "forms.read", "consent_form", _none),
     ("GET", "/api/v1/consent-forms/{form_id}/{version}"): (
         "auditor",

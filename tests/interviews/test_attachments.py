@@ -26,7 +26,7 @@ from app.keys.models import DataKey
 from tests.support.actors import Actor, actor
 from tests.support.attachments import download, files, raw_upload, recording_interview, sample, sha256
 from tests.support.consent import documenter_team
-from tests.support.interviews import checklist, consenting_person, new_interview, patch
+from tests.support.interviews import checklist, consenting_person, new_interview, patch, reconfirm
 from tests.support.server import at_once, serve
 
 ORIGIN = "testimony-vault.example/audit"
@@ -103,7 +103,8 @@ def test_a_whole_interview_with_a_photo(app: FastAPI) -> None:
     # Paused is still recording; once it is completed, nothing more is added.
     paused = patch(doc, started, state="paused", break_reason="A glass of water.").json()
     assert raw_upload(doc, paused["id"], sample("jpeg", 5000)).status_code == 201
-    r = patch(doc, paused, state="completed", reconfirmation={"confirmed": True, "notes": "All of it."})
+    reconfirm(doc, app, paused["id"])
+    r = patch(doc, paused, state="completed")
     assert r.status_code == 200, r.text
     done = r.json()
     _problem(raw_upload(doc, done["id"], sample("jpeg", 5000)), 409, "interview_not_recording", ["state"])

@@ -20,7 +20,7 @@ from tests.support.actors import Actor
 from tests.support.attachments import recording_interview, sample
 from tests.support.consent import documenter_team, participation
 from tests.support.database import ProvisionedDatabase
-from tests.support.interviews import INCIDENT, checklist, consenting_person, due, new_interview, patch
+from tests.support.interviews import INCIDENT, checklist, consenting_person, due, new_interview, patch, reconfirm
 from tests.support.server import at_once, serve
 
 COOKIE = "testimony_session"
@@ -83,9 +83,7 @@ def test_pausing_and_stopping_at_once_do_one_of_the_two(app: FastAPI, url: str) 
     path = f"/api/v1/interviews/{started['id']}"
     moves = ["paused", "stopped_by_interviewee", "completed"] * 2
     bodies = [{"revision": started["revision"], "state": m} for m in moves]
-    for body in bodies:
-        if body["state"] == "completed":
-            body["reconfirmation"] = {"confirmed": True}
+    reconfirm(doc, app, started["id"])
     answers = at_once([_patch(tab, path, body) for tab, body in zip(_tabs(doc, url, 6), bodies, strict=True)])
     statuses = [r.status_code for r in answers]
     assert _statuses(answers) == [200] + [409] * 5

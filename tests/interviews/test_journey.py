@@ -17,8 +17,8 @@ from app.core.db import unit_of_work
 from app.interviews.models import InterviewDraft, StatementVersion
 from tests.support.actors import Actor
 from tests.support.attachments import RECORDING_CONSENT, sample, sha256
-from tests.support.consent import documenter_team
-from tests.support.interviews import INCIDENT, checklist, consenting_person, due, new_interview, patch
+from tests.support.consent import documenter_team, use_consent
+from tests.support.interviews import INCIDENT, checklist, consenting_person, due, new_interview, patch, reconfirm
 
 ANSWERS = [
     {"question": "background", "state": "answered", "text": "A teacher from Hadrut."},
@@ -115,12 +115,15 @@ def test_one_interview_from_checklist_to_completion_through_the_api(app: FastAPI
     versions = doc.get(f"/api/v1/interviews/{iid}/statements").json()["items"]
     assert [v["version"] for v in versions] == [1, 2]
 
-    # Completed only after the reconfirmation; the feedback promised becomes the team's task.
+    # Completed only after the reconfirmation of use grants, once the statement was read back; the feedback
+    # promised becomes the team's task.
     current = doc.get(f"/api/v1/interviews/{iid}").json()
     noted = _ok(patch(doc, current, feedback=[{"promise": "Send her the statement's number.", "due_on": due(30)}]))
     refused = patch(doc, noted, state="completed")
     assert (refused.status_code, refused.json()["code"]) == (409, "reconfirmation_required")
-    done = _ok(patch(doc, noted, state="completed", reconfirmation={"confirmed": True, "notes": "All of it."}))
+    reconfirmed = reconfirm(doc, app, iid, outcome="first", first=use_consent(app), notes="All of it.")
+    done = _ok(patch(doc, noted, state="completed"))
+    assert done["reconfirmation"]["consent_ids"] == reconfirmed["consent_ids"]
     assert done["state"] == "completed"
     assert all(b["ended_at"] is not None for b in done["breaks"])
     tasks = doc.get(f"/api/v1/cases/{case}/feedback-tasks").json()["items"]

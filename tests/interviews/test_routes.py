@@ -14,8 +14,8 @@ from app.access.roles import Role
 from app.core.db import unit_of_work
 from app.interviews.models import FeedbackTask, Interview
 from tests.support.actors import Actor, actor
-from tests.support.consent import documenter_team, participation
-from tests.support.interviews import checklist, consenting_person, due, new_interview, patch, planned
+from tests.support.consent import documenter_team, participation, use_consent
+from tests.support.interviews import checklist, consenting_person, due, new_interview, patch, planned, reconfirm
 
 INTERPRETER = {
     "name": "Interpreter One",
@@ -85,21 +85,18 @@ def test_a_whole_interview_from_checklist_to_completion(app: FastAPI, team: tupl
     again = _ok(patch(doc, recorded, state="paused"))
     assert again["breaks"][-1]["reason"] is None
 
-    # Completing needs the end-of-interview reconfirmation.
-    _refused(patch(doc, again, state="completed"), 409, "reconfirmation_required", ["reconfirmation"])
-    _refused(
-        patch(doc, again, state="completed", reconfirmation={"confirmed": False}),
-        409,
-        "reconfirmation_required",
-        ["reconfirmation"],
-    )
-    done = _ok(patch(doc, again, state="completed", reconfirmation={"confirmed": True, "notes": "All of it."}))
+    # Completing needs the end-of-interview reconfirmation of use grants, recorded on its own.
+    _refused(patch(doc, again, state="completed"), 409, "reconfirmation_required", ["state"])
+    _refused(patch(doc, again, state="completed", reconfirmation={"confirmed": True}), 422, None, ["body"])
+    made = reconfirm(doc, app, again["id"], outcome="first", first=use_consent(app), notes="All of it.")
+    done = _ok(patch(doc, again, state="completed"))
     assert done["state"] == "completed"
     assert done["ended_at"] is not None
     assert len(done["breaks"]) == 2
     assert all(b["ended_at"] is not None for b in done["breaks"])  # completing closes the open break
     assert done["reconfirmation"]["confirmed"] is True
     assert done["reconfirmation"]["notes"] == "All of it."
+    assert (done["reconfirmation"]["outcome"], done["reconfirmation"]["consent_ids"]) == ("first", made["consent_ids"])
 
     # The record is fixed now: no new plan, no move out of a final state. Help still goes on.
     _refused(patch(doc, done, place="elsewhere"), 409, "interview_started", ["place"])
@@ -154,18 +151,17 @@ def test_the_interviewee_can_stop_from_in_progress_and_paused_without_reconfirma
     current = _ok(patch(doc, interview, state="in_progress"))
     if from_state == "paused":
         current = _ok(patch(doc, current, state="paused", break_reason="Too hard to go on today."))
-    # A reconfirmation goes with completing only.
+    # The reconfirmation is its own request, never part of a change of state.
     reconfirmed = patch(doc, current, state="stopped_by_interviewee", reconfirmation={"confirmed": True})
-    _refused(reconfirmed, 422, None, ["reconfirmation"])
+    _refused(reconfirmed, 422, None, ["body"])
     stopped = _ok(patch(doc, current, state="stopped_by_interviewee"))
     assert stopped["state"] == "stopped_by_interviewee"
     assert stopped["reconfirmation"] is None
     assert stopped["ended_at"] is not None
     assert all(b["ended_at"] is not None for b in stopped["breaks"])
     # A stopped interview never becomes completed.
-    _refused(
-        patch(doc, stopped, state="completed", reconfirmation={"confirmed": True}), 409, "illegal_transition", ["state"]
-    )
+    reconfirm(doc, app, stopped["id"])
+    _refused(patch(doc, stopped, state="completed"), 409, "illegal_transition", ["state"])
 
 
 @pytest.mark.parametrize(
@@ -237,8 +233,8 @@ def test_after_a_break_the_interview_goes_on_or_completes_only_while_consent_all
     no_interview = participation(app, decisions={**participation(app)["decisions"], "interview_now": False})
     assert doc.post(f"/api/v1/people/{pid}/participation", json=no_interview).status_code == 201
     _refused(patch(doc, paused, state="in_progress"), 403, "consent_required", None)
-    confirmed = {"confirmed": True, "notes": "All of it."}
-    _refused(patch(doc, paused, state="completed", reconfirmation=confirmed), 403, "consent_required", None)
+    reconfirm(doc, app, paused["id"])
+    _refused(patch(doc, paused, state="completed"), 403, "consent_required", None)
     stopped = _ok(patch(doc, paused, state="stopped_by_interviewee"))
     assert stopped["state"] == "stopped_by_interviewee"
 
@@ -392,7 +388,7 @@ def test_bad_plans_are_422_naming_the_field_and_store_nothing(
         ({"state": None}, ["state"]),
         ({"language": None}, ["language"]),
         ({"break_reason": "tired"}, ["break_reason"]),
-        ({"reconfirmation": {"confirmed": True}}, ["reconfirmation"]),
+        ({"reconfirmation": {"confirmed": True}}, ["body"]),
         ({"distress_observed": []}, ["distress_observed"]),
         ({"distress_observed": [{"note": "x" * 501}]}, ["distress_observed.0.note"]),
         ({"referrals": [{"need": "food", "contact": "x"}]}, ["referrals.0.need"]),
@@ -414,22 +410,6 @@ def test_bad_changes_are_422_naming_the_field_and_change_nothing(
     assert "what happened" not in r.text
     assert _ok(doc.get(f"/api/v1/interviews/{interview['id']}")) == interview
     assert _count(app, FeedbackTask) == 0
-
-
-@pytest.mark.parametrize(
-    "at",
-    [_naive(), "2020-01-01T00:00:00+00:00", (datetime.now(UTC) + timedelta(hours=1)).isoformat(), "yesterday"],
-    ids=["naive", "before_the_start", "future", "not_a_time"],
-)
-def test_a_reconfirmation_time_lies_between_the_start_and_now(app: FastAPI, team: tuple[Actor, str], at: str) -> None:
-    doc, case = team
-    interview = new_interview(doc, consenting_person(doc, case, app), checklist=checklist())
-    started = _ok(patch(doc, interview, state="in_progress"))
-    r = patch(doc, started, state="completed", reconfirmation={"confirmed": True, "at": at})
-    _refused(r, 422, None, ["reconfirmation.at"])
-    stated = started["started_at"]
-    done = _ok(patch(doc, started, state="completed", reconfirmation={"confirmed": True, "at": stated}))
-    assert done["reconfirmation"]["at"] == stated
 
 
 def test_an_oversized_change_is_413_and_changes_nothing(app: FastAPI, team: tuple[Actor, str]) -> None:

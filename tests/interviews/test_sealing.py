@@ -13,9 +13,9 @@ from fastapi import FastAPI
 from app.access.roles import Role
 from tests.people.test_sealing import _raw_storage
 from tests.support.actors import Actor, actor
-from tests.support.consent import documenter_team
+from tests.support.consent import documenter_team, use_consent
 from tests.support.database import ProvisionedDatabase
-from tests.support.interviews import checklist, consenting_person, due, new_interview, patch
+from tests.support.interviews import checklist, consenting_person, due, new_interview, patch, reconfirm
 
 MARK = "z8Kd"
 
@@ -50,7 +50,8 @@ def _completed_with_canaries(app: FastAPI, doc: Actor, case: str) -> dict[str, A
             feedback=[{"promise": canary("promise"), "due_on": due()}],
         )
     )
-    return _ok(patch(doc, interview, state="completed", reconfirmation={"confirmed": True, "notes": canary("notes")}))
+    reconfirm(doc, app, interview["id"], outcome="first", first=use_consent(app), notes=canary("notes"))
+    return _ok(patch(doc, interview, state="completed"))
 
 
 def test_canaries_in_every_sealed_interview_field_stay_sealed(

@@ -8,9 +8,14 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from app.access.principal import Principal
 from app.access.roles import Role
 from app.consent.forms import TextVariant
 from app.consent.vocabulary import TeachBackQuestion
+from app.core.db import unit_of_work
+from app.recipients import service as recipients
+from app.recipients.models import Recipient
+from app.recipients.schemas import RecipientCreate
 from tests.support.actors import Actor, actor
 
 
@@ -87,3 +92,57 @@ def documenter_team(app: FastAPI) -> tuple[Actor, str]:
     case = admin.post("/api/v1/cases", json={"code": "KB-1", "title": "Goris interviews"}).json()
     doc = actor(app, "doc", [Role.DOCUMENTER], cases=(uuid.UUID(case["id"]),))
     return doc, case["id"]
+
+
+def grant(**overrides: Any) -> dict[str, Any]:
+    """A use grant: the narrative, pseudonymous, to UN investigators."""
+    body: dict[str, Any] = {
+        "purpose": "un_fact_finding",
+        "recipient_class": "un_investigative_bodies",
+        "categories": ["narrative_general", "alleged_perpetrators"],
+        "disclosure_level": "pseudonymous",
+    }
+    body.update(overrides)
+    return body
+
+
+def use_consent(app: FastAPI, **overrides: Any) -> dict[str, Any]:
+    """A use-consent record on the shipped form: one grant, nothing refused or restricted."""
+    body: dict[str, Any] = {
+        "form_id": "standard",
+        "form_version": "v1",
+        "language": "en",
+        "text_sha256": text_hash(app),
+        "method": "verbal_witnessed",
+        "witness": {"name": "Witness One", "role": "field coordinator"},
+        "grants": [grant()],
+    }
+    body.update(overrides)
+    return body
+
+
+def register_recipient(
+    app: FastAPI,
+    recipient_class: str = "un_investigative_bodies",
+    jurisdiction: str = "international",
+    *,
+    active: bool = True,
+) -> str:
+    """A recipient registered from the command line (at once), optionally made inactive."""
+    data = RecipientCreate.model_validate(
+        {
+            "recipient_class": recipient_class,
+            "jurisdiction": jurisdiction,
+            "names": [f"Recipient {uuid.uuid4().hex[:8]}"],
+            "recall_contact": "By the secure channel agreed at first contact.",
+        }
+    )
+    with unit_of_work(app.state.sessionmaker) as s:
+        made = recipients.create_recipient(s, app.state.runtime, Principal.system("test"), data)
+        assert made.recipient is not None
+        recipient_id = made.recipient.id
+        if not active:
+            row = s.get(Recipient, recipient_id)
+            assert row is not None
+            row.active = False
+    return str(recipient_id)

@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from tests.support.actors import Actor
-from tests.support.consent import participation, person_in
+from tests.support.consent import participation, person_in, use_consent
 
 INCIDENT: dict[str, Any] = {
     "date": {"from": "2023-09-01", "to": "2023-10-01", "precision": "month"},
@@ -80,3 +80,13 @@ def patch(doc: Actor, interview: dict[str, Any], **changes: Any) -> Any:
     return doc.request(
         "PATCH", f"/api/v1/interviews/{interview['id']}", json={"revision": interview["revision"], **changes}
     )
+
+
+def reconfirm(doc: Actor, app: Any, interview_id: str, **body: Any) -> dict[str, Any]:
+    """The end-of-interview reconfirmation of use grants; by default the interviewee makes their first ones."""
+    if not body:
+        body = {"outcome": "first", "first": use_consent(app)}
+    r = doc.post(f"/api/v1/interviews/{interview_id}/reconfirm-consent", json=body)
+    assert r.status_code == 201, r.text
+    result: dict[str, Any] = r.json()
+    return result

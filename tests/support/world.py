@@ -32,7 +32,7 @@ from app.recipients import service as recipients
 from app.recipients.schemas import RecipientCreate
 from tests.support.actors import Actor, login, make_user, now, shift_clock
 from tests.support.cheap import CHEAP_ARGON2
-from tests.support.consent import identity, participation, person_in
+from tests.support.consent import identity, participation, person_in, use_consent
 from tests.support.database import ProvisionedDatabase, Templates
 from tests.support.interviews import INCIDENT, checklist, due, planned
 
@@ -91,6 +91,7 @@ class Saved:
     statement_id: str
     incident_id: str
     recipient_id: str
+    consent_id: str
 
 
 @dataclass
@@ -112,6 +113,7 @@ class World:
     statement_id: str
     incident_id: str
     recipient_id: str
+    consent_id: str
 
 
 @dataclass(frozen=True)
@@ -213,6 +215,8 @@ def _populate(app: FastAPI, database: ProvisionedDatabase, key_file: Path) -> Sa
     for person in people:
         assert documenter.post(f"/api/v1/people/{person}/participation", json=participation(app)).status_code == 201
         assert documenter.request("PATCH", f"/api/v1/people/{person}", json=identity()).status_code == 200
+    granted = documenter.post(f"/api/v1/people/{people[0]}/consents", json=use_consent(app))
+    assert granted.status_code == 201, granted.text
     reviews = actors["custodian"].get("/api/v1/duplicate-reviews").json()["reviews"]
     assert len(reviews) == 1, reviews
     interview = documenter.post(f"/api/v1/people/{people[0]}/interviews", json=planned(checklist=checklist()))
@@ -286,6 +290,7 @@ def _populate(app: FastAPI, database: ProvisionedDatabase, key_file: Path) -> Sa
         statement_id=confirmed.json()["id"],
         incident_id=incident.json()["id"],
         recipient_id=recipient_id,
+        consent_id=granted.json()["id"],
     )
 
 
@@ -335,6 +340,7 @@ def restore(saved: Saved, templates: Templates, tmp_path: Path) -> Iterator[Worl
                 saved.statement_id,
                 saved.incident_id,
                 saved.recipient_id,
+                saved.consent_id,
             )
         finally:
             app.state.engine.dispose()
@@ -376,6 +382,7 @@ def path_of(template: str, w: World) -> str:
         statement_id=w.statement_id,
         incident_id=w.incident_id,
         recipient_id=w.recipient_id,
+        consent_id=w.consent_id,
         form_id="standard",
         guide_id="standard",
         version="v1",

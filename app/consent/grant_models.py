@@ -1,0 +1,95 @@
+"""Use grants: consent records (one row per version, never changed), their withdrawals and invalidations,
+and the erasure requests a withdrawal files.
+
+A record's versions form a chain: the first version's id is the chain's id, and each later version names
+the version it supersedes in ``amends``, which is unique, so two amendments of one version cannot both be
+written. Whether a version is superseded is read from its successor, never stored on it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Integer, LargeBinary, String, UniqueConstraint, Uuid
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.core.db import Base, UTCDateTime
+
+
+class UseConsent(Base):
+    """One version of a use-consent record: clear columns for access and ordering, the rest sealed."""
+
+    __tablename__ = "use_consents"
+    __table_args__ = (UniqueConstraint("chain_id", "version"), {"info": {"append_only": True}})
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    person_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("people.id"), index=True)
+    case_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("cases.id"), index=True)
+    chain_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True)
+    """The id of the chain's first version."""
+    version: Mapped[int] = mapped_column(Integer)
+    amends: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("use_consents.id"), unique=True, default=None)
+    status: Mapped[str] = mapped_column(String(16))
+    form_id: Mapped[str] = mapped_column(String(64))
+    form_version: Mapped[str] = mapped_column(String(16))
+    language: Mapped[str] = mapped_column(String(8))
+    text_sha256: Mapped[str] = mapped_column(String(64))
+    form_digest: Mapped[str] = mapped_column(String(64))
+    method: Mapped[str] = mapped_column(String(24))
+    obtained_by: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("users.id"), default=None)
+    obtained_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    interview_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("interviews.id"), default=None)
+    """The interview at whose end it was recorded (a reconfirmation), if any."""
+    details: Mapped[bytes] = mapped_column(LargeBinary)
+    """Sealed JSON: grants, refusals, restrictions, retention per category, witness, place, notes."""
+
+
+class ConsentInvalidation(Base):
+    """A custodian's finding that a record is invalid (consent given under pressure, say); one per record."""
+
+    __tablename__ = "consent_invalidations"
+    __table_args__ = ({"info": {"append_only": True}},)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    consent_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("use_consents.id"), unique=True)
+    person_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("people.id"), index=True)
+    case_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("cases.id"))
+    invalidated_by: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("users.id"), default=None)
+    invalidated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    details: Mapped[bytes] = mapped_column(LargeBinary)
+    """Sealed JSON: the reason."""
+
+
+class ConsentWithdrawal(Base):
+    """A withdrawal filed against one record version: of every grant of its chain, or of the grants named."""
+
+    __tablename__ = "consent_withdrawals"
+    __table_args__ = ({"info": {"append_only": True}},)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    consent_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("use_consents.id"), index=True)
+    person_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("people.id"), index=True)
+    case_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("cases.id"))
+    mode: Mapped[str] = mapped_column(String(24))
+    received_via: Mapped[str] = mapped_column(String(24))
+    withdrawn_by: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("users.id"), default=None)
+    withdrawn_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    details: Mapped[bytes] = mapped_column(LargeBinary)
+    """Sealed JSON: the scope ("all" or the grant ids) and the reason, if given."""
+
+
+class ErasureRequest(Base):
+    """A pending erasure, filed by a withdraw_and_erase withdrawal; the erasure work carries it out."""
+
+    __tablename__ = "erasure_requests"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    person_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("people.id"), index=True)
+    case_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("cases.id"))
+    withdrawal_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("consent_withdrawals.id"), unique=True)
+    state: Mapped[str] = mapped_column(String(16))
+    """``pending`` until the erasure work takes it up."""
+    requested_by: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("users.id"), default=None)
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime)

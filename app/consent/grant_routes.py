@@ -1,0 +1,74 @@
+"""HTTP adapters for use grants: consent records, amendments, invalidation and withdrawal."""
+
+from __future__ import annotations
+
+import uuid
+
+from fastapi import APIRouter, status
+
+from app.access.deps import CurrentPrincipal, RuntimeDep
+from app.audit.unit_of_work import DbSession, UnitOfWorkRoute, audited
+from app.audit.vocabulary import AuditAction
+from app.consent import grants, withdrawal
+from app.consent.grant_schemas import (
+    InvalidatedRead,
+    InvalidateIn,
+    UseConsentCreate,
+    UseConsentRead,
+    WithdrawalRead,
+    WithdrawIn,
+)
+from app.core.pagination import Page, PageQuery
+
+router = APIRouter(prefix="/api/v1", route_class=UnitOfWorkRoute, tags=["consent"])
+
+
+@router.post("/people/{person_id}/consents", response_model=UseConsentRead, status_code=status.HTTP_201_CREATED)
+@audited(AuditAction.CONSENT_RECORD, "use_consent")
+def record(
+    person_id: uuid.UUID, data: UseConsentCreate, principal: CurrentPrincipal, session: DbSession, runtime: RuntimeDep
+) -> UseConsentRead:
+    """A new use-consent record: grants, refusals, restrictions and retention, pinned to the form text read."""
+    return grants.record_consent(session, runtime, principal, person_id, data)
+
+
+@router.get("/people/{person_id}/consents", response_model=Page[UseConsentRead])
+@audited(AuditAction.CONSENT_READ, "use_consent", id_param="person_id")
+def list_consents(
+    person_id: uuid.UUID, principal: CurrentPrincipal, session: DbSession, runtime: RuntimeDep, page: PageQuery
+) -> Page[UseConsentRead]:
+    """Every version of every use-consent record of the person, oldest first."""
+    return grants.list_consents(session, runtime, principal, person_id, page)
+
+
+@router.get("/consents/{consent_id}", response_model=UseConsentRead)
+@audited(AuditAction.CONSENT_READ, "use_consent", id_param="consent_id")
+def read(consent_id: uuid.UUID, principal: CurrentPrincipal, session: DbSession, runtime: RuntimeDep) -> UseConsentRead:
+    return grants.read_consent(session, runtime, principal, consent_id)
+
+
+@router.post("/consents/{consent_id}/amend", response_model=UseConsentRead, status_code=status.HTTP_201_CREATED)
+@audited(AuditAction.CONSENT_AMEND, "use_consent", id_param="consent_id")
+def amend(
+    consent_id: uuid.UUID, data: UseConsentCreate, principal: CurrentPrincipal, session: DbSession, runtime: RuntimeDep
+) -> UseConsentRead:
+    """A new version superseding this one (409 when it is superseded, invalid or withdrawn whole)."""
+    return grants.amend(session, runtime, principal, consent_id, data)
+
+
+@router.post("/consents/{consent_id}/invalidate", response_model=InvalidatedRead)
+@audited(AuditAction.CONSENT_INVALIDATE, "use_consent", id_param="consent_id")
+def invalidate(
+    consent_id: uuid.UUID, data: InvalidateIn, principal: CurrentPrincipal, session: DbSession, runtime: RuntimeDep
+) -> InvalidatedRead:
+    """A custodian marks a record invalid, with a reason: its chain allows nothing more."""
+    return grants.invalidate(session, runtime, principal, consent_id, data)
+
+
+@router.post("/consents/{consent_id}/withdraw", response_model=WithdrawalRead, status_code=status.HTTP_201_CREATED)
+@audited(AuditAction.CONSENT_WITHDRAW, "use_consent", id_param="consent_id")
+def withdraw(
+    consent_id: uuid.UUID, data: WithdrawIn, principal: CurrentPrincipal, session: DbSession, runtime: RuntimeDep
+) -> WithdrawalRead:
+    """Withdraw every grant of the record or the grants named; it takes effect at once."""
+    return withdrawal.withdraw(session, runtime, principal, consent_id, data)

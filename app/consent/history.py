@@ -1,0 +1,170 @@
+"""The history builder: a person's stored use-consent records, withdrawals and invalidations, turned into the
+plain values ``decide()`` takes (app/consent/decision_inputs.py).
+
+``build`` is pure: it maps opened rows to the inputs, and never decides. A version found invalid is given the
+status ``invalidated`` (so its whole chain allows nothing more); a withdrawal keeps its record, its time and
+its scope (``None`` for "all"). Whether the person is a minor, and has assented with a guardian's consent,
+comes from their latest participation consent, and holds for every record. ``history_of`` loads and opens
+the rows; ``recipient_of`` and ``deny_list_of`` give the registry entry and the deny-list as ``decide()``
+reads them. The caller passes the database clock to ``decide()``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.consent import decision_inputs as inputs
+from app.consent import grants
+from app.consent import service as participation
+from app.consent.checks import ADULT
+from app.consent.grant_models import ConsentInvalidation, ConsentWithdrawal, UseConsent
+from app.consent.vocabulary import ConsentStatus
+from app.people.models import Person
+from app.recipients import deny_list
+from app.recipients.models import Recipient
+
+if TYPE_CHECKING:
+    from app.runtime import Runtime  # the wiring above the domains; services only name its type
+
+
+@dataclass(frozen=True)
+class StoredVersion:
+    """One version as stored: its clear columns and its opened contents."""
+
+    id: uuid.UUID
+    amends: uuid.UUID | None
+    status: str
+    recorded_at: datetime
+    details: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class StoredWithdrawal:
+    consent_id: uuid.UUID
+    at: datetime
+    scope: str | list[str]
+
+
+@dataclass(frozen=True)
+class Minority:
+    """What the person's latest participation consent says about their age and assent."""
+
+    is_minor: bool = False
+    child_assent: bool = False
+    guardian_consent: bool = False
+
+
+def build(
+    versions: Sequence[StoredVersion],
+    withdrawals: Sequence[StoredWithdrawal],
+    invalidated: Collection[uuid.UUID],
+    minority: Minority = Minority(),
+) -> inputs.ConsentHistory:
+    records = tuple(
+        inputs.ConsentRecord(
+            id=str(v.id),
+            status=ConsentStatus.INVALIDATED.value if v.id in invalidated else v.status,
+            recorded_at=v.recorded_at,
+            amends=None if v.amends is None else str(v.amends),
+            grants=tuple(_grant(g) for g in v.details["grants"]),
+            refusals=tuple(_refusal(r) for r in v.details["refusals"]),
+            restrictions=inputs.Restrictions(
+                recipient_ids=frozenset(v.details["restrictions"]["recipient_ids"]),
+                jurisdictions=frozenset(v.details["restrictions"]["jurisdictions"]),
+            ),
+            is_minor=minority.is_minor,
+            child_assent=minority.child_assent,
+            guardian_consent=minority.guardian_consent,
+        )
+        for v in versions
+    )
+    return inputs.ConsentHistory(
+        records=records,
+        withdrawals=tuple(
+            inputs.Withdrawal(
+                record_id=str(w.consent_id),
+                at=w.at,
+                grant_ids=None if w.scope == "all" else frozenset(w.scope),
+            )
+            for w in withdrawals
+        ),
+    )
+
+
+def _grant(g: dict[str, Any]) -> inputs.Grant:
+    return inputs.Grant(
+        id=g["id"],
+        purpose=g["purpose"],
+        recipient_class=g["recipient_class"],
+        categories=frozenset(g["categories"]),
+        disclosure_level=g["disclosure_level"],
+        jurisdictions=None if g["jurisdictions"] is None else frozenset(g["jurisdictions"]),
+        expires_at=None if g["expires_at"] is None else datetime.fromisoformat(g["expires_at"]),
+    )
+
+
+def _refusal(r: dict[str, Any]) -> inputs.Refusal:
+    return inputs.Refusal(
+        purpose=r["purpose"],
+        categories=frozenset(r["categories"]),
+        recipient_class=r["recipient_class"],
+        recipient_id=r["recipient_id"],
+    )
+
+
+def history_of(session: Session, runtime: Runtime, person: Person) -> inputs.ConsentHistory:
+    """Everything recorded about the person's use consent, opened, as ``decide()`` takes it."""
+    rows = list(session.scalars(select(UseConsent).where(UseConsent.person_id == person.id).order_by(UseConsent.id)))
+    versions = [
+        StoredVersion(r.id, r.amends, r.status, r.recorded_at, grants.details_of(session, runtime, person, r))
+        for r in rows
+    ]
+    withdrawals = [
+        StoredWithdrawal(w.consent_id, w.withdrawn_at, grants.withdrawal_details(session, runtime, person, w)["scope"])
+        for w in session.scalars(
+            select(ConsentWithdrawal).where(ConsentWithdrawal.person_id == person.id).order_by(ConsentWithdrawal.id)
+        )
+    ]
+    invalidated = set(
+        session.scalars(select(ConsentInvalidation.consent_id).where(ConsentInvalidation.person_id == person.id))
+    )
+    return build(versions, withdrawals, invalidated, _minority(session, runtime, person))
+
+
+def _minority(session: Session, runtime: Runtime, person: Person) -> Minority:
+    opened = participation.latest_opened(session, runtime, person)
+    if opened is None:
+        return Minority()
+    age = opened.details.get("age_at_decision")
+    if age is None or age >= ADULT:
+        return Minority()
+    minor = opened.details.get("minor") or {}
+    guardian = minor.get("guardian") or {}
+    stands_in = minor.get("guardian_conflict") and minor.get("social_worker") is not None
+    return Minority(
+        is_minor=True,
+        child_assent=minor.get("assent") is True,
+        guardian_consent=guardian.get("consent") is True or bool(stands_in),
+    )
+
+
+def recipient_of(row: Recipient) -> inputs.Recipient:
+    return inputs.Recipient(
+        id=str(row.id), recipient_class=row.recipient_class, jurisdiction=row.jurisdiction, active=row.active
+    )
+
+
+def deny_list_of(session: Session) -> inputs.DenyList:
+    current = deny_list.current(session)
+    if current is None:
+        return inputs.DenyList()
+    return inputs.DenyList(
+        recipient_ids=frozenset(current.recipient_ids), jurisdictions=frozenset(current.jurisdictions)
+    )
