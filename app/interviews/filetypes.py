@@ -147,7 +147,11 @@ def check_type(kind: Kind, head: bytes, agreed: frozenset[ParticipationDecision]
     """The sniffed media type when the declared kind allows it (415 otherwise: the message names the
     kind's allowed types, never anything read from the file) and the person agreed to what it is
     (``agreed``, the decisions their latest participation consent agrees to; 403 otherwise)."""
-    media = sniff(head)
+    return check_media(kind, sniff(head), agreed)
+
+
+def check_media(kind: Kind, media: str | None, agreed: frozenset[ParticipationDecision]) -> str:
+    """As check_type, for a media type already told (by sniff(), or by the scanner from the whole file)."""
     if media is None or media not in ALLOWED[kind]:
         allowed = ", ".join(sorted(ALLOWED[kind]))
         raise UnsupportedMediaType(f"a {kind.value} attachment must be one of: {allowed}", fields=["file"])

@@ -139,11 +139,13 @@ def test_an_ogg_file_with_any_video_stream_is_video(
 ) -> None:
     doc, interview_id = sound_only
     assert data.startswith(media.ogg_page(media.OPUS_HEAD, serial=1, sequence=0, bos=True))  # sound by its head
-    _refused(raw_upload(doc, interview_id, data, kind="video"), 403, "video_recording")
-    _refused(raw_upload(doc, interview_id, data, kind="audio"), 415)  # video/ogg is not audio
+    # Sound by its first page, so past the first bytes; video/ogg is no audio type.
+    _refused(raw_upload(doc, interview_id, data, kind="audio"), 415)
     assert _rows(app) == (0, 0)
+    assert files(app, "tmp") == files(app, "blobs") == []
     doc, interview_id = everything
-    _stored(raw_upload(doc, interview_id, data, kind="video"), "video/ogg")
+    _refused(raw_upload(doc, interview_id, data, kind="audio"), 415)
+    _stored(raw_upload(doc, interview_id, data, kind="video"), "video/ogg")  # with the video decision
 
 
 @pytest.mark.parametrize(
@@ -202,7 +204,9 @@ def test_an_mp4_of_sound_alone_still_needs_the_video_decision(app: FastAPI, soun
     [
         media.m4a(b"soun") + media.JPEG,  # bytes after the last box
         media.m4a(b"soun")[:-10],  # the last box cut short
-        media.ftyp(b"M4A ", b"M4A ") + b"\x00\x00\x00\x04free" + media.m4a(b"soun")[32:],  # a box smaller than its header
+        media.ftyp(b"M4A ", b"M4A ")
+        + b"\x00\x00\x00\x04free"
+        + media.m4a(b"soun")[32:],  # a box smaller than its header
         media.ftyp(b"M4A ", b"M4A ") + media.box(b"moov", media.box(b"trak", b"\x00\x00\x00\x20mdia")),  # overruns
         media.ftyp(b"M4A ", b"M4A ") + media.box(b"moov", media.trak(b"soun")[:-3]),  # a child past its parent
     ],
@@ -249,7 +253,9 @@ HIDDEN_PAST_THE_FIRST_TRANSFER = {
 }
 
 
-@pytest.mark.parametrize(("data", "status"), HIDDEN_PAST_THE_FIRST_TRANSFER.values(), ids=HIDDEN_PAST_THE_FIRST_TRANSFER)
+@pytest.mark.parametrize(
+    ("data", "status"), HIDDEN_PAST_THE_FIRST_TRANSFER.values(), ids=HIDDEN_PAST_THE_FIRST_TRANSFER
+)
 def test_a_resumable_upload_is_checked_whole_when_it_completes(
     app: FastAPI, sound_only: tuple[Actor, str], data: bytes, status: int
 ) -> None:

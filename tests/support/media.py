@@ -43,9 +43,7 @@ def mp3(frames: int = 20, *, tag: bool = True) -> bytes:
 def adts_frames(count: int, payload: int = 200) -> bytes:
     """``count`` AAC frames in ADTS, each a 7-byte header (LC, 44.1 kHz, stereo) and ``payload`` bytes."""
     length = 7 + payload
-    header = bytes(
-        [0xFF, 0xF1, 0x50, 0x80 | (length >> 11), (length >> 3) & 0xFF, ((length & 0x7) << 5) | 0x1F, 0xFC]
-    )
+    header = bytes([0xFF, 0xF1, 0x50, 0x80 | (length >> 11), (length >> 3) & 0xFF, ((length & 0x7) << 5) | 0x1F, 0xFC])
     return b"".join(header + os.urandom(payload) for _ in range(count))
 
 
