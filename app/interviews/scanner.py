@@ -205,7 +205,8 @@ _MP3_RATES = {3: (44100, 48000, 32000), 2: (22050, 24000, 16000), 0: (11025, 120
 def _id3_size(header: bytes) -> int | None:
     """The bytes after an ID3v2 tag's 10-byte header: its syncsafe size, plus 10 with the footer flag."""
     version, revision, flags, size = header[3], header[4], header[5], header[6:10]
-    if version not in (2, 3, 4) or revision == 0xFF or flags & 0x0F or any(b & 0x80 for b in size):
+    undefined = {2: 0x3F, 3: 0x1F, 4: 0x0F}.get(version)  # flags no version defines must be clear
+    if undefined is None or revision == 0xFF or flags & undefined or any(b & 0x80 for b in size):
         return None
     body = (size[0] << 21) | (size[1] << 14) | (size[2] << 7) | size[3]
     return body + (10 if version == 4 and flags & 0x10 else 0)

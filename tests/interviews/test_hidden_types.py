@@ -29,18 +29,18 @@ def documenter(app: FastAPI) -> tuple[Actor, str]:
 
 
 @pytest.fixture
-def sound_only(app: FastAPI, documenter: tuple[Actor, str]) -> tuple[Actor, str]:
+def sound_only(app: FastAPI, documenter: tuple[Actor, str]) -> tuple[Actor, uuid.UUID]:
     """A documenter and an interview whose person agreed to audio recording, not to video or photos."""
     doc, case_id = documenter
     interview = recording_interview(app, doc, case_id, photos=False, video_recording=False)
-    return doc, interview["id"]
+    return doc, uuid.UUID(interview["id"])
 
 
 @pytest.fixture
-def everything(app: FastAPI, documenter: tuple[Actor, str]) -> tuple[Actor, str]:
+def everything(app: FastAPI, documenter: tuple[Actor, str]) -> tuple[Actor, uuid.UUID]:
     """The same documenter and an interview whose person agreed to every recording."""
     doc, case_id = documenter
-    return doc, recording_interview(app, doc, case_id)["id"]
+    return doc, uuid.UUID(recording_interview(app, doc, case_id)["id"])
 
 
 def _rows(app: FastAPI) -> tuple[int, int]:
@@ -87,7 +87,7 @@ NO_AUDIO_AFTER_THE_TAG = {
 
 @pytest.mark.parametrize("data", NO_AUDIO_AFTER_THE_TAG.values(), ids=NO_AUDIO_AFTER_THE_TAG)
 def test_an_mp3_is_its_frames_to_the_end_not_a_tag_in_front_of_anything(
-    app: FastAPI, sound_only: tuple[Actor, str], data: bytes
+    app: FastAPI, sound_only: tuple[Actor, uuid.UUID], data: bytes
 ) -> None:
     doc, interview_id = sound_only
     _refused(raw_upload(doc, interview_id, data, kind="audio"), 415)
@@ -112,7 +112,7 @@ SOUND = {
 
 @pytest.mark.parametrize(("data", "media_type"), SOUND.values(), ids=SOUND)
 def test_sound_is_stored_with_the_audio_decision_alone(
-    app: FastAPI, sound_only: tuple[Actor, str], data: bytes, media_type: str
+    app: FastAPI, sound_only: tuple[Actor, uuid.UUID], data: bytes, media_type: str
 ) -> None:
     doc, interview_id = sound_only
     stored = _stored(raw_upload(doc, interview_id, data, kind="audio"), media_type)
@@ -135,7 +135,7 @@ def _chained() -> bytes:
 
 @pytest.mark.parametrize("data", [_multiplexed(), _chained()], ids=["multiplexed", "chained"])
 def test_an_ogg_file_with_any_video_stream_is_video(
-    app: FastAPI, sound_only: tuple[Actor, str], everything: tuple[Actor, str], data: bytes
+    app: FastAPI, sound_only: tuple[Actor, uuid.UUID], everything: tuple[Actor, uuid.UUID], data: bytes
 ) -> None:
     doc, interview_id = sound_only
     assert data.startswith(media.ogg_page(media.OPUS_HEAD, serial=1, sequence=0, bos=True))  # sound by its head
@@ -157,7 +157,7 @@ def test_an_ogg_file_with_any_video_stream_is_video(
     ],
     ids=["a picture after the pages", "a page cut short", "a bad page"],
 )
-def test_an_ogg_file_must_be_pages_to_the_end(app: FastAPI, sound_only: tuple[Actor, str], data: bytes) -> None:
+def test_an_ogg_file_must_be_pages_to_the_end(app: FastAPI, sound_only: tuple[Actor, uuid.UUID], data: bytes) -> None:
     doc, interview_id = sound_only
     _refused(raw_upload(doc, interview_id, data, kind="audio"), 415)
     assert _rows(app) == (0, 0)
@@ -167,7 +167,7 @@ def test_an_ogg_file_must_be_pages_to_the_end(app: FastAPI, sound_only: tuple[Ac
 
 
 def test_an_m4a_with_a_video_track_needs_the_video_decision(
-    app: FastAPI, sound_only: tuple[Actor, str], everything: tuple[Actor, str]
+    app: FastAPI, sound_only: tuple[Actor, uuid.UUID], everything: tuple[Actor, uuid.UUID]
 ) -> None:
     data = media.m4a(b"soun", b"vide")
     doc, interview_id = sound_only
@@ -187,13 +187,15 @@ def test_an_m4a_with_a_video_track_needs_the_video_decision(
     ids=["pictures", "unknown", "no tracks"],
 )
 def test_an_m4a_whose_tracks_are_not_plainly_sound_needs_the_video_decision(
-    app: FastAPI, sound_only: tuple[Actor, str], data: bytes
+    app: FastAPI, sound_only: tuple[Actor, uuid.UUID], data: bytes
 ) -> None:
     doc, interview_id = sound_only
     _refused(raw_upload(doc, interview_id, data, kind="audio"), 403, "video_recording")
 
 
-def test_an_mp4_of_sound_alone_still_needs_the_video_decision(app: FastAPI, sound_only: tuple[Actor, str]) -> None:
+def test_an_mp4_of_sound_alone_still_needs_the_video_decision(
+    app: FastAPI, sound_only: tuple[Actor, uuid.UUID]
+) -> None:
     doc, interview_id = sound_only
     data = media.m4a(b"soun", brand=b"isom")
     _refused(raw_upload(doc, interview_id, data, kind="audio"), 403, "video_recording")
@@ -212,7 +214,7 @@ def test_an_mp4_of_sound_alone_still_needs_the_video_decision(app: FastAPI, soun
     ],
     ids=["trailing", "cut", "tiny box", "child overruns", "parent short"],
 )
-def test_an_iso_file_must_be_boxes_to_the_end(app: FastAPI, everything: tuple[Actor, str], data: bytes) -> None:
+def test_an_iso_file_must_be_boxes_to_the_end(app: FastAPI, everything: tuple[Actor, uuid.UUID], data: bytes) -> None:
     doc, interview_id = everything
     _refused(raw_upload(doc, interview_id, data, kind="audio"), 415)
     assert _rows(app) == (0, 0)
@@ -221,7 +223,7 @@ def test_an_iso_file_must_be_boxes_to_the_end(app: FastAPI, everything: tuple[Ac
 # Resumable uploads: the whole file, across transfers --------------------------------------------------------
 
 
-def _open(doc: Actor, interview_id: str, data: bytes, kind: str = "audio") -> str:
+def _open(doc: Actor, interview_id: uuid.UUID, data: bytes, kind: str = "audio") -> str:
     body = {"kind": kind, "category": f"{kind}_recording", "length": len(data)}
     r = doc.post(f"/api/v1/interviews/{interview_id}/uploads", json=body)
     assert r.status_code == 201, r.text
@@ -257,7 +259,7 @@ HIDDEN_PAST_THE_FIRST_TRANSFER = {
     ("data", "status"), HIDDEN_PAST_THE_FIRST_TRANSFER.values(), ids=HIDDEN_PAST_THE_FIRST_TRANSFER
 )
 def test_a_resumable_upload_is_checked_whole_when_it_completes(
-    app: FastAPI, sound_only: tuple[Actor, str], data: bytes, status: int
+    app: FastAPI, sound_only: tuple[Actor, uuid.UUID], data: bytes, status: int
 ) -> None:
     doc, interview_id = sound_only
     assert len(data) > SEGMENT + 1000
@@ -274,7 +276,7 @@ def test_a_resumable_upload_is_checked_whole_when_it_completes(
 
 
 def test_a_resumable_upload_of_sound_with_its_tracks_at_the_end_completes(
-    app: FastAPI, sound_only: tuple[Actor, str]
+    app: FastAPI, sound_only: tuple[Actor, uuid.UUID]
 ) -> None:
     doc, interview_id = sound_only
     data = _moov_last(b"soun")
@@ -282,4 +284,3 @@ def test_a_resumable_upload_of_sound_with_its_tracks_at_the_end_completes(
     stored = _stored(_send(doc, upload_id, data, SEGMENT), "audio/mp4")
     assert stored["id"] == upload_id
     assert download(doc, upload_id).content == data
-    assert uuid.UUID(upload_id)
