@@ -4,7 +4,9 @@ and which types each kind allows.
 The type is read from the bytes, never taken from the client's Content-Type or the file name's
 extension. Sniffing looks at magic numbers only (no libmagic), for the common evidence types; a
 file it does not recognise is refused (415), as is a recognised type the declared kind does not
-allow.
+allow. This is the early check, before anything is stored; ``app/interviews/scanner.py`` then reads the
+whole file, which must hold together as the type named here and may turn out to need more (an M4A with a
+video track is video/mp4).
 
 What a file is also decides which participation decision it needs (``CONTENT_DECISION``), whatever
 kind the client declared: an image needs ``photos`` even when filed as a document, and a container
