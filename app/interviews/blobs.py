@@ -199,6 +199,10 @@ class BlobWriter:
         """Bytes taken but not yet sealed (less than a segment, in memory only)."""
         return len(self._pending)
 
+    def refusal(self) -> Verdict | None:
+        """What the file is, when what has passed already shows it does not hold together (scanner.Verdict)."""
+        return self._scanner.refusal() if self._scanner is not None else None
+
     def write(self, data: bytes) -> None:
         """Take the next bytes of the original; every whole segment is sealed and appended."""
         if self._hasher is not None:

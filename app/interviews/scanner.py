@@ -90,10 +90,9 @@ class Scanner:
             data = data[taken:]
         self._pump(data)
 
-    @property
-    def refused(self) -> bool:
-        """Known already, before the end, that the file does not hold together."""
-        return self._done and self._media is None
+    def refusal(self) -> Verdict | None:
+        """The verdict already, before the end, when the file is known not to hold together; else None."""
+        return Verdict(self._sniffed, None) if self._done and self._media is None and self._parser else None
 
     def finish(self) -> Verdict:
         """The verdict on the whole file; call once, after the last byte."""

@@ -176,7 +176,8 @@ async def receive_attachment(
 
 async def _transfer(writer: BlobWriter, chunks: AsyncIterator[bytes], target: UploadTarget, *, sniff: bool) -> None:
     """Feed the file to the writer, a segment at a time off the event loop; with ``sniff``, the type
-    is checked from the first bytes before anything is sealed."""
+    is checked from the first bytes before anything is sealed. A writer that sees the file from its first
+    byte scans it as it passes: a structure that breaks is refused (415) as soon as it does."""
     head = bytearray()
     buffer = bytearray()
     async for chunk in chunks:
@@ -190,6 +191,8 @@ async def _transfer(writer: BlobWriter, chunks: AsyncIterator[bytes], target: Up
             data = bytes(buffer)
             buffer.clear()
             await to_thread.run_sync(writer.write, data)
+            if (refused := writer.refusal()) is not None:
+                check_whole(target.kind, refused, target.agreed)
     if sniff and head:
         check_type(target.kind, bytes(head), target.agreed)  # a file shorter than the sniffing window
     if buffer:
@@ -359,7 +362,8 @@ async def continue_upload(
     the offset is not the server's (with the right one) or another transfer of the upload is on.
 
     The transfer that completes the upload reads the whole file back (blobs.BlobWriter._rehash) and
-    checks what it is (scanner.check_whole): when that refuses it (415, or 403 consent_required), the
+    checks what it is (scanner.check_whole): when that refuses it (415, or 403 consent_required), or a
+    transfer from offset 0 is refused for its first bytes or a structure that breaks as it passes, the
     sealed segments are removed at once and the upload stays, empty, at offset 0, until it is
     abandoned (DELETE) or expires.
     """
@@ -379,7 +383,12 @@ async def continue_upload(
     try:
         if offset != writer.received:
             raise OffsetMismatch(writer.received)
-        await _transfer(writer, _bounded(body, length - offset, runtime), target, sniff=offset == 0)
+        try:
+            await _transfer(writer, _bounded(body, length - offset, runtime), target, sniff=offset == 0)
+        except (Forbidden, UnsupportedMediaType):
+            discarded = True  # refused for what the file is: nothing of it is kept (see below)
+            await to_thread.run_sync(writer.discard)
+            raise
         if writer.received + writer.pending < length:
             await to_thread.run_sync(writer.sync)
             await to_thread.run_sync(resume_work, session)

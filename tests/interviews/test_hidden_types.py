@@ -5,6 +5,7 @@ pieces through a resumable upload. Through the real app, for a person who agreed
 from __future__ import annotations
 
 import os
+import socket
 import uuid
 from typing import Any
 
@@ -19,6 +20,7 @@ from tests.support import media
 from tests.support.actors import Actor
 from tests.support.attachments import download, files, raw_upload, recording_interview
 from tests.support.consent import documenter_team
+from tests.support.server import serve
 
 SEGMENT = blobs.SEGMENT
 
@@ -284,3 +286,48 @@ def test_a_resumable_upload_of_sound_with_its_tracks_at_the_end_completes(
     stored = _stored(_send(doc, upload_id, data, SEGMENT), "audio/mp4")
     assert stored["id"] == upload_id
     assert download(doc, upload_id).content == data
+
+
+# Refused as soon as the structure breaks ------------------------------------------------------------------
+
+
+def test_a_structure_that_breaks_is_refused_before_the_rest_arrives(
+    app: FastAPI, sound_only: tuple[Actor, uuid.UUID]
+) -> None:
+    """MP3 frames, then a JPEG, then more: the 415 comes while the client still has bytes to send."""
+    doc, interview_id = sound_only
+    head = media.mp3(2000) + media.JPEG  # within the first segment
+    head += os.urandom(2 * SEGMENT + 1000 - len(head))  # two segments sealed: the scanner has seen the JPEG
+    total = len(head) + SEGMENT // 2  # declared, never all sent
+    cookies = "; ".join(f"{k}={v}" for k, v in doc.client.cookies.items())
+    with serve(app) as url:
+        host, port = url.removeprefix("http://").split(":")
+        with socket.create_connection((host, int(port)), timeout=30) as sock:
+            sock.sendall(
+                (
+                    f"POST /api/v1/interviews/{interview_id}/attachments HTTP/1.1\r\nhost: {host}\r\n"
+                    f"content-length: {total}\r\ncontent-type: application/octet-stream\r\n"
+                    f"attachment-kind: audio\r\nattachment-category: audio_recording\r\n"
+                    f"cookie: {cookies}\r\nx-csrf-token: {doc.csrf}\r\n\r\n"
+                ).encode()
+                + head
+            )
+            answer = sock.recv(65536).decode(errors="replace")
+    assert answer.startswith("HTTP/1.1 415"), answer[:300]
+    assert "well-formed audio/mpeg" in answer
+    assert _rows(app) == (0, 0)
+    assert files(app, "tmp") == files(app, "blobs") == []
+
+
+def test_a_resumable_transfer_that_breaks_is_refused_and_keeps_nothing(
+    app: FastAPI, sound_only: tuple[Actor, uuid.UUID]
+) -> None:
+    doc, interview_id = sound_only
+    data = media.mp3(2600) + media.JPEG + os.urandom(SEGMENT)
+    upload_id = _open(doc, interview_id, data)
+    part = data[: 2 * SEGMENT]  # not the whole upload: no completion, yet the break is in it
+    r = doc.request("PATCH", f"/api/v1/uploads/{upload_id}", content=part, headers={"upload-offset": "0"})
+    _refused(r, 415)
+    assert files(app, "tmp") == []
+    assert doc.get(f"/api/v1/uploads/{upload_id}").headers["upload-offset"] == "0"
+    assert _rows(app) == (0, 1)
