@@ -312,6 +312,12 @@ def _iso(media: str) -> Parser:
     while True:
         while inside and position == inside[-1][1]:
             inside.pop()
+        if inside and inside[-1][0] == b"udta" and inside[-1][1] - position == 4:
+            # QuickTime may end a user data list with a 32-bit zero
+            if (yield from _need(4)) != bytes(4):
+                return None
+            position += 4
+            continue
         if inside and inside[-1][1] - position < 8:
             return None  # a parent with room left for no whole child
         got = yield from _need(8 - len(carry))

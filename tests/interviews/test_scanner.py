@@ -54,6 +54,15 @@ FILES = {
         media.ftyp(b"qt  ", b"qt  ") + media.box(b"moov", media.box(b"meta", media.hdlr(b"mdta") + media.box(b"keys"))),
         ft.MOV,
     ),
+    "quicktime user data ending in a zero": (
+        media.ftyp(b"qt  ", b"qt  ")
+        + media.box(b"moov", media.box(b"udta", media.box(b"\xa9day", b"2023") + bytes(4))),
+        ft.MOV,
+    ),
+    "user data ending in something else": (
+        media.ftyp(b"qt  ", b"qt  ") + media.box(b"moov", media.box(b"udta", media.box(b"name") + b"\x00\x00\x00\x01")),
+        None,
+    ),
     "mp4 of sound": (media.m4a(b"soun", brand=b"isom"), ft.MP4),
     "a 64-bit box size": (
         media.ftyp(b"M4A ", b"M4A ")
