@@ -9,6 +9,8 @@ byte:
   frames one after another, each where the last one's length says, to the end of the file; an ID3v1 tag
   (128 bytes) may end it, and ID3v2 tags may stand between frames (an appended tag). A tag followed by
   anything but a frame is refused, as is a file with no frame at all.
+- WAV: the RIFF form's declared size is the file's, and its chunks fill it exactly (a fmt and a data
+  chunk among them).
 - Ogg: pages to the end (capture pattern, version 0, the segment table's lengths). Every
   beginning-of-stream page counts, wherever it is (multiplexed or chained streams): one whose codec is
   not Opus, Vorbis, Speex or FLAC makes the file video/ogg. Page CRCs are not checked.
@@ -16,7 +18,7 @@ byte:
   trak, mdia, udta and meta to the handler boxes. An M4A stays sound only when it has tracks and every
   track's handler is sound (or text, subtitles, timecode, hint) and no handler anywhere is visual
   ('vide', 'pict', 'auxv'); otherwise it is video/mp4, which needs the video decision.
-- Other types (JPEG, PNG, PDF, WAV, WebM): the first bytes only.
+- Other types (JPEG, PNG, PDF, WebM): the first bytes only.
 
 A structure that does not hold (cut short, overrunning, bytes after its end) gives no media type: the
 caller refuses it (415). Memory is bounded: the scanner keeps at most a few hundred bytes besides the
@@ -295,6 +297,31 @@ def _ogg(media: str) -> Parser:
         pages += 1
 
 
+# WAV ----------------------------------------------------------------------------------------------------
+
+
+def _wav(media: str) -> Parser:
+    """RIFF: the WAVE form's declared size is the file's, and its chunks (each padded to an even length)
+    fill it exactly; a fmt and a data chunk among them."""
+    header = yield from _need(12)
+    if len(header) < 12:
+        return None
+    end = 8 + int.from_bytes(header[4:8], "little")
+    position = 12
+    seen: set[bytes] = set()
+    while position < end:
+        chunk = yield from _need(8)
+        if len(chunk) < 8:
+            return None
+        size = int.from_bytes(chunk[4:8], "little")
+        position += 8 + size + (size & 1)
+        if position > end or not (yield from _skip(size + (size & 1))):
+            return None
+        seen.add(chunk[:4])
+    after = yield from _need(1)
+    return media if not after and position == end and {b"fmt ", b"data"} <= seen else None
+
+
 # ISO base media ---------------------------------------------------------------------------------------------
 
 _CONTAINERS = {b"moov", b"trak", b"mdia", b"udta", b"meta"}
@@ -387,4 +414,5 @@ _PARSERS: dict[str, Callable[[str], Parser]] = {
     ft.MOV: _iso,
     ft.HEIC: _iso,
     ft.HEIF: _iso,
+    ft.WAV: _wav,
 }

@@ -10,8 +10,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from app.consent.vocabulary import ParticipationDecision as D
+from app.core.errors import Forbidden, UnsupportedMediaType
 from app.interviews import filetypes as ft
-from app.interviews.scanner import Scanner, Verdict
+from app.interviews.scanner import Scanner, Verdict, check_whole
 from tests.support import media
 
 
@@ -72,6 +74,13 @@ FILES = {
         + bytes(100),
         ft.M4A,
     ),
+    "wav": (media.wav(), ft.WAV),
+    "wav then a jpeg": (media.wav() + media.JPEG, None),
+    "wav declaring more than it holds": (media.wav()[:-3], None),
+    "wav without its data chunk": (
+        b"RIFF" + (4 + 24).to_bytes(4, "little") + b"WAVE" + media.wav()[12:36],
+        None,
+    ),
     "jpeg": (media.JPEG + os.urandom(1000), ft.JPEG),  # the first bytes only
     "nothing we take": (b"MZ" + os.urandom(1000), None),
 }
@@ -98,6 +107,7 @@ def test_the_verdict_is_the_whole_files_however_it_is_cut(data: bytes, expected:
 
 
 HEADS = [
+    media.wav()[:44],
     media.id3(),
     media.mp3_frames(1),
     media.adts_frames(1),
@@ -121,3 +131,18 @@ def test_a_long_mp3_is_walked_frame_by_frame_to_its_end() -> None:
     for at in range(0, len(data), 65536):
         scanner.feed(data[at : at + 65536])
     assert scanner.finish().media == ft.MP3
+
+
+def test_check_whole_refuses_what_the_whole_file_is() -> None:
+    sound = frozenset({D.AUDIO_RECORDING})
+    assert check_whole(ft.Kind.AUDIO, scan(media.mp3(10)), sound) == ft.MP3
+    with pytest.raises(UnsupportedMediaType) as broken:
+        check_whole(ft.Kind.AUDIO, scan(media.id3() + media.JPEG), sound)
+    assert (broken.value.status, broken.value.fields) == (415, ["file"])
+    assert "well-formed audio/mpeg" in str(broken.value.detail)
+    with pytest.raises(UnsupportedMediaType) as other_kind:  # a photo's type, broken or not, is no audio type
+        check_whole(ft.Kind.AUDIO, Verdict(ft.JPEG, None), sound)
+    assert "must be one of" in str(other_kind.value.detail)
+    with pytest.raises(Forbidden) as video:
+        check_whole(ft.Kind.AUDIO, scan(media.m4a(b"soun", b"vide")), sound)
+    assert video.value.extra == {"code": "consent_required", "decision": "video_recording"}

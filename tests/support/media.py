@@ -47,6 +47,16 @@ def adts_frames(count: int, payload: int = 200) -> bytes:
     return b"".join(header + os.urandom(payload) for _ in range(count))
 
 
+def wav(samples: int = 4000) -> bytes:
+    """A WAV file: 16-bit mono PCM at 8 kHz, ``samples`` samples of noise, and a LIST chunk."""
+    fmt = b"fmt " + (16).to_bytes(4, "little") + b"\x01\x00\x01\x00" + (8000).to_bytes(4, "little")
+    fmt += (16000).to_bytes(4, "little") + b"\x02\x00\x10\x00"
+    data = b"data" + (2 * samples).to_bytes(4, "little") + os.urandom(2 * samples)
+    info = b"LIST" + (13).to_bytes(4, "little") + b"INFOISFT\x01\x00\x00\x00x" + b"\x00"  # odd: a pad byte
+    body = b"WAVE" + fmt + data + info
+    return b"RIFF" + len(body).to_bytes(4, "little") + body
+
+
 # Ogg ------------------------------------------------------------------------------------------------------
 
 
