@@ -21,6 +21,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from anyio import to_thread
@@ -416,7 +417,10 @@ async def continue_upload(
         return stored
     finally:
         if not handed_over and not discarded:
-            await to_thread.run_sync(_keep, writer)
+            # A temp blob this transfer began and sealed no whole segment into holds nothing to resume
+            # after (a transfer at the wrong offset, say, after a refused completion removed the last one).
+            empty = writer.began and writer.received == 0
+            await to_thread.run_sync(writer.discard if empty else partial(_keep, writer))
 
 
 def _keep(writer: BlobWriter) -> None:

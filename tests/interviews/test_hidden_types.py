@@ -7,8 +7,10 @@ from __future__ import annotations
 import os
 import socket
 import uuid
+from functools import partial
 from typing import Any
 
+import httpx2 as httpx
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import func, select
@@ -20,7 +22,8 @@ from tests.support import media
 from tests.support.actors import Actor
 from tests.support.attachments import download, files, raw_upload, recording_interview
 from tests.support.consent import documenter_team
-from tests.support.server import serve
+from tests.support.database import ProvisionedDatabase
+from tests.support.server import at_once, serve
 
 SEGMENT = blobs.SEGMENT
 
@@ -352,3 +355,30 @@ def test_a_resumable_transfer_that_breaks_is_refused_and_keeps_nothing(
     assert files(app, "tmp") == []
     assert doc.get(f"/api/v1/uploads/{upload_id}").headers["upload-offset"] == "0"
     assert _rows(app) == (0, 1)
+
+
+def test_completing_transfers_of_a_refused_upload_at_once_store_nothing_and_leave_nothing(
+    app: FastAPI, sound_only: tuple[Actor, uuid.UUID], database: ProvisionedDatabase
+) -> None:
+    """Several tabs send the last bytes of an M4A whose video track comes last: one completes and is
+    refused, the others find the upload busy or its segments gone; no attachment, no temp blob."""
+    if not database.is_postgres:
+        pytest.skip("SQLite serialises writers from BEGIN IMMEDIATE, so these races cannot happen there")
+    doc, interview_id = sound_only
+    data = _moov_last(b"soun", b"vide")
+    upload_id = _open(doc, interview_id, data)
+    r = doc.request("PATCH", f"/api/v1/uploads/{upload_id}", content=data[:SEGMENT], headers={"upload-offset": "0"})
+    assert r.status_code == 200, r.text
+    headers = {"x-csrf-token": doc.csrf or "", "upload-offset": str(SEGMENT)}
+    with serve(app) as url:
+        tabs = [
+            httpx.Client(base_url=url, cookies=dict(doc.client.cookies), headers=headers, timeout=60) for _ in range(4)
+        ]
+        answers = at_once([partial(tab.patch, f"/api/v1/uploads/{upload_id}", content=data[SEGMENT:]) for tab in tabs])
+        for tab in tabs:
+            tab.close()
+    statuses = [a.status_code for a in answers]
+    assert statuses.count(403) == 1, [a.text for a in answers]
+    assert set(statuses) <= {403, 409}, [a.text for a in answers]
+    assert _rows(app) == (0, 1)
+    assert files(app, "tmp") == files(app, "blobs") == []
