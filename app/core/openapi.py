@@ -50,7 +50,7 @@ UPLOAD_PROBLEMS = {
     400: "The connection ended before the whole body arrived (a resumable upload keeps what was acknowledged)",
     408: "The client sent nothing for too long; resume, or send again",
     413: "The file is over the attachment limit",
-    415: "The file's type, sniffed from its first bytes, is not one its kind allows",
+    415: "The file's type is not one its kind allows, or the file is not well formed as the type its first bytes name",
 }
 
 

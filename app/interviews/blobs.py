@@ -29,7 +29,7 @@ from app.core.blobstore import BlobMissing, BlobStore, StoredBlob, TempBlob
 from app.core.errors import Conflict, ValidationFailed
 from app.crypto import streams
 from app.crypto.errors import DecryptionFailed
-from app.interviews.filetypes import SNIFF_BYTES
+from app.interviews.scanner import Scanner, Verdict
 
 SEGMENT = streams.DEFAULT_SEGMENT
 MIN_PADDED = 64 * 1024
@@ -81,8 +81,8 @@ class SealedBlob:
 
     sha256: bytes
     size: int
-    head: bytes
-    """The original's first bytes (up to SNIFF_BYTES), to sniff its type; never stored."""
+    verdict: Verdict
+    """What the original is, read from all of it as it passed (or, for a resumed upload, read back)."""
     stored_size: int
 
 
@@ -125,8 +125,10 @@ class BlobWriter:
         # compared with the first segment sealed again at that index before it is replaced.
         self._previous = previous or None
         self._pending = bytearray()
+        # A writer that sees the original from its first byte hashes and scans it as it passes; one that
+        # resumes after sealed segments reads them back at the end instead (see _rehash).
         self._hasher = hashlib.sha256() if self._start == 0 else None
-        self._head = bytearray()
+        self._scanner = Scanner() if self._start == 0 else None
         self.began = False
         """Whether this writer made the temp blob (resume() found none), rather than took it over."""
 
@@ -197,12 +199,16 @@ class BlobWriter:
         """Bytes taken but not yet sealed (less than a segment, in memory only)."""
         return len(self._pending)
 
+    def refusal(self) -> Verdict | None:
+        """What the file is, when what has passed already shows it does not hold together (scanner.Verdict)."""
+        return self._scanner.refusal() if self._scanner is not None else None
+
     def write(self, data: bytes) -> None:
         """Take the next bytes of the original; every whole segment is sealed and appended."""
         if self._hasher is not None:
             self._hasher.update(data)
-        if len(self._head) < SNIFF_BYTES:
-            self._head.extend(data[: SNIFF_BYTES - len(self._head)])
+        if self._scanner is not None:
+            self._scanner.feed(data)
         self._pending.extend(data)
         while len(self._pending) >= self._segment:
             piece = bytes(self._pending[: self._segment])
@@ -218,7 +224,7 @@ class BlobWriter:
         size = self._sealer.index * self._segment + len(self._pending)
         if size == 0:
             raise ValidationFailed("the file is empty", fields=["file"])
-        digest, head = self._digest()
+        digest, verdict = self._digest()
         padded = padded_size(size)
         data = bytes(self._pending)
         self._pending.clear()
@@ -230,7 +236,7 @@ class BlobWriter:
             position += piece
         self._append(self._sealer.seal_segment(TRAILER.pack(TRAILER_MAGIC, size, digest), final=True))
         self._temp.sync()
-        return SealedBlob(sha256=digest, size=size, head=head, stored_size=self._temp.size())
+        return SealedBlob(sha256=digest, size=size, verdict=verdict, stored_size=self._temp.size())
 
     def finalise(self) -> None:
         """Make the blob final (after its row committed)."""
@@ -254,25 +260,27 @@ class BlobWriter:
             self._previous = None
         self._temp.append(sealed)
 
-    def _digest(self) -> tuple[bytes, bytes]:
-        if self._hasher is not None:
-            return self._hasher.digest(), bytes(self._head)
+    def _digest(self) -> tuple[bytes, Verdict]:
+        if self._hasher is not None and self._scanner is not None:
+            return self._hasher.digest(), self._scanner.finish()
         return self._rehash()
 
-    def _rehash(self) -> tuple[bytes, bytes]:
-        """The SHA-256 and first bytes of a resumed upload's original, read back from its sealed
-        segments (hashlib's state cannot be kept between requests); the pending tail is added."""
+    def _rehash(self) -> tuple[bytes, Verdict]:
+        """The SHA-256 of a resumed upload's original and what it is, read back from its sealed segments,
+        opened one at a time in memory (neither hashlib's state nor the scanner's is kept between
+        requests); the pending tail is added."""
         step = streams.sealed_segment_size(self._segment)
         count = self._sealer.index
         salt = self._temp.read_at(0, streams.SALT_BYTES)
         pieces = (self._temp.read_at(streams.SALT_BYTES + i * step, step) for i in range(count))
         hasher = hashlib.sha256()
-        head = b""
+        scanner = Scanner()
         for plain in streams.open_segments(self._dek, self._object_id, self._person_id, salt, pieces, ends=False):
             hasher.update(plain)
-            head = head or plain[:SNIFF_BYTES]
+            scanner.feed(plain)
         hasher.update(self._pending)
-        return hasher.digest(), (head or bytes(self._pending))[:SNIFF_BYTES]
+        scanner.feed(bytes(self._pending))
+        return hasher.digest(), scanner.finish()
 
 
 def _content(

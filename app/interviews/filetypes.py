@@ -4,7 +4,9 @@ and which types each kind allows.
 The type is read from the bytes, never taken from the client's Content-Type or the file name's
 extension. Sniffing looks at magic numbers only (no libmagic), for the common evidence types; a
 file it does not recognise is refused (415), as is a recognised type the declared kind does not
-allow.
+allow. This is the early check, before anything is stored; ``app/interviews/scanner.py`` then reads the
+whole file, which must hold together as the type named here and may turn out to need more (an M4A with a
+video track is video/mp4).
 
 What a file is also decides which participation decision it needs (``CONTENT_DECISION``), whatever
 kind the client declared: an image needs ``photos`` even when filed as a document, and a container
@@ -147,7 +149,11 @@ def check_type(kind: Kind, head: bytes, agreed: frozenset[ParticipationDecision]
     """The sniffed media type when the declared kind allows it (415 otherwise: the message names the
     kind's allowed types, never anything read from the file) and the person agreed to what it is
     (``agreed``, the decisions their latest participation consent agrees to; 403 otherwise)."""
-    media = sniff(head)
+    return check_media(kind, sniff(head), agreed)
+
+
+def check_media(kind: Kind, media: str | None, agreed: frozenset[ParticipationDecision]) -> str:
+    """As check_type, for a media type already told (by sniff(), or by the scanner from the whole file)."""
     if media is None or media not in ALLOWED[kind]:
         allowed = ", ".join(sorted(ALLOWED[kind]))
         raise UnsupportedMediaType(f"a {kind.value} attachment must be one of: {allowed}", fields=["file"])

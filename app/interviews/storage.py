@@ -21,6 +21,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from anyio import to_thread
@@ -31,12 +32,13 @@ from sqlalchemy.orm.attributes import set_committed_value
 from app.consent.vocabulary import ParticipationDecision
 from app.core.blobstore import BlobBusy
 from app.core.db import db_now, new_id, on_outcome, release_work, resume_work
-from app.core.errors import Conflict, NotFound, PayloadTooLarge, ValidationFailed
+from app.core.errors import Conflict, Forbidden, NotFound, PayloadTooLarge, UnsupportedMediaType, ValidationFailed
 from app.core.uploads import next_chunk, read_upload
 from app.interviews import custody
 from app.interviews.blobs import SEGMENT, BlobWriter, SealedBlob, VerifiedBlob, acknowledged, open_verified
 from app.interviews.filetypes import SNIFF_BYTES, Kind, check_type
 from app.interviews.models import Attachment, AttachmentUpload
+from app.interviews.scanner import check_whole
 from app.interviews.schemas import AttachmentStored, SealedAttachmentFacts, SealedUploadDetails
 from app.keys import datakeys
 from app.keys.sealed import Place, open_json, seal_json
@@ -142,9 +144,10 @@ async def receive_attachment(
     """Store the attachment a request carries (a raw body or an HTML form; see app/core/uploads.py).
 
     Refusals: 413 past attachments.max_bytes, 415 for a type the kind does not allow (decided from
-    the first bytes, before any segment is written), 422 for a file name with path tricks or an
-    empty file, 408 when the client stalls, 400 when it goes away, and whatever ``authorise``
-    raises. Any of them leaves no row and no blob.
+    the first bytes, before any segment is written; then from the whole file, as it passes, which
+    must hold together as that type), 403 consent_required for what the whole file is, 422 for a
+    file name with path tricks or an empty file, 408 when the client stalls, 400 when it goes away,
+    and whatever ``authorise`` raises. Any of them leaves no row and no blob.
     """
     limits = runtime.settings.attachments
     incoming = await read_upload(
@@ -158,6 +161,7 @@ async def receive_attachment(
     try:
         await _transfer(writer, incoming.chunks, target, sniff=True)
         sealed = await to_thread.run_sync(writer.finish)
+        check_whole(target.kind, sealed.verdict, target.agreed)
         await to_thread.run_sync(resume_work, session)
 
         def record(s: Session) -> AttachmentStored:
@@ -174,7 +178,8 @@ async def receive_attachment(
 
 async def _transfer(writer: BlobWriter, chunks: AsyncIterator[bytes], target: UploadTarget, *, sniff: bool) -> None:
     """Feed the file to the writer, a segment at a time off the event loop; with ``sniff``, the type
-    is checked from the first bytes before anything is sealed."""
+    is checked from the first bytes before anything is sealed. A writer that sees the file from its first
+    byte scans it as it passes: a structure that breaks is refused (415) as soon as it does."""
     head = bytearray()
     buffer = bytearray()
     async for chunk in chunks:
@@ -188,6 +193,8 @@ async def _transfer(writer: BlobWriter, chunks: AsyncIterator[bytes], target: Up
             data = bytes(buffer)
             buffer.clear()
             await to_thread.run_sync(writer.write, data)
+            if (refused := writer.refusal()) is not None:
+                check_whole(target.kind, refused, target.agreed)
     if sniff and head:
         check_type(target.kind, bytes(head), target.agreed)  # a file shorter than the sniffing window
     if buffer:
@@ -253,7 +260,7 @@ def _insert(
         case_id=target.case_id,
         kind=target.kind.value,
         category=target.category,
-        media_type=check_type(target.kind, sealed.head, target.agreed),
+        media_type=check_whole(target.kind, sealed.verdict, target.agreed),
         segment_size=SEGMENT,
         stored_size=sealed.stored_size,
         uploaded_by=target.uploader_id,
@@ -355,6 +362,12 @@ async def continue_upload(
     Every whole segment sealed is kept, even when the transfer is cut (400), stalls (408) or sends
     more than declared (422): the client asks for the state and resumes from its offset. 409 when
     the offset is not the server's (with the right one) or another transfer of the upload is on.
+
+    The transfer that completes the upload reads the whole file back (blobs.BlobWriter._rehash) and
+    checks what it is (scanner.check_whole): when that refuses it (415, or 403 consent_required), or a
+    transfer from offset 0 is refused for its first bytes or a structure that breaks as it passes, the
+    sealed segments are removed at once and the upload stays, empty, at offset 0, until it is
+    abandoned (DELETE) or expires.
     """
     (row, target), dek = await to_thread.run_sync(_decide_upload, session, runtime, load)
     upload_id = row.id
@@ -368,16 +381,29 @@ async def continue_upload(
         # the attachment's id beside its final blob; one found is left for the sweeper to settle.
         await to_thread.run_sync(writer.discard if writer.began else writer.close)
         raise
-    handed_over = False
+    handed_over = discarded = False
     try:
         if offset != writer.received:
             raise OffsetMismatch(writer.received)
-        await _transfer(writer, _bounded(body, length - offset, runtime), target, sniff=offset == 0)
+        try:
+            await _transfer(writer, _bounded(body, length - offset, runtime), target, sniff=offset == 0)
+        except (Forbidden, UnsupportedMediaType):
+            discarded = True  # refused for what the file is: nothing of it is kept (see below)
+            await to_thread.run_sync(writer.discard)
+            raise
         if writer.received + writer.pending < length:
             await to_thread.run_sync(writer.sync)
             await to_thread.run_sync(resume_work, session)
             return await to_thread.run_sync(_touch, session, runtime, load, target, length)
         sealed = await to_thread.run_sync(writer.finish)
+        try:
+            check_whole(target.kind, sealed.verdict, target.agreed)
+        except (Forbidden, UnsupportedMediaType):
+            # Never kept for a later try: the same bytes would be refused again, and a file the person
+            # did not agree to is not held on their behalf.
+            discarded = True
+            await to_thread.run_sync(writer.discard)
+            raise
         await to_thread.run_sync(resume_work, session)
 
         def record(s: Session) -> AttachmentStored:
@@ -391,8 +417,11 @@ async def continue_upload(
         handed_over = True
         return stored
     finally:
-        if not handed_over:
-            await to_thread.run_sync(_keep, writer)
+        if not handed_over and not discarded:
+            # A temp blob this transfer began and sealed no whole segment into holds nothing to resume
+            # after (a transfer at the wrong offset, say, after a refused completion removed the last one).
+            empty = writer.began and writer.received == 0
+            await to_thread.run_sync(writer.discard if empty else partial(_keep, writer))
 
 
 def _take_upload(session: Session, upload_id: uuid.UUID) -> None:

@@ -15,6 +15,8 @@ from app.crypto import streams
 from app.crypto.errors import DecryptionFailed
 from app.interviews import blobs
 from app.interviews.blobs import BlobWriter, ResumeMismatch, open_verified, padded_size, stored_size
+from app.interviews.scanner import Scanner, Verdict
+from tests.support import media
 
 SEG = 4096  # small segments, so that small files have many
 STEP = SEG + streams.TAG_BYTES
@@ -39,7 +41,9 @@ def _store_blob(store: DirectoryBlobStore, data: bytes, object_id: uuid.UUID | N
     sealed = writer.finish()
     assert sealed.size == len(data)
     assert sealed.sha256 == hashlib.sha256(data).digest()
-    assert sealed.head == data[:64]
+    scanner = Scanner()
+    scanner.feed(data)
+    assert sealed.verdict == scanner.finish()  # what the file is, told as it passed in chunks
     writer.finalise()
     return object_id
 
@@ -251,6 +255,24 @@ def test_resuming_after_a_cut_at_a_random_segment_gives_the_same_blob(store: Dir
     assert digest == hashlib.sha256(data).digest()
     assert _read(store, object_id, data) == data
     assert _path(store, object_id).stat().st_size == stored_size(len(data), SEG)
+
+
+@pytest.mark.parametrize("cut", [0, 5, SEG, 3 * SEG + 7, 6 * SEG])
+def test_a_resumed_writer_reads_back_what_the_whole_file_is(store: DirectoryBlobStore, cut: int) -> None:
+    """The video track sits past every cut: the writer that completes the file must see it, whether it
+    saw the file pass from its first byte or reads the sealed segments back."""
+    data = media.ftyp(b"M4A ", b"M4A ") + media.box(b"mdat", os.urandom(6 * SEG)) + media.moov(b"soun", b"vide")
+    object_id = uuid.uuid4()
+    writer = BlobWriter.create(store, object_id, PERSON, DEK, SEG)
+    writer.write(data[:cut])
+    writer.sync()
+    writer.close()
+    writer = BlobWriter.resume(store, object_id, PERSON, DEK, len(data), SEG)
+    writer.write(data[writer.received :])
+    sealed = writer.finish()
+    assert sealed.verdict == Verdict("audio/mp4", "video/mp4")
+    assert sealed.sha256 == hashlib.sha256(data).digest()
+    writer.discard()
 
 
 def test_resuming_with_other_bytes_over_a_torn_segment_is_refused(store: DirectoryBlobStore) -> None:

@@ -11,6 +11,7 @@ from urllib.parse import quote
 
 from fastapi import FastAPI
 
+from tests.support import media
 from tests.support.actors import Actor
 from tests.support.interviews import checklist, consenting_person, new_interview, patch
 
@@ -76,7 +77,7 @@ HEADS = {
     "jpeg": b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00",
     "png": b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR",
     "pdf": b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n",
-    "m4a": b"\x00\x00\x00\x20ftypM4A \x00\x00\x00\x00M4A mp42isom\x00\x00\x00\x00",
+    "m4a": media.m4a_head(),  # its media data runs to the end: what follows is taken as sound
 }
 
 

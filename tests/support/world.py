@@ -30,6 +30,7 @@ from app.keys.store import FileKeyStore, Keys, write_private_file
 from app.main import create_app
 from app.recipients import service as recipients
 from app.recipients.schemas import RecipientCreate
+from tests.support import media
 from tests.support.actors import Actor, login, make_user, now, shift_clock
 from tests.support.cheap import CHEAP_ARGON2
 from tests.support.consent import identity, participation, person_in, use_consent
@@ -133,7 +134,7 @@ def body_of(payload: Any, headers: dict[str, str] | None = None) -> dict[str, An
 
 PHOTO = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00" + bytes(range(256)) * 8
 """A small JPEG-looking file for the world's uploads."""
-RECORDING = b"\x00\x00\x00\x20ftypM4A \x00\x00\x00\x00M4A mp42isom\x00\x00\x00\x00" + bytes(range(256)) * 4
+RECORDING = media.m4a_head() + bytes(range(256)) * 4
 """The bytes of the world's resumable upload."""
 UPLOAD_PHOTO = Raw(PHOTO, {"attachment-kind": "photo", "attachment-category": "photos_other"})
 RECORDING_DECISIONS = {"audio_recording": True, "video_recording": True, "photos": True}
