@@ -49,6 +49,9 @@ def test_the_tree_keeps_every_contract(tmp_path: Path) -> None:
         ("app/consent/decision.py", "from app.consent import categories", "decide() imports nothing but"),
         ("app/consent/decision_inputs.py", "import sqlalchemy", "decide() imports nothing but"),
         ("app/consent/decision.py", "from app.core import errors", "decide() imports nothing but"),
+        ("app/people/service.py", "from app.web import render", "Domains never import faces"),
+        ("app/web/routes_cases.py", "from app.people import routes", "The web pages are a face beside the API"),
+        ("app/web/render.py", "from cryptography.hazmat.primitives import hashes", "Only app.crypto imports"),
     ],
 )
 def test_a_back_import_breaks_its_contract(tmp_path: Path, module: str, back_import: str, contract: str) -> None:

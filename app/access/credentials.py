@@ -24,4 +24,5 @@ def csrf_token(session_secret: str) -> str:
 
 
 def csrf_matches(session_secret: str, presented: str | None) -> bool:
-    return presented is not None and hmac.compare_digest(csrf_token(session_secret), presented)
+    # On bytes: compare_digest refuses a str with non-ASCII characters, which a form field may hold.
+    return presented is not None and hmac.compare_digest(csrf_token(session_secret).encode(), presented.encode())
