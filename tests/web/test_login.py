@@ -95,13 +95,12 @@ def test_enrolment_shows_the_qr_code_then_recovery_codes_that_work_once(app: Fas
     assert client.get("/cases").headers["location"] == "/account/second-factor"  # nothing else until enrolled
     shown = submit(client, "/account/second-factor", "/account/second-factor")
     assert shown.status_code == 200
-    assert "<svg" in shown.text and 'class="segno"' in shown.text
+    assert "<svg" in shown.text
+    assert 'class="segno"' in shown.text
     found = re.search(r'id="totp-secret">([A-Z2-7]+)<', shown.text)
     assert found
     secret = found.group(1)
-    wrong = client.post(
-        "/account/second-factor/confirm", data={"csrf_token": token_in(shown.text), "code": "000000"}
-    )
+    wrong = client.post("/account/second-factor/confirm", data={"csrf_token": token_in(shown.text), "code": "000000"})
     assert wrong.status_code == 403
     assert "that code is not right" in wrong.text
     codes_page = client.post(
