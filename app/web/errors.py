@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.access.deps import clear_session_cookie, session_cookie
-from app.core.errors import AppError, Unauthenticated, app_error
+from app.core.errors import AppError, Unauthenticated, app_error, http_error
 from app.runtime import Runtime
 from app.web import render
 
@@ -53,6 +54,16 @@ async def page_error(request: Request, exc: Exception) -> Response:
     return render.page(request, "error.html", {"detail": detail}, status_code=exc.status)
 
 
+async def page_not_found(request: Request, exc: Exception) -> Response:
+    """An unknown page or a wrong method, in the pages' layout and headers."""
+    assert isinstance(exc, StarletteHTTPException)
+    if not is_page(request):
+        return await http_error(request, exc)
+    detail = render.gettext(request, "Not found")
+    return render.page(request, "error.html", {"detail": detail}, status_code=exc.status_code)
+
+
 def install(app: FastAPI) -> None:
-    """After core's handlers: the same AppError, answered as a page on page paths."""
+    """After core's handlers: the same errors, answered as pages on page paths."""
     app.add_exception_handler(AppError, page_error)
+    app.add_exception_handler(StarletteHTTPException, page_not_found)
