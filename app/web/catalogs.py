@@ -33,9 +33,11 @@ def read(language: str) -> Catalog:
 
 
 def gaps(language: str) -> dict[str, set[str]]:
+    return gaps_of(read(language), extract())
+
+
+def gaps_of(catalog: Catalog, wanted: set[str]) -> dict[str, set[str]]:
     """What a catalog lacks (missing, empty or fuzzy) and what it keeps that nothing uses."""
-    catalog = read(language)
-    wanted = extract()
     present = {m.id: m for m in catalog if isinstance(m.id, str) and m.id}
     return {
         "missing": wanted - set(present),

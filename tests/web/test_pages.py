@@ -69,7 +69,7 @@ def _client(world: World, who: str) -> tuple[TestClient, str]:
     return actor.client, actor.csrf
 
 
-def _answer(response: Any) -> str:
+def answer_of(response: Any) -> str:
     if response.status_code in (302, 303, 307):
         return f"{response.status_code} {response.headers['location']}"
     return str(response.status_code)
@@ -126,7 +126,7 @@ def test_page_matrix(world: World, method: str, template: str) -> None:
             filled = {name: value.format(who=who) for name, value in fields.items()}
             response = client.post(path, data={"csrf_token": token, **filled})
         assert_page_headers(response)
-        got[who] = _answer(response)
+        got[who] = answer_of(response)
     assert got == expected
 
 
