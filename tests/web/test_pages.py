@@ -4,12 +4,16 @@ switch and the static assets are public; every other page sends a visitor withou
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
+from app.audit.models import AuditEvent
+from app.core.db import unit_of_work
 from app.web.deps import get_page_principal
 from app.web.render import PAGE_CSP
 from app.web.routes import PUBLIC_PAGES
@@ -142,3 +146,37 @@ def test_an_unknown_page_is_a_plain_404_with_the_headers(app: FastAPI) -> None:
     missing = browser(app).get("/no-such-page", headers={"accept": "text/html"})
     assert missing.status_code == 404
     assert_page_headers(missing)
+
+
+def test_my_cases_shows_what_the_api_lists_and_nothing_more(world: World) -> None:
+    for who in ("doc_in", "doc_out"):
+        actor = world.actors[who]
+        listed = actor.get("/api/v1/cases").json()["items"]
+        page = actor.get("/cases")
+        assert page.status_code == 200
+        assert [c["code"] for c in listed] == re.findall(r'<span class="code">([^<]+)</span>', page.text)
+    assert "/cases/" in world.actors["doc_in"].get("/cases").text
+    assert "/cases/" not in world.actors["doc_out"].get("/cases").text
+    doc = world.actors["doc_in"]
+    people = [p["code"] for p in doc.get(f"/api/v1/cases/{world.case_id}/people").json()["items"]]
+    assert people
+    shown = doc.get(f"/cases/{world.case_id}")
+    assert re.findall(r'<td class="code">([^<]+)</td>', shown.text) == people
+
+
+def _last_event(world: World) -> AuditEvent:
+    with unit_of_work(world.app.state.sessionmaker) as s:
+        event = s.scalars(select(AuditEvent).order_by(AuditEvent.seq.desc()).limit(1)).one()
+        s.expunge(event)
+        return event
+
+
+def test_a_page_records_the_event_its_api_twin_records(world: World) -> None:
+    doc = world.actors["doc_in"]
+    assert doc.get(f"/cases/{world.case_id}").status_code == 200
+    event = _last_event(world)
+    assert (event.action, event.case_id, event.outcome) == ("person.list", world.case_id, "allowed")
+    assert event.actor == f"user:{doc.user_id}"
+    assert world.actors["doc_out"].get(f"/cases/{world.case_id}").status_code == 404
+    denied = _last_event(world)
+    assert (denied.action, denied.outcome, denied.status) == ("person.list", "denied", 404)
