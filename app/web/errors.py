@@ -46,12 +46,11 @@ async def page_error(request: Request, exc: Exception) -> Response:
     if exc.extra.get("code") == "csrf":
         detail = render.gettext(request, "This form has expired. Go back, reload the page and try again.")
         return render.page(request, "error.html", {"detail": detail}, status_code=exc.status)
-    if again is not None:
-        template, context = again
-        detail = render.gettext(request, exc.detail)
-        return render.page(request, template, {**context, "error": detail}, status_code=exc.status)
     detail = render.gettext(request, exc.detail)
-    return render.page(request, "error.html", {"detail": detail}, status_code=exc.status)
+    template, context = again if again is not None else ("error.html", {})
+    shown = render.page(request, template, {**context, "error": detail, "detail": detail}, status_code=exc.status)
+    shown.headers.update(exc.headers())  # Retry-After on a throttled form
+    return shown
 
 
 async def page_not_found(request: Request, exc: Exception) -> Response:

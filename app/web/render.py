@@ -21,7 +21,8 @@ STATIC = Path(__file__).parent / "static"
 STATIC_URL = "/static/web"
 LANGUAGE_COOKIE = "testimony_lang"
 FORM_COOKIE = "testimony_form"
-"""A random value for the forms shown before login (login, language): the double-submit token."""
+"""A random value for the forms shown before login (login, language): the double-submit token.
+Outside development it is ``__Host-`` prefixed, so that no sibling subdomain can plant one."""
 CSRF_FIELD = "csrf_token"
 
 # Pages load only their own stylesheet and script: no inline script or style, no other origin,
@@ -81,6 +82,10 @@ def _secure(request: Request) -> bool:
     return not _runtime(request).settings.development
 
 
+def _form_cookie(request: Request) -> str:
+    return f"__Host-{FORM_COOKIE}" if _secure(request) else FORM_COOKIE
+
+
 def form_token(request: Request) -> tuple[str, str | None]:
     """The token forms carry, and a new form cookie to set when there was none.
 
@@ -90,7 +95,7 @@ def form_token(request: Request) -> tuple[str, str | None]:
     secret = getattr(request.state, "session_secret", None)
     if secret and getattr(request.state, "principal", None) is not None:
         return csrf_token(secret), None
-    existing = request.cookies.get(FORM_COOKIE)
+    existing = request.cookies.get(_form_cookie(request))
     if existing:
         return existing, None
     fresh = secrets.token_urlsafe(32)
@@ -102,7 +107,7 @@ def token_matches(request: Request, presented: str | None) -> bool:
     token), compared in constant time on bytes."""
     if not presented:
         return False
-    expected = request.cookies.get(FORM_COOKIE)
+    expected = request.cookies.get(_form_cookie(request))
     if expected and secrets.compare_digest(expected.encode(), presented.encode()):
         return True
     secret = session_cookie(request, _runtime(request))
@@ -132,7 +137,7 @@ def page(
     response = HTMLResponse(body, status_code=status_code, headers=PAGE_HEADERS)
     if new_cookie:
         response.set_cookie(
-            FORM_COOKIE, new_cookie, path="/", secure=_secure(request), httponly=True, samesite="strict"
+            _form_cookie(request), new_cookie, path="/", secure=_secure(request), httponly=True, samesite="strict"
         )
     return response
 

@@ -14,7 +14,11 @@ from app.access.principal import Principal
 from app.access.roles import Role
 from app.accounts.service import reset_password
 from app.audit.models import AuditEvent
+from app.core.config import Settings
 from app.core.db import unit_of_work
+from app.keys.store import Keys
+from app.main import create_app
+from tests.conftest import production
 from tests.support.actors import PASSWORD, code, make_user, runtime, shift_clock
 from tests.support.pages import browser, page_login, submit, token_in
 
@@ -54,10 +58,9 @@ def test_a_wrong_password_or_a_missing_code_shows_the_form_again(app: FastAPI) -
 def test_a_second_factor_code_opens_one_login_per_step(app: FastAPI) -> None:
     _, secret = make_user(app, "lusine", [Role.DOCUMENTER])
     assert secret is not None
-    _, first = page_login(app, "lusine", secret)
-    assert first.status_code == 303
-    _, again = page_login(app, "lusine", secret)  # the same 30-second step: spent
-    assert again.status_code == 401
+    one_code = {"username": "lusine", "password": PASSWORD, "totp": code(secret, app)}  # made once: one step
+    assert submit(browser(app), "/login", "/login", one_code).status_code == 303
+    assert submit(browser(app), "/login", "/login", one_code).status_code == 401  # that step is spent
     _, next_step = page_login(app, "lusine", secret, steps=1)
     assert next_step.status_code == 303
 
@@ -155,3 +158,33 @@ def test_a_one_time_password_leads_to_the_forced_password_change(app: FastAPI) -
     assert client.get("/cases").status_code == 200
     _, with_new = page_login(app, "arpi", secret, steps=1, password=NEW_PASSWORD)
     assert with_new.status_code == 303
+
+
+def test_outside_development_the_cookies_are_host_only_and_secure(settings: Settings, keys: Keys) -> None:
+    app = create_app(production(settings), keys)
+    make_user(app, "prod", [Role.DOCUMENTER], with_totp=False)
+    client = browser(app)
+    shown = client.get("/login")
+    header = shown.headers["set-cookie"]
+    assert header.startswith("__Host-testimony_form=")
+    for flag in ("HttpOnly", "Secure", "SameSite=strict", "Path=/"):
+        assert flag.lower() in header.lower()
+    logged_in = client.post(
+        "/login", data={"csrf_token": token_in(shown.text), "username": "prod", "password": PASSWORD}
+    )
+    assert logged_in.status_code == 303
+    assert logged_in.headers["set-cookie"].startswith("__Host-testimony_session=")
+    app.state.engine.dispose()
+
+
+def test_a_throttled_login_says_when_to_try_again(app: FastAPI) -> None:
+    make_user(app, "lusine", [Role.DOCUMENTER])
+    client = browser(app)
+    token = token_in(client.get("/login").text)
+    answers = [
+        client.post("/login", data={"csrf_token": token, "username": "lusine", "password": "wrong"})
+        for _ in range(runtime(app).settings.throttle.per_account_address + 1)
+    ]
+    assert [a.status_code for a in answers][-1] == 429
+    assert "Too many attempts; try again later." in answers[-1].text
+    assert int(answers[-1].headers["retry-after"]) > 0
