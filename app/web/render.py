@@ -13,6 +13,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 
 from app.access.credentials import csrf_matches, csrf_token
 from app.access.deps import session_cookie
+from app.access.principal import Principal
 from app.runtime import Runtime
 from app.web import i18n
 
@@ -119,6 +120,7 @@ def page(
 ) -> HTMLResponse:
     language = language_of(request)
     token, new_cookie = form_token(request)
+    principal: Principal | None = getattr(request.state, "principal", None)
     body = (
         environment(language)
         .get_template(template)
@@ -130,7 +132,9 @@ def page(
             csrf_field=CSRF_FIELD,
             csrf_token=token,
             static=STATIC_URL,
-            signed_in=getattr(request.state, "principal", None) is not None,
+            signed_in=principal is not None,
+            # A login that must first change its password or enrol sees only that step (and logout).
+            restricted=principal is not None and (principal.must_change_password or principal.must_enrol_totp),
             current_path=request.url.path,
         )
     )

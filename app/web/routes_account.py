@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
@@ -83,6 +84,7 @@ def confirm_enrolment(
     codes, secret = auth.confirm_totp(session, runtime, principal, data.code, client)
     if secret is not None:
         request.state.session_secret = secret  # the page's forms carry the renewed session's token
+    request.state.principal = replace(principal, must_enrol_totp=False)  # enrolled: the menu is offered
     response = render.page(request, "recovery_codes.html", {"codes": codes})
     if secret is not None:
         set_session_cookie(response, runtime, secret)

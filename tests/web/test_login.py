@@ -96,6 +96,9 @@ def test_enrolment_shows_the_qr_code_then_recovery_codes_that_work_once(app: Fas
     client, answer = page_login(app, "narek", None)
     assert answer.headers["location"] == "/account/second-factor"
     assert client.get("/cases").headers["location"] == "/account/second-factor"  # nothing else until enrolled
+    step = client.get("/account/second-factor").text
+    assert 'href="/cases"' not in step  # only this step is offered, and logout
+    assert 'action="/logout"' in step
     shown = submit(client, "/account/second-factor", "/account/second-factor")
     assert shown.status_code == 200
     assert "<svg" in shown.text
@@ -155,6 +158,7 @@ def test_a_one_time_password_leads_to_the_forced_password_change(app: FastAPI) -
         },
     )
     assert (changed.status_code, changed.headers["location"]) == (303, "/")
+    assert 'href="/cases"' in client.get("/").text  # no longer restricted: the whole menu
     assert client.get("/cases").status_code == 200
     _, with_new = page_login(app, "arpi", secret, steps=1, password=NEW_PASSWORD)
     assert with_new.status_code == 303
