@@ -21,3 +21,16 @@ SERVICE_MESSAGES = (
     _("Fill in every field."),
     _("The two new passwords are not the same."),
 )
+
+CONSENT_STATUS = {
+    "requested": _("consent asked, not yet given"),
+    "deferred": _("needs time to think (deferred)"),
+    "given": _("consent given"),
+    "renewed": _("consent renewed"),
+    "refused": _("consent refused"),
+    "withdrawn": _("consent withdrawn"),
+    "expired": _("consent expired"),
+    "invalidated": _("consent invalidated"),
+    "unknown": _("consent unknown"),
+}
+"""A participation-consent status (the DPV names of app.consent.vocabulary) as staff read it."""

@@ -14,6 +14,7 @@ from app.core.pagination import PageQuery
 from app.people import service as people
 from app.web import render
 from app.web.deps import PagePrincipal
+from app.web.messages import CONSENT_STATUS
 
 router = APIRouter(route_class=UnitOfWorkRoute, include_in_schema=False)
 
@@ -32,4 +33,14 @@ def case_people(
 ) -> Response:
     case = cases.get_case(session, principal, case_id)
     listed = people.list_people(session, principal, case_id, page)
-    return render.page(request, "case.html", {"case": case, "people": listed.items, "next_cursor": listed.next_cursor})
+
+    def consent_status(status: str) -> str:
+        return render.gettext(request, CONSENT_STATUS.get(status, status))
+
+    context = {
+        "case": case,
+        "people": listed.items,
+        "next_cursor": listed.next_cursor,
+        "consent_status": consent_status,
+    }
+    return render.page(request, "case.html", context)
