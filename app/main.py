@@ -45,6 +45,11 @@ from app.keys.store import Keys, open_keys
 from app.people import routes as people_routes
 from app.recipients import routes as recipient_routes
 from app.runtime import Runtime
+from app.web import errors as web_errors
+from app.web import render as web_render
+from app.web import routes as web_routes
+from app.web import routes_account as web_account_routes
+from app.web import routes_cases as web_case_routes
 
 OPENAPI_URL = "/api/openapi.json"
 DOCS_URL = "/api/docs"
@@ -91,6 +96,7 @@ def create_app(settings: Settings | None = None, keys: Keys | None = None) -> Fa
     app.state.claimed_credential = claimed_credential
 
     install_error_handlers(app)
+    web_errors.install(app)  # the same errors, as pages on the web interface's paths
     app.add_exception_handler(IntegrityError, integrity_violation)
     app.add_exception_handler(PoolTimeout, database_busy)
     app.add_exception_handler(OperationalError, transient_failure)
@@ -109,6 +115,11 @@ def create_app(settings: Settings | None = None, keys: Keys | None = None) -> Fa
     app.include_router(attachment_routes.router)
     app.include_router(statement_routes.router)
     app.include_router(recipient_routes.router)
+    web_render.load()  # compile the pages' catalogs and read their templates now, not at first use
+    app.include_router(web_routes.router)
+    app.include_router(web_account_routes.router)
+    app.include_router(web_case_routes.router)
+    app.mount(web_render.STATIC_URL, StaticFiles(directory=web_render.STATIC), name="web-static")
     describe_problems(app, PUBLIC_PATHS)
     if settings.development:
         _install_docs(app)

@@ -1,0 +1,45 @@
+"""The pages' principal: the session cookie only (never a bearer token), with the form's CSRF field."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from app.access import auth
+from app.access.deps import RuntimeDep, get_client, session_cookie
+from app.access.principal import Client, Principal
+from app.audit.unit_of_work import DbSession
+from app.web.render import CSRF_FIELD
+
+UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+async def form_csrf(request: Request) -> str | None:
+    """The form's hidden token field, on unsafe methods (Starlette keeps the parsed form for the route)."""
+    if request.method not in UNSAFE:
+        return None
+    value = (await request.form()).get(CSRF_FIELD)
+    return value if isinstance(value, str) else None
+
+
+def get_page_client(request: Request, runtime: RuntimeDep, token: Annotated[str | None, Depends(form_csrf)]) -> Client:
+    """The API's client, with the form field where the API reads the X-CSRF-Token header: the same
+    check in auth.resolve then refuses a form posted without the session's token."""
+    base = get_client(request, runtime)
+    return Client(address=base.address, method=request.method, csrf_header=token)
+
+
+PageClient = Annotated[Client, Depends(get_page_client)]
+
+
+def get_page_principal(request: Request, session: DbSession, runtime: RuntimeDep, client: PageClient) -> Principal:
+    """Every page but the public ones depends on this; tests walk the page routes to prove it."""
+    cookie = session_cookie(request, runtime)
+    principal = auth.resolve(session, runtime, bearer=None, cookie=cookie, client=client)
+    request.state.principal = principal
+    request.state.session_secret = cookie
+    return principal
+
+
+PagePrincipal = Annotated[Principal, Depends(get_page_principal)]

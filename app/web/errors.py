@@ -1,0 +1,68 @@
+"""Errors on pages: a login page for a missing or ended session, the pending account step for a
+restricted login, the form again with its error, or a plain error page. The API keeps problem+json."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.responses import Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from app.access.deps import clear_session_cookie, session_cookie
+from app.core.errors import AppError, Unauthenticated, app_error, http_error
+from app.runtime import Runtime
+from app.web import render
+
+LOGIN = "/login"
+PASSWORD = "/account/password"  # noqa: S105 - a path
+SECOND_FACTOR = "/account/second-factor"
+PENDING_STEP = {"password_change_required": PASSWORD, "totp_enrolment_required": SECOND_FACTOR}
+
+
+def is_page(request: Request) -> bool:
+    return not request.url.path.startswith(("/api/", "/static/"))
+
+
+def on_error(request: Request, template: str, **context: object) -> None:
+    """The page to show again, with the error, when the service refuses this form."""
+    request.state.page_on_error = (template, context)
+
+
+async def page_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, AppError)
+    if not is_page(request):
+        return await app_error(request, exc)
+    runtime: Runtime = request.app.state.runtime
+    again: tuple[str, dict[str, object]] | None = getattr(request.state, "page_on_error", None)
+    if isinstance(exc, Unauthenticated) and again is None:
+        # No session, or one that ended: to the login page, which says so when a session was presented.
+        ended = session_cookie(request, runtime) is not None
+        response = render.redirect(f"{LOGIN}?ended=1" if ended else LOGIN)
+        if ended:
+            clear_session_cookie(response, runtime)
+        return response
+    step = PENDING_STEP.get(str(exc.extra.get("code")))
+    if step is not None and request.url.path != step:
+        return render.redirect(step)
+    if exc.extra.get("code") == "csrf":
+        detail = render.gettext(request, "This form has expired. Go back, reload the page and try again.")
+        return render.page(request, "error.html", {"detail": detail}, status_code=exc.status)
+    detail = render.gettext(request, exc.detail)
+    template, context = again if again is not None else ("error.html", {})
+    shown = render.page(request, template, {**context, "error": detail, "detail": detail}, status_code=exc.status)
+    shown.headers.update(exc.headers())  # Retry-After on a throttled form
+    return shown
+
+
+async def page_not_found(request: Request, exc: Exception) -> Response:
+    """An unknown page or a wrong method, in the pages' layout and headers."""
+    assert isinstance(exc, StarletteHTTPException)
+    if not is_page(request):
+        return await http_error(request, exc)
+    detail = render.gettext(request, "Not found")
+    return render.page(request, "error.html", {"detail": detail}, status_code=exc.status_code)
+
+
+def install(app: FastAPI) -> None:
+    """After core's handlers: the same errors, answered as pages on page paths."""
+    app.add_exception_handler(AppError, page_error)
+    app.add_exception_handler(StarletteHTTPException, page_not_found)

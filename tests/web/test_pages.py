@@ -1,0 +1,182 @@
+"""Every page route x every kind of user, with the answers written by hand (never computed by the
+policy under test), and the security headers on every answer. Only the login page, the language
+switch and the static assets are public; every other page sends a visitor without a session to login."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from app.audit.models import AuditEvent
+from app.core.db import unit_of_work
+from app.web.deps import get_page_principal
+from app.web.render import PAGE_CSP
+from app.web.routes import PUBLIC_PAGES
+from tests.support.pages import browser, token_in
+from tests.support.routes import ApiRoute, page_routes, protected_pages
+from tests.support.world import World, path_of
+
+SESSIONS = ["doc_in", "doc_out", "legal_in", "legal_out", "custodian", "auditor", "admin"]
+RESTRICTED = ["doc_pw", "admin_pw", "doc_enrol", "admin_enrol"]
+ACTORS = ["anon", *SESSIONS, *RESTRICTED]
+LOGIN = "303 /login"
+PASSWORD = "303 /account/password"
+ENROL = "303 /account/second-factor"
+WRONG_PASSWORD = {"current_password": "not it", "new_password": "x" * 20, "repeat_password": "x" * 20}
+
+
+def _row(default: str, **special: str) -> dict[str, str]:
+    return {who: special.get(who, default) for who in ACTORS}
+
+
+def _restricted(row: dict[str, str]) -> dict[str, str]:
+    """A restricted login is sent to the step it must finish first."""
+    return {**row, "doc_pw": PASSWORD, "admin_pw": PASSWORD, "doc_enrol": ENROL, "admin_enrol": ENROL}
+
+
+# (method, path template) -> (form fields, expected answer per actor: "status" or "303 location")
+MATRIX: dict[tuple[str, str], tuple[dict[str, str], dict[str, str]]] = {
+    ("GET", "/login"): ({}, _row("200")),
+    # A different unknown account each (one account's failures from one address are limited).
+    ("POST", "/login"): ({"username": "nobody-{who}", "password": "wrong"}, _row("401")),
+    ("POST", "/language"): ({"language": "hy", "back": "/cases"}, _row("303 /cases")),
+    ("GET", "/"): ({}, _restricted(_row("200", anon=LOGIN))),
+    ("POST", "/logout"): ({}, _row("303 /login?out=1", anon=LOGIN)),
+    ("GET", "/cases"): ({}, _restricted(_row("200", anon=LOGIN, auditor="403"))),
+    # Only a documenter on the team sees its people; a case one may not see is missing (404).
+    ("GET", "/cases/{case_id}"): (
+        {},
+        _restricted(_row("403", anon=LOGIN, doc_in="200", doc_out="404", legal_out="404")),
+    ),
+    ("GET", "/account/password"): ({}, _row("200", anon=LOGIN)),
+    ("POST", "/account/password"): (WRONG_PASSWORD, _row("403", anon=LOGIN)),
+    ("GET", "/account/second-factor"): ({}, _row("200", anon=LOGIN)),
+    # Starting an enrolment: only for an account without a second factor; the others have one (409).
+    ("POST", "/account/second-factor"): ({}, _row("409", anon=LOGIN, doc_enrol="200", admin_enrol="200")),
+    ("POST", "/account/second-factor/confirm"): ({"code": "000000"}, _row("409", anon=LOGIN)),
+}
+
+
+def _client(world: World, who: str) -> tuple[TestClient, str]:
+    """The actor's browser and the token its forms carry (anonymous: the login page's)."""
+    if who == "anon":
+        client = browser(world.app)
+        return client, token_in(client.get("/login").text)
+    actor = world.actors[who]
+    actor.client.follow_redirects = False
+    assert actor.csrf is not None
+    return actor.client, actor.csrf
+
+
+def answer_of(response: Any) -> str:
+    if response.status_code in (302, 303, 307):
+        return f"{response.status_code} {response.headers['location']}"
+    return str(response.status_code)
+
+
+def assert_page_headers(response: Any) -> None:
+    headers = response.headers
+    csp = headers["content-security-policy"]
+    assert "frame-ancestors 'none'" in csp
+    assert "unsafe-inline" not in csp
+    assert "unsafe-eval" not in csp
+    assert headers["referrer-policy"] == "no-referrer"
+    assert headers["x-content-type-options"] == "nosniff"
+    assert headers["cache-control"] == "no-store"
+    if headers.get("content-type", "").startswith("text/html"):
+        assert csp == PAGE_CSP
+        assert "<script>" not in response.text
+        assert " style=" not in response.text
+        assert "<style" not in response.text
+
+
+def test_every_page_route_is_in_the_matrix(app: FastAPI) -> None:
+    assert {(r.method, r.path) for r in page_routes(app)} == set(MATRIX)
+
+
+def _depends_on_page_principal(route: ApiRoute) -> bool:
+    stack = list(route.dependant.dependencies)
+    while stack:
+        dep = stack.pop()
+        if dep.call is get_page_principal:
+            return True
+        stack.extend(dep.dependencies)
+    return False
+
+
+def test_only_the_login_page_and_the_language_switch_are_public(app: FastAPI) -> None:
+    for route in protected_pages(app):
+        assert _depends_on_page_principal(route), route.path
+    public = {(r.method, r.path) for r in page_routes(app) if not _depends_on_page_principal(r)}
+    assert public == {("GET", "/login"), ("POST", "/login"), ("POST", "/language")}
+    assert {path for _, path in public} | {"/static/web"} == PUBLIC_PAGES
+
+
+@pytest.mark.parametrize(("method", "template"), sorted(MATRIX), ids=lambda v: str(v))
+def test_page_matrix(world: World, method: str, template: str) -> None:
+    fields, expected = MATRIX[(method, template)]
+    path = path_of(template, world)
+    got = {}
+    for who in ACTORS:
+        client, token = _client(world, who)
+        if method == "GET":
+            response = client.get(path)
+        else:
+            filled = {name: value.format(who=who) for name, value in fields.items()}
+            response = client.post(path, data={"csrf_token": token, **filled})
+        assert_page_headers(response)
+        got[who] = answer_of(response)
+    assert got == expected
+
+
+def test_static_assets_are_public_and_carry_the_headers(app: FastAPI) -> None:
+    sheet = browser(app).get("/static/web/style.css")
+    assert sheet.status_code == 200
+    assert sheet.headers["content-type"].startswith("text/css")
+    assert_page_headers(sheet)
+    assert browser(app).get("/static/web/../../main.py").status_code == 404
+
+
+def test_an_unknown_page_is_a_plain_404_with_the_headers(app: FastAPI) -> None:
+    missing = browser(app).get("/no-such-page", headers={"accept": "text/html"})
+    assert missing.status_code == 404
+    assert_page_headers(missing)
+
+
+def test_my_cases_shows_what_the_api_lists_and_nothing_more(world: World) -> None:
+    for who in ("doc_in", "doc_out"):
+        actor = world.actors[who]
+        listed = actor.get("/api/v1/cases").json()["items"]
+        page = actor.get("/cases")
+        assert page.status_code == 200
+        assert [c["code"] for c in listed] == re.findall(r'<span class="code">([^<]+)</span>', page.text)
+    assert "/cases/" in world.actors["doc_in"].get("/cases").text
+    assert "/cases/" not in world.actors["doc_out"].get("/cases").text
+    doc = world.actors["doc_in"]
+    people = [p["code"] for p in doc.get(f"/api/v1/cases/{world.case_id}/people").json()["items"]]
+    assert people
+    shown = doc.get(f"/cases/{world.case_id}")
+    assert re.findall(r'<td class="code">([^<]+)</td>', shown.text) == people
+
+
+def _last_event(world: World) -> AuditEvent:
+    with unit_of_work(world.app.state.sessionmaker) as s:
+        event = s.scalars(select(AuditEvent).order_by(AuditEvent.seq.desc()).limit(1)).one()
+        s.expunge(event)
+        return event
+
+
+def test_a_page_records_the_event_its_api_twin_records(world: World) -> None:
+    doc = world.actors["doc_in"]
+    assert doc.get(f"/cases/{world.case_id}").status_code == 200
+    event = _last_event(world)
+    assert (event.action, event.case_id, event.outcome) == ("person.list", world.case_id, "allowed")
+    assert event.actor == f"user:{doc.user_id}"
+    assert world.actors["doc_out"].get(f"/cases/{world.case_id}").status_code == 404
+    denied = _last_event(world)
+    assert (denied.action, denied.outcome, denied.status) == ("person.list", "denied", 404)
