@@ -49,6 +49,18 @@ PERSON_DOORS: dict[str, str] = {
         "a documenter on the case team reads an incident (dates, place, violation types, alleged perpetrators, "
         "descriptions of other victims and witnesses)"
     ),
+    # Use grants (app/consent/grants.py) and the end-of-interview reconfirmation.
+    "app.consent.grants.details_of": (
+        "a documenter on the case team reads a use-grant record (grants, refusals, restrictions, retention), or "
+        "amends, narrows or withdraws it, which reads what it changes; decide()'s history is built from it"
+    ),
+    "app.consent.grants.withdrawal_details": (
+        "which grants a withdrawal covers, for reading a record's state and building decide()'s history"
+    ),
+    "app.consent.grants._invalidation": "a record read back shows why a custodian invalidated it",
+    "app.interviews.reconfirm.latest_before_completion": (
+        "completing an interview shows the end-of-interview reconfirmation recorded while it went on"
+    ),
     "app.people.reseal._reseal_person": "`testimony keys reseal` opens a value sealed before AAD v2 to seal it again",
     "app.people.reseal._reseal_consent": "the same, for participation consent details",
     # Attachments (app/interviews/blobs.py, storage.py).
