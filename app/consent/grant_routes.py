@@ -9,10 +9,12 @@ from fastapi import APIRouter, status
 from app.access.deps import CurrentPrincipal, RuntimeDep
 from app.audit.unit_of_work import DbSession, UnitOfWorkRoute, audited
 from app.audit.vocabulary import AuditAction
-from app.consent import grants, withdrawal
+from app.consent import grants, lookup, withdrawal
 from app.consent.grant_schemas import (
     InvalidatedRead,
     InvalidateIn,
+    LookupIn,
+    LookupRead,
     UseConsentCreate,
     UseConsentRead,
     WithdrawalRead,
@@ -72,3 +74,11 @@ def withdraw(
 ) -> WithdrawalRead:
     """Withdraw every grant of the record or the grants named; it takes effect at once."""
     return withdrawal.withdraw(session, runtime, principal, consent_id, data)
+
+
+@router.post("/consents/lookup", response_model=LookupRead)
+@audited(AuditAction.CONSENT_LOOKUP, "use_consent")
+def find(data: LookupIn, principal: CurrentPrincipal, session: DbSession, runtime: RuntimeDep) -> LookupRead:
+    """Find a record from the survivor's reference code (or pseudonym code) and their code word; throttled,
+    audited, and the same 404 for a wrong code word as for an unknown code."""
+    return lookup.lookup(session, runtime, principal, data)

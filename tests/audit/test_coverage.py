@@ -140,6 +140,7 @@ ROUTES: dict[tuple[str, str], tuple[str, str, str, Expect]] = {
     ("POST", "/api/v1/consents/{consent_id}/amend"): ("doc_in", "consent.amend", "use_consent", _from_body("id")),
     ("POST", "/api/v1/consents/{consent_id}/invalidate"): ("custodian", "consent.invalidate", "use_consent", _consent),
     ("POST", "/api/v1/consents/{consent_id}/withdraw"): ("custodian", "consent.withdraw", "use_consent", _consent),
+    ("POST", "/api/v1/consents/lookup"): ("custodian", "consent.lookup", "use_consent", _consent),
     ("POST", "/api/v1/interviews/{interview_id}/reconfirm-consent"): (
         "doc_in",
         "consent.reconfirm",
