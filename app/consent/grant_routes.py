@@ -9,7 +9,7 @@ from fastapi import APIRouter, status
 from app.access.deps import CurrentPrincipal, RuntimeDep
 from app.audit.unit_of_work import DbSession, UnitOfWorkRoute, audited
 from app.audit.vocabulary import AuditAction
-from app.consent import grants, lookup, withdrawal
+from app.consent import grants, lookup, receipts, withdrawal
 from app.consent.grant_schemas import (
     InvalidatedRead,
     InvalidateIn,
@@ -20,6 +20,7 @@ from app.consent.grant_schemas import (
     WithdrawalRead,
     WithdrawIn,
 )
+from app.consent.record_schemas import ConsentRecord
 from app.core.pagination import Page, PageQuery
 
 router = APIRouter(prefix="/api/v1", route_class=UnitOfWorkRoute, tags=["consent"])
@@ -82,3 +83,12 @@ def find(data: LookupIn, principal: CurrentPrincipal, session: DbSession, runtim
     """Find a record from the survivor's reference code (or pseudonym code) and their code word; throttled,
     audited, and the same 404 for a wrong code word as for an unknown code."""
     return lookup.lookup(session, runtime, principal, data)
+
+
+@router.get("/consents/{consent_id}/record", response_model=ConsentRecord)
+@audited(AuditAction.CONSENT_READ, "use_consent", id_param="consent_id")
+def standard_record(
+    consent_id: uuid.UUID, principal: CurrentPrincipal, session: DbSession, runtime: RuntimeDep
+) -> ConsentRecord:
+    """The version in the structure of ISO/IEC TS 27560 as W3C DPV maps it (docs/consent-record.md)."""
+    return receipts.record(session, runtime, principal, consent_id)

@@ -310,7 +310,7 @@ def read_of(session: Session, runtime: Runtime, person: Person, row: UseConsent)
     whole, named, withdrawals = withdrawn_grants(session, runtime, person, chain)
     invalidation = next((i for i in chain.invalidations if i.consent_id == row.id), None)
     successor = chain.successor(row)
-    storage = _storage_retention(session, runtime, person)
+    storage = storage_retention(session, runtime, person)
     retention: dict[str, str] = details["retention"]
     effective = {c: grant_checks.shorter(p, storage) or p for c, p in retention.items()}
     return UseConsentRead(
@@ -350,7 +350,7 @@ def _invalidation(session: Session, runtime: Runtime, person: Person, row: Conse
     return InvalidationRead(at=row.invalidated_at, by=row.invalidated_by, reason=details["reason"])
 
 
-def _storage_retention(session: Session, runtime: Runtime, person: Person) -> str | None:
+def storage_retention(session: Session, runtime: Runtime, person: Person) -> str | None:
     opened = participation.latest_opened(session, runtime, person)
     return None if opened is None else opened.details.get("retention")
 
