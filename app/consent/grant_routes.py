@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import uuid
+from typing import Annotated
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Header, status
+from fastapi.responses import HTMLResponse, Response
 
 from app.access.deps import CurrentPrincipal, RuntimeDep
 from app.audit.unit_of_work import DbSession, UnitOfWorkRoute, audited
 from app.audit.vocabulary import AuditAction
-from app.consent import grants, lookup, receipts, withdrawal
+from app.consent import grants, lookup, receipt_page, receipts, withdrawal
 from app.consent.grant_schemas import (
     InvalidatedRead,
     InvalidateIn,
@@ -20,7 +22,7 @@ from app.consent.grant_schemas import (
     WithdrawalRead,
     WithdrawIn,
 )
-from app.consent.record_schemas import ConsentRecord
+from app.consent.record_schemas import ConsentRecord, Receipt
 from app.core.pagination import Page, PageQuery
 
 router = APIRouter(prefix="/api/v1", route_class=UnitOfWorkRoute, tags=["consent"])
@@ -92,3 +94,30 @@ def standard_record(
 ) -> ConsentRecord:
     """The version in the structure of ISO/IEC TS 27560 as W3C DPV maps it (docs/consent-record.md)."""
     return receipts.record(session, runtime, principal, consent_id)
+
+
+@router.get("/consents/{consent_id}/receipt", response_model=Receipt)
+@audited(AuditAction.CONSENT_RECEIPT, "use_consent", id_param="consent_id")
+def receipt(consent_id: uuid.UUID, principal: CurrentPrincipal, session: DbSession, runtime: RuntimeDep) -> Receipt:
+    """The receipt's fields: ISO/IEC TS 27560's, and what Kantara Consent Receipt v1.1 adds."""
+    return receipts.receipt(session, runtime, principal, consent_id)
+
+
+@router.get(
+    "/consents/{consent_id}/receipt.html",
+    response_class=Response,
+    responses={200: {"description": "The printable receipt", "content": {"text/html": {"schema": {"type": "string"}}}}},
+)
+@audited(AuditAction.CONSENT_RECEIPT, "use_consent", id_param="consent_id")
+def receipt_html(
+    consent_id: uuid.UUID,
+    principal: CurrentPrincipal,
+    session: DbSession,
+    runtime: RuntimeDep,
+    reference_code: Annotated[str | None, Header(alias=receipts.REFERENCE_HEADER, max_length=40)] = None,
+) -> HTMLResponse:
+    """A printable page in the person's language: the code card, or their choices in plain words (409
+    ``no_receipt`` when they chose nothing). The code is printed only when sent back in the Reference-Code
+    header (never the URL): it is stored only as a keyed hash."""
+    page = receipts.receipt_page(session, runtime, principal, consent_id, reference_code)
+    return HTMLResponse(receipt_page.render(page), headers=receipt_page.HEADERS)

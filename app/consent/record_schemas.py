@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Literal
 
 from app.consent.vocabulary import ReceiptOption
 from app.core.schemas import Output
@@ -144,3 +145,34 @@ class Receipt(Output):
     receipt_option: ReceiptOption
     """What the person chose to take home: a printed receipt, a card with only the reference code, or nothing."""
     withdrawal_method: str
+
+
+class ReceiptUse(Output):
+    """One use, in the words of the form the person was read."""
+
+    purpose: str
+    recipients: str
+    jurisdictions: list[str] | None
+    categories: list[str]
+    level: str
+    until: str
+
+
+class ReceiptRefusal(Output):
+    purpose: str
+    recipients: str
+    categories: list[str]
+
+
+class ReceiptPage(Output):
+    """What the printable receipt shows: the code card shows the code alone."""
+
+    language: str
+    kind: Literal["code_card", "printed_receipt"]
+    texts: dict[str, str]
+    date: str
+    uses: list[ReceiptUse]
+    taken_back: list[ReceiptUse]
+    refusals: list[ReceiptRefusal]
+    reference_code: str | None
+    """Printed only when the caller sent it (the Reference-Code header) and it is this record's."""

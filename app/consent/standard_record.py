@@ -25,6 +25,7 @@ from app.consent.record_schemas import (
     PersonalData,
     PrivacyNotice,
     Processing,
+    Receipt,
     RecipientThirdParty,
     Refusal,
     Term,
@@ -332,4 +333,33 @@ def build(o: Opened, form: ConsentForm | None) -> ConsentRecord:
         personal_data=personal_data(o),
         parties=parties(o, form),
         events=events(o),
+    )
+
+
+KANTARA_VERSION = "KI-CR-v1.1.0"
+
+
+def receipt(o: Opened, form: ConsentForm | None) -> Receipt:
+    """The 27560 receipt fields, and what Kantara Consent Receipt v1.1 adds to them."""
+    granted = sorted({c for g in o.read.grants for c in g.categories})
+    sensitive = [c for c in granted if c not in NOT_SENSITIVE]
+    return Receipt(
+        receipt_id=o.row.id,
+        schema_version=SCHEMA_VERSION,
+        version=KANTARA_VERSION,
+        jurisdiction=None,
+        consent_timestamp=o.row.obtained_at,
+        collection_method=Term(term=o.row.method, dpv=None),
+        consent_receipt_id=o.row.id,
+        public_key=None,
+        language=o.row.language,
+        pii_principal_id=o.person.code,
+        pii_controllers=[p for p in parties(o, form) if p.id == CONTROLLER_ID],
+        policy_url=None,
+        privacy_notice=notice(o.row),
+        services=processing(o),
+        sensitive=bool(sensitive),
+        spi_cat=[category_term(c) for c in sensitive],
+        receipt_option=o.read.receipt,
+        withdrawal_method=WITHDRAWAL_METHOD,
     )

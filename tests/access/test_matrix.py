@@ -171,6 +171,15 @@ MATRIX: dict[tuple[str, str], tuple[Body, dict[str, int]]] = {
         _none,
         {**_allow(200, {"doc_in", "doc_in_ro"}), "doc_out": 404},
     ),
+    ("GET", "/api/v1/consents/{consent_id}/receipt"): (
+        _none,
+        {**_allow(200, {"doc_in", "doc_in_ro"}), "doc_out": 404},
+    ),
+    # The world's person chose a code card.
+    ("GET", "/api/v1/consents/{consent_id}/receipt.html"): (
+        _none,
+        {**_allow(200, {"doc_in", "doc_in_ro"}), "doc_out": 404},
+    ),
     ("POST", "/api/v1/consents/{consent_id}/amend"): (
         lambda w, _who: use_consent(w.app),
         {**_allow(201, DOC_IN), "doc_out": 404},
