@@ -53,6 +53,7 @@ class Action(StrEnum):
     CONSENT_READ = "consent.read"
     CONSENT_WITHDRAW = "consent.withdraw"
     CONSENT_INVALIDATE = "consent.invalidate"
+    CONSENT_LOOKUP = "consent.lookup"
     DUPLICATE_REVIEW = "duplicate.review"
     INTERVIEW_CREATE = "interview.create"
     INTERVIEW_READ = "interview.read"
@@ -82,6 +83,7 @@ READ_ONLY = frozenset(
         Action.FORMS_READ,
         Action.PERSON_READ,
         Action.CONSENT_READ,
+        Action.CONSENT_LOOKUP,
         Action.INTERVIEW_READ,
         Action.ATTACHMENT_READ,
         Action.RECIPIENT_READ,
@@ -102,6 +104,7 @@ ROLE_ACTIONS: dict[Role, frozenset[Action]] = {
             Action.CONSENT_RECORD,
             Action.CONSENT_READ,
             Action.CONSENT_WITHDRAW,
+            Action.CONSENT_LOOKUP,
             Action.INTERVIEW_CREATE,
             Action.INTERVIEW_READ,
             Action.INTERVIEW_UPDATE,
@@ -113,9 +116,16 @@ ROLE_ACTIONS: dict[Role, frozenset[Action]] = {
     | REGISTRY_READERS,
     Role.LEGAL: frozenset({Action.CASE_READ}) | REGISTRY_READERS,
     # A custodian takes a withdrawal the survivor made through any channel (with a fresh second factor), and
-    # invalidates a record found to be given under pressure; neither reads what the record says.
+    # invalidates a record found to be given under pressure; neither reads what the record says. A custodian
+    # finds the record a survivor calls about by its reference code and their code word (the lookup).
     Role.CUSTODIAN: frozenset(
-        {Action.CASE_READ, Action.DUPLICATE_REVIEW, Action.CONSENT_WITHDRAW, Action.CONSENT_INVALIDATE}
+        {
+            Action.CASE_READ,
+            Action.DUPLICATE_REVIEW,
+            Action.CONSENT_WITHDRAW,
+            Action.CONSENT_INVALIDATE,
+            Action.CONSENT_LOOKUP,
+        }
     )
     | REGISTRY_READERS,
     Role.AUDITOR: frozenset({Action.AUDIT_READ}),

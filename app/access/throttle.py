@@ -31,6 +31,11 @@ class Kind(StrEnum):
     LOGIN = "login"
     SECOND_FACTOR = "second_factor"
     TOKEN = "token"  # noqa: S105 - a name, not a secret
+    LOOKUP = "consent_lookup"
+
+
+# Kinds counted per key alone, in an hour: not per client address as well.
+KEYED_ONLY = frozenset({Kind.TOKEN, Kind.LOOKUP})
 
 
 def account_key(runtime: Runtime, account: str) -> str:
@@ -89,7 +94,7 @@ def check(
     attempts as well.
     """
     cfg = runtime.settings.throttle
-    window = timedelta(minutes=cfg.window_minutes) if kind is not Kind.TOKEN else timedelta(hours=1)
+    window = timedelta(minutes=cfg.window_minutes) if kind not in KEYED_ONLY else timedelta(hours=1)
     acc, addr = account_key(runtime, account), address_key(runtime, address)
     counted = _is_postgres(session)
     attempt_id = new_id()
@@ -128,7 +133,7 @@ def _within_limits(
     pair_limit = limit if limit is not None else cfg.per_account_address
     if pair_count - own >= pair_limit:
         raise TooManyRequests(_retry_after(pair_oldest, window, now))
-    if kind is Kind.TOKEN:
+    if kind in KEYED_ONLY:
         return
     addr_count, addr_oldest = session.execute(recent.where(AuthFailure.address_key == addr)).one()
     if addr_count - own >= cfg.per_address:
@@ -165,6 +170,23 @@ def count_failure(session: Session, runtime: Runtime, kind: Kind, account: str, 
     """Count a failed attempt; it is kept even though the request's work is rolled back."""
     if not _is_postgres(session):  # on PostgreSQL check() counted it already, in a transaction of its own
         on_failure(session, lambda s: _count(s, runtime, kind, account, address, now))
+
+
+NO_ADDRESS = "-"
+"""Lookups are counted per target and per account, wherever they come from."""
+
+
+def check_lookup(session: Session, runtime: Runtime, target: str, account: str, now: datetime) -> None:
+    """Count a consent lookup against the record (or person) it names and against the account making it;
+    429 when either has spent its failures for the hour. A success takes the attempt back (succeeded())."""
+    cfg = runtime.settings.throttle
+    check(session, runtime, Kind.LOOKUP, f"target|{target}", NO_ADDRESS, now, limit=cfg.lookups_per_target)
+    check(session, runtime, Kind.LOOKUP, f"account|{account}", NO_ADDRESS, now, limit=cfg.lookups_per_account)
+
+
+def count_lookup_failure(session: Session, runtime: Runtime, target: str, account: str, now: datetime) -> None:
+    count_failure(session, runtime, Kind.LOOKUP, f"target|{target}", NO_ADDRESS, now)
+    count_failure(session, runtime, Kind.LOOKUP, f"account|{account}", NO_ADDRESS, now)
 
 
 def prune(session: Session, now: datetime, keep: timedelta = timedelta(days=1)) -> int:

@@ -71,6 +71,8 @@ class AuditAction(StrEnum):
     CONSENT_AMEND = "consent.amend"
     CONSENT_INVALIDATE = "consent.invalidate"
     CONSENT_RECONFIRM = "consent.reconfirm"
+    CONSENT_LOOKUP = "consent.lookup"
+    CONSENT_RECEIPT = "consent.receipt"
     DUPLICATE_REVIEW = "duplicate.review"
     DUPLICATE_DECIDE = "duplicate.decide"
     INTERVIEW_CREATE = "interview.create"

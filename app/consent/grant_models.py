@@ -43,7 +43,10 @@ class UseConsent(Base):
     interview_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("interviews.id"), default=None)
     """The interview at whose end it was recorded (a reconfirmation), if any."""
     details: Mapped[bytes] = mapped_column(LargeBinary)
-    """Sealed JSON: grants, refusals, restrictions, retention per category, witness, place, notes."""
+    """Sealed JSON: grants, refusals, restrictions, retention per category, witness, place, notes, receipt."""
+    reference_hash: Mapped[str | None] = mapped_column(String(64), unique=True, index=True, default=None)
+    """On a chain's first version: the keyed hash of the chain's reference code (app/consent/reference.py).
+    The code itself is told to the person once and never stored."""
 
 
 class ConsentInvalidation(Base):

@@ -3,21 +3,26 @@
 from __future__ import annotations
 
 import uuid
+from typing import Annotated
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Header, status
+from fastapi.responses import HTMLResponse, Response
 
 from app.access.deps import CurrentPrincipal, RuntimeDep
 from app.audit.unit_of_work import DbSession, UnitOfWorkRoute, audited
 from app.audit.vocabulary import AuditAction
-from app.consent import grants, withdrawal
+from app.consent import grants, lookup, receipt_page, receipts, withdrawal
 from app.consent.grant_schemas import (
     InvalidatedRead,
     InvalidateIn,
+    LookupIn,
+    LookupRead,
     UseConsentCreate,
     UseConsentRead,
     WithdrawalRead,
     WithdrawIn,
 )
+from app.consent.record_schemas import ConsentRecord, Receipt
 from app.core.pagination import Page, PageQuery
 
 router = APIRouter(prefix="/api/v1", route_class=UnitOfWorkRoute, tags=["consent"])
@@ -72,3 +77,47 @@ def withdraw(
 ) -> WithdrawalRead:
     """Withdraw every grant of the record or the grants named; it takes effect at once."""
     return withdrawal.withdraw(session, runtime, principal, consent_id, data)
+
+
+@router.post("/consents/lookup", response_model=LookupRead)
+@audited(AuditAction.CONSENT_LOOKUP, "use_consent")
+def find(data: LookupIn, principal: CurrentPrincipal, session: DbSession, runtime: RuntimeDep) -> LookupRead:
+    """Find a record from the survivor's reference code (or pseudonym code) and their code word; throttled,
+    audited, and the same 404 for a wrong code word as for an unknown code."""
+    return lookup.lookup(session, runtime, principal, data)
+
+
+@router.get("/consents/{consent_id}/record", response_model=ConsentRecord)
+@audited(AuditAction.CONSENT_READ, "use_consent", id_param="consent_id")
+def standard_record(
+    consent_id: uuid.UUID, principal: CurrentPrincipal, session: DbSession, runtime: RuntimeDep
+) -> ConsentRecord:
+    """The version in the structure of ISO/IEC TS 27560 as W3C DPV maps it (docs/consent-record.md)."""
+    return receipts.record(session, runtime, principal, consent_id)
+
+
+@router.get("/consents/{consent_id}/receipt", response_model=Receipt)
+@audited(AuditAction.CONSENT_RECEIPT, "use_consent", id_param="consent_id")
+def receipt(consent_id: uuid.UUID, principal: CurrentPrincipal, session: DbSession, runtime: RuntimeDep) -> Receipt:
+    """The receipt's fields: ISO/IEC TS 27560's, and what Kantara Consent Receipt v1.1 adds."""
+    return receipts.receipt(session, runtime, principal, consent_id)
+
+
+@router.get(
+    "/consents/{consent_id}/receipt.html",
+    response_class=Response,
+    responses={200: {"description": "The printable receipt", "content": {"text/html": {"schema": {"type": "string"}}}}},
+)
+@audited(AuditAction.CONSENT_RECEIPT, "use_consent", id_param="consent_id")
+def receipt_html(
+    consent_id: uuid.UUID,
+    principal: CurrentPrincipal,
+    session: DbSession,
+    runtime: RuntimeDep,
+    reference_code: Annotated[str | None, Header(alias=receipts.REFERENCE_HEADER, max_length=40)] = None,
+) -> HTMLResponse:
+    """A printable page in the person's language: the code card, or their choices in plain words (409
+    ``no_receipt`` when they chose nothing). The code is printed only when sent back in the Reference-Code
+    header (never the URL): it is stored only as a keyed hash."""
+    page = receipts.receipt_page(session, runtime, principal, consent_id, reference_code)
+    return HTMLResponse(receipt_page.render(page), headers=receipt_page.HEADERS)

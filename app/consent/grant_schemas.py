@@ -10,7 +10,14 @@ from typing import Annotated, Literal
 from pydantic import Field, StringConstraints
 
 from app.consent.schemas import Method, Note, Sha256, TextVariantName, Witness
-from app.consent.vocabulary import ConsentStatus, DataCategory, DisclosureLevel, Purpose, RecipientClass
+from app.consent.vocabulary import (
+    ConsentStatus,
+    DataCategory,
+    DisclosureLevel,
+    Purpose,
+    ReceiptOption,
+    RecipientClass,
+)
 from app.core.schemas import Input, NonBlank, Output
 from app.recipients.schemas import Jurisdiction
 
@@ -68,6 +75,10 @@ class UseConsentCreate(GrantContents):
     )
     place: Annotated[str, StringConstraints(max_length=200)] | None = None
     notes: Note | None = None
+    receipt: ReceiptOption | None = None
+    """What the person takes home: a printed receipt, a card with only the reference code, or nothing. Left
+    out, a new record takes the choice made with participation consent (nothing, if none was made) and an
+    amendment keeps the version's."""
 
 
 class GrantRead(Output):
@@ -164,6 +175,10 @@ class UseConsentRead(Output):
     notes: str | None
     invalidation: InvalidationRead | None
     withdrawals: list[WithdrawalSummary]
+    receipt: ReceiptOption
+    reference_code: str | None = None
+    """Only in the answer that records a new record: the reference code the person keeps (on their card or
+    receipt, or told aloud). It is stored only as a keyed hash and can never be shown again."""
 
 
 class InvalidateIn(Input):
@@ -186,3 +201,28 @@ class WithdrawalRead(WithdrawalSummary):
     linked_records: list[uuid.UUID]
     """For a custodian: other records decided to be the same person. The withdrawal does not cover them;
     the custodian decides whether it applies to them too. Empty for everyone else."""
+
+
+class LookupIn(Input):
+    """What the survivor holds: their reference code (or, for a documenter on their case team, their
+    pseudonym code) and, always, the withdrawal code word they chose. Never put either in a URL."""
+
+    reference: Annotated[str, StringConstraints(max_length=40)] | None = None
+    person_code: Annotated[str, StringConstraints(max_length=16)] | None = None
+    code_word: Annotated[NonBlank, StringConstraints(max_length=60)]
+    """Required: a reference code alone finds nothing."""
+
+
+class LookupMatch(Output):
+    consent_id: uuid.UUID
+    """The record (its chain's first version): withdraw or read it by this id."""
+    current_version_id: uuid.UUID
+    state: Literal["current", "withdrawn", "invalid"]
+
+
+class LookupRead(Output):
+    person_id: uuid.UUID
+    person_code: str
+    consents: list[LookupMatch]
+    reminder: str
+    """Call back on the safe channel before acting: finding a record does not prove who is calling."""

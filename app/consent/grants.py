@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from app.access import policy
 from app.access.principal import Principal
 from app.audit import service as audit
-from app.consent import checks, grant_checks
+from app.consent import checks, grant_checks, reference
 from app.consent import service as participation
 from app.consent.grant_models import ConsentInvalidation, ConsentWithdrawal, UseConsent
 from app.consent.grant_schemas import (
@@ -34,7 +34,7 @@ from app.consent.grant_schemas import (
     WithdrawalSummary,
 )
 from app.consent.schemas import Method, Witness
-from app.consent.vocabulary import ConsentStatus, DataCategory, ParticipationDecision
+from app.consent.vocabulary import ConsentStatus, DataCategory, ParticipationDecision, ReceiptOption
 from app.core.db import db_now, new_id
 from app.core.errors import Conflict, ValidationFailed
 from app.core.pagination import FIRST_PAGE, Page, PageRequest, keyset
@@ -93,9 +93,18 @@ def record_consent(
     session: Session, runtime: Runtime, principal: Principal, person_id: uuid.UUID, data: UseConsentCreate
 ) -> UseConsentRead:
     person = person_row(session, principal, policy.Action.CONSENT_RECORD, person_id)
-    row = record_for(session, runtime, principal, person, data)
-    audit.touch(session, resource_id=row.id)
-    return read_of(session, runtime, person, row)
+    recorded = record_for(session, runtime, principal, person, data)
+    audit.touch(session, resource_id=recorded.row.id)
+    read = read_of(session, runtime, person, recorded.row)
+    return read.model_copy(update={"reference_code": recorded.reference_code})
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """A new record, and its reference code: told to the person now, and never again."""
+
+    row: UseConsent
+    reference_code: str
 
 
 def record_for(
@@ -105,21 +114,50 @@ def record_for(
     person: Person,
     data: UseConsentCreate,
     interview_id: uuid.UUID | None = None,
-) -> UseConsent:
-    """A new record (the first version of a new chain), for an authorised caller."""
-    _require_participation(session, runtime, person)
+) -> Recorded:
+    """A new record (the first version of a new chain) with a new reference code, for an authorised caller."""
+    opened = _require_participation(session, runtime, person)
     form = checks.form_of(runtime.forms, data)
     _witnessed(data)
     now = db_now(session)
     decided = grant_checks.check(session, form, data, now)
-    row_id = new_id()
-    return _insert(session, runtime, principal, person, data, form.digest, decided, now, row_id, None, 1, interview_id)
+    receipt = data.receipt or _receipt_chosen(opened.details)
+    code = reference.new_code()
+    digest = reference.code_hash(runtime, reference.normalise(code) or "")
+    row = _insert(
+        session,
+        runtime,
+        principal,
+        person,
+        data,
+        form.digest,
+        decided,
+        now,
+        new_id(),
+        None,
+        1,
+        interview_id,
+        receipt,
+        digest,
+    )
+    return Recorded(row, code)
 
 
-def _require_participation(session: Session, runtime: Runtime, person: Person) -> None:
+def _receipt_chosen(participation_details: dict[str, Any]) -> ReceiptOption:
+    """What the person chose to take home when they agreed to take part; nothing when they did not say."""
+    chosen = participation_details.get("receipt")
+    return ReceiptOption(chosen) if chosen else ReceiptOption.NO_RECEIPT
+
+
+def receipt_of(details: dict[str, Any]) -> ReceiptOption:
+    """A version's receipt choice (a version recorded before it was kept: no receipt, the safe reading)."""
+    return ReceiptOption(details.get("receipt") or ReceiptOption.NO_RECEIPT)
+
+
+def _require_participation(session: Session, runtime: Runtime, person: Person) -> participation.Opened:
     # Grants are stored about the person, so only while their participation consent agrees to storage;
     # this also holds the person's row until the transaction ends.
-    participation.require(session, runtime, person, ParticipationDecision.STORAGE, doing="recording use grants")
+    return participation.require(session, runtime, person, ParticipationDecision.STORAGE, doing="recording use grants")
 
 
 def _witnessed(data: UseConsentCreate) -> None:
@@ -140,6 +178,8 @@ def _insert(
     amends: UseConsent | None,
     version: int,
     interview_id: uuid.UUID | None,
+    receipt: ReceiptOption,
+    reference_hash: str | None = None,
 ) -> UseConsent:
     row = UseConsent(
         id=chain_id if amends is None else new_id(),
@@ -160,6 +200,7 @@ def _insert(
         recorded_at=now,
         interview_id=interview_id,
         details=b"",
+        reference_hash=reference_hash,
     )
     details = {
         **decided.as_json(),
@@ -167,6 +208,7 @@ def _insert(
         "witness": None if data.witness is None else data.witness.model_dump(mode="json"),
         "place": data.place,
         "notes": data.notes,
+        "receipt": receipt.value,
     }
     row.details = seal_json(session, runtime.keys, place(person, row), details)
     session.add(row)
@@ -268,7 +310,7 @@ def read_of(session: Session, runtime: Runtime, person: Person, row: UseConsent)
     whole, named, withdrawals = withdrawn_grants(session, runtime, person, chain)
     invalidation = next((i for i in chain.invalidations if i.consent_id == row.id), None)
     successor = chain.successor(row)
-    storage = _storage_retention(session, runtime, person)
+    storage = storage_retention(session, runtime, person)
     retention: dict[str, str] = details["retention"]
     effective = {c: grant_checks.shorter(p, storage) or p for c, p in retention.items()}
     return UseConsentRead(
@@ -299,6 +341,7 @@ def read_of(session: Session, runtime: Runtime, person: Person, row: UseConsent)
         notes=details["notes"],
         invalidation=None if invalidation is None else _invalidation(session, runtime, person, invalidation),
         withdrawals=withdrawals,
+        receipt=receipt_of(details),
     )
 
 
@@ -307,7 +350,7 @@ def _invalidation(session: Session, runtime: Runtime, person: Person, row: Conse
     return InvalidationRead(at=row.invalidated_at, by=row.invalidated_by, reason=details["reason"])
 
 
-def _storage_retention(session: Session, runtime: Runtime, person: Person) -> str | None:
+def storage_retention(session: Session, runtime: Runtime, person: Person) -> str | None:
     opened = participation.latest_opened(session, runtime, person)
     return None if opened is None else opened.details.get("retention")
 
@@ -346,10 +389,23 @@ def amend(
     form = checks.form_of(runtime.forms, data)
     _witnessed(data)
     now = db_now(session)
-    earlier = details_of(session, runtime, person, row)["grants"]
-    decided = grant_checks.check(session, form, data, now, earlier)
+    earlier = details_of(session, runtime, person, row)
+    decided = grant_checks.check(session, form, data, now, earlier["grants"])
+    receipt = data.receipt or receipt_of(earlier)
     new = _insert(
-        session, runtime, principal, person, data, form.digest, decided, now, row.chain_id, row, row.version + 1, None
+        session,
+        runtime,
+        principal,
+        person,
+        data,
+        form.digest,
+        decided,
+        now,
+        row.chain_id,
+        row,
+        row.version + 1,
+        None,
+        receipt,
     )
     audit.touch(session, resource_id=new.id)
     return read_of(session, runtime, person, new)
@@ -403,6 +459,7 @@ def narrow(
         row,
         row.version + 1,
         interview_id,
+        receipt_of(before),
     )
 
 

@@ -7,6 +7,9 @@ is an adult for the later one.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import unicodedata
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -290,6 +293,26 @@ def _instant(at: datetime) -> str:
 def _details(session: Session, runtime: Runtime, person: Person, row: ParticipationConsent) -> dict[str, Any]:
     details: dict[str, Any] = open_json(session, runtime.keys, place(person, row), row.details)
     return details
+
+
+def code_word_matches(session: Session, runtime: Runtime, person: Person, given: str) -> bool:
+    """Whether ``given`` is the withdrawal code word the person chose (in their latest participation consent
+    that holds one). Compared in constant time, on digests of the folded words, so neither the word nor its
+    length shows in the time taken; the word itself never leaves this function."""
+    rows = session.scalars(
+        select(ParticipationConsent)
+        .where(ParticipationConsent.person_id == person.id)
+        .order_by(ParticipationConsent.version.desc())
+    )
+    chosen = next((w for row in rows if (w := _details(session, runtime, person, row).get("withdrawal_code_word"))), "")
+    same = hmac.compare_digest(_folded_digest(chosen), _folded_digest(given))
+    return bool(chosen) and same
+
+
+def _folded_digest(word: str) -> bytes:
+    # Told aloud and typed by someone else: case, width and spacing do not matter.
+    folded = " ".join(unicodedata.normalize("NFKC", word).casefold().split())
+    return hashlib.sha256(folded.encode()).digest()
 
 
 def reconsent_due(session: Session, opened: Opened | None, born: date | None) -> bool:

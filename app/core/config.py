@@ -56,6 +56,10 @@ class ThrottleSettings(BaseModel):
     per_address: int = 50
     """Failures allowed per client address, across accounts, in the window."""
     tokens_per_hour: int = 10
+    lookups_per_target: int = 5
+    """Failed consent lookups allowed per reference code (or pseudonym code) in an hour, across accounts."""
+    lookups_per_account: int = 10
+    """Failed consent lookups allowed per account in an hour, across references."""
 
 
 class LimitSettings(BaseModel):

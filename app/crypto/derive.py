@@ -18,6 +18,7 @@ class Purpose(StrEnum):
     BLIND_INDEX = "testimony/blind-index/v1"
     EXPORT_PSEUDONYM = "testimony/export-pseudonym/v1"
     CLIENT_ADDRESS = "testimony/client-address/v1"
+    CONSENT_REFERENCE = "testimony/consent-reference/v1"
 
 
 def derive_key(root: bytes, purpose: Purpose) -> bytes:

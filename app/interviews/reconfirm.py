@@ -58,6 +58,7 @@ def reconfirm(
     _shape(data)
     person = person_of(session, interview)
     hold(session, person)
+    reference_code = None
     state = records.held_state(session, interview)
     if state not in RECONFIRMABLE:
         raise Conflict(
@@ -81,7 +82,9 @@ def reconfirm(
         consent_ids = [made.id]
     else:
         assert data.first is not None  # _shape
-        consent_ids = [grants.record_for(session, runtime, principal, person, data.first, interview.id).id]
+        recorded = grants.record_for(session, runtime, principal, person, data.first, interview.id)
+        consent_ids = [recorded.row.id]
+        reference_code = recorded.reference_code
     row = InterviewReconfirmation(
         id=new_id(),
         interview_id=interview.id,
@@ -98,7 +101,7 @@ def reconfirm(
     row.details = seal_json(session, runtime.keys, place(person, row), details)
     session.add(row)
     session.flush()
-    return _read(row, details)
+    return _read(row, details).model_copy(update={"reference_code": reference_code})
 
 
 def _shape(data: ReconfirmConsent) -> None:

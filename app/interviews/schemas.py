@@ -111,6 +111,9 @@ class ReconfirmationRead(Output):
     recorded_at: datetime
     recorded_by: uuid.UUID | None
     notes: str | None
+    reference_code: str | None = None
+    """Only when first grants were made: the new record's reference code, told to the person now and never
+    shown again (it is stored only as a keyed hash)."""
 
 
 class DistressObserved(Input):

@@ -27,8 +27,9 @@ PERSON_DOORS: dict[str, str] = {
         "of birth, and storing a new identity reads none (the duplicate check hashes what is being stored)"
     ),
     "app.consent.service._details": (
-        "a documenter on the case team reads participation consent, and the consent checks read the decisions "
-        "that allow collection"
+        "a documenter on the case team reads participation consent, the consent checks read the decisions "
+        "that allow collection, and a consent lookup compares the withdrawal code word given with the one "
+        "chosen (in constant time; the word is never returned)"
     ),
     "app.interviews.records.open_details": (
         "a documenter on the case team reads an interview (place, checklist, breaks, distress observed, referrals, "

@@ -15,8 +15,8 @@ from fastapi import FastAPI
 from app.access.deps import get_form_principal, get_principal
 from app.main import PUBLIC_PATHS
 from tests.support.actors import PASSWORD, code
+from tests.support.consent import CODE_WORD, use_consent
 from tests.support.consent import participation as consent_body
-from tests.support.consent import use_consent
 from tests.support.interviews import INCIDENT, planned
 from tests.support.routes import ApiRoute, api_routes, protected_routes
 from tests.support.world import (
@@ -167,6 +167,19 @@ MATRIX: dict[tuple[str, str], tuple[Body, dict[str, int]]] = {
         {**_allow(200, {"doc_in", "doc_in_ro"}), "doc_out": 404},
     ),
     ("GET", "/api/v1/consents/{consent_id}"): (_none, {**_allow(200, {"doc_in", "doc_in_ro"}), "doc_out": 404}),
+    ("GET", "/api/v1/consents/{consent_id}/record"): (
+        _none,
+        {**_allow(200, {"doc_in", "doc_in_ro"}), "doc_out": 404},
+    ),
+    ("GET", "/api/v1/consents/{consent_id}/receipt"): (
+        _none,
+        {**_allow(200, {"doc_in", "doc_in_ro"}), "doc_out": 404},
+    ),
+    # The world's person chose a code card.
+    ("GET", "/api/v1/consents/{consent_id}/receipt.html"): (
+        _none,
+        {**_allow(200, {"doc_in", "doc_in_ro"}), "doc_out": 404},
+    ),
     ("POST", "/api/v1/consents/{consent_id}/amend"): (
         lambda w, _who: use_consent(w.app),
         {**_allow(201, DOC_IN), "doc_out": 404},
@@ -180,6 +193,12 @@ MATRIX: dict[tuple[str, str], tuple[Body, dict[str, int]]] = {
     ("POST", "/api/v1/consents/{consent_id}/withdraw"): (
         _fixed({"scope": "all", "mode": "stop_future_use", "received_via": "phone"}),
         {**_allow(201, DOC_IN | CUSTODIAN), "doc_out": 404},
+    ),
+    # The survivor's reference code and code word: custodians (org-wide) and the team's documenters; one
+    # outside the team is told what an unknown reference is told.
+    ("POST", "/api/v1/consents/lookup"): (
+        lambda w, _who: {"reference": w.reference_code, "code_word": CODE_WORD},
+        {**_allow(200, {"doc_in", "doc_in_ro", "custodian", "custodian_ro"}), "doc_out": 404},
     ),
     ("POST", "/api/v1/interviews/{interview_id}/reconfirm-consent"): (
         lambda w, _who: {"outcome": "first", "first": use_consent(w.app)},

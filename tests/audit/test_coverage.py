@@ -137,9 +137,13 @@ ROUTES: dict[tuple[str, str], tuple[str, str, str, Expect]] = {
     ("POST", "/api/v1/people/{person_id}/consents"): ("doc_in", "consent.record", "use_consent", _from_body("id")),
     ("GET", "/api/v1/people/{person_id}/consents"): ("doc_in", "consent.read", "use_consent", _person),
     ("GET", "/api/v1/consents/{consent_id}"): ("doc_in", "consent.read", "use_consent", _consent),
+    ("GET", "/api/v1/consents/{consent_id}/record"): ("doc_in", "consent.read", "use_consent", _consent),
+    ("GET", "/api/v1/consents/{consent_id}/receipt"): ("doc_in", "consent.receipt", "use_consent", _consent),
+    ("GET", "/api/v1/consents/{consent_id}/receipt.html"): ("doc_in", "consent.receipt", "use_consent", _consent),
     ("POST", "/api/v1/consents/{consent_id}/amend"): ("doc_in", "consent.amend", "use_consent", _from_body("id")),
     ("POST", "/api/v1/consents/{consent_id}/invalidate"): ("custodian", "consent.invalidate", "use_consent", _consent),
     ("POST", "/api/v1/consents/{consent_id}/withdraw"): ("custodian", "consent.withdraw", "use_consent", _consent),
+    ("POST", "/api/v1/consents/lookup"): ("custodian", "consent.lookup", "use_consent", _consent),
     ("POST", "/api/v1/interviews/{interview_id}/reconfirm-consent"): (
         "doc_in",
         "consent.reconfirm",

@@ -89,3 +89,25 @@ def test_withdrawals_sent_at_once_are_all_kept(app: FastAPI, url: str) -> None:
             tab.close()
     assert sorted(r.status_code for r in answers) == [201] * 3, [r.text for r in answers]
     assert _count(app, ConsentWithdrawal) == 3
+
+
+def test_twelve_wrong_code_words_at_once_meet_the_lookup_limit(app: FastAPI, url: str) -> None:
+    """Each lookup is counted before its check, so of many sent at once no more than the limit are compared."""
+    doc, case = documenter_team(app)
+    person = consenting_person(doc, case, app)
+    made = doc.post(f"/api/v1/people/{person}/consents", json=use_consent(app))
+    assert made.status_code == 201, made.text
+    tabs = _tabs(doc, url, 12)
+    reference = made.json()["reference_code"]
+    answers = at_once(
+        [
+            _post(t, "/api/v1/consents/lookup", {"reference": reference, "code_word": f"guess {i}"})
+            for i, t in enumerate(tabs)
+        ]
+    )
+    statuses = [r.status_code for r in answers]
+    limit = app.state.runtime.settings.throttle.lookups_per_target
+    assert set(statuses) <= {404, 429}
+    assert 1 <= statuses.count(404) <= limit
+    for t in tabs:
+        t.close()

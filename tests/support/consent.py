@@ -24,6 +24,9 @@ def text_hash(app: FastAPI, language: str = "en", variant: str = "main", version
     return str(form.text(language, TextVariant(variant)).sha256)
 
 
+CODE_WORD = "pomegranate"
+
+
 def participation(app: FastAPI, **overrides: Any) -> dict[str, Any]:
     body: dict[str, Any] = {
         "form_id": "standard",
@@ -46,7 +49,7 @@ def participation(app: FastAPI, **overrides: Any) -> dict[str, Any]:
         "retention": "P10Y",
         "teach_back": {q.value: "pass" for q in TeachBackQuestion},
         "date_of_birth": "1970-05-01",
-        "withdrawal_code_word": "pomegranate",
+        "withdrawal_code_word": CODE_WORD,
         "receipt": "code_card",
     }
     body.update(overrides)

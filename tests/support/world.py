@@ -93,6 +93,7 @@ class Saved:
     incident_id: str
     recipient_id: str
     consent_id: str
+    reference_code: str
 
 
 @dataclass
@@ -115,6 +116,7 @@ class World:
     incident_id: str
     recipient_id: str
     consent_id: str
+    reference_code: str
 
 
 @dataclass(frozen=True)
@@ -292,6 +294,7 @@ def _populate(app: FastAPI, database: ProvisionedDatabase, key_file: Path) -> Sa
         incident_id=incident.json()["id"],
         recipient_id=recipient_id,
         consent_id=granted.json()["id"],
+        reference_code=granted.json()["reference_code"],
     )
 
 
@@ -342,6 +345,7 @@ def restore(saved: Saved, templates: Templates, tmp_path: Path) -> Iterator[Worl
                 saved.incident_id,
                 saved.recipient_id,
                 saved.consent_id,
+                saved.reference_code,
             )
         finally:
             app.state.engine.dispose()
