@@ -54,6 +54,7 @@ def test_purpose_strings_are_stable() -> None:
         "BLIND_INDEX": "testimony/blind-index/v1",
         "EXPORT_PSEUDONYM": "testimony/export-pseudonym/v1",
         "CLIENT_ADDRESS": "testimony/client-address/v1",
+        "CONSENT_REFERENCE": "testimony/consent-reference/v1",
     }
 
 
