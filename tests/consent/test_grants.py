@@ -14,7 +14,7 @@ from app.access.roles import Role
 from app.consent.grant_models import ConsentInvalidation, UseConsent
 from app.core.db import unit_of_work
 from tests.support.actors import Actor, actor
-from tests.support.consent import documenter_team, grant, register_recipient, use_consent
+from tests.support.consent import documenter_team, grant, record_use_consent, register_recipient, use_consent
 from tests.support.interviews import consenting_person
 
 
@@ -36,13 +36,6 @@ def _refused(r: Any, status: int, code: str | None, fields: list[str] | None) ->
 def _stored(app: FastAPI) -> int:
     with unit_of_work(app.state.sessionmaker) as s:
         return int(s.scalar(select(func.count()).select_from(UseConsent)) or 0)
-
-
-def _record(doc: Actor, person: str, app: FastAPI, **overrides: Any) -> dict[str, Any]:
-    r = doc.post(f"/api/v1/people/{person}/consents", json=use_consent(app, **overrides))
-    assert r.status_code == 201, r.text
-    result: dict[str, Any] = r.json()
-    return result
 
 
 def test_a_record_is_kept_sealed_and_read_back_whole(app: FastAPI, team: tuple[Actor, str]) -> None:
@@ -94,7 +87,7 @@ def test_a_record_is_kept_sealed_and_read_back_whole(app: FastAPI, team: tuple[A
 
 def test_a_longer_category_period_gives_way_to_the_storage_retention(app: FastAPI, team: tuple[Actor, str]) -> None:
     doc, person = team
-    made = _record(doc, person, app, retention={"health": "P20Y"})
+    made = record_use_consent(doc, person, app, retention={"health": "P20Y"})
     assert made["effective_retention"] == {"health": "P10Y"}
 
 
@@ -144,7 +137,7 @@ def test_a_bad_record_is_refused_naming_the_field_and_nothing_is_stored(app: Fas
 
 def test_only_the_case_team_records_and_reads(app: FastAPI, team: tuple[Actor, str]) -> None:
     doc, person = team
-    made = _record(doc, person, app)
+    made = record_use_consent(doc, person, app)
     outsider = actor(app, "outsider", [Role.DOCUMENTER])
     legal = actor(app, "legal", [Role.LEGAL])
     custodian = actor(app, "keeper", [Role.CUSTODIAN])
@@ -160,7 +153,9 @@ def test_only_the_case_team_records_and_reads(app: FastAPI, team: tuple[Actor, s
 
 def test_an_amendment_supersedes_and_keeps_the_history(app: FastAPI, team: tuple[Actor, str]) -> None:
     doc, person = team
-    first = _record(doc, person, app, grants=[grant(), grant(purpose="research", recipient_class="researchers")])
+    first = record_use_consent(
+        doc, person, app, grants=[grant(), grant(purpose="research", recipient_class="researchers")]
+    )
     kept, changed = first["grants"]
     r = doc.post(
         f"/api/v1/consents/{first['id']}/amend",
@@ -206,7 +201,7 @@ def test_a_custodian_invalidates_with_a_reason_and_an_invalid_record_is_not_amen
     app: FastAPI, team: tuple[Actor, str]
 ) -> None:
     doc, person = team
-    made = _record(doc, person, app)
+    made = record_use_consent(doc, person, app)
     custodian = actor(app, "keeper", [Role.CUSTODIAN])
     path = f"/api/v1/consents/{made['id']}/invalidate"
     _refused(doc.post(path, json={"reason": "Given under pressure from a relative."}), 403, None, None)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Any
 
 import pytest
 from fastapi import FastAPI
@@ -24,7 +23,7 @@ from app.recipients import deny_list
 from app.recipients.models import Recipient
 from app.recipients.schemas import DenyListUpdate
 from tests.support.actors import Actor, actor
-from tests.support.consent import documenter_team, grant, register_recipient, use_consent
+from tests.support.consent import documenter_team, grant, record_use_consent, register_recipient, use_consent
 from tests.support.interviews import checklist, consenting_person, new_interview, patch, reconfirm
 
 
@@ -67,18 +66,13 @@ def _decide(
         )
 
 
-def _record(doc: Actor, person: str, app: FastAPI, **overrides: Any) -> dict[str, Any]:
-    r = doc.post(f"/api/v1/people/{person}/consents", json=use_consent(app, **overrides))
-    assert r.status_code == 201, r.text
-    result: dict[str, Any] = r.json()
-    return result
-
-
 def test_a_withdrawn_grant_is_denied_as_withdrawn_and_a_live_one_allowed(app: FastAPI, team: tuple[Actor, str]) -> None:
     doc, person = team
     un = register_recipient(app)
     researchers = register_recipient(app, "researchers", "FR")
-    made = _record(doc, person, app, grants=[grant(), grant(purpose="research", recipient_class="researchers")])
+    made = record_use_consent(
+        doc, person, app, grants=[grant(), grant(purpose="research", recipient_class="researchers")]
+    )
     un_grant, research_grant = (g["id"] for g in made["grants"])
     assert _decide(app, person, un) == Decision(True, "pseudonymous", (un_grant,), Reason.ALLOWED)  # type: ignore[arg-type]
     assert _decide(app, person, researchers, "research").allowed
@@ -97,14 +91,14 @@ def test_a_withdrawn_grant_is_denied_as_withdrawn_and_a_live_one_allowed(app: Fa
     )
     assert r.status_code == 201, r.text
     assert _decide(app, person, un).reason is Reason.WITHDRAWN
-    again = _record(doc, person, app)
+    again = record_use_consent(doc, person, app)
     assert _decide(app, person, un) == Decision(True, "pseudonymous", (again["grants"][0]["id"],), Reason.ALLOWED)  # type: ignore[arg-type]
 
 
 def test_an_amendment_counts_and_an_invalid_record_allows_nothing(app: FastAPI, team: tuple[Actor, str]) -> None:
     doc, person = team
     un = register_recipient(app)
-    made = _record(doc, person, app)
+    made = record_use_consent(doc, person, app)
     amended = doc.post(
         f"/api/v1/consents/{made['id']}/amend", json=use_consent(app, grants=[grant(disclosure_level="deidentified")])
     )
@@ -121,7 +115,7 @@ def test_restrictions_and_the_deny_list_override_a_grant(app: FastAPI, team: tup
     doc, person = team
     french = register_recipient(app, "un_investigative_bodies", "FR")
     other = register_recipient(app)
-    _record(doc, person, app, restrictions=[other])
+    record_use_consent(doc, person, app, restrictions=[other])
     assert _decide(app, person, french).allowed
     assert _decide(app, person, other).reason is Reason.RESTRICTED
     with unit_of_work(app.state.sessionmaker) as s:
@@ -133,7 +127,7 @@ def test_a_narrowing_at_the_end_of_the_interview_takes_effect_at_once(app: FastA
     doc, case = documenter_team(app)
     person = consenting_person(doc, case, app)
     un = register_recipient(app)
-    made = _record(doc, person, app)
+    made = record_use_consent(doc, person, app)
     interview = patch(doc, new_interview(doc, person, checklist=checklist()), state="in_progress").json()
     assert _decide(app, person, un, interview_id=interview["id"]).allowed
     lowered = {**grant(disclosure_level="deidentified"), "id": made["grants"][0]["id"]}
@@ -146,7 +140,7 @@ def test_an_interview_stopped_by_the_interviewee_gives_no_use_until_reconfirmed(
     doc, case = documenter_team(app)
     person = consenting_person(doc, case, app)
     un = register_recipient(app)
-    _record(doc, person, app)
+    record_use_consent(doc, person, app)
     interview = patch(doc, new_interview(doc, person, checklist=checklist()), state="in_progress").json()
     stopped = patch(doc, interview, state="stopped_by_interviewee").json()
     assert _decide(app, person, un, interview_id=stopped["id"]).reason is Reason.STOPPED_BY_INTERVIEWEE

@@ -21,7 +21,7 @@ from app.consent.lookup import REMINDER
 from app.consent.reference import ALPHABET
 from app.core.db import unit_of_work
 from tests.support.actors import Actor, actor
-from tests.support.consent import CODE_WORD, documenter_team, use_consent
+from tests.support.consent import CODE_WORD, documenter_team, record_use_consent, use_consent
 from tests.support.interviews import consenting_person
 
 LOOKUP = "/api/v1/consents/lookup"
@@ -31,13 +31,6 @@ LOOKUP = "/api/v1/consents/lookup"
 def team(app: FastAPI) -> tuple[Actor, str, str]:
     doc, case_id = documenter_team(app)
     return doc, case_id, consenting_person(doc, case_id, app)
-
-
-def _record(doc: Actor, person: str, app: FastAPI) -> dict[str, Any]:
-    r = doc.post(f"/api/v1/people/{person}/consents", json=use_consent(app))
-    assert r.status_code == 201, r.text
-    result: dict[str, Any] = r.json()
-    return result
 
 
 def _other_reference(code: str) -> str:
@@ -50,7 +43,7 @@ def test_a_reference_code_is_long_grouped_returned_once_and_stored_only_as_a_key
     app: FastAPI, team: tuple[Actor, str, str]
 ) -> None:
     doc, _case, person = team
-    made = _record(doc, person, app)
+    made = record_use_consent(doc, person, app)
     code = made["reference_code"]
     assert re.fullmatch(r"([0-9A-HJKMNP-TV-Z]{5}-){3}[0-9A-HJKMNP-TV-Z]{5}", code), code  # 20 x 5 bits
     assert doc.get(f"/api/v1/consents/{made['id']}").json()["reference_code"] is None
@@ -65,12 +58,12 @@ def test_a_reference_code_is_long_grouped_returned_once_and_stored_only_as_a_key
         assert len(row.reference_hash) == 64
         assert code.replace("-", "") not in row.reference_hash.upper()
     # Two records, two codes.
-    assert _record(doc, person, app)["reference_code"] != code
+    assert record_use_consent(doc, person, app)["reference_code"] != code
 
 
 def test_a_custodian_finds_the_record_by_reference_and_code_word(app: FastAPI, team: tuple[Actor, str, str]) -> None:
     doc, _case, person = team
-    made = _record(doc, person, app)
+    made = record_use_consent(doc, person, app)
     custodian = actor(app, "cus", [Role.CUSTODIAN])
     # Read back over the phone: lower case, spaces instead of hyphens, O for 0 and the code word's case.
     spoken = made["reference_code"].lower().replace("-", " ").replace("0", "o")
@@ -91,7 +84,7 @@ def test_a_custodian_finds_the_record_by_reference_and_code_word(app: FastAPI, t
 
 def test_it_fails_without_the_code_word(app: FastAPI, team: tuple[Actor, str, str]) -> None:
     doc, _case, person = team
-    made = _record(doc, person, app)
+    made = record_use_consent(doc, person, app)
     custodian = actor(app, "cus", [Role.CUSTODIAN])
     for body in ({"reference": made["reference_code"]}, {"reference": made["reference_code"], "code_word": "  "}):
         r = custodian.post(LOOKUP, json=body)
@@ -108,7 +101,7 @@ def test_a_wrong_code_word_and_an_unknown_reference_get_the_same_answer(
     app: FastAPI, team: tuple[Actor, str, str]
 ) -> None:
     doc, _case, person = team
-    made = _record(doc, person, app)
+    made = record_use_consent(doc, person, app)
     custodian = actor(app, "cus", [Role.CUSTODIAN])
     wrong = custodian.post(LOOKUP, json={"reference": made["reference_code"], "code_word": "apricot"})
     unknown = custodian.post(
@@ -124,7 +117,7 @@ def test_a_wrong_code_word_and_an_unknown_reference_get_the_same_answer(
 
 def test_documenters_on_the_team_look_up_by_pseudonym_code(app: FastAPI, team: tuple[Actor, str, str]) -> None:
     doc, case_id, person = team
-    first, second = _record(doc, person, app), _record(doc, person, app)
+    first, second = record_use_consent(doc, person, app), record_use_consent(doc, person, app)
     person_code = doc.get(f"/api/v1/people/{person}").json()["code"]
     r = doc.post(LOOKUP, json={"person_code": person_code.lower(), "code_word": CODE_WORD})
     assert r.status_code == 200, r.text
@@ -149,7 +142,7 @@ def test_documenters_on_the_team_look_up_by_pseudonym_code(app: FastAPI, team: t
 
 def test_lookups_are_throttled_per_reference_across_accounts(app: FastAPI, team: tuple[Actor, str, str]) -> None:
     doc, _case, person = team
-    made = _record(doc, person, app)
+    made = record_use_consent(doc, person, app)
     limit = app.state.runtime.settings.throttle.lookups_per_target
     first, second = actor(app, "cus1", [Role.CUSTODIAN]), actor(app, "cus2", [Role.CUSTODIAN])
     for _ in range(limit):
@@ -160,13 +153,13 @@ def test_lookups_are_throttled_per_reference_across_accounts(app: FastAPI, team:
     assert held.status_code == 429, held.text
     assert int(held.headers["retry-after"]) > 0
     # Another reference is not held up by this one.
-    other = _record(doc, person, app)
+    other = record_use_consent(doc, person, app)
     assert second.post(LOOKUP, json={"reference": other["reference_code"], "code_word": CODE_WORD}).status_code == 200
 
 
 def test_lookups_are_throttled_per_account_across_references(app: FastAPI, team: tuple[Actor, str, str]) -> None:
     doc, _case, person = team
-    made = _record(doc, person, app)
+    made = record_use_consent(doc, person, app)
     limit = app.state.runtime.settings.throttle.lookups_per_account
     guesser, other = actor(app, "cus1", [Role.CUSTODIAN]), actor(app, "cus2", [Role.CUSTODIAN])
     code = made["reference_code"]
@@ -181,7 +174,7 @@ def test_lookups_are_throttled_per_account_across_references(app: FastAPI, team:
 
 def test_a_success_does_not_count(app: FastAPI, team: tuple[Actor, str, str]) -> None:
     doc, _case, person = team
-    made = _record(doc, person, app)
+    made = record_use_consent(doc, person, app)
     custodian = actor(app, "cus", [Role.CUSTODIAN])
     limit = app.state.runtime.settings.throttle.lookups_per_target
     for _ in range(limit + 2):
@@ -193,7 +186,7 @@ def test_every_lookup_is_audited_and_neither_code_nor_word_is_logged(
     app: FastAPI, team: tuple[Actor, str, str], caplog: pytest.LogCaptureFixture
 ) -> None:
     doc, _case, person = team
-    made = _record(doc, person, app)
+    made = record_use_consent(doc, person, app)
     code = made["reference_code"]
     custodian = actor(app, "cus", [Role.CUSTODIAN])
     with unit_of_work(app.state.sessionmaker) as s:

@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from app.consent.receipt_page import CONTENT_SECURITY_POLICY
 from app.consent.receipt_texts import TEXTS
 from tests.support.actors import Actor
-from tests.support.consent import documenter_team, grant, text_hash, use_consent
+from tests.support.consent import documenter_team, grant, record_use_consent, text_hash, use_consent
 from tests.support.interviews import consenting_person
 
 # What a receipt found by the wrong person must never say: what the paper is about, who made it, where.
@@ -28,13 +28,6 @@ FORBIDDEN = [
 def team(app: FastAPI) -> tuple[Actor, str, str]:
     doc, case_id = documenter_team(app)
     return doc, case_id, consenting_person(doc, case_id, app)
-
-
-def _record(doc: Actor, person: str, app: FastAPI, **overrides: Any) -> dict[str, Any]:
-    r = doc.post(f"/api/v1/people/{person}/consents", json=use_consent(app, **overrides))
-    assert r.status_code == 201, r.text
-    result: dict[str, Any] = r.json()
-    return result
 
 
 def _text(html: str) -> str:
@@ -60,7 +53,9 @@ def _strict(r: Any) -> None:
 
 def test_the_receipt_holds_the_standard_fields_and_the_choice_made(app: FastAPI, team: tuple[Actor, str, str]) -> None:
     doc, _case, person = team
-    made = _record(doc, person, app)  # no choice given: the one made with participation consent (a code card)
+    made = record_use_consent(
+        doc, person, app
+    )  # no choice given: the one made with participation consent (a code card)
     assert made["receipt"] == "code_card"
     r = doc.get(f"/api/v1/consents/{made['id']}/receipt")
     assert r.status_code == 200, r.text
@@ -84,7 +79,7 @@ def test_the_receipt_holds_the_standard_fields_and_the_choice_made(app: FastAPI,
 
 def test_the_printed_receipt_shows_the_choices_in_plain_words(app: FastAPI, team: tuple[Actor, str, str]) -> None:
     doc, _case, person = team
-    made = _record(
+    made = record_use_consent(
         doc,
         person,
         app,
@@ -135,7 +130,9 @@ def test_the_printed_receipt_is_in_the_persons_language(
     app: FastAPI, team: tuple[Actor, str, str], language: str
 ) -> None:
     doc, _case, person = team
-    made = _record(doc, person, app, receipt="printed_receipt", language=language, text_sha256=text_hash(app, language))
+    made = record_use_consent(
+        doc, person, app, receipt="printed_receipt", language=language, text_sha256=text_hash(app, language)
+    )
     r = doc.get(f"/api/v1/consents/{made['id']}/receipt.html", headers={"Reference-Code": made["reference_code"]})
     _strict(r)
     page = _text(r.text)
@@ -150,7 +147,7 @@ def test_the_printed_receipt_is_in_the_persons_language(
 
 def test_a_code_card_shows_the_code_and_nothing_else(app: FastAPI, team: tuple[Actor, str, str]) -> None:
     doc, _case, person = team
-    made = _record(doc, person, app, receipt="code_card")
+    made = record_use_consent(doc, person, app, receipt="code_card")
     code = made["reference_code"]
     r = doc.get(f"/api/v1/consents/{made['id']}/receipt.html", headers={"Reference-Code": code})
     _strict(r)
@@ -162,7 +159,7 @@ def test_a_code_card_shows_the_code_and_nothing_else(app: FastAPI, team: tuple[A
 
 def test_no_receipt_means_none(app: FastAPI, team: tuple[Actor, str, str]) -> None:
     doc, _case, person = team
-    made = _record(doc, person, app, receipt="no_receipt")
+    made = record_use_consent(doc, person, app, receipt="no_receipt")
     assert made["reference_code"]  # told aloud, from this answer
     r = doc.get(f"/api/v1/consents/{made['id']}/receipt.html", headers={"Reference-Code": made["reference_code"]})
     assert (r.status_code, r.json()["code"], r.json()["fields"]) == (409, "no_receipt", ["receipt"])

@@ -17,7 +17,7 @@ from app.consent.grant_models import ConsentWithdrawal, ErasureRequest
 from app.consent.withdrawal import LIMITS
 from app.core.db import unit_of_work
 from tests.support.actors import Actor, actor, code, login, make_user, shift_clock
-from tests.support.consent import documenter_team, grant, identity, use_consent
+from tests.support.consent import documenter_team, grant, identity, record_use_consent, use_consent
 from tests.support.interviews import consenting_person
 
 
@@ -25,13 +25,6 @@ from tests.support.interviews import consenting_person
 def team(app: FastAPI) -> tuple[Actor, str, str]:
     doc, case_id = documenter_team(app)
     return doc, case_id, consenting_person(doc, case_id, app)
-
-
-def _record(doc: Actor, person: str, app: FastAPI, **overrides: Any) -> dict[str, Any]:
-    r = doc.post(f"/api/v1/people/{person}/consents", json=use_consent(app, **overrides))
-    assert r.status_code == 201, r.text
-    result: dict[str, Any] = r.json()
-    return result
 
 
 def _withdraw(who: Actor, consent_id: str, **body: Any) -> Any:
@@ -43,7 +36,9 @@ def _withdraw(who: Actor, consent_id: str, **body: Any) -> Any:
 
 def test_a_whole_record_is_withdrawn_at_once(app: FastAPI, team: tuple[Actor, str, str]) -> None:
     doc, _case, person = team
-    made = _record(doc, person, app, grants=[grant(), grant(purpose="research", recipient_class="researchers")])
+    made = record_use_consent(
+        doc, person, app, grants=[grant(), grant(purpose="research", recipient_class="researchers")]
+    )
     r = _withdraw(doc, made["id"], reason="She called: she no longer wants any use.")
     assert r.status_code == 201, r.text
     done = r.json()
@@ -68,7 +63,9 @@ def test_a_whole_record_is_withdrawn_at_once(app: FastAPI, team: tuple[Actor, st
 
 def test_named_grants_are_withdrawn_and_the_others_stand(app: FastAPI, team: tuple[Actor, str, str]) -> None:
     doc, _case, person = team
-    made = _record(doc, person, app, grants=[grant(), grant(purpose="research", recipient_class="researchers")])
+    made = record_use_consent(
+        doc, person, app, grants=[grant(), grant(purpose="research", recipient_class="researchers")]
+    )
     un, research = made["grants"]
     bad = _withdraw(doc, made["id"], scope=[research["id"], str(uuid.uuid4())])
     assert (bad.status_code, bad.json()["fields"]) == (422, ["scope.1"])
@@ -81,7 +78,7 @@ def test_named_grants_are_withdrawn_and_the_others_stand(app: FastAPI, team: tup
 
 def test_withdraw_and_erase_files_a_pending_erasure_request(app: FastAPI, team: tuple[Actor, str, str]) -> None:
     doc, _case, person = team
-    made = _record(doc, person, app)
+    made = record_use_consent(doc, person, app)
     r = _withdraw(doc, made["id"], mode="withdraw_and_erase", received_via="safe_channel_message")
     assert r.status_code == 201, r.text
     with unit_of_work(app.state.sessionmaker) as s:
@@ -108,7 +105,7 @@ def test_a_bad_withdrawal_is_refused_and_records_nothing(
     app: FastAPI, team: tuple[Actor, str, str], body: dict[str, Any], field: str
 ) -> None:
     doc, _case, person = team
-    made = _record(doc, person, app)
+    made = record_use_consent(doc, person, app)
     r = _withdraw(doc, made["id"], **body)
     assert r.status_code == 422, r.text
     assert field in r.json()["fields"][0]
@@ -118,7 +115,7 @@ def test_a_bad_withdrawal_is_refused_and_records_nothing(
 
 def test_who_may_withdraw(app: FastAPI, team: tuple[Actor, str, str]) -> None:
     doc, case, person = team
-    made = _record(doc, person, app)
+    made = record_use_consent(doc, person, app)
     outsider = actor(app, "outsider", [Role.DOCUMENTER])
     legal = actor(app, "legal", [Role.LEGAL], cases=(uuid.UUID(case),))
     admin = actor(app, "admin2", [Role.ADMIN])
@@ -143,7 +140,7 @@ def test_a_custodian_withdraws_with_a_fresh_second_factor_and_sees_linked_record
     [review] = custodian.get("/api/v1/duplicate-reviews").json()["reviews"]
     decided = custodian.post(f"/api/v1/duplicate-reviews/{review['id']}", json={"decision": "duplicate"})
     assert decided.status_code == 200, decided.text
-    made = _record(doc, person, app)
+    made = record_use_consent(doc, person, app)
     shift_clock(app, timedelta(minutes=6))
     stale = _withdraw(custodian, made["id"], received_via="letter")
     assert (stale.status_code, stale.json()["code"]) == (403, "step_up_required")

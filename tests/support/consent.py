@@ -124,6 +124,14 @@ def use_consent(app: FastAPI, **overrides: Any) -> dict[str, Any]:
     return body
 
 
+def record_use_consent(doc: Actor, person: str, app: FastAPI, **overrides: Any) -> dict[str, Any]:
+    """Record a use-consent record (``use_consent`` with ``overrides``) through the API; its 201 answer."""
+    r = doc.post(f"/api/v1/people/{person}/consents", json=use_consent(app, **overrides))
+    assert r.status_code == 201, r.text
+    result: dict[str, Any] = r.json()
+    return result
+
+
 def register_recipient(
     app: FastAPI,
     recipient_class: str = "un_investigative_bodies",
