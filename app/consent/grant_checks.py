@@ -70,22 +70,38 @@ def check(
     data: GrantContents,
     now: datetime,
     earlier: list[dict[str, Any]] | None = None,
+    withdrawn: frozenset[str] = frozenset(),
 ) -> Checked:
-    """The record's decisions, checked; ``earlier`` holds the grants of the version amended, if any."""
+    """The record's decisions, checked; ``earlier`` holds the grants of the version amended, if any, and
+    ``withdrawn`` the ids of its chain's grants withdrawn by name.
+
+    A grant that names an earlier one continues it: unchanged, it keeps its id; lowered, it gets a new one.
+    So a withdrawn grant may not be continued at all (its lowered copy would carry a new id no withdrawal
+    names, and allow again what the person took back), and each earlier grant is continued at most once.
+    """
     previous = {g["id"]: g for g in earlier or []}
     grants: list[dict[str, Any]] = []
-    kept: set[str] = set()
+    named: set[str] = set()
     for i, grant in enumerate(data.grants):
         stored = _grant(form, grant, f"grants.{i}")
         if grant.id is not None:
-            before = previous.get(str(grant.id))
+            continued = str(grant.id)
+            before = previous.get(continued)
             if before is None:
                 where = "the version amended" if earlier is not None else "a new record"
                 raise ValidationFailed(
                     f"this id names no grant of {where}; leave id out for a new grant", fields=[f"grants.{i}.id"]
                 )
-            if _same(before, stored) and str(grant.id) not in kept:
-                kept.add(str(grant.id))
+            if continued in withdrawn:
+                raise ValidationFailed(
+                    "this grant was withdrawn: leave it out of the new version (withdrawal cannot be undone here; "
+                    "the person can grant again in a new consent record)",
+                    fields=[f"grants.{i}.id"],
+                )
+            if continued in named:
+                raise ValidationFailed("each earlier grant may be continued once", fields=[f"grants.{i}.id"])
+            named.add(continued)
+            if _same(before, stored):
                 grants.append(before)
                 continue
         _future(grant, now, f"grants.{i}.expires_at")

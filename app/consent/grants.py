@@ -358,9 +358,10 @@ def storage_retention(session: Session, runtime: Runtime, person: Person) -> str
 # Amending, narrowing and invalidating -------------------------------------------------------------------
 
 
-def _amendable(session: Session, runtime: Runtime, person: Person, row: UseConsent) -> ChainState:
+def _amendable(session: Session, runtime: Runtime, person: Person, row: UseConsent) -> frozenset[str]:
     """The version may be amended: it is the chain's latest, the chain is not invalid or withdrawn whole.
-    Read after the person's row is held, so an amendment made meanwhile is seen."""
+    Read after the person's row is held, so an amendment or withdrawal made meanwhile is seen. Answers the
+    ids of the chain's grants withdrawn by name, which a new version may not continue."""
     chain = chain_of(session, row.chain_id)
     if chain.successor(row) is not None:
         raise Conflict(
@@ -368,13 +369,14 @@ def _amendable(session: Session, runtime: Runtime, person: Person, row: UseConse
         )
     if chain.invalidations:
         raise Conflict("this record was found invalid; record a new one", fields=["consent_id"], code="invalidated")
-    if withdrawn_grants(session, runtime, person, chain)[0]:
+    whole, named, _ = withdrawn_grants(session, runtime, person, chain)
+    if whole:
         raise Conflict(
             "every grant of this record was withdrawn; a new consent conversation makes a new record",
             fields=["consent_id"],
             code="withdrawn",
         )
-    return chain
+    return frozenset(named)
 
 
 def amend(
@@ -385,12 +387,12 @@ def amend(
     audit.touch(session, case_id=row.case_id)
     person = _person(session, row)
     _require_participation(session, runtime, person)
-    _amendable(session, runtime, person, row)
+    withdrawn = _amendable(session, runtime, person, row)
     form = checks.form_of(runtime.forms, data)
     _witnessed(data)
     now = db_now(session)
     earlier = details_of(session, runtime, person, row)
-    decided = grant_checks.check(session, form, data, now, earlier["grants"])
+    decided = grant_checks.check(session, form, data, now, earlier["grants"], withdrawn)
     receipt = data.receipt or receipt_of(earlier)
     new = _insert(
         session,
@@ -426,13 +428,13 @@ def narrow(
     if row is None or row.person_id != person.id:
         raise ValidationFailed("the interviewee has no such consent record", fields=["consent_id"])
     _require_participation(session, runtime, person)
-    _amendable(session, runtime, person, row)
+    withdrawn = _amendable(session, runtime, person, row)
     before = details_of(session, runtime, person, row)
     form = runtime.forms.get(row.form_id, row.form_version)
     if form is None:
         raise Conflict("the form this record was read from is no longer served", fields=["consent_id"])
     now = db_now(session)
-    decided = grant_checks.check(session, form, contents, now, before["grants"])
+    decided = grant_checks.check(session, form, contents, now, before["grants"], withdrawn)
     grant_checks.narrowing(before, decided, contents)
     same = UseConsentCreate(
         form_id=row.form_id,

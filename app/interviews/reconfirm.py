@@ -9,6 +9,8 @@ says so to ``decide()``.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select
@@ -78,11 +80,13 @@ def reconfirm(
     elif data.outcome is ReconfirmOutcome.NARROWED:
         assert data.consent_id is not None  # _shape
         assert data.narrowed is not None
-        made = grants.narrow(session, runtime, principal, person, data.consent_id, data.narrowed, interview.id)
+        with _within("narrowed"):
+            made = grants.narrow(session, runtime, principal, person, data.consent_id, data.narrowed, interview.id)
         consent_ids = [made.id]
     else:
         assert data.first is not None  # _shape
-        recorded = grants.record_for(session, runtime, principal, person, data.first, interview.id)
+        with _within("first"):
+            recorded = grants.record_for(session, runtime, principal, person, data.first, interview.id)
         consent_ids = [recorded.row.id]
         reference_code = recorded.reference_code
     row = InterviewReconfirmation(
@@ -102,6 +106,19 @@ def reconfirm(
     session.add(row)
     session.flush()
     return _read(row, details).model_copy(update={"reference_code": reference_code})
+
+
+_CONTENTS = ("grants", "refusals", "restrictions", "retention", "form_", "language", "text_", "method", "witness")
+
+
+@contextmanager
+def _within(member: str) -> Iterator[None]:
+    """A refusal of the grants in ``member`` names the field as the request body holds it."""
+    try:
+        yield
+    except ValidationFailed as refused:
+        refused.fields = [f"{member}.{f}" if f.startswith(_CONTENTS) else f for f in refused.fields]
+        raise
 
 
 def _shape(data: ReconfirmConsent) -> None:

@@ -188,3 +188,54 @@ def test_build_maps_stored_rows_to_the_inputs() -> None:
         (str(second), frozenset({"g1"})),
         (str(first), None),
     ]
+
+
+def test_a_grant_withdrawn_by_name_is_not_revived_by_a_later_version(app: FastAPI) -> None:
+    """A lowered copy of a grant would get a new id that no withdrawal names: continuing a withdrawn grant
+    is refused, in an amendment and in an end-of-interview narrowing, and decide() keeps denying it."""
+    doc, case = documenter_team(app)
+    person = consenting_person(doc, case, app)
+    un = register_recipient(app)
+    researchers = register_recipient(app, "researchers", "FR")
+    made = record_use_consent(
+        doc, person, app, grants=[grant(), grant(purpose="research", recipient_class="researchers")]
+    )
+    un_grant, research_grant = made["grants"]
+    r = doc.post(
+        f"/api/v1/consents/{made['id']}/withdraw",
+        json={"scope": [research_grant["id"]], "mode": "stop_future_use", "received_via": "phone"},
+    )
+    assert r.status_code == 201, r.text
+    research = {"purpose": "research", "recipient_class": "researchers"}
+    lowered = {**grant(disclosure_level="deidentified", **research), "id": research_grant["id"]}
+    kept = {**grant(), "id": un_grant["id"]}
+    for grants in (
+        [kept, lowered],  # continued, lowered
+        [kept, {**grant(**research), "id": research_grant["id"]}],  # continued unchanged
+    ):
+        refused = doc.post(f"/api/v1/consents/{made['id']}/amend", json=use_consent(app, grants=grants))
+        assert (refused.status_code, refused.json()["fields"]) == (422, ["grants.1.id"]), refused.text
+    twice = doc.post(f"/api/v1/consents/{made['id']}/amend", json=use_consent(app, grants=[kept, kept]))
+    assert (twice.status_code, twice.json()["fields"]) == (422, ["grants.1.id"]), twice.text
+    interview = patch(doc, new_interview(doc, person, checklist=checklist()), state="in_progress").json()
+    narrowed = doc.post(
+        f"/api/v1/interviews/{interview['id']}/reconfirm-consent",
+        json={"outcome": "narrowed", "consent_id": made["id"], "narrowed": {"grants": [kept, lowered]}},
+    )
+    assert (narrowed.status_code, narrowed.json()["fields"]) == (422, ["narrowed.grants.1.id"]), narrowed.text
+    split = {**grant(disclosure_level="deidentified"), "id": un_grant["id"]}
+    narrowed = doc.post(
+        f"/api/v1/interviews/{interview['id']}/reconfirm-consent",
+        json={"outcome": "narrowed", "consent_id": made["id"], "narrowed": {"grants": [kept, split]}},
+    )
+    assert (narrowed.status_code, narrowed.json()["fields"]) == (422, ["narrowed.grants.1.id"]), narrowed.text
+    assert len(doc.get(f"/api/v1/people/{person}/consents").json()["items"]) == 1  # nothing was stored
+    for level in ("pseudonymous", "deidentified"):
+        denied = _decide(app, person, researchers, "research", level=level)
+        assert (denied.allowed, denied.reason, denied.grant_ids) == (False, Reason.WITHDRAWN, (research_grant["id"],))
+    # Leaving the withdrawn grant out is how the record is amended; it stays withdrawn.
+    amended = doc.post(f"/api/v1/consents/{made['id']}/amend", json=use_consent(app, grants=[kept]))
+    assert amended.status_code == 201, amended.text
+    assert [g["id"] for g in amended.json()["grants"]] == [un_grant["id"]]
+    assert _decide(app, person, researchers, "research").reason is Reason.NO_GRANT  # the current version has none
+    assert _decide(app, person, un).allowed

@@ -96,8 +96,8 @@ def test_narrowing_removes_and_lowers_at_once_and_never_widens(
         (narrowed(restrictions=[]), "restrictions"),
         (narrowed(refusals=[]), "refusals"),
     ]
-    for request, field in widening:
-        _problem(_post(doc, interview, request), 422, None, [field])
+    for request, field in widening:  # named as the request body holds them
+        _problem(_post(doc, interview, request), 422, None, [f"narrowed.{field}"])
     assert _count(app) == 0
     assert len(doc.get(f"/api/v1/people/{interview['person_id']}/consents").json()["items"]) == 1
 
@@ -143,7 +143,7 @@ def test_each_outcome_takes_what_it_needs(
 def test_first_grants_are_checked_like_any_record(app: FastAPI, started: tuple[Actor, dict[str, Any]]) -> None:
     doc, interview = started
     bad = {"outcome": "first", "first": use_consent(app, restrictions=["my uncle's friends"])}
-    _problem(_post(doc, interview, bad), 422, None, ["restrictions.0"])
+    _problem(_post(doc, interview, bad), 422, None, ["first.restrictions.0"])
     assert _count(app) == 0
     assert doc.get(f"/api/v1/people/{interview['person_id']}/consents").json()["items"] == []
 
