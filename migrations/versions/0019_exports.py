@@ -8,9 +8,9 @@ Create Date: 2026-12-01 03:35:18
 from collections.abc import Sequence
 
 import sqlalchemy as sa
-import app.core.db  # noqa: F401 - custom column types
 from alembic import op
 
+import app.core.db
 
 revision: str = "20261201_exports"
 down_revision: str | None = "20261201_consent_references"
