@@ -27,7 +27,10 @@ def worker(
         float, typer.Option(metavar="SECONDS", min=0.1, help="How long to wait when nothing is queued.")
     ] = 2.0,
 ) -> None:
-    """Build approved exports: claim a job, hold its lease with a heartbeat, write under its fencing token."""
+    """Build approved exports from the job queue.
+
+    Each job is claimed with a lease that a heartbeat renews, and written under its fencing token.
+    """
     settings = get_settings()
     try:
         keys = open_keys(settings, prompt_passphrase)

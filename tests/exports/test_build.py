@@ -17,7 +17,7 @@ from app.core.db import db_now, unit_of_work
 from app.exports import build, jobs
 from app.exports.models import DisclosureEntry, ExportJob
 from tests.support.actors import shift_clock
-from tests.support.consent import grant, record_use_consent
+from tests.support.consent import grant
 from tests.support.exports import NAMED_IDENTITY, Desk, desk
 
 WITHDRAW = {"scope": "all", "mode": "stop_future_use", "received_via": "phone"}
@@ -73,7 +73,8 @@ def test_each_person_gets_one_level_and_only_what_they_allow_at_it(app: FastAPI,
     assert read["bundle_written"] is False  # the bundle writer is not plugged in yet
     ledger = _ledger(app, export)
     assert set(ledger) == {uuid.UUID(p) for p in (named, mixed, plain)}
-    assert uuid.UUID(nothing) not in ledger and uuid.UUID(withdrawn) not in ledger
+    assert uuid.UUID(nothing) not in ledger
+    assert uuid.UUID(withdrawn) not in ledger
     assert (ledger[uuid.UUID(named)].level, ledger[uuid.UUID(named)].categories) == (
         "named_protected",
         ["identity", "narrative_general"],
@@ -111,12 +112,14 @@ def test_a_worker_whose_lease_was_taken_over_writes_nothing(app: FastAPI, d: Des
     factory, runtime = app.state.sessionmaker, app.state.runtime
     with unit_of_work(factory) as s:
         stale = jobs.claim(s, "worker-a", db_now(s), timedelta(seconds=30))
-    assert stale is not None and stale.fencing == 1
+    assert stale is not None
+    assert stale.fencing == 1
     shift_clock(app, timedelta(seconds=31))  # worker-a stopped beating: its lease runs out
     other = d.worker()
     assert other.sweep().requeued == [uuid.UUID(export)]
     fresh = other.claim()
-    assert fresh is not None and fresh.fencing == 2
+    assert fresh is not None
+    assert fresh.fencing == 2
     # worker-a wakes up and carries on under its old token: every write is refused.
     with pytest.raises(jobs.LeaseLost):
         build.decide_batch(factory, runtime, stale, [uuid.UUID(p) for p in people])

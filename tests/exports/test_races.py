@@ -9,6 +9,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from datetime import timedelta
+from functools import partial
 
 import pytest
 from fastapi import FastAPI
@@ -86,7 +87,7 @@ def test_claims_made_at_once_never_take_one_job_twice(d: Desk, factories: list[s
         with unit_of_work(factory) as s:
             return jobs.claim(s, f"w{id(factory)}", db_now(s)) or "none"
 
-    claims = [c for c in at_once([lambda f=f: claim(f) for f in factories]) if isinstance(c, jobs.Claim)]
+    claims = [c for c in at_once([partial(claim, f) for f in factories]) if isinstance(c, jobs.Claim)]
     assert len(claims) == len({c.job_id for c in claims}) <= 2
     assert {c.export_id for c in claims} <= exports
     assert all(c.fencing == 1 for c in claims)
@@ -116,7 +117,12 @@ def test_a_withdrawal_holding_the_person_while_a_build_reaches_them_excludes_the
     assert person is not None
     hold(session, person)
     done = threading.Event()
-    builder = threading.Thread(target=lambda: (Worker(factories[1], app.state.runtime).run_once(), done.set()))
+
+    def build() -> None:
+        Worker(factories[1], app.state.runtime).run_once()
+        done.set()
+
+    builder = threading.Thread(target=build)
     builder.start()
     try:
         deadline = time.monotonic() + 30
