@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from datetime import timedelta
 from functools import partial
 
+import httpx2 as httpx
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import select, text
@@ -26,10 +27,11 @@ from app.exports.models import DisclosureEntry, ExportJob
 from app.exports.worker import Worker
 from app.people.models import Person
 from app.people.records import hold
+from tests.support.actors import Actor, actor
 from tests.support.consent import grant
 from tests.support.database import ProvisionedDatabase
 from tests.support.exports import Desk, desk
-from tests.support.server import at_once
+from tests.support.server import at_once, serve
 
 
 @pytest.fixture
@@ -158,3 +160,34 @@ def test_an_expired_lease_is_reclaimed_by_another_worker(
     time.sleep(0.3)
     assert Worker(factories[1], app.state.runtime).run_once() is True
     assert d.legal.get(f"/api/v1/exports/{export}").json()["status"] == "ready"
+
+
+def _browser(url: str, who: Actor) -> httpx.Client:
+    cookie = who.client.cookies.get("testimony_session")
+    assert cookie is not None
+    assert who.csrf is not None
+    return httpx.Client(
+        base_url=url, cookies={"testimony_session": cookie}, headers={"x-csrf-token": who.csrf}, timeout=60
+    )
+
+
+def test_custodians_approving_at_once_approve_once_and_queue_one_job(app: FastAPI, d: Desk) -> None:
+    custodians = [*d.custodians, *(actor(app, f"keeper{i}", [Role.CUSTODIAN]) for i in range(3, 5))]
+    export = d.request()["id"]
+    with serve(app) as url:
+        browsers = [_browser(url, c) for c in custodians]
+        try:
+            answers = at_once(
+                [
+                    partial(b.post, f"/api/v1/exports/{export}/approve", json={"reason": "Within the purpose."})
+                    for b in browsers
+                ]
+            )
+        finally:
+            for b in browsers:
+                b.close()
+    assert sorted(r.status_code for r in answers) == [200, 409, 409, 409], [r.text for r in answers]
+    read = d.legal.get(f"/api/v1/exports/{export}").json()
+    assert (read["status"], len(read["approvals"])) == ("approved", 1)
+    with unit_of_work(app.state.sessionmaker) as s:
+        assert len(s.scalars(select(ExportJob).where(ExportJob.export_id == uuid.UUID(export))).all()) == 1

@@ -64,6 +64,8 @@ def test_only_legal_users_on_the_team_ask_for_exports(app: FastAPI, d: Desk) -> 
         ({"categories": []}, "categories"),
         ({"justification": "  "}, "justification"),
         ({"unknown": 1}, "body"),
+        ({"filters": {"violation_types": ["killing"]}}, "filters.violation_types"),
+        ({"filters": {"interviewed_from": "2024-02-01", "interviewed_to": "2024-01-01"}}, "filters"),
     ],
 )
 def test_bad_input_is_a_422_naming_the_field(d: Desk, change: dict[str, Any], field: str) -> None:
