@@ -5,7 +5,7 @@ once, and a worker whose lease was taken over writing nothing under its stale fe
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -19,6 +19,7 @@ from app.exports.models import DisclosureEntry, ExportJob
 from tests.support.actors import shift_clock
 from tests.support.consent import grant
 from tests.support.exports import NAMED_IDENTITY, Desk, desk
+from tests.support.interviews import planned
 
 WITHDRAW = {"scope": "all", "mode": "stop_future_use", "received_via": "phone"}
 
@@ -164,3 +165,19 @@ def test_a_job_whose_workers_keep_dying_fails(app: FastAPI, d: Desk) -> None:
     assert d.legal.get(f"/api/v1/exports/{export}").json()["status"] == "failed"
     assert _job(app, export).state == "failed"
     assert d.worker().run_once() is False
+
+
+def test_the_scope_follows_the_people_and_interview_date_filters(app: FastAPI, d: Desk) -> None:
+    soon, later, never = (d.person(grant()) for _ in range(3))
+    for person, days in ((soon, 0), (later, 10)):
+        when = (datetime.now(UTC) + timedelta(days=days, hours=2)).isoformat()
+        assert d.doc.post(f"/api/v1/people/{person}/interviews", json=planned(scheduled_at=when)).status_code == 201
+    start = (date.today() + timedelta(days=5)).isoformat()
+    by_date = _approved(d, filters={"interviewed_from": start})
+    by_name = _approved(d, filters={"people": [soon, never]})
+    assert d.worker().run_once()
+    assert d.worker().run_once()
+    assert set(_ledger(app, by_date)) == {uuid.UUID(later)}
+    assert set(_ledger(app, by_name)) == {uuid.UUID(soon), uuid.UUID(never)}
+    read = d.legal.get(f"/api/v1/exports/{by_date}").json()
+    assert (read["people_count"], read["excluded_count"]) == (1, 0)  # the others were never in scope

@@ -5,6 +5,7 @@ ask approves, with a fresh second factor in a browser session; named identity ne
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -15,7 +16,7 @@ from app.access.roles import Role
 from app.core.db import unit_of_work
 from app.exports.models import ExportJob
 from app.recipients.models import DenyListVersion
-from tests.support.actors import actor, shift_clock
+from tests.support.actors import actor, login, now, shift_clock
 from tests.support.consent import grant, register_recipient
 from tests.support.exports import NAMED_IDENTITY, Desk, desk
 
@@ -81,17 +82,11 @@ def test_an_inactive_or_deny_listed_recipient_is_refused(app: FastAPI, d: Desk) 
     r = d.legal.post("/api/v1/exports", json=d.body(recipient_id=inactive))
     assert (r.status_code, r.json()["fields"]) == (422, ["recipient_id"])
     with unit_of_work(app.state.sessionmaker) as s:
-        s.add(DenyListVersion(version=1, recipient_ids=[d.recipient_id], jurisdictions=[], created_at=_now(app)))
+        s.add(DenyListVersion(version=1, recipient_ids=[d.recipient_id], jurisdictions=[], created_at=now(app)))
     for path in ("/api/v1/exports", "/api/v1/exports/preview"):
         r = d.legal.post(path, json=d.body())
         assert (r.status_code, r.json()["fields"]) == (422, ["recipient_id"]), r.text
     assert d.legal.get("/api/v1/exports").json()["items"] == []
-
-
-def _now(app: FastAPI) -> Any:
-    from tests.support.actors import now
-
-    return now(app)
 
 
 def test_aggregate_counts_are_not_filtered_by_named_people(d: Desk) -> None:
@@ -130,7 +125,7 @@ def test_approving_by_bearer_token_fails(app: FastAPI, d: Desk) -> None:
 
 def test_approval_needs_a_fresh_second_factor(app: FastAPI, d: Desk) -> None:
     export = d.request()["id"]
-    shift_clock(app, __import__("datetime").timedelta(minutes=6))
+    shift_clock(app, timedelta(minutes=6))
     r = d.approve(export)
     assert (r.status_code, r.json()["code"]) == (403, "step_up_required")
     assert _jobs(app, export) == []
@@ -212,3 +207,15 @@ def test_preview_counts_people_per_level_and_suppresses_small_counts(d: Desk) ->
     assert named["people"]["named_protected"] is None  # 1: suppressed
     assert named["people"]["pseudonymous"] == 5
     assert d.legal.get("/api/v1/exports").json()["items"] == []  # a preview stores nothing
+
+
+def test_an_export_left_waiting_for_a_second_custodian_past_the_deadline_is_rejected(app: FastAPI, d: Desk) -> None:
+    export = d.request(categories=["identity"], max_disclosure_level="named_protected")["id"]
+    assert d.approve(export).json()["status"] == "awaiting_second_approval"
+    hours = app.state.runtime.settings.session.confirmation_hours
+    shift_clock(app, timedelta(hours=hours, minutes=1))
+    second = login(app, d.custodians[1].username, d.custodians[1].totp_secret)  # a fresh login and second factor
+    r = second.post(f"/api/v1/exports/{export}/approve", json={"reason": "Late."})
+    assert r.status_code == 409, r.text
+    assert second.get(f"/api/v1/exports/{export}").json()["status"] == "rejected"
+    assert _jobs(app, export) == []
