@@ -124,7 +124,8 @@ def _shown(count: int) -> int | None:
 
 
 def preview_export(session: Session, runtime: Runtime, principal: Principal, data: ExportCreate) -> PreviewRead:
-    """What a request would yield now: people per level and people excluded, small counts suppressed.
+    """What a request would yield now: people per level and people excluded, counts from 1 to 4 suppressed,
+    and every count when fewer than 5 people are in scope.
 
     The same decision as the build (decide() per category, one level per person, at the database clock),
     through the history builder; nothing is stored.
@@ -150,6 +151,9 @@ def preview_export(session: Session, runtime: Runtime, principal: Principal, dat
             excluded += 1
         else:
             levels[outcome.level] += 1
+    if len(ids) < SMALL:
+        # A handful of people (or one named person) in scope: even a zero would say who allowed what.
+        return PreviewRead(people=dict.fromkeys(DisclosureLevel), excluded=None)
     return PreviewRead(people={level: _shown(levels[level]) for level in DisclosureLevel}, excluded=_shown(excluded))
 
 
