@@ -21,9 +21,13 @@ $(DEV_STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $@ $(STAMP)
 
+# The server, and beside it one export worker (stopped with the server).
 run: $(STAMP)
 	TESTIMONY_DEVELOPMENT=$${TESTIMONY_DEVELOPMENT:-true} $(BIN)/testimony init
-	TESTIMONY_DEVELOPMENT=$${TESTIMONY_DEVELOPMENT:-true} $(BIN)/testimony serve
+	export TESTIMONY_DEVELOPMENT=$${TESTIMONY_DEVELOPMENT:-true}; \
+	$(BIN)/testimony worker & worker=$$!; \
+	trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
+	$(BIN)/testimony serve
 
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check .

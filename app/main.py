@@ -36,6 +36,7 @@ from app.core.forwarding import refuse_spoofable_forwarding
 from app.core.http import RequestContextMiddleware, database_busy, integrity_violation, transient_failure
 from app.core.limits import install_body_limits
 from app.core.openapi import describe_problems
+from app.exports import routes as export_routes
 from app.interviews import guides
 from app.interviews import routes as interview_routes
 from app.interviews import routes_attachments as attachment_routes
@@ -115,6 +116,7 @@ def create_app(settings: Settings | None = None, keys: Keys | None = None) -> Fa
     app.include_router(attachment_routes.router)
     app.include_router(statement_routes.router)
     app.include_router(recipient_routes.router)
+    app.include_router(export_routes.router)
     web_render.load()  # compile the pages' catalogs and read their templates now, not at first use
     app.include_router(web_routes.router)
     app.include_router(web_account_routes.router)

@@ -11,6 +11,8 @@ from app.confirmations.models import Confirmation
 from app.consent.grant_models import ConsentInvalidation, ConsentWithdrawal, ErasureRequest, UseConsent
 from app.consent.models import ParticipationConsent
 from app.core.db import Base
+from app.exports import approval as _exports  # noqa: F401 - registers its confirmation kind
+from app.exports.models import DisclosureEntry, ExportApproval, ExportJob, ExportRequest
 from app.interviews.models import (
     Attachment,
     AttachmentUpload,
@@ -44,8 +46,12 @@ __all__ = [
     "CustodyCommitment",
     "DataKey",
     "DenyListVersion",
+    "DisclosureEntry",
     "DuplicateReview",
     "ErasureRequest",
+    "ExportApproval",
+    "ExportJob",
+    "ExportRequest",
     "FeedbackTask",
     "Interview",
     "InterviewInterviewer",

@@ -66,6 +66,9 @@ class Action(StrEnum):
     RECIPIENT_MANAGE = "recipient.manage"
     DENY_LIST_READ = "deny_list.read"
     DENY_LIST_MANAGE = "deny_list.manage"
+    EXPORT_REQUEST = "export.request"
+    EXPORT_READ = "export.read"
+    EXPORT_APPROVE = "export.approve"
 
 
 EVERYONE = frozenset(
@@ -88,6 +91,7 @@ READ_ONLY = frozenset(
         Action.ATTACHMENT_READ,
         Action.RECIPIENT_READ,
         Action.DENY_LIST_READ,
+        Action.EXPORT_READ,
     }
 )
 # The recipient registry and the deny-list name organisations and states, never a survivor: every
@@ -114,7 +118,9 @@ ROLE_ACTIONS: dict[Role, frozenset[Action]] = {
         }
     )
     | REGISTRY_READERS,
-    Role.LEGAL: frozenset({Action.CASE_READ}) | REGISTRY_READERS,
+    # Legal asks for exports (and previews them) for the cases whose team they are on, and reads their own
+    # requests; they never browse testimonies.
+    Role.LEGAL: frozenset({Action.CASE_READ, Action.EXPORT_REQUEST, Action.EXPORT_READ}) | REGISTRY_READERS,
     # A custodian takes a withdrawal the survivor made through any channel (with a fresh second factor), and
     # invalidates a record found to be given under pressure; neither reads what the record says. A custodian
     # finds the record a survivor calls about by its reference code and their code word (the lookup).
@@ -125,6 +131,9 @@ ROLE_ACTIONS: dict[Role, frozenset[Action]] = {
             Action.CONSENT_WITHDRAW,
             Action.CONSENT_INVALIDATE,
             Action.CONSENT_LOOKUP,
+            # Exports: every request, organisation-wide, and deciding those they did not ask for.
+            Action.EXPORT_READ,
+            Action.EXPORT_APPROVE,
         }
     )
     | REGISTRY_READERS,
@@ -167,6 +176,7 @@ STEP_UP = frozenset(
         Action.CONFIRMATION_DECIDE,
         Action.CONSENT_WITHDRAW,
         Action.CONSENT_INVALIDATE,
+        Action.EXPORT_APPROVE,
     }
 )
 
@@ -226,8 +236,9 @@ def load(
 
     The object check: an object with a ``case_id`` (a case itself, a person...) must be in one of
     the principal's cases unless a role grants the action organisation-wide; an object with an
-    ``owner_id`` (an API token) must be the principal's own. ``lock`` holds the row until the
-    transaction ends.
+    ``owner_id`` (an API token) must be the principal's own; an object with a ``requester_id`` (an
+    export request) must be the principal's own unless a role grants the action organisation-wide.
+    ``lock`` holds the row until the transaction ends.
     """
     require(principal, action)
     row = session.get(model, object_id, with_for_update=lock or None)
@@ -239,6 +250,9 @@ def load(
     case_id = getattr(row, "case_id", None)
     if case_id is not None and not _org_wide(principal, action) and case_id not in principal.case_ids:
         raise NotFound
+    requester = getattr(row, "requester_id", None)
+    if requester is not None and not _org_wide(principal, action) and requester != principal.user_id:
+        raise NotFound
     return row
 
 
@@ -249,13 +263,20 @@ def scope(
     principal: Principal,
     action: Action,
     statement: S,
-    case_column: ColumnElement[uuid.UUID] | QueryableAttribute[uuid.UUID],
+    case_column: ColumnElement[uuid.UUID] | QueryableAttribute[uuid.UUID] | None = None,
+    *,
+    requester_column: ColumnElement[uuid.UUID] | QueryableAttribute[uuid.UUID] | None = None,
 ) -> S:
-    """The list form of authorize(): restrict a query to what the principal may see."""
+    """The list form of load(): restrict a query to what the principal may see (their cases, their own
+    requests), unless a role grants the action organisation-wide."""
     require(principal, action)
     if _org_wide(principal, action):
         return statement
-    return statement.where(case_column.in_(principal.case_ids))
+    if requester_column is not None:
+        statement = statement.where(requester_column == principal.user_id)
+    if case_column is not None:
+        statement = statement.where(case_column.in_(principal.case_ids))
+    return statement
 
 
 def require_step_up(principal: Principal, action: Action, now: datetime) -> None:

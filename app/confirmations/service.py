@@ -223,15 +223,24 @@ def list_confirmations(
 
 
 def decide_confirmation(
-    session: Session, runtime: Runtime, principal: Principal, confirmation_id: uuid.UUID, confirm: bool
+    session: Session,
+    runtime: Runtime,
+    principal: Principal,
+    confirmation_id: uuid.UUID,
+    confirm: bool,
+    *,
+    action: policy.Action = policy.Action.CONFIRMATION_DECIDE,
 ) -> ConfirmationRead:
     """A second eligible user confirms (or rejects) a pending request; never the requester.
 
-    The row is locked first, so two people deciding at once cannot both apply it.
+    ``action`` is what the deciding face checks: the admins' confirmations route decides the kinds decided by
+    ``confirmation.decide``, a domain's own route (an export's second approval) the kinds registered with its
+    action; a request of another kind is not found. The row is locked first, so two people deciding at once
+    cannot both apply it.
     """
-    row = policy.load(session, principal, policy.Action.CONFIRMATION_DECIDE, Confirmation, confirmation_id, lock=True)
+    row = policy.load(session, principal, action, Confirmation, confirmation_id, lock=True)
     kind = _kind(row)
-    if kind is not None and not policy.allows(principal, kind.decide_action):
+    if kind is not None and (kind.decide_action is not action or not policy.allows(principal, kind.decide_action)):
         raise NotFound
     now = db_now(session)
     status = _status(row, now)

@@ -26,6 +26,7 @@ from tests.support.world import (
     UPLOAD_PHOTO,
     Raw,
     World,
+    export_request,
     path_of,
     request,
 )
@@ -315,6 +316,30 @@ MATRIX: dict[tuple[str, str], tuple[Body, dict[str, int]]] = {
     ("GET", "/api/v1/deny-list"): (_none, _allow(200, REGISTRY_READ)),
     # A change waits for a second admin.
     ("PUT", "/api/v1/deny-list"): (_fixed({"jurisdictions": ["RU"]}), _allow(202, ADMIN)),
+    # Exports: legal users on the case team ask and preview; one off the team is told what a missing case
+    # is told; custodians read every request and decide (with a fresh second factor, never by token).
+    ("POST", "/api/v1/exports"): (
+        lambda w, _who: export_request(w.case_id, w.recipient_id),
+        {**_allow(201, {"legal_in"}), "legal_out": 404},
+    ),
+    ("POST", "/api/v1/exports/preview"): (
+        lambda w, _who: export_request(w.case_id, w.recipient_id),
+        {**_allow(200, {"legal_in"}), "legal_out": 404},
+    ),
+    ("GET", "/api/v1/exports"): (_none, _allow(200, {"legal_in", "legal_out", "custodian", "custodian_ro"})),
+    # The world's export was asked for by legal_in: another legal user does not see it.
+    ("GET", "/api/v1/exports/{export_id}"): (
+        _none,
+        {**_allow(200, {"legal_in", "custodian", "custodian_ro"}), "legal_out": 404},
+    ),
+    ("POST", "/api/v1/exports/{export_id}/approve"): (
+        _fixed({"reason": "Within the stated purpose."}),
+        _allow(200, CUSTODIAN),
+    ),
+    ("POST", "/api/v1/exports/{export_id}/reject"): (
+        _fixed({"reason": "Too broad for the purpose."}),
+        _allow(200, CUSTODIAN),
+    ),
     ("GET", "/api/v1/duplicate-reviews"): (_none, _allow(200, CUSTODIAN)),
     ("POST", "/api/v1/duplicate-reviews/{review_id}"): (
         _fixed({"decision": "not_duplicate"}),

@@ -42,6 +42,10 @@ def _from_body(*keys: str) -> Expect:
     return pick
 
 
+def _export(w: World, _r: Any) -> object:
+    return w.export_id
+
+
 def _person(w: World, _r: Any) -> object:
     return w.person_id
 
@@ -237,6 +241,12 @@ ROUTES: dict[tuple[str, str], tuple[str, str, str, Expect]] = {
     ("PATCH", "/api/v1/recipients/{recipient_id}"): ("admin", "recipient.update", "recipient", _recipient),
     ("GET", "/api/v1/deny-list"): ("custodian", "deny_list.read", "deny_list", _none),
     ("PUT", "/api/v1/deny-list"): ("admin", "deny_list.update", "deny_list", _none),
+    ("POST", "/api/v1/exports"): ("legal_in", "export.request", "export", _from_body("id")),
+    ("POST", "/api/v1/exports/preview"): ("legal_in", "export.preview", "export", _none),
+    ("GET", "/api/v1/exports"): ("custodian", "export.list", "export", _none),
+    ("GET", "/api/v1/exports/{export_id}"): ("legal_in", "export.read", "export", _export),
+    ("POST", "/api/v1/exports/{export_id}/approve"): ("custodian", "export.approve", "export", _export),
+    ("POST", "/api/v1/exports/{export_id}/reject"): ("custodian", "export.reject", "export", _export),
     ("GET", "/api/v1/duplicate-reviews"): ("custodian", "duplicate.review", "duplicate_review", _none),
     ("POST", "/api/v1/duplicate-reviews/{review_id}"): (
         "custodian",

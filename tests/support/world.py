@@ -94,6 +94,7 @@ class Saved:
     recipient_id: str
     consent_id: str
     reference_code: str
+    export_id: str
 
 
 @dataclass
@@ -117,6 +118,7 @@ class World:
     recipient_id: str
     consent_id: str
     reference_code: str
+    export_id: str
 
 
 @dataclass(frozen=True)
@@ -140,6 +142,20 @@ RECORDING = media.m4a_head() + bytes(range(256)) * 4
 """The bytes of the world's resumable upload."""
 UPLOAD_PHOTO = Raw(PHOTO, {"attachment-kind": "photo", "attachment-category": "photos_other"})
 RECORDING_DECISIONS = {"audio_recording": True, "video_recording": True, "photos": True}
+
+
+def export_request(case_id: uuid.UUID | str, recipient_id: str, **overrides: Any) -> dict[str, Any]:
+    """An export of the case's narratives, pseudonymous, to the world's recipient (one custodian approves)."""
+    body: dict[str, Any] = {
+        "case_ids": [str(case_id)],
+        "purpose": "un_fact_finding",
+        "recipient_id": recipient_id,
+        "justification": "The Commission asked for accounts of the October crossing.",
+        "categories": ["narrative_general"],
+        "max_disclosure_level": "pseudonymous",
+    }
+    body.update(overrides)
+    return body
 
 
 RECIPIENT = RecipientCreate(
@@ -266,6 +282,8 @@ def _populate(app: FastAPI, database: ProvisionedDatabase, key_file: Path) -> Sa
         registered = recipients.create_recipient(s, app.state.runtime, Principal.system("world"), RECIPIENT)
         assert registered.recipient is not None
         recipient_id = str(registered.recipient.id)
+    asked = actors["legal_in"].post("/api/v1/exports", json=export_request(case_id, recipient_id))
+    assert asked.status_code == 201, asked.text
     credentials = {
         name: Credential(a.user_id, a.username, a.totp_secret, a.client.cookies.get(COOKIE), a.csrf, None)
         for name, a in actors.items()
@@ -295,6 +313,7 @@ def _populate(app: FastAPI, database: ProvisionedDatabase, key_file: Path) -> Sa
         recipient_id=recipient_id,
         consent_id=granted.json()["id"],
         reference_code=granted.json()["reference_code"],
+        export_id=asked.json()["id"],
     )
 
 
@@ -346,6 +365,7 @@ def restore(saved: Saved, templates: Templates, tmp_path: Path) -> Iterator[Worl
                 saved.recipient_id,
                 saved.consent_id,
                 saved.reference_code,
+                saved.export_id,
             )
         finally:
             app.state.engine.dispose()
@@ -388,6 +408,7 @@ def path_of(template: str, w: World) -> str:
         incident_id=w.incident_id,
         recipient_id=w.recipient_id,
         consent_id=w.consent_id,
+        export_id=w.export_id,
         form_id="standard",
         guide_id="standard",
         version="v1",

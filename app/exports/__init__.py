@@ -1,0 +1,1 @@
+"""Consented exports: requests, approvals, build jobs and the disclosure ledger."""

@@ -1,0 +1,143 @@
+"""Approving or rejecting an export: a custodian who did not ask for it, with a fresh second factor in a
+browser session (never a bearer token), and for named identity or recordings of the person a second,
+different custodian.
+
+The first approval of a two-custodian export moves it to ``awaiting_second_approval`` and opens a request of
+the registered confirmation kind ``export.second_approval``: the engine (app/confirmations) then refuses the
+first approver, decides once under a row lock and expires the request after its deadline, which rejects the
+export. The approval that completes it enqueues the build job in the same transaction.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from sqlalchemy.orm import Session
+
+from app.access import policy
+from app.access.principal import Principal
+from app.audit import service as audit
+from app.confirmations import service as confirmations
+from app.confirmations.models import Confirmation
+from app.core.db import db_now, new_id, on_failure
+from app.core.errors import Conflict, Forbidden
+from app.exports import jobs
+from app.exports.models import ExportApproval, ExportRequest
+from app.exports.schemas import ExportDecision, ExportRead, ExportStatus
+from app.exports.service import move, read
+
+if TYPE_CHECKING:
+    from app.runtime import Runtime  # the wiring above the domains; services only name its type
+
+APPROVE = "approve"
+REJECT = "reject"
+
+
+def approve_export(
+    session: Session, runtime: Runtime, principal: Principal, export_id: uuid.UUID, data: ExportDecision
+) -> ExportRead:
+    return _decide(session, runtime, principal, export_id, data.reason, approve=True)
+
+
+def reject_export(
+    session: Session, runtime: Runtime, principal: Principal, export_id: uuid.UUID, data: ExportDecision
+) -> ExportRead:
+    return _decide(session, runtime, principal, export_id, data.reason, approve=False)
+
+
+def _record(session: Session, row: ExportRequest, principal: Principal, decision: str, reason: str) -> None:
+    assert principal.user_id is not None
+    session.add(
+        ExportApproval(
+            id=new_id(),
+            export_id=row.id,
+            decided_by=principal.user_id,
+            decision=decision,
+            reason=reason,
+            decided_at=db_now(session),
+        )
+    )
+    session.flush()
+
+
+def _decide(
+    session: Session, runtime: Runtime, principal: Principal, export_id: uuid.UUID, reason: str, *, approve: bool
+) -> ExportRead:
+    # The row is held: two custodians deciding at once decide one after the other.
+    row = policy.load(session, principal, policy.Action.EXPORT_APPROVE, ExportRequest, export_id, lock=True)
+    audit.touch(session, resource_id=row.id)
+    now = db_now(session)
+    policy.require_step_up(principal, policy.Action.EXPORT_APPROVE, now)
+    if row.requester_id == principal.user_id:
+        raise Forbidden("a custodian who did not ask for this export must decide it", code="same_person")
+    status = ExportStatus(row.status)
+    if status is ExportStatus.REQUESTED:
+        _record(session, row, principal, APPROVE if approve else REJECT, reason)
+        if not approve:
+            move(session, row, ExportStatus.REJECTED, was=status)
+        elif row.approvals_needed == 1:
+            move(session, row, ExportStatus.APPROVED, was=status)
+            jobs.enqueue(session, row.id, now)
+        else:
+            move(session, row, ExportStatus.AWAITING_SECOND_APPROVAL, was=status)
+            confirmations.request_confirmation(
+                session, runtime, principal, SECOND_APPROVAL, row.id, {"revision": row.revision}
+            )
+        return read(session, row)
+    if status is ExportStatus.AWAITING_SECOND_APPROVAL:
+        waiting = confirmations.pending(session, SECOND_APPROVAL, row.id)
+        if not waiting:
+            # Past its deadline: the refusal still closes it (and so rejects the export).
+            on_failure(session, lambda s: confirmations.close_expired(s, now))
+            raise Conflict("the wait for a second custodian has expired: the export must be asked for again")
+        # The engine refuses the custodian who approved first, and decides once.
+        confirmations.decide_confirmation(
+            session, runtime, principal, waiting[0].id, approve, action=policy.Action.EXPORT_APPROVE
+        )
+        if not approve:
+            move(session, row, ExportStatus.REJECTED, was=status)
+        else:
+            session.refresh(row)
+            if ExportStatus(row.status) is not ExportStatus.APPROVED:
+                raise Conflict("this export changed while it waited for a second custodian")
+        _record(session, row, principal, APPROVE if approve else REJECT, reason)
+        return read(session, row)
+    raise Conflict(f"this export is {status.value}: it is not waiting for a decision")
+
+
+# The second custodian, as a two-person kind of request ---------------------------------------------------
+
+
+def _concerns(session: Session, row: Confirmation) -> confirmations.Subject:
+    return confirmations.Subject()
+
+
+def _apply_second(session: Session, row: Confirmation, now: datetime) -> str | None:
+    export = session.get(ExportRequest, row.target_id, with_for_update=True)
+    if export is None:
+        return "the export no longer exists"
+    if export.status != ExportStatus.AWAITING_SECOND_APPROVAL or export.revision != row.payload.get("revision"):
+        return "the export changed while it waited"
+    move(session, export, ExportStatus.APPROVED, was=ExportStatus.AWAITING_SECOND_APPROVAL)
+    jobs.enqueue(session, export.id, now)
+    return None
+
+
+def _expired(session: Session, row: Confirmation) -> None:
+    export = session.get(ExportRequest, row.target_id, with_for_update=True)
+    if export is not None and export.status == ExportStatus.AWAITING_SECOND_APPROVAL:
+        move(session, export, ExportStatus.REJECTED, was=ExportStatus.AWAITING_SECOND_APPROVAL)
+
+
+SECOND_APPROVAL = confirmations.register(
+    confirmations.Kind(
+        "export.second_approval",
+        _apply_second,
+        _concerns,
+        decide_action=policy.Action.EXPORT_APPROVE,
+        step_up=True,
+        on_expire=_expired,
+    )
+)

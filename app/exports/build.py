@@ -1,0 +1,199 @@
+"""The build step of an export job: decide for each person, write the disclosure ledger, finish.
+
+Every transaction starts with ``jobs.hold_fence``, so only the worker holding the job's current claim writes.
+People are decided in small batches, one transaction each, each person under their per-person lock
+(``app.people.records.hold``, which withdrawals, consent changes and erasure also take): a withdrawal that
+commits first is in the history the build reads, and one that waits commits after the person's ledger row,
+which then stands for a recall. A person whose ledger row exists from an attempt that died is not decided
+again, so the effects happen once. The bundle itself is written by ``write_bundle``, the place where the
+bundle writer plugs in; until then a ready export has its ledger and counts, and no file.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import uuid
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.access.principal import Principal
+from app.audit import service as audit
+from app.audit.vocabulary import AuditAction
+from app.consent import history
+from app.consent.vocabulary import DisclosureLevel
+from app.core.db import db_now, new_id, unit_of_work
+from app.exports import decisions, jobs
+from app.exports.models import DisclosureEntry, ExportRequest
+from app.exports.schemas import ExportStatus
+from app.exports.scope import people_in_scope
+from app.exports.service import move
+from app.people.models import Person
+from app.people.records import hold
+from app.recipients.models import Recipient
+
+if TYPE_CHECKING:
+    from app.runtime import Runtime  # the wiring above the domains; services only name its type
+
+log = logging.getLogger("testimony.exports")
+
+BATCH = 20
+"""People decided per transaction: never thousands of per-person locks held at once."""
+WORKER = Principal.system("worker")
+FAILED_BUILD = "the build could not be completed"
+
+
+def write_bundle(session: Session, runtime: Runtime, export: ExportRequest, entries: Sequence[DisclosureEntry]) -> bool:
+    """THE BUNDLE WRITER'S HOOK: write the export's bundle from its ledger rows; whether one was written.
+
+    Called once, in the build's last transaction (under the fencing token), after every person is decided.
+    Not yet implemented: no bundle is written, and ``ExportRead.bundle_written`` says so.
+    """
+    return False
+
+
+def _chunks(items: Sequence[uuid.UUID], size: int) -> Iterator[Sequence[uuid.UUID]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _start(factory: sessionmaker[Session], mine: jobs.Claim) -> list[uuid.UUID] | None:
+    """Move the export to building (or resume it) and list who is left to decide; None if nothing to build."""
+    with unit_of_work(factory) as s:
+        jobs.hold_fence(s, mine)
+        export = s.get(ExportRequest, mine.export_id, with_for_update=True)
+        assert export is not None  # a foreign key
+        status = ExportStatus(export.status)
+        if status is ExportStatus.APPROVED:
+            move(s, export, ExportStatus.BUILDING, was=status)
+        elif status is not ExportStatus.BUILDING:
+            jobs.finish(s, mine, jobs.JobState.DONE, db_now(s))  # nothing to build any more
+            return None
+        scope = people_in_scope(
+            [uuid.UUID(c) for c in export.case_ids],
+            None if export.person_ids is None else [uuid.UUID(p) for p in export.person_ids],
+            export.interviewed_from,
+            export.interviewed_to,
+        )
+        done = set(s.scalars(select(DisclosureEntry.person_id).where(DisclosureEntry.export_id == export.id)))
+        return [p for p in s.scalars(scope) if p not in done]
+
+
+def decide_batch(
+    factory: sessionmaker[Session], runtime: Runtime, mine: jobs.Claim, person_ids: Sequence[uuid.UUID]
+) -> int:
+    """Decide a few people in one transaction under the fencing token; how many went into the ledger."""
+    written = 0
+    with unit_of_work(factory) as s:
+        jobs.hold_fence(s, mine)
+        export = s.get(ExportRequest, mine.export_id)
+        assert export is not None
+        recipient = s.get(Recipient, export.recipient_id)
+        assert recipient is not None
+        entry = history.recipient_of(recipient)
+        deny = history.deny_list_of(s)
+        maximum = DisclosureLevel(export.max_disclosure_level)
+        for person_id in person_ids:
+            person = s.get(Person, person_id)
+            if person is None:  # erased since the scope was listed
+                continue
+            hold(s, person)
+            now = db_now(s)  # after the lock: a withdrawal that held it is in the history read next
+            decider = decisions.decider_for(history.history_of(s, runtime, person), export.purpose, entry, now, deny)
+            outcome = decisions.disclosure(decider, export.categories, maximum)
+            if outcome is None:
+                continue
+            s.add(
+                DisclosureEntry(
+                    id=new_id(),
+                    export_id=export.id,
+                    person_id=person.id,
+                    recipient_id=export.recipient_id,
+                    categories=list(outcome.categories),
+                    grant_ids=list(outcome.grant_ids),
+                    level=outcome.level.value,
+                    code=secrets.token_hex(8),
+                    decided_at=now,
+                    submitted_to_proceedings=False,
+                )
+            )
+            written += 1
+        s.flush()
+    return written
+
+
+def _finish(factory: sessionmaker[Session], runtime: Runtime, mine: jobs.Claim, in_scope: int) -> None:
+    with unit_of_work(factory) as s:
+        jobs.hold_fence(s, mine)
+        export = s.get(ExportRequest, mine.export_id, with_for_update=True)
+        assert export is not None
+        entries = list(
+            s.scalars(
+                select(DisclosureEntry).where(DisclosureEntry.export_id == export.id).order_by(DisclosureEntry.id)
+            )
+        )
+        write_bundle(s, runtime, export, entries)
+        levels = Counter(e.level for e in entries)
+        move(
+            s,
+            export,
+            ExportStatus.READY,
+            was=ExportStatus.BUILDING,
+            people_count=len(entries),
+            excluded_count=max(in_scope - len(entries), 0),
+            level_counts=dict(sorted(levels.items())),
+        )
+        jobs.finish(s, mine, jobs.JobState.DONE, db_now(s))
+        audit.append(s, _trail(export.id), audit.Outcome.ALLOWED)
+
+
+def _fail(factory: sessionmaker[Session], mine: jobs.Claim) -> None:
+    with unit_of_work(factory) as s:
+        jobs.hold_fence(s, mine)
+        export = s.get(ExportRequest, mine.export_id, with_for_update=True)
+        assert export is not None
+        status = ExportStatus(export.status)
+        if status in (ExportStatus.APPROVED, ExportStatus.BUILDING):
+            move(s, export, ExportStatus.FAILED, was=status, failure=FAILED_BUILD)
+        jobs.finish(s, mine, jobs.JobState.FAILED, db_now(s))
+        audit.append(s, _trail(export.id), audit.Outcome.FAILED)
+
+
+def _trail(export_id: uuid.UUID) -> audit.Trail:
+    return audit.Trail(
+        action=AuditAction.EXPORT_BUILD, actor=WORKER.actor, resource_type="export", resource_id=str(export_id)
+    )
+
+
+def run_build(
+    factory: sessionmaker[Session], runtime: Runtime, mine: jobs.Claim, *, batch: int = BATCH
+) -> ExportStatus | None:
+    """Build the claimed export; its final status, or None when the claim was lost (another worker builds)."""
+    try:
+        todo = _start(factory, mine)
+        if todo is None:
+            return None
+        done_before = _count(factory, mine.export_id)
+        for chunk in _chunks(todo, batch):
+            decide_batch(factory, runtime, mine, chunk)
+        _finish(factory, runtime, mine, done_before + len(todo))
+        return ExportStatus.READY
+    except jobs.LeaseLost:
+        log.warning("export build lost its lease; another worker holds the job")
+        return None
+    except Exception as exc:
+        log.error("export build failed: %s", type(exc).__name__)
+        try:
+            _fail(factory, mine)
+        except jobs.LeaseLost:
+            return None
+        return ExportStatus.FAILED
+
+
+def _count(factory: sessionmaker[Session], export_id: uuid.UUID) -> int:
+    with unit_of_work(factory) as s:
+        return len(list(s.scalars(select(DisclosureEntry.id).where(DisclosureEntry.export_id == export_id))))

@@ -1,0 +1,164 @@
+"""The job table's rules: enqueue, claim, renew, write under the fencing token, finish, sweep.
+
+A job is claimed by one conditional UPDATE that takes the lease and raises ``fencing``; on PostgreSQL the
+candidate row is first selected ``FOR UPDATE SKIP LOCKED``, so workers claiming at once take different jobs
+instead of waiting on each other; on SQLite (one writer at a time) the conditional UPDATE alone decides.
+Every transaction a build commits starts with ``hold_fence``: it locks the job row only if ``fencing`` is still
+the claim's, so a worker whose lease was swept and claimed again can write nothing more (its transaction
+fails with ``LeaseLost`` and rolls back). The job row lock also orders the sweeper after a build transaction
+in flight. Each function works in the caller's transaction; the caller commits.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from app.core.db import changed_rows, new_id
+from app.exports.models import ExportJob
+
+LEASE = timedelta(seconds=60)
+"""How long a claim holds without a heartbeat."""
+HEARTBEAT = timedelta(seconds=15)
+"""How often a worker renews its lease while it builds."""
+MAX_ATTEMPTS = 3
+"""Claims after which a job whose workers keep dying is failed rather than queued again."""
+
+
+class JobState(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+
+class LeaseLost(Exception):
+    """This worker's claim is no longer the job's: another worker holds it, or it was swept."""
+
+
+@dataclass(frozen=True)
+class Claim:
+    job_id: uuid.UUID
+    export_id: uuid.UUID
+    owner: str
+    fencing: int
+
+
+def enqueue(session: Session, export_id: uuid.UUID, now: datetime) -> ExportJob:
+    """A job for the export's build (one per export: the unique export_id refuses a second)."""
+    job = ExportJob(id=new_id(), export_id=export_id, state=JobState.QUEUED, fencing=0, attempts=0, created_at=now)
+    session.add(job)
+    session.flush()
+    return job
+
+
+def claim(session: Session, owner: str, now: datetime, lease: timedelta = LEASE) -> Claim | None:
+    """Take the oldest queued job, or None when there is none (or another worker took it first)."""
+    candidate = (
+        select(ExportJob.id, ExportJob.export_id, ExportJob.fencing)
+        .where(ExportJob.state == JobState.QUEUED)
+        .order_by(ExportJob.created_at, ExportJob.id)
+        .limit(1)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        candidate = candidate.with_for_update(skip_locked=True)
+    row = session.execute(candidate).first()
+    if row is None:
+        return None
+    job_id, export_id, seen = row
+    taken = session.execute(
+        update(ExportJob)
+        .where(ExportJob.id == job_id, ExportJob.fencing == seen, ExportJob.state == JobState.QUEUED)
+        .values(
+            state=JobState.RUNNING,
+            lease_owner=owner,
+            lease_expires_at=now + lease,
+            heartbeat_at=now,
+            fencing=ExportJob.fencing + 1,
+            attempts=ExportJob.attempts + 1,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    if changed_rows(taken) != 1:
+        return None
+    return Claim(job_id, export_id, owner, seen + 1)
+
+
+def renew(session: Session, mine: Claim, now: datetime, lease: timedelta = LEASE) -> bool:
+    """The heartbeat: extend the lease while the claim is still the job's; False when it is lost."""
+    renewed = session.execute(
+        update(ExportJob)
+        .where(ExportJob.id == mine.job_id, ExportJob.fencing == mine.fencing, ExportJob.state == JobState.RUNNING)
+        .values(lease_expires_at=now + lease, heartbeat_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return changed_rows(renewed) == 1
+
+
+def hold_fence(session: Session, mine: Claim) -> None:
+    """Lock the job row under this claim's fencing token, or raise LeaseLost: first in every build transaction."""
+    held = session.execute(
+        select(ExportJob.id)
+        .where(ExportJob.id == mine.job_id, ExportJob.fencing == mine.fencing, ExportJob.state == JobState.RUNNING)
+        .with_for_update()
+    ).first()
+    if held is None:
+        raise LeaseLost
+
+
+def finish(session: Session, mine: Claim, state: JobState, now: datetime) -> None:
+    """Close the job under this claim's token (done or failed), or raise LeaseLost."""
+    closed = session.execute(
+        update(ExportJob)
+        .where(ExportJob.id == mine.job_id, ExportJob.fencing == mine.fencing, ExportJob.state == JobState.RUNNING)
+        .values(state=state, finished_at=now, lease_owner=None, lease_expires_at=None)
+        .execution_options(synchronize_session=False)
+    )
+    if changed_rows(closed) != 1:
+        raise LeaseLost
+
+
+@dataclass(frozen=True)
+class Swept:
+    requeued: list[uuid.UUID]
+    """Exports whose build is queued again after its worker stopped renewing."""
+    failed: list[uuid.UUID]
+    """Exports whose build has now been claimed MAX_ATTEMPTS times without finishing."""
+
+
+def sweep(session: Session, now: datetime) -> Swept:
+    """Reclaim expired leases: queued again, or failed after MAX_ATTEMPTS claims.
+
+    The fencing token is left as it is; the next claim raises it, which is what locks the dead worker out.
+    """
+    expired = list(
+        session.execute(
+            select(ExportJob.id, ExportJob.export_id, ExportJob.fencing, ExportJob.attempts)
+            .where(ExportJob.state == JobState.RUNNING, ExportJob.lease_expires_at <= now)
+            .order_by(ExportJob.id)
+            .with_for_update(skip_locked=session.get_bind().dialect.name == "postgresql")
+        )
+    )
+    requeued: list[uuid.UUID] = []
+    failed: list[uuid.UUID] = []
+    for job_id, export_id, fencing, attempts in expired:
+        give_up = attempts >= MAX_ATTEMPTS
+        changed = session.execute(
+            update(ExportJob)
+            .where(ExportJob.id == job_id, ExportJob.fencing == fencing, ExportJob.state == JobState.RUNNING)
+            .values(
+                state=JobState.FAILED if give_up else JobState.QUEUED,
+                lease_owner=None,
+                lease_expires_at=None,
+                finished_at=now if give_up else None,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        if changed_rows(changed) == 1:
+            (failed if give_up else requeued).append(export_id)
+    return Swept(requeued, failed)

@@ -1,0 +1,109 @@
+"""Export requests, their approvals, their build jobs and the disclosure ledger.
+
+The request's clear columns are what lists, the policy and the job need (status, scope, purpose, recipient,
+level, who asked); the justification is sealed under the service key and never logged. ``revision`` is raised
+by every change of status, which is made by a conditional UPDATE naming the revision read.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+
+from sqlalchemy import JSON, Boolean, Date, ForeignKey, Integer, LargeBinary, String, UniqueConstraint, Uuid
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.core.db import Base, UTCDateTime
+
+
+class ExportRequest(Base):
+    __tablename__ = "export_requests"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    status: Mapped[str] = mapped_column(String(32), index=True)
+    """An ExportStatus: requested, awaiting_second_approval, approved, building, ready, failed, stale, rejected."""
+    revision: Mapped[int] = mapped_column(Integer, default=1)
+    case_ids: Mapped[list[str]] = mapped_column(JSON)
+    person_ids: Mapped[list[str] | None] = mapped_column(JSON, default=None)
+    interviewed_from: Mapped[date | None] = mapped_column(Date, default=None)
+    interviewed_to: Mapped[date | None] = mapped_column(Date, default=None)
+    violation_types: Mapped[list[str] | None] = mapped_column(JSON, default=None)
+    purpose: Mapped[str] = mapped_column(String(48))
+    recipient_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("recipients.id"), index=True)
+    categories: Mapped[list[str]] = mapped_column(JSON)
+    max_disclosure_level: Mapped[str] = mapped_column(String(32))
+    justification: Mapped[bytes] = mapped_column(LargeBinary)
+    """Sealed under the service key, bound to the row: why the recipient needs this."""
+    requester_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("users.id"), index=True)
+    """The legal user who asked: only they read it among the case-scoped roles (policy.load)."""
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    approvals_needed: Mapped[int] = mapped_column(Integer)
+    """1, or 2 when named identity or any recording or photo of the person may leave."""
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    people_count: Mapped[int | None] = mapped_column(Integer, default=None)
+    """After a build: how many people are in the ledger."""
+    excluded_count: Mapped[int | None] = mapped_column(Integer, default=None)
+    level_counts: Mapped[dict[str, int] | None] = mapped_column(JSON, default=None)
+    failure: Mapped[str | None] = mapped_column(String(200), default=None)
+    """A generic reason for a failed build (never data)."""
+
+
+class ExportApproval(Base):
+    """One custodian's decision on a request: approve or reject, with their reason."""
+
+    __tablename__ = "export_approvals"
+    __table_args__ = (UniqueConstraint("export_id", "decided_by"), {"info": {"append_only": True}})
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    export_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("export_requests.id"), index=True)
+    decided_by: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("users.id"))
+    decision: Mapped[str] = mapped_column(String(16))
+    """approve or reject."""
+    reason: Mapped[str] = mapped_column(String(2000))
+    decided_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ExportJob(Base):
+    """A build waiting for, or held by, a worker.
+
+    A worker claims it by taking the lease (``lease_owner``, ``lease_expires_at``) and raising ``fencing``;
+    every write the build makes is conditional on ``fencing`` still being the one it claimed, so a worker
+    whose lease was taken over can no longer write.
+    """
+
+    __tablename__ = "export_jobs"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    export_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("export_requests.id"), unique=True)
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    """queued, running, done, failed."""
+    lease_owner: Mapped[str | None] = mapped_column(String(100), default=None)
+    lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None, index=True)
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    fencing: Mapped[int] = mapped_column(Integer, default=0)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+
+
+class DisclosureEntry(Base):
+    """One person in one built export: what went, under which grants, to whom, at which level.
+
+    The answer to a survivor's "where did my data go?". ``code`` is the person's opaque id in this export
+    only; it names nothing else.
+    """
+
+    __tablename__ = "disclosure_ledger"
+    __table_args__ = (UniqueConstraint("export_id", "person_id"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    export_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("export_requests.id"), index=True)
+    person_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("people.id"), index=True)
+    recipient_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("recipients.id"))
+    categories: Mapped[list[str]] = mapped_column(JSON)
+    grant_ids: Mapped[list[str]] = mapped_column(JSON)
+    level: Mapped[str] = mapped_column(String(32))
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    decided_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    """The database clock at which decide() allowed it."""
+    submitted_to_proceedings: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -1,0 +1,171 @@
+"""Export requests: asking for one, previewing what it would yield, reading them, and moving their status.
+
+A legal user on the team of every case named asks; the justification is sealed under the service key and
+shown to no list. Every change of status is one conditional UPDATE naming the revision and status read
+(``move``): no row changed means another worker moved it first, and the request is refused with 409.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from app.access import policy
+from app.access.principal import Principal
+from app.audit import service as audit
+from app.consent import history
+from app.consent.vocabulary import DisclosureLevel
+from app.core.db import changed_rows, db_now, new_id
+from app.core.errors import Conflict
+from app.core.pagination import FIRST_PAGE, Page, PageRequest, keyset
+from app.crypto import aead
+from app.exports import decisions
+from app.exports.models import ExportApproval, ExportRequest
+from app.exports.schemas import SMALL, ApprovalRead, ExportCreate, ExportFilters, ExportRead, ExportStatus, PreviewRead
+from app.exports.scope import approvals_needed, check_request, people_in_scope
+from app.keys import datakeys
+from app.people.models import Person
+
+if TYPE_CHECKING:
+    from app.runtime import Runtime  # the wiring above the domains; services only name its type
+
+TABLE = "export_requests"
+
+
+def _seal_justification(session: Session, runtime: Runtime, row_id: uuid.UUID, text: str) -> bytes:
+    key = datakeys.service_key(session, runtime.keys)
+    return aead.seal(key, text.encode(), table=TABLE, column="justification", row_id=row_id, person_id=None)
+
+
+def read(session: Session, row: ExportRequest) -> ExportRead:
+    approvals = session.scalars(
+        select(ExportApproval).where(ExportApproval.export_id == row.id).order_by(ExportApproval.decided_at)
+    )
+    return ExportRead(
+        id=row.id,
+        status=ExportStatus(row.status),
+        revision=row.revision,
+        case_ids=[uuid.UUID(c) for c in row.case_ids],
+        filters=ExportFilters(
+            people=None if row.person_ids is None else [uuid.UUID(p) for p in row.person_ids],
+            interviewed_from=row.interviewed_from,
+            interviewed_to=row.interviewed_to,
+            violation_types=row.violation_types,
+        ),
+        purpose=row.purpose,
+        recipient_id=row.recipient_id,
+        categories=row.categories,
+        max_disclosure_level=row.max_disclosure_level,
+        requester_id=row.requester_id,
+        requested_at=row.requested_at,
+        approvals_needed=row.approvals_needed,
+        approvals=[ApprovalRead.model_validate(a) for a in approvals],
+        people_count=row.people_count,
+        excluded_count=row.excluded_count,
+        level_counts=row.level_counts,
+        bundle_written=False,
+    )
+
+
+def request_export(session: Session, runtime: Runtime, principal: Principal, data: ExportCreate) -> ExportRead:
+    """Ask for an export; it waits for a custodian (two, for named identity or recordings of the person)."""
+    policy.require(principal, policy.Action.EXPORT_REQUEST)
+    check_request(session, principal, data)
+    assert principal.user_id is not None  # the system principal never asks for exports
+    now = db_now(session)
+    row_id = new_id()
+    audit.touch(session, resource_id=row_id)
+    filters = data.filters
+    row = ExportRequest(
+        id=row_id,
+        status=ExportStatus.REQUESTED,
+        revision=1,
+        case_ids=[str(c) for c in data.case_ids],
+        person_ids=None if filters.people is None else [str(p) for p in filters.people],
+        interviewed_from=filters.interviewed_from,
+        interviewed_to=filters.interviewed_to,
+        violation_types=None,
+        purpose=data.purpose.value,
+        recipient_id=data.recipient_id,
+        categories=[c.value for c in data.categories],
+        max_disclosure_level=data.max_disclosure_level.value,
+        justification=_seal_justification(session, runtime, row_id, data.justification),
+        requester_id=principal.user_id,
+        requested_at=now,
+        approvals_needed=approvals_needed(data),
+        updated_at=now,
+    )
+    session.add(row)
+    session.flush()
+    return read(session, row)
+
+
+def list_exports(session: Session, principal: Principal, page: PageRequest = FIRST_PAGE) -> Page[ExportRead]:
+    """Custodians see every request; legal users their own, oldest first."""
+    stmt = policy.scope(
+        principal, policy.Action.EXPORT_READ, select(ExportRequest), requester_column=ExportRequest.requester_id
+    )
+    rows, cursor = keyset(session, stmt, ExportRequest.id, page, uuid.UUID, lambda r: r.id)
+    return Page[ExportRead](items=[read(session, r) for r in rows], next_cursor=cursor)
+
+
+def get_export(session: Session, principal: Principal, export_id: uuid.UUID) -> ExportRead:
+    row = policy.load(session, principal, policy.Action.EXPORT_READ, ExportRequest, export_id)
+    audit.touch(session, resource_id=row.id)
+    return read(session, row)
+
+
+def _shown(count: int) -> int | None:
+    return None if 0 < count < SMALL else count
+
+
+def preview_export(session: Session, runtime: Runtime, principal: Principal, data: ExportCreate) -> PreviewRead:
+    """What a request would yield now: people per level and people excluded, counts from 1 to 4 suppressed,
+    and every count when fewer than 5 people are in scope.
+
+    The same decision as the build (decide() per category, one level per person, at the database clock),
+    through the history builder; nothing is stored.
+    """
+    policy.require(principal, policy.Action.EXPORT_REQUEST)
+    recipient = check_request(session, principal, data)
+    entry = history.recipient_of(recipient)
+    deny = history.deny_list_of(session)
+    now = db_now(session)
+    categories = [c.value for c in data.categories]
+    levels: Counter[DisclosureLevel] = Counter()
+    excluded = 0
+    filters = data.filters
+    ids = session.scalars(
+        people_in_scope(data.case_ids, filters.people, filters.interviewed_from, filters.interviewed_to)
+    ).all()
+    for person_id in ids:
+        person = session.get(Person, person_id)
+        assert person is not None
+        decider = decisions.decider_for(history.history_of(session, runtime, person), data.purpose, entry, now, deny)
+        outcome = decisions.disclosure(decider, categories, data.max_disclosure_level)
+        if outcome is None:
+            excluded += 1
+        else:
+            levels[outcome.level] += 1
+    if len(ids) < SMALL:
+        # A handful of people (or one named person) in scope: even a zero would say who allowed what.
+        return PreviewRead(people=dict.fromkeys(DisclosureLevel), excluded=None)
+    return PreviewRead(people={level: _shown(levels[level]) for level in DisclosureLevel}, excluded=_shown(excluded))
+
+
+def move(session: Session, row: ExportRequest, to: ExportStatus, *, was: ExportStatus, **values: object) -> None:
+    """Change the status (and ``values``) by a conditional UPDATE on the revision and status read; 409 when
+    it moved meanwhile."""
+    moved = session.execute(
+        update(ExportRequest)
+        .where(ExportRequest.id == row.id, ExportRequest.revision == row.revision, ExportRequest.status == was)
+        .values(status=to, revision=ExportRequest.revision + 1, updated_at=db_now(session), **values)
+        .execution_options(synchronize_session=False)
+    )
+    if changed_rows(moved) != 1:
+        raise Conflict("this export changed meanwhile: read it again", fields=["revision"])
+    session.refresh(row)

@@ -1,0 +1,106 @@
+"""The export worker: sweep expired leases, claim a job, build it while a heartbeat thread renews the lease.
+
+Several workers (on several hosts) may run at once: the claim decides which one builds, the fencing token
+keeps a worker whose lease lapsed from writing, and the sweeper queues the job of a worker that died.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import uuid
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.core.db import db_now, unit_of_work
+from app.exports import build, jobs
+from app.exports.models import ExportRequest
+from app.exports.schemas import ExportStatus
+from app.exports.service import move
+
+if TYPE_CHECKING:
+    from app.runtime import Runtime  # the wiring above the domains; services only name its type
+
+log = logging.getLogger("testimony.exports")
+
+
+def worker_name() -> str:
+    """Who holds a lease: host, process and a random part, so two workers never share a name."""
+    return f"{socket.gethostname()[:60]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+class Heartbeat:
+    """Renews a claim's lease every ``every`` until stopped; ``lost`` is set when the claim is no longer the job's."""
+
+    def __init__(self, factory: sessionmaker[Session], mine: jobs.Claim, lease: timedelta, every: timedelta) -> None:
+        self.factory, self.mine, self.lease, self.every = factory, mine, lease, every
+        self.lost = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="export-heartbeat", daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.every.total_seconds()):
+            try:
+                with unit_of_work(self.factory) as s:
+                    if not jobs.renew(s, self.mine, db_now(s), self.lease):
+                        self.lost.set()
+                        return
+            except Exception as exc:  # a missed beat is retried; the lease covers a few
+                log.warning("export heartbeat failed: %s", type(exc).__name__)
+
+    def __enter__(self) -> Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+@dataclass
+class Worker:
+    factory: sessionmaker[Session]
+    runtime: Runtime
+    name: str = field(default_factory=worker_name)
+    lease: timedelta = jobs.LEASE
+    heartbeat: timedelta = jobs.HEARTBEAT
+
+    def sweep(self) -> jobs.Swept:
+        """Queue again the jobs whose lease expired; fail the export of one that kept dying."""
+        with unit_of_work(self.factory) as s:
+            swept = jobs.sweep(s, db_now(s))
+            for export_id in swept.failed:
+                export = s.get(ExportRequest, export_id, with_for_update=True)
+                if export is not None and export.status in (ExportStatus.APPROVED, ExportStatus.BUILDING):
+                    move(s, export, ExportStatus.FAILED, was=ExportStatus(export.status), failure=build.FAILED_BUILD)
+        return swept
+
+    def claim(self) -> jobs.Claim | None:
+        with unit_of_work(self.factory) as s:
+            return jobs.claim(s, self.name, db_now(s), self.lease)
+
+    def run_once(self) -> bool:
+        """Sweep, then claim and build one job; False when there was none to claim."""
+        self.sweep()
+        mine = self.claim()
+        if mine is None:
+            return False
+        with Heartbeat(self.factory, mine, self.lease, self.heartbeat):
+            build.run_build(self.factory, self.runtime, mine)
+        return True
+
+    def run(self, stop: threading.Event, idle: timedelta = timedelta(seconds=2)) -> None:
+        """Work until ``stop`` is set, waiting ``idle`` whenever no job is queued."""
+        while not stop.is_set():
+            try:
+                worked = self.run_once()
+            except Exception as exc:  # the database away for a moment: wait, then try again
+                log.error("export worker: %s", type(exc).__name__)
+                worked = False
+            if not worked:
+                stop.wait(idle.total_seconds())

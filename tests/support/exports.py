@@ -1,0 +1,74 @@
+"""A desk for export tests: a case with its documenter and legal user, two custodians, a registered
+recipient, and people with use grants recorded through the API."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import FastAPI
+
+from app.access.roles import Role
+from app.exports.worker import Worker
+from tests.support.actors import Actor, actor
+from tests.support.consent import grant, record_use_consent, register_recipient
+from tests.support.interviews import consenting_person
+
+
+@dataclass
+class Desk:
+    app: FastAPI
+    admin: Actor
+    doc: Actor
+    legal: Actor
+    custodians: tuple[Actor, Actor]
+    case_id: str
+    recipient_id: str
+
+    def person(self, *grants: dict[str, Any]) -> str:
+        """A consenting person of the case, with one use-consent record of these grants (none: no record)."""
+        person = consenting_person(self.doc, self.case_id, self.app)
+        if grants:
+            record_use_consent(self.doc, person, self.app, grants=list(grants))
+        return person
+
+    def body(self, **overrides: Any) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "case_ids": [self.case_id],
+            "purpose": "un_fact_finding",
+            "recipient_id": self.recipient_id,
+            "justification": "The Commission asked for accounts of the October crossing.",
+            "categories": ["narrative_general"],
+            "max_disclosure_level": "pseudonymous",
+        }
+        body.update(overrides)
+        return body
+
+    def request(self, **overrides: Any) -> dict[str, Any]:
+        r = self.legal.post("/api/v1/exports", json=self.body(**overrides))
+        assert r.status_code == 201, r.text
+        made: dict[str, Any] = r.json()
+        return made
+
+    def approve(self, export_id: str, custodian: int = 0) -> Any:
+        return self.custodians[custodian].post(
+            f"/api/v1/exports/{export_id}/approve", json={"reason": "Within the stated purpose."}
+        )
+
+    def worker(self) -> Worker:
+        return Worker(self.app.state.sessionmaker, self.app.state.runtime)
+
+
+def desk(app: FastAPI) -> Desk:
+    admin = actor(app, "adm", [Role.ADMIN])
+    case = admin.post("/api/v1/cases", json={"code": "KX-1", "title": "Crossings"}).json()
+    on_team = (uuid.UUID(case["id"]),)
+    doc = actor(app, "doc", [Role.DOCUMENTER], cases=on_team)
+    legal = actor(app, "lawyer", [Role.LEGAL], cases=on_team)
+    custodians = (actor(app, "keeper1", [Role.CUSTODIAN]), actor(app, "keeper2", [Role.CUSTODIAN]))
+    return Desk(app, admin, doc, legal, custodians, case["id"], register_recipient(app))
+
+
+NAMED_IDENTITY = grant(categories=["identity", "narrative_general"], disclosure_level="named_protected")
+"""Identity and narrative, named with protective measures, to UN investigators for fact-finding."""
