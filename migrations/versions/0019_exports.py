@@ -1,7 +1,7 @@
 """exports: requests, approvals, build jobs and the disclosure ledger
 
 Revision ID: 20261201_exports
-Revises: 20261201_consent_references
+Revises: 20261201_one_pending_erasure
 Create Date: 2026-12-01 03:35:18
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import app.core.db
 
 revision: str = "20261201_exports"
-down_revision: str | None = "20261201_consent_references"
+down_revision: str | None = "20261201_one_pending_erasure"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
