@@ -276,3 +276,23 @@ def test_redactions_cannot_be_changed_in_the_database(app: FastAPI, database: Pr
         with pytest.raises(DBAPIError, match="permission denied"), engine.begin() as conn:
             conn.execute(text(sql))
     engine.dispose()
+
+
+def test_a_statement_of_answers_alone_is_redacted_answer_by_answer(app: FastAPI) -> None:
+    doc, case = documenter_team(app)
+    interview = new_interview(doc, consenting_person(doc, case, app), checklist=checklist())
+    iid = patch(doc, interview, state="in_progress").json()["id"]
+    assert doc.request("PUT", f"/api/v1/interviews/{iid}/draft", json={"answers": ANSWERS}).status_code == 200
+    body = {"version": 1, "draft_revision": 1, "confirmed_by_interviewee": True, "read_back_in": "hy"}
+    statement = doc.post(f"/api/v1/interviews/{iid}/statements", json=body).json()
+    with_text = _redact(doc, statement)
+    assert (with_text.status_code, with_text.json()["fields"]) == (422, ["text"])
+    unchanged = _redact(doc, statement, text=None, answers=UNREDACTED_ANSWERS)
+    assert (unchanged.status_code, unchanged.json()["code"], unchanged.json()["fields"]) == (
+        409,
+        "redaction_unchanged",
+        ["answers"],
+    )
+    made = _redact(doc, statement, text=None)
+    assert made.status_code == 201, made.text
+    assert (made.json()["text"], made.json()["answers"]) == (None, REDACTED_ANSWERS)
