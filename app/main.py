@@ -40,6 +40,7 @@ from app.exports import routes as export_routes
 from app.interviews import guides
 from app.interviews import routes as interview_routes
 from app.interviews import routes_attachments as attachment_routes
+from app.interviews import routes_redactions as redaction_routes
 from app.interviews import routes_statements as statement_routes
 from app.interviews.sweep import sweep
 from app.keys.store import Keys, open_keys
@@ -115,6 +116,7 @@ def create_app(settings: Settings | None = None, keys: Keys | None = None) -> Fa
     app.include_router(interview_routes.router)
     app.include_router(attachment_routes.router)
     app.include_router(statement_routes.router)
+    app.include_router(redaction_routes.router)
     app.include_router(recipient_routes.router)
     app.include_router(export_routes.router)
     web_render.load()  # compile the pages' catalogs and read their templates now, not at first use

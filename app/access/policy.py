@@ -59,6 +59,9 @@ class Action(StrEnum):
     INTERVIEW_READ = "interview.read"
     INTERVIEW_UPDATE = "interview.update"
     STATEMENT_CONFIRM = "statement.confirm"
+    REDACTION_PREPARE = "redaction.prepare"
+    REDACTION_READ = "redaction.read"
+    REDACTION_REVIEW = "redaction.review"
     ATTACHMENT_UPLOAD = "attachment.upload"
     ATTACHMENT_READ = "attachment.read"
     CUSTODY_PROOF = "custody.proof"
@@ -89,6 +92,8 @@ READ_ONLY = frozenset(
         Action.CONSENT_LOOKUP,
         Action.INTERVIEW_READ,
         Action.ATTACHMENT_READ,
+        Action.REDACTION_READ,
+        Action.REDACTION_REVIEW,
         Action.RECIPIENT_READ,
         Action.DENY_LIST_READ,
         Action.EXPORT_READ,
@@ -115,6 +120,8 @@ ROLE_ACTIONS: dict[Role, frozenset[Action]] = {
             Action.STATEMENT_CONFIRM,
             Action.ATTACHMENT_UPLOAD,
             Action.ATTACHMENT_READ,
+            Action.REDACTION_PREPARE,
+            Action.REDACTION_READ,
         }
     )
     | REGISTRY_READERS,
@@ -123,10 +130,13 @@ ROLE_ACTIONS: dict[Role, frozenset[Action]] = {
     Role.LEGAL: frozenset({Action.CASE_READ, Action.EXPORT_REQUEST, Action.EXPORT_READ}) | REGISTRY_READERS,
     # A custodian takes a withdrawal the survivor made through any channel (with a fresh second factor), and
     # invalidates a record found to be given under pressure; neither reads what the record says. A custodian
-    # finds the record a survivor calls about by its reference code and their code word (the lookup).
+    # finds the record a survivor calls about by its reference code and their code word (the lookup). A
+    # custodian reviews the redacted version of a statement that a de-identified export would send, never the
+    # statement itself.
     Role.CUSTODIAN: frozenset(
         {
             Action.CASE_READ,
+            Action.REDACTION_REVIEW,
             Action.DUPLICATE_REVIEW,
             Action.CONSENT_WITHDRAW,
             Action.CONSENT_INVALIDATE,

@@ -84,6 +84,11 @@ class AuditAction(StrEnum):
     STATEMENT_CONFIRM = "statement.confirm"
     STATEMENT_LIST = "statement.list"
     STATEMENT_READ = "statement.read"
+    REDACTION_CREATE = "redaction.create"
+    REDACTION_LIST = "redaction.list"
+    REDACTION_READ = "redaction.read"
+    REDACTION_REVIEW = "redaction.review"
+    REDACTION_QUEUE = "redaction.queue"
     DRAFT_SAVE = "draft.save"
     DRAFT_READ = "draft.read"
     GUIDE_READ = "guide.read"
@@ -132,6 +137,7 @@ _PURPOSES = {
     "duplicate": Purpose.DOCUMENTATION,
     "statement": Purpose.DOCUMENTATION,
     "draft": Purpose.DOCUMENTATION,
+    "redaction": Purpose.DOCUMENTATION,
     "incident": Purpose.DOCUMENTATION,
     "guide": Purpose.DOCUMENTATION,
     "attachment": Purpose.DOCUMENTATION,

@@ -90,6 +90,9 @@ _STATEMENTS: dict[Field, C] = {
     ("statement_versions", "content", "read_back_in"): C.INTERVIEW_METADATA,
     ("statement_versions", "content", "confirmed_by_interviewee"): C.INTERVIEW_METADATA,
     ("statement_versions", "content", "reason"): C.NARRATIVE_GENERAL,
+    # A redacted version is still the testimony: what was removed never decides its category.
+    ("redactions", "content", "text"): C.NARRATIVE_SEXUAL_VIOLENCE,
+    ("redactions", "content", "answers"): C.NARRATIVE_SEXUAL_VIOLENCE,
 }
 
 # Incidents. A violation type such as sexual violence is itself sensitive, so the list of types takes that

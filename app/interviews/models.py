@@ -242,3 +242,29 @@ class InterviewReconfirmation(Base):
     recorded_by: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("users.id"), default=None)
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)
     details: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class Redaction(Base):
+    """A redacted version of one confirmed statement version: what a de-identified export may send of it.
+
+    A documenter on the case team prepares it; a custodian reviews it before an export sends it. ``content``
+    is sealed JSON (schemas_redactions.RedactionContent: the statement's text and answers with parts removed)
+    under the person's data key, bound to the interview, the statement version, the case and ``number``.
+    What was removed is never stored: it is the statement itself. Rows are never changed: a later redaction
+    of the same statement version is the next ``number`` and supersedes the one before, which is kept.
+    ``(statement_version_id, number)`` is unique, so two redactions at once cannot take the same number.
+    """
+
+    __tablename__ = "redactions"
+    __table_args__ = (UniqueConstraint("statement_version_id", "number"), {"info": {"append_only": True}})
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    statement_version_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("statement_versions.id"))
+    interview_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("interviews.id"), index=True)
+    person_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("people.id"), index=True)
+    case_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("cases.id"), index=True)
+    number: Mapped[int] = mapped_column(Integer)
+    """1 for the first redaction of the statement version, then one more for each that supersedes it."""
+    prepared_by: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("users.id"), default=None)
+    prepared_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    content: Mapped[bytes] = mapped_column(LargeBinary)

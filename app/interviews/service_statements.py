@@ -77,6 +77,12 @@ def _statement_content(session: Session, runtime: Runtime, row: StatementVersion
     return StatementContent.model_validate(open_json(session, runtime.keys, _statement_place(row), row.content))
 
 
+def redaction_source(session: Session, runtime: Runtime, row: StatementVersion) -> StatementContent:
+    """The statement version a documenter on the case team redacts, opened through the statements' door to
+    check that the redaction only removes (app/interviews/service_redactions.py); never returned whole."""
+    return _statement_content(session, runtime, row)
+
+
 def canonical_bytes(version: int, content: StatementContent) -> bytes:
     """The bytes a statement version's custody commitment binds (docs/auditing.md): RFC 8785 JSON of its
     content fields. No id, person, case or time: the signed checkpoint fixes when it existed."""

@@ -43,8 +43,12 @@ PERSON_DOORS: dict[str, str] = {
         "as a statement version, which copies it"
     ),
     "app.interviews.service_statements._statement_content": (
-        "a documenter on the case team reads a confirmed statement version; `testimony custody proof "
-        "--statement-out` writes its canonical bytes for a court"
+        "a documenter on the case team reads a confirmed statement version, or redacts it (the redaction is "
+        "checked to only remove); `testimony custody proof --statement-out` writes its canonical bytes for a court"
+    ),
+    "app.interviews.service_redactions._redaction_content": (
+        "a documenter on the case team reads a redaction of a statement version, or prepares the next one (compared "
+        "with the current); a custodian reviews the redacted text, never the statement, before approving an export"
     ),
     "app.interviews.service_incidents._details": (
         "a documenter on the case team reads an incident (dates, place, violation types, alleged perpetrators, "

@@ -252,6 +252,19 @@ MATRIX: dict[tuple[str, str], tuple[Body, dict[str, int]]] = {
         {**_allow(200, {"doc_in", "doc_in_ro"}), "doc_out": 404},
     ),
     ("GET", "/api/v1/statements/{statement_id}"): (_none, {**_allow(200, {"doc_in", "doc_in_ro"}), "doc_out": 404}),
+    # Redactions: the team's documenters prepare and read them; custodians review the redacted text only.
+    ("POST", "/api/v1/interviews/{interview_id}/redactions"): (
+        lambda w, _who: {"statement_version_id": w.statement_id, "text": "We left […] at night."},
+        {**_allow(201, DOC_IN), "doc_out": 404},
+    ),
+    ("GET", "/api/v1/interviews/{interview_id}/redactions"): (
+        _none,
+        {**_allow(200, {"doc_in", "doc_in_ro"}), "doc_out": 404},
+    ),
+    # A documenter's own cases: one on no team has an empty queue.
+    ("GET", "/api/v1/redactions/queue"): (_none, _allow(200, {"doc_in", "doc_in_ro", "doc_out"})),
+    ("GET", "/api/v1/redactions/{redaction_id}"): (_none, {**_allow(200, {"doc_in", "doc_in_ro"}), "doc_out": 404}),
+    ("GET", "/api/v1/redactions/{redaction_id}/review"): (_none, _allow(200, {"custodian", "custodian_ro"})),
     ("POST", "/api/v1/interviews/{interview_id}/incidents"): (
         _fixed(INCIDENT),
         {**_allow(201, DOC_IN), "doc_out": 404},

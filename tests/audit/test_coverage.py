@@ -209,6 +209,26 @@ ROUTES: dict[tuple[str, str], tuple[str, str, str, Expect]] = {
         "statement",
         lambda w, _r: w.statement_id,
     ),
+    ("POST", "/api/v1/interviews/{interview_id}/redactions"): (
+        "doc_in",
+        "redaction.create",
+        "redaction",
+        _from_body("id"),
+    ),
+    ("GET", "/api/v1/interviews/{interview_id}/redactions"): ("doc_in", "redaction.list", "redaction", _interview),
+    ("GET", "/api/v1/redactions/queue"): ("doc_in", "redaction.queue", "statement", _none),
+    ("GET", "/api/v1/redactions/{redaction_id}"): (
+        "doc_in",
+        "redaction.read",
+        "redaction",
+        lambda w, _r: w.redaction_id,
+    ),
+    ("GET", "/api/v1/redactions/{redaction_id}/review"): (
+        "custodian",
+        "redaction.review",
+        "redaction",
+        lambda w, _r: w.redaction_id,
+    ),
     ("POST", "/api/v1/interviews/{interview_id}/incidents"): (
         "doc_in",
         "incident.create",
@@ -327,9 +347,8 @@ def test_one_event_per_request_allowed_and_denied(world: World, method: str, tem
         assert event.resource_id == expected_id
     if case_in_path:
         assert str(event.case_id) == case_in_path
-    if any(
-        f"{{{name}}}" in template for name in ("person_id", "interview_id", "task_id", "statement_id", "incident_id")
-    ):
+    scoped = ("person_id", "interview_id", "task_id", "statement_id", "incident_id", "redaction_id")
+    if any(f"{{{name}}}" in template for name in scoped):
         assert event.case_id == world.case_id  # the case of the person or interview, though not in the path
 
 

@@ -18,6 +18,7 @@ from sqlalchemy import LargeBinary
 from app.consent.categories import FIELD_CATEGORIES, NOT_FIELDS, category_of
 from app.consent.vocabulary import DataCategory
 from app.interviews.schemas import InterviewDetails, SealedAttachmentFacts
+from app.interviews.schemas_redactions import RedactionContent
 from app.interviews.schemas_statements import DraftContent, IncidentDetails, StatementContent
 from app.models import Base
 from app.people.schemas import Identity, SafeContact
@@ -31,6 +32,7 @@ SEALED: dict[tuple[str, str], type[BaseModel]] = {
     ("interview_drafts", "content"): DraftContent,
     ("statement_versions", "content"): StatementContent,
     ("incidents", "details"): IncidentDetails,
+    ("redactions", "content"): RedactionContent,
 }
 # Binary columns that are not sealed data: a wrapped key, the log's own bytes and hashes.
 NOT_SEALED = {("data_keys", "wrapped"), ("audit_events", "entry"), ("audit_checkpoints", "root_hash")}

@@ -132,6 +132,29 @@ def test_two_confirmations_of_one_statement_version_at_once_make_it_once(app: Fa
     assert [s["version"] for s in listed] == [1]
 
 
+def test_redactions_of_one_statement_at_once_land_as_versions_in_order_or_are_refused_cleanly(
+    app: FastAPI, url: str
+) -> None:
+    doc, case = documenter_team(app)
+    interview = new_interview(doc, consenting_person(doc, case, app), checklist=checklist())
+    started = patch(doc, interview, state="in_progress").json()
+    text = "On 3 October we were taken at dawn to the school in Hadrut."
+    assert doc.request("PUT", f"/api/v1/interviews/{started['id']}/draft", json={"text": text}).status_code == 200
+    body = {"version": 1, "draft_revision": 1, "confirmed_by_interviewee": True, "read_back_in": "hy"}
+    statement = doc.post(f"/api/v1/interviews/{started['id']}/statements", json=body).json()
+    path = f"/api/v1/interviews/{started['id']}/redactions"
+    redacted = ["On […] we were taken", "[…] taken at dawn […]", "On 3 October […] Hadrut.", "[…] the school […]"]
+    bodies = [{"statement_version_id": statement["id"], "text": t} for t in redacted]
+    answers = at_once([_post(tab, path, b) for tab, b in zip(_tabs(doc, url, 4), bodies, strict=True)])
+    assert {r.status_code for r in answers} <= {201, 409}, [r.text for r in answers]
+    assert all(r.json()["fields"] == ["number"] for r in answers if r.status_code == 409)
+    made = sorted(r.json()["number"] for r in answers if r.status_code == 201)
+    assert made == list(range(1, len(made) + 1))
+    assert made, "none landed"
+    listed = doc.get(path).json()["items"]
+    assert sorted((r["number"], r["superseded"]) for r in listed) == [(n, n != len(made)) for n in made]
+
+
 @pytest.mark.parametrize("write", ["start", "record_consent", "upload_notes"])
 def test_writes_under_consent_wait_while_the_persons_consent_is_being_recorded(
     app: FastAPI, url: str, database: ProvisionedDatabase, write: str

@@ -95,6 +95,7 @@ class Saved:
     consent_id: str
     reference_code: str
     export_id: str
+    redaction_id: str
 
 
 @dataclass
@@ -119,6 +120,7 @@ class World:
     consent_id: str
     reference_code: str
     export_id: str
+    redaction_id: str
 
 
 @dataclass(frozen=True)
@@ -171,6 +173,8 @@ INTERVIEW_REVISION = 3
 """The revision of the world's interview: planned with its checklist, a feedback promise, then started."""
 DRAFT_REVISION = 2
 """The world's interview has a draft: saved, confirmed as version 1, then corrected (saved again)."""
+REDACTED = "We left on foot […]."
+"""The world's redaction of its statement's version 1; the matrix prepares another."""
 
 
 def _settings(data_dir: Path, url: str, key_file: Path) -> Settings:
@@ -269,9 +273,15 @@ def _populate(app: FastAPI, database: ProvisionedDatabase, key_file: Path) -> Sa
         },
     )
     assert corrected.json()["revision"] == DRAFT_REVISION, corrected.text
+    redacted = documenter.post(
+        f"/api/v1/interviews/{interview.json()['id']}/redactions",
+        json={"statement_version_id": confirmed.json()["id"], "text": REDACTED},
+    )
+    assert redacted.status_code == 201, redacted.text
     incident = documenter.post(f"/api/v1/interviews/{interview.json()['id']}/incidents", json=INCIDENT)
     assert incident.status_code == 201, incident.text
     recording = _recording(app, documenter, people[1])
+    _completed(app, documenter, people[1])
     attachment = documenter.post(f"/api/v1/interviews/{recording}/attachments", **body_of(UPLOAD_PHOTO))
     assert attachment.status_code == 201, attachment.text
     upload = documenter.post(
@@ -314,6 +324,7 @@ def _populate(app: FastAPI, database: ProvisionedDatabase, key_file: Path) -> Sa
         consent_id=granted.json()["id"],
         reference_code=granted.json()["reference_code"],
         export_id=asked.json()["id"],
+        redaction_id=redacted.json()["id"],
     )
 
 
@@ -330,6 +341,25 @@ def _recording(app: FastAPI, documenter: Actor, person_id: str) -> str:
     assert started.status_code == 200, started.text
     recording: str = started.json()["id"]
     return recording
+
+
+def _completed(app: FastAPI, documenter: Actor, person_id: str) -> None:
+    """A completed interview of the person with a confirmed statement and no redaction: the work queue's item."""
+    made = documenter.post(f"/api/v1/people/{person_id}/interviews", json=planned(checklist=checklist()))
+    assert made.status_code == 201, made.text
+    path = f"/api/v1/interviews/{made.json()['id']}"
+    started = documenter.request("PATCH", path, json={"revision": 1, "state": "in_progress"})
+    assert started.status_code == 200, started.text
+    assert documenter.request("PUT", f"{path}/draft", json={"text": "They took my brother."}).status_code == 200
+    confirmed = documenter.post(
+        f"{path}/statements",
+        json={"version": 1, "draft_revision": 1, "confirmed_by_interviewee": True, "read_back_in": "hy"},
+    )
+    assert confirmed.status_code == 201, confirmed.text
+    first = documenter.post(f"{path}/reconfirm-consent", json={"outcome": "first", "first": use_consent(app)})
+    assert first.status_code == 201, first.text
+    done = documenter.request("PATCH", path, json={"revision": 2, "state": "completed"})
+    assert done.status_code == 200, done.text
 
 
 @contextmanager
@@ -366,6 +396,7 @@ def restore(saved: Saved, templates: Templates, tmp_path: Path) -> Iterator[Worl
                 saved.consent_id,
                 saved.reference_code,
                 saved.export_id,
+                saved.redaction_id,
             )
         finally:
             app.state.engine.dispose()
@@ -409,6 +440,7 @@ def path_of(template: str, w: World) -> str:
         recipient_id=w.recipient_id,
         consent_id=w.consent_id,
         export_id=w.export_id,
+        redaction_id=w.redaction_id,
         form_id="standard",
         guide_id="standard",
         version="v1",
