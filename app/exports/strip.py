@@ -16,7 +16,9 @@ the chain of custody their courts rely on.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -29,6 +31,7 @@ from app.consent.vocabulary import RecipientClass
 from app.interviews import filetypes as ft
 
 MAT2 = "/usr/bin/mat2"
+EXIFTOOL = "/usr/bin/exiftool"
 SCRATCH_ROOT = Path("/dev/shm")  # noqa: S108 - a private 0700 directory under it, checked memory-backed
 PREFIX = "testimony-strip-"
 TIMEOUT = 120.0
@@ -48,6 +51,12 @@ REFUSED = "the file could not be cleaned of its metadata"
 """The one reason given for a refused file: it names neither the format nor what failed."""
 
 _MEMORY_FILESYSTEMS = frozenset({"tmpfs", "ramfs"})
+
+LEFT_BEHIND = re.compile(
+    r"gps|artist|author|creator|make|model|software|encoder|location|owner|serial|lens|copyright(?!flag)|byline|credit",
+    re.IGNORECASE,
+)
+"""Tags that name a person, a place or a device: if exiftool still finds one after mat2, the file is refused."""
 
 
 class StripRefused(Exception):
@@ -104,7 +113,9 @@ def stripped(
     try:
         item = workdir / f"item.{extension}"
         _write(item, chunks)
-        _run_mat2(mat2, item, workdir, timeout)
+        _run(_mat2_command(mat2, item), workdir, timeout)
+        if _left_behind(item, workdir, timeout):
+            raise StripRefused
         try:
             cleaned = open(item, "rb")  # closed below, before the directory goes
         except OSError:
@@ -128,9 +139,25 @@ def _write(item: Path, chunks: Iterable[bytes]) -> None:
             out.write(chunk)
 
 
-def _run_mat2(mat2: str, item: Path, workdir: Path, timeout: float) -> None:
-    """Run mat2 on the file in its own process group; refuse on any failure. On a timeout the whole group is
-    killed, so nothing it started goes on writing into the directory."""
+def _mat2_command(mat2: str, item: Path) -> list[str]:
+    return [mat2, "--inplace", item.name]
+
+
+def _left_behind(item: Path, workdir: Path, timeout: float) -> bool:
+    """Whether exiftool still finds a tag naming a person, a place or a device in the cleaned file."""
+    out = _run([EXIFTOOL, "-j", "-a", "-G1", item.name], workdir, timeout, capture=True)
+    try:
+        found = json.loads(out)
+    except ValueError:
+        return True
+    if not isinstance(found, list) or len(found) != 1 or not isinstance(found[0], dict):
+        return True
+    return any(LEFT_BEHIND.search(key.split(":")[-1]) for key in found[0])
+
+
+def _run(command: list[str], workdir: Path, timeout: float, *, capture: bool = False) -> bytes:
+    """Run a tool on a file of the directory in its own process group; refuse on any failure. On a timeout
+    the whole group is killed, so nothing it started goes on writing into the directory."""
     env = {
         "PATH": "/usr/bin:/bin",
         "LANG": "C.UTF-8",
@@ -140,18 +167,19 @@ def _run_mat2(mat2: str, item: Path, workdir: Path, timeout: float) -> None:
     }
     try:
         process = subprocess.Popen(  # noqa: S603 - a fixed program on a file name we made
-            [mat2, "--inplace", item.name],
+            command,
             cwd=workdir,
             env=env,
             stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
+            stdout=subprocess.PIPE if capture else subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,  # it names the file and what is wrong with it: not for the logs
             start_new_session=True,
         )
     except OSError:
         raise StripRefused from None
     try:
-        code = process.wait(timeout=timeout)
+        out, _ = process.communicate(timeout=timeout)
+        code = process.returncode
     except BaseException as exc:  # past its time, or this thread interrupted: the group goes first
         # The leader is not reaped yet, so its process group id is still its own.
         with contextlib.suppress(ProcessLookupError, PermissionError):
@@ -162,6 +190,7 @@ def _run_mat2(mat2: str, item: Path, workdir: Path, timeout: float) -> None:
         raise
     if code != 0:
         raise StripRefused
+    return out or b""
 
 
 def sweep_leftovers(root: Path = SCRATCH_ROOT) -> int:
