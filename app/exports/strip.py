@@ -7,8 +7,10 @@ temporary files go there too (its TMPDIR and HOME point into it). Only if this p
 the directory outlive it: ``sweep_leftovers`` removes those of dead processes, and the worker calls it when it
 starts. Swap must be encrypted (SECURITY.md): memory-backed files can be swapped out.
 
-Only the formats below are cleaned, the ones whose cleaning is tested here; anything else, and any file mat2
-fails on, is refused with one generic reason, and the caller leaves it out: nothing goes out unstripped.
+Only the formats below are cleaned, the ones whose cleaning is tested here. After mat2, exiftool reads the
+cleaned copy, and a tag naming a person, a place or a device that is still there refuses the file. Anything
+else, and any file mat2 or exiftool fails on, is refused with one generic reason, and the caller leaves it
+out: nothing goes out unstripped.
 Recipients of class ``intl_criminal_investigators`` get originals (``keeps_original``): stripping would break
 the chain of custody their courts rely on.
 """
