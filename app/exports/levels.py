@@ -251,3 +251,29 @@ def _deidentify(table: str, column: str, doc: Mapping[str, Any], prefix: str) ->
             if any(items):
                 kept[name] = items
     return kept
+
+
+# One call per document ----------------------------------------------------------------------------------
+
+
+def for_level(
+    level: DisclosureLevel,
+    table: str,
+    column: str,
+    document: Mapping[str, Any],
+    categories: Collection[DataCategory],
+    ids: OpaqueIds,
+) -> dict[str, Any] | None:
+    """One sealed document as it may leave at the person's level; None at ``aggregate_only`` (counts only).
+
+    Internal ids are replaced by the export's opaque ids at every level: none leaves in any bundle. The person's
+    own name in the bundle (their pseudonym, or nothing) is the caller's to add.
+    """
+    if level is DisclosureLevel.AGGREGATE_ONLY:
+        return None
+    if level is DisclosureLevel.DEIDENTIFIED:
+        shaped = deidentify(table, column, document, categories)
+    else:
+        shaped = allowed_fields(table, column, document, categories)
+    result: dict[str, Any] = pseudonymise(shaped, ids)
+    return result

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, replace
+from datetime import date
 
 K = 5
 """A combination of quasi-identifiers must be shared by at least this many people."""
@@ -123,3 +124,11 @@ def _rare(rows: Sequence[Row], current: Sequence[Quasi], k: int) -> list[int]:
     for row, quasi in zip(rows, current, strict=True):
         people[quasi].add(row.person)
     return [i for i, quasi in enumerate(current) if len(people[quasi]) < k]
+
+
+def age_band_at(date_of_birth: date | None, age_years: int | None, at: date) -> str | None:
+    """The fine age band of a person on a day: from the date of birth when known, else the age given."""
+    if date_of_birth is not None:
+        years = at.year - date_of_birth.year - ((at.month, at.day) < (date_of_birth.month, date_of_birth.day))
+        return age_band(years)
+    return age_band(age_years)

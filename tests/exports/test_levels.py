@@ -21,6 +21,7 @@ from app.exports.levels import (
     OpaqueIds,
     allowed_fields,
     deidentify,
+    for_level,
     person_level,
     pseudonym,
     pseudonymise,
@@ -302,3 +303,20 @@ def test_dates_coarsen_to_the_month_and_anything_else_becomes_nothing() -> None:
     assert to_month("2024-03") == "2024-03"
     assert to_month("the 9th of March") is None
     assert to_month(1710000000) is None
+
+
+def test_each_level_shapes_a_document_and_aggregate_only_lets_none_out() -> None:
+    ids, everything = OpaqueIds(), set(C)
+    incident = {"date": {"start": "2023-05-17", "end": None}, "place": "the school", "violation_types": ["torture"]}
+    named = for_level(L.NAMED_PUBLIC, "incidents", "details", incident, everything, ids)
+    assert named == incident
+    assert for_level(L.PSEUDONYMOUS, "incidents", "details", incident, everything, ids) == incident
+    assert for_level(L.DEIDENTIFIED, "incidents", "details", incident, everything, ids) == {
+        "date": {"start": "2023-05", "end": None},
+        "violation_types": ["torture"],
+    }
+    assert for_level(L.AGGREGATE_ONLY, "incidents", "details", incident, everything, ids) is None
+    completed_by = str(uuid.uuid4())
+    details = {"checklist": {"completed_by": completed_by, "private_setting": False}}
+    shaped = for_level(L.NAMED_PROTECTED, "interviews", "details", details, everything, ids)
+    assert shaped == {"checklist": {"completed_by": ids.of(completed_by), "private_setting": False}}

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Hashable
+from datetime import date
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.exports.quasi import WIDER_AGE_BAND, K, Quasi, Row, age_band, check
+from app.exports.quasi import WIDER_AGE_BAND, K, Quasi, Row, age_band, age_band_at, check
 
 BROADER = {"Tawila": "North Darfur", "El Fasher": "North Darfur", "Nyala": "South Darfur"}
 
@@ -117,3 +118,10 @@ def test_every_combination_that_leaves_is_shared_by_five_people_and_only_coarsen
         assert _coarser(before.age_band, quasi.age_band, {WIDER_AGE_BAND.get(before.age_band or "")})
         assert _coarser(before.region, quasi.region, {BROADER.get(before.region or "")})
         assert _coarser(before.sex, quasi.sex, set())
+
+
+def test_the_age_band_on_a_day_comes_from_the_date_of_birth_first() -> None:
+    assert age_band_at(date(2008, 6, 2), None, date(2026, 6, 1)) == "12-17"  # 17 until the day before
+    assert age_band_at(date(2008, 6, 2), None, date(2026, 6, 2)) == "18-29"
+    assert age_band_at(None, 45, date(2026, 6, 1)) == "40-49"
+    assert age_band_at(None, None, date(2026, 6, 1)) is None
