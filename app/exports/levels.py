@@ -53,9 +53,7 @@ def is_named(level: DisclosureLevel) -> bool:
 # Field filtering ----------------------------------------------------------------------------------------
 
 
-def allowed_fields(
-    table: str, column: str, document: Mapping[str, Any], categories: Collection[DataCategory]
-) -> dict[str, Any]:
+def allowed_fields(table: str, column: str, document: Mapping[str, Any], categories: Collection[str]) -> dict[str, Any]:
     """The part of one sealed document whose fields map to an allowed category.
 
     A path the table lists is one field, whatever it holds (a list of records is one field unless its parts
@@ -69,9 +67,7 @@ def _lists_parts_of(table: str, column: str, path: str) -> bool:
     return any(t == table and c == column and p.startswith(f"{path}.") for (t, c, p) in FIELD_CATEGORIES)
 
 
-def _filter(
-    table: str, column: str, doc: Mapping[str, Any], allowed: frozenset[DataCategory], prefix: str
-) -> dict[str, Any]:
+def _filter(table: str, column: str, doc: Mapping[str, Any], allowed: frozenset[str], prefix: str) -> dict[str, Any]:
     kept: dict[str, Any] = {}
     for name, value in doc.items():
         path = f"{prefix}{name}"
@@ -225,9 +221,7 @@ def to_month(value: Any) -> Any:
     return None
 
 
-def deidentify(
-    table: str, column: str, document: Mapping[str, Any], categories: Collection[DataCategory]
-) -> dict[str, Any]:
+def deidentify(table: str, column: str, document: Mapping[str, Any], categories: Collection[str]) -> dict[str, Any]:
     """One sealed document at ``deidentified``: the allowed fields that are in ``DEIDENTIFIED_FIELDS``, with
     dates coarsened to the month. Ids never appear among those fields, so nothing needs replacing."""
     allowed = frozenset(categories)
@@ -261,7 +255,7 @@ def for_level(
     table: str,
     column: str,
     document: Mapping[str, Any],
-    categories: Collection[DataCategory],
+    categories: Collection[str],
     ids: OpaqueIds,
 ) -> dict[str, Any] | None:
     """One sealed document as it may leave at the person's level; None at ``aggregate_only`` (counts only).

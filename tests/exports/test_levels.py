@@ -320,3 +320,11 @@ def test_each_level_shapes_a_document_and_aggregate_only_lets_none_out() -> None
     details = {"checklist": {"completed_by": completed_by, "private_setting": False}}
     shaped = for_level(L.NAMED_PROTECTED, "interviews", "details", details, everything, ids)
     assert shaped == {"checklist": {"completed_by": ids.of(completed_by), "private_setting": False}}
+
+
+def test_categories_and_levels_may_come_as_the_plain_strings_a_request_stores() -> None:
+    assert allowed_fields("people", "identity", IDENTITY, ["demographics"]) == {
+        "sex_gender": "female",
+        "languages": ["ar"],
+    }
+    assert person_level({"health": L.NAMED_PUBLIC, "demographics": L.PSEUDONYMOUS}, L.NAMED_PUBLIC) is L.PSEUDONYMOUS
