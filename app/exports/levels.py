@@ -24,26 +24,25 @@ import hmac
 import re
 import secrets
 import uuid
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from datetime import date, datetime
 from typing import Any
 
 from app.consent.categories import FIELD_CATEGORIES, Field, category_of
-from app.consent.vocabulary import DataCategory, DisclosureLevel, is_more_protective, most_protective
+from app.consent.vocabulary import DisclosureLevel, is_more_protective, most_protective
 
 # The one level ------------------------------------------------------------------------------------------
 
 
-def person_level(allowed: Mapping[DataCategory, DisclosureLevel], maximum: DisclosureLevel) -> DisclosureLevel | None:
+def person_level(allowed: Iterable[DisclosureLevel], maximum: DisclosureLevel) -> DisclosureLevel | None:
     """The person's one level: the most protective of the levels their allowed categories allow, each capped
     by the request's maximum; None when no category is allowed.
 
     ``allowed`` holds, for each category ``decide()`` allowed at some level, the most revealing level at which
-    it did. A category that was allowed at no level is not in it.
+    it did (a mapping's ``.values()``). A category that was allowed at no level is not in it.
     """
-    if not allowed:
-        return None
-    return most_protective(maximum if is_more_protective(maximum, level) else level for level in allowed.values())
+    capped = [maximum if is_more_protective(maximum, level) else level for level in allowed]
+    return most_protective(capped) if capped else None
 
 
 def is_named(level: DisclosureLevel) -> bool:
