@@ -1,1 +1,1 @@
-"""Consented exports: requests, approvals, build jobs and the disclosure ledger."""
+"""Consented exports: requests, approvals, build jobs, disclosure levels, bundles and the disclosure ledger."""
