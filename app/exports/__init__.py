@@ -1,0 +1,1 @@
+"""Consented exports: signed, verifiable bundles of what each survivor agreed to disclose."""
