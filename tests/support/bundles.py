@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from app.crypto import signing
-from app.exports.bundle import Bundle, BuiltBundle, Entry
+from app.exports.bundle import BuiltBundle, Bundle, Entry
 from app.exports.manifest import BundleInfo, CustodyLink, Party, Readme
 
 REPO = Path(__file__).resolve().parents[2]
