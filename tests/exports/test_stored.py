@@ -121,9 +121,7 @@ def test_a_failure_on_the_way_leaves_no_file(store: DirectoryBlobStore) -> None:
     assert _read(store, export_id) == b"first"
 
 
-def test_the_bundle_key_is_the_exports_own_and_is_erased_with_the_file(
-    app: FastAPI, store: DirectoryBlobStore
-) -> None:
+def test_the_bundle_key_is_the_exports_own_and_is_erased_with_the_file(app: FastAPI, store: DirectoryBlobStore) -> None:
     keys = runtime(app).keys
     export_id = new_id()
     with unit_of_work(app.state.sessionmaker) as s:
