@@ -12,7 +12,7 @@ import logging
 import shutil
 import subprocess
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable
 from typing import IO
 
 from app.crypto.age import x25519_recipient
@@ -59,7 +59,7 @@ class _Feeder(threading.Thread):
                 pass
 
 
-def encrypt_to_age(chunks: Iterable[bytes], recipient: str) -> Iterator[bytes]:
+def encrypt_to_age(chunks: Iterable[bytes], recipient: str) -> Generator[bytes, None, None]:
     """The age (binary format) encryption of the chunks to one X25519 recipient, as it is produced.
 
     A failure of the source is raised as itself once age has been stopped; age's own failure is
