@@ -65,6 +65,7 @@ def test_the_commands_are_the_documented_ones() -> None:
         "guides",
         "recipients",
         "deny-list",
+        "exports",
     }
     assert {p[1] for p in ALL_COMMANDS if len(p) == 2 and p[0] == "users"} == {
         "add",

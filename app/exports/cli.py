@@ -29,10 +29,11 @@ def verify(
         ),
     ],
 ) -> None:
-    """Check a bundle's signature, every file, SHA256SUMS and every custody proof against a pinned key.
+    """Verify a bundle against a pinned signing key.
 
-    The same checks as the standalone `verify_bundle.py` (it is the same code). Exit status 0 when all
-    hold, 1 when any does not, 2 for a usage error.
+    Checks the signature, every file, SHA256SUMS and every custody proof: the same checks as the
+    standalone `verify_bundle.py` (it is the same code). Exit status 0 when all hold, 1 when any does
+    not, 2 for a usage error.
     """
     try:
         pinned = verify_bundle.read_key(key)
@@ -46,8 +47,9 @@ def verify(
 
 @exports_cli.command("verifier")
 def verifier() -> None:
-    """Write the standalone bundle verifier (one Python file) to standard output.
+    """Write the standalone bundle verifier to standard output.
 
+    One Python file that needs only the standard library and cryptography.
     `testimony exports verifier > verify_bundle.py`; its SHA-256 is printed on standard error, and
     every bundle's README.txt names the one of the version that built it.
     """

@@ -62,8 +62,11 @@ class _Feeder(threading.Thread):
 def encrypt_to_age(chunks: Iterable[bytes], recipient: str) -> Generator[bytes, None, None]:
     """The age (binary format) encryption of the chunks to one X25519 recipient, as it is produced.
 
-    A failure of the source is raised as itself once age has been stopped; age's own failure is
-    EncryptionFailed. Closing the iterator early kills age, so no process outlives the build.
+    The chunks are drawn in the feeder thread while the caller's thread waits on age's output, so a
+    source that reads a session lazily is used by one thread at a time. A failure of the source is
+    raised as itself once age has ended (the ciphertext yielded until then is of a truncated bundle:
+    only a stream that ends without an exception is a bundle); age's own failure is EncryptionFailed.
+    Closing the iterator early kills age, so no process outlives the build.
     """
     canonical = x25519_recipient(recipient)  # ValueError for anything that is not an age1... key
     process = subprocess.Popen(  # noqa: S603 - a fixed binary and a validated key, no shell
