@@ -32,7 +32,7 @@ def bundle(tmp_path: Path) -> Path:
     return path
 
 
-def _copy_with(bundle: Path, target: Path, extra: list[tuple[zipfile.ZipInfo | str, bytes]]) -> Path:
+def _copy_with(bundle: Path, target: Path, extra: list[tuple[str, bytes]]) -> Path:
     with zipfile.ZipFile(bundle) as source, zipfile.ZipFile(target, "w") as out:
         for item in source.infolist():
             out.writestr(item, source.read(item))
