@@ -500,7 +500,7 @@ class _ZipSource(_Source):
             with self._zip.open(self._members[name]) as fh:
                 while chunk := fh.read(1 << 20):
                     yield chunk
-        except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError) as exc:
+        except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, NotImplementedError) as exc:
             raise _Unreadable(f"{name} could not be read whole from the ZIP: {exc}") from exc
 
     def close(self) -> None:
@@ -748,7 +748,7 @@ def verify_bundle(path: Path, pinned: PinnedKey) -> BundleReport:
     report = BundleReport()
     try:
         source = _open_source(path)
-    except (OSError, zipfile.BadZipFile) as exc:
+    except (OSError, zipfile.BadZipFile, EOFError, ValueError) as exc:
         report.problems.append(f"{path} is neither a bundle's ZIP file nor its folder: {exc}")
         return report
     try:
