@@ -166,6 +166,7 @@ STEP_UP = frozenset(
         Action.USER_RESET_PASSWORD,
         Action.CONFIRMATION_DECIDE,
         Action.CONSENT_WITHDRAW,
+        Action.CONSENT_INVALIDATE,
     }
 )
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Integer, LargeBinary, String, UniqueConstraint, Uuid
+from sqlalchemy import ForeignKey, Index, Integer, LargeBinary, String, UniqueConstraint, Uuid, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.db import Base, UTCDateTime
@@ -84,9 +84,19 @@ class ConsentWithdrawal(Base):
 
 
 class ErasureRequest(Base):
-    """A pending erasure, filed by a withdraw_and_erase withdrawal; the erasure work carries it out."""
+    """A pending erasure, filed by a withdraw_and_erase withdrawal; the erasure work carries it out.
+    A person has at most one pending request: a second withdraw_and_erase joins the one there is."""
 
     __tablename__ = "erasure_requests"
+    __table_args__ = (
+        Index(
+            "uq_erasure_requests_person_id",
+            "person_id",
+            unique=True,
+            sqlite_where=text("state = 'pending'"),
+            postgresql_where=text("state = 'pending'"),
+        ),
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
     person_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("people.id"), index=True)

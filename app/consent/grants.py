@@ -485,6 +485,8 @@ def invalidate(
     """A custodian marks a record invalid (consent given under pressure, say): its chain allows nothing more."""
     row = policy.load(session, principal, policy.Action.CONSENT_INVALIDATE, UseConsent, consent_id)
     audit.touch(session, resource_id=row.id, case_id=row.case_id)
+    # Finding a record invalid takes away every use the person allowed in it: a fresh second factor first.
+    policy.require_step_up(principal, policy.Action.CONSENT_INVALIDATE, db_now(session))
     person = _person(session, row)
     hold(session, person)
     if session.scalar(select(ConsentInvalidation.id).where(ConsentInvalidation.consent_id == row.id)) is not None:

@@ -21,7 +21,7 @@ from app.consent import grants
 from app.consent.grant_models import ConsentWithdrawal, ErasureRequest, UseConsent
 from app.consent.grant_schemas import WithdrawalMode, WithdrawalRead, WithdrawIn
 from app.core.db import db_now, new_id
-from app.core.errors import ValidationFailed
+from app.core.errors import Conflict, ValidationFailed
 from app.keys.sealed import seal_json
 from app.people import links
 from app.people.models import Person
@@ -64,6 +64,8 @@ def withdraw(
         if unknown:
             raise ValidationFailed("this record has no grant with this id", fields=unknown)
         scope = sorted({str(g) for g in data.scope})
+    pending = pending_erasures(session, person.id)
+    _adds_something(session, runtime, person, chain, scope, data.mode, pending)
     withdrawal = ConsentWithdrawal(
         id=new_id(),
         consent_id=row.id,
@@ -81,7 +83,9 @@ def withdraw(
     session.add(withdrawal)
     session.flush()
     erasure = None
-    if data.mode is WithdrawalMode.WITHDRAW_AND_ERASE:
+    if data.mode is WithdrawalMode.WITHDRAW_AND_ERASE and pending:
+        erasure = pending[0]  # the person's erasure is pending already: this withdrawal joins it
+    elif data.mode is WithdrawalMode.WITHDRAW_AND_ERASE:
         erasure = ErasureRequest(
             id=new_id(),
             person_id=person.id,
@@ -106,6 +110,28 @@ def withdraw(
         limits=LIMITS,
         linked_records=_linked(session, principal, person.id),
     )
+
+
+def _adds_something(
+    session: Session,
+    runtime: Runtime,
+    person: Person,
+    chain: grants.ChainState,
+    scope: str | list[str],
+    mode: WithdrawalMode,
+    pending: list[ErasureRequest],
+) -> None:
+    """409 ``already_withdrawn`` for a withdrawal that would change nothing: what it names is withdrawn
+    already, and it asks for no erasure that is not already pending. Read after the person's row is held,
+    so the same withdrawal sent twice at once (a double click, two channels) is recorded once."""
+    whole, named, _ = grants.withdrawn_grants(session, runtime, person, chain)
+    covered = whole or (scope != "all" and set(scope) <= named)
+    if covered and (mode is WithdrawalMode.STOP_FUTURE_USE or pending):
+        raise Conflict(
+            "this is withdrawn already" + (" and its erasure is pending" if pending else ""),
+            fields=["scope"],
+            code="already_withdrawn",
+        )
 
 
 def _linked(session: Session, principal: Principal, person_id: uuid.UUID) -> list[uuid.UUID]:

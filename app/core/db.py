@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import DateTime, Engine, MetaData, UniqueConstraint, create_engine, event, inspect, text
+from sqlalchemy import DateTime, Engine, Index, MetaData, UniqueConstraint, create_engine, event, inspect, text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
@@ -263,8 +263,10 @@ def integrity_conflict(exc: IntegrityError) -> Conflict | None:
         table = message[len(prefix) :].split(".", 1)[0].strip()
         name = f"uq_{table}_{columns[0]}"
     for table_obj in Base.metadata.tables.values():
-        for constraint in table_obj.constraints:
-            if isinstance(constraint, UniqueConstraint) and constraint.name == name:
+        unique: list[UniqueConstraint | Index] = [c for c in table_obj.constraints if isinstance(c, UniqueConstraint)]
+        unique += [i for i in table_obj.indexes if i.unique]  # partial unique indexes, named uq_ too
+        for constraint in unique:
+            if constraint.name == name:
                 field = list(constraint.columns)[-1].name
                 return Conflict(f"that {field.replace('_', ' ')} is already taken", fields=[field])
     return None

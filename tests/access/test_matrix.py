@@ -189,9 +189,15 @@ MATRIX: dict[tuple[str, str], tuple[Body, dict[str, int]]] = {
         _fixed({"reason": "Given under pressure from a relative."}),
         _allow(200, CUSTODIAN),
     ),
-    # The team's documenter, or a custodian (with a fresh second factor: the world's login is fresh).
+    # The team's documenter, or a custodian (with a fresh second factor: the world's login is fresh). The
+    # documenter acts first; the custodian then asks for erasure too, since a withdrawal that changes
+    # nothing is a 409.
     ("POST", "/api/v1/consents/{consent_id}/withdraw"): (
-        _fixed({"scope": "all", "mode": "stop_future_use", "received_via": "phone"}),
+        lambda _w, who: {
+            "scope": "all",
+            "mode": "withdraw_and_erase" if who == "custodian" else "stop_future_use",
+            "received_via": "phone",
+        },
         {**_allow(201, DOC_IN | CUSTODIAN), "doc_out": 404},
     ),
     # The survivor's reference code and code word: custodians (org-wide) and the team's documenters; one

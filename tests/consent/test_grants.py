@@ -4,6 +4,7 @@ bad record refused with a 422 naming the field, and nothing stored."""
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -13,7 +14,7 @@ from sqlalchemy import func, select
 from app.access.roles import Role
 from app.consent.grant_models import ConsentInvalidation, UseConsent
 from app.core.db import unit_of_work
-from tests.support.actors import Actor, actor
+from tests.support.actors import Actor, actor, code, shift_clock
 from tests.support.consent import documenter_team, grant, record_use_consent, register_recipient, use_consent
 from tests.support.interviews import consenting_person
 
@@ -207,6 +208,16 @@ def test_a_custodian_invalidates_with_a_reason_and_an_invalid_record_is_not_amen
     _refused(doc.post(path, json={"reason": "Given under pressure from a relative."}), 403, None, None)
     _refused(custodian.post(path, json={}), 422, None, ["reason"])
     _refused(custodian.post(path, json={"reason": "   "}), 422, None, ["reason"])
+    # Taking away every use the person allowed needs a fresh second factor in a browser session.
+    token = custodian.post("/api/v1/auth/tokens", json={"name": "script", "scope": "write"}).json()["token"]
+    by_token = Actor(custodian.user_id, custodian.username, None, custodian.client, bearer=token)
+    _refused(by_token.post(path, json={"reason": "Scripted."}), 403, "step_up_required", None)
+    shift_clock(app, timedelta(minutes=6))
+    _refused(custodian.post(path, json={"reason": "Stale."}), 403, "step_up_required", None)
+    assert _invalidations(app) == 0
+    stepped = custodian.post("/api/v1/auth/step-up", json={"totp": code(custodian.totp_secret or "", app)})
+    assert stepped.status_code == 200, stepped.text
+    custodian.csrf = stepped.json()["csrf_token"]
     r = custodian.post(path, json={"reason": "Given under pressure from a relative."})
     assert r.status_code == 200, r.text
     assert r.json()["consent_id"] == made["id"]
@@ -221,3 +232,8 @@ def test_a_custodian_invalidates_with_a_reason_and_an_invalid_record_is_not_amen
     with unit_of_work(app.state.sessionmaker) as s:
         sealed = s.scalars(select(ConsentInvalidation.details)).one()
     assert b"pressure" not in sealed
+
+
+def _invalidations(app: FastAPI) -> int:
+    with unit_of_work(app.state.sessionmaker) as s:
+        return s.scalar(select(func.count()).select_from(ConsentInvalidation)) or 0

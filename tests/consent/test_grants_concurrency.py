@@ -1,5 +1,6 @@
-"""Amending and withdrawing at once: of two amendments of one version sent together, exactly one is written
-and the other is a 409, since each holds the person's row before reading whether the version is superseded.
+"""Amending and withdrawing at once: of two amendments of one version sent together, exactly one is written,
+and the other is a 409, since each holds the person's row before reading whether the version is superseded;
+of one withdrawal sent twenty times, one is recorded and the person has one pending erasure request.
 Real concurrent requests to a real uvicorn server on PostgreSQL; skipped on SQLite, where BEGIN IMMEDIATE
 serialises writers and the interleavings cannot happen."""
 
@@ -13,7 +14,7 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import func, select
 
-from app.consent.grant_models import ConsentWithdrawal, UseConsent
+from app.consent.grant_models import ConsentWithdrawal, ErasureRequest, UseConsent
 from app.core.db import unit_of_work
 from tests.support.actors import Actor
 from tests.support.consent import documenter_team, grant, use_consent
@@ -75,20 +76,24 @@ def test_two_amendments_of_one_version_at_once_write_exactly_one(app: FastAPI, u
     assert _count(app, UseConsent) == 2
 
 
-def test_withdrawals_sent_at_once_are_all_kept(app: FastAPI, url: str) -> None:
+def test_one_withdrawal_sent_twenty_times_at_once_is_recorded_once(app: FastAPI, url: str) -> None:
     doc, case = documenter_team(app)
     person = consenting_person(doc, case, app)
     made = doc.post(f"/api/v1/people/{person}/consents", json=use_consent(app)).json()
-    path = f"/api/v1/consents/{made['id']}/withdraw"
+    other = doc.post(f"/api/v1/people/{person}/consents", json=use_consent(app)).json()
     body = {"scope": "all", "mode": "withdraw_and_erase", "received_via": "phone"}
-    tabs = _tabs(doc, url, 3)
+    paths = [f"/api/v1/consents/{made['id']}/withdraw"] * 19 + [f"/api/v1/consents/{other['id']}/withdraw"]
+    tabs = _tabs(doc, url, len(paths))
     try:
-        answers = at_once([_post(tab, path, body) for tab in tabs])
+        answers = at_once([_post(tab, path, body) for tab, path in zip(tabs, paths, strict=True)])
     finally:
         for tab in tabs:
             tab.close()
-    assert sorted(r.status_code for r in answers) == [201] * 3, [r.text for r in answers]
-    assert _count(app, ConsentWithdrawal) == 3
+    assert sorted(r.status_code for r in answers) == [201] * 2 + [409] * 18, [r.text for r in answers]
+    assert {r.json()["code"] for r in answers if r.status_code == 409} == {"already_withdrawn"}
+    assert len({r.json()["erasure_request_id"] for r in answers if r.status_code == 201}) == 1
+    assert _count(app, ConsentWithdrawal) == 2
+    assert _count(app, ErasureRequest) == 1
 
 
 def test_twelve_wrong_code_words_at_once_meet_the_lookup_limit(app: FastAPI, url: str) -> None:

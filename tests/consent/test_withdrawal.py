@@ -91,6 +91,36 @@ def test_withdraw_and_erase_files_a_pending_erasure_request(app: FastAPI, team: 
     assert all(g["withdrawn"] for g in doc.get(f"/api/v1/consents/{made['id']}").json()["grants"])
 
 
+def test_a_withdrawal_that_changes_nothing_is_refused_and_one_erasure_is_pending(
+    app: FastAPI, team: tuple[Actor, str, str]
+) -> None:
+    doc, _case, person = team
+    made = record_use_consent(
+        doc, person, app, grants=[grant(), grant(purpose="research", recipient_class="researchers")]
+    )
+    other = record_use_consent(doc, person, app)
+    un, research = (g["id"] for g in made["grants"])
+    assert _withdraw(doc, made["id"], scope=[research]).status_code == 201
+    for body in ({"scope": [research]}, {"scope": [research, research]}):
+        again = _withdraw(doc, made["id"], **body)
+        assert (again.status_code, again.json()["code"]) == (409, "already_withdrawn"), again.text
+    assert _withdraw(doc, made["id"], scope=[un, research]).status_code == 201  # adds the UN grant
+    # Every grant is withdrawn by name, but the whole record also closes it to amendment.
+    assert _withdraw(doc, made["id"]).status_code == 201
+    assert _withdraw(doc, made["id"]).status_code == 409
+    erase = _withdraw(doc, made["id"], mode="withdraw_and_erase")  # erasure is asked for now
+    assert erase.status_code == 201, erase.text
+    request_id = erase.json()["erasure_request_id"]
+    assert request_id is not None
+    assert _withdraw(doc, made["id"], mode="withdraw_and_erase").status_code == 409
+    # Erasing through another record joins the pending request: a person is erased once.
+    joined = _withdraw(doc, other["id"], mode="withdraw_and_erase")
+    assert (joined.status_code, joined.json()["erasure_request_id"]) == (201, request_id), joined.text
+    with unit_of_work(app.state.sessionmaker) as s:
+        assert len(s.scalars(select(ConsentWithdrawal)).all()) == 5
+        assert [str(r.id) for r in s.scalars(select(ErasureRequest))] == [request_id]
+
+
 @pytest.mark.parametrize(
     ("body", "field"),
     [
@@ -151,8 +181,11 @@ def test_a_custodian_withdraws_with_a_fresh_second_factor_and_sees_linked_record
     assert r.status_code == 201, r.text
     assert r.json()["linked_records"] == [twin]
     assert "grants" not in r.json()  # the custodian is not shown what the record says
+    # The same withdrawal again changes nothing and is not recorded twice.
+    twice = _withdraw(custodian, made["id"], received_via="letter")
+    assert (twice.status_code, twice.json()["code"], twice.json()["fields"]) == (409, "already_withdrawn", ["scope"])
     # The documenter on the team is never asked for a second factor, and never shown the links.
-    again = _withdraw(doc, made["id"])
+    again = _withdraw(doc, made["id"], mode="withdraw_and_erase")
     assert again.status_code == 201, again.text
     assert again.json()["linked_records"] == []
     assert all(g["withdrawn"] for g in doc.get(f"/api/v1/consents/{made['id']}").json()["grants"])
