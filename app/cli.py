@@ -21,7 +21,8 @@ from app.core.config import get_settings
 from app.core.errors import ConfigError
 from app.crypto import keyring as kr
 from app.crypto.errors import KeyringError
-from app.exports.cli import worker
+from app.exports.cli import exports_cli
+from app.exports.worker_cli import worker
 from app.interviews.custody_cli import custody_cli
 from app.interviews.guides_cli import guides_cli
 from app.keys.cli import keys_cli
@@ -39,6 +40,7 @@ cli.add_typer(guides_cli, name="guides")
 cli.add_typer(recipients_cli, name="recipients")
 cli.add_typer(deny_list_cli, name="deny-list")
 cli.command("worker")(worker)
+cli.add_typer(exports_cli, name="exports")
 
 
 @cli.callback()

@@ -43,6 +43,7 @@ from app.interviews import routes_attachments as attachment_routes
 from app.interviews import routes_redactions as redaction_routes
 from app.interviews import routes_statements as statement_routes
 from app.interviews.sweep import sweep
+from app.keys import routes as key_routes
 from app.keys.store import Keys, open_keys
 from app.people import routes as people_routes
 from app.recipients import routes as recipient_routes
@@ -58,7 +59,9 @@ DOCS_URL = "/api/docs"
 SWAGGER_STATIC = "/static/swagger"
 
 # Every other route requires a principal; tests walk app.routes against this set.
-PUBLIC_PATHS = frozenset({"/api/v1/health", "/api/v1/auth/login", OPENAPI_URL, DOCS_URL, SWAGGER_STATIC})
+PUBLIC_PATHS = frozenset(
+    {"/api/v1/health", "/api/v1/auth/login", "/api/v1/keys/signing", OPENAPI_URL, DOCS_URL, SWAGGER_STATIC}
+)
 
 
 def create_app(settings: Settings | None = None, keys: Keys | None = None) -> FastAPI:
@@ -119,6 +122,7 @@ def create_app(settings: Settings | None = None, keys: Keys | None = None) -> Fa
     app.include_router(redaction_routes.router)
     app.include_router(recipient_routes.router)
     app.include_router(export_routes.router)
+    app.include_router(key_routes.router)
     web_render.load()  # compile the pages' catalogs and read their templates now, not at first use
     app.include_router(web_routes.router)
     app.include_router(web_account_routes.router)

@@ -37,5 +37,11 @@ class Runtime:
         attachments never creates the blob directory."""
         return DirectoryBlobStore(self.settings.attachments_dir)
 
+    @cached_property
+    def bundles(self) -> BlobStore:
+        """Where built export bundles are kept, sealed (app/exports/stored.py): <data_dir>/exports, made on
+        first use. Its own store, so the attachments' sweeper never mistakes a bundle for an upload."""
+        return DirectoryBlobStore(self.settings.data_dir / "exports")
+
     def derived_key(self, purpose: Purpose) -> bytes:
         return derive_key(self.keys.current.root(), purpose)

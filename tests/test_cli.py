@@ -66,6 +66,7 @@ def test_the_commands_are_the_documented_ones() -> None:
         "recipients",
         "deny-list",
         "worker",
+        "exports",
     }
     assert {p[1] for p in ALL_COMMANDS if len(p) == 2 and p[0] == "users"} == {
         "add",

@@ -1,54 +1,58 @@
-"""`testimony worker`: the process that builds approved exports from the job table (`make run` starts one
-beside the server; production runs one or more beside the API workers)."""
+"""`testimony exports`: offline verification of bundles, and the standalone verifier for recipients."""
 
 from __future__ import annotations
 
-import signal
-import threading
-from datetime import timedelta
+import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from app.cli_support import fail, open_factory, out
-from app.core.config import get_settings
-from app.core.errors import ConfigError
-from app.crypto.errors import KeyringError
-from app.exports.worker import Worker
-from app.keys.store import open_keys, prompt_passphrase
-from app.runtime import Runtime
+from app.cli_support import console, fail, group
+from app.exports import verify_bundle
+from app.exports.verifier import verifier_sha256, verifier_source
+
+exports_cli = group("Consented exports: verifying bundles offline.")
 
 
-def worker(
-    once: Annotated[
-        bool, typer.Option("--once", help="Build every queued export, then stop (instead of waiting for more).")
-    ] = False,
-    idle: Annotated[
-        float, typer.Option(metavar="SECONDS", min=0.1, help="How long to wait when nothing is queued.")
-    ] = 2.0,
+@exports_cli.command("verify")
+def verify(
+    bundle: Annotated[
+        Path, typer.Argument(metavar="BUNDLE", help="The bundle's ZIP file (decrypted), or its extracted folder.")
+    ],
+    key: Annotated[
+        str,
+        typer.Option(
+            "--key",
+            metavar="KEY_OR_FINGERPRINT",
+            help="The pinned signing key: 64-hex-digit fingerprint, base64 Ed25519 key, or C2SP verifier key.",
+        ),
+    ],
 ) -> None:
-    """Build approved exports from the job queue.
+    """Verify a bundle against a pinned signing key.
 
-    Each job is claimed with a lease that a heartbeat renews, and written under its fencing token.
+    Checks the signature, every file, SHA256SUMS and every custody proof: the same checks as the
+    standalone `verify_bundle.py` (it is the same code). Exit status 0 when all hold, 1 when any does
+    not, 2 for a usage error.
     """
-    settings = get_settings()
     try:
-        keys = open_keys(settings, prompt_passphrase)
-    except (ConfigError, KeyringError) as exc:
+        pinned = verify_bundle.read_key(key)
+    except ValueError as exc:
         raise fail(str(exc)) from None
-    engine, factory = open_factory(settings)
-    runner = Worker(factory, Runtime(settings, keys))
-    stop = threading.Event()
-    try:
-        if once:
-            built = 0
-            while runner.run_once():
-                built += 1
-            out.print(f"built {built} export job(s)")
-            return
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(sig, lambda *_: stop.set())
-        out.print(f"export worker {runner.name} started")
-        runner.run(stop, timedelta(seconds=idle))
-    finally:
-        engine.dispose()
+    if not bundle.exists():
+        raise fail(f"{bundle} does not exist")
+    report = verify_bundle.verify_bundle(bundle, pinned)
+    raise typer.Exit(verify_bundle.print_report(report, bundle, sys.stdout))
+
+
+@exports_cli.command("verifier")
+def verifier() -> None:
+    """Write the standalone bundle verifier to standard output.
+
+    One Python file that needs only the standard library and cryptography.
+    `testimony exports verifier > verify_bundle.py`; its SHA-256 is printed on standard error, and
+    every bundle's README.txt names the one of the version that built it.
+    """
+    sys.stdout.buffer.write(verifier_source())
+    sys.stdout.buffer.flush()
+    console.print(f"sha256 {verifier_sha256()}  verify_bundle.py", soft_wrap=True)

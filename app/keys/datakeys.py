@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 
+from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -67,6 +68,12 @@ def data_key(session: Session, keys: Keys, subject_id: uuid.UUID) -> bytes:
         raise DecryptionFailed
     keyring = keys.with_kek(row.kek_version)
     return envelope.unwrap(keyring, subject_id, envelope.WrappedKey(row.kek_version, row.wrapped))
+
+
+def erase_data_key(session: Session, subject_id: uuid.UUID) -> None:
+    """Delete a subject's data key (with the caller's transaction): what it sealed can never be opened again."""
+    session.execute(delete(DataKey).where(DataKey.subject_id == subject_id))
+    session.flush()
 
 
 def service_key(session: Session, keys: Keys) -> bytes:

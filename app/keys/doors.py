@@ -85,6 +85,14 @@ PERSON_DOORS: dict[str, str] = {
     ),
 }
 
+# Where a built export bundle is opened: what the recipient will receive, already filtered by decide().
+EXPORT_DOORS: dict[str, str] = {
+    "app.exports.stored.SealedBundle.chunks": (
+        "the requester downloads a ready export's bundle (the ZIP, or its age encryption), each segment "
+        "authenticated before it is sent"
+    ),
+}
+
 # Where a service secret (no person's data) is opened.
 SERVICE_DOORS: dict[str, str] = {
     "app.access.auth._totp_secret": "checking a second-factor code",
@@ -93,4 +101,4 @@ SERVICE_DOORS: dict[str, str] = {
     ),
 }
 
-DOORS = frozenset(PERSON_DOORS) | frozenset(SERVICE_DOORS)
+DOORS = frozenset(PERSON_DOORS) | frozenset(SERVICE_DOORS) | frozenset(EXPORT_DOORS)

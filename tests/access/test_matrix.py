@@ -391,7 +391,7 @@ def test_every_non_public_route_requires_a_principal(app: FastAPI) -> None:
     for route in routes:
         assert _depends_on_principal(route), route.path
     public = {r.path for r in api_routes(app)} - {r.path for r in routes}
-    assert public == {"/api/v1/health", "/api/v1/auth/login", "/api/docs"}
+    assert public == {"/api/v1/health", "/api/v1/auth/login", "/api/v1/keys/signing", "/api/docs"}
     assert public <= PUBLIC_PATHS
 
 

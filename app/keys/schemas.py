@@ -1,0 +1,25 @@
+"""Wire shapes of the published signing keys."""
+
+from __future__ import annotations
+
+from app.core.schemas import Output
+
+
+class SigningKeyRead(Output):
+    """One Ed25519 key of the service's signing history: what recipients and auditors pin."""
+
+    key_id: str
+    algorithm: str
+    public_key: str
+    """Base64 of the raw 32-byte Ed25519 public key."""
+    fingerprint: str
+    """SHA-256 of the raw public key, hex: give it to `verify_bundle.py --key`."""
+    created: str
+    retired: bool
+    current: bool
+    """Whether this key signs new bundles and checkpoints now."""
+
+
+class SigningKeysRead(Output):
+    keys: list[SigningKeyRead]
+    """Oldest first."""
