@@ -114,8 +114,8 @@ def pairs(theirs: FormTextRead, ours: FormTextRead | None) -> list[SectionPair]:
     for section in sections.split(theirs.content):
         other = mine.get(section.id)
         title, body = _titled(blocks(section.lines))
-        ours_title, ours = _titled(blocks(other.lines)) if other else (None, None)
-        result.append(SectionPair(section.id, title, body, ours_title, ours))
+        other_title, other_body = _titled(blocks(other.lines)) if other else (None, None)
+        result.append(SectionPair(section.id, title, body, other_title, other_body))
     return result
 
 
