@@ -4,11 +4,13 @@ JavaScript posts them, checked through the API afterwards: the page records what
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from app.consent.vocabulary import ParticipationDecision, TeachBackQuestion
+from app.web.messages import CONSENT_CHECKS
 from tests.support.actors import Actor
 from tests.support.consent import person_in, text_hash
 from tests.support.world import World
@@ -217,3 +219,22 @@ def test_an_unknown_language_shows_the_first_step_again(world: World) -> None:
     assert refused.status_code == 422
     assert "Choose one of the form" in refused.text
     assert "Step 1: the form and the language" in refused.text
+
+
+def test_the_checks_refusals_the_wizard_translates_are_the_services_words() -> None:
+    """A refusal reworded in app/consent without its catalog entry would reach the page untranslated."""
+    source = "".join(Path(f"app/consent/{name}.py").read_text(encoding="utf-8") for name in ("checks", "service"))
+    for message in CONSENT_CHECKS:
+        assert message in source, message
+
+
+def test_a_refusal_is_shown_in_the_pages_language(world: World) -> None:
+    doc = _doc(world)
+    person = _fresh_person(world)
+    doc.client.cookies.set("testimony_lang", "hy")
+    answers = full_answers(world)
+    del answers["witness_name"], answers["witness_role"]
+    refused = _post(doc, f"/people/{person}/consent", answers)
+    assert refused.status_code == 422
+    assert "բանավոր համաձայնության համար վկա է պետք" in refused.text  # "verbal consent needs a witness"
+    assert '<a href="#method">Ինչպես է տրվում համաձայնությունը</a>' in refused.text
