@@ -14,7 +14,7 @@ from app.web.messages import CONSENT_CHECKS
 from tests.support.actors import Actor
 from tests.support.consent import person_in, text_hash
 from tests.support.world import World
-from tests.web.test_pages import assert_page_headers
+from tests.web.test_pages import _last_event, assert_page_headers
 
 CODE_WORD = "apricot tree"
 WITNESS = "Anahit Sargsyan"
@@ -238,3 +238,16 @@ def test_a_refusal_is_shown_in_the_pages_language(world: World) -> None:
     assert refused.status_code == 422
     assert "բանավոր համաձայնության համար վկա է պետք" in refused.text  # "verbal consent needs a witness"
     assert '<a href="#method">Ինչպես է տրվում համաձայնությունը</a>' in refused.text
+
+
+def test_the_pages_record_the_events_their_api_twins_record(world: World) -> None:
+    doc = _doc(world)
+    made = _post(doc, f"/cases/{world.case_id}/people", {})
+    person = made.headers["location"].split("/")[2]
+    event = _last_event(world)
+    assert (event.action, event.resource_id, event.case_id) == ("person.create", person, world.case_id)
+    assert _post(doc, f"/people/{person}/consent", full_answers(world)).status_code == 303
+    event = _last_event(world)
+    record = _latest(doc, person)
+    assert (event.action, event.resource_id, event.case_id) == ("consent.record", record["id"], world.case_id)
+    assert event.outcome == "allowed"
