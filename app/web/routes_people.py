@@ -14,6 +14,7 @@ from app.access.deps import RuntimeDep
 from app.audit.unit_of_work import DbSession, UnitOfWorkRoute, audited
 from app.audit.vocabulary import AuditAction
 from app.consent import service as consent
+from app.consent.forms import version_key
 from app.consent.schemas import ParticipationCreate
 from app.core.pagination import FIRST_PAGE
 from app.people import service as people
@@ -45,11 +46,12 @@ def register_person(case_id: uuid.UUID, principal: PagePrincipal, session: DbSes
 
 def _start(request: Request, runtime: RuntimeDep, principal: PagePrincipal, person: PersonSummary) -> dict[str, Any]:
     forms = consent.list_forms(runtime, principal, FIRST_PAGE).items
+    latest = max(forms, key=lambda f: version_key((f.form_id, f.version)), default=None)
     status = person.participation_status
     return {
         "person": person,
         "forms": forms,
-        "default_form": f"{forms[-1].form_id}/{forms[-1].version}" if forms else "",
+        "default_form": f"{latest.form_id}/{latest.version}" if latest else "",
         "form_languages": sorted({code for f in forms for code in f.languages}),
         "status": render.gettext(request, CONSENT_STATUS.get(status, status)) if status else None,
         "new": False,
