@@ -26,6 +26,7 @@ from app.consent.form_files import (
     sha256,
 )
 from app.consent.form_files import FormError as FormError
+from app.consent.sections import MARKER as _MARKER
 from app.consent.vocabulary import (
     DataCategory,
     DisclosureLevel,
@@ -55,8 +56,6 @@ _PARAMETER_VALUE = re.compile(r"[^\W\d_](?:[^\W_]|[ '\u2019.-])*")
 _RESERVED_DOMAIN = re.compile(r"@(?:.*\.)?(?:example|invalid|test|localhost)$|@(?:.*\.)?example\.(?:com|net|org)$")
 # A value the text takes from form.yaml's parameters, such as what the region is called.
 _PARAMETER = re.compile(r"\{\{\s*([^{}]*?)\s*\}\}")
-# An HTML comment stays invisible when the text is rendered, so the marker is never read aloud by mistake.
-_MARKER = re.compile(r"<!--\s*section:\s*(\S+?)\s*-->")
 
 Labels = Mapping[str, str]
 E = TypeVar("E", bound=StrEnum)

@@ -74,6 +74,12 @@ def list_people(
     return Page[PersonSummary](items=[_summary(p, consent.latest(session, p.id)) for p in rows], next_cursor=cursor)
 
 
+def summary(session: Session, principal: Principal, person_id: uuid.UUID) -> PersonSummary:
+    """One person as lists show them: the pseudonym code and the consent columns, nothing sealed opened."""
+    person = person_row(session, principal, policy.Action.PERSON_READ, person_id)
+    return _summary(person, consent.latest(session, person.id))
+
+
 def read_person(session: Session, runtime: Runtime, principal: Principal, person_id: uuid.UUID) -> PersonRead:
     """A documenter on the case team reads the record: one of the named doors to plaintext."""
     person = person_row(session, principal, policy.Action.PERSON_READ, person_id)

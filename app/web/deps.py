@@ -43,3 +43,9 @@ def get_page_principal(request: Request, session: DbSession, runtime: RuntimeDep
 
 
 PagePrincipal = Annotated[Principal, Depends(get_page_principal)]
+
+
+async def posted_fields(request: Request) -> dict[str, str]:
+    """A posted form's text fields, one value each (a long form the route reads whole, such as the wizard)."""
+    form = await request.form()
+    return {name: value for name, value in form.items() if isinstance(value, str)}

@@ -48,7 +48,12 @@ async def page_error(request: Request, exc: Exception) -> Response:
         return render.page(request, "error.html", {"detail": detail}, status_code=exc.status)
     detail = render.gettext(request, exc.detail)
     template, context = again if again is not None else ("error.html", {})
-    shown = render.page(request, template, {**context, "error": detail, "detail": detail}, status_code=exc.status)
+    shown = render.page(
+        request,
+        template,
+        {**context, "error": detail, "detail": detail, "error_fields": exc.fields},
+        status_code=exc.status,
+    )
     shown.headers.update(exc.headers())  # Retry-After on a throttled form
     return shown
 

@@ -15,7 +15,8 @@ def parse(schema: type[S], **fields: Any) -> S:
     try:
         return schema(**fields)
     except ValidationError as exc:
-        names = sorted({str(e["loc"][0]) for e in exc.errors() if e.get("loc")})
+        # A nested field by its dotted path (recontact.expires_on), as the services name fields.
+        names = sorted({".".join(str(p) for p in e["loc"]) for e in exc.errors() if e.get("loc")})
         raise ValidationFailed("Fill in every field.", fields=names) from None
 
 

@@ -22,6 +22,24 @@ SERVICE_MESSAGES = (
     _("The two new passwords are not the same."),
 )
 
+CONSENT_CHECKS = (
+    _("verbal consent needs a witness"),
+    _("give a date of birth or an age, to know whether the person is a minor"),
+    _("state every decision as yes or no (declining is an answer); only a deferred record may leave one open"),
+    _("state every decision as yes or no (declining is an answer); only a deferred record may leave them open"),
+    _("the person chooses a withdrawal code word"),
+    _("re-contact needs its safety details"),
+    _("re-contact must expire in the future"),
+    _("the interviewee must accept the interpreter, who signs the confidentiality undertaking"),
+    _("a minor needs their own assent and a guardian's consent"),
+    _("the child's own assent is required"),
+    _("a guardian's consent is required for a minor"),
+    _("a minor's consent pins the guardian text read to the guardian"),
+    _("a minor's consent is given on the child text: text_variant child, with its text_sha256"),
+    _("an adult's record has no guardian text; leave guardian_text_sha256 out"),
+)
+"""The participation checks' refusals (app/consent/checks.py, service.py) that the consent wizard shows."""
+
 CONSENT_STATUS = {
     "requested": _("consent asked, not yet given"),
     "deferred": _("needs time to think (deferred)"),

@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from app.audit.models import AuditEvent
+from app.consent.registry import FormRegistry
 from app.core.db import unit_of_work
 from app.web.deps import get_page_principal
 from app.web.render import PAGE_CSP
@@ -28,6 +29,20 @@ LOGIN = "303 /login"
 PASSWORD = "303 /account/password"
 ENROL = "303 /account/second-factor"
 WRONG_PASSWORD = {"current_password": "not it", "new_password": "x" * 20, "repeat_password": "x" * 20}
+NEW_PERSON = "303 /people/{id}/consent?new=1"
+V1 = FormRegistry(development=True).get("standard", "v1")
+assert V1 is not None
+DEFERRAL = {
+    "form": "standard/v1",
+    "language": "en",
+    "variant": "main",
+    "text_sha256": V1.text("en").sha256,
+    "witness_name": "Witness One",
+    "witness_role": "field coordinator",
+    "age_years": "40",
+    "outcome": "time_to_think",
+}
+UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
 def _row(default: str, **special: str) -> dict[str, str]:
@@ -53,6 +68,18 @@ MATRIX: dict[tuple[str, str], tuple[dict[str, str], dict[str, str]]] = {
         {},
         _restricted(_row("403", anon=LOGIN, doc_in="200", doc_out="404", legal_out="404")),
     ),
+    # Registering a person and recording their participation consent: documenters on the team only.
+    ("POST", "/cases/{case_id}/people"): ({}, _restricted(_row("403", anon=LOGIN, doc_in=NEW_PERSON, doc_out="404"))),
+    ("GET", "/people/{person_id}/consent"): ({}, _restricted(_row("403", anon=LOGIN, doc_in="200", doc_out="404"))),
+    ("POST", "/people/{person_id}/consent/form"): (
+        {"form": "standard/v1", "language": "hy", "variant": "main"},
+        _restricted(_row("403", anon=LOGIN, doc_in="200", doc_out="404")),
+    ),
+    # "Needs time to think": a deferral, recorded again by each actor that may.
+    ("POST", "/people/{person_id}/consent"): (
+        DEFERRAL,
+        _restricted(_row("403", anon=LOGIN, doc_in="303 /people/{id}/consent?done=1", doc_out="404")),
+    ),
     ("GET", "/account/password"): ({}, _row("200", anon=LOGIN)),
     ("POST", "/account/password"): (WRONG_PASSWORD, _row("403", anon=LOGIN)),
     ("GET", "/account/second-factor"): ({}, _row("200", anon=LOGIN)),
@@ -75,7 +102,8 @@ def _client(world: World, who: str) -> tuple[TestClient, str]:
 
 def answer_of(response: Any) -> str:
     if response.status_code in (302, 303, 307):
-        return f"{response.status_code} {response.headers['location']}"
+        # A new record's id is not known in advance: the table writes it as {id}.
+        return f"{response.status_code} {UUID.sub('{id}', response.headers['location'])}"
     return str(response.status_code)
 
 
