@@ -125,6 +125,10 @@ NOT_FIELDS: Mapping[tuple[str, str], str] = MappingProxyType(
         ("users", "totp_secret"): "a staff member's second-factor secret, never anyone's data",
         ("confirmations", "secret"): "the second half of a one-time password, shown once to one admin",
         ("attachment_uploads", "details"): "an upload under way; it becomes an attachment or expires, and never leaves",
+        ("export_requests", "justification"): (
+            "why a legal team asks for an export: staff's reasoning for the custodians, never anyone's data, never "
+            "in a bundle"
+        ),
         ("custody_commitments", "sealed"): (
             "a custody salt and digest: they leave only in a custody proof, which holds no content"
         ),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -70,15 +71,18 @@ def check(
     data: GrantContents,
     now: datetime,
     earlier: list[dict[str, Any]] | None = None,
-    withdrawn: frozenset[str] = frozenset(),
+    withdrawn: Mapping[str, dict[str, Any]] | None = None,
 ) -> Checked:
     """The record's decisions, checked; ``earlier`` holds the grants of the version amended, if any, and
-    ``withdrawn`` the ids of its chain's grants withdrawn by name.
+    ``withdrawn`` its chain's grants withdrawn by name, by id.
 
     A grant that names an earlier one continues it: unchanged, it keeps its id; lowered, it gets a new one.
     So a withdrawn grant may not be continued at all (its lowered copy would carry a new id no withdrawal
-    names, and allow again what the person took back), and each earlier grant is continued at most once.
+    names, and allow again what the person took back), each earlier grant is continued at most once, and a
+    new grant of the same record may not give again what a withdrawn one gave (the same purpose and
+    recipient class, a category in common): only a new record, from a new conversation, grants again.
     """
+    withdrawn = withdrawn or {}
     previous = {g["id"]: g for g in earlier or []}
     grants: list[dict[str, Any]] = []
     named: set[str] = set()
@@ -104,10 +108,26 @@ def check(
             if _same(before, stored):
                 grants.append(before)
                 continue
+        else:
+            _not_withdrawn(stored, withdrawn.values(), f"grants.{i}")
         _future(grant, now, f"grants.{i}.expires_at")
         grants.append({"id": str(new_id()), **stored})
     refusals = [_refusal(session, form, r, f"refusals.{i}") for i, r in enumerate(data.refusals)]
     return Checked(grants, refusals, restrictions(session, data.restrictions), _retention(form, data))
+
+
+def _not_withdrawn(stored: dict[str, Any], withdrawn: Iterable[dict[str, Any]], at: str) -> None:
+    for gone in withdrawn:
+        if (
+            gone["purpose"] == stored["purpose"]
+            and gone["recipient_class"] == stored["recipient_class"]
+            and set(gone["categories"]) & set(stored["categories"])
+        ):
+            raise ValidationFailed(
+                "the person withdrew this use in this record; an amendment cannot give it again (a new consent "
+                "record, from a new conversation, can)",
+                fields=[at],
+            )
 
 
 def _same(before: dict[str, Any], stored: dict[str, Any]) -> bool:
@@ -187,7 +207,9 @@ def _refusal(session: Session, form: ConsentForm, refusal: RefusalIn, at: str) -
 
 
 def restrictions(session: Session, given: list[str]) -> dict[str, list[str]]:
-    """Registered, active recipients' ids and jurisdictions; anything else, free text above all, is refused."""
+    """Registered recipients' ids and jurisdictions; anything else, free text above all, is refused. A
+    recipient made inactive may still be named: a restriction protects, and must outlive a recipient being
+    switched off and on again."""
     ids: dict[uuid.UUID, str] = {}
     jurisdictions: set[str] = set()
     for i, value in enumerate(given):
@@ -204,10 +226,10 @@ def restrictions(session: Session, given: list[str]) -> dict[str, list[str]]:
                 fields=[field],
             ) from None
     if ids:
-        active = set(session.scalars(select(Recipient.id).where(Recipient.id.in_(ids), Recipient.active.is_(True))))
-        missing = [field for recipient_id, field in ids.items() if recipient_id not in active]
+        known = set(session.scalars(select(Recipient.id).where(Recipient.id.in_(ids))))
+        missing = [field for recipient_id, field in ids.items() if recipient_id not in known]
         if missing:
-            raise ValidationFailed("no active registered recipient has this id", fields=missing)
+            raise ValidationFailed("no registered recipient has this id", fields=missing)
     return {"recipient_ids": sorted(str(i) for i in ids), "jurisdictions": sorted(jurisdictions)}
 
 

@@ -83,6 +83,10 @@ class ConsentWithdrawal(Base):
     """Sealed JSON: the scope ("all" or the grant ids) and the reason, if given."""
 
 
+ERASURE_PENDING = "pending"
+"""An erasure request's state until the erasure work takes it up."""
+
+
 class ErasureRequest(Base):
     """A pending erasure, filed by a withdraw_and_erase withdrawal; the erasure work carries it out.
     A person has at most one pending request: a second withdraw_and_erase joins the one there is."""

@@ -20,7 +20,13 @@ from app.access.principal import Principal
 from app.audit import service as audit
 from app.consent import checks, grant_checks, reference
 from app.consent import service as participation
-from app.consent.grant_models import ConsentInvalidation, ConsentWithdrawal, UseConsent
+from app.consent.grant_models import (
+    ERASURE_PENDING,
+    ConsentInvalidation,
+    ConsentWithdrawal,
+    ErasureRequest,
+    UseConsent,
+)
 from app.consent.grant_schemas import (
     GrantContents,
     GrantRead,
@@ -157,7 +163,20 @@ def receipt_of(details: dict[str, Any]) -> ReceiptOption:
 def _require_participation(session: Session, runtime: Runtime, person: Person) -> participation.Opened:
     # Grants are stored about the person, so only while their participation consent agrees to storage;
     # this also holds the person's row until the transaction ends.
-    return participation.require(session, runtime, person, ParticipationDecision.STORAGE, doing="recording use grants")
+    opened = participation.require(
+        session, runtime, person, ParticipationDecision.STORAGE, doing="recording use grants"
+    )
+    # The person asked to be erased: nothing new is recorded about their use consent until that is decided.
+    pending = select(ErasureRequest.id).where(
+        ErasureRequest.person_id == person.id, ErasureRequest.state == ERASURE_PENDING
+    )
+    if session.scalar(pending) is not None:
+        raise Conflict(
+            "the person asked to be erased; no use grants are recorded while that request is pending",
+            fields=["person_id"],
+            code="erasure_pending",
+        )
+    return opened
 
 
 def _witnessed(data: UseConsentCreate) -> None:
@@ -358,10 +377,10 @@ def storage_retention(session: Session, runtime: Runtime, person: Person) -> str
 # Amending, narrowing and invalidating -------------------------------------------------------------------
 
 
-def _amendable(session: Session, runtime: Runtime, person: Person, row: UseConsent) -> frozenset[str]:
+def _amendable(session: Session, runtime: Runtime, person: Person, row: UseConsent) -> dict[str, dict[str, Any]]:
     """The version may be amended: it is the chain's latest, the chain is not invalid or withdrawn whole.
     Read after the person's row is held, so an amendment or withdrawal made meanwhile is seen. Answers the
-    ids of the chain's grants withdrawn by name, which a new version may not continue."""
+    chain's grants withdrawn by name, by id, which a new version may neither continue nor give again."""
     chain = chain_of(session, row.chain_id)
     if chain.successor(row) is not None:
         raise Conflict(
@@ -376,7 +395,12 @@ def _amendable(session: Session, runtime: Runtime, person: Person, row: UseConse
             fields=["consent_id"],
             code="withdrawn",
         )
-    return frozenset(named)
+    return {
+        g["id"]: g
+        for v in chain.versions
+        for g in details_of(session, runtime, person, v)["grants"]
+        if g["id"] in named
+    }
 
 
 def amend(

@@ -24,8 +24,16 @@ from app.consent import decision_inputs as inputs
 from app.consent import grants
 from app.consent import service as participation
 from app.consent.checks import ADULT
-from app.consent.grant_models import ConsentInvalidation, ConsentWithdrawal, UseConsent
-from app.consent.vocabulary import ConsentStatus
+from app.consent.grant_models import (
+    ERASURE_PENDING,
+    ConsentInvalidation,
+    ConsentWithdrawal,
+    ErasureRequest,
+    UseConsent,
+)
+from app.consent.vocabulary import ConsentStatus, ParticipationDecision
+from app.core.db import db_now
+from app.people import links
 from app.people.models import Person
 from app.recipients import deny_list
 from app.recipients.models import Recipient
@@ -120,12 +128,38 @@ def _refusal(r: dict[str, Any]) -> inputs.Refusal:
 
 
 def history_of(session: Session, runtime: Runtime, person: Person) -> inputs.ConsentHistory:
-    """Everything recorded about the person's use consent, opened, as ``decide()`` takes it."""
+    """Everything recorded about the person's use consent, opened, as ``decide()`` takes it.
+
+    Three things reach beyond one record, and the builder adds them, so ``decide()`` stays a function of its
+    history: while the person's erasure is pending, or their latest participation consent no longer agrees to
+    storage, every record of theirs is withdrawn whole (as of that moment); and the refusals and restrictions
+    of the records decided to be the same person count here too (their grants do not: a yes given under one
+    record is not spread to another, a no is)."""
+    versions = _versions(session, runtime, person)
+    built = _build_of(session, runtime, person, versions)
+    stopped = _stopped_at(session, runtime, person)
+    everything = (
+        ()
+        if stopped is None
+        else tuple(inputs.Withdrawal(record_id=str(v.id), at=stopped) for v in versions if v.amends is None)
+    )
+    return inputs.ConsentHistory(
+        records=built.records + _protections_of_the_same_person(session, runtime, person),
+        withdrawals=built.withdrawals + everything,
+    )
+
+
+def _versions(session: Session, runtime: Runtime, person: Person) -> list[StoredVersion]:
     rows = list(session.scalars(select(UseConsent).where(UseConsent.person_id == person.id).order_by(UseConsent.id)))
-    versions = [
+    return [
         StoredVersion(r.id, r.amends, r.status, r.recorded_at, grants.details_of(session, runtime, person, r))
         for r in rows
     ]
+
+
+def _build_of(
+    session: Session, runtime: Runtime, person: Person, versions: Sequence[StoredVersion]
+) -> inputs.ConsentHistory:
     withdrawals = [
         StoredWithdrawal(w.consent_id, w.withdrawn_at, grants.withdrawal_details(session, runtime, person, w)["scope"])
         for w in session.scalars(
@@ -136,6 +170,38 @@ def history_of(session: Session, runtime: Runtime, person: Person) -> inputs.Con
         session.scalars(select(ConsentInvalidation.consent_id).where(ConsentInvalidation.person_id == person.id))
     )
     return build(versions, withdrawals, invalidated, _minority(session, runtime, person))
+
+
+def _stopped_at(session: Session, runtime: Runtime, person: Person) -> datetime | None:
+    """When every use of the person stopped: their erasure was asked for, or their latest participation
+    consent does not agree to storage (refused, deferred, blocked, or never given); None while neither."""
+    erasure = session.scalar(
+        select(ErasureRequest.requested_at).where(
+            ErasureRequest.person_id == person.id, ErasureRequest.state == ERASURE_PENDING
+        )
+    )
+    if erasure is not None:
+        return erasure
+    opened = participation.latest_opened(session, runtime, person)
+    if participation.allows(opened, ParticipationDecision.STORAGE):
+        return None
+    return db_now(session) if opened is None else opened.row.obtained_at
+
+
+def _protections_of_the_same_person(
+    session: Session, runtime: Runtime, person: Person
+) -> tuple[inputs.ConsentRecord, ...]:
+    """The records of people decided to be this person, with their refusals and restrictions and no grants."""
+    records: list[inputs.ConsentRecord] = []
+    for other_id in sorted(links.members(session, person.id) - {person.id}):
+        other = session.get(Person, other_id)
+        assert other is not None  # a foreign key
+        versions = [
+            StoredVersion(v.id, v.amends, v.status, v.recorded_at, {**v.details, "grants": []})
+            for v in _versions(session, runtime, other)
+        ]
+        records.extend(build(versions, [], set()).records)
+    return tuple(records)
 
 
 def _minority(session: Session, runtime: Runtime, person: Person) -> Minority:

@@ -18,7 +18,7 @@ from app.access import policy
 from app.access.principal import Principal
 from app.audit import service as audit
 from app.consent import grants
-from app.consent.grant_models import ConsentWithdrawal, ErasureRequest, UseConsent
+from app.consent.grant_models import ERASURE_PENDING, ConsentWithdrawal, ErasureRequest, UseConsent
 from app.consent.grant_schemas import WithdrawalMode, WithdrawalRead, WithdrawIn
 from app.core.db import db_now, new_id
 from app.core.errors import Conflict, ValidationFailed
@@ -40,7 +40,7 @@ LIMITS = (
 )
 """The limits of withdrawal, as the standard form's withdrawal section explains them (docs/api.md)."""
 
-PENDING = "pending"
+PENDING = ERASURE_PENDING
 
 
 def withdraw(
@@ -59,10 +59,16 @@ def withdraw(
     if data.scope == "all":
         scope = "all"
     else:
-        known = {g["id"] for v in chain.versions for g in grants.details_of(session, runtime, person, v)["grants"]}
-        unknown = [f"scope.{i}" for i, grant_id in enumerate(data.scope) if str(grant_id) not in known]
+        # Only what allows now can be withdrawn by name: a grant an amendment changed lives on under a new id,
+        # and withdrawing the old id would leave its continuation allowing while the person is told it stopped.
+        current = {g["id"] for g in grants.details_of(session, runtime, person, chain.versions[-1])["grants"]}
+        unknown = [f"scope.{i}" for i, grant_id in enumerate(data.scope) if str(grant_id) not in current]
         if unknown:
-            raise ValidationFailed("this record has no grant with this id", fields=unknown)
+            raise ValidationFailed(
+                "the record's current version has no grant with this id (a grant an amendment changed has a new "
+                "id: read the current version, or withdraw the whole record)",
+                fields=unknown,
+            )
         scope = sorted({str(g) for g in data.scope})
     pending = pending_erasures(session, person.id)
     _adds_something(session, runtime, person, chain, scope, data.mode, pending)

@@ -93,7 +93,6 @@ def test_a_longer_category_period_gives_way_to_the_storage_retention(app: FastAP
 
 
 def _refusals(app: FastAPI) -> list[tuple[dict[str, Any], str]]:
-    inactive = register_recipient(app, active=False)
     return [
         ({"grants": [grant(purpose="gossip")]}, "grants.0.purpose"),
         ({"grants": [grant(recipient_class="neighbours")]}, "grants.0.recipient_class"),
@@ -109,7 +108,6 @@ def _refusals(app: FastAPI) -> list[tuple[dict[str, Any], str]]:
         ({"grants": [grant(id=str(uuid.uuid4()))]}, "grants.0.id"),
         ({"restrictions": ["RU", "the police in my town"]}, "restrictions.1"),
         ({"restrictions": [str(uuid.uuid4())]}, "restrictions.0"),
-        ({"restrictions": [inactive]}, "restrictions.0"),
         (
             {"refusals": [{"purpose": "media", "recipient_id": str(uuid.uuid4()), "categories": ["health"]}]},
             "refusals.0.recipient_id",
