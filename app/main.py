@@ -29,6 +29,7 @@ from app.cases import routes as case_routes
 from app.confirmations import routes as confirmation_routes
 from app.consent import grant_routes
 from app.consent import routes as consent_routes
+from app.core import access_log
 from app.core.config import Settings, get_settings
 from app.core.db import make_engine, make_sessionmaker
 from app.core.errors import ConfigError, install_error_handlers
@@ -134,6 +135,7 @@ def create_app(settings: Settings | None = None, keys: Keys | None = None) -> Fa
     if settings.development:
         _install_docs(app)
     logging.getLogger("testimony").setLevel(logging.INFO)
+    access_log.install()
     return app
 
 

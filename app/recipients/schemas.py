@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Annotated
 
 import pycountry
-from pydantic import AfterValidator, Field, StringConstraints
+from pydantic import AfterValidator, Field, StrictBool, StringConstraints
 
 from app.confirmations.schemas import ConfirmationRead
 from app.consent.vocabulary import RecipientClass
@@ -65,7 +65,8 @@ class RecipientCreate(Input):
     """An age X25519 recipient (``age1...``): bundles for it are encrypted to this key."""
     recall_contact: RecallContact
     """Whom to tell, and how, when a withdrawal touches something it received."""
-    active: bool = True
+    active: StrictBool = True
+    """true or false: a string such as "yes" is refused, not read as true."""
 
 
 class RecipientUpdate(Input):
@@ -77,7 +78,7 @@ class RecipientUpdate(Input):
     age_recipient: AgeRecipient | None = None
     names: Names | None = None
     recall_contact: RecallContact | None = None
-    active: bool | None = None
+    active: StrictBool | None = None
 
 
 class RecipientRead(Output):

@@ -151,10 +151,11 @@ def test_a_code_card_shows_the_code_and_nothing_else(app: FastAPI, team: tuple[A
     code = made["reference_code"]
     r = doc.get(f"/api/v1/consents/{made['id']}/receipt.html", headers={"Reference-Code": code})
     _strict(r)
-    assert _text(r.text) == f"{code} {code}"  # the page's title and the card: the code alone
+    # The card holds the code alone; the page's title never does (it reaches tab lists, history, print headers).
+    assert _text(r.text) == f"— {code}"
     blank = doc.get(f"/api/v1/consents/{made['id']}/receipt.html")
     _strict(blank)
-    assert re.fullmatch(r"_+", _text(blank.text))
+    assert re.fullmatch(r"— _+", _text(blank.text))
 
 
 def test_no_receipt_means_none(app: FastAPI, team: tuple[Actor, str, str]) -> None:

@@ -169,6 +169,8 @@ def test_a_change_rejected_by_the_second_admin_changes_nothing(app: FastAPI) -> 
         ({"recall_contact": "by\u0000phone"}, "recall_contact"),
         ({"recall_contact": "y" * 1001}, "recall_contact"),
         ({"recall_contact": " "}, "recall_contact"),
+        ({"active": "yes"}, "active"),
+        ({"active": 1}, "active"),
     ],
 )
 def test_a_bad_recipient_is_refused_naming_the_field_and_nothing_is_stored(
