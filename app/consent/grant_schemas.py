@@ -192,6 +192,14 @@ class WithdrawIn(Input):
     received_via: ReceivedVia
 
 
+class LinkedConsent(Output):
+    """A current use-consent record of someone decided to be the same person: where to withdraw there too."""
+
+    person_id: uuid.UUID
+    consent_id: uuid.UUID
+    """The record's current version: ``POST /api/v1/consents/{consent_id}/withdraw`` withdraws it."""
+
+
 class WithdrawalRead(WithdrawalSummary):
     person_id: uuid.UUID
     erasure_request_id: uuid.UUID | None
@@ -201,6 +209,9 @@ class WithdrawalRead(WithdrawalSummary):
     linked_records: list[uuid.UUID]
     """For a custodian: other records decided to be the same person. The withdrawal does not cover them;
     the custodian decides whether it applies to them too. Empty for everyone else."""
+    linked_consents: list[LinkedConsent]
+    """For a custodian: the current records of those people (ids only, never what they say), so the
+    withdrawal can be taken there too. Empty for everyone else."""
 
 
 class LookupIn(Input):

@@ -19,7 +19,7 @@ from app.access.principal import Principal
 from app.audit import service as audit
 from app.consent import grants
 from app.consent.grant_models import ERASURE_PENDING, ConsentWithdrawal, ErasureRequest, UseConsent
-from app.consent.grant_schemas import WithdrawalMode, WithdrawalRead, WithdrawIn
+from app.consent.grant_schemas import LinkedConsent, WithdrawalMode, WithdrawalRead, WithdrawIn
 from app.core.db import db_now, new_id
 from app.core.errors import Conflict, ValidationFailed
 from app.keys.sealed import seal_json
@@ -88,6 +88,7 @@ def withdraw(
     )
     session.add(withdrawal)
     session.flush()
+    linked = _linked(session, principal, person.id)
     erasure = None
     if data.mode is WithdrawalMode.WITHDRAW_AND_ERASE and pending:
         erasure = pending[0]  # the person's erasure is pending already: this withdrawal joins it
@@ -114,7 +115,13 @@ def withdraw(
         withdrawn_by=principal.user_id,
         erasure_request_id=None if erasure is None else erasure.id,
         limits=LIMITS,
-        linked_records=_linked(session, principal, person.id),
+        linked_records=sorted(linked),
+        linked_consents=[
+            LinkedConsent(person_id=other.id, consent_id=record.id)
+            for other in (session.get(Person, i) for i in sorted(linked))
+            if other is not None
+            for record in grants.current_records(session, runtime, other)
+        ],
     )
 
 
@@ -140,11 +147,11 @@ def _adds_something(
         )
 
 
-def _linked(session: Session, principal: Principal, person_id: uuid.UUID) -> list[uuid.UUID]:
+def _linked(session: Session, principal: Principal, person_id: uuid.UUID) -> frozenset[uuid.UUID]:
     """Records decided to be the same person, shown to those who review duplicates (creators are never told)."""
     if not policy.allows(principal, policy.Action.DUPLICATE_REVIEW):
-        return []
-    return sorted(links.members(session, person_id) - {person_id})
+        return frozenset()
+    return links.members(session, person_id) - {person_id}
 
 
 def pending_erasures(session: Session, person_id: uuid.UUID) -> list[ErasureRequest]:

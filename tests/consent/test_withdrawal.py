@@ -171,6 +171,7 @@ def test_a_custodian_withdraws_with_a_fresh_second_factor_and_sees_linked_record
     decided = custodian.post(f"/api/v1/duplicate-reviews/{review['id']}", json={"decision": "duplicate"})
     assert decided.status_code == 200, decided.text
     made = record_use_consent(doc, person, app)
+    twins = record_use_consent(doc, twin, app)
     shift_clock(app, timedelta(minutes=6))
     stale = _withdraw(custodian, made["id"], received_via="letter")
     assert (stale.status_code, stale.json()["code"]) == (403, "step_up_required")
@@ -180,12 +181,17 @@ def test_a_custodian_withdraws_with_a_fresh_second_factor_and_sees_linked_record
     r = _withdraw(custodian, made["id"], received_via="letter")
     assert r.status_code == 201, r.text
     assert r.json()["linked_records"] == [twin]
+    # ...and where to withdraw there too, if the custodian decides it applies (ids only).
+    assert r.json()["linked_consents"] == [{"person_id": twin, "consent_id": twins["id"]}]
     assert "grants" not in r.json()  # the custodian is not shown what the record says
+    there = _withdraw(custodian, twins["id"], received_via="letter")
+    assert there.status_code == 201, there.text
+    assert all(g["withdrawn"] for g in doc.get(f"/api/v1/consents/{twins['id']}").json()["grants"])
     # The same withdrawal again changes nothing and is not recorded twice.
     twice = _withdraw(custodian, made["id"], received_via="letter")
     assert (twice.status_code, twice.json()["code"], twice.json()["fields"]) == (409, "already_withdrawn", ["scope"])
     # The documenter on the team is never asked for a second factor, and never shown the links.
     again = _withdraw(doc, made["id"], mode="withdraw_and_erase")
     assert again.status_code == 201, again.text
-    assert again.json()["linked_records"] == []
+    assert (again.json()["linked_records"], again.json()["linked_consents"]) == ([], [])
     assert all(g["withdrawn"] for g in doc.get(f"/api/v1/consents/{made['id']}").json()["grants"])
