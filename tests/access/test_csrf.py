@@ -19,7 +19,7 @@ from tests.support.world import World, body_of, path_of
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
 ROUTES = sorted(key for key in MATRIX if key[0] in UNSAFE)
 AUDIT_TABLES = {"audit_events", "audit_checkpoints"}  # a refusal is recorded there, by design
-READS_BY_POST = {("POST", "/api/v1/consents/lookup")}
+READS_BY_POST = {("POST", "/api/v1/consents/lookup"), ("POST", "/api/v1/exports/preview")}
 """Reads sent as a POST so that what they carry stays out of the URL: a success changes nothing but the log."""
 
 
