@@ -17,17 +17,16 @@ from app.consent.decision import Decision, decide
 from app.core.db import db_now, unit_of_work
 from app.people.models import Person
 from app.recipients.models import Recipient
-from tests.support.actors import Actor, actor, login, make_user
+from tests.support.actors import Actor, actor
 from tests.support.consent import (
     documenter_team,
     grant,
-    identity,
     participation,
     record_use_consent,
     register_recipient,
     use_consent,
 )
-from tests.support.interviews import consenting_person
+from tests.support.interviews import consenting_person, same_person
 
 
 @pytest.fixture
@@ -166,16 +165,7 @@ def test_a_refusal_protects_the_records_decided_to_be_the_same_person(app: FastA
     record do not reach the grants of the other: "a no is stronger than a yes written elsewhere" holds only
     within one person row, so what she refused goes out under the twin's grant."""
     doc, case = documenter_team(app)
-    person = consenting_person(doc, case, app)
-    twin = consenting_person(doc, case, app)
-    for who in (person, twin):
-        assert doc.request("PATCH", f"/api/v1/people/{who}", json=identity()).status_code == 200
-    _, secret = make_user(app, "cus", [Role.CUSTODIAN])
-    assert secret is not None
-    custodian = login(app, "cus", secret)
-    [review] = custodian.get("/api/v1/duplicate-reviews").json()["reviews"]
-    decided = custodian.post(f"/api/v1/duplicate-reviews/{review['id']}", json={"decision": "duplicate"})
-    assert decided.status_code == 200, decided.text
+    _custodian, _secret, person, twin = same_person(doc, case, app)
     un = register_recipient(app)
     no = {
         "purpose": "un_fact_finding",

@@ -16,9 +16,9 @@ from app.access.roles import Role
 from app.consent.grant_models import ConsentWithdrawal, ErasureRequest
 from app.consent.withdrawal import LIMITS
 from app.core.db import unit_of_work
-from tests.support.actors import Actor, actor, code, login, make_user, shift_clock
-from tests.support.consent import documenter_team, grant, identity, record_use_consent, use_consent
-from tests.support.interviews import consenting_person
+from tests.support.actors import Actor, actor, code, shift_clock
+from tests.support.consent import documenter_team, grant, record_use_consent, use_consent
+from tests.support.interviews import consenting_person, same_person
 
 
 @pytest.fixture
@@ -159,17 +159,9 @@ def test_who_may_withdraw(app: FastAPI, team: tuple[Actor, str, str]) -> None:
 def test_a_custodian_withdraws_with_a_fresh_second_factor_and_sees_linked_records(
     app: FastAPI, team: tuple[Actor, str, str]
 ) -> None:
-    doc, case, person = team
+    doc, case, _ = team
     # The same person, recorded twice; a custodian decides they are one.
-    twin = consenting_person(doc, case, app)
-    for who in (person, twin):
-        assert doc.request("PATCH", f"/api/v1/people/{who}", json=identity()).status_code == 200
-    _, secret = make_user(app, "cus", [Role.CUSTODIAN])
-    assert secret is not None
-    custodian = login(app, "cus", secret)
-    [review] = custodian.get("/api/v1/duplicate-reviews").json()["reviews"]
-    decided = custodian.post(f"/api/v1/duplicate-reviews/{review['id']}", json={"decision": "duplicate"})
-    assert decided.status_code == 200, decided.text
+    custodian, secret, person, twin = same_person(doc, case, app)
     made = record_use_consent(doc, person, app)
     twins = record_use_consent(doc, twin, app)
     shift_clock(app, timedelta(minutes=6))

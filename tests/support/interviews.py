@@ -6,8 +6,9 @@ import uuid
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from tests.support.actors import Actor
-from tests.support.consent import participation, person_in, use_consent
+from app.access.roles import Role
+from tests.support.actors import Actor, login, make_user
+from tests.support.consent import identity, participation, person_in, use_consent
 
 INCIDENT: dict[str, Any] = {
     "date": {"from": "2023-09-01", "to": "2023-10-01", "precision": "month"},
@@ -90,3 +91,19 @@ def reconfirm(doc: Actor, app: Any, interview_id: str, **body: Any) -> dict[str,
     assert r.status_code == 201, r.text
     result: dict[str, Any] = r.json()
     return result
+
+
+def same_person(doc: Actor, case_id: str, app: Any) -> tuple[Actor, str, str, str]:
+    """Two consenting people with the same identity, decided by a custodian to be one: the custodian (logged
+    in, a fresh second factor), the custodian's TOTP secret, the person and the twin."""
+    person = consenting_person(doc, case_id, app)
+    twin = consenting_person(doc, case_id, app)
+    for who in (person, twin):
+        assert doc.request("PATCH", f"/api/v1/people/{who}", json=identity()).status_code == 200
+    _, secret = make_user(app, "cus", [Role.CUSTODIAN])
+    assert secret is not None
+    custodian = login(app, "cus", secret)
+    [review] = custodian.get("/api/v1/duplicate-reviews").json()["reviews"]
+    decided = custodian.post(f"/api/v1/duplicate-reviews/{review['id']}", json={"decision": "duplicate"})
+    assert decided.status_code == 200, decided.text
+    return custodian, secret, person, twin
