@@ -1,9 +1,12 @@
 """What a redaction may do to a statement's text: remove, never add or change.
 
 A redacted text is the statement's text with parts taken out. Every word and punctuation mark it keeps
-must be one of the statement's, in the statement's order; a removed part may be replaced by the one
-marker ``[…]`` (``[...]`` is taken as the same marker and stored as ``[…]``). Spacing is free. Nothing
-here stores or returns what was removed: the statement itself is what was removed from.
+must be one of the statement's, in the statement's order, and every removed part must be replaced by the
+one marker ``[…]`` (``[...]`` is taken as the same marker and stored as ``[…]``): between two markers the
+kept words are one unbroken run of the statement. Without that, dropping a word joins the words around
+it into a new claim ("I did not see him shoot" becomes "I did see him shoot"), and the custodian who
+reviews the redaction never sees the original. Spacing is free. Nothing here stores or returns what was
+removed: the statement itself is what was removed from.
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ class Outcome(Enum):
     """Keeps every token of the statement: nothing was redacted."""
     ADDS = "adds"
     """Holds a token the statement does not have at that point: refused."""
+    UNMARKED = "unmarked"
+    """Removes a part without putting the marker in its place: refused."""
 
 
 def normalise(redacted: str) -> str:
@@ -47,4 +52,28 @@ def compare(original: str, redacted: str) -> Outcome:
         if at == len(source):
             return Outcome.ADDS
         at += 1
-    return Outcome.KEEPS_ALL if len(kept) == len(source) else Outcome.REMOVES
+    if len(kept) == len(source):
+        return Outcome.KEEPS_ALL
+    return Outcome.REMOVES if _every_gap_marked(source, _MARKERS.split(normalise(redacted))) else Outcome.UNMARKED
+
+
+def _every_gap_marked(source: list[str], parts: list[str]) -> bool:
+    """Each part between markers is an unbroken run of the statement, and a gap (before, between or after
+    the runs) stands only where a marker does. Each run is placed at its earliest place after the last:
+    that leaves the most of the statement for the runs still to come."""
+    at = 0
+    last = max((i for i, part in enumerate(parts) if _tokens(part)), default=None)
+    for i, part in enumerate(parts):
+        run = _tokens(part)
+        if not run:
+            continue
+        found = next(
+            (p for p in range(at, len(source) - len(run) + 1) if source[p : p + len(run)] == run),
+            None,
+        )
+        if found is None or (found > at and i == 0):  # not a run, or a gap before the first marker
+            return False
+        at = found + len(run)
+    if last is None:  # everything removed: a marker must say so
+        return len(parts) > 1
+    return at == len(source) or last < len(parts) - 1

@@ -71,6 +71,13 @@ def _part(original: str, redacted: str, field: str) -> tuple[str, bool]:
             fields=[field],
             code="redaction_adds_words",
         )
+    if outcome is redaction_text.Outcome.UNMARKED:
+        raise ValidationFailed(
+            f"put the marker {redaction_text.MARKER} where each removed part was: kept words that were not next "
+            "to each other in the statement must not read as if they were",
+            fields=[field],
+            code="redaction_gap_unmarked",
+        )
     return redaction_text.normalise(redacted), outcome is redaction_text.Outcome.REMOVES
 
 
