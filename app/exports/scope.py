@@ -30,8 +30,10 @@ OF_THE_PERSON = frozenset({DataCategory.AUDIO_RECORDING, DataCategory.VIDEO_RECO
 
 
 def approvals_needed(data: ExportCreate) -> int:
-    """Two custodians for named identity, or for any recording or photo of the person; one otherwise."""
-    named_identity = data.max_disclosure_level in NAMED and DataCategory.IDENTITY in data.categories
+    """Two custodians for what names the person at a named level (identity, contact, identity documents), or
+    for any recording or photo of the person; one otherwise."""
+    naming = {DataCategory.IDENTITY, DataCategory.CONTACT, DataCategory.IDENTITY_DOCUMENTS}
+    named_identity = data.max_disclosure_level in NAMED and bool(naming & set(data.categories))
     return 2 if named_identity or OF_THE_PERSON & set(data.categories) else 1
 
 
@@ -80,7 +82,7 @@ def people_in_scope(
         interviewed = select(Interview.id).where(Interview.person_id == Person.id)
         if interviewed_from is not None:
             interviewed = interviewed.where(Interview.scheduled_at >= _start(interviewed_from))
-        if interviewed_to is not None:
-            interviewed = interviewed.where(Interview.scheduled_at < _start(interviewed_to) + timedelta(days=1))
+        if interviewed_to is not None and interviewed_to < date.max:  # the last day has no day after it
+            interviewed = interviewed.where(Interview.scheduled_at < _start(interviewed_to + timedelta(days=1)))
         stmt = stmt.where(exists(interviewed))
     return stmt.order_by(Person.id)
