@@ -28,6 +28,7 @@ import hashlib
 import json
 import os
 import re
+import struct
 import sys
 import zipfile
 import zlib
@@ -494,6 +495,7 @@ class _ZipSource(_Source):
             else:
                 self._members[name] = info
                 self.names.append(name)
+        self.problems.extend(_layout_problems(path, self._zip))
 
     def chunks(self, name: str) -> Iterator[bytes]:
         try:
@@ -505,6 +507,48 @@ class _ZipSource(_Source):
 
     def close(self) -> None:
         self._zip.close()
+
+
+def _layout_problems(path: Path, archive: zipfile.ZipFile) -> list[str]:
+    """A bundle's ZIP is its entries one after the other from the first byte, then the central directory:
+    a reader that streams from the start (as many do) sees exactly what this check sees. Bytes before the
+    first entry or between entries (a second ZIP put in front, say) are a problem, not something to skip."""
+    entries = sorted(archive.infolist(), key=lambda i: i.header_offset)
+    if archive.comment:
+        return ["the ZIP carries a comment, which no bundle does"]
+    at = 0
+    with path.open("rb") as fh:
+        for info in entries:
+            if info.header_offset != at:
+                return [f"the ZIP has bytes no entry accounts for before {info.filename!r}"]
+            fh.seek(at)
+            header = fh.read(30)
+            if len(header) < 30 or header[:4] != b"PK\x03\x04":
+                return [f"the ZIP's entry {info.filename!r} has no local header where its directory says"]
+            name_length, extra_length = struct.unpack("<HH", header[26:30])
+            if fh.read(name_length) != info.orig_filename.encode("utf-8" if info.flag_bits & 0x800 else "cp437"):
+                return [f"the ZIP's entry {info.filename!r} has another name in its local header"]
+            at += 30 + name_length + extra_length + info.compress_size
+            if info.flag_bits & 0x8:  # a data descriptor follows: signature optional, sizes 4 or 8 bytes each
+                fh.seek(at)
+                descriptor = fh.read(24)
+                signed = descriptor[:4] == b"PK\x07\x08"
+                wide = info.compress_size >= 0xFFFFFFFF or info.file_size >= 0xFFFFFFFF or _zip64(info)
+                at += (4 if signed else 0) + 4 + (16 if wide else 8)
+    if at != archive.start_dir:
+        return ["the ZIP has bytes no entry accounts for before its central directory"]
+    return []
+
+
+def _zip64(info: zipfile.ZipInfo) -> bool:
+    """Whether the entry carries a ZIP64 extra field, whose data descriptor has 8-byte sizes."""
+    extra = info.extra
+    while len(extra) >= 4:
+        tag, size = struct.unpack("<HH", extra[:4])
+        if tag == 0x0001:
+            return True
+        extra = extra[4 + size :]
+    return False
 
 
 class _FolderSource(_Source):

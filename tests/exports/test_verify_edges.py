@@ -3,6 +3,7 @@ recipient's stock Debian Python, and the whole pipeline of an export build reads
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 import subprocess
@@ -128,3 +129,19 @@ def test_the_pipeline_of_an_export_build_reads_back_as_the_bundle(tmp_path: Path
     report = vb.verify_bundle(zip_path, vb.read_key(fingerprint(SIGNER)))
     assert report.ok, report.problems
     assert report.manifest["files"]["records.jsonl"]["sha256"] == bundle.result["records.jsonl"].sha256
+
+
+def test_a_zip_put_in_front_of_a_bundle_is_a_problem(tmp_path: Path) -> None:
+    """A reader that streams from the first byte would see only the forged entries; the verifier, reading the
+    central directory at the end, must not call the whole file good."""
+    good = tmp_path / "good.zip"
+    write_bundle(good, SIGNER)
+    assert vb.verify_bundle(good, vb.read_key(fingerprint(SIGNER))).ok
+    forged = io.BytesIO()
+    with zipfile.ZipFile(forged, "w") as z:
+        z.writestr("records.csv", b"forged,row\n")
+    crafted = tmp_path / "crafted.zip"
+    crafted.write_bytes(forged.getvalue() + good.read_bytes())
+    report = vb.verify_bundle(crafted, vb.read_key(fingerprint(SIGNER)))
+    assert not report.ok
+    assert any("bytes no entry accounts for" in p for p in report.problems), report.problems
