@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from app.consent.decision_inputs import Source
 from app.consent.vocabulary import DisclosureLevel
 from app.exports import levels
+from app.exports.files import Planned, described
 from app.exports.levels import OpaqueIds
 from app.interviews import reconfirm, service_incidents, service_redactions, service_statements
 from app.interviews.models import Incident, Interview, Redaction, StatementVersion
@@ -43,6 +44,7 @@ class Record:
     level: DisclosureLevel
     categories: tuple[str, ...]
     document: dict[str, Any]
+    attachments: tuple[Planned, ...] = ()
 
 
 def _shaped(
@@ -79,6 +81,7 @@ def _interview(
     level: DisclosureLevel,
     cats: Sequence[str],
     ids: OpaqueIds,
+    planned: list[Planned],
 ) -> dict[str, Any] | None:
     out: dict[str, Any] = {"interview": ids.of(interview.id)}
     details = open_details(session, runtime.keys, interview).model_dump(mode="json")
@@ -107,6 +110,10 @@ def _interview(
             told.append(shaped)
     if told:
         out["incidents"] = told
+    attachments, files = described(session, runtime, interview, level, cats, ids)
+    if attachments:
+        out["attachments"] = attachments
+        planned.extend(files)
     return out if len(out) > 1 else None
 
 
@@ -136,17 +143,18 @@ def record_of(
     ).all()  # fmt: skip
     told = []
     went: set[str] = set()
+    planned: list[Planned] = []
     for interview in interviews:
         cats = [c for c in allowed_for(reconfirm.source_of(session, interview)) if c in categories]
         if not cats:
             continue
-        if shaped := _interview(session, runtime, interview, level, cats, ids):
+        if shaped := _interview(session, runtime, interview, level, cats, ids, planned):
             told.append(shaped)
             went.update(cats)
     if told:
         document["interviews"] = told
     person_cats = {c for c in categories if c in _PERSON_CATEGORIES}
-    return Record(record_id, level, tuple(sorted(went | person_cats)), document)
+    return Record(record_id, level, tuple(sorted(went | person_cats)), document, tuple(planned))
 
 
 _PERSON_CATEGORIES = frozenset({"identity", "demographics", "origin_place", "contact"})

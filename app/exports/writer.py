@@ -11,7 +11,9 @@ The bundle holds:
 - ``records.jsonl``: one JSON record per person disclosed; ``records.csv``: the same, one row per record,
   one flat column per field (nested fields joined with '.', lists as JSON);
 - ``redactions.json``: per record, its level and the categories included (never what was left out);
-- ``exclusions.json``: one generic reason and how many people were not included (null when 1 to 4);
+- ``attachments/<id>.<ext>``: each attachment sent, stripped of metadata unless the recipient keeps originals;
+- ``exclusions.json``: one generic reason and how many people were not included (null when 1 to 4), and
+  the same for attachments left out (a format that cannot be stripped is never sent unstripped);
 - ``counts.json`` (when anyone is disclosed ``aggregate_only``): counts per category, suppressed;
 - ``consent/<record>.json``: the person's 27560 record, filtered to the grants relied on.
 """
@@ -38,10 +40,11 @@ from app.consent.decision_inputs import Recipient as RecipientEntry
 from app.consent.vocabulary import DisclosureLevel
 from app.core.db import db_now
 from app.crypto.derive import Purpose
-from app.exports import levels, suppression
+from app.exports import levels, strip, suppression
 from app.exports.bundle import Bundle, Entry
 from app.exports.consent_file import consent_document
 from app.exports.encrypt import encrypt_to_age
+from app.exports.files import LEFT_OUT, Files
 from app.exports.levels import OpaqueIds
 from app.exports.manifest import BundleInfo, Party, Readme
 from app.exports.material import AllowedFor, Record, record_of
@@ -168,15 +171,24 @@ def write(
             "consent": f"consent/{record.record_id}.json",
         }
 
+    files = Files(
+        session, runtime, [a for r in records for a in r.attachments], strip.keeps_original(recipient.recipient_class)
+    )
+
     def entries() -> Iterator[Entry]:
+        yield from files.entries()  # first: a file left out is then left out of its record too
+        for r in records:
+            _drop_files(r.document, files.left_out)
         yield Entry("records.jsonl", (_line(r.document) for r in records))
         yield Entry("records.csv", [records_csv(records)])
         yield Entry(
             "redactions.json",
             [_json({r.record_id: {"level": r.level.value, "categories": list(r.categories)} for r in records})],
         )
-        shown = None if 0 < excluded < SMALL else excluded
-        yield Entry("exclusions.json", [_json({"reason": EXCLUDED_REASON, "count": shown})])
+        exclusions: dict[str, Any] = {"reason": EXCLUDED_REASON, "count": _shown(excluded)}
+        if files.left_out:
+            exclusions["files"] = {"reason": LEFT_OUT, "count": _shown(len(files.left_out))}
+        yield Entry("exclusions.json", [_json(exclusions)])
         if aggregate:
             counted = suppression.suppress_list(dict(sorted(aggregate.items())))
             counts = {"categories": dict(zip(counted.labels, counted.counts, strict=True)), "total": counted.total}
@@ -210,3 +222,17 @@ def write(
 
 def _line(document: Mapping[str, Any]) -> bytes:
     return json.dumps(document, ensure_ascii=False, sort_keys=True).encode("utf-8") + b"\n"
+
+
+def _shown(count: int) -> int | None:
+    return None if 0 < count < SMALL else count
+
+
+def _drop_files(document: dict[str, Any], left_out: set[str]) -> None:
+    if not left_out:
+        return
+    for interview in document.get("interviews", []):
+        if "attachments" in interview:
+            interview["attachments"] = [a for a in interview["attachments"] if a["file"] not in left_out]
+            if not interview["attachments"]:
+                del interview["attachments"]
