@@ -11,6 +11,7 @@ interview the interviewee stopped, and did not reconfirm after, sends nothing.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -18,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.consent.categories import category_of
 from app.consent.decision_inputs import Source
 from app.consent.vocabulary import DisclosureLevel
 from app.exports import levels
@@ -37,6 +39,16 @@ AllowedFor = Callable[[Source], Sequence[str]]
 
 
 @dataclass(frozen=True)
+class WholeStatement:
+    """A statement version that went whole, at a named level: its canonical bytes (the item its custody
+    proof checks) go as a file of their own."""
+
+    name: str
+    data: bytes
+    statement_id: uuid.UUID
+
+
+@dataclass(frozen=True)
 class Record:
     """One person's record as it leaves: the JSON document, and the categories that went into it."""
 
@@ -45,6 +57,7 @@ class Record:
     categories: tuple[str, ...]
     document: dict[str, Any]
     attachments: tuple[Planned, ...] = ()
+    statements: tuple[WholeStatement, ...] = ()
 
 
 def _shaped(
@@ -82,6 +95,7 @@ def _interview(
     cats: Sequence[str],
     ids: OpaqueIds,
     planned: list[Planned],
+    whole: list[WholeStatement],
 ) -> dict[str, Any] | None:
     out: dict[str, Any] = {"interview": ids.of(interview.id)}
     details = open_details(session, runtime.keys, interview).model_dump(mode="json")
@@ -89,8 +103,16 @@ def _interview(
         out["details"] = shaped
     statement = _latest_statement(session, interview)
     if statement is not None:
-        content = service_statements.statement_for_export(session, runtime, statement).model_dump(mode="json")
+        opened = service_statements.statement_for_export(session, runtime, statement)
+        content = opened.model_dump(mode="json")
         part = _shaped(level, "statement_versions", "content", content, cats, ids) or {}
+        fields = {category_of("statement_versions", "content", name) for name in content}
+        if levels.is_named(level) and fields <= set(cats):
+            name = f"statements/{ids.of(statement.id)}.json"
+            whole.append(
+                WholeStatement(name, service_statements.canonical_bytes(statement.version, opened), statement.id)
+            )
+            part["file"] = name
         if level is DisclosureLevel.DEIDENTIFIED:
             redaction = _latest_redaction(session, statement)
             if redaction is not None:
@@ -144,17 +166,18 @@ def record_of(
     told = []
     went: set[str] = set()
     planned: list[Planned] = []
+    whole: list[WholeStatement] = []
     for interview in interviews:
         cats = [c for c in allowed_for(reconfirm.source_of(session, interview)) if c in categories]
         if not cats:
             continue
-        if shaped := _interview(session, runtime, interview, level, cats, ids, planned):
+        if shaped := _interview(session, runtime, interview, level, cats, ids, planned, whole):
             told.append(shaped)
             went.update(cats)
     if told:
         document["interviews"] = told
     person_cats = {c for c in categories if c in _PERSON_CATEGORIES}
-    return Record(record_id, level, tuple(sorted(went | person_cats)), document, tuple(planned))
+    return Record(record_id, level, tuple(sorted(went | person_cats)), document, tuple(planned), tuple(whole))
 
 
 _PERSON_CATEGORIES = frozenset({"identity", "demographics", "origin_place", "contact"})

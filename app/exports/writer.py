@@ -15,7 +15,11 @@ The bundle holds:
 - ``exclusions.json``: one generic reason and how many people were not included (null when 1 to 4), and
   the same for attachments left out (a format that cannot be stripped is never sent unstripped);
 - ``counts.json`` (when anyone is disclosed ``aggregate_only``): counts per category, suppressed;
-- ``consent/<record>.json``: the person's 27560 record, filtered to the grants relied on.
+- ``consent/<record>.json``: the person's 27560 record, filtered to the grants relied on;
+- ``statements/<id>.json``: at the named levels, a statement version that went whole, as its canonical bytes;
+- ``custody/<item>.proof.json``: the custody proof of each whole statement and attachment original at the
+  named levels (``custody_files``); the manifest links each to its item, and lists those still waiting for a
+  signed checkpoint under ``custody_pending``.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import uuid
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -43,10 +48,11 @@ from app.crypto.derive import Purpose
 from app.exports import levels, strip, suppression
 from app.exports.bundle import Bundle, Entry
 from app.exports.consent_file import consent_document
+from app.exports.custody_files import proof_bytes, proof_name
 from app.exports.encrypt import encrypt_to_age
 from app.exports.files import LEFT_OUT, Files
 from app.exports.levels import OpaqueIds
-from app.exports.manifest import BundleInfo, Party, Readme
+from app.exports.manifest import BundleInfo, CustodyLink, Party, Readme
 from app.exports.material import AllowedFor, Record, record_of
 from app.exports.models import DisclosureEntry, ExportApproval, ExportRequest
 from app.exports.stored import StoredBundle, bundle_key, seal_bundle
@@ -60,6 +66,7 @@ EXCLUDED_REASON = "not included under the consent given, or not within the reque
 """The one reason given for everyone left out: a reason per person could tell what they refused."""
 SMALL = 5
 """Counts of people left out below this (but above zero) are written as null."""
+CUSTODY_PENDING = "no signed checkpoint of the audit log covered these items' custody commitments yet"
 README = Readme(
     terms=(
         "Use these records only for the purpose named above, keep them confidential, and do not pass them on. "
@@ -175,8 +182,14 @@ def write(
         session, runtime, [a for r in records for a in r.attachments], strip.keeps_original(recipient.recipient_class)
     )
 
+    links: list[CustodyLink] = []
+    unproved: list[str] = []
+
     def entries() -> Iterator[Entry]:
         yield from files.entries()  # first: a file left out is then left out of its record too
+        for r in records:
+            for whole in r.statements:
+                yield Entry(whole.name, [whole.data])
         for r in records:
             _drop_files(r.document, files.left_out)
         yield Entry("records.jsonl", (_line(r.document) for r in records))
@@ -195,22 +208,35 @@ def write(
             yield Entry("counts.json", [_json(counts)])
         for record_id, consent in consents:
             yield Entry(f"consent/{record_id}.json", [_json(consent)])
+        for item, committed in _custody_items(records, files):
+            proof = proof_bytes(session, runtime, committed)
+            if proof is None:
+                unproved.append(item)
+                continue
+            name = proof_name(item)
+            yield Entry(name, [proof])
+            links.append(CustodyLink(name, item))
 
     approvers = session.scalars(
         select(ExportApproval.decided_by)
         .where(ExportApproval.export_id == export.id, ExportApproval.decision == "approve")
         .order_by(ExportApproval.decided_at)
     ).all()
-    info = BundleInfo(
-        export_id=ids.of(export.id),
-        purpose=export.purpose,
-        recipient={"name": recipient.names[0] if recipient.names else None, "class": recipient.recipient_class},
-        requester=Party("legal", ids.of(export.requester_id)),
-        approvers=[Party("custodian", ids.of(u)) for u in approvers],
-        built_at=now,
-        software_version=__version__,
-        consent_basis=basis,
-    )
+
+    def info() -> BundleInfo:
+        return BundleInfo(
+            export_id=ids.of(export.id),
+            purpose=export.purpose,
+            recipient={"name": recipient.names[0] if recipient.names else None, "class": recipient.recipient_class},
+            requester=Party("legal", ids.of(export.requester_id)),
+            approvers=[Party("custodian", ids.of(u)) for u in approvers],
+            built_at=now,
+            software_version=__version__,
+            consent_basis=basis,
+            custody=tuple(links),
+            extra={"custody_pending": {"reason": CUSTODY_PENDING, "items": sorted(unproved)}} if unproved else {},
+        )
+
     bundle = Bundle(entries(), info, runtime.keys.current.signer, README)
     chunks: Iterator[bytes] = bundle.chunks()
     if recipient.age_recipient:
@@ -236,3 +262,17 @@ def _drop_files(document: dict[str, Any], left_out: set[str]) -> None:
             interview["attachments"] = [a for a in interview["attachments"] if a["file"] not in left_out]
             if not interview["attachments"]:
                 del interview["attachments"]
+
+
+def _custody_items(records: Sequence[Record], files: Files) -> Iterator[tuple[str, uuid.UUID]]:
+    """The bundle files that may carry a custody proof, with the record each proves: whole statement versions
+    and attachment originals, at the named levels only."""
+    for r in records:
+        if not levels.is_named(r.level):
+            continue
+        for whole in r.statements:
+            yield whole.name, whole.statement_id
+        if files.originals:
+            for planned in r.attachments:
+                if planned.name not in files.left_out:
+                    yield planned.name, planned.row.id

@@ -8,6 +8,7 @@ import uuid
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI
 from sqlalchemy import Uuid, select
@@ -17,6 +18,7 @@ from app.core.db import Base, unit_of_work
 from app.exports.encrypt import AGE
 from app.exports.models import DisclosureEntry
 from app.exports.stored import bundle_key, open_bundle
+from tests.support.actors import Actor
 from tests.support.bundles import fingerprint, standalone
 
 UUID = re.compile(rb"(?<![0-9a-f])[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}(?![0-9a-f])", re.I)
@@ -94,3 +96,14 @@ def internal_ids(factory: sessionmaker[Session]) -> set[str]:
         for grants in s.scalars(select(DisclosureEntry.grant_ids)):
             found.update(str(g) for g in grants)
     return found
+
+
+def confirm_statement(doc: Actor, interview_id: str, text: str) -> dict[str, Any]:
+    """A draft of ``text`` confirmed as statement version 1 of an interview in progress; the 201 answer."""
+    saved = doc.request("PUT", f"/api/v1/interviews/{interview_id}/draft", json={"text": text, "answers": []})
+    assert saved.status_code == 200, saved.text
+    body = {"version": 1, "draft_revision": 1, "confirmed_by_interviewee": True, "read_back_in": "hy"}
+    confirmed = doc.post(f"/api/v1/interviews/{interview_id}/statements", json=body)
+    assert confirmed.status_code == 201, confirmed.text
+    result: dict[str, Any] = confirmed.json()
+    return result
