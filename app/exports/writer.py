@@ -45,7 +45,7 @@ from app.consent.decision_inputs import Recipient as RecipientEntry
 from app.consent.vocabulary import DisclosureLevel
 from app.core.db import db_now
 from app.crypto.derive import Purpose
-from app.exports import levels, strip, suppression
+from app.exports import deidentified, levels, strip, suppression
 from app.exports.bundle import Bundle, Entry
 from app.exports.consent_file import consent_document
 from app.exports.custody_files import proof_bytes, proof_name
@@ -178,6 +178,12 @@ def write(
             "consent": f"consent/{record.record_id}.json",
         }
 
+    records, dropped = deidentified.checked(records)
+    if dropped:
+        kept_ids = {r.record_id for r in records}
+        consents = [(record_id, c) for record_id, c in consents if record_id in kept_ids]
+        basis = {record_id: b for record_id, b in basis.items() if record_id in kept_ids}
+        excluded += dropped
     files = Files(
         session, runtime, [a for r in records for a in r.attachments], strip.keeps_original(recipient.recipient_class)
     )

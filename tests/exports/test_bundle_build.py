@@ -185,21 +185,26 @@ def test_a_withdrawn_category_is_absent_and_a_stopped_interview_sends_nothing(
 def test_deidentified_sends_the_redacted_narrative_and_structured_fields_only(
     app: FastAPI, d: Desk, tmp_path: Path
 ) -> None:
-    person = _named_person(
-        d, grant(categories=["narrative_sexual_violence", "narrative_general"], disclosure_level="deidentified")
-    )
-    _testimony(d, person, redact=True)
-    export, _ = _built(
+    deid = grant(categories=["narrative_sexual_violence", "narrative_general"], disclosure_level="deidentified")
+    for _ in range(5):  # five people share the one quasi-identifier shown: the incident's month
+        _testimony(d, _named_person(d, deid), redact=True)
+    _testimony(d, _named_person(d, deid), incident=False, redact=True)  # alone with no month: dropped
+    export, read = _built(
         d, categories=["narrative_general", "narrative_sexual_violence"], max_disclosure_level="deidentified"
     )
+    assert read["people_count"] == 6
     bundle = unpack(app, export, tmp_path / "b")
-    (record,) = _records(bundle)
-    assert "pseudonym" not in record
-    statement = record["interviews"][0]["statement"]
-    assert statement["text"] == REDACTED
+    records = _records(bundle)
+    assert len(records) == 5
+    assert all("incidents" in r["interviews"][0] for r in records)
+    assert len([n for n in bundle.files if n.startswith("consent/")]) == 5
+    for record in records:
+        assert "pseudonym" not in record
+        assert record["interviews"][0]["statement"]["text"] == REDACTED
+        assert record["interviews"][0]["incidents"][0]["date"]["start"] == "2023-09"
     assert TEXT not in bundle.text()
+    assert NAME not in bundle.text()
     assert INCIDENT["place"] not in bundle.text()  # a place is free text: never at deidentified
-    assert record["interviews"][0]["incidents"][0]["date"]["start"] == "2023-09"
     _no_internal_id(app, export, bundle)
 
 
