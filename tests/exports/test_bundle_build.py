@@ -233,3 +233,19 @@ def test_two_recipients_pseudonymous_bundles_of_the_same_people_share_no_identif
     with unit_of_work(app.state.sessionmaker) as s:
         ledger = s.scalars(select(DisclosureEntry).where(DisclosureEntry.export_id == uuid.UUID(first_export))).all()
         assert all(e.code not in one.text() for e in ledger)
+
+
+def test_aggregate_only_sends_suppressed_counts_and_no_record(app: FastAPI, d: Desk, tmp_path: Path) -> None:
+    counted = grant(disclosure_level="aggregate_only")
+    for _ in range(3):
+        _testimony(d, _named_person(d, counted))
+    export, read = _built(d, max_disclosure_level="aggregate_only")
+    assert read["level_counts"] == {"aggregate_only": 3}
+    bundle = unpack(app, export, tmp_path / "b")
+    assert bundle.files["records.jsonl"] == b""
+    assert not [n for n in bundle.files if n.startswith(("consent/", "attachments/", "statements/"))]
+    counts = json.loads(bundle.files["counts.json"])
+    assert counts == {"categories": {"narrative_general": None}, "total": None}  # 3 is under 10: suppressed
+    assert NAME not in bundle.text()
+    assert TEXT not in bundle.text()
+    _no_internal_id(app, export, bundle)
