@@ -249,3 +249,16 @@ def test_aggregate_only_sends_suppressed_counts_and_no_record(app: FastAPI, d: D
     assert NAME not in bundle.text()
     assert TEXT not in bundle.text()
     _no_internal_id(app, export, bundle)
+
+
+def test_a_bundle_an_attempt_that_died_left_behind_is_replaced(app: FastAPI, d: Desk, tmp_path: Path) -> None:
+    _testimony(d, d.person(grant()))
+    export = _approved(d)
+    store = app.state.runtime.bundles
+    left = store.create_temp(uuid.UUID(export).hex)  # sealed by an attempt whose transaction never committed
+    left.append(b"not a bundle")
+    left.finalise()
+    assert d.worker().run_once() is True
+    assert d.legal.get(f"/api/v1/exports/{export}").json()["bundle_written"] is True
+    (record,) = _records(unpack(app, export, tmp_path / "b"))
+    assert record["interviews"][0]["incidents"][0]["place"] == INCIDENT["place"]
