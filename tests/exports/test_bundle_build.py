@@ -25,7 +25,7 @@ from tests.support.actors import Actor
 from tests.support.built import UUID, Unpacked, age_identity, internal_ids, unpack
 from tests.support.consent import grant, identity, register_recipient
 from tests.support.exports import Desk, desk
-from tests.support.interviews import INCIDENT, checklist, new_interview, patch
+from tests.support.interviews import INCIDENT, checklist, new_interview, patch, reconfirm
 
 NAME = "Siranush Qaj7"
 TEXT = "They took us to the school in Hadrut Qaj7 and kept us nine days."
@@ -261,4 +261,14 @@ def test_a_bundle_an_attempt_that_died_left_behind_is_replaced(app: FastAPI, d: 
     assert d.worker().run_once() is True
     assert d.legal.get(f"/api/v1/exports/{export}").json()["bundle_written"] is True
     (record,) = _records(unpack(app, export, tmp_path / "b"))
+    assert record["interviews"][0]["incidents"][0]["place"] == INCIDENT["place"]
+
+
+def test_an_interview_reconfirmed_after_the_interviewee_stopped_it_goes(app: FastAPI, d: Desk, tmp_path: Path) -> None:
+    person = d.person(grant())
+    stopped = patch(d.doc, _testimony(d, person), state="stopped_by_interviewee").json()
+    reconfirm(d.doc, app, stopped["id"])  # the interviewee confirmed their grants after stopping
+    export, _ = _built(d)
+    (record,) = _records(unpack(app, export, tmp_path / "b"))
+    assert len(record["interviews"]) == 1
     assert record["interviews"][0]["incidents"][0]["place"] == INCIDENT["place"]
