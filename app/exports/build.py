@@ -5,8 +5,8 @@ People are decided in small batches, one transaction each, each person under the
 (``app.people.records.hold``, which withdrawals, consent changes and erasure also take): a withdrawal that
 commits first is in the history the build reads, and one that waits commits after the person's ledger row,
 which then stands for a recall. A person whose ledger row exists from an attempt that died is not decided
-again, so the effects happen once. The bundle itself is written by ``write_bundle``, the place where the
-bundle writer plugs in; until then a ready export has its ledger and counts, and no file.
+again, so the effects happen once. The bundle itself is written by ``write_bundle`` (``app.exports.writer``)
+in the last transaction: a ready export has its ledger, its counts and its sealed bundle.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from app.audit.vocabulary import AuditAction
 from app.consent import history
 from app.consent.vocabulary import DisclosureLevel
 from app.core.db import db_now, new_id, unit_of_work
-from app.exports import decisions, jobs
+from app.exports import decisions, jobs, writer
 from app.exports.models import DisclosureEntry, ExportRequest
 from app.exports.schemas import ExportStatus
 from app.exports.scope import people_in_scope
@@ -47,13 +47,20 @@ WORKER = Principal.system("worker")
 FAILED_BUILD = "the build could not be completed"
 
 
-def write_bundle(session: Session, runtime: Runtime, export: ExportRequest, entries: Sequence[DisclosureEntry]) -> bool:
-    """THE BUNDLE WRITER'S HOOK: write the export's bundle from its ledger rows; whether one was written.
+def write_bundle(
+    session: Session, runtime: Runtime, export: ExportRequest, entries: Sequence[DisclosureEntry], *, excluded: int = 0
+) -> bool:
+    """Write the export's bundle from its ledger rows (``app.exports.writer``) and record it; whether one was written.
 
     Called once, in the build's last transaction (under the fencing token), after every person is decided.
-    Not yet implemented: no bundle is written, and ``ExportRead.bundle_written`` says so.
     """
-    return False
+    written = writer.write(session, runtime, export, entries, excluded)
+    export.bundle_size = written.stored.size
+    export.bundle_sha256 = written.stored.sha256
+    export.bundle_manifest_sha256 = written.manifest_sha256
+    export.bundle_encrypted = written.encrypted
+    session.flush()  # before the status moves by its conditional UPDATE
+    return True
 
 
 def _chunks(items: Sequence[uuid.UUID], size: int) -> Iterator[Sequence[uuid.UUID]]:
@@ -136,7 +143,7 @@ def _finish(factory: sessionmaker[Session], runtime: Runtime, mine: jobs.Claim, 
                 select(DisclosureEntry).where(DisclosureEntry.export_id == export.id).order_by(DisclosureEntry.id)
             )
         )
-        write_bundle(s, runtime, export, entries)
+        write_bundle(s, runtime, export, entries, excluded=max(in_scope - len(entries), 0))
         levels = Counter(e.level for e in entries)
         move(
             s,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 
-from sqlalchemy import JSON, Boolean, Date, ForeignKey, Integer, LargeBinary, String, UniqueConstraint, Uuid
+from sqlalchemy import JSON, BigInteger, Boolean, Date, ForeignKey, Integer, LargeBinary, String, UniqueConstraint, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.db import Base, UTCDateTime
@@ -46,6 +46,14 @@ class ExportRequest(Base):
     level_counts: Mapped[dict[str, int] | None] = mapped_column(JSON, default=None)
     failure: Mapped[str | None] = mapped_column(String(200), default=None)
     """A generic reason for a failed build (never data)."""
+    bundle_size: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    """After a build that wrote a bundle: the size of what the recipient receives (the ZIP, or its age encryption)."""
+    bundle_sha256: Mapped[str | None] = mapped_column(String(64), default=None)
+    """Its SHA-256: the requester compares the download with it."""
+    bundle_manifest_sha256: Mapped[str | None] = mapped_column(String(64), default=None)
+    """The SHA-256 of the signed manifest inside it."""
+    bundle_encrypted: Mapped[bool | None] = mapped_column(Boolean, default=None)
+    """Whether it is encrypted to the recipient's age key."""
 
 
 class ExportApproval(Base):

@@ -99,7 +99,13 @@ class ExportRead(Output):
     excluded_count: int | None
     level_counts: dict[str, int] | None
     bundle_written: bool
-    """False until the bundle writer is plugged in: a ready export has its ledger and counts, not yet a file."""
+    """Whether the build wrote the bundle (a ready export whose ledger holds nobody may still have one)."""
+    bundle_size: int | None
+    """The size of what the recipient receives: the ZIP, or its age encryption."""
+    bundle_sha256: str | None
+    """Its SHA-256, to compare the download with."""
+    bundle_encrypted: bool | None
+    """Whether it is encrypted to the recipient's age key."""
 
 
 SMALL = 5

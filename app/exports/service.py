@@ -67,7 +67,10 @@ def read(session: Session, row: ExportRequest) -> ExportRead:
         people_count=row.people_count,
         excluded_count=row.excluded_count,
         level_counts=row.level_counts,
-        bundle_written=False,
+        bundle_written=row.bundle_sha256 is not None,
+        bundle_size=row.bundle_size,
+        bundle_sha256=row.bundle_sha256,
+        bundle_encrypted=row.bundle_encrypted,
     )
 
 

@@ -48,6 +48,12 @@ def _details(session: Session, runtime: Runtime, row: Incident) -> IncidentDetai
     return IncidentDetails.model_validate(open_json(session, runtime.keys, _place(row), row.details))
 
 
+def incident_for_export(session: Session, runtime: Runtime, row: Incident) -> IncidentDetails:
+    """An incident for the export build (app/exports/material.py), opened through the incidents' door; the
+    build keeps only the fields of the categories decide() allowed."""
+    return _details(session, runtime, row)
+
+
 def _dates(data: IncidentDate, today: date) -> None:
     """Not in the future, not before 1900, a range in order, and a month or year given by its first day."""
     for field, value in (("date.from", data.start), ("date.to", data.end)):

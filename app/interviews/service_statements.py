@@ -83,6 +83,12 @@ def redaction_source(session: Session, runtime: Runtime, row: StatementVersion) 
     return _statement_content(session, runtime, row)
 
 
+def statement_for_export(session: Session, runtime: Runtime, row: StatementVersion) -> StatementContent:
+    """A confirmed statement version for the export build (app/exports/material.py), opened through the
+    statements' door; the build keeps only the fields of the categories decide() allowed."""
+    return _statement_content(session, runtime, row)
+
+
 def canonical_bytes(version: int, content: StatementContent) -> bytes:
     """The bytes a statement version's custody commitment binds (docs/auditing.md): RFC 8785 JSON of its
     content fields. No id, person, case or time: the signed checkpoint fixes when it existed."""

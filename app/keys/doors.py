@@ -24,7 +24,8 @@ OPENERS = frozenset(
 PERSON_DOORS: dict[str, str] = {
     "app.people.records.open_column": (
         "a documenter on the case team reads a person's identity or contact; the consent checks read the date "
-        "of birth, and storing a new identity reads none (the duplicate check hashes what is being stored)"
+        "of birth, and storing a new identity reads none (the duplicate check hashes what is being stored); the "
+        "export build reads them for a bundle, filtered to the categories decide() allowed"
     ),
     "app.consent.service._details": (
         "a documenter on the case team reads participation consent, the consent checks read the decisions "
@@ -33,10 +34,12 @@ PERSON_DOORS: dict[str, str] = {
     ),
     "app.interviews.records.open_details": (
         "a documenter on the case team reads an interview (place, checklist, breaks, distress observed, referrals, "
-        "feedback promised, reconfirmation), or changes it, which opens what it changes"
+        "feedback promised, reconfirmation), or changes it, which opens what it changes; the export build reads "
+        "it for a bundle, filtered to the categories decide() allowed"
     ),
     "app.interviews.custody._salt_and_digest": (
-        "`testimony custody proof` puts a record's custody salt and digest (never its content) into a proof file"
+        "`testimony custody proof`, and the export build at the named levels, put a record's custody salt and "
+        "digest (never its content) into a proof file"
     ),
     "app.interviews.service_statements._draft_content": (
         "a documenter on the case team reads an interview's draft (working notes and answers), or confirms it "
@@ -44,15 +47,18 @@ PERSON_DOORS: dict[str, str] = {
     ),
     "app.interviews.service_statements._statement_content": (
         "a documenter on the case team reads a confirmed statement version, or redacts it (the redaction is "
-        "checked to only remove); `testimony custody proof --statement-out` writes its canonical bytes for a court"
+        "checked to only remove); `testimony custody proof --statement-out` writes its canonical bytes for a court; "
+        "the export build reads it (statement_for_export) for a bundle, filtered to the categories decide() allowed"
     ),
     "app.interviews.service_redactions._redaction_content": (
         "a documenter on the case team reads a redaction of a statement version, or prepares the next one (compared "
-        "with the current); a custodian reviews the redacted text, never the statement, before approving an export"
+        "with the current); a custodian reviews the redacted text, never the statement, before approving an export; "
+        "the export build sends the latest redaction (redaction_for_export) as the narrative at deidentified"
     ),
     "app.interviews.service_incidents._details": (
         "a documenter on the case team reads an incident (dates, place, violation types, alleged perpetrators, "
-        "descriptions of other victims and witnesses)"
+        "descriptions of other victims and witnesses); the export build reads it (incident_for_export) for a "
+        "bundle, filtered to the categories decide() allowed"
     ),
     # Use grants (app/consent/grants.py) and the end-of-interview reconfirmation.
     "app.consent.grants.details_of": (
@@ -71,7 +77,7 @@ PERSON_DOORS: dict[str, str] = {
     # Attachments (app/interviews/blobs.py, storage.py).
     "app.interviews.blobs._content": (
         "a download verifies an attachment whole before releasing it, then streams it to a documenter on the "
-        "case team; the export builder will read originals through it"
+        "case team; the export build reads originals through it (storage.open_content) to send or strip them"
     ),
     "app.interviews.blobs.BlobWriter._rehash": (
         "completing a resumed upload hashes the original from its sealed segments, in memory, to seal its SHA-256"

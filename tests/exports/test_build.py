@@ -71,7 +71,7 @@ def test_each_person_gets_one_level_and_only_what_they_allow_at_it(app: FastAPI,
     assert read["status"] == "ready"
     assert (read["people_count"], read["excluded_count"]) == (3, 2)
     assert read["level_counts"] == {"named_protected": 1, "pseudonymous": 2}
-    assert read["bundle_written"] is False  # the bundle writer is not plugged in yet
+    assert read["bundle_written"] is True
     ledger = _ledger(app, export)
     assert set(ledger) == {uuid.UUID(p) for p in (named, mixed, plain)}
     assert uuid.UUID(nothing) not in ledger

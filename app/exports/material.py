@@ -1,0 +1,184 @@
+"""One person's record in a bundle: their sealed documents, read through the named doors, shaped by their level.
+
+The build hands each person's ledger row (their one level and the categories ``decide()`` allowed at it).
+Their documents are opened through the domains' doors (``people.records.open_column``, the interviews',
+statements', redactions' and incidents' ``*_for_export``) and each goes through ``levels.for_level``, so only
+fields of an allowed category leave, internal ids become the export's opaque ids, and at ``deidentified``
+only structured fields go, with the narrative taken from the statement's latest redaction. An interview's
+material is asked of ``decide()`` again with the interview as its source (``reconfirm.source_of``): an
+interview the interviewee stopped, and did not reconfirm after, sends nothing.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.consent.categories import category_of
+from app.consent.decision_inputs import Source
+from app.consent.vocabulary import DisclosureLevel
+from app.exports import levels
+from app.exports.files import Planned, described
+from app.exports.levels import OpaqueIds
+from app.interviews import reconfirm, service_incidents, service_redactions, service_statements
+from app.interviews.models import Incident, Interview, Redaction, StatementVersion
+from app.interviews.records import open_details
+from app.people.models import Person
+from app.people.records import open_column
+
+if TYPE_CHECKING:
+    from app.runtime import Runtime  # the wiring above the domains; services only name its type
+
+AllowedFor = Callable[[Source], Sequence[str]]
+"""The categories of the person's ledger row that ``decide()`` still allows for material from one interview."""
+
+
+@dataclass(frozen=True)
+class WholeStatement:
+    """A statement version that went whole, at a named level: its canonical bytes (the item its custody
+    proof checks) go as a file of their own."""
+
+    name: str
+    data: bytes
+    statement_id: uuid.UUID
+
+
+@dataclass(frozen=True)
+class Record:
+    """One person's record as it leaves: the JSON document, and the categories that went into it."""
+
+    record_id: str
+    level: DisclosureLevel
+    categories: tuple[str, ...]
+    document: dict[str, Any]
+    attachments: tuple[Planned, ...] = ()
+    statements: tuple[WholeStatement, ...] = ()
+
+
+def _shaped(
+    level: DisclosureLevel, table: str, column: str, doc: Mapping[str, Any] | None, cats: Sequence[str], ids: OpaqueIds
+) -> dict[str, Any] | None:
+    if doc is None:
+        return None
+    shaped = levels.for_level(level, table, column, doc, cats, ids)
+    return shaped or None
+
+
+def _latest_statement(session: Session, interview: Interview) -> StatementVersion | None:
+    return session.scalars(
+        select(StatementVersion)
+        .where(StatementVersion.interview_id == interview.id)
+        .order_by(StatementVersion.version.desc())
+        .limit(1)
+    ).first()
+
+
+def _latest_redaction(session: Session, statement: StatementVersion) -> Redaction | None:
+    return session.scalars(
+        select(Redaction)
+        .where(Redaction.statement_version_id == statement.id)
+        .order_by(Redaction.number.desc())
+        .limit(1)
+    ).first()
+
+
+def _interview(
+    session: Session,
+    runtime: Runtime,
+    interview: Interview,
+    level: DisclosureLevel,
+    cats: Sequence[str],
+    ids: OpaqueIds,
+    planned: list[Planned],
+    whole: list[WholeStatement],
+) -> dict[str, Any] | None:
+    out: dict[str, Any] = {"interview": ids.of(interview.id)}
+    details = open_details(session, runtime.keys, interview).model_dump(mode="json")
+    if shaped := _shaped(level, "interviews", "details", details, cats, ids):
+        out["details"] = shaped
+    statement = _latest_statement(session, interview)
+    if statement is not None:
+        opened = service_statements.statement_for_export(session, runtime, statement)
+        content = opened.model_dump(mode="json")
+        part = _shaped(level, "statement_versions", "content", content, cats, ids) or {}
+        fields = {category_of("statement_versions", "content", name) for name in content}
+        if levels.is_named(level) and fields <= set(cats):
+            name = f"statements/{ids.of(statement.id)}.json"
+            whole.append(
+                WholeStatement(name, service_statements.canonical_bytes(statement.version, opened), statement.id)
+            )
+            part["file"] = name
+        if level is DisclosureLevel.DEIDENTIFIED:
+            redaction = _latest_redaction(session, statement)
+            if redaction is not None:
+                redacted = service_redactions.redaction_for_export(session, runtime, redaction).model_dump(mode="json")
+                narrative = levels.allowed_fields("redactions", "content", redacted, cats)
+                part.update(levels.pseudonymise(narrative, ids))
+        if part:
+            part["version"] = statement.version
+            out["statement"] = part
+    incidents = session.scalars(
+        select(Incident).where(Incident.interview_id == interview.id).order_by(Incident.id)
+    ).all()  # fmt: skip
+    told = []
+    for row in incidents:
+        doc = service_incidents.incident_for_export(session, runtime, row).model_dump(mode="json")
+        if shaped := _shaped(level, "incidents", "details", doc, cats, ids):
+            told.append(shaped)
+    if told:
+        out["incidents"] = told
+    attachments, files = described(session, runtime, interview, level, cats, ids)
+    if attachments:
+        out["attachments"] = attachments
+        planned.extend(files)
+    return out if len(out) > 1 else None
+
+
+def record_of(
+    session: Session,
+    runtime: Runtime,
+    person: Person,
+    level: DisclosureLevel,
+    categories: Sequence[str],
+    allowed_for: AllowedFor,
+    ids: OpaqueIds,
+    pseudonym: str | None,
+) -> Record:
+    """The person's record at their level, of their allowed categories; ``pseudonym`` names them at
+    ``pseudonymous`` (nothing names them at ``deidentified``; their identity, when allowed, at the named levels)."""
+    record_id = ids.of(person.id)
+    document: dict[str, Any] = {"record": record_id, "level": level.value}
+    if pseudonym is not None:
+        document["pseudonym"] = pseudonym
+    for column in ("identity", "contact"):
+        if shaped := _shaped(
+            level, "people", column, open_column(session, runtime.keys, person, column), categories, ids
+        ):
+            document[column] = shaped
+    interviews = session.scalars(
+        select(Interview).where(Interview.person_id == person.id).order_by(Interview.id)
+    ).all()  # fmt: skip
+    told = []
+    went: set[str] = set()
+    planned: list[Planned] = []
+    whole: list[WholeStatement] = []
+    for interview in interviews:
+        cats = [c for c in allowed_for(reconfirm.source_of(session, interview)) if c in categories]
+        if not cats:
+            continue
+        if shaped := _interview(session, runtime, interview, level, cats, ids, planned, whole):
+            told.append(shaped)
+            went.update(cats)
+    if told:
+        document["interviews"] = told
+    person_cats = {c for c in categories if c in _PERSON_CATEGORIES}
+    return Record(record_id, level, tuple(sorted(went | person_cats)), document, tuple(planned), tuple(whole))
+
+
+_PERSON_CATEGORIES = frozenset({"identity", "demographics", "origin_place", "contact"})
+"""The categories of the person's own documents (identity and contact), which no interview's source governs."""

@@ -1,0 +1,284 @@
+"""Writing an export's bundle from its disclosure ledger: records, consent, exclusions, signed, encrypted, sealed.
+
+Called once, in the build's last transaction, under the job's fencing token. One ``OpaqueIds`` stands for
+every internal id in the bundle; the salt dies with the build. Per ledger row, the person's record is made by
+``material.record_of`` (at ``aggregate_only``: only counted), their consent file by ``consent_file``. The
+files go to ``Bundle`` (checksums, manifest, signature, README), then through ``age`` to the recipient's key
+when the registry holds one, then sealed under the export's own data key into ``runtime.bundles``.
+
+The bundle holds:
+
+- ``records.jsonl``: one JSON record per person disclosed; ``records.csv``: the same, one row per record,
+  one flat column per field (nested fields joined with '.', lists as JSON);
+- ``redactions.json``: per record, its level and the categories included (never what was left out);
+- ``attachments/<id>.<ext>``: each attachment sent, stripped of metadata unless the recipient keeps originals;
+- ``exclusions.json``: one generic reason and how many people were not included (null when 1 to 4), and
+  the same for attachments left out (a format that cannot be stripped is never sent unstripped);
+- ``counts.json`` (when anyone is disclosed ``aggregate_only``): counts per category, suppressed;
+- ``consent/<record>.json``: the person's 27560 record, filtered to the grants relied on;
+- ``statements/<id>.json``: at the named levels, a statement version that went whole, as its canonical bytes;
+- ``custody/<item>.proof.json``: the custody proof of each whole statement and attachment original at the
+  named levels (``custody_files``); the manifest links each to its item, and lists those still waiting for a
+  signed checkpoint under ``custody_pending``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import uuid
+from collections import Counter
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app import __version__
+from app.consent import history
+from app.consent.decision import decide
+from app.consent.decision_inputs import ConsentHistory, DenyList, Source
+from app.consent.decision_inputs import Recipient as RecipientEntry
+from app.consent.vocabulary import DisclosureLevel
+from app.core.db import db_now
+from app.crypto.derive import Purpose
+from app.exports import deidentified, levels, strip, suppression
+from app.exports.bundle import Bundle, Entry
+from app.exports.consent_file import consent_document
+from app.exports.custody_files import proof_bytes, proof_name
+from app.exports.encrypt import encrypt_to_age
+from app.exports.files import LEFT_OUT, Files
+from app.exports.levels import OpaqueIds
+from app.exports.manifest import BundleInfo, CustodyLink, Party, Readme
+from app.exports.material import AllowedFor, Record, record_of
+from app.exports.models import DisclosureEntry, ExportApproval, ExportRequest
+from app.exports.stored import StoredBundle, bundle_key, seal_bundle
+from app.people.models import Person
+from app.recipients.models import Recipient
+
+if TYPE_CHECKING:
+    from app.runtime import Runtime  # the wiring above the domains; services only name its type
+
+EXCLUDED_REASON = "not included under the consent given, or not within the request"
+"""The one reason given for everyone left out: a reason per person could tell what they refused."""
+SMALL = 5
+"""Counts of people left out below this (but above zero) are written as null."""
+CUSTODY_PENDING = "no signed checkpoint of the audit log covered these items' custody commitments yet"
+README = Readme(
+    terms=(
+        "Use these records only for the purpose named above, keep them confidential, and do not pass them on. "
+        "Each record may be used only as its consent file in consent/ allows."
+    ),
+    recall=(
+        "If you receive a recall notice for this bundle, stop using the records it names at once, delete them "
+        "and every copy, and confirm to the sender what you did."
+    ),
+    contact="the custodians of the organisation that sent you this bundle",
+)
+
+
+@dataclass(frozen=True)
+class Written:
+    stored: StoredBundle
+    manifest_sha256: str
+    encrypted: bool
+
+
+def _flat(value: Any, prefix: str, out: dict[str, str]) -> None:
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            _flat(item, f"{prefix}.{key}" if prefix else str(key), out)
+    elif isinstance(value, list):
+        out[prefix] = json.dumps(value, ensure_ascii=False, sort_keys=True)
+    elif value is None:
+        out[prefix] = ""
+    else:
+        out[prefix] = str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def records_csv(records: Sequence[Record]) -> bytes:
+    """One row per record, one flat column per field of any record (the first three always first)."""
+    rows = []
+    for r in records:
+        row: dict[str, str] = {}
+        _flat(r.document, "", row)
+        rows.append(row)
+    first = ["record", "level", "pseudonym"]
+    columns = first + sorted({c for row in rows for c in row} - set(first))
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns, restval="", lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buffer.getvalue().encode("utf-8")
+
+
+def _json(value: Any) -> bytes:
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, indent=1).encode("utf-8") + b"\n"
+
+
+def _allowed_for(
+    hist: ConsentHistory,
+    export: ExportRequest,
+    entry: RecipientEntry,
+    deny: DenyList,
+    row: DisclosureEntry,
+    now: datetime,
+) -> AllowedFor:
+    def allowed(source: Source) -> list[str]:
+        return [
+            c for c in row.categories if decide(hist, export.purpose, entry, c, row.level, now, deny, source).allowed
+        ]
+
+    return allowed
+
+
+def write(
+    session: Session, runtime: Runtime, export: ExportRequest, rows: Sequence[DisclosureEntry], excluded: int
+) -> Written:
+    """Write and seal the export's bundle; what was stored."""
+    recipient = session.get(Recipient, export.recipient_id)
+    assert recipient is not None  # a foreign key
+    ids = OpaqueIds()
+    entry = history.recipient_of(recipient)
+    deny = history.deny_list_of(session)
+    now = db_now(session)
+    export_key = runtime.derived_key(Purpose.EXPORT_PSEUDONYM)
+    records: list[Record] = []
+    consents: list[tuple[str, dict[str, Any]]] = []
+    aggregate: Counter[str] = Counter()
+    basis: dict[str, Any] = {}
+    for row in rows:
+        person = session.get(Person, row.person_id)
+        if person is None:  # erased since it was decided
+            continue
+        level = DisclosureLevel(row.level)
+        if level is DisclosureLevel.AGGREGATE_ONLY:
+            aggregate.update(row.categories)
+            continue
+        hist = history.history_of(session, runtime, person)
+        allowed = _allowed_for(hist, export, entry, deny, row, now)
+        pseudonym = (
+            levels.pseudonym(export_key, export.recipient_id, person.id)
+            if level is DisclosureLevel.PSEUDONYMOUS
+            else None
+        )
+        record = record_of(session, runtime, person, level, row.categories, allowed, ids, pseudonym)
+        records.append(record)
+        consent = consent_document(
+            session, runtime, person, level, row.grant_ids, record.categories, ids, pseudonym
+        )  # fmt: skip
+        consents.append((record.record_id, consent))
+        basis[record.record_id] = {
+            "level": level.value,
+            "categories": list(record.categories),
+            "grants": sorted(ids.of(g) for g in row.grant_ids),
+            "consent": f"consent/{record.record_id}.json",
+        }
+
+    records, dropped = deidentified.checked(records)
+    if dropped:
+        kept_ids = {r.record_id for r in records}
+        consents = [(record_id, c) for record_id, c in consents if record_id in kept_ids]
+        basis = {record_id: b for record_id, b in basis.items() if record_id in kept_ids}
+        excluded += dropped
+    files = Files(
+        session, runtime, [a for r in records for a in r.attachments], strip.keeps_original(recipient.recipient_class)
+    )
+
+    links: list[CustodyLink] = []
+    unproved: list[str] = []
+
+    def entries() -> Iterator[Entry]:
+        yield from files.entries()  # first: a file left out is then left out of its record too
+        for r in records:
+            for whole in r.statements:
+                yield Entry(whole.name, [whole.data])
+        for r in records:
+            _drop_files(r.document, files.left_out)
+        yield Entry("records.jsonl", (_line(r.document) for r in records))
+        yield Entry("records.csv", [records_csv(records)])
+        yield Entry(
+            "redactions.json",
+            [_json({r.record_id: {"level": r.level.value, "categories": list(r.categories)} for r in records})],
+        )
+        exclusions: dict[str, Any] = {"reason": EXCLUDED_REASON, "count": _shown(excluded)}
+        if files.left_out:
+            exclusions["files"] = {"reason": LEFT_OUT, "count": _shown(len(files.left_out))}
+        yield Entry("exclusions.json", [_json(exclusions)])
+        if aggregate:
+            counted = suppression.suppress_list(dict(sorted(aggregate.items())))
+            counts = {"categories": dict(zip(counted.labels, counted.counts, strict=True)), "total": counted.total}
+            yield Entry("counts.json", [_json(counts)])
+        for record_id, consent in consents:
+            yield Entry(f"consent/{record_id}.json", [_json(consent)])
+        for item, committed in _custody_items(records, files):
+            proof = proof_bytes(session, runtime, committed)
+            if proof is None:
+                unproved.append(item)
+                continue
+            name = proof_name(item)
+            yield Entry(name, [proof])
+            links.append(CustodyLink(name, item))
+
+    approvers = session.scalars(
+        select(ExportApproval.decided_by)
+        .where(ExportApproval.export_id == export.id, ExportApproval.decision == "approve")
+        .order_by(ExportApproval.decided_at)
+    ).all()
+
+    def info() -> BundleInfo:
+        return BundleInfo(
+            export_id=ids.of(export.id),
+            purpose=export.purpose,
+            recipient={"name": recipient.names[0] if recipient.names else None, "class": recipient.recipient_class},
+            requester=Party("legal", ids.of(export.requester_id)),
+            approvers=[Party("custodian", ids.of(u)) for u in approvers],
+            built_at=now,
+            software_version=__version__,
+            consent_basis=basis,
+            custody=tuple(links),
+            extra={"custody_pending": {"reason": CUSTODY_PENDING, "items": sorted(unproved)}} if unproved else {},
+        )
+
+    bundle = Bundle(entries(), info, runtime.keys.current.signer, README)
+    chunks: Iterator[bytes] = bundle.chunks()
+    if recipient.age_recipient:
+        chunks = encrypt_to_age(chunks, recipient.age_recipient)
+    runtime.bundles.remove(export.id.hex)  # one an attempt that died after sealing left behind; we hold the fence
+    stored = seal_bundle(runtime.bundles, export.id, bundle_key(session, runtime.keys, export.id), chunks)
+    return Written(stored, bundle.result.manifest_sha256, bool(recipient.age_recipient))
+
+
+def _line(document: Mapping[str, Any]) -> bytes:
+    return json.dumps(document, ensure_ascii=False, sort_keys=True).encode("utf-8") + b"\n"
+
+
+def _shown(count: int) -> int | None:
+    return None if 0 < count < SMALL else count
+
+
+def _drop_files(document: dict[str, Any], left_out: set[str]) -> None:
+    if not left_out:
+        return
+    for interview in document.get("interviews", []):
+        if "attachments" in interview:
+            interview["attachments"] = [a for a in interview["attachments"] if a["file"] not in left_out]
+            if not interview["attachments"]:
+                del interview["attachments"]
+
+
+def _custody_items(records: Sequence[Record], files: Files) -> Iterator[tuple[str, uuid.UUID]]:
+    """The bundle files that may carry a custody proof, with the record each proves: whole statement versions
+    and attachment originals, at the named levels only."""
+    for r in records:
+        if not levels.is_named(r.level):
+            continue
+        for whole in r.statements:
+            yield whole.name, whole.statement_id
+        if files.originals:
+            for planned in r.attachments:
+                if planned.name not in files.left_out:
+                    yield planned.name, planned.row.id
