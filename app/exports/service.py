@@ -68,6 +68,8 @@ def read(session: Session, row: ExportRequest) -> ExportRead:
         excluded_count=row.excluded_count,
         level_counts=row.level_counts,
         bundle_written=False,
+        downloads=row.downloads,
+        copy_of=row.copy_of,
     )
 
 
