@@ -113,7 +113,7 @@ class AuditAction(StrEnum):
     EXPORT_BUILD = "export.build"
     EXPORT_DOWNLOAD = "export.download"
     EXPORT_REQUEST_AGAIN = "export.request_again"
-    LEDGER_SUBMITTED = "ledger.submitted"
+    LEDGER_SUBMITTED = "export.ledger_submitted"
     RECALL_LIST = "recall.list"
     RECALL_SENT = "recall.sent"
     RECALL_ACKNOWLEDGED = "recall.acknowledged"
@@ -152,6 +152,8 @@ _PURPOSES = {
     "feedback": Purpose.DOCUMENTATION,
     "custody": Purpose.DOCUMENTATION,
     "export": Purpose.DOCUMENTATION,
+    "recall": Purpose.DOCUMENTATION,
+    "disclosure_feedback": Purpose.DOCUMENTATION,
     # Who may ever receive anything is part of the consent layer that governs disclosure.
     "recipient": Purpose.CONSENT,
     "deny_list": Purpose.CONSENT,

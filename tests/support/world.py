@@ -422,6 +422,10 @@ QUERY = {
 }
 
 
+NOTHING = "00000000-0000-4000-8000-000000000000"
+"""An id the world has no row of (its export is not built: no ledger row, no recall notice)."""
+
+
 def path_of(template: str, w: World) -> str:
     """A route template filled in with the world's ids (and a query where the route needs one)."""
     path = template.format(
@@ -441,6 +445,8 @@ def path_of(template: str, w: World) -> str:
         consent_id=w.consent_id,
         export_id=w.export_id,
         redaction_id=w.redaction_id,
+        ledger_id=NOTHING,
+        recall_id=NOTHING,
         form_id="standard",
         guide_id="standard",
         version="v1",
