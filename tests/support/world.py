@@ -26,6 +26,7 @@ from app.consent.vocabulary import RecipientClass
 from app.core.config import DatabaseSettings, KeySettings, Settings
 from app.core.db import new_id, unit_of_work
 from app.crypto import keyring as kr
+from app.exports.worker import Worker
 from app.keys.store import FileKeyStore, Keys, write_private_file
 from app.main import create_app
 from app.recipients import service as recipients
@@ -35,6 +36,7 @@ from tests.support.actors import Actor, login, make_user, now, shift_clock
 from tests.support.cheap import CHEAP_ARGON2
 from tests.support.consent import identity, participation, person_in, use_consent
 from tests.support.database import ProvisionedDatabase, Templates
+from tests.support.exports import store_bundle
 from tests.support.interviews import INCIDENT, checklist, due, planned
 
 COOKIE = "testimony_session"  # the development cookie name
@@ -292,6 +294,7 @@ def _populate(app: FastAPI, database: ProvisionedDatabase, key_file: Path) -> Sa
         registered = recipients.create_recipient(s, app.state.runtime, Principal.system("world"), RECIPIENT)
         assert registered.recipient is not None
         recipient_id = str(registered.recipient.id)
+    _recalled_export(app, actors, case_id, recipient_id)
     asked = actors["legal_in"].post("/api/v1/exports", json=export_request(case_id, recipient_id))
     assert asked.status_code == 201, asked.text
     credentials = {
@@ -326,6 +329,30 @@ def _populate(app: FastAPI, database: ProvisionedDatabase, key_file: Path) -> Sa
         export_id=asked.json()["id"],
         redaction_id=redacted.json()["id"],
     )
+
+
+def _recalled_export(app: FastAPI, actors: dict[str, Actor], case_id: uuid.UUID, recipient_id: str) -> None:
+    """A person's export built, downloaded and then recalled by their withdrawal: the lists of recall notices
+    and of feedback tasks (doc_in recorded the person) have something in them."""
+    documenter = actors["doc_in"]
+    person = person_in(documenter, case_id)["id"]
+    assert documenter.post(f"/api/v1/people/{person}/participation", json=participation(app)).status_code == 201
+    record = documenter.post(f"/api/v1/people/{person}/consents", json=use_consent(app))
+    assert record.status_code == 201, record.text
+    body = export_request(case_id, recipient_id, filters={"people": [person]})
+    asked = actors["legal_in"].post("/api/v1/exports", json=body)
+    assert asked.status_code == 201, asked.text
+    export_id = asked.json()["id"]
+    approved = actors["custodian"].post(f"/api/v1/exports/{export_id}/approve", json={"reason": "Within the purpose."})
+    assert approved.status_code == 200, approved.text
+    assert Worker(app.state.sessionmaker, app.state.runtime).run_once() is True
+    store_bundle(app, export_id)
+    assert actors["legal_in"].get(f"/api/v1/exports/{export_id}/bundle").status_code == 200
+    withdrawn = documenter.post(
+        f"/api/v1/consents/{record.json()['id']}/withdraw",
+        json={"scope": "all", "mode": "stop_future_use", "received_via": "phone"},
+    )
+    assert withdrawn.status_code == 201, withdrawn.text
 
 
 def _recording(app: FastAPI, documenter: Actor, person_id: str) -> str:
@@ -370,6 +397,7 @@ def restore(saved: Saved, templates: Templates, tmp_path: Path) -> Iterator[Worl
     key_file.parent.mkdir(parents=True, exist_ok=True)
     shutil.copy2(saved.key_file, key_file)
     shutil.copytree(saved.blob_dir, key_file.parent / "attachments")
+    shutil.copytree(saved.blob_dir.parent / "exports", key_file.parent / "exports")  # the sealed bundles
     with templates.database(tmp_path, source=saved.source) as database:
         app = _app(tmp_path / "var", database.url, key_file)
         try:
