@@ -38,6 +38,7 @@ from app.core.http import RequestContextMiddleware, database_busy, integrity_vio
 from app.core.limits import install_body_limits
 from app.core.openapi import describe_problems
 from app.exports import routes as export_routes
+from app.exports import routes_downloads as download_routes
 from app.interviews import guides
 from app.interviews import routes as interview_routes
 from app.interviews import routes_attachments as attachment_routes
@@ -124,6 +125,7 @@ def create_app(settings: Settings | None = None, keys: Keys | None = None) -> Fa
     app.include_router(redaction_routes.router)
     app.include_router(recipient_routes.router)
     app.include_router(export_routes.router)
+    app.include_router(download_routes.router)
     app.include_router(key_routes.router)
     web_render.load()  # compile the pages' catalogs and read their templates now, not at first use
     app.include_router(web_routes.router)

@@ -12,7 +12,15 @@ from app.consent.grant_models import ConsentInvalidation, ConsentWithdrawal, Era
 from app.consent.models import ParticipationConsent
 from app.core.db import Base
 from app.exports import approval as _exports  # noqa: F401 - registers its confirmation kind
-from app.exports.models import DisclosureEntry, ExportApproval, ExportJob, ExportRequest
+from app.exports import recalls as _recalls  # noqa: F401 - registers its consent-change listener
+from app.exports.models import (
+    DisclosureEntry,
+    DisclosureFeedback,
+    ExportApproval,
+    ExportJob,
+    ExportRequest,
+    RecallNotice,
+)
 from app.interviews.models import (
     Attachment,
     AttachmentUpload,
@@ -47,6 +55,7 @@ __all__ = [
     "DataKey",
     "DenyListVersion",
     "DisclosureEntry",
+    "DisclosureFeedback",
     "DuplicateReview",
     "ErasureRequest",
     "ExportApproval",
@@ -58,6 +67,7 @@ __all__ = [
     "InterviewReconfirmation",
     "ParticipationConsent",
     "Person",
+    "RecallNotice",
     "Recipient",
     "RecoveryCode",
     "SealState",

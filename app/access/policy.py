@@ -72,6 +72,10 @@ class Action(StrEnum):
     EXPORT_REQUEST = "export.request"
     EXPORT_READ = "export.read"
     EXPORT_APPROVE = "export.approve"
+    EXPORT_DOWNLOAD = "export.download"
+    RECALL_READ = "recall.read"
+    RECALL_MANAGE = "recall.manage"
+    DISCLOSURE_FEEDBACK = "disclosure_feedback"
 
 
 EVERYONE = frozenset(
@@ -97,6 +101,7 @@ READ_ONLY = frozenset(
         Action.RECIPIENT_READ,
         Action.DENY_LIST_READ,
         Action.EXPORT_READ,
+        Action.RECALL_READ,
     }
 )
 # The recipient registry and the deny-list name organisations and states, never a survivor: every
@@ -122,12 +127,18 @@ ROLE_ACTIONS: dict[Role, frozenset[Action]] = {
             Action.ATTACHMENT_READ,
             Action.REDACTION_PREPARE,
             Action.REDACTION_READ,
+            # Telling a survivor, through their safe channel, that an export carrying them was approved or recalled.
+            Action.DISCLOSURE_FEEDBACK,
         }
     )
     | REGISTRY_READERS,
     # Legal asks for exports (and previews them) for the cases whose team they are on, and reads their own
     # requests; they never browse testimonies.
-    Role.LEGAL: frozenset({Action.CASE_READ, Action.EXPORT_REQUEST, Action.EXPORT_READ}) | REGISTRY_READERS,
+    # They download the bundles of their own ready requests, and see the recall notices of their own exports.
+    Role.LEGAL: frozenset(
+        {Action.CASE_READ, Action.EXPORT_REQUEST, Action.EXPORT_READ, Action.EXPORT_DOWNLOAD, Action.RECALL_READ}
+    )
+    | REGISTRY_READERS,
     # A custodian takes a withdrawal the survivor made through any channel (with a fresh second factor), and
     # invalidates a record found to be given under pressure; neither reads what the record says. A custodian
     # finds the record a survivor calls about by its reference code and their code word (the lookup). A
@@ -144,6 +155,9 @@ ROLE_ACTIONS: dict[Role, frozenset[Action]] = {
             # Exports: every request, organisation-wide, and deciding those they did not ask for.
             Action.EXPORT_READ,
             Action.EXPORT_APPROVE,
+            # Recalls: every notice; marking it sent and acknowledged, and a ledger row submitted to proceedings.
+            Action.RECALL_READ,
+            Action.RECALL_MANAGE,
         }
     )
     | REGISTRY_READERS,

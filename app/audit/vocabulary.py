@@ -112,6 +112,13 @@ class AuditAction(StrEnum):
     EXPORT_REJECT = "export.reject"
     EXPORT_BUILD = "export.build"
     EXPORT_DOWNLOAD = "export.download"
+    EXPORT_REQUEST_AGAIN = "export.request_again"
+    LEDGER_SUBMITTED = "export.ledger_submitted"
+    RECALL_LIST = "recall.list"
+    RECALL_SENT = "recall.sent"
+    RECALL_ACKNOWLEDGED = "recall.acknowledged"
+    DISCLOSURE_FEEDBACK_LIST = "disclosure_feedback.list"
+    DISCLOSURE_FEEDBACK_OUTCOME = "disclosure_feedback.outcome"
     RECIPIENT_CREATE = "recipient.create"
     RECIPIENT_LIST = "recipient.list"
     RECIPIENT_READ = "recipient.read"
@@ -145,6 +152,8 @@ _PURPOSES = {
     "feedback": Purpose.DOCUMENTATION,
     "custody": Purpose.DOCUMENTATION,
     "export": Purpose.DOCUMENTATION,
+    "recall": Purpose.DOCUMENTATION,
+    "disclosure_feedback": Purpose.DOCUMENTATION,
     # Who may ever receive anything is part of the consent layer that governs disclosure.
     "recipient": Purpose.CONSENT,
     "deny_list": Purpose.CONSENT,

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from app.access import policy
 from app.access.principal import Principal
 from app.audit import service as audit
-from app.consent import checks, grant_checks, reference
+from app.consent import changes, checks, grant_checks, reference
 from app.consent import service as participation
 from app.consent.grant_models import (
     ERASURE_PENDING,
@@ -434,6 +434,7 @@ def amend(
         receipt,
     )
     audit.touch(session, resource_id=new.id)
+    changes.changed(session, runtime, person)
     return read_of(session, runtime, person, new)
 
 
@@ -472,7 +473,7 @@ def narrow(
         place=before["place"],
         notes=before["notes"],
     )
-    return _insert(
+    narrowed = _insert(
         session,
         runtime,
         principal,
@@ -487,6 +488,8 @@ def narrow(
         interview_id,
         receipt_of(before),
     )
+    changes.changed(session, runtime, person)
+    return narrowed
 
 
 def current_records(session: Session, runtime: Runtime, person: Person) -> list[UseConsent]:
@@ -527,6 +530,7 @@ def invalidate(
     found.details = seal_json(session, runtime.keys, invalidation_place(person, found), {"reason": data.reason})
     session.add(found)
     session.flush()
+    changes.changed(session, runtime, person)
     # The custodian is told what changed, never what the record says.
     return InvalidatedRead(
         consent_id=row.id,

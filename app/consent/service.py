@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from app.access import policy
 from app.access.principal import Principal
 from app.audit import service as audit
-from app.consent import checks
+from app.consent import changes, checks
 from app.consent.checks import ADULT, age_on
 from app.consent.models import ParticipationConsent
 from app.consent.schemas import (
@@ -255,6 +255,7 @@ def record_participation(
     session.add(row)
     session.flush()
     audit.touch(session, resource_id=row.id)
+    changes.changed(session, runtime, person)  # a refusal of storage stops every use, past exports too
     return _read(session, runtime, person, row)
 
 

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from app.access import policy
 from app.access.principal import Principal
 from app.audit import service as audit
-from app.consent import grants
+from app.consent import changes, grants
 from app.consent.grant_models import ERASURE_PENDING, ConsentWithdrawal, ErasureRequest, UseConsent
 from app.consent.grant_schemas import LinkedConsent, WithdrawalMode, WithdrawalRead, WithdrawIn
 from app.core.db import db_now, new_id
@@ -104,6 +104,7 @@ def withdraw(
         )
         session.add(erasure)
         session.flush()
+    changes.changed(session, runtime, person)
     return WithdrawalRead(
         id=withdrawal.id,
         consent_id=row.id,

@@ -109,6 +109,17 @@ ATTACHMENT_UPLOAD_PATHS = ("/api/v1/interviews/*/attachments", "/api/v1/uploads"
 UPLOAD_FRAMING_BYTES = 64 * 1024
 
 
+class ExportSettings(BaseModel):
+    """How long and how often a built export bundle may be downloaded."""
+
+    max_downloads: int = Field(default=3, ge=1, le=100)
+    """Downloads of one bundle; past them the download is refused (409 ``download_limit``)."""
+    download_days: int = Field(default=7, ge=1, le=365)
+    """Days from the moment the export became ready during which its bundle may be downloaded."""
+    feedback_days: int = Field(default=14, ge=1, le=365)
+    """Days a documenter has to tell the survivor of an approval or a recall through their safe channel."""
+
+
 class AttachmentSettings(BaseModel):
     """The blob store of attachments and the limits of uploads."""
 
@@ -155,6 +166,7 @@ class Settings(BaseSettings):
     audit: AuditSettings = Field(default_factory=AuditSettings)
     limits: LimitSettings = Field(default_factory=LimitSettings)
     attachments: AttachmentSettings = Field(default_factory=AttachmentSettings)
+    exports: ExportSettings = Field(default_factory=ExportSettings)
     forms_dir: Path | None = None
     """Consent forms folder; defaults to the consent_forms/ shipped with the code."""
     guides_dir: Path | None = None

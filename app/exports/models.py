@@ -54,6 +54,10 @@ class ExportRequest(Base):
     """The SHA-256 of the signed manifest inside it."""
     bundle_encrypted: Mapped[bool | None] = mapped_column(Boolean, default=None)
     """Whether it is encrypted to the recipient's age key."""
+    downloads: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    """Downloads of the bundle so far, raised by one conditional UPDATE each (app/exports/download.py)."""
+    copy_of: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("export_requests.id"), default=None)
+    """A request made again from a stale export names it."""
 
 
 class ExportApproval(Base):
@@ -115,3 +119,52 @@ class DisclosureEntry(Base):
     decided_at: Mapped[datetime] = mapped_column(UTCDateTime)
     """The database clock at which decide() allowed it."""
     submitted_to_proceedings: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class RecallNotice(Base):
+    """A change of consent that now denies what a downloaded export carried: the recipient is to be asked to
+    return or destroy the person's records (or, once submitted to proceedings, asked to withdraw them).
+
+    One per ledger row; ``state`` moves ``open -> sent -> acknowledged`` by conditional UPDATEs.
+    """
+
+    __tablename__ = "recall_notices"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    ledger_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("disclosure_ledger.id"), unique=True)
+    export_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("export_requests.id"), index=True)
+    recipient_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("recipients.id"))
+    person_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("people.id"), index=True)
+    requester_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("users.id"), index=True)
+    """The legal user who asked for the export: they see its notices (policy.load)."""
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    raised_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    sent_by: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("users.id"), default=None)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    acknowledged_by: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("users.id"), default=None)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+
+
+class DisclosureFeedback(Base):
+    """A survivor to be told, through their safe channel, that an export carrying them was approved or is
+    being recalled. The owner is a documenter on the person's case team; the outcome is recorded, or the task
+    closes at once as ``not_contactable`` when the person refused re-contact (or never agreed to it)."""
+
+    __tablename__ = "disclosure_feedback"
+    __table_args__ = (UniqueConstraint("export_id", "person_id", "reason"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    export_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("export_requests.id"), index=True)
+    person_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("people.id"), index=True)
+    case_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("cases.id"), index=True)
+    recall_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("recall_notices.id"), default=None)
+    reason: Mapped[str] = mapped_column(String(16))
+    """approval or recall."""
+    owner_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("users.id"), index=True)
+    """A documenter on the case team (None when the team has none: a custodian must assign one)."""
+    due_on: Mapped[date] = mapped_column(Date)
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    """open, informed, not_reached, not_contactable."""
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    closed_by: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("users.id"), default=None)

@@ -106,6 +106,10 @@ class ExportRead(Output):
     """Its SHA-256, to compare the download with."""
     bundle_encrypted: bool | None
     """Whether it is encrypted to the recipient's age key."""
+    downloads: int = 0
+    """Downloads of the bundle so far."""
+    copy_of: uuid.UUID | None = None
+    """The stale export this request was made again from."""
 
 
 SMALL = 5
@@ -117,3 +121,63 @@ class PreviewRead(Output):
     """People per level they would be disclosed at; null when 1 to 4."""
     excluded: int | None
     """People in scope with nothing they allow to go; null when 1 to 4."""
+
+
+class RecallState(StrEnum):
+    OPEN = "open"
+    SENT = "sent"
+    ACKNOWLEDGED = "acknowledged"
+
+
+class RecallRead(Output):
+    """A recall notice: to whom, for which export, which person (by their per-export code only)."""
+
+    id: uuid.UUID
+    export_id: uuid.UUID
+    ledger_id: uuid.UUID
+    """The ledger row recalled (for ``POST /exports/{id}/ledger/{ledger_id}/submitted``)."""
+    recipient_id: uuid.UUID
+    person_code: str
+    """The person's code in that export (the bundle names nothing else of them)."""
+    submitted_to_proceedings: bool
+    """True: the records are part of a proceeding, and the notice can only ask the recipient to withdraw them."""
+    kind: str
+    """``demand`` (return or destroy) or ``request`` (submitted to proceedings: we can only ask)."""
+    state: RecallState
+    raised_at: datetime
+    sent_at: datetime | None
+    acknowledged_at: datetime | None
+
+
+class LedgerSubmitted(Output):
+    export_id: uuid.UUID
+    ledger_id: uuid.UUID
+    submitted_to_proceedings: bool
+
+
+class FeedbackOutcome(StrEnum):
+    INFORMED = "informed"
+    NOT_REACHED = "not_reached"
+
+
+class FeedbackState(StrEnum):
+    OPEN = "open"
+    INFORMED = "informed"
+    NOT_REACHED = "not_reached"
+    NOT_CONTACTABLE = "not_contactable"
+
+
+class FeedbackOutcomeIn(Input):
+    outcome: FeedbackOutcome
+
+
+class DisclosureFeedbackRead(Output):
+    """A survivor to be told of an approval or a recall: ids and codes only, never what or to whom."""
+
+    id: uuid.UUID
+    case_id: uuid.UUID
+    person_code: str
+    """The person's pseudonym code in the case (never their name)."""
+    reason: str
+    due_on: date
+    state: FeedbackState

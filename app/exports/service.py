@@ -71,6 +71,8 @@ def read(session: Session, row: ExportRequest) -> ExportRead:
         bundle_size=row.bundle_size,
         bundle_sha256=row.bundle_sha256,
         bundle_encrypted=row.bundle_encrypted,
+        downloads=row.downloads,
+        copy_of=row.copy_of,
     )
 
 

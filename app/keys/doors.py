@@ -97,6 +97,10 @@ EXPORT_DOORS: dict[str, str] = {
         "the requester downloads a ready export's bundle (the ZIP, or its age encryption), each segment "
         "authenticated before it is sent"
     ),
+    "app.exports.download.justification_of": (
+        "a stale export asked for again: its request's justification is copied, sealed again, into the new "
+        "request (never shown)"
+    ),
 }
 
 # Where a service secret (no person's data) is opened.

@@ -353,6 +353,25 @@ MATRIX: dict[tuple[str, str], tuple[Body, dict[str, int]]] = {
         _fixed({"reason": "Too broad for the purpose."}),
         _allow(200, CUSTODIAN),
     ),
+    # Downloads: only the legal user who asked (the world's ready export); asking again is for the stale one.
+    ("GET", "/api/v1/exports/{export_id}/bundle"): (_none, {**_allow(200, {"legal_in"}), "legal_out": 404}),
+    ("POST", "/api/v1/exports/{export_id}/request-again"): (
+        _none,
+        {**_allow(201, {"legal_in"}), "legal_out": 404},
+    ),
+    # Recalls: custodians and legal users read notices (legal users their own exports'); custodians move them
+    # and mark ledger rows submitted to proceedings.
+    ("POST", "/api/v1/exports/{export_id}/ledger/{ledger_id}/submitted"): (_none, _allow(200, CUSTODIAN)),
+    ("GET", "/api/v1/recalls"): (_none, _allow(200, {"legal_in", "legal_out", "custodian", "custodian_ro"})),
+    # The world's notice is open: it can be sent, not yet acknowledged.
+    ("POST", "/api/v1/recalls/{recall_id}/sent"): (_none, _allow(200, CUSTODIAN)),
+    ("POST", "/api/v1/recalls/{recall_id}/acknowledged"): (_none, _allow(409, CUSTODIAN)),
+    # Disclosure feedback: documenters list their own tasks (doc_out owns none) and the owner records outcomes.
+    ("GET", "/api/v1/feedback-tasks"): (_none, _allow(200, {"doc_in", "doc_out"})),
+    ("POST", "/api/v1/feedback-tasks/{task_id}/outcome"): (
+        _fixed({"outcome": "informed"}),
+        {**_allow(200, {"doc_in"}), "doc_out": 404},
+    ),
     ("GET", "/api/v1/duplicate-reviews"): (_none, _allow(200, CUSTODIAN)),
     ("POST", "/api/v1/duplicate-reviews/{review_id}"): (
         _fixed({"decision": "not_duplicate"}),

@@ -267,6 +267,39 @@ ROUTES: dict[tuple[str, str], tuple[str, str, str, Expect]] = {
     ("GET", "/api/v1/exports/{export_id}"): ("legal_in", "export.read", "export", _export),
     ("POST", "/api/v1/exports/{export_id}/approve"): ("custodian", "export.approve", "export", _export),
     ("POST", "/api/v1/exports/{export_id}/reject"): ("custodian", "export.reject", "export", _export),
+    ("GET", "/api/v1/exports/{export_id}/bundle"): (
+        "legal_in",
+        "export.download",
+        "export",
+        lambda w, _r: w.ready_export_id,
+    ),
+    ("POST", "/api/v1/exports/{export_id}/request-again"): (
+        "legal_in",
+        "export.request_again",
+        "export",
+        _from_body("id"),  # the new request made (its copy_of names the stale one)
+    ),
+    ("POST", "/api/v1/exports/{export_id}/ledger/{ledger_id}/submitted"): (
+        "custodian",
+        "export.ledger_submitted",
+        "export",
+        lambda w, _r: w.stale_export_id,
+    ),
+    ("GET", "/api/v1/recalls"): ("custodian", "recall.list", "recall", _none),
+    ("POST", "/api/v1/recalls/{recall_id}/sent"): ("custodian", "recall.sent", "recall", lambda w, _r: w.recall_id),
+    ("POST", "/api/v1/recalls/{recall_id}/acknowledged"): (
+        "custodian",
+        "recall.acknowledged",
+        "recall",
+        lambda w, _r: w.recall_id,
+    ),
+    ("GET", "/api/v1/feedback-tasks"): ("doc_in", "disclosure_feedback.list", "disclosure_feedback", _none),
+    ("POST", "/api/v1/feedback-tasks/{task_id}/outcome"): (
+        "doc_in",
+        "disclosure_feedback.outcome",
+        "disclosure_feedback",
+        lambda w, _r: w.disclosure_task_id,
+    ),
     ("GET", "/api/v1/duplicate-reviews"): ("custodian", "duplicate.review", "duplicate_review", _none),
     ("POST", "/api/v1/duplicate-reviews/{review_id}"): (
         "custodian",
@@ -321,6 +354,8 @@ def test_one_event_per_request_allowed_and_denied(world: World, method: str, tem
     if template == "/api/v1/me/totp/confirm":  # success needs an enrolment started first
         secret = world.actors[who].post("/api/v1/me/totp").json()["secret"]
         payload = {"code": code(secret, app)}
+    if template == "/api/v1/recalls/{recall_id}/acknowledged":  # a notice is acknowledged once it was sent
+        assert world.actors[who].post(path_of("/api/v1/recalls/{recall_id}/sent", world)).status_code == 200
     before = _last_seq(app)
     allowed = world.actors[who].request(method, path, **body_of(payload))
     assert allowed.status_code < 300, allowed.text

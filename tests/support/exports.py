@@ -10,8 +10,12 @@ from typing import Any
 from fastapi import FastAPI
 
 from app.access.roles import Role
+from app.core.db import unit_of_work
+from app.exports import stored
+from app.exports.bundle import Bundle
 from app.exports.worker import Worker
 from tests.support.actors import Actor, actor
+from tests.support.bundles import README, info, sample_entries
 from tests.support.consent import grant, record_use_consent, register_recipient
 from tests.support.interviews import consenting_person
 
@@ -59,6 +63,16 @@ class Desk:
     def worker(self) -> Worker:
         return Worker(self.app.state.sessionmaker, self.app.state.runtime)
 
+    def ready(self, **overrides: Any) -> tuple[str, bytes]:
+        """An export asked for, approved, built by the real worker, with its bundle stored: its id and bytes."""
+        made = self.request(**overrides)
+        for i in range(made["approvals_needed"]):
+            r = self.approve(made["id"], i)
+            assert r.status_code == 200, r.text
+        assert self.worker().run_once() is True
+        export_id: str = made["id"]
+        return export_id, store_bundle(self.app, export_id)
+
 
 def desk(app: FastAPI) -> Desk:
     admin = actor(app, "adm", [Role.ADMIN])
@@ -72,3 +86,21 @@ def desk(app: FastAPI) -> Desk:
 
 NAMED_IDENTITY = grant(categories=["identity", "narrative_general"], disclosure_level="named_protected")
 """Identity and narrative, named with protective measures, to UN investigators for fact-finding."""
+
+
+def store_bundle(app: FastAPI, export_id: str) -> bytes:
+    """A real bundle (the writer of app/exports/bundle.py, signed by the service key) sealed as the export's
+    stored bundle with app/exports/stored.py; the bytes a download must give back."""
+    sent: list[bytes] = []
+
+    def kept() -> Any:
+        for chunk in Bundle(
+            sample_entries(), info(export_id=export_id), app.state.keys.current.signer, README
+        ).chunks():
+            sent.append(chunk)
+            yield chunk
+
+    with unit_of_work(app.state.sessionmaker) as s:
+        key = stored.bundle_key(s, app.state.runtime.keys, uuid.UUID(export_id))
+        stored.seal_bundle(app.state.runtime.bundles, uuid.UUID(export_id), key, kept())
+    return b"".join(sent)

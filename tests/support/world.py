@@ -26,6 +26,7 @@ from app.consent.vocabulary import RecipientClass
 from app.core.config import DatabaseSettings, KeySettings, Settings
 from app.core.db import new_id, unit_of_work
 from app.crypto import keyring as kr
+from app.exports.worker import Worker
 from app.keys.store import FileKeyStore, Keys, write_private_file
 from app.main import create_app
 from app.recipients import service as recipients
@@ -33,8 +34,9 @@ from app.recipients.schemas import RecipientCreate
 from tests.support import media
 from tests.support.actors import Actor, login, make_user, now, shift_clock
 from tests.support.cheap import CHEAP_ARGON2
-from tests.support.consent import identity, participation, person_in, use_consent
+from tests.support.consent import identity, participation, person_in, recontact, use_consent
 from tests.support.database import ProvisionedDatabase, Templates
+from tests.support.exports import store_bundle
 from tests.support.interviews import INCIDENT, checklist, due, planned
 
 COOKIE = "testimony_session"  # the development cookie name
@@ -96,6 +98,11 @@ class Saved:
     reference_code: str
     export_id: str
     redaction_id: str
+    ready_export_id: str
+    stale_export_id: str
+    ledger_id: str
+    recall_id: str
+    disclosure_task_id: str
 
 
 @dataclass
@@ -121,6 +128,11 @@ class World:
     reference_code: str
     export_id: str
     redaction_id: str
+    ready_export_id: str
+    stale_export_id: str
+    ledger_id: str
+    recall_id: str
+    disclosure_task_id: str
 
 
 @dataclass(frozen=True)
@@ -292,6 +304,7 @@ def _populate(app: FastAPI, database: ProvisionedDatabase, key_file: Path) -> Sa
         registered = recipients.create_recipient(s, app.state.runtime, Principal.system("world"), RECIPIENT)
         assert registered.recipient is not None
         recipient_id = str(registered.recipient.id)
+    disclosed = _disclosed(app, actors, case_id, recipient_id, people[0])
     asked = actors["legal_in"].post("/api/v1/exports", json=export_request(case_id, recipient_id))
     assert asked.status_code == 201, asked.text
     credentials = {
@@ -325,7 +338,63 @@ def _populate(app: FastAPI, database: ProvisionedDatabase, key_file: Path) -> Sa
         reference_code=granted.json()["reference_code"],
         export_id=asked.json()["id"],
         redaction_id=redacted.json()["id"],
+        ready_export_id=disclosed.ready_export_id,
+        stale_export_id=disclosed.stale_export_id,
+        ledger_id=disclosed.ledger_id,
+        recall_id=disclosed.recall_id,
+        disclosure_task_id=disclosed.disclosure_task_id,
     )
+
+
+@dataclass(frozen=True)
+class Disclosed:
+    ready_export_id: str
+    stale_export_id: str
+    ledger_id: str
+    recall_id: str
+    disclosure_task_id: str
+
+
+def _built(app: FastAPI, actors: dict[str, Actor], body: dict[str, Any]) -> str:
+    """An export asked for, approved, built by the real worker, and its bundle stored."""
+    asked = actors["legal_in"].post("/api/v1/exports", json=body)
+    assert asked.status_code == 201, asked.text
+    export_id: str = asked.json()["id"]
+    approved = actors["custodian"].post(f"/api/v1/exports/{export_id}/approve", json={"reason": "Within the purpose."})
+    assert approved.status_code == 200, approved.text
+    assert Worker(app.state.sessionmaker, app.state.runtime).run_once() is True
+    store_bundle(app, export_id)
+    return export_id
+
+
+def _disclosed(
+    app: FastAPI, actors: dict[str, Actor], case_id: uuid.UUID, recipient_id: str, granted: str
+) -> Disclosed:
+    """Two built exports: one of people[0] (``granted``), ready to download; one of a person who agreed to be
+    contacted again, downloaded, then recalled by their withdrawal and gone stale at the next download. The
+    lists of recall notices and of feedback tasks (doc_in recorded the person) have something in them."""
+    documenter = actors["doc_in"]
+    person = person_in(documenter, case_id)["id"]
+    decisions = {**participation(app)["decisions"], "re_contact": True}
+    agreed = documenter.post(
+        f"/api/v1/people/{person}/participation", json=participation(app, decisions=decisions, recontact=recontact())
+    )
+    assert agreed.status_code == 201, agreed.text
+    record = documenter.post(f"/api/v1/people/{person}/consents", json=use_consent(app))
+    assert record.status_code == 201, record.text
+    recalled = _built(app, actors, export_request(case_id, recipient_id, filters={"people": [person]}))
+    assert actors["legal_in"].get(f"/api/v1/exports/{recalled}/bundle").status_code == 200
+    withdrawn = documenter.post(
+        f"/api/v1/consents/{record.json()['id']}/withdraw",
+        json={"scope": "all", "mode": "stop_future_use", "received_via": "phone"},
+    )
+    assert withdrawn.status_code == 201, withdrawn.text
+    assert actors["legal_in"].get(f"/api/v1/exports/{recalled}/bundle").status_code == 409  # now stale
+    [notice] = actors["custodian"].get("/api/v1/recalls").json()["items"]
+    tasks = documenter.get("/api/v1/feedback-tasks").json()["items"]
+    task = next(t for t in tasks if t["reason"] == "recall" and t["state"] == "open")
+    ready = _built(app, actors, export_request(case_id, recipient_id, filters={"people": [granted]}))
+    return Disclosed(ready, recalled, notice["ledger_id"], notice["id"], task["id"])
 
 
 def _recording(app: FastAPI, documenter: Actor, person_id: str) -> str:
@@ -370,6 +439,7 @@ def restore(saved: Saved, templates: Templates, tmp_path: Path) -> Iterator[Worl
     key_file.parent.mkdir(parents=True, exist_ok=True)
     shutil.copy2(saved.key_file, key_file)
     shutil.copytree(saved.blob_dir, key_file.parent / "attachments")
+    shutil.copytree(saved.blob_dir.parent / "exports", key_file.parent / "exports")  # the sealed bundles
     with templates.database(tmp_path, source=saved.source) as database:
         app = _app(tmp_path / "var", database.url, key_file)
         try:
@@ -397,6 +467,11 @@ def restore(saved: Saved, templates: Templates, tmp_path: Path) -> Iterator[Worl
                 saved.reference_code,
                 saved.export_id,
                 saved.redaction_id,
+                saved.ready_export_id,
+                saved.stale_export_id,
+                saved.ledger_id,
+                saved.recall_id,
+                saved.disclosure_task_id,
             )
         finally:
             app.state.engine.dispose()
@@ -422,6 +497,16 @@ QUERY = {
 }
 
 
+def export_of(template: str, w: World) -> str:
+    """The world's export a route acts on: the ready one to download, the stale one to ask for again or to
+    mark a ledger row of, else the one waiting for a decision."""
+    if template.endswith("/bundle"):
+        return w.ready_export_id
+    if template.endswith("/request-again") or "/ledger/" in template:
+        return w.stale_export_id
+    return w.export_id
+
+
 def path_of(template: str, w: World) -> str:
     """A route template filled in with the world's ids (and a query where the route needs one)."""
     path = template.format(
@@ -432,15 +517,17 @@ def path_of(template: str, w: World) -> str:
         person_id=w.person_id,
         review_id=w.review_id,
         interview_id=w.recording_id if template.endswith(("/attachments", "/uploads")) else w.interview_id,
-        task_id=w.task_id,
+        task_id=w.disclosure_task_id if template.endswith("/outcome") else w.task_id,
         attachment_id=w.attachment_id,
         upload_id=w.upload_id,
         statement_id=w.statement_id,
         incident_id=w.incident_id,
         recipient_id=w.recipient_id,
         consent_id=w.consent_id,
-        export_id=w.export_id,
+        export_id=export_of(template, w),
         redaction_id=w.redaction_id,
+        ledger_id=w.ledger_id,
+        recall_id=w.recall_id,
         form_id="standard",
         guide_id="standard",
         version="v1",

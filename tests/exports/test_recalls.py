@@ -1,0 +1,161 @@
+"""Recall notices and feedback tasks through the real app, on SQLite and PostgreSQL: a withdrawal or an
+invalidation touching a person in a downloaded export raises one notice (an export never downloaded raises
+none), the notice moves open -> sent -> acknowledged once each way, marking the person's records submitted to
+proceedings turns it into a request; each approval and each recall gives a documenter on the case team a task,
+closed at once as not_contactable when the person never agreed to re-contact."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import select
+
+from app.access.roles import Role
+from app.core.db import unit_of_work
+from app.exports.models import DisclosureEntry
+from tests.support.actors import actor
+from tests.support.consent import grant, participation, recontact, record_use_consent
+from tests.support.exports import Desk, desk
+from tests.support.interviews import consenting_person
+
+WITHDRAW = {"scope": "all", "mode": "stop_future_use", "received_via": "phone"}
+
+
+@pytest.fixture
+def d(app: FastAPI) -> Desk:
+    return desk(app)
+
+
+def _ledger(app: FastAPI, export_id: str) -> dict[str, DisclosureEntry]:
+    with unit_of_work(app.state.sessionmaker) as s:
+        rows = s.scalars(select(DisclosureEntry).where(DisclosureEntry.export_id == uuid.UUID(export_id)))
+        return {str(r.person_id): r for r in rows}
+
+
+def _withdraw_all(d: Desk, person: str) -> None:
+    for record in d.doc.get(f"/api/v1/people/{person}/consents").json()["items"]:
+        r = d.doc.post(f"/api/v1/consents/{record['id']}/withdraw", json=WITHDRAW)
+        assert r.status_code == 201, r.text
+
+
+def _contactable(d: Desk) -> str:
+    """A person who agreed to be contacted again (until a year from now), with a grant."""
+    decisions = {**participation(d.app)["decisions"], "re_contact": True}
+    person = consenting_person(d.doc, d.case_id, d.app, decisions=decisions, recontact=recontact())
+    record_use_consent(d.doc, person, d.app, grants=[grant()])
+    return person
+
+
+def _recalls(who: Any) -> list[dict[str, Any]]:
+    r = who.get("/api/v1/recalls")
+    assert r.status_code == 200, r.text
+    items: list[dict[str, Any]] = r.json()["items"]
+    return items
+
+
+def test_a_withdrawal_recalls_only_from_a_downloaded_export(app: FastAPI, d: Desk) -> None:
+    person = d.person(grant())
+    stays = d.person(grant())
+    downloaded, _ = d.ready()
+    never, _ = d.ready()
+    assert d.legal.get(f"/api/v1/exports/{downloaded}/bundle").status_code == 200
+    assert _recalls(d.custodians[0]) == []
+
+    _withdraw_all(d, person)
+
+    notices = _recalls(d.custodians[0])
+    assert len(notices) == 1, notices
+    notice = notices[0]
+    row = _ledger(app, downloaded)[person]
+    assert notice["export_id"] == downloaded
+    assert notice["ledger_id"] == str(row.id)
+    assert notice["recipient_id"] == d.recipient_id
+    assert notice["person_code"] == row.code
+    assert (notice["state"], notice["submitted_to_proceedings"], notice["kind"]) == ("open", False, "demand")
+    assert person not in str(notice)  # the notice names the person by their per-export code only
+    assert _recalls(d.legal) == notices  # the lawyer who asked sees the notices of their exports
+    other = actor(app, "lawyer2", [Role.LEGAL], cases=(uuid.UUID(d.case_id),))
+    assert _recalls(other) == []
+    # The export never downloaded raised nothing: it goes stale at its download.
+    r = d.legal.get(f"/api/v1/exports/{never}/bundle")
+    assert (r.status_code, r.json()["code"]) == (409, "stale")
+    # A second change of the same person adds no second notice for the same row.
+    later = record_use_consent(d.doc, person, app, grants=[grant()])
+    assert d.doc.post(f"/api/v1/consents/{later['id']}/withdraw", json=WITHDRAW).status_code == 201
+    assert len(_recalls(d.custodians[0])) == 1
+    assert stays in _ledger(app, downloaded)  # the person who still consents raised nothing
+
+
+def test_a_recall_moves_open_sent_acknowledged_once_each(app: FastAPI, d: Desk) -> None:
+    person = d.person(grant())
+    export, _ = d.ready()
+    assert d.legal.get(f"/api/v1/exports/{export}/bundle").status_code == 200
+    _withdraw_all(d, person)
+    notice = _recalls(d.custodians[0])[0]
+    keeper = d.custodians[1]
+    early = keeper.post(f"/api/v1/recalls/{notice['id']}/acknowledged")
+    assert (early.status_code, early.json()["code"]) == (409, "state")
+    assert d.legal.post(f"/api/v1/recalls/{notice['id']}/sent").status_code == 403
+
+    submitted = keeper.post(f"/api/v1/exports/{export}/ledger/{notice['ledger_id']}/submitted")
+    assert submitted.status_code == 200, submitted.text
+    sent = keeper.post(f"/api/v1/recalls/{notice['id']}/sent")
+    assert sent.status_code == 200, sent.text
+    body = sent.json()
+    assert (body["state"], body["submitted_to_proceedings"], body["kind"]) == ("sent", True, "request")
+    assert body["sent_at"] is not None
+    assert keeper.post(f"/api/v1/recalls/{notice['id']}/sent").status_code == 409
+    done = keeper.post(f"/api/v1/recalls/{notice['id']}/acknowledged")
+    assert (done.status_code, done.json()["state"]) == (200, "acknowledged")
+    assert keeper.post(f"/api/v1/recalls/{notice['id']}/acknowledged").status_code == 409
+    missing = keeper.post(f"/api/v1/exports/{export}/ledger/{uuid.uuid4()}/submitted")
+    assert missing.status_code == 404
+
+
+def test_an_invalidation_recalls_too(app: FastAPI, d: Desk) -> None:
+    person = d.person(grant())
+    export, _ = d.ready()
+    assert d.legal.get(f"/api/v1/exports/{export}/bundle").status_code == 200
+    record = d.doc.get(f"/api/v1/people/{person}/consents").json()["items"][0]
+    keeper = d.custodians[0]
+    r = keeper.post(f"/api/v1/consents/{record['id']}/invalidate", json={"reason": "Given under pressure."})
+    assert r.status_code in (200, 201), r.text
+    assert [n["export_id"] for n in _recalls(keeper)] == [export]
+
+
+def test_approvals_and_recalls_give_the_case_documenter_feedback_tasks(app: FastAPI, d: Desk) -> None:
+    reachable = _contactable(d)
+    unreachable = d.person(grant())  # re-contact refused
+    export, _ = d.ready()
+    tasks = d.doc.get("/api/v1/feedback-tasks")
+    assert tasks.status_code == 200, tasks.text
+    items = tasks.json()["items"]
+    codes = {p: d.doc.get(f"/api/v1/people/{p}").json()["code"] for p in (reachable, unreachable)}
+    by_code = {t["person_code"]: t for t in items}
+    assert set(by_code) == set(codes.values())
+    assert {t["reason"] for t in items} == {"approval"}
+    assert by_code[codes[reachable]]["state"] == "open"
+    assert by_code[codes[unreachable]]["state"] == "not_contactable"
+    assert set(items[0]) == {"id", "case_id", "person_code", "reason", "due_on", "state"}  # ids and codes only
+    other = actor(app, "doc2", [Role.DOCUMENTER], cases=(uuid.UUID(d.case_id),))
+    assert other.get("/api/v1/feedback-tasks").json()["items"] == []  # their own only
+    assert d.legal.get("/api/v1/feedback-tasks").status_code == 403
+
+    task = by_code[codes[reachable]]["id"]
+    assert other.post(f"/api/v1/feedback-tasks/{task}/outcome", json={"outcome": "informed"}).status_code == 404
+    told = d.doc.post(f"/api/v1/feedback-tasks/{task}/outcome", json={"outcome": "informed"})
+    assert (told.status_code, told.json()["state"]) == (200, "informed")
+    again = d.doc.post(f"/api/v1/feedback-tasks/{task}/outcome", json={"outcome": "not_reached"})
+    assert (again.status_code, again.json()["code"]) == (409, "task_done")
+    closed = by_code[codes[unreachable]]["id"]
+    assert d.doc.post(f"/api/v1/feedback-tasks/{closed}/outcome", json={"outcome": "informed"}).status_code == 409
+    bad = d.doc.post(f"/api/v1/feedback-tasks/{task}/outcome", json={"outcome": "maybe"})
+    assert bad.status_code == 422
+
+    assert d.legal.get(f"/api/v1/exports/{export}/bundle").status_code == 200
+    _withdraw_all(d, reachable)
+    recall_tasks = [t for t in d.doc.get("/api/v1/feedback-tasks").json()["items"] if t["reason"] == "recall"]
+    assert [(t["person_code"], t["state"]) for t in recall_tasks] == [(codes[reachable], "open")]
