@@ -12,10 +12,8 @@ from fastapi import FastAPI
 from app.access.roles import Role
 from app.core.db import unit_of_work
 from app.exports import stored
-from app.exports.bundle import Bundle
 from app.exports.worker import Worker
 from tests.support.actors import Actor, actor
-from tests.support.bundles import README, info, sample_entries
 from tests.support.consent import grant, record_use_consent, register_recipient
 from tests.support.interviews import consenting_person
 
@@ -71,7 +69,7 @@ class Desk:
             assert r.status_code == 200, r.text
         assert self.worker().run_once() is True
         export_id: str = made["id"]
-        return export_id, store_bundle(self.app, export_id)
+        return export_id, stored_bundle(self.app, export_id)
 
 
 def desk(app: FastAPI) -> Desk:
@@ -88,19 +86,9 @@ NAMED_IDENTITY = grant(categories=["identity", "narrative_general"], disclosure_
 """Identity and narrative, named with protective measures, to UN investigators for fact-finding."""
 
 
-def store_bundle(app: FastAPI, export_id: str) -> bytes:
-    """A real bundle (the writer of app/exports/bundle.py, signed by the service key) sealed as the export's
-    stored bundle with app/exports/stored.py; the bytes a download must give back."""
-    sent: list[bytes] = []
-
-    def kept() -> Any:
-        for chunk in Bundle(
-            sample_entries(), info(export_id=export_id), app.state.keys.current.signer, README
-        ).chunks():
-            sent.append(chunk)
-            yield chunk
-
+def stored_bundle(app: FastAPI, export_id: str) -> bytes:
+    """The bundle the build sealed for the export (app/exports/stored.py), read back whole: the bytes a
+    download must give."""
     with unit_of_work(app.state.sessionmaker) as s:
         key = stored.bundle_key(s, app.state.runtime.keys, uuid.UUID(export_id))
-        stored.seal_bundle(app.state.runtime.bundles, uuid.UUID(export_id), key, kept())
-    return b"".join(sent)
+        return b"".join(stored.open_bundle(app.state.runtime.bundles, uuid.UUID(export_id), key).chunks())

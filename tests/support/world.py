@@ -36,7 +36,7 @@ from tests.support.actors import Actor, login, make_user, now, shift_clock
 from tests.support.cheap import CHEAP_ARGON2
 from tests.support.consent import identity, participation, person_in, recontact, use_consent
 from tests.support.database import ProvisionedDatabase, Templates
-from tests.support.exports import store_bundle
+from tests.support.exports import stored_bundle
 from tests.support.interviews import INCIDENT, checklist, due, planned
 
 COOKIE = "testimony_session"  # the development cookie name
@@ -356,14 +356,14 @@ class Disclosed:
 
 
 def _built(app: FastAPI, actors: dict[str, Actor], body: dict[str, Any]) -> str:
-    """An export asked for, approved, built by the real worker, and its bundle stored."""
+    """An export asked for, approved, and built by the real worker, which stores its bundle."""
     asked = actors["legal_in"].post("/api/v1/exports", json=body)
     assert asked.status_code == 201, asked.text
     export_id: str = asked.json()["id"]
     approved = actors["custodian"].post(f"/api/v1/exports/{export_id}/approve", json={"reason": "Within the purpose."})
     assert approved.status_code == 200, approved.text
     assert Worker(app.state.sessionmaker, app.state.runtime).run_once() is True
-    store_bundle(app, export_id)
+    assert stored_bundle(app, export_id)  # the build sealed its bundle
     return export_id
 
 
