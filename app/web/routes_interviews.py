@@ -142,6 +142,7 @@ def _context(
         "recording": interview.state in {InterviewState.IN_PROGRESS, InterviewState.PAUSED},
         "values": {},
         "saved": False,
+        "reconfirmed": False,
     } | _labels(request)
 
 
@@ -154,9 +155,11 @@ def interview_page(
     session: DbSession,
     runtime: RuntimeDep,
     saved: bool = False,
+    reconfirmed: bool = False,
 ) -> Response:
     """The interview: where it stands, its buttons, the draft, the read-back and the reconfirmation."""
-    context = _context(request, session, runtime, principal, interview_id) | {"saved": saved}
+    context = _context(request, session, runtime, principal, interview_id)
+    context |= {"saved": saved, "reconfirmed": reconfirmed}
     return render.page(request, "interview.html", context)
 
 
@@ -237,4 +240,4 @@ def reconfirm_grants(
     _again(request, _context(request, session, runtime, principal, interview_id), values)
     body: dict[str, Any] = {"outcome": values.get("outcome", ""), "notes": values.get("notes", "").strip() or None}
     reconfirm.reconfirm(session, runtime, principal, interview_id, parse(ReconfirmConsent, **body))
-    return render.redirect(interview_url(interview_id, "reconfirm"))
+    return render.redirect(f"{INTERVIEW.format(interview_id=interview_id)}?reconfirmed=1#reconfirm")

@@ -115,7 +115,7 @@ MATRIX: dict[tuple[str, str], tuple[dict[str, str], dict[str, str]]] = {
     ),
     ("POST", "/interviews/{interview_id}/reconfirm"): (
         {"outcome": "confirmed"},
-        _restricted(_row("403", anon=LOGIN, doc_in="303 /interviews/{id}#reconfirm", doc_out="404")),
+        _restricted(_row("403", anon=LOGIN, doc_in="303 /interviews/{id}?reconfirmed=1#reconfirm", doc_out="404")),
     ),
     ("GET", "/account/password"): ({}, _row("200", anon=LOGIN)),
     ("POST", "/account/password"): (WRONG_PASSWORD, _row("403", anon=LOGIN)),
