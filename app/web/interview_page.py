@@ -78,6 +78,10 @@ FIELD_PLACES: dict[str, tuple[str, str]] = {
     "reason": ("read-back", _("Read-back and confirmation")),
     "outcome": ("reconfirm", _("Reconfirming the use grants")),
     "notes": ("reconfirm", _("Reconfirming the use grants")),
+    "first": ("first-grants", _("First use grants")),
+    "grants": ("first-grants", _("First use grants")),
+    "witness": ("first-grants", _("First use grants")),
+    "receipt": ("first-grants", _("First use grants")),
 }
 
 
@@ -184,3 +188,57 @@ def confirmation(values: Mapping[str, str]) -> dict[str, Any]:
         "read_back_in": values.get("read_back_in", ""),
         "reason": _text(values, "reason"),
     }
+
+
+GRANT_ROWS = 3
+"""Grant cards on the page; a card left without a purpose is left out."""
+
+
+def grants(values: Mapping[str, str], lists: Mapping[str, list[str]]) -> list[dict[str, Any]]:
+    """The grant cards as the API's GrantIn list: per purpose and recipient class, the categories and the
+    disclosure level of each."""
+    found: list[dict[str, Any]] = []
+    for row in range(1, GRANT_ROWS + 1):
+        purpose = values.get(f"grant{row}_purpose", "")
+        if not purpose:
+            continue
+        grant: dict[str, Any] = {
+            "purpose": purpose,
+            "recipient_class": values.get(f"grant{row}_recipient_class", ""),
+            "categories": _many(lists, f"grant{row}_categories"),
+            "disclosure_level": values.get(f"grant{row}_disclosure_level", ""),
+        }
+        places = [p.strip() for p in values.get(f"grant{row}_jurisdictions", "").split(",") if p.strip()]
+        if places:
+            grant["jurisdictions"] = places
+        found.append(grant)
+    return found
+
+
+def first_grants(
+    values: Mapping[str, str], lists: Mapping[str, list[str]], form: tuple[str, str], text_sha256: str, language: str
+) -> dict[str, Any]:
+    """The API's UseConsentCreate body for the interviewee's first use grants, on the form read to them."""
+    body: dict[str, Any] = {
+        "form_id": form[0],
+        "form_version": form[1],
+        "language": language,
+        "text_sha256": text_sha256,
+        "method": "verbal_witnessed",
+        "grants": grants(values, lists),
+    }
+    if _text(values, "witness_name") or _text(values, "witness_role"):
+        body["witness"] = {"name": values.get("witness_name", ""), "role": values.get("witness_role", "")}
+    if values.get("receipt"):
+        body["receipt"] = values["receipt"]
+    return body
+
+
+def reconfirmation(
+    values: Mapping[str, str], lists: Mapping[str, list[str]], first: dict[str, Any] | None
+) -> dict[str, Any]:
+    """The API's ReconfirmConsent body: ``confirmed`` takes nothing else, ``first`` the new record."""
+    body: dict[str, Any] = {"outcome": values.get("outcome", ""), "notes": _text(values, "notes")}
+    if values.get("outcome") == "first":
+        body["first"] = first
+    return body

@@ -16,6 +16,9 @@ from app.access.deps import RuntimeDep
 from app.access.principal import Principal
 from app.audit.unit_of_work import DbSession, UnitOfWorkRoute, audited
 from app.audit.vocabulary import AuditAction
+from app.consent import service as consent
+from app.consent.forms import version_key
+from app.consent.schemas import FormLanguageRead, FormRead
 from app.core.errors import NotFound
 from app.core.pagination import FIRST_PAGE
 from app.interviews import guides, reconfirm, service, service_statements, service_update
@@ -123,6 +126,23 @@ def _draft(session: Session, runtime: Runtime, principal: Principal, interview: 
         return None
 
 
+def _grant_form(request: Request, runtime: Runtime, principal: Principal) -> FormRead | None:
+    """The latest published consent form: its vocabulary of purposes, recipient classes, categories,
+    disclosure levels and receipts."""
+    forms = consent.list_forms(runtime, principal, FIRST_PAGE).items
+    latest = max(forms, key=lambda f: version_key((f.form_id, f.version)), default=None)
+    return None if latest is None else consent.read_form(runtime, principal, latest.form_id, latest.version)
+
+
+def _vocabulary(request: Request, form: FormRead | None) -> FormLanguageRead | None:
+    """The form's labels in the page's language, or in the form's source language."""
+    if form is None:
+        return None
+    wanted = render.language_of(request)
+    found = {lang.code: lang for lang in form.languages}
+    return found.get(wanted) or found.get(form.source_language)
+
+
 def _context(
     request: Request, session: Session, runtime: Runtime, principal: Principal, interview_id: uuid.UUID
 ) -> dict[str, Any]:
@@ -131,7 +151,11 @@ def _context(
     statements = service_statements.list_statements(session, principal, interview.id, FIRST_PAGE).items
     answers = {a.question: a for a in draft.answers} if draft else {}
     staff = render.language_of(request)
+    form = _grant_form(request, runtime, principal)
     return {
+        "grant_form": form,
+        "vocabulary": _vocabulary(request, form),
+        "grant_rows": range(1, ip.GRANT_ROWS + 1),
         "interview": interview,
         "draft": draft,
         "answers": answers,
@@ -143,6 +167,8 @@ def _context(
         "values": {},
         "saved": False,
         "reconfirmed": False,
+        "reference_code": None,
+        "chosen": {},
     } | _labels(request)
 
 
@@ -235,9 +261,25 @@ def reconfirm_grants(
     session: DbSession,
     runtime: RuntimeDep,
     values: Posted,
+    lists: Lists,
 ) -> Response:
-    """At the end: the interviewee confirmed their current use grants as recorded."""
-    _again(request, _context(request, session, runtime, principal, interview_id), values)
-    body: dict[str, Any] = {"outcome": values.get("outcome", ""), "notes": values.get("notes", "").strip() or None}
-    reconfirm.reconfirm(session, runtime, principal, interview_id, parse(ReconfirmConsent, **body))
-    return render.redirect(f"{INTERVIEW.format(interview_id=interview_id)}?reconfirmed=1#reconfirm")
+    """At the end: the interviewee confirmed their current use grants as recorded, or made their first
+    ones. A new record's reference code is shown once, in this answer, and never put in a URL."""
+    context = _context(request, session, runtime, principal, interview_id)
+    kept = {k: v for k, v in values.items() if k != render.CSRF_FIELD}
+    on_error(request, "interview.html", **(context | {"values": kept, "chosen": lists}))
+    first = None
+    if values.get("outcome") == "first":
+        form: FormRead | None = context["grant_form"]
+        language = context["interview"].language
+        texts = {lang.code: lang.texts for lang in form.languages} if form else {}
+        text = next((t.sha256 for t in texts.get(language, []) if t.variant == "main"), "")
+        ref = (form.form_id, form.version) if form else ("", "")
+        first = ip.first_grants(values, lists, ref, text, language)
+    data = parse(ReconfirmConsent, **ip.reconfirmation(values, lists, first))
+    done = reconfirm.reconfirm(session, runtime, principal, interview_id, data)
+    if done.reference_code is None:
+        return render.redirect(f"{INTERVIEW.format(interview_id=interview_id)}?reconfirmed=1#reconfirm")
+    shown = _context(request, session, runtime, principal, interview_id)
+    shown |= {"reconfirmed": True, "reference_code": done.reference_code, "receipt_id": done.consent_ids[0]}
+    return render.page(request, "interview.html", shown)

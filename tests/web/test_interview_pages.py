@@ -190,3 +190,45 @@ def test_a_statement_not_confirmed_by_the_interviewee_is_refused_and_nothing_is_
     assert stale.status_code == 409, stale.text
     assert 'href="#state"' in stale.text
     assert _interview(doc, interview)["state"] == "in_progress"
+
+
+def test_first_use_grants_at_the_end_show_the_reference_code_once_and_link_the_receipt(world: World) -> None:
+    doc, person, interview = _planned(world)
+    assert _move(doc, interview, "start").status_code == 303
+    page = doc.get(f"/interviews/{interview}")
+    assert 'id="grant1_purpose"' in page.text
+    assert not re.search(r'name="grant\d_categories" value="[a-z_]+" checked', page.text)  # nothing ticked
+    fields: dict[str, Any] = {
+        "outcome": "first",
+        "grant1_purpose": "un_fact_finding",
+        "grant1_recipient_class": "un_investigative_bodies",
+        "grant1_categories": ["narrative_general", "alleged_perpetrators"],
+        "grant1_disclosure_level": "pseudonymous",
+        "witness_name": "Witness One",
+        "witness_role": "field coordinator",
+        "receipt": "code_card",
+    }
+    incomplete = _post(doc, f"/interviews/{interview}/reconfirm", {**fields, "grant1_disclosure_level": ""})
+    assert incomplete.status_code == 422
+    assert 'href="#first-grants"' in incomplete.text
+    assert re.search(r'value="alleged_perpetrators" checked', incomplete.text)  # what was entered is kept
+    assert doc.get(f"/api/v1/people/{person}/consents").json()["items"] == []
+
+    made = _post(doc, f"/interviews/{interview}/reconfirm", fields)
+    assert made.status_code == 200, made.text
+    assert_page_headers(made)
+    shown = re.search(r'<p class="code" id="reference-code">([^<]+)</p>', made.text)
+    assert shown is not None
+    (record,) = doc.get(f"/api/v1/people/{person}/consents").json()["items"]
+    assert f'href="/api/v1/consents/{record["id"]}/receipt.html"' in made.text
+    assert [(g["purpose"], g["disclosure_level"]) for g in record["grants"]] == [("un_fact_finding", "pseudonymous")]
+    assert record["receipt"] == "code_card"
+    # The code is not shown again, and the printable receipt prints it only when sent with it.
+    assert shown.group(1) not in doc.get(f"/interviews/{interview}").text
+    printed = doc.get(f"/api/v1/consents/{record['id']}/receipt.html")
+    assert printed.status_code == 200
+    assert shown.group(1) not in printed.text
+    with_code = doc.get(f"/api/v1/consents/{record['id']}/receipt.html", headers={"Reference-Code": shown.group(1)})
+    assert shown.group(1) in with_code.text
+    assert _move(doc, interview, "complete").status_code == 303
+    assert _interview(doc, interview)["reconfirmation"]["outcome"] == "first"
