@@ -82,6 +82,12 @@ FIELD_PLACES: dict[str, tuple[str, str]] = {
     "grants": ("first-grants", _("First use grants")),
     "witness": ("first-grants", _("First use grants")),
     "receipt": ("first-grants", _("First use grants")),
+    "date": ("incidents", _("Incidents")),
+    "violation_types": ("incidents", _("Incidents")),
+    "perpetrators": ("incidents", _("Incidents")),
+    "other_victims": ("incidents", _("Incidents")),
+    "witnesses": ("incidents", _("Incidents")),
+    "referrals": ("referrals", _("Referrals")),
 }
 
 
@@ -242,3 +248,55 @@ def reconfirmation(
     if values.get("outcome") == "first":
         body["first"] = first
     return body
+
+
+REFERRAL_NEEDS = {
+    "psychosocial": _("Psychosocial support"),
+    "medical": _("Medical care"),
+    "legal": _("Legal help"),
+    "shelter": _("Shelter"),
+}
+PRECISIONS = {
+    "day": _("On that day"),
+    "month": _("In that month (give its first day)"),
+    "year": _("In that year (give its first day)"),
+    "approximate": _("Roughly then"),
+}
+
+
+def _people(values: Mapping[str, str], prefix: str) -> dict[str, Any] | None:
+    count, description = _text(values, f"{prefix}_count"), _text(values, f"{prefix}_description")
+    if count is None and description is None:
+        return None
+    return {"count": count, "description": description}
+
+
+def incident(values: Mapping[str, str], lists: Mapping[str, list[str]]) -> dict[str, Any]:
+    """The API's IncidentCreate body: one structured row of what happened, never the narrative."""
+    when: dict[str, Any] = {"from": values.get("incident_from", ""), "precision": values.get("precision", "")}
+    if _text(values, "incident_to"):
+        when["to"] = values["incident_to"].strip()
+    return {
+        "date": when,
+        "place": _text(values, "incident_place"),
+        "violation_types": _many(lists, "violation_types"),
+        "perpetrators": [line.strip() for line in values.get("perpetrators", "").splitlines() if line.strip()],
+        "other_victims": _people(values, "other_victims"),
+        "witnesses": _people(values, "witnesses"),
+    }
+
+
+def referral(values: Mapping[str, str]) -> dict[str, Any]:
+    """The API's InterviewUpdate body adding one referral made."""
+    return {
+        "revision": values.get("revision", ""),
+        "referrals": [{"need": values.get("need", ""), "contact": values.get("contact", "")}],
+    }
+
+
+ATTACHMENT_KINDS = {
+    "photo": _("A photo"),
+    "audio": _("An audio recording"),
+    "video": _("A video recording"),
+    "document": _("A document"),
+}

@@ -21,7 +21,15 @@ from app.consent.forms import version_key
 from app.consent.schemas import FormLanguageRead, FormRead
 from app.core.errors import NotFound
 from app.core.pagination import FIRST_PAGE
-from app.interviews import guides, reconfirm, service, service_statements, service_update
+from app.interviews import (
+    guides,
+    reconfirm,
+    service,
+    service_attachments,
+    service_incidents,
+    service_statements,
+    service_update,
+)
 from app.interviews.schemas import InterviewCreate, InterviewRead, InterviewUpdate, ReconfirmConsent
 from app.interviews.schemas_statements import DraftRead, DraftWrite, GuideRead, StatementConfirm
 from app.interviews.vocabulary import InterviewState
@@ -143,12 +151,21 @@ def _vocabulary(request: Request, form: FormRead | None) -> FormLanguageRead | N
     return found.get(wanted) or found.get(form.source_language)
 
 
-def _context(
+def _attachment_categories(form: FormRead | None, request: Request) -> dict[str, str]:
+    """The categories a file may be filed under, in the consent form's words (the service checks the kind)."""
+    vocabulary = _vocabulary(request, form)
+    labels = {t.id.value: t.label for t in vocabulary.data_categories} if vocabulary else {}
+    return {c.value: labels.get(c.value, c.value) for kind in service_attachments.CATEGORIES.values() for c in kind}
+
+
+def context_of(
     request: Request, session: Session, runtime: Runtime, principal: Principal, interview_id: uuid.UUID
 ) -> dict[str, Any]:
     interview = service.read_interview(session, runtime, principal, interview_id)
     draft = _draft(session, runtime, principal, interview)
     statements = service_statements.list_statements(session, principal, interview.id, FIRST_PAGE).items
+    incidents = service_incidents.list_incidents(session, principal, interview.id, FIRST_PAGE).items
+    attachments = service_attachments.list_attachments(session, principal, interview.id, FIRST_PAGE).items
     answers = {a.question: a for a in draft.answers} if draft else {}
     staff = render.language_of(request)
     form = _grant_form(request, runtime, principal)
@@ -162,6 +179,12 @@ def _context(
         "guide": _guide(runtime, principal, draft),
         "staff_language": staff,
         "statements": statements,
+        "incidents": incidents,
+        "attachments": attachments,
+        "referral_needs": {k: render.gettext(request, v) for k, v in ip.REFERRAL_NEEDS.items()},
+        "precisions": {k: render.gettext(request, v) for k, v in ip.PRECISIONS.items()},
+        "attachment_kinds": {k: render.gettext(request, v) for k, v in ip.ATTACHMENT_KINDS.items()},
+        "attachment_categories": _attachment_categories(form, request),
         "next_version": len(statements) + 1,
         "recording": interview.state in {InterviewState.IN_PROGRESS, InterviewState.PAUSED},
         "values": {},
@@ -184,7 +207,7 @@ def interview_page(
     reconfirmed: bool = False,
 ) -> Response:
     """The interview: where it stands, its buttons, the draft, the read-back and the reconfirmation."""
-    context = _context(request, session, runtime, principal, interview_id)
+    context = context_of(request, session, runtime, principal, interview_id)
     context |= {"saved": saved, "reconfirmed": reconfirmed}
     return render.page(request, "interview.html", context)
 
@@ -205,7 +228,7 @@ def move_interview(
     values: Posted,
 ) -> Response:
     """Start, pause (with the reason), resume, stop at the interviewee's wish, or complete."""
-    _again(request, _context(request, session, runtime, principal, interview_id), values)
+    _again(request, context_of(request, session, runtime, principal, interview_id), values)
     data = parse(InterviewUpdate, **ip.move(values))
     service_update.update_interview(session, runtime, principal, interview_id, data)
     return render.redirect(interview_url(interview_id, "state"))
@@ -222,7 +245,7 @@ def save_draft(
     values: Posted,
 ) -> Response:
     """The whole draft into the server's one draft slot (the autosave slot), replacing what it held."""
-    context = _context(request, session, runtime, principal, interview_id)
+    context = context_of(request, session, runtime, principal, interview_id)
     _again(request, context, values)
     guide: GuideRead | None = context["guide"]
     body: dict[str, Any] = {
@@ -246,7 +269,7 @@ def confirm_statement(
     values: Posted,
 ) -> Response:
     """The draft as read back, confirmed by the interviewee: the next statement version."""
-    _again(request, _context(request, session, runtime, principal, interview_id), values)
+    _again(request, context_of(request, session, runtime, principal, interview_id), values)
     data = parse(StatementConfirm, **ip.confirmation(values))
     service_statements.confirm_statement(session, runtime, principal, interview_id, data)
     return render.redirect(interview_url(interview_id, "read-back"))
@@ -265,7 +288,7 @@ def reconfirm_grants(
 ) -> Response:
     """At the end: the interviewee confirmed their current use grants as recorded, or made their first
     ones. A new record's reference code is shown once, in this answer, and never put in a URL."""
-    context = _context(request, session, runtime, principal, interview_id)
+    context = context_of(request, session, runtime, principal, interview_id)
     kept = {k: v for k, v in values.items() if k != render.CSRF_FIELD}
     on_error(request, "interview.html", **(context | {"values": kept, "chosen": lists}))
     first = None
@@ -280,6 +303,6 @@ def reconfirm_grants(
     done = reconfirm.reconfirm(session, runtime, principal, interview_id, data)
     if done.reference_code is None:
         return render.redirect(f"{INTERVIEW.format(interview_id=interview_id)}?reconfirmed=1#reconfirm")
-    shown = _context(request, session, runtime, principal, interview_id)
+    shown = context_of(request, session, runtime, principal, interview_id)
     shown |= {"reconfirmed": True, "reference_code": done.reference_code, "receipt_id": done.consent_ids[0]}
     return render.page(request, "interview.html", shown)

@@ -232,3 +232,48 @@ def test_first_use_grants_at_the_end_show_the_reference_code_once_and_link_the_r
     assert shown.group(1) in with_code.text
     assert _move(doc, interview, "complete").status_code == 303
     assert _interview(doc, interview)["reconfirmation"]["outcome"] == "first"
+
+
+def test_incidents_referrals_and_the_upload_form(world: World) -> None:
+    doc, _person, interview = _planned(world)
+    assert _move(doc, interview, "start").status_code == 303
+    incident = {
+        "incident_from": "2023-09-01",
+        "incident_to": "2023-10-01",
+        "precision": "month",
+        "incident_place": "The road to the airport",
+        "violation_types": ["arbitrary_detention", "forced_displacement"],
+        "perpetrators": "Men in uniform at a checkpoint\n\nA commander they called by rank",
+        "other_victims_count": "3",
+        "other_victims_description": "Her neighbours",
+        "witnesses_count": "1",
+    }
+    no_type = _post(doc, f"/interviews/{interview}/incidents", {**incident, "violation_types": []})
+    assert no_type.status_code == 422
+    assert 'href="#incidents"' in no_type.text
+    assert 'value="The road to the airport"' in no_type.text
+    added = _post(doc, f"/interviews/{interview}/incidents", incident)
+    assert added.status_code == 303, added.text
+    (row,) = doc.get(f"/api/v1/interviews/{interview}/incidents").json()["items"]
+    read = doc.get(f"/api/v1/incidents/{row['id']}").json()
+    assert read["date"] == {"start": "2023-09-01", "end": "2023-10-01", "precision": "month"}
+    assert read["violation_types"] == ["arbitrary_detention", "forced_displacement"]
+    assert read["perpetrators"] == ["Men in uniform at a checkpoint", "A commander they called by rank"]
+    assert (read["other_victims"], read["other_victims_description"], read["witnesses"]) == (3, "Her neighbours", 1)
+
+    revision = str(_interview(doc, interview)["revision"])
+    referred = _post(
+        doc, f"/interviews/{interview}/referrals", {"revision": revision, "need": "psychosocial", "contact": "Centre"}
+    )
+    assert referred.status_code == 303, referred.text
+    assert [(r["need"], r["contact"]) for r in _interview(doc, interview)["referrals"]] == [("psychosocial", "Centre")]
+    page = doc.get(f"/interviews/{interview}")
+    assert "Psychosocial support: Centre" in page.text
+    assert 'id="incident-rows"' in page.text
+    # The upload form posts to the API's upload route, its CSRF token first (the route reads it there).
+    form = re.search(
+        r'<form method="post" action="([^"]+)" enctype="multipart/form-data"[^>]*>\s*<input ([^>]+)>', page.text
+    )
+    assert form is not None
+    assert form.group(1) == f"/api/v1/interviews/{interview}/attachments"
+    assert 'name="csrf_token"' in form.group(2)

@@ -117,6 +117,14 @@ MATRIX: dict[tuple[str, str], tuple[dict[str, str], dict[str, str]]] = {
         {"outcome": "confirmed"},
         _restricted(_row("403", anon=LOGIN, doc_in="303 /interviews/{id}?reconfirmed=1#reconfirm", doc_out="404")),
     ),
+    ("POST", "/interviews/{interview_id}/incidents"): (
+        {"incident_from": "2023-09-01", "precision": "month", "violation_types": "forced_displacement"},
+        _restricted(_row("403", anon=LOGIN, doc_in="303 /interviews/{id}#incidents", doc_out="404")),
+    ),
+    ("POST", "/interviews/{interview_id}/referrals"): (
+        {"revision": "3", "need": "medical", "contact": "Goris clinic, by phone"},
+        _restricted(_row("403", anon=LOGIN, doc_in="303 /interviews/{id}#referrals", doc_out="404")),
+    ),
     ("GET", "/account/password"): ({}, _row("200", anon=LOGIN)),
     ("POST", "/account/password"): (WRONG_PASSWORD, _row("403", anon=LOGIN)),
     ("GET", "/account/second-factor"): ({}, _row("200", anon=LOGIN)),
