@@ -234,6 +234,26 @@ def move_interview(
     return render.redirect(interview_url(interview_id, "state"))
 
 
+@router.post(f"{INTERVIEW}/checklist")
+@audited(AuditAction.INTERVIEW_UPDATE, "interview", id_param="interview_id")
+def record_checklist(
+    request: Request,
+    interview_id: uuid.UUID,
+    principal: PagePrincipal,
+    session: DbSession,
+    runtime: RuntimeDep,
+    values: Posted,
+    lists: Lists,
+) -> Response:
+    """The do-no-harm checklist of an interview planned without it, before it starts."""
+    context = context_of(request, session, runtime, principal, interview_id)
+    kept = {k: v for k, v in values.items() if k != render.CSRF_FIELD}
+    on_error(request, "interview.html", **(context | {"values": kept, "chosen": lists}))
+    body = {"revision": values.get("revision", ""), "checklist": ip.checklist(values, lists)}
+    service_update.update_interview(session, runtime, principal, interview_id, parse(InterviewUpdate, **body))
+    return render.redirect(interview_url(interview_id, "state"))
+
+
 @router.post(f"{INTERVIEW}/draft")
 @audited(AuditAction.DRAFT_SAVE, "interview", id_param="interview_id")
 def save_draft(

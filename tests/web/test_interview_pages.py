@@ -11,7 +11,7 @@ from typing import Any
 
 from tests.support.actors import Actor
 from tests.support.consent import record_use_consent
-from tests.support.interviews import consenting_person
+from tests.support.interviews import consenting_person, new_interview
 from tests.support.world import World
 from tests.web.test_pages import assert_page_headers
 
@@ -277,3 +277,22 @@ def test_incidents_referrals_and_the_upload_form(world: World) -> None:
     assert form is not None
     assert form.group(1) == f"/api/v1/interviews/{interview}/attachments"
     assert 'name="csrf_token"' in form.group(2)
+
+
+def test_an_interview_planned_without_its_checklist_gets_it_on_its_page_before_it_starts(world: World) -> None:
+    doc = _doc(world)
+    person = consenting_person(doc, world.case_id, world.app)
+    interview = new_interview(doc, person)["id"]
+    page = doc.get(f"/interviews/{interview}")
+    assert "The do-no-harm checklist is not completed" in page.text
+    assert f'action="/interviews/{interview}/checklist"' in page.text
+    refused = _move(doc, interview, "start")
+    assert refused.status_code == 409, refused.text
+    assert 'href="#checklist"' in refused.text
+    assert _interview(doc, interview)["state"] == "planned"
+    fields = {k: v for k, v in plan_fields().items() if k not in {"date", "time", "utc_offset", "language", "place"}}
+    recorded = _post(doc, f"/interviews/{interview}/checklist", {"revision": "1", **fields})
+    assert recorded.status_code == 303, recorded.text
+    assert _interview(doc, interview)["checklist"]["private_setting"] is True
+    assert _move(doc, interview, "start").status_code == 303
+    assert _interview(doc, interview)["state"] == "in_progress"

@@ -117,6 +117,11 @@ MATRIX: dict[tuple[str, str], tuple[dict[str, str], dict[str, str]]] = {
         {"outcome": "confirmed"},
         _restricted(_row("403", anon=LOGIN, doc_in="303 /interviews/{id}?reconfirmed=1#reconfirm", doc_out="404")),
     ),
+    # The world's interview has started: its checklist is part of the record and no longer changes.
+    ("POST", "/interviews/{interview_id}/checklist"): (
+        {"revision": "3", **{k: v for k, v in PLAN.items() if k not in {"date", "time", "utc_offset", "language"}}},
+        _restricted(_row("403", anon=LOGIN, doc_in="409", doc_out="404")),
+    ),
     ("POST", "/interviews/{interview_id}/incidents"): (
         {"incident_from": "2023-09-01", "precision": "month", "violation_types": "forced_displacement"},
         _restricted(_row("403", anon=LOGIN, doc_in="303 /interviews/{id}#incidents", doc_out="404")),
