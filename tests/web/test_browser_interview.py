@@ -12,7 +12,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from fastapi import FastAPI
-from playwright.sync_api import Browser, expect
+from playwright.sync_api import Browser, FilePayload, expect
 
 from app.access.principal import Principal
 from app.access.roles import Role
@@ -108,7 +108,7 @@ def test_a_documenter_runs_an_interview_from_the_checklist_to_completion(
         page.get_by_label("What it is").select_option("document")
         page.get_by_label("Filed under").select_option("evidentiary_documents")
         page.get_by_label("File", exact=True).set_input_files(
-            files=[{"name": "letter.pdf", "mimeType": "application/pdf", "buffer": DOCUMENT}]
+            files=FilePayload(name="letter.pdf", mimeType="application/pdf", buffer=DOCUMENT)
         )
         page.get_by_role("button", name="Upload").click()
         expect(page.locator("body")).to_contain_text(hashlib.sha256(DOCUMENT).hexdigest())
