@@ -29,6 +29,7 @@ from tests.web.test_browser import _artifacts, _page, _scan, chromium, pytestmar
 __all__ = ["chromium", "pytestmark"]  # the browser fixture and the marks, shared with test_browser.py
 
 DOCUMENT = sample("pdf", 20_000)
+NOTES = "Asked for water after the second question."
 ANSWER = "Ночью мы ушли пешком."  # "We left on foot at night", in the interview's language
 
 
@@ -110,11 +111,15 @@ def test_a_documenter_runs_an_interview_from_the_checklist_to_completion(
         page.get_by_label("File", exact=True).set_input_files(
             files=FilePayload(name="letter.pdf", mimeType="application/pdf", buffer=DOCUMENT)
         )
-        page.get_by_role("button", name="Upload").click()
-        expect(page.locator("body")).to_contain_text(hashlib.sha256(DOCUMENT).hexdigest())
-        page.go_back()
-        page.reload()
+        page.get_by_role("button", name="Upload").click()  # with its progress bar: the page's script
         expect(page.locator("#attachment-rows li")).to_have_count(1)
+
+        # The script saves the draft when a changed field is left; the read-back follows it.
+        before = page.locator("#saved-at").inner_text()
+        page.get_by_label("Working notes (free text)").fill(NOTES)
+        page.keyboard.press("Tab")
+        expect(page.locator("#saved-at")).not_to_have_text(before)
+        expect(page.locator("#readback-text")).to_contain_text(NOTES)
 
         # Read back and confirmed; then the reconfirmation; then complete.
         expect(page.locator("#readback-text")).to_contain_text(ANSWER)
@@ -131,9 +136,7 @@ def test_a_documenter_runs_an_interview_from_the_checklist_to_completion(
         assert re.search(r"/interviews/[0-9a-f-]{36}#state$", page.url)  # ids only
         assert page.evaluate("localStorage.length + sessionStorage.length") == 0
         page.context.close()
-    # The upload's answer is the API's JSON, which names no icon: Chromium then asks for /favicon.ico on
-    # its own (a request Playwright does not report), and that 404 is the one console error.
-    assert problems == ["Failed to load resource: the server responded with a status of 404 (Not Found)"]
+    assert problems == []
     assert len(scanned) == 6
 
     (interview,) = api.get(f"/api/v1/people/{person}/interviews").json()["items"]
@@ -143,10 +146,13 @@ def test_a_documenter_runs_an_interview_from_the_checklist_to_completion(
     assert [(r["need"], r["contact"]) for r in read["referrals"]] == [("psychosocial", "Goris centre, by phone")]
     (attachment,) = api.get(f"/api/v1/interviews/{interview['id']}/attachments").json()["items"]
     assert (attachment["kind"], attachment["category"]) == ("document", "evidentiary_documents")
+    facts = api.get(f"/api/v1/attachments/{attachment['id']}").json()
+    assert facts["sha256"] == hashlib.sha256(DOCUMENT).hexdigest()
     (incident,) = api.get(f"/api/v1/interviews/{interview['id']}/incidents").json()["items"]
     assert incident["witnesses"] == 2
     (statement,) = api.get(f"/api/v1/interviews/{interview['id']}/statements").json()["items"]
     content = api.get(f"/api/v1/statements/{statement['id']}").json()
+    assert content["text"] == NOTES  # saved by the script, then read back and confirmed
     assert [(a["question"], a["state"]) for a in content["answers"]] == [
         ("background", "declined"),
         ("events", "answered"),
