@@ -240,9 +240,7 @@ def first_grants(
     return body
 
 
-def reconfirmation(
-    values: Mapping[str, str], lists: Mapping[str, list[str]], first: dict[str, Any] | None
-) -> dict[str, Any]:
+def reconfirmation(values: Mapping[str, str], first: dict[str, Any] | None) -> dict[str, Any]:
     """The API's ReconfirmConsent body: ``confirmed`` takes nothing else, ``first`` the new record."""
     body: dict[str, Any] = {"outcome": values.get("outcome", ""), "notes": _text(values, "notes")}
     if values.get("outcome") == "first":

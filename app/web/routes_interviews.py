@@ -134,7 +134,7 @@ def _draft(session: Session, runtime: Runtime, principal: Principal, interview: 
         return None
 
 
-def _grant_form(request: Request, runtime: Runtime, principal: Principal) -> FormRead | None:
+def _grant_form(runtime: Runtime, principal: Principal) -> FormRead | None:
     """The latest published consent form: its vocabulary of purposes, recipient classes, categories,
     disclosure levels and receipts."""
     forms = consent.list_forms(runtime, principal, FIRST_PAGE).items
@@ -168,7 +168,7 @@ def context_of(
     attachments = service_attachments.list_attachments(session, principal, interview.id, FIRST_PAGE).items
     answers = {a.question: a for a in draft.answers} if draft else {}
     staff = render.language_of(request)
-    form = _grant_form(request, runtime, principal)
+    form = _grant_form(runtime, principal)
     return {
         "grant_form": form,
         "vocabulary": _vocabulary(request, form),
@@ -319,7 +319,7 @@ def reconfirm_grants(
         text = next((t.sha256 for t in texts.get(language, []) if t.variant == "main"), "")
         ref = (form.form_id, form.version) if form else ("", "")
         first = ip.first_grants(values, lists, ref, text, language)
-    data = parse(ReconfirmConsent, **ip.reconfirmation(values, lists, first))
+    data = parse(ReconfirmConsent, **ip.reconfirmation(values, first))
     done = reconfirm.reconfirm(session, runtime, principal, interview_id, data)
     if done.reference_code is None:
         return render.redirect(f"{INTERVIEW.format(interview_id=interview_id)}?reconfirmed=1#reconfirm")
