@@ -82,7 +82,9 @@ def test_a_documenter_runs_an_interview_from_the_checklist_to_completion(
         page.locator("#state_background-declined").check()
         page.locator("#state_events-answered").check()
         page.locator("#answer_events").fill(ANSWER)
-        page.get_by_role("button", name="Save", exact=True).click()
+        page.get_by_role("button", name="Save", exact=True).click()  # sent after any autosave on its way
+        expect(page).to_have_url(re.compile(r"\?saved=1#draft$"))
+        page.wait_for_load_state("load")
         expect(page.locator("#saved-at")).to_contain_text("Saved.")
         expect(page.locator("#state_background-declined")).to_be_checked()
         _scan(page, scanned, shots)
@@ -113,6 +115,7 @@ def test_a_documenter_runs_an_interview_from_the_checklist_to_completion(
         )
         page.get_by_role("button", name="Upload").click()  # with its progress bar: the page's script
         expect(page.locator("#attachment-rows li")).to_have_count(1)
+        page.wait_for_load_state("load")  # the reloaded page's script runs before it listens to typing
 
         # The script saves the draft when a changed field is left; the read-back follows it.
         before = page.locator("#saved-at").inner_text()

@@ -7,7 +7,16 @@
   function autosave(form, status) {
     var dirty = false;
     var saving = false;
+    var submitting = false;
     form.addEventListener("input", function () { dirty = true; });
+    // Save pressed while a save is on its way: the form is sent once that one is done, never beside it.
+    form.addEventListener("submit", function (event) {
+      dirty = false;
+      if (saving) {
+        event.preventDefault();
+        submitting = true;
+      }
+    });
     function save() {
       if (!dirty || saving) { return; }
       dirty = false;
@@ -33,7 +42,10 @@
           dirty = true;
           status.textContent = form.getAttribute("data-not-saved");
         })
-        .then(function () { saving = false; });
+        .then(function () {
+          saving = false;
+          if (submitting) { form.submit(); }
+        });
     }
     form.addEventListener("change", save);
     window.setInterval(save, 30000);
