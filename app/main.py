@@ -55,6 +55,8 @@ from app.web import render as web_render
 from app.web import routes as web_routes
 from app.web import routes_account as web_account_routes
 from app.web import routes_cases as web_case_routes
+from app.web import routes_interview_records as web_interview_record_routes
+from app.web import routes_interviews as web_interview_routes
 from app.web import routes_people as web_people_routes
 
 OPENAPI_URL = "/api/openapi.json"
@@ -132,6 +134,8 @@ def create_app(settings: Settings | None = None, keys: Keys | None = None) -> Fa
     app.include_router(web_account_routes.router)
     app.include_router(web_case_routes.router)
     app.include_router(web_people_routes.router)
+    app.include_router(web_interview_routes.router)
+    app.include_router(web_interview_record_routes.router)
     app.mount(web_render.STATIC_URL, StaticFiles(directory=web_render.STATIC), name="web-static")
     describe_problems(app, PUBLIC_PATHS)
     if settings.development:

@@ -5,6 +5,7 @@ switch and the static assets are public; every other page sends a visitor withou
 from __future__ import annotations
 
 import re
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
@@ -41,6 +42,17 @@ DEFERRAL = {
     "witness_role": "field coordinator",
     "age_years": "40",
     "outcome": "time_to_think",
+}
+PLAN = {
+    "date": (date.today() + timedelta(days=7)).isoformat(),
+    "time": "10:30",
+    "utc_offset": "+04:00",
+    "language": "hy",
+    "private_setting": "yes",
+    "accompanied_by": "alone",
+    "referral_available_locally": "yes",
+    "incident_types": "forced_displacement",
+    "justification": "First account of the displacement; no prior recorded statement.",
 }
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
@@ -79,6 +91,44 @@ MATRIX: dict[tuple[str, str], tuple[dict[str, str], dict[str, str]]] = {
     ("POST", "/people/{person_id}/consent"): (
         DEFERRAL,
         _restricted(_row("403", anon=LOGIN, doc_in="303 /people/{id}/consent?done=1", doc_out="404")),
+    ),
+    # Planning and running an interview: documenters on the team only, like the API.
+    ("GET", "/people/{person_id}/interviews"): ({}, _restricted(_row("403", anon=LOGIN, doc_in="200", doc_out="404"))),
+    ("POST", "/people/{person_id}/interviews"): (
+        PLAN,
+        _restricted(_row("403", anon=LOGIN, doc_in="303 /interviews/{id}", doc_out="404")),
+    ),
+    ("GET", "/interviews/{interview_id}"): ({}, _restricted(_row("403", anon=LOGIN, doc_in="200", doc_out="404"))),
+    # The world's interview is in progress at revision 3: a break.
+    ("POST", "/interviews/{interview_id}/state"): (
+        {"revision": "3", "move": "pause", "break_reason": "Tea"},
+        _restricted(_row("403", anon=LOGIN, doc_in="303 /interviews/{id}#state", doc_out="404")),
+    ),
+    ("POST", "/interviews/{interview_id}/draft"): (
+        {"text": "We left on foot at night, in October, with {who}.", "state_background": "declined"},
+        _restricted(_row("403", anon=LOGIN, doc_in="303 /interviews/{id}?saved=1#draft", doc_out="404")),
+    ),
+    # Its draft (revision 2) corrects version 1: version 2, with the reason.
+    ("POST", "/interviews/{interview_id}/statements"): (
+        {"version": "2", "draft_revision": "2", "read_back_in": "hy", "confirmed": "yes", "reason": "The month"},
+        _restricted(_row("403", anon=LOGIN, doc_in="303 /interviews/{id}#read-back", doc_out="404")),
+    ),
+    ("POST", "/interviews/{interview_id}/reconfirm"): (
+        {"outcome": "confirmed"},
+        _restricted(_row("403", anon=LOGIN, doc_in="303 /interviews/{id}?reconfirmed=1#reconfirm", doc_out="404")),
+    ),
+    # The world's interview has started: its checklist is part of the record and no longer changes.
+    ("POST", "/interviews/{interview_id}/checklist"): (
+        {"revision": "3", **{k: v for k, v in PLAN.items() if k not in {"date", "time", "utc_offset", "language"}}},
+        _restricted(_row("403", anon=LOGIN, doc_in="409", doc_out="404")),
+    ),
+    ("POST", "/interviews/{interview_id}/incidents"): (
+        {"incident_from": "2023-09-01", "precision": "month", "violation_types": "forced_displacement"},
+        _restricted(_row("403", anon=LOGIN, doc_in="303 /interviews/{id}#incidents", doc_out="404")),
+    ),
+    ("POST", "/interviews/{interview_id}/referrals"): (
+        {"revision": "3", "need": "medical", "contact": "Goris clinic, by phone"},
+        _restricted(_row("403", anon=LOGIN, doc_in="303 /interviews/{id}#referrals", doc_out="404")),
     ),
     ("GET", "/account/password"): ({}, _row("200", anon=LOGIN)),
     ("POST", "/account/password"): (WRONG_PASSWORD, _row("403", anon=LOGIN)),
