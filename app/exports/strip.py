@@ -43,11 +43,12 @@ CLEANABLE: dict[str, str] = {
     ft.JPEG: "jpg",
     ft.PNG: "png",
     ft.PDF: "pdf",
-    ft.MP3: "mp3",
-    ft.OGG: "ogg",
 }
 """Media type -> the extension mat2 reads the format from. WAV, MP4, MOV and M4A need ffmpeg, which is not
-installed; HEIC, AAC and WebM are not covered by tests here. All of those are refused."""
+installed; HEIC, AAC and WebM are not covered by tests here. MP3 and Ogg are refused too: mat2 leaves an
+MP3's APEv2 tags and the comments of a second chained Ogg stream, and exiftool does not see them either,
+so a name or a place written there would leave (until audio is rebuilt from its frames alone). All of
+those are refused: excluded from a bundle with the generic reason, never sent unstripped."""
 
 REFUSED = "the file could not be cleaned of its metadata"
 """The one reason given for a refused file: it names neither the format nor what failed."""

@@ -70,8 +70,6 @@ KINDS = [
     ("jpeg", "image/jpeg", "jpg", "JPEG"),
     ("png", "image/png", "png", "PNG"),
     ("pdf", "application/pdf", "pdf", "PDF"),
-    ("mp3", "audio/mpeg", "mp3", "MP3"),
-    ("ogg", "audio/ogg", "ogg", "OPUS"),
 ]
 
 
@@ -117,8 +115,11 @@ def test_the_cleaned_copy_streams_and_the_directory_goes_when_the_reader_fails(t
     assert list(scratch.iterdir()) == []
 
 
-@pytest.mark.parametrize("media_type", ["video/mp4", "audio/wav", "image/heic", "text/plain", "application/zip"])
+@pytest.mark.parametrize(
+    "media_type", ["video/mp4", "audio/wav", "image/heic", "text/plain", "application/zip", "audio/mpeg", "audio/ogg"]
+)
 def test_a_format_not_cleaned_here_is_refused_with_the_generic_reason(scratch: Path, media_type: str) -> None:
+    """Audio among them: mat2 leaves tags exiftool cannot see (an MP3's APEv2, a chained Ogg stream's)."""
     with pytest.raises(StripRefused) as refused:
         strip_bytes(b"\x00" * 64, media_type, root=scratch)
     assert str(refused.value) == REFUSED
@@ -260,4 +261,13 @@ def test_a_file_that_still_names_its_author_after_mat2_is_refused(tmp_path: Path
     original = tagged.drawn("jpeg", tmp_path)
     with pytest.raises(StripRefused), stripped([original], "image/jpeg", root=scratch, mat2=mat2):
         pass
+    assert list(scratch.iterdir()) == []
+
+
+@pytest.mark.parametrize(("kind", "media_type"), [("mp3", "audio/mpeg"), ("ogg", "audio/ogg")])
+def test_tagged_audio_is_refused_not_sent_with_its_tags(
+    tmp_path: Path, scratch: Path, kind: str, media_type: str
+) -> None:
+    with pytest.raises(StripRefused):
+        strip_bytes(_make(kind, tmp_path), media_type, root=scratch)
     assert list(scratch.iterdir()) == []
