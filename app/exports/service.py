@@ -20,7 +20,7 @@ from app.audit import service as audit
 from app.consent import history
 from app.consent.vocabulary import DisclosureLevel
 from app.core.db import changed_rows, db_now, new_id
-from app.core.errors import Conflict
+from app.core.errors import Conflict, ValidationFailed
 from app.core.pagination import FIRST_PAGE, Page, PageRequest, keyset
 from app.crypto import aead
 from app.exports import decisions
@@ -136,6 +136,12 @@ def preview_export(session: Session, runtime: Runtime, principal: Principal, dat
     through the history builder; nothing is stored.
     """
     policy.require(principal, policy.Action.EXPORT_REQUEST)
+    if data.filters.people is not None:
+        # Two previews of named people that differ by one person would tell whether that person consented.
+        raise ValidationFailed(
+            "a preview counts the people of whole cases; a request naming people is shown to custodians instead",
+            fields=["filters.people"],
+        )
     recipient = check_request(session, principal, data)
     entry = history.recipient_of(recipient)
     deny = history.deny_list_of(session)

@@ -207,10 +207,13 @@ def test_preview_counts_people_per_level_and_suppresses_small_counts(d: Desk) ->
     assert named["people"]["named_protected"] is None  # 1: suppressed
     assert named["people"]["pseudonymous"] == 5
     assert d.legal.get("/api/v1/exports").json()["items"] == []  # a preview stores nothing
-    # A handful of people in scope (here one, by name): no count at all, not even a zero.
+    # Naming people is refused: two previews differing by one person would tell whether that person consented.
     alone = d.person(grant())
-    one = d.legal.post("/api/v1/exports/preview", json=d.body(filters={"people": [alone]})).json()
-    assert one == {"people": dict.fromkeys(named["people"]), "excluded": None}
+    one = d.legal.post("/api/v1/exports/preview", json=d.body(filters={"people": [alone]}))
+    assert (one.status_code, one.json()["fields"]) == (422, ["filters.people"]), one.text
+    # A handful of people in scope (here none interviewed then): no count at all, not even a zero.
+    few = d.legal.post("/api/v1/exports/preview", json=d.body(filters={"interviewed_from": "2100-01-01"})).json()
+    assert few == {"people": dict.fromkeys(named["people"]), "excluded": None}
 
 
 def test_an_export_left_waiting_for_a_second_custodian_past_the_deadline_is_rejected(app: FastAPI, d: Desk) -> None:
