@@ -14,9 +14,11 @@ import uuid
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.access import policy
+from app.access.models import CaseMember, User
 from app.access.principal import Principal
 from app.audit import service as audit
 from app.confirmations import service as confirmations
@@ -47,6 +49,16 @@ def reject_export(
     return _decide(session, runtime, principal, export_id, data.reason, approve=False)
 
 
+def requester_entitled(session: Session, row: ExportRequest) -> bool:
+    """The requester is still an active account on the team of every case the export covers: who asked is
+    who downloads, so a lawyer taken off a case meanwhile gets nothing of it."""
+    user = session.get(User, row.requester_id)
+    if user is None or not user.active:
+        return False
+    on = set(session.scalars(select(CaseMember.case_id).where(CaseMember.user_id == row.requester_id)))
+    return all(uuid.UUID(str(case_id)) in on for case_id in row.case_ids)
+
+
 def _record(session: Session, row: ExportRequest, principal: Principal, decision: str, reason: str) -> None:
     assert principal.user_id is not None
     session.add(
@@ -72,6 +84,12 @@ def _decide(
     policy.require_step_up(principal, policy.Action.EXPORT_APPROVE, now)
     if row.requester_id == principal.user_id:
         raise Forbidden("a custodian who did not ask for this export must decide it", code="same_person")
+    if approve and not requester_entitled(session, row):
+        raise Conflict(
+            "the one who asked is no longer active or no longer on every case of this export: it cannot be "
+            "approved (reject it)",
+            code="requester_not_entitled",
+        )
     status = ExportStatus(row.status)
     if status is ExportStatus.REQUESTED:
         _record(session, row, principal, APPROVE if approve else REJECT, reason)

@@ -75,6 +75,11 @@ def test_only_the_requester_downloads(app: FastAPI, d: Desk) -> None:
     assert d.custodians[0].get(f"/api/v1/exports/{export}/bundle").status_code == 403
     assert d.doc.get(f"/api/v1/exports/{export}/bundle").status_code == 403
     assert d.legal.get(f"/api/v1/exports/{export}").json()["downloads"] == 0
+    # The requester, taken off the case, gets nothing of it any more.
+    removed = d.admin.request("DELETE", f"/api/v1/cases/{d.case_id}/members/{d.legal.user_id}")
+    assert removed.status_code == 204, removed.text
+    gone = d.legal.get(f"/api/v1/exports/{export}/bundle")
+    assert (gone.status_code, gone.json()["code"]) == (403, "requester_not_entitled"), gone.text
 
 
 def test_a_download_after_the_period_is_refused(app: FastAPI, d: Desk) -> None:
