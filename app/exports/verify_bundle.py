@@ -266,7 +266,7 @@ def _plain_values(value: Any) -> bool:
 def check_entry(line: bytes) -> tuple[int | None, str | None]:
     try:
         obj = json.loads(line.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):
         return None, "not valid UTF-8 JSON"
     if not isinstance(obj, dict):
         return None, "not a JSON object"
@@ -367,7 +367,7 @@ def _b64(text: object, name: str) -> bytes:
 def _parse_proof(raw: bytes) -> dict[str, Any]:
     try:
         doc = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:  # nesting no proof has
         raise _Malformed("it is not UTF-8 JSON") from exc
     if not isinstance(doc, dict):
         raise _Malformed("it is not a JSON object")
@@ -812,7 +812,7 @@ def _verify(source: _Source, pinned: PinnedKey, report: BundleReport) -> None:
     raw = _read(source, MANIFEST, MAX_MANIFEST)
     try:
         doc = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):  # RecursionError: nesting no manifest has
         report.problems.append("manifest.json is not UTF-8 JSON")
         return
     shipped = _shipped_key(doc, report) if isinstance(doc, dict) else None

@@ -145,3 +145,16 @@ def test_a_zip_put_in_front_of_a_bundle_is_a_problem(tmp_path: Path) -> None:
     report = vb.verify_bundle(crafted, vb.read_key(fingerprint(SIGNER)))
     assert not report.ok
     assert any("bytes no entry accounts for" in p for p in report.problems), report.problems
+
+
+def test_a_deeply_nested_manifest_is_a_problem_not_a_crash(tmp_path: Path) -> None:
+    good = tmp_path / "good.zip"
+    write_bundle(good, SIGNER)
+    crafted = tmp_path / "nested.zip"
+    with zipfile.ZipFile(good) as src, zipfile.ZipFile(crafted, "w", zipfile.ZIP_DEFLATED) as out:
+        for item in src.infolist():
+            data = b"[" * 100_000 + b"]" * 100_000 if item.filename == "manifest.json" else src.read(item)
+            out.writestr(item.filename, data)
+    report = vb.verify_bundle(crafted, vb.read_key(fingerprint(SIGNER)))
+    assert not report.ok
+    assert "manifest.json is not UTF-8 JSON" in report.problems
