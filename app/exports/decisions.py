@@ -6,6 +6,10 @@ the request's maximum, at which ``decide()`` allows it; a category allowed at no
 gets one level, the most protective of those, and then only the categories ``decide()`` allows at that very
 level go (an identity allowed named but a narrative only pseudonymous: the narrative goes, pseudonymous, and
 the identity stays). The caller memoises nothing across builds.
+
+Identity documents (a passport scan, say) go only at a named level: ``decide()`` keeps identity, contact
+and recordings of the person to named levels, and a document that names the person cannot be pseudonymous
+or de-identified either, whatever a grant says.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from app.consent.decision import Decision, decide
 from app.consent.decision_inputs import ConsentHistory, DenyList, Recipient
 from app.consent.vocabulary import (
     DISCLOSURE_MOST_PROTECTIVE_FIRST,
+    DataCategory,
     DisclosureLevel,
     is_more_protective,
     most_protective,
@@ -33,6 +38,14 @@ class PersonDisclosure:
 
 Decider = Callable[[str, DisclosureLevel], Decision]
 
+NAMED_ONLY = frozenset({DataCategory.IDENTITY_DOCUMENTS.value})
+"""Categories that leave only at a named level, beyond those decide() keeps there."""
+_NAMED = frozenset({DisclosureLevel.NAMED_PUBLIC, DisclosureLevel.NAMED_PROTECTED})
+
+
+def _may(category: str, level: DisclosureLevel) -> bool:
+    return category not in NAMED_ONLY or level in _NAMED
+
 
 def levels_up_to(maximum: DisclosureLevel) -> tuple[DisclosureLevel, ...]:
     """The levels no more revealing than ``maximum``, most revealing first."""
@@ -46,7 +59,7 @@ def disclosure(decider: Decider, categories: Sequence[str], maximum: DisclosureL
     levels = levels_up_to(maximum)
     best: list[DisclosureLevel] = []
     for category in categories:
-        allowed = next((level for level in levels if decider(category, level).allowed), None)
+        allowed = next((lv for lv in levels if _may(category, lv) and decider(category, lv).allowed), None)
         if allowed is not None:
             best.append(allowed)
     if not best:
@@ -55,6 +68,8 @@ def disclosure(decider: Decider, categories: Sequence[str], maximum: DisclosureL
     going: list[str] = []
     grants: set[str] = set()
     for category in categories:
+        if not _may(category, level):
+            continue
         decision = decider(category, level)
         if decision.allowed:
             going.append(category)

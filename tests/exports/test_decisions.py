@@ -1,6 +1,7 @@
 """One level per person, by property: for any answers decide() could give per category and level, the person
 gets the most protective of the best levels their categories allow (capped by the maximum), and exactly the
-categories allowed at that level go; nothing allowed means the person is left out."""
+categories allowed at that level go; nothing allowed means the person is left out. Identity documents count
+only at a named level."""
 
 from __future__ import annotations
 
@@ -12,6 +13,12 @@ from app.consent.vocabulary import DISCLOSURE_MOST_PROTECTIVE_FIRST, DataCategor
 from app.exports.decisions import disclosure, levels_up_to
 
 RANK = {level: i for i, level in enumerate(DISCLOSURE_MOST_PROTECTIVE_FIRST)}
+NAMED = {DisclosureLevel.NAMED_PUBLIC, DisclosureLevel.NAMED_PROTECTED}
+
+
+def _counts(category: str, level: DisclosureLevel) -> bool:
+    """A passport scan names the person at any level: it goes named or not at all."""
+    return category != DataCategory.IDENTITY_DOCUMENTS.value or level in NAMED
 CATEGORIES = st.lists(st.sampled_from([c.value for c in DataCategory]), min_size=1, max_size=6, unique=True)
 LEVELS = st.sampled_from(list(DisclosureLevel))
 Table = dict[tuple[str, DisclosureLevel], bool]
@@ -56,7 +63,7 @@ def test_one_level_per_person_matches_the_reference(
     allowed_up_to_max = [lv for lv in DisclosureLevel if RANK[lv] <= RANK[maximum]]
     best = {}
     for c in categories:
-        ok = [lv for lv in allowed_up_to_max if table[(c, lv)]]
+        ok = [lv for lv in allowed_up_to_max if table[(c, lv)] and _counts(c, lv)]
         if ok:
             best[c] = max(ok, key=RANK.__getitem__)
     assert all(RANK[lv] <= RANK[maximum] for _, lv in asked)  # never asks above the maximum
@@ -64,7 +71,7 @@ def test_one_level_per_person_matches_the_reference(
         assert got is None
         return
     level = min(best.values(), key=RANK.__getitem__)
-    going = tuple(c for c in categories if table[(c, level)])
+    going = tuple(c for c in categories if table[(c, level)] and _counts(c, level))
     assert got is not None
     assert got.level is level
     assert got.categories == going
