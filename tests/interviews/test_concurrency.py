@@ -143,7 +143,7 @@ def test_redactions_of_one_statement_at_once_land_as_versions_in_order_or_are_re
     body = {"version": 1, "draft_revision": 1, "confirmed_by_interviewee": True, "read_back_in": "hy"}
     statement = doc.post(f"/api/v1/interviews/{started['id']}/statements", json=body).json()
     path = f"/api/v1/interviews/{started['id']}/redactions"
-    redacted = ["On […] we were taken", "[…] taken at dawn […]", "On 3 October […] Hadrut.", "[…] the school […]"]
+    redacted = ["On […] we were taken […]", "[…] taken at dawn […]", "On 3 October […] Hadrut.", "[…] the school […]"]
     bodies = [{"statement_version_id": statement["id"], "text": t} for t in redacted]
     answers = at_once([_post(tab, path, b) for tab, b in zip(_tabs(doc, url, 4), bodies, strict=True)])
     assert {r.status_code for r in answers} <= {201, 409}, [r.text for r in answers]
