@@ -19,6 +19,8 @@ NAMED = {DisclosureLevel.NAMED_PUBLIC, DisclosureLevel.NAMED_PROTECTED}
 def _counts(category: str, level: DisclosureLevel) -> bool:
     """A passport scan names the person at any level: it goes named or not at all."""
     return category != DataCategory.IDENTITY_DOCUMENTS.value or level in NAMED
+
+
 CATEGORIES = st.lists(st.sampled_from([c.value for c in DataCategory]), min_size=1, max_size=6, unique=True)
 LEVELS = st.sampled_from(list(DisclosureLevel))
 Table = dict[tuple[str, DisclosureLevel], bool]
