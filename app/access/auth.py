@@ -104,7 +104,8 @@ def _rows(result: object) -> int:
     return int(getattr(result, "rowcount", 0) or 0)
 
 
-def _case_ids(session: Session, user_id: uuid.UUID) -> frozenset[uuid.UUID]:
+def case_ids_of(session: Session, user_id: uuid.UUID) -> frozenset[uuid.UUID]:
+    """The cases whose team the user is on."""
     return frozenset(session.scalars(select(CaseMember.case_id).where(CaseMember.user_id == user_id)))
 
 
@@ -222,7 +223,7 @@ def _principal_for(
     return Principal(
         user_id=user.id,
         roles=roles,
-        case_ids=_case_ids(session, user.id),
+        case_ids=case_ids_of(session, user.id),
         via=via,
         session_id=session_id,
         token_id=token.id if token else None,

@@ -13,6 +13,7 @@ line may do at once.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, TypeVar
@@ -330,6 +331,13 @@ def withdrawal_needs_step_up(principal: Principal, case_id: uuid.UUID) -> bool:
 def may_join_team(roles: frozenset[Role]) -> bool:
     """Only roles that reach content through a case team join one (documenters, legal, custodians)."""
     return bool(roles & CONTENT_ROLES)
+
+
+def require_on_every_case(principal: Principal, case_ids: Iterable[object]) -> None:
+    """A requester acts on what they asked for only while still on the team of every case it covers (a
+    lawyer taken off a case gets nothing more of it): 403 ``requester_not_entitled``."""
+    if not principal.is_system and not all(uuid.UUID(str(c)) in principal.case_ids for c in case_ids):
+        raise Forbidden("you are no longer on every case of this export", code="requester_not_entitled")
 
 
 def may_interview(roles: frozenset[Role]) -> bool:

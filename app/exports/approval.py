@@ -14,11 +14,10 @@ import uuid
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.access import policy
-from app.access.models import CaseMember, User
+from app.access import auth, policy
+from app.access.models import User
 from app.access.principal import Principal
 from app.audit import service as audit
 from app.confirmations import service as confirmations
@@ -55,7 +54,7 @@ def requester_entitled(session: Session, row: ExportRequest) -> bool:
     user = session.get(User, row.requester_id)
     if user is None or not user.active:
         return False
-    on = set(session.scalars(select(CaseMember.case_id).where(CaseMember.user_id == row.requester_id)))
+    on = auth.case_ids_of(session, row.requester_id)
     return all(uuid.UUID(str(case_id)) in on for case_id in row.case_ids)
 
 

@@ -26,7 +26,7 @@ from app.access.principal import Principal
 from app.audit import service as audit
 from app.consent import history
 from app.core.db import changed_rows, db_now, on_failure
-from app.core.errors import Conflict, Forbidden, NotFound
+from app.core.errors import Conflict, NotFound
 from app.crypto import aead
 from app.crypto.errors import DecryptionFailed
 from app.exports import recheck, service, stored
@@ -72,8 +72,7 @@ def download(
     audit.touch(session, resource_id=row.id)
     if row.requester_id != principal.user_id:
         raise NotFound  # only the one who asked: a custodian or another lawyer is told nothing more
-    if not all(uuid.UUID(str(case_id)) in principal.case_ids for case_id in row.case_ids):
-        raise Forbidden("you are no longer on every case of this export", code="requester_not_entitled")
+    policy.require_on_every_case(principal, row.case_ids)
     status = ExportStatus(row.status)
     if status is ExportStatus.STALE:
         raise Conflict("consent changed since this export was built: ask for it again", code="stale")
