@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import re
 import secrets
@@ -34,6 +35,12 @@ from app.interviews import filetypes as ft
 
 MAT2 = "/usr/bin/mat2"
 EXIFTOOL = "/usr/bin/exiftool"
+PRLIMIT = "/usr/bin/prlimit"
+MEMORY_LIMIT = 3 * 1024**3
+"""Bytes of address space a tool may map: a decompression bomb fails instead of taking the worker's memory."""
+GROWTH = 4
+"""How many times its input a file a tool writes may be (plus ``GROWTH_FLOOR``): a file that balloons fails."""
+GROWTH_FLOOR = 64 * 1024**2
 SCRATCH_ROOT = Path("/dev/shm")  # noqa: S108 - a private 0700 directory under it, checked memory-backed
 PREFIX = "testimony-strip-"
 TIMEOUT = 120.0
@@ -116,8 +123,9 @@ def stripped(
     try:
         item = workdir / f"item.{extension}"
         _write(item, chunks)
-        _run(_mat2_command(mat2, item), workdir, timeout)
-        if _left_behind(item, workdir, timeout):
+        limits = _limits(item.stat().st_size, timeout)
+        _run([*limits, *_mat2_command(mat2, item)], workdir, timeout)
+        if _left_behind(item, workdir, timeout, limits):
             raise StripRefused
         try:
             cleaned = open(item, "rb")  # closed below, before the directory goes
@@ -146,9 +154,23 @@ def _mat2_command(mat2: str, item: Path) -> list[str]:
     return [mat2, "--inplace", item.name]
 
 
-def _left_behind(item: Path, workdir: Path, timeout: float) -> bool:
+def _limits(size: int, timeout: float) -> list[str]:
+    """``prlimit`` before a tool: bounded memory, file size and CPU time, and no core dump (a core file of a
+    tool that crashed would hold the plaintext it was cleaning, on disk). ``prlimit`` sets the limits on
+    itself and then executes the tool, so the tool keeps its process and process group."""
+    return [
+        PRLIMIT,
+        f"--as={MEMORY_LIMIT}",
+        f"--fsize={GROWTH * size + GROWTH_FLOOR}",
+        f"--cpu={max(1, math.ceil(timeout))}",
+        "--core=0",
+        "--",
+    ]
+
+
+def _left_behind(item: Path, workdir: Path, timeout: float, limits: list[str]) -> bool:
     """Whether exiftool still finds a tag naming a person, a place or a device in the cleaned file."""
-    out = _run([EXIFTOOL, "-j", "-a", "-G1", item.name], workdir, timeout, capture=True)
+    out = _run([*limits, EXIFTOOL, "-j", "-a", "-G1", item.name], workdir, timeout, capture=True)
     try:
         found = json.loads(out)
     except ValueError:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -270,4 +271,28 @@ def test_tagged_audio_is_refused_not_sent_with_its_tags(
 ) -> None:
     with pytest.raises(StripRefused):
         strip_bytes(_make(kind, tmp_path), media_type, root=scratch)
+    assert list(scratch.iterdir()) == []
+
+
+def test_the_tools_run_with_bounded_memory_file_size_and_cpu_and_no_core_dump(tmp_path: Path, scratch: Path) -> None:
+    report = tmp_path / "limits"
+    mat2 = _stand_in(tmp_path, f"cat /proc/self/limits > {report}.tmp && mv {report}.tmp {report}")
+    data = b"\xff\xd8\xff" + b"\0" * 1000
+    with contextlib.suppress(StripRefused), stripped([data], "image/jpeg", root=scratch, timeout=30, mat2=mat2):
+        pass
+    limits = {line[:26].strip(): line[26:].split() for line in report.read_text(encoding="utf-8").splitlines()[1:]}
+    assert limits["Max core file size"][:2] == ["0", "0"]
+    assert limits["Max address space"][:2] == [str(strip.MEMORY_LIMIT)] * 2
+    assert limits["Max file size"][:2] == [str(strip.GROWTH * len(data) + strip.GROWTH_FLOOR)] * 2
+    assert limits["Max cpu time"][:2] == ["30", "30"]
+    assert list(scratch.iterdir()) == []
+
+
+def test_a_tool_writing_past_its_file_size_bound_is_refused_and_leaves_nothing(
+    tmp_path: Path, scratch: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(strip, "GROWTH_FLOOR", 4096)
+    mat2 = _stand_in(tmp_path, "head -c 1000000 /dev/zero > item.jpg")  # a file that balloons
+    with pytest.raises(StripRefused), stripped([b"\xff\xd8\xff"], "image/jpeg", root=scratch, mat2=mat2):
+        pass
     assert list(scratch.iterdir()) == []
