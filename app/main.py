@@ -39,6 +39,7 @@ from app.core.limits import install_body_limits
 from app.core.openapi import describe_problems
 from app.exports import routes as export_routes
 from app.exports import routes_downloads as download_routes
+from app.exports import routes_review as export_review_routes
 from app.interviews import guides
 from app.interviews import routes as interview_routes
 from app.interviews import routes_attachments as attachment_routes
@@ -124,6 +125,7 @@ def create_app(settings: Settings | None = None, keys: Keys | None = None) -> Fa
     app.include_router(interview_routes.router)
     app.include_router(attachment_routes.router)
     app.include_router(statement_routes.router)
+    app.include_router(export_review_routes.router)  # before /redactions/{redaction_id}
     app.include_router(redaction_routes.router)
     app.include_router(recipient_routes.router)
     app.include_router(export_routes.router)

@@ -6,6 +6,11 @@ The first approval of a two-custodian export moves it to ``awaiting_second_appro
 the registered confirmation kind ``export.second_approval``: the engine (app/confirmations) then refuses the
 first approver, decides once under a row lock and expires the request after its deadline, which rejects the
 export. The approval that completes it enqueues the build job in the same transaction.
+
+Each approving custodian must first have reviewed (``GET /api/v1/exports/{id}/review``) every redaction the
+export's de-identified narratives would use now (409 ``redactions_not_reviewed``, naming the redactions' ids);
+the approval that lets the export go checks this for every custodian who approved it, and pins those
+redactions to the export (``narratives.pin``): the build sends them, never a later one.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import uuid
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.access import auth, policy
@@ -24,7 +30,7 @@ from app.confirmations import service as confirmations
 from app.confirmations.models import Confirmation
 from app.core.db import db_now, new_id, on_failure
 from app.core.errors import Conflict, Forbidden
-from app.exports import jobs
+from app.exports import jobs, narratives
 from app.exports.models import ExportApproval, ExportRequest
 from app.exports.schemas import ExportDecision, ExportRead, ExportStatus
 from app.exports.service import move, read
@@ -73,6 +79,32 @@ def _record(session: Session, row: ExportRequest, principal: Principal, decision
     session.flush()
 
 
+def _reviewed(session: Session, runtime: Runtime, row: ExportRequest, principal: Principal) -> narratives.Outlook:
+    """What the export would send now, once every custodian approving it has reviewed each redaction its
+    de-identified narratives would use (409 ``redactions_not_reviewed`` naming the redactions' ids otherwise)."""
+    assert principal.user_id is not None
+    seen = narratives.outlook(session, runtime, row)
+    used = seen.redaction_ids()
+    if missing := narratives.unreviewed(session, row.id, principal.user_id, used):
+        raise Conflict(
+            f"review the redacted text this export would send (GET /api/v1/exports/{row.id}/review), then approve",
+            code="redactions_not_reviewed",
+            redactions=[str(r) for r in missing],
+        )
+    earlier = session.scalars(
+        select(ExportApproval.decided_by).where(ExportApproval.export_id == row.id, ExportApproval.decision == APPROVE)
+    )
+    for custodian in earlier:
+        if missing := narratives.unreviewed(session, row.id, custodian, used):
+            raise Conflict(
+                "the custodian who approved first has not reviewed every redaction this export would now send: "
+                f"they review it (GET /api/v1/exports/{row.id}/review) before it can be approved",
+                code="redactions_not_reviewed",
+                redactions=[str(r) for r in missing],
+            )
+    return seen
+
+
 def _decide(
     session: Session, runtime: Runtime, principal: Principal, export_id: uuid.UUID, reason: str, *, approve: bool
 ) -> ExportRead:
@@ -91,11 +123,13 @@ def _decide(
         )
     status = ExportStatus(row.status)
     if status is ExportStatus.REQUESTED:
+        seen = _reviewed(session, runtime, row, principal) if approve else None
         _record(session, row, principal, APPROVE if approve else REJECT, reason)
-        if not approve:
+        if seen is None:
             move(session, row, ExportStatus.REJECTED, was=status)
         elif row.approvals_needed == 1:
             move(session, row, ExportStatus.APPROVED, was=status)
+            narratives.pin(session, row.id, seen)
             jobs.enqueue(session, row.id, now)
         else:
             move(session, row, ExportStatus.AWAITING_SECOND_APPROVAL, was=status)
@@ -109,16 +143,18 @@ def _decide(
             # Past its deadline: the refusal still closes it (and so rejects the export).
             on_failure(session, lambda s: confirmations.close_expired(s, now))
             raise Conflict("the wait for a second custodian has expired: the export must be asked for again")
+        seen = _reviewed(session, runtime, row, principal) if approve else None
         # The engine refuses the custodian who approved first, and decides once.
         confirmations.decide_confirmation(
             session, runtime, principal, waiting[0].id, approve, action=policy.Action.EXPORT_APPROVE
         )
-        if not approve:
+        if seen is None:
             move(session, row, ExportStatus.REJECTED, was=status)
         else:
             session.refresh(row)
             if ExportStatus(row.status) is not ExportStatus.APPROVED:
                 raise Conflict("this export changed while it waited for a second custodian")
+            narratives.pin(session, row.id, seen)
         _record(session, row, principal, APPROVE if approve else REJECT, reason)
         return read(session, row)
     raise Conflict(f"this export is {status.value}: it is not waiting for a decision")

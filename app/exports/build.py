@@ -6,7 +6,7 @@ People are decided in small batches, one transaction each, each person under the
 commits first is in the history the build reads, and one that waits commits after the person's ledger row,
 which then stands for a recall. A person whose ledger row exists from an attempt that died is not decided
 again, so the effects happen once. The bundle itself is written by ``write_bundle`` (``app.exports.writer``)
-in the last transaction: a ready export has its ledger, its counts and its sealed bundle.
+in the last transaction: a ready export has its ledger, its counts, its sealed bundle and its feedback tasks.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from app.audit.vocabulary import AuditAction
 from app.consent import history
 from app.consent.vocabulary import DisclosureLevel
 from app.core.db import db_now, new_id, unit_of_work
-from app.exports import decisions, jobs, writer
+from app.exports import decisions, feedback, jobs, writer
 from app.exports.models import DisclosureEntry, ExportRequest
 from app.exports.schemas import ExportStatus
 from app.exports.scope import people_in_scope
@@ -154,6 +154,8 @@ def _finish(factory: sessionmaker[Session], runtime: Runtime, mine: jobs.Claim, 
             excluded_count=max(in_scope - len(entries), 0),
             level_counts=dict(sorted(levels.items())),
         )
+        # Each person whose records the approval let go is to be told (one task each): a ready export has them.
+        feedback.open_approval_tasks(s, runtime, export.id)
         jobs.finish(s, mine, jobs.JobState.DONE, db_now(s))
         audit.append(s, _trail(export.id), audit.Outcome.ALLOWED)
 

@@ -4,7 +4,8 @@ The build hands each person's ledger row (their one level and the categories ``d
 Their documents are opened through the domains' doors (``people.records.open_column``, the interviews',
 statements', redactions' and incidents' ``*_for_export``) and each goes through ``levels.for_level``, so only
 fields of an allowed category leave, internal ids become the export's opaque ids, and at ``deidentified``
-only structured fields go, with the narrative taken from the statement's latest redaction. An interview's
+only structured fields go, with the narrative taken from the redaction the approval pinned for the statement
+version (``narratives.pinned``; none pinned: no narrative). An interview's
 material is asked of ``decide()`` again with the interview as its source (``reconfirm.source_of``): an
 interview the interviewee stopped, and did not reconfirm after, sends nothing.
 """
@@ -22,11 +23,11 @@ from sqlalchemy.orm import Session
 from app.consent.categories import category_of
 from app.consent.decision_inputs import Source
 from app.consent.vocabulary import DisclosureLevel
-from app.exports import levels
+from app.exports import levels, narratives
 from app.exports.files import Planned, described
 from app.exports.levels import OpaqueIds
 from app.interviews import reconfirm, service_incidents, service_redactions, service_statements
-from app.interviews.models import Incident, Interview, Redaction, StatementVersion
+from app.interviews.models import Incident, Interview, StatementVersion
 from app.interviews.records import open_details
 from app.people.models import Person
 from app.people.records import open_column
@@ -78,15 +79,6 @@ def _latest_statement(session: Session, interview: Interview) -> StatementVersio
     ).first()
 
 
-def _latest_redaction(session: Session, statement: StatementVersion) -> Redaction | None:
-    return session.scalars(
-        select(Redaction)
-        .where(Redaction.statement_version_id == statement.id)
-        .order_by(Redaction.number.desc())
-        .limit(1)
-    ).first()
-
-
 def _interview(
     session: Session,
     runtime: Runtime,
@@ -96,6 +88,7 @@ def _interview(
     ids: OpaqueIds,
     planned: list[Planned],
     whole: list[WholeStatement],
+    export_id: uuid.UUID,
 ) -> dict[str, Any] | None:
     out: dict[str, Any] = {"interview": ids.of(interview.id)}
     details = open_details(session, runtime.keys, interview).model_dump(mode="json")
@@ -114,7 +107,7 @@ def _interview(
             )
             part["file"] = name
         if level is DisclosureLevel.DEIDENTIFIED:
-            redaction = _latest_redaction(session, statement)
+            redaction = narratives.pinned(session, export_id, statement.id)
             if redaction is not None:
                 redacted = service_redactions.redaction_for_export(session, runtime, redaction).model_dump(mode="json")
                 narrative = levels.allowed_fields("redactions", "content", redacted, cats)
@@ -148,6 +141,8 @@ def record_of(
     allowed_for: AllowedFor,
     ids: OpaqueIds,
     pseudonym: str | None,
+    *,
+    export_id: uuid.UUID,
 ) -> Record:
     """The person's record at their level, of their allowed categories; ``pseudonym`` names them at
     ``pseudonymous`` (nothing names them at ``deidentified``; their identity, when allowed, at the named levels)."""
@@ -171,7 +166,7 @@ def record_of(
         cats = [c for c in allowed_for(reconfirm.source_of(session, interview)) if c in categories]
         if not cats:
             continue
-        if shaped := _interview(session, runtime, interview, level, cats, ids, planned, whole):
+        if shaped := _interview(session, runtime, interview, level, cats, ids, planned, whole, export_id):
             told.append(shaped)
             went.update(cats)
     if told:

@@ -168,3 +168,33 @@ class DisclosureFeedback(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     closed_by: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("users.id"), default=None)
+
+
+class RedactionReview(Base):
+    """A custodian read, for this export, the redacted text of a statement it would send at ``deidentified``
+    (``GET /api/v1/exports/{id}/review``). Approving needs one for every redaction the export uses, by the
+    custodian who approves."""
+
+    __tablename__ = "export_redaction_reviews"
+    __table_args__ = ({"info": {"append_only": True}},)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    export_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("export_requests.id"), index=True)
+    redaction_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("redactions.id"), index=True)
+    reviewed_by: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("users.id"))
+    reviewed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class RedactionPin(Base):
+    """The redaction an approved export sends as a statement version's narrative at ``deidentified``: fixed by
+    the approval that let the export go, after every approving custodian reviewed it. The build sends it and
+    never a later one; a statement version with no pin sends no narrative."""
+
+    __tablename__ = "export_redaction_pins"
+    __table_args__ = (UniqueConstraint("export_id", "statement_version_id"), {"info": {"append_only": True}})
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    export_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("export_requests.id"), index=True)
+    statement_version_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("statement_versions.id"))
+    redaction_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("redactions.id"))
+    pinned_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -11,6 +11,7 @@ from pydantic import Field, StringConstraints, model_validator
 
 from app.consent.vocabulary import DataCategory, DisclosureLevel, Purpose
 from app.core.schemas import Input, NonBlank, Output
+from app.interviews.schemas_redactions import RedactedAnswerRecord
 from app.interviews.vocabulary import ViolationType
 
 
@@ -181,3 +182,47 @@ class DisclosureFeedbackRead(Output):
     reason: str
     due_on: date
     state: FeedbackState
+
+
+class NarrativeWaiting(Output):
+    """A statement version whose narrative an export would send at ``deidentified``: ids and the person's
+    pseudonym code."""
+
+    interview_id: uuid.UUID
+    statement_version_id: uuid.UUID
+    statement_version: int
+    person_code: str
+
+
+class NarrativeReview(NarrativeWaiting):
+    """The redacted narrative that would leave for it, as a custodian reviews it."""
+
+    redaction_id: uuid.UUID
+    redaction_number: int
+    text: str | None
+    answers: list[RedactedAnswerRecord]
+
+
+class ExportReviewRead(Output):
+    """What an export waiting for a decision would send if built now, for the custodian who decides it."""
+
+    export_id: uuid.UUID
+    status: ExportStatus
+    purpose: Purpose
+    counts: PreviewRead
+    """People per level and people excluded, against the grants as they stand (small counts suppressed)."""
+    grant_ids: list[str]
+    """The use grants the disclosure would rely on (ids only)."""
+    narratives: list[NarrativeReview]
+    """Each narrative that would leave at ``deidentified``, as its redaction: approving needs your review of each."""
+    without_redaction: list[NarrativeWaiting]
+    """Statements whose narrative would leave at ``deidentified`` but have no redaction yet: the narrative will
+    not leave."""
+
+
+class RedactionNeeded(NarrativeWaiting):
+    """An interview whose latest statement version waiting export requests need as a de-identified narrative,
+    with no redaction of that version yet: ids and the person's pseudonym code, never content."""
+
+    case_id: uuid.UUID
+    export_ids: list[uuid.UUID]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select, update
@@ -18,12 +19,15 @@ from app.access import policy
 from app.access.principal import Principal
 from app.audit import service as audit
 from app.consent import history
+from app.consent.decision_inputs import ConsentHistory
+from app.consent.decision_inputs import Recipient as RecipientEntry
 from app.consent.vocabulary import DisclosureLevel
 from app.core.db import changed_rows, db_now, new_id
 from app.core.errors import Conflict, ValidationFailed
 from app.core.pagination import FIRST_PAGE, Page, PageRequest, keyset
 from app.crypto import aead
 from app.exports import decisions
+from app.exports.decisions import PersonDisclosure
 from app.exports.models import ExportApproval, ExportRequest
 from app.exports.schemas import SMALL, ApprovalRead, ExportCreate, ExportFilters, ExportRead, ExportStatus, PreviewRead
 from app.exports.scope import approvals_needed, check_request, people_in_scope
@@ -128,12 +132,40 @@ def _shown(count: int) -> int | None:
     return None if 0 < count < SMALL else count
 
 
-def preview_export(session: Session, runtime: Runtime, principal: Principal, data: ExportCreate) -> PreviewRead:
-    """What a request would yield now: people per level and people excluded, counts from 1 to 4 suppressed,
-    and every count when fewer than 5 people are in scope.
+def disclosures(
+    session: Session,
+    runtime: Runtime,
+    person_ids: Sequence[uuid.UUID],
+    purpose: str,
+    entry: RecipientEntry,
+    categories: Sequence[str],
+    maximum: DisclosureLevel,
+) -> Iterator[tuple[Person, ConsentHistory, PersonDisclosure | None]]:
+    """Each person's one level and what would go at it now, as the build decides (decide() per category, at
+    the database clock); None for a person with nothing they allow wanted."""
+    deny = history.deny_list_of(session)
+    now = db_now(session)
+    for person_id in person_ids:
+        person = session.get(Person, person_id)
+        assert person is not None
+        hist = history.history_of(session, runtime, person)
+        decider = decisions.decider_for(hist, purpose, entry, now, deny)
+        yield person, hist, decisions.disclosure(decider, categories, maximum)
 
-    The same decision as the build (decide() per category, one level per person, at the database clock),
-    through the history builder; nothing is stored.
+
+def counted(levels: Counter[DisclosureLevel], excluded: int, in_scope: int) -> PreviewRead:
+    """People per level and people excluded, counts from 1 to 4 suppressed, and every count when fewer than 5
+    people are in scope."""
+    if in_scope < SMALL:
+        # A handful of people (or one named person) in scope: even a zero would say who allowed what.
+        return PreviewRead(people=dict.fromkeys(DisclosureLevel), excluded=None)
+    return PreviewRead(people={level: _shown(levels[level]) for level in DisclosureLevel}, excluded=_shown(excluded))
+
+
+def preview_export(session: Session, runtime: Runtime, principal: Principal, data: ExportCreate) -> PreviewRead:
+    """What a request would yield now: people per level and people excluded (``counted``).
+
+    The same decision as the build (``disclosures``), through the history builder; nothing is stored.
     """
     policy.require(principal, policy.Action.EXPORT_REQUEST)
     if data.filters.people is not None:
@@ -143,29 +175,20 @@ def preview_export(session: Session, runtime: Runtime, principal: Principal, dat
             fields=["filters.people"],
         )
     recipient = check_request(session, principal, data)
-    entry = history.recipient_of(recipient)
-    deny = history.deny_list_of(session)
-    now = db_now(session)
-    categories = [c.value for c in data.categories]
     levels: Counter[DisclosureLevel] = Counter()
     excluded = 0
     filters = data.filters
     ids = session.scalars(
         people_in_scope(data.case_ids, filters.people, filters.interviewed_from, filters.interviewed_to)
     ).all()
-    for person_id in ids:
-        person = session.get(Person, person_id)
-        assert person is not None
-        decider = decisions.decider_for(history.history_of(session, runtime, person), data.purpose, entry, now, deny)
-        outcome = decisions.disclosure(decider, categories, data.max_disclosure_level)
+    categories = [c.value for c in data.categories]
+    entry = history.recipient_of(recipient)
+    for _, _, outcome in disclosures(session, runtime, ids, data.purpose, entry, categories, data.max_disclosure_level):
         if outcome is None:
             excluded += 1
         else:
             levels[outcome.level] += 1
-    if len(ids) < SMALL:
-        # A handful of people (or one named person) in scope: even a zero would say who allowed what.
-        return PreviewRead(people=dict.fromkeys(DisclosureLevel), excluded=None)
-    return PreviewRead(people={level: _shown(levels[level]) for level in DisclosureLevel}, excluded=_shown(excluded))
+    return counted(levels, excluded, len(ids))
 
 
 def move(session: Session, row: ExportRequest, to: ExportStatus, *, was: ExportStatus, **values: object) -> None:

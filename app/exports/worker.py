@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.core.db import db_now, unit_of_work
-from app.exports import build, feedback, jobs
+from app.exports import build, jobs
 from app.exports.models import ExportRequest
 from app.exports.schemas import ExportStatus
 from app.exports.service import move
@@ -91,11 +91,7 @@ class Worker:
         if mine is None:
             return False
         with Heartbeat(self.factory, mine, self.lease, self.heartbeat):
-            built = build.run_build(self.factory, self.runtime, mine)
-        if built is ExportStatus.READY:
-            # Each person whose records the approval let go is to be told (one task each, made once).
-            with unit_of_work(self.factory) as s:
-                feedback.open_approval_tasks(s, self.runtime, mine.export_id)
+            build.run_build(self.factory, self.runtime, mine)
         return True
 
     def run(self, stop: threading.Event, idle: timedelta = timedelta(seconds=2)) -> None:

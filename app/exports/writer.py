@@ -165,7 +165,9 @@ def write(
             if level is DisclosureLevel.PSEUDONYMOUS
             else None
         )
-        record = record_of(session, runtime, person, level, row.categories, allowed, ids, pseudonym)
+        record = record_of(
+            session, runtime, person, level, row.categories, allowed, ids, pseudonym, export_id=export.id
+        )
         records.append(record)
         consent = consent_document(
             session, runtime, person, level, row.grant_ids, record.categories, ids, pseudonym

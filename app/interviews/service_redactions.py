@@ -63,7 +63,14 @@ def _redaction_content(session: Session, runtime: Runtime, row: Redaction) -> Re
 
 def redaction_for_export(session: Session, runtime: Runtime, row: Redaction) -> RedactionContent:
     """A redaction for the export build (app/exports/material.py), opened through the redactions' door: at
-    ``deidentified`` the narrative goes only as its latest redaction, the one the custodians reviewed."""
+    ``deidentified`` the narrative goes only as the redaction the approval pinned, which the custodians reviewed."""
+    return _redaction_content(session, runtime, row)
+
+
+def redaction_for_review(session: Session, runtime: Runtime, principal: Principal, row: Redaction) -> RedactionContent:
+    """The redacted text an export would send, for the custodian reviewing that export before deciding it
+    (app/exports/review.py, which records the review): the statement itself stays closed."""
+    policy.require(principal, policy.Action.REDACTION_REVIEW)
     return _redaction_content(session, runtime, row)
 
 
