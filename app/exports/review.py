@@ -107,7 +107,7 @@ def waiting_redactions(
 ) -> Page[RedactionNeeded]:
     """For the caller's cases, the latest statement versions waiting exports would send as a de-identified
     narrative and that have no redaction yet, oldest first."""
-    policy.require(principal, policy.Action.REDACTION_PREPARE)
+    policy.require(principal, policy.Action.REDACTION_READ)
     needed: defaultdict[uuid.UUID, list[uuid.UUID]] = defaultdict(list)
     exports = session.scalars(
         select(ExportRequest).where(ExportRequest.status.in_(WAITING)).order_by(ExportRequest.id)
@@ -120,7 +120,7 @@ def waiting_redactions(
                 needed[use.statement.id].append(export.id)
     stmt = policy.scope(
         principal,
-        policy.Action.REDACTION_PREPARE,
+        policy.Action.REDACTION_READ,
         select(StatementVersion).where(StatementVersion.id.in_(needed)),
         StatementVersion.case_id,
     )

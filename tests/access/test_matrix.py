@@ -263,6 +263,8 @@ MATRIX: dict[tuple[str, str], tuple[Body, dict[str, int]]] = {
     ),
     # A documenter's own cases: one on no team has an empty queue.
     ("GET", "/api/v1/redactions/queue"): (_none, _allow(200, {"doc_in", "doc_in_ro", "doc_out"})),
+    # The redactions waiting exports need, in a documenter's own cases (one on no team has an empty list).
+    ("GET", "/api/v1/redactions/waiting"): (_none, _allow(200, {"doc_in", "doc_in_ro", "doc_out"})),
     ("GET", "/api/v1/redactions/{redaction_id}"): (_none, {**_allow(200, {"doc_in", "doc_in_ro"}), "doc_out": 404}),
     ("GET", "/api/v1/redactions/{redaction_id}/review"): (_none, _allow(200, {"custodian", "custodian_ro"})),
     ("POST", "/api/v1/interviews/{interview_id}/incidents"): (
@@ -345,6 +347,9 @@ MATRIX: dict[tuple[str, str], tuple[Body, dict[str, int]]] = {
         _none,
         {**_allow(200, {"legal_in", "custodian", "custodian_ro"}), "legal_out": 404},
     ),
+    # What the export would send, for a custodian who may decide it (never by a read-only token: it records a
+    # review, which approving needs).
+    ("GET", "/api/v1/exports/{export_id}/review"): (_none, _allow(200, CUSTODIAN)),
     ("POST", "/api/v1/exports/{export_id}/approve"): (
         _fixed({"reason": "Within the stated purpose."}),
         _allow(200, CUSTODIAN),

@@ -217,6 +217,7 @@ ROUTES: dict[tuple[str, str], tuple[str, str, str, Expect]] = {
     ),
     ("GET", "/api/v1/interviews/{interview_id}/redactions"): ("doc_in", "redaction.list", "redaction", _interview),
     ("GET", "/api/v1/redactions/queue"): ("doc_in", "redaction.queue", "statement", _none),
+    ("GET", "/api/v1/redactions/waiting"): ("doc_in", "redaction.waiting", "statement", _none),
     ("GET", "/api/v1/redactions/{redaction_id}"): (
         "doc_in",
         "redaction.read",
@@ -265,6 +266,7 @@ ROUTES: dict[tuple[str, str], tuple[str, str, str, Expect]] = {
     ("POST", "/api/v1/exports/preview"): ("legal_in", "export.preview", "export", _none),
     ("GET", "/api/v1/exports"): ("custodian", "export.list", "export", _none),
     ("GET", "/api/v1/exports/{export_id}"): ("legal_in", "export.read", "export", _export),
+    ("GET", "/api/v1/exports/{export_id}/review"): ("custodian", "export.review", "export", _export),
     ("POST", "/api/v1/exports/{export_id}/approve"): ("custodian", "export.approve", "export", _export),
     ("POST", "/api/v1/exports/{export_id}/reject"): ("custodian", "export.reject", "export", _export),
     ("GET", "/api/v1/exports/{export_id}/bundle"): (

@@ -7,7 +7,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from functools import partial
 
@@ -23,14 +23,14 @@ from app.consent import withdrawal
 from app.consent.grant_schemas import WithdrawIn
 from app.core.db import db_now, make_engine, make_sessionmaker, unit_of_work
 from app.exports import jobs
-from app.exports.models import DisclosureEntry, ExportJob
+from app.exports.models import DisclosureEntry, ExportJob, RedactionPin
 from app.exports.worker import Worker
 from app.people.models import Person
 from app.people.records import hold
 from tests.support.actors import Actor, actor
 from tests.support.consent import grant
 from tests.support.database import ProvisionedDatabase
-from tests.support.exports import Desk, desk
+from tests.support.exports import DEIDENTIFIED_NARRATIVE, Desk, desk
 from tests.support.server import at_once, serve
 
 
@@ -191,3 +191,55 @@ def test_custodians_approving_at_once_approve_once_and_queue_one_job(app: FastAP
     assert (read["status"], len(read["approvals"])) == ("approved", 1)
     with unit_of_work(app.state.sessionmaker) as s:
         assert len(s.scalars(select(ExportJob).where(ExportJob.export_id == uuid.UUID(export))).all()) == 1
+
+
+def _pins(app: FastAPI, export: str) -> list[tuple[str, str]]:
+    with unit_of_work(app.state.sessionmaker) as s:
+        pins = s.scalars(select(RedactionPin).where(RedactionPin.export_id == uuid.UUID(export)))
+        return [(str(p.statement_version_id), str(p.redaction_id)) for p in pins]
+
+
+def test_custodians_approving_at_once_pin_only_a_reviewed_redaction_even_as_a_new_one_is_made(
+    app: FastAPI, d: Desk
+) -> None:
+    custodians = [*d.custodians, *(actor(app, f"keeper{i}", [Role.CUSTODIAN]) for i in range(3, 5))]
+    _, interview, statement = d.told(DEIDENTIFIED_NARRATIVE)
+    reviewed = d.redact(interview, statement)
+    body = {"statement_version_id": statement, "text": "They held us at […] for nine days."}
+    for redacting in (False, True):
+        export = d.request(categories=["narrative_sexual_violence"], max_disclosure_level="deidentified")["id"]
+        for c in custodians:
+            [shown] = c.get(f"/api/v1/exports/{export}/review").json()["narratives"]
+            assert shown["redaction_id"] == reviewed
+        with serve(app) as url:
+            browsers = [_browser(url, c) for c in [*custodians, d.doc]]
+            try:
+                calls: list[Callable[[], httpx.Response]] = [
+                    partial(b.post, f"/api/v1/exports/{export}/approve", json={"reason": "Within the purpose."})
+                    for b in browsers[:-1]
+                ]
+                if redacting:  # a documenter prepares a later redaction at that very moment
+                    calls.append(partial(browsers[-1].post, f"/api/v1/interviews/{interview}/redactions", json=body))
+                answers = at_once(calls)
+            finally:
+                for b in browsers:
+                    b.close()
+        if redacting:
+            made = answers.pop()
+            assert made.status_code == 201, made.text
+        statuses = sorted(r.status_code for r in answers)
+        read = d.legal.get(f"/api/v1/exports/{export}").json()
+        if statuses == [409, 409, 409, 409]:
+            # The later redaction committed first: no custodian has read it, so none approves.
+            assert redacting
+            assert {r.json()["code"] for r in answers} == {"redactions_not_reviewed"}
+            assert read["status"] == "requested"
+            assert _pins(app, export) == []
+        else:
+            # One approves, with the redaction every custodian read; the others find the export decided.
+            assert statuses == [200, 409, 409, 409], [r.text for r in answers]
+            assert (read["status"], len(read["approvals"])) == ("approved", 1)
+            assert _pins(app, export) == [(statement, reviewed)]
+        with unit_of_work(app.state.sessionmaker) as s:
+            queued = s.scalars(select(ExportJob).where(ExportJob.export_id == uuid.UUID(export))).all()
+            assert len(queued) == (1 if read["status"] == "approved" else 0)

@@ -14,8 +14,16 @@ from app.core.db import unit_of_work
 from app.exports import stored
 from app.exports.worker import Worker
 from tests.support.actors import Actor, actor
+from tests.support.built import confirm_statement
 from tests.support.consent import grant, record_use_consent, register_recipient
-from tests.support.interviews import consenting_person
+from tests.support.interviews import checklist, consenting_person, new_interview, patch
+
+TEXT = "They held us at the school in Hadrut Qaj7 for nine days."
+REDACTED = "They held us at the school in […] for nine days."
+DEIDENTIFIED_NARRATIVE = grant(
+    categories=["narrative_general", "narrative_sexual_violence"], disclosure_level="deidentified"
+)
+"""The narrative, de-identified: it leaves only as a redaction the approving custodians reviewed."""
 
 
 @dataclass
@@ -34,6 +42,21 @@ class Desk:
         if grants:
             record_use_consent(self.doc, person, self.app, grants=list(grants))
         return person
+
+    def told(self, *grants: dict[str, Any], text: str = TEXT) -> tuple[str, str, str]:
+        """A person with these grants and a confirmed statement of ``text``: person, interview and statement ids."""
+        person = self.person(*grants)
+        interview = patch(self.doc, new_interview(self.doc, person, checklist=checklist()), state="in_progress")
+        statement = confirm_statement(self.doc, interview.json()["id"], text)
+        return person, interview.json()["id"], statement["id"]
+
+    def redact(self, interview: str, statement: str, text: str = REDACTED) -> str:
+        """A documenter's redaction of the statement version; its id."""
+        body = {"statement_version_id": statement, "text": text}
+        r = self.doc.post(f"/api/v1/interviews/{interview}/redactions", json=body)
+        assert r.status_code == 201, r.text
+        made: str = r.json()["id"]
+        return made
 
     def body(self, **overrides: Any) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -58,6 +81,13 @@ class Desk:
             f"/api/v1/exports/{export_id}/approve", json={"reason": "Within the stated purpose."}
         )
 
+    def review(self, export_id: str, custodian: int = 0) -> dict[str, Any]:
+        """What the export would send, as that custodian reviews it before deciding (which records the review)."""
+        r = self.custodians[custodian].get(f"/api/v1/exports/{export_id}/review")
+        assert r.status_code == 200, r.text
+        shown: dict[str, Any] = r.json()
+        return shown
+
     def worker(self) -> Worker:
         return Worker(self.app.state.sessionmaker, self.app.state.runtime)
 
@@ -65,6 +95,7 @@ class Desk:
         """An export asked for, approved, built by the real worker, with its bundle stored: its id and bytes."""
         made = self.request(**overrides)
         for i in range(made["approvals_needed"]):
+            self.review(made["id"], i)
             r = self.approve(made["id"], i)
             assert r.status_code == 200, r.text
         assert self.worker().run_once() is True
