@@ -52,8 +52,9 @@ PERSON_DOORS: dict[str, str] = {
     ),
     "app.interviews.service_redactions._redaction_content": (
         "a documenter on the case team reads a redaction of a statement version, or prepares the next one (compared "
-        "with the current); a custodian reviews the redacted text, never the statement, before approving an export; "
-        "the export build sends the latest redaction (redaction_for_export) as the narrative at deidentified"
+        "with the current); a custodian reviews the redacted text, never the statement, before approving an export "
+        "(redaction_for_review, for every redaction the export would send); the export build sends the redaction the "
+        "approval pinned (redaction_for_export) as the narrative at deidentified"
     ),
     "app.interviews.service_incidents._details": (
         "a documenter on the case team reads an incident (dates, place, violation types, alleged perpetrators, "
