@@ -20,6 +20,10 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    # This revision's id is 33 characters; Alembic makes its version column 32 wide, which PostgreSQL enforces
+    # (SQLite does not). Widened in this transaction, before Alembic records the id; left wide on the way down.
+    if op.get_bind().dialect.name == "postgresql":
+        op.alter_column("alembic_version", "version_num", type_=sa.String(64), existing_type=sa.String(32))
     op.create_table(
         "export_redaction_reviews",
         sa.Column("id", sa.Uuid(), nullable=False),
