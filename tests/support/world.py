@@ -34,7 +34,7 @@ from app.recipients.schemas import RecipientCreate
 from tests.support import media
 from tests.support.actors import Actor, login, make_user, now, shift_clock
 from tests.support.cheap import CHEAP_ARGON2
-from tests.support.consent import identity, participation, person_in, recontact, use_consent
+from tests.support.consent import grant, identity, participation, person_in, recontact, use_consent
 from tests.support.database import ProvisionedDatabase, Templates
 from tests.support.exports import stored_bundle
 from tests.support.interviews import INCIDENT, checklist, due, planned
@@ -172,6 +172,9 @@ def export_request(case_id: uuid.UUID | str, recipient_id: str, **overrides: Any
     return body
 
 
+NEEDS_REDACTION: dict[str, Any] = {"categories": ["narrative_sexual_violence"], "max_disclosure_level": "deidentified"}
+"""An export whose narrative leaves only as a reviewed redaction."""
+
 RECIPIENT = RecipientCreate(
     recipient_class=RecipientClass.UN_INVESTIGATIVE_BODIES,
     jurisdiction="international",
@@ -307,6 +310,9 @@ def _populate(app: FastAPI, database: ProvisionedDatabase, key_file: Path) -> Sa
     disclosed = _disclosed(app, actors, case_id, recipient_id, people[0])
     asked = actors["legal_in"].post("/api/v1/exports", json=export_request(case_id, recipient_id))
     assert asked.status_code == 201, asked.text
+    # people[1]'s completed interview waits for the redaction this one would send as a de-identified narrative.
+    needing = export_request(case_id, recipient_id, filters={"people": [people[1]]}, **NEEDS_REDACTION)
+    assert actors["legal_in"].post("/api/v1/exports", json=needing).status_code == 201
     credentials = {
         name: Credential(a.user_id, a.username, a.totp_secret, a.client.cookies.get(COOKIE), a.csrf, None)
         for name, a in actors.items()
@@ -413,7 +419,8 @@ def _recording(app: FastAPI, documenter: Actor, person_id: str) -> str:
 
 
 def _completed(app: FastAPI, documenter: Actor, person_id: str) -> None:
-    """A completed interview of the person with a confirmed statement and no redaction: the work queue's item."""
+    """A completed interview of the person with a confirmed statement and no redaction: the work queue's item,
+    and (the person granting it de-identified) the item of the redactions waiting exports need."""
     made = documenter.post(f"/api/v1/people/{person_id}/interviews", json=planned(checklist=checklist()))
     assert made.status_code == 201, made.text
     path = f"/api/v1/interviews/{made.json()['id']}"
@@ -425,7 +432,10 @@ def _completed(app: FastAPI, documenter: Actor, person_id: str) -> None:
         json={"version": 1, "draft_revision": 1, "confirmed_by_interviewee": True, "read_back_in": "hy"},
     )
     assert confirmed.status_code == 201, confirmed.text
-    first = documenter.post(f"{path}/reconfirm-consent", json={"outcome": "first", "first": use_consent(app)})
+    grants = [grant(), grant(categories=NEEDS_REDACTION["categories"], disclosure_level="deidentified")]
+    first = documenter.post(
+        f"{path}/reconfirm-consent", json={"outcome": "first", "first": use_consent(app, grants=grants)}
+    )
     assert first.status_code == 201, first.text
     done = documenter.request("PATCH", path, json={"revision": 2, "state": "completed"})
     assert done.status_code == 200, done.text
