@@ -83,6 +83,8 @@ def _reviewed(session: Session, runtime: Runtime, row: ExportRequest, principal:
     """What the export would send now, once every custodian approving it has reviewed each redaction its
     de-identified narratives would use (409 ``redactions_not_reviewed`` naming the redactions' ids otherwise)."""
     assert principal.user_id is not None
+    if not narratives.may_send(row):
+        return narratives.Outlook()
     seen = narratives.outlook(session, runtime, row)
     used = seen.redaction_ids()
     if missing := narratives.unreviewed(session, row.id, principal.user_id, used):

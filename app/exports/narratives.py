@@ -17,6 +17,7 @@ import uuid
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select
@@ -25,11 +26,11 @@ from sqlalchemy.orm import Session
 from app.consent import history
 from app.consent.categories import category_of
 from app.consent.decision import decide
-from app.consent.decision_inputs import ConsentHistory
+from app.consent.decision_inputs import ConsentHistory, DenyList
 from app.consent.decision_inputs import Recipient as RecipientEntry
 from app.consent.vocabulary import DisclosureLevel
 from app.core.db import db_now, new_id
-from app.exports.decisions import PersonDisclosure
+from app.exports.decisions import PersonDisclosure, levels_up_to
 from app.exports.models import ExportRequest, RedactionPin, RedactionReview
 from app.exports.scope import people_in_scope
 from app.exports.service import disclosures
@@ -89,6 +90,13 @@ def latest_redaction(session: Session, statement_id: uuid.UUID) -> Redaction | N
     ).first()
 
 
+def may_send(export: ExportRequest) -> bool:
+    """Whether the request could send a narrative at ``deidentified`` at all (a narrative category wanted, and
+    ``deidentified`` within its maximum)."""
+    maximum = DisclosureLevel(export.max_disclosure_level)
+    return bool(NARRATIVE & set(export.categories)) and DisclosureLevel.DEIDENTIFIED in levels_up_to(maximum)
+
+
 def _narratives(
     session: Session,
     export: ExportRequest,
@@ -96,12 +104,12 @@ def _narratives(
     hist: ConsentHistory,
     entry: RecipientEntry,
     outcome: PersonDisclosure,
+    now: datetime,
+    deny: DenyList,
 ) -> Iterable[NarrativeUse]:
     wanted = NARRATIVE & set(outcome.categories)
     if outcome.level is not DisclosureLevel.DEIDENTIFIED or not wanted:
         return
-    now = db_now(session)
-    deny = history.deny_list_of(session)
     level = DisclosureLevel.DEIDENTIFIED.value
     interviews = session.scalars(
         select(Interview).where(Interview.person_id == person.id).order_by(Interview.id)
@@ -132,6 +140,7 @@ def outlook(session: Session, runtime: Runtime, export: ExportRequest) -> Outloo
         )
     )
     seen = Outlook(in_scope=len(ids))
+    now, deny = db_now(session), history.deny_list_of(session)
     for person, hist, outcome in disclosures(
         session, runtime, ids, export.purpose, entry, export.categories, maximum
     ):  # fmt: skip
@@ -140,7 +149,7 @@ def outlook(session: Session, runtime: Runtime, export: ExportRequest) -> Outloo
             continue
         seen.levels[outcome.level] += 1
         seen.grant_ids.update(outcome.grant_ids)
-        seen.narratives.extend(_narratives(session, export, person, hist, entry, outcome))
+        seen.narratives.extend(_narratives(session, export, person, hist, entry, outcome, now, deny))
     return seen
 
 

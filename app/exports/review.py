@@ -24,11 +24,9 @@ from sqlalchemy.orm import Session
 from app.access import policy
 from app.access.principal import Principal
 from app.audit import service as audit
-from app.consent.vocabulary import DisclosureLevel
 from app.core.errors import Conflict, Forbidden
 from app.core.pagination import FIRST_PAGE, Page, PageRequest, keyset
 from app.exports import narratives
-from app.exports.decisions import levels_up_to
 from app.exports.models import ExportRequest
 from app.exports.narratives import NarrativeUse
 from app.exports.schemas import (
@@ -97,11 +95,6 @@ def review_export(session: Session, runtime: Runtime, principal: Principal, expo
     )
 
 
-def _may_send_narratives(export: ExportRequest) -> bool:
-    maximum = DisclosureLevel(export.max_disclosure_level)
-    return bool(narratives.NARRATIVE & set(export.categories)) and DisclosureLevel.DEIDENTIFIED in levels_up_to(maximum)
-
-
 def waiting_redactions(
     session: Session, runtime: Runtime, principal: Principal, page: PageRequest = FIRST_PAGE
 ) -> Page[RedactionNeeded]:
@@ -113,7 +106,7 @@ def waiting_redactions(
         select(ExportRequest).where(ExportRequest.status.in_(WAITING)).order_by(ExportRequest.id)
     ).all()  # fmt: skip
     for export in exports:
-        if not _may_send_narratives(export):
+        if not narratives.may_send(export):
             continue
         for use in narratives.outlook(session, runtime, export).narratives:
             if use.redaction is None:
