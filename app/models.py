@@ -35,6 +35,7 @@ from app.people.models import BlindIndexEntry, DuplicateReview, Person
 from app.recipients import deny_list as _deny_list  # noqa: F401 - registers its confirmation kind
 from app.recipients import service as _recipients  # noqa: F401 - registers its confirmation kinds
 from app.recipients.models import DenyListVersion, Recipient
+from app.retention.models import RetentionReview
 
 __all__ = [
     "ApiToken",
@@ -70,6 +71,7 @@ __all__ = [
     "RecallNotice",
     "Recipient",
     "RecoveryCode",
+    "RetentionReview",
     "SealState",
     "UseConsent",
     "User",

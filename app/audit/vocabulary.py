@@ -119,6 +119,13 @@ class AuditAction(StrEnum):
     RECALL_ACKNOWLEDGED = "recall.acknowledged"
     DISCLOSURE_FEEDBACK_LIST = "disclosure_feedback.list"
     DISCLOSURE_FEEDBACK_OUTCOME = "disclosure_feedback.outcome"
+    RETENTION_DUE = "retention.due"
+    RETENTION_REVIEW = "retention.review"
+    RETENTION_RUN = "retention.run"
+    RETENTION_DELETE = "retention.delete"
+    RECONSENT_LIST = "reconsent.list"
+    LEDGER_READ = "ledger.read"
+    DISCLOSURE_REPORT = "disclosure_report.read"
     RECIPIENT_CREATE = "recipient.create"
     RECIPIENT_LIST = "recipient.list"
     RECIPIENT_READ = "recipient.read"
@@ -154,6 +161,12 @@ _PURPOSES = {
     "export": Purpose.DOCUMENTATION,
     "recall": Purpose.DOCUMENTATION,
     "disclosure_feedback": Purpose.DOCUMENTATION,
+    # How long data is kept is part of the consent it was given under; so is asking a minor again as an adult,
+    # and telling a survivor where their data went.
+    "retention": Purpose.CONSENT,
+    "reconsent": Purpose.CONSENT,
+    "disclosure_report": Purpose.CONSENT,
+    "ledger": Purpose.OVERSIGHT,
     # Who may ever receive anything is part of the consent layer that governs disclosure.
     "recipient": Purpose.CONSENT,
     "deny_list": Purpose.CONSENT,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from functools import lru_cache
 from pathlib import Path
@@ -137,6 +138,25 @@ class AttachmentSettings(BaseModel):
     """How often each worker sweeps abandoned uploads and temp blobs (also once at start)."""
 
 
+class RetentionSettings(BaseModel):
+    """Organisation defaults for how long data is kept, where a person's consent states no period."""
+
+    storage: str = Field(default="P10Y", pattern=r"^P[1-9][0-9]?Y$")
+    """The storage period, from participation consent, when the consent states none."""
+    categories: dict[str, str] = Field(default_factory=dict)
+    """Shorter periods for some data categories, e.g. {"contact": "P2Y"}; the shorter of this and the consent's wins."""
+    review_days: int = Field(default=30, ge=1, le=365)
+    """How far ahead the custodians' review queue looks."""
+
+    @field_validator("categories")
+    @classmethod
+    def _periods(cls, value: dict[str, str]) -> dict[str, str]:
+        for category, period in value.items():
+            if not re.fullmatch(r"P[1-9][0-9]?Y", period) or not re.fullmatch(r"[a-z_]{1,40}", category):
+                raise ValueError("each category maps to a period in whole years, such as P2Y")
+        return value
+
+
 PLACEHOLDER_ORIGIN = "testimony-vault.example/audit"
 OWASP_ARGON2 = (19456, 2, 1)  # m (KiB), t, p: OWASP's minimum for argon2id
 DEVELOPMENT_HINT = (
@@ -167,6 +187,7 @@ class Settings(BaseSettings):
     limits: LimitSettings = Field(default_factory=LimitSettings)
     attachments: AttachmentSettings = Field(default_factory=AttachmentSettings)
     exports: ExportSettings = Field(default_factory=ExportSettings)
+    retention: RetentionSettings = Field(default_factory=RetentionSettings)
     forms_dir: Path | None = None
     """Consent forms folder; defaults to the consent_forms/ shipped with the code."""
     guides_dir: Path | None = None
