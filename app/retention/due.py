@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
 from app.access import policy
@@ -26,6 +26,7 @@ from app.audit import service as audit
 from app.consent import grants
 from app.consent import service as participation
 from app.consent.checks import AFFIRMATIVE
+from app.consent.models import ParticipationConsent
 from app.consent.grant_checks import years
 from app.consent.vocabulary import ConsentStatus, DataCategory, ParticipationDecision
 from app.core.db import db_now, new_id
@@ -153,7 +154,8 @@ def items_of(session: Session, runtime: Runtime, person: Person, until: date) ->
 def all_due(session: Session, runtime: Runtime, until: date) -> list[DueItem]:
     """Every item due on or before ``until``, soonest first."""
     items: list[DueItem] = []
-    for person in session.scalars(select(Person).where(Person.identity.is_not(None) | Person.contact.is_not(None))):
+    consented = exists().where(ParticipationConsent.person_id == Person.id)
+    for person in session.scalars(select(Person).where(consented).order_by(Person.id)):
         items += items_of(session, runtime, person, until)
     items.sort(key=lambda i: (i.due_on, i.person_code, i.category.value))
     return items
