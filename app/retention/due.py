@@ -26,8 +26,8 @@ from app.audit import service as audit
 from app.consent import grants
 from app.consent import service as participation
 from app.consent.checks import AFFIRMATIVE
-from app.consent.models import ParticipationConsent
 from app.consent.grant_checks import years
+from app.consent.models import ParticipationConsent
 from app.consent.vocabulary import ConsentStatus, DataCategory, ParticipationDecision
 from app.core.db import db_now, new_id
 from app.core.errors import Conflict, ValidationFailed

@@ -136,7 +136,8 @@ def test_the_queue_shows_the_next_30_days(app: FastAPI, team: tuple[Actor, str, 
     }  # ids, the code, the category and dates: never content
     assert "+374" not in str(items)
     assert "Grigoryan" not in str(items)
-    doc, custodian = _later(app, timedelta(days=20), doc, custodian)  # later: the later one is within 30 days, the first overdue
+    # Twenty days on: the later one is within 30 days, the first overdue.
+    doc, custodian = _later(app, timedelta(days=20), doc, custodian)
     assert [(i["person_id"], i["category"]) for i in _queue(custodian)] == [(soon, "contact"), (later, "contact")]
     assert refused not in str(_queue(custodian))
     assert doc.get("/api/v1/retention/due").status_code == 403
