@@ -31,7 +31,7 @@ from app.interviews.models import (
     InterviewReconfirmation,
 )
 from app.keys.models import DataKey, SealState
-from app.people.models import BlindIndexEntry, DuplicateReview, Person
+from app.people.models import BlindIndexEntry, DuplicateReview, LegalHold, Person
 from app.recipients import deny_list as _deny_list  # noqa: F401 - registers its confirmation kind
 from app.recipients import service as _recipients  # noqa: F401 - registers its confirmation kinds
 from app.recipients.models import DenyListVersion, Recipient
@@ -65,6 +65,7 @@ __all__ = [
     "Interview",
     "InterviewInterviewer",
     "InterviewReconfirmation",
+    "LegalHold",
     "ParticipationConsent",
     "Person",
     "RecallNotice",
