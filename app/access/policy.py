@@ -77,6 +77,9 @@ class Action(StrEnum):
     RECALL_READ = "recall.read"
     RECALL_MANAGE = "recall.manage"
     DISCLOSURE_FEEDBACK = "disclosure_feedback"
+    LEGAL_HOLD_MANAGE = "legal_hold.manage"
+    ERASURE_READ = "erasure.read"
+    ERASURE_MANAGE = "erasure.manage"
 
 
 EVERYONE = frozenset(
@@ -103,6 +106,7 @@ READ_ONLY = frozenset(
         Action.DENY_LIST_READ,
         Action.EXPORT_READ,
         Action.RECALL_READ,
+        Action.ERASURE_READ,
     }
 )
 # The recipient registry and the deny-list name organisations and states, never a survivor: every
@@ -159,6 +163,10 @@ ROLE_ACTIONS: dict[Role, frozenset[Action]] = {
             # Recalls: every notice; marking it sent and acknowledged, and a ledger row submitted to proceedings.
             Action.RECALL_READ,
             Action.RECALL_MANAGE,
+            # Legal holds (set by two custodians) and erasure (carried out by two): never by bearer token.
+            Action.LEGAL_HOLD_MANAGE,
+            Action.ERASURE_READ,
+            Action.ERASURE_MANAGE,
         }
     )
     | REGISTRY_READERS,
@@ -202,6 +210,8 @@ STEP_UP = frozenset(
         Action.CONSENT_WITHDRAW,
         Action.CONSENT_INVALIDATE,
         Action.EXPORT_APPROVE,
+        Action.LEGAL_HOLD_MANAGE,
+        Action.ERASURE_MANAGE,
     }
 )
 

@@ -136,3 +136,24 @@ class LegalHold(Base):
     lifted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     lift_details: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
     """Sealed JSON: why the hold was lifted."""
+
+
+class ErasedPerson(Base):
+    """The tombstone of an erased person: their pseudonym code, when, by whom and through which request.
+
+    Everything sealed under the person's data key stays where it was and can never be opened again; this row
+    says why. One per person: a second erasure of the same person finds it and stops.
+    """
+
+    __tablename__ = "erased_people"
+
+    person_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("people.id"), primary_key=True)
+    code: Mapped[str] = mapped_column(String(16))
+    erased_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    erasure_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("erasure_requests.id"), default=None)
+    """The request carried out (for a record erased with a linked one, that one's request)."""
+    origin: Mapped[str] = mapped_column(String(16))
+    """``withdrawal`` (the survivor asked), ``custodian``, ``linked`` (erased with a record decided to be the same
+    person) or ``journal`` (erased again from the journal when a backup was restored)."""
+    requested_by: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("users.id"), default=None)
+    confirmed_by: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("users.id"), default=None)
