@@ -37,6 +37,7 @@ from app.core.forwarding import refuse_spoofable_forwarding
 from app.core.http import RequestContextMiddleware, database_busy, integrity_violation, transient_failure
 from app.core.limits import install_body_limits
 from app.core.openapi import describe_problems
+from app.erasure import routes as erasure_routes
 from app.exports import routes as export_routes
 from app.exports import routes_downloads as download_routes
 from app.exports import routes_report as report_routes
@@ -122,6 +123,7 @@ def create_app(settings: Settings | None = None, keys: Keys | None = None) -> Fa
     app.include_router(audit_routes.router)
     app.include_router(retention_routes.router)  # before /people/{person_id}: /people/reconsent-due
     app.include_router(people_routes.router)
+    app.include_router(erasure_routes.router)
     app.include_router(consent_routes.router)
     app.include_router(grant_routes.router)
     app.include_router(interview_routes.router)

@@ -82,6 +82,9 @@ class Action(StrEnum):
     RECONSENT_READ = "reconsent.read"
     LEDGER_READ = "ledger.read"
     DISCLOSURE_REPORT = "disclosure.report"
+    LEGAL_HOLD_MANAGE = "legal_hold.manage"
+    ERASURE_READ = "erasure.read"
+    ERASURE_MANAGE = "erasure.manage"
 
 
 EVERYONE = frozenset(
@@ -111,6 +114,7 @@ READ_ONLY = frozenset(
         Action.RECONSENT_READ,
         Action.LEDGER_READ,
         Action.DISCLOSURE_REPORT,
+        Action.ERASURE_READ,
     }
 )
 # The recipient registry and the deny-list name organisations and states, never a survivor: every
@@ -174,6 +178,10 @@ ROLE_ACTIONS: dict[Role, frozenset[Action]] = {
             # On the case team only (TEAM_ONLY): minors come of age, and a survivor's own data report.
             Action.RECONSENT_READ,
             Action.DISCLOSURE_REPORT,
+            # Legal holds (set by two custodians) and erasure (carried out by two): never by bearer token.
+            Action.LEGAL_HOLD_MANAGE,
+            Action.ERASURE_READ,
+            Action.ERASURE_MANAGE,
         }
     )
     | REGISTRY_READERS,
@@ -231,6 +239,8 @@ STEP_UP = frozenset(
         Action.CONSENT_WITHDRAW,
         Action.CONSENT_INVALIDATE,
         Action.EXPORT_APPROVE,
+        Action.LEGAL_HOLD_MANAGE,
+        Action.ERASURE_MANAGE,
     }
 )
 

@@ -133,6 +133,16 @@ class AuditAction(StrEnum):
     DENY_LIST_READ = "deny_list.read"
     DENY_LIST_UPDATE = "deny_list.update"
     SYSTEM_INIT = "system.init"
+    SYSTEM_BACKUP = "system.backup"
+    SYSTEM_RESTORE = "system.restore"
+    LEGAL_HOLD_REQUEST = "legal_hold.request"
+    LEGAL_HOLD_CONFIRM = "legal_hold.confirm"
+    LEGAL_HOLD_LIFT = "legal_hold.lift"
+    ERASURE_REQUEST = "erasure.request"
+    ERASURE_LIST = "erasure.list"
+    ERASURE_CONFIRM = "erasure.confirm"
+    ERASURE_REFUSE = "erasure.refuse"
+    ERASURE_REAPPLY = "erasure.reapply"
 
 
 _PURPOSES = {
@@ -170,6 +180,9 @@ _PURPOSES = {
     # Who may ever receive anything is part of the consent layer that governs disclosure.
     "recipient": Purpose.CONSENT,
     "deny_list": Purpose.CONSENT,
+    # Holding and erasing a survivor's records answer their consent (a withdrawal) or a court's order.
+    "legal_hold": Purpose.CONSENT,
+    "erasure": Purpose.CONSENT,
 }
 
 

@@ -165,6 +165,12 @@ DEVELOPMENT_HINT = (
 )
 
 
+class JournalSettings(BaseModel):
+    path: Path | None = None
+    """The erasure and withdrawal journal (JSON lines, outside the database); defaults to journal.jsonl beside
+    the key file. Back it up with the keys, not with the database: a restored backup re-applies it."""
+
+
 class AuditSettings(BaseModel):
     origin: str = PLACEHOLDER_ORIGIN
     """Checkpoint origin line and signing key name; set a unique name per deployment."""
@@ -188,6 +194,7 @@ class Settings(BaseSettings):
     attachments: AttachmentSettings = Field(default_factory=AttachmentSettings)
     exports: ExportSettings = Field(default_factory=ExportSettings)
     retention: RetentionSettings = Field(default_factory=RetentionSettings)
+    journal: JournalSettings = Field(default_factory=JournalSettings)
     forms_dir: Path | None = None
     """Consent forms folder; defaults to the consent_forms/ shipped with the code."""
     guides_dir: Path | None = None
@@ -227,6 +234,10 @@ class Settings(BaseSettings):
     @property
     def key_file(self) -> Path:
         return self.keys.file or self.data_dir / "keyring.json"
+
+    @property
+    def journal_path(self) -> Path:
+        return self.journal.path or self.key_file.parent / "journal.jsonl"
 
     @property
     def attachments_dir(self) -> Path:

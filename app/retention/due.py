@@ -34,9 +34,9 @@ from app.core.errors import Conflict, ValidationFailed
 from app.core.pagination import FIRST_PAGE, Page, PageRequest, in_memory
 from app.crypto import aead
 from app.keys import datakeys
-from app.people.models import Person
+from app.people import holds
+from app.people.models import ErasedPerson, Person
 from app.people.records import open_column
-from app.retention import holds
 from app.retention.held import DELETABLE, held
 from app.retention.models import RetentionReview
 from app.retention.schemas import Basis, Decision, DueItem, ReviewCreate, ReviewRead, State
@@ -155,7 +155,8 @@ def all_due(session: Session, runtime: Runtime, until: date) -> list[DueItem]:
     """Every item due on or before ``until``, soonest first."""
     items: list[DueItem] = []
     consented = exists().where(ParticipationConsent.person_id == Person.id)
-    for person in session.scalars(select(Person).where(consented).order_by(Person.id)):
+    erased = exists().where(ErasedPerson.person_id == Person.id)  # nothing of theirs is left to open
+    for person in session.scalars(select(Person).where(consented, ~erased).order_by(Person.id)):
         items += items_of(session, runtime, person, until)
     items.sort(key=lambda i: (i.due_on, i.person_code, i.category.value))
     return items

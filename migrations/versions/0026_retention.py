@@ -1,7 +1,7 @@
 """retention: custodians' reviews of what comes due
 
 Revision ID: 20261201_retention
-Revises: 20261201_downloads_recalls
+Revises: 20261201_erasure_journal
 Create Date: 2026-12-01 08:00:00
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import app.core.db
 
 revision: str = "20261201_retention"
-down_revision: str | None = "20261201_downloads_recalls"
+down_revision: str | None = "20261201_erasure_journal"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -271,3 +271,26 @@ def test_a_minor_who_comes_of_age_appears_in_the_reconsent_queue(app: FastAPI, t
     for outsider in (actor(app, "doc2", [Role.DOCUMENTER]), actor(app, "keeper2", [Role.CUSTODIAN])):
         assert outsider.get("/api/v1/people/reconsent-due").json()["items"] == []  # not on the team
     assert doc.get(f"/api/v1/people/{child}").json()["reconsent_due"] is True  # the person's own flag agrees
+
+
+def test_a_person_under_legal_hold_keeps_everything(app: FastAPI, team: tuple[Actor, str, Actor]) -> None:
+    doc, case_id, custodian = team
+    second = actor(app, "keeper2", [Role.CUSTODIAN])
+    held = _person(app, doc, case_id, contact_days=10)
+    free = _person(app, doc, case_id, contact_days=10)
+    for item in _queue(custodian):
+        assert _review(custodian, item).status_code == 201
+    asked = custodian.post(
+        f"/api/v1/people/{held}/legal-hold",
+        json={"reason": "Evidence in a pending case.", "proceedings_reference": "ICC-01/23"},
+    )
+    assert asked.status_code == 202, asked.text
+    confirmed = second.post(f"/api/v1/legal-holds/{asked.json()['id']}/decision", json={"confirm": True})
+    assert confirmed.status_code == 200, confirmed.text
+    states = {i["person_id"]: i["state"] for i in _queue(custodian)}
+    assert states == {held: "held", free: "delete"}
+    before = _row(app, held)
+    assert _run(app, now(app) + timedelta(days=11)) == {free: ["contact"]}
+    kept = _row(app, held)
+    assert (kept.contact, kept.identity) == (before.contact, before.identity)
+    assert _recontact_of(app, held) is not None
