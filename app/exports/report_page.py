@@ -5,19 +5,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from jinja2 import Environment, FileSystemLoader, select_autoescape
-
-from app.consent.receipt_page import HEADERS
+from app.consent.receipt_page import HEADERS, environment
 from app.exports.report_schemas import DisclosureReport
 
 __all__ = ["HEADERS", "render"]
 
-_ENV = Environment(
-    loader=FileSystemLoader(Path(__file__).resolve().parent / "templates"),
-    autoescape=select_autoescape(default=True),
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
+_ENV = environment(Path(__file__).resolve().parent / "templates")
 
 
 def render(report: DisclosureReport) -> str:

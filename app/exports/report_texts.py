@@ -12,7 +12,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from types import MappingProxyType
 
-SOURCE = "en"
+from app.consent.receipt_texts import SOURCE, pick
+
+__all__ = ["REVIEWED", "SOURCE", "TEXTS", "texts_for"]
+
 REVIEWED = frozenset({"en"})
 
 _TEXTS: dict[str, dict[str, str]] = {
@@ -105,5 +108,4 @@ TEXTS: Mapping[str, Mapping[str, str]] = MappingProxyType({k: MappingProxyType(v
 
 def texts_for(language: str) -> tuple[str, Mapping[str, str]]:
     """The language the report is printed in (the person's, or the source language) and its words."""
-    chosen = language if language in TEXTS else SOURCE
-    return chosen, TEXTS[chosen]
+    return pick(TEXTS, language)
