@@ -25,8 +25,9 @@ if TYPE_CHECKING:
 
 
 def came_of_age(session: Session, runtime: Runtime, person: Person) -> ReconsentItem | None:
-    """When the person came of age, if their latest decision was taken as a child: from the date of birth, or
-    else from the age stated at the decision (the latest day they can have turned 18)."""
+    """When the person came of age, if their latest decision was taken as a child: from the date of birth (of
+    their identity, else as given with the decision), or else from the age stated at the decision (the latest
+    day they can have turned 18)."""
     opened = participation.latest_opened(session, runtime, person)
     if opened is None:
         return None
@@ -34,8 +35,11 @@ def came_of_age(session: Session, runtime: Runtime, person: Person) -> Reconsent
     if age_then is None or age_then >= ADULT:
         return None
     identity = identity_of(session, runtime.keys, person)
-    if identity is not None and identity.date_of_birth is not None:
-        on, basis = plus_years(identity.date_of_birth, ADULT), "date_of_birth"
+    stated = opened.details.get("date_of_birth")  # given with the decision, before any identity was stored
+    born = identity.date_of_birth if identity is not None and identity.date_of_birth is not None else None
+    born = born or (date.fromisoformat(stated) if stated else None)
+    if born is not None:
+        on, basis = plus_years(born, ADULT), "date_of_birth"
     else:
         decided = opened.row.obtained_at.astimezone(UTC).date()
         on, basis = plus_years(decided, ADULT - age_then), "age_at_decision"

@@ -34,7 +34,7 @@ from app.recipients.schemas import RecipientCreate
 from tests.support import media
 from tests.support.actors import Actor, login, make_user, now, shift_clock
 from tests.support.cheap import CHEAP_ARGON2
-from tests.support.consent import identity, participation, person_in, recontact, use_consent
+from tests.support.consent import child_texts, identity, participation, person_in, recontact, use_consent
 from tests.support.database import ProvisionedDatabase, Templates
 from tests.support.exports import stored_bundle
 from tests.support.interviews import INCIDENT, checklist, due, planned
@@ -306,6 +306,7 @@ def _populate(app: FastAPI, database: ProvisionedDatabase, key_file: Path) -> Sa
         assert registered.recipient is not None
         recipient_id = str(registered.recipient.id)
     disclosed = _disclosed(app, actors, case_id, recipient_id, people[0])
+    _come_of_age(app, documenter, case_id)
     asked = actors["legal_in"].post("/api/v1/exports", json=export_request(case_id, recipient_id))
     assert asked.status_code == 201, asked.text
     credentials = {
@@ -397,6 +398,22 @@ def _disclosed(
     task = next(t for t in tasks if t["reason"] == "recall" and t["state"] == "open")
     ready = _built(app, actors, export_request(case_id, recipient_id, filters={"people": [granted]}))
     return Disclosed(ready, recalled, notice["ledger_id"], notice["id"], task["id"])
+
+
+def _come_of_age(app: FastAPI, documenter: Actor, case_id: uuid.UUID) -> None:
+    """A person whose participation consent was given as a child a week ago, 18 since yesterday: the re-consent
+    queue has something in it."""
+    today = datetime.now(UTC).date()
+    born = (today.replace(year=today.year - 18) - timedelta(days=1)).isoformat()
+    minor = {
+        "assent": True,
+        "guardian": {"name": "Guardian One", "relation": "mother", "consent": True},
+        "best_interests_checked_by": "Child protection officer",
+    }
+    given = (datetime.now(UTC) - timedelta(days=7)).isoformat()
+    person = person_in(documenter, case_id)["id"]
+    body = participation(app, date_of_birth=born, obtained_at=given, minor=minor, **child_texts(app))
+    assert documenter.post(f"/api/v1/people/{person}/participation", json=body).status_code == 201
 
 
 def _recording(app: FastAPI, documenter: Actor, person_id: str) -> str:
