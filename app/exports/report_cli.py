@@ -12,7 +12,7 @@ from app.cli_support import SYSTEM, JsonOption, fail, group, print_json, service
 from app.exports import report, report_page
 from app.people.models import Person
 
-people_cli = group("Interviewees: the survivor's data report.")
+people_cli = group("Interviewees: their data reports.")
 
 
 @people_cli.command("report")
@@ -23,7 +23,9 @@ def person_report(
     ] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Print the person's data report (HTML, or --json): what is kept about them and where their data went."""
+    """Print a person's data report.
+
+    What is kept about them and where their data went, as HTML (or --json), in their language."""
     if language is not None and language not in ("en", "hy", "ru"):
         raise fail("--language is one of en, hy, ru")
     with services(AuditAction.DISCLOSURE_REPORT, "person") as (session, runtime):

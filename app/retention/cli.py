@@ -15,7 +15,7 @@ from app.keys.store import open_keys, prompt_passphrase
 from app.retention import run as retention
 from app.retention.schemas import DueItem, State
 
-retention_cli = group("Retention: what comes due, and deleting it once a custodian has reviewed it.")
+retention_cli = group("Retention: what is due, and deleting what custodians reviewed.")
 
 
 def _show(items: list[DueItem]) -> None:
@@ -25,7 +25,9 @@ def _show(items: list[DueItem]) -> None:
 
 @retention_cli.command("due")
 def due(as_json: JsonOption = False) -> None:
-    """List what is due today or earlier: ids, person code, category, due date, and what the run does with it."""
+    """List what is due today or earlier.
+
+    Ids, person code, category, due date, and what the run does with each; never content."""
     with services(AuditAction.RETENTION_DUE, "retention_item") as (session, runtime):
         items = retention.due_now(session, runtime, SYSTEM)
     if as_json:
@@ -39,8 +41,10 @@ def due(as_json: JsonOption = False) -> None:
 def run(
     yes: Annotated[bool, typer.Option("--yes", help="Delete without asking.")] = False,
 ) -> None:
-    """List what is due, then delete what a custodian reviewed for deletion (one transaction per person).
-    Items under legal hold, kept by a custodian or not yet reviewed are left."""
+    """Delete what is due and reviewed for deletion.
+
+    Lists what is due, asks (unless --yes), then deletes, one transaction per person. Items under legal
+    hold, kept by a custodian or not yet reviewed are left."""
     try:
         keys = open_keys(get_settings(), prompt_passphrase)
     except (ConfigError, KeyringError) as exc:
