@@ -21,6 +21,7 @@ from app.core.config import get_settings
 from app.core.errors import ConfigError
 from app.crypto import keyring as kr
 from app.crypto.errors import KeyringError
+from app.erasure.cli import backup, journal_cli, restore
 from app.exports.cli import exports_cli
 from app.exports.worker_cli import worker
 from app.interviews.custody_cli import custody_cli
@@ -41,6 +42,9 @@ cli.add_typer(recipients_cli, name="recipients")
 cli.add_typer(deny_list_cli, name="deny-list")
 cli.command("worker")(worker)
 cli.add_typer(exports_cli, name="exports")
+cli.command("backup")(backup)
+cli.command("restore")(restore)
+cli.add_typer(journal_cli, name="journal")
 
 
 @cli.callback()

@@ -49,8 +49,10 @@ def erase_person(
     origin: str,
     requested_by: uuid.UUID | None,
     confirmed_by: uuid.UUID | None,
+    record: bool = True,
 ) -> ErasedPerson:
-    """Erase one person (held by the caller, not erased yet, not under a legal hold)."""
+    """Erase one person (held by the caller, not erased yet, not under a legal hold); ``record=False`` when
+    the erasure is re-applied from the journal, which holds it already."""
     sqlite = session.get_bind().dialect.name == "sqlite"
     if sqlite:
         session.execute(select(1))  # the transaction's connection, so the pragma applies to it
@@ -79,7 +81,8 @@ def erase_person(
     session.add(tomb)
     session.flush()
     erased.erased(session, runtime, person)
-    journal.record(session, runtime, journal.ERASURE, person.id, erasure_id or person.id, now)
+    if record:
+        journal.record(session, runtime, journal.ERASURE, person.id, erasure_id or person.id, now)
     store = runtime.blobs
     on_outcome(session, committed=lambda: _remove_blobs(store, blobs, uploads), rolled_back=lambda: None)
     if sqlite:

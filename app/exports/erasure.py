@@ -58,4 +58,18 @@ def on_erasure(session: Session, runtime: Runtime, person: Person) -> None:
     session.flush()
 
 
+def hold_after_restore(session: Session, runtime: Runtime) -> int:
+    """After a restore: every ready export goes stale and its bundle is erased, so nothing built before the
+    backup is downloaded until it is asked for, approved and built again under today's consent."""
+    held = 0
+    for export in session.scalars(
+        select(ExportRequest).where(ExportRequest.status == ExportStatus.READY).with_for_update()
+    ):
+        service.move(session, export, ExportStatus.STALE, was=ExportStatus.READY)
+        stored.erase_bundle(session, runtime.bundles, export.id)
+        held += 1
+    return held
+
+
 erased.listen("exports.erasure", on_erasure)
+erased.listen_restore("exports.restore", hold_after_restore)

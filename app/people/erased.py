@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
 
 _listeners: dict[str, Callable[..., None]] = {}
+_restore_listeners: dict[str, Callable[..., int]] = {}
 
 
 def listen(name: str, listener: Callable[[Session, Runtime, Person], None]) -> None:
@@ -38,6 +39,16 @@ def erased(session: Session, runtime: Runtime, person: Person) -> None:
     """The person was erased in this transaction: tell every listener."""
     for name in sorted(_listeners):
         _listeners[name](session, runtime, person)
+
+
+def listen_restore(name: str, listener: Callable[[Session, Runtime], int]) -> None:
+    """Be told when a backup was restored and brought forward from the journal (``testimony restore``)."""
+    _restore_listeners[name] = listener
+
+
+def restored(session: Session, runtime: Runtime) -> int:
+    """A restored backup was brought forward: each listener holds what it must; the count of things held."""
+    return sum(_restore_listeners[name](session, runtime) for name in sorted(_restore_listeners))
 
 
 def is_erased(session: Session, person_id: uuid.UUID) -> bool:

@@ -29,7 +29,7 @@ def d(app: FastAPI) -> Desk:
     return desk(app)
 
 
-def _with_attachment(app: FastAPI, d: Desk) -> tuple[str, str]:
+def with_attachment(app: FastAPI, d: Desk) -> tuple[str, str]:
     """A person with identity, a grant, and a photo attachment: (person id, attachment id)."""
     interview, person = interview_for(app, d.doc, d.case_id)
     assert d.doc.request("PATCH", f"/api/v1/people/{person}", json=identity("Anahit Petrosyan")).status_code == 200
@@ -50,8 +50,8 @@ def audit_verifies(cli_env: dict[str, str], key_file: Path) -> None:
 def test_two_custodians_erase_a_person_and_nothing_of_them_opens(
     app: FastAPI, d: Desk, cli_env: dict[str, str], key_file: Path
 ) -> None:
-    person, _attachment = _with_attachment(app, d)
-    other, _ = _with_attachment(app, d)
+    person, _attachment = with_attachment(app, d)
+    other, _ = with_attachment(app, d)
     downloaded, _ = d.ready()
     assert d.legal.get(f"/api/v1/exports/{downloaded}/bundle").status_code == 200
     never, _ = d.ready()
