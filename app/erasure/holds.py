@@ -112,6 +112,8 @@ def decide_hold(
     person = session.get(Person, row.person_id)
     assert person is not None  # a foreign key
     _, now = _person(session, principal, person.id)
+    if data.confirm:
+        refuse_if_erased(session, person.id)  # erased while the hold waited: there is nothing left to keep
     session.refresh(row)
     waiting = confirmations.pending(session, SET_HOLD, row.id)
     if row.state != HoldState.REQUESTED or not waiting:

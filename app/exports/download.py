@@ -33,6 +33,7 @@ from app.exports import recheck, service, stored
 from app.exports.models import DisclosureEntry, ExportRequest
 from app.exports.schemas import ExportCreate, ExportRead, ExportStatus
 from app.keys import datakeys
+from app.people import erased
 from app.people.models import Person
 from app.people.records import hold
 
@@ -49,7 +50,8 @@ def _stale(session: Session, runtime: Runtime, export_id: uuid.UUID) -> None:
 
 
 def still_consented(session: Session, runtime: Runtime, export: ExportRequest) -> bool:
-    """Hold every person of the ledger (in id order), then decide() again for each row at the database clock."""
+    """Hold every person of the ledger (in id order), then decide() again for each row at the database clock;
+    a person erased meanwhile denies."""
     rows = list(
         session.scalars(
             select(DisclosureEntry).where(DisclosureEntry.export_id == export.id).order_by(DisclosureEntry.person_id)
@@ -59,6 +61,8 @@ def still_consented(session: Session, runtime: Runtime, export: ExportRequest) -
         person = session.get(Person, row.person_id)
         if person is not None:
             hold(session, person)
+    if any(erased.is_erased(session, row.person_id) for row in rows):
+        return False  # erased while this waited for the locks: nothing of them may leave again
     now = db_now(session)  # after the locks: a change that held one is in the history read next
     recipient = recheck.entry_of(session, export)
     deny = history.deny_list_of(session)
