@@ -5,6 +5,7 @@ refused) or comes too late. Skipped on SQLite, where BEGIN IMMEDIATE serialises 
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from functools import partial
 
 import httpx2 as httpx
@@ -34,7 +35,7 @@ def _browser(url: str, who: Actor) -> httpx.Client:
     return httpx.Client(base_url=url, cookies={"testimony_session": cookie}, headers=headers, timeout=60)
 
 
-def _at_once(app: FastAPI, calls: list[tuple[Actor, str, str, dict[str, object] | None]]) -> list[httpx.Response]:
+def _at_once(app: FastAPI, calls: Sequence[tuple[Actor, str, str, Mapping[str, object] | None]]) -> list[httpx.Response]:
     with serve(app) as url:
         browsers = [_browser(url, who) for who, *_ in calls]
         try:
