@@ -43,7 +43,8 @@ if TYPE_CHECKING:
 
 def _stale(session: Session, runtime: Runtime, export_id: uuid.UUID) -> None:
     """Make a ready export stale and erase its bundle (on the refused download's failure path)."""
-    row = session.get(ExportRequest, export_id, with_for_update=True)
+    # Read again: an erasure may have made it stale while the refused download waited for a person's lock.
+    row = session.get(ExportRequest, export_id, with_for_update=True, populate_existing=True)
     if row is not None and row.status == ExportStatus.READY:
         service.move(session, row, ExportStatus.STALE, was=ExportStatus.READY)
     stored.erase_bundle(session, runtime.bundles, export_id)

@@ -1,4 +1,4 @@
-"""Whether a person was erased, and the listeners told when one is.
+"""Whether a person was erased, and the listeners told when one is; no data key is ever made for them again.
 
 Erasing a person (app/erasure) deletes what people, consent and interviews hold of them; domains above
 (exports: stale bundles, recall notices) ``listen`` when they are imported (``app/models.py`` imports them
@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import exists, select
 
 from app.core.errors import Conflict
+from app.keys import datakeys
 from app.people.models import ErasedPerson
 
 if TYPE_CHECKING:
@@ -59,3 +60,7 @@ def refuse_if_erased(session: Session, person_id: uuid.UUID) -> None:
     """409 ``erased``: what was sealed under the person's key can never be opened or added to again."""
     if is_erased(session, person_id):
         raise Conflict("this person's records were erased", code="erased")
+
+
+# Nothing new is ever sealed for an erased person: it would be sealed under a fresh key that opens.
+datakeys.guard_new_keys("people.erased", refuse_if_erased)

@@ -15,8 +15,11 @@ from fastapi import FastAPI
 from typer.testing import CliRunner
 
 from app.cli import cli
+from app.core.db import unit_of_work
+from app.core.errors import Conflict
 from app.crypto import keyring as kr
 from app.crypto.signing import fingerprint
+from app.keys.sealed import Place, seal_json
 from tests.erasure.support import WHY, ask, decide, export_state, journal_entries, remains
 from tests.support.actors import Actor, login, shift_clock
 from tests.support.attachments import interview_for, raw_upload, sample
@@ -95,6 +98,8 @@ def test_two_custodians_erase_a_person_and_nothing_of_them_opens(
     gone = d.doc.get(f"/api/v1/people/{person}")
     assert (gone.status_code, gone.json()["code"]) == (409, "erased")
     assert ask(first, person).json()["code"] == "erased"
+    with unit_of_work(app.state.sessionmaker) as s, pytest.raises(Conflict):  # no fresh key, by any route
+        seal_json(s, app.state.runtime.keys, Place("people", "identity", uuid.UUID(person), uuid.UUID(person), {}), 1)
     [line] = [e for e in journal_entries(app) if e.event == "erasure"]
     assert (line.person_id, line.ref_id) == (uuid.UUID(person), uuid.UUID(erasure["id"]))
     journal_text = app.state.runtime.settings.journal_path.read_text()

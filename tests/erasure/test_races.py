@@ -35,7 +35,9 @@ def _browser(url: str, who: Actor) -> httpx.Client:
     return httpx.Client(base_url=url, cookies={"testimony_session": cookie}, headers=headers, timeout=60)
 
 
-def _at_once(app: FastAPI, calls: Sequence[tuple[Actor, str, str, Mapping[str, object] | None]]) -> list[httpx.Response]:
+def _at_once(
+    app: FastAPI, calls: Sequence[tuple[Actor, str, str, Mapping[str, object] | None]]
+) -> list[httpx.Response]:
     with serve(app) as url:
         browsers = [_browser(url, who) for who, *_ in calls]
         try:
