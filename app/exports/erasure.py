@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.core.db import db_now, new_id
-from app.exports import service, stored
+from app.core.db import db_now
+from app.exports import recalls, service, stored
 from app.exports.models import DisclosureEntry, ExportRequest, RecallNotice
-from app.exports.schemas import ExportStatus, RecallState
+from app.exports.schemas import ExportStatus
 from app.people import erased
 from app.people.models import Person
 
@@ -43,18 +43,7 @@ def on_erasure(session: Session, runtime: Runtime, person: Person) -> None:
             service.move(session, export, ExportStatus.STALE, was=ExportStatus.READY)
         stored.erase_bundle(session, runtime.bundles, export.id)
         if export.downloads > 0 and row.id not in noticed:
-            session.add(
-                RecallNotice(
-                    id=new_id(),
-                    ledger_id=row.id,
-                    export_id=export.id,
-                    recipient_id=row.recipient_id,
-                    person_id=person.id,
-                    requester_id=export.requester_id,
-                    state=RecallState.OPEN,
-                    raised_at=now,
-                )
-            )
+            recalls.open_notice(session, row, export, now)
     session.flush()
 
 
