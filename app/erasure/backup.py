@@ -93,19 +93,27 @@ def take(database: Path, stores: dict[str, Path], out: Path, manifest: dict[str,
             source.close()
         snapshot.chmod(0o600)
         out.touch(mode=0o600, exist_ok=False)
-        files = 0
-        with tarfile.open(out, "w") as tar:
-            tar.add(snapshot, arcname=DATABASE, recursive=False)
-            for name, root in stores.items():
-                files += _add_tree(tar, root, name)
-            data = json.dumps({"format": FORMAT, **manifest, "blob_files": files}, indent=2).encode()
-            info = tarfile.TarInfo(MANIFEST)
-            info.size = len(data)
-            info.mode = 0o600
-            tar.addfile(info, io.BytesIO(data))
-        return files
+        try:
+            return _write(out, snapshot, stores, manifest)
+        except BaseException:
+            out.unlink(missing_ok=True)  # a backup is written whole or not at all
+            raise
     finally:
         snapshot.unlink(missing_ok=True)
+
+
+def _write(out: Path, snapshot: Path, stores: dict[str, Path], manifest: dict[str, object]) -> int:
+    files = 0
+    with tarfile.open(out, "w") as tar:
+        tar.add(snapshot, arcname=DATABASE, recursive=False)
+        for name, root in stores.items():
+            files += _add_tree(tar, root, name)
+        data = json.dumps({"format": FORMAT, **manifest, "blob_files": files}, indent=2).encode()
+        info = tarfile.TarInfo(MANIFEST)
+        info.size = len(data)
+        info.mode = 0o600
+        tar.addfile(info, io.BytesIO(data))
+    return files
 
 
 def unpack(backup: Path, database: Path, stores: dict[str, Path]) -> dict[str, object]:
@@ -115,6 +123,16 @@ def unpack(backup: Path, database: Path, stores: dict[str, Path]) -> dict[str, o
     for root in stores.values():
         if root.exists() and any(root.iterdir()):
             raise BackupError(f"{root} is not empty: restore into an empty data directory")
+    written: list[Path] = []
+    try:
+        return _extract(backup, database, stores, written)
+    except BaseException:
+        for path in written:  # nothing half-restored is left behind
+            path.unlink(missing_ok=True)
+        raise
+
+
+def _extract(backup: Path, database: Path, stores: dict[str, Path], written: list[Path]) -> dict[str, object]:
     with tarfile.open(backup, "r") as tar:
         try:
             manifest = json.loads(tar.extractfile(MANIFEST).read())  # type: ignore[union-attr]
@@ -130,6 +148,7 @@ def unpack(backup: Path, database: Path, stores: dict[str, Path]) -> dict[str, o
             source = tar.extractfile(member)
             assert source is not None
             with target.open("xb") as f:
+                written.append(target)
                 f.write(source.read())
             target.chmod(0o600)
     return dict(manifest)

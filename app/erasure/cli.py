@@ -93,7 +93,9 @@ def restore(backup_file: Annotated[Path, typer.Argument(help="A file written by 
 
 @journal_cli.command("verify")
 def verify() -> None:
-    """Check the journal's chain, and that every erasure and withdrawal in the database is in it."""
+    """Check the journal's chain and that it holds what the database holds.
+
+    Every erasure and withdrawal the database knows of must be in it; exit 1 otherwise."""
     settings = get_settings()
     with services(AuditAction.SYSTEM_JOURNAL_VERIFY, "system") as (session, runtime):
         try:

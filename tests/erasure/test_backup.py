@@ -4,7 +4,9 @@ recorded again, every ready export is held, and `testimony audit verify` passes 
 
 from __future__ import annotations
 
+import io
 import json
+import tarfile
 import uuid
 from pathlib import Path
 
@@ -106,3 +108,26 @@ def test_a_restored_backup_erases_again_and_withdraws_again_from_the_journal(
     assert json.loads(verified.stdout)["ok"] is True
     assert _run(env, "journal", "verify").exit_code == 0
     assert _run(cli_env, "journal", "verify").exit_code == 0
+
+
+def test_what_is_not_a_backup_is_refused_and_leaves_nothing(
+    cli_env: dict[str, str], database: ProvisionedDatabase, tmp_path: Path
+) -> None:
+    if database.is_postgres:
+        refused = _run(cli_env, "backup", "--out", str(tmp_path / "b.tar"))
+        assert refused.exit_code == 2
+        assert "SQLite only" in refused.output
+        assert not (tmp_path / "b.tar").exists()
+        return
+    fake = tmp_path / "fake.tar"
+    with tarfile.open(fake, "w") as tar:
+        data = b"not a database"
+        info = tarfile.TarInfo("database.sqlite")
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+    restored = tmp_path / "restored"
+    env = {**cli_env, "TESTIMONY_DATA_DIR": str(restored), "TESTIMONY_DATABASE__URL": f"sqlite:///{restored}/t.db"}
+    done = _run(env, "restore", str(fake))
+    assert done.exit_code == 2
+    assert "not a Testimony Vault backup" in done.output
+    assert not (restored / "t.db").exists()
