@@ -21,6 +21,7 @@ from app.core.config import get_settings
 from app.core.errors import ConfigError
 from app.crypto import keyring as kr
 from app.crypto.errors import KeyringError
+from app.erasure.cli import backup, journal_cli, restore
 from app.exports.cli import exports_cli
 from app.exports.report_cli import people_cli
 from app.exports.worker_cli import worker
@@ -45,6 +46,9 @@ cli.command("worker")(worker)
 cli.add_typer(exports_cli, name="exports")
 cli.add_typer(retention_cli, name="retention")
 cli.add_typer(people_cli, name="people")
+cli.command("backup")(backup)
+cli.command("restore")(restore)
+cli.add_typer(journal_cli, name="journal")
 
 
 @cli.callback()

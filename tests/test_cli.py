@@ -69,6 +69,9 @@ def test_the_commands_are_the_documented_ones() -> None:
         "exports",
         "retention",
         "people",
+        "backup",
+        "restore",
+        "journal",
     }
     assert {p[1] for p in ALL_COMMANDS if len(p) == 2 and p[0] == "users"} == {
         "add",

@@ -135,6 +135,7 @@ class AuditAction(StrEnum):
     SYSTEM_INIT = "system.init"
     SYSTEM_BACKUP = "system.backup"
     SYSTEM_RESTORE = "system.restore"
+    SYSTEM_JOURNAL_VERIFY = "system.journal_verify"
     LEGAL_HOLD_REQUEST = "legal_hold.request"
     LEGAL_HOLD_CONFIRM = "legal_hold.confirm"
     LEGAL_HOLD_LIFT = "legal_hold.lift"
@@ -142,7 +143,6 @@ class AuditAction(StrEnum):
     ERASURE_LIST = "erasure.list"
     ERASURE_CONFIRM = "erasure.confirm"
     ERASURE_REFUSE = "erasure.refuse"
-    ERASURE_REAPPLY = "erasure.reapply"
 
 
 _PURPOSES = {

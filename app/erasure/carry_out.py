@@ -12,8 +12,11 @@ check. In the caller's transaction:
 - a tombstone (``erased_people``) records the pseudonym code, when, which request and the two custodians.
 
 Once the transaction has committed: their attachment blobs and any upload in progress are removed, the
-journal gets an ``erasure`` line, and on SQLite the WAL is checkpointed and truncated (deletes ran with
-``secure_delete``, which overwrites freed pages). A crash between the commit and the file removal leaves
+journal gets an ``erasure`` line, and on SQLite the WAL is checkpointed and truncated (the service's
+connections run with ``secure_delete``, which overwrites freed pages, so the deleted key is not left in a
+free page; the checkpoint keeps its old page out of the WAL file). On PostgreSQL the deleted row stays in a
+dead tuple until VACUUM reclaims it: it is the wrapped key, useless without the KEK, and everything it
+sealed is still unreadable once the transaction commits. A crash between the commit and the file removal leaves
 blobs sealed under a key that no longer exists.
 """
 
@@ -49,12 +52,11 @@ def erase_person(
     origin: str,
     requested_by: uuid.UUID | None,
     confirmed_by: uuid.UUID | None,
+    record: bool = True,
 ) -> ErasedPerson:
-    """Erase one person (held by the caller, not erased yet, not under a legal hold)."""
+    """Erase one person (held by the caller, not erased yet, not under a legal hold); ``record=False`` when
+    the erasure is re-applied from the journal, which holds it already."""
     sqlite = session.get_bind().dialect.name == "sqlite"
-    if sqlite:
-        session.execute(select(1))  # the transaction's connection, so the pragma applies to it
-        session.connection().exec_driver_sql("PRAGMA secure_delete = ON")
     now = db_now(session)
     datakeys.erase_data_key(session, person.id)
     session.execute(delete(BlindIndexEntry).where(BlindIndexEntry.person_id == person.id))
@@ -79,7 +81,8 @@ def erase_person(
     session.add(tomb)
     session.flush()
     erased.erased(session, runtime, person)
-    journal.record(session, runtime, journal.ERASURE, person.id, erasure_id or person.id, now)
+    if record:
+        journal.record(session, runtime, journal.ERASURE, person.id, erasure_id or person.id, now)
     store = runtime.blobs
     on_outcome(session, committed=lambda: _remove_blobs(store, blobs, uploads), rolled_back=lambda: None)
     if sqlite:

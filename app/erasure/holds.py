@@ -112,14 +112,16 @@ def decide_hold(
     person = session.get(Person, row.person_id)
     assert person is not None  # a foreign key
     _, now = _person(session, principal, person.id)
+    if data.confirm:
+        refuse_if_erased(session, person.id)  # erased while the hold waited: there is nothing left to keep
     session.refresh(row)
-    audit.touch(session, resource_id=row.id)
     waiting = confirmations.pending(session, SET_HOLD, row.id)
     if row.state != HoldState.REQUESTED or not waiting:
         on_failure(session, lambda s: confirmations.close_expired(s, now))
         state = HoldState.EXPIRED if row.state == HoldState.REQUESTED else HoldState(row.state)
         raise Conflict(f"this legal hold is {state.value}: it is not waiting for a decision", code="state")
     confirmations.decide_confirmation(session, runtime, principal, waiting[0].id, data.confirm, action=ACTION)
+    audit.touch(session, resource_id=row.id, case_id=row.case_id)  # the hold, not the engine's request
     session.refresh(row)
     if data.confirm:
         row.confirmed_by = principal.user_id

@@ -192,6 +192,7 @@ def decide_erasure(
     if data.confirm:
         _refuse_if_held(session, [row.person_id, *included])
     decided = confirmations.decide_confirmation(session, runtime, principal, waiting[0].id, data.confirm, action=ACTION)
+    audit.touch(session, resource_id=row.id, case_id=row.case_id)  # the erasure, not the engine's request
     if decided.status is Status.CONFIRMED:
         _carry_out(session, runtime, principal, row, included, now)
     return _read(session, row, now)

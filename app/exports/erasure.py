@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.core.db import db_now, new_id
-from app.exports import service, stored
+from app.core.db import db_now
+from app.exports import recalls, service, stored
 from app.exports.models import DisclosureEntry, ExportRequest, RecallNotice
-from app.exports.schemas import ExportStatus, RecallState
+from app.exports.schemas import ExportStatus
 from app.people import erased
 from app.people.models import Person
 
@@ -43,19 +43,22 @@ def on_erasure(session: Session, runtime: Runtime, person: Person) -> None:
             service.move(session, export, ExportStatus.STALE, was=ExportStatus.READY)
         stored.erase_bundle(session, runtime.bundles, export.id)
         if export.downloads > 0 and row.id not in noticed:
-            session.add(
-                RecallNotice(
-                    id=new_id(),
-                    ledger_id=row.id,
-                    export_id=export.id,
-                    recipient_id=row.recipient_id,
-                    person_id=person.id,
-                    requester_id=export.requester_id,
-                    state=RecallState.OPEN,
-                    raised_at=now,
-                )
-            )
+            recalls.open_notice(session, row, export, now)
     session.flush()
 
 
+def hold_after_restore(session: Session, runtime: Runtime) -> int:
+    """After a restore: every ready export goes stale and its bundle is erased, so nothing built before the
+    backup is downloaded until it is asked for, approved and built again under today's consent."""
+    held = 0
+    for export in session.scalars(
+        select(ExportRequest).where(ExportRequest.status == ExportStatus.READY).with_for_update()
+    ):
+        service.move(session, export, ExportStatus.STALE, was=ExportStatus.READY)
+        stored.erase_bundle(session, runtime.bundles, export.id)
+        held += 1
+    return held
+
+
 erased.listen("exports.erasure", on_erasure)
+erased.listen_restore("exports.restore", hold_after_restore)

@@ -180,7 +180,7 @@ def record(
     """Append the entry once the caller's unit of work has committed (never for work rolled back).
 
     A failure to write after the commit is logged by the unit of work; ``testimony journal verify`` then
-    names what the database holds and the journal lacks, and ``testimony journal sync`` appends it.
+    names what the database holds and the journal lacks.
     """
     path = runtime.settings.journal_path
     keyring = runtime.keys.current

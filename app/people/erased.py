@@ -1,4 +1,4 @@
-"""Whether a person was erased, and the listeners told when one is.
+"""Whether a person was erased, and the listeners told when one is; no data key is ever made for them again.
 
 Erasing a person (app/erasure) deletes what people, consent and interviews hold of them; domains above
 (exports: stale bundles, recall notices) ``listen`` when they are imported (``app/models.py`` imports them
@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import exists, select
 
 from app.core.errors import Conflict
+from app.keys import datakeys
 from app.people.models import ErasedPerson
 
 if TYPE_CHECKING:
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
 
 
 _listeners: dict[str, Callable[..., None]] = {}
+_restore_listeners: dict[str, Callable[..., int]] = {}
 
 
 def listen(name: str, listener: Callable[[Session, Runtime, Person], None]) -> None:
@@ -40,6 +42,16 @@ def erased(session: Session, runtime: Runtime, person: Person) -> None:
         _listeners[name](session, runtime, person)
 
 
+def listen_restore(name: str, listener: Callable[[Session, Runtime], int]) -> None:
+    """Be told when a backup was restored and brought forward from the journal (``testimony restore``)."""
+    _restore_listeners[name] = listener
+
+
+def restored(session: Session, runtime: Runtime) -> int:
+    """A restored backup was brought forward: each listener holds what it must; the count of things held."""
+    return sum(_restore_listeners[name](session, runtime) for name in sorted(_restore_listeners))
+
+
 def is_erased(session: Session, person_id: uuid.UUID) -> bool:
     return bool(session.scalar(select(exists().where(ErasedPerson.person_id == person_id))))
 
@@ -48,3 +60,7 @@ def refuse_if_erased(session: Session, person_id: uuid.UUID) -> None:
     """409 ``erased``: what was sealed under the person's key can never be opened or added to again."""
     if is_erased(session, person_id):
         raise Conflict("this person's records were erased", code="erased")
+
+
+# Nothing new is ever sealed for an erased person: it would be sealed under a fresh key that opens.
+datakeys.guard_new_keys("people.erased", refuse_if_erased)

@@ -390,6 +390,18 @@ MATRIX: dict[tuple[str, str], tuple[Body, dict[str, int]]] = {
     ("GET", "/api/v1/people/{person_id}/disclosure-report.json"): (_none, _allow(200, {"custodian", "custodian_ro"})),
     # The disclosure ledger: auditors only (ids and codes, never content).
     ("GET", "/api/v1/disclosures"): (_none, _allow(200, {"auditor", "auditor_ro"})),
+    # Legal holds and erasure: custodians only, with a fresh second factor (never by token); the world's hold
+    # and erasure were asked for by another custodian, so the world's custodian decides them.
+    ("POST", "/api/v1/people/{person_id}/legal-hold"): (
+        _fixed({"reason": "Kept for the proceedings.", "proceedings_reference": "ICC-01/26"}),
+        _allow(202, CUSTODIAN),
+    ),
+    ("DELETE", "/api/v1/people/{person_id}/legal-hold"): (_fixed({"reason": "Closed."}), _allow(409, CUSTODIAN)),
+    ("POST", "/api/v1/legal-holds/{hold_id}/decision"): (_fixed({"confirm": True}), _allow(200, CUSTODIAN)),
+    ("POST", "/api/v1/people/{person_id}/erase"): (_fixed({"reason": "The survivor asked."}), _allow(202, CUSTODIAN)),
+    ("GET", "/api/v1/erasures"): (_none, _allow(200, {"custodian", "custodian_ro"})),
+    ("POST", "/api/v1/erasures/{erasure_id}/decision"): (_fixed({"confirm": True}), _allow(200, CUSTODIAN)),
+    ("POST", "/api/v1/erasures/{erasure_id}/refuse"): (_fixed({"reason": "Kept by order."}), _allow(200, CUSTODIAN)),
     ("GET", "/api/v1/duplicate-reviews"): (_none, _allow(200, CUSTODIAN)),
     ("POST", "/api/v1/duplicate-reviews/{review_id}"): (
         _fixed({"decision": "not_duplicate"}),

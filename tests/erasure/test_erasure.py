@@ -15,8 +15,11 @@ from fastapi import FastAPI
 from typer.testing import CliRunner
 
 from app.cli import cli
+from app.core.db import unit_of_work
+from app.core.errors import Conflict
 from app.crypto import keyring as kr
 from app.crypto.signing import fingerprint
+from app.keys.sealed import Place, seal_json
 from tests.erasure.support import WHY, ask, decide, export_state, journal_entries, remains
 from tests.support.actors import Actor, login, shift_clock
 from tests.support.attachments import interview_for, raw_upload, sample
@@ -29,7 +32,7 @@ def d(app: FastAPI) -> Desk:
     return desk(app)
 
 
-def _with_attachment(app: FastAPI, d: Desk) -> tuple[str, str]:
+def with_attachment(app: FastAPI, d: Desk) -> tuple[str, str]:
     """A person with identity, a grant, and a photo attachment: (person id, attachment id)."""
     interview, person = interview_for(app, d.doc, d.case_id)
     assert d.doc.request("PATCH", f"/api/v1/people/{person}", json=identity("Anahit Petrosyan")).status_code == 200
@@ -50,8 +53,8 @@ def audit_verifies(cli_env: dict[str, str], key_file: Path) -> None:
 def test_two_custodians_erase_a_person_and_nothing_of_them_opens(
     app: FastAPI, d: Desk, cli_env: dict[str, str], key_file: Path
 ) -> None:
-    person, _attachment = _with_attachment(app, d)
-    other, _ = _with_attachment(app, d)
+    person, _attachment = with_attachment(app, d)
+    other, _ = with_attachment(app, d)
     downloaded, _ = d.ready()
     assert d.legal.get(f"/api/v1/exports/{downloaded}/bundle").status_code == 200
     never, _ = d.ready()
@@ -95,6 +98,8 @@ def test_two_custodians_erase_a_person_and_nothing_of_them_opens(
     gone = d.doc.get(f"/api/v1/people/{person}")
     assert (gone.status_code, gone.json()["code"]) == (409, "erased")
     assert ask(first, person).json()["code"] == "erased"
+    with unit_of_work(app.state.sessionmaker) as s, pytest.raises(Conflict):  # no fresh key, by any route
+        seal_json(s, app.state.runtime.keys, Place("people", "identity", uuid.UUID(person), uuid.UUID(person), {}), 1)
     [line] = [e for e in journal_entries(app) if e.event == "erasure"]
     assert (line.person_id, line.ref_id) == (uuid.UUID(person), uuid.UUID(erasure["id"]))
     journal_text = app.state.runtime.settings.journal_path.read_text()

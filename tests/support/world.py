@@ -36,6 +36,7 @@ from tests.support.actors import Actor, login, make_user, now, shift_clock
 from tests.support.cheap import CHEAP_ARGON2
 from tests.support.consent import child_texts, identity, participation, person_in, recontact, use_consent
 from tests.support.database import ProvisionedDatabase, Templates
+from tests.support.erasure import waiting_for_a_second_custodian
 from tests.support.exports import stored_bundle
 from tests.support.interviews import INCIDENT, checklist, due, planned
 
@@ -104,6 +105,8 @@ class Saved:
     ledger_id: str
     recall_id: str
     disclosure_task_id: str
+    erasure_id: str
+    hold_id: str
 
 
 @dataclass
@@ -134,6 +137,8 @@ class World:
     ledger_id: str
     recall_id: str
     disclosure_task_id: str
+    erasure_id: str
+    hold_id: str
 
 
 @dataclass(frozen=True)
@@ -307,6 +312,7 @@ def _populate(app: FastAPI, database: ProvisionedDatabase, key_file: Path) -> Sa
         recipient_id = str(registered.recipient.id)
     disclosed = _disclosed(app, actors, case_id, recipient_id, people[0])
     _come_of_age(app, documenter, case_id)
+    erasure_id, hold_id = waiting_for_a_second_custodian(app, actors["doc_in"], case_id)
     asked = actors["legal_in"].post("/api/v1/exports", json=export_request(case_id, recipient_id))
     assert asked.status_code == 201, asked.text
     credentials = {
@@ -345,6 +351,8 @@ def _populate(app: FastAPI, database: ProvisionedDatabase, key_file: Path) -> Sa
         ledger_id=disclosed.ledger_id,
         recall_id=disclosed.recall_id,
         disclosure_task_id=disclosed.disclosure_task_id,
+        erasure_id=erasure_id,
+        hold_id=hold_id,
     )
 
 
@@ -491,6 +499,8 @@ def restore(saved: Saved, templates: Templates, tmp_path: Path) -> Iterator[Worl
                 saved.ledger_id,
                 saved.recall_id,
                 saved.disclosure_task_id,
+                saved.erasure_id,
+                saved.hold_id,
             )
         finally:
             app.state.engine.dispose()
@@ -547,6 +557,8 @@ def path_of(template: str, w: World) -> str:
         redaction_id=w.redaction_id,
         ledger_id=w.ledger_id,
         recall_id=w.recall_id,
+        erasure_id=w.erasure_id,
+        hold_id=w.hold_id,
         form_id="standard",
         guide_id="standard",
         version="v1",
