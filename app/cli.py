@@ -21,13 +21,16 @@ from app.core.config import get_settings
 from app.core.errors import ConfigError
 from app.crypto import keyring as kr
 from app.crypto.errors import KeyringError
+from app.erasure.cli import backup, journal_cli, restore
 from app.exports.cli import exports_cli
+from app.exports.report_cli import people_cli
 from app.exports.worker_cli import worker
 from app.interviews.custody_cli import custody_cli
 from app.interviews.guides_cli import guides_cli
 from app.keys.cli import keys_cli
 from app.keys.store import custody_problems, open_keys, prompt_passphrase, write_private_file
 from app.recipients.cli import deny_list_cli, recipients_cli
+from app.retention.cli import retention_cli
 
 cli = group("Testimony Vault administration.")
 cli.add_typer(keys_cli, name="keys")
@@ -41,6 +44,11 @@ cli.add_typer(recipients_cli, name="recipients")
 cli.add_typer(deny_list_cli, name="deny-list")
 cli.command("worker")(worker)
 cli.add_typer(exports_cli, name="exports")
+cli.add_typer(retention_cli, name="retention")
+cli.add_typer(people_cli, name="people")
+cli.command("backup")(backup)
+cli.command("restore")(restore)
+cli.add_typer(journal_cli, name="journal")
 
 
 @cli.callback()

@@ -37,9 +37,11 @@ from app.core.forwarding import refuse_spoofable_forwarding
 from app.core.http import RequestContextMiddleware, database_busy, integrity_violation, transient_failure
 from app.core.limits import install_body_limits
 from app.core.openapi import describe_problems
+from app.erasure import routes as erasure_routes
 from app.exports import routes as export_routes
 from app.exports import routes_downloads as download_routes
 from app.exports import routes_review as export_review_routes
+from app.exports import routes_report as report_routes
 from app.interviews import guides
 from app.interviews import routes as interview_routes
 from app.interviews import routes_attachments as attachment_routes
@@ -50,6 +52,7 @@ from app.keys import routes as key_routes
 from app.keys.store import Keys, open_keys
 from app.people import routes as people_routes
 from app.recipients import routes as recipient_routes
+from app.retention import routes as retention_routes
 from app.runtime import Runtime
 from app.web import errors as web_errors
 from app.web import render as web_render
@@ -119,7 +122,9 @@ def create_app(settings: Settings | None = None, keys: Keys | None = None) -> Fa
     app.include_router(confirmation_routes.router)
     app.include_router(case_routes.router)
     app.include_router(audit_routes.router)
+    app.include_router(retention_routes.router)  # before /people/{person_id}: /people/reconsent-due
     app.include_router(people_routes.router)
+    app.include_router(erasure_routes.router)
     app.include_router(consent_routes.router)
     app.include_router(grant_routes.router)
     app.include_router(interview_routes.router)
@@ -130,6 +135,7 @@ def create_app(settings: Settings | None = None, keys: Keys | None = None) -> Fa
     app.include_router(recipient_routes.router)
     app.include_router(export_routes.router)
     app.include_router(download_routes.router)
+    app.include_router(report_routes.router)
     app.include_router(key_routes.router)
     web_render.load()  # compile the pages' catalogs and read their templates now, not at first use
     app.include_router(web_routes.router)

@@ -11,7 +11,10 @@ from app.confirmations.models import Confirmation
 from app.consent.grant_models import ConsentInvalidation, ConsentWithdrawal, ErasureRequest, UseConsent
 from app.consent.models import ParticipationConsent
 from app.core.db import Base
+from app.erasure import holds as _holds  # noqa: F401 - registers its confirmation kind
+from app.erasure import service as _erasure_service  # noqa: F401 - registers its confirmation kind
 from app.exports import approval as _exports  # noqa: F401 - registers its confirmation kind
+from app.exports import erasure as _erasure  # noqa: F401 - registers its erasure listener
 from app.exports import recalls as _recalls  # noqa: F401 - registers its consent-change listener
 from app.exports.models import (
     DisclosureEntry,
@@ -31,10 +34,11 @@ from app.interviews.models import (
     InterviewReconfirmation,
 )
 from app.keys.models import DataKey, SealState
-from app.people.models import BlindIndexEntry, DuplicateReview, Person
+from app.people.models import BlindIndexEntry, DuplicateReview, ErasedPerson, LegalHold, Person
 from app.recipients import deny_list as _deny_list  # noqa: F401 - registers its confirmation kind
 from app.recipients import service as _recipients  # noqa: F401 - registers its confirmation kinds
 from app.recipients.models import DenyListVersion, Recipient
+from app.retention.models import RetentionReview
 
 __all__ = [
     "ApiToken",
@@ -57,6 +61,7 @@ __all__ = [
     "DisclosureEntry",
     "DisclosureFeedback",
     "DuplicateReview",
+    "ErasedPerson",
     "ErasureRequest",
     "ExportApproval",
     "ExportJob",
@@ -65,11 +70,13 @@ __all__ = [
     "Interview",
     "InterviewInterviewer",
     "InterviewReconfirmation",
+    "LegalHold",
     "ParticipationConsent",
     "Person",
     "RecallNotice",
     "Recipient",
     "RecoveryCode",
+    "RetentionReview",
     "SealState",
     "UseConsent",
     "User",

@@ -67,6 +67,11 @@ def test_the_commands_are_the_documented_ones() -> None:
         "deny-list",
         "worker",
         "exports",
+        "retention",
+        "people",
+        "backup",
+        "restore",
+        "journal",
     }
     assert {p[1] for p in ALL_COMMANDS if len(p) == 2 and p[0] == "users"} == {
         "add",

@@ -77,6 +77,14 @@ class Action(StrEnum):
     RECALL_READ = "recall.read"
     RECALL_MANAGE = "recall.manage"
     DISCLOSURE_FEEDBACK = "disclosure_feedback"
+    RETENTION_REVIEW = "retention.review"
+    RETENTION_RUN = "retention.run"
+    RECONSENT_READ = "reconsent.read"
+    LEDGER_READ = "ledger.read"
+    DISCLOSURE_REPORT = "disclosure.report"
+    LEGAL_HOLD_MANAGE = "legal_hold.manage"
+    ERASURE_READ = "erasure.read"
+    ERASURE_MANAGE = "erasure.manage"
 
 
 EVERYONE = frozenset(
@@ -103,6 +111,10 @@ READ_ONLY = frozenset(
         Action.DENY_LIST_READ,
         Action.EXPORT_READ,
         Action.RECALL_READ,
+        Action.RECONSENT_READ,
+        Action.LEDGER_READ,
+        Action.DISCLOSURE_REPORT,
+        Action.ERASURE_READ,
     }
 )
 # The recipient registry and the deny-list name organisations and states, never a survivor: every
@@ -130,6 +142,8 @@ ROLE_ACTIONS: dict[Role, frozenset[Action]] = {
             Action.REDACTION_READ,
             # Telling a survivor, through their safe channel, that an export carrying them was approved or recalled.
             Action.DISCLOSURE_FEEDBACK,
+            # Minors of the case who came of age and must be asked again.
+            Action.RECONSENT_READ,
         }
     )
     | REGISTRY_READERS,
@@ -159,10 +173,20 @@ ROLE_ACTIONS: dict[Role, frozenset[Action]] = {
             # Recalls: every notice; marking it sent and acknowledged, and a ledger row submitted to proceedings.
             Action.RECALL_READ,
             Action.RECALL_MANAGE,
+            # Retention: what comes due, marked reviewed (so the run may delete it) or kept with a reason.
+            Action.RETENTION_REVIEW,
+            # On the case team only (TEAM_ONLY): minors come of age, and a survivor's own data report.
+            Action.RECONSENT_READ,
+            Action.DISCLOSURE_REPORT,
+            # Legal holds (set by two custodians) and erasure (carried out by two): never by bearer token.
+            Action.LEGAL_HOLD_MANAGE,
+            Action.ERASURE_READ,
+            Action.ERASURE_MANAGE,
         }
     )
     | REGISTRY_READERS,
-    Role.AUDITOR: frozenset({Action.AUDIT_READ}),
+    # Auditors read the log and the disclosure ledger (ids, codes, categories, levels: never content).
+    Role.AUDITOR: frozenset({Action.AUDIT_READ, Action.LEDGER_READ}),
     Role.ADMIN: frozenset(
         {
             Action.USER_READ,
@@ -187,9 +211,22 @@ ROLE_ACTIONS: dict[Role, frozenset[Action]] = {
 # Roles whose grants reach only the cases whose team the user is on.
 CASE_SCOPED = frozenset({Role.DOCUMENTER, Role.LEGAL})
 
+# Actions that reach only the cases whose team the user is on, whatever the role: a custodian, organisation-wide
+# elsewhere, reads a survivor's data report or the minors come of age only for a case they work on.
+TEAM_ONLY = frozenset({Action.RECONSENT_READ, Action.DISCLOSURE_REPORT})
+
 # What the CLI operator may do: administration, never content.
 # A custody proof holds a digest and its salt, never content: a custodian makes it for a court.
-SYSTEM_ACTIONS = ROLE_ACTIONS[Role.ADMIN] | {Action.AUDIT_READ, Action.FORMS_READ, Action.CUSTODY_PROOF}
+# Retention lists and deletes what is due (ids and categories, never content); the survivor's data report
+# names recipients, categories and dates, never content.
+SYSTEM_ACTIONS = ROLE_ACTIONS[Role.ADMIN] | {
+    Action.AUDIT_READ,
+    Action.FORMS_READ,
+    Action.CUSTODY_PROOF,
+    Action.RETENTION_REVIEW,
+    Action.RETENTION_RUN,
+    Action.DISCLOSURE_REPORT,
+}
 
 # Actions that need a fresh second factor in a browser session (never a bearer token);
 # a user update needs it when it changes roles or whether the account is active.
@@ -202,6 +239,8 @@ STEP_UP = frozenset(
         Action.CONSENT_WITHDRAW,
         Action.CONSENT_INVALIDATE,
         Action.EXPORT_APPROVE,
+        Action.LEGAL_HOLD_MANAGE,
+        Action.ERASURE_MANAGE,
     }
 )
 
@@ -240,6 +279,8 @@ def allows(principal: Principal, action: Action) -> bool:
 def _org_wide(principal: Principal, action: Action) -> bool:
     if principal.is_system:
         return True
+    if action in TEAM_ONLY:
+        return False
     return any(role not in CASE_SCOPED for role in _granting_roles(principal, action))
 
 

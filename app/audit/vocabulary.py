@@ -121,6 +121,13 @@ class AuditAction(StrEnum):
     RECALL_ACKNOWLEDGED = "recall.acknowledged"
     DISCLOSURE_FEEDBACK_LIST = "disclosure_feedback.list"
     DISCLOSURE_FEEDBACK_OUTCOME = "disclosure_feedback.outcome"
+    RETENTION_DUE = "retention.due"
+    RETENTION_REVIEW = "retention.review"
+    RETENTION_RUN = "retention.run"
+    RETENTION_DELETE = "retention.delete"
+    RECONSENT_LIST = "reconsent.list"
+    LEDGER_READ = "ledger.read"
+    DISCLOSURE_REPORT = "disclosure_report.read"
     RECIPIENT_CREATE = "recipient.create"
     RECIPIENT_LIST = "recipient.list"
     RECIPIENT_READ = "recipient.read"
@@ -128,6 +135,16 @@ class AuditAction(StrEnum):
     DENY_LIST_READ = "deny_list.read"
     DENY_LIST_UPDATE = "deny_list.update"
     SYSTEM_INIT = "system.init"
+    SYSTEM_BACKUP = "system.backup"
+    SYSTEM_RESTORE = "system.restore"
+    SYSTEM_JOURNAL_VERIFY = "system.journal_verify"
+    LEGAL_HOLD_REQUEST = "legal_hold.request"
+    LEGAL_HOLD_CONFIRM = "legal_hold.confirm"
+    LEGAL_HOLD_LIFT = "legal_hold.lift"
+    ERASURE_REQUEST = "erasure.request"
+    ERASURE_LIST = "erasure.list"
+    ERASURE_CONFIRM = "erasure.confirm"
+    ERASURE_REFUSE = "erasure.refuse"
 
 
 _PURPOSES = {
@@ -156,9 +173,18 @@ _PURPOSES = {
     "export": Purpose.DOCUMENTATION,
     "recall": Purpose.DOCUMENTATION,
     "disclosure_feedback": Purpose.DOCUMENTATION,
+    # How long data is kept is part of the consent it was given under; so is asking a minor again as an adult,
+    # and telling a survivor where their data went.
+    "retention": Purpose.CONSENT,
+    "reconsent": Purpose.CONSENT,
+    "disclosure_report": Purpose.CONSENT,
+    "ledger": Purpose.OVERSIGHT,
     # Who may ever receive anything is part of the consent layer that governs disclosure.
     "recipient": Purpose.CONSENT,
     "deny_list": Purpose.CONSENT,
+    # Holding and erasing a survivor's records answer their consent (a withdrawal) or a court's order.
+    "legal_hold": Purpose.CONSENT,
+    "erasure": Purpose.CONSENT,
 }
 
 

@@ -129,6 +129,10 @@ NOT_FIELDS: Mapping[tuple[str, str], str] = MappingProxyType(
             "why a legal team asks for an export: staff's reasoning for the custodians, never anyone's data, never "
             "in a bundle"
         ),
+        ("retention_reviews", "reason"): (
+            "why a custodian keeps an item past its retention date: staff's reasoning, sealed under the service key, "
+            "never shown or logged"
+        ),
         ("custody_commitments", "sealed"): (
             "a custody salt and digest: they leave only in a custody proof, which holds no content"
         ),

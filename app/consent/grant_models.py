@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, Integer, LargeBinary, String, UniqueConstraint, Uuid, text
+from sqlalchemy import JSON, ForeignKey, Index, Integer, LargeBinary, String, UniqueConstraint, Uuid, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.db import Base, UTCDateTime
@@ -84,12 +84,22 @@ class ConsentWithdrawal(Base):
 
 
 ERASURE_PENDING = "pending"
-"""An erasure request's state until the erasure work takes it up."""
+"""An erasure request's state until it is carried out or refused: the custodians' queue."""
+ERASURE_DONE = "erased"
+ERASURE_REFUSED = "refused"
+ERASURE_JOINED = "joined"
+"""A request filed for a person whose erasure was pending already (before one pending request per person)."""
 
 
 class ErasureRequest(Base):
-    """A pending erasure, filed by a withdraw_and_erase withdrawal; the erasure work carries it out.
-    A person has at most one pending request: a second withdraw_and_erase joins the one there is."""
+    """An erasure of one person: filed by a withdraw_and_erase withdrawal, or asked for by a custodian.
+
+    A person has at most one pending request: a second withdraw_and_erase joins the one there is, and a
+    custodian asking for an erasure takes the pending one up. It stays pending until two custodians carry it
+    out (``erased``) or one refuses it with a reason (``refused``); a confirmation that expires leaves it
+    pending. ``details`` is sealed under the service key (it must outlive the person's own key): the reason
+    the custodian gave, and the refusal's reason.
+    """
 
     __tablename__ = "erasure_requests"
     __table_args__ = (
@@ -105,8 +115,20 @@ class ErasureRequest(Base):
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
     person_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("people.id"), index=True)
     case_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("cases.id"))
-    withdrawal_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("consent_withdrawals.id"), unique=True)
+    withdrawal_id: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, ForeignKey("consent_withdrawals.id"), unique=True, default=None
+    )
+    """The withdraw_and_erase withdrawal that filed it; None for a custodian's own request."""
     state: Mapped[str] = mapped_column(String(16))
-    """``pending`` until the erasure work takes it up."""
+    """``pending``, ``erased``, ``refused`` (or ``joined``)."""
     requested_by: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("users.id"), default=None)
     requested_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    asked_by: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("users.id"), default=None)
+    """The custodian who last asked for it to be carried out (the first of the two)."""
+    include_linked: Mapped[list[str] | None] = mapped_column(JSON, default=None)
+    """Ids of records decided to be the same person that the custodians erase with it."""
+    details: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
+    """Sealed JSON under the service key: the custodian's reason and the refusal's reason."""
+    decided_by: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("users.id"), default=None)
+    """Who confirmed (erased) or refused it."""
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)

@@ -23,6 +23,7 @@ from app.consent.grant_models import UseConsent
 from app.consent.grant_schemas import LookupIn, LookupMatch, LookupRead
 from app.core.db import db_now
 from app.core.errors import NotFound, ValidationFailed
+from app.people import erased
 from app.people.models import Person
 
 if TYPE_CHECKING:
@@ -61,6 +62,8 @@ def lookup(session: Session, runtime: Runtime, principal: Principal, data: Looku
         person, chains = _by_person_code(session, principal, code)
     if person is not None:
         audit.touch(session, resource_id=chains[0] if chains else person.id, case_id=person.case_id)
+    if person is not None and erased.is_erased(session, person.id):
+        person = None  # the code word was sealed under the erased key: nothing matches it any more
     matches = person is not None and participation.code_word_matches(session, runtime, person, data.code_word)
     if not matches or person is None:
         throttle.count_lookup_failure(session, runtime, target, principal.actor, now)

@@ -20,12 +20,18 @@ HEADERS = {
     "X-Content-Type-Options": "nosniff",
 }
 
-_ENV = Environment(
-    loader=FileSystemLoader(Path(__file__).resolve().parent / "templates"),
-    autoescape=select_autoescape(default=True),
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
+
+def environment(folder: Path) -> Environment:
+    """Templates of printable pages for the survivor: autoescaped, whitespace trimmed."""
+    return Environment(
+        loader=FileSystemLoader(folder),
+        autoescape=select_autoescape(default=True),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+_ENV = environment(Path(__file__).resolve().parent / "templates")
 
 
 def render(page: ReceiptPage) -> str:

@@ -81,7 +81,12 @@ _TEXTS: dict[str, dict[str, str]] = {
 TEXTS: Mapping[str, Mapping[str, str]] = MappingProxyType({k: MappingProxyType(v) for k, v in _TEXTS.items()})
 
 
+def pick(table: Mapping[str, Mapping[str, str]], language: str) -> tuple[str, Mapping[str, str]]:
+    """The language a page for the survivor is printed in (theirs, or the source language) and its words."""
+    chosen = language if language in table else SOURCE
+    return chosen, table[chosen]
+
+
 def texts_for(language: str) -> tuple[str, Mapping[str, str]]:
     """The language the receipt is printed in (the record's, or the source language) and its words."""
-    chosen = language if language in TEXTS else SOURCE
-    return chosen, TEXTS[chosen]
+    return pick(TEXTS, language)

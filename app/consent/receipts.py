@@ -78,7 +78,7 @@ def receipt_page(
     code = None if given_code is None else _checked_code(session, runtime, opened.row, given_code)
     language, texts = texts_for(opened.row.language)
     form = _form(runtime, opened.row)
-    words = _Words(session, form, language)
+    words = Words(session, form, language)
     live = [g for g in opened.read.grants if not g.withdrawn]
     return ReceiptPage(
         language=language,
@@ -111,7 +111,7 @@ def _checked_code(session: Session, runtime: Runtime, row: UseConsent, given: st
     return "-".join(normalised[i : i + reference.GROUP] for i in range(0, reference.LENGTH, reference.GROUP))
 
 
-class _Words:
+class Words:
     """The form's own labels, in the person's language (the source language where one is missing)."""
 
     def __init__(self, session: Session, form: ConsentForm | None, language: str) -> None:

@@ -310,6 +310,28 @@ def code_word_matches(session: Session, runtime: Runtime, person: Person, given:
     return bool(chosen) and same
 
 
+def drop_recontact(session: Session, runtime: Runtime, person: Person) -> int:
+    """Retention: remove the re-contact details (channel, phone owner, safe times...) from every version of the
+    person's participation consent, sealed again in place; the decisions and the withdrawal code word stay (only
+    erasure removes the code word). The caller holds the person. Answers how many versions changed."""
+    changed = 0
+    for row in session.scalars(select(ParticipationConsent).where(ParticipationConsent.person_id == person.id)):
+        details = _details(session, runtime, person, row)
+        if details.get("recontact") is None:
+            continue
+        details["recontact"] = None
+        row.details = seal_json(session, runtime.keys, place(person, row), details)
+        changed += 1
+    session.flush()
+    return changed
+
+
+def holds_recontact(session: Session, runtime: Runtime, person: Person) -> bool:
+    """Whether any version of the person's participation consent still holds re-contact details."""
+    rows = session.scalars(select(ParticipationConsent).where(ParticipationConsent.person_id == person.id))
+    return any(_details(session, runtime, person, row).get("recontact") is not None for row in rows)
+
+
 def _folded_digest(word: str) -> bytes:
     # Told aloud and typed by someone else: case, width and spacing do not matter.
     folded = " ".join(unicodedata.normalize("NFKC", word).casefold().split())

@@ -22,8 +22,10 @@ from app.consent.grant_models import ERASURE_PENDING, ConsentWithdrawal, Erasure
 from app.consent.grant_schemas import LinkedConsent, WithdrawalMode, WithdrawalRead, WithdrawIn
 from app.core.db import db_now, new_id
 from app.core.errors import Conflict, ValidationFailed
+from app.keys import journal
 from app.keys.sealed import seal_json
 from app.people import links
+from app.people.erased import refuse_if_erased
 from app.people.models import Person
 from app.people.records import hold
 
@@ -54,6 +56,7 @@ def withdraw(
     person = session.get(Person, row.person_id)
     assert person is not None  # a foreign key
     hold(session, person)
+    refuse_if_erased(session, person.id)
     chain = grants.chain_of(session, row.chain_id)
     scope: str | list[str]
     if data.scope == "all":
@@ -105,6 +108,15 @@ def withdraw(
         session.add(erasure)
         session.flush()
     changes.changed(session, runtime, person)
+    journal.record(
+        session,
+        runtime,
+        journal.WITHDRAWAL,
+        person.id,
+        withdrawal.id,
+        now,
+        {"consent": str(row.id), "mode": data.mode.value, "scope": scope, "via": data.received_via.value},
+    )
     return WithdrawalRead(
         id=withdrawal.id,
         consent_id=row.id,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from functools import lru_cache
 from pathlib import Path
@@ -137,12 +138,37 @@ class AttachmentSettings(BaseModel):
     """How often each worker sweeps abandoned uploads and temp blobs (also once at start)."""
 
 
+class RetentionSettings(BaseModel):
+    """Organisation defaults for how long data is kept, where a person's consent states no period."""
+
+    storage: str = Field(default="P10Y", pattern=r"^P[1-9][0-9]?Y$")
+    """The storage period, from participation consent, when the consent states none."""
+    categories: dict[str, str] = Field(default_factory=dict)
+    """Shorter periods for some data categories, e.g. {"contact": "P2Y"}; the shorter of this and the consent's wins."""
+    review_days: int = Field(default=30, ge=1, le=365)
+    """How far ahead the custodians' review queue looks."""
+
+    @field_validator("categories")
+    @classmethod
+    def _periods(cls, value: dict[str, str]) -> dict[str, str]:
+        for category, period in value.items():
+            if not re.fullmatch(r"P[1-9][0-9]?Y", period) or not re.fullmatch(r"[a-z_]{1,40}", category):
+                raise ValueError("each category maps to a period in whole years, such as P2Y")
+        return value
+
+
 PLACEHOLDER_ORIGIN = "testimony-vault.example/audit"
 OWASP_ARGON2 = (19456, 2, 1)  # m (KiB), t, p: OWASP's minimum for argon2id
 DEVELOPMENT_HINT = (
     "For a local trial only, set TESTIMONY_DEVELOPMENT=true (development mode: a plain key file, "
     "the OpenAPI page, cookies without Secure), as `make run` does."
 )
+
+
+class JournalSettings(BaseModel):
+    path: Path | None = None
+    """The erasure and withdrawal journal (JSON lines, outside the database); defaults to journal.jsonl beside
+    the key file. Back it up with the keys, not with the database: a restored backup re-applies it."""
 
 
 class AuditSettings(BaseModel):
@@ -167,6 +193,8 @@ class Settings(BaseSettings):
     limits: LimitSettings = Field(default_factory=LimitSettings)
     attachments: AttachmentSettings = Field(default_factory=AttachmentSettings)
     exports: ExportSettings = Field(default_factory=ExportSettings)
+    retention: RetentionSettings = Field(default_factory=RetentionSettings)
+    journal: JournalSettings = Field(default_factory=JournalSettings)
     forms_dir: Path | None = None
     """Consent forms folder; defaults to the consent_forms/ shipped with the code."""
     guides_dir: Path | None = None
@@ -206,6 +234,10 @@ class Settings(BaseSettings):
     @property
     def key_file(self) -> Path:
         return self.keys.file or self.data_dir / "keyring.json"
+
+    @property
+    def journal_path(self) -> Path:
+        return self.journal.path or self.key_file.parent / "journal.jsonl"
 
     @property
     def attachments_dir(self) -> Path:

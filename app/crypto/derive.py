@@ -19,6 +19,7 @@ class Purpose(StrEnum):
     EXPORT_PSEUDONYM = "testimony/export-pseudonym/v1"
     CLIENT_ADDRESS = "testimony/client-address/v1"
     CONSENT_REFERENCE = "testimony/consent-reference/v1"
+    JOURNAL = "testimony/journal/v1"
 
 
 def derive_key(root: bytes, purpose: Purpose) -> bytes:

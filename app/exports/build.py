@@ -32,6 +32,7 @@ from app.exports.models import DisclosureEntry, ExportRequest
 from app.exports.schemas import ExportStatus
 from app.exports.scope import people_in_scope
 from app.exports.service import move
+from app.people import erased
 from app.people.models import Person
 from app.people.records import hold
 from app.recipients.models import Recipient
@@ -109,6 +110,8 @@ def decide_batch(
             if person is None:  # erased since the scope was listed
                 continue
             hold(s, person)
+            if erased.is_erased(s, person.id):  # erased since the scope was listed: nothing of them opens
+                continue
             now = db_now(s)  # after the lock: a withdrawal that held it is in the history read next
             decider = decisions.decider_for(history.history_of(s, runtime, person), export.purpose, entry, now, deny)
             outcome = decisions.disclosure(decider, export.categories, maximum)

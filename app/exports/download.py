@@ -33,6 +33,7 @@ from app.exports import recheck, service, stored
 from app.exports.models import DisclosureEntry, ExportRequest
 from app.exports.schemas import ExportCreate, ExportRead, ExportStatus
 from app.keys import datakeys
+from app.people import erased
 from app.people.models import Person
 from app.people.records import hold
 
@@ -42,14 +43,16 @@ if TYPE_CHECKING:
 
 def _stale(session: Session, runtime: Runtime, export_id: uuid.UUID) -> None:
     """Make a ready export stale and erase its bundle (on the refused download's failure path)."""
-    row = session.get(ExportRequest, export_id, with_for_update=True)
+    # Read again: an erasure may have made it stale while the refused download waited for a person's lock.
+    row = session.get(ExportRequest, export_id, with_for_update=True, populate_existing=True)
     if row is not None and row.status == ExportStatus.READY:
         service.move(session, row, ExportStatus.STALE, was=ExportStatus.READY)
     stored.erase_bundle(session, runtime.bundles, export_id)
 
 
 def still_consented(session: Session, runtime: Runtime, export: ExportRequest) -> bool:
-    """Hold every person of the ledger (in id order), then decide() again for each row at the database clock."""
+    """Hold every person of the ledger (in id order), then decide() again for each row at the database clock;
+    a person erased meanwhile denies."""
     rows = list(
         session.scalars(
             select(DisclosureEntry).where(DisclosureEntry.export_id == export.id).order_by(DisclosureEntry.person_id)
@@ -59,6 +62,8 @@ def still_consented(session: Session, runtime: Runtime, export: ExportRequest) -
         person = session.get(Person, row.person_id)
         if person is not None:
             hold(session, person)
+    if any(erased.is_erased(session, row.person_id) for row in rows):
+        return False  # erased while this waited for the locks: nothing of them may leave again
     now = db_now(session)  # after the locks: a change that held one is in the history read next
     recipient = recheck.entry_of(session, export)
     deny = history.deny_list_of(session)

@@ -16,6 +16,7 @@ to withdraw them, since a court's file is not ours to recall.
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select, update
@@ -56,19 +57,25 @@ def raise_recalls(session: Session, runtime: Runtime, person: Person) -> None:
             continue
         if recheck.still_allowed(session, runtime, export, row, recheck.entry_of(session, export), deny, now):
             continue
-        notice = RecallNotice(
-            id=new_id(),
-            ledger_id=row.id,
-            export_id=export.id,
-            recipient_id=row.recipient_id,
-            person_id=person.id,
-            requester_id=export.requester_id,
-            state=RecallState.OPEN,
-            raised_at=now,
-        )
-        session.add(notice)
-        session.flush()
+        notice = open_notice(session, row, export, now)
         feedback.open_task(session, runtime, person, export.id, feedback.RECALL, now, recall_id=notice.id)
+
+
+def open_notice(session: Session, row: DisclosureEntry, export: ExportRequest, now: datetime) -> RecallNotice:
+    """One open notice for a ledger row (unique per row: the caller has checked there is none)."""
+    notice = RecallNotice(
+        id=new_id(),
+        ledger_id=row.id,
+        export_id=export.id,
+        recipient_id=row.recipient_id,
+        person_id=row.person_id,
+        requester_id=export.requester_id,
+        state=RecallState.OPEN,
+        raised_at=now,
+    )
+    session.add(notice)
+    session.flush()
+    return notice
 
 
 changes.listen("exports.recalls", raise_recalls)

@@ -4,6 +4,7 @@ it imports no domain, so every domain that seals can use it."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 
 from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
@@ -40,6 +41,14 @@ def _store_new_key(session: Session, keys: Keys, subject_id: uuid.UUID) -> bytes
     return dek
 
 
+_guards: dict[str, Callable[[Session, uuid.UUID], None]] = {}
+
+
+def guard_new_keys(name: str, guard: Callable[[Session, uuid.UUID], None]) -> None:
+    """Be asked before a subject's first data key is made; raising refuses it (an erased person gets none)."""
+    _guards[name] = guard
+
+
 def sealing_key(session: Session, keys: Keys, subject_id: uuid.UUID) -> bytes:
     """The subject's data key, made on first use.
 
@@ -50,6 +59,8 @@ def sealing_key(session: Session, keys: Keys, subject_id: uuid.UUID) -> bytes:
     """
     if has_data_key(session, subject_id):
         return data_key(session, keys, subject_id)  # a key that will not unwrap is an integrity failure
+    for name in sorted(_guards):
+        _guards[name](session, subject_id)
     try:
         with session.begin_nested():
             return _store_new_key(session, keys, subject_id)

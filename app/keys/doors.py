@@ -25,12 +25,15 @@ PERSON_DOORS: dict[str, str] = {
     "app.people.records.open_column": (
         "a documenter on the case team reads a person's identity or contact; the consent checks read the date "
         "of birth, and storing a new identity reads none (the duplicate check hashes what is being stored); the "
-        "export build reads them for a bundle, filtered to the categories decide() allowed"
+        "export build reads them for a bundle, filtered to the categories decide() allowed; retention sees which "
+        "identity fields are set, seals the identity again without the categories it deletes, and reads when the "
+        "safe contact runs out; the re-consent queue reads the date of birth"
     ),
     "app.consent.service._details": (
         "a documenter on the case team reads participation consent, the consent checks read the decisions "
         "that allow collection, and a consent lookup compares the withdrawal code word given with the one "
-        "chosen (in constant time; the word is never returned)"
+        "chosen (in constant time; the word is never returned); retention reads the storage period and re-contact "
+        "details, and seals the details again without the re-contact details (the code word stays)"
     ),
     "app.interviews.records.open_details": (
         "a documenter on the case team reads an interview (place, checklist, breaks, distress observed, referrals, "

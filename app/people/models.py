@@ -5,7 +5,19 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Integer, LargeBinary, String, UniqueConstraint, Uuid, false
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    UniqueConstraint,
+    Uuid,
+    false,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.db import Base, UTCDateTime
@@ -82,3 +94,66 @@ class SamePersonLink(Base):
     person_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("people.id", ondelete="CASCADE"), primary_key=True)
     group_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True)
     linked_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+HOLD_REQUESTED = "requested"
+"""A custodian asked for the hold; a second custodian has not confirmed it yet."""
+HOLD_ACTIVE = "active"
+"""Confirmed by a second custodian: the person's records may not be erased."""
+
+
+class LegalHold(Base):
+    """A legal hold on one person: while active, their records are kept whatever erasure or retention asks.
+
+    Setting one takes two custodians (a ``legal_hold.set`` confirmation); the reason and the proceedings
+    reference are sealed under the person's data key and never logged. A person has at most one hold
+    requested or active at a time; lifted, refused and expired holds stay as history.
+    """
+
+    __tablename__ = "legal_holds"
+    __table_args__ = (
+        Index(
+            "uq_legal_holds_person_id",
+            "person_id",
+            unique=True,
+            sqlite_where=text("state IN ('requested', 'active')"),
+            postgresql_where=text("state IN ('requested', 'active')"),
+        ),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    person_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("people.id"), index=True)
+    case_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("cases.id"))
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    """``requested``, ``active``, ``lifted``, ``rejected`` or ``expired``."""
+    details: Mapped[bytes] = mapped_column(LargeBinary)
+    """Sealed JSON: the reason and the proceedings reference."""
+    requested_by: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("users.id"))
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    confirmed_by: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("users.id"), default=None)
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    lifted_by: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("users.id"), default=None)
+    lifted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    lift_details: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
+    """Sealed JSON: why the hold was lifted."""
+
+
+class ErasedPerson(Base):
+    """The tombstone of an erased person: their pseudonym code, when, by whom and through which request.
+
+    Everything sealed under the person's data key stays where it was and can never be opened again; this row
+    says why. One per person: a second erasure of the same person finds it and stops.
+    """
+
+    __tablename__ = "erased_people"
+
+    person_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("people.id"), primary_key=True)
+    code: Mapped[str] = mapped_column(String(16))
+    erased_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    erasure_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("erasure_requests.id"), default=None)
+    """The request carried out (for a record erased with a linked one, that one's request)."""
+    origin: Mapped[str] = mapped_column(String(16))
+    """``withdrawal`` (the survivor asked), ``custodian``, ``linked`` (erased with a record decided to be the same
+    person) or ``journal`` (erased again from the journal when a backup was restored)."""
+    requested_by: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("users.id"), default=None)
+    confirmed_by: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("users.id"), default=None)

@@ -13,6 +13,7 @@ from app.access.principal import Principal
 from app.audit import service as audit
 from app.keys.sealed import Place, open_json
 from app.keys.store import Keys
+from app.people.erased import refuse_if_erased
 from app.people.models import Person
 from app.people.schemas import Identity
 
@@ -20,9 +21,10 @@ TABLE = "people"
 
 
 def person_row(session: Session, principal: Principal, action: policy.Action, person_id: uuid.UUID) -> Person:
-    """Role check, then lookup, then need-to-know: a person outside the user's cases is 404."""
+    """Role check, then lookup, then need-to-know: a person outside the user's cases is 404; an erased one 409."""
     person = policy.load(session, principal, action, Person, person_id)
     audit.touch(session, case_id=person.case_id)
+    refuse_if_erased(session, person.id)
     return person
 
 

@@ -57,6 +57,12 @@ def _step_up(w: World, who: str) -> dict[str, Any]:
     return {"totp": code(secret, w.app, steps=1) if secret else "000000"}
 
 
+def _retention_item(w: World, _who: str) -> dict[str, Any]:
+    """The first item of the review queue (the world's re-contact comes due within 30 days), marked for deletion."""
+    [item, *_] = w.actors["custodian"].get("/api/v1/retention/due").json()["items"]
+    return {k: item[k] for k in ("person_id", "category", "due_on")} | {"decision": "delete"}
+
+
 def _allow(ok: int, who: set[str], other: int = 403, *, others: int = 403) -> dict[str, int]:
     """``ok`` for ``who``; ``other`` for the remaining session actors; ``others`` for the remaining
     tokens and restricted logins; 401 for anonymous."""
@@ -377,6 +383,30 @@ MATRIX: dict[tuple[str, str], tuple[Body, dict[str, int]]] = {
         _fixed({"outcome": "informed"}),
         {**_allow(200, {"doc_in"}), "doc_out": 404},
     ),
+    # Retention: custodians review what comes due; the re-consent queue is for the case team (custodians and
+    # documenters; a documenter off the team sees an empty list); the data report is for a custodian on the team.
+    ("GET", "/api/v1/retention/due"): (_none, _allow(200, CUSTODIAN)),
+    ("POST", "/api/v1/retention/reviews"): (_retention_item, _allow(201, CUSTODIAN)),
+    ("GET", "/api/v1/people/reconsent-due"): (
+        _none,
+        _allow(200, {"doc_in", "doc_out", "custodian", "doc_in_ro", "custodian_ro"}),
+    ),
+    ("GET", "/api/v1/people/{person_id}/disclosure-report"): (_none, _allow(200, {"custodian", "custodian_ro"})),
+    ("GET", "/api/v1/people/{person_id}/disclosure-report.json"): (_none, _allow(200, {"custodian", "custodian_ro"})),
+    # The disclosure ledger: auditors only (ids and codes, never content).
+    ("GET", "/api/v1/disclosures"): (_none, _allow(200, {"auditor", "auditor_ro"})),
+    # Legal holds and erasure: custodians only, with a fresh second factor (never by token); the world's hold
+    # and erasure were asked for by another custodian, so the world's custodian decides them.
+    ("POST", "/api/v1/people/{person_id}/legal-hold"): (
+        _fixed({"reason": "Kept for the proceedings.", "proceedings_reference": "ICC-01/26"}),
+        _allow(202, CUSTODIAN),
+    ),
+    ("DELETE", "/api/v1/people/{person_id}/legal-hold"): (_fixed({"reason": "Closed."}), _allow(409, CUSTODIAN)),
+    ("POST", "/api/v1/legal-holds/{hold_id}/decision"): (_fixed({"confirm": True}), _allow(200, CUSTODIAN)),
+    ("POST", "/api/v1/people/{person_id}/erase"): (_fixed({"reason": "The survivor asked."}), _allow(202, CUSTODIAN)),
+    ("GET", "/api/v1/erasures"): (_none, _allow(200, {"custodian", "custodian_ro"})),
+    ("POST", "/api/v1/erasures/{erasure_id}/decision"): (_fixed({"confirm": True}), _allow(200, CUSTODIAN)),
+    ("POST", "/api/v1/erasures/{erasure_id}/refuse"): (_fixed({"reason": "Kept by order."}), _allow(200, CUSTODIAN)),
     ("GET", "/api/v1/duplicate-reviews"): (_none, _allow(200, CUSTODIAN)),
     ("POST", "/api/v1/duplicate-reviews/{review_id}"): (
         _fixed({"decision": "not_duplicate"}),

@@ -17,6 +17,7 @@ from app.audit.models import AuditEvent
 from app.core.db import unit_of_work
 from tests.access.test_matrix import MATRIX
 from tests.support.actors import anonymous, code
+from tests.support.erasure import WORLD_REASON, second_custodian
 from tests.support.routes import protected_routes
 from tests.support.world import QUERY, World, body_of, path_of
 
@@ -287,6 +288,22 @@ ROUTES: dict[tuple[str, str], tuple[str, str, str, Expect]] = {
         "export",
         lambda w, _r: w.stale_export_id,
     ),
+    ("GET", "/api/v1/retention/due"): ("custodian", "retention.due", "retention_item", _none),
+    ("POST", "/api/v1/retention/reviews"): ("custodian", "retention.review", "person", _from_body("person_id")),
+    ("GET", "/api/v1/people/reconsent-due"): ("doc_in", "reconsent.list", "person", _none),
+    ("GET", "/api/v1/people/{person_id}/disclosure-report"): (
+        "custodian",
+        "disclosure_report.read",
+        "person",
+        _person,
+    ),
+    ("GET", "/api/v1/people/{person_id}/disclosure-report.json"): (
+        "custodian",
+        "disclosure_report.read",
+        "person",
+        _person,
+    ),
+    ("GET", "/api/v1/disclosures"): ("auditor", "ledger.read", "disclosure", _none),
     ("GET", "/api/v1/recalls"): ("custodian", "recall.list", "recall", _none),
     ("POST", "/api/v1/recalls/{recall_id}/sent"): ("custodian", "recall.sent", "recall", lambda w, _r: w.recall_id),
     ("POST", "/api/v1/recalls/{recall_id}/acknowledged"): (
@@ -301,6 +318,28 @@ ROUTES: dict[tuple[str, str], tuple[str, str, str, Expect]] = {
         "disclosure_feedback.outcome",
         "disclosure_feedback",
         lambda w, _r: w.disclosure_task_id,
+    ),
+    ("POST", "/api/v1/people/{person_id}/legal-hold"): ("custodian", "legal_hold.request", "person", _person),
+    ("DELETE", "/api/v1/people/{person_id}/legal-hold"): ("custodian", "legal_hold.lift", "person", _person),
+    ("POST", "/api/v1/legal-holds/{hold_id}/decision"): (
+        "custodian",
+        "legal_hold.confirm",
+        "legal_hold",
+        lambda w, _r: w.hold_id,
+    ),
+    ("POST", "/api/v1/people/{person_id}/erase"): ("custodian", "erasure.request", "person", _person),
+    ("GET", "/api/v1/erasures"): ("custodian", "erasure.list", "erasure", _none),
+    ("POST", "/api/v1/erasures/{erasure_id}/decision"): (
+        "custodian",
+        "erasure.confirm",
+        "erasure",
+        lambda w, _r: w.erasure_id,
+    ),
+    ("POST", "/api/v1/erasures/{erasure_id}/refuse"): (
+        "custodian",
+        "erasure.refuse",
+        "erasure",
+        lambda w, _r: w.erasure_id,
     ),
     ("GET", "/api/v1/duplicate-reviews"): ("custodian", "duplicate.review", "duplicate_review", _none),
     ("POST", "/api/v1/duplicate-reviews/{review_id}"): (
@@ -339,8 +378,9 @@ def test_one_event_per_request_allowed_and_denied(world: World, method: str, tem
     path = path_of(template, world)
     case_in_path = str(world.case_id) if "{case_id}" in template else None
 
+    anon_body = _body(world, method, template, "anon")  # a body read from the app records its own event first
     before = _last_seq(app)
-    denied = anonymous(app).request(method, path, **body_of(_body(world, method, template, "anon")))
+    denied = anonymous(app).request(method, path, **body_of(anon_body))
     assert denied.status_code == 401
     [event] = _events_since(app, before)
     assert (event.action, event.resource_type, event.outcome, event.actor) == (
@@ -358,6 +398,8 @@ def test_one_event_per_request_allowed_and_denied(world: World, method: str, tem
         payload = {"code": code(secret, app)}
     if template == "/api/v1/recalls/{recall_id}/acknowledged":  # a notice is acknowledged once it was sent
         assert world.actors[who].post(path_of("/api/v1/recalls/{recall_id}/sent", world)).status_code == 200
+    if (method, template) == ("DELETE", "/api/v1/people/{person_id}/legal-hold"):  # lifted once it holds
+        _held(world, who, path)
     before = _last_seq(app)
     allowed = world.actors[who].request(method, path, **body_of(payload))
     assert allowed.status_code < 300, allowed.text
@@ -387,6 +429,16 @@ def test_one_event_per_request_allowed_and_denied(world: World, method: str, tem
     scoped = ("person_id", "interview_id", "task_id", "statement_id", "incident_id", "redaction_id")
     if any(f"{{{name}}}" in template for name in scoped):
         assert event.case_id == world.case_id  # the case of the person or interview, though not in the path
+
+
+def _held(world: World, who: str, path: str) -> None:
+    """A legal hold asked for by ``who`` and confirmed by a second custodian."""
+    asked = world.actors[who].post(path, json={"reason": WORLD_REASON, "proceedings_reference": "ICC-01/26"})
+    assert asked.status_code == 202, asked.text
+    confirmed = second_custodian(world.app, "custodian3").post(
+        f"/api/v1/legal-holds/{asked.json()['id']}/decision", json={"confirm": True}
+    )
+    assert confirmed.status_code == 200, confirmed.text
 
 
 def test_denied_by_role_and_by_need_to_know_are_recorded(world: World) -> None:

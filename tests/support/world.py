@@ -34,8 +34,9 @@ from app.recipients.schemas import RecipientCreate
 from tests.support import media
 from tests.support.actors import Actor, login, make_user, now, shift_clock
 from tests.support.cheap import CHEAP_ARGON2
-from tests.support.consent import grant, identity, participation, person_in, recontact, use_consent
+from tests.support.consent import child_texts, grant, identity, participation, person_in, recontact, use_consent
 from tests.support.database import ProvisionedDatabase, Templates
+from tests.support.erasure import waiting_for_a_second_custodian
 from tests.support.exports import stored_bundle
 from tests.support.interviews import INCIDENT, checklist, due, planned
 
@@ -47,7 +48,8 @@ SESSIONS: dict[str, tuple[list[Role], bool, bool, bool]] = {
     "doc_out": ([Role.DOCUMENTER], True, False, False),
     "legal_in": ([Role.LEGAL], True, True, False),
     "legal_out": ([Role.LEGAL], True, False, False),
-    "custodian": ([Role.CUSTODIAN], True, False, False),
+    # On the team: a custodian reads a survivor's data report only for a case they work on.
+    "custodian": ([Role.CUSTODIAN], True, True, False),
     "auditor": ([Role.AUDITOR], True, False, False),
     "admin": ([Role.ADMIN], True, False, False),
     "admin2": ([Role.ADMIN], True, False, False),
@@ -103,6 +105,8 @@ class Saved:
     ledger_id: str
     recall_id: str
     disclosure_task_id: str
+    erasure_id: str
+    hold_id: str
 
 
 @dataclass
@@ -133,6 +137,8 @@ class World:
     ledger_id: str
     recall_id: str
     disclosure_task_id: str
+    erasure_id: str
+    hold_id: str
 
 
 @dataclass(frozen=True)
@@ -308,6 +314,8 @@ def _populate(app: FastAPI, database: ProvisionedDatabase, key_file: Path) -> Sa
         assert registered.recipient is not None
         recipient_id = str(registered.recipient.id)
     disclosed = _disclosed(app, actors, case_id, recipient_id, people[0])
+    _come_of_age(app, documenter, case_id)
+    erasure_id, hold_id = waiting_for_a_second_custodian(app, actors["doc_in"], case_id)
     asked = actors["legal_in"].post("/api/v1/exports", json=export_request(case_id, recipient_id))
     assert asked.status_code == 201, asked.text
     # people[1]'s completed interview waits for the redaction this one would send as a de-identified narrative.
@@ -349,6 +357,8 @@ def _populate(app: FastAPI, database: ProvisionedDatabase, key_file: Path) -> Sa
         ledger_id=disclosed.ledger_id,
         recall_id=disclosed.recall_id,
         disclosure_task_id=disclosed.disclosure_task_id,
+        erasure_id=erasure_id,
+        hold_id=hold_id,
     )
 
 
@@ -383,7 +393,8 @@ def _disclosed(
     person = person_in(documenter, case_id)["id"]
     decisions = {**participation(app)["decisions"], "re_contact": True}
     agreed = documenter.post(
-        f"/api/v1/people/{person}/participation", json=participation(app, decisions=decisions, recontact=recontact())
+        f"/api/v1/people/{person}/participation",
+        json=participation(app, decisions=decisions, recontact=recontact(days=20)),  # comes due for retention review
     )
     assert agreed.status_code == 201, agreed.text
     record = documenter.post(f"/api/v1/people/{person}/consents", json=use_consent(app))
@@ -401,6 +412,22 @@ def _disclosed(
     task = next(t for t in tasks if t["reason"] == "recall" and t["state"] == "open")
     ready = _built(app, actors, export_request(case_id, recipient_id, filters={"people": [granted]}))
     return Disclosed(ready, recalled, notice["ledger_id"], notice["id"], task["id"])
+
+
+def _come_of_age(app: FastAPI, documenter: Actor, case_id: uuid.UUID) -> None:
+    """A person whose participation consent was given as a child a week ago, 18 since yesterday: the re-consent
+    queue has something in it."""
+    today = datetime.now(UTC).date()
+    born = (today.replace(year=today.year - 18) - timedelta(days=1)).isoformat()
+    minor = {
+        "assent": True,
+        "guardian": {"name": "Guardian One", "relation": "mother", "consent": True},
+        "best_interests_checked_by": "Child protection officer",
+    }
+    given = (datetime.now(UTC) - timedelta(days=7)).isoformat()
+    person = person_in(documenter, case_id)["id"]
+    body = participation(app, date_of_birth=born, obtained_at=given, minor=minor, **child_texts(app))
+    assert documenter.post(f"/api/v1/people/{person}/participation", json=body).status_code == 201
 
 
 def _recording(app: FastAPI, documenter: Actor, person_id: str) -> str:
@@ -482,6 +509,8 @@ def restore(saved: Saved, templates: Templates, tmp_path: Path) -> Iterator[Worl
                 saved.ledger_id,
                 saved.recall_id,
                 saved.disclosure_task_id,
+                saved.erasure_id,
+                saved.hold_id,
             )
         finally:
             app.state.engine.dispose()
@@ -538,6 +567,8 @@ def path_of(template: str, w: World) -> str:
         redaction_id=w.redaction_id,
         ledger_id=w.ledger_id,
         recall_id=w.recall_id,
+        erasure_id=w.erasure_id,
+        hold_id=w.hold_id,
         form_id="standard",
         guide_id="standard",
         version="v1",

@@ -1,0 +1,1 @@
+"""Legal holds and erasure: two custodians, a tombstone, and the journal kept with the keys."""
