@@ -40,8 +40,8 @@ from app.core.openapi import describe_problems
 from app.erasure import routes as erasure_routes
 from app.exports import routes as export_routes
 from app.exports import routes_downloads as download_routes
-from app.exports import routes_review as export_review_routes
 from app.exports import routes_report as report_routes
+from app.exports import routes_review as export_review_routes
 from app.interviews import guides
 from app.interviews import routes as interview_routes
 from app.interviews import routes_attachments as attachment_routes
