@@ -40,6 +40,7 @@ def _cases(request: Request, session: Session, principal: Principal, page: PageQ
     return admin.common(request, session, principal, CASES) | {
         "cases": listed.items,
         "next_cursor": listed.next_cursor,
+        "manages": policy.allows(principal, policy.Action.CASE_CREATE),
         "values": {},
     }
 
@@ -64,8 +65,8 @@ def create_case(
 
 
 def _team(request: Request, session: Session, principal: Principal, case_id: uuid.UUID) -> dict[str, Any]:
+    members = every_page(lambda p: cases.list_members(session, principal, case_id, p))  # the role check first
     case = cases.get_case(session, principal, case_id)
-    members = every_page(lambda p: cases.list_members(session, principal, case_id, p))
     on_team = {m.user_id for m in members}
     # Those the team may take: active accounts of a role that joins teams (the service decides again).
     candidates = [
