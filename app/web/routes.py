@@ -95,9 +95,5 @@ def home(request: Request, principal: PagePrincipal, session: DbSession, runtime
     return render.page(
         request,
         "home.html",
-        {
-            "me": me,
-            "reads_cases": policy.allows(principal, policy.Action.CASE_READ),
-            "administers": policy.allows(principal, policy.Action.USER_READ),
-        },
+        {"me": me, "reads_cases": policy.allows(principal, policy.Action.CASE_READ)},
     )
