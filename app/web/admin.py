@@ -16,6 +16,11 @@ from app.web import render
 from app.web.messages import REQUEST_KINDS, ROLE_NAMES, _
 
 
+def at(path: str, done: str = "") -> str:
+    """A page to go back to after a form, saying what was done (``?done=asked``: it waits for another admin)."""
+    return f"{path}?done={done}" if done else path
+
+
 def roles_of(request: Request) -> dict[str, str]:
     """Every role, in the page's language."""
     return {role: render.gettext(request, name) for role, name in ROLE_NAMES.items()}

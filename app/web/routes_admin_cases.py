@@ -31,8 +31,8 @@ CASES = "/admin/cases"
 CASE = "/admin/cases/{case_id}"
 
 
-def case_url(case_id: uuid.UUID, query: str = "") -> str:
-    return CASE.format(case_id=case_id) + (f"?{query}" if query else "")
+def case_url(case_id: uuid.UUID, done: str = "") -> str:
+    return admin.at(CASE.format(case_id=case_id), done)
 
 
 def _cases(request: Request, session: Session, principal: Principal, page: PageQuery) -> dict[str, Any]:
@@ -61,7 +61,7 @@ def create_case(
     on_error(request, "admin_cases.html", **(_cases(request, session, principal, page) | {"values": kept}))
     data = parse(CaseCreate, code=kept["code"].strip(), title=kept["title"])
     case = cases.create_case(session, principal, data)
-    return render.redirect(case_url(case.id, "done=created"))
+    return render.redirect(case_url(case.id, "created"))
 
 
 def _team(request: Request, session: Session, principal: Principal, case_id: uuid.UUID) -> dict[str, Any]:
@@ -106,7 +106,7 @@ def add_member(
     on_error(request, "admin_case.html", **_team(request, session, principal, case_id))
     data = parse(MemberAdd, user_id=values.get("user_id", ""))
     change = cases.add_member(session, runtime, principal, case_id, data)
-    return render.redirect(case_url(case_id, "done=asked" if change.pending_confirmation else "done=added"))
+    return render.redirect(case_url(case_id, "asked" if change.pending_confirmation else "added"))
 
 
 @router.post(f"{CASE}/members/{{user_id}}/remove")
@@ -116,4 +116,4 @@ def remove_member(
 ) -> Response:
     on_error(request, "admin_case.html", **_team(request, session, principal, case_id))
     cases.remove_member(session, principal, case_id, user_id)
-    return render.redirect(case_url(case_id, "done=removed"))
+    return render.redirect(case_url(case_id, "removed"))

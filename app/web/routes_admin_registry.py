@@ -85,7 +85,7 @@ def create_recipient(
     on_error(request, "admin_recipients.html", **(_registry(request, session, principal, page) | {"values": kept}))
     data = parse(RecipientCreate, **_recipient_fields(values))
     service.create_recipient(session, runtime, principal, data)
-    return render.redirect(f"{RECIPIENTS}?done=asked")
+    return render.redirect(admin.at(RECIPIENTS, "asked"))
 
 
 def _one(request: Request, session: Session, principal: Principal, recipient_id: uuid.UUID) -> dict[str, Any]:
@@ -123,7 +123,7 @@ def update_recipient(
     data = parse(RecipientUpdate, **_recipient_fields(values))
     change = service.update_recipient(session, runtime, principal, recipient_id, data)
     done = "asked" if change.pending_confirmation else "saved"
-    return render.redirect(f"{RECIPIENT.format(recipient_id=recipient_id)}?done={done}")
+    return render.redirect(admin.at(RECIPIENT.format(recipient_id=recipient_id), done))
 
 
 def _deny_list(request: Request, session: Session, principal: Principal) -> dict[str, Any]:
@@ -154,7 +154,7 @@ def set_deny_list(
     countries = [c for c in re.split(r"[\s,;]+", values.get("jurisdictions", "")) if c]
     data = parse(DenyListUpdate, recipient_ids=lists.get("recipient_ids", []), jurisdictions=countries)
     change = deny_list.set_deny_list(session, runtime, principal, data)
-    return render.redirect(f"{DENY_LIST}?done={'asked' if change.pending_confirmation else 'same'}")
+    return render.redirect(admin.at(DENY_LIST, "asked" if change.pending_confirmation else "same"))
 
 
 @router.get(KEYS)

@@ -29,8 +29,8 @@ USERS = "/admin/users"
 USER = "/admin/users/{user_id}"
 
 
-def user_url(user_id: uuid.UUID, query: str = "") -> str:
-    return USER.format(user_id=user_id) + (f"?{query}" if query else "")
+def user_url(user_id: uuid.UUID, done: str = "") -> str:
+    return admin.at(USER.format(user_id=user_id), done)
 
 
 def _users(request: Request, session: Session, principal: Principal, page: PageQuery) -> dict[str, Any]:
@@ -115,7 +115,7 @@ def update_user(
         active=values.get("active") == "yes",
     )
     change = accounts.update_user(session, runtime, principal, user_id, data)
-    return render.redirect(user_url(user_id, "done=asked" if change.pending_confirmation else "done=saved"))
+    return render.redirect(user_url(user_id, "asked" if change.pending_confirmation else "saved"))
 
 
 @router.post(f"{USER}/reset-password")
@@ -135,7 +135,7 @@ def reset_second_factor(request: Request, user_id: uuid.UUID, principal: PagePri
     """The account enrols a second factor again at its next login; its sessions end."""
     on_error(request, "admin_user.html", **_user(request, session, principal, user_id))
     accounts.reset_second_factor(session, principal, user_id)
-    return render.redirect(user_url(user_id, "done=second_factor"))
+    return render.redirect(user_url(user_id, "second_factor"))
 
 
 @router.post(f"{USER}/revoke-sessions")
@@ -144,4 +144,4 @@ def revoke_sessions(request: Request, user_id: uuid.UUID, principal: PagePrincip
     """Every session and API token of the account ends (a lost device, a worry)."""
     on_error(request, "admin_user.html", **_user(request, session, principal, user_id))
     accounts.revoke_sessions(session, principal, user_id)
-    return render.redirect(user_url(user_id, "done=sessions"))
+    return render.redirect(user_url(user_id, "sessions"))
