@@ -26,12 +26,15 @@ def roles_of(request: Request) -> dict[str, str]:
     return {role: render.gettext(request, name) for role, name in ROLE_NAMES.items()}
 
 
-def common(request: Request, session: Session, principal: Principal, back: str) -> dict[str, Any]:
-    """Every admin page's context: the step-up prompt shows while a step-up action would be refused, and
-    sends the admin back to ``back`` (the page, not the form's action) once the code is given."""
+def common(
+    request: Request, session: Session, principal: Principal, back: str, *, step_up: bool = False
+) -> dict[str, Any]:
+    """Every admin page's context. On a page with ``step_up`` actions (policy.STEP_UP: roles and status,
+    resets, decisions) the prompt shows while they would be refused, and sends the admin back to ``back``
+    (the page, not the form's action) once the code is given."""
     return {
         "back": back,
-        "fresh": policy.second_factor_fresh(principal, db_now(session)),
+        "fresh": not step_up or policy.second_factor_fresh(principal, db_now(session)),
         "role_names": roles_of(request),
         "me": principal.user_id,
     }

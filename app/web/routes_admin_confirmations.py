@@ -37,7 +37,7 @@ def _context(request: Request, session: Session, principal: Principal) -> dict[s
     def described(c: ConfirmationRead) -> dict[str, Any]:
         return {"c": c, "kind": admin.kind_of(request, c), "details": admin.details(request, c, names)}
 
-    return admin.common(request, session, principal, CONFIRMATIONS) | {
+    return admin.common(request, session, principal, CONFIRMATIONS, step_up=True) | {
         "waiting": [described(c) for c in waiting.items],
         "more": waiting.next_cursor is not None,
         "decided": None,

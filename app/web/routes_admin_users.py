@@ -77,7 +77,7 @@ def create_user(
 
 
 def _user(request: Request, session: Session, principal: Principal, user_id: uuid.UUID) -> dict[str, Any]:
-    return admin.common(request, session, principal, user_url(user_id)) | {
+    return admin.common(request, session, principal, user_url(user_id), step_up=True) | {
         "user": accounts.get_user(session, principal, user_id),
         "saved": None,
         "reset": None,
