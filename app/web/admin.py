@@ -69,8 +69,10 @@ def details(request: Request, c: ConfirmationRead, recipients: dict[str, str]) -
     changes, before_change = c.payload.get("changes"), c.payload.get("from")
     if isinstance(changes, dict) and isinstance(before_change, dict):
         lines.append((t(_("Recipient")), recipients.get(str(c.target_id), str(c.target_id))))
+        fields = {"recipient_class": _("Class"), "jurisdiction": _("Jurisdiction"), "age_recipient": _("Age key")}
         for key, value in changes.items():
-            lines.append((key, f"{before_change.get(key) or '—'} → {value or '—'}"))
+            name = t(fields[key]) if key in fields else key
+            lines.append((name, f"{before_change.get(key) or '—'} → {value or '—'}"))
     if c.action == "deny_list.change":
         named = [recipients.get(r, r) for r in _strings(c.payload.get("recipient_ids"))]
         lines.append((t(_("Recipients never to receive")), "; ".join(named) or t(_("none"))))

@@ -296,8 +296,7 @@ def test_recipients_and_the_deny_list_wait_for_the_other_admin(
     assert moved.headers["location"] == f"{page}?done=asked"  # the jurisdiction waits
     assert reader.get(f"/api/v1/recipients/{recipient['id']}").json()["jurisdiction"] == "international"
     change = _request_of(reader, "recipient.change")
-    assert "jurisdiction" in boris.get("/admin/confirmations").text
-    assert "international → CH" in boris.get("/admin/confirmations").text
+    assert "Jurisdiction</dt><dd>international → CH<" in boris.get("/admin/confirmations").text
     boris.post("/admin/confirmations", f"/admin/confirmations/{change['id']}", {"decision": "reject"})
     denied = anna.post(
         "/admin/deny-list", "/admin/deny-list", {"recipient_ids": recipient["id"], "jurisdictions": "ru, by"}
@@ -341,3 +340,24 @@ def test_the_keys_page_shows_the_values_to_pin_whole(app: FastAPI, admins: tuple
     assert note.vkey(app.state.settings.audit.origin, keyring.signer.public_key) in page.text
     assert re.search(r'id="pending-rewrap">0<', page.text)
     assert "testimony keys rotate" in page.text
+
+
+def test_others_read_the_registry_and_act_on_nothing(app: FastAPI, admins: tuple[Admin, Admin], reader: Actor) -> None:
+    anna, _boris = admins
+    anna.post("/admin/users", "/admin/users", {"username": "tigran", "display_name": "Tigran", "roles": "legal"})
+    asked = _request_of(reader, "user.create")
+    _, secret = make_user(app, "gohar", [Role.DOCUMENTER], display_name="Gohar")
+    client, _answer = page_login(app, "gohar", secret)
+    documenter = Admin(client, secret or "")
+    registry = documenter.get("/admin/recipients")
+    assert registry.status_code == 200
+    assert 'action="/admin/recipients"' not in registry.text
+    assert 'id="step-up"' not in registry.text
+    assert "Administration" not in registry.text  # no admin menu
+    users = documenter.get("/admin/users")
+    assert users.status_code == 403
+    assert "your role does not allow this" in users.text
+    decided = documenter.post("/admin/recipients", f"/admin/confirmations/{asked['id']}", {"decision": "confirm"})
+    assert decided.status_code == 403
+    assert _request_of(reader, "user.create")["id"] == asked["id"]  # still waiting
+    assert _user(reader, "tigran")["roles"] == []
