@@ -17,6 +17,8 @@ from app.accounts import service as accounts
 from app.accounts.schemas import UserCreate, UserUpdate
 from app.audit.unit_of_work import DbSession, UnitOfWorkRoute, audited
 from app.audit.vocabulary import AuditAction
+from app.confirmations import service as confirmations
+from app.confirmations.schemas import Status
 from app.core.pagination import PageQuery
 from app.web import admin, render
 from app.web.deps import Lists, PagePrincipal, Posted
@@ -77,8 +79,11 @@ def create_user(
 
 
 def _user(request: Request, session: Session, principal: Principal, user_id: uuid.UUID) -> dict[str, Any]:
+    user = accounts.get_user(session, principal, user_id)
+    pending = confirmations.list_confirmations(session, principal, status=Status.PENDING, limit=confirmations.MAX_PAGE)
     return admin.common(request, session, principal, user_url(user_id), step_up=True) | {
-        "user": accounts.get_user(session, principal, user_id),
+        "user": user,
+        "waiting": [admin.kind_of(request, c) for c in pending.items if c.target_id == user.id],
         "saved": None,
         "reset": None,
     }

@@ -148,6 +148,7 @@ def test_a_change_of_roles_waits_for_a_fresh_second_factor_then_for_the_other_ad
     assert (asked.status_code, asked.headers["location"]) == (303, f"{page}?done=asked")
     assert _user(reader, "mariam")["roles"] == ["documenter"]
     request = _request_of(reader, "user.grant_roles")
+    assert "Waiting for another admin: A change of roles" in anna.get(page).text
     listed = boris.get("/admin/confirmations").text
     assert "A change of roles" in listed
     assert "Mariam (mariam)" in listed
