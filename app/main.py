@@ -58,6 +58,10 @@ from app.web import errors as web_errors
 from app.web import render as web_render
 from app.web import routes as web_routes
 from app.web import routes_account as web_account_routes
+from app.web import routes_admin_cases as web_admin_case_routes
+from app.web import routes_admin_confirmations as web_admin_confirmation_routes
+from app.web import routes_admin_registry as web_admin_registry_routes
+from app.web import routes_admin_users as web_admin_user_routes
 from app.web import routes_cases as web_case_routes
 from app.web import routes_interview_records as web_interview_record_routes
 from app.web import routes_interviews as web_interview_routes
@@ -144,6 +148,10 @@ def create_app(settings: Settings | None = None, keys: Keys | None = None) -> Fa
     app.include_router(web_people_routes.router)
     app.include_router(web_interview_routes.router)
     app.include_router(web_interview_record_routes.router)
+    app.include_router(web_admin_user_routes.router)
+    app.include_router(web_admin_confirmation_routes.router)
+    app.include_router(web_admin_case_routes.router)
+    app.include_router(web_admin_registry_routes.router)
     app.mount(web_render.STATIC_URL, StaticFiles(directory=web_render.STATIC), name="web-static")
     describe_problems(app, PUBLIC_PATHS)
     if settings.development:

@@ -156,6 +156,11 @@ def list_users(session: Session, principal: Principal, page: PageRequest = FIRST
     return Page[UserRead](items=[UserRead.model_validate(u) for u in rows], next_cursor=cursor)
 
 
+def get_user(session: Session, principal: Principal, user_id: uuid.UUID) -> UserRead:
+    """One account, as the list shows it."""
+    return UserRead.model_validate(_load_account(session, principal, policy.Action.USER_READ, user_id))
+
+
 def update_user(
     session: Session, runtime: Runtime, principal: Principal, user_id: uuid.UUID, data: UserUpdate
 ) -> UserChange:

@@ -49,3 +49,17 @@ async def posted_fields(request: Request) -> dict[str, str]:
     """A posted form's text fields, one value each (a long form the route reads whole, such as the wizard)."""
     form = await request.form()
     return {name: value for name, value in form.items() if isinstance(value, str)}
+
+
+async def posted_lists(request: Request) -> dict[str, list[str]]:
+    """A posted form's fields with every value (a group of checkboxes)."""
+    form = await request.form()
+    found: dict[str, list[str]] = {}
+    for name, value in form.multi_items():
+        if isinstance(value, str):
+            found.setdefault(name, []).append(value)
+    return found
+
+
+Posted = Annotated[dict[str, str], Depends(posted_fields)]
+Lists = Annotated[dict[str, list[str]], Depends(posted_lists)]

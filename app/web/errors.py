@@ -11,15 +11,23 @@ from app.access.deps import clear_session_cookie, session_cookie
 from app.core.errors import AppError, Unauthenticated, app_error, http_error
 from app.runtime import Runtime
 from app.web import render
+from app.web.messages import _
 
 LOGIN = "/login"
 PASSWORD = "/account/password"  # noqa: S105 - a path
 SECOND_FACTOR = "/account/second-factor"
+STEP_UP = "/account/step-up"
+STEP_UP_FIRST = _("Confirm your second factor first (the code from your authenticator app), then try again.")
 PENDING_STEP = {"password_change_required": PASSWORD, "totp_enrolment_required": SECOND_FACTOR}
 
 
 def is_page(request: Request) -> bool:
     return not request.url.path.startswith(("/api/", "/static/"))
+
+
+def local_path(back: str) -> str:
+    """Only a path of this site, never another origin (an open redirect)."""
+    return back if back.startswith("/") and not back.startswith("//") and "\\" not in back else "/"
 
 
 def on_error(request: Request, template: str, **context: object) -> None:
@@ -46,7 +54,10 @@ async def page_error(request: Request, exc: Exception) -> Response:
     if exc.extra.get("code") == "csrf":
         detail = render.gettext(request, "This form has expired. Go back, reload the page and try again.")
         return render.page(request, "error.html", {"detail": detail}, status_code=exc.status)
-    detail = render.gettext(request, exc.detail)
+    if exc.extra.get("code") == "step_up_required":
+        detail = render.gettext(request, STEP_UP_FIRST)
+    else:
+        detail = render.gettext(request, exc.detail)
     template, context = again if again is not None else ("error.html", {})
     shown = render.page(
         request,

@@ -52,3 +52,54 @@ CONSENT_STATUS = {
     "unknown": _("consent unknown"),
 }
 """A participation-consent status (the DPV names of app.consent.vocabulary) as staff read it."""
+
+ROLE_NAMES = {
+    "documenter": _("Documenter"),
+    "legal": _("Legal"),
+    "custodian": _("Custodian"),
+    "auditor": _("Auditor"),
+    "admin": _("Admin"),
+}
+"""The roles (app.access.roles) as the admin pages name them."""
+
+REQUEST_KINDS = {
+    "user.create": _("A new account"),
+    "user.reset_password": _("A password reset"),
+    "user.enable": _("Re-enabling an account"),
+    "user.grant_roles": _("A change of roles"),
+    "case.add_member": _("Adding a member to a case team"),
+    "recipient.create": _("A new recipient"),
+    "recipient.change": _("A change of a recipient's class, jurisdiction or key"),
+    "deny_list.change": _("A new deny-list"),
+}
+"""The two-person kinds of request (registered by their domains) as the confirmations page names them."""
+
+ADMIN_CHECKS = (
+    _("a second person must confirm this request"),
+    _("no one confirms a change to their own access"),
+    _("no one changes their own roles or account status"),
+    _("no one changes their own password through an admin reset"),
+    _("no one changes their own second factor"),
+    _("no one changes their own team memberships"),
+    _("this request is confirmed"),
+    _("this request is rejected"),
+    _("this request is expired"),
+    _("this request is void"),
+    _("that username is taken"),
+    _("that code is not right"),
+    _("admin and auditor cannot be combined with a role that reads content"),
+    _("admin and auditor cannot be combined: auditors oversee admins"),
+    _("a role change for this account is already waiting for a second admin"),
+    _("a one-time password for this account is already waiting for a second admin"),
+    _("re-enabling this account is already waiting for a second admin"),
+    _("change the roles and re-enable the account in two requests"),
+    _("a case with that code exists"),
+    _("already a member"),
+    _("a request to add this member is already waiting for a second admin"),
+    _("only documenters, legal and custodians join case teams"),
+    _("no active user with that id"),
+    _("national authorities need a country as their jurisdiction"),
+    _("every entry must be the id of a registered recipient"),
+    _("a change of this recipient's class, jurisdiction or key already waits for a second admin"),
+)
+"""The account, team, registry and confirmation services' refusals that the admin pages show."""

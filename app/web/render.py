@@ -11,6 +11,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
+from app.access import policy
 from app.access.credentials import csrf_matches, csrf_token
 from app.access.deps import session_cookie
 from app.access.principal import Principal
@@ -135,6 +136,7 @@ def page(
             signed_in=principal is not None,
             # A login that must first change its password or enrol sees only that step (and logout).
             restricted=principal is not None and (principal.must_change_password or principal.must_enrol_totp),
+            administers=principal is not None and policy.allows(principal, policy.Action.USER_READ),
             current_path=request.url.path,
         )
     )

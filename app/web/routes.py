@@ -15,7 +15,7 @@ from app.audit.vocabulary import AuditAction
 from app.core.errors import Forbidden
 from app.web import i18n, render
 from app.web.deps import PagePrincipal
-from app.web.errors import LOGIN, PASSWORD, SECOND_FACTOR, on_error
+from app.web.errors import LOGIN, PASSWORD, SECOND_FACTOR, local_path, on_error
 from app.web.forms import blank_to_none, parse
 
 router = APIRouter(route_class=UnitOfWorkRoute, include_in_schema=False)
@@ -79,9 +79,7 @@ def logout(principal: PagePrincipal, session: DbSession, runtime: RuntimeDep) ->
 @router.post(LANGUAGE)
 def choose_language(request: Request, csrf_token: Field = "", language: Field = "", back: Field = "/") -> Response:
     _refuse_without_token(request, csrf_token)
-    # Only a path of this site, never another origin (an open redirect).
-    target = back if back.startswith("/") and not back.startswith("//") and "\\" not in back else "/"
-    response = render.redirect(target)
+    response = render.redirect(local_path(back))
     render.set_language(response, request, i18n.choose(language))
     return response
 

@@ -1,4 +1,5 @@
-"""The pages of one's own account: the forced password change and the second-factor enrolment."""
+"""The pages of one's own account: the forced password change, the second-factor enrolment, and the
+step-up (the second factor proven again before an action that needs it fresh)."""
 
 from __future__ import annotations
 
@@ -10,14 +11,14 @@ from fastapi.responses import Response
 
 from app.access import auth
 from app.access.deps import RuntimeDep, set_session_cookie
-from app.access.schemas import PasswordChange, TotpCode
+from app.access.schemas import PasswordChange, SecondFactor, TotpCode
 from app.audit.unit_of_work import DbSession, UnitOfWorkRoute, audited
 from app.audit.vocabulary import AuditAction
 from app.core.errors import ValidationFailed
 from app.web import render
 from app.web.deps import PageClient, PagePrincipal
-from app.web.errors import PASSWORD, SECOND_FACTOR, on_error
-from app.web.forms import parse
+from app.web.errors import PASSWORD, SECOND_FACTOR, STEP_UP, local_path, on_error
+from app.web.forms import blank_to_none, parse
 
 router = APIRouter(route_class=UnitOfWorkRoute, include_in_schema=False)
 
@@ -86,6 +87,30 @@ def confirm_enrolment(
         request.state.session_secret = secret  # the page's forms carry the renewed session's token
     request.state.principal = replace(principal, must_enrol_totp=False)  # enrolled: the menu is offered
     response = render.page(request, "recovery_codes.html", {"codes": codes})
+    if secret is not None:
+        set_session_cookie(response, runtime, secret)
+    return response
+
+
+@router.post(STEP_UP)
+@audited(AuditAction.AUTH_STEP_UP, "session")
+def step_up(
+    request: Request,
+    principal: PagePrincipal,
+    session: DbSession,
+    runtime: RuntimeDep,
+    client: PageClient,
+    back: Field = "/",
+    totp: Field = "",
+    recovery_code: Field = "",
+) -> Response:
+    """The code from the authenticator app (or a recovery code) again: the session is renewed and marked
+    fresh for five minutes, and the admin is sent back to the page they came from."""
+    target = local_path(back)
+    on_error(request, "step_up.html", back=target)
+    data = parse(SecondFactor, totp=blank_to_none(totp), recovery_code=blank_to_none(recovery_code))
+    _at, secret = auth.step_up(session, runtime, principal, data, client)
+    response = render.redirect(target)
     if secret is not None:
         set_session_cookie(response, runtime, secret)
     return response

@@ -17,10 +17,10 @@ from app.interviews.schemas import InterviewUpdate
 from app.interviews.schemas_statements import IncidentCreate
 from app.web import interview_page as ip
 from app.web import render
-from app.web.deps import PagePrincipal
+from app.web.deps import Lists, PagePrincipal, Posted
 from app.web.errors import on_error
 from app.web.forms import parse
-from app.web.routes_interviews import INTERVIEW, Lists, Posted, context_of, interview_url
+from app.web.routes_interviews import INTERVIEW, context_of, interview_url
 
 router = APIRouter(route_class=UnitOfWorkRoute, include_in_schema=False)
 

@@ -6,9 +6,9 @@ redirect to the interview page (or the page again, with its error, when a servic
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
@@ -37,7 +37,7 @@ from app.people import service as people
 from app.runtime import Runtime
 from app.web import interview_page as ip
 from app.web import render
-from app.web.deps import PagePrincipal, posted_fields
+from app.web.deps import Lists, PagePrincipal, Posted
 from app.web.errors import on_error
 from app.web.forms import parse
 
@@ -45,20 +45,6 @@ router = APIRouter(route_class=UnitOfWorkRoute, include_in_schema=False)
 
 INTERVIEWS = "/people/{person_id}/interviews"
 INTERVIEW = "/interviews/{interview_id}"
-Posted = Annotated[dict[str, str], Depends(posted_fields)]
-
-
-async def posted_lists(request: Request) -> dict[str, list[str]]:
-    """A posted form's fields with every value (the checklist's boxes)."""
-    form = await request.form()
-    found: dict[str, list[str]] = {}
-    for name, value in form.multi_items():
-        if isinstance(value, str):
-            found.setdefault(name, []).append(value)
-    return found
-
-
-Lists = Annotated[dict[str, list[str]], Depends(posted_lists)]
 
 
 def interview_url(interview_id: uuid.UUID, anchor: str = "") -> str:

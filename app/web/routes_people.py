@@ -5,9 +5,9 @@ or the code word; the wizard's state travels in the posted form and nothing is k
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from app.access.deps import RuntimeDep
@@ -21,7 +21,7 @@ from app.people import service as people
 from app.people.schemas import PersonSummary
 from app.web import consent_page, render
 from app.web.consent_page import Choice
-from app.web.deps import PagePrincipal, posted_fields
+from app.web.deps import PagePrincipal, Posted
 from app.web.errors import on_error
 from app.web.forms import parse
 from app.web.messages import CONSENT_STATUS
@@ -29,7 +29,6 @@ from app.web.messages import CONSENT_STATUS
 router = APIRouter(route_class=UnitOfWorkRoute, include_in_schema=False)
 
 CONSENT = "/people/{person_id}/consent"
-Posted = Annotated[dict[str, str], Depends(posted_fields)]
 
 
 def consent_url(person_id: uuid.UUID) -> str:

@@ -15,7 +15,7 @@ from app.models import Base
 from tests.support.pages import browser, token_in
 from tests.support.routes import page_routes
 from tests.support.world import World, path_of
-from tests.web.test_pages import ACTORS, MATRIX, answer_of, assert_page_headers
+from tests.web.test_pages import ACTORS, MATRIX, answer_of, assert_page_headers, fill
 
 FORMS = sorted(key for key in MATRIX if key[0] == "POST")
 AUDIT_TABLES = {"audit_events", "audit_checkpoints"}
@@ -46,7 +46,7 @@ def test_a_form_without_its_token_is_refused(world: World, template: str) -> Non
     actor.client.follow_redirects = False
     assert actor.csrf is not None
     path = path_of(template, world)
-    filled = {name: value.format(who=who) for name, value in fields.items()}
+    filled = fill(fields, world, who)
     before = _snapshot(world)
     for token in REFUSED_TOKENS:
         data = filled if token is None else {**filled, "csrf_token": token}

@@ -19,6 +19,7 @@ from app.core.db import unit_of_work
 from app.web.deps import get_page_principal
 from app.web.render import PAGE_CSP
 from app.web.routes import PUBLIC_PAGES
+from tests.support.actors import code
 from tests.support.pages import browser, token_in
 from tests.support.routes import ApiRoute, page_routes, protected_pages
 from tests.support.world import World, path_of
@@ -65,6 +66,9 @@ def _restricted(row: dict[str, str]) -> dict[str, str]:
     """A restricted login is sent to the step it must finish first."""
     return {**row, "doc_pw": PASSWORD, "admin_pw": PASSWORD, "doc_enrol": ENROL, "admin_enrol": ENROL}
 
+
+ADMIN_ONLY = _restricted(_row("403", anon=LOGIN, admin="200"))
+REGISTRY_READERS = _restricted(_row("200", anon=LOGIN, auditor="403"))
 
 # (method, path template) -> (form fields, expected answer per actor: "status" or "303 location")
 MATRIX: dict[tuple[str, str], tuple[dict[str, str], dict[str, str]]] = {
@@ -130,6 +134,81 @@ MATRIX: dict[tuple[str, str], tuple[dict[str, str], dict[str, str]]] = {
         {"revision": "3", "need": "medical", "contact": "Goris clinic, by phone"},
         _restricted(_row("403", anon=LOGIN, doc_in="303 /interviews/{id}#referrals", doc_out="404")),
     ),
+    # The admin pages: the same services and answers as their API twins. The registry and the deny-list are
+    # read by every role that records grants or prepares disclosures; the forms to change them are an admin's.
+    ("GET", "/admin/users"): ({}, ADMIN_ONLY),
+    ("POST", "/admin/users"): (
+        {"username": "new-{who}", "display_name": "New {who}", "roles": "documenter"},
+        _restricted(_row("403", anon=LOGIN, admin="200")),
+    ),
+    ("GET", "/admin/users/{user_id}"): ({}, ADMIN_ONLY),
+    ("POST", "/admin/users/{user_id}"): (
+        {"display_name": "Renamed", "roles": "documenter", "active": "yes"},
+        _restricted(_row("403", anon=LOGIN, admin="303 /admin/users/{id}?done=saved")),
+    ),
+    ("POST", "/admin/users/{user_id}/reset-password"): ({}, _restricted(_row("403", anon=LOGIN, admin="200"))),
+    ("POST", "/admin/users/{user_id}/reset-2fa"): (
+        {},
+        _restricted(_row("403", anon=LOGIN, admin="303 /admin/users/{id}?done=second_factor")),
+    ),
+    ("POST", "/admin/users/{user_id}/revoke-sessions"): (
+        {},
+        _restricted(_row("403", anon=LOGIN, admin="303 /admin/users/{id}?done=sessions")),
+    ),
+    ("GET", "/admin/confirmations"): ({}, ADMIN_ONLY),
+    # The world's request was made by admin2: admin confirms it.
+    ("POST", "/admin/confirmations/{confirmation_id}"): (
+        {"decision": "confirm"},
+        _restricted(_row("403", anon=LOGIN, admin="200")),
+    ),
+    # Every case one may see, as GET /api/v1/cases lists them; the form for a new one is an admin's.
+    ("GET", "/admin/cases"): ({}, _restricted(_row("200", anon=LOGIN, auditor="403"))),
+    ("POST", "/admin/cases"): (
+        {"code": "NEW-1", "title": "A new case"},
+        _restricted(_row("403", anon=LOGIN, admin="303 /admin/cases/{id}?done=created")),
+    ),
+    ("GET", "/admin/cases/{case_id}"): ({}, ADMIN_ONLY),
+    ("POST", "/admin/cases/{case_id}/members"): (
+        {"user_id": "{doc_out}"},
+        _restricted(_row("403", anon=LOGIN, admin="303 /admin/cases/{id}?done=asked")),
+    ),
+    ("POST", "/admin/cases/{case_id}/members/{user_id}/remove"): (
+        {},
+        _restricted(_row("403", anon=LOGIN, admin="303 /admin/cases/{id}?done=removed")),
+    ),
+    ("GET", "/admin/recipients"): ({}, REGISTRY_READERS),
+    ("POST", "/admin/recipients"): (
+        {
+            "recipient_class": "researchers",
+            "jurisdiction": "DE",
+            "names": "Institute {who}",
+            "recall_contact": "By email to the archive.",
+            "active": "yes",
+        },
+        _restricted(_row("403", anon=LOGIN, admin="303 /admin/recipients?done=asked")),
+    ),
+    ("GET", "/admin/recipients/{recipient_id}"): ({}, REGISTRY_READERS),
+    ("POST", "/admin/recipients/{recipient_id}"): (
+        {
+            "recipient_class": "un_investigative_bodies",
+            "jurisdiction": "international",
+            "names": "Commission of Inquiry\nCoI",
+            "recall_contact": "Registry, by the secure channel agreed at first contact.",
+            "active": "yes",
+        },
+        _restricted(_row("403", anon=LOGIN, admin="303 /admin/recipients/{id}?done=saved")),
+    ),
+    ("GET", "/admin/deny-list"): ({}, REGISTRY_READERS),
+    ("POST", "/admin/deny-list"): (
+        {"jurisdictions": "RU"},
+        _restricted(_row("403", anon=LOGIN, admin="303 /admin/deny-list?done=asked")),
+    ),
+    ("GET", "/admin/keys"): ({}, ADMIN_ONLY),
+    # Everyone with a second factor proves it again (a code of the next step: login spent this one).
+    ("POST", "/account/step-up"): (
+        {"back": "/admin/users", "totp": "{totp}"},
+        _row("303 /admin/users", anon=LOGIN, doc_enrol="403", admin_enrol="403"),
+    ),
     ("GET", "/account/password"): ({}, _row("200", anon=LOGIN)),
     ("POST", "/account/password"): (WRONG_PASSWORD, _row("403", anon=LOGIN)),
     ("GET", "/account/second-factor"): ({}, _row("200", anon=LOGIN)),
@@ -148,6 +227,17 @@ def _client(world: World, who: str) -> tuple[TestClient, str]:
     actor.client.follow_redirects = False
     assert actor.csrf is not None
     return actor.client, actor.csrf
+
+
+def fill(fields: dict[str, str], world: World, who: str) -> dict[str, str]:
+    """The form's fields for this actor: its name, a code of its second factor, and the world's ids."""
+    secret = world.actors[who].totp_secret if who != "anon" else None
+    values = {
+        "who": who,
+        "totp": code(secret, world.app, steps=1) if secret else "000000",
+        "doc_out": world.actors["doc_out"].user_id,
+    }
+    return {name: value.format(**values) for name, value in fields.items()}
 
 
 def answer_of(response: Any) -> str:
@@ -205,7 +295,7 @@ def test_page_matrix(world: World, method: str, template: str) -> None:
         if method == "GET":
             response = client.get(path)
         else:
-            filled = {name: value.format(who=who) for name, value in fields.items()}
+            filled = fill(fields, world, who)
             response = client.post(path, data={"csrf_token": token, **filled})
         assert_page_headers(response)
         got[who] = answer_of(response)
