@@ -133,6 +133,15 @@ NOT_FIELDS: Mapping[tuple[str, str], str] = MappingProxyType(
             "why a custodian keeps an item past its retention date: staff's reasoning, sealed under the service key, "
             "never shown or logged"
         ),
+        ("erasure_requests", "details"): (
+            "why a custodian asked for an erasure or refused one: staff's reasoning, sealed under the service key, "
+            "never in a bundle"
+        ),
+        ("legal_holds", "details"): (
+            "a legal hold's reason and proceedings reference: staff's record, sealed under the person's key (erased "
+            "with them), never in a bundle"
+        ),
+        ("legal_holds", "lift_details"): "why a legal hold was lifted: sealed like the hold, never in a bundle",
         ("custody_commitments", "sealed"): (
             "a custody salt and digest: they leave only in a custody proof, which holds no content"
         ),

@@ -38,7 +38,9 @@ def _stores(settings_data_dir: Path, attachments: Path) -> dict[str, Path]:
 def backup(
     out_file: Annotated[Path, typer.Option("--out", help="The backup file to write (refused if it exists).")],
 ) -> None:
-    """Write a consistent copy of the database and the blob stores to one file (SQLite only for now)."""
+    """Copy the database and blob stores to one file (SQLite only).
+
+    The keys and the journal are not inside: back them up apart."""
     settings = get_settings()
     try:
         database = backups.sqlite_path(settings.database_url)
@@ -61,7 +63,9 @@ def backup(
 
 
 def restore(backup_file: Annotated[Path, typer.Argument(help="A file written by `testimony backup`.")]) -> None:
-    """Restore a backup into an empty data directory, then erase again and withdraw again what the journal holds."""
+    """Restore a backup, then re-apply the journal.
+
+    Persons the journal erased are erased again, its withdrawals recorded again."""
     settings = get_settings()
     try:
         database = backups.sqlite_path(settings.database_url)

@@ -110,6 +110,10 @@ EXPORT_DOORS: dict[str, str] = {
 # Where a service secret (no person's data) is opened.
 SERVICE_DOORS: dict[str, str] = {
     "app.access.auth._totp_secret": "checking a second-factor code",
+    "app.erasure.service._reasons": (
+        "refusing an erasure request seals its refusal beside the reasons it was asked for, which it reads back; "
+        "staff's reasoning, no person's data"
+    ),
     "app.confirmations.service._open_secret": (
         "showing the second half of a one-time password to the admin who confirms"
     ),
