@@ -95,8 +95,19 @@ def _flat(value: Any, prefix: str, out: dict[str, str]) -> None:
         out[prefix] = json.dumps(value, ensure_ascii=False, sort_keys=True)
     elif value is None:
         out[prefix] = ""
+    elif isinstance(value, str):
+        out[prefix] = _inert(value)
     else:
         out[prefix] = str(value).lower() if isinstance(value, bool) else str(value)
+
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+"""What a spreadsheet reads as the start of a formula: a text cell starting so gets a leading apostrophe."""
+
+
+def _inert(text: str) -> str:
+    """A text cell a spreadsheet shows as text, never runs (records.jsonl keeps every value exactly)."""
+    return f"'{text}" if text.startswith(FORMULA_STARTS) else text
 
 
 def records_csv(records: Sequence[Record]) -> bytes:
@@ -109,7 +120,9 @@ def records_csv(records: Sequence[Record]) -> bytes:
     first = ["record", "level", "pseudonym"]
     columns = first + sorted({c for row in rows for c in row} - set(first))
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=columns, restval="", lineterminator="\n")
+    writer = csv.DictWriter(
+        buffer, fieldnames=columns, restval="", lineterminator="\r\n"
+    )  # RFC 4180: a CR in a field is quoted
     writer.writeheader()
     writer.writerows(rows)
     return buffer.getvalue().encode("utf-8")
