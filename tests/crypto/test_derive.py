@@ -55,6 +55,7 @@ def test_purpose_strings_are_stable() -> None:
         "EXPORT_PSEUDONYM": "testimony/export-pseudonym/v1",
         "CLIENT_ADDRESS": "testimony/client-address/v1",
         "CONSENT_REFERENCE": "testimony/consent-reference/v1",
+        "JOURNAL": "testimony/journal/v1",
     }
 
 
