@@ -50,21 +50,23 @@ if TYPE_CHECKING:
 ACTION = policy.Action.ERASURE_MANAGE
 
 
-def _place(row: ErasureRequest) -> dict[str, object]:
-    return {"table": "erasure_requests", "column": "details", "row_id": row.id, "person_id": row.person_id}
+TABLE = "erasure_requests"
 
 
 def _seal(session: Session, runtime: Runtime, row: ErasureRequest, reasons: dict[str, str]) -> bytes:
     """The reasons, under the service key: they must outlive the person's own key. Never read back by the API."""
     key = datakeys.service_key(session, runtime.keys)
-    return aead.seal(key, json.dumps(reasons).encode(), **_place(row))  # type: ignore[arg-type]
+    return aead.seal(
+        key, json.dumps(reasons).encode(), table=TABLE, column="details", row_id=row.id, person_id=row.person_id
+    )
 
 
 def _reasons(session: Session, runtime: Runtime, row: ErasureRequest) -> dict[str, str]:
     if row.details is None:
         return {}
     key = datakeys.service_key(session, runtime.keys)
-    return dict(json.loads(aead.open(key, row.details, **_place(row))))  # type: ignore[arg-type]
+    opened = aead.open(key, row.details, table=TABLE, column="details", row_id=row.id, person_id=row.person_id)
+    return dict(json.loads(opened))
 
 
 def _linked(session: Session, person_id: uuid.UUID) -> list[Person]:
