@@ -22,7 +22,7 @@ from sqlalchemy.pool import NullPool
 from app.audit import note
 from app.audit import service as audit
 from app.audit.models import AuditCheckpoint
-from app.audit.verify import Report, verify_dump
+from app.audit.verify import Report, default_jobs, verify_dump
 from app.audit.vocabulary import AuditAction
 from app.cli_support import JsonOption, console, counted, fail, group, out, print_json, progress, record
 from app.core.config import Settings, get_settings
@@ -226,6 +226,7 @@ def verify_database(session: Session, public_key: bytes, key_name: str, external
             key_name,
             labels=labels,
             on_entry=lambda _n: bar.advance(task),
+            workers=default_jobs(),
         )
     report.problems.extend(audit.column_problems(session))
     return report

@@ -33,11 +33,61 @@ def _plain_values(value: Any) -> bool:
     return isinstance(value, int) and abs(value) <= _MAX_SAFE_INTEGER
 
 
+class _NotPlain(ValueError):
+    """A number the canonical form cannot hold: the slow path names the problem."""
+
+
+def _safe_int(text: str) -> int:
+    value = int(text)
+    if abs(value) > _MAX_SAFE_INTEGER:
+        raise _NotPlain(text)
+    return value
+
+
+def _no_float(text: str) -> float:
+    raise _NotPlain(text)
+
+
+# Built once: json.loads and json.dumps with options build a new decoder or encoder on every call, which is
+# most of the cost for entries this small. The hooks refuse floats, NaN and unsafe integers while parsing, so
+# a walk over the values is needed only for an entry that holds one (and then only to say which problem).
+_DECODER = json.JSONDecoder(parse_float=_no_float, parse_int=_safe_int, parse_constant=_no_float)
+_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
 def check_entry(line: bytes) -> tuple[int | None, str | None]:
     """Parse one stored entry: (its seq, or None) and a problem description, or None if it is canonical."""
     try:
-        obj = json.loads(line.decode("utf-8"))
+        text = line.decode("utf-8")
+        obj = _DECODER.decode(text)
+    except _NotPlain:
+        return _check_slowly(line)
     except (UnicodeDecodeError, ValueError):
+        return None, "not valid UTF-8 JSON"
+    if not isinstance(obj, dict):
+        return None, "not a JSON object"
+    seq = obj.get("seq")
+    if isinstance(seq, bool) or not isinstance(seq, int):
+        return None, "has no integer seq"
+    # UTF-8 maps strings to bytes one to one, so comparing the texts compares the bytes.
+    if _ENCODER.encode(obj) == text:
+        return seq, None
+    return seq, _not_canonical(obj)
+
+
+def _not_canonical(obj: dict[str, Any]) -> str:
+    try:
+        json.dumps(obj, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return "holds a lone surrogate, which has no canonical form"
+    return "is not canonical JSON (its bytes differ from the RFC 8785 form of its content)"
+
+
+def _check_slowly(line: bytes) -> tuple[int | None, str | None]:
+    """The general path, for an entry holding a float, NaN or an unsafe integer: which problem comes first."""
+    try:
+        obj = json.loads(line.decode("utf-8"))
+    except ValueError:  # the hook stopped the fast parse before it reached the broken part
         return None, "not valid UTF-8 JSON"
     if not isinstance(obj, dict):
         return None, "not a JSON object"
@@ -46,13 +96,7 @@ def check_entry(line: bytes) -> tuple[int | None, str | None]:
         return None, "has no integer seq"
     if not _plain_values(obj):
         return seq, "holds a value other than strings, safe integers, booleans and nulls"
-    try:
-        canonical = json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-    except UnicodeEncodeError:
-        return seq, "holds a lone surrogate, which has no canonical form"
-    if canonical != line:
-        return seq, "is not canonical JSON (its bytes differ from the RFC 8785 form of its content)"
-    return seq, None
+    return seq, _not_canonical(obj)
 
 
 def custody_entry(seq: int, at: str, commitment: bytes) -> dict[str, Any]:

@@ -13,11 +13,16 @@ from __future__ import annotations
 import argparse
 import base64
 import binascii
+import bisect
 import hashlib
+import multiprocessing
+import os
 import re
 import sys
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager, nullcontext
+from concurrent.futures import Future, ProcessPoolExecutor
+from contextlib import ExitStack, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
@@ -64,8 +69,52 @@ class Report:
         return max(self.entries - covered, 0)
 
 
+@dataclass
+class _Batch:
+    """What checking a run of consecutive lines found: its problems by line, and its first and last seq."""
+
+    problems: list[tuple[int, str]] = field(default_factory=list)
+    unlisted: int = 0
+    first: tuple[int, int] | None = None  # (line, seq) of its first readable entry: the chain's joint
+    last: int | None = None
+
+
+def _check_lines(first_line: int, entries: Sequence[bytes]) -> _Batch:
+    """Check each entry, and the seq chain inside the run; the chain into the run is the caller's to check."""
+    batch = _Batch()
+    previous: int | None = None
+
+    def flag(line_no: int, problem: str) -> None:
+        if len(batch.problems) < MAX_LINE_PROBLEMS:
+            batch.problems.append((line_no, problem))
+        else:
+            batch.unlisted += 1
+
+    for line_no, entry in enumerate(entries, start=first_line):
+        seq, problem = check_entry(entry)
+        if problem is not None:
+            flag(line_no, f"line {line_no}: entry {problem}")
+        if seq is None:
+            continue
+        if previous is None:
+            batch.first = (line_no, seq)
+        elif seq != previous + 1:
+            flag(line_no, _chain_problem(line_no, seq, previous))
+        previous = seq
+    batch.last = previous
+    return batch
+
+
+def _check_job(job: tuple[int, list[bytes]]) -> _Batch:
+    return _check_lines(*job)
+
+
+def _chain_problem(line_no: int, seq: int, previous: int) -> str:
+    return f"line {line_no}: seq {seq} follows seq {previous}: entries are missing, repeated or out of order"
+
+
 class _EntryChecker:
-    """Checks each entry and the seq chain, keeping the first problems and counting the rest."""
+    """Joins the runs' findings in line order, keeping the first problems and counting the rest."""
 
     def __init__(self) -> None:
         self._listed: list[str] = []
@@ -78,18 +127,19 @@ class _EntryChecker:
         else:
             self._unlisted += 1
 
-    def check(self, line_no: int, entry: bytes) -> None:
-        seq, problem = check_entry(entry)
-        if problem is not None:
-            self._flag(f"line {line_no}: entry {problem}")
-        if seq is None:
-            return
-        if seq != self._previous_seq + 1:
-            self._flag(
-                f"line {line_no}: seq {seq} follows seq {self._previous_seq}: "
-                "entries are missing, repeated or out of order"
-            )
-        self._previous_seq = seq
+    def join(self, batch: _Batch) -> None:
+        found = list(batch.problems)
+        if batch.first is not None:
+            line_no, seq = batch.first
+            if seq != self._previous_seq + 1:
+                # After the line's own entry problem, before anything on a later line.
+                at = bisect.bisect_right([line for line, _ in found], line_no)
+                found.insert(at, (line_no, _chain_problem(line_no, seq, self._previous_seq)))
+        for _, problem in found:
+            self._flag(problem)
+        self._unlisted += batch.unlisted
+        if batch.last is not None:
+            self._previous_seq = batch.last
 
     def problems(self) -> list[str]:
         if not self._unlisted:
@@ -122,11 +172,14 @@ def verify_dump(
     *,
     labels: Sequence[str] | None = None,
     on_entry: Callable[[int], None] | None = None,
+    workers: int = 1,
 ) -> Report:
     """Check every entry, rebuild the tree in one pass, and compare it with each signed checkpoint.
 
     `lines` are the stored entry bytes, one per entry; a trailing newline on each is ignored. `key_name`
     defaults to each checkpoint's origin. `on_entry` receives each line's length, for progress display.
+    With `workers` above 1, that many processes check the entries' form while this one hashes the tree:
+    the findings are the same, in the same order.
     """
     report = Report()
     if not checkpoints:
@@ -137,20 +190,92 @@ def verify_dump(
     roots: dict[int, bytes] = {0: EMPTY_ROOT}
     builder = TreeBuilder()
     entries = _EntryChecker()
-    for raw in lines:
-        entry = raw[:-1] if raw.endswith(b"\n") else raw
-        entries.check(builder.size + 1, entry)
-        builder.append(leaf_hash(entry))
-        if builder.size in wanted:
-            roots[builder.size] = builder.root()
-        if on_entry is not None:
-            on_entry(len(raw))
+    with _checking(workers) as checker:
+        for batch in _batches(lines):
+            for done in checker.submit(builder.size + 1, batch):
+                entries.join(done)
+            for entry in batch:
+                builder.append(leaf_hash(entry))
+                if builder.size in wanted:
+                    roots[builder.size] = builder.root()
+            if on_entry is not None:
+                for entry in batch:
+                    on_entry(len(entry) + 1)
+        for done in checker.finish():
+            entries.join(done)
     report.entries = builder.size
     report.root = builder.root()
     report.problems += entries.problems()
     for result in report.checkpoints:
         _compare(result, report.entries, roots, report.problems)
     return report
+
+
+BATCH_LINES = 8192
+
+
+def _batches(lines: Iterable[bytes]) -> Iterator[list[bytes]]:
+    """The entries in runs of BATCH_LINES, each without its trailing newline."""
+    batch: list[bytes] = []
+    for raw in lines:
+        batch.append(raw[:-1] if raw.endswith(b"\n") else raw)
+        if len(batch) == BATCH_LINES:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+class _Checker:
+    """Checks runs of entries here, one after another; `submit` answers the runs finished, oldest first."""
+
+    def submit(self, first_line: int, batch: list[bytes]) -> list[_Batch]:
+        return [_check_lines(first_line, batch)]
+
+    def finish(self) -> list[_Batch]:
+        return []
+
+
+class _PoolChecker(_Checker):
+    """Checks runs in worker processes, a bounded number in flight, handing findings back in line order.
+
+    The first run is checked here and the processes start with the second, so a small log pays nothing
+    for them.
+    """
+
+    def __init__(self, stack: ExitStack, workers: int) -> None:
+        self._stack = stack
+        self._workers = workers
+        self._pool: ProcessPoolExecutor | None = None
+        self._in_flight: deque[Future[_Batch]] = deque()
+
+    def submit(self, first_line: int, batch: list[bytes]) -> list[_Batch]:
+        if first_line == 1:
+            return super().submit(first_line, batch)
+        if self._pool is None:
+            # spawn, not fork: the caller may hold database connections and threads a forked child would copy.
+            context = multiprocessing.get_context("spawn")
+            self._pool = self._stack.enter_context(ProcessPoolExecutor(self._workers, mp_context=context))
+        self._in_flight.append(self._pool.submit(_check_job, (first_line, batch)))
+        ready: list[_Batch] = []
+        while self._in_flight and (len(self._in_flight) > 2 * self._workers or self._in_flight[0].done()):
+            ready.append(self._in_flight.popleft().result())
+        return ready
+
+    def finish(self) -> list[_Batch]:
+        ready = [future.result() for future in self._in_flight]
+        self._in_flight.clear()
+        return ready
+
+
+@contextmanager
+def _checking(workers: int) -> Iterator[_Checker]:
+    """Where the entries' form is checked: in this process, or in `workers` processes beside it."""
+    if workers <= 1:
+        yield _Checker()
+        return
+    with ExitStack() as stack:
+        yield _PoolChecker(stack, workers)
 
 
 def _compare(result: CheckpointResult, entries: int, roots: dict[int, bytes], problems: list[str]) -> None:
@@ -221,7 +346,18 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--events", required=True, type=Path, help="JSONL dump: one stored entry per line")
     parser.add_argument("--checkpoint", required=True, action="append", type=Path, help="signed checkpoint note")
     _add_key_options(parser, "signer key name (default: each checkpoint's origin)")
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=default_jobs(),
+        help="processes checking the entries' form beside the hashing one (default: the number of cores)",
+    )
     return parser
+
+
+def default_jobs() -> int:
+    """The cores this process may run on: each checks entries while the main process hashes."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def _custody_parser() -> argparse.ArgumentParser:
@@ -311,7 +447,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     with handle, _progress(total, sys.stderr) as advance:
         report = verify_dump(
-            handle, texts, public_key, key_name, labels=[str(p) for p in args.checkpoint], on_entry=advance
+            handle,
+            texts,
+            public_key,
+            key_name,
+            labels=[str(p) for p in args.checkpoint],
+            on_entry=advance,
+            workers=args.jobs,
         )
     return _print(report, public_key)
 

@@ -326,3 +326,44 @@ def test_verifier_imports_nothing_of_the_service() -> None:
         "app.crypto",
         "app.crypto.signing",
     ]
+
+
+def _damaged_dump() -> list[bytes]:
+    """A dump with faults on both sides of run boundaries: a gap, a repeat, unreadable and loose entries."""
+    entries = _dump(300)
+    entries[16] = json.dumps(json.loads(entries[16])).encode()  # first line of the second run of 16
+    del entries[47]  # the gap falls on the first line of a run
+    entries.insert(100, entries[99])  # a repeat
+    entries[150] = b"\xff"  # unreadable: no seq, so the chain joins over it
+    entries[200] = b'{"seq":200,"x":1.5}'
+    return entries
+
+
+@pytest.mark.parametrize("run_lines", [1, 16, 8192])
+def test_checking_in_worker_processes_finds_the_same_as_checking_here(
+    monkeypatch: pytest.MonkeyPatch, run_lines: int
+) -> None:
+    monkeypatch.setattr("app.audit.verify.BATCH_LINES", run_lines)
+    entries = _damaged_dump()
+    checkpoints = _checkpoints(entries, (len(entries),))
+    here = verify_dump(_lines(entries), checkpoints, LOG_KEY.public_key)
+    pooled = verify_dump(_lines(entries), checkpoints, LOG_KEY.public_key, workers=2)
+    assert pooled.problems == here.problems
+    assert (pooled.entries, pooled.root) == (here.entries, here.root)
+    assert here.problems == [
+        "line 17: entry is not canonical JSON (its bytes differ from the RFC 8785 form of its content)",
+        "line 48: seq 48 follows seq 46: entries are missing, repeated or out of order",
+        "line 101: seq 100 follows seq 100: entries are missing, repeated or out of order",
+        "line 151: entry not valid UTF-8 JSON",
+        "line 152: seq 151 follows seq 149: entries are missing, repeated or out of order",
+        "line 201: entry holds a value other than strings, safe integers, booleans and nulls",
+    ]
+
+
+def test_worker_processes_keep_the_first_problems_and_count_the_rest(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("app.audit.verify.BATCH_LINES", 256)
+    entries = [json.dumps(json.loads(e)).encode() for e in _dump(MAX_LINE_PROBLEMS + 5)]
+    checkpoints = _checkpoints(entries, (len(entries),))
+    pooled = verify_dump(_lines(entries), checkpoints, LOG_KEY.public_key, workers=2)
+    assert pooled.problems == verify_dump(_lines(entries), checkpoints, LOG_KEY.public_key).problems
+    assert pooled.problems[-1] == "... and 5 more problems in entries"
