@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-from bench import audit_ingest, audit_verify
+from bench import audit_ingest, audit_verify, key_rotation
 
 DEFAULT_JSON = Path(__file__).resolve().parent / "results" / "latest.json"
 
@@ -34,6 +34,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--transactions", type=_positive, default=2000, help="units of work per ingest variant")
     parser.add_argument("--rounds", type=_positive, default=10, help="alternating ingest rounds")
     parser.add_argument("--repeats", type=_positive, default=3, help="verification runs per path; the fastest counts")
+    parser.add_argument("--keys", type=_positive, default=key_rotation.TARGET_KEYS, help="data keys to rotate")
     parser.add_argument("--json", type=Path, default=DEFAULT_JSON, help="where to write the results")
     return parser
 
@@ -89,6 +90,24 @@ def print_ingest(results: dict[str, Any], out: TextIO) -> None:
         )
 
 
+def print_rotation(result: dict[str, Any], out: TextIO) -> None:
+    out.write(f"Key rotation: {result['keys']:,} data keys, {result['batch_size']:,} per transaction\n")
+    rows = (
+        ("crypto alone: unwrap + wrap in memory", result["crypto_only_seconds"]),
+        ("database alone: rewrite the rows", result["database_only_seconds"]),
+        ("rotation: testimony keys rotate", result["rotation_seconds"]),
+    )
+    for label, seconds in rows:
+        out.write(f"  {label:<40}{seconds:>10.3f} s\n")
+    target = result["target"]
+    verdict = "met" if target["met"] else "NOT met"
+    how = "extrapolated linearly from this run" if target["extrapolated"] else "measured"
+    out.write(
+        f"  rotation / (crypto + database): {result['ratio_to_baseline']:.2f}; target {target['keys']:,} keys in "
+        f"<= {target['seconds']:.0f} s: {verdict} ({target['seconds_at_target']:.2f} s, {how})\n"
+    )
+
+
 def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout) -> dict[str, Any]:
     """Run every benchmark, print the table, write the JSON report and return it."""
     args = _parser().parse_args(argv)
@@ -98,6 +117,9 @@ def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout) -> dict[st
     out.write("\n")
     report["audit_ingest"] = audit_ingest.run(args.transactions, args.rounds)
     print_ingest(report["audit_ingest"], out)
+    out.write("\n")
+    report["key_rotation"] = key_rotation.run(args.keys)
+    print_rotation(report["key_rotation"], out)
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(report, indent=2) + "\n")
     out.write(f"\nwritten to {args.json}\n")

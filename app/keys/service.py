@@ -5,8 +5,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import cast
 
-from sqlalchemy import func, select
+from sqlalchemy import Table, bindparam, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.access import policy
@@ -61,24 +62,50 @@ def rewrap_batch(session: Session, keyring: Keyring, batch_size: int, after: uui
     """Re-wrap up to batch_size data keys not under the primary KEK, in subject order after ``after``.
 
     A key that will not unwrap is left as it is and reported, so one damaged row
-    cannot stop a rotation from finishing.
+    cannot stop a rotation from finishing. The rows are read as plain tuples and written back in one
+    executemany, each only if it is still under the version read: a key another rotation re-wrapped
+    meanwhile is left as that one wrote it.
     """
-    stmt = select(DataKey).where(DataKey.kek_version != keyring.kek_primary).order_by(DataKey.subject_id)
+    stmt = (
+        select(DataKey.subject_id, DataKey.kek_version, DataKey.wrapped)
+        .where(DataKey.kek_version != keyring.kek_primary)
+        .order_by(DataKey.subject_id)
+    )
     if after is not None:
         stmt = stmt.where(DataKey.subject_id > after)
-    rows = session.scalars(stmt.limit(batch_size)).all()
+    rows = session.execute(stmt.limit(batch_size)).all()
     now = db_now(session)
     batch = Batch()
-    for row in rows:
-        batch.last = row.subject_id
+    changes: list[dict[str, object]] = []
+    for subject_id, version, wrapped in rows:
+        batch.last = subject_id
         try:
-            new = envelope.rewrap(keyring, row.subject_id, envelope.WrappedKey(row.kek_version, row.wrapped))
+            new = envelope.rewrap(keyring, subject_id, envelope.WrappedKey(version, wrapped))
         except DecryptionFailed:
-            batch.unreadable.append(row.subject_id)
+            batch.unreadable.append(subject_id)
             continue
-        row.kek_version, row.wrapped, row.rewrapped_at = new.kek_version, new.blob, now
-        batch.rewrapped += 1
-    session.flush()
+        changes.append(
+            {
+                "key": subject_id,
+                "old": version,
+                "kek_version": new.kek_version,
+                "wrapped": new.blob,
+                "rewrapped_at": now,
+            }
+        )
+    if changes:
+        table = cast(Table, DataKey.__table__)
+        session.connection().execute(
+            table.update()
+            .where(table.c.subject_id == bindparam("key"), table.c.kek_version == bindparam("old"))
+            .values(
+                kek_version=bindparam("kek_version"),
+                wrapped=bindparam("wrapped"),
+                rewrapped_at=bindparam("rewrapped_at"),
+            ),
+            changes,
+        )
+    batch.rewrapped = len(changes)
     return batch
 
 

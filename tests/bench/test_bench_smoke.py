@@ -17,7 +17,7 @@ from app.audit.entries import check_entry
 from app.audit.models import AuditEvent
 from app.audit.vocabulary import purpose_of
 from app.core.db import make_engine, make_sessionmaker
-from bench import audit_ingest, audit_verify
+from bench import audit_ingest, audit_verify, key_rotation
 from bench.__main__ import main
 from tests.support.database import ProvisionedDatabase
 
@@ -72,13 +72,26 @@ def test_main_prints_the_table_and_writes_the_report(tmp_path: Path) -> None:
     path = tmp_path / "results" / "latest.json"
     out = io.StringIO()
 
-    main(["--events", str(EVENTS), "--transactions", "20", "--rounds", "2", "--repeats", "1", "--json", str(path)], out)
+    argv = ["--events", str(EVENTS), "--transactions", "20", "--rounds", "2", "--repeats", "1", "--keys", "50"]
+    main([*argv, "--json", str(path)], out)
 
     report = json.loads(path.read_text())
-    assert set(report) == {"environment", "audit_verify", "audit_ingest"}
+    assert set(report) == {"environment", "audit_verify", "audit_ingest", "key_rotation"}
+    assert report["key_rotation"]["keys"] == 50
     assert report["audit_verify"]["events"] == EVENTS
     assert "sqlite" in report["audit_ingest"]
     assert report["audit_ingest"]["sqlite"]["rows"]["audit_events"] == 20 + audit_ingest.WARMUP
     text = out.getvalue()
     assert "Audit verification: 2,000 events" in text
     assert "sqlite" in text
+
+
+def test_rotation_rewraps_every_seeded_key_in_batches() -> None:
+    result = key_rotation.run(130, batch_size=32)
+
+    assert result["keys"] == 130
+    assert result["rotation_seconds"] > 0
+    assert result["ratio_to_baseline"] == result["rotation_seconds"] / (
+        result["crypto_only_seconds"] + result["database_only_seconds"]
+    )
+    assert result["target"]["extrapolated"] is True
