@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-from bench import audit_ingest, audit_verify, key_rotation
+from bench import audit_ingest, audit_verify, ingest_http, key_rotation
 
 DEFAULT_JSON = Path(__file__).resolve().parent / "results" / "latest.json"
 
@@ -35,6 +35,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--rounds", type=_positive, default=10, help="alternating ingest rounds")
     parser.add_argument("--repeats", type=_positive, default=3, help="verification runs per path; the fastest counts")
     parser.add_argument("--keys", type=_positive, default=key_rotation.TARGET_KEYS, help="data keys to rotate")
+    parser.add_argument("--requests", type=_positive, default=1000, help="draft saves per app in the ingest run")
+    parser.add_argument("--logins", type=_positive, default=15, help="logins at the production argon2id cost")
     parser.add_argument("--json", type=Path, default=DEFAULT_JSON, help="where to write the results")
     return parser
 
@@ -108,6 +110,23 @@ def print_rotation(result: dict[str, Any], out: TextIO) -> None:
     )
 
 
+def print_http(ingest: dict[str, Any], login: dict[str, Any], out: TextIO) -> None:
+    sql = ingest["sql_per_request"]
+    verdict = "met" if ingest["target"]["met"] else "NOT met"
+    out.write(
+        f"HTTP ingest: {ingest['requests']:,} saves of a {ingest['statement_bytes']:,}-byte draft per app\n"
+        f"  service {ingest['service_ms']:.2f} ms/request ({sql['service']} SQL statements), "
+        f"plain FastAPI + SQLAlchemy {ingest['plain_ms']:.2f} ms/request ({sql['plain']})\n"
+        f"  throughput ratio service/plain {ingest['ratio']:.2f}; target >= {ingest['target']['ratio']}: {verdict}\n"
+    )
+    cost = login["argon2id"]
+    out.write(
+        f"Login: median {login['login_median_ms']:.1f} ms over {login['attempts']} logins at argon2id "
+        f"t={cost['time_cost']} m={cost['memory_kib']} KiB p={cost['parallelism']} "
+        f"(the password check alone: {login['password_check_median_ms']:.1f} ms)\n"
+    )
+
+
 def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout) -> dict[str, Any]:
     """Run every benchmark, print the table, write the JSON report and return it."""
     args = _parser().parse_args(argv)
@@ -120,6 +139,10 @@ def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout) -> dict[st
     out.write("\n")
     report["key_rotation"] = key_rotation.run(args.keys)
     print_rotation(report["key_rotation"], out)
+    out.write("\n")
+    report["http_ingest"] = ingest_http.ingest(args.requests, min(args.rounds, args.requests))
+    report["login"] = ingest_http.login(args.logins)
+    print_http(report["http_ingest"], report["login"], out)
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(report, indent=2) + "\n")
     out.write(f"\nwritten to {args.json}\n")

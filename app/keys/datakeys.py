@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 
-from sqlalchemy import delete
+from sqlalchemy import delete, event
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -38,7 +38,28 @@ def _store_new_key(session: Session, keys: Keys, subject_id: uuid.UUID) -> bytes
         )
     )
     session.flush()
+    _opened(session)[subject_id] = dek
     return dek
+
+
+_OPENED = "testimony.opened_data_keys"
+
+
+def _opened(session: Session) -> dict[uuid.UUID, bytes]:
+    """The data keys this session has unwrapped: a cache for one unit of work, gone with the session.
+
+    A request that seals or opens several values of one person unwraps the key once. Nothing outlives
+    the session, so no worker's answer depends on what it served before, and an erasure made through
+    this session drops its entry at once.
+    """
+    opened: dict[uuid.UUID, bytes] = session.info.setdefault(_OPENED, {})
+    return opened
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_on_rollback(session: Session, _previous: object) -> None:
+    """A rollback, even to a savepoint, may undo a key this session made: unwrap afresh after one."""
+    session.info.pop(_OPENED, None)
 
 
 _guards: dict[str, Callable[[Session, uuid.UUID], None]] = {}
@@ -69,20 +90,26 @@ def sealing_key(session: Session, keys: Keys, subject_id: uuid.UUID) -> bytes:
 
 
 def has_data_key(session: Session, subject_id: uuid.UUID) -> bool:
-    return session.get(DataKey, subject_id) is not None
+    return subject_id in _opened(session) or session.get(DataKey, subject_id) is not None
 
 
 def data_key(session: Session, keys: Keys, subject_id: uuid.UUID) -> bytes:
     """The subject's data key; DecryptionFailed if it was erased or cannot be unwrapped."""
+    opened = _opened(session)
+    if (dek := opened.get(subject_id)) is not None:
+        return dek
     row = session.get(DataKey, subject_id)
     if row is None:
         raise DecryptionFailed
     keyring = keys.with_kek(row.kek_version)
-    return envelope.unwrap(keyring, subject_id, envelope.WrappedKey(row.kek_version, row.wrapped))
+    dek = envelope.unwrap(keyring, subject_id, envelope.WrappedKey(row.kek_version, row.wrapped))
+    opened[subject_id] = dek
+    return dek
 
 
 def erase_data_key(session: Session, subject_id: uuid.UUID) -> None:
     """Delete a subject's data key (with the caller's transaction): what it sealed can never be opened again."""
+    _opened(session).pop(subject_id, None)
     session.execute(delete(DataKey).where(DataKey.subject_id == subject_id))
     session.flush()
 

@@ -17,7 +17,7 @@ from app.audit.entries import check_entry
 from app.audit.models import AuditEvent
 from app.audit.vocabulary import purpose_of
 from app.core.db import make_engine, make_sessionmaker
-from bench import audit_ingest, audit_verify, key_rotation
+from bench import audit_ingest, audit_verify, ingest_http, key_rotation
 from bench.__main__ import main
 from tests.support.database import ProvisionedDatabase
 
@@ -72,11 +72,26 @@ def test_main_prints_the_table_and_writes_the_report(tmp_path: Path) -> None:
     path = tmp_path / "results" / "latest.json"
     out = io.StringIO()
 
-    argv = ["--events", str(EVENTS), "--transactions", "20", "--rounds", "2", "--repeats", "1", "--keys", "50"]
+    argv = [
+        "--events",
+        str(EVENTS),
+        "--transactions",
+        "20",
+        "--rounds",
+        "2",
+        "--repeats",
+        "1",
+        "--keys",
+        "50",
+        "--requests",
+        "4",
+        "--logins",
+        "1",
+    ]
     main([*argv, "--json", str(path)], out)
 
     report = json.loads(path.read_text())
-    assert set(report) == {"environment", "audit_verify", "audit_ingest", "key_rotation"}
+    assert set(report) == {"environment", "audit_verify", "audit_ingest", "key_rotation", "http_ingest", "login"}
     assert report["key_rotation"]["keys"] == 50
     assert report["audit_verify"]["events"] == EVENTS
     assert "sqlite" in report["audit_ingest"]
@@ -95,3 +110,13 @@ def test_rotation_rewraps_every_seeded_key_in_batches() -> None:
         result["crypto_only_seconds"] + result["database_only_seconds"]
     )
     assert result["target"]["extrapolated"] is True
+
+
+def test_http_ingest_saves_every_draft_on_both_apps_and_counts_their_statements() -> None:
+    result = ingest_http.ingest(6, rounds=2, warmup=1)
+
+    assert result["statement_bytes"] == ingest_http.STATEMENT_BYTES
+    assert result["ratio"] == result["plain_ms"] / result["service_ms"]
+    # The plain app reads the row, updates it and commits; the service does far more, all of it counted.
+    assert result["sql_per_request"]["plain"] >= 2
+    assert result["sql_per_request"]["service"] > result["sql_per_request"]["plain"]
