@@ -168,16 +168,25 @@ def preview_export(session: Session, runtime: Runtime, principal: Principal, dat
     The same decision as the build (``disclosures``), through the history builder; nothing is stored.
     """
     policy.require(principal, policy.Action.EXPORT_REQUEST)
-    if data.filters.people is not None:
+    filters = data.filters
+    if filters.people is not None:
         # Two previews of named people that differ by one person would tell whether that person consented.
         raise ValidationFailed(
             "a preview counts the people of whole cases; a request naming people is shown to custodians instead",
             fields=["filters.people"],
         )
+    narrowed = [f"filters.{name}" for name in ("interviewed_from", "interviewed_to") if getattr(filters, name)]
+    if narrowed:
+        # Two previews whose dates differ by a day would count the people interviewed that day: differencing
+        # isolates one person whatever the threshold. Dated requests are counted for the custodians instead.
+        raise ValidationFailed(
+            "a preview counts the people of whole cases; a request limited to interview dates is shown to "
+            "custodians instead",
+            fields=narrowed,
+        )
     recipient = check_request(session, principal, data)
     levels: Counter[DisclosureLevel] = Counter()
     excluded = 0
-    filters = data.filters
     ids = session.scalars(
         people_in_scope(data.case_ids, filters.people, filters.interviewed_from, filters.interviewed_to)
     ).all()

@@ -26,8 +26,6 @@ def test_named_contact_or_identity_documents_need_two_custodians(d: Desk) -> Non
 
 def test_the_last_day_of_the_calendar_is_answered_not_a_500(d: Desk) -> None:
     d.person(grant())
-    r = d.legal.post("/api/v1/exports/preview", json=d.body(filters={"interviewed_to": "9999-12-31"}))
-    assert r.status_code == 200, r.text
     made = d.legal.post("/api/v1/exports", json=d.body(filters={"interviewed_to": "9999-12-31"}))
     assert made.status_code == 201, made.text
 

@@ -211,9 +211,30 @@ def test_preview_counts_people_per_level_and_suppresses_small_counts(d: Desk) ->
     alone = d.person(grant())
     one = d.legal.post("/api/v1/exports/preview", json=d.body(filters={"people": [alone]}))
     assert (one.status_code, one.json()["fields"]) == (422, ["filters.people"]), one.text
-    # A handful of people in scope (here none interviewed then): no count at all, not even a zero.
-    few = d.legal.post("/api/v1/exports/preview", json=d.body(filters={"interviewed_from": "2100-01-01"})).json()
-    assert few == {"people": dict.fromkeys(named["people"]), "excluded": None}
+    # So is narrowing by interview dates: previews a day apart would count the people interviewed that day.
+    for dates in (
+        {"interviewed_from": "2100-01-01"},
+        {"interviewed_from": "2020-01-01", "interviewed_to": "2100-01-01"},
+    ):
+        dated = d.legal.post("/api/v1/exports/preview", json=d.body(filters=dates))
+        assert (dated.status_code, dated.json()["fields"]) == (422, [f"filters.{k}" for k in dates]), dated.text
+    made = d.legal.post("/api/v1/exports", json=d.body(filters={"interviewed_from": "2020-01-01"}))
+    assert made.status_code == 201, made.text  # a dated request is made, and counted for the custodians
+
+
+def test_a_preview_of_a_handful_of_people_shows_no_count_not_even_a_zero(d: Desk) -> None:
+    for _ in range(4):
+        d.person(grant())
+    r = d.legal.post("/api/v1/exports/preview", json=d.body())
+    assert r.status_code == 200, r.text
+    assert r.json() == {"people": dict.fromkeys(r.json()["people"]), "excluded": None}
+    assert set(r.json()["people"]) == {
+        "named_public",
+        "named_protected",
+        "pseudonymous",
+        "deidentified",
+        "aggregate_only",
+    }
 
 
 def test_an_export_left_waiting_for_a_second_custodian_past_the_deadline_is_rejected(app: FastAPI, d: Desk) -> None:
