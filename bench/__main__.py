@@ -1,5 +1,8 @@
 """Run the benchmarks: `python -m bench [--events N] [--transactions M] [--repeats R] [--json PATH]`.
 
+`--export-people 10000 100000` also seeds and builds an export of each size (bench/export_build.py);
+`--no-audit` leaves the audit benchmarks out.
+
 Prints a table and writes the numbers as JSON (bench/results/latest.json by default). Speed is measured
 here, never asserted: each number comes with its ratio to a baseline measured in the same run.
 """
@@ -16,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-from bench import audit_ingest, audit_verify
+from bench import audit_ingest, audit_verify, export_build
 
 DEFAULT_JSON = Path(__file__).resolve().parent / "results" / "latest.json"
 
@@ -34,6 +37,15 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--transactions", type=_positive, default=2000, help="units of work per ingest variant")
     parser.add_argument("--rounds", type=_positive, default=10, help="alternating ingest rounds")
     parser.add_argument("--repeats", type=_positive, default=3, help="verification runs per path; the fastest counts")
+    parser.add_argument(
+        "--export-people",
+        type=_positive,
+        nargs="+",
+        default=None,
+        metavar="N",
+        help="build an export of N seeded people, for each N given (e.g. 10000 100000)",
+    )
+    parser.add_argument("--no-audit", action="store_true", help="leave out the audit benchmarks")
     parser.add_argument("--json", type=Path, default=DEFAULT_JSON, help="where to write the results")
     return parser
 
@@ -91,11 +103,16 @@ def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout) -> dict[st
     """Run every benchmark, print the table, write the JSON report and return it."""
     args = _parser().parse_args(argv)
     report: dict[str, Any] = {"environment": _environment()}
-    report["audit_verify"] = audit_verify.run(args.events, args.repeats)
-    print_verify(report["audit_verify"], out)
-    out.write("\n")
-    report["audit_ingest"] = audit_ingest.run(args.transactions, args.rounds)
-    print_ingest(report["audit_ingest"], out)
+    if not args.no_audit:
+        report["audit_verify"] = audit_verify.run(args.events, args.repeats)
+        print_verify(report["audit_verify"], out)
+        out.write("\n")
+        report["audit_ingest"] = audit_ingest.run(args.transactions, args.rounds)
+        print_ingest(report["audit_ingest"], out)
+    if args.export_people:
+        report["export_build"] = export_build.run(tuple(args.export_people))
+        out.write("\nExport build (stage seconds as JSON):\n")
+        out.write(json.dumps(report["export_build"], indent=2) + "\n")
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(report, indent=2) + "\n")
     out.write(f"\nwritten to {args.json}\n")

@@ -127,7 +127,9 @@ def seed(root: Path, people: int) -> dict[str, Any]:
         with unit_of_work(factory) as s:
             now = db_now(s)
             for i in range(done, done + n):
-                _clone(s, keys, i, uuid.UUID(made["case"]), now, identity, clear_part, p_details, clear_use, use_details)
+                _clone(
+                    s, keys, i, uuid.UUID(made["case"]), now, identity, clear_part, p_details, clear_use, use_details
+                )
         done += n
     engine.dispose()
     facts = {**made, "people": people + 1, "seed_seconds": round(time.perf_counter() - started, 2)}
@@ -224,7 +226,14 @@ def instrumented(engine: Any, stages: Stages) -> Iterator[None]:
     from app.exports import bundle, decisions, stored
     from app.keys import sealed
 
-    saved = (decisions.decide, sealed._open, streams.StreamSealer.seal_segment, bundle.hashlib, bundle.zlib, stored.hashlib)
+    saved = (
+        decisions.decide,
+        sealed._open,
+        streams.StreamSealer.seal_segment,
+        bundle.hashlib,
+        bundle.zlib,
+        stored.hashlib,
+    )
     timed_hash = _Module(hashlib, sha256=lambda *a: _Timed(hashlib.sha256(*a), stages, "hash"))
     decisions.decide = stages.timed("decide", decisions.decide)  # type: ignore[assignment]
     sealed._open = stages.timed("unseal", sealed._open)
@@ -258,11 +267,10 @@ def _rss() -> int:
 
 def build(root: Path) -> dict[str, Any]:
     """Build the seeded export in this process; the timings, counts and memory (run it in a fresh process)."""
-    from app.exports.worker import Worker
-    from app.runtime import Runtime
-
     import app.models  # noqa: F401  every domain, so no import lands inside the timed build
     from app.exports import cli  # noqa: F401  what the build imports lazily (verifier, strip, age)
+    from app.exports.worker import Worker
+    from app.runtime import Runtime
 
     facts = json.loads((root / "seed.json").read_text())
     settings = _settings(root)
@@ -288,8 +296,8 @@ def build(root: Path) -> dict[str, Any]:
             "bundle_bytes": export.bundle_size,
         }
     engine.dispose()
-    seconds = {k: round(v, 3) for k, v in stages.seconds.items()}
-    seconds["other"] = round(wall - sum(stages.seconds.values()), 3)
+    seconds = {k: round(v, 6) for k, v in stages.seconds.items()}
+    seconds["other"] = round(wall - sum(stages.seconds.values()), 6)
     return {
         "people_seeded": facts["people"],
         "status": None if status is None else status.value,
