@@ -219,6 +219,7 @@ class _Module:
 
 @contextmanager
 def instrumented(engine: Any, stages: Stages) -> Iterator[None]:
+    """Time the build's leaf operations (module attributes swapped for timed ones, put back on exit)."""
     import hashlib
     import zlib
 
@@ -226,21 +227,19 @@ def instrumented(engine: Any, stages: Stages) -> Iterator[None]:
     from app.exports import bundle, decisions, stored
     from app.keys import sealed
 
-    saved = (
-        decisions.decide,
-        sealed._open,
-        streams.StreamSealer.seal_segment,
-        bundle.hashlib,
-        bundle.zlib,
-        stored.hashlib,
-    )
     timed_hash = _Module(hashlib, sha256=lambda *a: _Timed(hashlib.sha256(*a), stages, "hash"))
-    decisions.decide = stages.timed("decide", decisions.decide)  # type: ignore[assignment]
-    sealed._open = stages.timed("unseal", sealed._open)
-    streams.StreamSealer.seal_segment = stages.timed("seal", streams.StreamSealer.seal_segment)  # type: ignore[method-assign]
-    bundle.hashlib = timed_hash  # type: ignore[assignment]
-    stored.hashlib = timed_hash  # type: ignore[assignment]
-    bundle.zlib = _Module(zlib, compressobj=lambda *a, **k: _Timed(zlib.compressobj(*a, **k), stages, "write"))  # type: ignore[assignment]
+    timed_zlib = _Module(zlib, compressobj=lambda *a, **k: _Timed(zlib.compressobj(*a, **k), stages, "write"))
+    swaps: list[tuple[Any, str, Any]] = [
+        (decisions, "decide", stages.timed("decide", getattr(decisions, "decide"))),  # noqa: B009  not re-exported
+        (sealed, "_open", stages.timed("unseal", sealed._open)),
+        (streams.StreamSealer, "seal_segment", stages.timed("seal", streams.StreamSealer.seal_segment)),
+        (bundle, "hashlib", timed_hash),
+        (stored, "hashlib", timed_hash),
+        (bundle, "zlib", timed_zlib),
+    ]
+    saved = [(owner, name, getattr(owner, name)) for owner, name, _ in swaps]
+    for owner, name, replacement in swaps:
+        setattr(owner, name, replacement)
     started: dict[int, float] = {}
 
     def before(conn: Any, cursor: Any, statement: Any, parameters: Any, context: Any, executemany: Any) -> None:
@@ -256,8 +255,8 @@ def instrumented(engine: Any, stages: Stages) -> Iterator[None]:
     finally:
         event.remove(engine, "before_cursor_execute", before)
         event.remove(engine, "after_cursor_execute", after)
-        (decisions.decide, sealed._open, streams.StreamSealer.seal_segment) = saved[:3]  # type: ignore[method-assign]
-        bundle.hashlib, bundle.zlib, stored.hashlib = saved[3:]  # type: ignore[assignment]
+        for owner, name, original in saved:
+            setattr(owner, name, original)
 
 
 def _rss() -> int:
