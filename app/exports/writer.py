@@ -114,20 +114,34 @@ def _inert(text: str) -> str:
 
 def records_csv(records: Sequence[Record]) -> bytes:
     """One row per record, one flat column per field of any record (the first three always first)."""
-    rows = []
+    return b"".join(records_csv_chunks(records))
+
+
+def records_csv_chunks(records: Sequence[Record], rows_per_chunk: int = 256) -> Iterator[bytes]:
+    """``records_csv`` as it is written: the columns found first, then the rows a few at a time, so the CSV
+    is never whole in memory."""
+    columns_seen: set[str] = set()
     for r in records:
         row: dict[str, str] = {}
         _flat(r.document, "", row)
-        rows.append(row)
+        columns_seen.update(row)
     first = ["record", "level", "pseudonym"]
-    columns = first + sorted({c for row in rows for c in row} - set(first))
+    columns = first + sorted(columns_seen - set(first))
     buffer = io.StringIO()
     writer = csv.DictWriter(
         buffer, fieldnames=columns, restval="", lineterminator="\r\n"
     )  # RFC 4180: a CR in a field is quoted
     writer.writeheader()
-    writer.writerows(rows)
-    return buffer.getvalue().encode("utf-8")
+    for start in range(0, len(records), rows_per_chunk):
+        for r in records[start : start + rows_per_chunk]:
+            row = {}
+            _flat(r.document, "", row)
+            writer.writerow(row)
+        yield buffer.getvalue().encode("utf-8")
+        buffer.seek(0)
+        buffer.truncate()
+    if buffer.tell():
+        yield buffer.getvalue().encode("utf-8")
 
 
 def _json(value: Any) -> bytes:
@@ -232,7 +246,7 @@ def write(
         for r in records:
             _drop_files(r.document, files.left_out)
         yield Entry("records.jsonl", (_line(r.document) for r in records))
-        yield Entry("records.csv", [records_csv(records)])
+        yield Entry("records.csv", records_csv_chunks(records))
         yield Entry(
             "redactions.json",
             [_json({r.record_id: {"level": r.level.value, "categories": list(r.categories)} for r in records})],
