@@ -65,9 +65,9 @@ if TYPE_CHECKING:
 EXCLUDED_REASON = "not included under the consent given, or not within the request"
 """The one reason given for everyone left out: a reason per person could tell what they refused."""
 SMALL = 5
+"""Counts of people left out below this (but above zero) are written as null."""
 PAGE = 200
 """People read per page while writing: their rows, data keys and histories by a fixed number of queries."""
-"""Counts of people left out below this (but above zero) are written as null."""
 CUSTODY_PENDING = "no signed checkpoint of the audit log covered these items' custody commitments yet"
 README = Readme(
     terms=(
