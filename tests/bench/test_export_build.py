@@ -40,6 +40,7 @@ def test_seeded_people_are_sealed_with_mixed_consent_and_the_build_counts_them(t
 
     result = export_build.build(tmp_path)
     assert result["status"] == "ready"
+    assert 0 < result["cpu_seconds"]
     # Six in ten pseudonymous, one named (capped to pseudonymous), two de-identified, one for journalists
     # (left out); the template person is pseudonymous.
     assert result["counts"]["people"] == 19
