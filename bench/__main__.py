@@ -1,5 +1,8 @@
 """Run the benchmarks: `python -m bench [--events N] [--transactions M] [--repeats R] [--json PATH]`.
 
+`--export-people 10000 100000` also seeds and builds an export of each size (bench/export_build.py);
+`--no-audit` leaves the audit benchmarks out.
+
 Prints a table and writes the numbers as JSON (bench/results/latest.json by default). Speed is measured
 here, never asserted: each number comes with its ratio to a baseline measured in the same run.
 """
@@ -16,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-from bench import audit_ingest, audit_verify, ingest_http, key_rotation
+from bench import audit_ingest, audit_verify, export_build, ingest_http, key_rotation
 
 DEFAULT_JSON = Path(__file__).resolve().parent / "results" / "latest.json"
 
@@ -37,6 +40,19 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--keys", type=_positive, default=key_rotation.TARGET_KEYS, help="data keys to rotate")
     parser.add_argument("--requests", type=_positive, default=1000, help="draft saves per app in the ingest run")
     parser.add_argument("--logins", type=_positive, default=15, help="logins at the production argon2id cost")
+    parser.add_argument(
+        "--export-people",
+        type=_positive,
+        nargs="+",
+        default=None,
+        metavar="N",
+        help="build an export of N seeded people, for each N given (e.g. 10000 100000)",
+    )
+    parser.add_argument(
+        "--no-audit",
+        action="store_true",
+        help="leave out every benchmark but the export build (audit, key rotation, HTTP ingest, login)",
+    )
     parser.add_argument("--json", type=Path, default=DEFAULT_JSON, help="where to write the results")
     return parser
 
@@ -131,18 +147,23 @@ def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout) -> dict[st
     """Run every benchmark, print the table, write the JSON report and return it."""
     args = _parser().parse_args(argv)
     report: dict[str, Any] = {"environment": _environment()}
-    report["audit_verify"] = audit_verify.run(args.events, args.repeats)
-    print_verify(report["audit_verify"], out)
-    out.write("\n")
-    report["audit_ingest"] = audit_ingest.run(args.transactions, args.rounds)
-    print_ingest(report["audit_ingest"], out)
-    out.write("\n")
-    report["key_rotation"] = key_rotation.run(args.keys)
-    print_rotation(report["key_rotation"], out)
-    out.write("\n")
-    report["http_ingest"] = ingest_http.ingest(args.requests, min(args.rounds, args.requests))
-    report["login"] = ingest_http.login(args.logins)
-    print_http(report["http_ingest"], report["login"], out)
+    if not args.no_audit:
+        report["audit_verify"] = audit_verify.run(args.events, args.repeats)
+        print_verify(report["audit_verify"], out)
+        out.write("\n")
+        report["audit_ingest"] = audit_ingest.run(args.transactions, args.rounds)
+        print_ingest(report["audit_ingest"], out)
+        out.write("\n")
+        report["key_rotation"] = key_rotation.run(args.keys)
+        print_rotation(report["key_rotation"], out)
+        out.write("\n")
+        report["http_ingest"] = ingest_http.ingest(args.requests, min(args.rounds, args.requests))
+        report["login"] = ingest_http.login(args.logins)
+        print_http(report["http_ingest"], report["login"], out)
+    if args.export_people:
+        report["export_build"] = export_build.run(tuple(args.export_people))
+        out.write("\nExport build (stage seconds as JSON):\n")
+        out.write(json.dumps(report["export_build"], indent=2) + "\n")
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(report, indent=2) + "\n")
     out.write(f"\nwritten to {args.json}\n")

@@ -74,6 +74,8 @@ class Action(StrEnum):
     EXPORT_READ = "export.read"
     EXPORT_APPROVE = "export.approve"
     EXPORT_DOWNLOAD = "export.download"
+    EXPORT_REBUILD = "export.rebuild"
+    """Run a failed build of an approved export again: the command line only (never an approval)."""
     RECALL_READ = "recall.read"
     RECALL_MANAGE = "recall.manage"
     DISCLOSURE_FEEDBACK = "disclosure_feedback"
@@ -226,6 +228,8 @@ SYSTEM_ACTIONS = ROLE_ACTIONS[Role.ADMIN] | {
     Action.RETENTION_REVIEW,
     Action.RETENTION_RUN,
     Action.DISCLOSURE_REPORT,
+    Action.EXPORT_READ,  # `testimony exports list`: status and counts, no content
+    Action.EXPORT_REBUILD,
 }
 
 # Actions that need a fresh second factor in a browser session (never a bearer token);

@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import unicodedata
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -73,6 +74,18 @@ def latest(session: Session, person_id: uuid.UUID) -> ParticipationConsent | Non
         .order_by(ParticipationConsent.version.desc())
         .limit(1)
     ).first()
+
+
+def latest_of_each(session: Session, person_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, ParticipationConsent]:
+    """``latest`` for many people in one query (each person's highest version)."""
+    out: dict[uuid.UUID, ParticipationConsent] = {}
+    for row in session.scalars(
+        select(ParticipationConsent)
+        .where(ParticipationConsent.person_id.in_(person_ids))
+        .order_by(ParticipationConsent.person_id, ParticipationConsent.version.desc())
+    ):
+        out.setdefault(row.person_id, row)
+    return out
 
 
 @dataclass(frozen=True)

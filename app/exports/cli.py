@@ -1,18 +1,112 @@
-"""`testimony exports`: offline verification of bundles, and the standalone verifier for recipients."""
+"""`testimony exports`: listing exports, running a failed build again, offline verification of bundles, and the
+standalone verifier for recipients."""
 
 from __future__ import annotations
 
 import sys
+import uuid
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
-from app.cli_support import console, fail, group
-from app.exports import verify_bundle
+from app.audit.vocabulary import AuditAction
+from app.cli_support import SYSTEM, JsonOption, console, fail, group, open_factory, out, print_json, progress, services
+from app.core.config import get_settings
+from app.core.errors import ConfigError
+from app.core.pagination import MAX_LIMIT, PageRequest
+from app.crypto.errors import KeyringError
+from app.exports import rebuild, service, verify_bundle
+from app.exports.schemas import ExportRead, ExportStatus
 from app.exports.verifier import verifier_sha256, verifier_source
+from app.exports.worker import Worker
+from app.keys.store import open_keys, prompt_passphrase
+from app.runtime import Runtime
 
-exports_cli = group("Consented exports: verifying bundles offline.")
+exports_cli = group("Consented exports: listing, rebuilding failed builds, verifying bundles.")
+
+
+def _summary(e: ExportRead) -> dict[str, Any]:
+    return {
+        "id": str(e.id),
+        "status": e.status.value,
+        "purpose": e.purpose.value,
+        "recipient_id": str(e.recipient_id),
+        "people": e.people_count,
+        "excluded": e.excluded_count,
+        "levels": e.level_counts,
+    }
+
+
+@exports_cli.command("list")
+def list_exports(as_json: JsonOption = False) -> None:
+    """List every export: id, status, purpose, recipient and counts.
+
+    Never any content: no justification, names or records. Oldest first.
+    """
+    rows: list[dict[str, Any]] = []
+    with services(AuditAction.EXPORT_LIST, "export") as (session, _):
+        cursor: str | None = None
+        while True:
+            page = service.list_exports(session, SYSTEM, PageRequest(cursor, MAX_LIMIT))
+            rows.extend(_summary(e) for e in page.items)
+            cursor = page.next_cursor
+            if cursor is None:
+                break
+    if as_json:
+        print_json(rows)
+        return
+    if not rows:
+        out.print("no exports")
+        return
+    out.print(f"{'id':<36}  {'status':<24}  {'purpose':<24}  {'recipient':<36}  {'people':>6}  {'excluded':>8}")
+    for r in rows:
+        people = "" if r["people"] is None else r["people"]
+        excluded = "" if r["excluded"] is None else r["excluded"]
+        line = f"{r['id']:<36}  {r['status']:<24}  {r['purpose']:<24}  {r['recipient_id']:<36}"
+        out.print(f"{line}  {people:>6}  {excluded:>8}", soft_wrap=True, highlight=False)
+
+
+@exports_cli.command("build")
+def build_again(
+    export_id: Annotated[uuid.UUID, typer.Argument(metavar="EXPORT_ID", help="The export whose build failed.")],
+) -> None:
+    """Run a failed build of an approved export again, with a progress bar.
+
+    Never approves: any export other than an approved one whose build failed is refused. The build resumes
+    where the failed one stopped. Exit status 0 when the export is ready, 1 when the build failed again.
+    """
+    settings = get_settings()
+    try:
+        keys = open_keys(settings, prompt_passphrase)
+    except (ConfigError, KeyringError) as exc:
+        raise fail(str(exc)) from None
+    with services(AuditAction.EXPORT_BUILD, "export", keys, resource_id=str(export_id)) as (session, _):
+        rebuild.queue_again(session, SYSTEM, export_id)
+    engine, factory = open_factory(settings)
+    try:
+        runner = Worker(factory, Runtime(settings, keys))
+        with progress() as bar:
+            deciding = bar.add_task("deciding", total=None)
+            writing = bar.add_task("writing the bundle", total=1, start=False)
+
+            def tell(stage: str, done: int, total: int) -> None:
+                if stage == "decide":
+                    bar.update(deciding, completed=done, total=total)
+                else:
+                    bar.start_task(writing)
+                    bar.update(writing, completed=done, total=total)
+
+            status = runner.build_one(export_id, tell)
+    finally:
+        engine.dispose()
+    if status is None:
+        out.print("queued again; a running worker took the job")
+    elif status is ExportStatus.READY:
+        out.print("ready")
+    else:
+        out.print("the build failed again")
+        raise typer.Exit(1)
 
 
 @exports_cli.command("verify")

@@ -30,6 +30,7 @@ from app.core.errors import Conflict
 from app.core.pagination import FIRST_PAGE, Page, PageRequest, keyset
 from app.exports.models import DisclosureEntry, DisclosureFeedback
 from app.exports.schemas import DisclosureFeedbackRead, FeedbackOutcomeIn, FeedbackState
+from app.keys import datakeys
 from app.people.models import Person
 
 if TYPE_CHECKING:
@@ -39,14 +40,25 @@ APPROVAL = "approval"
 RECALL = "recall"
 
 
-def _owner(session: Session, person: Person) -> uuid.UUID | None:
+def _team(session: Session, case_id: uuid.UUID) -> list[uuid.UUID]:
+    """The case's active documenters, in the order they joined it."""
     team = session.execute(
         select(User.id, User.roles)
         .join(CaseMember, CaseMember.user_id == User.id)
-        .where(CaseMember.case_id == person.case_id, User.active.is_(True))
+        .where(CaseMember.case_id == case_id, User.active.is_(True))
         .order_by(CaseMember.added_at, User.id)
     ).all()
-    documenters = [user_id for user_id, roles in team if Role.DOCUMENTER.value in roles]
+    return [user_id for user_id, roles in team if Role.DOCUMENTER.value in roles]
+
+
+def _owner(session: Session, person: Person, teams: dict[uuid.UUID, list[uuid.UUID]] | None = None) -> uuid.UUID | None:
+    """The documenter who registered the person, while on the case team; else the team's first documenter."""
+    if teams is None or person.case_id not in teams:
+        documenters = _team(session, person.case_id)
+        if teams is not None:
+            teams[person.case_id] = documenters
+    else:
+        documenters = teams[person.case_id]
     if person.created_by in documenters:
         return person.created_by
     return documenters[0] if documenters else None
@@ -54,7 +66,10 @@ def _owner(session: Session, person: Person) -> uuid.UUID | None:
 
 def contactable(session: Session, runtime: Runtime, person: Person, today: date) -> bool:
     """The person's latest participation consent agrees to re-contact, and that agreement has not expired."""
-    opened = participation.latest_opened(session, runtime, person)
+    return _reachable(participation.latest_opened(session, runtime, person), today)
+
+
+def _reachable(opened: participation.Opened | None, today: date) -> bool:
     if not participation.allows(opened, ParticipationDecision.RE_CONTACT):
         return False
     assert opened is not None
@@ -102,18 +117,64 @@ def open_task(
     session.flush()
 
 
+PAGE = 500
+"""Ledger rows given their approval task per page: a fixed number of queries per page."""
+
+
 def open_approval_tasks(session: Session, runtime: Runtime, export_id: uuid.UUID) -> int:
-    """A task for each person in a built export's ledger (the approval that let their records go)."""
+    """A task for each person in a built export's ledger (the approval that let their records go).
+
+    As ``open_task`` for each, a page of people at a time: the tasks already there, the people, their latest
+    participation consents and their case teams are each read by one query per page, and a page is flushed
+    at once."""
     now = db_now(session)
-    rows = session.scalars(
-        select(DisclosureEntry).where(DisclosureEntry.export_id == export_id).order_by(DisclosureEntry.person_id)
+    person_ids = list(
+        session.scalars(
+            select(DisclosureEntry.person_id)
+            .where(DisclosureEntry.export_id == export_id)
+            .order_by(DisclosureEntry.person_id)
+        )
     )
+    teams: dict[uuid.UUID, list[uuid.UUID]] = {}
     made = 0
-    for row in rows:
-        person = session.get(Person, row.person_id)
-        if person is not None:
-            open_task(session, runtime, person, export_id, APPROVAL, now)
+    for start in range(0, len(person_ids), PAGE):
+        page = person_ids[start : start + PAGE]
+        there = set(
+            session.scalars(
+                select(DisclosureFeedback.person_id).where(
+                    DisclosureFeedback.export_id == export_id,
+                    DisclosureFeedback.person_id.in_(page),
+                    DisclosureFeedback.reason == APPROVAL,
+                )
+            )
+        )
+        people = list(session.scalars(select(Person).where(Person.id.in_(page)).order_by(Person.id)))
+        latest = participation.latest_of_each(session, [p.id for p in people])
+        keys = datakeys.loaded(session, [p.id for p in people])  # kept for the page: opened from the session
+        for person in people:
             made += 1
+            if person.id in there:
+                continue
+            row = latest.get(person.id)
+            opened = None if row is None else participation.opened_version(session, runtime, person, row.id)
+            reachable = _reachable(opened, now.date())
+            session.add(
+                DisclosureFeedback(
+                    id=new_id(),
+                    export_id=export_id,
+                    person_id=person.id,
+                    case_id=person.case_id,
+                    recall_id=None,
+                    reason=APPROVAL,
+                    owner_id=_owner(session, person, teams),
+                    due_on=now.date() + timedelta(days=runtime.settings.exports.feedback_days),
+                    state=FeedbackState.OPEN if reachable else FeedbackState.NOT_CONTACTABLE,
+                    created_at=now,
+                    closed_at=None if reachable else now,
+                )
+            )
+        session.flush()
+        del keys
     return made
 
 

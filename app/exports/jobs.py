@@ -57,14 +57,19 @@ def enqueue(session: Session, export_id: uuid.UUID, now: datetime) -> ExportJob:
     return job
 
 
-def claim(session: Session, owner: str, now: datetime, lease: timedelta = LEASE) -> Claim | None:
-    """Take the oldest queued job, or None when there is none (or another worker took it first)."""
+def claim(
+    session: Session, owner: str, now: datetime, lease: timedelta = LEASE, *, export_id: uuid.UUID | None = None
+) -> Claim | None:
+    """Take the oldest queued job (or the job of ``export_id``), or None when there is none (or another worker
+    took it first)."""
     candidate = (
         select(ExportJob.id, ExportJob.export_id, ExportJob.fencing)
         .where(ExportJob.state == JobState.QUEUED)
         .order_by(ExportJob.created_at, ExportJob.id)
         .limit(1)
     )
+    if export_id is not None:
+        candidate = candidate.where(ExportJob.export_id == export_id)
     if session.get_bind().dialect.name == "postgresql":
         candidate = candidate.with_for_update(skip_locked=True)
     row = session.execute(candidate).first()
@@ -121,6 +126,19 @@ def finish(session: Session, mine: Claim, state: JobState, now: datetime) -> Non
     )
     if changed_rows(closed) != 1:
         raise LeaseLost
+
+
+def requeue_failed(session: Session, export_id: uuid.UUID) -> bool:
+    """Queue a failed job again, its claims counted from zero; False when the export's job is not failed.
+
+    The fencing token is kept: the next claim raises it, so nothing of an earlier attempt can write."""
+    queued = session.execute(
+        update(ExportJob)
+        .where(ExportJob.export_id == export_id, ExportJob.state == JobState.FAILED)
+        .values(state=JobState.QUEUED, attempts=0, finished_at=None, lease_owner=None, lease_expires_at=None)
+        .execution_options(synchronize_session=False)
+    )
+    return changed_rows(queued) == 1
 
 
 @dataclass(frozen=True)

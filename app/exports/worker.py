@@ -94,6 +94,16 @@ class Worker:
             build.run_build(self.factory, self.runtime, mine)
         return True
 
+    def build_one(self, export_id: uuid.UUID, progress: build.Progress | None = None) -> ExportStatus | None:
+        """Claim the queued job of this export and build it here, telling ``progress``; None when there was no
+        such job to claim (another worker took it first)."""
+        with unit_of_work(self.factory) as s:
+            mine = jobs.claim(s, self.name, db_now(s), self.lease, export_id=export_id)
+        if mine is None:
+            return None
+        with Heartbeat(self.factory, mine, self.lease, self.heartbeat):
+            return build.run_build(self.factory, self.runtime, mine, progress=progress)
+
     def run(self, stop: threading.Event, idle: timedelta = timedelta(seconds=2)) -> None:
         """Work until ``stop`` is set, waiting ``idle`` whenever no job is queued."""
         while not stop.is_set():

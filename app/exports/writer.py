@@ -31,7 +31,6 @@ import uuid
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
@@ -39,8 +38,7 @@ from sqlalchemy.orm import Session
 
 from app import __version__
 from app.consent import history
-from app.consent.decision import decide
-from app.consent.decision_inputs import ConsentHistory, DenyList, Source
+from app.consent.decision_inputs import DenyList, Source
 from app.consent.decision_inputs import Recipient as RecipientEntry
 from app.consent.vocabulary import DisclosureLevel
 from app.core.db import db_now
@@ -49,6 +47,7 @@ from app.exports import deidentified, levels, strip, suppression
 from app.exports.bundle import Bundle, Entry
 from app.exports.consent_file import consent_document
 from app.exports.custody_files import proof_bytes, proof_name
+from app.exports.decisions import CachedHistory, DecisionCache
 from app.exports.encrypt import encrypt_to_age
 from app.exports.files import LEFT_OUT, Files
 from app.exports.levels import OpaqueIds
@@ -56,6 +55,7 @@ from app.exports.manifest import BundleInfo, CustodyLink, Party, Readme
 from app.exports.material import AllowedFor, Record, record_of
 from app.exports.models import DisclosureEntry, ExportApproval, ExportRequest
 from app.exports.stored import StoredBundle, bundle_key, seal_bundle
+from app.keys import datakeys
 from app.people.models import Person
 from app.recipients.models import Recipient
 
@@ -66,6 +66,8 @@ EXCLUDED_REASON = "not included under the consent given, or not within the reque
 """The one reason given for everyone left out: a reason per person could tell what they refused."""
 SMALL = 5
 """Counts of people left out below this (but above zero) are written as null."""
+PAGE = 200
+"""People read per page while writing: their rows, data keys and histories by a fixed number of queries."""
 CUSTODY_PENDING = "no signed checkpoint of the audit log covered these items' custody commitments yet"
 README = Readme(
     terms=(
@@ -112,20 +114,34 @@ def _inert(text: str) -> str:
 
 def records_csv(records: Sequence[Record]) -> bytes:
     """One row per record, one flat column per field of any record (the first three always first)."""
-    rows = []
+    return b"".join(records_csv_chunks(records))
+
+
+def records_csv_chunks(records: Sequence[Record], rows_per_chunk: int = 256) -> Iterator[bytes]:
+    """``records_csv`` as it is written: the columns found first, then the rows a few at a time, so the CSV
+    is never whole in memory."""
+    columns_seen: set[str] = set()
     for r in records:
         row: dict[str, str] = {}
         _flat(r.document, "", row)
-        rows.append(row)
+        columns_seen.update(row)
     first = ["record", "level", "pseudonym"]
-    columns = first + sorted({c for row in rows for c in row} - set(first))
+    columns = first + sorted(columns_seen - set(first))
     buffer = io.StringIO()
     writer = csv.DictWriter(
         buffer, fieldnames=columns, restval="", lineterminator="\r\n"
     )  # RFC 4180: a CR in a field is quoted
     writer.writeheader()
-    writer.writerows(rows)
-    return buffer.getvalue().encode("utf-8")
+    for start in range(0, len(records), rows_per_chunk):
+        for r in records[start : start + rows_per_chunk]:
+            row = {}
+            _flat(r.document, "", row)
+            writer.writerow(row)
+        yield buffer.getvalue().encode("utf-8")
+        buffer.seek(0)
+        buffer.truncate()
+    if buffer.tell():
+        yield buffer.getvalue().encode("utf-8")
 
 
 def _json(value: Any) -> bytes:
@@ -133,28 +149,33 @@ def _json(value: Any) -> bytes:
 
 
 def _allowed_for(
-    hist: ConsentHistory,
-    export: ExportRequest,
-    entry: RecipientEntry,
-    deny: DenyList,
-    row: DisclosureEntry,
-    now: datetime,
+    cached: CachedHistory, export: ExportRequest, entry: RecipientEntry, deny: DenyList, row: DisclosureEntry
 ) -> AllowedFor:
     def allowed(source: Source) -> list[str]:
-        return [
-            c for c in row.categories if decide(hist, export.purpose, entry, c, row.level, now, deny, source).allowed
-        ]
+        return [c for c in row.categories if cached.decide(export.purpose, entry, c, row.level, deny, source).allowed]
 
     return allowed
+
+
+def _pages(rows: Sequence[DisclosureEntry], size: int) -> Iterator[Sequence[DisclosureEntry]]:
+    for start in range(0, len(rows), size):
+        yield rows[start : start + size]
 
 
 def write(
     session: Session, runtime: Runtime, export: ExportRequest, rows: Sequence[DisclosureEntry], excluded: int
 ) -> Written:
-    """Write and seal the export's bundle; what was stored."""
+    """Write and seal the export's bundle; what was stored.
+
+    Records go in the order of their opaque ids (random per export), never of person ids or of when they
+    were decided, so two bundles of the same people for different recipients cannot be lined up by position.
+    People are read a page at a time (``PAGE``): their rows, data keys and histories by a fixed number of
+    queries per page; ``decide()`` is asked through this build's own ``DecisionCache``.
+    """
     recipient = session.get(Recipient, export.recipient_id)
     assert recipient is not None  # a foreign key
     ids = OpaqueIds()
+    cache = DecisionCache()  # this bundle's only
     entry = history.recipient_of(recipient)
     deny = history.deny_list_of(session)
     now = db_now(session)
@@ -163,35 +184,46 @@ def write(
     consents: list[tuple[str, dict[str, Any]]] = []
     aggregate: Counter[str] = Counter()
     basis: dict[str, Any] = {}
-    for row in rows:
-        person = session.get(Person, row.person_id)
-        if person is None:  # erased since it was decided
-            continue
-        level = DisclosureLevel(row.level)
-        if level is DisclosureLevel.AGGREGATE_ONLY:
-            aggregate.update(row.categories)
-            continue
-        hist = history.history_of(session, runtime, person)
-        allowed = _allowed_for(hist, export, entry, deny, row, now)
-        pseudonym = (
-            levels.pseudonym(export_key, export.recipient_id, person.id)
-            if level is DisclosureLevel.PSEUDONYMOUS
-            else None
-        )
-        record = record_of(
-            session, runtime, person, level, row.categories, allowed, ids, pseudonym, export_id=export.id
-        )
-        records.append(record)
-        consent = consent_document(
-            session, runtime, person, level, row.grant_ids, record.categories, ids, pseudonym
-        )  # fmt: skip
-        consents.append((record.record_id, consent))
-        basis[record.record_id] = {
-            "level": level.value,
-            "categories": list(record.categories),
-            "grants": sorted(ids.of(g) for g in row.grant_ids),
-            "consent": f"consent/{record.record_id}.json",
-        }
+    ordered = sorted(rows, key=lambda r: ids.of(r.person_id))
+    for page in _pages(ordered, PAGE):
+        wanted = [r.person_id for r in page]
+        people = {p.id: p for p in session.scalars(select(Person).where(Person.id.in_(wanted)))}
+        keys = datakeys.loaded(session, list(people))  # kept for the page: data_key finds them in the session
+        disclosed = [
+            people[r.person_id]
+            for r in page
+            if r.person_id in people and DisclosureLevel(r.level) is not DisclosureLevel.AGGREGATE_ONLY
+        ]
+        histories = history.histories_of(session, runtime, disclosed)
+        for row in page:
+            person = people.get(row.person_id)
+            if person is None:  # erased since it was decided
+                continue
+            level = DisclosureLevel(row.level)
+            if level is DisclosureLevel.AGGREGATE_ONLY:
+                aggregate.update(row.categories)
+                continue
+            allowed = _allowed_for(cache.view(histories[person.id], now), export, entry, deny, row)
+            pseudonym = (
+                levels.pseudonym(export_key, export.recipient_id, person.id)
+                if level is DisclosureLevel.PSEUDONYMOUS
+                else None
+            )
+            record = record_of(
+                session, runtime, person, level, row.categories, allowed, ids, pseudonym, export_id=export.id
+            )
+            records.append(record)
+            consent = consent_document(
+                session, runtime, person, level, row.grant_ids, record.categories, ids, pseudonym
+            )  # fmt: skip
+            consents.append((record.record_id, consent))
+            basis[record.record_id] = {
+                "level": level.value,
+                "categories": list(record.categories),
+                "grants": sorted(ids.of(g) for g in row.grant_ids),
+                "consent": f"consent/{record.record_id}.json",
+            }
+        del keys
 
     records, dropped = deidentified.checked(records)
     if dropped:
@@ -214,7 +246,7 @@ def write(
         for r in records:
             _drop_files(r.document, files.left_out)
         yield Entry("records.jsonl", (_line(r.document) for r in records))
-        yield Entry("records.csv", [records_csv(records)])
+        yield Entry("records.csv", records_csv_chunks(records))
         yield Entry(
             "redactions.json",
             [_json({r.record_id: {"level": r.level.value, "categories": list(r.categories)} for r in records})],

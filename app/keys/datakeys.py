@@ -4,9 +4,9 @@ it imports no domain, so every domain that seals can use it."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
-from sqlalchemy import delete, event
+from sqlalchemy import delete, event, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -91,6 +91,12 @@ def sealing_key(session: Session, keys: Keys, subject_id: uuid.UUID) -> bytes:
 
 def has_data_key(session: Session, subject_id: uuid.UUID) -> bool:
     return subject_id in _opened(session) or session.get(DataKey, subject_id) is not None
+
+
+def loaded(session: Session, subject_ids: Sequence[uuid.UUID]) -> list[DataKey]:
+    """Read many subjects' wrapped keys in one query; while the caller keeps the list, ``data_key`` finds
+    them in the session's identity map instead of asking the database once per subject."""
+    return list(session.scalars(select(DataKey).where(DataKey.subject_id.in_(subject_ids))))
 
 
 def data_key(session: Session, keys: Keys, subject_id: uuid.UUID) -> bytes:

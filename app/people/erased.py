@@ -11,7 +11,7 @@ commit; what it raises fails the erasure.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from sqlalchemy import exists, select
@@ -54,6 +54,13 @@ def restored(session: Session, runtime: Runtime) -> int:
 
 def is_erased(session: Session, person_id: uuid.UUID) -> bool:
     return bool(session.scalar(select(exists().where(ErasedPerson.person_id == person_id))))
+
+
+def erased_among(session: Session, person_ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
+    """Which of these people were erased, in one query."""
+    if not person_ids:
+        return set()
+    return set(session.scalars(select(ErasedPerson.person_id).where(ErasedPerson.person_id.in_(person_ids))))
 
 
 def refuse_if_erased(session: Session, person_id: uuid.UUID) -> None:

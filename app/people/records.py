@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import select
@@ -37,6 +38,17 @@ def hold(session: Session, person: Person) -> None:
     transaction that changed an interview and then adds a row naming the person never waits on a hold
     that waits on that interview."""
     session.execute(select(Person.id).where(Person.id == person.id).with_for_update(key_share=True))
+
+
+def hold_all(session: Session, person_ids: Sequence[uuid.UUID]) -> list[Person]:
+    """``hold`` for a small batch of people in one statement, taken in id order (so two batches never wait on
+    each other in a cycle); the rows of those still there, in id order."""
+    if not person_ids:
+        return []
+    session.execute(
+        select(Person.id).where(Person.id.in_(person_ids)).order_by(Person.id).with_for_update(key_share=True)
+    )
+    return list(session.scalars(select(Person).where(Person.id.in_(person_ids)).order_by(Person.id)))
 
 
 def place(person: Person, column: str) -> Place:

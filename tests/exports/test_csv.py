@@ -9,7 +9,7 @@ import pytest
 
 from app.consent.vocabulary import DisclosureLevel
 from app.exports.material import Record
-from app.exports.writer import records_csv
+from app.exports.writer import records_csv, records_csv_chunks
 
 
 @pytest.mark.parametrize(
@@ -30,3 +30,20 @@ def test_ordinary_text_is_unchanged() -> None:
     record = Record("X-2", DisclosureLevel.PSEUDONYMOUS, ("narrative_general",), document)
     rows = list(csv.DictReader(io.StringIO(records_csv([record]).decode("utf-8"), newline="")))
     assert rows[0]["statement.text"] == "They came at night."
+
+
+def test_the_csv_is_written_a_few_rows_at_a_time_with_every_column_in_the_header() -> None:
+    records = [
+        Record(
+            f"X-{i}", DisclosureLevel.PSEUDONYMOUS, (), {"record": f"X-{i}", "level": "pseudonymous", f"f{i % 3}": i}
+        )
+        for i in range(600)
+    ]
+    chunks = list(records_csv_chunks(records, rows_per_chunk=256))
+    assert len(chunks) == 3  # 256 + 256 + 88 rows, the header in the first
+    rows = list(csv.DictReader(io.StringIO(b"".join(chunks).decode("utf-8"), newline="")))
+    assert [r["record"] for r in rows] == [f"X-{i}" for i in range(600)]
+    assert {"f0", "f1", "f2"} <= set(rows[0])
+    assert rows[599]["f2"] == "599"  # a column first seen late is in the header all the same
+    assert rows[599]["f0"] == ""
+    assert list(records_csv_chunks([])) == [b"record,level,pseudonym\r\n"]
