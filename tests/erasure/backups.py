@@ -40,9 +40,7 @@ class AgeKey:
 def age_key(directory: Path) -> AgeKey:
     """A fresh age key pair made by Debian's age-keygen: the identity file and its recipient."""
     identity = directory / "backup-identity.txt"
-    made = subprocess.run(  # noqa: S603 - a fixed program, no shell
-        ["/usr/bin/age-keygen", "-o", str(identity)], capture_output=True, text=True, check=True
-    )
+    made = subprocess.run(["/usr/bin/age-keygen", "-o", str(identity)], capture_output=True, text=True, check=True)
     recipient = made.stderr.strip().removeprefix("Public key: ")
     assert recipient.startswith("age1"), made.stderr
     return AgeKey(recipient, identity)
@@ -54,9 +52,9 @@ def backup_env(cli_env: dict[str, str], database: ProvisionedDatabase, key: AgeK
 
 
 @contextmanager
-def empty_place(cli_env: dict[str, str], database: ProvisionedDatabase, key: AgeKey, tmp_path: Path) -> Iterator[
-    dict[str, str]
-]:
+def empty_place(
+    cli_env: dict[str, str], database: ProvisionedDatabase, key: AgeKey, tmp_path: Path
+) -> Iterator[dict[str, str]]:
     """The environment of a restore into an empty data directory and, on PostgreSQL, an empty database (owner)."""
     restored = tmp_path / "restored"
     env = {

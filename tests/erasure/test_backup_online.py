@@ -82,7 +82,7 @@ def test_a_backup_taken_under_concurrent_writes_restores_everything_acknowledged
             while sum(len(w.acknowledged) for w in writers) < 3 * WRITERS:
                 time.sleep(0.05)  # the writers are well under way
             started = time.monotonic()
-            taken = subprocess.run(  # noqa: S603 - the venv's own command line, no shell
+            taken = subprocess.run(
                 [str(Path(sys.executable).with_name("testimony")), "backup", "--out", str(out)],
                 env=env,
                 capture_output=True,
