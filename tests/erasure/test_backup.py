@@ -235,3 +235,22 @@ def test_a_restore_that_fails_after_unpacking_leaves_nothing(
         monkeypatch.setattr(backups, "bring_forward", real)
         again = run(env, "restore", str(out))
         assert again.exit_code == 0, again.output
+
+
+def test_without_the_postgresql_client_programs_it_says_so_and_writes_nothing(
+    database: ProvisionedDatabase, cli_env: dict[str, str], key: AgeKey, tmp_path: Path
+) -> None:
+    if not database.is_postgres:
+        pytest.skip("pg_dump and pg_restore are used on PostgreSQL only")
+    nowhere = str(tmp_path / "no-programs-here")
+    out = tmp_path / "b.age"
+    refused = run({**backup_env(cli_env, database, key), "PATH": nowhere}, "backup", "--out", str(out))
+    assert refused.exit_code == 2
+    assert "pg_dump is not installed: install the Debian package postgresql-client" in " ".join(refused.output.split())
+    assert not out.exists()
+    assert run(backup_env(cli_env, database, key), "backup", "--out", str(out)).exit_code == 0
+    with empty_place(cli_env, database, key, tmp_path) as env:
+        refused = run({**env, "PATH": nowhere}, "restore", str(out))
+        assert refused.exit_code == 2
+        assert "pg_restore is not installed" in " ".join(refused.output.split())
+        _nothing_left(env, database)
