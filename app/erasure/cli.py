@@ -47,7 +47,7 @@ def backup(
         ),
     ] = None,
 ) -> None:
-    """Snapshot the database and blob stores, online, into one encrypted file.
+    """Snapshot the database and blobs, online, to an encrypted file.
 
     SQLite's backup API or pg_dump (run it as the owner on PostgreSQL), encrypted with age as it is written.
     The keys and the journal are NOT inside: back them up apart."""
