@@ -102,12 +102,11 @@ def take(url: str, stores: dict[str, Path], out: Path, recipient: str, manifest:
     commits, before the request is answered); blobs made or removed after it are harmless (the journal
     erases again what was erased since)."""
     engine = snapshots.kind(url)
-    parts = snapshots.sqlite_parts(snapshots.sqlite_path(url)) if engine == snapshots.SQLITE else None
-    if engine == snapshots.POSTGRESQL:
+    if engine == snapshots.SQLITE:
+        chunks = snapshots.sqlite_parts(snapshots.sqlite_path(url))
+    else:
         snapshots.tool("pg_dump")  # refuse before writing anything when it is missing
-        parts = snapshots.pg_parts(url)
-    assert parts is not None
-    chunks = parts
+        chunks = snapshots.pg_parts(url)
 
     def fill(tar: tarfile.TarFile) -> Taken:
         head = {"format": FORMAT, "engine": engine, **manifest}
