@@ -45,6 +45,7 @@ from app.core.db import db_now, new_id
 from app.core.errors import Conflict, ValidationFailed
 from app.core.pagination import FIRST_PAGE, Page, PageRequest, keyset
 from app.keys.sealed import Place, open_json, seal_json
+from app.people.erased import refuse_if_erased
 from app.people.models import Person
 from app.people.records import hold, person_row
 
@@ -409,6 +410,7 @@ def amend(
     """A new version superseding this one, with whatever the person decides now; the old stays readable."""
     row = policy.load(session, principal, policy.Action.CONSENT_RECORD, UseConsent, consent_id)
     audit.touch(session, case_id=row.case_id)
+    refuse_if_erased(session, row.person_id)
     person = _person(session, row)
     _require_participation(session, runtime, person)
     withdrawn = _amendable(session, runtime, person, row)
@@ -512,6 +514,7 @@ def invalidate(
     """A custodian marks a record invalid (consent given under pressure, say): its chain allows nothing more."""
     row = policy.load(session, principal, policy.Action.CONSENT_INVALIDATE, UseConsent, consent_id)
     audit.touch(session, resource_id=row.id, case_id=row.case_id)
+    refuse_if_erased(session, row.person_id)
     # Finding a record invalid takes away every use the person allowed in it: a fresh second factor first.
     policy.require_step_up(principal, policy.Action.CONSENT_INVALIDATE, db_now(session))
     person = _person(session, row)

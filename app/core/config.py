@@ -171,6 +171,13 @@ class JournalSettings(BaseModel):
     the key file. Back it up with the keys, not with the database: a restored backup re-applies it."""
 
 
+class BackupSettings(BaseModel):
+    recipient: str | None = None
+    """The age recipient (age1...) `testimony backup` encrypts to; keep its identity (secret key) off the server."""
+    identity: Path | None = None
+    """The age identity file `testimony restore` decrypts with; put it in place only for the restore."""
+
+
 class AuditSettings(BaseModel):
     origin: str = PLACEHOLDER_ORIGIN
     """Checkpoint origin line and signing key name; set a unique name per deployment."""
@@ -195,6 +202,7 @@ class Settings(BaseSettings):
     exports: ExportSettings = Field(default_factory=ExportSettings)
     retention: RetentionSettings = Field(default_factory=RetentionSettings)
     journal: JournalSettings = Field(default_factory=JournalSettings)
+    backup: BackupSettings = Field(default_factory=BackupSettings)
     forms_dir: Path | None = None
     """Consent forms folder; defaults to the consent_forms/ shipped with the code."""
     guides_dir: Path | None = None

@@ -78,9 +78,11 @@ def make_engine(url: str, *, busy_timeout_ms: int = 5000, pool: bool = True) -> 
     """An engine; SQLite gets WAL, foreign keys, a busy timeout and BEGIN IMMEDIATE."""
     if not is_sqlite(url):
         # A request that finds no connection free within 5 s answers 503 rather than queueing on.
-        kwargs: dict[str, Any] = {"pool_pre_ping": True, "pool_timeout": 5}
-        if not pool:
-            kwargs["poolclass"] = NullPool
+        kwargs: dict[str, Any] = {"pool_pre_ping": True}
+        if pool:
+            kwargs["pool_timeout"] = 5
+        else:
+            kwargs["poolclass"] = NullPool  # which takes no pool_timeout
         return create_engine(url, **kwargs)
 
     engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": busy_timeout_ms / 1000})

@@ -1,10 +1,12 @@
-"""A minimal backup and restore of an embedded (SQLite) deployment, and bringing a restored backup forward.
+"""Backup and restore of a deployment (SQLite or PostgreSQL), and bringing a restored backup forward.
 
-``testimony backup --out FILE`` writes one tar file: a consistent copy of the database (SQLite's online backup
-API), the attachment blobs and the sealed export bundles, and a manifest. The keys and the journal are NOT
-in it: they are backed up apart, and a backup is useless without the keys.
+``testimony backup --out FILE`` writes one file, encrypted to an age recipient as it is written: a manifest, a
+consistent online snapshot of the database (SQLite's backup API, or ``pg_dump``; ``app.erasure.snapshots``),
+then the attachment blobs and the sealed export bundles. The keys and the journal are NOT in it: they are
+backed up apart, and a backup is useless without the keys.
 
-``testimony restore FILE`` unpacks it into an empty data directory, brings the schema up to date, and then,
+``testimony restore FILE`` unpacks it into an empty data directory and an empty database (or undoes all it
+made when anything fails, up to and including the journal's re-application), brings the schema up to date, and then,
 in one transaction, brings it forward from the journal: a person erased after the backup was taken is erased
 again, and a withdrawal recorded after it is recorded again (its scope and mode are in the journal; its reason
 is not). Every ready export is made stale and its bundle erased, so nothing built before the backup is
@@ -16,13 +18,16 @@ from __future__ import annotations
 
 import io
 import json
-import sqlite3
+import os
+import shutil
 import tarfile
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -31,7 +36,8 @@ from app.consent import changes
 from app.consent.grant_models import ERASURE_DONE, ERASURE_PENDING, ConsentWithdrawal, ErasureRequest, UseConsent
 from app.consent.grants import withdrawal_place
 from app.core.db import new_id
-from app.erasure import carry_out
+from app.erasure import archive, carry_out, snapshots
+from app.erasure.archive import BackupError
 from app.keys import journal
 from app.keys.sealed import seal_json
 from app.people import erased
@@ -40,14 +46,10 @@ from app.people.models import Person
 if TYPE_CHECKING:
     from app.runtime import Runtime  # the wiring above the domains; services only name its type
 
-FORMAT = "testimony-backup/1"
-DATABASE = "database.sqlite"
+FORMAT = "testimony-backup/2"
 MANIFEST = "manifest.json"
+DATABASE = "database"
 STORES = ("attachments", "exports")
-
-
-class BackupError(Exception):
-    """A backup that cannot be taken or restored, with the reason for the operator."""
 
 
 @dataclass(frozen=True)
@@ -59,104 +61,223 @@ class Brought:
     exports_held: int
 
 
-def sqlite_path(url: str) -> Path:
-    if not url.startswith("sqlite:///"):
-        raise BackupError(
-            "backup and restore handle SQLite only for now; on PostgreSQL use pg_dump and copy the blob "
-            "directories, and keep the keys and the journal apart (docs/operations.md)"
-        )
-    return Path(url.removeprefix("sqlite:///"))
+@dataclass(frozen=True)
+class Taken:
+    """What a backup holds besides the manifest."""
+
+    database_bytes: int
+    blob_files: int
+
+
+def _member(tar: tarfile.TarFile, name: str, data: bytes) -> None:
+    info = tarfile.TarInfo(name)
+    info.size = len(data)
+    info.mode = 0o600
+    tar.addfile(info, io.BytesIO(data))
 
 
 def _add_tree(tar: tarfile.TarFile, root: Path, name: str) -> int:
+    """Every blob file under root (final and temporary alike: all are sealed)."""
     count = 0
     if not root.exists():
         return 0
     for path in sorted(root.rglob("*")):
-        if path.is_file() and not path.is_symlink():
-            tar.add(path, arcname=f"{name}/{path.relative_to(root).as_posix()}", recursive=False)
-            count += 1
+        if not path.is_file() or path.is_symlink():
+            continue
+        try:
+            with path.open("rb") as f:
+                info = tar.gettarinfo(arcname=f"{name}/{path.relative_to(root).as_posix()}", fileobj=f)
+                info.mode = 0o600
+                tar.addfile(info, f)
+        except FileNotFoundError:
+            continue  # removed meanwhile (an erasure, a finished upload): what the snapshot holds decides
+        count += 1
     return count
 
 
-def take(database: Path, stores: dict[str, Path], out: Path, manifest: dict[str, object]) -> int:
-    """Write the backup (0600) and return how many blob files it holds. The database is copied first, so every
-    blob its rows name is there (blobs are finalised before their rows commit); later blobs are harmless."""
-    snapshot = out.with_name(f".{out.name}.{uuid.uuid4().hex}.db")
-    try:
-        source = sqlite3.connect(f"file:{database}?mode=ro", uri=True)
-        target = sqlite3.connect(snapshot)
-        try:
-            source.backup(target)
-        finally:
-            target.close()
-            source.close()
-        snapshot.chmod(0o600)
-        out.touch(mode=0o600, exist_ok=False)
-        try:
-            return _write(out, snapshot, stores, manifest)
-        except BaseException:
-            out.unlink(missing_ok=True)  # a backup is written whole or not at all
-            raise
-    finally:
-        snapshot.unlink(missing_ok=True)
+def take(url: str, stores: dict[str, Path], out: Path, recipient: str, manifest: dict[str, object]) -> Taken:
+    """Write the encrypted backup: the manifest, the database snapshot in parts, then the blob stores.
+
+    The snapshot comes first, so every blob its rows name is already final (a blob is finalised when its row
+    commits, before the request is answered); blobs made or removed after it are harmless (the journal
+    erases again what was erased since)."""
+    engine = snapshots.kind(url)
+    if engine == snapshots.SQLITE:
+        chunks = snapshots.sqlite_parts(snapshots.sqlite_path(url))
+    else:
+        snapshots.tool("pg_dump")  # refuse before writing anything when it is missing
+        chunks = snapshots.pg_parts(url)
+
+    def fill(tar: tarfile.TarFile) -> Taken:
+        head = {"format": FORMAT, "engine": engine, **manifest}
+        _member(tar, MANIFEST, json.dumps(head, indent=2).encode())
+        size = 0
+        for n, part in enumerate(chunks):
+            _member(tar, f"{DATABASE}/{n:06d}", part)
+            size += len(part)
+        if size == 0:
+            raise BackupError("the database snapshot is empty")
+        files = sum(_add_tree(tar, root, name) for name, root in stores.items())
+        return Taken(size, files)
+
+    return archive.write(out, recipient, fill)
 
 
-def _write(out: Path, snapshot: Path, stores: dict[str, Path], manifest: dict[str, object]) -> int:
-    files = 0
-    with tarfile.open(out, "w") as tar:
-        tar.add(snapshot, arcname=DATABASE, recursive=False)
-        for name, root in stores.items():
-            files += _add_tree(tar, root, name)
-        data = json.dumps({"format": FORMAT, **manifest, "blob_files": files}, indent=2).encode()
-        info = tarfile.TarInfo(MANIFEST)
-        info.size = len(data)
-        info.mode = 0o600
-        tar.addfile(info, io.BytesIO(data))
-    return files
+class _Undo:
+    """What a restore made, so that a failure half-way leaves nothing of it behind."""
+
+    def __init__(self, url: str, stores: dict[str, Path]) -> None:
+        self.url = url
+        self.stores = list(stores.values())  # each empty or missing before the restore (refuse_unless_empty)
+        self.files: list[Path] = []
+        self.dirs: list[Path] = []
+        self.database_touched = False
+
+    def mkdir(self, path: Path) -> None:
+        missing = [p for p in (path, *path.parents) if not p.exists()]
+        path.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.dirs.extend(missing)  # deepest first
+
+    def undo(self) -> None:
+        if self.database_touched:
+            if snapshots.kind(self.url) == snapshots.SQLITE:
+                database = snapshots.sqlite_path(self.url)
+                for suffix in ("", "-wal", "-shm", "-journal"):
+                    Path(f"{database}{suffix}").unlink(missing_ok=True)
+            else:
+                snapshots.pg_drop_everything(self.url)
+        for path in self.files:
+            path.unlink(missing_ok=True)
+        for root in self.stores:  # what the re-application made in them too (the blob store's tmp/)
+            if root.is_dir():
+                for child in root.iterdir():
+                    if child.is_dir() and not child.is_symlink():
+                        shutil.rmtree(child)
+                    else:
+                        child.unlink()
+        for directory in sorted(set(self.dirs), key=lambda p: len(p.parts), reverse=True):
+            try:
+                directory.rmdir()
+            except OSError:
+                pass  # holds something restore did not make (the key file, the journal): kept
 
 
-def unpack(backup: Path, database: Path, stores: dict[str, Path]) -> dict[str, object]:
-    """Unpack into an empty place: refuse when the database or a blob directory holds anything."""
-    if database.exists():
-        raise BackupError(f"{database} exists: restore into an empty data directory")
+def refuse_unless_empty(url: str, stores: dict[str, Path]) -> None:
+    """Restore only into an empty place: the database and every blob directory."""
+    if snapshots.kind(url) == snapshots.SQLITE:
+        database = snapshots.sqlite_path(url)
+        if database.exists():
+            raise BackupError(f"{database} exists: restore into an empty data directory")
+    else:
+        snapshots.pg_refuse_unless_empty(url)
     for root in stores.values():
         if root.exists() and any(root.iterdir()):
             raise BackupError(f"{root} is not empty: restore into an empty data directory")
-    written: list[Path] = []
+
+
+@contextmanager
+def restoring(url: str, stores: dict[str, Path], backup: Path, identity: Path | None) -> Iterator[dict[str, object]]:
+    """Unpack the backup into the empty database and blob directories, and yield its manifest for the caller
+    to bring it forward; if anything fails, here or in the caller, everything restored is removed again."""
+    refuse_unless_empty(url, stores)
+    undo = _Undo(url, stores)
     try:
-        return _extract(backup, database, stores, written)
+        manifest = _unpack(url, stores, backup, identity, undo)
+        yield manifest
     except BaseException:
-        for path in written:  # nothing half-restored is left behind
-            path.unlink(missing_ok=True)
+        undo.undo()
         raise
 
 
-def _extract(backup: Path, database: Path, stores: dict[str, Path], written: list[Path]) -> dict[str, object]:
-    with tarfile.open(backup, "r") as tar:
+def _unpack(url: str, stores: dict[str, Path], backup: Path, identity: Path | None, undo: _Undo) -> dict[str, object]:
+    engine = snapshots.kind(url)
+    with archive.read(backup, identity) as tar:
+        first = tar.next()
+        source = tar.extractfile(first) if first is not None and first.name == MANIFEST else None
         try:
-            manifest = json.loads(tar.extractfile(MANIFEST).read())  # type: ignore[union-attr]
-        except (KeyError, AttributeError, ValueError):
-            raise BackupError("this file is not a Testimony Vault backup") from None
-        if manifest.get("format") != FORMAT:
+            manifest = json.loads(source.read()) if source is not None else None
+        except ValueError:
+            manifest = None
+        if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
             raise BackupError("this file is not a Testimony Vault backup of a format this version reads")
-        for member in tar.getmembers():
-            target = _target(member.name, database, stores)
-            if target is None or not member.isfile():
-                continue
-            target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            source = tar.extractfile(member)
-            assert source is not None
-            with target.open("xb") as f:
-                written.append(target)
-                f.write(source.read())
-            target.chmod(0o600)
-    return dict(manifest)
+        if manifest.get("engine") != engine:
+            raise BackupError(
+                f"this is a backup of a {manifest.get('engine')} database; restore it into one of the same kind"
+            )
+        sink = _Sink(url, undo)
+        try:
+            while (member := tar.next()) is not None:
+                if member.name.startswith(f"{DATABASE}/") and member.isfile():
+                    data = tar.extractfile(member)
+                    assert data is not None
+                    sink.write(data.read())
+                    continue
+                sink.finish()
+                target = _target(member.name, stores)
+                if target is None or not member.isfile():
+                    continue
+                data = tar.extractfile(member)
+                assert data is not None
+                undo.mkdir(target.parent)
+                with target.open("xb") as f:
+                    undo.files.append(target)
+                    shutil.copyfileobj(data, f)
+                target.chmod(0o600)
+            sink.finish()
+        finally:
+            sink.close()
+    return manifest
 
 
-def _target(name: str, database: Path, stores: dict[str, Path]) -> Path | None:
-    if name == DATABASE:
-        return database
+class _Sink:
+    """Where the database parts go: the SQLite file, or pg_restore's standard input."""
+
+    def __init__(self, url: str, undo: _Undo) -> None:
+        self._url = url
+        self._undo = undo
+        self._file: BinaryIO | None = None
+        self._pg: snapshots.PgRestore | None = None
+        self._done = False
+
+    def write(self, data: bytes) -> None:
+        if self._done:
+            raise BackupError("this file is not a Testimony Vault backup (its database is not in one piece)")
+        self._undo.database_touched = True
+        if snapshots.kind(self._url) == snapshots.SQLITE:
+            if self._file is None:
+                database = snapshots.sqlite_path(self._url)
+                self._undo.mkdir(database.parent)
+                self._file = os.fdopen(
+                    os.open(database, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600), "wb"
+                )
+            self._file.write(data)
+        else:
+            if self._pg is None:
+                self._pg = snapshots.PgRestore(self._url)
+            self._pg.write(data)
+
+    def finish(self) -> None:
+        if self._done:
+            return
+        if not self._undo.database_touched:
+            raise BackupError("this file is not a Testimony Vault backup (it holds no database)")
+        self._done = True
+        if self._file is not None:
+            self._file.flush()
+            os.fsync(self._file.fileno())
+            self._file.close()
+            self._file = None
+        if self._pg is not None:
+            self._pg.finish()
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+        if self._pg is not None:
+            self._pg.kill()
+
+
+def _target(name: str, stores: dict[str, Path]) -> Path | None:
     top, _, rest = name.partition("/")
     parts = Path(rest).parts
     if top not in stores or not parts or any(p in ("", ".", "..") for p in parts) or Path(rest).is_absolute():

@@ -27,12 +27,13 @@ import sqlite3
 import uuid
 from typing import TYPE_CHECKING
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from app.core.blobstore import BlobBusy, BlobStore
 from app.core.db import db_now, on_outcome
-from app.interviews.models import Attachment, AttachmentUpload
+from app.interviews.models import Attachment, AttachmentUpload, FeedbackTask
+from app.interviews.vocabulary import TaskState
 from app.keys import datakeys, journal
 from app.people import erased
 from app.people.models import BlindIndexEntry, DuplicateReview, ErasedPerson, Person, SamePersonLink
@@ -79,6 +80,14 @@ def erase_person(
         confirmed_by=confirmed_by,
     )
     session.add(tomb)
+    # What was promised to them was sealed under the key just deleted, and so was the channel to keep it: their
+    # open promises close (done, by nobody, at the erasure), so no task waits on a person who cannot be told.
+    session.execute(
+        update(FeedbackTask)
+        .where(FeedbackTask.person_id == person.id, FeedbackTask.state == TaskState.OPEN.value)
+        .values(state=TaskState.DONE.value, done_at=now, done_by=None)
+        .execution_options(synchronize_session=False)
+    )
     session.flush()
     erased.erased(session, runtime, person)
     if record:

@@ -11,12 +11,15 @@ from sqlalchemy import select
 
 from app.audit import service as audit
 from app.audit.vocabulary import AuditAction
-from app.cli_support import console, fail, group, out, refuse_existing, services
+from app.cli_support import console, fail, group, open_factory, out, record, recorded, refuse_existing, services
 from app.consent.grant_models import ConsentWithdrawal
 from app.core.config import get_settings
+from app.core.db import is_sqlite, unit_of_work
 from app.core.errors import ConfigError
 from app.crypto.errors import KeyringError
+from app.erasure import archive, snapshots
 from app.erasure import backup as backups
+from app.erasure.archive import BackupError
 from app.erasure.carry_out import checkpoint
 from app.keys import journal
 from app.keys.store import open_keys, prompt_passphrase
@@ -37,56 +40,88 @@ def _stores(settings_data_dir: Path, attachments: Path) -> dict[str, Path]:
 
 def backup(
     out_file: Annotated[Path, typer.Option("--out", help="The backup file to write (refused if it exists).")],
+    recipient: Annotated[
+        str | None,
+        typer.Option(
+            "--recipient", help="The age recipient (age1...) to encrypt to, else TESTIMONY_BACKUP__RECIPIENT."
+        ),
+    ] = None,
 ) -> None:
-    """Copy the database and blob stores to one file (SQLite only).
+    """Snapshot the database and blobs, online, to an encrypted file.
 
-    The keys and the journal are not inside: back them up apart."""
+    SQLite's backup API or pg_dump (run it as the owner on PostgreSQL), encrypted with age as it is written.
+    The keys and the journal are NOT inside: back them up apart."""
     settings = get_settings()
-    try:
-        database = backups.sqlite_path(settings.database_url)
-    except backups.BackupError as exc:
-        raise fail(str(exc)) from None
     refuse_existing(out_file, force=False)
-    with services(AuditAction.SYSTEM_BACKUP, "system") as (session, _runtime):
-        latest = audit.latest_checkpoint(session)
-        manifest: dict[str, object] = {
-            "taken_at": datetime.now(UTC).isoformat(),
-            "audit_entries": audit.size(session),
-            "last_checkpoint": latest.size if latest else None,
-        }
-        try:
-            files = backups.take(database, _stores(settings.data_dir, settings.attachments_dir), out_file, manifest)
-        except (OSError, backups.BackupError) as exc:
-            raise fail(f"could not write the backup: {exc}") from None
-    out.print(f"wrote {out_file}: the database and {files} blob files")
+    url = settings.database_url
+    try:
+        archive.recipient_of(recipient or settings.backup.recipient)
+        archive.age_binary()
+        if not is_sqlite(url):
+            snapshots.tool("pg_dump")
+    except BackupError as exc:
+        raise fail(str(exc)) from None
+    engine, factory = open_factory(settings)
+    try:
+        with recorded(factory, AuditAction.SYSTEM_BACKUP, "system"):
+            with unit_of_work(factory) as session:
+                latest = audit.latest_checkpoint(session)
+                manifest: dict[str, object] = {
+                    "taken_at": datetime.now(UTC).isoformat(),
+                    "audit_entries_before": audit.size(session),
+                    "last_checkpoint": latest.size if latest else None,
+                }
+            stores = _stores(settings.data_dir, settings.attachments_dir)
+            try:
+                taken = backups.take(url, stores, out_file, str(recipient or settings.backup.recipient), manifest)
+            except (OSError, BackupError) as exc:
+                raise fail(f"could not write the backup (nothing was written): {exc}") from None
+        record(factory, AuditAction.SYSTEM_BACKUP, resource_type="system")
+    finally:
+        engine.dispose()
+    out.print(
+        f"wrote {out_file}, encrypted: the database ({taken.database_bytes} bytes) and {taken.blob_files} blob files"
+    )
     console.print(NOT_INSIDE.format(keys=settings.key_file, journal=settings.journal_path))
 
 
-def restore(backup_file: Annotated[Path, typer.Argument(help="A file written by `testimony backup`.")]) -> None:
-    """Restore a backup, then re-apply the journal.
+def restore(
+    backup_file: Annotated[Path, typer.Argument(help="A file written by `testimony backup`.")],
+    identity: Annotated[
+        Path | None,
+        typer.Option("--identity", help="The age identity file to decrypt with; else TESTIMONY_BACKUP__IDENTITY."),
+    ] = None,
+) -> None:
+    """Restore a backup into an empty place, then re-apply the journal.
 
+    Only into an empty data directory and an empty database; a restore that fails half-way leaves nothing.
     Persons the journal erased are erased again, its withdrawals recorded again."""
     settings = get_settings()
+    url = settings.database_url
+    stores = _stores(settings.data_dir, settings.attachments_dir)
     try:
-        database = backups.sqlite_path(settings.database_url)
         keys = open_keys(settings, prompt_passphrase)
         entries = journal.read(settings.journal_path, keys.current)
-    except (backups.BackupError, ConfigError, KeyringError, journal.JournalBroken) as exc:
+        backups.refuse_unless_empty(url, stores)
+        if not is_sqlite(url):
+            snapshots.tool("pg_restore")
+    except (BackupError, ConfigError, KeyringError, journal.JournalBroken) as exc:
         raise fail(str(exc)) from None
     if not settings.journal_path.exists():
         console.print(f"[bold red]no journal at {settings.journal_path}[/bold red]: nothing will be brought forward")
     try:
-        manifest = backups.unpack(backup_file, database, _stores(settings.data_dir, settings.attachments_dir))
-    except (OSError, backups.BackupError) as exc:
-        raise fail(f"could not restore: {exc}") from None
-    from app.core.migrate import upgrade
+        with backups.restoring(url, stores, backup_file, identity or settings.backup.identity) as manifest:
+            from app.core.migrate import upgrade
 
-    upgrade(settings.database_url, app_role=settings.database.app_role)
-    with services(AuditAction.SYSTEM_RESTORE, "audit_checkpoint", keys) as (session, runtime):
-        latest = audit.latest_checkpoint(session)
-        audit.touch(session, resource_id=str(latest.size) if latest else "none")
-        brought = backups.bring_forward(session, runtime, entries)
-    checkpoint(str(database))
+            upgrade(url, app_role=settings.database.app_role)
+            with services(AuditAction.SYSTEM_RESTORE, "audit_checkpoint", keys) as (session, runtime):
+                latest = audit.latest_checkpoint(session)
+                audit.touch(session, resource_id=str(latest.size) if latest else "none")
+                brought = backups.bring_forward(session, runtime, entries)
+    except (OSError, BackupError) as exc:
+        raise fail(f"could not restore (nothing of it was left behind): {exc}") from None
+    if is_sqlite(url):
+        checkpoint(str(snapshots.sqlite_path(url)))
     taken = manifest.get("taken_at", "an unknown time")
     out.print(f"restored the backup taken at {taken}; last checkpoint before it: {latest.size if latest else 'none'}")
     out.print(

@@ -5,20 +5,22 @@ People and erasure cannot import exports (the import contracts), so this module 
 registers ``on_erasure`` with ``app.people.erased`` (``app/models.py`` imports it). An erasure then calls it
 in its own transaction, under the person's lock, after the person's data key is gone. The disclosure ledger
 rows stay: they hold ids, codes, categories and grant ids, never content, and still answer "where did my
-data go?". No feedback task is opened: the safe channel to tell the survivor was sealed under the erased key.
+data go?". No feedback task is opened, and the person's open ones close as ``not_contactable``: the safe
+channel to tell the survivor was sealed under the erased key. Recall notices stay open until the recipient is
+told: they hold the export, the recipient and the person's per-export code, never content.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from app.core.db import db_now
 from app.exports import recalls, service, stored
-from app.exports.models import DisclosureEntry, ExportRequest, RecallNotice
-from app.exports.schemas import ExportStatus
+from app.exports.models import DisclosureEntry, DisclosureFeedback, ExportRequest, RecallNotice
+from app.exports.schemas import ExportStatus, FeedbackState
 from app.people import erased
 from app.people.models import Person
 
@@ -44,6 +46,12 @@ def on_erasure(session: Session, runtime: Runtime, person: Person) -> None:
         stored.erase_bundle(session, runtime.bundles, export.id)
         if export.downloads > 0 and row.id not in noticed:
             recalls.open_notice(session, row, export, now)
+    session.execute(
+        update(DisclosureFeedback)
+        .where(DisclosureFeedback.person_id == person.id, DisclosureFeedback.state == FeedbackState.OPEN.value)
+        .values(state=FeedbackState.NOT_CONTACTABLE.value, closed_at=now, closed_by=None)
+        .execution_options(synchronize_session=False)
+    )
     session.flush()
 
 

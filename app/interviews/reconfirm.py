@@ -30,6 +30,7 @@ from app.interviews.service import person_of
 from app.interviews.vocabulary import InterviewState
 from app.keys.sealed import Place, open_json, seal_json
 from app.keys.store import Keys
+from app.people.erased import refuse_if_erased
 from app.people.models import Person
 from app.people.records import hold
 
@@ -57,6 +58,7 @@ def reconfirm(
     interview = policy.load(session, principal, policy.Action.INTERVIEW_UPDATE, Interview, interview_id)
     policy.require(principal, policy.Action.CONSENT_RECORD)
     audit.touch(session, resource_id=interview.id, case_id=interview.case_id)
+    refuse_if_erased(session, interview.person_id)
     _shape(data)
     person = person_of(session, interview)
     hold(session, person)

@@ -1,11 +1,13 @@
-"""`testimony backup` and `testimony restore` on SQLite: a backup restored after an erasure and a withdrawal is
-brought forward from the journal before anything else runs; the person stays unreadable, the withdrawal is
-recorded again, every ready export is held, and `testimony audit verify` passes on the restored database."""
+"""`testimony backup` and `testimony restore`, on SQLite and on PostgreSQL: a backup restored after an erasure and
+a withdrawal is brought forward from the journal before anything else runs; the person stays unreadable, every
+other person opens, the withdrawal is recorded again, every ready export is held, and `testimony audit verify`
+passes on the restored database. A backup is encrypted with age, restored only into an empty place, and a
+restore that fails half-way leaves nothing behind."""
 
 from __future__ import annotations
 
 import io
-import json
+import subprocess
 import tarfile
 import uuid
 from pathlib import Path
@@ -13,52 +15,76 @@ from pathlib import Path
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import select
-from typer.testing import CliRunner, Result
 
 from app.audit.models import AuditCheckpoint, AuditEvent
-from app.cli import cli
 from app.consent.grant_models import ConsentWithdrawal
 from app.core.db import make_engine, make_sessionmaker, unit_of_work
-from app.crypto import keyring as kr
-from app.crypto.errors import DecryptionFailed
-from app.crypto.signing import fingerprint
+from app.erasure import backup as backups
 from app.exports.models import ExportRequest
 from app.keys import datakeys
 from app.people.models import ErasedPerson, Person
-from app.people.records import open_column
+from tests.erasure.backups import (
+    AgeKey,
+    age_key,
+    audit_verifies,
+    backup_env,
+    empty_place,
+    identities,
+    public_objects,
+    run,
+)
 from tests.erasure.support import erase
 from tests.erasure.test_erasure import with_attachment
-from tests.support.consent import grant
+from tests.support.consent import grant, identity
 from tests.support.database import ProvisionedDatabase
 from tests.support.exports import Desk, desk
 
-
-def _run(env: dict[str, str], *args: str) -> Result:
-    return CliRunner().invoke(cli, list(args), env=env)
+SAID_NOT_INSIDE = "The keys and the journal are NOT in this backup."
 
 
 @pytest.fixture
-def d(app: FastAPI, database: ProvisionedDatabase) -> Desk:
-    if database.is_postgres:
-        pytest.skip("backup and restore handle SQLite only for now (docs/operations.md)")
+def d(app: FastAPI) -> Desk:
     return desk(app)
 
 
+@pytest.fixture
+def key(tmp_path: Path) -> AgeKey:
+    return age_key(tmp_path)
+
+
+def _nothing_left(env: dict[str, str], database: ProvisionedDatabase) -> None:
+    restored = Path(env["TESTIMONY_DATA_DIR"])
+    assert not restored.exists() or not [p for p in restored.rglob("*") if p.is_file()]
+    if database.is_postgres:
+        assert public_objects(env["TESTIMONY_DATABASE__URL"]) == 0
+
+
 def test_a_restored_backup_erases_again_and_withdraws_again_from_the_journal(
-    app: FastAPI, d: Desk, cli_env: dict[str, str], key_file: Path, tmp_path: Path
+    app: FastAPI,
+    d: Desk,
+    database: ProvisionedDatabase,
+    cli_env: dict[str, str],
+    key_file: Path,
+    key: AgeKey,
+    tmp_path: Path,
 ) -> None:
     person, attachment = with_attachment(app, d)
     withdrawn = d.person(grant())
     export, _ = d.ready()
     untouched = d.person(grant())
+    assert d.doc.request("PATCH", f"/api/v1/people/{untouched}", json=identity("Lilit Hakobyan")).status_code == 200
     other, _ = d.ready(filters={"people": [untouched]})  # nobody in it was erased or withdrew
-    out = tmp_path / "backup.tar"
-    signed = _run(cli_env, "audit", "checkpoint")
+    out = tmp_path / "backup.age"
+    signed = run(cli_env, "audit", "checkpoint")
     assert signed.exit_code == 0, signed.output
-    taken = _run(cli_env, "backup", "--out", str(out))
+    taken = run(backup_env(cli_env, database, key), "backup", "--out", str(out))
     assert taken.exit_code == 0, taken.output
-    assert "NOT in this backup" in " ".join(taken.output.split())  # however the terminal wraps it
-    assert _run(cli_env, "backup", "--out", str(out)).exit_code == 2  # never over an existing file
+    assert SAID_NOT_INSIDE in " ".join(taken.output.split())  # however the terminal wraps it
+    assert out.read_bytes().startswith(b"age-encryption.org/v1\n")
+    assert (out.stat().st_mode & 0o777) == 0o600
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []  # no temp file left
+    again = run(backup_env(cli_env, database, key), "backup", "--out", str(out))
+    assert again.exit_code == 2  # never over an existing file
 
     erase(*d.custodians, person)
     [record] = d.doc.get(f"/api/v1/people/{withdrawn}/consents").json()["items"]
@@ -66,69 +92,165 @@ def test_a_restored_backup_erases_again_and_withdraws_again_from_the_journal(
     made = d.doc.post(f"/api/v1/consents/{record['id']}/withdraw", json=body)
     assert made.status_code == 201, made.text
 
-    restored = tmp_path / "restored"
-    env = {**cli_env, "TESTIMONY_DATA_DIR": str(restored), "TESTIMONY_DATABASE__URL": f"sqlite:///{restored}/t.db"}
-    done = _run(env, "restore", str(out))
-    assert done.exit_code == 0, done.output
-    said = " ".join(done.output.split())  # however the terminal wraps it
-    assert "1 people erased again, 1 withdrawals recorded again" in said
-    assert "1 ready exports held" in said
-    assert _run(env, "restore", str(out)).exit_code == 2  # only into an empty data directory
+    with empty_place(cli_env, database, key, tmp_path) as env:
+        done = run(env, "restore", str(out))
+        assert done.exit_code == 0, done.output
+        said = " ".join(done.output.split())  # however the terminal wraps it
+        assert "1 people erased again, 1 withdrawals recorded again" in said
+        assert "1 ready exports held" in said  # the other went stale with the erasure
+        refused = run(env, "restore", str(out))
+        assert refused.exit_code == 2  # only into an empty place
+        assert "empty" in " ".join(refused.output.split())
 
-    engine = make_engine(env["TESTIMONY_DATABASE__URL"])
-    try:
-        with unit_of_work(make_sessionmaker(engine)) as s:
-            row = s.get(Person, uuid.UUID(person))
-            assert row is not None
-            assert not datakeys.has_data_key(s, row.id)
-            with pytest.raises(DecryptionFailed):
-                open_column(s, app.state.runtime.keys, row, "identity")
-            tomb = s.get(ErasedPerson, row.id)
-            assert tomb is not None
-            assert tomb.origin == "journal"
-            again = s.get(ConsentWithdrawal, uuid.UUID(made.json()["id"]))
-            assert again is not None
-            assert again.consent_id == uuid.UUID(record["id"])
-            for made_before in (export, other):
-                held = s.get(ExportRequest, uuid.UUID(made_before))
-                assert held is not None
-                assert held.status == "stale"
-            [event] = s.scalars(select(AuditEvent).where(AuditEvent.action == "system.restore")).all()
-            last = s.scalars(select(AuditCheckpoint).order_by(AuditCheckpoint.size.desc())).first()
-            assert last is not None
-            assert (event.resource_type, event.resource_id) == ("audit_checkpoint", str(last.size))
-    finally:
-        engine.dispose()
-    assert not list((restored / "attachments").rglob(uuid.UUID(attachment).hex))
-    assert not list((restored / "exports").rglob(uuid.UUID(export).hex))
-    assert not list((restored / "exports").rglob(uuid.UUID(other).hex))
-    assert _run(env, "audit", "checkpoint").exit_code == 0
-    pin = fingerprint(kr.loads(key_file.read_bytes(), None).signer.public_key)
-    verified = _run(env, "audit", "verify", "--key", pin, "--json")
-    assert verified.exit_code == 0, verified.output
-    assert json.loads(verified.stdout)["ok"] is True
-    assert _run(env, "journal", "verify").exit_code == 0
-    assert _run(cli_env, "journal", "verify").exit_code == 0
+        url = env["TESTIMONY_DATABASE__URL"]
+        opened = identities(url, app.state.runtime.keys)
+        assert opened[uuid.UUID(person)] is None
+        assert opened[uuid.UUID(untouched)] == "Lilit Hakobyan"
+        assert [p for p, name in opened.items() if name is None] == [uuid.UUID(person)]
+        engine = make_engine(url, pool=False)
+        try:
+            with unit_of_work(make_sessionmaker(engine)) as s:
+                row = s.get(Person, uuid.UUID(person))
+                assert row is not None
+                assert not datakeys.has_data_key(s, row.id)
+                tomb = s.get(ErasedPerson, row.id)
+                assert tomb is not None
+                assert tomb.origin == "journal"
+                withdrawal = s.get(ConsentWithdrawal, uuid.UUID(made.json()["id"]))
+                assert withdrawal is not None
+                assert withdrawal.consent_id == uuid.UUID(record["id"])
+                for made_before in (export, other):
+                    held = s.get(ExportRequest, uuid.UUID(made_before))
+                    assert held is not None
+                    assert held.status == "stale"
+                [event] = s.scalars(select(AuditEvent).where(AuditEvent.action == "system.restore")).all()
+                last = s.scalars(select(AuditCheckpoint).order_by(AuditCheckpoint.size.desc())).first()
+                assert last is not None
+                assert (event.resource_type, event.resource_id) == ("audit_checkpoint", str(last.size))
+        finally:
+            engine.dispose()
+        restored = Path(env["TESTIMONY_DATA_DIR"])
+        assert not list((restored / "attachments").rglob(uuid.UUID(attachment).hex))
+        assert not list((restored / "exports").rglob(uuid.UUID(export).hex))
+        audit_verifies(env, key_file)
+        assert run(env, "journal", "verify").exit_code == 0
+    assert run(cli_env, "journal", "verify").exit_code == 0
+
+
+def test_a_backup_needs_a_recipient_and_writes_nothing_without_one(
+    database: ProvisionedDatabase, cli_env: dict[str, str], key: AgeKey, tmp_path: Path
+) -> None:
+    env = backup_env(cli_env, database, key)
+    place = tmp_path / "backups"
+    place.mkdir()
+    for bad in ("", "not-a-key", "AGE-SECRET-KEY-1QQQQ"):
+        refused = run({**env, "TESTIMONY_BACKUP__RECIPIENT": bad}, "backup", "--out", str(place / "b.age"))
+        assert refused.exit_code == 2, refused.output
+        assert "recipient" in " ".join(refused.output.split()) or "secret key" in refused.output
+    assert not list(place.iterdir())
+
+
+def _fake(path: Path, key: AgeKey, members: dict[str, bytes]) -> Path:
+    """A tar of these members, encrypted to the key like a backup, but not one."""
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w") as tar:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    subprocess.run(
+        ["/usr/bin/age", "--encrypt", "--recipient", key.recipient, "--output", str(path)],
+        input=raw.getvalue(),
+        check=True,
+    )
+    return path
 
 
 def test_what_is_not_a_backup_is_refused_and_leaves_nothing(
-    cli_env: dict[str, str], database: ProvisionedDatabase, tmp_path: Path
+    app: FastAPI, d: Desk, database: ProvisionedDatabase, cli_env: dict[str, str], key: AgeKey, tmp_path: Path
 ) -> None:
-    if database.is_postgres:
-        refused = _run(cli_env, "backup", "--out", str(tmp_path / "b.tar"))
+    with_attachment(app, d)
+    out = tmp_path / "backup.age"
+    assert run(backup_env(cli_env, database, key), "backup", "--out", str(out)).exit_code == 0
+    whole = out.read_bytes()
+    cut = tmp_path / "cut.age"
+    cut.write_bytes(whole[: len(whole) - 200])  # the database is in, the end of the blobs is not
+    changed = tmp_path / "changed.age"
+    changed.write_bytes(whole[:-100] + bytes([whole[-100] ^ 1]) + whole[-99:])
+    plain = tmp_path / "plain.tar"
+    plain.write_bytes(b"not a backup at all" * 100)
+    (tmp_path / "other").mkdir()
+    other_key = age_key(tmp_path / "other")
+    cases = {
+        cut: "could not decrypt",
+        changed: "could not decrypt",
+        plain: "could not decrypt",
+        _fake(tmp_path / "fake.age", key, {"database.sqlite": b"x"}): "not a Testimony Vault backup",
+        _fake(
+            tmp_path / "no-db.age", key, {"manifest.json": b'{"format": "testimony-backup/2", "engine": "sqlite"}'}
+        ): "not a Testimony Vault backup",
+    }
+    with empty_place(cli_env, database, key, tmp_path) as env:
+        for path, reason in cases.items():
+            done = run(env, "restore", str(path))
+            said = " ".join(done.output.split())
+            assert done.exit_code == 2, said
+            assert reason in said or (path.name == "no-db.age" and "backup of a" in said), (path.name, said)
+            _nothing_left(env, database)
+        wrong = run({**env, "TESTIMONY_BACKUP__IDENTITY": str(other_key.identity)}, "restore", str(out))
+        assert wrong.exit_code == 2
+        assert "could not decrypt" in " ".join(wrong.output.split())
+        _nothing_left(env, database)
+        done = run(env, "restore", str(out))  # and the whole backup still restores there
+        assert done.exit_code == 0, done.output
+
+
+def test_a_restore_that_fails_after_unpacking_leaves_nothing(
+    app: FastAPI,
+    d: Desk,
+    database: ProvisionedDatabase,
+    cli_env: dict[str, str],
+    key: AgeKey,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The journal is re-applied once the database and blobs are unpacked and migrated: when that step fails
+    (here it is made to, after doing its work), the database and every blob restored are removed again."""
+    person, _ = with_attachment(app, d)
+    out = tmp_path / "backup.age"
+    assert run(backup_env(cli_env, database, key), "backup", "--out", str(out)).exit_code == 0
+    erase(*d.custodians, person)
+    real = backups.bring_forward
+
+    def fails_after(*args: object, **kwargs: object) -> object:
+        real(*args, **kwargs)  # type: ignore[arg-type]
+        raise OSError("the disk went away")
+
+    with empty_place(cli_env, database, key, tmp_path) as env:
+        monkeypatch.setattr(backups, "bring_forward", fails_after)
+        done = run(env, "restore", str(out))
+        assert done.exit_code == 2, done.output
+        assert "nothing of it was left behind" in " ".join(done.output.split())
+        _nothing_left(env, database)
+        monkeypatch.setattr(backups, "bring_forward", real)
+        again = run(env, "restore", str(out))
+        assert again.exit_code == 0, again.output
+
+
+def test_without_the_postgresql_client_programs_it_says_so_and_writes_nothing(
+    database: ProvisionedDatabase, cli_env: dict[str, str], key: AgeKey, tmp_path: Path
+) -> None:
+    if not database.is_postgres:
+        pytest.skip("pg_dump and pg_restore are used on PostgreSQL only")
+    nowhere = str(tmp_path / "no-programs-here")
+    out = tmp_path / "b.age"
+    refused = run({**backup_env(cli_env, database, key), "PATH": nowhere}, "backup", "--out", str(out))
+    assert refused.exit_code == 2
+    assert "pg_dump is not installed: install the Debian package postgresql-client" in " ".join(refused.output.split())
+    assert not out.exists()
+    assert run(backup_env(cli_env, database, key), "backup", "--out", str(out)).exit_code == 0
+    with empty_place(cli_env, database, key, tmp_path) as env:
+        refused = run({**env, "PATH": nowhere}, "restore", str(out))
         assert refused.exit_code == 2
-        assert "SQLite only" in refused.output
-        assert not (tmp_path / "b.tar").exists()
-        return
-    fake = tmp_path / "fake.tar"
-    with tarfile.open(fake, "w") as tar:
-        data = b"not a database"
-        info = tarfile.TarInfo("database.sqlite")
-        info.size = len(data)
-        tar.addfile(info, io.BytesIO(data))
-    restored = tmp_path / "restored"
-    env = {**cli_env, "TESTIMONY_DATA_DIR": str(restored), "TESTIMONY_DATABASE__URL": f"sqlite:///{restored}/t.db"}
-    done = _run(env, "restore", str(fake))
-    assert done.exit_code == 2
-    assert "not a Testimony Vault backup" in " ".join(done.output.split())
-    assert not (restored / "t.db").exists()
+        assert "pg_restore is not installed" in " ".join(refused.output.split())
+        _nothing_left(env, database)

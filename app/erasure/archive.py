@@ -1,0 +1,147 @@
+"""A backup file: a tar stream encrypted as it is written, through Debian's ``age`` binary, to an X25519 recipient.
+
+Nothing of a backup is ever written in the clear: the tar stream is piped into ``age --encrypt`` and only its
+ciphertext reaches the disk, under a hidden name that becomes the backup's name once it is whole (and never
+replaces a file). Reading pipes ``age --decrypt`` into a tar reader the same way; age authenticates every 64 KiB
+chunk and the end of the stream, so a changed or cut backup fails (``BackupError``) before it is ever trusted:
+the caller undoes what it unpacked when the stream does not end cleanly.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import subprocess
+import tarfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TypeVar
+
+from app.crypto.age import x25519_recipient
+
+AGE = "/usr/bin/age"
+NOT_A_BACKUP = "this file is not a Testimony Vault backup"
+T = TypeVar("T")
+
+
+class BackupError(Exception):
+    """A backup that cannot be taken or restored, with the reason for the operator."""
+
+
+def age_binary() -> str:
+    """Debian's age (``.ci/run`` installs it), else one on the PATH."""
+    found = AGE if shutil.which(AGE) else shutil.which("age")
+    if found is None:
+        raise BackupError("the age binary is not installed (Debian package age): backups are encrypted with it")
+    return found
+
+
+def recipient_of(text: str | None) -> str:
+    if not text:
+        raise BackupError(
+            "give the age recipient (age1...) the backup is encrypted to: --recipient or TESTIMONY_BACKUP__RECIPIENT"
+        )
+    try:
+        return x25519_recipient(text)
+    except ValueError as exc:
+        raise BackupError(str(exc)) from None
+
+
+def write(out: Path, recipient: str, fill: Callable[[tarfile.TarFile], T]) -> T:
+    """Write the tar stream ``fill`` makes, encrypted to the recipient, to ``out`` (0600), whole or not at all."""
+    canonical = recipient_of(recipient)
+    age = age_binary()
+    partial = out.with_name(f".{out.name}.{secrets.token_hex(8)}.part")
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+    try:
+        try:
+            process = subprocess.Popen(  # noqa: S603 - a fixed binary and a validated key, no shell
+                [age, "--encrypt", "--recipient", canonical], stdin=subprocess.PIPE, stdout=fd, stderr=subprocess.PIPE
+            )
+        finally:
+            os.close(fd)
+        assert process.stdin is not None
+        assert process.stderr is not None
+        try:
+            with tarfile.open(fileobj=process.stdin, mode="w|", format=tarfile.PAX_FORMAT) as tar:
+                made = fill(tar)
+            process.stdin.close()
+            process.stderr.read()  # age's diagnostics name a key or a flag; they are not shown
+            if process.wait() != 0:
+                raise BackupError("age could not encrypt the backup")
+        except BaseException:
+            process.kill()
+            process.wait()
+            raise
+        finally:
+            process.stderr.close()
+        with partial.open("rb") as f:
+            os.fsync(f.fileno())
+        try:
+            os.link(partial, out)  # unlike rename(), refuses a name taken meanwhile
+        except FileExistsError:
+            raise BackupError(f"{out} exists; choose another file") from None
+        return made
+    finally:
+        partial.unlink(missing_ok=True)
+
+
+@contextmanager
+def read(backup: Path, identity: Path | None) -> Iterator[tarfile.TarFile]:
+    """The backup's tar stream, decrypted with the age identity file as it is read.
+
+    BackupError when it cannot be opened, or when it does not end as age wrote it (changed, cut short): the
+    caller must then undo what it took from the stream."""
+    if identity is None:
+        raise BackupError(
+            "give the age identity file the backup was encrypted to: --identity or TESTIMONY_BACKUP__IDENTITY"
+        )
+    if not backup.is_file():
+        raise BackupError(f"{backup} is not a file")
+    if not identity.is_file():
+        raise BackupError(f"no age identity file at {identity}")
+    process = subprocess.Popen(  # noqa: S603 - a fixed binary and paths given as arguments, no shell
+        [age_binary(), "--decrypt", "--identity", str(identity), str(backup)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert process.stdout is not None
+    assert process.stderr is not None
+    refused = BackupError(
+        "age could not decrypt the backup: not a Testimony Vault backup, another identity's, changed or cut short"
+    )
+    try:
+        try:
+            tar = tarfile.open(fileobj=process.stdout, mode="r|")  # closed below, once age has ended
+        except tarfile.TarError:
+            raise (
+                refused if _finish(process) != 0 else BackupError("this file is not a Testimony Vault backup")
+            ) from None
+        try:
+            yield tar
+        except tarfile.TarError:
+            raise (
+                refused if _finish(process) != 0 else BackupError("this file is not a Testimony Vault backup")
+            ) from None
+        finally:
+            tar.close()
+        if _finish(process) != 0:  # the end of the stream is what age authenticates last
+            raise refused
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        process.stdout.close()
+        process.stderr.close()
+
+
+def _finish(process: subprocess.Popen[bytes]) -> int:
+    """Read what age still has to say, then its exit status."""
+    assert process.stdout is not None
+    assert process.stderr is not None
+    while process.stdout.read(1 << 16):
+        pass
+    process.stderr.read()  # age's diagnostics name a file or a key, never a secret; they are not shown
+    return process.wait()
