@@ -31,14 +31,17 @@ from sqlalchemy import func, select
 from app import models as _models  # noqa: F401 - every table in the metadata, so that every table is counted
 from app.access.roles import Role
 from app.audit.models import AuditCheckpoint, AuditEvent
-from app.core.config import AttachmentSettings, Settings
+from app.core.config import AttachmentSettings, DatabaseSettings, KeySettings, Settings
 from app.core.db import Base, unit_of_work
 from app.core.json_body import MAX_DEPTH
-from app.keys.store import Keys
+from app.crypto import keyring as kr
+from app.keys.store import FileKeyStore, Keys, write_private_file
 from app.main import create_app
 from tests.support.actors import PASSWORD, Actor, actor, code
 from tests.support.attachments import MAX, interview_for, sample
+from tests.support.cheap import CHEAP_ARGON2, CHEAP_SCRYPT
 from tests.support.consent import documenter_team
+from tests.support.database import Templates
 
 CANARY = "canary-Գրիգորյան-5b1e"
 """Written into every hostile request where it can go; it must never come back."""
@@ -72,12 +75,34 @@ class Scene:
     temp: Path
 
 
-@pytest.fixture
-def scene(app: FastAPI, private_temp: Path) -> Scene:
-    doc, case_id = documenter_team(app)
-    interview_id, _person = interview_for(app, doc, case_id)
-    admin = actor(app, "adm2", [Role.ADMIN])
-    return Scene(app, admin, doc, interview_id, private_temp)
+@pytest.fixture(scope="module")
+def scene(templates: Templates, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scene]:
+    """One app for the whole table, with a documenter recording an interview: every case must leave it as it
+    was (which each test checks), so the next case meets the same state."""
+    folder = tmp_path_factory.mktemp("hostile")
+    key_file = folder / "var" / "keyring.json"
+    write_private_file(key_file, kr.dumps(kr.generate(), None))
+    temp = folder / "systemp"
+    temp.mkdir()
+    with templates.database(folder) as database, pytest.MonkeyPatch.context() as patch:
+        patch.setattr(tempfile, "tempdir", str(temp))
+        settings = Settings(
+            development=True,
+            data_dir=folder / "var",
+            database=DatabaseSettings(url=database.url),
+            keys=KeySettings(file=key_file),
+            passwords=CHEAP_ARGON2,
+            attachments=AttachmentSettings(max_bytes=MAX),
+        )
+        store = FileKeyStore(key_file, None, CHEAP_SCRYPT)
+        application = create_app(settings, Keys(store, store.load()))
+        try:
+            doc, case_id = documenter_team(application)
+            interview_id, _person = interview_for(application, doc, case_id)
+            admin = actor(application, "adm2", [Role.ADMIN])
+            yield Scene(application, admin, doc, interview_id, temp)
+        finally:
+            application.state.engine.dispose()
 
 
 # What must not change ----------------------------------------------------------------------------------
