@@ -35,7 +35,7 @@ from app.core.db import make_engine, make_sessionmaker
 from app.core.errors import ConfigError, install_error_handlers
 from app.core.forwarding import refuse_spoofable_forwarding
 from app.core.http import RequestContextMiddleware, database_busy, integrity_violation, transient_failure
-from app.core.limits import install_body_limits
+from app.core.limits import BodyDeadline, install_body_limits
 from app.core.openapi import describe_problems
 from app.erasure import routes as erasure_routes
 from app.exports import routes as export_routes
@@ -118,7 +118,9 @@ def create_app(settings: Settings | None = None, keys: Keys | None = None) -> Fa
     app.add_exception_handler(IntegrityError, integrity_violation)
     app.add_exception_handler(PoolTimeout, database_busy)
     app.add_exception_handler(OperationalError, transient_failure)
-    install_body_limits(app, settings.body_limit)
+    install_body_limits(
+        app, settings.body_limit, BodyDeadline(settings.limits.body_seconds, settings.limits.body_min_rate)
+    )
     app.add_middleware(RequestContextMiddleware)
     app.include_router(health.router)
     app.include_router(access_routes.router)

@@ -32,6 +32,7 @@ from app.access.schemas import (
 )
 from app.audit.unit_of_work import DbSession, UnitOfWorkRoute, audited
 from app.audit.vocabulary import AuditAction
+from app.core.openapi import Problem
 from app.core.pagination import Page, PageQuery
 
 router = APIRouter(prefix="/api/v1", route_class=UnitOfWorkRoute)
@@ -44,7 +45,12 @@ def _rotated(response: Response, runtime: RuntimeDep, secret: str | None) -> str
     return csrf_token(secret)
 
 
-@router.post("/auth/login", response_model=LoginResult, tags=["auth"])
+@router.post(
+    "/auth/login",
+    response_model=LoginResult,
+    tags=["auth"],
+    responses={401: {"model": Problem, "description": "The username, password or second-factor code is not right"}},
+)
 @audited(AuditAction.AUTH_LOGIN, "user", failed_action=AuditAction.AUTH_LOGIN_FAILED)
 def login(
     data: LoginRequest, request: Request, response: Response, session: DbSession, runtime: RuntimeDep, client: ClientDep

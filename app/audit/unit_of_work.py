@@ -14,7 +14,7 @@ from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass, replace
 from typing import Annotated, Any, Protocol, TypeVar
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, params
 from fastapi.dependencies.models import Dependant
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
@@ -39,6 +39,7 @@ from app.core.db import (
 )
 from app.core.errors import AppError, ValidationFailed
 from app.core.http import client_address
+from app.core.json_body import parse_json_body, require_json_media_type
 from app.crypto.derive import Purpose as DerivedPurpose
 from app.crypto.derive import keyed_hash
 
@@ -200,6 +201,16 @@ def _query_names(dependant: Dependant) -> set[str]:
     return names
 
 
+class StrictJsonRequest(Request):
+    """A request whose JSON body is read by app.core.json_body (no duplicate keys, no NaN, bounded
+    numbers and depth) rather than by a lenient ``json.loads``."""
+
+    async def json(self) -> Any:
+        if not hasattr(self, "_strict_json"):
+            self._strict_json = parse_json_body(await self.body())
+        return self._strict_json
+
+
 class UnitOfWorkRoute(APIRoute):
     """Commits the request's transaction after the endpoint returns and before the
     response leaves, with its audit event as the last statement; on failure, rolls
@@ -209,15 +220,23 @@ class UnitOfWorkRoute(APIRoute):
         handler = super().get_route_handler()
         spec: AuditSpec | None = getattr(self.endpoint, "__audit__", None)
         known = _query_names(self.dependant)
+        takes_json = self.body_field is not None and not isinstance(self.body_field.field_info, params.Form)
 
         async def run(request: Request) -> Response:
             if spec is not None:
                 request.state.audit_spec = spec
+            if takes_json:
+                request = StrictJsonRequest(request.scope, request.receive)
             try:
                 if not set(request.query_params) <= known:
                     # A filter this endpoint does not have would otherwise be ignored in silence,
                     # answering with more than the client asked for. The name is not echoed.
                     raise ValidationFailed("this endpoint takes no such query parameter", fields=["query"])
+                if takes_json and await request.body():
+                    # Read here, not in the framework's handler, so that a refusal is our own 415 or 422
+                    # (the handler would answer a generic 400, or take another content type as bytes).
+                    require_json_media_type(request.headers.get("content-type"))
+                    await request.json()
                 response = await handler(request)
             except BaseException as exc:
                 await run_in_threadpool(_finish, request, spec, _status_of(exc))

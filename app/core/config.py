@@ -70,6 +70,12 @@ class LimitSettings(BaseModel):
     """Largest request body, in bytes, on every path without a limit of its own (JSON bodies)."""
     body_bytes_by_prefix: dict[str, int] = Field(default_factory=dict)
     """Limits of their own for path prefixes (a streamed upload route), e.g. {"/api/v1/uploads": 2147483648}."""
+    body_seconds: float = Field(default=20, gt=0)
+    """Seconds a request body may keep the server waiting for it, plus one more for every
+    body_min_rate bytes received; past that it is cut off with 408 (Apache's mod_reqtimeout
+    ``body=20,MinRate=500``). Only time spent waiting for the client counts."""
+    body_min_rate: int = Field(default=500, ge=1)
+    """Bytes per second a body must keep up, once body_seconds are spent, to go on being read."""
 
     @field_validator("body_bytes_by_prefix")
     @classmethod

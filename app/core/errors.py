@@ -84,6 +84,14 @@ class UploadStalled(AppError):
     type_slug = "upload-stalled"
 
 
+class BodyTooSlow(AppError):
+    """A request body kept the server waiting past its deadline (LimitSettings.body_seconds)."""
+
+    status = 408
+    title = "Request body too slow"
+    type_slug = "body-too-slow"
+
+
 class PayloadTooLarge(AppError):
     status = 413
     title = "Payload too large"

@@ -7,6 +7,7 @@ import logging
 import sqlite3
 import traceback
 from typing import Protocol, TypeVar
+from urllib.parse import unquote_to_bytes
 
 from fastapi import Request, status
 from fastapi.responses import JSONResponse, Response
@@ -72,11 +73,10 @@ class RequestContextMiddleware:
                 message = {**message, "headers": headers}
             await send(message)
 
-        if _has_nul(scope):
-            # No database accepts NUL in text; refuse it here, for every route and parameter alike.
-            await _problem(400, "Bad request", "NUL bytes are not allowed in the path or query.", rid)(
-                scope, receive, send_with_headers
-            )
+        if refused := _unreadable_target(scope):
+            # No database accepts NUL in text, and a byte that is not UTF-8 would be read as U+FFFD, a
+            # different value from the one sent: refuse both here, for every route and parameter alike.
+            await _problem(400, "Bad request", refused, rid)(scope, receive, send_with_headers)
             return
         try:
             await self.app(scope, receive, send_with_headers)
@@ -89,9 +89,19 @@ class RequestContextMiddleware:
             await _problem(500, "Internal error", detail, rid)(scope, receive, send_with_headers)
 
 
-def _has_nul(scope: Scope) -> bool:
+def _unreadable_target(scope: Scope) -> str | None:
+    """Why the path or query cannot be read as the client meant it (percent-decoded), or None."""
     query: bytes = scope.get("query_string", b"")
-    return "\x00" in scope.get("path", "") or b"%00" in query.lower() or b"\x00" in query
+    raw_path: bytes = scope.get("raw_path") or scope.get("path", "").encode("utf-8", "surrogateescape")
+    decoded = [unquote_to_bytes(raw_path), unquote_to_bytes(query)]
+    if "\x00" in scope.get("path", "") or any(b"\x00" in part for part in decoded):
+        return "NUL bytes are not allowed in the path or query."
+    try:
+        for part in decoded:
+            part.decode("utf-8")
+    except UnicodeDecodeError:
+        return "The path or query is not UTF-8 text."
+    return None
 
 
 def _problem(status: int, title: str, detail: str, rid: str) -> JSONResponse:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import FastAPI, params
 from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute, iter_route_contexts
 from pydantic import BaseModel
@@ -16,7 +16,8 @@ from app.core.errors import PROBLEM_JSON
 class ProblemError(BaseModel):
     field: str
     problem: str
-    allowed: list[str] | None = None
+    allowed: str | None = None
+    """For a value outside a fixed list: that list, in words (``'main', 'child' or 'guardian'``)."""
 
 
 class Problem(BaseModel):
@@ -35,16 +36,19 @@ class Problem(BaseModel):
 
 
 PROBLEMS = {
+    400: "The path or query holds a NUL byte or is not UTF-8 text",
     401: "Not logged in, or the session or token has ended",
     403: "The role never allows this, or a rule forbids it now (see `code`)",
     404: "Missing, or outside what you may see; the two look alike",
+    408: "The request body arrived too slowly and was cut off; nothing was saved",
     409: "Conflicts with the current state (a value taken, a request already decided...)",
     413: "The request body is over the limit",
     422: "The input is not acceptable; `fields` says where",
     429: "Too many attempts; wait `Retry-After` seconds",
     503: "Busy: no database connection free, or (health) the database does not answer",
 }
-PUBLIC_PROBLEMS = (413, 422, 429, 503)
+PUBLIC_PROBLEMS = (400, 408, 413, 422, 429, 503)
+JSON_BODY_PROBLEMS = {415: "The body is not sent as JSON (`Content-Type: application/json`)"}
 
 UPLOAD_PROBLEMS = {
     400: "The connection ended before the whole body arrived (a resumable upload keeps what was acknowledged)",
@@ -65,10 +69,12 @@ def describe_problems(app: FastAPI, public_paths: frozenset[str]) -> None:
         route, path = context.original_route, context.path
         if not isinstance(route, APIRoute) or path is None or not path.startswith("/api/"):
             continue
-        codes = PUBLIC_PROBLEMS if path in public_paths else tuple(PROBLEMS)
-        for code in codes:
+        described = {code: PROBLEMS[code] for code in (PUBLIC_PROBLEMS if path in public_paths else PROBLEMS)}
+        if route.body_field is not None and not isinstance(route.body_field.field_info, params.Form):
+            described.update(JSON_BODY_PROBLEMS)
+        for code, description in described.items():
             route.responses.setdefault(
-                code, {"model": Problem, "description": PROBLEMS[code], "content": {PROBLEM_JSON: {}}}
+                code, {"model": Problem, "description": description, "content": {PROBLEM_JSON: {}}}
             )
 
     def openapi() -> dict[str, Any]:
@@ -116,7 +122,7 @@ def _problem_media_type(schema: dict[str, Any]) -> None:
                 content = response.get("content", {})
                 if (
                     code.isdigit()
-                    and (int(code) in PROBLEMS or int(code) in UPLOAD_PROBLEMS)
+                    and (int(code) in PROBLEMS or int(code) in UPLOAD_PROBLEMS or int(code) in JSON_BODY_PROBLEMS)
                     and "application/json" in content
                 ):
                     content[PROBLEM_JSON] = content.pop("application/json")
