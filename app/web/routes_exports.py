@@ -42,7 +42,7 @@ def _form(request: Request, session: Session, principal: Principal) -> dict[str,
         "purpose_choices": [p.value for p in Purpose],
         "category_choices": [c.value for c in DataCategory],
         "level_choices": [level.value for level in DisclosureLevel],
-        "values": {},
+        "values": dict.fromkeys(TEXT_FIELDS, ""),
         "chosen": {"case_ids": [], "categories": []},
         "preview": None,
     }
