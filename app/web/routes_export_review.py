@@ -21,12 +21,11 @@ from app.core.db import db_now
 from app.core.pagination import FIRST_PAGE, PageQuery, PageRequest
 from app.exports import approval, feedback, recalls, review, service
 from app.exports.schemas import ExportDecision, FeedbackOutcomeIn, RecallState
-from app.runtime import Runtime
 from app.web import exports_page, render
 from app.web.deps import PagePrincipal, Posted
 from app.web.errors import on_error
 from app.web.forms import parse
-from app.web.routes_exports import EXPORT, export_context
+from app.web.routes_exports import EXPORT
 
 router = APIRouter(route_class=UnitOfWorkRoute, include_in_schema=False)
 
@@ -46,8 +45,8 @@ def review_page(
 ) -> Response:
     """What the export would send if built now, with the redacted text of each de-identified narrative and the
     grants it relies on; showing it records this custodian's review of each redaction."""
-    export = service.get_export(session, principal, export_id)
     shown = review.review_export(session, runtime, principal, export_id)
+    export = service.get_export(session, principal, export_id)
     context = exports_page.common(request, session, principal) | {
         "export": export,
         "review": shown,
@@ -57,12 +56,11 @@ def review_page(
     return render.page(request, "export_review.html", context)
 
 
-def _decide(
-    request: Request, session: Session, runtime: Runtime, principal: Principal, export_id: uuid.UUID, reason: str
-) -> ExportDecision:
-    """The decision's reason, with the request's page to show again (and the step-up prompt) when refused."""
-    context = export_context(request, session, runtime, principal, export_id)
-    on_error(request, "export.html", **(context | {"fresh": _fresh(session, principal)}))
+def _decide(request: Request, session: Session, principal: Principal, export_id: uuid.UUID, reason: str) -> ExportDecision:
+    """The decision's reason; refused, a page that says why, with the step-up prompt when that is the reason
+    (nothing of the export is read before the decision's own checks)."""
+    back = REVIEW.format(export_id=export_id)
+    on_error(request, "export_refused.html", back=back, fresh=_fresh(session, principal), export_id=export_id)
     return parse(ExportDecision, reason=reason)
 
 
@@ -76,7 +74,7 @@ def approve(
     runtime: RuntimeDep,
     values: Posted,
 ) -> Response:
-    data = _decide(request, session, runtime, principal, export_id, values.get("reason", ""))
+    data = _decide(request, session, principal, export_id, values.get("reason", ""))
     approval.approve_export(session, runtime, principal, export_id, data)
     return render.redirect(exports_page.path(export_id, "approved"))
 
@@ -91,7 +89,7 @@ def reject(
     runtime: RuntimeDep,
     values: Posted,
 ) -> Response:
-    data = _decide(request, session, runtime, principal, export_id, values.get("reason", ""))
+    data = _decide(request, session, principal, export_id, values.get("reason", ""))
     approval.reject_export(session, runtime, principal, export_id, data)
     return render.redirect(exports_page.path(export_id, "rejected"))
 

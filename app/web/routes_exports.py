@@ -84,6 +84,7 @@ def exports_list(request: Request, principal: PagePrincipal, session: DbSession,
 @audited(AuditAction.RECIPIENT_LIST, "recipient")
 def new_export(request: Request, principal: PagePrincipal, session: DbSession) -> Response:
     """The empty request form (it reads the registry, as GET /api/v1/recipients)."""
+    service.may_request(principal)
     return render.page(request, "export_new.html", _form(request, session, principal))
 
 
