@@ -104,6 +104,7 @@ EXPORT_CHECKS = (
 )
 """The export services' refusals these pages show, in the page's language."""
 
+
 def links(principal: Principal) -> list[str]:
     """The export pages this login may open, for the menu and the start page."""
     found = []

@@ -56,7 +56,9 @@ def review_page(
     return render.page(request, "export_review.html", context)
 
 
-def _decide(request: Request, session: Session, principal: Principal, export_id: uuid.UUID, reason: str) -> ExportDecision:
+def _decide(
+    request: Request, session: Session, principal: Principal, export_id: uuid.UUID, reason: str
+) -> ExportDecision:
     """The decision's reason; refused, a page that says why, with the step-up prompt when that is the reason
     (nothing of the export is read before the decision's own checks)."""
     back = REVIEW.format(export_id=export_id)

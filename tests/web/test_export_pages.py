@@ -22,11 +22,11 @@ from app.access.roles import Role
 from app.audit.models import AuditEvent
 from app.core.db import unit_of_work
 from app.exports.models import ExportRequest
+from tests.exports.test_recalls import _contactable
 from tests.support.actors import Actor, actor, code, shift_clock
 from tests.support.consent import grant
-from tests.support.pages import token_in
 from tests.support.exports import DEIDENTIFIED_NARRATIVE, REDACTED, TEXT, Desk, desk, stored_bundle
-from tests.exports.test_recalls import _contactable
+from tests.support.pages import token_in
 from tests.web.test_pages import assert_page_headers
 
 WITHDRAW = {"scope": "all", "mode": "stop_future_use", "received_via": "phone"}
@@ -119,7 +119,11 @@ def test_a_lawyer_previews_asks_a_custodian_approves_with_step_up_and_the_lawyer
 
     export_id = _ask(d)
     asked = d.legal.get(f"/api/v1/exports/{export_id}").json()
-    assert (asked["status"], asked["purpose"], asked["categories"]) == ("requested", "un_fact_finding", ["narrative_general"])
+    assert (asked["status"], asked["purpose"], asked["categories"]) == (
+        "requested",
+        "un_fact_finding",
+        ["narrative_general"],
+    )
     shown = _page(d.legal, f"/exports/{export_id}?done=requested")
     assert "waiting for a custodian" in shown.text
     assert "/review" not in shown.text  # a lawyer never decides
@@ -187,7 +191,9 @@ def test_the_one_who_asked_never_decides_and_the_page_says_so(app: FastAPI, d: D
 def test_a_deidentified_narrative_is_reviewed_as_its_redaction(app: FastAPI, d: Desk) -> None:
     _, interview, statement = d.told(DEIDENTIFIED_NARRATIVE)
     d.redact(interview, statement)
-    export_id = _ask(d, categories=["narrative_general", "narrative_sexual_violence"], max_disclosure_level="deidentified")
+    export_id = _ask(
+        d, categories=["narrative_general", "narrative_sexual_violence"], max_disclosure_level="deidentified"
+    )
     keeper = d.custodians[1]
     # Approving before reading the review is refused: the custodian has not seen what would leave.
     unseen = _post(keeper, f"/exports/{export_id}/approve", {"reason": "Within the purpose."})
@@ -282,7 +288,7 @@ def test_a_withdrawal_after_a_download_shows_a_recall_notice_and_a_task(app: Fas
     assert "to send" in notices.text
     assert "Mark as sent" not in notices.text  # the lawyer reads; custodians move notices on
     [notice] = d.custodians[0].get("/api/v1/recalls").json()["items"]
-    assert f"<td class=\"code\">{notice['person_code']}</td>" in notices.text
+    assert f'<td class="code">{notice["person_code"]}</td>' in notices.text
     keeper = _page(d.custodians[0], "/recalls")
     assert f'action="/recalls/{notice["id"]}/sent"' in keeper.text
     sent = _post(d.custodians[0], f"/recalls/{notice['id']}/sent", {})

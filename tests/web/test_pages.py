@@ -260,7 +260,10 @@ MATRIX: dict[tuple[str, str], tuple[dict[str, str], dict[str, str]]] = {
     ),
     # Recall notices: custodians and legal users read them; custodians move them on (the world's is open).
     ("GET", "/recalls"): ({}, _restricted(_row("403", anon=LOGIN, legal_in="200", legal_out="200", custodian="200"))),
-    ("POST", "/recalls/{recall_id}/sent"): ({}, _restricted(_row("403", anon=LOGIN, custodian="303 /recalls?done=sent"))),
+    ("POST", "/recalls/{recall_id}/sent"): (
+        {},
+        _restricted(_row("403", anon=LOGIN, custodian="303 /recalls?done=sent")),
+    ),
     ("POST", "/recalls/{recall_id}/acknowledged"): ({}, _restricted(_row("403", anon=LOGIN, custodian="409"))),
     # The survivors to tell of an approval or a recall: each documenter's own tasks (doc_out owns none).
     ("GET", "/feedback-tasks"): ({}, _restricted(_row("403", anon=LOGIN, doc_in="200", doc_out="200"))),
