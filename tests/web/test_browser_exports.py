@@ -125,8 +125,18 @@ def test_a_lawyer_asks_a_custodian_approves_and_the_lawyer_downloads(
             _exports_nav(page, "Recall notices")
             expect(page.locator("#no-recalls")).to_be_visible()
             _scan(page, scanned, shots)
+        # The documenter who recorded them: the survivors to tell of the approval (none agreed to be contacted
+        # again, so each task is closed as such, and there is nothing to press).
+        documenter, documenter_problems = _page(chromium, base_url)
+        _log_in(documenter, app, d.doc)
+        _exports_nav(documenter, "Survivors to tell")
+        expect(documenter.locator("#tasks tbody tr")).to_have_count(5)
+        expect(documenter.locator("#tasks")).to_contain_text("not to be contacted")
+        _scan(documenter, scanned, shots)
         lawyer.context.close()
         keeper.context.close()
-    assert len(scanned) == 10
+        documenter.context.close()
+    assert len(scanned) == 11
     assert lawyer_problems == []
     assert keeper_problems == []
+    assert documenter_problems == []

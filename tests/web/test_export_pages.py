@@ -25,7 +25,7 @@ from app.exports.models import ExportRequest
 from tests.exports.test_recalls import _contactable
 from tests.support.actors import Actor, actor, code, shift_clock
 from tests.support.consent import grant
-from tests.support.exports import DEIDENTIFIED_NARRATIVE, REDACTED, TEXT, Desk, desk, stored_bundle
+from tests.support.exports import DEIDENTIFIED_NARRATIVE, NAMED_IDENTITY, REDACTED, TEXT, Desk, desk, stored_bundle
 from tests.support.pages import token_in
 from tests.web.test_pages import assert_page_headers
 
@@ -197,7 +197,9 @@ def test_a_deidentified_narrative_is_reviewed_as_its_redaction(app: FastAPI, d: 
     keeper = d.custodians[1]
     # Approving before reading the review is refused: the custodian has not seen what would leave.
     unseen = _post(keeper, f"/exports/{export_id}/approve", {"reason": "Within the purpose."})
-    assert unseen.status_code == 409, (unseen.headers, d.legal.get(f"/api/v1/exports/{export_id}").json())
+    assert unseen.status_code == 409
+    assert f'href="/exports/{export_id}/review"' in unseen.text
+    assert d.legal.get(f"/api/v1/exports/{export_id}").json()["status"] == "requested"
     review = _page(keeper, f"/exports/{export_id}/review")
     assert review.status_code == 200
     assert REDACTED in review.text
@@ -312,3 +314,34 @@ def test_a_withdrawal_after_a_download_shows_a_recall_notice_and_a_task(app: Fas
     assert "consent changed since this export was built" in stale.text
     again_asked = _post(d.legal, f"/exports/{export_id}/request-again", {})
     assert again_asked.status_code == 303, again_asked.text
+
+
+def test_the_export_pages_speak_the_chosen_language(app: FastAPI, d: Desk) -> None:
+    for language, heading, level in (
+        ("hy", "Հայցել արտահանում", "Կոդով, ոչ անունով"),
+        ("ru", "Запросить экспорт", "Под кодом, без имени"),
+    ):
+        switched = _post(d.legal, "/language", {"language": language, "back": "/exports/new"})
+        assert switched.status_code == 303
+        form = _page(d.legal, "/exports/new")
+        assert f"<h1>{heading}</h1>" in form.text
+        assert level in form.text
+
+
+def test_named_identity_waits_for_a_second_custodian(app: FastAPI, d: Desk) -> None:
+    d.person(NAMED_IDENTITY)
+    export_id = _ask(d, categories=["identity", "narrative_general"], max_disclosure_level="named_protected")
+    first, second = d.custodians
+    _page(first, f"/exports/{export_id}/review")
+    assert _post(first, f"/exports/{export_id}/approve", {"reason": "Named, as the court needs."}).status_code == 303
+    waiting = _page(first, f"/exports/{export_id}")
+    assert "waiting for a second custodian" in waiting.text
+    assert 'id="approved-first"' in waiting.text
+    assert f'href="/exports/{export_id}/review"' not in waiting.text
+    again = _post(first, f"/exports/{export_id}/approve", {"reason": "Again."})
+    assert again.status_code == 403  # the engine refuses the custodian who approved first
+    assert d.legal.get(f"/api/v1/exports/{export_id}").json()["status"] == "awaiting_second_approval"
+    assert f'href="/exports/{export_id}/review"' in _page(second, f"/exports/{export_id}").text
+    _page(second, f"/exports/{export_id}/review")
+    assert _post(second, f"/exports/{export_id}/approve", {"reason": "Agreed."}).status_code == 303
+    assert d.legal.get(f"/api/v1/exports/{export_id}").json()["status"] == "approved"
