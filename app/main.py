@@ -63,6 +63,8 @@ from app.web import routes_admin_confirmations as web_admin_confirmation_routes
 from app.web import routes_admin_registry as web_admin_registry_routes
 from app.web import routes_admin_users as web_admin_user_routes
 from app.web import routes_cases as web_case_routes
+from app.web import routes_export_review as web_export_review_routes
+from app.web import routes_exports as web_export_routes
 from app.web import routes_interview_records as web_interview_record_routes
 from app.web import routes_interviews as web_interview_routes
 from app.web import routes_people as web_people_routes
@@ -154,6 +156,9 @@ def create_app(settings: Settings | None = None, keys: Keys | None = None) -> Fa
     app.include_router(web_admin_confirmation_routes.router)
     app.include_router(web_admin_case_routes.router)
     app.include_router(web_admin_registry_routes.router)
+    # Export pages: legal requests and downloads, custodians' review and decisions, recalls, feedback tasks.
+    app.include_router(web_export_routes.router)
+    app.include_router(web_export_review_routes.router)
     app.mount(web_render.STATIC_URL, StaticFiles(directory=web_render.STATIC), name="web-static")
     describe_problems(app, PUBLIC_PATHS)
     if settings.development:

@@ -212,3 +212,8 @@ def move(session: Session, row: ExportRequest, to: ExportStatus, *, was: ExportS
     if changed_rows(moved) != 1:
         raise Conflict("this export changed meanwhile: read it again", fields=["revision"])
     session.refresh(row)
+
+
+def may_request(principal: Principal) -> None:
+    """The request form's check, before anything is asked: 403 for a role that never asks for exports."""
+    policy.require(principal, policy.Action.EXPORT_REQUEST)

@@ -16,7 +16,7 @@ from app.access.credentials import csrf_matches, csrf_token
 from app.access.deps import session_cookie
 from app.access.principal import Principal
 from app.runtime import Runtime
-from app.web import i18n
+from app.web import exports_page, i18n
 
 TEMPLATES = Path(__file__).parent / "templates"
 STATIC = Path(__file__).parent / "static"
@@ -137,6 +137,7 @@ def page(
             # A login that must first change its password or enrol sees only that step (and logout).
             restricted=principal is not None and (principal.must_change_password or principal.must_enrol_totp),
             administers=principal is not None and policy.allows(principal, policy.Action.USER_READ),
+            export_links=exports_page.links(principal) if principal is not None else [],
             current_path=request.url.path,
         )
     )

@@ -55,6 +55,14 @@ PLAN = {
     "incident_types": "forced_displacement",
     "justification": "First account of the displacement; no prior recorded statement.",
 }
+EXPORT_FORM = {
+    "case_ids": "{case_id}",
+    "recipient_id": "{recipient_id}",
+    "purpose": "un_fact_finding",
+    "categories": "narrative_general",
+    "max_disclosure_level": "pseudonymous",
+    "justification": "The Commission asked for accounts of the October crossing.",
+}
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
@@ -215,6 +223,54 @@ MATRIX: dict[tuple[str, str], tuple[dict[str, str], dict[str, str]]] = {
     # Starting an enrolment: only for an account without a second factor; the others have one (409).
     ("POST", "/account/second-factor"): ({}, _row("409", anon=LOGIN, doc_enrol="200", admin_enrol="200")),
     ("POST", "/account/second-factor/confirm"): ({"code": "000000"}, _row("409", anon=LOGIN)),
+    # Exports: the same services and answers as /api/v1/exports. Legal users ask (on the team of every case:
+    # legal_out is on none), custodians review and decide those they did not ask for (the world's waiting export
+    # is legal_in's), only the one who asked downloads (the waiting export is not ready: 409) or asks again (the
+    # world's stale export).
+    ("GET", "/exports"): ({}, _restricted(_row("403", anon=LOGIN, legal_in="200", legal_out="200", custodian="200"))),
+    ("GET", "/exports/new"): ({}, _restricted(_row("403", anon=LOGIN, legal_in="200", legal_out="200"))),
+    ("POST", "/exports/preview"): (
+        EXPORT_FORM,
+        _restricted(_row("403", anon=LOGIN, legal_in="200", legal_out="404")),
+    ),
+    ("POST", "/exports"): (
+        EXPORT_FORM,
+        _restricted(_row("403", anon=LOGIN, legal_in="303 /exports/{id}?done=requested", legal_out="404")),
+    ),
+    ("GET", "/exports/{export_id}"): (
+        {},
+        _restricted(_row("403", anon=LOGIN, legal_in="200", legal_out="404", custodian="200")),
+    ),
+    ("POST", "/exports/{export_id}/download"): (
+        {},
+        _restricted(_row("403", anon=LOGIN, legal_in="409", legal_out="404")),
+    ),
+    ("POST", "/exports/{export_id}/request-again"): (
+        {},
+        _restricted(_row("403", anon=LOGIN, legal_in="303 /exports/{id}?done=requested", legal_out="404")),
+    ),
+    ("GET", "/exports/{export_id}/review"): ({}, _restricted(_row("403", anon=LOGIN, custodian="200"))),
+    ("POST", "/exports/{export_id}/approve"): (
+        {"reason": "Within the stated purpose."},
+        _restricted(_row("403", anon=LOGIN, custodian="303 /exports/{id}?done=approved")),
+    ),
+    ("POST", "/exports/{export_id}/reject"): (
+        {"reason": "Outside the stated purpose."},
+        _restricted(_row("403", anon=LOGIN, custodian="303 /exports/{id}?done=rejected")),
+    ),
+    # Recall notices: custodians and legal users read them; custodians move them on (the world's is open).
+    ("GET", "/recalls"): ({}, _restricted(_row("403", anon=LOGIN, legal_in="200", legal_out="200", custodian="200"))),
+    ("POST", "/recalls/{recall_id}/sent"): (
+        {},
+        _restricted(_row("403", anon=LOGIN, custodian="303 /recalls?done=sent")),
+    ),
+    ("POST", "/recalls/{recall_id}/acknowledged"): ({}, _restricted(_row("403", anon=LOGIN, custodian="409"))),
+    # The survivors to tell of an approval or a recall: each documenter's own tasks (doc_out owns none).
+    ("GET", "/feedback-tasks"): ({}, _restricted(_row("403", anon=LOGIN, doc_in="200", doc_out="200"))),
+    ("POST", "/feedback-tasks/{task_id}/outcome"): (
+        {"outcome": "informed"},
+        _restricted(_row("403", anon=LOGIN, doc_in="303 /feedback-tasks?done=1", doc_out="404")),
+    ),
 }
 
 
@@ -236,6 +292,8 @@ def fill(fields: dict[str, str], world: World, who: str) -> dict[str, str]:
         "who": who,
         "totp": code(secret, world.app, steps=1) if secret else "000000",
         "doc_out": world.actors["doc_out"].user_id,
+        "case_id": world.case_id,
+        "recipient_id": world.recipient_id,
     }
     return {name: value.format(**values) for name, value in fields.items()}
 
