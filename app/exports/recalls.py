@@ -156,7 +156,9 @@ def mark_submitted(
 
 def raised_for(session: Session, principal: Principal, person_id: uuid.UUID, since: datetime) -> list[RecallRead]:
     """The notices a change of this person raised at or after ``since`` (the page that records a withdrawal
-    shows what it raised), scoped as the list is."""
+    shows what it raised), scoped as the list is; none for a role that reads no notice (a documenter)."""
+    if not policy.allows(principal, policy.Action.RECALL_READ):
+        return []
     stmt = (
         policy.scope(
             principal, policy.Action.RECALL_READ, select(RecallNotice), requester_column=RecallNotice.requester_id

@@ -49,6 +49,7 @@ def _context(request: Request, session: Session, principal: Principal) -> dict[s
 @audited(AuditAction.ME_READ, "user")
 def withdrawals_page(request: Request, principal: PagePrincipal, session: DbSession) -> Response:
     """The lookup form: the reference code and the code word the survivor gives."""
+    lookup.may_look_up(principal)
     return render.page(request, "custodian_withdrawals.html", _context(request, session, principal))
 
 
