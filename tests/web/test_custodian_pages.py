@@ -16,6 +16,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from app.access.roles import Role
+from app.audit.models import AuditEvent
 from app.consent import lookup, withdrawal
 from app.consent.grant_models import ConsentWithdrawal, ErasureRequest
 from app.core.db import unit_of_work
@@ -259,3 +260,37 @@ def test_the_data_report_is_printable_in_the_survivors_language(app: FastAPI, d:
     assert '<article class="report" lang="en"' in english.text
     assert on_team.get(f"/people/{person}/disclosure-report?language=fr").status_code == 422
     assert _keeper(d, 0).get(f"/people/{person}/disclosure-report").status_code == 404
+
+
+def _events(app: FastAPI, action: str) -> list[AuditEvent]:
+    with unit_of_work(app.state.sessionmaker) as s:
+        found = list(s.scalars(select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.seq)))
+        s.expunge_all()
+        return found
+
+
+def test_each_page_records_the_event_its_api_twin_records(app: FastAPI, d: Desk) -> None:
+    person, record = _recorded(d)
+    keeper = _keeper(d, 0)
+    assert _lookup(keeper, record["reference_code"], "apricot").status_code == 404
+    assert _lookup(keeper, record["reference_code"]).status_code == 200
+    missed, found = _events(app, "consent.lookup")
+    assert (missed.outcome, missed.status, found.outcome) == ("denied", 404, "allowed")
+    assert found.resource_id == record["id"]
+    for event in (missed, found):  # neither code, ever
+        assert record["reference_code"].replace("-", "") not in event.entry.decode()
+        assert CODE_WORD not in event.entry.decode()
+    done = _post(keeper, "/withdrawals", f"/withdrawals/{record['id']}", WITHDRAW_ALL)
+    assert done.status_code == 200, done.text
+    [withdrawn] = _events(app, "consent.withdraw")
+    assert (withdrawn.resource_id, withdrawn.outcome) == (record["id"], "allowed")
+    assert withdrawn.actor == f"user:{d.custodians[0].user_id}"
+    # A lawyer has no such page: refused, and recorded as refused.
+    lawyer, _ = page_login(app, d.legal.username, d.legal.totp_secret, steps=1)
+    assert lawyer.get("/erasures").status_code == 403
+    [listing] = _events(app, "erasure.list")
+    assert (listing.outcome, listing.status) == ("denied", 403)
+    asked = _post(keeper, "/erasures", f"/people/{person}/erase", {"reason": "The survivor asked us to."})
+    assert asked.status_code == 303
+    [request] = _events(app, "erasure.request")
+    assert (request.resource_id, request.outcome) == (person, "allowed")
