@@ -73,7 +73,7 @@ def test_the_pages_speak_the_services_words() -> None:
 
 
 def test_a_withdrawal_found_by_reference_and_code_word_shows_the_recalls_it_raised(app: FastAPI, d: Desk) -> None:
-    person, record = _recorded(d)
+    _, record = _recorded(d)
     export, _ = d.ready()
     assert d.legal.get(f"/api/v1/exports/{export}/bundle").status_code == 200
     keeper = _keeper(d, 0)
@@ -96,7 +96,8 @@ def test_a_withdrawal_found_by_reference_and_code_word_shows_the_recalls_it_rais
     notices = d.custodians[1].get("/api/v1/recalls").json()["items"]
     assert len(notices) == 1, notices
     assert "Notices raised: 1. Exports they concern: 1." in done.text
-    shown = re.findall(r"<tr><td><code>([0-9a-f-]{36})</code></td><td><code>([0-9a-f-]{36})</code></td></tr>", done.text)
+    row = r"<tr><td><code>([0-9a-f-]{36})</code></td><td><code>([0-9a-f-]{36})</code></td></tr>"
+    shown = re.findall(row, done.text)
     assert shown == [(notices[0]["id"], export)]
     assert notices[0]["person_code"] not in done.text  # ids and counts only
     # The record is withdrawn: the same lookup says so, and offers no second withdrawal.
