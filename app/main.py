@@ -63,6 +63,9 @@ from app.web import routes_admin_confirmations as web_admin_confirmation_routes
 from app.web import routes_admin_registry as web_admin_registry_routes
 from app.web import routes_admin_users as web_admin_user_routes
 from app.web import routes_cases as web_case_routes
+from app.web import routes_custodian as web_custodian_routes
+from app.web import routes_custodian_erasure as web_custodian_erasure_routes
+from app.web import routes_custodian_queues as web_custodian_queue_routes
 from app.web import routes_export_review as web_export_review_routes
 from app.web import routes_exports as web_export_routes
 from app.web import routes_interview_records as web_interview_record_routes
@@ -159,6 +162,10 @@ def create_app(settings: Settings | None = None, keys: Keys | None = None) -> Fa
     # Export pages: legal requests and downloads, custodians' review and decisions, recalls, feedback tasks.
     app.include_router(web_export_routes.router)
     app.include_router(web_export_review_routes.router)
+    # The custodian's pages: withdrawals, the data report, erasure and legal holds, and the queues.
+    app.include_router(web_custodian_routes.router)
+    app.include_router(web_custodian_erasure_routes.router)
+    app.include_router(web_custodian_queue_routes.router)
     app.mount(web_render.STATIC_URL, StaticFiles(directory=web_render.STATIC), name="web-static")
     describe_problems(app, PUBLIC_PATHS)
     if settings.development:

@@ -38,6 +38,11 @@ REMINDER = (
 NO_MATCH = "no consent record matches these values"
 
 
+def may_look_up(principal: Principal) -> None:
+    """The lookup form is shown only to those who may look up (403 for the others, as the lookup answers)."""
+    policy.require(principal, policy.Action.CONSENT_LOOKUP)
+
+
 def lookup(session: Session, runtime: Runtime, principal: Principal, data: LookupIn) -> LookupRead:
     policy.require(principal, policy.Action.CONSENT_LOOKUP)
     if (data.reference is None) == (data.person_code is None):

@@ -26,6 +26,7 @@ from app.confirmations import service as confirmations
 from app.confirmations.models import Confirmation
 from app.core.db import db_now, new_id, on_failure
 from app.core.errors import Conflict
+from app.core.pagination import FIRST_PAGE, Page, PageRequest, keyset
 from app.erasure.schemas import DecisionIn, HoldState, LegalHoldIn, LegalHoldRead, LiftIn
 from app.keys.sealed import Place, seal_json
 from app.people.erased import refuse_if_erased
@@ -175,3 +176,17 @@ def _expired(session: Session, row: Confirmation) -> None:
 SET_HOLD = confirmations.register(
     confirmations.Kind("legal_hold.set", _apply, _concerns, decide_action=ACTION, step_up=True, on_expire=_expired)
 )
+
+
+def list_holds(session: Session, principal: Principal, page: PageRequest = FIRST_PAGE) -> Page[LegalHoldRead]:
+    """Holds that stand or wait for a second custodian (requested, active), oldest first: ids and states only."""
+    stmt = policy.scope(principal, ACTION, select(LegalHold), LegalHold.case_id).where(
+        LegalHold.state.in_([HoldState.REQUESTED, HoldState.ACTIVE])
+    )
+    rows, cursor = keyset(session, stmt, LegalHold.id, page, uuid.UUID, lambda r: r.id)
+    return Page[LegalHoldRead](items=[_read(session, r) for r in rows if not _lapsed(session, r)], next_cursor=cursor)
+
+
+def _lapsed(session: Session, row: LegalHold) -> bool:
+    """A requested hold whose confirmation expired unanswered: no longer waiting (the next write closes it)."""
+    return row.state == HoldState.REQUESTED and not confirmations.pending(session, SET_HOLD, row.id)

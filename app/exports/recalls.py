@@ -152,3 +152,20 @@ def mark_submitted(
         .execution_options(synchronize_session=False)
     )
     return LedgerSubmitted(export_id=export.id, ledger_id=row.id, submitted_to_proceedings=True)
+
+
+def raised_for(session: Session, principal: Principal, person_id: uuid.UUID, since: datetime) -> list[RecallRead]:
+    """The notices a change of this person raised at or after ``since`` (the page that records a withdrawal
+    shows what it raised), scoped as the list is; none for a role that reads no notice (a documenter)."""
+    if not policy.allows(principal, policy.Action.RECALL_READ):
+        return []
+    stmt = (
+        policy.scope(
+            principal, policy.Action.RECALL_READ, select(RecallNotice), requester_column=RecallNotice.requester_id
+        )
+        .join(DisclosureEntry, DisclosureEntry.id == RecallNotice.ledger_id)
+        .where(RecallNotice.person_id == person_id, RecallNotice.raised_at >= since)
+        .add_columns(DisclosureEntry)
+        .order_by(RecallNotice.id)
+    )
+    return [_read(row[0], row[1]) for row in session.execute(stmt).all()]

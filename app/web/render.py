@@ -138,6 +138,7 @@ def page(
             restricted=principal is not None and (principal.must_change_password or principal.must_enrol_totp),
             administers=principal is not None and policy.allows(principal, policy.Action.USER_READ),
             export_links=exports_page.links(principal) if principal is not None else [],
+            keeps=principal is not None and policy.allows(principal, policy.Action.ERASURE_MANAGE),  # custodians
             current_path=request.url.path,
         )
     )

@@ -77,6 +77,9 @@ def _restricted(row: dict[str, str]) -> dict[str, str]:
 
 ADMIN_ONLY = _restricted(_row("403", anon=LOGIN, admin="200"))
 REGISTRY_READERS = _restricted(_row("200", anon=LOGIN, auditor="403"))
+CUSTODIAN_ONLY = _restricted(_row("403", anon=LOGIN, custodian="200"))
+LOOKS_UP = _restricted(_row("403", anon=LOGIN, doc_in="200", doc_out="200", custodian="200"))
+LOOKUP_MISS = _restricted(_row("403", anon=LOGIN, doc_in="404", doc_out="404", custodian="404"))
 
 # (method, path template) -> (form fields, expected answer per actor: "status" or "303 location")
 MATRIX: dict[tuple[str, str], tuple[dict[str, str], dict[str, str]]] = {
@@ -212,6 +215,55 @@ MATRIX: dict[tuple[str, str], tuple[dict[str, str], dict[str, str]]] = {
         _restricted(_row("403", anon=LOGIN, admin="303 /admin/deny-list?done=asked")),
     ),
     ("GET", "/admin/keys"): ({}, ADMIN_ONLY),
+    # The custodian's pages: the same services and answers as their API twins. Documenters look up and withdraw
+    # too (on their team, without step-up): doc_in withdraws the world's record, so the custodian finds it done.
+    ("GET", "/withdrawals"): ({}, LOOKS_UP),
+    ("POST", "/withdrawals/lookup"): ({"reference": "00000-00000-00000-00000", "code_word": "apricot"}, LOOKUP_MISS),
+    ("POST", "/withdrawals/{consent_id}"): (
+        {"scope": "all", "mode": "stop_future_use", "received_via": "phone"},
+        _restricted(_row("403", anon=LOGIN, doc_in="200", doc_out="404", custodian="409")),
+    ),
+    # A custodian on the person's case team only.
+    ("GET", "/people/{person_id}/disclosure-report"): ({}, CUSTODIAN_ONLY),
+    ("GET", "/erasures"): ({}, CUSTODIAN_ONLY),
+    ("POST", "/people/{person_id}/erase"): (
+        {"reason": "The survivor asked us to."},
+        _restricted(_row("403", anon=LOGIN, custodian="303 /erasures?done=erasure_asked")),
+    ),
+    # The world's erasure and hold were asked for by another custodian: the world's custodian decides them.
+    ("POST", "/erasures/{erasure_id}/decision"): (
+        {"decision": "confirm"},
+        _restricted(_row("403", anon=LOGIN, custodian="303 /erasures?done=erasure_confirmed")),
+    ),
+    ("POST", "/erasures/{erasure_id}/refuse"): (
+        {"reason": "The survivor changed their mind."},
+        _restricted(_row("403", anon=LOGIN, custodian="303 /erasures?done=erasure_refused")),
+    ),
+    ("POST", "/people/{person_id}/legal-hold"): (
+        {"reason": "Kept for the Commission.", "proceedings_reference": "CoI-2026/4"},
+        _restricted(_row("403", anon=LOGIN, custodian="303 /erasures?done=hold_asked")),
+    ),
+    # No hold stands on the world's person: nothing to lift.
+    ("POST", "/people/{person_id}/legal-hold/lift"): (
+        {"reason": "The proceedings ended."},
+        _restricted(_row("403", anon=LOGIN, custodian="409")),
+    ),
+    ("POST", "/legal-holds/{hold_id}/decision"): (
+        {"decision": "confirm"},
+        _restricted(_row("403", anon=LOGIN, custodian="303 /erasures?done=hold_decided")),
+    ),
+    ("GET", "/duplicate-reviews"): ({}, CUSTODIAN_ONLY),
+    ("POST", "/duplicate-reviews/{review_id}"): (
+        {"decision": "not_duplicate"},
+        _restricted(_row("403", anon=LOGIN, custodian="303 /duplicate-reviews?done=decided")),
+    ),
+    ("GET", "/retention"): ({}, CUSTODIAN_ONLY),
+    ("POST", "/retention/reviews"): (
+        {"person_id": "not-an-id", "category": "identity", "due_on": "2030-01-01", "decision": "delete"},
+        _restricted(_row("403", anon=LOGIN, custodian="422")),
+    ),
+    # Minors come of age: documenters and custodians, each for their own cases (doc_out's list is empty).
+    ("GET", "/reconsent"): ({}, _restricted(_row("403", anon=LOGIN, doc_in="200", doc_out="200", custodian="200"))),
     # Everyone with a second factor proves it again (a code of the next step: login spent this one).
     ("POST", "/account/step-up"): (
         {"back": "/admin/users", "totp": "{totp}"},
