@@ -137,6 +137,7 @@ def page(
             # A login that must first change its password or enrol sees only that step (and logout).
             restricted=principal is not None and (principal.must_change_password or principal.must_enrol_totp),
             administers=principal is not None and policy.allows(principal, policy.Action.USER_READ),
+            audits=principal is not None and policy.allows(principal, policy.Action.AUDIT_READ),
             current_path=request.url.path,
         )
     )
