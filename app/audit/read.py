@@ -72,6 +72,11 @@ def _event(row: AuditEvent) -> AuditEventRead:
     )
 
 
+def require_reader(principal: Principal) -> None:
+    """Refuse a role that does not read the log, before a page prepares anything to show (403)."""
+    policy.require(principal, policy.Action.AUDIT_READ)
+
+
 def events(
     session: Session,
     principal: Principal,

@@ -101,6 +101,7 @@ def events_page(
         "next_page": None,
         "after": after,
     }
+    read.require_reader(principal)  # a role that does not read the log sees no part of this page
     on_error(request, "audit_events.html", **context)
     actor_id = blank_to_none(actor)
     page = read.events(

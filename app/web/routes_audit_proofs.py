@@ -84,6 +84,7 @@ def proofs_page(
     second: Number = "",
 ) -> Response:
     """The stored checkpoints, and the forms for an inclusion and a consistency proof, each with its command."""
+    read.require_reader(principal)  # a role that does not read the log sees no part of this page
     vkey = _vkey(runtime)
     values = {"seq": seq, "size": size, "first": first, "second": second}
     context: dict[str, Any] = {
