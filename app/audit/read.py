@@ -292,10 +292,19 @@ def _stored_checkpoint(session: Session, size: int, field: str) -> AuditCheckpoi
     return row
 
 
-def inclusion_file(session: Session, principal: Principal, seq: int, size: int) -> dict[str, object]:
-    """One event's inclusion proof in a stored checkpoint, with that checkpoint: `verify inclusion` checks it."""
+def _latest(session: Session) -> AuditCheckpoint:
+    row = audit.latest_checkpoint(session)
+    if row is None:
+        raise NotFound("no checkpoint has been signed yet: on the server, run `testimony audit checkpoint`")
+    return row
+
+
+def inclusion_file(session: Session, principal: Principal, seq: int, size: int | None) -> dict[str, object]:
+    """One event's inclusion proof in a stored checkpoint (the latest by default), with that checkpoint:
+    `python -m app.audit.verify inclusion` checks it."""
     policy.require(principal, policy.Action.AUDIT_READ)
-    row = _stored_checkpoint(session, size, "size")
+    row = _latest(session) if size is None else _stored_checkpoint(session, size, "size")
+    size = row.size
     if not 0 <= seq < size:
         raise ValidationFailed("the event must be one the checkpoint signs: below its size", fields=["seq"])
     proof = inclusion(session, principal, seq, size)
@@ -305,11 +314,16 @@ def inclusion_file(session: Session, principal: Principal, seq: int, size: int) 
     return log_proofs.inclusion_document(entry=entry, seq=seq, path=path, checkpoint=row.note, tree_size=size)
 
 
-def consistency_file(session: Session, principal: Principal, first: int, second: int) -> dict[str, object]:
-    """A consistency proof between two stored checkpoints, with both: `verify consistency` checks it."""
+def consistency_file(
+    session: Session, principal: Principal, first: int | None, second: int | None
+) -> dict[str, object]:
+    """A consistency proof between two stored checkpoints (by default the earliest and the latest), with both:
+    `python -m app.audit.verify consistency` checks it."""
     policy.require(principal, policy.Action.AUDIT_READ)
-    old = _stored_checkpoint(session, first, "first")
-    new = _stored_checkpoint(session, second, "second")
+    new = _latest(session) if second is None else _stored_checkpoint(session, second, "second")
+    earliest = audit.first_checkpoint_covering(session, -1)
+    old = earliest or new if first is None else _stored_checkpoint(session, first, "first")
+    first, second = old.size, new.size
     if first > second:
         raise ValidationFailed("the first checkpoint must not be larger than the second", fields=["first"])
     proof = consistency(session, principal, first, second)

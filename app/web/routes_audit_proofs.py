@@ -30,7 +30,7 @@ CHECKPOINT_FILE = "/audit/downloads/checkpoint"
 INCLUSION_FILE = "/audit/downloads/inclusion"
 CONSISTENCY_FILE = "/audit/downloads/consistency"
 MAX_SEQ = 2**63 - 1
-Size = Annotated[int, Query(ge=1, le=MAX_SEQ)]
+OptionalSize = Annotated[int | None, Query(ge=1, le=MAX_SEQ)]
 Number = Annotated[str, Query(max_length=20)]
 VERIFIER = "python -m app.audit.verify"
 
@@ -117,9 +117,7 @@ def proofs_page(
 
 @router.get(CHECKPOINT_FILE)
 @audited(AuditAction.AUDIT_READ, "audit_checkpoint")
-def checkpoint_file(
-    principal: PagePrincipal, session: DbSession, size: Annotated[int | None, Query(ge=1, le=MAX_SEQ)] = None
-) -> Response:
+def checkpoint_file(principal: PagePrincipal, session: DbSession, size: OptionalSize = None) -> Response:
     """A stored checkpoint's signed note, exactly as signed (the latest one without a size)."""
     if size is None:
         cp = read.latest_checkpoint(session, principal)
@@ -131,16 +129,24 @@ def checkpoint_file(
 @router.get(INCLUSION_FILE)
 @audited(AuditAction.AUDIT_READ, "audit_proof")
 def inclusion_file(
-    principal: PagePrincipal, session: DbSession, seq: Annotated[int, Query(ge=0, le=MAX_SEQ)], size: Size
+    principal: PagePrincipal,
+    session: DbSession,
+    seq: Annotated[int, Query(ge=0, le=MAX_SEQ)],
+    size: OptionalSize = None,
 ) -> Response:
-    """One event's stored bytes, its path and the checkpoint it leads to."""
+    """One event's stored bytes, its path and the checkpoint it leads to (the latest without a size)."""
     document = read.inclusion_file(session, principal, seq, size)
-    return _file(json.dumps(document, indent=2) + "\n", inclusion_name(seq, size), "application/json")
+    name = inclusion_name(seq, int(str(document["tree_size"])))
+    return _file(json.dumps(document, indent=2) + "\n", name, "application/json")
 
 
 @router.get(CONSISTENCY_FILE)
 @audited(AuditAction.AUDIT_READ, "audit_proof")
-def consistency_file(principal: PagePrincipal, session: DbSession, first: Size, second: Size) -> Response:
-    """Two stored checkpoints and the path that shows the second extends the first."""
+def consistency_file(
+    principal: PagePrincipal, session: DbSession, first: OptionalSize = None, second: OptionalSize = None
+) -> Response:
+    """Two stored checkpoints and the path that shows the second extends the first (by default the earliest
+    and the latest)."""
     document = read.consistency_file(session, principal, first, second)
-    return _file(json.dumps(document, indent=2) + "\n", consistency_name(first, second), "application/json")
+    name = consistency_name(int(str(document["first_size"])), int(str(document["second_size"])))
+    return _file(json.dumps(document, indent=2) + "\n", name, "application/json")

@@ -16,13 +16,16 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
+from fastapi import FastAPI
 from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
 
+from app.access.roles import Role
 from app.audit import service as audit
 from app.audit.note import vkey
 from app.core.db import unit_of_work
 from app.crypto.signing import Signer
+from tests.support.actors import actor
 from tests.support.world import DRAFT_REVISION, World
 from tests.web.test_pages import assert_page_headers
 
@@ -196,15 +199,18 @@ def test_a_log_that_does_not_verify_says_so(world: World) -> None:
     assert "Log verified up to" not in answer.text
 
 
-def test_an_empty_checkpoint_list_says_what_to_do(world: World) -> None:
-    with unit_of_work(world.app.state.sessionmaker) as s:
-        stored = audit.all_checkpoints(s)
-    if stored:
-        pytest.skip("the world signs checkpoints")
-    answer = _get(world, "auditor", "/audit/status")
-    assert "The log does NOT verify" in answer.text
-    assert "no checkpoint given" in answer.text
-    assert "testimony audit checkpoint" in answer.text
+def test_before_the_first_checkpoint_the_pages_say_what_to_do(app: FastAPI) -> None:
+    auditor = actor(app, "aud", [Role.AUDITOR])
+    auditor.client.follow_redirects = False
+    status = auditor.client.get("/audit/status")
+    assert status.status_code == 200
+    assert "The log does NOT verify" in status.text
+    assert "no checkpoint given: nothing vouches for the dump" in status.text
+    assert "testimony audit checkpoint" in status.text
+    assert "testimony audit checkpoint" in auditor.client.get("/audit/proofs").text
+    missing = auditor.client.get("/audit/downloads/checkpoint")
+    assert missing.status_code == 404
+    assert "testimony audit checkpoint" in missing.text
 
 
 def _offline_folder(tmp_path: Path) -> Path:
