@@ -22,6 +22,7 @@ from app.web import render
 from app.web.deps import PagePrincipal
 from app.web.errors import on_error
 from app.web.forms import blank_to_none
+from app.web.messages import _
 
 router = APIRouter(route_class=UnitOfWorkRoute, include_in_schema=False)
 
@@ -32,7 +33,18 @@ LEDGER = "/audit/disclosures"
 PAGE_SIZE = 50
 MAX_SEQ = 2**63 - 1  # sequence numbers are 64-bit in the database; larger is 422, never a 500
 Text = Annotated[str, Query(max_length=80)]
-FILTERS = ("action", "actor", "resource_id", "since", "until")
+AUDIT_CHECKS = (
+    _("no account has that username"),
+    _("no checkpoint of that size"),
+    _("no checkpoint has been signed yet: on the server, run `testimony audit checkpoint`"),
+    _(
+        "no checkpoint has been signed yet: on the server, run `testimony audit checkpoint` to sign one now, "
+        "and keep `testimony audit checkpointer` running to sign them as events accumulate"
+    ),
+    _("the event must be one the checkpoint signs: below its size"),
+    _("the first checkpoint must not be larger than the second"),
+)
+"""The audit services' refusals that the auditor's pages show, marked for the catalogs."""
 
 
 def _action(value: str | None) -> AuditAction | None:
@@ -41,7 +53,7 @@ def _action(value: str | None) -> AuditAction | None:
     try:
         return AuditAction(value)
     except ValueError:
-        raise ValidationFailed("choose an action from the list", fields=["action"]) from None
+        raise ValidationFailed(_("choose an action from the list"), fields=["action"]) from None
 
 
 def _outcome(value: str | None) -> Outcome | None:
@@ -50,7 +62,7 @@ def _outcome(value: str | None) -> Outcome | None:
     try:
         return Outcome(value)
     except ValueError:
-        raise ValidationFailed("choose an outcome from the list", fields=["outcome"]) from None
+        raise ValidationFailed(_("choose an outcome from the list"), fields=["outcome"]) from None
 
 
 def _instant(value: str | None, field: str) -> datetime | None:
@@ -60,7 +72,7 @@ def _instant(value: str | None, field: str) -> datetime | None:
     try:
         at = datetime.fromisoformat(value)
     except ValueError:
-        raise ValidationFailed("give a date and time, such as 2026-11-30 09:15", fields=[field]) from None
+        raise ValidationFailed(_("give a date and time, such as 2026-11-30 09:15"), fields=[field]) from None
     return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
 
 

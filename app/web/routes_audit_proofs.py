@@ -22,6 +22,7 @@ from app.web import render
 from app.web.deps import PagePrincipal
 from app.web.errors import on_error
 from app.web.forms import blank_to_none
+from app.web.messages import _
 
 router = APIRouter(route_class=UnitOfWorkRoute, include_in_schema=False)
 
@@ -61,7 +62,7 @@ def _number(value: str, field: str, least: int) -> int | None:
     if text is None:
         return None
     if not text.isdigit() or not least <= int(text) <= MAX_SEQ:
-        raise ValidationFailed("give a whole number from the log", fields=[field])
+        raise ValidationFailed(_("give a whole number from the log"), fields=[field])
     return int(text)
 
 
