@@ -223,7 +223,7 @@ def _offline_folder(tmp_path: Path) -> Path:
 
 
 def _command_in(page: str, element: str) -> str:
-    found = re.search(rf'<pre id="{element}"><code>([^<]+)</code></pre>', page)
+    found = re.search(rf'<pre id="{element}" class="command"><code>([^<]+)</code></pre>', page)
     assert found, element
     return html.unescape(found.group(1))
 
