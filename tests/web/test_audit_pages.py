@@ -17,11 +17,12 @@ from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, select, text
 from sqlalchemy.pool import NullPool
 
 from app.access.roles import Role
 from app.audit import service as audit
+from app.audit.models import AuditEvent
 from app.audit.note import vkey
 from app.core.db import unit_of_work
 from app.crypto.signing import Signer
@@ -380,3 +381,24 @@ def test_no_auditor_page_shows_content(world: World) -> None:
     for text_seen in seen:
         assert "CANARY" not in text_seen
         assert "Lachin" not in text_seen
+
+
+def test_every_auditor_page_is_recorded_as_its_api_twin(world: World) -> None:
+    size = _sign(world)
+    expected = {
+        "/audit/events": ("audit.read", "audit_log"),
+        "/audit/status": ("audit.verify", "audit_log"),
+        "/audit/proofs": ("audit.read", "audit_checkpoint"),
+        "/audit/pin": ("audit.read", "audit_key"),
+        "/audit/disclosures": ("ledger.read", "disclosure"),
+        "/audit/downloads/checkpoint": ("audit.read", "audit_checkpoint"),
+        f"/audit/downloads/inclusion?seq=0&size={size}": ("audit.read", "audit_proof"),
+        "/audit/downloads/consistency": ("audit.read", "audit_proof"),
+    }
+    for path, (action, resource) in expected.items():
+        for who, outcome in (("auditor", "allowed"), ("admin", "denied")):
+            assert _get(world, who, path).status_code == (200 if who == "auditor" else 403), path
+            with unit_of_work(world.app.state.sessionmaker) as s:
+                last = s.scalars(select(AuditEvent).order_by(AuditEvent.seq.desc()).limit(1)).one()
+                got = (last.action, last.resource_type, last.outcome, last.actor)
+            assert got == (action, resource, outcome, f"user:{world.actors[who].user_id}"), path
