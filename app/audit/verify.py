@@ -298,8 +298,8 @@ def _print_custody(report: CustodyReport, digest: bytes, public_key: bytes) -> i
 
 PROOF_KINDS = {
     "checkpoint": "Check that a checkpoint note is signed by the key you pinned.",
-    "inclusion": "Check that one event is in a tree a checkpoint signed with the key you pinned.",
-    "consistency": "Check that a signed tree extends an earlier signed tree, both signed with the key you pinned.",
+    "inclusion": "Check that one event is in a tree signed by the key you pinned.",
+    "consistency": "Check that a signed tree extends an earlier one, both signed by your pinned key.",
 }
 
 
