@@ -62,6 +62,8 @@ from app.web import routes_admin_cases as web_admin_case_routes
 from app.web import routes_admin_confirmations as web_admin_confirmation_routes
 from app.web import routes_admin_registry as web_admin_registry_routes
 from app.web import routes_admin_users as web_admin_user_routes
+from app.web import routes_audit as web_audit_routes
+from app.web import routes_audit_proofs as web_audit_proof_routes
 from app.web import routes_cases as web_case_routes
 from app.web import routes_custodian as web_custodian_routes
 from app.web import routes_custodian_erasure as web_custodian_erasure_routes
@@ -166,6 +168,9 @@ def create_app(settings: Settings | None = None, keys: Keys | None = None) -> Fa
     app.include_router(web_custodian_routes.router)
     app.include_router(web_custodian_erasure_routes.router)
     app.include_router(web_custodian_queue_routes.router)
+    # The auditor's pages: the event log, its verification, checkpoints and proofs, the values to pin, the ledger.
+    app.include_router(web_audit_routes.router)
+    app.include_router(web_audit_proof_routes.router)
     app.mount(web_render.STATIC_URL, StaticFiles(directory=web_render.STATIC), name="web-static")
     describe_problems(app, PUBLIC_PATHS)
     if settings.development:

@@ -22,7 +22,7 @@ from sqlalchemy.pool import NullPool
 from app.audit import note
 from app.audit import service as audit
 from app.audit.models import AuditCheckpoint
-from app.audit.verify import Report, default_jobs, verify_dump
+from app.audit.verify import Report, default_jobs
 from app.audit.vocabulary import AuditAction
 from app.cli_support import JsonOption, console, counted, fail, group, out, print_json, progress, record
 from app.core.config import Settings, get_settings
@@ -214,22 +214,17 @@ def pinned_key(key: str, keyring: Callable[[], Keyring], origin: str) -> tuple[b
 
 
 def verify_database(session: Session, public_key: bytes, key_name: str, external: list[Path]) -> Report:
-    stored = audit.all_checkpoints(session)
-    notes = [c.note for c in stored] + [p.read_text() for p in external]
-    labels = [f"stored checkpoint {c.size}" for c in stored] + [f"external {p.name}" for p in external]
+    kept: list[tuple[str, str | bytes]] = [(f"external {p.name}", p.read_text()) for p in external]
     with progress() as bar:
         task = bar.add_task("verifying", total=audit.size(session))
-        report = verify_dump(
-            audit.iter_entries(session),
-            notes,
+        return audit.verify_stored(
+            session,
             public_key,
             key_name,
-            labels=labels,
+            kept,
             on_entry=lambda _n: bar.advance(task),
             workers=default_jobs(),
         )
-    report.problems.extend(audit.column_problems(session))
-    return report
 
 
 def read_only_engine(url: str) -> Engine:

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from app.access import policy
 from app.access.models import User
 from app.access.principal import Principal
-from app.audit import merkle, note
+from app.audit import log_proofs, merkle, note
 from app.audit import service as audit
 from app.audit.models import AuditCheckpoint, AuditEvent
 from app.audit.schemas import (
@@ -28,10 +28,12 @@ from app.audit.schemas import (
     ConsistencyProofRead,
     InclusionProofRead,
     PublicKeyRead,
+    VerificationRead,
 )
 from app.core.errors import NotFound, ValidationFailed
 from app.core.pagination import FIRST_PAGE, INT64, Page, PageRequest, in_memory, int_cursor, keyset
 from app.crypto.keyring import Keyring
+from app.crypto.signing import fingerprint
 
 MAX_PAGE = 500
 
@@ -68,6 +70,11 @@ def _event(row: AuditEvent) -> AuditEventRead:
         new_credential=row.new_credential,
         entry=base64.b64encode(row.entry).decode(),
     )
+
+
+def require_reader(principal: Principal) -> None:
+    """Refuse a role that does not read the log, before a page prepares anything to show (403)."""
+    policy.require(principal, policy.Action.AUDIT_READ)
 
 
 def events(
@@ -227,4 +234,100 @@ def actor(session: Session, principal: Principal, user_id: uuid.UUID) -> ActorRe
         display_name=user.display_name,
         roles=sorted(user.roles),
         active=user.active,
+    )
+
+
+def usernames(session: Session, principal: Principal, actors: set[str]) -> dict[str, str]:
+    """The username of each `user:<id>` actor among those shown; other actors (system:cli, anonymous) have none."""
+    policy.require(principal, policy.Action.AUDIT_READ)
+    ids = {uuid.UUID(a[5:]) for a in actors if a.startswith("user:") and _is_uuid(a[5:])}
+    if not ids:
+        return {}
+    return {f"user:{u.id}": u.username for u in session.scalars(select(User).where(User.id.in_(ids)))}
+
+
+def _is_uuid(text: str) -> bool:
+    try:
+        uuid.UUID(text)
+    except ValueError:
+        return False
+    return True
+
+
+def actor_named(session: Session, principal: Principal, name: str) -> str:
+    """An actor as the log names it, from what an auditor typed: `user:<id>`, `system:...`, `anonymous`, a username."""
+    policy.require(principal, policy.Action.AUDIT_READ)
+    if name.startswith(("user:", "system:")) or name == "anonymous":
+        return name
+    user_id = session.scalar(select(User.id).where(User.username == name))
+    if user_id is None:
+        raise ValidationFailed("no account has that username", fields=["actor"])
+    return f"user:{user_id}"
+
+
+def verification(session: Session, principal: Principal, keyring: Keyring, origin: str) -> VerificationRead:
+    """The whole log and every stored checkpoint verified against the current signing key, and every event's
+    columns against its stored bytes: the same check as `testimony audit verify --key VKEY`."""
+    policy.require(principal, policy.Action.AUDIT_READ)
+    public_key = keyring.signer.public_key
+    report = audit.verify_stored(session, public_key, origin)
+    largest = max((c.checkpoint.size for c in report.checkpoints), default=0)
+    row = audit.checkpoint_at(session, largest) if largest else None
+    return VerificationRead(
+        ok=report.ok,
+        entries=report.entries,
+        covered=largest,
+        checkpoint=_checkpoint(row) if row is not None else None,
+        key_id=keyring.signer.key_id,
+        key_fingerprint=fingerprint(public_key),
+        vkey=note.vkey(origin, public_key),
+        problems=report.problems,
+    )
+
+
+def _stored_checkpoint(session: Session, size: int, field: str) -> AuditCheckpoint:
+    row = audit.checkpoint_at(session, size)
+    if row is None:
+        raise NotFound("no checkpoint of that size", fields=[field])
+    return row
+
+
+def _latest(session: Session) -> AuditCheckpoint:
+    row = audit.latest_checkpoint(session)
+    if row is None:
+        raise NotFound("no checkpoint has been signed yet: on the server, run `testimony audit checkpoint`")
+    return row
+
+
+def inclusion_file(session: Session, principal: Principal, seq: int, size: int | None) -> dict[str, object]:
+    """One event's inclusion proof in a stored checkpoint (the latest by default), with that checkpoint:
+    `python -m app.audit.verify inclusion` checks it."""
+    policy.require(principal, policy.Action.AUDIT_READ)
+    row = _latest(session) if size is None else _stored_checkpoint(session, size, "size")
+    size = row.size
+    if not 0 <= seq < size:
+        raise ValidationFailed("the event must be one the checkpoint signs: below its size", fields=["seq"])
+    proof = inclusion(session, principal, seq, size)
+    entry = audit.entry_at(session, seq)
+    assert entry is not None  # every seq below a stored checkpoint's size is stored
+    path = [base64.b64decode(p) for p in proof.proof]
+    return log_proofs.inclusion_document(entry=entry, seq=seq, path=path, checkpoint=row.note, tree_size=size)
+
+
+def consistency_file(
+    session: Session, principal: Principal, first: int | None, second: int | None
+) -> dict[str, object]:
+    """A consistency proof between two stored checkpoints (by default the earliest and the latest), with both:
+    `python -m app.audit.verify consistency` checks it."""
+    policy.require(principal, policy.Action.AUDIT_READ)
+    new = _latest(session) if second is None else _stored_checkpoint(session, second, "second")
+    earliest = audit.first_checkpoint_covering(session, -1)
+    old = earliest or new if first is None else _stored_checkpoint(session, first, "first")
+    first, second = old.size, new.size
+    if first > second:
+        raise ValidationFailed("the first checkpoint must not be larger than the second", fields=["first"])
+    proof = consistency(session, principal, first, second)
+    path = [base64.b64decode(p) for p in proof.proof]
+    return log_proofs.consistency_document(
+        first_size=first, second_size=second, path=path, first_checkpoint=old.note, second_checkpoint=new.note
     )

@@ -79,3 +79,19 @@ class ActorRead(Output):
     display_name: str
     roles: list[str]
     active: bool
+
+
+class VerificationRead(Output):
+    """The log verified as `testimony audit verify` does, with the current signing key pinned."""
+
+    ok: bool
+    entries: int
+    """Entries in the log when it was read."""
+    covered: int
+    """Entries the largest verified checkpoint signs: events 0 to covered - 1."""
+    checkpoint: CheckpointRead | None
+    """That checkpoint, when one verified."""
+    key_id: str
+    key_fingerprint: str
+    vkey: str
+    problems: list[str]

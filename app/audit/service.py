@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from app.audit import merkle, note
 from app.audit.entries import CUSTODY_ENTRY_VERSION, custody_entry, custody_problems
 from app.audit.models import AuditCheckpoint, AuditEvent
+from app.audit.verify import Report, verify_dump
 from app.audit.vocabulary import AuditAction, Outcome, purpose_of
 
 __all__ = ["AuditAction", "Outcome", "Trail"]
@@ -274,6 +275,34 @@ def column_problems(session: Session) -> list[str]:
         if differing:
             problems.append(f"event {row.seq}: columns differ from the stored bytes ({', '.join(differing)})")
     return problems
+
+
+def verify_stored(
+    session: Session,
+    public_key: bytes,
+    key_name: str,
+    external: list[tuple[str, str | bytes]] | None = None,
+    on_entry: Callable[[int], None] | None = None,
+    workers: int = 1,
+) -> Report:
+    """Every stored entry and checkpoint (plus any kept off the server, as (label, note)) against a pinned
+    key, and every event's columns against its stored bytes: `testimony audit verify` and the auditor's page.
+
+    `workers` above 1 checks the entries' form in that many processes: the command line's choice; a server
+    process keeps to one."""
+    stored = all_checkpoints(session)
+    others = external or []
+    report = verify_dump(
+        iter_entries(session),
+        [c.note for c in stored] + [text for _, text in others],
+        public_key,
+        key_name,
+        labels=[f"stored checkpoint {c.size}" for c in stored] + [label for label, _ in others],
+        on_entry=on_entry,
+        workers=workers,
+    )
+    report.problems.extend(column_problems(session))
+    return report
 
 
 def _event_differences(row: AuditEvent, stored: dict[str, Any]) -> list[str]:

@@ -2,10 +2,11 @@
 proof commits to?
 
 Run as `python -m app.audit.verify --events events.jsonl --checkpoint cp.txt --key KEY`, or
-`python -m app.audit.verify custody PROOF ITEM --key KEY`. It imports only the standard library, the entry
-format, the Merkle tree, the note format, the custody proof format and the signing recipe (plus rich for a
-progress bar when installed), so an auditor or a court can run it away from the service with nothing but
-`cryptography` installed.
+`python -m app.audit.verify custody PROOF ITEM --key KEY`, or `checkpoint|inclusion|consistency FILE --key KEY` for
+one checkpoint, one event's inclusion proof or a consistency proof between two checkpoints. It imports only the
+standard library, the entry format, the Merkle tree, the note format, the custody and log proof formats and the
+signing recipe (plus rich for a progress bar when installed), so an auditor or a court can run it away from the
+service with nothing but `cryptography` installed.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from typing import TextIO
 
 from app.audit.custody_proof import KIND_NAMES, CustodyReport, verify_proof
 from app.audit.entries import check_entry
+from app.audit.log_proofs import ProofReport, open_checkpoint, verify_consistency_file, verify_inclusion_file
 from app.audit.merkle import EMPTY_ROOT, TreeBuilder, leaf_hash
 from app.audit.note import Checkpoint, NoteError, parse_note, parse_vkey, verify_checkpoint
 from app.crypto.signing import fingerprint
@@ -341,7 +343,8 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m app.audit.verify",
         description="Verify an audit log dump against signed checkpoints, using a key you pinned yourself.",
-        epilog="To check a custody proof instead: python -m app.audit.verify custody --help",
+        epilog="To check a custody proof instead: python -m app.audit.verify custody --help; one checkpoint, an "
+        "inclusion or a consistency proof file: python -m app.audit.verify checkpoint|inclusion|consistency --help",
     )
     parser.add_argument("--events", required=True, type=Path, help="JSONL dump: one stored entry per line")
     parser.add_argument("--checkpoint", required=True, action="append", type=Path, help="signed checkpoint note")
@@ -429,11 +432,74 @@ def _print_custody(report: CustodyReport, digest: bytes, public_key: bytes) -> i
     return EXIT_FAILED
 
 
+PROOF_KINDS = {
+    "checkpoint": "Check that a checkpoint note is signed by the key you pinned.",
+    "inclusion": "Check that one event is in a tree signed by the key you pinned.",
+    "consistency": "Check that a signed tree extends an earlier one, both signed by your pinned key.",
+}
+
+
+def _check_checkpoint_file(raw: bytes, public_key: bytes, key_name: str | None) -> ProofReport:
+    report = ProofReport()
+    cp = open_checkpoint(raw, public_key, key_name, "checkpoint", report.problems)
+    if cp is not None:
+        report.checkpoints.append(cp)
+    return report
+
+
+def proof_main(kind: str, argv: Sequence[str]) -> int:
+    """`checkpoint|inclusion|consistency FILE --key KEY`: exit 0 when it holds, 1 when not, 2 for a usage error."""
+    parser = argparse.ArgumentParser(prog=f"python -m app.audit.verify {kind}", description=PROOF_KINDS[kind])
+    parser.add_argument("file", type=Path, metavar="FILE", help=f"the {kind} file downloaded from the auditor's pages")
+    _add_key_options(parser, "signer key name (default: the checkpoint's origin)")
+    args = parser.parse_args(argv)
+    try:
+        public_key, key_name = _read_public_key(args.key, args.public_key, args.key_name)
+        raw = args.file.read_bytes()
+    except (ValueError, OSError) as exc:
+        parser.print_usage(sys.stderr)
+        sys.stderr.write(f"error: {exc}\n")
+        return EXIT_USAGE
+    check = {
+        "checkpoint": _check_checkpoint_file,
+        "inclusion": verify_inclusion_file,
+        "consistency": verify_consistency_file,
+    }[kind]
+    return _print_proof(kind, check(raw, public_key, key_name), public_key)
+
+
+def _print_proof(kind: str, report: ProofReport, public_key: bytes) -> int:
+    out = sys.stdout
+    out.write(f"pinned key fingerprint: {fingerprint(public_key)}\n")
+    if report.entry:
+        entry = report.entry
+        out.write(f"entry: seq {entry.get('seq')}, {entry.get('action')} at {entry.get('at')} (the log's clock)\n")
+    for cp in report.checkpoints:
+        root = base64.b64encode(cp.root_hash).decode("ascii")
+        out.write(f"signature ok: checkpoint ({cp.origin}, {cp.size} entries, root {root})\n")
+    for problem in report.problems:
+        out.write(f"PROBLEM: {problem}\n")
+    if not report.ok or not report.checkpoints:
+        out.write(f"FAILED: {len(report.problems)} problem(s)\n")
+        return EXIT_FAILED
+    last = report.checkpoints[-1]
+    if kind == "inclusion":
+        out.write(f"OK: event {report.entry['seq']} is in the tree of {last.size} entries signed by the pinned key\n")
+    elif kind == "consistency":
+        first = report.checkpoints[0]
+        out.write(f"OK: the signed tree of {last.size} entries extends the signed tree of {first.size}\n")
+    else:
+        out.write(f"OK: the checkpoint of {last.size} entries is signed by the pinned key\n")
+    return EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Command line entry point; returns the exit status."""
     arguments = list(sys.argv[1:] if argv is None else argv)
     if arguments[:1] == ["custody"]:
         return custody_main(arguments[1:])
+    if arguments[:1] and arguments[0] in PROOF_KINDS:
+        return proof_main(arguments[0], arguments[1:])
     parser = _parser()
     args = parser.parse_args(arguments)
     try:

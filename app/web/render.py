@@ -139,6 +139,7 @@ def page(
             administers=principal is not None and policy.allows(principal, policy.Action.USER_READ),
             export_links=exports_page.links(principal) if principal is not None else [],
             keeps=principal is not None and policy.allows(principal, policy.Action.ERASURE_MANAGE),  # custodians
+            audits=principal is not None and policy.allows(principal, policy.Action.AUDIT_READ),
             current_path=request.url.path,
         )
     )

@@ -320,6 +320,7 @@ def test_verifier_imports_nothing_of_the_service() -> None:
         "app.audit",
         "app.audit.custody_proof",
         "app.audit.entries",
+        "app.audit.log_proofs",
         "app.audit.merkle",
         "app.audit.note",
         "app.audit.verify",

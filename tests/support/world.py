@@ -253,7 +253,7 @@ def _populate(app: FastAPI, database: ProvisionedDatabase, key_file: Path) -> Sa
     pending = actors["admin2"].request("PATCH", f"/api/v1/users/{target_id}", json={"roles": ["legal"]})
     assert pending.status_code == 202, pending.text
     with unit_of_work(app.state.sessionmaker) as s:
-        assert audit.make_checkpoint(s, app.state.keys.current.signer, "matrix/audit") is not None
+        assert audit.make_checkpoint(s, app.state.keys.current.signer, app.state.settings.audit.origin) is not None
     documenter = actors["doc_in"]
     people = [person_in(documenter, case_id)["id"] for _ in range(2)]
     for person in people:
@@ -533,6 +533,7 @@ def request(world: World, who: str, method: str, path: str, payload: Any) -> Any
 QUERY = {
     "/api/v1/audit/proofs/inclusion": "?index=0&tree_size=2",
     "/api/v1/audit/proofs/consistency": "?first=1&second=2",
+    "/audit/downloads/inclusion": "?seq=0",
 }
 
 

@@ -76,6 +76,7 @@ def _restricted(row: dict[str, str]) -> dict[str, str]:
 
 
 ADMIN_ONLY = _restricted(_row("403", anon=LOGIN, admin="200"))
+AUDITOR_ONLY = _restricted(_row("403", anon=LOGIN, auditor="200"))
 REGISTRY_READERS = _restricted(_row("200", anon=LOGIN, auditor="403"))
 CUSTODIAN_ONLY = _restricted(_row("403", anon=LOGIN, custodian="200"))
 LOOKS_UP = _restricted(_row("403", anon=LOGIN, doc_in="200", doc_out="200", custodian="200"))
@@ -270,6 +271,16 @@ MATRIX: dict[tuple[str, str], tuple[dict[str, str], dict[str, str]]] = {
         _row("303 /admin/users", anon=LOGIN, doc_enrol="403", admin_enrol="403"),
     ),
     ("GET", "/account/password"): ({}, _row("200", anon=LOGIN)),
+    # The auditor's pages: the same services as /api/v1/audit and /api/v1/disclosures; no other role reads them.
+    ("GET", "/audit/events"): ({}, AUDITOR_ONLY),
+    ("GET", "/audit/status"): ({}, AUDITOR_ONLY),
+    ("GET", "/audit/proofs"): ({}, AUDITOR_ONLY),
+    ("GET", "/audit/pin"): ({}, AUDITOR_ONLY),
+    ("GET", "/audit/disclosures"): ({}, AUDITOR_ONLY),
+    # The downloads: the world's signed checkpoint, event 0's inclusion in it, and its consistency with itself.
+    ("GET", "/audit/downloads/checkpoint"): ({}, AUDITOR_ONLY),
+    ("GET", "/audit/downloads/inclusion"): ({}, AUDITOR_ONLY),
+    ("GET", "/audit/downloads/consistency"): ({}, AUDITOR_ONLY),
     ("POST", "/account/password"): (WRONG_PASSWORD, _row("403", anon=LOGIN)),
     ("GET", "/account/second-factor"): ({}, _row("200", anon=LOGIN)),
     # Starting an enrolment: only for an account without a second factor; the others have one (409).

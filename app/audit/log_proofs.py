@@ -1,0 +1,189 @@
+"""Proof files for the log itself: one event's inclusion in a signed tree, and one signed tree extending another.
+
+An inclusion proof file holds the event's stored bytes, its RFC 9162 path and the signed checkpoint of the tree
+it leads to; a consistency proof file holds both signed checkpoints and the path between them. Each is checked
+away from the server with a key the auditor pinned (`python -m app.audit.verify inclusion|consistency FILE
+--key KEY`), never a key found in the file. Standard library only (plus the signing recipe the note format
+uses), so the offline verifier can ship it.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from app.audit.entries import check_entry
+from app.audit.merkle import leaf_hash, verify_consistency, verify_inclusion
+from app.audit.note import Checkpoint, NoteError, parse_note, verify_checkpoint
+from app.crypto.signing import fingerprint
+
+INCLUSION_FORMAT = "testimony-vault/inclusion-proof/v1"
+CONSISTENCY_FORMAT = "testimony-vault/consistency-proof/v1"
+
+_INCLUSION_FIELDS: dict[str, type] = {
+    "format": str,
+    "entry": str,
+    "leaf_index": int,
+    "tree_size": int,
+    "inclusion_proof": list,
+    "checkpoint": str,
+}
+_CONSISTENCY_FIELDS: dict[str, type] = {
+    "format": str,
+    "first_size": int,
+    "second_size": int,
+    "consistency_proof": list,
+    "first_checkpoint": str,
+    "second_checkpoint": str,
+}
+
+
+def _b64s(hashes: Sequence[bytes]) -> list[str]:
+    return [base64.b64encode(h).decode("ascii") for h in hashes]
+
+
+def inclusion_document(
+    *, entry: bytes, seq: int, path: Sequence[bytes], checkpoint: str, tree_size: int
+) -> dict[str, Any]:
+    """An inclusion proof file's content: the entry, where it sits, the path and the signed tree."""
+    return {
+        "format": INCLUSION_FORMAT,
+        "entry": base64.b64encode(entry).decode("ascii"),
+        "leaf_index": seq,
+        "tree_size": tree_size,
+        "inclusion_proof": _b64s(path),
+        "checkpoint": checkpoint,
+    }
+
+
+def consistency_document(
+    *, first_size: int, second_size: int, path: Sequence[bytes], first_checkpoint: str, second_checkpoint: str
+) -> dict[str, Any]:
+    """A consistency proof file's content: both signed trees and the path from the first to the second."""
+    return {
+        "format": CONSISTENCY_FORMAT,
+        "first_size": first_size,
+        "second_size": second_size,
+        "consistency_proof": _b64s(path),
+        "first_checkpoint": first_checkpoint,
+        "second_checkpoint": second_checkpoint,
+    }
+
+
+@dataclass
+class ProofReport:
+    """The outcome of checking one proof file with a pinned key."""
+
+    entry: dict[str, Any] = field(default_factory=dict)
+    checkpoints: list[Checkpoint] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+class _Malformed(ValueError):
+    """The file is not a proof of the kind asked for."""
+
+
+def _parse(raw: bytes, wanted: str, fields: dict[str, type]) -> dict[str, Any]:
+    try:
+        doc = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise _Malformed("it is not UTF-8 JSON") from exc
+    if not isinstance(doc, dict):
+        raise _Malformed("it is not a JSON object")
+    if doc.get("format") != wanted:
+        raise _Malformed(f"its format is not {wanted}")
+    for name, kind in fields.items():
+        value = doc.get(name)
+        if not isinstance(value, kind) or isinstance(value, bool):
+            raise _Malformed(f"{name} is missing or of the wrong type")
+    return doc
+
+
+def _b64(text: object, name: str) -> bytes:
+    try:
+        if not isinstance(text, str):
+            raise ValueError(name)
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise _Malformed(f"{name} is not base64") from exc
+
+
+def open_checkpoint(
+    text: str | bytes, public_key: bytes, key_name: str | None, label: str, problems: list[str]
+) -> Checkpoint | None:
+    """The checkpoint once its signature verifies with the pinned key; otherwise a problem naming it."""
+    try:
+        # The origin only says which key name to look for; the pinned key decides.
+        name = key_name if key_name is not None else parse_note(text)[0].origin
+        return verify_checkpoint(text, name, public_key)
+    except NoteError as exc:
+        problems.append(f"{label} rejected: {exc} (with the pinned key {fingerprint(public_key)})")
+        return None
+
+
+def verify_inclusion_file(raw: bytes, public_key: bytes, key_name: str | None = None) -> ProofReport:
+    """Is the file's entry the event at its index in the tree its checkpoint signed with the pinned key?"""
+    report = ProofReport()
+    try:
+        doc = _parse(raw, INCLUSION_FORMAT, _INCLUSION_FIELDS)
+        entry = _b64(doc["entry"], "entry")
+        path = [_b64(p, "inclusion_proof") for p in doc["inclusion_proof"]]
+    except _Malformed as exc:
+        report.problems.append(f"the file is not an inclusion proof: {exc}")
+        return report
+    seq, problem = check_entry(entry)
+    if problem is not None:
+        report.problems.append(f"the log entry {problem}")
+    else:
+        report.entry = json.loads(entry)
+    if seq is not None and seq != doc["leaf_index"]:
+        report.problems.append(f"the proof's leaf index {doc['leaf_index']} is not the entry's seq {seq}")
+    cp = open_checkpoint(doc["checkpoint"], public_key, key_name, "checkpoint", report.problems)
+    if cp is None:
+        return report
+    report.checkpoints.append(cp)
+    if doc["tree_size"] != cp.size:
+        report.problems.append(f"the proof's tree size {doc['tree_size']} is not the checkpoint's size {cp.size}")
+    elif not verify_inclusion(leaf_hash(entry), doc["leaf_index"], cp.size, path, cp.root_hash):
+        report.problems.append(
+            f"the inclusion proof does not lead from the entry at index {doc['leaf_index']} to the signed root of "
+            f"{cp.size} entries: the entry or the path was changed, or the entry is not in that tree"
+        )
+    return report
+
+
+def verify_consistency_file(raw: bytes, public_key: bytes, key_name: str | None = None) -> ProofReport:
+    """Does the second signed tree extend the first, both signed with the pinned key?"""
+    report = ProofReport()
+    try:
+        doc = _parse(raw, CONSISTENCY_FORMAT, _CONSISTENCY_FIELDS)
+        path = [_b64(p, "consistency_proof") for p in doc["consistency_proof"]]
+    except _Malformed as exc:
+        report.problems.append(f"the file is not a consistency proof: {exc}")
+        return report
+    first = open_checkpoint(doc["first_checkpoint"], public_key, key_name, "first checkpoint", report.problems)
+    second = open_checkpoint(doc["second_checkpoint"], public_key, key_name, "second checkpoint", report.problems)
+    if first is None or second is None:
+        return report
+    report.checkpoints += [first, second]
+    if first.origin != second.origin:
+        report.problems.append(f"the checkpoints name different logs: {first.origin}, {second.origin}")
+    if (doc["first_size"], doc["second_size"]) != (first.size, second.size):
+        report.problems.append(
+            f"the proof is from {doc['first_size']} to {doc['second_size']} entries, but the checkpoints sign "
+            f"{first.size} and {second.size}"
+        )
+    elif not verify_consistency(first.size, second.size, first.root_hash, second.root_hash, path):
+        report.problems.append(
+            f"the signed tree of {second.size} entries does NOT extend the signed tree of {first.size}: "
+            "entries were changed, removed, inserted or reordered, or the path was changed"
+        )
+    return report
