@@ -137,6 +137,8 @@ def page(
             # A login that must first change its password or enrol sees only that step (and logout).
             restricted=principal is not None and (principal.must_change_password or principal.must_enrol_totp),
             administers=principal is not None and policy.allows(principal, policy.Action.USER_READ),
+            # Admins and auditors are never on a case team: "My cases" would lead them only to refusals.
+            has_cases=principal is not None and policy.may_join_team(principal.roles),
             export_links=exports_page.links(principal) if principal is not None else [],
             keeps=principal is not None and policy.allows(principal, policy.Action.ERASURE_MANAGE),  # custodians
             audits=principal is not None and policy.allows(principal, policy.Action.AUDIT_READ),

@@ -362,3 +362,11 @@ def test_others_read_the_registry_and_act_on_nothing(app: FastAPI, admins: tuple
     assert decided.status_code == 403
     assert _request_of(reader, "user.create")["id"] == asked["id"]  # still waiting
     assert _user(reader, "tigran")["roles"] == []
+
+
+def test_my_cases_is_offered_only_to_those_who_can_be_on_a_case_team(app: FastAPI, admins: tuple[Admin, Admin]) -> None:
+    anna, _ = admins
+    assert 'href="/cases"' not in anna.get("/").text  # an admin is on no team: the link led only to refusals
+    _, secret = make_user(app, "dora", [Role.DOCUMENTER])
+    documenter, _ = page_login(app, "dora", secret)
+    assert 'href="/cases"' in documenter.get("/").text
