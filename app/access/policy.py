@@ -76,6 +76,7 @@ class Action(StrEnum):
     EXPORT_DOWNLOAD = "export.download"
     RECALL_READ = "recall.read"
     RECALL_MANAGE = "recall.manage"
+    LEDGER_SUBMIT = "ledger.submit"
     DISCLOSURE_FEEDBACK = "disclosure_feedback"
     RETENTION_REVIEW = "retention.review"
     RETENTION_RUN = "retention.run"
@@ -173,6 +174,7 @@ ROLE_ACTIONS: dict[Role, frozenset[Action]] = {
             # Recalls: every notice; marking it sent and acknowledged, and a ledger row submitted to proceedings.
             Action.RECALL_READ,
             Action.RECALL_MANAGE,
+            Action.LEDGER_SUBMIT,
             # Retention: what comes due, marked reviewed (so the run may delete it) or kept with a reason.
             Action.RETENTION_REVIEW,
             # On the case team only (TEAM_ONLY): minors come of age, and a survivor's own data report.
@@ -239,6 +241,7 @@ STEP_UP = frozenset(
         Action.CONSENT_WITHDRAW,
         Action.CONSENT_INVALIDATE,
         Action.EXPORT_APPROVE,
+        Action.LEDGER_SUBMIT,
         Action.LEGAL_HOLD_MANAGE,
         Action.ERASURE_MANAGE,
     }

@@ -31,7 +31,7 @@ from app.core.errors import Conflict, NotFound
 from app.core.pagination import FIRST_PAGE, Page, PageRequest, keyset
 from app.exports import feedback, recheck
 from app.exports.models import DisclosureEntry, ExportRequest, RecallNotice
-from app.exports.schemas import LedgerSubmitted, RecallRead, RecallState
+from app.exports.schemas import LedgerSubmitIn, LedgerSubmitted, RecallRead, RecallState
 from app.people.models import Person
 
 if TYPE_CHECKING:
@@ -87,7 +87,7 @@ def _read(notice: RecallNotice, row: DisclosureEntry) -> RecallRead:
         export_id=notice.export_id,
         ledger_id=notice.ledger_id,
         recipient_id=notice.recipient_id,
-        person_code=row.code,
+        record_id=row.record_id,
         submitted_to_proceedings=row.submitted_to_proceedings,
         kind="request" if row.submitted_to_proceedings else "demand",
         state=RecallState(notice.state),
@@ -136,19 +136,27 @@ def move_recall(session: Session, principal: Principal, recall_id: uuid.UUID, to
 
 
 def mark_submitted(
-    session: Session, principal: Principal, export_id: uuid.UUID, ledger_id: uuid.UUID
+    session: Session, principal: Principal, export_id: uuid.UUID, ledger_id: uuid.UUID, data: LedgerSubmitIn
 ) -> LedgerSubmitted:
-    """A custodian records that the person's records in this export were submitted to proceedings."""
-    policy.require(principal, policy.Action.RECALL_MANAGE)
+    """A custodian, with a fresh second factor, records that the person's records in this export were submitted
+    to proceedings, and why. It turns every recall of the row into a request (we can only ask a court's file
+    back), so it is never undone: one conditional UPDATE from false, 409 ``submitted`` when it was set."""
+    now = db_now(session)
+    policy.require(principal, policy.Action.LEDGER_SUBMIT)
+    policy.require_step_up(principal, policy.Action.LEDGER_SUBMIT, now)
     export = policy.load(session, principal, policy.Action.EXPORT_READ, ExportRequest, export_id)
     audit.touch(session, resource_id=export.id)
     row = session.get(DisclosureEntry, ledger_id)
     if row is None or row.export_id != export.id:
         raise NotFound
-    session.execute(
+    marked = session.execute(
         update(DisclosureEntry)
-        .where(DisclosureEntry.id == row.id)
-        .values(submitted_to_proceedings=True)
+        .where(DisclosureEntry.id == row.id, DisclosureEntry.submitted_to_proceedings.is_(False))
+        .values(
+            submitted_to_proceedings=True, submitted_reason=data.reason, submitted_by=principal.user_id, submitted_at=now
+        )
         .execution_options(synchronize_session=False)
     )
-    return LedgerSubmitted(export_id=export.id, ledger_id=row.id, submitted_to_proceedings=True)
+    if changed_rows(marked) != 1:
+        raise Conflict("these records are marked submitted to proceedings already", code="submitted")
+    return LedgerSubmitted(export_id=export.id, ledger_id=row.id, submitted_to_proceedings=True, submitted_at=now)

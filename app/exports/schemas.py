@@ -138,8 +138,10 @@ class RecallRead(Output):
     ledger_id: uuid.UUID
     """The ledger row recalled (for ``POST /exports/{id}/ledger/{ledger_id}/submitted``)."""
     recipient_id: uuid.UUID
-    person_code: str
-    """The person's code in that export (the bundle names nothing else of them)."""
+    record_id: str | None
+    """The person's record id in that export's bundle: the ``record`` column of ``records.csv`` and
+    ``records.jsonl``, and ``consent/<record_id>.json``, so the recipient finds what to destroy (the bundle
+    names nothing else of them). Null when the person left only as counts (``aggregate_only``)."""
     submitted_to_proceedings: bool
     """True: the records are part of a proceeding, and the notice can only ask the recipient to withdraw them."""
     kind: str
@@ -150,10 +152,16 @@ class RecallRead(Output):
     acknowledged_at: datetime | None
 
 
+class LedgerSubmitIn(Input):
+    reason: Reason
+    """Why the records count as submitted (which proceeding, when): kept on the ledger row."""
+
+
 class LedgerSubmitted(Output):
     export_id: uuid.UUID
     ledger_id: uuid.UUID
     submitted_to_proceedings: bool
+    submitted_at: datetime | None
 
 
 class FeedbackOutcome(StrEnum):
