@@ -153,7 +153,10 @@ def mark_submitted(
         update(DisclosureEntry)
         .where(DisclosureEntry.id == row.id, DisclosureEntry.submitted_to_proceedings.is_(False))
         .values(
-            submitted_to_proceedings=True, submitted_reason=data.reason, submitted_by=principal.user_id, submitted_at=now
+            submitted_to_proceedings=True,
+            submitted_reason=data.reason,
+            submitted_by=principal.user_id,
+            submitted_at=now,
         )
         .execution_options(synchronize_session=False)
     )

@@ -11,8 +11,9 @@ It checks that manifest.sig is a valid signature over manifest.json by the pinne
 key the bundle names is that key), that every file has the SHA-256 and size the manifest lists, that
 SHA256SUMS is the one the manifest hashed and lists the same hashes, that no file is missing or added,
 that the ZIP is laid out exactly as the bundle writer lays it out (so that a reader streaming from the first
-byte and one reading the central directory see the same entries: see ``_layout_problems``), and that every custody proof under custody/ proves the file it names, in an audit log checkpoint signed
-by the pinned key. Exit status: 0 when everything holds, 1 when anything does not, 2 for a usage error.
+byte and one reading the central directory see the same entries: see ``_layout_problems``), and that
+every custody proof under custody/ proves the file it names, in an audit log checkpoint signed by the
+pinned key. Exit status: 0 when everything holds, 1 when anything does not, 2 for a usage error.
 
 This one file needs only Python 3 and the `cryptography` package; it is also what
 `testimony exports verify` runs. The custody proof checks are the same as those of

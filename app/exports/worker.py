@@ -24,9 +24,22 @@ from app.exports.schemas import ExportStatus
 from app.exports.service import move
 
 if TYPE_CHECKING:
+    from app.core.config import Settings
     from app.runtime import Runtime  # the wiring above the domains; services only name its type
 
 log = logging.getLogger("testimony.exports")
+
+
+def session_settings(settings: Settings) -> dict[str, str]:
+    """The PostgreSQL session parameters of the worker's connections: a stuck statement is cancelled, and a
+    worker that stalls inside a transaction loses its connection, so neither holds a job row or a person's
+    lock (which withdrawals, erasure and downloads wait for) for long. The lease's fence then keeps it from
+    writing anything more."""
+    exports = settings.exports
+    return {
+        "statement_timeout": f"{exports.worker_statement_timeout_seconds}s",
+        "idle_in_transaction_session_timeout": f"{exports.worker_idle_in_transaction_seconds}s",
+    }
 
 
 def worker_name() -> str:

@@ -188,9 +188,7 @@ def test_every_record_a_notice_names_is_in_the_downloaded_bundle(app: FastAPI, d
         assert ledger[people[0]].code not in str(notice)  # the ledger's own code names nothing in the bundle
 
 
-def test_marking_submitted_needs_a_fresh_second_factor_and_a_reason_and_is_never_undone(
-    app: FastAPI, d: Desk
-) -> None:
+def test_marking_submitted_needs_a_fresh_second_factor_and_a_reason_and_is_never_undone(app: FastAPI, d: Desk) -> None:
     person = d.person(grant())
     export, _ = d.ready()
     row = _ledger(app, export)[person]

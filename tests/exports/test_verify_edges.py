@@ -3,6 +3,7 @@ recipient's stock Debian Python, and the whole pipeline of an export build reads
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import os
 import shutil
@@ -238,8 +239,9 @@ def test_an_entry_without_a_data_descriptor_is_refused_since_the_writer_always_w
     """Both headers agree on a ZIP without data descriptors: still not what the writer makes."""
     parts = zips.changed(zips.members(bundle), "records.jsonl", flags=0x0800, descriptor=b"")
     report = _verify_bytes(tmp_path, zips.assemble(parts))
-    assert "the ZIP's entry 'records.jsonl' has flags 0x0800 in its local header and 0x0800 in the central " in (
-        report.problems[0]
+    assert (
+        "the ZIP's entry 'records.jsonl' has flags 0x0800 in its local header and 0x0800 in the central "
+        in (report.problems[0])
     )
 
 
@@ -274,10 +276,10 @@ def test_bytes_between_entries_or_an_entry_the_directory_does_not_name_are_refus
     assert report.problems == ["the ZIP has bytes no entry accounts for before 'consent/P-9.json'"]
     unlisted = zips.Member.of("attachments/A-9.jpg", b"only a streaming reader sees this")
     at = [m.name for m in parts].index("consent/P-9.json")
-    hidden = [*parts[:at], zips.replace(unlisted, listed=False), *parts[at:]]
+    hidden = [*parts[:at], dataclasses.replace(unlisted, listed=False), *parts[at:]]
     report = _verify_bytes(tmp_path, zips.assemble(hidden))
     assert report.problems == ["the ZIP has bytes no entry accounts for before 'consent/P-9.json'"]
-    last = [*parts, zips.replace(unlisted, listed=False)]
+    last = [*parts, dataclasses.replace(unlisted, listed=False)]
     report = _verify_bytes(tmp_path, zips.assemble(last))
     assert report.problems == ["the ZIP has bytes no entry accounts for before its central directory"]
 
@@ -302,9 +304,7 @@ def test_bytes_after_the_end_record_are_refused(tmp_path: Path, bundle: Path) ->
     assert report.problems == ["the ZIP has bytes after its end of central directory record"]
 
 
-def test_the_standalone_verifier_refuses_a_hidden_entry_on_a_stock_debian_python(
-    tmp_path: Path, bundle: Path
-) -> None:
+def test_the_standalone_verifier_refuses_a_hidden_entry_on_a_stock_debian_python(tmp_path: Path, bundle: Path) -> None:
     parts = zips.members(bundle)
     hidden = zips.local_entry(zips.Member.of("attachments/A-7.jpg", b"forged"))
     crafted = tmp_path / "crafted.zip"
