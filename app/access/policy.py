@@ -77,6 +77,7 @@ class Action(StrEnum):
     RECALL_READ = "recall.read"
     RECALL_MANAGE = "recall.manage"
     LEDGER_SUBMIT = "ledger.submit"
+    EXPORT_SWEEP = "export.sweep"
     DISCLOSURE_FEEDBACK = "disclosure_feedback"
     RETENTION_REVIEW = "retention.review"
     RETENTION_RUN = "retention.run"
@@ -228,6 +229,7 @@ SYSTEM_ACTIONS = ROLE_ACTIONS[Role.ADMIN] | {
     Action.RETENTION_REVIEW,
     Action.RETENTION_RUN,
     Action.DISCLOSURE_REPORT,
+    Action.EXPORT_SWEEP,
 }
 
 # Actions that need a fresh second factor in a browser session (never a bearer token);

@@ -8,11 +8,12 @@ from typing import Annotated
 
 import typer
 
-from app.cli_support import console, fail, group
-from app.exports import verify_bundle
+from app.audit.vocabulary import AuditAction
+from app.cli_support import console, counted, fail, group, out, services
+from app.exports import expiry, verify_bundle
 from app.exports.verifier import verifier_sha256, verifier_source
 
-exports_cli = group("Consented exports: verifying bundles offline.")
+exports_cli = group("Consented exports: verifying bundles offline, and deleting spent bundles.")
 
 
 @exports_cli.command("verify")
@@ -43,6 +44,20 @@ def verify(
         raise fail(f"{bundle} does not exist")
     report = verify_bundle.verify_bundle(bundle, pinned)
     raise typer.Exit(verify_bundle.print_report(report, bundle, sys.stdout))
+
+
+@exports_cli.command("sweep")
+def sweep() -> None:
+    """Delete the bundles nobody may download any more.
+
+    A ready export whose downloads are used up or whose download period ended loses its bundle file and
+    data key, and is marked (bundle_removed_at). The export worker does the same before each job.
+    """
+    with services(AuditAction.EXPORT_SWEEP, "export") as (session, runtime):
+        swept = expiry.sweep_bundles(session, runtime)
+    for export_id in swept:
+        out.print(str(export_id))
+    console.print(f"deleted the bundles of {counted(len(swept), 'export')}")
 
 
 @exports_cli.command("verifier")

@@ -111,6 +111,8 @@ class ExportRead(Output):
     """Downloads of the bundle so far."""
     copy_of: uuid.UUID | None = None
     """The stale export this request was made again from."""
+    bundle_removed_at: datetime | None = None
+    """When the bundle was deleted because its downloads were used up or its download period ended."""
 
 
 SMALL = 5

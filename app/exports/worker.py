@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.core.db import db_now, unit_of_work
-from app.exports import build, jobs
+from app.exports import build, expiry, jobs
 from app.exports.models import ExportRequest
 from app.exports.schemas import ExportStatus
 from app.exports.service import move
@@ -97,9 +97,19 @@ class Worker:
         with unit_of_work(self.factory) as s:
             return jobs.claim(s, self.name, db_now(s), self.lease)
 
+    def sweep_bundles(self) -> list[uuid.UUID]:
+        """Delete the bundles of ready exports nobody may download any more (``app.exports.expiry``)."""
+        try:
+            with unit_of_work(self.factory) as s:
+                return expiry.sweep_bundles(s, self.runtime)
+        except Exception as exc:  # a bundle left a while longer is no reason to stop building
+            log.error("bundle sweep failed: %s", type(exc).__name__)
+            return []
+
     def run_once(self) -> bool:
-        """Sweep, then claim and build one job; False when there was none to claim."""
+        """Sweep leases and spent bundles, then claim and build one job; False when there was none to claim."""
         self.sweep()
+        self.sweep_bundles()
         mine = self.claim()
         if mine is None:
             return False
