@@ -6,7 +6,9 @@ register confirmation kinds). A withdrawal, an amendment or narrowing, an invali
 then calls it in the same transaction, under the person's lock. For each of the person's ledger rows in an
 export that was downloaded at least once, ``decide()`` runs again (``app.exports.recheck``); a row now denied
 gets one notice (unique per row), and the person a feedback task. An export never downloaded raises nothing:
-it goes stale at its next download instead.
+it goes stale at its next download instead. It also registers ``on_merge`` with ``app.people.links``: a
+"duplicate" decision that merges two people's groups gives each the others' refusals and restrictions, and is
+checked the same way for every member of the merged group.
 
 A notice moves ``open -> sent -> acknowledged`` by conditional UPDATEs. When the person's records were
 submitted to proceedings (a custodian marks the ledger row), the notice is a request: the recipient is asked
@@ -32,6 +34,7 @@ from app.core.pagination import FIRST_PAGE, Page, PageRequest, keyset
 from app.exports import feedback, recheck
 from app.exports.models import DisclosureEntry, ExportRequest, RecallNotice
 from app.exports.schemas import LedgerSubmitIn, LedgerSubmitted, RecallRead, RecallState
+from app.people import links
 from app.people.models import Person
 
 if TYPE_CHECKING:
@@ -78,7 +81,17 @@ def open_notice(session: Session, row: DisclosureEntry, export: ExportRequest, n
     return notice
 
 
+def on_merge(session: Session, runtime: Runtime, group: frozenset[uuid.UUID]) -> None:
+    """After a "duplicate" decision merged a group (each member held by the caller): each member's history now
+    carries the others' refusals and restrictions, so what left for any of them may now be denied."""
+    for person_id in sorted(group):
+        person = session.get(Person, person_id)
+        if person is not None:
+            raise_recalls(session, runtime, person)
+
+
 changes.listen("exports.recalls", raise_recalls)
+links.listen("exports.recalls", on_merge)
 
 
 def _read(notice: RecallNotice, row: DisclosureEntry) -> RecallRead:

@@ -23,7 +23,7 @@ from app.exports.models import DisclosureEntry
 from tests.support.actors import actor, shift_clock
 from tests.support.consent import grant, participation, recontact, record_use_consent
 from tests.support.exports import Desk, desk
-from tests.support.interviews import consenting_person
+from tests.support.interviews import consenting_person, identity
 
 WITHDRAW = {"scope": "all", "mode": "stop_future_use", "received_via": "phone"}
 
@@ -216,3 +216,53 @@ def test_marking_submitted_needs_a_fresh_second_factor_and_a_reason_and_is_never
     again = d.custodians[1].post(path, json={"reason": "Again."})
     assert (again.status_code, again.json()["code"]) == (409, "submitted")
     assert _ledger(app, export)[person].submitted_reason == "Filed with the court on 3 December."
+
+
+def test_deciding_two_records_are_one_person_after_a_download_recalls_what_her_refusal_now_denies(
+    app: FastAPI, d: Desk
+) -> None:
+    """She refused the narrative to UN investigators in one record and granted it in another; a custodian
+    decides after the download that both are her: her refusal now reaches the grant, so what left is recalled."""
+    granted = d.person(grant())
+    refused = consenting_person(d.doc, d.case_id, app)
+    no = {
+        "purpose": "un_fact_finding",
+        "categories": ["narrative_general"],
+        "recipient_class": "un_investigative_bodies",
+    }
+    record_use_consent(d.doc, refused, app, grants=[], refusals=[no])
+    export, _ = d.ready()
+    bundle = d.legal.get(f"/api/v1/exports/{export}/bundle")
+    assert bundle.status_code == 200, bundle.text
+    for who in (granted, refused):
+        assert d.doc.request("PATCH", f"/api/v1/people/{who}", json=identity()).status_code == 200
+    keeper = d.custodians[0]
+    [review] = keeper.get("/api/v1/duplicate-reviews").json()["reviews"]
+    assert _recalls(keeper) == []
+    decided = keeper.post(f"/api/v1/duplicate-reviews/{review['id']}", json={"decision": "duplicate"})
+    assert decided.status_code == 200, decided.text
+    [notice] = _recalls(keeper)
+    row = _ledger(app, export)[granted]
+    assert (notice["export_id"], notice["ledger_id"], notice["record_id"]) == (export, str(row.id), row.record_id)
+    with zipfile.ZipFile(io.BytesIO(bundle.content)) as z:
+        assert f"consent/{notice['record_id']}.json" in z.namelist()
+
+
+def test_a_not_duplicate_decision_recalls_nothing(app: FastAPI, d: Desk) -> None:
+    granted = d.person(grant())
+    refused = consenting_person(d.doc, d.case_id, app)
+    no = {
+        "purpose": "un_fact_finding",
+        "categories": ["narrative_general"],
+        "recipient_class": "un_investigative_bodies",
+    }
+    record_use_consent(d.doc, refused, app, grants=[], refusals=[no])
+    export, _ = d.ready()
+    assert d.legal.get(f"/api/v1/exports/{export}/bundle").status_code == 200
+    for who in (granted, refused):
+        assert d.doc.request("PATCH", f"/api/v1/people/{who}", json=identity()).status_code == 200
+    keeper = d.custodians[0]
+    [review] = keeper.get("/api/v1/duplicate-reviews").json()["reviews"]
+    decided = keeper.post(f"/api/v1/duplicate-reviews/{review['id']}", json={"decision": "not_duplicate"})
+    assert decided.status_code == 200, decided.text
+    assert _recalls(keeper) == []
