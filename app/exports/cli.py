@@ -13,7 +13,7 @@ from app.cli_support import console, counted, fail, group, out, services
 from app.exports import expiry, verify_bundle
 from app.exports.verifier import verifier_sha256, verifier_source
 
-exports_cli = group("Consented exports: verifying bundles offline, and deleting spent bundles.")
+exports_cli = group("Consented exports: verifying bundles, deleting spent ones.")
 
 
 @exports_cli.command("verify")
