@@ -21,9 +21,9 @@ from app.access.roles import Role
 from app.core.db import unit_of_work
 from app.exports.models import DisclosureEntry
 from tests.support.actors import actor, shift_clock
-from tests.support.consent import grant, participation, recontact, record_use_consent
+from tests.support.consent import grant, identity, participation, recontact, record_use_consent
 from tests.support.exports import Desk, desk
-from tests.support.interviews import consenting_person, identity
+from tests.support.interviews import consenting_person
 
 WITHDRAW = {"scope": "all", "mode": "stop_future_use", "received_via": "phone"}
 
