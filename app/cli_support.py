@@ -7,7 +7,7 @@ import json
 import os
 import secrets
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
@@ -104,8 +104,10 @@ def progress() -> Progress:
     )
 
 
-def open_factory(settings: Settings) -> tuple[Engine, sessionmaker[Session]]:
-    engine = make_engine(settings.database_url, pool=not is_sqlite(settings.database_url))
+def open_factory(
+    settings: Settings, pg_settings: Mapping[str, str] | None = None
+) -> tuple[Engine, sessionmaker[Session]]:
+    engine = make_engine(settings.database_url, pool=not is_sqlite(settings.database_url), pg_settings=pg_settings)
     return engine, make_sessionmaker(engine)
 
 

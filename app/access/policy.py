@@ -78,6 +78,8 @@ class Action(StrEnum):
     """Run a failed build of an approved export again: the command line only (never an approval)."""
     RECALL_READ = "recall.read"
     RECALL_MANAGE = "recall.manage"
+    LEDGER_SUBMIT = "ledger.submit"
+    EXPORT_SWEEP = "export.sweep"
     DISCLOSURE_FEEDBACK = "disclosure_feedback"
     RETENTION_REVIEW = "retention.review"
     RETENTION_RUN = "retention.run"
@@ -175,6 +177,7 @@ ROLE_ACTIONS: dict[Role, frozenset[Action]] = {
             # Recalls: every notice; marking it sent and acknowledged, and a ledger row submitted to proceedings.
             Action.RECALL_READ,
             Action.RECALL_MANAGE,
+            Action.LEDGER_SUBMIT,
             # Retention: what comes due, marked reviewed (so the run may delete it) or kept with a reason.
             Action.RETENTION_REVIEW,
             # On the case team only (TEAM_ONLY): minors come of age, and a survivor's own data report.
@@ -230,6 +233,7 @@ SYSTEM_ACTIONS = ROLE_ACTIONS[Role.ADMIN] | {
     Action.DISCLOSURE_REPORT,
     Action.EXPORT_READ,  # `testimony exports list`: status and counts, no content
     Action.EXPORT_REBUILD,
+    Action.EXPORT_SWEEP,
 }
 
 # Actions that need a fresh second factor in a browser session (never a bearer token);
@@ -243,6 +247,7 @@ STEP_UP = frozenset(
         Action.CONSENT_WITHDRAW,
         Action.CONSENT_INVALIDATE,
         Action.EXPORT_APPROVE,
+        Action.LEDGER_SUBMIT,
         Action.LEGAL_HOLD_MANAGE,
         Action.ERASURE_MANAGE,
     }

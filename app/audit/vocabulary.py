@@ -115,6 +115,7 @@ class AuditAction(StrEnum):
     EXPORT_BUILD = "export.build"
     EXPORT_DOWNLOAD = "export.download"
     EXPORT_REQUEST_AGAIN = "export.request_again"
+    EXPORT_SWEEP = "export.sweep"
     LEDGER_SUBMITTED = "export.ledger_submitted"
     RECALL_LIST = "recall.list"
     RECALL_SENT = "recall.sent"

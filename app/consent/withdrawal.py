@@ -10,6 +10,7 @@ withdrawal applies to them too: it never spreads on its own.
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select
@@ -55,7 +56,7 @@ def withdraw(
         policy.require_step_up(principal, policy.Action.CONSENT_WITHDRAW, now)
     person = session.get(Person, row.person_id)
     assert person is not None  # a foreign key
-    hold(session, person)
+    hold(session, person, wait=timedelta(seconds=runtime.settings.exports.lock_wait_seconds))
     refuse_if_erased(session, person.id)
     chain = grants.chain_of(session, row.chain_id)
     scope: str | list[str]

@@ -125,6 +125,15 @@ class ExportSettings(BaseModel):
     """Days from the moment the export became ready during which its bundle may be downloaded."""
     feedback_days: int = Field(default=14, ge=1, le=365)
     """Days a documenter has to tell the survivor of an approval or a recall through their safe channel."""
+    worker_statement_timeout_seconds: int = Field(default=60, ge=1, le=3600)
+    """PostgreSQL ``statement_timeout`` of the export worker's sessions: a statement stuck longer is cancelled."""
+    worker_idle_in_transaction_seconds: int = Field(default=300, ge=1, le=3600)
+    """PostgreSQL ``idle_in_transaction_session_timeout`` of the worker's sessions: a worker that stalls inside
+    a transaction (holding its job row and people's locks) loses its connection, and so its locks, after this.
+    Longer than the longest pause between two statements of a build (stripping or encrypting a large file)."""
+    lock_wait_seconds: float = Field(default=5.0, gt=0, le=60)
+    """How long a withdrawal waits for a person's lock (an export build or download may hold it) before it
+    answers 503 with Retry-After instead of hanging (PostgreSQL ``lock_timeout``)."""
 
 
 class AttachmentSettings(BaseModel):

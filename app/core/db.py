@@ -6,7 +6,7 @@ import logging
 import os
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -74,8 +74,11 @@ def is_sqlite(url: str) -> bool:
     return url.startswith("sqlite")
 
 
-def make_engine(url: str, *, busy_timeout_ms: int = 5000, pool: bool = True) -> Engine:
-    """An engine; SQLite gets WAL, foreign keys, a busy timeout and BEGIN IMMEDIATE."""
+def make_engine(
+    url: str, *, busy_timeout_ms: int = 5000, pool: bool = True, pg_settings: Mapping[str, str] | None = None
+) -> Engine:
+    """An engine; SQLite gets WAL, foreign keys, a busy timeout and BEGIN IMMEDIATE. ``pg_settings``: run-time
+    parameters every PostgreSQL session of the engine starts with (the export worker's timeouts)."""
     if not is_sqlite(url):
         # A request that finds no connection free within 5 s answers 503 rather than queueing on.
         kwargs: dict[str, Any] = {"pool_pre_ping": True}
@@ -83,6 +86,8 @@ def make_engine(url: str, *, busy_timeout_ms: int = 5000, pool: bool = True) -> 
             kwargs["pool_timeout"] = 5
         else:
             kwargs["poolclass"] = NullPool  # which takes no pool_timeout
+        if pg_settings:
+            kwargs["connect_args"] = {"options": " ".join(f"-c {k}={v}" for k, v in pg_settings.items())}
         return create_engine(url, **kwargs)
 
     engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": busy_timeout_ms / 1000})

@@ -180,6 +180,11 @@ TRANSIENT_SQLITE_CODES = frozenset({sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED})
 transaction never began or was rolled back; the same request sent again can succeed."""
 
 
+LOCK_NOT_AVAILABLE = "55P03"
+"""PostgreSQL's lock_not_available: a bounded wait for a lock (``lock_timeout``) ran out, as a withdrawal's wait
+for a person's lock does when an export worker stalls holding it. The transaction was rolled back whole."""
+
+
 def _transient(exc: OperationalError) -> bool:
     return (
         getattr(exc.orig, "sqlstate", None) in TRANSIENT_SQLSTATES
@@ -192,6 +197,16 @@ async def transient_failure(request: Request, exc: Exception) -> Response:
     that waited past SQLite's busy timeout for the write lock, is a 503 the client may retry: nothing
     was saved. Any other operational error is a 500."""
     assert isinstance(exc, OperationalError)
+    if getattr(exc.orig, "sqlstate", None) == LOCK_NOT_AVAILABLE:
+        log.warning("a lock wait ran out in request %s; nothing was saved", request_id(request))
+        return problem_response(
+            request,
+            503,
+            "Service busy",
+            "The record is held by other work in progress; nothing was saved. Send it again shortly.",
+            type_slug="busy",
+            headers={"Retry-After": "10"},
+        )
     if not _transient(exc):
         return await unexpected_error(request, exc)
     log.warning("a transaction was rolled back by the database in request %s; nothing was saved", request_id(request))

@@ -60,6 +60,8 @@ def write_bundle(
     export.bundle_sha256 = written.stored.sha256
     export.bundle_manifest_sha256 = written.manifest_sha256
     export.bundle_encrypted = written.encrypted
+    for entry in entries:  # what a recall notice names: the id the recipient finds in the bundle
+        entry.record_id = written.record_ids.get(entry.id)
     session.flush()  # before the status moves by its conditional UPDATE
     return True
 

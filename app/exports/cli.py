@@ -11,19 +11,31 @@ from typing import Annotated, Any
 import typer
 
 from app.audit.vocabulary import AuditAction
-from app.cli_support import SYSTEM, JsonOption, console, fail, group, open_factory, out, print_json, progress, services
+from app.cli_support import (
+    SYSTEM,
+    JsonOption,
+    console,
+    counted,
+    fail,
+    group,
+    open_factory,
+    out,
+    print_json,
+    progress,
+    services,
+)
 from app.core.config import get_settings
 from app.core.errors import ConfigError
 from app.core.pagination import MAX_LIMIT, PageRequest
 from app.crypto.errors import KeyringError
-from app.exports import rebuild, service, verify_bundle
+from app.exports import expiry, rebuild, service, verify_bundle
 from app.exports.schemas import ExportRead, ExportStatus
 from app.exports.verifier import verifier_sha256, verifier_source
 from app.exports.worker import Worker
 from app.keys.store import open_keys, prompt_passphrase
 from app.runtime import Runtime
 
-exports_cli = group("Consented exports: listing, rebuilding failed builds, verifying bundles.")
+exports_cli = group("Consented exports: list, rebuild a failed build, verify, sweep spent bundles.")
 
 
 def _summary(e: ExportRead) -> dict[str, Any]:
@@ -137,6 +149,20 @@ def verify(
         raise fail(f"{bundle} does not exist")
     report = verify_bundle.verify_bundle(bundle, pinned)
     raise typer.Exit(verify_bundle.print_report(report, bundle, sys.stdout))
+
+
+@exports_cli.command("sweep")
+def sweep() -> None:
+    """Delete the bundles nobody may download any more.
+
+    A ready export whose downloads are used up or whose download period ended loses its bundle file and
+    data key, and is marked (bundle_removed_at). The export worker does the same before each job.
+    """
+    with services(AuditAction.EXPORT_SWEEP, "export") as (session, runtime):
+        swept = expiry.sweep_bundles(session, runtime)
+    for export_id in swept:
+        out.print(str(export_id))
+    console.print(f"deleted the bundles of {counted(len(swept), 'export')}")
 
 
 @exports_cli.command("verifier")

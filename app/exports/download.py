@@ -67,6 +67,8 @@ def still_consented(session: Session, runtime: Runtime, export: ExportRequest) -
     now = db_now(session)  # after the locks: a change that held one is in the history read next
     recipient = recheck.entry_of(session, export)
     deny = history.deny_list_of(session)
+    if not recipient.active or deny.exclude(recipient):
+        return False  # whoever is in the ledger, or nobody (a bundle of counts and exclusions only)
     return all(recheck.still_allowed(session, runtime, export, row, recipient, deny, now) for row in rows)
 
 
@@ -121,8 +123,15 @@ def request_again(session: Session, runtime: Runtime, principal: Principal, expo
     row = policy.load(session, principal, policy.Action.EXPORT_REQUEST, ExportRequest, export_id)
     if row.requester_id != principal.user_id:
         raise NotFound
+    # Under the stale export's row lock, so two requests at once make one copy: the second sees the first's.
+    session.get(ExportRequest, row.id, with_for_update=True, populate_existing=True)
     if row.status != ExportStatus.STALE:
         raise Conflict("only a stale export can be asked for again", fields=["status"], code="not_stale")
+    open_copy = session.scalars(
+        select(ExportRequest.id).where(ExportRequest.copy_of == row.id, ExportRequest.status.in_(OPEN_COPY)).limit(1)
+    ).first()
+    if open_copy is not None:
+        raise Conflict("this export was asked for again already, and that request is still open", code="asked_again")
     data = ExportCreate.model_validate(
         {
             "case_ids": row.case_ids,
@@ -144,6 +153,17 @@ def request_again(session: Session, runtime: Runtime, principal: Principal, expo
     copy.copy_of = row.id
     session.flush()
     return service.read(session, copy)
+
+
+OPEN_COPY = (
+    ExportStatus.REQUESTED,
+    ExportStatus.AWAITING_SECOND_APPROVAL,
+    ExportStatus.APPROVED,
+    ExportStatus.BUILDING,
+    ExportStatus.READY,
+)
+"""A copy in one of these states is still open: asking again makes no second. A rejected, failed or stale copy
+does not count (a stale copy may itself be asked for again)."""
 
 
 def justification_of(session: Session, runtime: Runtime, row: ExportRequest) -> str:

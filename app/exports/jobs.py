@@ -19,7 +19,7 @@ from enum import StrEnum
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from app.core.db import changed_rows, new_id
+from app.core.db import changed_rows, db_now, new_id
 from app.exports.models import ExportJob
 
 LEASE = timedelta(seconds=60)
@@ -95,10 +95,16 @@ def claim(
 
 
 def renew(session: Session, mine: Claim, now: datetime, lease: timedelta = LEASE) -> bool:
-    """The heartbeat: extend the lease while the claim is still the job's; False when it is lost."""
+    """The heartbeat: extend the lease while the claim is still the job's and has not lapsed; False when it is
+    lost. A lapsed lease is not revived: it is the sweeper's to queue again."""
     renewed = session.execute(
         update(ExportJob)
-        .where(ExportJob.id == mine.job_id, ExportJob.fencing == mine.fencing, ExportJob.state == JobState.RUNNING)
+        .where(
+            ExportJob.id == mine.job_id,
+            ExportJob.fencing == mine.fencing,
+            ExportJob.state == JobState.RUNNING,
+            ExportJob.lease_expires_at > now,
+        )
         .values(lease_expires_at=now + lease, heartbeat_at=now)
         .execution_options(synchronize_session=False)
     )
@@ -106,21 +112,46 @@ def renew(session: Session, mine: Claim, now: datetime, lease: timedelta = LEASE
 
 
 def hold_fence(session: Session, mine: Claim) -> None:
-    """Lock the job row under this claim's fencing token, or raise LeaseLost: first in every build transaction."""
+    """Lock the job row under this claim's fencing token while its lease runs (at the database clock), or raise
+    LeaseLost: first in every build transaction. A worker whose lease lapsed writes nothing more, even before
+    the sweeper has queued its job again. While the transaction holds the row (PostgreSQL: the sweeper skips
+    locked rows; SQLite: one writer), nobody can take the job over; the worker's session timeouts bound how
+    long a stalled transaction can hold it (``worker.session_settings``)."""
+    now = db_now(session)
     held = session.execute(
         select(ExportJob.id)
-        .where(ExportJob.id == mine.job_id, ExportJob.fencing == mine.fencing, ExportJob.state == JobState.RUNNING)
+        .where(
+            ExportJob.id == mine.job_id,
+            ExportJob.fencing == mine.fencing,
+            ExportJob.state == JobState.RUNNING,
+            ExportJob.lease_expires_at > now,
+        )
         .with_for_update()
     ).first()
     if held is None:
         raise LeaseLost
+    session.info[_fenced(mine)] = now
+
+
+def _fenced(mine: Claim) -> tuple[str, uuid.UUID, int]:
+    return ("export_job_fenced_at", mine.job_id, mine.fencing)
 
 
 def finish(session: Session, mine: Claim, state: JobState, now: datetime) -> None:
-    """Close the job under this claim's token (done or failed), or raise LeaseLost."""
+    """Close the job under this claim's token (done or failed) while its lease runs, or raise LeaseLost.
+
+    The lease must run at the time this transaction took the job row (``hold_fence``), or at ``now`` when it
+    did not: from then on the transaction holds the row, so a long last transaction (the bundle's) may finish.
+    """
+    fenced_at: datetime = session.info.get(_fenced(mine), now)
     closed = session.execute(
         update(ExportJob)
-        .where(ExportJob.id == mine.job_id, ExportJob.fencing == mine.fencing, ExportJob.state == JobState.RUNNING)
+        .where(
+            ExportJob.id == mine.job_id,
+            ExportJob.fencing == mine.fencing,
+            ExportJob.state == JobState.RUNNING,
+            ExportJob.lease_expires_at > fenced_at,
+        )
         .values(state=state, finished_at=now, lease_owner=None, lease_expires_at=None)
         .execution_options(synchronize_session=False)
     )

@@ -58,6 +58,9 @@ class ExportRequest(Base):
     """Downloads of the bundle so far, raised by one conditional UPDATE each (app/exports/download.py)."""
     copy_of: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("export_requests.id"), default=None)
     """A request made again from a stale export names it."""
+    bundle_removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    """When the bundle sweeper deleted the bundle of a ready export whose downloads were used up or whose
+    download period ended (``app.exports.expiry``)."""
 
 
 class ExportApproval(Base):
@@ -119,6 +122,14 @@ class DisclosureEntry(Base):
     decided_at: Mapped[datetime] = mapped_column(UTCDateTime)
     """The database clock at which decide() allowed it."""
     submitted_to_proceedings: Mapped[bool] = mapped_column(Boolean, default=False)
+    submitted_reason: Mapped[str | None] = mapped_column(String(2000), default=None)
+    """Why a custodian marked the row submitted to proceedings (with a fresh second factor); never undone."""
+    submitted_by: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("users.id"), default=None)
+    submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    record_id: Mapped[str | None] = mapped_column(String(32), default=None)
+    """The person's per-export record id in the bundle (``records.csv``'s ``record``, ``consent/<record>.json``),
+    set when the bundle is written: what a recall notice names. None when the person left only as counts
+    (``aggregate_only``), or was dropped from the bundle by the quasi-identifier check."""
 
 
 class RecallNotice(Base):

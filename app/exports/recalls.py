@@ -6,7 +6,9 @@ register confirmation kinds). A withdrawal, an amendment or narrowing, an invali
 then calls it in the same transaction, under the person's lock. For each of the person's ledger rows in an
 export that was downloaded at least once, ``decide()`` runs again (``app.exports.recheck``); a row now denied
 gets one notice (unique per row), and the person a feedback task. An export never downloaded raises nothing:
-it goes stale at its next download instead.
+it goes stale at its next download instead. It also registers ``on_merge`` with ``app.people.links``: a
+"duplicate" decision that merges two people's groups gives each the others' refusals and restrictions, and is
+checked the same way for every member of the merged group.
 
 A notice moves ``open -> sent -> acknowledged`` by conditional UPDATEs. When the person's records were
 submitted to proceedings (a custodian marks the ledger row), the notice is a request: the recipient is asked
@@ -31,7 +33,8 @@ from app.core.errors import Conflict, NotFound
 from app.core.pagination import FIRST_PAGE, Page, PageRequest, keyset
 from app.exports import feedback, recheck
 from app.exports.models import DisclosureEntry, ExportRequest, RecallNotice
-from app.exports.schemas import LedgerSubmitted, RecallRead, RecallState
+from app.exports.schemas import LedgerSubmitIn, LedgerSubmitted, RecallRead, RecallState
+from app.people import links
 from app.people.models import Person
 
 if TYPE_CHECKING:
@@ -78,7 +81,17 @@ def open_notice(session: Session, row: DisclosureEntry, export: ExportRequest, n
     return notice
 
 
+def on_merge(session: Session, runtime: Runtime, group: frozenset[uuid.UUID]) -> None:
+    """After a "duplicate" decision merged a group (each member held by the caller): each member's history now
+    carries the others' refusals and restrictions, so what left for any of them may now be denied."""
+    for person_id in sorted(group):
+        person = session.get(Person, person_id)
+        if person is not None:
+            raise_recalls(session, runtime, person)
+
+
 changes.listen("exports.recalls", raise_recalls)
+links.listen("exports.recalls", on_merge)
 
 
 def _read(notice: RecallNotice, row: DisclosureEntry) -> RecallRead:
@@ -87,7 +100,7 @@ def _read(notice: RecallNotice, row: DisclosureEntry) -> RecallRead:
         export_id=notice.export_id,
         ledger_id=notice.ledger_id,
         recipient_id=notice.recipient_id,
-        person_code=row.code,
+        record_id=row.record_id,
         submitted_to_proceedings=row.submitted_to_proceedings,
         kind="request" if row.submitted_to_proceedings else "demand",
         state=RecallState(notice.state),
@@ -136,22 +149,33 @@ def move_recall(session: Session, principal: Principal, recall_id: uuid.UUID, to
 
 
 def mark_submitted(
-    session: Session, principal: Principal, export_id: uuid.UUID, ledger_id: uuid.UUID
+    session: Session, principal: Principal, export_id: uuid.UUID, ledger_id: uuid.UUID, data: LedgerSubmitIn
 ) -> LedgerSubmitted:
-    """A custodian records that the person's records in this export were submitted to proceedings."""
-    policy.require(principal, policy.Action.RECALL_MANAGE)
+    """A custodian, with a fresh second factor, records that the person's records in this export were submitted
+    to proceedings, and why. It turns every recall of the row into a request (we can only ask a court's file
+    back), so it is never undone: one conditional UPDATE from false, 409 ``submitted`` when it was set."""
+    now = db_now(session)
+    policy.require(principal, policy.Action.LEDGER_SUBMIT)
+    policy.require_step_up(principal, policy.Action.LEDGER_SUBMIT, now)
     export = policy.load(session, principal, policy.Action.EXPORT_READ, ExportRequest, export_id)
     audit.touch(session, resource_id=export.id)
     row = session.get(DisclosureEntry, ledger_id)
     if row is None or row.export_id != export.id:
         raise NotFound
-    session.execute(
+    marked = session.execute(
         update(DisclosureEntry)
-        .where(DisclosureEntry.id == row.id)
-        .values(submitted_to_proceedings=True)
+        .where(DisclosureEntry.id == row.id, DisclosureEntry.submitted_to_proceedings.is_(False))
+        .values(
+            submitted_to_proceedings=True,
+            submitted_reason=data.reason,
+            submitted_by=principal.user_id,
+            submitted_at=now,
+        )
         .execution_options(synchronize_session=False)
     )
-    return LedgerSubmitted(export_id=export.id, ledger_id=row.id, submitted_to_proceedings=True)
+    if changed_rows(marked) != 1:
+        raise Conflict("these records are marked submitted to proceedings already", code="submitted")
+    return LedgerSubmitted(export_id=export.id, ledger_id=row.id, submitted_to_proceedings=True, submitted_at=now)
 
 
 def raised_for(session: Session, principal: Principal, person_id: uuid.UUID, since: datetime) -> list[RecallRead]:

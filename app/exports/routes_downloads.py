@@ -16,6 +16,7 @@ from app.exports.schemas import (
     DisclosureFeedbackRead,
     ExportRead,
     FeedbackOutcomeIn,
+    LedgerSubmitIn,
     LedgerSubmitted,
     RecallRead,
     RecallState,
@@ -55,9 +56,11 @@ def request_again(
 @router.post("/exports/{export_id}/ledger/{ledger_id}/submitted", response_model=LedgerSubmitted)
 @audited(AuditAction.LEDGER_SUBMITTED, "export", id_param="export_id")
 def mark_submitted(
-    export_id: uuid.UUID, ledger_id: uuid.UUID, principal: CurrentPrincipal, session: DbSession
+    export_id: uuid.UUID, ledger_id: uuid.UUID, data: LedgerSubmitIn, principal: CurrentPrincipal, session: DbSession
 ) -> LedgerSubmitted:
-    return recalls.mark_submitted(session, principal, export_id, ledger_id)
+    """A custodian with a fresh second factor marks a ledger row submitted to proceedings, with a reason (never
+    undone)."""
+    return recalls.mark_submitted(session, principal, export_id, ledger_id, data)
 
 
 @router.get("/recalls", response_model=Page[RecallRead])

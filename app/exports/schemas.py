@@ -111,6 +111,8 @@ class ExportRead(Output):
     """Downloads of the bundle so far."""
     copy_of: uuid.UUID | None = None
     """The stale export this request was made again from."""
+    bundle_removed_at: datetime | None = None
+    """When the bundle was deleted because its downloads were used up or its download period ended."""
 
 
 SMALL = 5
@@ -138,8 +140,10 @@ class RecallRead(Output):
     ledger_id: uuid.UUID
     """The ledger row recalled (for ``POST /exports/{id}/ledger/{ledger_id}/submitted``)."""
     recipient_id: uuid.UUID
-    person_code: str
-    """The person's code in that export (the bundle names nothing else of them)."""
+    record_id: str | None
+    """The person's record id in that export's bundle: the ``record`` column of ``records.csv`` and
+    ``records.jsonl``, and ``consent/<record_id>.json``, so the recipient finds what to destroy (the bundle
+    names nothing else of them). Null when the person left only as counts (``aggregate_only``)."""
     submitted_to_proceedings: bool
     """True: the records are part of a proceeding, and the notice can only ask the recipient to withdraw them."""
     kind: str
@@ -150,10 +154,16 @@ class RecallRead(Output):
     acknowledged_at: datetime | None
 
 
+class LedgerSubmitIn(Input):
+    reason: Reason
+    """Why the records count as submitted (which proceeding, when): kept on the ledger row."""
+
+
 class LedgerSubmitted(Output):
     export_id: uuid.UUID
     ledger_id: uuid.UUID
     submitted_to_proceedings: bool
+    submitted_at: datetime | None
 
 
 class FeedbackOutcome(StrEnum):

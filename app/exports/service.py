@@ -77,6 +77,7 @@ def read(session: Session, row: ExportRequest) -> ExportRead:
         bundle_encrypted=row.bundle_encrypted,
         downloads=row.downloads,
         copy_of=row.copy_of,
+        bundle_removed_at=row.bundle_removed_at,
     )
 
 

@@ -10,8 +10,10 @@ SHA-256 fingerprint, the base64 Ed25519 public key, or a C2SP verifier key (name
 It checks that manifest.sig is a valid signature over manifest.json by the pinned key (and that the
 key the bundle names is that key), that every file has the SHA-256 and size the manifest lists, that
 SHA256SUMS is the one the manifest hashed and lists the same hashes, that no file is missing or added,
-and that every custody proof under custody/ proves the file it names, in an audit log checkpoint signed
-by the pinned key. Exit status: 0 when everything holds, 1 when anything does not, 2 for a usage error.
+that the ZIP is laid out exactly as the bundle writer lays it out (so that a reader streaming from the first
+byte and one reading the central directory see the same entries: see ``_layout_problems``), and that
+every custody proof under custody/ proves the file it names, in an audit log checkpoint signed by the
+pinned key. Exit status: 0 when everything holds, 1 when anything does not, 2 for a usage error.
 
 This one file needs only Python 3 and the `cryptography` package; it is also what
 `testimony exports verify` runs. The custody proof checks are the same as those of
@@ -35,7 +37,7 @@ import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, BinaryIO, NamedTuple
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -509,46 +511,126 @@ class _ZipSource(_Source):
         self._zip.close()
 
 
+LOCAL_HEADER = struct.Struct("<4sHHHHHIIIHH")
+"""signature, version, flags, method, time, date, CRC-32, compressed size, size, name length, extra length"""
+DATA_DESCRIPTOR = struct.Struct("<4sIQQ")
+"""signature, CRC-32, compressed size, size (ZIP64: 8-byte sizes)"""
+END_RECORD = struct.Struct("<4sHHHHIIH")
+WRITER_FLAGS = 0x0808
+"""What the bundle writer (stream-zip, ZIP64) sets on every entry: a data descriptor follows the data (0x08),
+and the name is UTF-8 (0x800). Nothing else: no encryption, no other kind of entry."""
+DEFLATED = 8
+ZIP64_LOCAL_EXTRA = struct.pack("<HHQQ", 0x0001, 16, 0, 0)
+"""The only extra field of a local header the writer makes: ZIP64, sizes left to the data descriptor."""
+_INFLATE_STEP = 1 << 20
+
+
 def _layout_problems(path: Path, archive: zipfile.ZipFile) -> list[str]:
-    """A bundle's ZIP is its entries one after the other from the first byte, then the central directory:
-    a reader that streams from the start (as many do) sees exactly what this check sees. Bytes before the
-    first entry or between entries (a second ZIP put in front, say) are a problem, not something to skip."""
-    entries = sorted(archive.infolist(), key=lambda i: i.header_offset)
+    """A bundle's ZIP is exactly what the bundle writer makes: its entries one after the other from the first
+    byte, each a local header that agrees with the central directory, a deflate stream that ends exactly where
+    the central directory says, and a data descriptor that agrees too; then the central directory and its end
+    records, and nothing after. A reader that streams from the start (as many do) and one that reads the
+    central directory then see the same entries. Anything else (a second ZIP put in front, an entry hidden in
+    the bytes after another's deflate stream, bytes between entries) is a problem, not something to skip."""
     if archive.comment:
         return ["the ZIP carries a comment, which no bundle does"]
+    entries = sorted(archive.infolist(), key=lambda i: i.header_offset)
     at = 0
     with path.open("rb") as fh:
         for info in entries:
-            if info.header_offset != at:
+            if info.header_offset > at:
                 return [f"the ZIP has bytes no entry accounts for before {info.filename!r}"]
-            fh.seek(at)
-            header = fh.read(30)
-            if len(header) < 30 or header[:4] != b"PK\x03\x04":
-                return [f"the ZIP's entry {info.filename!r} has no local header where its directory says"]
-            name_length, extra_length = struct.unpack("<HH", header[26:30])
-            if fh.read(name_length) != info.orig_filename.encode("utf-8" if info.flag_bits & 0x800 else "cp437"):
-                return [f"the ZIP's entry {info.filename!r} has another name in its local header"]
-            at += 30 + name_length + extra_length + info.compress_size
-            if info.flag_bits & 0x8:  # a data descriptor follows: signature optional, sizes 4 or 8 bytes each
-                fh.seek(at)
-                descriptor = fh.read(24)
-                signed = descriptor[:4] == b"PK\x07\x08"
-                wide = info.compress_size >= 0xFFFFFFFF or info.file_size >= 0xFFFFFFFF or _zip64(info)
-                at += (4 if signed else 0) + 4 + (16 if wide else 8)
-    if at != archive.start_dir:
-        return ["the ZIP has bytes no entry accounts for before its central directory"]
+            if info.header_offset < at:
+                return [f"the ZIP's entry {info.filename!r} overlaps the entry before it"]
+            problem = _entry_problem(fh, info)
+            if problem is not None:
+                return [f"the ZIP's entry {info.filename!r} {problem}"]
+            at = fh.tell()
+        if at != archive.start_dir:
+            return ["the ZIP has bytes no entry accounts for before its central directory"]
+        size = fh.seek(0, os.SEEK_END)
+        fh.seek(max(size - END_RECORD.size, 0))
+        end = fh.read(END_RECORD.size)
+    if len(end) != END_RECORD.size or END_RECORD.unpack(end)[0] != b"PK\x05\x06":
+        return ["the ZIP has bytes after its end of central directory record"]
     return []
 
 
-def _zip64(info: zipfile.ZipInfo) -> bool:
-    """Whether the entry carries a ZIP64 extra field, whose data descriptor has 8-byte sizes."""
-    extra = info.extra
-    while len(extra) >= 4:
-        tag, size = struct.unpack("<HH", extra[:4])
-        if tag == 0x0001:
-            return True
-        extra = extra[4 + size :]
-    return False
+def _entry_problem(fh: BinaryIO, info: zipfile.ZipInfo) -> str | None:
+    """What in one entry (read from its local header on) is not as the bundle writer makes it, or None."""
+    fh.seek(info.header_offset)
+    raw = fh.read(LOCAL_HEADER.size)
+    if len(raw) < LOCAL_HEADER.size or raw[:4] != b"PK\x03\x04":
+        return "has no local header where the central directory says"
+    _sig, _version, flags, method, time, date, crc, compressed, size, name_length, extra_length = LOCAL_HEADER.unpack(
+        raw
+    )
+    if flags != WRITER_FLAGS or info.flag_bits != WRITER_FLAGS:
+        return (
+            f"has flags {flags:#06x} in its local header and {info.flag_bits:#06x} in the central directory, "
+            f"where every bundle entry has {WRITER_FLAGS:#06x}"
+        )
+    if method != DEFLATED or info.compress_type != DEFLATED:
+        return "is not deflated in its local header and the central directory, as every bundle entry is"
+    if _dos_time(info.date_time) != (time, date):
+        return "has another time in its local header than in the central directory"
+    if (crc, compressed, size) != (0, 0xFFFFFFFF, 0xFFFFFFFF):
+        return "states a CRC or sizes in its local header, which a bundle leaves to the data descriptor"
+    if fh.read(name_length) != info.orig_filename.encode("utf-8"):
+        return "has another name in its local header than in the central directory"
+    if fh.read(extra_length) != ZIP64_LOCAL_EXTRA:
+        return "has a local extra field other than the ZIP64 one every bundle entry has"
+    problem = _inflate_problem(fh, info)
+    if problem is not None:
+        return problem
+    descriptor = fh.read(DATA_DESCRIPTOR.size)
+    if len(descriptor) < DATA_DESCRIPTOR.size or DATA_DESCRIPTOR.unpack(descriptor) != (
+        b"PK\x07\x08",
+        info.CRC,
+        info.compress_size,
+        info.file_size,
+    ):
+        return "has no data descriptor after its data that agrees with the central directory"
+    return None
+
+
+def _inflate_problem(fh: BinaryIO, info: zipfile.ZipInfo) -> str | None:
+    """Inflate the entry's data: its deflate stream must end exactly after the compressed size the central
+    directory gives (bytes left over could hold an entry only a streaming reader sees), and inflate to the
+    size and CRC-32 the central directory gives. Memory holds one step of output, whatever the data claims."""
+    inflater = zlib.decompressobj(-zlib.MAX_WBITS)
+    left, crc, size = info.compress_size, 0, 0
+    try:
+        while left and not inflater.eof:
+            data = fh.read(min(left, _INFLATE_STEP))
+            if not data:
+                return "is cut short: the file ends inside its data"
+            left -= len(data)
+            while True:
+                out = inflater.decompress(data, _INFLATE_STEP)
+                crc, size = zlib.crc32(out, crc), size + len(out)
+                if size > info.file_size:
+                    return "inflates to more than the size the central directory gives"
+                data = inflater.unconsumed_tail
+                if inflater.eof or (not data and len(out) < _INFLATE_STEP):
+                    break
+    except zlib.error:
+        return "holds data that is not a deflate stream"
+    if not inflater.eof:
+        return "has a deflate stream that does not end where the central directory says its data ends"
+    if left or inflater.unused_data:
+        return (
+            f"has a deflate stream that ends {left + len(inflater.unused_data)} bytes before the end the central "
+            "directory gives: those bytes could hold an entry that only some readers see"
+        )
+    if size != info.file_size or crc != info.CRC:
+        return "inflates to another size or CRC-32 than the central directory gives"
+    return None
+
+
+def _dos_time(when: tuple[int, int, int, int, int, int]) -> tuple[int, int]:
+    year, month, day, hour, minute, second = when
+    return (hour << 11) | (minute << 5) | (second // 2), ((year - 1980) << 9) | (month << 5) | day
 
 
 class _FolderSource(_Source):

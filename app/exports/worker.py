@@ -18,15 +18,28 @@ from typing import TYPE_CHECKING
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.core.db import db_now, unit_of_work
-from app.exports import build, jobs
+from app.exports import build, expiry, jobs
 from app.exports.models import ExportRequest
 from app.exports.schemas import ExportStatus
 from app.exports.service import move
 
 if TYPE_CHECKING:
+    from app.core.config import Settings
     from app.runtime import Runtime  # the wiring above the domains; services only name its type
 
 log = logging.getLogger("testimony.exports")
+
+
+def session_settings(settings: Settings) -> dict[str, str]:
+    """The PostgreSQL session parameters of the worker's connections: a stuck statement is cancelled, and a
+    worker that stalls inside a transaction loses its connection, so neither holds a job row or a person's
+    lock (which withdrawals, erasure and downloads wait for) for long. The lease's fence then keeps it from
+    writing anything more."""
+    exports = settings.exports
+    return {
+        "statement_timeout": f"{exports.worker_statement_timeout_seconds}s",
+        "idle_in_transaction_session_timeout": f"{exports.worker_idle_in_transaction_seconds}s",
+    }
 
 
 def worker_name() -> str:
@@ -84,9 +97,19 @@ class Worker:
         with unit_of_work(self.factory) as s:
             return jobs.claim(s, self.name, db_now(s), self.lease)
 
+    def sweep_bundles(self) -> list[uuid.UUID]:
+        """Delete the bundles of ready exports nobody may download any more (``app.exports.expiry``)."""
+        try:
+            with unit_of_work(self.factory) as s:
+                return expiry.sweep_bundles(s, self.runtime)
+        except Exception as exc:  # a bundle left a while longer is no reason to stop building
+            log.error("bundle sweep failed: %s", type(exc).__name__)
+            return []
+
     def run_once(self) -> bool:
-        """Sweep, then claim and build one job; False when there was none to claim."""
+        """Sweep leases and spent bundles, then claim and build one job; False when there was none to claim."""
         self.sweep()
+        self.sweep_bundles()
         mine = self.claim()
         if mine is None:
             return False

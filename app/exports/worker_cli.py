@@ -14,7 +14,7 @@ from app.cli_support import fail, open_factory, out
 from app.core.config import get_settings
 from app.core.errors import ConfigError
 from app.crypto.errors import KeyringError
-from app.exports.worker import Worker
+from app.exports.worker import Worker, session_settings
 from app.keys.store import open_keys, prompt_passphrase
 from app.runtime import Runtime
 
@@ -36,7 +36,7 @@ def worker(
         keys = open_keys(settings, prompt_passphrase)
     except (ConfigError, KeyringError) as exc:
         raise fail(str(exc)) from None
-    engine, factory = open_factory(settings)
+    engine, factory = open_factory(settings, session_settings(settings))
     runner = Worker(factory, Runtime(settings, keys))
     stop = threading.Event()
     try:

@@ -87,6 +87,8 @@ class Written:
     stored: StoredBundle
     manifest_sha256: str
     encrypted: bool
+    record_ids: Mapping[uuid.UUID, str]
+    """Ledger row id -> the record id its person has in the bundle, for each record the bundle holds."""
 
 
 def _flat(value: Any, prefix: str, out: dict[str, str]) -> None:
@@ -184,6 +186,7 @@ def write(
     consents: list[tuple[str, dict[str, Any]]] = []
     aggregate: Counter[str] = Counter()
     basis: dict[str, Any] = {}
+    placed: dict[uuid.UUID, str] = {}
     ordered = sorted(rows, key=lambda r: ids.of(r.person_id))
     for page in _pages(ordered, PAGE):
         wanted = [r.person_id for r in page]
@@ -213,6 +216,7 @@ def write(
                 session, runtime, person, level, row.categories, allowed, ids, pseudonym, export_id=export.id
             )
             records.append(record)
+            placed[row.id] = record.record_id
             consent = consent_document(
                 session, runtime, person, level, row.grant_ids, record.categories, ids, pseudonym
             )  # fmt: skip
@@ -296,7 +300,9 @@ def write(
         chunks = encrypt_to_age(chunks, recipient.age_recipient)
     runtime.bundles.remove(export.id.hex)  # one an attempt that died after sealing left behind; we hold the fence
     stored = seal_bundle(runtime.bundles, export.id, bundle_key(session, runtime.keys, export.id), chunks)
-    return Written(stored, bundle.result.manifest_sha256, bool(recipient.age_recipient))
+    kept = {r.record_id for r in records}
+    record_ids = {ledger_id: record_id for ledger_id, record_id in placed.items() if record_id in kept}
+    return Written(stored, bundle.result.manifest_sha256, bool(recipient.age_recipient), record_ids)
 
 
 def _line(document: Mapping[str, Any]) -> bytes:

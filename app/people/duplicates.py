@@ -7,6 +7,7 @@ The person who entered a record is never told of a match.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -24,6 +25,7 @@ from app.crypto.derive import Purpose as KeyPurpose
 from app.people import links
 from app.people.blind_index import blind_index, normalize_name
 from app.people.models import BlindIndexEntry, DuplicateReview, Person
+from app.people.records import hold
 from app.people.schemas import (
     DecisionRef,
     DuplicateDecision,
@@ -146,10 +148,16 @@ def list_reviews(
 
 
 def decide(
-    session: Session, principal: Principal, review_id: uuid.UUID, data: DuplicateDecision
+    session: Session, runtime: Runtime, principal: Principal, review_id: uuid.UUID, data: DuplicateDecision
 ) -> DuplicateReviewRead:
-    """A custodian's decision stands: a second one, even the same, is refused."""
+    """A custodian's decision stands: a second one, even the same, is refused.
+
+    A "duplicate" decision that merges two groups gives each member the other records' refusals and
+    restrictions (``app.consent.history``), which can deny what an export already carried: the listeners of
+    ``links.merged`` are told, with every member held. The people are held before the duplicate-review lock,
+    as storing an identity holds the person before raising reviews, so the two never wait on each other."""
     policy.require(principal, policy.Action.DUPLICATE_REVIEW)  # before any lock is taken
+    held = _hold_groups(session, review_id) if data.decision == links.DUPLICATE else frozenset()
     links.serialise(session)  # before the row lock, in the order raising reviews takes them
     row = policy.load(session, principal, policy.Action.DUPLICATE_REVIEW, DuplicateReview, review_id, lock=True)
     audit.touch(session, resource_id=row.id)
@@ -161,8 +169,28 @@ def decide(
     row.decided_at = now
     if data.decision == links.DUPLICATE:
         links.join(session, row, now)
+        group = links.members(session, row.person_a)
+        if row.person_b in group:  # merged (not kept apart by a "not duplicate" decision)
+            for person in _people(session, group - held):  # joined the groups since they were held: rare
+                hold(session, person)
+            links.merged(session, runtime, group)
     session.flush()
     return _reads(session, [row])[0]
+
+
+def _people(session: Session, ids: Iterable[uuid.UUID]) -> list[Person]:
+    return [p for p in (session.get(Person, i) for i in sorted(ids)) if p is not None]
+
+
+def _hold_groups(session: Session, review_id: uuid.UUID) -> frozenset[uuid.UUID]:
+    """Hold, in id order, every member of the two groups the review would merge (as they stand now)."""
+    review = session.get(DuplicateReview, review_id)
+    if review is None:
+        return frozenset()  # policy.load answers 404 next
+    group = links.members(session, review.person_a) | links.members(session, review.person_b)
+    for person in _people(session, group):
+        hold(session, person)
+    return group
 
 
 def _reads(session: Session, rows: list[DuplicateReview]) -> list[DuplicateReviewRead]:

@@ -10,14 +10,18 @@ from __future__ import annotations
 
 import uuid
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import ColumnElement, and_, or_, select, text
 from sqlalchemy.orm import Session
 
 from app.core.db import new_id
 from app.people.models import DuplicateReview, SamePersonLink
+
+if TYPE_CHECKING:
+    from app.runtime import Runtime  # the wiring above the domains; services only name its type
 
 OPEN, DUPLICATE, NOT_DUPLICATE = "open", "duplicate", "not_duplicate"
 LOCK_CLASS = 0x0D0B  # the advisory-lock namespace of duplicate reviews
@@ -153,3 +157,21 @@ def infer(review: DuplicateReview, edges: Edges, now: datetime) -> None:
     review.decided_by = None
     review.decided_at = now
     review.linked_by = path(edges, review.person_a, review.person_b)
+
+
+_listeners: dict[str, Callable[..., None]] = {}
+
+
+def listen(name: str, listener: Callable[[Session, Runtime, frozenset[uuid.UUID]], None]) -> None:
+    """Be told when a "duplicate" decision merged two groups (exports: a recall when what left is now denied).
+
+    Domains above people ``listen`` when imported (``app/models.py`` imports them), as with consent changes and
+    erasure. A listener works in the decision's transaction, with every member of the merged group held
+    (``app.people.records.hold``), and must not commit."""
+    _listeners[name] = listener
+
+
+def merged(session: Session, runtime: Runtime, group: frozenset[uuid.UUID]) -> None:
+    """These people are now one group: tell every listener."""
+    for name in sorted(_listeners):
+        _listeners[name](session, runtime, group)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from app.access import policy
@@ -29,15 +30,24 @@ def person_row(session: Session, principal: Principal, action: policy.Action, pe
     return person
 
 
-def hold(session: Session, person: Person) -> None:
+def hold(session: Session, person: Person, *, wait: timedelta | None = None) -> None:
     """Hold the person's row until the transaction ends. Recording their participation consent and every
     write that depends on it take turns, so nothing is done under a decision that was changed meanwhile.
 
     FOR NO KEY UPDATE (FOR UPDATE elsewhere): holds exclude each other, while a foreign key check of
     another transaction (FOR KEY SHARE, as inserting a row that points at the person takes) passes, so a
     transaction that changed an interview and then adds a row naming the person never waits on a hold
-    that waits on that interview."""
+    that waits on that interview.
+
+    ``wait``: on PostgreSQL, how long to wait for a hold another transaction has (a stalled export worker, say)
+    before failing with ``lock_not_available``, which the API answers 503 with Retry-After."""
+    bounded = wait is not None and session.get_bind().dialect.name == "postgresql"
+    if bounded:
+        assert wait is not None
+        session.execute(text(f"SET LOCAL lock_timeout = {max(int(wait.total_seconds() * 1000), 1)}"))
     session.execute(select(Person.id).where(Person.id == person.id).with_for_update(key_share=True))
+    if bounded:
+        session.execute(text("SET LOCAL lock_timeout = DEFAULT"))
 
 
 def hold_all(session: Session, person_ids: Sequence[uuid.UUID]) -> list[Person]:

@@ -73,6 +73,6 @@ def list_reviews(
 @router.post("/duplicate-reviews/{review_id}", response_model=DuplicateReviewRead)
 @audited(AuditAction.DUPLICATE_DECIDE, "duplicate_review", id_param="review_id")
 def decide_review(
-    review_id: uuid.UUID, data: DuplicateDecision, principal: CurrentPrincipal, session: DbSession
+    review_id: uuid.UUID, data: DuplicateDecision, principal: CurrentPrincipal, session: DbSession, runtime: RuntimeDep
 ) -> DuplicateReviewRead:
-    return duplicates.decide(session, principal, review_id, data)
+    return duplicates.decide(session, runtime, principal, review_id, data)

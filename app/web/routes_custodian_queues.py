@@ -46,7 +46,12 @@ def duplicates_page(
 @router.post(f"{DUPLICATES}/{{review_id}}")
 @audited(AuditAction.DUPLICATE_DECIDE, "duplicate_review", id_param="review_id")
 def decide_duplicate(
-    request: Request, review_id: uuid.UUID, principal: PagePrincipal, session: DbSession, values: Posted
+    request: Request,
+    review_id: uuid.UUID,
+    principal: PagePrincipal,
+    session: DbSession,
+    runtime: RuntimeDep,
+    values: Posted,
 ) -> Response:
     """The same person, or not: the decision stands."""
     listed = duplicates.list_reviews(session, principal, status=ReviewStatus.OPEN)
@@ -55,7 +60,9 @@ def decide_duplicate(
         "next_cursor": None,
     }
     on_error(request, "custodian_duplicates.html", **context)
-    duplicates.decide(session, principal, review_id, parse(DuplicateDecision, decision=values.get("decision", "")))
+    duplicates.decide(
+        session, runtime, principal, review_id, parse(DuplicateDecision, decision=values.get("decision", ""))
+    )
     return render.redirect(custodian.at(DUPLICATES, "decided"))
 
 

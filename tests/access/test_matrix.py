@@ -372,7 +372,10 @@ MATRIX: dict[tuple[str, str], tuple[Body, dict[str, int]]] = {
     ),
     # Recalls: custodians and legal users read notices (legal users their own exports'); custodians move them
     # and mark ledger rows submitted to proceedings.
-    ("POST", "/api/v1/exports/{export_id}/ledger/{ledger_id}/submitted"): (_none, _allow(200, CUSTODIAN)),
+    ("POST", "/api/v1/exports/{export_id}/ledger/{ledger_id}/submitted"): (
+        _fixed({"reason": "Filed with the court."}),
+        _allow(200, CUSTODIAN),
+    ),
     ("GET", "/api/v1/recalls"): (_none, _allow(200, {"legal_in", "legal_out", "custodian", "custodian_ro"})),
     # The world's notice is open: it can be sent, not yet acknowledged.
     ("POST", "/api/v1/recalls/{recall_id}/sent"): (_none, _allow(200, CUSTODIAN)),

@@ -6,7 +6,11 @@ closed at once as not_contactable when the person never agreed to re-contact."""
 
 from __future__ import annotations
 
+import csv
+import io
 import uuid
+import zipfile
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -16,8 +20,8 @@ from sqlalchemy import select
 from app.access.roles import Role
 from app.core.db import unit_of_work
 from app.exports.models import DisclosureEntry
-from tests.support.actors import actor
-from tests.support.consent import grant, participation, recontact, record_use_consent
+from tests.support.actors import actor, shift_clock
+from tests.support.consent import grant, identity, participation, recontact, record_use_consent
 from tests.support.exports import Desk, desk
 from tests.support.interviews import consenting_person
 
@@ -73,7 +77,7 @@ def test_a_withdrawal_recalls_only_from_a_downloaded_export(app: FastAPI, d: Des
     assert notice["export_id"] == downloaded
     assert notice["ledger_id"] == str(row.id)
     assert notice["recipient_id"] == d.recipient_id
-    assert notice["person_code"] == row.code
+    assert notice["record_id"] == row.record_id is not None
     assert (notice["state"], notice["submitted_to_proceedings"], notice["kind"]) == ("open", False, "demand")
     assert person not in str(notice)  # the notice names the person by their per-export code only
     assert _recalls(d.legal) == notices  # the lawyer who asked sees the notices of their exports
@@ -100,7 +104,9 @@ def test_a_recall_moves_open_sent_acknowledged_once_each(app: FastAPI, d: Desk) 
     assert (early.status_code, early.json()["code"]) == (409, "state")
     assert d.legal.post(f"/api/v1/recalls/{notice['id']}/sent").status_code == 403
 
-    submitted = keeper.post(f"/api/v1/exports/{export}/ledger/{notice['ledger_id']}/submitted")
+    submitted = keeper.post(
+        f"/api/v1/exports/{export}/ledger/{notice['ledger_id']}/submitted", json={"reason": "Filed with the court."}
+    )
     assert submitted.status_code == 200, submitted.text
     sent = keeper.post(f"/api/v1/recalls/{notice['id']}/sent")
     assert sent.status_code == 200, sent.text
@@ -111,7 +117,7 @@ def test_a_recall_moves_open_sent_acknowledged_once_each(app: FastAPI, d: Desk) 
     done = keeper.post(f"/api/v1/recalls/{notice['id']}/acknowledged")
     assert (done.status_code, done.json()["state"]) == (200, "acknowledged")
     assert keeper.post(f"/api/v1/recalls/{notice['id']}/acknowledged").status_code == 409
-    missing = keeper.post(f"/api/v1/exports/{export}/ledger/{uuid.uuid4()}/submitted")
+    missing = keeper.post(f"/api/v1/exports/{export}/ledger/{uuid.uuid4()}/submitted", json={"reason": "Filed."})
     assert missing.status_code == 404
 
 
@@ -159,3 +165,104 @@ def test_approvals_and_recalls_give_the_case_documenter_feedback_tasks(app: Fast
     _withdraw_all(d, reachable)
     recall_tasks = [t for t in d.doc.get("/api/v1/feedback-tasks").json()["items"] if t["reason"] == "recall"]
     assert [(t["person_code"], t["state"]) for t in recall_tasks] == [(codes[reachable], "open")]
+
+
+def test_every_record_a_notice_names_is_in_the_downloaded_bundle(app: FastAPI, d: Desk) -> None:
+    """The recipient finds what to destroy: each notice names the record id of records.csv and consent/."""
+    people = [d.person(grant()) for _ in range(3)]
+    export, _ = d.ready()
+    r = d.legal.get(f"/api/v1/exports/{export}/bundle")
+    assert r.status_code == 200, r.text
+    with zipfile.ZipFile(io.BytesIO(r.content)) as z:
+        names = set(z.namelist())
+        in_csv = {row["record"] for row in csv.DictReader(io.StringIO(z.read("records.csv").decode()))}
+    for person in people[:2]:
+        _withdraw_all(d, person)
+    notices = _recalls(d.custodians[0])
+    assert len(notices) == 2, notices
+    ledger = _ledger(app, export)
+    assert {n["record_id"] for n in notices} == {ledger[p].record_id for p in people[:2]}
+    for notice in notices:
+        assert notice["record_id"] in in_csv
+        assert f"consent/{notice['record_id']}.json" in names
+        assert ledger[people[0]].code not in str(notice)  # the ledger's own code names nothing in the bundle
+
+
+def test_marking_submitted_needs_a_fresh_second_factor_and_a_reason_and_is_never_undone(app: FastAPI, d: Desk) -> None:
+    person = d.person(grant())
+    export, _ = d.ready()
+    row = _ledger(app, export)[person]
+    path = f"/api/v1/exports/{export}/ledger/{row.id}/submitted"
+    keeper = d.custodians[0]
+    missing_reason = keeper.post(path, json={})
+    assert missing_reason.status_code == 422
+    assert keeper.post(path, json={"reason": "   "}).status_code == 422
+    token = keeper.post("/api/v1/auth/tokens", json={"name": "script", "scope": "write"})
+    assert token.status_code == 201, token.text
+    headers = {"authorization": f"Bearer {token.json()['token']}"}
+    by_token = keeper.client.post(path, json={"reason": "Filed with the court."}, headers=headers)
+    assert (by_token.status_code, by_token.json()["code"]) == (403, "step_up_required")
+    shift_clock(app, timedelta(minutes=6))
+    stale = keeper.post(path, json={"reason": "Filed with the court."})
+    assert (stale.status_code, stale.json()["code"]) == (403, "step_up_required")
+    shift_clock(app, timedelta(minutes=-6))
+    assert d.legal.post(path, json={"reason": "Filed with the court."}).status_code == 403
+    assert not _ledger(app, export)[person].submitted_to_proceedings
+    done = keeper.post(path, json={"reason": "Filed with the court on 3 December."})
+    assert done.status_code == 200, done.text
+    assert done.json()["submitted_to_proceedings"] is True
+    marked = _ledger(app, export)[person]
+    assert (marked.submitted_reason, marked.submitted_by) == ("Filed with the court on 3 December.", keeper.user_id)
+    again = d.custodians[1].post(path, json={"reason": "Again."})
+    assert (again.status_code, again.json()["code"]) == (409, "submitted")
+    assert _ledger(app, export)[person].submitted_reason == "Filed with the court on 3 December."
+
+
+def test_deciding_two_records_are_one_person_after_a_download_recalls_what_her_refusal_now_denies(
+    app: FastAPI, d: Desk
+) -> None:
+    """She refused the narrative to UN investigators in one record and granted it in another; a custodian
+    decides after the download that both are her: her refusal now reaches the grant, so what left is recalled."""
+    granted = d.person(grant())
+    refused = consenting_person(d.doc, d.case_id, app)
+    no = {
+        "purpose": "un_fact_finding",
+        "categories": ["narrative_general"],
+        "recipient_class": "un_investigative_bodies",
+    }
+    record_use_consent(d.doc, refused, app, grants=[], refusals=[no])
+    export, _ = d.ready()
+    bundle = d.legal.get(f"/api/v1/exports/{export}/bundle")
+    assert bundle.status_code == 200, bundle.text
+    for who in (granted, refused):
+        assert d.doc.request("PATCH", f"/api/v1/people/{who}", json=identity()).status_code == 200
+    keeper = d.custodians[0]
+    [review] = keeper.get("/api/v1/duplicate-reviews").json()["reviews"]
+    assert _recalls(keeper) == []
+    decided = keeper.post(f"/api/v1/duplicate-reviews/{review['id']}", json={"decision": "duplicate"})
+    assert decided.status_code == 200, decided.text
+    [notice] = _recalls(keeper)
+    row = _ledger(app, export)[granted]
+    assert (notice["export_id"], notice["ledger_id"], notice["record_id"]) == (export, str(row.id), row.record_id)
+    with zipfile.ZipFile(io.BytesIO(bundle.content)) as z:
+        assert f"consent/{notice['record_id']}.json" in z.namelist()
+
+
+def test_a_not_duplicate_decision_recalls_nothing(app: FastAPI, d: Desk) -> None:
+    granted = d.person(grant())
+    refused = consenting_person(d.doc, d.case_id, app)
+    no = {
+        "purpose": "un_fact_finding",
+        "categories": ["narrative_general"],
+        "recipient_class": "un_investigative_bodies",
+    }
+    record_use_consent(d.doc, refused, app, grants=[], refusals=[no])
+    export, _ = d.ready()
+    assert d.legal.get(f"/api/v1/exports/{export}/bundle").status_code == 200
+    for who in (granted, refused):
+        assert d.doc.request("PATCH", f"/api/v1/people/{who}", json=identity()).status_code == 200
+    keeper = d.custodians[0]
+    [review] = keeper.get("/api/v1/duplicate-reviews").json()["reviews"]
+    decided = keeper.post(f"/api/v1/duplicate-reviews/{review['id']}", json={"decision": "not_duplicate"})
+    assert decided.status_code == 200, decided.text
+    assert _recalls(keeper) == []

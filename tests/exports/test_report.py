@@ -67,7 +67,10 @@ def _three_exports(d: Desk) -> tuple[str, str, list[str]]:
     assert notice["export_id"] == exports[0]
     assert d.custodians[0].post(f"/api/v1/recalls/{notice['id']}/sent").status_code == 200
     row = next(r for r in _ledger(d.app, person) if str(r.export_id) == exports[1])
-    assert d.custodians[0].post(f"/api/v1/exports/{exports[1]}/ledger/{row.id}/submitted").status_code == 200
+    submitted = d.custodians[0].post(
+        f"/api/v1/exports/{exports[1]}/ledger/{row.id}/submitted", json={"reason": "Filed with the court."}
+    )
+    assert submitted.status_code == 200, submitted.text
     return person, other, exports
 
 
