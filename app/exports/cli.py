@@ -35,7 +35,7 @@ from app.exports.worker import Worker
 from app.keys.store import open_keys, prompt_passphrase
 from app.runtime import Runtime
 
-exports_cli = group("Consented exports: list, rebuild a failed build, verify, sweep spent bundles.")
+exports_cli = group("Consented exports: list, rebuild, verify, sweep spent bundles.")
 
 
 def _summary(e: ExportRead) -> dict[str, Any]:
@@ -52,9 +52,9 @@ def _summary(e: ExportRead) -> dict[str, Any]:
 
 @exports_cli.command("list")
 def list_exports(as_json: JsonOption = False) -> None:
-    """List every export: id, status, purpose, recipient and counts.
+    """List exports: id, status, purpose, recipient, counts.
 
-    Never any content: no justification, names or records. Oldest first.
+    Every export, oldest first. Never any content: no justification, names or records.
     """
     rows: list[dict[str, Any]] = []
     with services(AuditAction.EXPORT_LIST, "export") as (session, _):
@@ -83,10 +83,11 @@ def list_exports(as_json: JsonOption = False) -> None:
 def build_again(
     export_id: Annotated[uuid.UUID, typer.Argument(metavar="EXPORT_ID", help="The export whose build failed.")],
 ) -> None:
-    """Run a failed build of an approved export again, with a progress bar.
+    """Run a failed build of an approved export again.
 
-    Never approves: any export other than an approved one whose build failed is refused. The build resumes
-    where the failed one stopped. Exit status 0 when the export is ready, 1 when the build failed again.
+    With a progress bar. Never approves: any export other than an approved one whose build failed is
+    refused. The build resumes where the failed one stopped. Exit status 0 when the export is ready, 1 when
+    the build failed again.
     """
     settings = get_settings()
     try:
