@@ -299,12 +299,13 @@ def _latest(session: Session) -> AuditCheckpoint:
     return row
 
 
-def inclusion_file(session: Session, principal: Principal, seq: int, size: int | None) -> dict[str, object]:
-    """One event's inclusion proof in a stored checkpoint (the latest by default), with that checkpoint:
-    `python -m app.audit.verify inclusion` checks it."""
+def inclusion_file(session: Session, principal: Principal, seq: int | None, size: int | None) -> dict[str, object]:
+    """One event's inclusion proof in a stored checkpoint (the latest by default; its last event by default),
+    with that checkpoint: `python -m app.audit.verify inclusion` checks it."""
     policy.require(principal, policy.Action.AUDIT_READ)
     row = _latest(session) if size is None else _stored_checkpoint(session, size, "size")
     size = row.size
+    seq = size - 1 if seq is None else seq
     if not 0 <= seq < size:
         raise ValidationFailed("the event must be one the checkpoint signs: below its size", fields=["seq"])
     proof = inclusion(session, principal, seq, size)

@@ -132,12 +132,13 @@ def checkpoint_file(principal: PagePrincipal, session: DbSession, size: Optional
 def inclusion_file(
     principal: PagePrincipal,
     session: DbSession,
-    seq: Annotated[int, Query(ge=0, le=MAX_SEQ)],
+    seq: Annotated[int | None, Query(ge=0, le=MAX_SEQ)] = None,
     size: OptionalSize = None,
 ) -> Response:
-    """One event's stored bytes, its path and the checkpoint it leads to (the latest without a size)."""
+    """One event's stored bytes, its path and the checkpoint it leads to (the latest without a size, and its
+    last event without a seq)."""
     document = read.inclusion_file(session, principal, seq, size)
-    name = inclusion_name(seq, int(str(document["tree_size"])))
+    name = inclusion_name(int(str(document["leaf_index"])), int(str(document["tree_size"])))
     return _file(json.dumps(document, indent=2) + "\n", name, "application/json")
 
 

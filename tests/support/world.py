@@ -533,7 +533,6 @@ def request(world: World, who: str, method: str, path: str, payload: Any) -> Any
 QUERY = {
     "/api/v1/audit/proofs/inclusion": "?index=0&tree_size=2",
     "/api/v1/audit/proofs/consistency": "?first=1&second=2",
-    "/audit/downloads/inclusion": "?seq=0",
 }
 
 

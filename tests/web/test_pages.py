@@ -277,7 +277,8 @@ MATRIX: dict[tuple[str, str], tuple[dict[str, str], dict[str, str]]] = {
     ("GET", "/audit/proofs"): ({}, AUDITOR_ONLY),
     ("GET", "/audit/pin"): ({}, AUDITOR_ONLY),
     ("GET", "/audit/disclosures"): ({}, AUDITOR_ONLY),
-    # The downloads: the world's signed checkpoint, event 0's inclusion in it, and its consistency with itself.
+    # The downloads, without a query: the world's signed checkpoint, its last event's inclusion in it, and its
+    # consistency with itself.
     ("GET", "/audit/downloads/checkpoint"): ({}, AUDITOR_ONLY),
     ("GET", "/audit/downloads/inclusion"): ({}, AUDITOR_ONLY),
     ("GET", "/audit/downloads/consistency"): ({}, AUDITOR_ONLY),
