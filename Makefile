@@ -6,6 +6,8 @@ STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 # pytest-xdist workers for `make test` / `make pytest`; PYTEST_WORKERS=0 runs serially.
 PYTEST_WORKERS ?= auto
+# Which marked suites run: everything but the long fuzzing run (`make pytest PYTEST_MARKERS="fuzz and slow"`).
+PYTEST_MARKERS ?= not (fuzz and slow)
 
 .PHONY: run test lint typecheck pytest bench clean
 
@@ -38,7 +40,7 @@ typecheck: $(DEV_STAMP)
 	$(BIN)/mypy
 
 pytest: $(DEV_STAMP)
-	$(BIN)/pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(PYTEST_WORKERS) -m "$(PYTEST_MARKERS)" $(PYTEST_ARGS)
 
 test: lint typecheck pytest
 
