@@ -99,7 +99,8 @@ def test_a_withdrawal_found_by_reference_and_code_word_shows_the_recalls_it_rais
     row = r"<tr><td><code>([0-9a-f-]{36})</code></td><td><code>([0-9a-f-]{36})</code></td></tr>"
     shown = re.findall(row, done.text)
     assert shown == [(notices[0]["id"], export)]
-    assert notices[0]["person_code"] not in done.text  # ids and counts only
+    assert notices[0]["record_id"]  # the bundle's record id, which the recipient finds in the bundle
+    assert notices[0]["record_id"] not in done.text  # ids and counts only
     # The record is withdrawn: the same lookup says so, and offers no second withdrawal.
     again = _lookup(keeper, record["reference_code"])
     assert "withdrawn" in again.text

@@ -290,7 +290,7 @@ def test_a_withdrawal_after_a_download_shows_a_recall_notice_and_a_task(app: Fas
     assert "to send" in notices.text
     assert "Mark as sent" not in notices.text  # the lawyer reads; custodians move notices on
     [notice] = d.custodians[0].get("/api/v1/recalls").json()["items"]
-    assert f'<td class="code">{notice["person_code"]}</td>' in notices.text
+    assert f'<td class="code">{notice["record_id"]}</td>' in notices.text
     keeper = _page(d.custodians[0], "/recalls")
     assert f'action="/recalls/{notice["id"]}/sent"' in keeper.text
     sent = _post(d.custodians[0], f"/recalls/{notice['id']}/sent", {})
