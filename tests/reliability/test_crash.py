@@ -51,6 +51,7 @@ KILL_AFTER = (16, 160)
 """The kill comes after this many acknowledged requests in the round (drawn from the seeded RNG, so the rounds do
 not depend on the machine's speed), plus up to KILL_JITTER seconds, so that it lands in the middle of requests."""
 KILL_JITTER = 0.3
+BUSY_RETRIES = 5
 ANSWERS = [
     {"question": "background", "state": "answered", "text": "A teacher from Hadrut."},
     {"question": "harm", "state": "declined"},
@@ -77,6 +78,7 @@ class Ledger:
     refused: list[tuple[str, int, str]] = field(default_factory=list)  # (step, status, code): answers not 2xx
     cut_off: int = 0  # requests the kill left without an answer
     acknowledged: int = 0
+    busy: int = 0  # 503 answers with Retry-After (nothing saved), each sent again
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -85,12 +87,19 @@ class Stop(Exception):
 
 
 def _send(ledger: Ledger, step: str, call: Callable[[], httpx.Response], expect: int) -> dict[str, Any]:
-    try:
-        r = call()
-    except httpx.TransportError:
+    for _ in range(BUSY_RETRIES):
+        try:
+            r = call()
+        except httpx.TransportError:
+            with ledger.lock:
+                ledger.cut_off += 1
+            raise Stop from None
+        if r.status_code != 503 or "retry-after" not in r.headers:
+            break
+        # Busy (SQLite's write lock waited on past its timeout): nothing was saved, and a client sends it again.
         with ledger.lock:
-            ledger.cut_off += 1
-        raise Stop from None
+            ledger.busy += 1
+        time.sleep(float(r.headers["retry-after"]))
     if r.status_code != expect:
         code = r.json().get("code", "") if r.headers.get("content-type", "").endswith("json") else ""
         with ledger.lock:
@@ -324,6 +333,7 @@ def test_killed_at_random_moments_the_service_loses_and_leaks_nothing(
         f"{len(ledger.interviews)} interviews, {len(ledger.statements)} statements, "
         f"{len(ledger.attachments)} attachments; cut off by the kills: {ledger.cut_off}; "
         f"temp blobs the kills left and the start-up sweeps settled: {settled}; "
+        f"busy answers sent again: {ledger.busy}; "
         f"refused: {sorted({(s, st, c) for s, st, c in ledger.refused})}"
     )
     assert five_hundreds == []
