@@ -64,15 +64,23 @@ def check_entry(line: bytes) -> tuple[int | None, str | None]:
         return _check_slowly(line)
     except (UnicodeDecodeError, ValueError):
         return None, "not valid UTF-8 JSON"
+    seq, problem = _seq_of(obj)
+    if problem is not None:
+        return None, problem
+    # UTF-8 maps strings to bytes one to one, so comparing the texts compares the bytes.
+    if _ENCODER.encode(obj) == text:
+        return seq, None
+    return seq, _not_canonical(obj)
+
+
+def _seq_of(obj: Any) -> tuple[int, None] | tuple[None, str]:
+    """An entry's seq, or why the parsed value is no entry."""
     if not isinstance(obj, dict):
         return None, "not a JSON object"
     seq = obj.get("seq")
     if isinstance(seq, bool) or not isinstance(seq, int):
         return None, "has no integer seq"
-    # UTF-8 maps strings to bytes one to one, so comparing the texts compares the bytes.
-    if _ENCODER.encode(obj) == text:
-        return seq, None
-    return seq, _not_canonical(obj)
+    return seq, None
 
 
 def _not_canonical(obj: dict[str, Any]) -> str:
@@ -89,11 +97,9 @@ def _check_slowly(line: bytes) -> tuple[int | None, str | None]:
         obj = json.loads(line.decode("utf-8"))
     except ValueError:  # the hook stopped the fast parse before it reached the broken part
         return None, "not valid UTF-8 JSON"
-    if not isinstance(obj, dict):
-        return None, "not a JSON object"
-    seq = obj.get("seq")
-    if isinstance(seq, bool) or not isinstance(seq, int):
-        return None, "has no integer seq"
+    seq, problem = _seq_of(obj)
+    if problem is not None:
+        return None, problem
     if not _plain_values(obj):
         return seq, "holds a value other than strings, safe integers, booleans and nulls"
     return seq, _not_canonical(obj)
