@@ -82,7 +82,9 @@ def test_a_batch_costs_the_same_queries_for_two_people_or_eight(app: FastAPI, d:
         assert build.decide_batch(factory, runtime, mine, ids[2:]) == 5  # the withdrawn person is left out
     reads = [q for q in large if q.lstrip().upper().startswith("SELECT")]
     assert len(reads) == len([q for q in small if q.lstrip().upper().startswith("SELECT")])
-    assert len(reads) <= 16
+    # 17: the fence reads the database clock to check the lease has not lapsed (a worker whose lease lapsed
+    # writes nothing), one query a batch more than before that check existed; still none per person.
+    assert len(reads) <= 17
 
 
 def test_the_batch_loader_gives_the_histories_one_by_one_gives(app: FastAPI, d: Desk) -> None:
