@@ -106,8 +106,8 @@ def test_rotation_rewraps_every_seeded_key_in_batches() -> None:
 
     assert result["keys"] == 130
     assert result["rotation_seconds"] > 0
-    assert result["ratio_to_baseline"] == result["rotation_seconds"] / (
-        result["crypto_only_seconds"] + result["database_only_seconds"]
+    assert result["ratio_to_baseline"] == pytest.approx(
+        result["rotation_seconds"] / (result["crypto_only_seconds"] + result["database_only_seconds"])
     )
     assert result["target"]["extrapolated"] is True
 
@@ -116,7 +116,7 @@ def test_http_ingest_saves_every_draft_on_both_apps_and_counts_their_statements(
     result = ingest_http.ingest(6, rounds=2, warmup=1)
 
     assert result["statement_bytes"] == ingest_http.STATEMENT_BYTES
-    assert result["ratio"] == result["plain_ms"] / result["service_ms"]
+    assert result["ratio"] == pytest.approx(result["plain_ms"] / result["service_ms"])
     # The plain app reads the row, updates it and commits; the service does far more, all of it counted.
     assert result["sql_per_request"]["plain"] >= 2
     assert result["sql_per_request"]["service"] > result["sql_per_request"]["plain"]
