@@ -97,8 +97,8 @@ class CustodyReport:
         return not self.problems
 
 
-class _Malformed(ValueError):
-    """The proof file is not a custody proof as this verifier knows them."""
+class Malformed(ValueError):
+    """The proof file is not a proof of the kind asked for, as this verifier knows them."""
 
 
 def _hex32(document: dict[str, Any], name: str) -> bytes:
@@ -107,34 +107,40 @@ def _hex32(document: dict[str, Any], name: str) -> bytes:
     except ValueError:
         value = b""
     if len(value) != 32 or value.hex() != document[name]:
-        raise _Malformed(f"{name} is not 64 lowercase hex digits")
+        raise Malformed(f"{name} is not 64 lowercase hex digits")
     return value
 
 
-def _b64(text: object, name: str) -> bytes:
+def b64_field(text: object, name: str) -> bytes:
     try:
         if not isinstance(text, str):
             raise ValueError(name)
         return base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError) as exc:
-        raise _Malformed(f"{name} is not base64") from exc
+        raise Malformed(f"{name} is not base64") from exc
 
 
-def _parse(raw: bytes) -> dict[str, Any]:
+def read_proof(raw: bytes, wanted: str, fields: dict[str, type]) -> dict[str, Any]:
+    """A proof file's JSON object, of format ``wanted``, holding each of ``fields`` with its type; or Malformed."""
     try:
         doc = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as exc:
-        raise _Malformed("it is not UTF-8 JSON") from exc
+        raise Malformed("it is not UTF-8 JSON") from exc
     if not isinstance(doc, dict):
-        raise _Malformed("it is not a JSON object")
-    if doc.get("format") != FORMAT:
-        raise _Malformed(f"its format is not {FORMAT}")
-    for name, kind in _FIELDS.items():
+        raise Malformed("it is not a JSON object")
+    if doc.get("format") != wanted:
+        raise Malformed(f"its format is not {wanted}")
+    for name, kind in fields.items():
         value = doc.get(name)
         if not isinstance(value, kind) or isinstance(value, bool):
-            raise _Malformed(f"{name} is missing or of the wrong type")
+            raise Malformed(f"{name} is missing or of the wrong type")
+    return doc
+
+
+def _parse(raw: bytes) -> dict[str, Any]:
+    doc = read_proof(raw, FORMAT, _FIELDS)
     if doc["kind"] not in CONTEXTS:
-        raise _Malformed(f"kind is none of {', '.join(sorted(CONTEXTS))}")
+        raise Malformed(f"kind is none of {', '.join(sorted(CONTEXTS))}")
     return doc
 
 
@@ -148,9 +154,9 @@ def verify_proof(raw: bytes, item_digest: bytes, public_key: bytes, key_name: st
     try:
         doc = _parse(raw)
         digest, salt = _hex32(doc, "digest"), _hex32(doc, "salt")
-        entry = _b64(doc["entry"], "entry")
-        path = [_b64(p, "inclusion_proof") for p in doc["inclusion_proof"]]
-    except _Malformed as exc:
+        entry = b64_field(doc["entry"], "entry")
+        path = [b64_field(p, "inclusion_proof") for p in doc["inclusion_proof"]]
+    except Malformed as exc:
         report.problems.append(f"the proof file is not a custody proof: {exc}")
         return report
     report.kind = doc["kind"]

@@ -10,12 +10,12 @@ uses), so the offline verifier can ship it.
 from __future__ import annotations
 
 import base64
-import binascii
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from app.audit.custody_proof import Malformed, b64_field, read_proof
 from app.audit.entries import check_entry
 from app.audit.merkle import leaf_hash, verify_consistency, verify_inclusion
 from app.audit.note import Checkpoint, NoteError, parse_note, verify_checkpoint
@@ -87,35 +87,6 @@ class ProofReport:
         return not self.problems
 
 
-class _Malformed(ValueError):
-    """The file is not a proof of the kind asked for."""
-
-
-def _parse(raw: bytes, wanted: str, fields: dict[str, type]) -> dict[str, Any]:
-    try:
-        doc = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise _Malformed("it is not UTF-8 JSON") from exc
-    if not isinstance(doc, dict):
-        raise _Malformed("it is not a JSON object")
-    if doc.get("format") != wanted:
-        raise _Malformed(f"its format is not {wanted}")
-    for name, kind in fields.items():
-        value = doc.get(name)
-        if not isinstance(value, kind) or isinstance(value, bool):
-            raise _Malformed(f"{name} is missing or of the wrong type")
-    return doc
-
-
-def _b64(text: object, name: str) -> bytes:
-    try:
-        if not isinstance(text, str):
-            raise ValueError(name)
-        return base64.b64decode(text, validate=True)
-    except (binascii.Error, ValueError) as exc:
-        raise _Malformed(f"{name} is not base64") from exc
-
-
 def open_checkpoint(
     text: str | bytes, public_key: bytes, key_name: str | None, label: str, problems: list[str]
 ) -> Checkpoint | None:
@@ -133,10 +104,10 @@ def verify_inclusion_file(raw: bytes, public_key: bytes, key_name: str | None = 
     """Is the file's entry the event at its index in the tree its checkpoint signed with the pinned key?"""
     report = ProofReport()
     try:
-        doc = _parse(raw, INCLUSION_FORMAT, _INCLUSION_FIELDS)
-        entry = _b64(doc["entry"], "entry")
-        path = [_b64(p, "inclusion_proof") for p in doc["inclusion_proof"]]
-    except _Malformed as exc:
+        doc = read_proof(raw, INCLUSION_FORMAT, _INCLUSION_FIELDS)
+        entry = b64_field(doc["entry"], "entry")
+        path = [b64_field(p, "inclusion_proof") for p in doc["inclusion_proof"]]
+    except Malformed as exc:
         report.problems.append(f"the file is not an inclusion proof: {exc}")
         return report
     seq, problem = check_entry(entry)
@@ -164,9 +135,9 @@ def verify_consistency_file(raw: bytes, public_key: bytes, key_name: str | None 
     """Does the second signed tree extend the first, both signed with the pinned key?"""
     report = ProofReport()
     try:
-        doc = _parse(raw, CONSISTENCY_FORMAT, _CONSISTENCY_FIELDS)
-        path = [_b64(p, "consistency_proof") for p in doc["consistency_proof"]]
-    except _Malformed as exc:
+        doc = read_proof(raw, CONSISTENCY_FORMAT, _CONSISTENCY_FIELDS)
+        path = [b64_field(p, "consistency_proof") for p in doc["consistency_proof"]]
+    except Malformed as exc:
         report.problems.append(f"the file is not a consistency proof: {exc}")
         return report
     first = open_checkpoint(doc["first_checkpoint"], public_key, key_name, "first checkpoint", report.problems)
