@@ -327,10 +327,23 @@ def withdrawn_grants(
 def read_of(session: Session, runtime: Runtime, person: Person, row: UseConsent) -> UseConsentRead:
     details = details_of(session, runtime, person, row)
     chain = chain_of(session, row.chain_id)
+    return read_in_chain(session, runtime, person, row, details, chain, storage_retention(session, runtime, person))
+
+
+def read_in_chain(
+    session: Session,
+    runtime: Runtime,
+    person: Person,
+    row: UseConsent,
+    details: dict[str, Any],
+    chain: ChainState,
+    storage: str | None,
+) -> UseConsentRead:
+    """``read_of`` from what its caller already read: the version's opened details, its chain and the
+    person's storage retention (``app.consent.record_pages`` reads them for many people at once)."""
     whole, named, withdrawals = withdrawn_grants(session, runtime, person, chain)
     invalidation = next((i for i in chain.invalidations if i.consent_id == row.id), None)
     successor = chain.successor(row)
-    storage = storage_retention(session, runtime, person)
     retention: dict[str, str] = details["retention"]
     effective = {c: grant_checks.shorter(p, storage) or p for c, p in retention.items()}
     return UseConsentRead(

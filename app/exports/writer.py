@@ -2,7 +2,8 @@
 
 Called once, in the build's last transaction, under the job's fencing token. One ``OpaqueIds`` stands for
 every internal id in the bundle; the salt dies with the build. Per ledger row, the person's record is made by
-``material.record_of`` (at ``aggregate_only``: only counted), their consent file by ``consent_file``. The
+``material.record_of`` (at ``aggregate_only``: only counted), their consent file by ``consent_file``, each
+from rows read a page of people at a time (``material.page_of``, ``app.consent.record_pages``). The
 files go to ``Bundle`` (checksums, manifest, signature, README), then through ``age`` to the recipient's key
 when the registry holds one, then sealed under the export's own data key into ``runtime.bundles``.
 
@@ -37,7 +38,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app import __version__
-from app.consent import history
+from app.consent import history, record_pages
 from app.consent.decision_inputs import DenyList, Source
 from app.consent.decision_inputs import Recipient as RecipientEntry
 from app.consent.vocabulary import DisclosureLevel
@@ -52,7 +53,7 @@ from app.exports.encrypt import encrypt_to_age
 from app.exports.files import LEFT_OUT, Files
 from app.exports.levels import OpaqueIds
 from app.exports.manifest import BundleInfo, CustodyLink, Party, Readme
-from app.exports.material import AllowedFor, Record, record_of
+from app.exports.material import AllowedFor, Record, page_of, record_of
 from app.exports.models import DisclosureEntry, ExportApproval, ExportRequest
 from app.exports.stored import StoredBundle, bundle_key, seal_bundle
 from app.keys import datakeys
@@ -67,7 +68,8 @@ EXCLUDED_REASON = "not included under the consent given, or not within the reque
 SMALL = 5
 """Counts of people left out below this (but above zero) are written as null."""
 PAGE = 200
-"""People read per page while writing: their rows, data keys and histories by a fixed number of queries."""
+"""People read per page while writing: their rows, data keys, histories, interview rows and consent versions
+by a fixed number of queries."""
 CUSTODY_PENDING = "no signed checkpoint of the audit log covered these items' custody commitments yet"
 README = Readme(
     terms=(
@@ -198,6 +200,8 @@ def write(
             if r.person_id in people and DisclosureLevel(r.level) is not DisclosureLevel.AGGREGATE_ONLY
         ]
         histories = history.histories_of(session, runtime, disclosed)
+        material = page_of(session, export.id, [p.id for p in disclosed])
+        consent_versions = record_pages.opened_current(session, runtime, disclosed, now)
         for row in page:
             person = people.get(row.person_id)
             if person is None:  # erased since it was decided
@@ -212,13 +216,12 @@ def write(
                 if level is DisclosureLevel.PSEUDONYMOUS
                 else None
             )
-            record = record_of(
-                session, runtime, person, level, row.categories, allowed, ids, pseudonym, export_id=export.id
-            )
+            record = record_of(session, runtime, person, level, row.categories, allowed, ids, pseudonym, material)
             records.append(record)
             placed[row.id] = record.record_id
             consent = consent_document(
-                session, runtime, person, level, row.grant_ids, record.categories, ids, pseudonym
+                consent_versions[person.id], runtime.forms, person, level, row.grant_ids, record.categories, ids,
+                pseudonym,
             )  # fmt: skip
             consents.append((record.record_id, consent))
             basis[record.record_id] = {
