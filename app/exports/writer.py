@@ -29,6 +29,7 @@ import csv
 import io
 import json
 import uuid
+import zlib
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -185,7 +186,7 @@ def write(
     now = db_now(session)
     export_key = runtime.derived_key(Purpose.EXPORT_PSEUDONYM)
     records: list[Record] = []
-    consents: list[tuple[str, bytes]] = []  # each file's bytes: a third of the memory its document takes
+    consents: list[tuple[str, bytes]] = []  # each file deflated: the largest thing held until the bundle is written
     aggregate: Counter[str] = Counter()
     basis: dict[str, Any] = {}
     placed: dict[uuid.UUID, str] = {}
@@ -223,7 +224,7 @@ def write(
                 consent_versions[person.id], runtime.forms, person, level, row.grant_ids, record.categories, ids,
                 pseudonym,
             )  # fmt: skip
-            consents.append((record.record_id, _json(consent)))
+            consents.append((record.record_id, zlib.compress(_json(consent), 1)))
             basis[record.record_id] = {
                 "level": level.value,
                 "categories": list(record.categories),
@@ -267,7 +268,7 @@ def write(
             counts = {"categories": dict(zip(counted.labels, counted.counts, strict=True)), "total": counted.total}
             yield Entry("counts.json", [_json(counts)])
         for record_id, consent in consents:
-            yield Entry(f"consent/{record_id}.json", [consent])
+            yield Entry(f"consent/{record_id}.json", [zlib.decompress(consent)])
         for item, committed in _custody_items(records, files):
             proof = proof_bytes(session, runtime, committed)
             if proof is None:
