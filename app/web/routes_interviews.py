@@ -173,9 +173,10 @@ def context_of(
     staff = render.language_of(request)
     form = _grant_form(runtime, principal)
     reconfirming = interview.state in reconfirm.RECONFIRMABLE
+    current = grants.list_current(session, runtime, principal, interview.person_id) if reconfirming else []
     team = {c.id: c.display_name for c in service.interviewer_choices(session, principal, interview.person_id)}
     return {
-        "current_consents": grants.list_current(session, runtime, principal, interview.person_id) if reconfirming else [],
+        "current_consents": current,
         "levels_within": ip.LEVELS_WITHIN,
         "terms": _terms(_vocabulary(request, form)),
         "interviewer_names": [team.get(i, render.gettext(request, ip.FORMER_MEMBER)) for i in interview.interviewers],

@@ -155,7 +155,8 @@ def test_the_interviewers_are_chosen_from_the_case_team(world: World) -> None:
     person = consenting_person(doc, world.case_id, world.app)
     page = doc.get(f"/people/{person}/interviews")
     assert page.status_code == 200
-    team = dict(re.findall(r'name="interviewers" value="([0-9a-f-]{36})"[^>]*>\s*<label[^>]*>([^<]+)</label>', page.text))
+    offered = r'name="interviewers" value="([0-9a-f-]{36})"[^>]*>\s*<label[^>]*>([^<]+)</label>'
+    team = dict(re.findall(offered, page.text))
     # Active documenters on the team, by name; the one planning is ticked; no one outside the team.
     assert team[str(doc.user_id)] == doc.username
     colleague = world.actors["doc_pw"]
