@@ -45,9 +45,12 @@ def _place(row: LegalHold, column: str) -> Place:
 
 def _read(session: Session, row: LegalHold) -> LegalHoldRead:
     waiting = confirmations.pending(session, SET_HOLD, row.id) if row.state == HoldState.REQUESTED else []
+    person = session.get(Person, row.person_id)
+    assert person is not None  # a foreign key
     return LegalHoldRead(
         id=row.id,
         person_id=row.person_id,
+        person_code=person.code,
         state=HoldState(row.state),
         requested_by=row.requested_by,
         requested_at=row.requested_at,

@@ -62,6 +62,23 @@ ROLE_NAMES = {
 }
 """The roles (app.access.roles) as the admin pages name them."""
 
+RECIPIENT_CLASSES = {
+    "case_team": _("Our case team"),
+    "our_legal_team": _("Our legal team"),
+    "intl_criminal_investigators": _("International criminal investigators"),
+    "interstate_courts": _("Courts between states"),
+    "un_investigative_bodies": _("UN investigative bodies"),
+    "un_communications_procedures": _("UN communications procedures"),
+    "national_authorities": _("National authorities"),
+    "victims_lawyer": _("The victim's lawyer"),
+    "service_providers": _("Service providers"),
+    "documentation_partners": _("Documentation partners"),
+    "researchers": _("Researchers"),
+    "journalists": _("Journalists"),
+    "public": _("The public"),
+}
+"""Every recipient class of app.consent.vocabulary.RecipientClass, as the pages name it."""
+
 REQUEST_KINDS = {
     "user.create": _("A new account"),
     "user.reset_password": _("A password reset"),
