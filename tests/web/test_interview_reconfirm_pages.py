@@ -12,19 +12,8 @@ from tests.support.actors import Actor
 from tests.support.consent import grant, record_use_consent
 from tests.support.interviews import consenting_person
 from tests.support.world import World
-from tests.web.test_interview_pages import plan_fields
+from tests.web.test_interview_pages import _doc, _post, plan_fields
 from tests.web.test_pages import assert_page_headers
-
-
-def _doc(world: World) -> Actor:
-    doc = world.actors["doc_in"]
-    doc.client.follow_redirects = False
-    return doc
-
-
-def _post(doc: Actor, path: str, fields: dict[str, Any]) -> Any:
-    assert doc.csrf is not None
-    return doc.client.post(path, data={"csrf_token": doc.csrf, **fields})
 
 
 def _started(world: World, doc: Actor) -> tuple[str, str]:

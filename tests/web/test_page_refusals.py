@@ -5,7 +5,6 @@ English message, filled in."""
 from __future__ import annotations
 
 import re
-from typing import Any
 
 import pytest
 from fastapi import FastAPI
@@ -16,13 +15,12 @@ from app.erasure.schemas import ErasureState, HoldState
 from app.exports.schemas import ExportStatus
 from app.web import catalogs, custodian, exports_page, i18n
 from app.web.messages import DECISIONS, FILLED_IN, HOLD_STATES
-from tests.support.actors import Actor
 from tests.support.consent import participation
 from tests.support.exports import Desk, desk
 from tests.support.interviews import consenting_person
 from tests.support.pages import page_login, submit
 from tests.support.world import World
-from tests.web.test_interview_pages import plan_fields
+from tests.web.test_interview_pages import _doc, _post, plan_fields
 
 PLACE = re.compile(r"%\(([a-z_]+)\)s")
 
@@ -46,17 +44,6 @@ def test_the_words_cover_every_value_a_place_takes() -> None:
 def _in(client: TestClient, language: str, back: str) -> None:
     switched = submit(client, back, "/language", {"language": language, "back": back})
     assert switched.status_code == 303
-
-
-def _doc(world: World) -> Actor:
-    doc = world.actors["doc_in"]
-    doc.client.follow_redirects = False
-    return doc
-
-
-def _post(doc: Actor, path: str, fields: dict[str, Any]) -> Any:
-    assert doc.csrf is not None
-    return doc.client.post(path, data={"csrf_token": doc.csrf, **fields})
 
 
 def test_an_interview_the_consent_does_not_allow_is_refused_in_armenian(world: World) -> None:
