@@ -11,7 +11,7 @@ from app.access.deps import clear_session_cookie, session_cookie
 from app.core.errors import AppError, Unauthenticated, app_error, http_error
 from app.runtime import Runtime
 from app.web import custodian, exports_page, render
-from app.web.messages import DECISIONS, DOING, HOLD_STATES, _
+from app.web.messages import DECISIONS, DOING, HOLD_STATES, REVIEW_STATUSES, TEACH_BACK_SETS, _
 
 PLACE_WORDS: dict[str, dict[str, str]] = {
     "doing": DOING,
@@ -20,6 +20,8 @@ PLACE_WORDS: dict[str, dict[str, str]] = {
     "export_status": exports_page.STATUSES,
     "erasure_state": custodian.STATES,
     "hold_state": HOLD_STATES,
+    "review_status": REVIEW_STATUSES,
+    "teach_back_set": TEACH_BACK_SETS,
 }
 """The words a refusal's places are filled with on a page, by place; a place not here keeps its value."""
 

@@ -140,6 +140,9 @@ FILLED_IN = (
     _("this legal hold is %(hold_state)s: it is not waiting for a decision"),
     _("this export is %(export_status)s: it is not waiting for a decision"),
     _("this export is %(export_status)s: only a ready export can be downloaded"),
+    _("this review was already decided (%(review_status)s)"),
+    _("teach-back results are missing from the %(teach_back_set)s set: %(questions)s"),
+    _("choose one of the form's retention periods: %(periods)s"),
 )
 """The services' refusals written with places (app.core.errors.AppError ``params``): a page translates the
 message, then fills in each place, in words of the page's language where a table below names them."""
@@ -180,3 +183,9 @@ HOLD_STATES = {
     "expired": _("expired unanswered"),
 }
 """The states of a legal hold (app.erasure.schemas.HoldState) a refusal names."""
+
+REVIEW_STATUSES = {"duplicate": _("the same person"), "not_duplicate": _("not the same person")}
+"""A decided duplicate review (app.people.schemas.ReviewStatus) a refusal names."""
+
+TEACH_BACK_SETS = {"adult": _("adult"), "child": _("child")}
+"""The teach-back sets a refusal names."""

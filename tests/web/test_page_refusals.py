@@ -13,8 +13,9 @@ from fastapi.testclient import TestClient
 from app.consent.vocabulary import ParticipationDecision
 from app.erasure.schemas import ErasureState, HoldState
 from app.exports.schemas import ExportStatus
+from app.people.schemas import ReviewStatus
 from app.web import catalogs, custodian, exports_page, i18n
-from app.web.messages import DECISIONS, FILLED_IN, HOLD_STATES
+from app.web.messages import DECISIONS, FILLED_IN, HOLD_STATES, REVIEW_STATUSES
 from tests.support.consent import participation
 from tests.support.exports import Desk, desk
 from tests.support.interviews import consenting_person
@@ -37,6 +38,7 @@ def test_every_translation_keeps_the_places_of_its_message(language: str) -> Non
 def test_the_words_cover_every_value_a_place_takes() -> None:
     assert set(DECISIONS) == {d.value for d in ParticipationDecision}
     assert set(HOLD_STATES) == {s.value for s in HoldState}
+    assert set(REVIEW_STATUSES) == {s.value for s in ReviewStatus} - {ReviewStatus.OPEN.value}
     assert {s.value for s in ExportStatus} <= set(exports_page.STATUSES)
     assert {s.value for s in ErasureState} <= set(custodian.STATES)
 
