@@ -521,6 +521,14 @@ def current_records(session: Session, runtime: Runtime, person: Person) -> list[
     return current
 
 
+def list_current(
+    session: Session, runtime: Runtime, principal: Principal, person_id: uuid.UUID
+) -> list[UseConsentRead]:
+    """The person's records that may be confirmed or narrowed at the end of an interview, as read now."""
+    person = person_row(session, principal, policy.Action.CONSENT_READ, person_id)
+    return [read_of(session, runtime, person, r) for r in current_records(session, runtime, person)]
+
+
 def invalidate(
     session: Session, runtime: Runtime, principal: Principal, consent_id: uuid.UUID, data: InvalidateIn
 ) -> InvalidatedRead:
