@@ -47,7 +47,7 @@ from app.core.pagination import FIRST_PAGE, Page, PageRequest, keyset
 from app.keys.sealed import Place, open_json, seal_json
 from app.people.erased import refuse_if_erased
 from app.people.models import Person
-from app.people.records import hold, person_row
+from app.people.records import hold_living, person_row
 
 if TYPE_CHECKING:
     from app.runtime import Runtime  # the wiring above the domains; services only name its type
@@ -539,7 +539,7 @@ def invalidate(
     # Finding a record invalid takes away every use the person allowed in it: a fresh second factor first.
     policy.require_step_up(principal, policy.Action.CONSENT_INVALIDATE, db_now(session))
     person = _person(session, row)
-    hold(session, person)
+    hold_living(session, person)
     if session.scalar(select(ConsentInvalidation.id).where(ConsentInvalidation.consent_id == row.id)) is not None:
         raise Conflict("this record is already marked invalid", fields=["consent_id"], code="invalidated")
     found = ConsentInvalidation(

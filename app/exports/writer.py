@@ -58,6 +58,7 @@ from app.exports.material import AllowedFor, Record, page_of, record_of
 from app.exports.models import DisclosureEntry, ExportApproval, ExportRequest
 from app.exports.stored import StoredBundle, bundle_key, seal_bundle
 from app.keys import datakeys
+from app.people import erased
 from app.people.models import Person
 from app.recipients.models import Recipient
 
@@ -193,7 +194,8 @@ def write(
     ordered = sorted(rows, key=lambda r: ids.of(r.person_id))
     for page in _pages(ordered, PAGE):
         wanted = [r.person_id for r in page]
-        people = {p.id: p for p in session.scalars(select(Person).where(Person.id.in_(wanted)))}
+        gone = erased.erased_among(session, wanted)  # erased since they were decided: nothing of them opens
+        people = {p.id: p for p in session.scalars(select(Person).where(Person.id.in_(wanted))) if p.id not in gone}
         keys = datakeys.loaded(session, list(people))  # kept for the page: data_key finds them in the session
         disclosed = [
             people[r.person_id]

@@ -32,7 +32,7 @@ from app.keys.sealed import Place, open_json, seal_json
 from app.keys.store import Keys
 from app.people.erased import refuse_if_erased
 from app.people.models import Person
-from app.people.records import hold
+from app.people.records import hold_living
 
 if TYPE_CHECKING:
     from app.runtime import Runtime  # the wiring above the domains; services only name its type
@@ -61,7 +61,7 @@ def reconfirm(
     refuse_if_erased(session, interview.person_id)
     _shape(data)
     person = person_of(session, interview)
-    hold(session, person)
+    hold_living(session, person)
     reference_code = None
     state = records.held_state(session, interview)
     if state not in RECONFIRMABLE:

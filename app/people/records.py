@@ -50,6 +50,13 @@ def hold(session: Session, person: Person, *, wait: timedelta | None = None) -> 
         session.execute(text("SET LOCAL lock_timeout = DEFAULT"))
 
 
+def hold_living(session: Session, person: Person) -> None:
+    """``hold``, then 409 ``erased`` if the person was erased while this waited for the hold: a check made before
+    the hold (``person_row``) is stale by then, and their sealed values no longer open."""
+    hold(session, person)
+    refuse_if_erased(session, person.id)
+
+
 def hold_all(session: Session, person_ids: Sequence[uuid.UUID]) -> list[Person]:
     """``hold`` for a small batch of people in one statement, taken in id order (so two batches never wait on
     each other in a cycle); the rows of those still there, in id order."""
