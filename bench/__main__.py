@@ -136,6 +136,8 @@ def print_http(ingest: dict[str, Any], login: dict[str, Any], out: TextIO) -> No
         f"  service {ingest['service_ms']:.2f} ms/request ({sql['service']} SQL statements), "
         f"plain FastAPI + SQLAlchemy {ingest['plain_ms']:.2f} ms/request ({sql['plain']})\n"
         f"  throughput ratio service/plain {ingest['ratio']:.2f}; target >= {ingest['target']['ratio']}: {verdict}\n"
+        f"  CPU per request (client included) service {ingest['service_cpu_ms']:.2f} ms, plain "
+        f"{ingest['plain_cpu_ms']:.2f} ms: ratio {ingest['cpu_ratio']:.2f}\n"
     )
     cost = login["argon2id"]
     out.write(

@@ -149,7 +149,9 @@ def entry_fields(event: AuditEvent, version: int = ENTRY_VERSION) -> dict[str, A
 
 def _next_seq(session: Session) -> tuple[int, datetime]:
     """The next sequence number and the database clock, read in one statement; the caller holds the log's lock."""
-    last, clock = session.execute(select(func.max(AuditEvent.seq), db_clock(session))).one()
+    # max() as a subquery of its own: SQLite reads only the index's last entry for a bare max(), and scans the
+    # whole log when the same select has another column.
+    last, clock = session.execute(select(select(func.max(AuditEvent.seq)).scalar_subquery(), db_clock(session))).one()
     return 0 if last is None else last + 1, db_time(session, clock)
 
 
