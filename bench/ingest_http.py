@@ -5,7 +5,8 @@ session cookie and CSRF header are checked, the policy loads the interview, the 
 person's data key, and the audit event is appended, all in one transaction. The baseline is
 `bench.plain_app`: the same route and body stored with none of that, measured in the same run, in
 alternating rounds, on the same kind of SQLite file. Each app runs behind its own uvicorn server on a
-loopback port, reached by an httpx client with TCP_NODELAY (so no request waits out a delayed ACK).
+loopback port (its socket made as uvicorn makes its own, so asyncio sets TCP_NODELAY on each connection and
+no response waits out the client's delayed ACK), reached by an httpx client with TCP_NODELAY.
 Reported: milliseconds per request of each, the throughput ratio (service / plain), and the SQL
 statements each request issues.
 
@@ -110,11 +111,16 @@ def _ready_interview(app: FastAPI) -> tuple[Actor, str]:
     return doc, interview["id"]
 
 
-def _timed(call: Callable[[], None], count: int) -> float:
-    started = time.perf_counter()
+def _timed(call: Callable[[], None], count: int) -> tuple[float, float]:
+    """Wall and CPU seconds (of this process: client and server alike) of `count` calls."""
+    started, cpu_started = time.perf_counter(), time.process_time()
     for _ in range(count):
         call()
-    return time.perf_counter() - started
+    return time.perf_counter() - started, time.process_time() - cpu_started
+
+
+def _add(total: tuple[float, float], more: tuple[float, float]) -> tuple[float, float]:
+    return total[0] + more[0], total[1] + more[1]
 
 
 def _saver(put: Callable[..., Any], url: str, body: dict[str, Any]) -> Callable[[], None]:
@@ -127,7 +133,7 @@ def _saver(put: Callable[..., Any], url: str, body: dict[str, Any]) -> Callable[
 
 
 def _no_delay() -> httpx.HTTPTransport:
-    """Headers and body leave at once: without it each request waits out the peer's delayed ACK (~40 ms)."""
+    """The client's side of the same: a request's headers and body never wait for the server's ACK."""
     return httpx.HTTPTransport(socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)])
 
 
@@ -166,16 +172,17 @@ def ingest(requests: int, rounds: int = 10, warmup: int = 20) -> dict[str, Any]:
                     counter.on = plain_counter.on = False
                     rounds = max(1, min(rounds, requests))
                     sizes = [requests // rounds + (1 if r < requests % rounds else 0) for r in range(rounds)]
-                    service_s = plain_s = 0.0
+                    service_t = plain_t = (0.0, 0.0)
                     for r, size in enumerate(sizes):
                         if r % 2 == 0:
-                            service_s += _timed(service, size)
-                            plain_s += _timed(plain, size)
+                            service_t = _add(service_t, _timed(service, size))
+                            plain_t = _add(plain_t, _timed(plain, size))
                         else:
-                            plain_s += _timed(plain, size)
-                            service_s += _timed(service, size)
+                            plain_t = _add(plain_t, _timed(plain, size))
+                            service_t = _add(service_t, _timed(service, size))
             finally:
                 engine.dispose()
+    (service_s, service_cpu), (plain_s, plain_cpu) = service_t, plain_t
     ratio = plain_s / service_s
     return {
         "requests": requests,
@@ -184,6 +191,11 @@ def ingest(requests: int, rounds: int = 10, warmup: int = 20) -> dict[str, Any]:
         "service_ms": service_s * 1000 / requests,
         "plain_ms": plain_s * 1000 / requests,
         "ratio": ratio,
+        # On a shared machine the wall time also waits for the cores, longer for more thread hand-offs; the
+        # CPU time per request (client included, the same for both) is the ratio a core of its own would give.
+        "service_cpu_ms": service_cpu * 1000 / requests,
+        "plain_cpu_ms": plain_cpu * 1000 / requests,
+        "cpu_ratio": plain_cpu / service_cpu,
         "sql_per_request": {"service": counter.count, "plain": plain_counter.count},
         "target": {"ratio": TARGET_RATIO, "met": ratio >= TARGET_RATIO},
     }

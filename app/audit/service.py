@@ -26,7 +26,7 @@ from app.audit.verify import Report, verify_dump
 from app.audit.vocabulary import AuditAction, Outcome, purpose_of
 
 __all__ = ["AuditAction", "Outcome", "Trail"]
-from app.core.db import db_now
+from app.core.db import db_clock, db_now, db_time
 from app.crypto.signing import Signer
 
 TRAIL = "audit_trail"
@@ -147,10 +147,12 @@ def entry_fields(event: AuditEvent, version: int = ENTRY_VERSION) -> dict[str, A
     return fields
 
 
-def _next_seq(session: Session) -> int:
-    """The next sequence number; the caller holds the log's lock."""
-    last = session.scalar(select(func.max(AuditEvent.seq)))
-    return 0 if last is None else last + 1
+def _next_seq(session: Session) -> tuple[int, datetime]:
+    """The next sequence number and the database clock, read in one statement; the caller holds the log's lock."""
+    # max() as a subquery of its own: SQLite reads only the index's last entry for a bare max(), and scans the
+    # whole log when the same select has another column.
+    last, clock = session.execute(select(select(func.max(AuditEvent.seq)).scalar_subquery(), db_clock(session))).one()
+    return 0 if last is None else last + 1, db_time(session, clock)
 
 
 def append(session: Session, trail: Trail, outcome: Outcome, status: int | None = None) -> AuditEvent:
@@ -160,9 +162,10 @@ def append(session: Session, trail: Trail, outcome: Outcome, status: int | None 
         raise ValueError("a custody commitment is an entry of its own: use append_commitment()")
     session.flush()
     _lock(session)
+    seq, at = _next_seq(session)
     event = AuditEvent(
-        seq=_next_seq(session),
-        at=db_now(session),
+        seq=seq,
+        at=at,
         actor=trail.actor,
         actor_roles=",".join(sorted(trail.actor_roles)),
         action=action.value,
@@ -197,7 +200,8 @@ def append_commitment(session: Session, commitment: bytes) -> AuditEvent:
         raise ValueError("a custody commitment is a SHA-256 hash")
     session.flush()
     _lock(session)
-    event = AuditEvent(seq=_next_seq(session), at=db_now(session), action=AuditAction.CUSTODY_COMMIT.value)
+    seq, at = _next_seq(session)
+    event = AuditEvent(seq=seq, at=at, action=AuditAction.CUSTODY_COMMIT.value)
     for column, value in CUSTODY_COLUMNS.items():
         setattr(event, column, value)
     event.entry = rfc8785.dumps(custody_entry(event.seq, _iso(event.at), commitment))

@@ -11,7 +11,20 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import DateTime, Engine, Index, MetaData, UniqueConstraint, create_engine, event, inspect, text
+from sqlalchemy import (
+    ColumnElement,
+    DateTime,
+    Engine,
+    Index,
+    MetaData,
+    UniqueConstraint,
+    create_engine,
+    event,
+    func,
+    inspect,
+    literal_column,
+    select,
+)
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
@@ -173,20 +186,31 @@ def begin_work(session: Session) -> None:
     session.info[WORK] = session.begin_nested()
 
 
+def db_clock(session: Session) -> ColumnElement[Any]:
+    """The database clock as a column, to read beside other columns in one statement; ``db_time`` turns the
+    value read into what ``db_now`` answers."""
+    if session.get_bind().dialect.name == "sqlite":
+        return literal_column("strftime('%Y-%m-%d %H:%M:%f', 'now')")
+    return func.clock_timestamp()
+
+
+def db_time(session: Session, value: object) -> datetime:
+    """A value of ``db_clock`` as a UTC datetime, shifted by the session's test clock offset."""
+    if isinstance(value, str):
+        now = datetime.fromisoformat(value).replace(tzinfo=UTC)
+    else:
+        assert isinstance(value, datetime)
+        now = value.astimezone(UTC)
+    offset: timedelta = session.info.get(CLOCK_OFFSET, timedelta(0))
+    return now + offset
+
+
 def db_now(session: Session) -> datetime:
     """The database clock, in UTC; used for every recorded time.
 
     Tests shift it with ``sessionmaker.configure(info={"clock_offset": timedelta(...)})``.
     """
-    if session.get_bind().dialect.name == "sqlite":
-        raw = session.execute(text("SELECT strftime('%Y-%m-%d %H:%M:%f', 'now')")).scalar_one()
-        now = datetime.fromisoformat(raw).replace(tzinfo=UTC)
-    else:
-        value = session.execute(text("SELECT clock_timestamp()")).scalar_one()
-        assert isinstance(value, datetime)
-        now = value.astimezone(UTC)
-    offset: timedelta = session.info.get(CLOCK_OFFSET, timedelta(0))
-    return now + offset
+    return db_time(session, session.execute(select(db_clock(session))).scalar_one())
 
 
 def on_failure(session: Session, hook: Callable[[Session], object], *, first: bool = False) -> None:

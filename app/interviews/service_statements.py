@@ -22,7 +22,7 @@ from app.access.principal import Principal
 from app.audit import service as audit
 from app.consent import service as consent
 from app.consent.vocabulary import ParticipationDecision
-from app.core.db import db_now, new_id
+from app.core.db import db_clock, db_now, db_time, new_id
 from app.core.errors import Conflict, NotFound, ValidationFailed
 from app.core.pagination import FIRST_PAGE, Page, PageRequest, int_cursor, keyset
 from app.interviews import custody, guides, records
@@ -194,8 +194,11 @@ def save_draft(
         text=data.text,
         answers=_answers(data.answers, None if guide is None else guide.question_ids),
     )
-    now = db_now(session)
-    row = session.scalar(select(InterviewDraft).where(InterviewDraft.interview_id == interview.id).with_for_update())
+    # The clock is read with the row held, in the same statement: saves are timed in the order they hold it.
+    held = session.execute(
+        select(InterviewDraft, db_clock(session)).where(InterviewDraft.interview_id == interview.id).with_for_update()
+    ).first()
+    row, now = (None, db_now(session)) if held is None else (held[0], db_time(session, held[1]))
     if row is None:
         # Two first saves at once: the second is a 409 naming interview_id (the primary key), and saved again.
         row = InterviewDraft(

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
-import pytest
+import json
+from typing import Any
 
-from app.audit.entries import check_entry
+import pytest
+import rfc8785
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from app.audit.entries import check_entry, check_entry_fully
 
 NOT_PLAIN = "holds a value other than strings, safe integers, booleans and nulls"
 NOT_CANONICAL = "is not canonical JSON (its bytes differ from the RFC 8785 form of its content)"
@@ -35,3 +41,92 @@ NOT_CANONICAL = "is not canonical JSON (its bytes differ from the RFC 8785 form 
 )
 def test_each_entry_gets_its_verdict(line: bytes, expected: tuple[int | None, str | None]) -> None:
     assert check_entry(line) == expected
+    assert check_entry_fully(line) == expected
+
+
+# The fast path of check_entry must accept exactly what the full check accepts, and name the same problem
+# (it hands everything it does not accept to the full check): compared on canonical lines, on lines written
+# every other way, and on lines with a byte changed, inserted or dropped.
+
+_JSON = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**60), max_value=2**60)
+    | st.floats(allow_nan=True)
+    | st.text(st.characters(exclude_categories=()), max_size=8),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=4), inner, max_size=4),
+    max_leaves=12,
+)
+_ENTRY = st.one_of(
+    st.fixed_dictionaries({"seq": st.integers(min_value=-5, max_value=2**54) | _JSON}, optional={"v": _JSON}).flatmap(
+        lambda fixed: st.dictionaries(st.text(max_size=6), _JSON, max_size=5).map(lambda more: {**more, **fixed})
+    ),
+    _JSON,
+)
+
+
+@st.composite
+def _lines(draw: st.DrawFn) -> bytes:
+    value = draw(_ENTRY)
+    text = json.dumps(
+        value,
+        sort_keys=draw(st.booleans()),
+        ensure_ascii=draw(st.booleans()),
+        separators=draw(st.sampled_from([(",", ":"), (", ", ": "), (",", ": ")])),
+    )
+    text = draw(st.sampled_from(["", " ", "\n"])) + text + draw(st.sampled_from(["", " ", "\n"]))
+    line = text.encode("utf-8", errors="surrogatepass")
+    if line and draw(st.booleans()):
+        at = draw(st.integers(min_value=0, max_value=len(line) - 1))
+        byte = bytes([draw(st.integers(min_value=0, max_value=255))])
+        line = draw(
+            st.sampled_from(
+                [line[:at] + byte + line[at + 1 :], line[:at] + byte + line[at:], line[:at] + line[at + 1 :]]
+            )
+        )
+    return line
+
+
+@settings(max_examples=1500, deadline=None)
+@given(_lines())
+def test_the_fast_path_agrees_with_the_full_check(line: bytes) -> None:
+    assert check_entry(line) == check_entry_fully(line)
+
+
+@given(_ENTRY)
+def test_canonical_lines_pass_both_ways(value: Any) -> None:
+    try:
+        line = rfc8785.dumps(value)
+    except (rfc8785.CanonicalizationError, ValueError, TypeError):
+        return
+    assert check_entry(line) == check_entry_fully(line)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        b'{"seq":1,"seq":1}',  # a repeated key parses to one: its encoding is shorter than the line
+        b'{"a":1,"a":1,"seq":1}',
+        b'{"seq":1} ',
+        b' {"seq":1}',
+        b'{"seq":1}{"seq":2}',
+        b'{"seq":true}',
+        b'{"seq":1.0}',
+        b'{"seq":1E2}',
+        b'{"seq":-0}',
+        b'{"seq":01}',
+        b'{"a":"\\/","seq":1}',
+        b'{"a":"\\u001F","seq":1}',
+        b'{"a":"\\u001f","seq":1}',
+        b'{"a":"\x7f","seq":1}',
+        b'{"a":{"c":1,"b":2},"seq":1}',
+        b'{"a":{"b":1,"c":2},"seq":1}',
+        b'{"seq":1,"\xc3\xa9":1}',
+        b'{"\xc3\xa9":1,"seq":1}',
+        b"[]",
+        b"",
+        b"\xff",
+    ],
+)
+def test_the_fast_path_agrees_on_the_known_traps(line: bytes) -> None:
+    assert check_entry(line) == check_entry_fully(line)

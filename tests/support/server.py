@@ -17,7 +17,10 @@ T = TypeVar("T")
 @contextmanager
 def serve(app: FastAPI) -> Iterator[str]:
     """Serve app in this process (its own event loop thread); yields the base URL."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    # proto named: asyncio sets TCP_NODELAY only on sockets whose proto is IPPROTO_TCP, and the accepted
+    # connections inherit it. With proto 0 each response (headers, then body, in two writes) waits out the
+    # client's delayed ACK, about 40 ms, as uvicorn binding its own socket never does.
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
