@@ -18,10 +18,39 @@ from app.crypto import keyring as kr
 from app.keys.store import FileKeyStore, Keys, write_private_file
 from app.main import create_app
 from tests.support.cheap import CHEAP_ARGON2, CHEAP_SCRYPT
-from tests.support.database import ProvisionedDatabase, Templates
+from tests.support.database import PG_URL_ENV, ProvisionedDatabase, Templates
 from tests.support.world import Saved, World, build, restore
 
 __all__ = ["CHEAP_ARGON2", "CHEAP_SCRYPT", "production"]
+
+DATABASE_FIXTURE = "templates"
+"""The one fixture through which a test gets the database under test (SQLite, or TESTIMONY_TEST_DATABASE_URL):
+every other (database, world, settings, engine, app, client, cli_env...) requests it, directly or not."""
+UNREACHABLE_DATABASE = "postgresql+psycopg://dbless@127.0.0.1:1/a_dbless_test_reached_for_a_database"
+"""What a dbless test finds in TESTIMONY_TEST_DATABASE_URL: a test that reads it there is wrongly dbless, and fails."""
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects by the marks
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark `dbless` every test whose fixtures never reach the database under test: it runs the same whichever
+    database the run targets, so CI's PostgreSQL pass leaves it out (.ci/run). A test that reaches that database
+    another way (the variable itself) says so with the `uses_database` mark."""
+    for item in items:
+        fixtures = getattr(item, "fixturenames", ())  # a pytest.Function's, the closure of what it requests
+        if DATABASE_FIXTURE not in fixtures and item.get_closest_marker("uses_database") is None:
+            item.add_marker(pytest.mark.dbless)
+
+
+@pytest.fixture(autouse=True)
+def _dbless_reaches_no_database(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A dbless test that still reads the database under test from the environment fails, on any run."""
+    if request.node.get_closest_marker("dbless") is not None:
+        monkeypatch.setenv(PG_URL_ENV, UNREACHABLE_DATABASE)
+
+
+def _not_dbless(request: pytest.FixtureRequest) -> None:
+    """A dbless test that reaches the database by name (request.getfixturevalue) fails, on any run."""
+    assert request.node.get_closest_marker("dbless") is None, f"{request.node.nodeid} is marked dbless"
 
 
 def production(settings: Settings, **update: object) -> Settings:
@@ -44,7 +73,8 @@ def templates(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Templates]:
 
 
 @pytest.fixture
-def database(templates: Templates, tmp_path: Path) -> Iterator[ProvisionedDatabase]:
+def database(templates: Templates, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[ProvisionedDatabase]:
+    _not_dbless(request)
     with templates.database(tmp_path) as db:
         yield db
 
@@ -56,8 +86,9 @@ def matrix_saved(templates: Templates, tmp_path_factory: pytest.TempPathFactory)
 
 
 @pytest.fixture
-def world(matrix_saved: Saved, templates: Templates, tmp_path: Path) -> Iterator[World]:
+def world(matrix_saved: Saved, templates: Templates, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[World]:
     """A fresh copy of the matrix's world for one test."""
+    _not_dbless(request)
     with restore(matrix_saved, templates, tmp_path) as w:
         yield w
 

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.testclient import TestClient
 from openapi_spec_validator import validate
 
+from app.core.openapi import declared_routes
 from app.main import OPENAPI_URL, PUBLIC_PATHS
+from tests.reliability.server import environment
 from tests.support.routes import api_routes
 
 PROBLEMS = {"401", "403", "404", "409", "422", "429"}
@@ -26,7 +32,32 @@ def test_the_document_validates(client: TestClient) -> None:
 
 
 def test_every_operation_lists_its_problems_in_the_shared_schema(client: TestClient, app: FastAPI) -> None:
-    document = _document(client)
+    _lists_every_problem(_document(client), app)
+
+
+def test_the_one_app_of_a_server_process_lists_every_problem_too(app: FastAPI, cli_env: dict[str, str]) -> None:
+    """A server process builds one app. Its routes' problems were once declared after FastAPI had built the
+    routes' per-app copies, so that only a second app in a process described them all."""
+    code = "import json, sys; from app.main import create_app; json.dump(create_app().openapi(), sys.stdout)"
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=environment(cli_env), capture_output=True, text=True, timeout=300, check=False
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    _lists_every_problem(json.loads(done.stdout), app)
+
+
+def test_the_declared_routes_are_the_served_ones(app: FastAPI) -> None:
+    """describe_problems walks the routes as declared: the same routes, at the same paths, as FastAPI serves."""
+    served = {
+        (id(c.original_route), c.path)
+        for c in iter_route_contexts(app.routes)
+        if isinstance(c.original_route, APIRoute)
+    }
+    assert {(id(route), route.path) for route in declared_routes(app.routes)} == served
+    assert len(served) > 100
+
+
+def _lists_every_problem(document: dict[str, Any], app: FastAPI) -> None:
     operations = [(path, method, op) for path, ops in document["paths"].items() for method, op in ops.items()]
     assert len(operations) == len(list(api_routes(app))) - 1  # the docs page is not in the document
     for path, method, operation in operations:

@@ -3,12 +3,14 @@ problem+json schema, and the security schemes say how to send credentials."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from fastapi import FastAPI, params
 from fastapi.openapi.utils import get_openapi
-from fastapi.routing import APIRoute, iter_route_contexts
+from fastapi.routing import APIRoute
 from pydantic import BaseModel
+from starlette.routing import BaseRoute
 
 from app.core.errors import PROBLEM_JSON
 
@@ -63,11 +65,26 @@ def upload_problems() -> dict[int | str, dict[str, Any]]:
     return {code: {"model": Problem, "description": text} for code, text in UPLOAD_PROBLEMS.items()}
 
 
+def declared_routes(routes: Sequence[BaseRoute]) -> Iterator[APIRoute]:
+    """The API routes as their routers declare them (path prefixes included), included routers walked flat.
+
+    Not through ``fastapi.routing.iter_route_contexts``: that builds each included route's per-app copy, which
+    FastAPI otherwise builds lazily, at the first request a router answers; building all of them was most of the
+    time create_app() took. The app includes its routers without a prefix of its own, so a declared path is the
+    served one (tests/test_openapi.py checks both against iter_route_contexts)."""
+    for route in routes:
+        if isinstance(route, APIRoute):
+            yield route
+        included = getattr(route, "original_router", None)  # fastapi.routing._IncludedRouter
+        if included is not None:
+            yield from declared_routes(included.routes)
+
+
 def describe_problems(app: FastAPI, public_paths: frozenset[str]) -> None:
     """Declare the problem responses of every operation, and the credentials it takes."""
-    for context in iter_route_contexts(app.routes):  # included routers nest: walk them flat
-        route, path = context.original_route, context.path
-        if not isinstance(route, APIRoute) or path is None or not path.startswith("/api/"):
+    for route in declared_routes(app.routes):
+        path = route.path
+        if not path.startswith("/api/"):
             continue
         described = {code: PROBLEMS[code] for code in (PUBLIC_PROBLEMS if path in public_paths else PROBLEMS)}
         if route.body_field is not None and not isinstance(route.body_field.field_info, params.Form):

@@ -68,6 +68,7 @@ def test_ingest_audits_only_the_audited_variant(database: ProvisionedDatabase) -
     assert checked == [(seq, None) for seq in range(32)]
 
 
+@pytest.mark.uses_database  # audit_ingest.run measures PostgreSQL too when TESTIMONY_TEST_DATABASE_URL names it
 def test_main_prints_the_table_and_writes_the_report(tmp_path: Path) -> None:
     path = tmp_path / "results" / "latest.json"
     out = io.StringIO()

@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
+from collections import deque
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +21,11 @@ from app.core.migrate import upgrade
 
 PG_URL_ENV = "TESTIMONY_TEST_DATABASE_URL"
 PG_APP_ROLE_ENV = "TESTIMONY_TEST_APP_ROLE"
+DROPPERS = 3
+"""Databases dropped at once, beside the tests: PostgreSQL 15's DROP DATABASE waits for a checkpoint (seconds on a
+busy server), and drops waiting together share one."""
+DROPS_PENDING = 12
+"""At most this many test databases wait for their drop; the next test waits for the oldest drop first."""
 
 
 def postgres_admin_url() -> str | None:
@@ -89,6 +96,8 @@ class Templates:
         self.app_role = postgres_app_role()
         self._template: str | None = None
         self._kept: list[str] = []
+        self._dropper: ThreadPoolExecutor | None = None
+        self._drops: deque[Future[None]] = deque()
 
     def _admin(self) -> Engine:
         assert self.admin_url is not None
@@ -141,6 +150,21 @@ class Templates:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         engine.dispose()
 
+    def _drop_later(self, name: str) -> None:
+        """Drop a test's database beside the next tests (its connections are ended by the drop's FORCE). A drop that
+        failed fails the test that waits for it, or the session's end."""
+        if self._dropper is None:
+            self._dropper = ThreadPoolExecutor(DROPPERS, thread_name_prefix="drop-test-database")
+        while self._drops and (self._drops[0].done() or len(self._drops) >= DROPS_PENDING):
+            self._drops.popleft().result()
+        self._drops.append(self._dropper.submit(self._drop, name))
+
+    def _drops_done(self) -> None:
+        while self._drops:
+            self._drops.popleft().result()
+        if self._dropper is not None:
+            self._dropper.shutdown()
+
     @contextmanager
     def database(self, tmp_path: Path, source: str | None = None) -> Iterator[ProvisionedDatabase]:
         """A fresh copy of the migrated template, or of ``source`` (a database kept with keep())."""
@@ -151,7 +175,7 @@ class Templates:
         try:
             yield self._copy(source or self.template(), tmp_path, name)
         finally:
-            self._drop(name)
+            self._drop_later(name)
 
     def keep(self, label: str) -> ProvisionedDatabase:
         """A copy of the migrated template that lives until the session ends, to build a shared world
@@ -165,6 +189,7 @@ class Templates:
 
     def drop_template(self) -> None:
         if self.admin_url is not None:
+            self._drops_done()
             for name in [*self._kept, self._template]:
                 if name is not None:
                     self._drop(name)
