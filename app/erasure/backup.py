@@ -23,7 +23,7 @@ import shutil
 import tarfile
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -112,9 +112,13 @@ def take(url: str, stores: dict[str, Path], out: Path, recipient: str, manifest:
         head = {"format": FORMAT, "engine": engine, **manifest}
         _member(tar, MANIFEST, json.dumps(head, indent=2).encode())
         size = 0
-        for n, part in enumerate(chunks):
-            _member(tar, f"{DATABASE}/{n:06d}", part)
-            size += len(part)
+        with closing(chunks):  # its temporary snapshot (SQLite) or pg_dump goes however this ends
+            for n, (length, source) in enumerate(chunks):
+                info = tarfile.TarInfo(f"{DATABASE}/{n:06d}")
+                info.size = length
+                info.mode = 0o600
+                tar.addfile(info, source)  # copies exactly ``length`` bytes, a buffer at a time
+                size += length
         if size == 0:
             raise BackupError("the database snapshot is empty")
         files = sum(_add_tree(tar, root, name) for name, root in stores.items())
