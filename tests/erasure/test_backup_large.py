@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from app.erasure import snapshots
-from tests.erasure.backups import AgeKey, age_key, backup_env, run
+from tests.erasure.backups import AgeKey, backup_env, run
 from tests.support.database import ProvisionedDatabase
 
 BALLAST = 48 * 1024 * 1024
@@ -30,11 +30,6 @@ def sqlite_file(database: ProvisionedDatabase) -> Path:
     if database.is_postgres:
         pytest.skip("the SQLite snapshot; PostgreSQL's pg_dump streams from its standard output")
     return snapshots.sqlite_path(database.url)
-
-
-@pytest.fixture
-def key(tmp_path: Path) -> AgeKey:
-    return age_key(tmp_path)
 
 
 def _ballast(path: Path) -> str:

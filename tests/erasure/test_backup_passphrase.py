@@ -11,8 +11,7 @@ from pathlib import Path
 import pytest
 from fastapi import FastAPI
 
-from tests.erasure.backups import AgeKey, age_key, backup_env, empty_place, identities, run
-from tests.erasure.test_backup import _nothing_left
+from tests.erasure.backups import AgeKey, backup_env, empty_place, identities, nothing_left, run
 from tests.support.consent import grant, identity
 from tests.support.database import ProvisionedDatabase
 from tests.support.exports import Desk, desk
@@ -23,11 +22,6 @@ PASSPHRASE = "plenty of words make a long enough passphrase"
 @pytest.fixture
 def d(app: FastAPI) -> Desk:
     return desk(app)
-
-
-@pytest.fixture
-def key(tmp_path: Path) -> AgeKey:
-    return age_key(tmp_path)
 
 
 def _file(tmp_path: Path, name: str, text: str) -> Path:
@@ -60,7 +54,7 @@ def test_a_backup_to_a_passphrase_restores_with_it_and_only_with_it(
             refused = run(place, "restore", str(out), *args)
             assert refused.exit_code == 2, refused.output
             assert "could not decrypt" in " ".join(refused.output.split())
-            _nothing_left(place, database)
+            nothing_left(place, database)
         done = run(place, "restore", str(out), "--passphrase-file", str(secret))
         assert done.exit_code == 0, done.output
         keys = app.state.runtime.keys

@@ -23,27 +23,18 @@ from app.core.db import make_engine, make_sessionmaker, unit_of_work
 from app.interviews.models import Incident, InterviewDraft, Redaction
 from app.people.models import Person
 from app.people.records import hold
-from tests.erasure.support import WHY, ask, decide, remains
+from tests.erasure.support import WHY, ask, decide, racing_desk, remains
 from tests.support.actors import Actor
 from tests.support.consent import grant, identity
 from tests.support.database import ProvisionedDatabase
-from tests.support.exports import REDACTED, Desk, desk
+from tests.support.exports import REDACTED, Desk
 from tests.support.interviews import INCIDENT
-from tests.support.server import at_once, serve
+from tests.support.server import at_once, browser, serve
 
 
 @pytest.fixture
 def d(app: FastAPI, database: ProvisionedDatabase) -> Desk:
-    if not database.is_postgres:
-        pytest.skip("SQLite serialises writers from BEGIN IMMEDIATE, so these races cannot happen there")
-    return desk(app)
-
-
-def _browser(url: str, who: Actor) -> httpx.Client:
-    cookie = who.client.cookies.get("testimony_session")
-    assert cookie is not None
-    headers = {"x-csrf-token": who.csrf} if who.csrf else {}
-    return httpx.Client(base_url=url, cookies={"testimony_session": cookie}, headers=headers, timeout=60)
+    return racing_desk(app, database)
 
 
 def _counts(app: FastAPI, interview: str) -> dict[str, int]:
@@ -87,8 +78,8 @@ def test_writes_racing_an_erasure_commit_before_it_or_are_refused_after(app: Fas
         ("identity", "PATCH", f"/api/v1/people/{person}", identity("Ashot Grigoryan", born="1971-05-01")),
     ]
     with serve(app) as url:
-        keeper = _browser(url, second)
-        docs = [_browser(url, d.doc) for _ in writes]
+        keeper = browser(url, second)
+        docs = [browser(url, d.doc) for _ in writes]
         try:
             # The erasure is sent in the middle, so that writes land on both sides of it.
             calls: list[Callable[[], httpx.Response]] = [
@@ -131,13 +122,13 @@ def _while_held(
     limit = app.state.runtime.settings.exports.lock_wait_seconds
     engine = make_engine(database.url)
     try:
-        with make_sessionmaker(engine)() as holder, serve(app) as url, _browser(url, who) as browser:
+        with make_sessionmaker(engine)() as holder, serve(app) as url, browser(url, who) as client:
             row = holder.get(Person, uuid.UUID(person))
             assert row is not None
             hold(holder, row)
             started = time.monotonic()
             try:
-                r = browser.post(path, json=body, timeout=limit + 10)
+                r = client.post(path, json=body, timeout=limit + 10)
             finally:
                 waited = time.monotonic() - started
                 holder.rollback()
