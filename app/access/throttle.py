@@ -180,8 +180,22 @@ def check_lookup(session: Session, runtime: Runtime, target: str, account: str, 
     """Count a consent lookup against the record (or person) it names and against the account making it;
     429 when either has spent its failures for the hour. A success takes the attempt back (succeeded())."""
     cfg = runtime.settings.throttle
-    check(session, runtime, Kind.LOOKUP, f"target|{target}", NO_ADDRESS, now, limit=cfg.lookups_per_target)
+    # The account first: an account past its limit is refused before anything counts against the record, so one
+    # account cannot lock survivors' references by spending their failures with attempts it was refused.
     check(session, runtime, Kind.LOOKUP, f"account|{account}", NO_ADDRESS, now, limit=cfg.lookups_per_account)
+    try:
+        check(session, runtime, Kind.LOOKUP, f"target|{target}", NO_ADDRESS, now, limit=cfg.lookups_per_target)
+    except TooManyRequests:
+        _take_back(session)  # refused, so it does not count against the account either
+        raise
+
+
+def _take_back(session: Session) -> None:
+    """Uncount the attempts this request counted so far (on PostgreSQL each was committed on its own)."""
+    attempts: list[uuid.UUID] = session.info.pop(ATTEMPTS, [])
+    if attempts:
+        with side_transaction(session) as side:
+            side.execute(delete(AuthFailure).where(AuthFailure.id.in_(attempts)))
 
 
 def count_lookup_failure(session: Session, runtime: Runtime, target: str, account: str, now: datetime) -> None:

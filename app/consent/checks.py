@@ -187,12 +187,16 @@ def check(
     missing = sorted(q.value for q in questions if q not in data.teach_back)
     if missing:
         raise ValidationFailed(
-            f"teach-back results are missing from the {asked} set: {', '.join(missing)}", fields=["teach_back"]
+            "teach-back results are missing from the %(teach_back_set)s set: %(questions)s",
+            fields=["teach_back"],
+            params={"teach_back_set": asked, "questions": missing},
         )
     if decisions[ParticipationDecision.STORAGE]:
         if data.retention not in form.retention_options:
             raise ValidationFailed(
-                f"choose one of the form's retention periods: {allowed(form.retention_options)}", fields=["retention"]
+                "choose one of the form's retention periods: %(periods)s",
+                fields=["retention"],
+                params={"periods": [str(p) for p in form.retention_options]},
             )
         if data.withdrawal_code_word is None:
             raise ValidationFailed("the person chooses a withdrawal code word", fields=["withdrawal_code_word"])

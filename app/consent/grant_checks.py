@@ -150,9 +150,10 @@ def _grant(form: ConsentForm, grant: GrantIn, at: str) -> dict[str, Any]:
     identifying = sorted(c.value for c in IDENTITY_CATEGORIES if c in grant.categories)
     if identifying and grant.disclosure_level not in NAMED:
         raise ValidationFailed(
-            f"{', '.join(identifying)} can be granted only at a named level (named_public or named_protected); "
+            "%(categories)s can be granted only at a named level (named_public or named_protected); "
             "grant the other categories in a grant of their own",
             fields=[f"{at}.disclosure_level"],
+            params={"categories": identifying},
         )
     jurisdictions = None if grant.jurisdictions is None else sorted(set(grant.jurisdictions))
     if grant.recipient_class is RecipientClass.NATIONAL_AUTHORITIES:

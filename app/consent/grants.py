@@ -326,10 +326,23 @@ def withdrawn_grants(
 def read_of(session: Session, runtime: Runtime, person: Person, row: UseConsent) -> UseConsentRead:
     details = details_of(session, runtime, person, row)
     chain = chain_of(session, row.chain_id)
+    return read_in_chain(session, runtime, person, row, details, chain, storage_retention(session, runtime, person))
+
+
+def read_in_chain(
+    session: Session,
+    runtime: Runtime,
+    person: Person,
+    row: UseConsent,
+    details: dict[str, Any],
+    chain: ChainState,
+    storage: str | None,
+) -> UseConsentRead:
+    """``read_of`` from what its caller already read: the version's opened details, its chain and the
+    person's storage retention (``app.consent.record_pages`` reads them for many people at once)."""
     whole, named, withdrawals = withdrawn_grants(session, runtime, person, chain)
     invalidation = next((i for i in chain.invalidations if i.consent_id == row.id), None)
     successor = chain.successor(row)
-    storage = storage_retention(session, runtime, person)
     retention: dict[str, str] = details["retention"]
     effective = {c: grant_checks.shorter(p, storage) or p for c, p in retention.items()}
     return UseConsentRead(
@@ -505,6 +518,14 @@ def current_records(session: Session, runtime: Runtime, person: Person) -> list[
         if not chain.invalidations and not withdrawn_grants(session, runtime, person, chain)[0]:
             current.append(r)
     return current
+
+
+def list_current(
+    session: Session, runtime: Runtime, principal: Principal, person_id: uuid.UUID
+) -> list[UseConsentRead]:
+    """The person's records that may be confirmed or narrowed at the end of an interview, as read now."""
+    person = person_row(session, principal, policy.Action.CONSENT_READ, person_id)
+    return [read_of(session, runtime, person, r) for r in current_records(session, runtime, person)]
 
 
 def invalidate(

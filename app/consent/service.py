@@ -139,9 +139,10 @@ def require(
     for needed in (decision, *more):
         if opened is None or not allows(opened, needed):
             raise Forbidden(
-                f"{doing} needs the person's latest participation consent (given or renewed) to agree to "
-                f"{needed.value}; record consent that does first",
+                "%(doing)s needs the person's latest participation consent (given or renewed) to agree to "
+                "%(decision)s; record consent that does first",
                 fields=fields,
+                params={"doing": doing, "decision": needed.value},
                 code="consent_required",
                 decision=needed.value,
             )

@@ -128,14 +128,30 @@ class Opened:
 
 def open_version(session: Session, runtime: Runtime, person: Person, row: UseConsent) -> Opened:
     chain = grants.chain_of(session, row.chain_id)
+    storage = grants.storage_retention(session, runtime, person)
+    return open_in_chain(session, runtime, person, row, chain, storage, db_now(session))
+
+
+def open_in_chain(
+    session: Session,
+    runtime: Runtime,
+    person: Person,
+    row: UseConsent,
+    chain: grants.ChainState,
+    storage: str | None,
+    now: datetime,
+) -> Opened:
+    """``open_version`` from its chain and the person's storage retention, read by the caller (for many
+    people at once: ``app.consent.record_pages``); each version's details are opened once."""
+    versions = {v.id: grants.details_of(session, runtime, person, v) for v in chain.versions}
     return Opened(
         row=row,
-        read=grants.read_of(session, runtime, person, row),
+        read=grants.read_in_chain(session, runtime, person, row, versions[row.id], chain, storage),
         person=person,
         chain=chain,
-        versions={v.id: grants.details_of(session, runtime, person, v) for v in chain.versions},
-        storage=grants.storage_retention(session, runtime, person),
-        now=db_now(session),
+        versions=versions,
+        storage=storage,
+        now=now,
     )
 
 

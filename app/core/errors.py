@@ -28,14 +28,30 @@ class AppError(Exception):
     title = "Bad request"
     type_slug = "bad-request"
 
-    def __init__(self, detail: str | None = None, *, fields: list[str] | None = None, **extra: Any) -> None:
-        self.detail = detail or self.title
+    def __init__(
+        self,
+        detail: str | None = None,
+        *,
+        fields: list[str] | None = None,
+        params: dict[str, str | list[str]] | None = None,
+        **extra: Any,
+    ) -> None:
+        """``params`` fill a message written with ``%(name)s`` places (codes and numbers, never input): the
+        API reads it filled in, in English; a page translates the message first, then fills it in."""
+        self.template = detail or self.title
+        self.params = params or {}
+        self.detail = self.template % fill(self.params) if self.params else self.template
         self.fields = fields or []
         self.extra = extra
         super().__init__(self.detail)
 
     def headers(self) -> dict[str, str]:
         return {}
+
+
+def fill(params: dict[str, str | list[str]]) -> dict[str, str]:
+    """A message's places as written: a list as its items separated by commas."""
+    return {name: ", ".join(value) if isinstance(value, list) else value for name, value in params.items()}
 
 
 class ValidationFailed(AppError):

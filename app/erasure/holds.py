@@ -45,9 +45,12 @@ def _place(row: LegalHold, column: str) -> Place:
 
 def _read(session: Session, row: LegalHold) -> LegalHoldRead:
     waiting = confirmations.pending(session, SET_HOLD, row.id) if row.state == HoldState.REQUESTED else []
+    person = session.get(Person, row.person_id)
+    assert person is not None  # a foreign key
     return LegalHoldRead(
         id=row.id,
         person_id=row.person_id,
+        person_code=person.code,
         state=HoldState(row.state),
         requested_by=row.requested_by,
         requested_at=row.requested_at,
@@ -86,7 +89,11 @@ def request_hold(
     confirmations.close_expired(session, now)  # a request left unanswered no longer stands in the way
     current = _current(session, person.id)
     if current is not None:
-        raise Conflict(f"a legal hold on this person is {current.state} already", code="legal_hold_exists")
+        raise Conflict(
+            "a legal hold on this person is %(hold_state)s already",
+            code="legal_hold_exists",
+            params={"hold_state": current.state},
+        )
     row = LegalHold(
         id=new_id(),
         person_id=person.id,
@@ -120,7 +127,11 @@ def decide_hold(
     if row.state != HoldState.REQUESTED or not waiting:
         on_failure(session, lambda s: confirmations.close_expired(s, now))
         state = HoldState.EXPIRED if row.state == HoldState.REQUESTED else HoldState(row.state)
-        raise Conflict(f"this legal hold is {state.value}: it is not waiting for a decision", code="state")
+        raise Conflict(
+            "this legal hold is %(hold_state)s: it is not waiting for a decision",
+            code="state",
+            params={"hold_state": state.value},
+        )
     confirmations.decide_confirmation(session, runtime, principal, waiting[0].id, data.confirm, action=ACTION)
     audit.touch(session, resource_id=row.id, case_id=row.case_id)  # the hold, not the engine's request
     session.refresh(row)

@@ -42,6 +42,8 @@ class HoldState(StrEnum):
 class LegalHoldRead(Output):
     id: uuid.UUID
     person_id: uuid.UUID
+    person_code: str
+    """The person's pseudonym code, as custodians name people (never by name)."""
     state: HoldState
     requested_by: uuid.UUID
     requested_at: datetime

@@ -177,7 +177,7 @@ def _load(
     _hold_all(session, runtime, [row.person_id, *(uuid.UUID(i) for i in row.include_linked or [])])
     session.refresh(row)  # as it is now that the people are held
     if row.state != ERASURE_PENDING:
-        raise Conflict(f"this erasure request is {row.state}", code="state")
+        raise Conflict("this erasure request is %(erasure_state)s", code="state", params={"erasure_state": row.state})
     return row, now
 
 

@@ -159,7 +159,9 @@ def _decide(
             narratives.pin(session, row.id, seen)
         _record(session, row, principal, APPROVE if approve else REJECT, reason)
         return read(session, row)
-    raise Conflict(f"this export is {status.value}: it is not waiting for a decision")
+    raise Conflict(
+        "this export is %(export_status)s: it is not waiting for a decision", params={"export_status": status.value}
+    )
 
 
 # The second custodian, as a two-person kind of request ---------------------------------------------------

@@ -12,33 +12,19 @@ grant here has the same id as in the manifest's consent basis.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
-
-from sqlalchemy import select
-from sqlalchemy.orm import Session, aliased
+from typing import Any
 
 from app.consent import standard_record
-from app.consent.grant_models import UseConsent
+from app.consent.registry import FormRegistry
 from app.consent.vocabulary import DisclosureLevel
 from app.exports import levels
 from app.exports.levels import OpaqueIds
 from app.people.models import Person
 
-if TYPE_CHECKING:
-    from app.runtime import Runtime  # the wiring above the domains; services only name its type
-
-
-def _current_versions(session: Session, person: Person) -> Sequence[UseConsent]:
-    later = aliased(UseConsent)
-    amended = select(later.id).where(later.amends == UseConsent.id).exists()
-    return session.scalars(
-        select(UseConsent).where(UseConsent.person_id == person.id, ~amended).order_by(UseConsent.id)
-    ).all()
-
 
 def consent_document(
-    session: Session,
-    runtime: Runtime,
+    opened: Sequence[standard_record.Opened],
+    forms: FormRegistry,
     person: Person,
     level: DisclosureLevel,
     grant_ids: Sequence[str],
@@ -50,9 +36,8 @@ def consent_document(
     relied = {g.lower() for g in grant_ids}
     went = set(categories)
     records = []
-    for row in _current_versions(session, person):
-        opened = standard_record.open_version(session, runtime, person, row)
-        built = standard_record.build(opened, runtime.forms.get(row.form_id, row.form_version))
+    for version in opened:  # the person's current versions (``app.consent.record_pages.opened_current``)
+        built = standard_record.build(version, forms.get(version.row.form_id, version.row.form_version))
         doc = built.model_dump(mode="json")
         processing = []
         for item in doc["processing"]:

@@ -84,7 +84,11 @@ def download(
     if status is ExportStatus.STALE:
         raise Conflict("consent changed since this export was built: ask for it again", code="stale")
     if status is not ExportStatus.READY:
-        raise Conflict(f"this export is {status.value}: only a ready export can be downloaded", code="not_ready")
+        raise Conflict(
+            "this export is %(export_status)s: only a ready export can be downloaded",
+            code="not_ready",
+            params={"export_status": status.value},
+        )
     settings = runtime.settings.exports
     now = db_now(session)
     until = row.updated_at + timedelta(days=settings.download_days)

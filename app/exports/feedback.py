@@ -31,6 +31,7 @@ from app.core.pagination import FIRST_PAGE, Page, PageRequest, keyset
 from app.exports.models import DisclosureEntry, DisclosureFeedback
 from app.exports.schemas import DisclosureFeedbackRead, FeedbackOutcomeIn, FeedbackState
 from app.keys import datakeys
+from app.people.erased import erased_among
 from app.people.models import Person
 from app.people.records import hold_to_write
 
@@ -149,7 +150,14 @@ def open_approval_tasks(session: Session, runtime: Runtime, export_id: uuid.UUID
                 )
             )
         )
-        people = list(session.scalars(select(Person).where(Person.id.in_(page)).order_by(Person.id)))
+        # An erased person is not told: their safe channel was sealed under the destroyed key (and nothing of
+        # them went).
+        gone = erased_among(session, page)
+        people = [
+            p
+            for p in session.scalars(select(Person).where(Person.id.in_(page)).order_by(Person.id))
+            if p.id not in gone
+        ]
         latest = participation.latest_of_each(session, [p.id for p in people])
         keys = datakeys.loaded(session, [p.id for p in people])  # kept for the page: opened from the session
         for person in people:

@@ -14,7 +14,6 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.consent.vocabulary import DisclosureLevel
@@ -24,7 +23,7 @@ from app.exports.levels import OpaqueIds
 from app.interviews import filetypes as ft
 from app.interviews import storage
 from app.interviews.blobs import VerifiedBlob
-from app.interviews.models import Attachment, Interview
+from app.interviews.models import Attachment
 
 if TYPE_CHECKING:
     from app.runtime import Runtime  # the wiring above the domains; services only name its type
@@ -61,19 +60,16 @@ class Planned:
 def described(
     session: Session,
     runtime: Runtime,
-    interview: Interview,
+    attachments: Sequence[Attachment],
     level: DisclosureLevel,
     cats: Sequence[str],
     ids: OpaqueIds,
 ) -> tuple[list[dict[str, Any]], list[Planned]]:
-    """The interview's attachments that may go: how the record describes each, and the files to write."""
+    """Of an interview's attachments (in id order, ``export_pages``), those that may go: how the record
+    describes each, and the files to write."""
     if level not in (DisclosureLevel.NAMED_PUBLIC, DisclosureLevel.NAMED_PROTECTED, DisclosureLevel.PSEUDONYMOUS):
         return [], []
-    rows = session.scalars(
-        select(Attachment)
-        .where(Attachment.interview_id == interview.id, Attachment.category.in_(list(cats)))
-        .order_by(Attachment.id)
-    ).all()
+    rows = [a for a in attachments if a.category in cats]
     described_rows: list[dict[str, Any]] = []
     planned: list[Planned] = []
     for row in rows:

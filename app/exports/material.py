@@ -6,8 +6,10 @@ statements', redactions' and incidents' ``*_for_export``) and each goes through 
 fields of an allowed category leave, internal ids become the export's opaque ids, and at ``deidentified``
 only structured fields go, with the narrative taken from the redaction the approval pinned for the statement
 version (``narratives.pinned``; none pinned: no narrative). An interview's
-material is asked of ``decide()`` again with the interview as its source (``reconfirm.source_of``): an
-interview the interviewee stopped, and did not reconfirm after, sends nothing.
+material is asked of ``decide()`` again with the interview as its source (``reconfirm.source_from``): an
+interview the interviewee stopped, and did not reconfirm after, sends nothing. The rows are read a page of
+people at a time (``page_of``: ``app.interviews.export_pages`` and the pinned redactions), by a fixed number
+of queries whatever the page's size; only the sealed values are opened person by person.
 """
 
 from __future__ import annotations
@@ -17,7 +19,6 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.consent.categories import category_of
@@ -26,8 +27,8 @@ from app.consent.vocabulary import DisclosureLevel
 from app.exports import levels, narratives
 from app.exports.files import Planned, described
 from app.exports.levels import OpaqueIds
-from app.interviews import reconfirm, service_incidents, service_redactions, service_statements
-from app.interviews.models import Incident, Interview, StatementVersion
+from app.interviews import export_pages, reconfirm, service_incidents, service_redactions, service_statements
+from app.interviews.models import Interview, Redaction
 from app.interviews.records import open_details
 from app.people.models import Person
 from app.people.records import open_column
@@ -70,13 +71,20 @@ def _shaped(
     return shaped or None
 
 
-def _latest_statement(session: Session, interview: Interview) -> StatementVersion | None:
-    return session.scalars(
-        select(StatementVersion)
-        .where(StatementVersion.interview_id == interview.id)
-        .order_by(StatementVersion.version.desc())
-        .limit(1)
-    ).first()
+@dataclass(frozen=True)
+class Page:
+    """What a page of people's records is made from, read by a fixed number of queries (``page_of``)."""
+
+    interviews: export_pages.InterviewPage
+    pinned: Mapping[uuid.UUID, Redaction]
+    """Statement version id -> the redaction the approval pinned for it (``narratives.pinned``)."""
+
+
+def page_of(session: Session, export_id: uuid.UUID, person_ids: Sequence[uuid.UUID]) -> Page:
+    """The interview rows of a page of people, and the redactions pinned for their latest statements."""
+    interviews = export_pages.page_of(session, person_ids)
+    statements = [s.id for s in interviews.latest.values()]
+    return Page(interviews, narratives.pinned(session, export_id, statements))
 
 
 def _interview(
@@ -88,13 +96,13 @@ def _interview(
     ids: OpaqueIds,
     planned: list[Planned],
     whole: list[WholeStatement],
-    export_id: uuid.UUID,
+    page: Page,
 ) -> dict[str, Any] | None:
     out: dict[str, Any] = {"interview": ids.of(interview.id)}
     details = open_details(session, runtime.keys, interview).model_dump(mode="json")
     if shaped := _shaped(level, "interviews", "details", details, cats, ids):
         out["details"] = shaped
-    statement = _latest_statement(session, interview)
+    statement = page.interviews.latest.get(interview.id)
     if statement is not None:
         opened = service_statements.statement_for_export(session, runtime, statement)
         content = opened.model_dump(mode="json")
@@ -107,7 +115,7 @@ def _interview(
             )
             part["file"] = name
         if level is DisclosureLevel.DEIDENTIFIED:
-            redaction = narratives.pinned(session, export_id, statement.id)
+            redaction = page.pinned.get(statement.id)
             if redaction is not None:
                 redacted = service_redactions.redaction_for_export(session, runtime, redaction).model_dump(mode="json")
                 narrative = levels.allowed_fields("redactions", "content", redacted, cats)
@@ -115,17 +123,16 @@ def _interview(
         if part:
             part["version"] = statement.version
             out["statement"] = part
-    incidents = session.scalars(
-        select(Incident).where(Incident.interview_id == interview.id).order_by(Incident.id)
-    ).all()  # fmt: skip
     told = []
-    for row in incidents:
+    for row in page.interviews.incidents.get(interview.id, []):
         doc = service_incidents.incident_for_export(session, runtime, row).model_dump(mode="json")
         if shaped := _shaped(level, "incidents", "details", doc, cats, ids):
             told.append(shaped)
     if told:
         out["incidents"] = told
-    attachments, files = described(session, runtime, interview, level, cats, ids)
+    attachments, files = described(
+        session, runtime, page.interviews.attachments.get(interview.id, []), level, cats, ids
+    )  # fmt: skip
     if attachments:
         out["attachments"] = attachments
         planned.extend(files)
@@ -141,8 +148,7 @@ def record_of(
     allowed_for: AllowedFor,
     ids: OpaqueIds,
     pseudonym: str | None,
-    *,
-    export_id: uuid.UUID,
+    page: Page,
 ) -> Record:
     """The person's record at their level, of their allowed categories; ``pseudonym`` names them at
     ``pseudonymous`` (nothing names them at ``deidentified``; their identity, when allowed, at the named levels)."""
@@ -155,18 +161,16 @@ def record_of(
             level, "people", column, open_column(session, runtime.keys, person, column), categories, ids
         ):
             document[column] = shaped
-    interviews = session.scalars(
-        select(Interview).where(Interview.person_id == person.id).order_by(Interview.id)
-    ).all()  # fmt: skip
     told = []
     went: set[str] = set()
     planned: list[Planned] = []
     whole: list[WholeStatement] = []
-    for interview in interviews:
-        cats = [c for c in allowed_for(reconfirm.source_of(session, interview)) if c in categories]
+    for interview in page.interviews.of(person.id):
+        source = reconfirm.source_from(interview, page.interviews.reconfirmations.get(interview.id, []))
+        cats = [c for c in allowed_for(source) if c in categories]
         if not cats:
             continue
-        if shaped := _interview(session, runtime, interview, level, cats, ids, planned, whole, export_id):
+        if shaped := _interview(session, runtime, interview, level, cats, ids, planned, whole, page):
             told.append(shaped)
             went.update(cats)
     if told:

@@ -196,10 +196,14 @@ def pin(session: Session, export_id: uuid.UUID, seen: Outlook) -> None:
     session.flush()
 
 
-def pinned(session: Session, export_id: uuid.UUID, statement_id: uuid.UUID) -> Redaction | None:
-    """The redaction the approval pinned for this statement version of the export; None: no narrative goes."""
-    return session.scalars(
-        select(Redaction)
+def pinned(session: Session, export_id: uuid.UUID, statement_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Redaction]:
+    """The redactions the approval pinned for these statement versions of the export, by one query: statement
+    version id -> its redaction. A version with none sends no narrative."""
+    if not statement_ids:
+        return {}
+    rows = session.execute(
+        select(RedactionPin.statement_version_id, Redaction)
         .join(RedactionPin, RedactionPin.redaction_id == Redaction.id)
-        .where(RedactionPin.export_id == export_id, RedactionPin.statement_version_id == statement_id)
-    ).first()
+        .where(RedactionPin.export_id == export_id, RedactionPin.statement_version_id.in_(statement_ids))
+    ).all()
+    return {statement_id: redaction for statement_id, redaction in rows}

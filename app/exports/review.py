@@ -64,7 +64,11 @@ def review_export(session: Session, runtime: Runtime, principal: Principal, expo
         raise Forbidden("a custodian who did not ask for this export reviews it", code="same_person")
     status = ExportStatus(row.status)
     if status not in WAITING:
-        raise Conflict(f"this export is {status.value}: it is not waiting for a decision", code="not_waiting")
+        raise Conflict(
+            "this export is %(export_status)s: it is not waiting for a decision",
+            code="not_waiting",
+            params={"export_status": status.value},
+        )
     assert principal.user_id is not None  # a custodian, never the system
     seen = narratives.outlook(session, runtime, row)
     shown: list[NarrativeReview] = []

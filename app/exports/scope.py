@@ -21,7 +21,7 @@ from app.consent.vocabulary import DataCategory, DisclosureLevel
 from app.core.errors import NotFound, ValidationFailed
 from app.exports.schemas import ExportCreate
 from app.interviews.models import Interview
-from app.people.models import Person
+from app.people.models import ErasedPerson, Person
 from app.recipients.models import Recipient
 
 NAMED = frozenset({DisclosureLevel.NAMED_PUBLIC, DisclosureLevel.NAMED_PROTECTED})
@@ -74,8 +74,11 @@ def people_in_scope(
     interviewed_from: date | None,
     interviewed_to: date | None,
 ) -> Select[uuid.UUID]:
-    """The ids of the people a request covers, in id order."""
-    stmt = select(Person.id).where(Person.case_id.in_(case_ids))
+    """The ids of the people a request covers, in id order; never an erased person (nothing of them opens, and
+    nothing of them may leave)."""
+    stmt = select(Person.id).where(
+        Person.case_id.in_(case_ids), ~exists(select(ErasedPerson.person_id).where(ErasedPerson.person_id == Person.id))
+    )
     if person_ids is not None:
         stmt = stmt.where(Person.id.in_(person_ids))
     if interviewed_from is not None or interviewed_to is not None:

@@ -2,7 +2,8 @@
 
 Called once, in the build's last transaction, under the job's fencing token. One ``OpaqueIds`` stands for
 every internal id in the bundle; the salt dies with the build. Per ledger row, the person's record is made by
-``material.record_of`` (at ``aggregate_only``: only counted), their consent file by ``consent_file``. The
+``material.record_of`` (at ``aggregate_only``: only counted), their consent file by ``consent_file``, each
+from rows read a page of people at a time (``material.page_of``, ``app.consent.record_pages``). The
 files go to ``Bundle`` (checksums, manifest, signature, README), then through ``age`` to the recipient's key
 when the registry holds one, then sealed under the export's own data key into ``runtime.bundles``.
 
@@ -28,6 +29,7 @@ import csv
 import io
 import json
 import uuid
+import zlib
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -37,7 +39,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app import __version__
-from app.consent import history
+from app.consent import history, record_pages
 from app.consent.decision_inputs import DenyList, Source
 from app.consent.decision_inputs import Recipient as RecipientEntry
 from app.consent.vocabulary import DisclosureLevel
@@ -52,10 +54,11 @@ from app.exports.encrypt import encrypt_to_age
 from app.exports.files import LEFT_OUT, Files
 from app.exports.levels import OpaqueIds
 from app.exports.manifest import BundleInfo, CustodyLink, Party, Readme
-from app.exports.material import AllowedFor, Record, record_of
+from app.exports.material import AllowedFor, Record, page_of, record_of
 from app.exports.models import DisclosureEntry, ExportApproval, ExportRequest
 from app.exports.stored import StoredBundle, bundle_key, seal_bundle
 from app.keys import datakeys
+from app.people import erased
 from app.people.models import Person
 from app.recipients.models import Recipient
 
@@ -67,7 +70,8 @@ EXCLUDED_REASON = "not included under the consent given, or not within the reque
 SMALL = 5
 """Counts of people left out below this (but above zero) are written as null."""
 PAGE = 200
-"""People read per page while writing: their rows, data keys and histories by a fixed number of queries."""
+"""People read per page while writing: their rows, data keys, histories, interview rows and consent versions
+by a fixed number of queries."""
 CUSTODY_PENDING = "no signed checkpoint of the audit log covered these items' custody commitments yet"
 README = Readme(
     terms=(
@@ -183,14 +187,15 @@ def write(
     now = db_now(session)
     export_key = runtime.derived_key(Purpose.EXPORT_PSEUDONYM)
     records: list[Record] = []
-    consents: list[tuple[str, dict[str, Any]]] = []
+    consents: list[tuple[str, bytes]] = []  # each file deflated: the largest thing held until the bundle is written
     aggregate: Counter[str] = Counter()
     basis: dict[str, Any] = {}
     placed: dict[uuid.UUID, str] = {}
     ordered = sorted(rows, key=lambda r: ids.of(r.person_id))
     for page in _pages(ordered, PAGE):
         wanted = [r.person_id for r in page]
-        people = {p.id: p for p in session.scalars(select(Person).where(Person.id.in_(wanted)))}
+        gone = erased.erased_among(session, wanted)  # erased since they were decided: nothing of them opens
+        people = {p.id: p for p in session.scalars(select(Person).where(Person.id.in_(wanted))) if p.id not in gone}
         keys = datakeys.loaded(session, list(people))  # kept for the page: data_key finds them in the session
         disclosed = [
             people[r.person_id]
@@ -198,6 +203,8 @@ def write(
             if r.person_id in people and DisclosureLevel(r.level) is not DisclosureLevel.AGGREGATE_ONLY
         ]
         histories = history.histories_of(session, runtime, disclosed)
+        material = page_of(session, export.id, [p.id for p in disclosed])
+        consent_versions = record_pages.opened_current(session, runtime, disclosed, now)
         for row in page:
             person = people.get(row.person_id)
             if person is None:  # erased since it was decided
@@ -212,15 +219,14 @@ def write(
                 if level is DisclosureLevel.PSEUDONYMOUS
                 else None
             )
-            record = record_of(
-                session, runtime, person, level, row.categories, allowed, ids, pseudonym, export_id=export.id
-            )
+            record = record_of(session, runtime, person, level, row.categories, allowed, ids, pseudonym, material)
             records.append(record)
             placed[row.id] = record.record_id
             consent = consent_document(
-                session, runtime, person, level, row.grant_ids, record.categories, ids, pseudonym
+                consent_versions[person.id], runtime.forms, person, level, row.grant_ids, record.categories, ids,
+                pseudonym,
             )  # fmt: skip
-            consents.append((record.record_id, consent))
+            consents.append((record.record_id, zlib.compress(_json(consent), 1)))
             basis[record.record_id] = {
                 "level": level.value,
                 "categories": list(record.categories),
@@ -264,7 +270,7 @@ def write(
             counts = {"categories": dict(zip(counted.labels, counted.counts, strict=True)), "total": counted.total}
             yield Entry("counts.json", [_json(counts)])
         for record_id, consent in consents:
-            yield Entry(f"consent/{record_id}.json", [_json(consent)])
+            yield Entry(f"consent/{record_id}.json", [zlib.decompress(consent)])
         for item, committed in _custody_items(records, files):
             proof = proof_bytes(session, runtime, committed)
             if proof is None:

@@ -6,7 +6,7 @@ Each refusal is a 422 naming the field; messages never repeat what was sent.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import select
@@ -44,6 +44,23 @@ def scheduled(value: datetime, now: datetime, field: str = "scheduled_at") -> da
     return instant(value, field, now - SCHEDULE_WINDOW, now + SCHEDULE_WINDOW)
 
 
+def team_interviewers(
+    session: Session, case_id: uuid.UUID, among: Collection[uuid.UUID] | None = None
+) -> dict[uuid.UUID, str]:
+    """Who may be named an interview's interviewers: the active documenters on the case team (``among``
+    these, when given), with their display names, in the order of their usernames."""
+    stmt = (
+        select(User.id, User.display_name, User.roles)
+        .join(CaseMember, CaseMember.user_id == User.id)
+        .where(CaseMember.case_id == case_id, User.active.is_(True))
+        .order_by(User.username)
+    )
+    if among is not None:
+        stmt = stmt.where(CaseMember.user_id.in_(among))
+    rows = session.execute(stmt)
+    return {user_id: name for user_id, name, roles in rows if policy.may_interview(frozenset(Role(r) for r in roles))}
+
+
 def interviewers(session: Session, case_id: uuid.UUID, ids: Sequence[uuid.UUID]) -> list[uuid.UUID]:
     """Every interviewer is an active documenter on the case team, named once."""
     seen: set[uuid.UUID] = set()
@@ -51,12 +68,7 @@ def interviewers(session: Session, case_id: uuid.UUID, ids: Sequence[uuid.UUID])
         if user_id in seen:
             raise ValidationFailed("name each interviewer once", fields=[f"interviewers.{i}"])
         seen.add(user_id)
-    rows = session.execute(
-        select(User.id, User.roles)
-        .join(CaseMember, CaseMember.user_id == User.id)
-        .where(CaseMember.case_id == case_id, CaseMember.user_id.in_(seen), User.active.is_(True))
-    )
-    on_team = {user_id for user_id, roles in rows if policy.may_interview(frozenset(Role(r) for r in roles))}
+    on_team = team_interviewers(session, case_id, seen)
     outside = [f"interviewers.{i}" for i, user_id in enumerate(ids) if user_id not in on_team]
     if outside:
         raise ValidationFailed("every interviewer must be an active documenter on the case team", fields=outside)

@@ -9,7 +9,7 @@ says so to ``decide()``.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
@@ -185,9 +185,12 @@ def latest_before_completion(session: Session, keys: Keys, interview: Interview)
 
 def source_of(session: Session, interview: Interview) -> Source:
     """The interview, as ``decide()`` reads it: its state, and whether a reconfirmation followed a stop."""
+    return source_from(interview, _rows(session, interview.id))
+
+
+def source_from(interview: Interview, rows: Sequence[InterviewReconfirmation]) -> Source:
+    """``source_of`` from the interview's reconfirmations, read by the caller (``export_pages``: a page at once)."""
     state = records.state_of(interview)
     stopped = state is InterviewState.STOPPED_BY_INTERVIEWEE
-    after_stop = any(
-        r.interview_state == InterviewState.STOPPED_BY_INTERVIEWEE.value for r in _rows(session, interview.id)
-    )
+    after_stop = any(r.interview_state == InterviewState.STOPPED_BY_INTERVIEWEE.value for r in rows)
     return Source(interview_state=state.value, stopped_by_interviewee=stopped, reconfirmed_after_stop=after_stop)

@@ -230,6 +230,13 @@ class InterviewDetails(Output):
 # Answers.
 
 
+class InterviewerChoice(Output):
+    """An account that may be named an interviewer: an active documenter on the case team."""
+
+    id: uuid.UUID
+    display_name: str
+
+
 class InterviewSummary(Output):
     """What lists show: the person's pseudonym code and metadata, nothing sealed."""
 

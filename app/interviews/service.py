@@ -26,6 +26,7 @@ from app.interviews.schemas import (
     ChecklistRecord,
     InterviewCreate,
     InterviewDetails,
+    InterviewerChoice,
     InterviewRead,
     InterviewSummary,
 )
@@ -113,6 +114,13 @@ def person_of(session: Session, interview: Interview) -> Person:
     person = session.get(Person, interview.person_id)
     assert person is not None  # a foreign key
     return person
+
+
+def interviewer_choices(session: Session, principal: Principal, person_id: uuid.UUID) -> list[InterviewerChoice]:
+    """Whom a documenter planning an interview of the person may name as its interviewers."""
+    person = person_row(session, principal, policy.Action.INTERVIEW_CREATE, person_id)
+    team = checks.team_interviewers(session, person.case_id)
+    return [InterviewerChoice(id=user_id, display_name=name) for user_id, name in team.items()]
 
 
 def interviewers_of(session: Session, interview_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[uuid.UUID]]:

@@ -115,8 +115,9 @@ def require_recording(session: Session, runtime: Runtime, interview: Interview, 
     def check(state: InterviewState) -> None:
         if state not in RECORDING:
             raise Conflict(
-                f"{what} is added only while the interview is in progress or paused, or once it is completed",
+                "%(doing)s is added only while the interview is in progress or paused, or once it is completed",
                 fields=["state"],
+                params={"doing": what},
                 code="interview_state",
             )
 
@@ -255,7 +256,7 @@ def confirm_statement(
     ).first()
     expected = (0 if last is None else last.version) + 1
     if data.version != expected:
-        raise Conflict(f"the next version of this statement is {expected}", fields=["version"])
+        raise Conflict("the next version of this statement is %(n)s", fields=["version"], params={"n": str(expected)})
     if expected == 1 and data.reason is not None:
         raise ValidationFailed("the first version corrects nothing: leave reason out", fields=["reason"])
     if expected > 1 and data.reason is None:
@@ -263,8 +264,9 @@ def confirm_statement(
     drafted = _draft_content(session, runtime, draft)
     if last is not None and _same_words(drafted, _statement_content(session, runtime, last)):
         raise Conflict(
-            f"the draft says what version {last.version} says: correct the draft, read it back, and confirm that",
+            "the draft says what version %(n)s says: correct the draft, read it back, and confirm that",
             fields=["draft_revision"],
+            params={"n": str(last.version)},
             code="draft_unchanged",
         )
     content = StatementContent(

@@ -162,7 +162,7 @@ def decide(
     row = policy.load(session, principal, policy.Action.DUPLICATE_REVIEW, DuplicateReview, review_id, lock=True)
     audit.touch(session, resource_id=row.id)
     if row.status != links.OPEN:
-        raise Conflict(f"this review was already decided ({row.status})")
+        raise Conflict("this review was already decided (%(review_status)s)", params={"review_status": row.status})
     now = db_now(session)
     row.status = data.decision
     row.decided_by = principal.user_id

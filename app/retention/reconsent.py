@@ -15,6 +15,7 @@ from app.consent import service as participation
 from app.consent.checks import ADULT
 from app.core.db import db_now
 from app.core.pagination import FIRST_PAGE, Page, PageRequest, in_memory
+from app.people import erased
 from app.people.models import Person
 from app.people.records import identity_of
 from app.retention.due import plus_years
@@ -58,10 +59,15 @@ def reconsent_due(
     """Minors of the caller's cases who have come of age, soonest first."""
     stmt = policy.scope(principal, policy.Action.RECONSENT_READ, select(Person), Person.case_id)
     on: date = (now or db_now(session)).astimezone(UTC).date()
+    people = list(session.scalars(stmt.order_by(Person.code)))
+    # An erased person's consent no longer opens, and there is no one to ask again.
+    gone = erased.erased_among(session, [p.id for p in people])
     items = [
         item
-        for person in session.scalars(stmt.order_by(Person.code))
-        if (item := came_of_age(session, runtime, person)) is not None and item.came_of_age_on <= on
+        for person in people
+        if person.id not in gone
+        and (item := came_of_age(session, runtime, person)) is not None
+        and item.came_of_age_on <= on
     ]
     items.sort(key=lambda i: (i.came_of_age_on, i.person_code))
     chosen, cursor = in_memory(items, page)

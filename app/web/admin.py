@@ -13,12 +13,17 @@ from app.access.principal import Principal
 from app.confirmations.schemas import ConfirmationRead
 from app.core.db import db_now
 from app.web import render
-from app.web.messages import REQUEST_KINDS, ROLE_NAMES, _
+from app.web.messages import RECIPIENT_CLASSES, REQUEST_KINDS, ROLE_NAMES, _
 
 
 def at(path: str, done: str = "") -> str:
     """A page to go back to after a form, saying what was done (``?done=asked``: it waits for another admin)."""
     return f"{path}?done={done}" if done else path
+
+
+def recipient_classes(request: Request) -> dict[str, str]:
+    """Every recipient class, in the page's language, in the vocabulary's order."""
+    return {code: render.gettext(request, name) for code, name in RECIPIENT_CLASSES.items()}
 
 
 def roles_of(request: Request) -> dict[str, str]:
@@ -51,6 +56,7 @@ def details(request: Request, c: ConfirmationRead, recipients: dict[str, str]) -
         return render.gettext(request, message)
 
     roles = roles_of(request)
+    classes = recipient_classes(request)
     lines: list[tuple[str, str]] = []
     if c.target_user is not None:
         lines.append((t(_("Account")), f"{c.target_user.display_name} ({c.target_user.username})"))
@@ -64,7 +70,7 @@ def details(request: Request, c: ConfirmationRead, recipients: dict[str, str]) -
     asked = c.payload.get("recipient")
     if isinstance(asked, dict):
         lines.append((t(_("Names")), "; ".join(_strings(asked.get("names")))))
-        lines.append((t(_("Class")), str(asked.get("recipient_class"))))
+        lines.append((t(_("Class")), classes.get(str(asked.get("recipient_class")), str(asked.get("recipient_class")))))
         lines.append((t(_("Jurisdiction")), str(asked.get("jurisdiction"))))
     changes, before_change = c.payload.get("changes"), c.payload.get("from")
     if isinstance(changes, dict) and isinstance(before_change, dict):
@@ -72,7 +78,10 @@ def details(request: Request, c: ConfirmationRead, recipients: dict[str, str]) -
         fields = {"recipient_class": _("Class"), "jurisdiction": _("Jurisdiction"), "age_recipient": _("Age key")}
         for key, value in changes.items():
             name = t(fields[key]) if key in fields else key
-            lines.append((name, f"{before_change.get(key) or '—'} → {value or '—'}"))
+            was, now = before_change.get(key), value
+            if key == "recipient_class":
+                was, now = classes.get(str(was), was), classes.get(str(now), now)
+            lines.append((name, f"{was or '—'} → {now or '—'}"))
     if c.action == "deny_list.change":
         named = [recipients.get(r, r) for r in _strings(c.payload.get("recipient_ids"))]
         lines.append((t(_("Recipients never to receive")), "; ".join(named) or t(_("none"))))

@@ -10,8 +10,20 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from app.access.deps import clear_session_cookie, session_cookie
 from app.core.errors import AppError, Unauthenticated, app_error, http_error
 from app.runtime import Runtime
-from app.web import render
-from app.web.messages import _
+from app.web import custodian, exports_page, render
+from app.web.messages import DECISIONS, DOING, HOLD_STATES, REVIEW_STATUSES, TEACH_BACK_SETS, _
+
+PLACE_WORDS: dict[str, dict[str, str]] = {
+    "doing": DOING,
+    "decision": DECISIONS,
+    "categories": exports_page.CATEGORIES,
+    "export_status": exports_page.STATUSES,
+    "erasure_state": custodian.STATES,
+    "hold_state": HOLD_STATES,
+    "review_status": REVIEW_STATUSES,
+    "teach_back_set": TEACH_BACK_SETS,
+}
+"""The words a refusal's places are filled with on a page, by place; a place not here keeps its value."""
 
 LOGIN = "/login"
 PASSWORD = "/account/password"  # noqa: S105 - a path
@@ -57,7 +69,7 @@ async def page_error(request: Request, exc: Exception) -> Response:
     if exc.extra.get("code") == "step_up_required":
         detail = render.gettext(request, STEP_UP_FIRST)
     else:
-        detail = render.gettext(request, exc.detail)
+        detail = translated(request, exc)
     template, context = again if again is not None else ("error.html", {})
     shown = render.page(
         request,
@@ -67,6 +79,26 @@ async def page_error(request: Request, exc: Exception) -> Response:
     )
     shown.headers.update(exc.headers())  # Retry-After on a throttled form
     return shown
+
+
+def translated(request: Request, exc: AppError) -> str:
+    """The refusal in the page's language: its message translated, then its places filled in with words of
+    that language (or their values: codes and numbers)."""
+    if not exc.params:
+        return render.gettext(request, exc.detail)
+
+    def word(place: str, value: str) -> str:
+        words = PLACE_WORDS.get(place, {})
+        return render.gettext(request, words[value]) if value in words else value
+
+    filled = {
+        place: ", ".join(word(place, v) for v in value) if isinstance(value, list) else word(place, value)
+        for place, value in exc.params.items()
+    }
+    try:
+        return render.gettext(request, exc.template) % filled
+    except (KeyError, ValueError, TypeError):  # a translation that lost a place: the message in English
+        return exc.detail
 
 
 async def page_not_found(request: Request, exc: Exception) -> Response:

@@ -4,10 +4,13 @@ what is complete and allowed; a part left empty is left out so that their own ch
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from app.consent.grant_schemas import UseConsentRead
+from app.consent.vocabulary import DisclosureLevel, is_more_protective
 from app.interviews.vocabulary import AnswerState, Companion, InterviewState, ViolationType
 from app.web.messages import _
 
@@ -78,6 +81,8 @@ FIELD_PLACES: dict[str, tuple[str, str]] = {
     "reason": ("read-back", _("Read-back and confirmation")),
     "outcome": ("reconfirm", _("Reconfirming the use grants")),
     "notes": ("reconfirm", _("Reconfirming the use grants")),
+    "consent_id": ("narrow-grants", _("Narrowing the use grants")),
+    "narrowed": ("narrow-grants", _("Narrowing the use grants")),
     "first": ("first-grants", _("First use grants")),
     "grants": ("first-grants", _("First use grants")),
     "witness": ("first-grants", _("First use grants")),
@@ -151,13 +156,18 @@ def checklist(values: Mapping[str, str], lists: Mapping[str, list[str]]) -> dict
 
 
 def plan(values: Mapping[str, str], lists: Mapping[str, list[str]]) -> dict[str, Any]:
-    """The API's InterviewCreate body: the creator is the interviewer (the API's default)."""
-    return {
+    """The API's InterviewCreate body. The interviewers ticked on the form, when the form showed the
+    choice (none ticked is sent as none, for the service to refuse); the creator alone otherwise, as the
+    API's default."""
+    body: dict[str, Any] = {
         "scheduled_at": scheduled_at(values),
         "language": values.get("language", ""),
         "place": _text(values, "place"),
         "checklist": checklist(values, lists),
     }
+    if values.get("interviewers_shown") == YES:
+        body["interviewers"] = _many(lists, "interviewers")
+    return body
 
 
 def move(values: Mapping[str, str]) -> dict[str, Any]:
@@ -240,11 +250,58 @@ def first_grants(
     return body
 
 
-def reconfirmation(values: Mapping[str, str], first: dict[str, Any] | None) -> dict[str, Any]:
-    """The API's ReconfirmConsent body: ``confirmed`` takes nothing else, ``first`` the new record."""
+LEVELS_WITHIN = {
+    level.value: [lower.value for lower in DisclosureLevel if not is_more_protective(level, lower)]
+    for level in DisclosureLevel
+}
+"""Per disclosure level, the levels a narrowing may keep or lower it to (the service refuses the others)."""
+FORMER_MEMBER = _("someone no longer on the case team")
+
+
+def narrow_prefix(grant_id: uuid.UUID) -> str:
+    """The prefix of one grant's fields in the narrowing form."""
+    return f"n{grant_id.hex}_"
+
+
+def narrowed(values: Mapping[str, str], lists: Mapping[str, list[str]], record: UseConsentRead) -> dict[str, Any]:
+    """The API's GrantContents for a narrowing of ``record``: each grant the person keeps names the grant
+    it continues, with the categories, countries and level left to it; a grant taken back (or withdrawn
+    before) is left out; the record's refusals, restrictions and retention go back as they are. The
+    service says whether anything would widen."""
+    kept: list[dict[str, Any]] = []
+    for grant in record.grants:
+        p = narrow_prefix(grant.id)
+        if grant.withdrawn or values.get(f"{p}remove") == YES:
+            continue
+        item: dict[str, Any] = {
+            "id": str(grant.id),
+            "purpose": grant.purpose.value,
+            "recipient_class": grant.recipient_class.value,
+            "categories": _many(lists, f"{p}categories"),
+            "disclosure_level": values.get(f"{p}level", ""),
+            "expires_at": None if grant.expires_at is None else grant.expires_at.isoformat(),
+        }
+        if grant.jurisdictions is not None:
+            item["jurisdictions"] = _many(lists, f"{p}jurisdictions")
+        kept.append(item)
+    return {
+        "grants": kept,
+        "refusals": [r.model_dump(mode="json") for r in record.refusals],
+        "restrictions": [*(str(i) for i in record.restrictions.recipient_ids), *record.restrictions.jurisdictions],
+        "retention": {category.value: period for category, period in record.retention.items()},
+    }
+
+
+def reconfirmation(
+    values: Mapping[str, str], first: dict[str, Any] | None, narrowing: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The API's ReconfirmConsent body: ``confirmed`` takes nothing else, ``narrowed`` the record and what
+    it allows now, ``first`` the new record."""
     body: dict[str, Any] = {"outcome": values.get("outcome", ""), "notes": _text(values, "notes")}
     if values.get("outcome") == "first":
         body["first"] = first
+    if values.get("outcome") == "narrowed":
+        body |= {"consent_id": values.get("consent_id", ""), "narrowed": narrowing}
     return body
 
 

@@ -62,6 +62,23 @@ ROLE_NAMES = {
 }
 """The roles (app.access.roles) as the admin pages name them."""
 
+RECIPIENT_CLASSES = {
+    "case_team": _("Our case team"),
+    "our_legal_team": _("Our legal team"),
+    "intl_criminal_investigators": _("International criminal investigators"),
+    "interstate_courts": _("Courts between states"),
+    "un_investigative_bodies": _("UN investigative bodies"),
+    "un_communications_procedures": _("UN communications procedures"),
+    "national_authorities": _("National authorities"),
+    "victims_lawyer": _("The victim's lawyer"),
+    "service_providers": _("Service providers"),
+    "documentation_partners": _("Documentation partners"),
+    "researchers": _("Researchers"),
+    "journalists": _("Journalists"),
+    "public": _("The public"),
+}
+"""Every recipient class of app.consent.vocabulary.RecipientClass, as the pages name it."""
+
 REQUEST_KINDS = {
     "user.create": _("A new account"),
     "user.reset_password": _("A password reset"),
@@ -103,3 +120,72 @@ ADMIN_CHECKS = (
     _("a change of this recipient's class, jurisdiction or key already waits for a second admin"),
 )
 """The account, team, registry and confirmation services' refusals that the admin pages show."""
+
+# --- interview ---
+
+FILLED_IN = (
+    _(
+        "%(doing)s needs the person's latest participation consent (given or renewed) to agree to "
+        "%(decision)s; record consent that does first"
+    ),
+    _("%(doing)s is added only while the interview is in progress or paused, or once it is completed"),
+    _("the next version of this statement is %(n)s"),
+    _("the draft says what version %(n)s says: correct the draft, read it back, and confirm that"),
+    _(
+        "%(categories)s can be granted only at a named level (named_public or named_protected); "
+        "grant the other categories in a grant of their own"
+    ),
+    _("this erasure request is %(erasure_state)s"),
+    _("a legal hold on this person is %(hold_state)s already"),
+    _("this legal hold is %(hold_state)s: it is not waiting for a decision"),
+    _("this export is %(export_status)s: it is not waiting for a decision"),
+    _("this export is %(export_status)s: only a ready export can be downloaded"),
+    _("this review was already decided (%(review_status)s)"),
+    _("teach-back results are missing from the %(teach_back_set)s set: %(questions)s"),
+    _("choose one of the form's retention periods: %(periods)s"),
+)
+"""The services' refusals written with places (app.core.errors.AppError ``params``): a page translates the
+message, then fills in each place, in words of the page's language where a table below names them."""
+
+DOING = {
+    "an interview": _("An interview"),
+    "a referral": _("A referral"),
+    "storing identity or contact": _("Storing identity or contact details"),
+    "recording use grants": _("Recording use grants"),
+    "a photo": _("A photo"),
+    "a audio": _("An audio recording"),
+    "a video": _("A video recording"),
+    "a document": _("A document"),
+    "an incident": _("An incident"),
+    "a redaction": _("A redaction"),
+    "a draft of working notes": _("A draft of working notes"),
+    "a statement": _("A statement"),
+}
+"""What a refusal says was being done (the services' ``doing``), as the pages say it."""
+
+DECISIONS = {
+    "interview_now": _("being interviewed now"),
+    "notes": _("notes being taken"),
+    "audio_recording": _("an audio recording"),
+    "video_recording": _("a video recording"),
+    "photos": _("photos"),
+    "storage": _("storage of what they say"),
+    "referral": _("referral to services"),
+    "re_contact": _("being contacted again"),
+}
+"""The participation decisions (app.consent.vocabulary.ParticipationDecision) a refusal names."""
+
+HOLD_STATES = {
+    "requested": _("waiting for a second custodian"),
+    "active": _("in force"),
+    "lifted": _("lifted"),
+    "rejected": _("declined"),
+    "expired": _("expired unanswered"),
+}
+"""The states of a legal hold (app.erasure.schemas.HoldState) a refusal names."""
+
+REVIEW_STATUSES = {"duplicate": _("the same person"), "not_duplicate": _("not the same person")}
+"""A decided duplicate review (app.people.schemas.ReviewStatus) a refusal names."""
+
+TEACH_BACK_SETS = {"adult": _("adult"), "child": _("child")}
+"""The teach-back sets a refusal names."""

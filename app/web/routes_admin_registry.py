@@ -18,7 +18,6 @@ from app.access.principal import Principal
 from app.audit import note
 from app.audit.unit_of_work import DbSession, UnitOfWorkRoute, audited
 from app.audit.vocabulary import AuditAction
-from app.consent.vocabulary import RecipientClass
 from app.core.pagination import PageQuery, every_page
 from app.keys import published
 from app.keys import service as keys
@@ -59,7 +58,7 @@ def _registry(request: Request, session: Session, principal: Principal, page: Pa
     return admin.common(request, session, principal, RECIPIENTS) | {
         "recipients": listed.items,
         "next_cursor": listed.next_cursor,
-        "classes": [c.value for c in RecipientClass],
+        "classes": admin.recipient_classes(request),
         "manages": policy.allows(principal, policy.Action.RECIPIENT_MANAGE),
         "values": {"active": "yes"},
         "done": None,
@@ -92,7 +91,7 @@ def _one(request: Request, session: Session, principal: Principal, recipient_id:
     recipient = service.get_recipient(session, principal, recipient_id)
     return admin.common(request, session, principal, RECIPIENT.format(recipient_id=recipient_id)) | {
         "recipient": recipient,
-        "classes": [c.value for c in RecipientClass],
+        "classes": admin.recipient_classes(request),
         "manages": policy.allows(principal, policy.Action.RECIPIENT_MANAGE),
         "done": None,
     }

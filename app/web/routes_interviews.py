@@ -16,6 +16,7 @@ from app.access.deps import RuntimeDep
 from app.access.principal import Principal
 from app.audit.unit_of_work import DbSession, UnitOfWorkRoute, audited
 from app.audit.vocabulary import AuditAction
+from app.consent import grants
 from app.consent import service as consent
 from app.consent.forms import version_key
 from app.consent.schemas import FormLanguageRead, FormRead
@@ -71,7 +72,11 @@ def _labels(request: Request) -> dict[str, Any]:
 def _planning(request: Request, session: Session, principal: Principal, person_id: uuid.UUID) -> dict[str, Any]:
     person = people.summary(session, principal, person_id)
     listed = service.list_interviews(session, principal, person.id, FIRST_PAGE)
-    return {"person": person, "interviews": listed.items, "values": {}, "chosen": {}} | _labels(request)
+    team = service.interviewer_choices(session, principal, person.id)
+    # Before anything is entered, the documenter planning is ticked: the API's default made visible.
+    chosen = {"interviewers": [str(principal.user_id)]}
+    context = {"person": person, "interviews": listed.items, "team": team, "values": {}, "chosen": chosen}
+    return context | _labels(request)
 
 
 @router.get(INTERVIEWS)
@@ -137,6 +142,18 @@ def _vocabulary(request: Request, form: FormRead | None) -> FormLanguageRead | N
     return found.get(wanted) or found.get(form.source_language)
 
 
+def _terms(vocabulary: FormLanguageRead | None) -> dict[str, dict[str, str]]:
+    """The consent form's words for its purposes, recipient classes, categories and levels, by id."""
+    if vocabulary is None:
+        return {"purposes": {}, "recipient_classes": {}, "data_categories": {}, "disclosure_levels": {}}
+    return {
+        "purposes": {t.id.value: t.label for t in vocabulary.purposes},
+        "recipient_classes": {t.id.value: t.label for t in vocabulary.recipient_classes},
+        "data_categories": {t.id.value: t.label for t in vocabulary.data_categories},
+        "disclosure_levels": {t.id.value: t.label for t in vocabulary.disclosure_levels},
+    }
+
+
 def _attachment_categories(form: FormRead | None, request: Request) -> dict[str, str]:
     """The categories a file may be filed under, in the consent form's words (the service checks the kind)."""
     vocabulary = _vocabulary(request, form)
@@ -155,7 +172,14 @@ def context_of(
     answers = {a.question: a for a in draft.answers} if draft else {}
     staff = render.language_of(request)
     form = _grant_form(runtime, principal)
+    reconfirming = interview.state in reconfirm.RECONFIRMABLE
+    current = grants.list_current(session, runtime, principal, interview.person_id) if reconfirming else []
+    team = {c.id: c.display_name for c in service.interviewer_choices(session, principal, interview.person_id)}
     return {
+        "current_consents": current,
+        "levels_within": ip.LEVELS_WITHIN,
+        "terms": _terms(_vocabulary(request, form)),
+        "interviewer_names": [team.get(i, render.gettext(request, ip.FORMER_MEMBER)) for i in interview.interviewers],
         "grant_form": form,
         "vocabulary": _vocabulary(request, form),
         "grant_rows": range(1, ip.GRANT_ROWS + 1),
@@ -292,12 +316,17 @@ def reconfirm_grants(
     values: Posted,
     lists: Lists,
 ) -> Response:
-    """At the end: the interviewee confirmed their current use grants as recorded, or made their first
-    ones. A new record's reference code is shown once, in this answer, and never put in a URL."""
+    """At the end: the interviewee confirmed their current use grants as recorded, narrowed one record's
+    (kept some grants, lowered or took back others), or made their first ones. A new record's reference
+    code is shown once, in this answer, and never put in a URL."""
     context = context_of(request, session, runtime, principal, interview_id)
     kept = {k: v for k, v in values.items() if k != render.CSRF_FIELD}
     on_error(request, "interview.html", **(context | {"values": kept, "chosen": lists}))
-    first = None
+    first = narrowing = None
+    if values.get("outcome") == "narrowed":
+        record = next((r for r in context["current_consents"] if str(r.id) == values.get("consent_id")), None)
+        # A record no longer current (narrowed meanwhile, say) goes as it is: the service says why not.
+        narrowing = ip.narrowed(values, lists, record) if record is not None else {}
     if values.get("outcome") == "first":
         form: FormRead | None = context["grant_form"]
         language = context["interview"].language
@@ -305,7 +334,7 @@ def reconfirm_grants(
         text = next((t.sha256 for t in texts.get(language, []) if t.variant == "main"), "")
         ref = (form.form_id, form.version) if form else ("", "")
         first = ip.first_grants(values, lists, ref, text, language)
-    data = parse(ReconfirmConsent, **ip.reconfirmation(values, first))
+    data = parse(ReconfirmConsent, **ip.reconfirmation(values, first, narrowing))
     done = reconfirm.reconfirm(session, runtime, principal, interview_id, data)
     if done.reference_code is None:
         return render.redirect(f"{INTERVIEW.format(interview_id=interview_id)}?reconfirmed=1#reconfirm")

@@ -172,6 +172,25 @@ def test_lookups_are_throttled_per_account_across_references(app: FastAPI, team:
     assert other.post(LOOKUP, json={"reference": code, "code_word": CODE_WORD}).status_code == 200
 
 
+def test_an_account_past_its_limit_cannot_lock_a_reference(app: FastAPI, team: tuple[Actor, str, str]) -> None:
+    """Attempts refused for the account's own limit never count against the record they name: otherwise one account
+    (an insider, a stolen session) could lock any survivor's reference for an hour with refused attempts."""
+    doc, _case, person = team
+    code = record_use_consent(doc, person, app)["reference_code"]
+    settings = app.state.runtime.settings.throttle
+    guesser, custodian = actor(app, "cus1", [Role.CUSTODIAN]), actor(app, "cus2", [Role.CUSTODIAN])
+    for i in range(settings.lookups_per_account):
+        guess = ALPHABET[i] + ALPHABET[i] + code[2:]
+        if guess.replace("-", "") == code.replace("-", ""):
+            guess = _other_reference(guess)
+        assert guesser.post(LOOKUP, json={"reference": guess, "code_word": CODE_WORD}).status_code == 404
+    for i in range(settings.lookups_per_target + 1):
+        refused = guesser.post(LOOKUP, json={"reference": code, "code_word": f"apricot{i}"})
+        assert refused.status_code == 429, refused.text
+    found = custodian.post(LOOKUP, json={"reference": code, "code_word": CODE_WORD})
+    assert found.status_code == 200, found.text
+
+
 def test_a_success_does_not_count(app: FastAPI, team: tuple[Actor, str, str]) -> None:
     doc, _case, person = team
     made = record_use_consent(doc, person, app)

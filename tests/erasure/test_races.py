@@ -5,19 +5,25 @@ refused) or comes too late. Skipped on SQLite, where BEGIN IMMEDIATE serialises 
 
 from __future__ import annotations
 
+import threading
+import time
+import uuid
 from collections.abc import Mapping, Sequence
 from functools import partial
 
 import httpx2 as httpx
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import select
 
 from app.access.roles import Role
+from app.people.models import Person
 from tests.erasure.support import ask, export_state, journal_entries, racing_desk, remains
 from tests.support.actors import Actor, actor
-from tests.support.consent import grant
+from tests.support.consent import grant, participation
 from tests.support.database import ProvisionedDatabase
 from tests.support.exports import Desk
+from tests.support.interviews import planned
 from tests.support.server import at_once, browser, serve
 
 
@@ -110,3 +116,42 @@ def test_a_hold_and_an_erasure_confirmed_at_once_never_both_take_effect(app: Fas
     else:
         assert held.json()["code"] == "erased"
         assert remains(app, person).tombstone is not None
+
+
+def test_writes_that_waited_on_an_erasure_answer_409_erased_not_500(app: FastAPI, d: Desk) -> None:
+    """A write that passed its "not erased" check before the erasure held the person, then waited for the hold,
+    is refused once it gets it: the erased person's sealed values no longer open (was a 500 integrity error)."""
+    first, second = d.custodians
+    person = d.person(grant())
+    erasure = ask(first, person).json()["id"]
+    writes = [
+        (d.doc, "POST", f"/api/v1/people/{person}/interviews", planned()),
+        (d.doc, "POST", f"/api/v1/people/{person}/interviews", planned()),
+        (d.doc, "POST", f"/api/v1/people/{person}/participation", participation(app)),
+    ]
+    answers: dict[int, httpx.Response] = {}
+
+    def send(i: int, url: str, who: Actor, method: str, path: str, body: Mapping[str, object]) -> None:
+        with browser(url, who) as b:
+            answers[i] = b.request(method, path, json=body)
+
+    with serve(app) as url, app.state.sessionmaker() as blocker:
+        # Hold the person's row, so the erasure queues first for it and the writes queue behind it, each having
+        # found the person not erased yet.
+        blocker.execute(select(Person.id).where(Person.id == uuid.UUID(person)).with_for_update())
+        path = f"/api/v1/erasures/{erasure}/decision"
+        threads = [threading.Thread(target=send, args=(0, url, second, "POST", path, {"confirm": True}))]
+        threads[0].start()
+        time.sleep(1.0)
+        threads += [threading.Thread(target=send, args=(i + 1, url, *w)) for i, w in enumerate(writes)]
+        for t in threads[1:]:
+            t.start()
+        time.sleep(1.5)
+        blocker.rollback()
+        for t in threads:
+            t.join(60)
+    assert answers[0].status_code == 200, answers[0].text
+    assert answers[0].json()["state"] == "erased"
+    for i in range(1, len(writes) + 1):
+        assert answers[i].status_code == 409, (answers[i].status_code, answers[i].text)
+        assert answers[i].json()["code"] == "erased"

@@ -16,6 +16,7 @@ from app.audit.models import AuditEvent
 from app.core.db import db_now, unit_of_work
 from app.exports import build, jobs
 from app.exports.models import DisclosureEntry, ExportJob
+from app.exports.schemas import ExportStatus
 from tests.support.actors import shift_clock
 from tests.support.consent import grant
 from tests.support.exports import NAMED_IDENTITY, Desk, desk
@@ -181,3 +182,27 @@ def test_the_scope_follows_the_people_and_interview_date_filters(app: FastAPI, d
     assert set(_ledger(app, by_name)) == {uuid.UUID(soon), uuid.UUID(never)}
     read = d.legal.get(f"/api/v1/exports/{by_date}").json()
     assert (read["people_count"], read["excluded_count"]) == (1, 0)  # the others were never in scope
+
+
+def test_a_person_erased_between_the_decisions_and_the_bundle_is_left_out_of_it(app: FastAPI) -> None:
+    """The erasure commits after the person was decided into the ledger and before the bundle is written: the bundle
+    leaves them out (nothing of them opens any more) instead of the whole build failing."""
+    from tests.erasure.support import erase
+
+    d = desk(app)
+    people = [d.person(grant()) for _ in range(3)]
+    made = d.request()
+    d.review(made["id"])
+    assert d.approve(made["id"]).status_code == 200
+
+    def erase_before_writing(stage: str, done: int, _total: int) -> None:
+        if (stage, done) == ("write", 0):
+            erase(*d.custodians, people[0])
+
+    assert d.worker().build_one(uuid.UUID(made["id"]), progress=erase_before_writing) is ExportStatus.READY
+    export = d.legal.get(f"/api/v1/exports/{made['id']}").json()
+    assert export["status"] == "ready", export
+    # A download finds an erased person in the ledger and stays on the safe side: stale, to be asked for again.
+    refused = d.legal.get(f"/api/v1/exports/{made['id']}/bundle")
+    assert (refused.status_code, refused.json()["code"]) == (409, "stale"), refused.text
+    assert d.legal.post(f"/api/v1/exports/{made['id']}/request-again").status_code == 201

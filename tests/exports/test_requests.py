@@ -247,3 +247,22 @@ def test_an_export_left_waiting_for_a_second_custodian_past_the_deadline_is_reje
     assert r.status_code == 409, r.text
     assert second.get(f"/api/v1/exports/{export}").json()["status"] == "rejected"
     assert _jobs(app, export) == []
+
+
+def test_an_erased_person_of_the_case_leaves_preview_review_and_approval_working(d: Desk) -> None:
+    """The erased person's consent no longer opens: they are out of every export's scope (preview, review and
+    approval of any export of the case answered 500 once anyone in it was erased)."""
+    from tests.erasure.support import erase
+
+    people = [d.person(grant()) for _ in range(7)]
+    erase(*d.custodians, people[0])
+    preview = d.legal.post("/api/v1/exports/preview", json=d.body())
+    assert preview.status_code == 200, preview.text
+    assert preview.json()["people"]["pseudonymous"] == 6
+    made = d.request()
+    assert d.review(made["id"])["counts"]["people"]["pseudonymous"] == 6
+    approved = d.approve(made["id"])
+    assert approved.status_code == 200, approved.text
+    assert d.worker().run_once() is True
+    export = d.legal.get(f"/api/v1/exports/{made['id']}").json()
+    assert export["status"] == "ready", export

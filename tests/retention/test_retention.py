@@ -294,3 +294,19 @@ def test_a_person_under_legal_hold_keeps_everything(app: FastAPI, team: tuple[Ac
     kept = _row(app, held)
     assert (kept.contact, kept.identity) == (before.contact, before.identity)
     assert _recontact_of(app, held) is not None
+
+
+def test_an_erased_person_does_not_break_the_reconsent_queue(app: FastAPI, team: tuple[Actor, str, Actor]) -> None:
+    """Their consent was sealed under the key the erasure destroyed: the queue leaves them out (was a 500 for every
+    documenter and custodian of the case, on the API and on the page, once anyone in it was erased)."""
+    from tests.erasure.support import erase
+
+    doc, case_id, custodian = team
+    gone = _person(app, doc, case_id, contact_days=None)
+    erase(custodian, actor(app, "keeper2", [Role.CUSTODIAN]), gone)
+    for who in (doc, custodian):
+        r = who.get("/api/v1/people/reconsent-due")
+        assert r.status_code == 200, r.text
+        assert r.json()["items"] == []
+        page = who.get("/reconsent")
+        assert page.status_code == 200, page.text

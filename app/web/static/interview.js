@@ -8,28 +8,57 @@
     var dirty = false;
     var saving = false;
     var submitting = false;
+    var ended = false;
     form.addEventListener("input", function () { dirty = true; });
     // Save pressed while a save is on its way: the form is sent once that one is done, never beside it.
     form.addEventListener("submit", function (event) {
+      // Sent now, an ended session would lead away to the login page and lose what is here: save it in place.
+      if (ended) {
+        event.preventDefault();
+        dirty = true;
+        save();
+        return;
+      }
       dirty = false;
       if (saving) {
         event.preventDefault();
         submitting = true;
       }
     });
+    // Once the person has logged in again (in another tab), the forms here still carry the ended session's
+    // token: take the new one from the page as the server shows it now, or stay ended.
+    function renew() {
+      return fetch(window.location.pathname, { credentials: "same-origin", cache: "no-store" })
+        .then(function (response) { return response.text(); })
+        .then(function (html) {
+          var page = new DOMParser().parseFromString(html, "text/html");
+          var token = page.querySelector("#draft-form input[name=csrf_token]");
+          if (!token) { throw new Error("still ended"); }
+          document.querySelectorAll("input[name=csrf_token]").forEach(function (input) { input.value = token.value; });
+          ended = false;
+        });
+    }
     function save() {
       if (!dirty || saving) { return; }
       dirty = false;
       saving = true;
-      fetch(form.action, { method: "POST", body: new FormData(form), credentials: "same-origin", cache: "no-store" })
+      (ended ? renew() : Promise.resolve())
+        .then(function () {
+          return fetch(form.action, {
+            method: "POST", body: new FormData(form), credentials: "same-origin", cache: "no-store"
+          });
+        })
         .then(function (response) {
           if (!response.ok) { throw new Error(String(response.status)); }
+          // An ended session answers with the login page: nothing was saved, and the page must say so.
+          if (response.redirected && new URL(response.url).pathname === "/login") { ended = true; }
           return response.text();
         })
         .then(function (html) {
           var page = new DOMParser().parseFromString(html, "text/html");
           var fresh = page.getElementById("saved-at");
-          if (fresh) { status.textContent = fresh.textContent; }
+          if (!fresh) { throw new Error("not saved"); }
+          status.textContent = fresh.textContent;
           // What is read back is what was just saved, and the confirmation names that revision.
           var text = page.getElementById("readback-text");
           var shown = document.getElementById("readback-text");
@@ -40,7 +69,7 @@
         })
         .catch(function () {
           dirty = true;
-          status.textContent = form.getAttribute("data-not-saved");
+          status.textContent = form.getAttribute(ended ? "data-session-ended" : "data-not-saved");
         })
         .then(function () {
           saving = false;
