@@ -45,9 +45,8 @@ from app.core.db import db_now, new_id
 from app.core.errors import Conflict, ValidationFailed
 from app.core.pagination import FIRST_PAGE, Page, PageRequest, keyset
 from app.keys.sealed import Place, open_json, seal_json
-from app.people.erased import refuse_if_erased
 from app.people.models import Person
-from app.people.records import hold_living, person_row
+from app.people.records import hold_to_write, lock_wait, person_row, person_to_write
 
 if TYPE_CHECKING:
     from app.runtime import Runtime  # the wiring above the domains; services only name its type
@@ -99,7 +98,7 @@ def withdrawal_details(session: Session, runtime: Runtime, person: Person, row: 
 def record_consent(
     session: Session, runtime: Runtime, principal: Principal, person_id: uuid.UUID, data: UseConsentCreate
 ) -> UseConsentRead:
-    person = person_row(session, principal, policy.Action.CONSENT_RECORD, person_id)
+    person = person_to_write(session, principal, policy.Action.CONSENT_RECORD, person_id)
     recorded = record_for(session, runtime, principal, person, data)
     audit.touch(session, resource_id=recorded.row.id)
     read = read_of(session, runtime, person, recorded.row)
@@ -423,7 +422,7 @@ def amend(
     """A new version superseding this one, with whatever the person decides now; the old stays readable."""
     row = policy.load(session, principal, policy.Action.CONSENT_RECORD, UseConsent, consent_id)
     audit.touch(session, case_id=row.case_id)
-    refuse_if_erased(session, row.person_id)
+    hold_to_write(session, row.person_id)
     person = _person(session, row)
     _require_participation(session, runtime, person)
     withdrawn = _amendable(session, runtime, person, row)
@@ -535,11 +534,11 @@ def invalidate(
     """A custodian marks a record invalid (consent given under pressure, say): its chain allows nothing more."""
     row = policy.load(session, principal, policy.Action.CONSENT_INVALIDATE, UseConsent, consent_id)
     audit.touch(session, resource_id=row.id, case_id=row.case_id)
-    refuse_if_erased(session, row.person_id)
+    # Bounded like a withdrawal's wait: a survivor's protection never hangs behind a stalled holder.
+    hold_to_write(session, row.person_id, wait=lock_wait(runtime))
     # Finding a record invalid takes away every use the person allowed in it: a fresh second factor first.
     policy.require_step_up(principal, policy.Action.CONSENT_INVALIDATE, db_now(session))
     person = _person(session, row)
-    hold_living(session, person)
     if session.scalar(select(ConsentInvalidation.id).where(ConsentInvalidation.consent_id == row.id)) is not None:
         raise Conflict("this record is already marked invalid", fields=["consent_id"], code="invalidated")
     found = ConsentInvalidation(

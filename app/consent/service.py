@@ -40,7 +40,7 @@ from app.core.errors import Conflict, Forbidden, ValidationFailed
 from app.core.pagination import FIRST_PAGE, INT32, Page, PageRequest, in_memory, int_cursor, keyset
 from app.keys.sealed import Place, open_json, seal_json
 from app.people.models import Person
-from app.people.records import hold_living, identity_of, person_row
+from app.people.records import hold_to_write, identity_of, person_row, person_to_write
 from app.people.schemas import Identity
 
 if TYPE_CHECKING:
@@ -134,7 +134,7 @@ def require(
     goes through here, so a refusal reads the same wherever it happens. The person's row is held until the
     transaction ends, so consent recorded meanwhile waits, and the write this guards is done under the
     decision read here."""
-    hold_living(session, person)
+    hold_to_write(session, person.id)
     opened = latest_opened(session, runtime, person)
     for needed in (decision, *more):
         if opened is None or not allows(opened, needed):
@@ -211,8 +211,8 @@ def _age(session: Session, runtime: Runtime, person: Person, data: Participation
 def record_participation(
     session: Session, runtime: Runtime, principal: Principal, person_id: uuid.UUID, data: ParticipationCreate
 ) -> ParticipationRead:
-    person = person_row(session, principal, policy.Action.CONSENT_RECORD, person_id)
-    hold_living(session, person)  # a write that depends on the latest consent waits for this one, or this for it
+    # A write that depends on the latest consent waits for this one, or this for it.
+    person = person_to_write(session, principal, policy.Action.CONSENT_RECORD, person_id)
     form = checks.form_of(runtime.forms, data)
     now = db_now(session)
     obtained = data.obtained_at or now

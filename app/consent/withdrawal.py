@@ -10,7 +10,6 @@ withdrawal applies to them too: it never spreads on its own.
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select
@@ -26,9 +25,8 @@ from app.core.errors import Conflict, ValidationFailed
 from app.keys import journal
 from app.keys.sealed import seal_json
 from app.people import links
-from app.people.erased import refuse_if_erased
 from app.people.models import Person
-from app.people.records import hold
+from app.people.records import hold_to_write, lock_wait
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -56,8 +54,7 @@ def withdraw(
         policy.require_step_up(principal, policy.Action.CONSENT_WITHDRAW, now)
     person = session.get(Person, row.person_id)
     assert person is not None  # a foreign key
-    hold(session, person, wait=timedelta(seconds=runtime.settings.exports.lock_wait_seconds))
-    refuse_if_erased(session, person.id)
+    hold_to_write(session, person.id, wait=lock_wait(runtime))
     chain = grants.chain_of(session, row.chain_id)
     scope: str | list[str]
     if data.scope == "all":

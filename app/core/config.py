@@ -132,8 +132,9 @@ class ExportSettings(BaseModel):
     a transaction (holding its job row and people's locks) loses its connection, and so its locks, after this.
     Longer than the longest pause between two statements of a build (stripping or encrypting a large file)."""
     lock_wait_seconds: float = Field(default=5.0, gt=0, le=60)
-    """How long a withdrawal waits for a person's lock (an export build or download may hold it) before it
-    answers 503 with Retry-After instead of hanging (PostgreSQL ``lock_timeout``)."""
+    """How long a withdrawal, an invalidation or an erasure waits for a person's lock (an export build or
+    download may hold it) before it answers 503 with Retry-After instead of hanging (PostgreSQL
+    ``lock_timeout``)."""
 
 
 class AttachmentSettings(BaseModel):

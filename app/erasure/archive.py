@@ -15,11 +15,13 @@ import shutil
 import subprocess
 import tarfile
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, ExitStack, contextmanager, nullcontext
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from app.crypto.age import x25519_recipient
+from app.erasure import age_tty
 
 AGE = "/usr/bin/age"
 NOT_A_BACKUP = "this file is not a Testimony Vault backup"
@@ -49,34 +51,60 @@ def recipient_of(text: str | None) -> str:
         raise BackupError(str(exc)) from None
 
 
-def write(out: Path, recipient: str, fill: Callable[[tarfile.TarFile], T]) -> T:
-    """Write the tar stream ``fill`` makes, encrypted to the recipient, to ``out`` (0600), whole or not at all."""
-    canonical = recipient_of(recipient)
-    age = age_binary()
+MIN_PASSPHRASE = 16
+"""Characters a backup passphrase needs at least: it is all that stands between a stolen backup and its reader
+(age derives the key with scrypt, which slows guessing but cannot make a short passphrase long)."""
+
+
+@dataclass(frozen=True)
+class Passphrase:
+    """A backup passphrase, the first line of a file: the alternative to an age recipient."""
+
+    value: bytes = field(repr=False)
+
+
+def passphrase_from(path: Path) -> Passphrase:
+    """The passphrase in the file's first line (its line ending not included), refused if short."""
+    try:
+        with path.open("rb") as f:
+            line = f.readline(4097)
+    except OSError:
+        raise BackupError(f"cannot read the passphrase file {path}") from None
+    value = line.rstrip(b"\r\n")
+    if len(value.decode(errors="replace")) < MIN_PASSPHRASE or b"\0" in value or len(value) > 4096:
+        raise BackupError(f"the passphrase in {path} must be one line of at least {MIN_PASSPHRASE} characters")
+    return Passphrase(value)
+
+
+Lock = str | Passphrase
+"""What a backup is encrypted to: an age recipient (age1...) or a passphrase."""
+
+
+def _age(args: list[str], passphrase: Passphrase | None, prompts: int, **popen: Any) -> AbstractContextManager[Any]:
+    """age with these arguments; given a passphrase, with a terminal of its own to be asked it on."""
+    if passphrase is None:
+        return nullcontext(subprocess.Popen(args, **popen))  # noqa: S603 - a fixed binary, checked arguments, no shell
+    return age_tty.spawned(args, passphrase.value, prompts, **popen)
+
+
+def write(out: Path, lock: Lock, fill: Callable[[tarfile.TarFile], T]) -> T:
+    """Write the tar stream ``fill`` makes, encrypted to the recipient or the passphrase, to ``out`` (0600), whole
+    or not at all."""
+    if isinstance(lock, Passphrase):
+        args, passphrase = [age_binary(), "--encrypt", "--passphrase"], lock
+    else:
+        args, passphrase = [age_binary(), "--encrypt", "--recipient", recipient_of(lock)], None
     partial = out.with_name(f".{out.name}.{secrets.token_hex(8)}.part")
     fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
     try:
-        try:
-            process = subprocess.Popen(  # noqa: S603 - a fixed binary and a validated key, no shell
-                [age, "--encrypt", "--recipient", canonical], stdin=subprocess.PIPE, stdout=fd, stderr=subprocess.PIPE
-            )
-        finally:
-            os.close(fd)
-        assert process.stdin is not None
-        assert process.stderr is not None
-        try:
-            with tarfile.open(fileobj=process.stdin, mode="w|", format=tarfile.PAX_FORMAT) as tar:
-                made = fill(tar)
-            process.stdin.close()
-            process.stderr.read()  # age's diagnostics name a key or a flag; they are not shown
-            if process.wait() != 0:
-                raise BackupError("age could not encrypt the backup")
-        except BaseException:
-            process.kill()
-            process.wait()
-            raise
-        finally:
-            process.stderr.close()
+        with ExitStack() as stack:
+            try:
+                process = stack.enter_context(
+                    _age(args, passphrase, 2, stdin=subprocess.PIPE, stdout=fd, stderr=subprocess.PIPE)
+                )
+            finally:
+                os.close(fd)
+            made = _encrypt(process, fill)
         with partial.open("rb") as f:
             os.fsync(f.fileno())
         try:
@@ -88,29 +116,55 @@ def write(out: Path, recipient: str, fill: Callable[[tarfile.TarFile], T]) -> T:
         partial.unlink(missing_ok=True)
 
 
+def _encrypt(process: subprocess.Popen[bytes], fill: Callable[[tarfile.TarFile], T]) -> T:
+    assert process.stdin is not None
+    assert process.stderr is not None
+    try:
+        with tarfile.open(fileobj=process.stdin, mode="w|", format=tarfile.PAX_FORMAT) as tar:
+            made = fill(tar)
+        process.stdin.close()
+        process.stderr.read()  # age's diagnostics name a key or a flag; they are not shown
+        if process.wait() != 0:
+            raise BackupError("age could not encrypt the backup")
+    except BaseException:
+        process.kill()
+        process.wait()
+        raise
+    finally:
+        process.stderr.close()
+    return made
+
+
 @contextmanager
-def read(backup: Path, identity: Path | None) -> Iterator[tarfile.TarFile]:
-    """The backup's tar stream, decrypted with the age identity file as it is read.
+def read(backup: Path, key: Path | Passphrase | None) -> Iterator[tarfile.TarFile]:
+    """The backup's tar stream, decrypted with the age identity file (or the passphrase) as it is read.
 
     BackupError when it cannot be opened, or when it does not end as age wrote it (changed, cut short): the
     caller must then undo what it took from the stream."""
-    if identity is None:
+    if key is None:
         raise BackupError(
-            "give the age identity file the backup was encrypted to: --identity or TESTIMONY_BACKUP__IDENTITY"
+            "give the age identity file the backup was encrypted to (--identity or TESTIMONY_BACKUP__IDENTITY), "
+            "or the file holding its passphrase (--passphrase-file)"
         )
     if not backup.is_file():
         raise BackupError(f"{backup} is not a file")
-    if not identity.is_file():
-        raise BackupError(f"no age identity file at {identity}")
-    process = subprocess.Popen(  # noqa: S603 - a fixed binary and paths given as arguments, no shell
-        [age_binary(), "--decrypt", "--identity", str(identity), str(backup)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
+    if isinstance(key, Passphrase):
+        args, passphrase = [age_binary(), "--decrypt", str(backup)], key
+    elif not key.is_file():
+        raise BackupError(f"no age identity file at {key}")
+    else:
+        args, passphrase = [age_binary(), "--decrypt", "--identity", str(key), str(backup)], None
+    with _age(args, passphrase, 1, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as process, _tar(process) as tar:
+        yield tar
+
+
+@contextmanager
+def _tar(process: subprocess.Popen[bytes]) -> Iterator[tarfile.TarFile]:
     assert process.stdout is not None
     assert process.stderr is not None
     refused = BackupError(
-        "age could not decrypt the backup: not a Testimony Vault backup, another identity's, changed or cut short"
+        "age could not decrypt the backup: not a Testimony Vault backup, another identity's or passphrase's, "
+        "changed or cut short"
     )
     try:
         try:

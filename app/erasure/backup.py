@@ -23,7 +23,7 @@ import shutil
 import tarfile
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -95,7 +95,7 @@ def _add_tree(tar: tarfile.TarFile, root: Path, name: str) -> int:
     return count
 
 
-def take(url: str, stores: dict[str, Path], out: Path, recipient: str, manifest: dict[str, object]) -> Taken:
+def take(url: str, stores: dict[str, Path], out: Path, lock: archive.Lock, manifest: dict[str, object]) -> Taken:
     """Write the encrypted backup: the manifest, the database snapshot in parts, then the blob stores.
 
     The snapshot comes first, so every blob its rows name is already final (a blob is finalised when its row
@@ -112,15 +112,19 @@ def take(url: str, stores: dict[str, Path], out: Path, recipient: str, manifest:
         head = {"format": FORMAT, "engine": engine, **manifest}
         _member(tar, MANIFEST, json.dumps(head, indent=2).encode())
         size = 0
-        for n, part in enumerate(chunks):
-            _member(tar, f"{DATABASE}/{n:06d}", part)
-            size += len(part)
+        with closing(chunks):  # its temporary snapshot (SQLite) or pg_dump goes however this ends
+            for n, (length, source) in enumerate(chunks):
+                info = tarfile.TarInfo(f"{DATABASE}/{n:06d}")
+                info.size = length
+                info.mode = 0o600
+                tar.addfile(info, source)  # copies exactly ``length`` bytes, a buffer at a time
+                size += length
         if size == 0:
             raise BackupError("the database snapshot is empty")
         files = sum(_add_tree(tar, root, name) for name, root in stores.items())
         return Taken(size, files)
 
-    return archive.write(out, recipient, fill)
+    return archive.write(out, lock, fill)
 
 
 class _Undo:
@@ -176,22 +180,26 @@ def refuse_unless_empty(url: str, stores: dict[str, Path]) -> None:
 
 
 @contextmanager
-def restoring(url: str, stores: dict[str, Path], backup: Path, identity: Path | None) -> Iterator[dict[str, object]]:
+def restoring(
+    url: str, stores: dict[str, Path], backup: Path, key: Path | archive.Passphrase | None
+) -> Iterator[dict[str, object]]:
     """Unpack the backup into the empty database and blob directories, and yield its manifest for the caller
     to bring it forward; if anything fails, here or in the caller, everything restored is removed again."""
     refuse_unless_empty(url, stores)
     undo = _Undo(url, stores)
     try:
-        manifest = _unpack(url, stores, backup, identity, undo)
+        manifest = _unpack(url, stores, backup, key, undo)
         yield manifest
     except BaseException:
         undo.undo()
         raise
 
 
-def _unpack(url: str, stores: dict[str, Path], backup: Path, identity: Path | None, undo: _Undo) -> dict[str, object]:
+def _unpack(
+    url: str, stores: dict[str, Path], backup: Path, key: Path | archive.Passphrase | None, undo: _Undo
+) -> dict[str, object]:
     engine = snapshots.kind(url)
-    with archive.read(backup, identity) as tar:
+    with archive.read(backup, key) as tar:
         first = tar.next()
         source = tar.extractfile(first) if first is not None and first.name == MANIFEST else None
         try:

@@ -46,6 +46,13 @@ def backup(
             "--recipient", help="The age recipient (age1...) to encrypt to, else TESTIMONY_BACKUP__RECIPIENT."
         ),
     ] = None,
+    passphrase_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--passphrase-file",
+            help="Encrypt to the passphrase in this file's first line (16 characters or more) instead of a recipient.",
+        ),
+    ] = None,
 ) -> None:
     """Snapshot the database and blobs, online, to an encrypted file.
 
@@ -55,7 +62,7 @@ def backup(
     refuse_existing(out_file, force=False)
     url = settings.database_url
     try:
-        archive.recipient_of(recipient or settings.backup.recipient)
+        lock = _lock(recipient or settings.backup.recipient, recipient, passphrase_file)
         archive.age_binary()
         if not is_sqlite(url):
             snapshots.tool("pg_dump")
@@ -73,7 +80,7 @@ def backup(
                 }
             stores = _stores(settings.data_dir, settings.attachments_dir)
             try:
-                taken = backups.take(url, stores, out_file, str(recipient or settings.backup.recipient), manifest)
+                taken = backups.take(url, stores, out_file, lock, manifest)
             except (OSError, BackupError) as exc:
                 raise fail(f"could not write the backup (nothing was written): {exc}") from None
         record(factory, AuditAction.SYSTEM_BACKUP, resource_type="system")
@@ -85,11 +92,24 @@ def backup(
     console.print(NOT_INSIDE.format(keys=settings.key_file, journal=settings.journal_path))
 
 
+def _lock(configured: str | None, given: str | None, passphrase_file: Path | None) -> archive.Lock:
+    """A passphrase from its file, or the recipient (given, else configured); both given is a mistake."""
+    if passphrase_file is None:
+        return archive.recipient_of(configured)
+    if given is not None:
+        raise BackupError("give either --recipient or --passphrase-file, not both")
+    return archive.passphrase_from(passphrase_file)
+
+
 def restore(
     backup_file: Annotated[Path, typer.Argument(help="A file written by `testimony backup`.")],
     identity: Annotated[
         Path | None,
         typer.Option("--identity", help="The age identity file to decrypt with; else TESTIMONY_BACKUP__IDENTITY."),
+    ] = None,
+    passphrase_file: Annotated[
+        Path | None,
+        typer.Option("--passphrase-file", help="For a backup encrypted to a passphrase: the file holding it."),
     ] = None,
 ) -> None:
     """Restore a backup into an empty place, then re-apply the journal.
@@ -100,6 +120,9 @@ def restore(
     url = settings.database_url
     stores = _stores(settings.data_dir, settings.attachments_dir)
     try:
+        if passphrase_file is not None and identity is not None:
+            raise BackupError("give either --identity or --passphrase-file, not both")
+        key = archive.passphrase_from(passphrase_file) if passphrase_file else identity or settings.backup.identity
         keys = open_keys(settings, prompt_passphrase)
         entries = journal.read(settings.journal_path, keys.current)
         backups.refuse_unless_empty(url, stores)
@@ -110,7 +133,7 @@ def restore(
     if not settings.journal_path.exists():
         console.print(f"[bold red]no journal at {settings.journal_path}[/bold red]: nothing will be brought forward")
     try:
-        with backups.restoring(url, stores, backup_file, identity or settings.backup.identity) as manifest:
+        with backups.restoring(url, stores, backup_file, key) as manifest:
             from app.core.migrate import upgrade
 
             upgrade(url, app_role=settings.database.app_role)

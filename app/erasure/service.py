@@ -42,7 +42,7 @@ from app.keys import datakeys
 from app.people import erased, links
 from app.people.holds import is_held
 from app.people.models import Person
-from app.people.records import hold
+from app.people.records import hold, lock_wait
 
 if TYPE_CHECKING:
     from app.runtime import Runtime  # the wiring above the domains; services only name its type
@@ -102,13 +102,14 @@ def _read(session: Session, row: ErasureRequest, now: datetime) -> ErasureRead:
     )
 
 
-def _hold_all(session: Session, ids: Iterable[uuid.UUID]) -> list[Person]:
-    """Hold every person's row in id order (two erasures of linked records never wait on each other crosswise)."""
+def _hold_all(session: Session, runtime: Runtime, ids: Iterable[uuid.UUID]) -> list[Person]:
+    """Hold every person's row in id order (two erasures of linked records never wait on each other crosswise),
+    each wait bounded as a withdrawal's is: a lock held longer (a stalled export worker) answers 503."""
     people = []
     for person_id in sorted(set(ids)):
         person = session.get(Person, person_id)
         assert person is not None  # a foreign key, or checked against the links
-        hold(session, person)
+        hold(session, person, wait=lock_wait(runtime))
         people.append(person)
     return people
 
@@ -137,7 +138,7 @@ def request_erasure(
     unknown = [f"include_linked.{i}" for i, other in enumerate(data.include_linked) if other not in linked]
     if unknown:
         raise ValidationFailed("not a record decided to be the same person as this one", fields=unknown)
-    _hold_all(session, [person.id, *data.include_linked])
+    _hold_all(session, runtime, [person.id, *data.include_linked])
     erased.refuse_if_erased(session, person.id)
     _refuse_if_held(session, [person.id, *data.include_linked])
     confirmations.close_expired(session, now)
@@ -166,12 +167,14 @@ def request_erasure(
     return _read(session, row, now)
 
 
-def _load(session: Session, principal: Principal, erasure_id: uuid.UUID) -> tuple[ErasureRequest, datetime]:
+def _load(
+    session: Session, runtime: Runtime, principal: Principal, erasure_id: uuid.UUID
+) -> tuple[ErasureRequest, datetime]:
     row = policy.load(session, principal, ACTION, ErasureRequest, erasure_id)
     audit.touch(session, resource_id=row.id, case_id=row.case_id)
     now = db_now(session)
     policy.require_step_up(principal, ACTION, now)
-    _hold_all(session, [row.person_id, *(uuid.UUID(i) for i in row.include_linked or [])])
+    _hold_all(session, runtime, [row.person_id, *(uuid.UUID(i) for i in row.include_linked or [])])
     session.refresh(row)  # as it is now that the people are held
     if row.state != ERASURE_PENDING:
         raise Conflict("this erasure request is %(erasure_state)s", code="state", params={"erasure_state": row.state})
@@ -182,7 +185,7 @@ def decide_erasure(
     session: Session, runtime: Runtime, principal: Principal, erasure_id: uuid.UUID, data: DecisionIn
 ) -> ErasureRead:
     """The second custodian's answer: confirm (the erasure is carried out now) or not (back to the queue)."""
-    row, now = _load(session, principal, erasure_id)
+    row, now = _load(session, runtime, principal, erasure_id)
     waiting = confirmations.pending(session, CARRY_OUT, row.id)
     if not waiting:
         on_failure(session, lambda s: confirmations.close_expired(s, now))
@@ -237,7 +240,7 @@ def refuse_erasure(
     session: Session, runtime: Runtime, principal: Principal, erasure_id: uuid.UUID, data: RefuseIn
 ) -> ErasureRead:
     """Close a pending request without erasing, with a reason (sealed); an open confirmation is voided."""
-    row, now = _load(session, principal, erasure_id)
+    row, now = _load(session, runtime, principal, erasure_id)
     for waiting in confirmations.pending(session, CARRY_OUT, row.id):
         session.execute(
             update(Confirmation)

@@ -1,19 +1,23 @@
 """A consistent snapshot of the running database, and putting one into an empty database.
 
-SQLite: the online backup API copies the whole database in one step into memory, so the snapshot is one
-committed state however many writers are busy, and no copy of it ever lies on disk. PostgreSQL: ``pg_dump``
+SQLite: the online backup API copies the whole database in one step into a file in a private directory beside
+the database (removed once read, or on any failure), so the snapshot is one committed state however many
+writers are busy, and it is read in parts rather than held whole in memory. PostgreSQL: ``pg_dump``
 (custom format, one repeatable-read transaction) streamed from its standard output, and ``pg_restore`` into an
 empty database in one transaction, as the owner (only the owner reads every table, ``alembic_version`` too).
 """
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 import sqlite3
 import subprocess
-from collections.abc import Iterator
+import tempfile
+from collections.abc import Generator
 from pathlib import Path
+from typing import BinaryIO
 
 from sqlalchemy import Engine, make_url, text
 
@@ -24,6 +28,8 @@ SQLITE = "sqlite"
 POSTGRESQL = "postgresql"
 PART = 16 * 1024 * 1024
 """A snapshot goes into the backup in parts of this size: a tar member's size is written before its bytes."""
+Part = tuple[int, BinaryIO]
+"""A part's length, and where to read exactly that many bytes of it from."""
 
 
 def kind(url: str) -> str:
@@ -55,24 +61,37 @@ def _libpq(url: str) -> tuple[str, dict[str, str]]:
     return plain.render_as_string(hide_password=False), env
 
 
-def sqlite_parts(database: Path) -> Iterator[bytes]:
-    """The snapshot, in parts: one consistent state taken while the service may be writing."""
+def sqlite_parts(database: Path) -> Generator[Part]:
+    """The snapshot, in parts: one consistent state taken while the service may be writing.
+
+    The backup API copies every page in one step (a single read transaction of the source) into a file in a
+    private directory (0700) made beside the database, on the disk that already holds it, never in the backup's
+    directory (a removable disk, say); each part is streamed from that file by its reader, so the database is
+    never held in memory, and the directory is removed once the parts are read or anything fails (the caller
+    closes this generator: ``contextlib.closing``)."""
     if not database.exists():
         raise BackupError(f"no database at {database}")
-    source = sqlite3.connect(f"file:{database}?mode=ro", uri=True)
-    memory = sqlite3.connect(":memory:")
+    private = Path(tempfile.mkdtemp(prefix=".testimony-snapshot-", dir=database.parent))  # mode 0700
     try:
-        source.backup(memory)  # all pages in one step: a single read transaction of the source
-        image = memory.serialize()
+        copy = private / "snapshot.db"
+        source = sqlite3.connect(f"file:{database}?mode=ro", uri=True)
+        try:
+            target = sqlite3.connect(copy)
+            try:
+                source.backup(target)  # all pages in one step: a single read transaction of the source
+            finally:
+                target.close()
+        finally:
+            source.close()
+        with copy.open("rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            for start in range(0, size, PART):
+                yield min(PART, size - start), f  # the reader takes exactly that many bytes: f moves on
     finally:
-        memory.close()
-        source.close()
-    view = memoryview(image)
-    for start in range(0, len(view), PART):
-        yield bytes(view[start : start + PART])
+        shutil.rmtree(private, ignore_errors=True)
 
 
-def pg_parts(url: str) -> Iterator[bytes]:
+def pg_parts(url: str) -> Generator[Part]:
     """``pg_dump --format=custom`` of the database, in parts as it streams out."""
     conninfo, env = _libpq(url)
     process = subprocess.Popen(  # noqa: S603 - a fixed program and a URL as one argument, no shell
@@ -86,7 +105,7 @@ def pg_parts(url: str) -> Iterator[bytes]:
     finished = False
     try:
         while part := process.stdout.read(PART):
-            yield part
+            yield len(part), io.BytesIO(part)
         said = process.stderr.read().decode(errors="replace").strip()
         if process.wait() != 0:
             raise BackupError(f"pg_dump failed: {_first_error(said) or process.returncode}")

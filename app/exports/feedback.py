@@ -31,8 +31,9 @@ from app.core.pagination import FIRST_PAGE, Page, PageRequest, keyset
 from app.exports.models import DisclosureEntry, DisclosureFeedback
 from app.exports.schemas import DisclosureFeedbackRead, FeedbackOutcomeIn, FeedbackState
 from app.keys import datakeys
-from app.people.erased import erased_among, refuse_if_erased
+from app.people.erased import erased_among
 from app.people.models import Person
+from app.people.records import hold_to_write
 
 if TYPE_CHECKING:
     from app.runtime import Runtime  # the wiring above the domains; services only name its type
@@ -213,7 +214,7 @@ def record_outcome(
     """The owner records how telling the person went, once."""
     task = policy.load(session, principal, policy.Action.DISCLOSURE_FEEDBACK, DisclosureFeedback, task_id)
     audit.touch(session, resource_id=task.id, case_id=task.case_id)
-    refuse_if_erased(session, task.person_id)  # the erasure closed it: nobody can reach them any more
+    hold_to_write(session, task.person_id)  # the erasure closed it: nobody can reach them any more
     moved = session.execute(
         update(DisclosureFeedback)
         .where(DisclosureFeedback.id == task.id, DisclosureFeedback.state == FeedbackState.OPEN)

@@ -30,9 +30,8 @@ from app.interviews.service import person_of
 from app.interviews.vocabulary import InterviewState
 from app.keys.sealed import Place, open_json, seal_json
 from app.keys.store import Keys
-from app.people.erased import refuse_if_erased
 from app.people.models import Person
-from app.people.records import hold_living
+from app.people.records import hold_to_write
 
 if TYPE_CHECKING:
     from app.runtime import Runtime  # the wiring above the domains; services only name its type
@@ -58,10 +57,9 @@ def reconfirm(
     interview = policy.load(session, principal, policy.Action.INTERVIEW_UPDATE, Interview, interview_id)
     policy.require(principal, policy.Action.CONSENT_RECORD)
     audit.touch(session, resource_id=interview.id, case_id=interview.case_id)
-    refuse_if_erased(session, interview.person_id)
+    hold_to_write(session, interview.person_id)
     _shape(data)
     person = person_of(session, interview)
-    hold_living(session, person)
     reference_code = None
     state = records.held_state(session, interview)
     if state not in RECONFIRMABLE:

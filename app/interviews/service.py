@@ -32,7 +32,7 @@ from app.interviews.schemas import (
 )
 from app.interviews.vocabulary import InterviewState
 from app.people.models import Person
-from app.people.records import person_row
+from app.people.records import person_row, person_to_write
 
 if TYPE_CHECKING:
     from app.runtime import Runtime  # the wiring above the domains; services only name its type
@@ -53,7 +53,7 @@ def record_checklist(data: Checklist, now: datetime, by: uuid.UUID | None) -> Ch
 def create_interview(
     session: Session, runtime: Runtime, principal: Principal, person_id: uuid.UUID, data: InterviewCreate
 ) -> InterviewRead:
-    person = person_row(session, principal, policy.Action.INTERVIEW_CREATE, person_id)
+    person = person_to_write(session, principal, policy.Action.INTERVIEW_CREATE, person_id)
     opened = require_interview_consent(session, runtime, person)
     now = db_now(session)
     scheduled_at = checks.scheduled(data.scheduled_at, now)

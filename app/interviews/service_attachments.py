@@ -38,7 +38,7 @@ from app.interviews.models import Attachment, AttachmentUpload, Interview
 from app.interviews.schemas import AttachmentRead, AttachmentStored, AttachmentSummary, UploadOpen, UploadStateRead
 from app.interviews.service import person_of
 from app.interviews.vocabulary import InterviewState
-from app.people.erased import refuse_if_erased
+from app.people.records import hold_to_write
 
 if TYPE_CHECKING:
     from app.interviews.blobs import VerifiedBlob
@@ -114,7 +114,7 @@ def _target(
     """In order: the team (404), the kind and category (422), the interview's state (409), consent (403)."""
     interview = policy.load(session, principal, policy.Action.ATTACHMENT_UPLOAD, Interview, interview_id)
     audit.touch(session, case_id=interview.case_id)
-    refuse_if_erased(session, interview.person_id)
+    hold_to_write(session, interview.person_id)
     declared = _kind(kind)
     filed_under = _category(declared, category)
     _recording(records.state_of(interview))

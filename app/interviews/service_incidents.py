@@ -30,7 +30,7 @@ from app.interviews.schemas_statements import (
 from app.interviews.service_statements import require_recording
 from app.interviews.vocabulary import DatePrecision
 from app.keys.sealed import Place, open_json, seal_json
-from app.people.erased import refuse_if_erased
+from app.people.records import hold_to_write
 
 if TYPE_CHECKING:
     from app.runtime import Runtime  # the wiring above the domains; services only name its type
@@ -81,7 +81,7 @@ def add_incident(
 ) -> IncidentRead:
     interview = policy.load(session, principal, policy.Action.INTERVIEW_UPDATE, Interview, interview_id)
     audit.touch(session, case_id=interview.case_id)
-    refuse_if_erased(session, interview.person_id)
+    hold_to_write(session, interview.person_id)
     require_recording(session, runtime, interview, "an incident")
     now = db_now(session)
     _dates(data.date, now.date())

@@ -37,7 +37,7 @@ from app.interviews.schemas_redactions import (
 from app.interviews.schemas_statements import StatementContent
 from app.interviews.vocabulary import AnswerState, InterviewState
 from app.keys.sealed import Place, open_json, seal_json
-from app.people.erased import refuse_if_erased
+from app.people.records import hold_to_write
 
 if TYPE_CHECKING:
     from app.runtime import Runtime  # the wiring above the domains; services only name its type
@@ -146,7 +146,7 @@ def prepare_redaction(
     """The next redaction of a confirmed statement version of the interview, superseding any before it."""
     interview = policy.load(session, principal, policy.Action.REDACTION_PREPARE, Interview, interview_id)
     audit.touch(session, case_id=interview.case_id)
-    refuse_if_erased(session, interview.person_id)
+    hold_to_write(session, interview.person_id)
     statement = _statement_of(session, interview, data.statement_version_id)
     # Holds the interview's row until the end: two redactions of one interview are numbered one after the other.
     service_statements.require_recording(session, runtime, interview, "a redaction")

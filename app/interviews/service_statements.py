@@ -45,7 +45,7 @@ from app.interviews.schemas_statements import (
 from app.interviews.service import person_of
 from app.interviews.vocabulary import AnswerState, InterviewState
 from app.keys.sealed import Place, open_json, seal_json
-from app.people.erased import refuse_if_erased
+from app.people.records import hold_to_write
 
 if TYPE_CHECKING:
     from app.runtime import Runtime  # the wiring above the domains; services only name its type
@@ -186,7 +186,7 @@ def save_draft(
     """Autosave: the draft slot is replaced whole, under a row lock, and its revision raised. No version is made."""
     interview = policy.load(session, principal, policy.Action.INTERVIEW_UPDATE, Interview, interview_id)
     audit.touch(session, resource_id=interview.id, case_id=interview.case_id)
-    refuse_if_erased(session, interview.person_id)
+    hold_to_write(session, interview.person_id)
     require_recording(session, runtime, interview, "a draft of working notes")
     guide = None if data.guide is None else _guide(runtime, data.guide)
     content = DraftContent(
@@ -240,7 +240,7 @@ def confirm_statement(
     the log in the same unit of work."""
     interview = policy.load(session, principal, policy.Action.STATEMENT_CONFIRM, Interview, interview_id)
     audit.touch(session, case_id=interview.case_id)
-    refuse_if_erased(session, interview.person_id)
+    hold_to_write(session, interview.person_id)
     require_recording(session, runtime, interview, "a statement")
     draft = session.get(InterviewDraft, interview.id)
     if draft is None:

@@ -18,8 +18,8 @@ from app.core.pagination import FIRST_PAGE, Page, PageRequest, keyset
 from app.interviews.models import FeedbackTask
 from app.interviews.schemas import FeedbackTaskRead, FeedbackTaskUpdate
 from app.interviews.vocabulary import TaskState
-from app.people.erased import refuse_if_erased
 from app.people.models import Person
+from app.people.records import hold_to_write
 
 
 def _read(task: FeedbackTask, code: str) -> FeedbackTaskRead:
@@ -50,7 +50,7 @@ def update_task(
     """Mark a task done, once: of two requests at once, one marks it and the other gets 409."""
     task = policy.load(session, principal, policy.Action.INTERVIEW_UPDATE, FeedbackTask, task_id)
     audit.touch(session, resource_id=task.id, case_id=task.case_id)
-    refuse_if_erased(session, task.person_id)  # its promise was sealed under the erased key; erasure closed it
+    hold_to_write(session, task.person_id)  # its promise was sealed under the erased key; erasure closed it
     now = db_now(session)
     result = session.execute(
         update(FeedbackTask)

@@ -32,8 +32,8 @@ from app.interviews.schemas import (
 )
 from app.interviews.service import person_of, read_of, record_checklist, require_interview_consent
 from app.interviews.vocabulary import InterviewState, TaskState
-from app.people.erased import refuse_if_erased
 from app.people.models import Person
+from app.people.records import hold_to_write
 
 if TYPE_CHECKING:
     from app.runtime import Runtime  # the wiring above the domains; services only name its type
@@ -74,7 +74,7 @@ def update_interview(
 ) -> InterviewRead:
     interview = policy.load(session, principal, policy.Action.INTERVIEW_UPDATE, Interview, interview_id)
     audit.touch(session, resource_id=interview.id, case_id=interview.case_id)
-    refuse_if_erased(session, interview.person_id)
+    hold_to_write(session, interview.person_id)
     sent = data.model_fields_set - {"revision"}
     if not sent:
         raise ValidationFailed("send at least one change besides the revision", fields=["body"])

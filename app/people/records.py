@@ -5,10 +5,10 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select, text
-from sqlalchemy.orm import Session
+from sqlalchemy import event, select, text
+from sqlalchemy.orm import Session, SessionTransaction
 
 from app.access import policy
 from app.access.principal import Principal
@@ -19,6 +19,9 @@ from app.people.erased import refuse_if_erased
 from app.people.models import Person
 from app.people.schemas import Identity
 
+if TYPE_CHECKING:
+    from app.runtime import Runtime  # the wiring above the domains; services only name its type
+
 TABLE = "people"
 
 
@@ -27,6 +30,14 @@ def person_row(session: Session, principal: Principal, action: policy.Action, pe
     person = policy.load(session, principal, action, Person, person_id)
     audit.touch(session, case_id=person.case_id)
     refuse_if_erased(session, person.id)
+    return person
+
+
+def person_to_write(session: Session, principal: Principal, action: policy.Action, person_id: uuid.UUID) -> Person:
+    """``person_row`` for a write: the person is held (``hold_to_write``) before the erasure check."""
+    person = policy.load(session, principal, action, Person, person_id)
+    audit.touch(session, case_id=person.case_id)
+    hold_to_write(session, person.id)
     return person
 
 
@@ -41,20 +52,48 @@ def hold(session: Session, person: Person, *, wait: timedelta | None = None) -> 
 
     ``wait``: on PostgreSQL, how long to wait for a hold another transaction has (a stalled export worker, say)
     before failing with ``lock_not_available``, which the API answers 503 with Retry-After."""
+    _hold(session, person.id, wait)
+
+
+def _hold(session: Session, person_id: uuid.UUID, wait: timedelta | None) -> None:
     bounded = wait is not None and session.get_bind().dialect.name == "postgresql"
     if bounded:
         assert wait is not None
         session.execute(text(f"SET LOCAL lock_timeout = {max(int(wait.total_seconds() * 1000), 1)}"))
-    session.execute(select(Person.id).where(Person.id == person.id).with_for_update(key_share=True))
+    session.execute(select(Person.id).where(Person.id == person_id).with_for_update(key_share=True))
     if bounded:
         session.execute(text("SET LOCAL lock_timeout = DEFAULT"))
 
 
-def hold_living(session: Session, person: Person) -> None:
-    """``hold``, then 409 ``erased`` if the person was erased while this waited for the hold: a check made before
-    the hold (``person_row``) is stale by then, and their sealed values no longer open."""
-    hold(session, person)
-    refuse_if_erased(session, person.id)
+def lock_wait(runtime: Runtime) -> timedelta:
+    """How long a survivor's-rights action (a withdrawal, an invalidation, an erasure) waits for a person's lock
+    on PostgreSQL before answering 503 with Retry-After rather than hanging behind a stalled holder."""
+    return timedelta(seconds=runtime.settings.exports.lock_wait_seconds)
+
+
+_HELD = "testimony.people_held_to_write"
+
+
+def hold_to_write(session: Session, person_id: uuid.UUID, *, wait: timedelta | None = None) -> None:
+    """Hold the person's row, then refuse (409 ``erased``) if they were erased. Every write on a person's records
+    (the person, their consent, their interviews and what hangs from them) comes here before it opens or seals
+    anything: erasure holds the same row, so a write either commits before the erasure begins or sees its
+    tombstone here, never a data key deleted under it (which would fail to open: a 500) nor sealing under it.
+
+    Once per person and transaction: a write that comes here again (``consent.service.require`` after the
+    write's own call) holds the row already, and nobody can have erased them meanwhile."""
+    held: set[uuid.UUID] = session.info.setdefault(_HELD, set())
+    if person_id in held:
+        return
+    _hold(session, person_id, wait)
+    refuse_if_erased(session, person_id)
+    held.add(person_id)
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_held(session: Session, _transaction: SessionTransaction) -> None:
+    """A commit or a rollback (even to a savepoint, which gives back the locks taken since) ends the holds."""
+    session.info.pop(_HELD, None)
 
 
 def hold_all(session: Session, person_ids: Sequence[uuid.UUID]) -> list[Person]:

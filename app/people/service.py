@@ -20,7 +20,7 @@ from app.core.pagination import FIRST_PAGE, Page, PageRequest, keyset
 from app.keys.sealed import seal_json
 from app.people import duplicates
 from app.people.models import Person
-from app.people.records import identity_of, open_column, person_row, place
+from app.people.records import identity_of, open_column, person_row, person_to_write, place
 from app.people.schemas import (
     PersonRead,
     PersonSummary,
@@ -100,7 +100,7 @@ def update_person(
     session: Session, runtime: Runtime, principal: Principal, person_id: uuid.UUID, data: PersonUpdate
 ) -> PersonRead:
     """Identity and contact are refused until participation consent with storage is recorded."""
-    person = person_row(session, principal, policy.Action.PERSON_UPDATE, person_id)
+    person = person_to_write(session, principal, policy.Action.PERSON_UPDATE, person_id)
     audit.touch(session, resource_id=person.id)
     fields = [name for name in ("identity", "contact") if getattr(data, name) is not None]
     consent.require_collection(session, runtime, person, fields, data.identity)

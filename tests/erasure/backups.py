@@ -122,3 +122,11 @@ def audit_verifies(env: dict[str, str], key_file: Path) -> None:
     verified = run(env, "audit", "verify", "--key", pin, "--json")
     assert verified.exit_code == 0, verified.output
     assert json.loads(verified.stdout)["ok"] is True
+
+
+def nothing_left(env: dict[str, str], database: ProvisionedDatabase) -> None:
+    """A refused or failed restore left no file in the data directory and, on PostgreSQL, no object in public."""
+    restored = Path(env["TESTIMONY_DATA_DIR"])
+    assert not restored.exists() or not [p for p in restored.rglob("*") if p.is_file()]
+    if database.is_postgres:
+        assert public_objects(env["TESTIMONY_DATABASE__URL"]) == 0

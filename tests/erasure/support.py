@@ -6,6 +6,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+import pytest
 from fastapi import FastAPI
 from sqlalchemy import func, select
 
@@ -17,6 +18,8 @@ from app.keys import datakeys, journal
 from app.people.models import BlindIndexEntry, ErasedPerson, Person
 from app.people.records import open_column
 from tests.support.actors import Actor
+from tests.support.database import ProvisionedDatabase
+from tests.support.exports import Desk, desk
 
 WHY = "The survivor asked through the safe channel that everything about them be erased."
 
@@ -87,3 +90,10 @@ def export_state(app: FastAPI, export_id: str) -> tuple[str, bool, int]:
 def journal_entries(app: FastAPI) -> list[journal.Entry]:
     runtime = app.state.runtime
     return journal.read(runtime.settings.journal_path, runtime.keys.current)
+
+
+def racing_desk(app: FastAPI, database: ProvisionedDatabase) -> Desk:
+    """The export desk, for races on PostgreSQL; skipped on SQLite."""
+    if not database.is_postgres:
+        pytest.skip("SQLite serialises writers from BEGIN IMMEDIATE, so these races cannot happen there")
+    return desk(app)

@@ -30,7 +30,7 @@ from tests.erasure.backups import (
     backup_env,
     empty_place,
     identities,
-    public_objects,
+    nothing_left,
     run,
 )
 from tests.erasure.support import erase
@@ -45,18 +45,6 @@ SAID_NOT_INSIDE = "The keys and the journal are NOT in this backup."
 @pytest.fixture
 def d(app: FastAPI) -> Desk:
     return desk(app)
-
-
-@pytest.fixture
-def key(tmp_path: Path) -> AgeKey:
-    return age_key(tmp_path)
-
-
-def _nothing_left(env: dict[str, str], database: ProvisionedDatabase) -> None:
-    restored = Path(env["TESTIMONY_DATA_DIR"])
-    assert not restored.exists() or not [p for p in restored.rglob("*") if p.is_file()]
-    if database.is_postgres:
-        assert public_objects(env["TESTIMONY_DATABASE__URL"]) == 0
 
 
 def test_a_restored_backup_erases_again_and_withdraws_again_from_the_journal(
@@ -196,11 +184,11 @@ def test_what_is_not_a_backup_is_refused_and_leaves_nothing(
             said = " ".join(done.output.split())
             assert done.exit_code == 2, said
             assert reason in said or (path.name == "no-db.age" and "backup of a" in said), (path.name, said)
-            _nothing_left(env, database)
+            nothing_left(env, database)
         wrong = run({**env, "TESTIMONY_BACKUP__IDENTITY": str(other_key.identity)}, "restore", str(out))
         assert wrong.exit_code == 2
         assert "could not decrypt" in " ".join(wrong.output.split())
-        _nothing_left(env, database)
+        nothing_left(env, database)
         done = run(env, "restore", str(out))  # and the whole backup still restores there
         assert done.exit_code == 0, done.output
 
@@ -231,7 +219,7 @@ def test_a_restore_that_fails_after_unpacking_leaves_nothing(
         done = run(env, "restore", str(out))
         assert done.exit_code == 2, done.output
         assert "nothing of it was left behind" in " ".join(done.output.split())
-        _nothing_left(env, database)
+        nothing_left(env, database)
         monkeypatch.setattr(backups, "bring_forward", real)
         again = run(env, "restore", str(out))
         assert again.exit_code == 0, again.output
@@ -253,4 +241,4 @@ def test_without_the_postgresql_client_programs_it_says_so_and_writes_nothing(
         refused = run({**env, "PATH": nowhere}, "restore", str(out))
         assert refused.exit_code == 2
         assert "pg_restore is not installed" in " ".join(refused.output.split())
-        _nothing_left(env, database)
+        nothing_left(env, database)

@@ -18,34 +18,25 @@ from sqlalchemy import select
 
 from app.access.roles import Role
 from app.people.models import Person
-from tests.erasure.support import ask, export_state, journal_entries, remains
+from tests.erasure.support import ask, export_state, journal_entries, racing_desk, remains
 from tests.support.actors import Actor, actor
 from tests.support.consent import grant, participation
 from tests.support.database import ProvisionedDatabase
-from tests.support.exports import Desk, desk
+from tests.support.exports import Desk
 from tests.support.interviews import planned
-from tests.support.server import at_once, serve
+from tests.support.server import at_once, browser, serve
 
 
 @pytest.fixture
 def d(app: FastAPI, database: ProvisionedDatabase) -> Desk:
-    if not database.is_postgres:
-        pytest.skip("SQLite serialises writers from BEGIN IMMEDIATE, so these races cannot happen there")
-    return desk(app)
-
-
-def _browser(url: str, who: Actor) -> httpx.Client:
-    cookie = who.client.cookies.get("testimony_session")
-    assert cookie is not None
-    headers = {"x-csrf-token": who.csrf} if who.csrf else {}
-    return httpx.Client(base_url=url, cookies={"testimony_session": cookie}, headers=headers, timeout=60)
+    return racing_desk(app, database)
 
 
 def _at_once(
     app: FastAPI, calls: Sequence[tuple[Actor, str, str, Mapping[str, object] | None]]
 ) -> list[httpx.Response]:
     with serve(app) as url:
-        browsers = [_browser(url, who) for who, *_ in calls]
+        browsers = [browser(url, who) for who, *_ in calls]
         try:
             return at_once(
                 [
@@ -141,7 +132,7 @@ def test_writes_that_waited_on_an_erasure_answer_409_erased_not_500(app: FastAPI
     answers: dict[int, httpx.Response] = {}
 
     def send(i: int, url: str, who: Actor, method: str, path: str, body: Mapping[str, object]) -> None:
-        with _browser(url, who) as b:
+        with browser(url, who) as b:
             answers[i] = b.request(method, path, json=body)
 
     with serve(app) as url, app.state.sessionmaker() as blocker:

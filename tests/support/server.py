@@ -8,8 +8,11 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TypeVar
 
+import httpx2 as httpx
 import uvicorn
 from fastapi import FastAPI
+
+from tests.support.actors import Actor
 
 T = TypeVar("T")
 
@@ -60,3 +63,11 @@ def at_once(calls: list[Callable[[], T]], timeout: float = 60) -> list[T]:
         t.join(timeout)
     assert not errors, errors
     return [r for r in results if r is not None]
+
+
+def browser(url: str, who: Actor) -> httpx.Client:
+    """A client of the served app carrying the actor's session cookie (and CSRF token)."""
+    cookie = who.client.cookies.get("testimony_session")
+    assert cookie is not None
+    headers = {"x-csrf-token": who.csrf} if who.csrf else {}
+    return httpx.Client(base_url=url, cookies={"testimony_session": cookie}, headers=headers, timeout=60)
