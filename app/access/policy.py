@@ -81,6 +81,7 @@ class Action(StrEnum):
     LEDGER_SUBMIT = "ledger.submit"
     EXPORT_SWEEP = "export.sweep"
     DISCLOSURE_FEEDBACK = "disclosure_feedback"
+    DISCLOSURE_FEEDBACK_OVERSEE = "disclosure_feedback_oversee"
     RETENTION_REVIEW = "retention.review"
     RETENTION_RUN = "retention.run"
     RECONSENT_READ = "reconsent.read"
@@ -115,6 +116,7 @@ READ_ONLY = frozenset(
         Action.DENY_LIST_READ,
         Action.EXPORT_READ,
         Action.RECALL_READ,
+        Action.DISCLOSURE_FEEDBACK_OVERSEE,
         Action.RECONSENT_READ,
         Action.LEDGER_READ,
         Action.DISCLOSURE_REPORT,
@@ -178,6 +180,9 @@ ROLE_ACTIONS: dict[Role, frozenset[Action]] = {
             Action.RECALL_READ,
             Action.RECALL_MANAGE,
             Action.LEDGER_SUBMIT,
+            # Which survivors are still to be told of an approval or a recall, and by whom: read only; the
+            # documenter who owns a task records how telling went.
+            Action.DISCLOSURE_FEEDBACK_OVERSEE,
             # Retention: what comes due, marked reviewed (so the run may delete it) or kept with a reason.
             Action.RETENTION_REVIEW,
             # On the case team only (TEAM_ONLY): minors come of age, and a survivor's own data report.

@@ -187,7 +187,7 @@ def open_approval_tasks(session: Session, runtime: Runtime, export_id: uuid.UUID
     return made
 
 
-def _read(task: DisclosureFeedback, code: str) -> DisclosureFeedbackRead:
+def _read(task: DisclosureFeedback, code: str, owner: str | None) -> DisclosureFeedbackRead:
     return DisclosureFeedbackRead(
         id=task.id,
         case_id=task.case_id,
@@ -195,17 +195,28 @@ def _read(task: DisclosureFeedback, code: str) -> DisclosureFeedbackRead:
         reason=task.reason,
         due_on=task.due_on,
         state=FeedbackState(task.state),
+        owner=owner,
     )
 
 
 def list_tasks(session: Session, principal: Principal, page: PageRequest = FIRST_PAGE) -> Page[DisclosureFeedbackRead]:
-    """A documenter's own tasks, in their cases, oldest first."""
-    stmt = policy.scope(
-        principal, policy.Action.DISCLOSURE_FEEDBACK, select(DisclosureFeedback), DisclosureFeedback.case_id
-    ).where(DisclosureFeedback.owner_id == principal.user_id)
-    stmt = stmt.join(Person, Person.id == DisclosureFeedback.person_id).add_columns(Person.code)
+    """A documenter's own tasks in their cases; for a custodian's oversight, every task. Oldest first."""
+    if policy.allows(principal, policy.Action.DISCLOSURE_FEEDBACK_OVERSEE):
+        stmt = policy.scope(
+            principal, policy.Action.DISCLOSURE_FEEDBACK_OVERSEE, select(DisclosureFeedback), DisclosureFeedback.case_id
+        )
+    else:
+        stmt = policy.scope(
+            principal, policy.Action.DISCLOSURE_FEEDBACK, select(DisclosureFeedback), DisclosureFeedback.case_id
+        ).where(DisclosureFeedback.owner_id == principal.user_id)
+    stmt = (
+        stmt.join(Person, Person.id == DisclosureFeedback.person_id)
+        .outerjoin(User, User.id == DisclosureFeedback.owner_id)
+        .add_columns(Person.code, User.username)
+    )
     rows, cursor = keyset(session, stmt, DisclosureFeedback.id, page, uuid.UUID, lambda r: r[0].id)
-    return Page[DisclosureFeedbackRead](items=[_read(task, code) for task, code in rows], next_cursor=cursor)
+    items = [_read(task, code, owner) for task, code, owner in rows]
+    return Page[DisclosureFeedbackRead](items=items, next_cursor=cursor)
 
 
 def record_outcome(
@@ -226,4 +237,5 @@ def record_outcome(
     session.refresh(task)
     person = session.get(Person, task.person_id)
     assert person is not None
-    return _read(task, person.code)
+    owner = session.get(User, task.owner_id) if task.owner_id is not None else None
+    return _read(task, person.code, owner.username if owner is not None else None)

@@ -192,6 +192,9 @@ class DisclosureFeedbackRead(Output):
     reason: str
     due_on: date
     state: FeedbackState
+    owner: str | None
+    """The username of the documenter who is to tell the person (staff, never the survivor); none when the
+    case team had no active documenter to give it to."""
 
 
 class NarrativeWaiting(Output):

@@ -114,7 +114,9 @@ def links(principal: Principal) -> list[str]:
         found.append("new")
     if policy.allows(principal, policy.Action.RECALL_READ):
         found.append("recalls")
-    if policy.allows(principal, policy.Action.DISCLOSURE_FEEDBACK):
+    if policy.allows(principal, policy.Action.DISCLOSURE_FEEDBACK) or policy.allows(
+        principal, policy.Action.DISCLOSURE_FEEDBACK_OVERSEE
+    ):
         found.append("feedback")
     return found
 

@@ -138,7 +138,13 @@ def recall_acknowledged(
 
 def _tasks(request: Request, session: Session, principal: Principal, page: PageRequest) -> dict[str, Any]:
     listed = feedback.list_tasks(session, principal, page)
-    return exports_page.common(request, session, principal) | {"tasks": listed.items, "next_cursor": listed.next_cursor}
+    return exports_page.common(request, session, principal) | {
+        "tasks": listed.items,
+        "next_cursor": listed.next_cursor,
+        # A custodian oversees every task (whose it is, and whether it is done); the owner records the outcome.
+        "oversee": policy.allows(principal, policy.Action.DISCLOSURE_FEEDBACK_OVERSEE),
+        "can_record": policy.allows(principal, policy.Action.DISCLOSURE_FEEDBACK),
+    }
 
 
 @router.get(FEEDBACK)

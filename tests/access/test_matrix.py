@@ -380,8 +380,9 @@ MATRIX: dict[tuple[str, str], tuple[Body, dict[str, int]]] = {
     # The world's notice is open: it can be sent, not yet acknowledged.
     ("POST", "/api/v1/recalls/{recall_id}/sent"): (_none, _allow(200, CUSTODIAN)),
     ("POST", "/api/v1/recalls/{recall_id}/acknowledged"): (_none, _allow(409, CUSTODIAN)),
-    # Disclosure feedback: documenters list their own tasks (doc_out owns none) and the owner records outcomes.
-    ("GET", "/api/v1/feedback-tasks"): (_none, _allow(200, {"doc_in", "doc_out"})),
+    # Disclosure feedback: documenters list their own tasks (doc_out owns none) and the owner records outcomes;
+    # custodians oversee every task (read only).
+    ("GET", "/api/v1/feedback-tasks"): (_none, _allow(200, {"doc_in", "doc_out", "custodian", "custodian_ro"})),
     ("POST", "/api/v1/feedback-tasks/{task_id}/outcome"): (
         _fixed({"outcome": "informed"}),
         {**_allow(200, {"doc_in"}), "doc_out": 404},

@@ -145,10 +145,21 @@ def test_approvals_and_recalls_give_the_case_documenter_feedback_tasks(app: Fast
     assert {t["reason"] for t in items} == {"approval"}
     assert by_code[codes[reachable]]["state"] == "open"
     assert by_code[codes[unreachable]]["state"] == "not_contactable"
-    assert set(items[0]) == {"id", "case_id", "person_code", "reason", "due_on", "state"}  # ids and codes only
+    # ids, codes and the owner's username only: never what left or to whom
+    assert set(items[0]) == {"id", "case_id", "person_code", "reason", "due_on", "state", "owner"}
+    assert {t["owner"] for t in items} == {d.doc.username}
     other = actor(app, "doc2", [Role.DOCUMENTER], cases=(uuid.UUID(d.case_id),))
     assert other.get("/api/v1/feedback-tasks").json()["items"] == []  # their own only
     assert d.legal.get("/api/v1/feedback-tasks").status_code == 403
+    # A custodian oversees every task and whose it is, and cannot record an outcome in the owner's place.
+    overseen = d.custodians[0].get("/api/v1/feedback-tasks")
+    assert overseen.status_code == 200, overseen.text
+    assert {(t["person_code"], t["state"], t["owner"]) for t in overseen.json()["items"]} == {
+        (t["person_code"], t["state"], t["owner"]) for t in items
+    }
+    first = items[0]["id"]
+    refused = d.custodians[0].post(f"/api/v1/feedback-tasks/{first}/outcome", json={"outcome": "informed"})
+    assert refused.status_code == 403
 
     task = by_code[codes[reachable]]["id"]
     assert other.post(f"/api/v1/feedback-tasks/{task}/outcome", json={"outcome": "informed"}).status_code == 404

@@ -308,6 +308,13 @@ def test_a_withdrawal_after_a_download_shows_a_recall_notice_and_a_task(app: Fas
     assert _post(d.doc, f"/feedback-tasks/{task['id']}/outcome", {"outcome": "maybe"}).status_code == 422
     after = next(t for t in d.doc.get("/api/v1/feedback-tasks").json()["items"] if t["id"] == task["id"])
     assert after["state"] == "informed"
+    # The custodian oversees the same task, sees whose it is and that it was done, and has no outcome buttons.
+    overseen = _page(d.custodians[0], "/feedback-tasks")
+    assert 'id="oversight"' in overseen.text
+    assert 'href="/feedback-tasks"' in overseen.text
+    assert f'<td class="code">{d.doc.username}</td>' in overseen.text
+    assert "/outcome" not in overseen.text
+    assert 'id="oversight"' not in tasks.text  # the documenter's own list
     # The stale export: the download is refused with the reason, and the lawyer may ask again.
     stale = _post(d.legal, f"/exports/{export_id}/download", {})
     assert stale.status_code == 409

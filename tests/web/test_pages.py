@@ -329,8 +329,12 @@ MATRIX: dict[tuple[str, str], tuple[dict[str, str], dict[str, str]]] = {
         _restricted(_row("403", anon=LOGIN, custodian="303 /recalls?done=sent")),
     ),
     ("POST", "/recalls/{recall_id}/acknowledged"): ({}, _restricted(_row("403", anon=LOGIN, custodian="409"))),
-    # The survivors to tell of an approval or a recall: each documenter's own tasks (doc_out owns none).
-    ("GET", "/feedback-tasks"): ({}, _restricted(_row("403", anon=LOGIN, doc_in="200", doc_out="200"))),
+    # The survivors to tell of an approval or a recall: each documenter's own tasks (doc_out owns none); custodians
+    # oversee them all.
+    ("GET", "/feedback-tasks"): (
+        {},
+        _restricted(_row("403", anon=LOGIN, doc_in="200", doc_out="200", custodian="200")),
+    ),
     ("POST", "/feedback-tasks/{task_id}/outcome"): (
         {"outcome": "informed"},
         _restricted(_row("403", anon=LOGIN, doc_in="303 /feedback-tasks?done=1", doc_out="404")),
