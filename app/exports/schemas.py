@@ -121,9 +121,9 @@ SMALL = 5
 
 class PreviewRead(Output):
     people: dict[DisclosureLevel, int | None]
-    """People per level they would be disclosed at; null when 1 to 4."""
+    """People per level they would be disclosed at, rounded to the nearest multiple of 5; null when 1 to 4."""
     excluded: int | None
-    """People in scope with nothing they allow to go; null when 1 to 4."""
+    """People in scope with nothing they allow to go, rounded to the nearest multiple of 5; null when 1 to 4."""
 
 
 class RecallState(StrEnum):
