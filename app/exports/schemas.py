@@ -228,6 +228,8 @@ class ExportReviewRead(Output):
     without_redaction: list[NarrativeWaiting]
     """Statements whose narrative would leave at ``deidentified`` but have no redaction yet: the narrative will
     not leave."""
+    review_recorded: bool
+    """Whether this reading counts as your review for approval: only in a browser session, never by API token."""
 
 
 class RedactionNeeded(NarrativeWaiting):
