@@ -10,6 +10,7 @@ import io
 import subprocess
 import tarfile
 import uuid
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -255,6 +256,29 @@ def test_a_backup_the_service_did_not_sign_is_refused_and_leaves_nothing(
             assert reason in said, (file, said)
             _nothing_left(env, database)
         done = run(env, "restore", str(out))  # the service's own backup restores there
+        assert done.exit_code == 0, done.output
+
+
+def test_a_backup_signed_before_the_signing_key_was_retired_still_restores(
+    app: FastAPI,
+    d: Desk,
+    database: ProvisionedDatabase,
+    cli_env: dict[str, str],
+    key_file: Path,
+    key: AgeKey,
+    tmp_path: Path,
+) -> None:
+    """Restore checks the signature against the keyring's whole signing-key history, not the active key only."""
+    with_attachment(app, d)
+    out = tmp_path / "backup.age"
+    assert run(backup_env(cli_env, database, key), "backup", "--out", str(out)).exit_code == 0
+    old = kr.loads(key_file.read_bytes(), None)
+    [was] = old.signing_keys
+    rotated = replace(old, signing_keys=(replace(was, retired=True), kr.generate().signing_keys[0]))
+    key_file.write_bytes(kr.dumps(rotated, None))
+    assert kr.loads(key_file.read_bytes(), None).signer.key_id != was.key_id
+    with empty_place(cli_env, database, key, tmp_path) as env:
+        done = run(env, "restore", str(out))
         assert done.exit_code == 0, done.output
 
 
