@@ -421,6 +421,13 @@ def not_self(principal: Principal, user_id: uuid.UUID | None, what: str) -> None
         raise Forbidden(f"no one changes their own {what}", code="self_change")
 
 
+def records_export_review(principal: Principal) -> bool:
+    """Whether reading an export's review records it as the review approval needs: only from a browser session,
+    the kind that can approve. A token may read the review, but a script reading it is not a custodian seeing
+    the redacted text."""
+    return principal.via is Via.SESSION
+
+
 def require_browser_session(principal: Principal, what: str) -> None:
     """Some things are done only from a browser session: never from an API token."""
     if principal.via is not Via.SESSION:

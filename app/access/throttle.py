@@ -176,18 +176,23 @@ NO_ADDRESS = "-"
 """Lookups are counted per target and per account, wherever they come from."""
 
 
+class TargetLocked(TooManyRequests):
+    """The record (or person) a lookup names has spent its failures for the hour, whoever asks."""
+
+
 def check_lookup(session: Session, runtime: Runtime, target: str, account: str, now: datetime) -> None:
     """Count a consent lookup against the record (or person) it names and against the account making it;
-    429 when either has spent its failures for the hour. A success takes the attempt back (succeeded())."""
+    429 when either has spent its failures for the hour (``TargetLocked`` for the record). A success takes the
+    attempt back (succeeded())."""
     cfg = runtime.settings.throttle
     # The account first: an account past its limit is refused before anything counts against the record, so one
     # account cannot lock survivors' references by spending their failures with attempts it was refused.
     check(session, runtime, Kind.LOOKUP, f"account|{account}", NO_ADDRESS, now, limit=cfg.lookups_per_account)
     try:
         check(session, runtime, Kind.LOOKUP, f"target|{target}", NO_ADDRESS, now, limit=cfg.lookups_per_target)
-    except TooManyRequests:
+    except TooManyRequests as exc:
         _take_back(session)  # refused, so it does not count against the account either
-        raise
+        raise TargetLocked(exc.retry_after) from None
 
 
 def _take_back(session: Session) -> None:

@@ -93,8 +93,10 @@ def touch(
     actor: str | None = None,
     actor_roles: tuple[str, ...] | None = None,
     new_credential: str | None = None,
+    failed_action: AuditAction | None = None,
 ) -> None:
-    """Services name what they actually read or changed (e.g. the id they just created)."""
+    """Services name what they actually read or changed (e.g. the id they just created), and what a refusal
+    they raise is recorded as (``failed_action``)."""
     trail = current(session)
     if trail is None:
         return
@@ -109,6 +111,8 @@ def touch(
         changes["actor_roles"] = actor_roles
     if new_credential is not None:
         changes["new_credential"] = new_credential
+    if failed_action is not None:
+        changes["failed_action"] = failed_action
     session.info[TRAIL] = replace(trail, **changes)  # type: ignore[arg-type]
 
 

@@ -72,6 +72,8 @@ class AuditAction(StrEnum):
     CONSENT_INVALIDATE = "consent.invalidate"
     CONSENT_RECONFIRM = "consent.reconfirm"
     CONSENT_LOOKUP = "consent.lookup"
+    CONSENT_LOOKUP_LOCKED = "consent.lookup_locked"
+    """A lookup refused because its reference (or pseudonym code) spent its failures for the hour."""
     CONSENT_RECEIPT = "consent.receipt"
     DUPLICATE_REVIEW = "duplicate.review"
     DUPLICATE_DECIDE = "duplicate.decide"

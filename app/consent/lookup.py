@@ -17,6 +17,7 @@ from sqlalchemy import select
 from app.access import policy, throttle
 from app.access.principal import Principal
 from app.audit import service as audit
+from app.audit.vocabulary import AuditAction
 from app.consent import grants, reference
 from app.consent import service as participation
 from app.consent.grant_models import UseConsent
@@ -36,6 +37,11 @@ REMINDER = (
     "the person back on the safe channel recorded with their consent, at a safe time, and confirm it is them."
 )
 NO_MATCH = "no consent record matches these values"
+REFERENCE_LOCKED = (
+    "This reference code is locked for up to an hour after too many wrong code words: it may be someone "
+    "other than the survivor trying it. A documenter on the person's case team can still find them by their "
+    "pseudonym code with the code word."
+)
 
 
 def may_look_up(principal: Principal) -> None:
@@ -55,7 +61,11 @@ def lookup(session: Session, runtime: Runtime, principal: Principal, data: Looku
                 f"a reference code is {reference.LENGTH} letters and digits, as on the card", fields=["reference"]
             )
         target = f"reference|{normalised}"
-        throttle.check_lookup(session, runtime, target, principal.actor, now)
+        try:
+            throttle.check_lookup(session, runtime, target, principal.actor, now)
+        except throttle.TargetLocked as exc:
+            _locked(session, runtime, principal, normalised)
+            raise throttle.TargetLocked(exc.retry_after, REFERENCE_LOCKED) from None
         person, chains = _by_reference(session, runtime, principal, normalised)
     else:
         assert data.person_code is not None  # LookupIn
@@ -79,6 +89,18 @@ def lookup(session: Session, runtime: Runtime, principal: Principal, data: Looku
         person_code=person.code,
         consents=[_match(session, runtime, person, chain_id) for chain_id in chains],
         reminder=REMINDER,
+    )
+
+
+def _locked(session: Session, runtime: Runtime, principal: Principal, normalised: str) -> None:
+    """Record the refusal as ``consent.lookup_locked``, naming the record the reference is for (ids only): a lock
+    on a real reference can mean someone holding the survivor's card is trying code words."""
+    person, chains = _by_reference(session, runtime, principal, normalised)
+    audit.touch(
+        session,
+        resource_id=chains[0] if chains else None,
+        case_id=person.case_id if person is not None else None,
+        failed_action=AuditAction.CONSENT_LOOKUP_LOCKED,
     )
 
 

@@ -13,6 +13,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 MANIFEST_CONTEXT = b"testimony-vault/manifest/v1"
+BACKUP_CONTEXT = b"testimony-vault/backup/v1"
 
 
 def fingerprint(public_key: bytes) -> str:

@@ -3,8 +3,9 @@
 Nothing of a backup is ever written in the clear: the tar stream is piped into ``age --encrypt`` and only its
 ciphertext reaches the disk, under a hidden name that becomes the backup's name once it is whole (and never
 replaces a file). Reading pipes ``age --decrypt`` into a tar reader the same way; age authenticates every 64 KiB
-chunk and the end of the stream, so a changed or cut backup fails (``BackupError``) before it is ever trusted:
-the caller undoes what it unpacked when the stream does not end cleanly.
+chunk and the end of the stream, so a changed or cut backup fails (``BackupError``): the caller undoes what it
+unpacked when the stream does not end cleanly. age does not authenticate who made a backup (anyone with the
+public recipient can write one): the backup's own signature does (``app.erasure.signature``).
 """
 
 from __future__ import annotations

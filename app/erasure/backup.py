@@ -36,7 +36,8 @@ from app.consent import changes
 from app.consent.grant_models import ERASURE_DONE, ERASURE_PENDING, ConsentWithdrawal, ErasureRequest, UseConsent
 from app.consent.grants import withdrawal_place
 from app.core.db import new_id
-from app.erasure import archive, carry_out, snapshots
+from app.crypto import keyring as kr
+from app.erasure import archive, carry_out, signature, snapshots
 from app.erasure.archive import BackupError
 from app.keys import journal
 from app.keys.sealed import seal_json
@@ -46,7 +47,7 @@ from app.people.models import Person
 if TYPE_CHECKING:
     from app.runtime import Runtime  # the wiring above the domains; services only name its type
 
-FORMAT = "testimony-backup/2"
+FORMAT = "testimony-backup/3"
 MANIFEST = "manifest.json"
 DATABASE = "database"
 STORES = ("attachments", "exports")
@@ -69,14 +70,17 @@ class Taken:
     blob_files: int
 
 
-def _member(tar: tarfile.TarFile, name: str, data: bytes) -> None:
+def _member(tar: tarfile.TarFile, name: str, data: bytes, digest: signature.Digest | None = None) -> None:
+    if digest is not None:
+        digest.member(name, len(data))
+        digest.update(data)
     info = tarfile.TarInfo(name)
     info.size = len(data)
     info.mode = 0o600
     tar.addfile(info, io.BytesIO(data))
 
 
-def _add_tree(tar: tarfile.TarFile, root: Path, name: str) -> int:
+def _add_tree(tar: tarfile.TarFile, root: Path, name: str, digest: signature.Digest) -> int:
     """Every blob file under root (final and temporary alike: all are sealed)."""
     count = 0
     if not root.exists():
@@ -88,15 +92,19 @@ def _add_tree(tar: tarfile.TarFile, root: Path, name: str) -> int:
             with path.open("rb") as f:
                 info = tar.gettarinfo(arcname=f"{name}/{path.relative_to(root).as_posix()}", fileobj=f)
                 info.mode = 0o600
-                tar.addfile(info, f)
+                digest.member(info.name, info.size)
+                tar.addfile(info, signature.Hashing(f, digest))
         except FileNotFoundError:
             continue  # removed meanwhile (an erasure, a finished upload): what the snapshot holds decides
         count += 1
     return count
 
 
-def take(url: str, stores: dict[str, Path], out: Path, lock: archive.Lock, manifest: dict[str, object]) -> Taken:
-    """Write the encrypted backup: the manifest, the database snapshot in parts, then the blob stores.
+def take(
+    url: str, stores: dict[str, Path], out: Path, lock: archive.Lock, manifest: dict[str, object], keyring: kr.Keyring
+) -> Taken:
+    """Write the encrypted backup: the manifest, the database snapshot in parts, the blob stores, then the
+    signature of all of them (``app.erasure.signature``).
 
     The snapshot comes first, so every blob its rows name is already final (a blob is finalised when its row
     commits, before the request is answered); blobs made or removed after it are harmless (the journal
@@ -109,19 +117,23 @@ def take(url: str, stores: dict[str, Path], out: Path, lock: archive.Lock, manif
         chunks = snapshots.pg_parts(url)
 
     def fill(tar: tarfile.TarFile) -> Taken:
+        digest = signature.Digest()
         head = {"format": FORMAT, "engine": engine, **manifest}
-        _member(tar, MANIFEST, json.dumps(head, indent=2).encode())
+        _member(tar, MANIFEST, json.dumps(head, indent=2).encode(), digest)
         size = 0
         with closing(chunks):  # its temporary snapshot (SQLite) or pg_dump goes however this ends
             for n, (length, source) in enumerate(chunks):
                 info = tarfile.TarInfo(f"{DATABASE}/{n:06d}")
                 info.size = length
                 info.mode = 0o600
-                tar.addfile(info, source)  # copies exactly ``length`` bytes, a buffer at a time
+                digest.member(info.name, length)
+                # copies exactly ``length`` bytes, a buffer at a time, through the digest
+                tar.addfile(info, signature.Hashing(source, digest))
                 size += length
         if size == 0:
             raise BackupError("the database snapshot is empty")
-        files = sum(_add_tree(tar, root, name) for name, root in stores.items())
+        files = sum(_add_tree(tar, root, name, digest) for name, root in stores.items())
+        _member(tar, signature.SIGNATURE, signature.signed(digest, keyring))
         return Taken(size, files)
 
     return archive.write(out, lock, fill)
@@ -181,14 +193,17 @@ def refuse_unless_empty(url: str, stores: dict[str, Path]) -> None:
 
 @contextmanager
 def restoring(
-    url: str, stores: dict[str, Path], backup: Path, key: Path | archive.Passphrase | None
+    url: str, stores: dict[str, Path], backup: Path, key: Path | archive.Passphrase | None, keyring: kr.Keyring
 ) -> Iterator[dict[str, object]]:
-    """Unpack the backup into the empty database and blob directories, and yield its manifest for the caller
-    to bring it forward; if anything fails, here or in the caller, everything restored is removed again."""
+    """Check the backup's signature (reading it whole, unpacking nothing), then unpack it into the empty
+    database and blob directories, and yield its manifest for the caller to bring it forward; if anything
+    fails, here or in the caller, everything restored is removed again."""
     refuse_unless_empty(url, stores)
+    with archive.read(backup, key) as tar:
+        verified = signature.verified(tar, keyring)
     undo = _Undo(url, stores)
     try:
-        manifest = _unpack(url, stores, backup, key, undo)
+        manifest = _unpack(url, stores, backup, key, undo, verified)
         yield manifest
     except BaseException:
         undo.undo()
@@ -196,12 +211,19 @@ def restoring(
 
 
 def _unpack(
-    url: str, stores: dict[str, Path], backup: Path, key: Path | archive.Passphrase | None, undo: _Undo
+    url: str,
+    stores: dict[str, Path],
+    backup: Path,
+    key: Path | archive.Passphrase | None,
+    undo: _Undo,
+    verified: bytes,
 ) -> dict[str, object]:
+    """Unpack, digesting again: the file is read a second time, so it must still be the one verified."""
     engine = snapshots.kind(url)
+    digest = signature.Digest()
     with archive.read(backup, key) as tar:
         first = tar.next()
-        source = tar.extractfile(first) if first is not None and first.name == MANIFEST else None
+        source = signature.read_member(tar, first, digest) if first is not None and first.name == MANIFEST else None
         try:
             manifest = json.loads(source.read()) if source is not None else None
         except ValueError:
@@ -215,22 +237,27 @@ def _unpack(
         sink = _Sink(url, undo)
         try:
             while (member := tar.next()) is not None:
-                if member.name.startswith(f"{DATABASE}/") and member.isfile():
-                    data = tar.extractfile(member)
-                    assert data is not None
+                if member.name == signature.SIGNATURE:
+                    if digest.digest() != verified:
+                        raise BackupError("the backup changed while it was being restored")
+                    break
+                data = signature.read_member(tar, member, digest)
+                if member.name.startswith(f"{DATABASE}/"):
                     sink.write(data.read())
                     continue
                 sink.finish()
                 target = _target(member.name, stores)
-                if target is None or not member.isfile():
+                if target is None:
+                    while data.read(signature.CHUNK):
+                        pass
                     continue
-                data = tar.extractfile(member)
-                assert data is not None
                 undo.mkdir(target.parent)
                 with target.open("xb") as f:
                     undo.files.append(target)
                     shutil.copyfileobj(data, f)
                 target.chmod(0o600)
+            else:
+                raise BackupError("the backup changed while it was being restored")
             sink.finish()
         finally:
             sink.close()

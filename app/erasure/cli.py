@@ -68,6 +68,10 @@ def backup(
             snapshots.tool("pg_dump")
     except BackupError as exc:
         raise fail(str(exc)) from None
+    try:
+        keys = open_keys(settings, prompt_passphrase)  # the backup is signed with the service's signing key
+    except (ConfigError, KeyringError) as exc:
+        raise fail(str(exc)) from None
     engine, factory = open_factory(settings)
     try:
         with recorded(factory, AuditAction.SYSTEM_BACKUP, "system"):
@@ -80,7 +84,7 @@ def backup(
                 }
             stores = _stores(settings.data_dir, settings.attachments_dir)
             try:
-                taken = backups.take(url, stores, out_file, lock, manifest)
+                taken = backups.take(url, stores, out_file, lock, manifest, keys.current)
             except (OSError, BackupError) as exc:
                 raise fail(f"could not write the backup (nothing was written): {exc}") from None
         record(factory, AuditAction.SYSTEM_BACKUP, resource_type="system")
@@ -133,7 +137,7 @@ def restore(
     if not settings.journal_path.exists():
         console.print(f"[bold red]no journal at {settings.journal_path}[/bold red]: nothing will be brought forward")
     try:
-        with backups.restoring(url, stores, backup_file, key) as manifest:
+        with backups.restoring(url, stores, backup_file, key, keys.current) as manifest:
             from app.core.migrate import upgrade
 
             upgrade(url, app_role=settings.database.app_role)

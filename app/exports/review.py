@@ -4,8 +4,10 @@ waiting exports need.
 A custodian who may decide the export (``export.approve``, never the one who asked) reads what it would send if
 built now (``narratives.outlook``): people per level and people excluded (suppressed as the preview is), the
 grants relied on (ids), each narrative that would leave at ``deidentified`` as its redacted text, and the
-statements whose narrative would leave but have no redaction yet. Reading it records a review of each
-redaction shown, by that custodian, for that export: approving needs one for every redaction in use.
+statements whose narrative would leave but have no redaction yet. Reading it in a browser session records a
+review of each redaction shown, by that custodian, for that export: approving needs one for every redaction in
+use. Read with an API token it records nothing (``policy.records_export_review``): a script is not a custodian
+seeing the redacted text.
 
 A documenter on the case team sees which interviews' latest statement versions a waiting export needs as a
 de-identified narrative and that have no redaction yet: ids, the person's pseudonym code and the exports'
@@ -57,7 +59,8 @@ def _waiting(use: NarrativeUse) -> NarrativeWaiting:
 
 
 def review_export(session: Session, runtime: Runtime, principal: Principal, export_id: uuid.UUID) -> ExportReviewRead:
-    """What the export would send now, for a custodian who may decide it; records their review of each redaction."""
+    """What the export would send now, for a custodian who may decide it; in a browser session, records their
+    review of each redaction."""
     row = policy.load(session, principal, policy.Action.EXPORT_APPROVE, ExportRequest, export_id)
     audit.touch(session, resource_id=row.id)
     if row.requester_id == principal.user_id:
@@ -87,7 +90,9 @@ def review_export(session: Session, runtime: Runtime, principal: Principal, expo
                 answers=content.answers,
             )
         )
-    narratives.record_reviews(session, row.id, principal.user_id, seen.redaction_ids())
+    recorded = policy.records_export_review(principal)
+    if recorded:
+        narratives.record_reviews(session, row.id, principal.user_id, seen.redaction_ids())
     return ExportReviewRead(
         export_id=row.id,
         status=status,
@@ -96,6 +101,7 @@ def review_export(session: Session, runtime: Runtime, principal: Principal, expo
         grant_ids=sorted(seen.grant_ids),
         narratives=shown,
         without_redaction=without,
+        review_recorded=recorded,
     )
 
 

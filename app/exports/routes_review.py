@@ -23,7 +23,7 @@ def review_export(
     export_id: uuid.UUID, principal: CurrentPrincipal, session: DbSession, runtime: RuntimeDep
 ) -> ExportReviewRead:
     """What the export would send if built now, with the redacted text of each de-identified narrative: reading
-    it records your review, which approving needs."""
+    it in a browser session records your review, which approving needs; read by API token it records nothing."""
     return review.review_export(session, runtime, principal, export_id)
 
 

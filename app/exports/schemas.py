@@ -121,9 +121,9 @@ SMALL = 5
 
 class PreviewRead(Output):
     people: dict[DisclosureLevel, int | None]
-    """People per level they would be disclosed at; null when 1 to 4."""
+    """People per level they would be disclosed at, rounded to the nearest multiple of 5; null when 1 to 4."""
     excluded: int | None
-    """People in scope with nothing they allow to go; null when 1 to 4."""
+    """People in scope with nothing they allow to go, rounded to the nearest multiple of 5; null when 1 to 4."""
 
 
 class RecallState(StrEnum):
@@ -231,6 +231,8 @@ class ExportReviewRead(Output):
     without_redaction: list[NarrativeWaiting]
     """Statements whose narrative would leave at ``deidentified`` but have no redaction yet: the narrative will
     not leave."""
+    review_recorded: bool
+    """Whether this reading counts as your review for approval: only in a browser session, never by API token."""
 
 
 class RedactionNeeded(NarrativeWaiting):

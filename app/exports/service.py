@@ -130,7 +130,15 @@ def get_export(session: Session, principal: Principal, export_id: uuid.UUID) -> 
 
 
 def _shown(count: int) -> int | None:
-    return None if 0 < count < SMALL else count
+    """A count from 1 to 4 suppressed, any other rounded to the nearest multiple of 5.
+
+    Suppression alone is undone by differencing: two previews that move one person between levels give 6 and
+    5 beside a suppressed cell, which is then exactly 1. Rounded to base 5, every difference of two released
+    counts is a multiple of 5 too, so it never is a count from 1 to 4.
+    """
+    if 0 < count < SMALL:
+        return None
+    return (count + SMALL // 2) // SMALL * SMALL
 
 
 def disclosures(
@@ -155,8 +163,8 @@ def disclosures(
 
 
 def counted(levels: Counter[DisclosureLevel], excluded: int, in_scope: int) -> PreviewRead:
-    """People per level and people excluded, counts from 1 to 4 suppressed, and every count when fewer than 5
-    people are in scope."""
+    """People per level and people excluded, counts from 1 to 4 suppressed and the others rounded to base 5, and
+    every count suppressed when fewer than 5 people are in scope."""
     if in_scope < SMALL:
         # A handful of people (or one named person) in scope: even a zero would say who allowed what.
         return PreviewRead(people=dict.fromkeys(DisclosureLevel), excluded=None)

@@ -61,6 +61,11 @@ DONE = {
 
 REFUSALS = (
     _("no consent record matches these values"),
+    _(
+        "This reference code is locked for up to an hour after too many wrong code words: it may be someone "
+        "other than the survivor trying it. A documenter on the person's case team can still find them by their "
+        "pseudonym code with the code word."
+    ),
     _("a reference code is 20 letters and digits, as on the card"),
     _("give either a reference code or a pseudonym code"),
     _("this is withdrawn already"),

@@ -17,7 +17,7 @@ from app.access.models import AuthFailure
 from app.access.roles import Role
 from app.audit.models import AuditEvent
 from app.consent.grant_models import UseConsent
-from app.consent.lookup import REMINDER
+from app.consent.lookup import REFERENCE_LOCKED, REMINDER
 from app.consent.reference import ALPHABET
 from app.core.db import unit_of_work
 from tests.support.actors import Actor, actor
@@ -155,6 +155,46 @@ def test_lookups_are_throttled_per_reference_across_accounts(app: FastAPI, team:
     # Another reference is not held up by this one.
     other = record_use_consent(doc, person, app)
     assert second.post(LOOKUP, json={"reference": other["reference_code"], "code_word": CODE_WORD}).status_code == 200
+
+
+def test_a_locked_reference_is_audited_and_the_answer_points_to_the_pseudonym_code(
+    app: FastAPI, team: tuple[Actor, str, str]
+) -> None:
+    """The review's F4: whoever holds the survivor's card can lock its reference for an hour with wrong code words.
+    The lock is recorded (ids only: a lock on a real reference may be someone coercing the survivor), and the
+    answer tells the custodian the reference is locked and that the case team can still find the person."""
+    doc, case_id, person = team
+    made = record_use_consent(doc, person, app)
+    code = made["reference_code"]
+    limit = app.state.runtime.settings.throttle.lookups_per_target
+    holder, custodian = actor(app, "cus1", [Role.CUSTODIAN]), actor(app, "cus2", [Role.CUSTODIAN])
+    for _ in range(limit):
+        assert holder.post(LOOKUP, json={"reference": code, "code_word": "apricot"}).status_code == 404
+    with unit_of_work(app.state.sessionmaker) as s:
+        before = s.scalar(select(AuditEvent.seq).order_by(AuditEvent.seq.desc()).limit(1))
+    held = custodian.post(LOOKUP, json={"reference": code, "code_word": CODE_WORD})
+    assert held.status_code == 429, held.text
+    assert held.json()["detail"] == REFERENCE_LOCKED
+    assert "pseudonym code" in held.json()["detail"]
+    unknown = _other_reference(code)
+    for _ in range(limit):
+        assert holder.post(LOOKUP, json={"reference": unknown, "code_word": "apricot"}).status_code == 404
+    assert custodian.post(LOOKUP, json={"reference": unknown, "code_word": CODE_WORD}).status_code == 429
+    with unit_of_work(app.state.sessionmaker) as s:
+        events = list(s.scalars(select(AuditEvent).where(AuditEvent.seq > before).order_by(AuditEvent.seq)))
+    locked = [e for e in events if e.action == "consent.lookup_locked"]
+    assert [(e.actor, e.outcome, e.status, e.resource_id, e.case_id) for e in locked] == [
+        (f"user:{custodian.user_id}", "denied", 429, made["id"], uuid.UUID(case_id)),
+        (f"user:{custodian.user_id}", "denied", 429, None, None),  # an unknown reference names no record
+    ]
+    for event in locked:
+        for needle in (code, code.replace("-", ""), unknown.replace("-", ""), CODE_WORD, "apricot"):
+            assert needle.casefold() not in event.entry.decode().casefold()
+    # The way the answer names: a documenter on the case team finds the person by pseudonym code.
+    person_code = doc.get(f"/api/v1/people/{person}").json()["code"]
+    found = doc.post(LOOKUP, json={"person_code": person_code, "code_word": CODE_WORD})
+    assert found.status_code == 200, found.text
+    assert [c["consent_id"] for c in found.json()["consents"]] == [made["id"]]
 
 
 def test_lookups_are_throttled_per_account_across_references(app: FastAPI, team: tuple[Actor, str, str]) -> None:

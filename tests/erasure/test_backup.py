@@ -10,6 +10,7 @@ import io
 import subprocess
 import tarfile
 import uuid
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -19,7 +20,9 @@ from sqlalchemy import select
 from app.audit.models import AuditCheckpoint, AuditEvent
 from app.consent.grant_models import ConsentWithdrawal
 from app.core.db import make_engine, make_sessionmaker, unit_of_work
+from app.crypto import keyring as kr
 from app.erasure import backup as backups
+from app.erasure import signature
 from app.exports.models import ExportRequest
 from app.keys import datakeys
 from app.people.models import ErasedPerson, Person
@@ -190,6 +193,80 @@ def test_what_is_not_a_backup_is_refused_and_leaves_nothing(
         assert "could not decrypt" in " ".join(wrong.output.split())
         nothing_left(env, database)
         done = run(env, "restore", str(out))  # and the whole backup still restores there
+        assert done.exit_code == 0, done.output
+
+
+def _members(backup: Path, key: AgeKey) -> list[tuple[str, bytes]]:
+    """What a backup holds, decrypted with its identity: as anyone holding the recipient could rebuild it."""
+    plain = subprocess.run(
+        ["/usr/bin/age", "--decrypt", "--identity", str(key.identity), str(backup)], capture_output=True, check=True
+    ).stdout
+    with tarfile.open(fileobj=io.BytesIO(plain), mode="r:") as tar:
+        return [(m.name, tar.extractfile(m).read()) for m in tar.getmembers()]  # type: ignore[union-attr]
+
+
+def _signed_by(members: list[tuple[str, bytes]], keyring: kr.Keyring) -> list[tuple[str, bytes]]:
+    digest = signature.Digest()
+    for name, data in members:
+        digest.member(name, len(data))
+        digest.update(data)
+    return [*members, (signature.SIGNATURE, signature.signed(digest, keyring))]
+
+
+def test_a_backup_the_service_did_not_sign_is_refused_and_leaves_nothing(
+    app: FastAPI, d: Desk, database: ProvisionedDatabase, cli_env: dict[str, str], key: AgeKey, tmp_path: Path
+) -> None:
+    """The review's F9: age proves a backup unchanged, not who made it; anyone with the public recipient could
+    write one that restore took. Each forgery below is encrypted to the same recipient, well formed."""
+    with_attachment(app, d)
+    out = tmp_path / "backup.age"
+    taken = run(backup_env(cli_env, database, key), "backup", "--out", str(out))
+    assert taken.exit_code == 0, taken.output
+    members = _members(out, key)
+    assert members[-1][0] == signature.SIGNATURE
+    body = members[:-1]
+    database_part = next(i for i, (name, _) in enumerate(body) if name.startswith("database/"))
+    tampered = list(members)
+    name, data = tampered[database_part]
+    tampered[database_part] = (name, data[:-1] + bytes([data[-1] ^ 1]))
+    forgeries = {
+        "unsigned.age": (body, "it has no signature"),
+        "other-key.age": (_signed_by(body, kr.generate()), "signed by a key this keyring never held"),
+        "tampered.age": (tampered, "its signature does not match what it holds"),
+        "appended.age": ([*members, ("attachments/extra", b"x")], "something follows its signature"),
+    }
+    with empty_place(cli_env, database, key, tmp_path) as env:
+        for file, (content, reason) in forgeries.items():
+            done = run(env, "restore", str(_fake(tmp_path / file, key, dict(content))))
+            said = " ".join(done.output.split())
+            assert done.exit_code == 2, (file, said)
+            assert "not a Testimony Vault backup signed by this service's keys" in said, (file, said)
+            assert reason in said, (file, said)
+            nothing_left(env, database)
+        done = run(env, "restore", str(out))  # the service's own backup restores there
+        assert done.exit_code == 0, done.output
+
+
+def test_a_backup_signed_before_the_signing_key_was_retired_still_restores(
+    app: FastAPI,
+    d: Desk,
+    database: ProvisionedDatabase,
+    cli_env: dict[str, str],
+    key_file: Path,
+    key: AgeKey,
+    tmp_path: Path,
+) -> None:
+    """Restore checks the signature against the keyring's whole signing-key history, not the active key only."""
+    with_attachment(app, d)
+    out = tmp_path / "backup.age"
+    assert run(backup_env(cli_env, database, key), "backup", "--out", str(out)).exit_code == 0
+    old = kr.loads(key_file.read_bytes(), None)
+    [was] = old.signing_keys
+    rotated = replace(old, signing_keys=(replace(was, retired=True), kr.generate().signing_keys[0]))
+    key_file.write_bytes(kr.dumps(rotated, None))
+    assert kr.loads(key_file.read_bytes(), None).signer.key_id != was.key_id
+    with empty_place(cli_env, database, key, tmp_path) as env:
+        done = run(env, "restore", str(out))
         assert done.exit_code == 0, done.output
 
 

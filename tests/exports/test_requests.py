@@ -194,7 +194,7 @@ def test_preview_counts_people_per_level_and_suppresses_small_counts(d: Desk) ->
         "people": {
             "named_public": 0,
             "named_protected": 0,
-            "pseudonymous": 6,  # the named grant allows its narrative pseudonymously too
+            "pseudonymous": 5,  # 6, rounded: the named grant allows its narrative pseudonymously too
             "deidentified": 0,
             "aggregate_only": 0,
         },
@@ -220,6 +220,34 @@ def test_preview_counts_people_per_level_and_suppresses_small_counts(d: Desk) ->
         assert (dated.status_code, dated.json()["fields"]) == (422, [f"filters.{k}" for k in dates]), dated.text
     made = d.legal.post("/api/v1/exports", json=d.body(filters={"interviewed_from": "2020-01-01"}))
     assert made.status_code == 201, made.text  # a dated request is made, and counted for the custodians
+
+
+def test_two_previews_differing_in_level_or_categories_do_not_give_away_a_suppressed_count(d: Desk) -> None:
+    """The review's F5: previews differing only in the level asked (or the categories) gave pseudonymous 6 and 5
+    beside a suppressed named_protected, so the suppressed cell was 6 - 5 = 1. Every released count is now a
+    multiple of 5, so no difference of two released counts is a count from 1 to 4."""
+    for _ in range(5):
+        d.person(grant())
+    d.person(NAMED_IDENTITY)
+    d.person()
+    d.person(grant(purpose="research", recipient_class="researchers"))
+    bodies = [
+        d.body(),
+        d.body(categories=["identity", "narrative_general"], max_disclosure_level="named_protected"),
+        d.body(categories=["identity", "narrative_general"], max_disclosure_level="pseudonymous"),
+    ]
+    previews = [d.legal.post("/api/v1/exports/preview", json=body).json() for body in bodies]
+    named = previews[1]
+    assert named["people"]["named_protected"] is None  # 1: suppressed
+    for preview in previews:
+        released = [n for n in (*preview["people"].values(), preview["excluded"]) if n is not None]
+        assert released, preview
+        assert all(n % 5 == 0 for n in released), preview
+    for one in previews:
+        for other in previews:
+            difference = abs(one["people"]["pseudonymous"] - other["people"]["pseudonymous"])
+            assert difference not in range(1, 5), (one, other)
+    assert previews[0]["people"]["pseudonymous"] == previews[1]["people"]["pseudonymous"] == 5  # 6 and 5
 
 
 def test_a_preview_of_a_handful_of_people_shows_no_count_not_even_a_zero(d: Desk) -> None:
@@ -254,13 +282,13 @@ def test_an_erased_person_of_the_case_leaves_preview_review_and_approval_working
     approval of any export of the case answered 500 once anyone in it was erased)."""
     from tests.erasure.support import erase
 
-    people = [d.person(grant()) for _ in range(7)]
+    people = [d.person(grant()) for _ in range(8)]
     erase(*d.custodians, people[0])
     preview = d.legal.post("/api/v1/exports/preview", json=d.body())
     assert preview.status_code == 200, preview.text
-    assert preview.json()["people"]["pseudonymous"] == 6
+    assert preview.json()["people"]["pseudonymous"] == 5  # 7 rounded to base 5 (8 would have been 10)
     made = d.request()
-    assert d.review(made["id"])["counts"]["people"]["pseudonymous"] == 6
+    assert d.review(made["id"])["counts"]["people"]["pseudonymous"] == 5
     approved = d.approve(made["id"])
     assert approved.status_code == 200, approved.text
     assert d.worker().run_once() is True

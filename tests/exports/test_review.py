@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from fastapi import FastAPI
+from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from app.access.roles import Role
@@ -174,6 +175,31 @@ def test_only_a_custodian_who_did_not_ask_reviews(app: FastAPI, d: Desk) -> None
     with unit_of_work(app.state.sessionmaker) as s:
         reviewers = s.scalars(select(RedactionReview.reviewed_by).where(RedactionReview.export_id == uuid.UUID(asked)))
         assert list(reviewers) == []  # the refused read recorded nothing
+
+
+def test_a_review_read_by_api_token_records_nothing_that_approval_counts(app: FastAPI, d: Desk) -> None:
+    """The review's F7: a write-scope token read the review and so recorded it, and approval took that as "the
+    custodian saw the redacted text". A token may read it; only a browser session records the review."""
+    _, interview, statement = d.told(DEIDENTIFIED_NARRATIVE)
+    redaction = d.redact(interview, statement)
+    export = d.request(**NARRATIVES)["id"]
+    keeper = d.custodians[0]
+    token = keeper.post("/api/v1/auth/tokens", json={"name": "script", "scope": "write"})
+    assert token.status_code == 201, token.text
+    script = TestClient(app, base_url="https://testserver")  # no browser cookie at all
+    headers = {"authorization": f"Bearer {token.json()['token']}"}
+    r = script.get(f"/api/v1/exports/{export}/review", headers=headers)
+    assert r.status_code == 200, r.text
+    assert [n["text"] for n in r.json()["narratives"]] == [REDACTED]
+    assert r.json()["review_recorded"] is False
+    with unit_of_work(app.state.sessionmaker) as s:
+        reviews = s.scalars(select(RedactionReview).where(RedactionReview.export_id == uuid.UUID(export))).all()
+        assert list(reviews) == []
+    refused = d.approve(export)
+    assert (refused.status_code, refused.json()["code"]) == (409, "redactions_not_reviewed"), refused.text
+    assert refused.json()["redactions"] == [redaction]
+    assert d.review(export)["review_recorded"] is True  # the browser session's review counts
+    assert d.approve(export).status_code == 200
 
 
 def test_the_queue_lists_what_waiting_exports_need_until_it_is_redacted(app: FastAPI, d: Desk) -> None:

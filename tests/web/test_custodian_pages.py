@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from markupsafe import escape
 from sqlalchemy import func, select
 
 from app.access.roles import Role
@@ -69,6 +70,7 @@ def _lookup(client: TestClient, reference: str, word: str = CODE_WORD) -> Any:
 
 def test_the_pages_speak_the_services_words() -> None:
     assert lookup.REMINDER in custodian.SERVICE_TEXTS
+    assert lookup.REFERENCE_LOCKED in custodian.REFUSALS
     assert withdrawal.LIMITS in custodian.SERVICE_TEXTS
 
 
@@ -124,6 +126,7 @@ def test_a_wrong_code_word_is_answered_like_an_unknown_code_and_the_lookup_is_th
     assert held.status_code == 429, held.text
     assert int(held.headers["retry-after"]) > 0
     assert record["id"] not in held.text
+    assert str(escape(lookup.REFERENCE_LOCKED)) in held.text  # locked, and the pseudonym-code way round it
 
 
 def test_a_form_without_its_token_is_refused_and_writes_nothing(app: FastAPI, d: Desk) -> None:
