@@ -48,10 +48,15 @@ def chromium() -> Iterator[Browser]:
 def _page(chromium: Browser, base_url: str) -> tuple[Page, list[str]]:
     context = chromium.new_context(base_url=base_url, viewport={"width": 1280, "height": 720})
     page = context.new_page()
+    return page, _watch(page)
+
+
+def _watch(page: Page) -> list[str]:
+    """The errors the page's console and scripts report from now on (a CSP refusal is one)."""
     problems: list[str] = []
     page.on("console", lambda m: _note(m, problems))
     page.on("pageerror", lambda e: problems.append(str(e)))
-    return page, problems
+    return problems
 
 
 def _note(message: ConsoleMessage, problems: list[str]) -> None:

@@ -45,7 +45,7 @@ def test_an_auditor_follows_a_documenter_and_checks_the_proofs_offline(
     doc = world.actors["doc_in"]
     saved = doc.request("PUT", f"/api/v1/interviews/{world.interview_id}/draft", json={"text": CANARY, "answers": []})
     assert saved.status_code == 200, saved.text
-    first = _sign(world)
+    first = _sign(world.app)
     _, secret = make_user(app, "siranush", [Role.AUDITOR], display_name="Siranush Petrosyan")
     assert secret is not None
     folder = _offline_folder(tmp_path)
@@ -60,7 +60,7 @@ def test_an_auditor_follows_a_documenter_and_checks_the_proofs_offline(
         page.get_by_role("button", name="Log in").click()
         expect(page.get_by_role("heading", name="Welcome, Siranush Petrosyan")).to_be_visible()
         _scan(page, scanned, shots)
-        second = _sign(world)
+        second = _sign(world.app)
 
         # The documenter's events, by her username; the actor column names her.
         _audit_nav(page, "Event log")
