@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from datetime import date
 
 from fastapi import FastAPI
-from playwright.sync_api import Page, expect
+from playwright.sync_api import FilePayload, Page, expect
 
 from app.access import totp
 from tests.support.actors import PASSWORD, code
@@ -79,3 +80,37 @@ def enrol(page: Page, app: FastAPI, seen: Seen = _nothing) -> tuple[str, list[st
     expect(page.locator("#recovery-codes li")).to_have_count(totp.RECOVERY_CODES)
     seen(page)
     return secret, page.locator("#recovery-codes li").all_inner_texts()
+
+
+def plan_with_checklist(page: Page, on: date, language: str = "ru") -> None:
+    """On a person's interviews page: the plan (10:30 on ``on``) and a complete do-no-harm checklist, not yet sent."""
+    page.get_by_label("Date", exact=True).fill(on.isoformat())
+    page.get_by_label("Time", exact=True).fill("10:30")
+    page.get_by_label("The interview's language").select_option(language)
+    page.locator("#private_setting-yes").check()
+    page.get_by_label("No one: the person is alone").check()
+    page.locator("#referral_available_locally-yes").check()
+    page.get_by_label("Forced displacement").check()
+    page.get_by_label("Why this interview adds value").fill("Her first account; no prior statement.")
+
+
+def add_incident(page: Page) -> None:
+    """On the interview page: one incident (September 2023, forced displacement, two witnesses) as a row."""
+    page.get_by_label("From (or on)").fill("2023-09-01")
+    page.get_by_label("How precisely the person could say").select_option("month")
+    page.locator("#violation-forced_displacement").check()
+    page.get_by_label("How many witnesses").fill("2")
+    page.get_by_role("button", name="Add the incident").click()
+    expect(page.locator("#incident-rows tbody tr")).to_have_count(1)
+
+
+def upload_document(page: Page, data: bytes) -> None:
+    """On the interview page: a PDF uploaded as evidence, with the page's script (and its progress bar)."""
+    page.get_by_label("What it is").select_option("document")
+    page.get_by_label("Filed under").select_option("evidentiary_documents")
+    page.get_by_label("File", exact=True).set_input_files(
+        files=FilePayload(name="letter.pdf", mimeType="application/pdf", buffer=data)
+    )
+    page.get_by_role("button", name="Upload").click()
+    expect(page.locator("#attachment-rows li")).to_have_count(1)
+    page.wait_for_load_state("load")  # the reloaded page's script runs before it listens to typing
