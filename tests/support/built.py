@@ -57,11 +57,14 @@ def stored_bytes(app: FastAPI, export_id: str) -> bytes:
     return b"".join(open_bundle(runtime.bundles, uuid.UUID(export_id), dek).chunks())
 
 
-def unpack(app: FastAPI, export_id: str, folder: Path, identity: Path | None = None) -> Unpacked:
-    """The bundle, decrypted with /usr/bin/age when it is encrypted, checked by the standalone verifier and by
-    `sha256sum -c`, and extracted."""
+def unpack(
+    app: FastAPI, export_id: str, folder: Path, identity: Path | None = None, data: bytes | None = None
+) -> Unpacked:
+    """The bundle (``data`` as downloaded, else as stored), decrypted with /usr/bin/age when it is encrypted,
+    checked by the standalone verifier and by `sha256sum -c`, and extracted."""
     folder.mkdir(parents=True, exist_ok=True)
-    data = stored_bytes(app, export_id)
+    if data is None:
+        data = stored_bytes(app, export_id)
     bundle = folder / "bundle.zip"
     if identity is not None:
         assert data.startswith(b"age-encryption.org/v1\n")

@@ -57,10 +57,10 @@ def _get(world: World, who: str, path: str, params: dict[str, Any] | None = None
     return answer
 
 
-def _sign(world: World) -> int:
+def _sign(app: FastAPI) -> int:
     """Sign a checkpoint of the log as it stands (as the checkpointer does); its size."""
-    with unit_of_work(world.app.state.sessionmaker) as s:
-        row = audit.make_checkpoint(s, world.app.state.keys.current.signer, world.app.state.settings.audit.origin)
+    with unit_of_work(app.state.sessionmaker) as s:
+        row = audit.make_checkpoint(s, app.state.keys.current.signer, app.state.settings.audit.origin)
         assert row is not None
         return row.size
 
@@ -167,7 +167,7 @@ def test_an_unknown_parameter_is_refused_not_ignored(world: World) -> None:
 
 
 def test_the_verification_names_what_verified(world: World) -> None:
-    size = _sign(world)
+    size = _sign(world.app)
     page = _get(world, "auditor", "/audit/status").text
     key_id = world.app.state.keys.current.signer.key_id
     assert f"Log verified up to event {size - 1} at " in page
@@ -178,7 +178,7 @@ def test_the_verification_names_what_verified(world: World) -> None:
 
 
 def test_a_log_that_does_not_verify_says_so(world: World) -> None:
-    _sign(world)
+    _sign(world.app)
     engine = create_engine(world.database.owner_url, poolclass=NullPool)
     try:
         with engine.begin() as conn:
@@ -251,9 +251,9 @@ def _run(command: str, folder: Path) -> subprocess.CompletedProcess[str]:
 
 def test_each_download_verifies_with_the_command_printed_beside_it(world: World, tmp_path: Path) -> None:
     folder = _offline_folder(tmp_path)
-    first = _sign(world)
+    first = _sign(world.app)
     _get(world, "doc_in", f"/interviews/{world.interview_id}")  # more events
-    second = _sign(world)
+    second = _sign(world.app)
 
     proofs = _get(world, "auditor", "/audit/proofs").text
     for size in (first, second):
@@ -305,7 +305,7 @@ def test_each_download_verifies_with_the_command_printed_beside_it(world: World,
 
 
 def test_a_proof_of_a_checkpoint_that_does_not_exist_is_refused(world: World) -> None:
-    size = _sign(world)
+    size = _sign(world.app)
     assert _get(world, "auditor", "/audit/downloads/inclusion", {"seq": "1", "size": str(size + 1)}).status_code == 404
     assert (
         _get(world, "auditor", "/audit/downloads/inclusion", {"seq": str(size), "size": str(size)}).status_code == 422
@@ -335,7 +335,7 @@ def test_the_ledger_lists_ids_as_the_api_does(world: World) -> None:
 
 
 def test_no_other_role_reaches_an_auditor_page(world: World) -> None:
-    size = _sign(world)
+    size = _sign(world.app)
     downloads = (
         "/audit/downloads/checkpoint",
         f"/audit/downloads/inclusion?seq=0&size={size}",
@@ -352,7 +352,7 @@ def test_no_other_role_reaches_an_auditor_page(world: World) -> None:
 def test_no_auditor_page_shows_content(world: World) -> None:
     doc = world.actors["doc_in"]
     path = f"/api/v1/interviews/{world.interview_id}"
-    first = _sign(world)
+    first = _sign(world.app)
     saved = doc.request("PUT", f"{path}/draft", json={"text": CANARY, "answers": []})
     assert saved.status_code == 200, saved.text
     confirmed = doc.post(
@@ -368,7 +368,7 @@ def test_no_auditor_page_shows_content(world: World) -> None:
     assert confirmed.status_code == 201, confirmed.text
     # The canary is held, and readable by the documenter: a test that could not see it would prove nothing.
     assert CANARY in doc.get(f"{path}/draft").text
-    size = _sign(world)
+    size = _sign(world.app)
     seen: list[str] = []
     shown, _ = _walk(world, {})
     assert len(shown) >= size
@@ -384,7 +384,7 @@ def test_no_auditor_page_shows_content(world: World) -> None:
 
 
 def test_every_auditor_page_is_recorded_as_its_api_twin(world: World) -> None:
-    size = _sign(world)
+    size = _sign(world.app)
     expected = {
         "/audit/events": ("audit.read", "audit_log"),
         "/audit/status": ("audit.verify", "audit_log"),

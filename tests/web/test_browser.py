@@ -22,6 +22,7 @@ from app.cases.schemas import CaseCreate
 from app.cases.service import create_case
 from app.core.db import unit_of_work
 from tests.support.actors import PASSWORD, code, login, make_user
+from tests.support.browser import enrol
 from tests.support.consent import person_in
 from tests.support.server import serve
 
@@ -48,10 +49,15 @@ def chromium() -> Iterator[Browser]:
 def _page(chromium: Browser, base_url: str) -> tuple[Page, list[str]]:
     context = chromium.new_context(base_url=base_url, viewport={"width": 1280, "height": 720})
     page = context.new_page()
+    return page, _watch(page)
+
+
+def _watch(page: Page) -> list[str]:
+    """The errors the page's console and scripts report from now on (a CSP refusal is one)."""
     problems: list[str] = []
     page.on("console", lambda m: _note(m, problems))
     page.on("pageerror", lambda e: problems.append(str(e)))
-    return page, problems
+    return problems
 
 
 def _note(message: ConsoleMessage, problems: list[str]) -> None:
@@ -141,15 +147,8 @@ def test_a_first_login_enrols_a_second_factor_in_the_browser(app: FastAPI, chrom
         page.get_by_label("Password", exact=True).fill(PASSWORD)
         page.get_by_role("button", name="Log in").click()
         expect(page).to_have_url(re.compile(r"/account/second-factor$"))
-        _scan(page, scanned, shots)
-        page.get_by_role("button", name="Set up the authenticator app").click()
-        expect(page.locator("svg.segno")).to_be_visible()
-        _scan(page, scanned, shots)
-        secret = page.locator("#totp-secret").inner_text()
-        page.get_by_label("Code from your authenticator app").fill(code(secret, app))
-        page.get_by_role("button", name="Confirm").click()
-        expect(page.locator("#recovery-codes li")).to_have_count(totp.RECOVERY_CODES)
-        _scan(page, scanned, shots)
+        _, codes = enrol(page, app, lambda p: _scan(p, scanned, shots))
+        assert len(codes) == totp.RECOVERY_CODES
         page.get_by_role("link", name="Change password").click()
         _scan(page, scanned, shots)
         page.context.close()

@@ -13,20 +13,12 @@ from fastapi import FastAPI
 from playwright.sync_api import Browser, Page, expect
 
 from app.access.roles import Role
-from tests.support.actors import PASSWORD, code, make_user, shift_clock
+from tests.support.actors import code, make_user, shift_clock
+from tests.support.browser import log_in
 from tests.support.server import serve
 from tests.web.test_browser import _artifacts, _page, _scan, chromium, pytestmark
 
 __all__ = ["chromium", "pytestmark"]  # the browser fixture and the marks, shared with test_browser.py
-
-
-def _log_in(page: Page, app: FastAPI, username: str, secret: str, name: str) -> None:
-    page.goto("/login")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password", exact=True).fill(PASSWORD)
-    page.get_by_label("Code from your authenticator app").fill(code(secret, app))
-    page.get_by_role("button", name="Log in").click()
-    expect(page.get_by_role("heading", name=f"Welcome, {name}")).to_be_visible()
 
 
 def _admin_nav(page: Page, link: str) -> None:
@@ -43,8 +35,8 @@ def test_two_admins_set_up_a_documenter_and_her_case(app: FastAPI, chromium: Bro
     with serve(app) as base_url:
         anna, anna_problems = _page(chromium, base_url)
         boris, boris_problems = _page(chromium, base_url)
-        _log_in(anna, app, "anna", anna_secret, "Anna Avetisyan")
-        _log_in(boris, app, "boris", boris_secret, "Boris Sarkisov")
+        log_in(anna, app, "anna", anna_secret, "Anna Avetisyan")
+        log_in(boris, app, "boris", boris_secret, "Boris Sarkisov")
 
         # Anna: a new account for Lusine, a documenter. The roles wait for Boris.
         _admin_nav(anna, "Accounts")

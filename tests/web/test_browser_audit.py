@@ -11,7 +11,8 @@ from pathlib import Path
 from playwright.sync_api import Browser, Page, expect
 
 from app.access.roles import Role
-from tests.support.actors import PASSWORD, code, make_user
+from tests.support.actors import make_user
+from tests.support.browser import log_in
 from tests.support.server import serve
 from tests.support.world import World
 from tests.web.test_audit_pages import CANARY, _offline_folder, _run, _sign
@@ -45,7 +46,7 @@ def test_an_auditor_follows_a_documenter_and_checks_the_proofs_offline(
     doc = world.actors["doc_in"]
     saved = doc.request("PUT", f"/api/v1/interviews/{world.interview_id}/draft", json={"text": CANARY, "answers": []})
     assert saved.status_code == 200, saved.text
-    first = _sign(world)
+    first = _sign(world.app)
     _, secret = make_user(app, "siranush", [Role.AUDITOR], display_name="Siranush Petrosyan")
     assert secret is not None
     folder = _offline_folder(tmp_path)
@@ -53,14 +54,9 @@ def test_an_auditor_follows_a_documenter_and_checks_the_proofs_offline(
     shots = _artifacts(tmp_path, "audit")
     with serve(app) as base_url:
         page, problems = _page(chromium, base_url)
-        page.goto("/login")
-        page.get_by_label("Username").fill("siranush")
-        page.get_by_label("Password", exact=True).fill(PASSWORD)
-        page.get_by_label("Code from your authenticator app").fill(code(secret, app))
-        page.get_by_role("button", name="Log in").click()
-        expect(page.get_by_role("heading", name="Welcome, Siranush Petrosyan")).to_be_visible()
+        log_in(page, app, "siranush", secret, "Siranush Petrosyan")
         _scan(page, scanned, shots)
-        second = _sign(world)
+        second = _sign(world.app)
 
         # The documenter's events, by her username; the actor column names her.
         _audit_nav(page, "Event log")

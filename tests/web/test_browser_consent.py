@@ -15,7 +15,8 @@ from app.access.roles import Role
 from app.cases.schemas import CaseCreate
 from app.cases.service import create_case
 from app.core.db import unit_of_work
-from tests.support.actors import PASSWORD, code, login, make_user
+from tests.support.actors import login, make_user
+from tests.support.browser import log_in
 from tests.support.server import serve
 from tests.web.test_browser import _artifacts, _page, _scan, chromium, pytestmark
 
@@ -35,12 +36,7 @@ def test_a_documenter_registers_a_person_and_records_consent_in_armenian(
     shots = _artifacts(tmp_path, "consent")
     with serve(app) as base_url:
         page, problems = _page(chromium, base_url)
-        page.goto("/login")
-        page.get_by_label("Username").fill("ani")
-        page.get_by_label("Password", exact=True).fill(PASSWORD)
-        page.get_by_label("Code from your authenticator app").fill(code(secret, app))
-        page.get_by_role("button", name="Log in").click()
-        expect(page.get_by_role("heading", name="Welcome, Ani")).to_be_visible()
+        log_in(page, app, "ani", secret, "Ani")
         page.get_by_role("navigation").get_by_role("link", name="My cases").click()
         page.get_by_role("link", name=re.compile("KR-9")).click()
         _scan(page, scanned, shots)  # the case, with the register button

@@ -13,7 +13,8 @@ from fastapi import FastAPI
 from playwright.sync_api import Browser, Page, expect
 
 from app.access.roles import Role
-from tests.support.actors import PASSWORD, code, make_user
+from tests.support.actors import make_user
+from tests.support.browser import log_in
 from tests.support.consent import CODE_WORD, grant, record_use_consent
 from tests.support.exports import desk
 from tests.support.interviews import consenting_person
@@ -21,15 +22,6 @@ from tests.support.server import serve
 from tests.web.test_browser import _artifacts, _page, _scan, chromium, pytestmark
 
 __all__ = ["chromium", "pytestmark"]  # the browser fixture and the marks, shared with test_browser.py
-
-
-def _log_in(page: Page, app: FastAPI, username: str, secret: str) -> None:
-    page.goto("/login")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password", exact=True).fill(PASSWORD)
-    page.get_by_label("Code from your authenticator app").fill(code(secret, app))
-    page.get_by_role("button", name="Log in").click()
-    expect(page.get_by_role("heading", name="Welcome, Mariam Petrosyan")).to_be_visible()
 
 
 def _nav(page: Page, link: str) -> None:
@@ -53,7 +45,7 @@ def test_a_custodian_records_a_withdrawal_by_reference_code_and_prints_the_data_
     shots = _artifacts(tmp_path, "custodian")
     with serve(app) as base_url:
         page, problems = _page(chromium, base_url)
-        _log_in(page, app, "mariam", secret)
+        log_in(page, app, "mariam", secret, "Mariam Petrosyan")
 
         # The survivor reads the code off the card, in groups, and gives the code word.
         _nav(page, "Withdrawals")

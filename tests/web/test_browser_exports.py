@@ -16,7 +16,8 @@ from playwright.sync_api import Browser, Page, expect
 
 from app.core.db import unit_of_work
 from app.recipients.models import Recipient
-from tests.support.actors import PASSWORD, Actor, code, shift_clock
+from tests.support.actors import Actor, code, shift_clock
+from tests.support.browser import log_in
 from tests.support.consent import grant
 from tests.support.exports import desk, stored_bundle
 from tests.support.server import serve
@@ -27,13 +28,7 @@ __all__ = ["chromium", "pytestmark"]  # the browser fixture and the marks, share
 
 def _log_in(page: Page, app: FastAPI, who: Actor) -> None:
     """The login page, with a code of the next step (the API login of the desk spent this one)."""
-    assert who.totp_secret is not None
-    page.goto("/login")
-    page.get_by_label("Username").fill(who.username)
-    page.get_by_label("Password", exact=True).fill(PASSWORD)
-    page.get_by_label("Code from your authenticator app").fill(code(who.totp_secret, app, steps=1))
-    page.get_by_role("button", name="Log in").click()
-    expect(page.get_by_role("heading", name=f"Welcome, {who.username}")).to_be_visible()
+    log_in(page, app, who.username, who.totp_secret, who.username, steps=1)
 
 
 def _exports_nav(page: Page, link: str) -> None:

@@ -12,15 +12,16 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from fastapi import FastAPI
-from playwright.sync_api import Browser, FilePayload, expect
+from playwright.sync_api import Browser, expect
 
 from app.access.principal import Principal
 from app.access.roles import Role
 from app.cases.schemas import CaseCreate
 from app.cases.service import create_case
 from app.core.db import unit_of_work
-from tests.support.actors import PASSWORD, code, login, make_user
+from tests.support.actors import login, make_user
 from tests.support.attachments import sample
+from tests.support.browser import add_incident, log_in, plan_with_checklist, upload_document
 from tests.support.consent import record_use_consent
 from tests.support.interviews import consenting_person
 from tests.support.server import serve
@@ -47,26 +48,14 @@ def test_a_documenter_runs_an_interview_from_the_checklist_to_completion(
     shots = _artifacts(tmp_path, "interview")
     with serve(app) as base_url:
         page, problems = _page(chromium, base_url)
-        page.goto("/login")
-        page.get_by_label("Username").fill("nare")
-        page.get_by_label("Password", exact=True).fill(PASSWORD)
-        page.get_by_label("Code from your authenticator app").fill(code(secret, app, steps=1))
-        page.get_by_role("button", name="Log in").click()
-        expect(page.get_by_role("heading", name="Welcome, Nare")).to_be_visible()
+        log_in(page, app, "nare", secret, "Nare", steps=1)  # the API login above spent this step
         page.get_by_role("navigation").get_by_role("link", name="My cases").click()
         page.get_by_role("link", name=re.compile("KR-11")).click()
         page.get_by_role("link", name=re.compile("Interviews of ")).click()
         expect(page.get_by_role("heading", name=re.compile("Interviews"))).to_be_visible()
 
         # The plan and the do-no-harm checklist.
-        page.get_by_label("Date", exact=True).fill((date.today() + timedelta(days=2)).isoformat())
-        page.get_by_label("Time", exact=True).fill("10:30")
-        page.get_by_label("The interview's language").select_option("ru")
-        page.locator("#private_setting-yes").check()
-        page.get_by_label("No one: the person is alone").check()
-        page.locator("#referral_available_locally-yes").check()
-        page.get_by_label("Forced displacement").check()
-        page.get_by_label("Why this interview adds value").fill("Her first account; no prior statement.")
+        plan_with_checklist(page, date.today() + timedelta(days=2))
         _scan(page, scanned, shots)
         page.get_by_role("button", name="Plan the interview").click()
 
@@ -98,24 +87,12 @@ def test_a_documenter_runs_an_interview_from_the_checklist_to_completion(
         expect(page.locator("#interview-state")).to_contain_text("in progress")
 
         # An incident as a structured row, a referral, and a document uploaded by the plain form.
-        page.get_by_label("From (or on)").fill("2023-09-01")
-        page.get_by_label("How precisely the person could say").select_option("month")
-        page.locator("#violation-forced_displacement").check()
-        page.get_by_label("How many witnesses").fill("2")
-        page.get_by_role("button", name="Add the incident").click()
-        expect(page.locator("#incident-rows tbody tr")).to_have_count(1)
+        add_incident(page)
         page.get_by_label("Need").select_option("psychosocial")
         page.get_by_label("The service referred to and how to reach it").fill("Goris centre, by phone")
         page.get_by_role("button", name="Add the referral").click()
         expect(page.locator("#referral-rows")).to_contain_text("Psychosocial support: Goris centre, by phone")
-        page.get_by_label("What it is").select_option("document")
-        page.get_by_label("Filed under").select_option("evidentiary_documents")
-        page.get_by_label("File", exact=True).set_input_files(
-            files=FilePayload(name="letter.pdf", mimeType="application/pdf", buffer=DOCUMENT)
-        )
-        page.get_by_role("button", name="Upload").click()  # with its progress bar: the page's script
-        expect(page.locator("#attachment-rows li")).to_have_count(1)
-        page.wait_for_load_state("load")  # the reloaded page's script runs before it listens to typing
+        upload_document(page, DOCUMENT)
 
         # The script saves the draft when a changed field is left; the read-back follows it.
         before = page.locator("#saved-at").inner_text()
