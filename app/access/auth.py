@@ -353,9 +353,7 @@ def change_password(
         throttle.count_failure(session, runtime, throttle.Kind.LOGIN, account, client.address, now)
         raise Forbidden("the current password is not right", code="bad_password")
     throttle.succeeded(session)
-    problem = check_strength(data.new_password)
-    if problem:
-        raise ValidationFailed(problem, fields=["new_password"])
+    check_strength(data.new_password, "new_password")
     if hmac.compare_digest(data.new_password.encode(), data.current_password.encode()):
         raise ValidationFailed("choose a password different from the current one", fields=["new_password"])
     if user.replaced_password_hash is not None and runtime.passwords.verify(

@@ -9,6 +9,7 @@ from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from app.core.config import PasswordHashSettings
+from app.core.errors import ValidationFailed
 
 MIN_LENGTH = 12
 MAX_LENGTH = 256
@@ -57,12 +58,11 @@ class Passwords:
         return self._hasher.check_needs_rehash(stored)
 
 
-def check_strength(password: str) -> str | None:
-    """Why a new password is not acceptable, or None (NIST SP 800-63B: length, not rules)."""
+def check_strength(password: str, field: str) -> None:
+    """422 naming ``field`` for a password that is not acceptable (NIST SP 800-63B: length, not rules)."""
     if len(password) < MIN_LENGTH:
-        return f"use at least {MIN_LENGTH} characters"
+        raise ValidationFailed("use at least %(n)s characters", fields=[field], params={"n": str(MIN_LENGTH)})
     if len(password) > MAX_LENGTH:
-        return f"use at most {MAX_LENGTH} characters"
+        raise ValidationFailed("use at most %(n)s characters", fields=[field], params={"n": str(MAX_LENGTH)})
     if len(set(password)) < 4:
-        return "use a less repetitive password"
-    return None
+        raise ValidationFailed("use a less repetitive password", fields=[field])

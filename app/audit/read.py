@@ -155,7 +155,9 @@ def _instant(at: datetime, field: str) -> datetime:
         return at.astimezone(UTC)
     except (ValueError, OverflowError):
         raise ValidationFailed(
-            f"{field} must be a time with a time zone, within the years 1 to 9999 in UTC", fields=[field]
+            "%(time_filter)s must be a time with a time zone, within the years 1 to 9999 in UTC",
+            fields=[field],
+            params={"time_filter": field},
         ) from None
 
 

@@ -44,19 +44,22 @@ def form_of(forms: FormRegistry, data: PinnedText) -> ConsentForm:
     form = forms.get(data.form_id, data.form_version)
     if form is None:
         raise ValidationFailed(
-            f"unknown consent form or version; published: {forms.published_names()}",
+            "unknown consent form or version; published: %(forms)s",
             fields=["form_id", "form_version"],
+            params={"forms": forms.published_names()},
         )
     if data.language not in form.languages:
         raise ValidationFailed(
-            f"the form has no text in that language; its languages: {allowed(form.languages)}", fields=["language"]
+            "the form has no text in that language; its languages: %(languages)s",
+            fields=["language"],
+            params={"languages": list(form.languages)},
         )
     variant = TextVariant(data.text_variant)
     if form.text(data.language, variant).sha256 != data.text_sha256:
         raise ValidationFailed(
-            f"text_sha256 is not the hash of the {variant.value} text in that language; "
-            f"its texts: {_hashes(form, data.language)}",
+            "text_sha256 is not the hash of the %(text_variant)s text in that language; its texts: %(texts)s",
             fields=["text_sha256"],
+            params={"text_variant": variant.value, "texts": _hashes(form, data.language)},
         )
     return form
 
@@ -91,9 +94,9 @@ def _pin_texts(data: ParticipationCreate, form: ConsentForm, status: ConsentStat
         return
     if form.text(data.language, TextVariant.GUARDIAN).sha256 != data.guardian_text_sha256:
         raise ValidationFailed(
-            f"guardian_text_sha256 is not the hash of the guardian text in that language; "
-            f"its texts: {_hashes(form, data.language)}",
+            "guardian_text_sha256 is not the hash of the guardian text in that language; its texts: %(texts)s",
             fields=[field],
+            params={"texts": _hashes(form, data.language)},
         )
 
 
@@ -104,7 +107,9 @@ def decisions_of(data: ParticipationCreate, form: ConsentForm, status: ConsentSt
     unasked = [f"decisions.{d}" for d in stated if ParticipationDecision(d) not in form.decisions]
     if unasked:
         raise ValidationFailed(
-            f"this version of the form does not ask that decision; it asks: {allowed(form.decisions)}", fields=unasked
+            "this version of the form does not ask that decision; it asks: %(decision)s",
+            fields=unasked,
+            params={"decision": [d.value for d in form.decisions]},
         )
     if status is ConsentStatus.DEFERRED:
         return stated
@@ -148,8 +153,9 @@ def read_after_written(form: ConsentForm, language: str, on: date) -> None:
     changed = form.languages[language].changed
     if changed is not None and on < changed:
         raise ValidationFailed(
-            f"obtained_at is before this version's text in that language was written ({changed.isoformat()})",
+            "obtained_at is before this version's text in that language was written (%(date)s)",
             fields=["obtained_at"],
+            params={"date": changed.isoformat()},
         )
 
 
@@ -179,8 +185,9 @@ def check(
     unasked = sorted(q.value for q in data.teach_back if q not in questions)
     if unasked:
         raise ValidationFailed(
-            f"the {asked} teach-back set has no such question; its questions: {allowed(questions)}",
+            "the %(teach_back_set)s teach-back set has no such question; its questions: %(questions)s",
             fields=["teach_back"],
+            params={"teach_back_set": asked, "questions": allowed(questions)},
         )
     if status not in AFFIRMATIVE:
         return None

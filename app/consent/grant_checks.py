@@ -92,10 +92,12 @@ def check(
             continued = str(grant.id)
             before = previous.get(continued)
             if before is None:
-                where = "the version amended" if earlier is not None else "a new record"
-                raise ValidationFailed(
-                    f"this id names no grant of {where}; leave id out for a new grant", fields=[f"grants.{i}.id"]
+                message = (
+                    "this id names no grant of the version amended; leave id out for a new grant"
+                    if earlier is not None
+                    else "this id names no grant of a new record; leave id out for a new grant"
                 )
+                raise ValidationFailed(message, fields=[f"grants.{i}.id"])
             if continued in withdrawn:
                 raise ValidationFailed(
                     "this grant was withdrawn: leave it out of the new version (withdrawal cannot be undone here; "
@@ -137,7 +139,9 @@ def _same(before: dict[str, Any], stored: dict[str, Any]) -> bool:
 def _declared(form: ConsentForm, field: str, value: str, terms: Any) -> None:
     if value not in terms:
         raise ValidationFailed(
-            f"the form version read does not declare this term; it declares: {allowed(terms)}", fields=[field]
+            "the form version read does not declare this term; it declares: %(terms)s",
+            fields=[field],
+            params={"terms": allowed(terms)},
         )
 
 

@@ -58,7 +58,9 @@ def lookup(session: Session, runtime: Runtime, principal: Principal, data: Looku
         normalised = reference.normalise(data.reference)
         if normalised is None:
             raise ValidationFailed(
-                f"a reference code is {reference.LENGTH} letters and digits, as on the card", fields=["reference"]
+                "a reference code is %(n)s letters and digits, as on the card",
+                fields=["reference"],
+                params={"n": str(reference.LENGTH)},
             )
         target = f"reference|{normalised}"
         try:

@@ -129,8 +129,9 @@ class FormRegistry:
         form = self.get(form_id, version)
         if form is None:
             raise NotFound(
-                f"no published consent form by that name and version; published: {self.published_names()}",
+                "no published consent form by that name and version; published: %(forms)s",
                 fields=["form_id", "version"],
+                params={"forms": self.published_names()},
             )
         return form
 
@@ -138,12 +139,16 @@ class FormRegistry:
         form = self.served(form_id, version)
         if language not in form.languages:
             raise NotFound(
-                f"consent form {form.form_id}/{form.version} has no text in that language; "
-                f"its languages: {allowed(form.languages)}",
+                "consent form %(form)s has no text in that language; its languages: %(languages)s",
                 fields=["language"],
+                params={"form": f"{form.form_id}/{form.version}", "languages": list(form.languages)},
             )
         if variant not in {v.value for v in TextVariant}:
-            raise ValidationFailed(f"no such text variant; the variants: {allowed(TextVariant)}", fields=["variant"])
+            raise ValidationFailed(
+                "no such text variant; the variants: %(text_variants)s",
+                fields=["variant"],
+                params={"text_variants": [v.value for v in TextVariant]},
+            )
         text = form.text(language, TextVariant(variant))
         return FormTextRead(
             form_id=form.form_id,

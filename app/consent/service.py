@@ -218,8 +218,9 @@ def record_participation(
     obtained = data.obtained_at or now
     if not _recent(obtained, now):
         raise ValidationFailed(
-            f"obtained_at must be a time with a time zone, in the last {RECORDED_WITHIN.days} days",
+            "obtained_at must be a time with a time zone, in the last %(n)s days",
             fields=["obtained_at"],
+            params={"n": str(RECORDED_WITHIN.days)},
         )
     checks.read_after_written(form, data.language, obtained.astimezone(UTC).date())
     status = checks.status_of(data)

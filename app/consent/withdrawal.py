@@ -152,7 +152,7 @@ def _adds_something(
     covered = whole or (scope != "all" and set(scope) <= named)
     if covered and (mode is WithdrawalMode.STOP_FUTURE_USE or pending):
         raise Conflict(
-            "this is withdrawn already" + (" and its erasure is pending" if pending else ""),
+            "this is withdrawn already and its erasure is pending" if pending else "this is withdrawn already",
             fields=["scope"],
             code="already_withdrawn",
         )

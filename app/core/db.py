@@ -299,7 +299,11 @@ def integrity_conflict(exc: IntegrityError) -> Conflict | None:
         for constraint in unique:
             if constraint.name == name:
                 field = list(constraint.columns)[-1].name
-                return Conflict(f"that {field.replace('_', ' ')} is already taken", fields=[field])
+                return Conflict(
+                    "that %(unique_field)s is already taken",
+                    fields=[field],
+                    params={"unique_field": field.replace("_", " ")},
+                )
     return None
 
 

@@ -161,7 +161,11 @@ async def next_chunk(body: AsyncIterator[bytes], idle_seconds: float) -> bytes |
 
 
 def _too_large(max_bytes: int) -> PayloadTooLarge:
-    return PayloadTooLarge(f"the file is larger than the {max_bytes} bytes allowed; nothing was kept", fields=["file"])
+    return PayloadTooLarge(
+        "the file is larger than the %(n)s bytes allowed; nothing was kept",
+        fields=["file"],
+        params={"n": str(max_bytes)},
+    )
 
 
 def _field_value(raw: bytes, name: str) -> str:

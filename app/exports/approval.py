@@ -89,7 +89,8 @@ def _reviewed(session: Session, runtime: Runtime, row: ExportRequest, principal:
     used = seen.redaction_ids()
     if missing := narratives.unreviewed(session, row.id, principal.user_id, used):
         raise Conflict(
-            f"review the redacted text this export would send (GET /api/v1/exports/{row.id}/review), then approve",
+            "review the redacted text this export would send (GET /api/v1/exports/%(id)s/review), then approve",
+            params={"id": str(row.id)},
             code="redactions_not_reviewed",
             redactions=[str(r) for r in missing],
         )
@@ -100,7 +101,8 @@ def _reviewed(session: Session, runtime: Runtime, row: ExportRequest, principal:
         if missing := narratives.unreviewed(session, row.id, custodian, used):
             raise Conflict(
                 "the custodian who approved first has not reviewed every redaction this export would now send: "
-                f"they review it (GET /api/v1/exports/{row.id}/review) before it can be approved",
+                "they review it (GET /api/v1/exports/%(id)s/review) before it can be approved",
+                params={"id": str(row.id)},
                 code="redactions_not_reviewed",
                 redactions=[str(r) for r in missing],
             )

@@ -141,7 +141,9 @@ def move_recall(session: Session, principal: Principal, recall_id: uuid.UUID, to
         .execution_options(synchronize_session=False)
     )
     if changed_rows(moved) != 1:
-        raise Conflict(f"this notice is not {was.value}", fields=["state"], code="state")
+        raise Conflict(
+            "this notice is not %(recall_state)s", fields=["state"], code="state", params={"recall_state": was.value}
+        )
     session.refresh(notice)
     row = session.get(DisclosureEntry, notice.ledger_id)
     assert row is not None

@@ -24,6 +24,10 @@ SCHEDULE_WINDOW = timedelta(days=365)
 FEEDBACK_WITHIN = timedelta(days=3 * 365)
 """Feedback promised further ahead than this is not a promise the team can plan by."""
 CLOCK_SKEW = timedelta(minutes=5)
+MET_ONLY_WHEN = {
+    "interviewer": "interviewer_met is stated only when the person prefers female or male",
+    "interpreter": "interpreter_met is stated only when the person prefers female or male",
+}
 
 
 def instant(value: datetime, field: str, earliest: datetime, latest: datetime) -> datetime:
@@ -82,9 +86,7 @@ def gender_preference(data: GenderPreference, field: str = "gender_preference") 
         ("interpreter", data.interpreter, data.interpreter_met),
     ):
         if met is not None and wish not in (GenderWish.FEMALE, GenderWish.MALE):
-            raise ValidationFailed(
-                f"{role}_met is stated only when the person prefers female or male", fields=[f"{field}.{role}_met"]
-            )
+            raise ValidationFailed(MET_ONLY_WHEN[role], fields=[f"{field}.{role}_met"])
 
 
 def checklist(data: Checklist, today: date, field: str = "checklist") -> None:
@@ -113,5 +115,7 @@ def due_dates(promises: Sequence[FeedbackPromise], today: date) -> None:
     for i, promise in enumerate(promises):
         if not today <= promise.due_on <= today + FEEDBACK_WITHIN:
             raise ValidationFailed(
-                f"a feedback date is from today to {FEEDBACK_WITHIN.days} days ahead", fields=[f"feedback.{i}.due_on"]
+                "a feedback date is from today to %(n)s days ahead",
+                fields=[f"feedback.{i}.due_on"],
+                params={"n": str(FEEDBACK_WITHIN.days)},
             )

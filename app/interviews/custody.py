@@ -145,19 +145,21 @@ def proof(session: Session, runtime: Runtime, principal: Principal, record_id: u
     expected = commitment(row.kind, salt, digest).hex()
     if _committed(entry) != expected:
         raise CustodyIntegrity(
-            f"log entry {row.audit_seq} does not hold this record's commitment: run `testimony audit verify`"
+            "log entry %(n)s does not hold this record's commitment: run `testimony audit verify`",
+            params={"n": str(row.audit_seq)},
         )
     checkpoint = audit.first_checkpoint_covering(session, row.audit_seq)
     if checkpoint is None:
         raise NotCheckpointed(
-            f"no signed checkpoint includes log entry {row.audit_seq} yet: sign one with "
-            "`testimony audit checkpoint` (or wait for the checkpointer), then ask again"
+            "no signed checkpoint includes log entry %(n)s yet: sign one with "
+            "`testimony audit checkpoint` (or wait for the checkpointer), then ask again",
+            params={"n": str(row.audit_seq)},
         )
     leaves = audit.leaf_hashes(session, checkpoint.size)
     if merkle.root(leaves) != checkpoint.root_hash:
         raise CustodyIntegrity(
-            f"the log no longer hashes to its signed checkpoint of {checkpoint.size} entries: "
-            "run `testimony audit verify`"
+            "the log no longer hashes to its signed checkpoint of %(n)s entries: run `testimony audit verify`",
+            params={"n": str(checkpoint.size)},
         )
     return document(
         kind=row.kind,

@@ -155,14 +155,18 @@ def check_type(kind: Kind, head: bytes, agreed: frozenset[ParticipationDecision]
 def check_media(kind: Kind, media: str | None, agreed: frozenset[ParticipationDecision]) -> str:
     """As check_type, for a media type already told (by sniff(), or by the scanner from the whole file)."""
     if media is None or media not in ALLOWED[kind]:
-        allowed = ", ".join(sorted(ALLOWED[kind]))
-        raise UnsupportedMediaType(f"a {kind.value} attachment must be one of: {allowed}", fields=["file"])
+        raise UnsupportedMediaType(
+            "a %(attachment_kind)s attachment must be one of: %(media_types)s",
+            fields=["file"],
+            params={"attachment_kind": kind.value, "media_types": sorted(ALLOWED[kind])},
+        )
     needed = CONTENT_DECISION[media]
     if needed not in agreed:
         raise Forbidden(
-            f"a file of type {media} needs the person's latest participation consent to agree to {needed.value}, "
-            f"whatever kind it is declared as; record consent that does first",
+            "a file of type %(media_type)s needs the person's latest participation consent to agree to "
+            "%(decision)s, whatever kind it is declared as; record consent that does first",
             fields=["file"],
+            params={"media_type": media, "decision": needed.value},
             code="consent_required",
             decision=needed.value,
         )

@@ -28,9 +28,17 @@ def allowed(current: InterviewState, target: InterviewState) -> None:
     """409 naming ``state`` for a move the state machine does not have, listing the moves it has."""
     if target in TRANSITIONS[current]:
         return
-    following = ", ".join(sorted(s.value for s in TRANSITIONS[current]))
-    where = f"from {current.value} the interview can go to: {following}" if following else f"{current.value} is final"
-    raise Conflict(f"that state change is not allowed; {where}", fields=["state"], code="illegal_transition")
+    following = sorted(s.value for s in TRANSITIONS[current])
+    raise Conflict(
+        "that state change is not allowed; from %(interview_state)s the interview can go to: %(interview_states)s"
+        if following
+        else "that state change is not allowed; %(interview_state)s is final",
+        fields=["state"],
+        params={"interview_state": current.value, "interview_states": following}
+        if following
+        else {"interview_state": current.value},
+        code="illegal_transition",
+    )
 
 
 def reconfirmed(latest: ReconfirmationRecord | None) -> ReconfirmationRecord:

@@ -131,10 +131,12 @@ def _shape(data: ReconfirmConsent) -> None:
     sent = {name for name in ("consent_id", "narrowed", "first") if getattr(data, name) is not None}
     missing = sorted(needs - sent)
     if missing:
-        raise ValidationFailed(f"outcome {data.outcome.value} needs this", fields=missing)
+        raise ValidationFailed("outcome %(outcome)s needs this", fields=missing, params={"outcome": data.outcome.value})
     extra = sorted(sent - needs)
     if extra:
-        raise ValidationFailed(f"outcome {data.outcome.value} takes no such part", fields=extra)
+        raise ValidationFailed(
+            "outcome %(outcome)s takes no such part", fields=extra, params={"outcome": data.outcome.value}
+        )
 
 
 def _read(row: InterviewReconfirmation, details: dict[str, object]) -> ReconfirmationRead:

@@ -51,8 +51,9 @@ def check_whole(kind: ft.Kind, verdict: Verdict, agreed: frozenset[Participation
     first bytes name; then the kind and the consent for what the whole file turned out to be."""
     if verdict.sniffed is not None and verdict.media is None and verdict.sniffed in ft.ALLOWED[kind]:
         raise UnsupportedMediaType(
-            f"the file begins as {verdict.sniffed} but is not a well-formed {verdict.sniffed} file to its end",
+            "the file begins as %(media_type)s but is not a well-formed %(media_type)s file to its end",
             fields=["file"],
+            params={"media_type": verdict.sniffed},
         )
     return ft.check_media(kind, verdict.media, agreed)
 

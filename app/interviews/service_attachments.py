@@ -68,7 +68,11 @@ def _kind(value: str | None) -> Kind:
     try:
         return Kind(value or "")
     except ValueError:
-        raise ValidationFailed("kind must be one of: " + ", ".join(k.value for k in Kind), fields=["kind"]) from None
+        raise ValidationFailed(
+            "kind must be one of: %(attachment_kinds)s",
+            fields=["kind"],
+            params={"attachment_kinds": [k.value for k in Kind]},
+        ) from None
 
 
 def _category(kind: Kind, value: str | None) -> str:
@@ -78,8 +82,9 @@ def _category(kind: Kind, value: str | None) -> str:
         return allowed[0].value
     if value not in {c.value for c in allowed}:
         raise ValidationFailed(
-            f"category for a {kind.value} must be one of: " + ", ".join(c.value for c in allowed),
+            "category for a %(attachment_kind)s must be one of: %(categories)s",
             fields=["category"],
+            params={"attachment_kind": kind.value, "categories": [c.value for c in allowed]},
             allowed=[c.value for c in allowed],
         )
     return str(value)

@@ -81,15 +81,17 @@ def _part(original: str, redacted: str, field: str) -> tuple[str, bool]:
     if outcome is redaction_text.Outcome.ADDS:
         raise ValidationFailed(
             "a redaction only removes: every word it keeps must be the statement's, in the statement's order, "
-            f"and a removed part may be replaced by {redaction_text.MARKER}",
+            "and a removed part may be replaced by %(marker)s",
             fields=[field],
+            params={"marker": redaction_text.MARKER},
             code="redaction_adds_words",
         )
     if outcome is redaction_text.Outcome.UNMARKED:
         raise ValidationFailed(
-            f"put the marker {redaction_text.MARKER} where each removed part was: kept words that were not next "
+            "put the marker %(marker)s where each removed part was: kept words that were not next "
             "to each other in the statement must not read as if they were",
             fields=[field],
+            params={"marker": redaction_text.MARKER},
             code="redaction_gap_unmarked",
         )
     return redaction_text.normalise(redacted), outcome is redaction_text.Outcome.REMOVES
@@ -102,8 +104,9 @@ def _redacted(statement: StatementContent, data: RedactionCreate) -> RedactionCo
         raise ValidationFailed("this statement has no free text to redact: leave text out", fields=["text"])
     if statement.text is not None and data.text is None:
         raise ValidationFailed(
-            f"give the statement's text redacted (the marker {redaction_text.MARKER} alone removes all of it)",
+            "give the statement's text redacted (the marker %(marker)s alone removes all of it)",
             fields=["text"],
+            params={"marker": redaction_text.MARKER},
         )
     answered = [a for a in statement.answers if a.state is AnswerState.ANSWERED and a.text is not None]
     if [a.question for a in data.answers] != [a.question for a in answered]:
@@ -159,7 +162,8 @@ def prepare_redaction(
     ).first()
     if last is not None and _redaction_content(session, runtime, last) == content:
         raise Conflict(
-            f"redaction {last.number} of this statement version already says this",
+            "redaction %(n)s of this statement version already says this",
+            params={"n": str(last.number)},
             fields=["text" if content.text is not None else "answers"],
             code="redaction_repeated",
         )

@@ -299,7 +299,9 @@ def open_upload(
     """
     limits = runtime.settings.attachments
     if length > limits.max_bytes:
-        raise PayloadTooLarge(f"the file is larger than the {limits.max_bytes} bytes allowed", fields=["length"])
+        raise PayloadTooLarge(
+            "the file is larger than the %(n)s bytes allowed", fields=["length"], params={"n": str(limits.max_bytes)}
+        )
     if length < 1:
         raise ValidationFailed("the file is empty", fields=["length"])
     if target.uploader_id is None:

@@ -10,8 +10,17 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from app.access.deps import clear_session_cookie, session_cookie
 from app.core.errors import AppError, Unauthenticated, app_error, http_error
 from app.runtime import Runtime
-from app.web import custodian, exports_page, render
-from app.web.messages import DECISIONS, DOING, HOLD_STATES, REVIEW_STATUSES, TEACH_BACK_SETS, _
+from app.web import custodian, exports_page, interview_page, render
+from app.web.messages import (
+    ATTACHMENT_KINDS,
+    DECISIONS,
+    DOING,
+    HOLD_STATES,
+    REVIEW_STATUSES,
+    TEACH_BACK_SETS,
+    UNIQUE_FIELDS,
+    _,
+)
 
 PLACE_WORDS: dict[str, dict[str, str]] = {
     "doing": DOING,
@@ -22,6 +31,12 @@ PLACE_WORDS: dict[str, dict[str, str]] = {
     "hold_state": HOLD_STATES,
     "review_status": REVIEW_STATUSES,
     "teach_back_set": TEACH_BACK_SETS,
+    "interview_state": interview_page.STATES,
+    "interview_states": interview_page.STATES,
+    "attachment_kind": ATTACHMENT_KINDS,
+    "attachment_kinds": ATTACHMENT_KINDS,
+    "recall_state": exports_page.RECALL_STATES,
+    "unique_field": UNIQUE_FIELDS,
 }
 """The words a refusal's places are filled with on a page, by place; a place not here keeps its value."""
 

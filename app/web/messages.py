@@ -189,3 +189,84 @@ REVIEW_STATUSES = {"duplicate": _("the same person"), "not_duplicate": _("not th
 
 TEACH_BACK_SETS = {"adult": _("adult"), "child": _("child")}
 """The teach-back sets a refusal names."""
+
+# --- refusals ---
+
+REFUSALS = (
+    _("unknown consent form or version; published: %(forms)s"),
+    _("the form has no text in that language; its languages: %(languages)s"),
+    _("text_sha256 is not the hash of the %(text_variant)s text in that language; its texts: %(texts)s"),
+    _("guardian_text_sha256 is not the hash of the guardian text in that language; its texts: %(texts)s"),
+    _("this version of the form does not ask that decision; it asks: %(decision)s"),
+    _("obtained_at is before this version's text in that language was written (%(date)s)"),
+    _("the %(teach_back_set)s teach-back set has no such question; its questions: %(questions)s"),
+    _("this id names no grant of the version amended; leave id out for a new grant"),
+    _("this id names no grant of a new record; leave id out for a new grant"),
+    _("the form version read does not declare this term; it declares: %(terms)s"),
+    _("a reference code is %(n)s letters and digits, as on the card"),
+    _("no published consent form by that name and version; published: %(forms)s"),
+    _("consent form %(form)s has no text in that language; its languages: %(languages)s"),
+    _("no such text variant; the variants: %(text_variants)s"),
+    _("obtained_at must be a time with a time zone, in the last %(n)s days"),
+    _("the file begins as %(media_type)s but is not a well-formed %(media_type)s file to its end"),
+    _(
+        "a redaction only removes: every word it keeps must be the statement's, in the statement's order, and"
+        " a removed part may be replaced by %(marker)s"
+    ),
+    _(
+        "put the marker %(marker)s where each removed part was: kept words that were not next to each other "
+        "in the statement must not read as if they were"
+    ),
+    _("give the statement's text redacted (the marker %(marker)s alone removes all of it)"),
+    _("redaction %(n)s of this statement version already says this"),
+    _("log entry %(n)s does not hold this record's commitment: run `testimony audit verify`"),
+    _(
+        "no signed checkpoint includes log entry %(n)s yet: sign one with `testimony audit checkpoint` (or "
+        "wait for the checkpointer), then ask again"
+    ),
+    _("the log no longer hashes to its signed checkpoint of %(n)s entries: run `testimony audit verify`"),
+    _("review the redacted text this export would send (GET /api/v1/exports/%(id)s/review), then approve"),
+    _(
+        "the custodian who approved first has not reviewed every redaction this export would now send: they "
+        "review it (GET /api/v1/exports/%(id)s/review) before it can be approved"
+    ),
+    _("%(time_filter)s must be a time with a time zone, within the years 1 to 9999 in UTC"),
+    _("the file is larger than the %(n)s bytes allowed"),
+    _("the file is larger than the %(n)s bytes allowed; nothing was kept"),
+    _("outcome %(outcome)s needs this"),
+    _("outcome %(outcome)s takes no such part"),
+    _("that state change is not allowed; from %(interview_state)s the interview can go to: %(interview_states)s"),
+    _("that state change is not allowed; %(interview_state)s is final"),
+    _("interviewer_met is stated only when the person prefers female or male"),
+    _("interpreter_met is stated only when the person prefers female or male"),
+    _("a feedback date is from today to %(n)s days ahead"),
+    _("a %(attachment_kind)s attachment must be one of: %(media_types)s"),
+    _(
+        "a file of type %(media_type)s needs the person's latest participation consent to agree to "
+        "%(decision)s, whatever kind it is declared as; record consent that does first"
+    ),
+    _("kind must be one of: %(attachment_kinds)s"),
+    _("category for a %(attachment_kind)s must be one of: %(categories)s"),
+    _("this notice is not %(recall_state)s"),
+    _("that %(unique_field)s is already taken"),
+    _("use at least %(n)s characters"),
+    _("use at most %(n)s characters"),
+    _("use a less repetitive password"),
+)
+"""The services' other refusals a page can show, written with places or chosen among fixed messages."""
+
+ATTACHMENT_KINDS = {
+    "photo": _("photo"),
+    "audio": _("audio"),
+    "video": _("video"),
+    "document": _("document"),
+}
+"""An attachment kind (app.interviews.filetypes.Kind) as a refusal names it."""
+
+UNIQUE_FIELDS = {
+    "username": _("username"),
+    "code": _("code"),
+    "version": _("version"),
+    "number": _("number"),
+}
+"""What a unique constraint's refusal names (app.core.db); a column not here keeps its own name."""
