@@ -270,3 +270,121 @@ UNIQUE_FIELDS = {
     "number": _("number"),
 }
 """What a unique constraint's refusal names (app.core.db); a column not here keeps its own name."""
+
+PAGE_REFUSALS = (
+    _("Your session has ended. Log in again."),
+    _("you are no longer on every case of this export"),
+    _("tree_size is outside the log"),
+    _("index must be below tree_size"),
+    _("first must be between 1 and second"),
+    _("this endpoint takes no such query parameter"),
+    _("say why consent is deferred"),
+    _("this version of the form has no teach-back questions in child language; its sets: adult"),
+    _("the child set is asked after the child text"),
+    _("give a time with a time zone"),
+    _("a grant expires in the future"),
+    _("a refusal names either a recipient class or one registered recipient"),
+    _("no registered recipient has this id"),
+    _("a narrowing keeps every refusal"),
+    _(
+        "the person withdrew this use in this record; an amendment cannot give it again (a new consent "
+        "record, from a new conversation, can)"
+    ),
+    _("a grant to national authorities names the countries allowed"),
+    _("national authorities belong to a country: name countries only"),
+    _("no such instant in UTC"),
+    _("a narrowing may only keep or lower the grants there are: name the grant this one narrows"),
+    _("a narrowing may only remove or lower what the grant allows, never widen it"),
+    _("a narrowing keeps every restriction"),
+    _("a narrowing may only shorten a retention period"),
+    _(
+        "this grant was withdrawn: leave it out of the new version (withdrawal cannot be undone here; the "
+        "person can grant again in a new consent record)"
+    ),
+    _("each earlier grant may be continued once"),
+    _(
+        "a restriction is a registered recipient's id or a jurisdiction (an ISO 3166-1 alpha-2 code in "
+        'capitals, or "international"); free text cannot be enforced'
+    ),
+    _("the person asked to be erased; no use grants are recorded while that request is pending"),
+    _("this version is superseded; amend the chain's latest version"),
+    _("this record was found invalid; record a new one"),
+    _("every grant of this record was withdrawn; a new consent conversation makes a new record"),
+    _("the interviewee has no such consent record"),
+    _("the form this record was read from is no longer served"),
+    _("this record is already marked invalid"),
+    _(
+        "this identity makes the person a minor when participation consent was given, and that consent was "
+        "not recorded with the child's assent and a guardian's or social worker's consent: record it again"
+    ),
+    _(
+        "the record's current version has no grant with this id (a grant an amendment changed has a new id: "
+        "read the current version, or withdraw the whole record)"
+    ),
+    _("the cursor is not one this list gave"),
+    _(
+        "the one who asked is no longer active or no longer on every case of this export: it cannot be "
+        "approved (reject it)"
+    ),
+    _("this export changed while it waited for a second custodian"),
+    _("this export was asked for again already, and that request is still open"),
+    _("these records are marked submitted to proceedings already"),
+    _("this recipient is not active"),
+    _("this recipient is on the deny-list"),
+    _("aggregate counts are not filtered by named people"),
+    _("filtering by violation type is not available yet"),
+    _("not a person of the cases named"),
+    _(
+        "a preview counts the people of whole cases; "
+        "a request limited to interview dates is shown to custodians instead"
+    ),
+    _("every interviewer must be an active documenter on the case team"),
+    _("alone cannot be combined with a companion"),
+    _(
+        "sexual or gender-based violence is discussed only where care is available locally: confirm "
+        "care_available_locally, or leave it out of the incident types"
+    ),
+    _("name each interviewer once"),
+    _("name each value once"),
+    _("a month needs its year"),
+    _("a prior statement cannot be in the future"),
+    _(
+        "completing an interview needs the interviewee's end-of-interview reconfirmation of their use grants "
+        "(POST /api/v1/interviews/{id}/reconfirm-consent); if they do not reconfirm, record "
+        "stopped_by_interviewee"
+    ),
+    _("a break reason goes with pausing (state paused)"),
+    _("no such interview guide"),
+    _("this interview guide's translations have not been reviewed; it is served in development mode only"),
+    _(
+        "use grants are reconfirmed once the interview began and before it is completed, or after the "
+        "interviewee stopped it"
+    ),
+    _("the interviewee has no current use grants to confirm; record their first ones (outcome first)"),
+    _("a date range ends on or after its start"),
+    _("give a date between 1900 and today"),
+    _("with precision month, give the first day of the month"),
+    _("with precision year, give the first day of the year"),
+    _("no draft has been saved for this interview"),
+    _("save the draft before confirming it"),
+    _("the draft changed since it was read back; read it back again and confirm that"),
+    _("the first version corrects nothing: leave reason out"),
+    _("a correction says why it corrects the version before"),
+    _("the draft is empty: there is nothing to confirm"),
+    _("answer only the questions of the guide named"),
+    _("answer each question once"),
+    _("an answered question needs its text"),
+    _("only an answered question has text: a declined or unasked one is kept as its state"),
+    _("no such published interview guide"),
+    _("this draft has been saved too many times"),
+    _("the interview changed since it was read; read it again and retry"),
+    _("send at least one change besides the revision"),
+    _("once the interview has started its plan is part of the record and does not change"),
+    _("this cannot be left empty"),
+    _("a state cannot be empty"),
+    _("this goes with a change of state"),
+    _("complete the do-no-harm checklist before the interview starts"),
+    _("this person's records were erased"),
+    _("the deny-list changed meanwhile; read it again"),
+)
+"""The services' fixed refusals a page can show (the ones no page shows: tests/web/test_page_refusals.py)."""
