@@ -386,5 +386,6 @@ PAGE_REFUSALS = (
     _("complete the do-no-harm checklist before the interview starts"),
     _("this person's records were erased"),
     _("the deny-list changed meanwhile; read it again"),
+    _("give a date and time with a time zone, within the allowed range"),
 )
 """The services' fixed refusals a page can show (the ones no page shows: tests/web/test_page_refusals.py)."""
