@@ -29,7 +29,7 @@ from app.web.messages import (
     REVIEW_STATUSES,
     TEACH_BACK_SETS,
 )
-from tests.support.actors import PASSWORD
+from tests.support.actors import PASSWORD, Actor
 from tests.support.consent import participation
 from tests.support.exports import Desk, desk
 from tests.support.interviews import consenting_person
@@ -87,12 +87,17 @@ def test_an_interview_the_consent_does_not_allow_is_refused_in_armenian(world: W
     assert "interview_now" not in refused.text
 
 
-def test_identity_below_a_named_level_is_refused_in_russian_naming_the_category(world: World) -> None:
+def _planned(world: World) -> tuple[Actor, str, str, str]:
+    """A documenter's page session, a consenting person, and their planned interview with its revision."""
     doc = _doc(world)
     person = consenting_person(doc, world.case_id, world.app)
     made = _post(doc, f"/people/{person}/interviews", plan_fields())
     interview = made.headers["location"].rsplit("/", 1)[1]
-    revision = str(doc.get(f"/api/v1/interviews/{interview}").json()["revision"])
+    return doc, person, interview, str(doc.get(f"/api/v1/interviews/{interview}").json()["revision"])
+
+
+def test_identity_below_a_named_level_is_refused_in_russian_naming_the_category(world: World) -> None:
+    doc, person, interview, revision = _planned(world)
     assert _post(doc, f"/interviews/{interview}/state", {"revision": revision, "move": "start"}).status_code == 303
     _in(doc.client, "ru", f"/interviews/{interview}")
     fields = {
@@ -135,11 +140,7 @@ def test_a_hold_decided_already_is_refused_in_russian_with_its_state(app: FastAP
 
 
 def test_a_state_move_the_interview_does_not_have_is_refused_in_russian_naming_the_states(world: World) -> None:
-    doc = _doc(world)
-    person = consenting_person(doc, world.case_id, world.app)
-    made = _post(doc, f"/people/{person}/interviews", plan_fields())
-    interview = made.headers["location"].rsplit("/", 1)[1]
-    revision = str(doc.get(f"/api/v1/interviews/{interview}").json()["revision"])
+    doc, _person, interview, revision = _planned(world)
     api = doc.request(
         "PATCH", f"/api/v1/interviews/{interview}", json={"revision": int(revision), "state": "completed"}
     )
