@@ -57,7 +57,7 @@ from app.exports.manifest import BundleInfo, CustodyLink, Party, Readme
 from app.exports.material import AllowedFor, Record, page_of, record_of
 from app.exports.models import DisclosureEntry, ExportApproval, ExportRequest
 from app.exports.stored import StoredBundle, bundle_key, seal_bundle
-from app.keys import datakeys
+from app.keys import datakeys, sealed
 from app.people import erased
 from app.people.models import Person
 from app.recipients.models import Recipient
@@ -202,9 +202,10 @@ def write(
             for r in page
             if r.person_id in people and DisclosureLevel(r.level) is not DisclosureLevel.AGGREGATE_ONLY
         ]
-        histories = history.histories_of(session, runtime, disclosed)
+        with sealed.opening_once(session):  # each consent version and participation consent opened once a page
+            histories = history.histories_of(session, runtime, disclosed)
+            consent_versions = record_pages.opened_current(session, runtime, disclosed, now)
         material = page_of(session, export.id, [p.id for p in disclosed])
-        consent_versions = record_pages.opened_current(session, runtime, disclosed, now)
         for row in page:
             person = people.get(row.person_id)
             if person is None:  # erased since it was decided
