@@ -16,6 +16,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.core.db import db_now, make_engine, make_sessionmaker, unit_of_work
@@ -70,6 +71,11 @@ class Heartbeat:
                     if not jobs.renew(s, self.mine, db_now(s), self.lease):
                         self.lost.set()
                         return
+            except OperationalError as exc:
+                if _write_lock_held(exc):  # a long build transaction holds it, and renews the lease itself
+                    log.info("export heartbeat deferred: the database's write lock is held")
+                else:
+                    log.warning("export heartbeat failed: %s", type(exc).__name__)
             except Exception as exc:  # a missed beat is retried; the lease covers a few
                 log.warning("export heartbeat failed: %s", type(exc).__name__)
 
@@ -85,6 +91,12 @@ class Heartbeat:
 
 
 MIN_BEAT_WAIT = timedelta(milliseconds=100)
+
+
+def _write_lock_held(exc: OperationalError) -> bool:
+    """SQLite's busy answer: another connection (the build's own, for the bundle) held the write lock past the
+    beat's wait. Only a fixed message is looked for; nothing of the error is logged."""
+    return "database is locked" in str(exc.orig)
 
 
 def _beat_factory(factory: sessionmaker[Session], wait: timedelta) -> tuple[sessionmaker[Session], Engine | None]:
