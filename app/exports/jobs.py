@@ -5,7 +5,9 @@ candidate row is first selected ``FOR UPDATE SKIP LOCKED``, so workers claiming 
 instead of waiting on each other; on SQLite (one writer at a time) the conditional UPDATE alone decides.
 Every transaction a build commits starts with ``hold_fence``: it locks the job row only if ``fencing`` is still
 the claim's, so a worker whose lease was swept and claimed again can write nothing more (its transaction
-fails with ``LeaseLost`` and rolls back). The job row lock also orders the sweeper after a build transaction
+fails with ``LeaseLost`` and rolls back), and renews the lease as it does, so a build whose transactions
+follow each other closely keeps its lease even when the heartbeat cannot get in between them (SQLite: one
+writer at a time). The job row lock also orders the sweeper after a build transaction
 in flight. Each function works in the caller's transaction; the caller commits.
 """
 
@@ -47,6 +49,8 @@ class Claim:
     export_id: uuid.UUID
     owner: str
     fencing: int
+    lease: timedelta = LEASE
+    """The lease the claim was taken with: what ``hold_fence`` renews it by."""
 
 
 def enqueue(session: Session, export_id: uuid.UUID, now: datetime) -> ExportJob:
@@ -91,7 +95,7 @@ def claim(
     )
     if changed_rows(taken) != 1:
         return None
-    return Claim(job_id, export_id, owner, seen + 1)
+    return Claim(job_id, export_id, owner, seen + 1, lease)
 
 
 def renew(session: Session, mine: Claim, now: datetime, lease: timedelta = LEASE) -> bool:
@@ -112,23 +116,28 @@ def renew(session: Session, mine: Claim, now: datetime, lease: timedelta = LEASE
 
 
 def hold_fence(session: Session, mine: Claim) -> None:
-    """Lock the job row under this claim's fencing token while its lease runs (at the database clock), or raise
-    LeaseLost: first in every build transaction. A worker whose lease lapsed writes nothing more, even before
-    the sweeper has queued its job again. While the transaction holds the row (PostgreSQL: the sweeper skips
-    locked rows; SQLite: one writer), nobody can take the job over; the worker's session timeouts bound how
-    long a stalled transaction can hold it (``worker.session_settings``)."""
+    """Lock the job row under this claim's fencing token while its lease runs (at the database clock) and renew
+    the lease by ``mine.lease``, or raise LeaseLost: first in every build transaction. A worker whose lease
+    lapsed writes nothing more, even before the sweeper has queued its job again. While the transaction holds
+    the row (PostgreSQL: the sweeper skips locked rows; SQLite: one writer), nobody can take the job over; the
+    worker's session timeouts bound how long a stalled transaction can hold it (``worker.session_settings``).
+
+    The renewal is the build's own heartbeat: on SQLite each build transaction takes the write lock at once, so
+    the heartbeat thread may not get it between two of them; the next transaction then still finds the lease
+    running as long as each transaction is shorter than the lease."""
     now = db_now(session)
     held = session.execute(
-        select(ExportJob.id)
+        update(ExportJob)
         .where(
             ExportJob.id == mine.job_id,
             ExportJob.fencing == mine.fencing,
             ExportJob.state == JobState.RUNNING,
             ExportJob.lease_expires_at > now,
         )
-        .with_for_update()
-    ).first()
-    if held is None:
+        .values(lease_expires_at=now + mine.lease, heartbeat_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if changed_rows(held) != 1:
         raise LeaseLost
     session.info[_fenced(mine)] = now
 

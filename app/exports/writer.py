@@ -29,7 +29,6 @@ import csv
 import io
 import json
 import uuid
-import zlib
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -56,8 +55,9 @@ from app.exports.levels import OpaqueIds
 from app.exports.manifest import BundleInfo, CustodyLink, Party, Readme
 from app.exports.material import AllowedFor, Record, page_of, record_of
 from app.exports.models import DisclosureEntry, ExportApproval, ExportRequest
+from app.exports.spool import Spool
 from app.exports.stored import StoredBundle, bundle_key, seal_bundle
-from app.keys import datakeys
+from app.keys import datakeys, sealed
 from app.people import erased
 from app.people.models import Person
 from app.recipients.models import Recipient
@@ -176,8 +176,21 @@ def write(
     Records go in the order of their opaque ids (random per export), never of person ids or of when they
     were decided, so two bundles of the same people for different recipients cannot be lined up by position.
     People are read a page at a time (``PAGE``): their rows, data keys and histories by a fixed number of
-    queries per page; ``decide()`` is asked through this build's own ``DecisionCache``.
+    queries per page; ``decide()`` is asked through this build's own ``DecisionCache``. The consent files wait
+    for the bundle sealed in a ``Spool`` (``app.exports.spool``), not in memory; it is gone when this returns.
     """
+    with Spool() as consents:
+        return _write(session, runtime, export, rows, excluded, consents)
+
+
+def _write(
+    session: Session,
+    runtime: Runtime,
+    export: ExportRequest,
+    rows: Sequence[DisclosureEntry],
+    excluded: int,
+    consents: Spool,
+) -> Written:
     recipient = session.get(Recipient, export.recipient_id)
     assert recipient is not None  # a foreign key
     ids = OpaqueIds()
@@ -187,7 +200,7 @@ def write(
     now = db_now(session)
     export_key = runtime.derived_key(Purpose.EXPORT_PSEUDONYM)
     records: list[Record] = []
-    consents: list[tuple[str, bytes]] = []  # each file deflated: the largest thing held until the bundle is written
+    consent_ids: list[str] = []  # the records with a consent file in ``consents``, in the order they go
     aggregate: Counter[str] = Counter()
     basis: dict[str, Any] = {}
     placed: dict[uuid.UUID, str] = {}
@@ -202,9 +215,10 @@ def write(
             for r in page
             if r.person_id in people and DisclosureLevel(r.level) is not DisclosureLevel.AGGREGATE_ONLY
         ]
-        histories = history.histories_of(session, runtime, disclosed)
+        with sealed.opening_once(session):  # each consent version and participation consent opened once a page
+            histories = history.histories_of(session, runtime, disclosed)
+            consent_versions = record_pages.opened_current(session, runtime, disclosed, now)
         material = page_of(session, export.id, [p.id for p in disclosed])
-        consent_versions = record_pages.opened_current(session, runtime, disclosed, now)
         for row in page:
             person = people.get(row.person_id)
             if person is None:  # erased since it was decided
@@ -226,7 +240,8 @@ def write(
                 consent_versions[person.id], runtime.forms, person, level, row.grant_ids, record.categories, ids,
                 pseudonym,
             )  # fmt: skip
-            consents.append((record.record_id, zlib.compress(_json(consent), 1)))
+            consents.add(record.record_id, _json(consent))
+            consent_ids.append(record.record_id)
             basis[record.record_id] = {
                 "level": level.value,
                 "categories": list(record.categories),
@@ -238,7 +253,7 @@ def write(
     records, dropped = deidentified.checked(records)
     if dropped:
         kept_ids = {r.record_id for r in records}
-        consents = [(record_id, c) for record_id, c in consents if record_id in kept_ids]
+        consent_ids = [record_id for record_id in consent_ids if record_id in kept_ids]
         basis = {record_id: b for record_id, b in basis.items() if record_id in kept_ids}
         excluded += dropped
     files = Files(
@@ -269,8 +284,8 @@ def write(
             counted = suppression.suppress_list(dict(sorted(aggregate.items())))
             counts = {"categories": dict(zip(counted.labels, counted.counts, strict=True)), "total": counted.total}
             yield Entry("counts.json", [_json(counts)])
-        for record_id, consent in consents:
-            yield Entry(f"consent/{record_id}.json", [zlib.decompress(consent)])
+        for record_id in consent_ids:
+            yield Entry(f"consent/{record_id}.json", [consents.read(record_id)])
         for item, committed in _custody_items(records, files):
             proof = proof_bytes(session, runtime, committed)
             if proof is None:

@@ -101,6 +101,10 @@ EXPORT_DOORS: dict[str, str] = {
         "the requester downloads a ready export's bundle (the ZIP, or its age encryption), each segment "
         "authenticated before it is sent"
     ),
+    "app.exports.spool.Spool.read": (
+        "the build reads back a consent file it sealed into its own spool moments before, under a key of that "
+        "build alone, to put it into the bundle"
+    ),
     "app.exports.download.justification_of": (
         "a stale export asked for again: its request's justification is copied, sealed again, into the new "
         "request (never shown)"

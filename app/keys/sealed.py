@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -61,8 +62,36 @@ def seal_json(session: Session, keys: Keys, place: Place, value: Any) -> bytes:
 
 
 def open_json(session: Session, keys: Keys, place: Place, blob: bytes) -> Any:
-    """Open a value sealed at the same place with the same binding; DecryptionFailed otherwise."""
-    return json.loads(_open(session, datakeys.data_key(session, keys, place.person_id), place, blob))
+    """Open a value sealed at the same place with the same binding; DecryptionFailed otherwise. Inside
+    ``opening_once``, a value this session already opened at this place is answered as it was opened."""
+    once: dict[bytes, tuple[Place, Any]] | None = session.info.get(_ONCE)
+    if once is not None and (held := once.get(blob)) is not None and held[0] == place:
+        return held[1]
+    value = json.loads(_open(session, datakeys.data_key(session, keys, place.person_id), place, blob))
+    if once is not None:
+        once[blob] = (place, value)
+    return value
+
+
+_ONCE = "sealed_opened_once"
+
+
+@contextmanager
+def opening_once(session: Session) -> Iterator[None]:
+    """Within the block, ``open_json`` opens each sealed value once for this session: for a step that asks for
+    the same people's values from several places (the export bundle's histories and consent files, a page of
+    people at a time). The values are keyed by their sealed bytes (a fresh nonce each time a value is sealed)
+    and checked against their place as ``open_json`` checks them; they are shared, so the block's callers only
+    read them; and they are dropped when the block ends, so nothing opened outlives it."""
+    outer = session.info.get(_ONCE)
+    if outer is not None:  # nested: the outer block's values stay until it ends
+        yield
+        return
+    session.info[_ONCE] = {}
+    try:
+        yield
+    finally:
+        session.info.pop(_ONCE, None)
 
 
 def reseal(session: Session, keys: Keys, place: Place, blob: bytes) -> bytes:

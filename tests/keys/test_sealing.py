@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.core.db import new_id, unit_of_work
 from app.crypto.errors import DecryptionFailed
 from app.keys import datakeys
-from app.keys.sealed import Place, open_json, seal_json
+from app.keys.sealed import Place, open_json, opening_once, seal_json
 from app.keys.store import Keys
 from tests.support.database import ProvisionedDatabase
 
@@ -53,6 +53,26 @@ def test_a_value_opens_only_at_its_place(
     place, blob = sealed
     with pytest.raises(DecryptionFailed), unit_of_work(session_factory) as s:
         open_json(s, keys, replace(place, **moved), blob)
+
+
+@pytest.mark.parametrize(
+    "moved",
+    [{"row_id": new_id()}, {"binding": {"code": "KX7-42QM"}}],
+    ids=["row", "binding dropped"],
+)
+def test_a_value_opened_once_is_reused_only_at_its_place_and_only_within_the_block(
+    session_factory: sessionmaker[Session], keys: Keys, sealed: tuple[Place, bytes], moved: dict[str, Any]
+) -> None:
+    place, blob = sealed
+    with unit_of_work(session_factory) as s:
+        with opening_once(s):
+            first = open_json(s, keys, place, blob)
+            assert open_json(s, keys, place, blob) is first  # opened once, answered again
+            with pytest.raises(DecryptionFailed):
+                open_json(s, keys, replace(place, **moved), blob)  # the place is still checked
+        again = open_json(s, keys, place, blob)
+        assert again == VALUE
+        assert again is not first  # the block's values are gone with it
 
 
 def test_a_value_moved_to_another_person_fails(
