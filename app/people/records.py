@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import event, select, text
+from sqlalchemy import bindparam, event, select, text
 from sqlalchemy.orm import Session, SessionTransaction
 
 from app.access import policy
@@ -55,12 +55,15 @@ def hold(session: Session, person: Person, *, wait: timedelta | None = None) -> 
     _hold(session, person.id, wait)
 
 
+_HOLD = select(Person.id).where(Person.id == bindparam("person_id")).with_for_update(key_share=True)
+
+
 def _hold(session: Session, person_id: uuid.UUID, wait: timedelta | None) -> None:
     bounded = wait is not None and session.get_bind().dialect.name == "postgresql"
     if bounded:
         assert wait is not None
         session.execute(text(f"SET LOCAL lock_timeout = {max(int(wait.total_seconds() * 1000), 1)}"))
-    session.execute(select(Person.id).where(Person.id == person_id).with_for_update(key_share=True))
+    session.execute(_HOLD, {"person_id": person_id})
     if bounded:
         session.execute(text("SET LOCAL lock_timeout = DEFAULT"))
 
