@@ -6,9 +6,9 @@ import hmac
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from sqlalchemy import bindparam, delete, or_, select, update
+from sqlalchemy import Select, bindparam, delete, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -239,16 +239,18 @@ def _principal_for(
 
 _Credential = TypeVar("_Credential", ApiToken, BrowserSession)
 
-_PRESENTED = {
-    model: Prepared(
-        lambda clock, model=model: (
-            select(model, User, clock)  # type: ignore[misc]
+
+def _presented_by(model: type[ApiToken] | type[BrowserSession]) -> Prepared[Select[Any]]:
+    return Prepared(
+        lambda clock: (
+            select(model, User, clock)
             .outerjoin(User, User.id == model.user_id)
             .where(model.token_hash == bindparam("token_hash"))
         )
     )
-    for model in (ApiToken, BrowserSession)
-}
+
+
+_PRESENTED = {ApiToken: _presented_by(ApiToken), BrowserSession: _presented_by(BrowserSession)}
 
 
 def _presented(
