@@ -6,9 +6,9 @@ import hmac
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import Select, bindparam, delete, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -28,7 +28,7 @@ from app.access.schemas import (
 )
 from app.access.tokens import create_token
 from app.audit import service as audit
-from app.core.db import db_clock, db_now, db_time, new_id, on_failure
+from app.core.db import Prepared, db_now, db_time, new_id, on_failure
 from app.core.errors import Conflict, Forbidden, NotFound, Unauthenticated, ValidationFailed
 from app.crypto import aead
 from app.keys import datakeys
@@ -106,7 +106,10 @@ def _rows(result: object) -> int:
 
 def case_ids_of(session: Session, user_id: uuid.UUID) -> frozenset[uuid.UUID]:
     """The cases whose team the user is on."""
-    return frozenset(session.scalars(select(CaseMember.case_id).where(CaseMember.user_id == user_id)))
+    return frozenset(session.scalars(_CASE_IDS, {"user_id": user_id}))
+
+
+_CASE_IDS = select(CaseMember.case_id).where(CaseMember.user_id == bindparam("user_id"))
 
 
 def me(session: Session, runtime: Runtime, principal: Principal, session_secret: str | None = None) -> MeRead:
@@ -237,16 +240,25 @@ def _principal_for(
 _Credential = TypeVar("_Credential", ApiToken, BrowserSession)
 
 
+def _presented_by(model: type[ApiToken] | type[BrowserSession]) -> Prepared[Select[Any]]:
+    return Prepared(
+        lambda clock: (
+            select(model, User, clock)
+            .outerjoin(User, User.id == model.user_id)
+            .where(model.token_hash == bindparam("token_hash"))
+        )
+    )
+
+
+_PRESENTED = {ApiToken: _presented_by(ApiToken), BrowserSession: _presented_by(BrowserSession)}
+
+
 def _presented(
     session: Session, model: type[_Credential], token_hash: str
 ) -> tuple[_Credential | None, User | None, datetime]:
     """The credential with this hash, its user, and the database clock, read in one statement (a request pays
     for each statement it sends)."""
-    found = session.execute(
-        select(model, User, db_clock(session))
-        .outerjoin(User, User.id == model.user_id)
-        .where(model.token_hash == token_hash)
-    ).first()
+    found = session.execute(_PRESENTED[model](session), {"token_hash": token_hash}).first()
     if found is None:
         return None, None, db_now(session)
     return found[0], found[1], db_time(session, found[2])

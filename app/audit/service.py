@@ -26,7 +26,7 @@ from app.audit.verify import Report, verify_dump
 from app.audit.vocabulary import AuditAction, Outcome, purpose_of
 
 __all__ = ["AuditAction", "Outcome", "Trail"]
-from app.core.db import db_clock, db_now, db_time
+from app.core.db import Prepared, db_now, db_time
 from app.crypto.signing import Signer
 
 TRAIL = "audit_trail"
@@ -151,11 +151,14 @@ def entry_fields(event: AuditEvent, version: int = ENTRY_VERSION) -> dict[str, A
     return fields
 
 
+_NEXT_SEQ = Prepared(lambda clock: select(select(func.max(AuditEvent.seq)).scalar_subquery(), clock))
+
+
 def _next_seq(session: Session) -> tuple[int, datetime]:
     """The next sequence number and the database clock, read in one statement; the caller holds the log's lock."""
     # max() as a subquery of its own: SQLite reads only the index's last entry for a bare max(), and scans the
     # whole log when the same select has another column.
-    last, clock = session.execute(select(select(func.max(AuditEvent.seq)).scalar_subquery(), db_clock(session))).one()
+    last, clock = session.execute(_NEXT_SEQ(session)).one()
     return 0 if last is None else last + 1, db_time(session, clock)
 
 

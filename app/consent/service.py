@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from app.access import policy
@@ -67,13 +67,16 @@ def read_form(runtime: Runtime, principal: Principal, form_id: str, version: str
     return runtime.forms.whole(form_id, version)
 
 
+_LATEST = (
+    select(ParticipationConsent)
+    .where(ParticipationConsent.person_id == bindparam("person_id"))
+    .order_by(ParticipationConsent.version.desc())
+    .limit(1)
+)
+
+
 def latest(session: Session, person_id: uuid.UUID) -> ParticipationConsent | None:
-    return session.scalars(
-        select(ParticipationConsent)
-        .where(ParticipationConsent.person_id == person_id)
-        .order_by(ParticipationConsent.version.desc())
-        .limit(1)
-    ).first()
+    return session.scalars(_LATEST, {"person_id": person_id}).first()
 
 
 def latest_of_each(session: Session, person_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, ParticipationConsent]:

@@ -9,7 +9,7 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy import (
     ColumnElement,
@@ -186,12 +186,32 @@ def begin_work(session: Session) -> None:
     session.info[WORK] = session.begin_nested()
 
 
+def _clock(dialect_name: str) -> ColumnElement[Any]:
+    if dialect_name == "sqlite":
+        return literal_column("strftime('%Y-%m-%d %H:%M:%f', 'now')")
+    return func.clock_timestamp()
+
+
 def db_clock(session: Session) -> ColumnElement[Any]:
     """The database clock as a column, to read beside other columns in one statement; ``db_time`` turns the
     value read into what ``db_now`` answers."""
-    if session.get_bind().dialect.name == "sqlite":
-        return literal_column("strftime('%Y-%m-%d %H:%M:%f', 'now')")
-    return func.clock_timestamp()
+    return _clock(session.get_bind().dialect.name)
+
+
+S = TypeVar("S")
+
+
+class Prepared(Generic[S]):
+    """A statement of a hot path, built once at import with ``bindparam`` for its values, in one variant per
+    backend (the clock differs): building a select, and SQLAlchemy's cache key of it, cost a request more than
+    the database's answer. ``build`` gets the clock column; the values go in as ``session.execute`` params."""
+
+    def __init__(self, build: Callable[[ColumnElement[Any]], S]) -> None:
+        self._sqlite = build(_clock("sqlite"))
+        self._other = build(_clock("postgresql"))
+
+    def __call__(self, session: Session) -> S:
+        return self._sqlite if session.get_bind().dialect.name == "sqlite" else self._other
 
 
 def db_time(session: Session, value: object) -> datetime:

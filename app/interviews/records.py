@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from app.crypto.errors import DecryptionFailed
@@ -43,8 +43,10 @@ def held_state(session: Session, interview: Interview) -> InterviewState:
     must not follow a change of state (nothing is added once the interviewee stopped) checks this: a change
     made at the same moment either waits for the write to commit, or has committed and is seen here. FOR NO
     KEY UPDATE, like people.records.hold: an UPDATE of the interview waits, a foreign key check passes."""
-    held = select(Interview.state).where(Interview.id == interview.id).with_for_update(key_share=True)
-    return _state(session.scalars(held).one())
+    return _state(session.scalars(_HELD_STATE, {"interview_id": interview.id}).one())
+
+
+_HELD_STATE = select(Interview.state).where(Interview.id == bindparam("interview_id")).with_for_update(key_share=True)
 
 
 def _state(value: str) -> InterviewState:

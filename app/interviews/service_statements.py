@@ -14,7 +14,7 @@ import uuid
 from typing import TYPE_CHECKING
 
 import rfc8785
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from app.access import policy
@@ -22,7 +22,7 @@ from app.access.principal import Principal
 from app.audit import service as audit
 from app.consent import service as consent
 from app.consent.vocabulary import ParticipationDecision
-from app.core.db import db_clock, db_now, db_time, new_id
+from app.core.db import Prepared, db_now, db_time, new_id
 from app.core.errors import Conflict, NotFound, ValidationFailed
 from app.core.pagination import FIRST_PAGE, Page, PageRequest, int_cursor, keyset
 from app.interviews import custody, guides, records
@@ -180,6 +180,13 @@ def _draft_read(row: InterviewDraft, content: DraftContent) -> DraftRead:
     )
 
 
+_HELD_DRAFT = Prepared(
+    lambda clock: (
+        select(InterviewDraft, clock).where(InterviewDraft.interview_id == bindparam("interview_id")).with_for_update()
+    )
+)
+
+
 def save_draft(
     session: Session, runtime: Runtime, principal: Principal, interview_id: uuid.UUID, data: DraftWrite
 ) -> DraftRead:
@@ -195,9 +202,7 @@ def save_draft(
         answers=_answers(data.answers, None if guide is None else guide.question_ids),
     )
     # The clock is read with the row held, in the same statement: saves are timed in the order they hold it.
-    held = session.execute(
-        select(InterviewDraft, db_clock(session)).where(InterviewDraft.interview_id == interview.id).with_for_update()
-    ).first()
+    held = session.execute(_HELD_DRAFT(session), {"interview_id": interview.id}).first()
     row, now = (None, db_now(session)) if held is None else (held[0], db_time(session, held[1]))
     if row is None:
         # Two first saves at once: the second is a 409 naming interview_id (the primary key), and saved again.

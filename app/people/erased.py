@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
-from sqlalchemy import exists, select
+from sqlalchemy import bindparam, exists, select
 
 from app.core.errors import Conflict
 from app.keys import datakeys
@@ -53,7 +53,10 @@ def restored(session: Session, runtime: Runtime) -> int:
 
 
 def is_erased(session: Session, person_id: uuid.UUID) -> bool:
-    return bool(session.scalar(select(exists().where(ErasedPerson.person_id == person_id))))
+    return bool(session.scalar(_ERASED, {"person_id": person_id}))
+
+
+_ERASED = select(exists().where(ErasedPerson.person_id == bindparam("person_id")))
 
 
 def erased_among(session: Session, person_ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import event, select, text
+from sqlalchemy import bindparam, event, select, text
 from sqlalchemy.orm import Session, SessionTransaction
 
 from app.access import policy
@@ -55,14 +55,20 @@ def hold(session: Session, person: Person, *, wait: timedelta | None = None) -> 
     _hold(session, person.id, wait)
 
 
-def _hold(session: Session, person_id: uuid.UUID, wait: timedelta | None) -> None:
+# The whole row, not its id alone: the lock costs the same, and a write that holds it reads the person next
+# (``session.get`` then answers from the identity map, one statement fewer).
+_HOLD = select(Person).where(Person.id == bindparam("person_id")).with_for_update(key_share=True)
+
+
+def _hold(session: Session, person_id: uuid.UUID, wait: timedelta | None) -> Person | None:
     bounded = wait is not None and session.get_bind().dialect.name == "postgresql"
     if bounded:
         assert wait is not None
         session.execute(text(f"SET LOCAL lock_timeout = {max(int(wait.total_seconds() * 1000), 1)}"))
-    session.execute(select(Person.id).where(Person.id == person_id).with_for_update(key_share=True))
+    person = session.scalars(_HOLD, {"person_id": person_id}).one_or_none()
     if bounded:
         session.execute(text("SET LOCAL lock_timeout = DEFAULT"))
+    return person
 
 
 def lock_wait(runtime: Runtime) -> timedelta:
@@ -82,12 +88,13 @@ def hold_to_write(session: Session, person_id: uuid.UUID, *, wait: timedelta | N
 
     Once per person and transaction: a write that comes here again (``consent.service.require`` after the
     write's own call) holds the row already, and nobody can have erased them meanwhile."""
-    held: set[uuid.UUID] = session.info.setdefault(_HELD, set())
+    # The rows held, kept for the transaction: the session's identity map holds rows only while something else does.
+    held: dict[uuid.UUID, Person | None] = session.info.setdefault(_HELD, {})
     if person_id in held:
         return
-    _hold(session, person_id, wait)
+    person = _hold(session, person_id, wait)
     refuse_if_erased(session, person_id)
-    held.add(person_id)
+    held[person_id] = person
 
 
 @event.listens_for(Session, "after_transaction_end")
