@@ -62,7 +62,8 @@ def _watch(page: Page) -> list[str]:
 
 def _note(message: ConsoleMessage, problems: list[str]) -> None:
     if message.type == "error":
-        problems.append(message.text)
+        where = message.location.get("url") or ""
+        problems.append(f"{message.text} ({where})" if where else message.text)
 
 
 def _artifacts(tmp_path: Path, journey: str) -> Path:

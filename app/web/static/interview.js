@@ -38,8 +38,17 @@
           ended = false;
         });
     }
+    // A question just marked "answered" has no text yet: the service refuses such a draft (the answer needs its
+    // text), so the save waits for the first words, or for another state, rather than fail in between.
+    function awaitingText() {
+      var marked = form.querySelectorAll("input[type=radio][name^='state_'][value=answered]:checked");
+      return Array.prototype.some.call(marked, function (radio) {
+        var box = form.elements.namedItem("answer_" + radio.name.slice("state_".length));
+        return box !== null && typeof box.value === "string" && box.value.trim() === "";
+      });
+    }
     function save() {
-      if (!dirty || saving) { return; }
+      if (!dirty || saving || awaitingText()) { return; }
       dirty = false;
       saving = true;
       (ended ? renew() : Promise.resolve())
