@@ -19,16 +19,15 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import func, select
 
-from app.core.db import make_engine, make_sessionmaker, unit_of_work
+from app.core.db import unit_of_work
 from app.interviews.models import Incident, InterviewDraft, Redaction
-from app.people.models import Person
-from app.people.records import hold
 from tests.erasure.support import WHY, ask, decide, racing_desk, remains
 from tests.support.actors import Actor
 from tests.support.consent import grant, identity
 from tests.support.database import ProvisionedDatabase
 from tests.support.exports import REDACTED, Desk
 from tests.support.interviews import INCIDENT
+from tests.support.locks import person_held, refused_after_the_wait
 from tests.support.server import at_once, browser, serve
 
 
@@ -120,24 +119,11 @@ def _while_held(
     """Another connection holds the person's lock and does nothing (a worker stalled mid-build) while ``who``
     posts: the answer is 503 problem+json with Retry-After once the bounded wait ran out, not a hang."""
     limit = app.state.runtime.settings.exports.lock_wait_seconds
-    engine = make_engine(database.url)
-    try:
-        with make_sessionmaker(engine)() as holder, serve(app) as url, browser(url, who) as client:
-            row = holder.get(Person, uuid.UUID(person))
-            assert row is not None
-            hold(holder, row)
-            started = time.monotonic()
-            try:
-                r = client.post(path, json=body, timeout=limit + 10)
-            finally:
-                waited = time.monotonic() - started
-                holder.rollback()
-    finally:
-        engine.dispose()
-    assert r.status_code == 503, r.text
-    assert r.headers["content-type"].startswith("application/problem+json")
-    assert r.headers["retry-after"] == "10"
-    assert limit <= waited < limit + 10
+    with person_held(database.url, person), serve(app) as url, browser(url, who) as client:
+        started = time.monotonic()
+        r = client.post(path, json=body, timeout=limit + 10)
+        waited = time.monotonic() - started
+    refused_after_the_wait(app, r, waited)
 
 
 def test_an_erasure_meeting_a_held_person_lock_answers_503_then_goes_through(
