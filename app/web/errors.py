@@ -69,11 +69,14 @@ async def page_error(request: Request, exc: Exception) -> Response:
     runtime: Runtime = request.app.state.runtime
     again: tuple[str, dict[str, object]] | None = getattr(request.state, "page_on_error", None)
     if isinstance(exc, Unauthenticated) and again is None:
-        # No session, or one that ended: to the login page, which says so when a session was presented.
-        ended = session_cookie(request, runtime) is not None
+        # No session, or one that ended: to the login page, which says so when a session was presented, and
+        # keeps saying so until the next login (the request that met the end may have been a script's fetch).
+        presented = session_cookie(request, runtime) is not None
+        ended = presented or render.session_ended(request)
         response = render.redirect(f"{LOGIN}?ended=1" if ended else LOGIN)
-        if ended:
+        if presented:
             clear_session_cookie(response, runtime)
+            render.mark_ended(response, request)
         return response
     step = PENDING_STEP.get(str(exc.extra.get("code")))
     if step is not None and request.url.path != step:

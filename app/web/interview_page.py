@@ -170,6 +170,12 @@ def plan(values: Mapping[str, str], lists: Mapping[str, list[str]]) -> dict[str,
     return body
 
 
+def interviewers(values: Mapping[str, str], lists: Mapping[str, list[str]]) -> dict[str, Any]:
+    """The API's InterviewUpdate body that replaces the interviewers with those ticked (none ticked is sent
+    as none, for the service to refuse)."""
+    return {"revision": values.get("revision", ""), "interviewers": _many(lists, "interviewers")}
+
+
 def move(values: Mapping[str, str]) -> dict[str, Any]:
     """The API's InterviewUpdate body for the button pressed."""
     state = MOVES.get(values.get("move", ""))

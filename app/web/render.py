@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import Request
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from app.access import policy
@@ -26,6 +26,11 @@ FORM_COOKIE = "testimony_form"
 """A random value for the forms shown before login (login, language): the double-submit token.
 Outside development it is ``__Host-`` prefixed, so that no sibling subdomain can plant one."""
 CSRF_FIELD = "csrf_token"
+ENDED_COOKIE = "testimony_ended"
+"""Set, holding only "1", when a request finds its session ended and the session cookie is cleared; the
+login page says the session ended while it is there, and logging in or out clears it. The first request
+after the end may be one that cannot show the notice (the interview page's autosave, a script's fetch),
+so the notice cannot depend on that request. ``__Host-`` prefixed outside development."""
 
 # Pages load only their own stylesheet and script: no inline script or style, no other origin,
 # no frame around them.
@@ -86,6 +91,34 @@ def _secure(request: Request) -> bool:
 
 def _form_cookie(request: Request) -> str:
     return f"__Host-{FORM_COOKIE}" if _secure(request) else FORM_COOKIE
+
+
+def _ended_cookie(request: Request) -> str:
+    return f"__Host-{ENDED_COOKIE}" if _secure(request) else ENDED_COOKIE
+
+
+def session_ended(request: Request) -> bool:
+    """Whether this browser's last session ended (rather than was logged out of) since its last login."""
+    return request.cookies.get(_ended_cookie(request)) == "1"
+
+
+def mark_ended(response: Response, request: Request) -> None:
+    response.set_cookie(
+        _ended_cookie(request),
+        "1",
+        max_age=_runtime(request).settings.session.absolute_hours * 3600,
+        path="/",
+        secure=_secure(request),
+        httponly=True,
+        samesite="strict",
+    )
+
+
+def clear_ended(response: Response, request: Request) -> None:
+    if session_ended(request):
+        response.delete_cookie(
+            _ended_cookie(request), path="/", secure=_secure(request), httponly=True, samesite="strict"
+        )
 
 
 def form_token(request: Request) -> tuple[str, str | None]:

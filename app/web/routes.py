@@ -34,7 +34,8 @@ def _refuse_without_token(request: Request, token: str) -> None:
 
 @router.get("/login")
 def login_page(request: Request, ended: bool = False, out: bool = False) -> Response:
-    return render.page(request, "login.html", {"ended": ended, "out": out, "username": ""})
+    shown = {"ended": ended or render.session_ended(request), "out": out, "username": ""}
+    return render.page(request, "login.html", shown)
 
 
 @router.post("/login")
@@ -64,15 +65,17 @@ def login(
     target = PASSWORD if outcome.me.must_change_password else SECOND_FACTOR if outcome.me.must_enrol_totp else "/"
     response = render.redirect(target)
     set_session_cookie(response, runtime, outcome.session_secret)
+    render.clear_ended(response, request)
     return response
 
 
 @router.post("/logout")
 @audited(AuditAction.AUTH_LOGOUT, "session")
-def logout(principal: PagePrincipal, session: DbSession, runtime: RuntimeDep) -> Response:
+def logout(request: Request, principal: PagePrincipal, session: DbSession, runtime: RuntimeDep) -> Response:
     auth.logout(session, principal)
     response = render.redirect(f"{LOGIN}?out=1")
     clear_session_cookie(response, runtime)
+    render.clear_ended(response, request)
     return response
 
 

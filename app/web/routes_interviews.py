@@ -1,7 +1,8 @@
 """A documenter plans and runs an interview: the same services as POST /people/{id}/interviews,
-PATCH /interviews/{id}, PUT /interviews/{id}/draft, POST /interviews/{id}/statements and
-POST /interviews/{id}/reconfirm-consent. URLs carry ids only; every form is posted and answered with a
-redirect to the interview page (or the page again, with its error, when a service refuses it)."""
+PATCH /interviews/{id} (its state, checklist and interviewers), PUT /interviews/{id}/draft,
+POST /interviews/{id}/statements and POST /interviews/{id}/reconfirm-consent. URLs carry ids only; every
+form is posted and answered with a redirect to the interview page (or the page again, with its error, when
+a service refuses it)."""
 
 from __future__ import annotations
 
@@ -174,12 +175,14 @@ def context_of(
     form = _grant_form(runtime, principal)
     reconfirming = interview.state in reconfirm.RECONFIRMABLE
     current = grants.list_current(session, runtime, principal, interview.person_id) if reconfirming else []
-    team = {c.id: c.display_name for c in service.interviewer_choices(session, principal, interview.person_id)}
+    choices = service.interviewer_choices(session, principal, interview.person_id)
+    team = {c.id: c.display_name for c in choices}
     return {
         "current_consents": current,
         "levels_within": ip.LEVELS_WITHIN,
         "terms": _terms(_vocabulary(request, form)),
         "interviewer_names": [team.get(i, render.gettext(request, ip.FORMER_MEMBER)) for i in interview.interviewers],
+        "team": choices,
         "grant_form": form,
         "vocabulary": _vocabulary(request, form),
         "grant_rows": range(1, ip.GRANT_ROWS + 1),
@@ -262,6 +265,27 @@ def record_checklist(
     body = {"revision": values.get("revision", ""), "checklist": ip.checklist(values, lists)}
     service_update.update_interview(session, runtime, principal, interview_id, parse(InterviewUpdate, **body))
     return render.redirect(interview_url(interview_id, "state"))
+
+
+@router.post(f"{INTERVIEW}/interviewers")
+@audited(AuditAction.INTERVIEW_UPDATE, "interview", id_param="interview_id")
+def change_interviewers(
+    request: Request,
+    interview_id: uuid.UUID,
+    principal: PagePrincipal,
+    session: DbSession,
+    runtime: RuntimeDep,
+    values: Posted,
+    lists: Lists,
+) -> Response:
+    """The interviewers of a planned interview, chosen again from the case team (PATCH with ``interviewers``):
+    the service names who is not on the team and refuses once the interview has started."""
+    context = context_of(request, session, runtime, principal, interview_id)
+    kept = {k: v for k, v in values.items() if k != render.CSRF_FIELD}
+    on_error(request, "interview.html", **(context | {"values": kept, "chosen": lists}))
+    data = parse(InterviewUpdate, **ip.interviewers(values, lists))
+    service_update.update_interview(session, runtime, principal, interview_id, data)
+    return render.redirect(interview_url(interview_id, "plan"))
 
 
 @router.post(f"{INTERVIEW}/draft")

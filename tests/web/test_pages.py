@@ -138,6 +138,11 @@ MATRIX: dict[tuple[str, str], tuple[dict[str, str], dict[str, str]]] = {
         {"revision": "3", **{k: v for k, v in PLAN.items() if k not in {"date", "time", "utc_offset", "language"}}},
         _restricted(_row("403", anon=LOGIN, doc_in="409", doc_out="404")),
     ),
+    # Likewise its interviewers (the team's documenter, doc_in, named again).
+    ("POST", "/interviews/{interview_id}/interviewers"): (
+        {"revision": "3", "interviewers": "{doc_in}"},
+        _restricted(_row("403", anon=LOGIN, doc_in="409", doc_out="404")),
+    ),
     ("POST", "/interviews/{interview_id}/incidents"): (
         {"incident_from": "2023-09-01", "precision": "month", "violation_types": "forced_displacement"},
         _restricted(_row("403", anon=LOGIN, doc_in="303 /interviews/{id}#incidents", doc_out="404")),
@@ -359,6 +364,7 @@ def fill(fields: dict[str, str], world: World, who: str) -> dict[str, str]:
     values = {
         "who": who,
         "totp": code(secret, world.app, steps=1) if secret else "000000",
+        "doc_in": world.actors["doc_in"].user_id,
         "doc_out": world.actors["doc_out"].user_id,
         "case_id": world.case_id,
         "recipient_id": world.recipient_id,
