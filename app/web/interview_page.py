@@ -170,6 +170,17 @@ def plan(values: Mapping[str, str], lists: Mapping[str, list[str]]) -> dict[str,
     return body
 
 
+def replan(values: Mapping[str, str]) -> dict[str, Any]:
+    """The API's InterviewUpdate body for a planned interview's new time, language and place (a place left
+    empty clears it; a time or language left empty is sent as none, for the service to refuse)."""
+    return {
+        "revision": values.get("revision", ""),
+        "scheduled_at": scheduled_at(values),
+        "language": values.get("language") or None,
+        "place": _text(values, "place"),
+    }
+
+
 def interviewers(values: Mapping[str, str], lists: Mapping[str, list[str]]) -> dict[str, Any]:
     """The API's InterviewUpdate body that replaces the interviewers with those ticked (none ticked is sent
     as none, for the service to refuse)."""

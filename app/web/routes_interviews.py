@@ -1,5 +1,5 @@
 """A documenter plans and runs an interview: the same services as POST /people/{id}/interviews,
-PATCH /interviews/{id} (its state, checklist and interviewers), PUT /interviews/{id}/draft,
+PATCH /interviews/{id} (its state, plan, checklist and interviewers), PUT /interviews/{id}/draft,
 POST /interviews/{id}/statements and POST /interviews/{id}/reconfirm-consent. URLs carry ids only; every
 form is posted and answered with a redirect to the interview page (or the page again, with its error, when
 a service refuses it)."""
@@ -265,6 +265,25 @@ def record_checklist(
     body = {"revision": values.get("revision", ""), "checklist": ip.checklist(values, lists)}
     service_update.update_interview(session, runtime, principal, interview_id, parse(InterviewUpdate, **body))
     return render.redirect(interview_url(interview_id, "state"))
+
+
+@router.post(f"{INTERVIEW}/plan")
+@audited(AuditAction.INTERVIEW_UPDATE, "interview", id_param="interview_id")
+def replan_interview(
+    request: Request,
+    interview_id: uuid.UUID,
+    principal: PagePrincipal,
+    session: DbSession,
+    runtime: RuntimeDep,
+    values: Posted,
+) -> Response:
+    """A planned interview's new date and time, language and place (PATCH with ``scheduled_at``, ``language``
+    and ``place``); refused once the interview has started."""
+    _again(request, context_of(request, session, runtime, principal, interview_id), values)
+    service_update.update_interview(
+        session, runtime, principal, interview_id, parse(InterviewUpdate, **ip.replan(values))
+    )
+    return render.redirect(interview_url(interview_id, "plan"))
 
 
 @router.post(f"{INTERVIEW}/interviewers")

@@ -2,7 +2,7 @@
 script's fetch, whose answer, the login page, is never shown), the next page the documenter opens still
 says their session ended. The browser keeps nothing for it but a cookie holding "1"; the URL says only
 ``ended=1``; logging in again clears it. And a planned interview's interviewers are changed on its page
-with the keyboard alone."""
+with the keyboard alone, and its time after them."""
 
 from __future__ import annotations
 
@@ -95,7 +95,7 @@ def test_a_planned_interviews_interviewers_are_changed_with_the_keyboard(
         page.goto(f"/interviews/{interview['id']}")
         expect(page.locator("#interviewers")).to_have_text("Interviewers: Nare")
         _scan(page, scanned, shots)
-        form = page.locator("#plan")
+        form = page.locator("#interviewers-form")
         expect(form.get_by_label("Nare")).to_be_checked()
         expect(form.get_by_label("Armen")).not_to_be_checked()
         form.get_by_label("Armen").focus()
@@ -105,6 +105,13 @@ def test_a_planned_interviews_interviewers_are_changed_with_the_keyboard(
         expect(page).to_have_url(re.compile(r"/interviews/[0-9a-f-]{36}#plan$"))
         expect(page.locator("#interviewers")).to_have_text(re.compile(r"Interviewers: (Armen, Nare|Nare, Armen)"))
         _scan(page, scanned, shots)
+        # Rescheduled to 15:00 in Yerevan: 11:00 UTC, as the page says.
+        plan = page.locator("#plan-form")
+        plan.get_by_label("Time", exact=True).fill("15:00")
+        plan.get_by_label("Time zone").select_option("+04:00")
+        plan.get_by_role("button", name="Save the plan").click()
+        expect(page.locator("#interview-state")).to_contain_text("11:00 UTC")
+        expect(page.locator("#plan-form").get_by_label("Time zone")).to_have_value("+00:00")
         page.context.close()
     assert problems == []
     read = api.get(f"/api/v1/interviews/{interview['id']}").json()

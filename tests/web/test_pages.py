@@ -138,7 +138,11 @@ MATRIX: dict[tuple[str, str], tuple[dict[str, str], dict[str, str]]] = {
         {"revision": "3", **{k: v for k, v in PLAN.items() if k not in {"date", "time", "utc_offset", "language"}}},
         _restricted(_row("403", anon=LOGIN, doc_in="409", doc_out="404")),
     ),
-    # Likewise its interviewers (the team's documenter, doc_in, named again).
+    # Likewise its plan and its interviewers (the team's documenter, doc_in, named again).
+    ("POST", "/interviews/{interview_id}/plan"): (
+        {"revision": "3", **{k: v for k, v in PLAN.items() if k in {"date", "time", "utc_offset", "language"}}},
+        _restricted(_row("403", anon=LOGIN, doc_in="409", doc_out="404")),
+    ),
     ("POST", "/interviews/{interview_id}/interviewers"): (
         {"revision": "3", "interviewers": "{doc_in}"},
         _restricted(_row("403", anon=LOGIN, doc_in="409", doc_out="404")),

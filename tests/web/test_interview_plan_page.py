@@ -1,11 +1,13 @@
-"""Changing a planned interview's interviewers on its page, as a browser without JavaScript posts it: the
-same service as PATCH /api/v1/interviews/{id} with ``interviewers``. Only active documenters on the case
-team are offered and accepted, each change is audited, and once the interview has started the form is
-gone and a change posted anyway is refused with nothing changed."""
+"""Changing a planned interview's plan on its page, as a browser without JavaScript posts it: the same service
+as PATCH /api/v1/interviews/{id} with ``interviewers``, or with ``scheduled_at``, ``language`` and ``place``.
+Only active documenters on the case team are offered and accepted as interviewers, each change is audited,
+and once the interview has started the forms are gone and a change posted anyway is refused with nothing
+changed."""
 
 from __future__ import annotations
 
 import re
+from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -60,6 +62,18 @@ def _names(html: str) -> str:
     line = re.search(r'<p id="interviewers">Interviewers: (.*?)</p>', html, re.S)
     assert line is not None
     return line.group(1).strip()
+
+
+def _plan_form(html: str) -> dict[str, str]:
+    """The plan form's fields as the page fills them: inputs' values and the selects' chosen options."""
+    form = re.search(r'<form [^>]*action="/interviews/[^"]+/plan".*?</form>', html, re.S)
+    assert form is not None, "no plan form"
+    found = dict(re.findall(r'<input (?:type="\w+" )?id="plan-\w+" name="(\w+)"[^>]* value="([^"]*)"', form.group(0)))
+    for name, options in re.findall(r'<select id="plan-\w+" name="(\w+)">(.*?)</select>', form.group(0), re.S):
+        chosen = re.search(r'<option value="([^"]+)"[^>]* selected>', options)
+        assert chosen is not None, name
+        found[name] = chosen.group(1)
+    return found
 
 
 def _ticked(html: str) -> set[str]:
@@ -142,3 +156,65 @@ def test_a_documenter_off_the_team_cannot_change_them(world: World) -> None:
     refused = _post(outsider, f"/interviews/{interview}/interviewers", {"revision": "1", "interviewers": []})
     assert refused.status_code == 404
     assert _read(_doc(world), interview)["interviewers"] == [str(world.actors["doc_in"].user_id)]
+
+
+def test_a_planned_interview_is_rescheduled_on_its_page(world: World) -> None:
+    doc, interview = _planned(world)
+    before = _read(doc, interview)
+    page = doc.get(f"/interviews/{interview}").text
+    shown = _plan_form(page)
+    # The plan as it stands, in UTC: sent back unchanged, it changes nothing but the revision.
+    assert shown == {
+        "date": before["scheduled_at"][:10],
+        "time": before["scheduled_at"][11:16],
+        "utc_offset": "+00:00",
+        "language": "hy",
+        "place": "Goris, community centre",
+    }
+    same = _post(doc, f"/interviews/{interview}/plan", {"revision": "1", **shown})
+    assert (same.status_code, same.headers["location"]) == (303, f"/interviews/{interview}#plan")
+    kept = _read(doc, interview)
+    assert (kept["scheduled_at"], kept["language"], kept["place"], kept["revision"]) == (
+        before["scheduled_at"],
+        "hy",
+        "Goris, community centre",
+        2,
+    )
+    # A day later, at 15:00 in Yerevan, in Russian, the place left empty (cleared).
+    later = (date.fromisoformat(shown["date"]) + timedelta(days=1)).isoformat()
+    moved = {"revision": "2", "date": later, "time": "15:00", "utc_offset": "+04:00", "language": "ru", "place": " "}
+    assert _post(doc, f"/interviews/{interview}/plan", moved).status_code == 303
+    read = _read(doc, interview)
+    assert read["scheduled_at"].startswith(f"{later}T11:00:00")
+    assert (read["language"], read["place"], read["interviewers"]) == ("ru", None, [str(doc.user_id)])
+    assert _plan_form(doc.get(f"/interviews/{interview}").text)["time"] == "11:00"
+    assert [outcome for _, outcome in _updates(world, interview)] == ["allowed"] * 2
+
+
+def test_a_refused_plan_is_shown_again_and_changes_nothing(world: World) -> None:
+    doc, interview = _planned(world)
+    before = _read(doc, interview)
+    no_date = {"revision": "1", "date": "", "time": "09:00", "utc_offset": "+04:00", "language": "en", "place": "Kapan"}
+    refused = _post(doc, f"/interviews/{interview}/plan", {**no_date, "plan_shown": "yes"})
+    assert refused.status_code == 422, refused.text
+    assert_page_headers(refused)
+    assert 'href="#plan"' in refused.text
+    assert _plan_form(refused.text) | {"date": ""} == {k: v for k, v in no_date.items() if k != "revision"}
+    too_far = {**no_date, "date": (date.today() + timedelta(days=800)).isoformat()}
+    assert _post(doc, f"/interviews/{interview}/plan", too_far).status_code == 422
+    assert _post(doc, f"/interviews/{interview}/plan", {**too_far, "date": "2026-02-30"}).status_code == 422
+    assert _read(doc, interview) == before
+    started = _post(doc, f"/interviews/{interview}/state", {"revision": "1", "move": "start"})
+    assert started.status_code == 303, started.text
+    page = doc.get(f"/interviews/{interview}").text
+    assert f'action="/interviews/{interview}/plan"' not in page
+    moved = {**no_date, "revision": "2", "date": (date.today() + timedelta(days=5)).isoformat()}
+    late = _post(doc, f"/interviews/{interview}/plan", moved)
+    assert late.status_code == 409, late.text
+    assert "once the interview has started its plan is part of the record and does not change" in late.text
+    after = _read(doc, interview)
+    assert (after["scheduled_at"], after["language"], after["place"]) == (
+        before["scheduled_at"],
+        before["language"],
+        before["place"],
+    )
