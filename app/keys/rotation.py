@@ -158,7 +158,7 @@ def _set(session: Session, job_id: uuid.UUID, **values: object) -> None:
 
 
 def _record(session: Session, operation: Operation, outcome: audit.Outcome, job_id: uuid.UUID) -> None:
-    system = Principal.system()
+    system = Principal.system("worker")
     trail = audit.Trail(action=ACTIONS[operation], actor=system.actor, resource_type="key_job", resource_id=str(job_id))
     audit.append(session, trail, outcome)
 
@@ -166,7 +166,7 @@ def _record(session: Session, operation: Operation, outcome: audit.Outcome, job_
 def run(factory: sessionmaker[Session], runtime: Runtime, mine: jobs.Claim, *, batch: int = BATCH) -> str | None:
     """Run the claimed key job to its end; the job's final state, or None when the claim was lost (another
     worker goes on with it, from where this one stopped)."""
-    system = Principal.system()
+    system = Principal.system("worker")
 
     def fence(session: Session) -> None:
         jobs.hold_fence(session, mine)
