@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import re
 import threading
-import uuid
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -22,24 +20,25 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.access.models import User
-from app.access.principal import Principal
 from app.access.roles import Role
 from app.audit.models import AuditEvent
 from app.core.config import KeySettings, Settings
-from app.core.db import db_now, new_id, unit_of_work
+from app.core.db import new_id, unit_of_work
 from app.crypto import keyring as kr
+from app.crypto.errors import KeyringError
 from app.exports import jobs
 from app.exports.models import ExportJob
 from app.exports.worker import Worker
 from app.keys import rotation
 from app.keys import service as keys_service
 from app.keys.datakeys import create_data_key
-from app.keys.models import DataKey, KeyJob
+from app.keys.models import DataKey
 from app.keys.store import EnvKeyStore, FileKeyStore, Keys, write_private_file
 from app.main import create_app
 from app.runtime import Runtime
 from tests.support.actors import make_user, shift_clock
 from tests.support.cheap import CHEAP_SCRYPT
+from tests.support.kms import factory
 from tests.support.pages import page_login, submit, token_in
 
 KEYS = "/admin/keys"
@@ -65,7 +64,10 @@ def _data_keys(app: FastAPI, keys: Keys, count: int) -> None:
 
 def _versions(factory: sessionmaker[Session]) -> dict[int, int]:
     with unit_of_work(factory) as s:
-        return {int(v): int(n) for v, n in s.execute(select(DataKey.kek_version, func.count()).group_by(DataKey.kek_version))}
+        return {
+            int(v): int(n)
+            for v, n in s.execute(select(DataKey.kek_version, func.count()).group_by(DataKey.kek_version))
+        }
 
 
 def _primary(page: str) -> int:
@@ -151,3 +153,195 @@ def _actor_of(app: FastAPI, username: str) -> str:
     with unit_of_work(app.state.sessionmaker) as s:
         user = s.scalars(select(User).where(User.username == username)).one()
     return f"user:{user.id}"
+
+
+def _queued_jobs(app: FastAPI) -> int:
+    with unit_of_work(app.state.sessionmaker) as s:
+        return int(s.scalar(select(func.count()).select_from(ExportJob).where(ExportJob.kind == "keys")) or 0)
+
+
+def test_starting_needs_a_second_factor_given_in_the_last_five_minutes(
+    app: FastAPI, keys: Keys, key_store: FileKeyStore
+) -> None:
+    _data_keys(app, keys, 2)
+    anna = _admin(app)
+    assert 'id="step-up"' not in anna.get(KEYS).text
+    shift_clock(app, timedelta(minutes=6))
+    stale = anna.get(KEYS)
+    assert 'id="step-up"' in stale.text  # the prompt shows while the actions would be refused
+    refused = anna.post(
+        f"{KEYS}/rotate", data={"csrf_token": token_in(stale.text), "kek_seen": str(_primary(stale.text))}
+    )
+    assert refused.status_code == 403
+    assert "Confirm your second factor first" in refused.text
+    refused = anna.post(
+        f"{KEYS}/rewrap", data={"csrf_token": token_in(stale.text), "kek_seen": str(_primary(stale.text))}
+    )
+    assert refused.status_code == 403
+    assert _queued_jobs(app) == 0
+    assert key_store.load().kek_primary == keys.current.kek_primary
+
+
+def test_bad_input_is_refused_and_queues_nothing(app: FastAPI, keys: Keys) -> None:
+    anna = _admin(app)
+    for bad in ("", "x", "0", "-1", "99999999999999999999"):
+        answer = anna.post(f"{KEYS}/rotate", data={"csrf_token": _token(anna), "kek_seen": bad})
+        assert answer.status_code == 422, bad
+        assert 'role="alert"' in answer.text
+    # A re-wrap with nothing to re-wrap is refused in words.
+    nothing = anna.post(f"{KEYS}/rewrap", data={"csrf_token": _token(anna), "kek_seen": str(keys.current.kek_primary)})
+    assert nothing.status_code == 409
+    assert "no data key is waiting to be re-wrapped" in nothing.text
+    assert _queued_jobs(app) == 0
+
+
+def test_keys_from_the_environment_are_refused_in_words_before_anything_changes(
+    settings: Settings, key_file: Path
+) -> None:
+    material = key_file.read_text()
+    store = EnvKeyStore(material, None)
+    app = create_app(settings.model_copy(update={"keys": KeySettings(material=material)}), Keys(store, store.load()))
+    try:
+        anna = _admin(app)
+        shown = anna.get(KEYS)
+        assert 'id="rotation-refused"' in shown.text
+        assert 'id="rotate"' not in shown.text
+        primary = store.load().kek_primary
+        for language, words in (
+            ("en", "which cannot be changed from here"),
+            ("hy", "որը հնարավոր չէ փոխել այստեղից"),
+            ("ru", "который нельзя изменить отсюда"),
+        ):
+            anna.post("/language", data={"csrf_token": _token(anna), "language": language, "back": KEYS})
+            answer = anna.post(f"{KEYS}/rotate", data={"csrf_token": _token(anna), "kek_seen": str(primary)})
+            assert answer.status_code == 409
+            assert words in answer.text
+            assert "TESTIMONY_KEYS__MATERIAL" in answer.text
+        assert _queued_jobs(app) == 0
+        assert key_file.read_text() == material
+    finally:
+        app.state.engine.dispose()
+
+
+def test_a_passphrase_protected_key_file_stays_protected(settings: Settings, key_file: Path) -> None:
+    write_private_file(key_file, kr.dumps(kr.generate(), PASSPHRASE, CHEAP_SCRYPT))
+    store = FileKeyStore(key_file, PASSPHRASE, CHEAP_SCRYPT)
+    before = store.load()
+    keys = Keys(store, before)
+    app = create_app(settings.model_copy(update={"keys": KeySettings(file=key_file, passphrase=PASSPHRASE)}), keys)
+    try:
+        _data_keys(app, keys, 3)
+        anna = _admin(app)
+        queued = anna.post(f"{KEYS}/rotate", data={"csrf_token": _token(anna), "kek_seen": str(before.kek_primary)})
+        assert queued.status_code == 303
+        assert _worker(app, FileKeyStore(key_file, PASSPHRASE, CHEAP_SCRYPT)).run_once()
+        raw = key_file.read_bytes()
+        assert kr.is_protected(raw)
+        assert kr.loads(raw, PASSPHRASE).kek_primary == before.kek_primary + 1
+        with pytest.raises(KeyringError):
+            kr.loads(raw, "not the passphrase")
+        assert oct(key_file.stat().st_mode & 0o777) == "0o600"
+    finally:
+        app.state.engine.dispose()
+
+
+def test_with_a_key_provider_the_page_says_to_restart_then_rewrap(settings: Settings) -> None:
+    provider = settings.model_copy(update={"keys": KeySettings(provider="tests.support.kms:factory")})
+    store = factory()
+    before = store.load()
+    app = create_app(provider, Keys(store, before))
+    try:
+        anna = _admin(app)
+        queued = anna.post(f"{KEYS}/rotate", data={"csrf_token": _token(anna), "kek_seen": str(before.kek_primary)})
+        assert queued.status_code == 303
+        assert _worker(app, factory()).run_once()
+        assert factory().load().kek_primary == before.kek_primary + 1
+        page = anna.get(KEYS)
+        assert 'id="key-job-state">finished<' in page.text
+        assert "restart every worker and API process" in page.text
+    finally:
+        app.state.engine.dispose()
+
+
+def test_a_rewrap_started_on_the_page_rewraps_what_a_stale_worker_wrapped(
+    app: FastAPI, keys: Keys, key_store: FileKeyStore
+) -> None:
+    stale = Keys(key_store, key_store.load())  # a worker that has not reloaded the key file since
+    _data_keys(app, keys, 2)
+    anna = _admin(app)
+    first = key_store.load().kek_primary
+    assert anna.post(f"{KEYS}/rotate", data={"csrf_token": _token(anna), "kek_seen": str(first)}).status_code == 303
+    assert _worker(app, key_store).run_once()
+    with unit_of_work(app.state.sessionmaker) as s:
+        subject = new_id()
+        create_data_key(s, _Stale(stale), subject)
+    shown = anna.get(KEYS)
+    assert re.search(r'id="pending-rewrap">1<', shown.text)
+    assert 'id="rewrap"' in shown.text
+    queued = anna.post(f"{KEYS}/rewrap", data={"csrf_token": token_in(shown.text), "kek_seen": str(first + 1)})
+    assert (queued.status_code, queued.headers["location"]) == (303, f"{KEYS}?done=rewrap_queued")
+    assert _worker(app, key_store).run_once()
+    assert set(_versions(app.state.sessionmaker)) == {first + 1}
+    assert key_store.load().kek_primary == first + 1  # a re-wrap makes no new KEK
+    assert 'id="key-job-progress">1 / 1<' in anna.get(KEYS).text
+    assert [e[:2] for e in _events(app, "keys.rewrap_start", "keys.rewrap")] == [
+        ("keys.rewrap_start", "allowed"),
+        ("keys.rewrap", "started"),
+        ("keys.rewrap", "allowed"),
+    ]
+
+
+class _Stale(Keys):
+    """Keys that never reload: what a worker holding the old keyring wraps with."""
+
+    def __init__(self, keys: Keys) -> None:
+        super().__init__(keys.store, keys.current)
+
+    def for_wrapping(self) -> kr.Keyring:
+        return self.current
+
+
+def test_a_worker_killed_half_way_is_resumed_by_another_without_a_second_new_kek(
+    app: FastAPI, keys: Keys, key_store: FileKeyStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _data_keys(app, keys, 9)
+    anna = _admin(app)
+    count = sum(_versions(app.state.sessionmaker).values())
+    first = key_store.load().kek_primary
+    assert anna.post(f"{KEYS}/rotate", data={"csrf_token": _token(anna), "kek_seen": str(first)}).status_code == 303
+
+    real = keys_service.rewrap_batch
+    calls = {"n": 0}
+
+    def dies_on_the_second_batch(*args: Any, **kwargs: Any) -> keys_service.Batch:
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise Killed
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(keys_service, "rewrap_batch", dies_on_the_second_batch)
+    lease = timedelta(seconds=2)
+    dying = _worker(app, key_store, lease=lease, heartbeat=timedelta(seconds=30))
+    mine = dying.claim()
+    assert mine is not None
+    assert mine.kind is jobs.JobKind.KEYS
+    with pytest.raises(Killed):
+        rotation.run(app.state.sessionmaker, dying.runtime, mine, batch=3)
+    monkeypatch.setattr(keys_service, "rewrap_batch", real)
+    assert key_store.load().kek_primary == first + 1  # the new KEK was saved before it died
+    assert _versions(app.state.sessionmaker) == {first: count - 3, first + 1: 3}
+    assert 'id="key-job-state">running<' in anna.get(KEYS).text
+
+    other = _worker(app, key_store, lease=lease)
+    assert not other.run_once()  # the lease still runs: nobody takes the job over
+    threading.Event().wait(lease.total_seconds() + 0.5)
+    assert other.run_once()  # swept, claimed again and resumed
+    after = key_store.load()
+    assert after.kek_primary == first + 1
+    assert sorted(after.keks) == sorted({*keys.current.keks, first + 1})
+    assert _versions(app.state.sessionmaker) == {first + 1: count}
+    assert 'id="key-job-state">finished<' in anna.get(KEYS).text
+
+    # The dead worker's claim writes nothing more.
+    with pytest.raises(jobs.LeaseLost), unit_of_work(app.state.sessionmaker) as s:
+        jobs.hold_fence(s, mine)
