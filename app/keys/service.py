@@ -223,10 +223,11 @@ def prune(principal: Principal, factory: sessionmaker[Session], store: KeyStore)
     those backups have expired.
     """
     policy.require(principal, policy.Action.KEYS_MANAGE)
-    keyring = store.load()
     with unit_of_work(factory) as session:
+        lock_key_changes(session)  # a rotation saving a new KEK meanwhile is not overwritten
+        keyring = store.load()
         in_use = status(session, principal, keyring).data_keys_by_version
-    removable = sorted(v for v in keyring.kek_retired if not in_use.get(v))
-    if removable:
-        store.save(keyring.without_keks(set(removable)))
+        removable = sorted(v for v in keyring.kek_retired if not in_use.get(v))
+        if removable:
+            store.save(keyring.without_keks(set(removable)))
     return removable
