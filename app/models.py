@@ -33,7 +33,7 @@ from app.interviews.models import (
     InterviewInterviewer,
     InterviewReconfirmation,
 )
-from app.keys.models import DataKey, SealState
+from app.keys.models import DataKey, KeyJob, SealState
 from app.people.models import BlindIndexEntry, DuplicateReview, ErasedPerson, LegalHold, Person
 from app.recipients import deny_list as _deny_list  # noqa: F401 - registers its confirmation kind
 from app.recipients import service as _recipients  # noqa: F401 - registers its confirmation kinds
@@ -70,6 +70,7 @@ __all__ = [
     "Interview",
     "InterviewInterviewer",
     "InterviewReconfirmation",
+    "KeyJob",
     "LegalHold",
     "ParticipationConsent",
     "Person",

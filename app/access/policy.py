@@ -255,6 +255,7 @@ STEP_UP = frozenset(
         Action.LEDGER_SUBMIT,
         Action.LEGAL_HOLD_MANAGE,
         Action.ERASURE_MANAGE,
+        Action.KEYS_MANAGE,
     }
 )
 

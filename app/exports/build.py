@@ -232,7 +232,7 @@ def run_build(
         return ExportStatus.FAILED
 
 
-def _count(factory: sessionmaker[Session], export_id: uuid.UUID) -> int:
+def _count(factory: sessionmaker[Session], export_id: uuid.UUID | None) -> int:
     with unit_of_work(factory) as s:
         counted = s.scalar(
             select(func.count()).select_from(DisclosureEntry).where(DisclosureEntry.export_id == export_id)

@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.core.db import changed_rows, db_now, new_id
@@ -39,6 +40,13 @@ class JobState(StrEnum):
     FAILED = "failed"
 
 
+class JobKind(StrEnum):
+    EXPORT = "export"
+    """An export's build (``app.exports.build``)."""
+    KEYS = "keys"
+    """A KEK rotation or a re-wrap (``app.keys.rotation``); at most one queued or running at a time."""
+
+
 class LeaseLost(Exception):
     """This worker's claim is no longer the job's: another worker holds it, or it was swept."""
 
@@ -46,29 +54,59 @@ class LeaseLost(Exception):
 @dataclass(frozen=True)
 class Claim:
     job_id: uuid.UUID
-    export_id: uuid.UUID
+    export_id: uuid.UUID | None
+    """The export a build job builds; None for a key job."""
     owner: str
     fencing: int
     lease: timedelta = LEASE
     """The lease the claim was taken with: what ``hold_fence`` renews it by."""
+    kind: JobKind = JobKind.EXPORT
 
 
 def enqueue(session: Session, export_id: uuid.UUID, now: datetime) -> ExportJob:
     """A job for the export's build (one per export: the unique export_id refuses a second)."""
-    job = ExportJob(id=new_id(), export_id=export_id, state=JobState.QUEUED, fencing=0, attempts=0, created_at=now)
+    job = ExportJob(
+        id=new_id(),
+        kind=JobKind.EXPORT,
+        export_id=export_id,
+        state=JobState.QUEUED,
+        fencing=0,
+        attempts=0,
+        created_at=now,
+    )
     session.add(job)
     session.flush()
     return job
 
 
+def enqueue_key_job(session: Session, now: datetime) -> ExportJob | None:
+    """A key job, or None when one is already queued or running (the partial unique index decides, also between
+    two transactions at once: the second waits for the first and is refused). The caller's transaction goes on
+    either way."""
+    job = ExportJob(id=new_id(), kind=JobKind.KEYS, state=JobState.QUEUED, fencing=0, attempts=0, created_at=now)
+    try:
+        with session.begin_nested():
+            session.add(job)
+            session.flush()
+    except IntegrityError:
+        return None
+    return job
+
+
 def claim(
-    session: Session, owner: str, now: datetime, lease: timedelta = LEASE, *, export_id: uuid.UUID | None = None
+    session: Session,
+    owner: str,
+    now: datetime,
+    lease: timedelta = LEASE,
+    *,
+    export_id: uuid.UUID | None = None,
+    kind: JobKind = JobKind.EXPORT,
 ) -> Claim | None:
-    """Take the oldest queued job (or the job of ``export_id``), or None when there is none (or another worker
-    took it first)."""
+    """Take the oldest queued job of this kind (or the job of ``export_id``), or None when there is none (or
+    another worker took it first)."""
     candidate = (
         select(ExportJob.id, ExportJob.export_id, ExportJob.fencing)
-        .where(ExportJob.state == JobState.QUEUED)
+        .where(ExportJob.state == JobState.QUEUED, ExportJob.kind == kind)
         .order_by(ExportJob.created_at, ExportJob.id)
         .limit(1)
     )
@@ -95,7 +133,7 @@ def claim(
     )
     if changed_rows(taken) != 1:
         return None
-    return Claim(job_id, export_id, owner, seen + 1, lease)
+    return Claim(job_id, export_id, owner, seen + 1, lease, kind)
 
 
 def renew(session: Session, mine: Claim, now: datetime, lease: timedelta = LEASE) -> bool:
@@ -217,6 +255,6 @@ def sweep(session: Session, now: datetime) -> Swept:
             )
             .execution_options(synchronize_session=False)
         )
-        if changed_rows(changed) == 1:
+        if changed_rows(changed) == 1 and export_id is not None:  # a key job's state is all it has to change
             (failed if give_up else requeued).append(export_id)
     return Swept(requeued, failed)

@@ -10,7 +10,20 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 
-from sqlalchemy import JSON, BigInteger, Boolean, Date, ForeignKey, Integer, LargeBinary, String, UniqueConstraint, Uuid
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    UniqueConstraint,
+    Uuid,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.db import Base, UTCDateTime
@@ -84,12 +97,27 @@ class ExportJob(Base):
     A worker claims it by taking the lease (``lease_owner``, ``lease_expires_at``) and raising ``fencing``;
     every write the build makes is conditional on ``fencing`` still being the one it claimed, so a worker
     whose lease was taken over can no longer write.
+
+    ``kind`` says what the job does: an export's build (``export_id`` names it), or a key operation of
+    ``app.keys.rotation`` (a KEK rotation or a re-wrap, described by its ``key_jobs`` row). At most one key
+    job is queued or running at a time: the partial unique index refuses a second.
     """
 
     __tablename__ = "export_jobs"
+    __table_args__ = (
+        Index(
+            "uq_export_jobs_one_key_job",
+            "kind",
+            unique=True,
+            sqlite_where=text("kind = 'keys' AND state IN ('queued', 'running')"),
+            postgresql_where=text("kind = 'keys' AND state IN ('queued', 'running')"),
+        ),
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
-    export_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("export_requests.id"), unique=True)
+    kind: Mapped[str] = mapped_column(String(16), default="export", server_default="export")
+    """export or keys (a JobKind)."""
+    export_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("export_requests.id"), unique=True)
     state: Mapped[str] = mapped_column(String(16), index=True)
     """queued, running, done, failed."""
     lease_owner: Mapped[str | None] = mapped_column(String(100), default=None)

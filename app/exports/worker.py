@@ -1,5 +1,8 @@
 """The export worker: sweep expired leases, claim a job, build it while a heartbeat thread renews the lease.
 
+It runs the key jobs of the job table too (a KEK rotation or a re-wrap started from the Keys page,
+``app.keys.rotation``), before any export build.
+
 Several workers (on several hosts) may run at once: the claim decides which one builds, the fencing token
 keeps a worker whose lease lapsed from writing, and the sweeper queues the job of a worker that died.
 """
@@ -24,6 +27,7 @@ from app.exports import build, expiry, jobs
 from app.exports.models import ExportRequest
 from app.exports.schemas import ExportStatus
 from app.exports.service import move
+from app.keys import rotation
 
 if TYPE_CHECKING:
     from app.core.config import Settings
@@ -130,6 +134,11 @@ class Worker:
         return swept
 
     def claim(self) -> jobs.Claim | None:
+        """A key job first (a rotation is the remedy for a leaked key), then the oldest export build."""
+        with unit_of_work(self.factory) as s:
+            mine = jobs.claim(s, self.name, db_now(s), self.lease, kind=jobs.JobKind.KEYS)
+        if mine is not None:
+            return mine
         with unit_of_work(self.factory) as s:
             return jobs.claim(s, self.name, db_now(s), self.lease)
 
@@ -150,7 +159,10 @@ class Worker:
         if mine is None:
             return False
         with Heartbeat(self.factory, mine, self.lease, self.heartbeat):
-            build.run_build(self.factory, self.runtime, mine)
+            if mine.kind is jobs.JobKind.KEYS:
+                rotation.run(self.factory, self.runtime, mine)
+            else:
+                build.run_build(self.factory, self.runtime, mine)
         return True
 
     def build_one(self, export_id: uuid.UUID, progress: build.Progress | None = None) -> ExportStatus | None:

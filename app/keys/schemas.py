@@ -1,8 +1,10 @@
-"""Wire shapes of the published signing keys."""
+"""Wire shapes of the published signing keys, and the form that starts a key job from the Keys page."""
 
 from __future__ import annotations
 
-from app.core.schemas import Output
+from pydantic import Field
+
+from app.core.schemas import Input, Output
 
 
 class SigningKeyRead(Output):
@@ -23,3 +25,9 @@ class SigningKeyRead(Output):
 class SigningKeysRead(Output):
     keys: list[SigningKeyRead]
     """Oldest first."""
+
+
+class KeyJobStart(Input):
+    """A rotation or re-wrap asked for from the Keys page: the primary KEK the page showed."""
+
+    kek_seen: int = Field(ge=1, le=1_000_000)

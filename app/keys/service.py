@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import cast
 
-from sqlalchemy import Table, bindparam, func, select
+from sqlalchemy import Table, bindparam, func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.access import policy
@@ -119,6 +119,26 @@ class RotationResult:
     """Data keys that would not unwrap: damaged or moved rows, left for investigation."""
 
 
+Fence = Callable[[Session], None]
+"""Called first in every transaction of a rotation or re-wrap: a worker's job checks its lease there
+(``app.exports.jobs.hold_fence``) and raises when it lost it, so that transaction writes nothing."""
+
+LOCK_CLASS = 0x0DEC  # the advisory-lock namespace of key-file changes
+
+
+def _no_fence(_session: Session) -> None:
+    return None
+
+
+def lock_key_changes(session: Session) -> None:
+    """Changes of the keyring one at a time, across processes and hosts, until this transaction ends.
+
+    PostgreSQL: a transaction-scoped advisory lock; SQLite: every transaction already begins IMMEDIATE and
+    holds the one write lock. Whoever holds it loads the keyring again before deciding anything."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(CAST(:c AS integer), 0)"), {"c": LOCK_CLASS})
+
+
 def rotate(
     principal: Principal,
     factory: sessionmaker[Session],
@@ -127,20 +147,29 @@ def rotate(
     batch_size: int = 500,
     on_start: Callable[[int], None] = lambda total: None,
     on_batch: Callable[[int], None] = lambda done: None,
+    kek_from: int | None = None,
+    fence: Fence = _no_fence,
 ) -> RotationResult:
     """Make a new primary KEK and re-wrap every data key under it; data is never re-encrypted.
 
     The new keyring is saved before any key is re-wrapped, and each batch commits
     on its own, so an interrupted rotation resumes where it stopped when run again.
+
+    A new KEK is made only while ``kek_from`` (by default, the primary when this call loaded the keys) is
+    still primary and no data key waits for a re-wrap, decided under ``lock_key_changes``: two rotations
+    started at once (two workers, a page and the command line) make one new KEK, and the later one resumes it.
     """
     policy.require(principal, policy.Action.KEYS_MANAGE)
-    keyring = store.load()
+    seen = store.load().kek_primary if kek_from is None else kek_from
     with unit_of_work(factory) as session:
+        fence(session)
+        lock_key_changes(session)
+        keyring = store.load()
         pending = status(session, principal, keyring).pending_rewrap
-    resumed = pending > 0
-    if not resumed:
-        store.save(keyring.with_new_kek())
-    result = rewrap(principal, factory, store, batch_size=batch_size, on_start=on_start, on_batch=on_batch)
+        resumed = pending > 0 or keyring.kek_primary != seen
+        if not resumed:
+            store.save(keyring.with_new_kek())
+    result = rewrap(principal, factory, store, batch_size=batch_size, on_start=on_start, on_batch=on_batch, fence=fence)
     return RotationResult(result.kek_primary, resumed, result.rewrapped, result.retired, result.unreadable)
 
 
@@ -152,17 +181,20 @@ def rewrap(
     batch_size: int = 500,
     on_start: Callable[[int], None] = lambda total: None,
     on_batch: Callable[[int], None] = lambda done: None,
+    fence: Fence = _no_fence,
 ) -> RotationResult:
     """Re-wrap every data key not under the primary KEK (e.g. made by a worker that had not yet
     reloaded the keyring after a rotation), then mark the older KEKs retired."""
     policy.require(principal, policy.Action.KEYS_MANAGE)
     keyring = store.load()
     with unit_of_work(factory) as session:
+        fence(session)
         total = status(session, principal, keyring).pending_rewrap
     on_start(total)
     done, unreadable, after = 0, [], None
     while True:
         with unit_of_work(factory) as session:
+            fence(session)
             batch = rewrap_batch(session, keyring, batch_size, after)
         if batch.last is None:
             break
@@ -170,10 +202,17 @@ def rewrap(
         done += batch.rewrapped
         unreadable += batch.unreadable
         on_batch(batch.rewrapped + len(batch.unreadable))
-    # Versions still wrapping an unreadable key stay as they are, so nothing is lost by retiring.
-    retired = sorted(set(keyring.keks) - {keyring.kek_primary} - set(keyring.kek_retired))
-    if retired:
-        store.save(keyring.with_retired_keks(set(retired)))
+    retired: list[int] = []
+    with unit_of_work(factory) as session:
+        fence(session)
+        lock_key_changes(session)
+        # Loaded again under the lock: a rotation that made another KEK meanwhile is kept, and retires for us.
+        current = store.load()
+        if current.kek_primary == keyring.kek_primary:
+            # Versions still wrapping an unreadable key stay as they are, so nothing is lost by retiring.
+            retired = sorted(set(current.keks) - {current.kek_primary} - set(current.kek_retired))
+            if retired:
+                store.save(current.with_retired_keks(set(retired)))
     return RotationResult(keyring.kek_primary, False, done, retired, unreadable)
 
 
@@ -184,10 +223,11 @@ def prune(principal: Principal, factory: sessionmaker[Session], store: KeyStore)
     those backups have expired.
     """
     policy.require(principal, policy.Action.KEYS_MANAGE)
-    keyring = store.load()
     with unit_of_work(factory) as session:
+        lock_key_changes(session)  # a rotation saving a new KEK meanwhile is not overwritten
+        keyring = store.load()
         in_use = status(session, principal, keyring).data_keys_by_version
-    removable = sorted(v for v in keyring.kek_retired if not in_use.get(v))
-    if removable:
-        store.save(keyring.without_keks(set(removable)))
+        removable = sorted(v for v in keyring.kek_retired if not in_use.get(v))
+        if removable:
+            store.save(keyring.without_keks(set(removable)))
     return removable

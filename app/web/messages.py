@@ -389,3 +389,14 @@ PAGE_REFUSALS = (
     _("give a date and time with a time zone, within the allowed range"),
 )
 """The services' fixed refusals a page can show (the ones no page shows: tests/web/test_page_refusals.py)."""
+
+# The Keys page's refusals (app.keys.rotation).
+KEY_JOB_REFUSALS = (
+    _(
+        "the keys come from TESTIMONY_KEYS__MATERIAL, which cannot be changed from here: rotate them with a key "
+        "file on the server, as the operations guide says"
+    ),
+    _("a key rotation or re-wrap is already queued or running; wait for it to end"),
+    _("the keys changed since this page was shown; read it again"),
+    _("no data key is waiting to be re-wrapped"),
+)

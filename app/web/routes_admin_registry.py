@@ -1,6 +1,7 @@
 """Admins keep the recipient registry and the deny-list, and see the keys to pin: the same services as
 /api/v1/recipients, /api/v1/deny-list and `testimony keys status`. A new recipient, a change of its class,
-jurisdiction or key, and every deny-list change wait for a second admin."""
+jurisdiction or key, and every deny-list change wait for a second admin. A KEK rotation or a re-wrap is queued
+for a worker from the Keys page, after a fresh second factor and without a second admin (SECURITY.md)."""
 
 from __future__ import annotations
 
@@ -19,10 +20,12 @@ from app.audit import note
 from app.audit.unit_of_work import DbSession, UnitOfWorkRoute, audited
 from app.audit.vocabulary import AuditAction
 from app.core.pagination import PageQuery, every_page
-from app.keys import published
+from app.keys import published, rotation
 from app.keys import service as keys
+from app.keys.schemas import KeyJobStart
 from app.recipients import deny_list, service
 from app.recipients.schemas import DenyListUpdate, RecipientCreate, RecipientUpdate
+from app.runtime import Runtime
 from app.web import admin, render
 from app.web.deps import Lists, PagePrincipal, Posted
 from app.web.errors import on_error
@@ -156,15 +159,58 @@ def set_deny_list(
     return render.redirect(admin.at(DENY_LIST, "asked" if change.pending_confirmation else "same"))
 
 
-@router.get(KEYS)
-@audited(AuditAction.KEYS_STATUS, "keyring")
-def keys_page(request: Request, principal: PagePrincipal, session: DbSession, runtime: RuntimeDep) -> Response:
-    """The key versions, the data keys under each, and the values to pin, whole (as `testimony keys status`)."""
-    keyring = runtime.keys.current
-    status = keys.status(session, principal, keyring)
-    context = admin.common(request, session, principal, KEYS) | {
-        "status": status,
+def _keys(request: Request, session: Session, principal: Principal, runtime: Runtime) -> dict[str, Any]:
+    # Reloaded when the key file changed (a rotation by a worker or the command line), so the page shows it.
+    keyring = runtime.keys.for_wrapping()
+    return admin.common(request, session, principal, KEYS, step_up=True) | {
+        "status": keys.status(session, principal, keyring),
         "signing": published.signing_keys(keyring).keys,
         "verifier_key": note.vkey(runtime.settings.audit.origin, keyring.signer.public_key),
+        "job": rotation.latest(session, principal),
+        "can_rotate": rotation.can_save(runtime.keys.store),
+        "provider": runtime.settings.keys.provider is not None,
+        "done": None,
     }
+
+
+@router.get(KEYS)
+@audited(AuditAction.KEYS_STATUS, "keyring")
+def keys_page(
+    request: Request, principal: PagePrincipal, session: DbSession, runtime: RuntimeDep, done: str = ""
+) -> Response:
+    """The key versions, the data keys under each, and the values to pin, whole (as `testimony keys status`);
+    the latest rotation or re-wrap started here, with its progress (a reload shows where it is)."""
+    context = _keys(request, session, principal, runtime) | {"done": done or None}
     return render.page(request, "admin_keys.html", context)
+
+
+def _start_key_job(
+    request: Request,
+    session: Session,
+    principal: Principal,
+    runtime: Runtime,
+    values: dict[str, str],
+    operation: rotation.Operation,
+) -> Response:
+    on_error(request, "admin_keys.html", **_keys(request, session, principal, runtime))
+    data = parse(KeyJobStart, kek_seen=values.get("kek_seen", ""))
+    rotation.start(session, runtime, principal, operation, data.kek_seen)
+    return render.redirect(admin.at(KEYS, f"{operation.value}_queued"))
+
+
+@router.post(f"{KEYS}/rotate")
+@audited(AuditAction.KEYS_ROTATE_START, "key_job")
+def rotate_keys(
+    request: Request, principal: PagePrincipal, session: DbSession, runtime: RuntimeDep, values: Posted
+) -> Response:
+    """Queue a KEK rotation for a worker (a fresh second factor; refused with keys from the environment)."""
+    return _start_key_job(request, session, principal, runtime, values, rotation.Operation.ROTATE)
+
+
+@router.post(f"{KEYS}/rewrap")
+@audited(AuditAction.KEYS_REWRAP_START, "key_job")
+def rewrap_keys(
+    request: Request, principal: PagePrincipal, session: DbSession, runtime: RuntimeDep, values: Posted
+) -> Response:
+    """Queue a re-wrap of the data keys still under an older KEK, for a worker (a fresh second factor)."""
+    return _start_key_job(request, session, principal, runtime, values, rotation.Operation.REWRAP)

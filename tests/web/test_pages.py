@@ -225,6 +225,12 @@ MATRIX: dict[tuple[str, str], tuple[dict[str, str], dict[str, str]]] = {
         _restricted(_row("403", anon=LOGIN, admin="303 /admin/deny-list?done=asked")),
     ),
     ("GET", "/admin/keys"): ({}, ADMIN_ONLY),
+    # The world's keyring is a fresh one (KEK 1, nothing to re-wrap): the admin queues a rotation for a worker.
+    ("POST", "/admin/keys/rotate"): (
+        {"kek_seen": "1"},
+        _restricted(_row("403", anon=LOGIN, admin="303 /admin/keys?done=rotate_queued")),
+    ),
+    ("POST", "/admin/keys/rewrap"): ({"kek_seen": "1"}, _restricted(_row("403", anon=LOGIN, admin="409"))),
     # The custodian's pages: the same services and answers as their API twins. Documenters look up and withdraw
     # too (on their team, without step-up): doc_in withdraws the world's record, so the custodian finds it done.
     ("GET", "/withdrawals"): ({}, LOOKS_UP),
