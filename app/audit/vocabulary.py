@@ -60,6 +60,7 @@ class AuditAction(StrEnum):
     KEYS_PRUNE = "keys.prune"
     KEYS_REWRAP = "keys.rewrap"
     KEYS_RESEAL = "keys.reseal"
+    KEYS_ROTATE_SIGNING = "keys.rotate_signing"
     FORMS_READ = "forms.read"
     PERSON_CREATE = "person.create"
     PERSON_READ = "person.read"

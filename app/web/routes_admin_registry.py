@@ -160,7 +160,7 @@ def set_deny_list(
 @audited(AuditAction.KEYS_STATUS, "keyring")
 def keys_page(request: Request, principal: PagePrincipal, session: DbSession, runtime: RuntimeDep) -> Response:
     """The key versions, the data keys under each, and the values to pin, whole (as `testimony keys status`)."""
-    keyring = runtime.keys.current
+    keyring = runtime.keys.for_signing()
     status = keys.status(session, principal, keyring)
     context = admin.common(request, session, principal, KEYS) | {
         "status": status,
