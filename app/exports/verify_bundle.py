@@ -885,9 +885,9 @@ def _choose_key(pinned: PinnedKey, shipped: bytes | None, statements: Any, repor
     start = _pinned_start(pinned, shipped, statements)
     if start is None:
         shown = fingerprint(shipped) if shipped is not None else "none"
+        chained = ", nor does its key chain start from the pinned key" if statements else ""
         report.problems.append(
-            f"the bundle's signing key (fingerprint {shown}) is not the pinned key {pinned.fingerprint}, "
-            "nor does its key chain start from the pinned key"
+            f"the bundle's signing key (fingerprint {shown}) is not the pinned key {pinned.fingerprint}{chained}"
         )
         return None
     report.pinned_key = start
