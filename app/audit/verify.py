@@ -372,6 +372,12 @@ def _add_key_options(parser: argparse.ArgumentParser, key_name_help: str) -> Non
     parser.add_argument("--key", required=True, help="pinned key: C2SP verifier key, or 64-hex-digit fingerprint")
     parser.add_argument("--public-key", help="base64 Ed25519 public key, required with a fingerprint")
     parser.add_argument("--key-name", help=key_name_help)
+    parser.add_argument(
+        "--chain",
+        type=Path,
+        help="the published signing keys (GET /api/v1/keys/signing saved as a file): its key transitions are "
+        "followed from the pinned key, each checked before its key is trusted",
+    )
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -384,12 +390,6 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--events", required=True, type=Path, help="JSONL dump: one stored entry per line")
     parser.add_argument("--checkpoint", required=True, action="append", type=Path, help="signed checkpoint note")
     _add_key_options(parser, "signer key name (default: each checkpoint's origin)")
-    parser.add_argument(
-        "--chain",
-        type=Path,
-        help="the published signing keys (GET /api/v1/keys/signing saved as a file): its key transitions are "
-        "followed from the pinned key, each checked before its key is trusted",
-    )
     parser.add_argument(
         "--jobs",
         type=int,
@@ -439,14 +439,30 @@ def custody_main(argv: Sequence[str]) -> int:
     args = parser.parse_args(argv)
     try:
         public_key, key_name = _read_public_key(args.key, args.public_key, args.key_name)
+        statements = read_chain_file(args.chain) if args.chain is not None else []
         raw = args.proof.read_bytes()
         digest = _item_digest(args.item, args.text)
     except (ValueError, OSError) as exc:
         parser.print_usage(sys.stderr)
         sys.stderr.write(f"error: {exc}\n")
         return EXIT_USAGE
-    report = verify_proof(raw, digest, public_key, key_name)
+    keys = _chain_or_report(public_key, statements)
+    if keys is None:
+        return EXIT_FAILED
+    for key in reversed(keys):  # the newest key first; any key of the chain may have signed the checkpoint
+        report = verify_proof(raw, digest, key, key_name)
+        if report.ok:
+            break
     return _print_custody(report, digest, public_key)
+
+
+def _chain_or_report(public_key: bytes, statements: object) -> list[bytes] | None:
+    """The pinned key and the keys it vouches for; None, after saying why, when the chain is refused."""
+    try:
+        return follow_chain(public_key, statements)
+    except ChainError as exc:
+        sys.stdout.write(f"PROBLEM: the key chain is refused: {exc}\nFAILED: 1 problem(s)\n")
+        return None
 
 
 def _print_custody(report: CustodyReport, digest: bytes, public_key: bytes) -> int:
@@ -480,9 +496,11 @@ PROOF_KINDS = {
 }
 
 
-def _check_checkpoint_file(raw: bytes, public_key: bytes, key_name: str | None) -> ProofReport:
+def _check_checkpoint_file(
+    raw: bytes, public_key: bytes, key_name: str | None, chain: Sequence[bytes] = ()
+) -> ProofReport:
     report = ProofReport()
-    cp = open_checkpoint(raw, public_key, key_name, "checkpoint", report.problems)
+    cp = open_checkpoint(raw, public_key, key_name, "checkpoint", report.problems, chain)
     if cp is not None:
         report.checkpoints.append(cp)
     return report
@@ -496,6 +514,7 @@ def proof_main(kind: str, argv: Sequence[str]) -> int:
     args = parser.parse_args(argv)
     try:
         public_key, key_name = _read_public_key(args.key, args.public_key, args.key_name)
+        statements = read_chain_file(args.chain) if args.chain is not None else []
         raw = args.file.read_bytes()
     except (ValueError, OSError) as exc:
         parser.print_usage(sys.stderr)
@@ -506,7 +525,10 @@ def proof_main(kind: str, argv: Sequence[str]) -> int:
         "inclusion": verify_inclusion_file,
         "consistency": verify_consistency_file,
     }[kind]
-    return _print_proof(kind, check(raw, public_key, key_name), public_key)
+    keys = _chain_or_report(public_key, statements)
+    if keys is None:
+        return EXIT_FAILED
+    return _print_proof(kind, check(raw, public_key, key_name, keys), public_key)
 
 
 def _print_proof(kind: str, report: ProofReport, public_key: bytes) -> int:
@@ -553,11 +575,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_usage(sys.stderr)
         sys.stderr.write(f"error: {exc}\n")
         return EXIT_USAGE
-    try:
-        chain = follow_chain(public_key, statements)
-    except ChainError as exc:
+    chain = _chain_or_report(public_key, statements)
+    if chain is None:
         handle.close()
-        sys.stdout.write(f"PROBLEM: the key chain is refused: {exc}\nFAILED: 1 problem(s)\n")
         return EXIT_FAILED
     with handle, _progress(total, sys.stderr) as advance:
         report = verify_dump(

@@ -141,6 +141,57 @@ def test_rotation_round_trip_old_and_new_bundles_and_checkpoints_verify_against_
         )
     assert shown.ok, shown.problems
 
+    # Offline, away from the server: the log dump, its checkpoints and a consistency proof across the rotation,
+    # with the published keys saved as a file, against the verifier key pinned before the rotation.
+    origin = app.state.runtime.settings.audit.origin
+    vkey = note.vkey(origin, first.public_key)
+    dump = tmp_path / "events.jsonl"
+    assert runner.invoke(cli, ["audit", "export", "--out", str(dump)], env=cli_env).exit_code == 0
+    notes = []
+    with unit_of_work(app.state.sessionmaker) as s:
+        for i, text in enumerate(s.scalars(select(AuditCheckpoint.note).order_by(AuditCheckpoint.size))):
+            notes += ["--checkpoint", str(tmp_path / f"cp{i}.txt")]
+            (tmp_path / f"cp{i}.txt").write_text(text)
+        proof = read.consistency_file(s, SYSTEM, None, None)
+    (tmp_path / "consistency.json").write_text(json.dumps(proof))
+    chain_file = tmp_path / "signing-keys.json"
+    chain_file.write_text(json.dumps(published))
+    offline = [sys.executable, "-m", "app.audit.verify"]
+    dumped = subprocess.run(
+        [*offline, "--events", str(dump), *notes, "--key", vkey, "--chain", str(chain_file)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert dumped.returncode == 0, dumped.stdout + dumped.stderr
+    across = subprocess.run(
+        [*offline, "consistency", str(tmp_path / "consistency.json"), "--key", vkey, "--chain", str(chain_file)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert across.returncode == 0, across.stdout + across.stderr
+    unchained = subprocess.run(
+        [*offline, "consistency", str(tmp_path / "consistency.json"), "--key", vkey],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert unchained.returncode == 1
+    forged = {**published, "transitions": [{**published["transitions"][0], "at": "2031-01-01T00:00:00+00:00"}]}
+    chain_file.write_text(json.dumps(forged))
+    refused_chain = subprocess.run(
+        [*offline, "--events", str(dump), *notes, "--key", vkey, "--chain", str(chain_file)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert refused_chain.returncode == 1
+    assert "the key chain is refused" in refused_chain.stdout
+    server_side = runner.invoke(cli, ["audit", "verify", "--key", pin, "--chain", str(chain_file)], env=cli_env)
+    assert server_side.exit_code == 1
+    assert "the key chain is refused" in server_side.output
+
     # A retired key that signs after the rotation (as a leaked one could) is caught by the order of the log.
     with unit_of_work(app.state.sessionmaker) as s:
         audit.append(
