@@ -337,8 +337,8 @@ def verify(
     ] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Verify every entry and checkpoint against a pinned key and the keys it vouches for through signed key
-    transitions. Stored checkpoints and any kept off the server."""
+    """Verify every entry and checkpoint against a pinned key. Stored checkpoints and any kept off the server,
+    each under the pinned key or a later one it vouches for through signed key transitions."""
     settings = get_settings()
     copy = database_url is not None and database_url != settings.database_url
     try:

@@ -46,7 +46,7 @@ BatchSize = Annotated[int, typer.Option(min=1, max=10_000, metavar="N", help="Ro
 # A batch of data keys re-wraps in tens of milliseconds: short write transactions, few commits.
 REWRAP_BATCH = 2000
 
-keys_cli = group("Key custody: status, rotate, rotate-signing, rewrap, reseal, prune, protect.")
+keys_cli = group("Key custody: status, rotations, rewrap, reseal, protect.")
 
 
 def status_json(st: keys_service.KeyStatus, fingerprint_hex: str, vkey: str) -> dict[str, object]:
@@ -152,7 +152,7 @@ def keys_rotate(batch_size: BatchSize = REWRAP_BATCH) -> None:
 
 @keys_cli.command("rotate-signing")
 def keys_rotate_signing() -> None:
-    """Make a new signing key; the old one is retired and signs the transition to it (published with the keys)."""
+    """Make a new signing key. The old one is retired and signs the transition to it, published with the keys."""
     with _keys_and_database() as (store, _keyring, factory):
         try:
             keys_service.refuse_unchangeable(store)
@@ -236,7 +236,7 @@ def keys_prune(
 
 @keys_cli.command("protect")
 def keys_protect() -> None:
-    """Wrap a plain key file under a passphrase (scrypt + AES-256-GCM)."""
+    """Put a plain key file under a passphrase. It is wrapped with scrypt and AES-256-GCM."""
     settings = get_settings()
     path = settings.key_file
     try:
