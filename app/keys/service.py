@@ -141,7 +141,7 @@ def rotate(
         pending = status(session, principal, keyring).pending_rewrap
     resumed = pending > 0
     if not resumed:
-        store.save(keyring.with_new_kek())
+        update(store, lambda current: current.with_new_kek())
     result = rewrap(principal, factory, store, batch_size=batch_size, on_start=on_start, on_batch=on_batch)
     return RotationResult(result.kek_primary, resumed, result.rewrapped, result.retired, result.unreadable)
 
@@ -175,7 +175,7 @@ def rewrap(
     # Versions still wrapping an unreadable key stay as they are, so nothing is lost by retiring.
     retired = sorted(set(keyring.keks) - {keyring.kek_primary} - set(keyring.kek_retired))
     if retired:
-        store.save(keyring.with_retired_keks(set(retired)))
+        update(store, lambda current: current.with_retired_keks(set(retired) - {current.kek_primary}))
     return RotationResult(keyring.kek_primary, False, done, retired, unreadable)
 
 
@@ -191,8 +191,24 @@ def prune(principal: Principal, factory: sessionmaker[Session], store: KeyStore)
         in_use = status(session, principal, keyring).data_keys_by_version
     removable = sorted(v for v in keyring.kek_retired if not in_use.get(v))
     if removable:
-        store.save(keyring.without_keks(set(removable)))
+        update(store, lambda current: current.without_keks(set(removable) & current.kek_retired))
     return removable
+
+
+def update(store: KeyStore, change: Callable[[Keyring], Keyring]) -> tuple[Keyring, Keyring]:
+    """Read the keyring, change it and save it under the key file's lock: (as read, as saved).
+
+    Every change to a key file goes through here, so that a KEK rotation, a re-wrap's retiring, a prune and a
+    signing-key rotation running at once each start from what the one before saved and none undoes another.
+    A provider store (a KMS) has no such lock and is responsible for its own compare-and-swap.
+    """
+    locked = getattr(store, "locked", None)
+    guard: AbstractContextManager[object] = locked() if callable(locked) else nullcontext()
+    with guard:
+        keyring = store.load()
+        changed = change(keyring)
+        store.save(changed)
+    return keyring, changed
 
 
 @dataclass(frozen=True)
@@ -212,18 +228,12 @@ def refuse_unchangeable(store: KeyStore) -> None:
 def rotate_signing(principal: Principal, store: KeyStore) -> SigningRotation:
     """Make a new Ed25519 signing key, retire the current one and have it sign the transition to the new one.
 
-    The key file is read, changed and written under its lock, so two rotations at once run one after the other:
-    the second starts from the key the first made, and the chain stays one line with one active key. A provider
-    store (a KMS) is responsible for its own compare-and-swap.
+    The key file is read, changed and written under its lock (`update`), so two rotations at once run one after
+    the other: the second starts from the key the first made, and the chain stays one line with one active key.
     """
     policy.require(principal, policy.Action.KEYS_MANAGE)
     refuse_unchangeable(store)
-    locked = getattr(store, "locked", None)
-    guard: AbstractContextManager[object] = locked() if callable(locked) else nullcontext()
-    with guard:
-        keyring = store.load()
-        rotated = keyring.with_new_signing_key()
-        store.save(rotated)
+    keyring, rotated = update(store, lambda current: current.with_new_signing_key())
     new = rotated.signing_keys[-1]
     assert new.transition is not None
     return SigningRotation(
