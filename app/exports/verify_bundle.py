@@ -898,9 +898,10 @@ def _choose_key(pinned: PinnedKey, shipped: bytes | None, statements: Any, repor
         keys = [start]
     if shipped is None or shipped not in keys:
         if shipped is not None:
+            chained = " nor a key it vouches for through the bundle's key chain" if statements else ""
             report.problems.append(
                 f"the bundle names the signing key {fingerprint(shipped)}, not the pinned key "
-                f"{fingerprint(start)} nor a key it vouches for"
+                f"{fingerprint(start)}{chained}"
             )
         report.chain = [start]
         return start
