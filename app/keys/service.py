@@ -141,7 +141,7 @@ def rotate(
         pending = status(session, principal, keyring).pending_rewrap
     resumed = pending > 0
     if not resumed:
-        update(store, lambda current: current.with_new_kek())
+        store.save(keyring.with_new_kek())
     result = rewrap(principal, factory, store, batch_size=batch_size, on_start=on_start, on_batch=on_batch)
     return RotationResult(result.kek_primary, resumed, result.rewrapped, result.retired, result.unreadable)
 
@@ -175,7 +175,7 @@ def rewrap(
     # Versions still wrapping an unreadable key stay as they are, so nothing is lost by retiring.
     retired = sorted(set(keyring.keks) - {keyring.kek_primary} - set(keyring.kek_retired))
     if retired:
-        update(store, lambda current: current.with_retired_keks(set(retired) - {current.kek_primary}))
+        store.save(keyring.with_retired_keks(set(retired)))
     return RotationResult(keyring.kek_primary, False, done, retired, unreadable)
 
 
@@ -191,16 +191,15 @@ def prune(principal: Principal, factory: sessionmaker[Session], store: KeyStore)
         in_use = status(session, principal, keyring).data_keys_by_version
     removable = sorted(v for v in keyring.kek_retired if not in_use.get(v))
     if removable:
-        update(store, lambda current: current.without_keks(set(removable) & current.kek_retired))
+        store.save(keyring.without_keks(set(removable)))
     return removable
 
 
 def update(store: KeyStore, change: Callable[[Keyring], Keyring]) -> tuple[Keyring, Keyring]:
     """Read the keyring, change it and save it under the key file's lock: (as read, as saved).
 
-    Every change to a key file goes through here, so that a KEK rotation, a re-wrap's retiring, a prune and a
-    signing-key rotation running at once each start from what the one before saved and none undoes another.
-    A provider store (a KMS) has no such lock and is responsible for its own compare-and-swap.
+    Changes made through here run one at a time across processes and each starts from what the one before
+    saved. A provider store (a KMS) has no such lock and is responsible for its own compare-and-swap.
     """
     locked = getattr(store, "locked", None)
     guard: AbstractContextManager[object] = locked() if callable(locked) else nullcontext()

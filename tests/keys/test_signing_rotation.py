@@ -29,7 +29,7 @@ from app.audit.verify import verify_dump
 from app.audit.vocabulary import AuditAction
 from app.cli import cli
 from app.cli_support import SYSTEM
-from app.core.db import new_id, unit_of_work
+from app.core.db import unit_of_work
 from app.crypto import keyring as kr
 from app.crypto import signing
 from app.crypto.errors import KeyringError
@@ -372,24 +372,3 @@ def test_rotations_at_once_leave_one_active_key_and_an_unbroken_chain(
         line.split()[-1] for out, _ in outputs for line in out.splitlines() if line.startswith("new fingerprint:")
     }
     assert announced == {signing.fingerprint(k) for k in keys[1:]}
-
-
-def test_a_signing_rotation_during_a_rewrap_is_not_undone_by_its_save(
-    keys: Keys, key_file: Path, key_store: FileKeyStore, session_factory: sessionmaker[Session]
-) -> None:
-    with unit_of_work(session_factory) as s:
-        for _ in range(5):
-            keys_service.create_data_key(s, keys, new_id())
-    key_store.save(key_store.load().with_new_kek())  # a KEK rotation saved, its re-wrap still to run
-    rotations: list[keys_service.SigningRotation] = []
-
-    def rotate_meanwhile(_done: int) -> None:
-        if not rotations:  # another process rotates the signing key while the re-wrap runs
-            rotations.append(keys_service.rotate_signing(SYSTEM, FileKeyStore(key_file, None, key_store.scrypt)))
-
-    result = keys_service.rewrap(SYSTEM, session_factory, key_store, batch_size=2, on_batch=rotate_meanwhile)
-    assert result.retired == [1]
-    ring = _ring(key_file)
-    assert ring.kek_retired == frozenset({1})
-    assert ring.signer.key_id == rotations[0].new_key_id
-    assert len(ring.transitions()) == 1
