@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import functools
 import sqlite3
 import threading
 import time
@@ -22,7 +23,7 @@ from sqlalchemy.pool import NullPool
 from app.audit import note
 from app.audit import service as audit
 from app.audit.models import AuditCheckpoint
-from app.audit.verify import Report, default_jobs
+from app.audit.verify import Report, default_jobs, read_chain_file
 from app.audit.vocabulary import AuditAction
 from app.cli_support import JsonOption, console, counted, fail, group, out, print_json, progress, record
 from app.core.config import Settings, get_settings
@@ -30,7 +31,7 @@ from app.core.db import is_sqlite, make_engine, make_sessionmaker, unit_of_work
 from app.core.errors import ConfigError
 from app.crypto.keyring import Keyring
 from app.crypto.signing import fingerprint
-from app.keys.store import Keys, load_keyring, prompt_passphrase
+from app.keys.store import Keys, load_keyring, open_keys, prompt_passphrase
 
 audit_cli = group("The tamper-evident log: checkpoints, export, verification.")
 
@@ -43,12 +44,15 @@ def _keyring(settings: Settings) -> Keyring:
 
 
 @contextmanager
-def _open() -> Iterator[tuple[Keyring, sessionmaker[Session], str]]:
+def _open() -> Iterator[tuple[Keys, sessionmaker[Session], str]]:
     settings = get_settings()
-    keyring = _keyring(settings)
+    try:
+        keys = open_keys(settings, prompt_passphrase)
+    except ConfigError as exc:
+        raise fail(str(exc)) from None
     engine = make_engine(settings.database_url)
     try:
-        yield keyring, make_sessionmaker(engine), settings.audit.origin
+        yield keys, make_sessionmaker(engine), settings.audit.origin
     finally:
         engine.dispose()
 
@@ -108,7 +112,7 @@ def background_checkpointer(factory: sessionmaker[Session], keys: Keys, settings
             try:
                 sign_when_due(
                     factory,
-                    lambda: keys.current,
+                    keys.for_signing,
                     settings.audit.origin,
                     settings.audit.checkpoint_every_events,
                     float(settings.audit.checkpoint_every_seconds),
@@ -139,8 +143,8 @@ def checkpoint(
     ] = None,
 ) -> None:
     """Sign a checkpoint of the log now. Optionally save the latest one to a file."""
-    with _open() as (keyring, factory, origin):
-        row = checkpoint_once(factory, keyring, origin)
+    with _open() as (keys, factory, origin):
+        row = checkpoint_once(factory, keys.for_signing(), origin)
         with unit_of_work(factory) as session:
             latest = audit.latest_checkpoint(session)
         if latest is None:
@@ -180,8 +184,10 @@ def checkpointer(
     settings = get_settings()
     n = every_events or settings.audit.checkpoint_every_events
     t = every_seconds or float(settings.audit.checkpoint_every_seconds)
-    with _open() as (keyring, factory, origin):
-        made = sign_when_due(factory, lambda: keyring, origin, n, t, stop=threading.Event(), max_runs=max_runs)
+    with _open() as (keys, factory, origin):
+        # keys.for_signing rereads a key file that changed: after `keys rotate-signing` the next checkpoint is
+        # signed with the new key, without a restart.
+        made = sign_when_due(factory, keys.for_signing, origin, n, t, stop=threading.Event(), max_runs=max_runs)
     out.print(f"signed {counted(made, 'checkpoint')}")
 
 
@@ -190,7 +196,7 @@ def export(
     out_file: Annotated[Path, typer.Option("--out", metavar="FILE", help="Where to write the entries (JSONL).")],
 ) -> None:
     """Write every stored entry to a file, one per line. For verification elsewhere."""
-    with _open() as (_keyring, factory, _origin):
+    with _open() as (_keys, factory, _origin):
         record(factory, AuditAction.AUDIT_EXPORT, resource_type="audit_log")
         written = 0
         with unit_of_work(factory) as session, out_file.open("wb") as fh, progress() as bar:
@@ -213,7 +219,26 @@ def pinned_key(key: str, keyring: Callable[[], Keyring], origin: str) -> tuple[b
     raise typer.BadParameter("no signing key with that fingerprint: the log was not signed by the pinned key")
 
 
-def verify_database(session: Session, public_key: bytes, key_name: str, external: list[Path]) -> Report:
+def _or_fail(load: Callable[[], Keyring]) -> Keyring:
+    try:
+        return load()
+    except ConfigError as exc:
+        raise fail(str(exc)) from None
+
+
+def _local_transitions(load: Callable[[], Keyring]) -> list[dict[str, str]]:
+    """The key transitions of the local key file, when there is one to open; none without (a copy verified
+    elsewhere with a vkey): then only the pinned key is trusted, which can only fail more checkpoints, never
+    pass one."""
+    try:
+        return load().transitions()
+    except ConfigError:
+        return []
+
+
+def verify_database(
+    session: Session, public_key: bytes, key_name: str, external: list[Path], transitions: object = ()
+) -> Report:
     kept: list[tuple[str, str | bytes]] = [(f"external {p.name}", p.read_text()) for p in external]
     with progress() as bar:
         task = bar.add_task("verifying", total=audit.size(session))
@@ -224,6 +249,7 @@ def verify_database(session: Session, public_key: bytes, key_name: str, external
             kept,
             on_entry=lambda _n: bar.advance(task),
             workers=default_jobs(),
+            transitions=transitions,
         )
 
 
@@ -300,21 +326,36 @@ def verify(
             "Default: the live database, and the verification is recorded in its log.",
         ),
     ] = None,
+    chain_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--chain",
+            metavar="FILE",
+            help="The published signing keys (GET /api/v1/keys/signing saved as a file), whose key transitions "
+            "are followed from the pinned key. Default: those of the local key file.",
+        ),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Verify every entry and checkpoint against a pinned key. Stored checkpoints and any kept off the server."""
+    """Verify every entry and checkpoint against a pinned key. Stored checkpoints and any kept off the server,
+    each under the pinned key or a later one it vouches for through signed key transitions."""
     settings = get_settings()
     copy = database_url is not None and database_url != settings.database_url
     try:
-        # The keyring is opened only to look a fingerprint up in its history; a vkey needs nothing local.
-        public_key, key_name = pinned_key(key, lambda: _keyring(settings), settings.audit.origin)
+        # The keyring is opened only to look a fingerprint up in its history and to read the key transitions;
+        # with a vkey and --chain nothing local is needed.
+        local = functools.cache(lambda: load_keyring(settings, prompt_passphrase))
+        public_key, key_name = pinned_key(key, lambda: _or_fail(local), settings.audit.origin)
+        transitions = read_chain_file(chain_file) if chain_file is not None else _local_transitions(local)
     except note.NoteError as exc:
         raise fail(f"--key: {exc}") from None
+    except ValueError as exc:
+        raise fail(str(exc)) from None
     engine = read_only_engine(database_url) if copy and database_url else make_engine(settings.database_url)
     try:
         factory = make_sessionmaker(engine)
         with factory() as session, session.begin():
-            report = verify_database(session, public_key, key_name, checkpoint_files or [])
+            report = verify_database(session, public_key, key_name, checkpoint_files or [], transitions)
         if not copy:
             outcome = audit.Outcome.ALLOWED if report.ok else audit.Outcome.FAILED
             record(factory, AuditAction.AUDIT_VERIFY, outcome, resource_type="audit_log")

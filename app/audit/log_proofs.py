@@ -88,19 +88,39 @@ class ProofReport:
 
 
 def open_checkpoint(
-    text: str | bytes, public_key: bytes, key_name: str | None, label: str, problems: list[str]
+    text: str | bytes,
+    public_key: bytes,
+    key_name: str | None,
+    label: str,
+    problems: list[str],
+    chain: Sequence[bytes] = (),
 ) -> Checkpoint | None:
-    """The checkpoint once its signature verifies with the pinned key; otherwise a problem naming it."""
-    try:
-        # The origin only says which key name to look for; the pinned key decides.
-        name = key_name if key_name is not None else parse_note(text)[0].origin
-        return verify_checkpoint(text, name, public_key)
-    except NoteError as exc:
-        problems.append(f"{label} rejected: {exc} (with the pinned key {fingerprint(public_key)})")
-        return None
+    """The checkpoint once its signature verifies with the pinned key (or a later key of `chain`, the pinned key
+    and those it vouches for, oldest first); otherwise a problem naming it."""
+    opened = open_checkpoint_in_chain(text, list(chain) or [public_key], key_name, label, problems)
+    return opened[1] if opened is not None else None
 
 
-def verify_inclusion_file(raw: bytes, public_key: bytes, key_name: str | None = None) -> ProofReport:
+def open_checkpoint_in_chain(
+    text: str | bytes, keys: Sequence[bytes], key_name: str | None, label: str, problems: list[str]
+) -> tuple[int, Checkpoint] | None:
+    """(index in `keys` of the key that signed it, the checkpoint); None after naming the problem."""
+    failure: NoteError | None = None
+    for index in reversed(range(len(keys))):
+        try:
+            # The origin only says which key name to look for; the pinned key decides.
+            name = key_name if key_name is not None else parse_note(text)[0].origin
+            return index, verify_checkpoint(text, name, keys[index])
+        except NoteError as exc:
+            failure = failure or exc
+    later = "" if len(keys) == 1 else f" or the {len(keys) - 1} later keys it vouches for"
+    problems.append(f"{label} rejected: {failure} (with the pinned key {fingerprint(keys[0])}{later})")
+    return None
+
+
+def verify_inclusion_file(
+    raw: bytes, public_key: bytes, key_name: str | None = None, chain: Sequence[bytes] = ()
+) -> ProofReport:
     """Is the file's entry the event at its index in the tree its checkpoint signed with the pinned key?"""
     report = ProofReport()
     try:
@@ -117,7 +137,7 @@ def verify_inclusion_file(raw: bytes, public_key: bytes, key_name: str | None = 
         report.entry = json.loads(entry)
     if seq is not None and seq != doc["leaf_index"]:
         report.problems.append(f"the proof's leaf index {doc['leaf_index']} is not the entry's seq {seq}")
-    cp = open_checkpoint(doc["checkpoint"], public_key, key_name, "checkpoint", report.problems)
+    cp = open_checkpoint(doc["checkpoint"], public_key, key_name, "checkpoint", report.problems, chain)
     if cp is None:
         return report
     report.checkpoints.append(cp)
@@ -131,8 +151,11 @@ def verify_inclusion_file(raw: bytes, public_key: bytes, key_name: str | None = 
     return report
 
 
-def verify_consistency_file(raw: bytes, public_key: bytes, key_name: str | None = None) -> ProofReport:
-    """Does the second signed tree extend the first, both signed with the pinned key?"""
+def verify_consistency_file(
+    raw: bytes, public_key: bytes, key_name: str | None = None, chain: Sequence[bytes] = ()
+) -> ProofReport:
+    """Does the second signed tree extend the first, both signed with the pinned key (or keys of its `chain`, the
+    second by the same key as the first or a later one)?"""
     report = ProofReport()
     try:
         doc = read_proof(raw, CONSISTENCY_FORMAT, _CONSISTENCY_FIELDS)
@@ -140,11 +163,20 @@ def verify_consistency_file(raw: bytes, public_key: bytes, key_name: str | None 
     except Malformed as exc:
         report.problems.append(f"the file is not a consistency proof: {exc}")
         return report
-    first = open_checkpoint(doc["first_checkpoint"], public_key, key_name, "first checkpoint", report.problems)
-    second = open_checkpoint(doc["second_checkpoint"], public_key, key_name, "second checkpoint", report.problems)
-    if first is None or second is None:
+    keys = list(chain) or [public_key]
+    opened = [
+        open_checkpoint_in_chain(doc[f"{which}_checkpoint"], keys, key_name, f"{which} checkpoint", report.problems)
+        for which in ("first", "second")
+    ]
+    first_opened, second_opened = opened
+    if first_opened is None or second_opened is None:
         return report
+    (first_key, first), (second_key, second) = first_opened, second_opened
     report.checkpoints += [first, second]
+    if second_key < first_key:
+        report.problems.append(
+            "the second checkpoint is signed by an older key than the first: a retired key signed it after the rotation"
+        )
     if first.origin != second.origin:
         report.problems.append(f"the checkpoints name different logs: {first.origin}, {second.origin}")
     if (doc["first_size"], doc["second_size"]) != (first.size, second.size):

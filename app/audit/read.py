@@ -33,7 +33,7 @@ from app.audit.schemas import (
 from app.core.errors import NotFound, ValidationFailed
 from app.core.pagination import FIRST_PAGE, INT64, Page, PageRequest, in_memory, int_cursor, keyset
 from app.crypto.keyring import Keyring
-from app.crypto.signing import fingerprint
+from app.crypto.signing import Signer, fingerprint
 
 MAX_PAGE = 500
 
@@ -268,11 +268,12 @@ def actor_named(session: Session, principal: Principal, name: str) -> str:
 
 
 def verification(session: Session, principal: Principal, keyring: Keyring, origin: str) -> VerificationRead:
-    """The whole log and every stored checkpoint verified against the current signing key, and every event's
-    columns against its stored bytes: the same check as `testimony audit verify --key VKEY`."""
+    """The whole log and every stored checkpoint verified against the current signing key and the keys before it
+    that vouched for it (each checkpoint under the key then in use), and every event's columns against its stored
+    bytes: the same check as `testimony audit verify --key VKEY`."""
     policy.require(principal, policy.Action.AUDIT_READ)
     public_key = keyring.signer.public_key
-    report = audit.verify_stored(session, public_key, origin)
+    report = audit.verify_stored(session, _chain_start(keyring), origin, transitions=keyring.transitions())
     largest = max((c.checkpoint.size for c in report.checkpoints), default=0)
     row = audit.checkpoint_at(session, largest) if largest else None
     return VerificationRead(
@@ -285,6 +286,15 @@ def verification(session: Session, principal: Principal, keyring: Keyring, origi
         vkey=note.vkey(origin, public_key),
         problems=report.problems,
     )
+
+
+def _chain_start(keyring: Keyring) -> bytes:
+    """The oldest signing key from which signed transitions lead to the current one."""
+    entries = keyring.signing_keys
+    first = len(entries) - 1
+    while first > 0 and entries[first].transition is not None:
+        first -= 1
+    return Signer.from_seed(entries[first].seed).public_key
 
 
 def _stored_checkpoint(session: Session, size: int, field: str) -> AuditCheckpoint:

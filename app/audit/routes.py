@@ -103,7 +103,7 @@ def consistency(
 def public_key(
     principal: CurrentPrincipal, session: DbSession, runtime: RuntimeDep, page: PageQuery
 ) -> Page[PublicKeyRead]:
-    return read.public_keys(principal, runtime.keys.current, runtime.settings.audit.origin, page)
+    return read.public_keys(principal, runtime.keys.for_signing(), runtime.settings.audit.origin, page)
 
 
 @router.get("/actors/{user_id}", response_model=ActorRead)

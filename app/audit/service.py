@@ -27,7 +27,7 @@ from app.audit.vocabulary import AuditAction, Outcome, purpose_of
 
 __all__ = ["AuditAction", "Outcome", "Trail"]
 from app.core.db import Prepared, db_now, db_time
-from app.crypto.signing import Signer
+from app.crypto.signing import ChainError, Signer, follow_chain
 
 TRAIL = "audit_trail"
 ADVISORY_LOCK_ID = 0x7E571_0A0D17  # any constant shared by every writer of this database
@@ -295,14 +295,24 @@ def verify_stored(
     external: list[tuple[str, str | bytes]] | None = None,
     on_entry: Callable[[int], None] | None = None,
     workers: int = 1,
+    transitions: object = (),
 ) -> Report:
     """Every stored entry and checkpoint (plus any kept off the server, as (label, note)) against a pinned
     key, and every event's columns against its stored bytes: `testimony audit verify` and the auditor's page.
+
+    `transitions` are the published key transition statements: followed from the pinned key, each checked
+    before its key is trusted, so checkpoints signed before and after a signing-key rotation both verify. A
+    forged or forking chain is a problem, and only the pinned key is trusted then.
 
     `workers` above 1 checks the entries' form in that many processes: the command line's choice; a server
     process keeps to one."""
     stored = all_checkpoints(session)
     others = external or []
+    chain_problems: list[str] = []
+    try:
+        chain = follow_chain(public_key, list(transitions) if isinstance(transitions, tuple) else transitions)
+    except ChainError as exc:
+        chain, chain_problems = [public_key], [f"the key chain is refused: {exc}"]
     report = verify_dump(
         iter_entries(session),
         [c.note for c in stored] + [text for _, text in others],
@@ -311,7 +321,9 @@ def verify_stored(
         labels=[f"stored checkpoint {c.size}" for c in stored] + [label for label, _ in others],
         on_entry=on_entry,
         workers=workers,
+        chain=chain,
     )
+    report.problems[:0] = chain_problems
     report.problems.extend(column_problems(session))
     return report
 

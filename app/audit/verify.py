@@ -16,6 +16,7 @@ import base64
 import binascii
 import bisect
 import hashlib
+import json
 import multiprocessing
 import os
 import re
@@ -33,7 +34,7 @@ from app.audit.entries import check_entry
 from app.audit.log_proofs import ProofReport, open_checkpoint, verify_consistency_file, verify_inclusion_file
 from app.audit.merkle import EMPTY_ROOT, TreeBuilder, leaf_hash
 from app.audit.note import Checkpoint, NoteError, parse_note, parse_vkey, verify_checkpoint
-from app.crypto.signing import fingerprint
+from app.crypto.signing import ChainError, fingerprint, follow_chain, key_id
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -150,17 +151,47 @@ class _EntryChecker:
 
 
 def _open_checkpoints(
-    checkpoints: Sequence[str | bytes], labels: Sequence[str], public_key: bytes, key_name: str | None, report: Report
+    checkpoints: Sequence[str | bytes],
+    labels: Sequence[str],
+    keys: Sequence[bytes],
+    key_name: str | None,
+    report: Report,
 ) -> None:
+    """Verify each checkpoint's signature by one of the trusted keys (the pinned key and those it vouches for,
+    oldest first), then check that the keys follow each other in the log's order: a larger checkpoint signed by
+    an older key than a smaller one was signed after that key was retired, and is refused."""
+    signed_by: list[tuple[int, int, str]] = []
     for label, text in zip(labels, checkpoints, strict=True):
         try:
             # The origin only says which key name to look for; the pinned key decides.
             name = key_name if key_name is not None else parse_note(text)[0].origin
-            cp = verify_checkpoint(text, name, public_key)
         except NoteError as exc:
-            report.problems.append(f"{label}: rejected: {exc} (with the pinned key {fingerprint(public_key)})")
+            report.problems.append(f"{label}: rejected: {exc} (with the pinned key {fingerprint(keys[0])})")
             continue
+        opened: tuple[int, Checkpoint] | None = None
+        failure: NoteError | None = None
+        for index in reversed(range(len(keys))):
+            try:
+                opened = index, verify_checkpoint(text, name, keys[index])
+                break
+            except NoteError as exc:
+                failure = failure or exc
+        if opened is None:
+            chain = "" if len(keys) == 1 else f" or the {len(keys) - 1} later keys it vouches for"
+            report.problems.append(f"{label}: rejected: {failure} (with the pinned key {fingerprint(keys[0])}{chain})")
+            continue
+        index, cp = opened
+        signed_by.append((cp.size, index, label))
         report.checkpoints.append(CheckpointResult(label, cp))
+    newest: tuple[int, str] | None = None
+    for _size, index, label in sorted(signed_by):
+        if newest is not None and index < newest[0]:
+            report.problems.append(
+                f"{label}: signed with key {key_id(keys[index])}, which {newest[1]} (a smaller tree) shows was "
+                "already retired: a retired key signed it after the rotation"
+            )
+        if newest is None or index > newest[0]:
+            newest = (index, label)
     origins = {c.checkpoint.origin for c in report.checkpoints}
     if len(origins) > 1:
         report.problems.append(f"checkpoints name different logs: {', '.join(sorted(origins))}")
@@ -175,8 +206,12 @@ def verify_dump(
     labels: Sequence[str] | None = None,
     on_entry: Callable[[int], None] | None = None,
     workers: int = 1,
+    chain: Sequence[bytes] = (),
 ) -> Report:
     """Check every entry, rebuild the tree in one pass, and compare it with each signed checkpoint.
+
+    `chain` is the pinned key followed by the keys it vouches for (signing.follow_chain), oldest first: a
+    checkpoint may be signed by any of them, in their order along the log. Empty: the pinned key alone.
 
     `lines` are the stored entry bytes, one per entry; a trailing newline on each is ignored. `key_name`
     defaults to each checkpoint's origin. `on_entry` receives each line's length, for progress display.
@@ -187,7 +222,7 @@ def verify_dump(
     if not checkpoints:
         report.problems.append("no checkpoint given: nothing vouches for the dump")
     names = list(labels) if labels is not None else [f"checkpoint {i + 1}" for i in range(len(checkpoints))]
-    _open_checkpoints(checkpoints, names, public_key, key_name, report)
+    _open_checkpoints(checkpoints, names, list(chain) or [public_key], key_name, report)
     wanted = {c.checkpoint.size for c in report.checkpoints}
     roots: dict[int, bytes] = {0: EMPTY_ROOT}
     builder = TreeBuilder()
@@ -337,6 +372,12 @@ def _add_key_options(parser: argparse.ArgumentParser, key_name_help: str) -> Non
     parser.add_argument("--key", required=True, help="pinned key: C2SP verifier key, or 64-hex-digit fingerprint")
     parser.add_argument("--public-key", help="base64 Ed25519 public key, required with a fingerprint")
     parser.add_argument("--key-name", help=key_name_help)
+    parser.add_argument(
+        "--chain",
+        type=Path,
+        help="the published signing keys (GET /api/v1/keys/signing saved as a file): its key transitions are "
+        "followed from the pinned key, each checked before its key is trusted",
+    )
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -398,14 +439,30 @@ def custody_main(argv: Sequence[str]) -> int:
     args = parser.parse_args(argv)
     try:
         public_key, key_name = _read_public_key(args.key, args.public_key, args.key_name)
+        statements = read_chain_file(args.chain) if args.chain is not None else []
         raw = args.proof.read_bytes()
         digest = _item_digest(args.item, args.text)
     except (ValueError, OSError) as exc:
         parser.print_usage(sys.stderr)
         sys.stderr.write(f"error: {exc}\n")
         return EXIT_USAGE
-    report = verify_proof(raw, digest, public_key, key_name)
+    keys = _chain_or_report(public_key, statements)
+    if keys is None:
+        return EXIT_FAILED
+    for key in reversed(keys):  # the newest key first; any key of the chain may have signed the checkpoint
+        report = verify_proof(raw, digest, key, key_name)
+        if report.ok:
+            break
     return _print_custody(report, digest, public_key)
+
+
+def _chain_or_report(public_key: bytes, statements: object) -> list[bytes] | None:
+    """The pinned key and the keys it vouches for; None, after saying why, when the chain is refused."""
+    try:
+        return follow_chain(public_key, statements)
+    except ChainError as exc:
+        sys.stdout.write(f"PROBLEM: the key chain is refused: {exc}\nFAILED: 1 problem(s)\n")
+        return None
 
 
 def _print_custody(report: CustodyReport, digest: bytes, public_key: bytes) -> int:
@@ -439,9 +496,11 @@ PROOF_KINDS = {
 }
 
 
-def _check_checkpoint_file(raw: bytes, public_key: bytes, key_name: str | None) -> ProofReport:
+def _check_checkpoint_file(
+    raw: bytes, public_key: bytes, key_name: str | None, chain: Sequence[bytes] = ()
+) -> ProofReport:
     report = ProofReport()
-    cp = open_checkpoint(raw, public_key, key_name, "checkpoint", report.problems)
+    cp = open_checkpoint(raw, public_key, key_name, "checkpoint", report.problems, chain)
     if cp is not None:
         report.checkpoints.append(cp)
     return report
@@ -455,6 +514,7 @@ def proof_main(kind: str, argv: Sequence[str]) -> int:
     args = parser.parse_args(argv)
     try:
         public_key, key_name = _read_public_key(args.key, args.public_key, args.key_name)
+        statements = read_chain_file(args.chain) if args.chain is not None else []
         raw = args.file.read_bytes()
     except (ValueError, OSError) as exc:
         parser.print_usage(sys.stderr)
@@ -465,7 +525,10 @@ def proof_main(kind: str, argv: Sequence[str]) -> int:
         "inclusion": verify_inclusion_file,
         "consistency": verify_consistency_file,
     }[kind]
-    return _print_proof(kind, check(raw, public_key, key_name), public_key)
+    keys = _chain_or_report(public_key, statements)
+    if keys is None:
+        return EXIT_FAILED
+    return _print_proof(kind, check(raw, public_key, key_name, keys), public_key)
 
 
 def _print_proof(kind: str, report: ProofReport, public_key: bytes) -> int:
@@ -505,12 +568,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         public_key, key_name = _read_public_key(args.key, args.public_key, args.key_name)
         texts = [path.read_bytes() for path in args.checkpoint]
+        statements = read_chain_file(args.chain) if args.chain is not None else []
         total = args.events.stat().st_size
         handle = args.events.open("rb")
     except (ValueError, OSError) as exc:
         parser.print_usage(sys.stderr)
         sys.stderr.write(f"error: {exc}\n")
         return EXIT_USAGE
+    chain = _chain_or_report(public_key, statements)
+    if chain is None:
+        handle.close()
+        return EXIT_FAILED
     with handle, _progress(total, sys.stderr) as advance:
         report = verify_dump(
             handle,
@@ -520,8 +588,24 @@ def main(argv: Sequence[str] | None = None) -> int:
             labels=[str(p) for p in args.checkpoint],
             on_entry=advance,
             workers=args.jobs,
+            chain=chain,
         )
     return _print(report, public_key)
+
+
+def read_chain_file(path: Path) -> object:
+    """The key transitions from a file: the published signing keys ({"transitions": [...]}) or the bare list.
+
+    ValueError when it is not JSON of either shape; the statements themselves are checked when followed.
+    """
+    try:
+        doc = json.loads(path.read_bytes())
+    except ValueError as exc:
+        raise ValueError(f"--chain {path} is not JSON") from exc
+    statements = doc.get("transitions") if isinstance(doc, dict) else doc
+    if not isinstance(statements, list):
+        raise ValueError(f"--chain {path} holds no list of key transitions")
+    return statements
 
 
 def _print(report: Report, public_key: bytes) -> int:

@@ -64,6 +64,7 @@ class AuditAction(StrEnum):
     """An admin queued a KEK rotation from the Keys page (the worker records ``keys.rotate``)."""
     KEYS_REWRAP_START = "keys.rewrap_start"
     """An admin queued a re-wrap from the Keys page (the worker records ``keys.rewrap``)."""
+    KEYS_ROTATE_SIGNING = "keys.rotate_signing"
     FORMS_READ = "forms.read"
     PERSON_CREATE = "person.create"
     PERSON_READ = "person.read"

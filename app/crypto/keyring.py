@@ -41,6 +41,9 @@ class SigningEntry:
     seed: bytes = field(repr=False)
     created: str
     retired: bool = False
+    transition: dict[str, str] | None = None
+    """The statement by which the key before this one vouched for it (signing.sign_transition); None for the first
+    key, and for keys added before transitions existed."""
 
 
 @dataclass(frozen=True)
@@ -79,6 +82,19 @@ class Keyring:
                 }
             )
         return out
+
+    def transitions(self) -> list[dict[str, str]]:
+        """The key transition statements, oldest first; public, like the keys."""
+        return [dict(e.transition) for e in self.signing_keys if e.transition is not None]
+
+    def with_new_signing_key(self) -> Keyring:
+        """A new Ed25519 key becomes the signer; the current one is retired and signs the transition to it."""
+        old = self.signer
+        entry = _signing_entry(os.urandom(32))
+        new_public = signing.Signer.from_seed(entry.seed).public_key
+        entry = replace(entry, transition=signing.sign_transition(old, new_public, entry.created))
+        retired = tuple(replace(e, retired=True) for e in self.signing_keys)
+        return replace(self, signing_keys=(*retired, entry))
 
     def with_new_kek(self) -> Keyring:
         version = max(self.keks) + 1
@@ -153,7 +169,13 @@ def to_document(keyring: Keyring) -> dict[str, Any]:
         "root": {str(v): _b64(k) for v, k in sorted(keyring.roots.items())},
         "root_primary": keyring.root_primary,
         "signing": [
-            {"key_id": e.key_id, "seed": _b64(e.seed), "created": e.created, "retired": e.retired}
+            {
+                "key_id": e.key_id,
+                "seed": _b64(e.seed),
+                "created": e.created,
+                "retired": e.retired,
+                **({"transition": e.transition} if e.transition is not None else {}),
+            }
             for e in keyring.signing_keys
         ],
     }
@@ -176,6 +198,7 @@ def from_document(doc: Any) -> Keyring:
                     seed=_unb64(e["seed"]),
                     created=str(e["created"]),
                     retired=bool(e.get("retired", False)),
+                    transition=_transition(e.get("transition")),
                 )
                 for e in doc["signing"]
             ),
@@ -184,6 +207,14 @@ def from_document(doc: Any) -> Keyring:
         raise KeyringError("the keyring document is malformed") from None
     _validate(keyring)
     return keyring
+
+
+def _transition(value: Any) -> dict[str, str] | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+        raise KeyringError("the keyring document is malformed")
+    return {str(k): v for k, v in value.items()}
 
 
 def _validate(keyring: Keyring) -> None:
@@ -200,6 +231,19 @@ def _validate(keyring: Keyring) -> None:
     for entry in keyring.signing_keys:
         if entry.key_id != signing.key_id(signing.Signer.from_seed(entry.seed).public_key):
             raise KeyringError("the keyring's signing key id does not match its seed")
+    # Each transition must be the one the key before signed for this key: the published chain holds.
+    for before, entry in zip(keyring.signing_keys, keyring.signing_keys[1:], strict=False):
+        if entry.transition is None:
+            continue
+        try:
+            old, new = signing.check_transition(entry.transition)
+        except signing.ChainError:
+            raise KeyringError("the keyring's key transition does not verify") from None
+        if (
+            old != signing.Signer.from_seed(before.seed).public_key
+            or new != signing.Signer.from_seed(entry.seed).public_key
+        ):
+            raise KeyringError("the keyring's key transition does not name the keys it joins")
 
 
 # A tampered file must not be able to demand unbounded memory or time (n=2**20, r=8 is 1 GiB).

@@ -15,6 +15,11 @@ byte and one reading the central directory see the same entries: see ``_layout_p
 every custody proof under custody/ proves the file it names, in an audit log checkpoint signed by the
 pinned key. Exit status: 0 when everything holds, 1 when anything does not, 2 for a usage error.
 
+After a signing key rotation, a bundle signed by a newer key carries the key chain in its manifest
+(``key_chain``): each statement is signed by the key it retired, vouching for the next. Starting from the
+pinned key, every statement is checked before its key is trusted, so the bundle can never bring its own key:
+the chain must start at the key you pinned. A forged or forking chain fails the bundle.
+
 This one file needs only Python 3 and the `cryptography` package; it is also what
 `testimony exports verify` runs. The custody proof checks are the same as those of
 `python -m app.audit.verify custody` (copied here from app/audit: note.py, merkle.py, entries.py,
@@ -76,6 +81,93 @@ def verify_raw(public_key: bytes, signature: bytes, message: bytes) -> bool:
 
 def verify_framed(public_key: bytes, signature: bytes, context: bytes, message: bytes) -> bool:
     return verify_raw(public_key, signature, len(context).to_bytes(2, "big") + context + message)
+
+
+# --- Key transitions (app/crypto/signing.py) ------------------------------------------------------------
+
+TRANSITION_CONTEXT = b"testimony-vault/key-transition/v1"
+TRANSITION_FORMAT = "testimony-vault/key-transition/v1"
+TRANSITION_FIELDS = frozenset({"from_key_id", "from_public_key", "to_key_id", "to_public_key", "at", "signature"})
+MAX_TRANSITIONS = 1000
+
+
+class ChainError(ValueError):
+    """A key transition is malformed or forged, or the chain forks: the later keys cannot be trusted."""
+
+
+def transition_message(old_public: bytes, new_public: bytes, at: str) -> bytes:
+    b64 = base64.b64encode
+    return (
+        f"{TRANSITION_FORMAT}\nfrom {b64(old_public).decode()}\nto {b64(new_public).decode()}\n"
+        f"to-key-id {key_id(new_public)}\nat {at}\n"
+    ).encode("ascii")
+
+
+def _key_field(statement: dict[str, object], name: str) -> bytes:
+    value = statement.get(name)
+    try:
+        raw = base64.b64decode(value, validate=True) if isinstance(value, str) else b""
+    except ValueError:
+        raw = b""
+    if len(raw) != 32 and name.endswith("public_key"):
+        raise ChainError(f"a key transition's {name} is not an Ed25519 public key")
+    if name == "signature" and len(raw) != 64:
+        raise ChainError("a key transition's signature is not an Ed25519 signature")
+    return raw
+
+
+def check_transition(statement: object) -> tuple[bytes, bytes]:
+    if not isinstance(statement, dict) or not TRANSITION_FIELDS <= set(statement):
+        raise ChainError(
+            "a key transition is not a {from_key_id, from_public_key, to_key_id, to_public_key, at, signature} object"
+        )
+    old, new = _key_field(statement, "from_public_key"), _key_field(statement, "to_public_key")
+    signature = _key_field(statement, "signature")
+    at = statement["at"]
+    if not isinstance(at, str) or not at.isascii() or "\n" in at:
+        raise ChainError("a key transition's time is not an ASCII timestamp")
+    if statement["from_key_id"] != key_id(old) or statement["to_key_id"] != key_id(new):
+        raise ChainError("a key transition's key ids are not those of its keys")
+    if old == new:
+        raise ChainError("a key transition names the same key twice")
+    if not verify_framed(old, signature, TRANSITION_CONTEXT, transition_message(old, new, at)):
+        raise ChainError(
+            f"the transition from key {key_id(old)} to key {key_id(new)} is not signed by key {key_id(old)}: "
+            "it is forged or was changed"
+        )
+    return old, new
+
+
+def transition_sources(statements: object) -> dict[bytes, list[object]]:
+    if not isinstance(statements, list) or len(statements) > MAX_TRANSITIONS:
+        raise ChainError("the key transitions are not a list (of at most 1000)")
+    by_old: dict[bytes, list[object]] = {}
+    for statement in statements:
+        old = statement.get("from_public_key") if isinstance(statement, dict) else None
+        try:
+            raw = base64.b64decode(old, validate=True) if isinstance(old, str) else None
+        except ValueError:
+            raw = None
+        if raw is None:
+            raise ChainError("a key transition does not name the key it comes from")
+        by_old.setdefault(raw, []).append(statement)
+    return by_old
+
+
+def follow_chain(pinned: bytes, statements: object) -> list[bytes]:
+    """The keys trusted from a pinned key, oldest first: the pinned key, then each key a trusted key vouched for."""
+    by_old = transition_sources(statements)
+    chain = [pinned]
+    while True:
+        successors = {check_transition(s)[1] for s in by_old.get(chain[-1], [])}
+        if not successors:
+            return chain
+        if len(successors) > 1:
+            raise ChainError(f"key {key_id(chain[-1])} vouches for {len(successors)} different keys: the chain forks")
+        (new,) = successors
+        if new in chain:
+            raise ChainError("the key transitions go round in a circle")
+        chain.append(new)
 
 
 # --- C2SP signed notes and checkpoints (app/audit/note.py) --------------------------------------------
@@ -705,6 +797,10 @@ class BundleReport:
     files: int = 0
     size: int = 0
     public_key: bytes | None = None
+    """The key that signed the bundle: the pinned key, or one it vouches for through the key chain."""
+    pinned_key: bytes | None = None
+    chain: list[bytes] = field(default_factory=list)
+    """The keys trusted, oldest first: the pinned key up to the one that signed the bundle."""
     signature_ok: bool = False
     custody_ok: int = 0
     manifest: dict[str, Any] = field(default_factory=dict)
@@ -738,6 +834,8 @@ def _manifest_problems(doc: Any) -> list[str]:
         problems.append("manifest.json lists SHA256SUMS, itself or its signature among the files")
     if _facts(doc.get("sha256sums")) is None:
         problems.append("manifest.json does not give the sha256 and size of SHA256SUMS")
+    if "key_chain" in doc and not isinstance(doc["key_chain"], list):
+        problems.append("manifest.json's key_chain is not a list of key transitions")
     custody = doc.get("custody")
     if not isinstance(custody, list) or not all(
         isinstance(c, dict) and set(c) == {"proof", "item"} and all(isinstance(v, str) for v in c.values())
@@ -764,21 +862,50 @@ def _shipped_key(doc: dict[str, Any], report: BundleReport) -> bytes | None:
     return key
 
 
-def _choose_key(pinned: PinnedKey, shipped: bytes | None, report: BundleReport) -> bytes | None:
-    """The key to check against: the pinned one; with only a fingerprint, the bundle's key when it matches."""
+def _pinned_start(pinned: PinnedKey, shipped: bytes | None, statements: Any) -> bytes | None:
+    """The pinned public key; with only a fingerprint, the bundle's key or a chain key that has it."""
     if pinned.public_key is not None:
-        if shipped is not None and shipped != pinned.public_key:
-            report.problems.append(
-                f"the bundle names the signing key {fingerprint(shipped)}, not the pinned key "
-                f"{fingerprint(pinned.public_key)}"
-            )
         return pinned.public_key
-    if shipped is None or fingerprint(shipped) != pinned.fingerprint:
+    candidates = [shipped] if shipped is not None else []
+    if isinstance(statements, list):
+        for statement in statements:
+            try:
+                candidates.append(_key_field(statement, "from_public_key") if isinstance(statement, dict) else b"")
+            except ChainError:
+                continue
+    return next((k for k in candidates if len(k) == 32 and fingerprint(k) == pinned.fingerprint), None)
+
+
+def _choose_key(pinned: PinnedKey, shipped: bytes | None, statements: Any, report: BundleReport) -> bytes | None:
+    """The key to check against: the pinned one, or a later key it vouches for through the bundle's key chain.
+
+    The chain is never a way in by itself: it is followed from the pinned key, and each statement must be signed
+    by a key already trusted.
+    """
+    start = _pinned_start(pinned, shipped, statements)
+    if start is None:
         shown = fingerprint(shipped) if shipped is not None else "none"
+        chained = ", nor does its key chain start from the pinned key" if statements else ""
         report.problems.append(
-            f"the bundle's signing key (fingerprint {shown}) is not the pinned key {pinned.fingerprint}"
+            f"the bundle's signing key (fingerprint {shown}) is not the pinned key {pinned.fingerprint}{chained}"
         )
         return None
+    report.pinned_key = start
+    try:
+        keys = follow_chain(start, statements if statements is not None else [])
+    except ChainError as exc:
+        report.problems.append(f"manifest.json's key_chain is refused: {exc}")
+        keys = [start]
+    if shipped is None or shipped not in keys:
+        if shipped is not None:
+            chained = " nor a key it vouches for through the bundle's key chain" if statements else ""
+            report.problems.append(
+                f"the bundle names the signing key {fingerprint(shipped)}, not the pinned key "
+                f"{fingerprint(start)}{chained}"
+            )
+        report.chain = [start]
+        return start
+    report.chain = keys[: keys.index(shipped) + 1]
     return shipped
 
 
@@ -850,8 +977,15 @@ def _check_sums(source: _Source, doc: dict[str, Any], good: dict[str, str], repo
 
 
 def _check_custody(
-    source: _Source, doc: dict[str, Any], good: dict[str, str], key: bytes, pinned: PinnedKey, report: BundleReport
+    source: _Source,
+    doc: dict[str, Any],
+    good: dict[str, str],
+    keys: list[bytes],
+    pinned: PinnedKey,
+    report: BundleReport,
 ) -> None:
+    """Each proof's checkpoint may be signed by any key of the chain up to the bundle's own (a checkpoint signed
+    before a rotation is signed by the key then in use)."""
     linked = {c["proof"]: c["item"] for c in doc["custody"]}
     for name in source.names:
         if name.startswith(CUSTODY_DIR) and name not in linked:
@@ -863,7 +997,11 @@ def _check_custody(
         if proof not in good or item not in good:
             report.problems.append(f"{proof}: the proof or its item {item} did not match the manifest; not checked")
             continue
-        result = verify_proof(_read(source, proof, MAX_SMALL), bytes.fromhex(good[item]), key, pinned.key_name)
+        raw = _read(source, proof, MAX_SMALL)
+        for key in reversed(keys):
+            result = verify_proof(raw, bytes.fromhex(good[item]), key, pinned.key_name)
+            if result.ok:
+                break
         if result.ok and result.checkpoint is not None:
             report.custody_ok += 1
         report.problems.extend(f"{proof} (for {item}): {p}" for p in result.problems)
@@ -898,7 +1036,8 @@ def _verify(source: _Source, pinned: PinnedKey, report: BundleReport) -> None:
         report.problems.append("manifest.json is not UTF-8 JSON")
         return
     shipped = _shipped_key(doc, report) if isinstance(doc, dict) else None
-    key = _choose_key(pinned, shipped, report)
+    statements = doc.get("key_chain") if isinstance(doc, dict) else None
+    key = _choose_key(pinned, shipped, statements, report)
     report.public_key = key
     _check_signature(source, raw, key, report)
     problems = _manifest_problems(doc)
@@ -909,7 +1048,7 @@ def _verify(source: _Source, pinned: PinnedKey, report: BundleReport) -> None:
     good = _check_files(source, doc, report)
     _check_sums(source, doc, good, report)
     if key is not None:
-        _check_custody(source, doc, good, key, pinned, report)
+        _check_custody(source, doc, good, report.chain or [key], pinned, report)
 
 
 # --- Command line -------------------------------------------------------------------------------------
@@ -954,8 +1093,10 @@ def print_report(report: BundleReport, path: Path, out: Any) -> int:
     doc = report.manifest
     if doc:
         out.write(f"export: {doc.get('export_id')}\nbuilt at: {doc.get('built_at')}\n")
-    if report.public_key is not None:
-        out.write(f"pinned key fingerprint: {fingerprint(report.public_key)}\n")
+    if report.pinned_key is not None:
+        out.write(f"pinned key fingerprint: {fingerprint(report.pinned_key)}\n")
+    for earlier, later in zip(report.chain, report.chain[1:], strict=False):
+        out.write(f"key transition ok: key {key_id(earlier)} vouches for key {key_id(later)}\n")
     if report.signature_ok:
         out.write(f"signature ok: manifest.json signed by key {key_id(report.public_key or b'')}\n")
     out.write(f"files checked: {report.files} ({report.size} bytes)\n")

@@ -301,7 +301,15 @@ def _write(
         .order_by(ExportApproval.decided_at)
     ).all()
 
+    keyring = runtime.keys.for_signing()  # a rotation elsewhere is picked up here, without a restart
+    chain = keyring.transitions()
+
     def info() -> BundleInfo:
+        extra: dict[str, Any] = {}
+        if unproved:
+            extra["custody_pending"] = {"reason": CUSTODY_PENDING, "items": sorted(unproved)}
+        if chain:  # how a recipient who pinned an earlier key reaches the one that signs this bundle
+            extra["key_chain"] = chain
         return BundleInfo(
             export_id=ids.of(export.id),
             purpose=export.purpose,
@@ -312,10 +320,10 @@ def _write(
             software_version=__version__,
             consent_basis=basis,
             custody=tuple(links),
-            extra={"custody_pending": {"reason": CUSTODY_PENDING, "items": sorted(unproved)}} if unproved else {},
+            extra=extra,
         )
 
-    bundle = Bundle(entries(), info, runtime.keys.current.signer, README)
+    bundle = Bundle(entries(), info, keyring.signer, README)
     chunks: Iterator[bytes] = bundle.chunks()
     if recipient.age_recipient:
         chunks = encrypt_to_age(chunks, recipient.age_recipient)

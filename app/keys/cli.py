@@ -46,7 +46,7 @@ BatchSize = Annotated[int, typer.Option(min=1, max=10_000, metavar="N", help="Ro
 # A batch of data keys re-wraps in tens of milliseconds: short write transactions, few commits.
 REWRAP_BATCH = 2000
 
-keys_cli = group("Key custody: status, rotate, rewrap, reseal, prune, protect.")
+keys_cli = group("Key custody: status, rotations, rewrap, reseal, protect.")
 
 
 def status_json(st: keys_service.KeyStatus, fingerprint_hex: str, vkey: str) -> dict[str, object]:
@@ -150,6 +150,30 @@ def keys_rotate(batch_size: BatchSize = REWRAP_BATCH) -> None:
         raise typer.Exit(1)
 
 
+@keys_cli.command("rotate-signing")
+def keys_rotate_signing() -> None:
+    """Make a new signing key. The old one is retired and signs the transition to it, published with the keys."""
+    with _keys_and_database() as (store, _keyring, factory):
+        try:
+            keys_service.refuse_unchangeable(store)
+        except KeyringError as exc:
+            raise fail(str(exc)) from None
+        with recorded(factory, AuditAction.KEYS_ROTATE_SIGNING):
+            try:
+                result = keys_service.rotate_signing(SYSTEM, store)
+            except KeyringError as exc:
+                raise fail(str(exc)) from None
+        record(factory, AuditAction.KEYS_ROTATE_SIGNING, audit.Outcome.ALLOWED, result.new_key_id)
+    out.print(f"signing key {result.old_key_id} retired; new signing key {result.new_key_id}", soft_wrap=True)
+    out.print(f"new fingerprint: {result.new_fingerprint}", soft_wrap=True, markup=False, highlight=False)
+    out.print(
+        "Back up the key file now. Running services sign with the new key from their next checkpoint or bundle. "
+        "Announce the new fingerprint to recipients and auditors through a channel other than this server "
+        "(docs/operations.md: signing key rotation).",
+        soft_wrap=True,
+    )
+
+
 @keys_cli.command("rewrap")
 def keys_rewrap(batch_size: BatchSize = REWRAP_BATCH) -> None:
     """Re-wrap data keys still under an older KEK. Run it once all workers reloaded; no new KEK is made."""
@@ -212,7 +236,7 @@ def keys_prune(
 
 @keys_cli.command("protect")
 def keys_protect() -> None:
-    """Wrap a plain key file under a passphrase (scrypt + AES-256-GCM)."""
+    """Put a plain key file under a passphrase. It is wrapped with scrypt and AES-256-GCM."""
     settings = get_settings()
     path = settings.key_file
     try:

@@ -14,5 +14,6 @@ router = APIRouter(prefix="/api/v1/keys", route_class=UnitOfWorkRoute, tags=["ke
 
 @router.get("/signing", response_model=SigningKeysRead)
 def signing_keys(runtime: RuntimeDep) -> SigningKeysRead:
-    """The signing key history (public keys, key ids, fingerprints, validity): pin one to verify bundles."""
-    return published.signing_keys(runtime.keys.current)
+    """The signing key history (public keys, key ids, fingerprints, validity) and the signed transitions between
+    the keys: pin one key to verify bundles and checkpoints, and follow the transitions from it."""
+    return published.signing_keys(runtime.keys.for_signing())

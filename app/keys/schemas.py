@@ -22,9 +22,26 @@ class SigningKeyRead(Output):
     """Whether this key signs new bundles and checkpoints now."""
 
 
+class KeyTransitionRead(Output):
+    """A retired key's signed statement that the next key follows it: check it with the key you pinned."""
+
+    from_key_id: str
+    from_public_key: str
+    to_key_id: str
+    to_public_key: str
+    at: str
+    signature: str
+    """Base64 Ed25519 signature by the `from` key, context `testimony-vault/key-transition/v1`, over the lines
+    `testimony-vault/key-transition/v1`, `from <from_public_key>`, `to <to_public_key>`, `to-key-id <to_key_id>`,
+    `at <at>`, each ended by a newline."""
+
+
 class SigningKeysRead(Output):
     keys: list[SigningKeyRead]
     """Oldest first."""
+    transitions: list[KeyTransitionRead]
+    """Oldest first: each rotation's statement, signed by the key it retired. Give them (this whole answer, saved
+    as a file) to `--chain` of the verifiers, which follow them from the key you pinned."""
 
 
 class KeyJobStart(Input):

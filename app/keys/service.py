@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import cast
 
@@ -16,9 +17,10 @@ from app.core.db import db_now, unit_of_work
 from app.crypto import envelope
 from app.crypto.errors import DecryptionFailed
 from app.crypto.keyring import Keyring
+from app.crypto.signing import fingerprint
 from app.keys.datakeys import SERVICE_SUBJECT, create_data_key, data_key, has_data_key, service_key
 from app.keys.models import DataKey
-from app.keys.store import KeyStore
+from app.keys.store import EnvKeyStore, KeyStore
 
 # Custody of data keys lives in datakeys; the names stay reachable here for the operations' callers.
 __all__ = ["SERVICE_SUBJECT", "DecryptionFailed", "create_data_key", "data_key", "has_data_key", "service_key"]
@@ -231,3 +233,51 @@ def prune(principal: Principal, factory: sessionmaker[Session], store: KeyStore)
         if removable:
             store.save(keyring.without_keks(set(removable)))
     return removable
+
+
+def update(store: KeyStore, change: Callable[[Keyring], Keyring]) -> tuple[Keyring, Keyring]:
+    """Read the keyring, change it and save it under the key file's lock: (as read, as saved).
+
+    Changes made through here run one at a time across processes and each starts from what the one before
+    saved. A provider store (a KMS) has no such lock and is responsible for its own compare-and-swap.
+    """
+    locked = getattr(store, "locked", None)
+    guard: AbstractContextManager[object] = locked() if callable(locked) else nullcontext()
+    with guard:
+        keyring = store.load()
+        changed = change(keyring)
+        store.save(changed)
+    return keyring, changed
+
+
+@dataclass(frozen=True)
+class SigningRotation:
+    old_key_id: str
+    new_key_id: str
+    new_fingerprint: str
+    transition: dict[str, str]
+
+
+def refuse_unchangeable(store: KeyStore) -> None:
+    """Keys given in the environment cannot be rotated in place: say so before anything is recorded or changed."""
+    if isinstance(store, EnvKeyStore):
+        store.save(store.load())  # raises KeyringError, explaining what to do instead
+
+
+def rotate_signing(principal: Principal, store: KeyStore) -> SigningRotation:
+    """Make a new Ed25519 signing key, retire the current one and have it sign the transition to the new one.
+
+    The key file is read, changed and written under its lock (`update`), so two rotations at once run one after
+    the other: the second starts from the key the first made, and the chain stays one line with one active key.
+    """
+    policy.require(principal, policy.Action.KEYS_MANAGE)
+    refuse_unchangeable(store)
+    keyring, rotated = update(store, lambda current: current.with_new_signing_key())
+    new = rotated.signing_keys[-1]
+    assert new.transition is not None
+    return SigningRotation(
+        old_key_id=keyring.signer.key_id,
+        new_key_id=new.key_id,
+        new_fingerprint=fingerprint(rotated.signer.public_key),
+        transition=new.transition,
+    )

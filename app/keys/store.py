@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import fcntl
 import getpass
 import importlib
 import os
 import stat
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Protocol
 
@@ -57,6 +59,18 @@ class FileKeyStore:
         except OSError:
             return None
         return (st.st_mtime_ns, st.st_ino)
+
+    @contextmanager
+    def locked(self) -> Iterator[None]:
+        """Hold an exclusive lock on a file beside the key file, so that read-change-write rotations in several
+        processes run one after another and each starts from what the one before saved."""
+        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd = os.open(self.path.with_name(f".{self.path.name}.lock"), os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)  # closing releases the lock
 
     def save(self, keyring: kr.Keyring) -> None:
         """Write atomically with mode 0600, keeping the file's protection."""
@@ -202,6 +216,12 @@ class Keys:
         if self._version is not None and self._store_version() != self._version:
             self._reload()
         return self._keyring
+
+    def for_signing(self) -> kr.Keyring:
+        """The keyring to sign checkpoints and bundles with, and to publish the key history from: reloaded first
+        if the key file changed, so that after `testimony keys rotate-signing` every process signs with the new
+        key without a restart."""
+        return self.for_wrapping()
 
     @property
     def current(self) -> kr.Keyring:

@@ -141,7 +141,7 @@ def events_page(
 @audited(AuditAction.AUDIT_VERIFY, "audit_log")
 def status_page(request: Request, principal: PagePrincipal, session: DbSession, runtime: RuntimeDep) -> Response:
     """The whole log verified now against the signing key, as `testimony audit verify` does."""
-    result = read.verification(session, principal, runtime.keys.current, runtime.settings.audit.origin)
+    result = read.verification(session, principal, runtime.keys.for_signing(), runtime.settings.audit.origin)
     return render.page(request, "audit_status.html", {"result": result})
 
 
@@ -151,7 +151,7 @@ def pin_page(
     request: Request, principal: PagePrincipal, session: DbSession, runtime: RuntimeDep, page: PageQuery
 ) -> Response:
     """The signing key history with fingerprints and verifier keys, and how to confirm them elsewhere."""
-    keyring = runtime.keys.current
+    keyring = runtime.keys.for_signing()
     keys = read.public_keys(principal, keyring, runtime.settings.audit.origin, page)
     context = {"keys": keys.items, "next_cursor": keys.next_cursor, "current": keyring.signer.key_id}
     return render.page(request, "audit_pin.html", context)

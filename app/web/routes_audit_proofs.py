@@ -54,7 +54,7 @@ def command(kind: str, file_name: str, vkey: str) -> str:
 
 
 def _vkey(runtime: Runtime) -> str:
-    return note.vkey(runtime.settings.audit.origin, runtime.keys.current.signer.public_key)
+    return note.vkey(runtime.settings.audit.origin, runtime.keys.for_signing().signer.public_key)
 
 
 def _number(value: str, field: str, least: int) -> int | None:
