@@ -222,7 +222,7 @@ def verify_database(session: Session, public_key: bytes, key_name: str, external
             public_key,
             key_name,
             kept,
-            on_entry=lambda _n: bar.advance(task),
+            on_progress=lambda entries, _length: bar.advance(task, entries),
             workers=default_jobs(),
         )
 
