@@ -273,15 +273,16 @@ def verify_file(
     """verify_dump for a dump file, one entry a line: the same findings, in the same order.
 
     With `workers` above 1, this process reads the file and hashes the tree while that many processes each
-    read and check ranges of whole lines of the same file, so no entry is copied between processes. The file
-    must not change meanwhile: a change of its size or modification time between the start and the end is
+    read and check ranges of whole lines of the same file, so no entry is copied between processes (a file of
+    one range or less is checked here: starting the processes would cost more). The file must not change
+    meanwhile: a change of its size or modification time between the start and the end is
     reported as a problem."""
     report = _start_report(checkpoints, public_key, key_name, labels)
     tree = _Tree(c.checkpoint.size for c in report.checkpoints)
     entries = _EntryChecker()
     with path.open("rb") as fh:
         before = os.fstat(fh.fileno())
-        if workers <= 1:
+        if workers <= 1 or before.st_size <= RANGE_BYTES:
             for block in _blocks(fh):
                 entries.join(_check_lines(block))
                 tree.extend(block)

@@ -404,7 +404,10 @@ def test_a_dump_file_is_verified_as_its_lines_are(
     assert "line 151: entry not valid UTF-8 JSON" in from_file.problems or ending != "final newline"
 
 
-def test_an_untouched_dump_file_verifies_with_checking_processes(tmp_path: Path) -> None:
+def test_an_untouched_dump_file_verifies_with_checking_processes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("app.audit.verify.RANGE_BYTES", 4096)
     entries = _dump()
     path = tmp_path / "events.jsonl"
     path.write_bytes(b"".join(_lines(entries)))
