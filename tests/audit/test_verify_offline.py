@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Callable
@@ -432,3 +433,41 @@ def test_a_dump_file_written_to_while_it_is_verified_is_reported(tmp_path: Path)
     report = verify_file(path, _checkpoints(entries), LOG_KEY.public_key, on_progress=append)
     assert appended
     assert report.problems == ["events.jsonl changed while it was verified: verify a copy nothing writes to"]
+
+
+_MAIN_SCRIPT = """
+import os, sys
+from pathlib import Path
+with open(os.environ["IMPORTS_LOG"], "a") as log:  # once per process that runs this module
+    log.write(f"{os.getpid()}\\n")
+if __name__ == "__main__":
+    from app.audit import verify
+    verify.RANGE_BYTES = 4096
+    dump, checkpoint, key = sys.argv[1:]
+    report = verify.verify_file(Path(dump), [Path(checkpoint).read_text()], bytes.fromhex(key), workers=2)
+    print(report.entries, report.ok)
+"""
+
+
+def test_checking_processes_do_not_run_the_callers_main_module(tmp_path: Path) -> None:
+    entries = _dump()
+    (tmp_path / "events.jsonl").write_bytes(b"".join(_lines(entries)))
+    (tmp_path / "cp.txt").write_text(_checkpoints(entries, (300,))[0])
+    (tmp_path / "main.py").write_text(_MAIN_SCRIPT)
+    log = tmp_path / "imports.log"
+    out = subprocess.run(
+        [
+            sys.executable,
+            str(tmp_path / "main.py"),
+            str(tmp_path / "events.jsonl"),
+            str(tmp_path / "cp.txt"),
+            LOG_KEY.public_key.hex(),
+        ],
+        cwd=REPO,
+        env={**os.environ, "IMPORTS_LOG": str(log), "PYTHONPATH": str(REPO)},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert out.stdout.split() == ["300", "True"]
+    assert len(log.read_text().split()) == 1
