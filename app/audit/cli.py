@@ -247,7 +247,7 @@ def verify_database(
             public_key,
             key_name,
             kept,
-            on_entry=lambda _n: bar.advance(task),
+            on_progress=lambda entries, _length: bar.advance(task, entries),
             workers=default_jobs(),
             transitions=transitions,
         )

@@ -293,7 +293,7 @@ def verify_stored(
     public_key: bytes,
     key_name: str,
     external: list[tuple[str, str | bytes]] | None = None,
-    on_entry: Callable[[int], None] | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
     workers: int = 1,
     transitions: object = (),
 ) -> Report:
@@ -319,7 +319,7 @@ def verify_stored(
         public_key,
         key_name,
         labels=[f"stored checkpoint {c.size}" for c in stored] + [label for label, _ in others],
-        on_entry=on_entry,
+        on_progress=on_progress,
         workers=workers,
         chain=chain,
     )

@@ -21,13 +21,14 @@ import multiprocessing
 import os
 import re
 import sys
+import types
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import ExitStack, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TextIO
+from typing import BinaryIO, TextIO
 
 from app.audit.custody_proof import KIND_NAMES, CustodyReport, verify_proof
 from app.audit.entries import check_entry
@@ -74,46 +75,57 @@ class Report:
 
 @dataclass
 class _Batch:
-    """What checking a run of consecutive lines found: its problems by line, and its first and last seq."""
+    """What checking a run of consecutive lines found, by line within the run (counted from 0): its problems,
+    its number of lines, and its first and last seq. The run's place in the dump is the joiner's to add."""
 
+    lines: int = 0
     problems: list[tuple[int, str]] = field(default_factory=list)
     unlisted: int = 0
     first: tuple[int, int] | None = None  # (line, seq) of its first readable entry: the chain's joint
     last: int | None = None
 
 
-def _check_lines(first_line: int, entries: Sequence[bytes]) -> _Batch:
+def _check_lines(entries: Sequence[bytes]) -> _Batch:
     """Check each entry, and the seq chain inside the run; the chain into the run is the caller's to check."""
-    batch = _Batch()
+    batch = _Batch(lines=len(entries))
+    problems = batch.problems
     previous: int | None = None
-
-    def flag(line_no: int, problem: str) -> None:
-        if len(batch.problems) < MAX_LINE_PROBLEMS:
-            batch.problems.append((line_no, problem))
-        else:
-            batch.unlisted += 1
-
-    for line_no, entry in enumerate(entries, start=first_line):
+    for line, entry in enumerate(entries):
         seq, problem = check_entry(entry)
         if problem is not None:
-            flag(line_no, f"line {line_no}: entry {problem}")
+            problems.append((line, f"entry {problem}"))
         if seq is None:
             continue
         if previous is None:
-            batch.first = (line_no, seq)
+            batch.first = (line, seq)
         elif seq != previous + 1:
-            flag(line_no, _chain_problem(line_no, seq, previous))
+            problems.append((line, _chain_problem(seq, previous)))
         previous = seq
     batch.last = previous
+    if len(problems) > MAX_LINE_PROBLEMS:
+        batch.unlisted = len(problems) - MAX_LINE_PROBLEMS
+        del problems[MAX_LINE_PROBLEMS:]
     return batch
 
 
-def _check_job(job: tuple[int, list[bytes]]) -> _Batch:
-    return _check_lines(*job)
+def _chain_problem(seq: int, previous: int) -> str:
+    return f"seq {seq} follows seq {previous}: entries are missing, repeated or out of order"
 
 
-def _chain_problem(line_no: int, seq: int, previous: int) -> str:
-    return f"line {line_no}: seq {seq} follows seq {previous}: entries are missing, repeated or out of order"
+def _split_lines(data: bytes) -> list[bytes]:
+    """The entries of consecutive whole lines, as iterating over a file gives them less their newlines: a
+    final newline ends the last line and starts no other."""
+    if not data:
+        return []
+    return (data[:-1] if data.endswith(b"\n") else data).split(b"\n")
+
+
+def _check_range(path: str, start: int, end: int) -> _Batch:
+    """Check the lines of bytes [start, end) of a dump file, read here: nothing but findings crosses processes."""
+    with open(path, "rb") as fh:
+        fh.seek(start)
+        data = fh.read(end - start)
+    return _check_lines(_split_lines(data))
 
 
 class _EntryChecker:
@@ -123,6 +135,7 @@ class _EntryChecker:
         self._listed: list[str] = []
         self._unlisted = 0
         self._previous_seq = -1
+        self._lines = 0  # lines before the next run
 
     def _flag(self, problem: str) -> None:
         if len(self._listed) < MAX_LINE_PROBLEMS:
@@ -133,14 +146,15 @@ class _EntryChecker:
     def join(self, batch: _Batch) -> None:
         found = list(batch.problems)
         if batch.first is not None:
-            line_no, seq = batch.first
+            line, seq = batch.first
             if seq != self._previous_seq + 1:
                 # After the line's own entry problem, before anything on a later line.
-                at = bisect.bisect_right([line for line, _ in found], line_no)
-                found.insert(at, (line_no, _chain_problem(line_no, seq, self._previous_seq)))
-        for _, problem in found:
-            self._flag(problem)
+                at = bisect.bisect_right([n for n, _ in found], line)
+                found.insert(at, (line, _chain_problem(seq, self._previous_seq)))
+        for line, problem in found:
+            self._flag(f"line {self._lines + line + 1}: {problem}")
         self._unlisted += batch.unlisted
+        self._lines += batch.lines
         if batch.last is not None:
             self._previous_seq = batch.last
 
@@ -148,6 +162,30 @@ class _EntryChecker:
         if not self._unlisted:
             return list(self._listed)
         return [*self._listed, f"... and {self._unlisted} more problems in entries"]
+
+
+class _Tree:
+    """The tree rebuilt over the entries in order, keeping the root at each size a checkpoint signed."""
+
+    def __init__(self, sizes: Iterable[int]) -> None:
+        self.builder = TreeBuilder()
+        self.roots: dict[int, bytes] = {0: EMPTY_ROOT}
+        self._wanted = sorted(set(sizes))
+
+    def extend(self, entries: Sequence[bytes]) -> None:
+        builder = self.builder
+        append, start = builder.append, builder.size
+        done = 0
+        # The roots wanted inside this run cut it into pieces hashed without a test per entry.
+        at = bisect.bisect_right(self._wanted, start)
+        while at < len(self._wanted) and self._wanted[at] <= start + len(entries):
+            cut = self._wanted[at] - start
+            for entry in entries[done:cut]:
+                append(leaf_hash(entry))
+            self.roots[builder.size] = builder.root()
+            done, at = cut, at + 1
+        for entry in entries[done:] if done else entries:
+            append(leaf_hash(entry))
 
 
 def _open_checkpoints(
@@ -197,6 +235,26 @@ def _open_checkpoints(
         report.problems.append(f"checkpoints name different logs: {', '.join(sorted(origins))}")
 
 
+def _start_report(
+    checkpoints: Sequence[str | bytes], keys: Sequence[bytes], key_name: str | None, labels: Sequence[str] | None
+) -> Report:
+    report = Report()
+    if not checkpoints:
+        report.problems.append("no checkpoint given: nothing vouches for the dump")
+    names = list(labels) if labels is not None else [f"checkpoint {i + 1}" for i in range(len(checkpoints))]
+    _open_checkpoints(checkpoints, names, keys, key_name, report)
+    return report
+
+
+def _finish_report(report: Report, tree: _Tree, entries: _EntryChecker) -> Report:
+    report.entries = tree.builder.size
+    report.root = tree.builder.root()
+    report.problems += entries.problems()
+    for result in report.checkpoints:
+        _compare(result, report.entries, tree.roots, report.problems)
+    return report
+
+
 def verify_dump(
     lines: Iterable[bytes],
     checkpoints: Sequence[str | bytes],
@@ -204,7 +262,7 @@ def verify_dump(
     key_name: str | None = None,
     *,
     labels: Sequence[str] | None = None,
-    on_entry: Callable[[int], None] | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
     workers: int = 1,
     chain: Sequence[bytes] = (),
 ) -> Report:
@@ -214,38 +272,118 @@ def verify_dump(
     checkpoint may be signed by any of them, in their order along the log. Empty: the pinned key alone.
 
     `lines` are the stored entry bytes, one per entry; a trailing newline on each is ignored. `key_name`
-    defaults to each checkpoint's origin. `on_entry` receives each line's length, for progress display.
-    With `workers` above 1, that many processes check the entries' form while this one hashes the tree:
-    the findings are the same, in the same order.
+    defaults to each checkpoint's origin. `on_progress` receives, after each run of entries, their number
+    and their length with a newline each, for progress display. With `workers` above 1, that many processes
+    check the entries' form while this one hashes the tree: the findings are the same, in the same order.
+    A dump in a file is verified faster by verify_file, whose checking processes read the file themselves.
     """
-    report = Report()
-    if not checkpoints:
-        report.problems.append("no checkpoint given: nothing vouches for the dump")
-    names = list(labels) if labels is not None else [f"checkpoint {i + 1}" for i in range(len(checkpoints))]
-    _open_checkpoints(checkpoints, names, list(chain) or [public_key], key_name, report)
-    wanted = {c.checkpoint.size for c in report.checkpoints}
-    roots: dict[int, bytes] = {0: EMPTY_ROOT}
-    builder = TreeBuilder()
+    report = _start_report(checkpoints, list(chain) or [public_key], key_name, labels)
+    tree = _Tree(c.checkpoint.size for c in report.checkpoints)
     entries = _EntryChecker()
     with _checking(workers) as checker:
         for batch in _batches(lines):
-            for done in checker.submit(builder.size + 1, batch):
+            for done in checker.submit(tree.builder.size == 0, batch):
                 entries.join(done)
-            for entry in batch:
-                builder.append(leaf_hash(entry))
-                if builder.size in wanted:
-                    roots[builder.size] = builder.root()
-            if on_entry is not None:
-                for entry in batch:
-                    on_entry(len(entry) + 1)
+            tree.extend(batch)
+            if on_progress is not None:
+                on_progress(len(batch), sum(map(len, batch)) + len(batch))
         for done in checker.finish():
             entries.join(done)
-    report.entries = builder.size
-    report.root = builder.root()
-    report.problems += entries.problems()
-    for result in report.checkpoints:
-        _compare(result, report.entries, roots, report.problems)
-    return report
+    return _finish_report(report, tree, entries)
+
+
+# What one checking process reads and checks at a time; the hashing process reads the file in blocks this size.
+RANGE_BYTES = 4 << 20
+
+
+def verify_file(
+    path: Path,
+    checkpoints: Sequence[str | bytes],
+    public_key: bytes,
+    key_name: str | None = None,
+    *,
+    labels: Sequence[str] | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
+    workers: int = 1,
+    chain: Sequence[bytes] = (),
+) -> Report:
+    """verify_dump for a dump file, one entry a line: the same findings, in the same order.
+
+    With `workers` above 1, this process reads the file and hashes the tree while that many processes each
+    read and check ranges of whole lines of the same file, so no entry is copied between processes (a file of
+    one range or less is checked here: starting the processes would cost more). The file must not change
+    meanwhile: a change of its size or modification time between the start and the end is
+    reported as a problem."""
+    report = _start_report(checkpoints, list(chain) or [public_key], key_name, labels)
+    tree = _Tree(c.checkpoint.size for c in report.checkpoints)
+    entries = _EntryChecker()
+    with path.open("rb") as fh:
+        before = os.fstat(fh.fileno())
+        if workers <= 1 or before.st_size <= RANGE_BYTES:
+            for block in _blocks(fh):
+                entries.join(_check_lines(block))
+                tree.extend(block)
+                if on_progress is not None:
+                    on_progress(len(block), sum(map(len, block)) + len(block))
+        else:
+            with _range_pool(workers) as pool:
+                # All ranges are queued first: the processes start and check while this one hashes.
+                with _main_hidden():
+                    futures = [pool.submit(_check_range, str(path), a, b) for a, b in _ranges(fh, before.st_size)]
+                fh.seek(0)
+                for block in _blocks(fh):
+                    tree.extend(block)
+                    if on_progress is not None:
+                        on_progress(len(block), sum(map(len, block)) + len(block))
+                for future in futures:
+                    entries.join(future.result())
+        after = os.stat(path)
+    if (before.st_size, before.st_mtime_ns, before.st_ino) != (after.st_size, after.st_mtime_ns, after.st_ino):
+        report.problems.append(f"{path.name} changed while it was verified: verify a copy nothing writes to")
+    return _finish_report(report, tree, entries)
+
+
+def _blocks(fh: BinaryIO) -> Iterator[list[bytes]]:
+    """The file's entries, in runs of whole lines read RANGE_BYTES at a time."""
+    rest = b""
+    while block := fh.read(RANGE_BYTES):
+        data = rest + block if rest else block
+        cut = data.rfind(b"\n") + 1
+        if cut:
+            yield _split_lines(data[:cut])
+        rest = data[cut:]
+    if rest:
+        yield [rest]
+
+
+def _ranges(fh: BinaryIO, size: int) -> Iterator[tuple[int, int]]:
+    """Byte ranges of about RANGE_BYTES covering the file, each ending just after a newline or at its end."""
+    start = 0
+    while start < size:
+        fh.seek(start + RANGE_BYTES - 1)
+        end = min(fh.tell() + len(fh.readline()), size) if start + RANGE_BYTES < size else size
+        yield start, end
+        start = end
+
+
+@contextmanager
+def _main_hidden() -> Iterator[None]:
+    """Around submitting work, which starts the checking processes: spawn runs the parent's main module again
+    in each one (the whole service for `testimony`, every benchmark for `python -m bench`: seconds of CPU
+    each) unless it is hidden. They need nothing of it, only this module, which they import by name."""
+    main = sys.modules["__main__"]
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        yield
+    finally:
+        sys.modules["__main__"] = main
+
+
+@contextmanager
+def _range_pool(workers: int) -> Iterator[ProcessPoolExecutor]:
+    # spawn, not fork: the caller may hold database connections and threads a forked child would copy.
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        yield pool
 
 
 BATCH_LINES = 8192
@@ -266,8 +404,8 @@ def _batches(lines: Iterable[bytes]) -> Iterator[list[bytes]]:
 class _Checker:
     """Checks runs of entries here, one after another; `submit` answers the runs finished, oldest first."""
 
-    def submit(self, first_line: int, batch: list[bytes]) -> list[_Batch]:
-        return [_check_lines(first_line, batch)]
+    def submit(self, first: bool, batch: list[bytes]) -> list[_Batch]:
+        return [_check_lines(batch)]
 
     def finish(self) -> list[_Batch]:
         return []
@@ -286,14 +424,13 @@ class _PoolChecker(_Checker):
         self._pool: ProcessPoolExecutor | None = None
         self._in_flight: deque[Future[_Batch]] = deque()
 
-    def submit(self, first_line: int, batch: list[bytes]) -> list[_Batch]:
-        if first_line == 1:
-            return super().submit(first_line, batch)
+    def submit(self, first: bool, batch: list[bytes]) -> list[_Batch]:
+        if first:
+            return super().submit(first, batch)
         if self._pool is None:
-            # spawn, not fork: the caller may hold database connections and threads a forked child would copy.
-            context = multiprocessing.get_context("spawn")
-            self._pool = self._stack.enter_context(ProcessPoolExecutor(self._workers, mp_context=context))
-        self._in_flight.append(self._pool.submit(_check_job, (first_line, batch)))
+            self._pool = self._stack.enter_context(_range_pool(self._workers))
+        with _main_hidden():
+            self._in_flight.append(self._pool.submit(_check_lines, batch))
         ready: list[_Batch] = []
         while self._in_flight and (len(self._in_flight) > 2 * self._workers or self._in_flight[0].done()):
             ready.append(self._in_flight.popleft().result())
@@ -570,26 +707,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         texts = [path.read_bytes() for path in args.checkpoint]
         statements = read_chain_file(args.chain) if args.chain is not None else []
         total = args.events.stat().st_size
-        handle = args.events.open("rb")
     except (ValueError, OSError) as exc:
         parser.print_usage(sys.stderr)
         sys.stderr.write(f"error: {exc}\n")
         return EXIT_USAGE
     chain = _chain_or_report(public_key, statements)
     if chain is None:
-        handle.close()
         return EXIT_FAILED
-    with handle, _progress(total, sys.stderr) as advance:
-        report = verify_dump(
-            handle,
-            texts,
-            public_key,
-            key_name,
-            labels=[str(p) for p in args.checkpoint],
-            on_entry=advance,
-            workers=args.jobs,
-            chain=chain,
-        )
+    with _progress(total, sys.stderr) as advance:
+        try:
+            report = verify_file(
+                args.events,
+                texts,
+                public_key,
+                key_name,
+                labels=[str(p) for p in args.checkpoint],
+                on_progress=lambda _entries, length: advance(length),
+                workers=args.jobs,
+                chain=chain,
+            )
+        except OSError as exc:
+            sys.stderr.write(f"error: {exc}\n")
+            return EXIT_USAGE
     return _print(report, public_key)
 
 

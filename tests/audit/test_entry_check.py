@@ -126,7 +126,59 @@ def test_canonical_lines_pass_both_ways(value: Any) -> None:
         b"[]",
         b"",
         b"\xff",
+        # Lines the check accepts without encoding them, and their near misses.
+        b'{"a":":x","seq":1}',
+        b'{"a":"x","a":"x","seq":1}',
+        b'{"a":"x","seq":1,"seq":1}',
+        b'{"a":"x y","seq":1}',
+        b'{"a":"{","seq":1}',
+        b'{"a":[-0],"seq":1}',
+        b'{"a":[1,[2,"b"]],"seq":1}',
+        b'{"a":[],"b":true,"c":false,"d":null,"seq":-1}',
+        b'{"b":1,"a":2,"seq":1}',
+        b'{"a":1,"seq":1,"\xc3\xa9":"\xf0\x9f\x98\x80"}',
+        b'{"\xf0\x9f\x98\x80":1,"\xef\xbf\xbd":2,"seq":1}',
+        b'{"\xef\xbf\xbd":1,"\xf0\x9f\x98\x80":2,"seq":1}',
+        b'{"a":"\t","seq":1}',
+        b'{"a":"x",\t"seq":1}',
+        b'{"a":{},"seq":1}',
+        b'{"seq":9007199254740991}',
+        b'{"seq":-9007199254740992}',
     ],
 )
 def test_the_fast_path_agrees_on_the_known_traps(line: bytes) -> None:
+    assert check_entry(line) == check_entry_fully(line)
+
+
+# Flat entries written member by member, in any order and with keys repeated: the check accepts these without
+# encoding them when they hold no escape, whitespace or nested object, so order and repetition decide there.
+_KEY = st.sampled_from(["seq", "a", "b", "\u00e9", "\U0001f600", "\ufffd", ":", "{"])
+_FLAT_VALUE = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**54), max_value=2**54)
+    | st.sampled_from([0, -1, 1])
+    | st.text(st.sampled_from('ab:{} "\\\t\u00e9\U0001f600'), max_size=4),
+    lambda inner: st.lists(inner, max_size=3),
+    max_leaves=4,
+)
+
+
+@st.composite
+def _flat_lines(draw: st.DrawFn) -> bytes:
+    members = draw(st.lists(st.tuples(_KEY, _FLAT_VALUE), max_size=6))
+    if draw(st.booleans()):
+        members.append(("seq", draw(st.integers(min_value=-3, max_value=3))))
+    if draw(st.booleans()):
+        members.sort(key=lambda member: member[0])
+    written = ",".join(
+        json.dumps(key, ensure_ascii=False) + ":" + json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+        for key, value in members
+    )
+    return ("{" + written + "}").encode("utf-8")
+
+
+@settings(max_examples=1500, deadline=None)
+@given(_flat_lines())
+def test_the_fast_path_agrees_on_flat_entries(line: bytes) -> None:
     assert check_entry(line) == check_entry_fully(line)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Callable
@@ -16,7 +17,7 @@ import rfc8785
 
 from app.audit import merkle
 from app.audit.note import Checkpoint, sign_checkpoint, vkey
-from app.audit.verify import MAX_LINE_PROBLEMS, _progress, main, verify_dump
+from app.audit.verify import MAX_LINE_PROBLEMS, _progress, main, verify_dump, verify_file
 from app.crypto.signing import Signer, fingerprint
 
 ORIGIN = "vault.example.org/audit"
@@ -368,3 +369,105 @@ def test_worker_processes_keep_the_first_problems_and_count_the_rest(monkeypatch
     pooled = verify_dump(_lines(entries), checkpoints, LOG_KEY.public_key, workers=2)
     assert pooled.problems == verify_dump(_lines(entries), checkpoints, LOG_KEY.public_key).problems
     assert pooled.problems[-1] == "... and 5 more problems in entries"
+
+
+@pytest.mark.parametrize("ending", ["final newline", "no final newline", "blank lines", "CRLF"])
+@pytest.mark.parametrize(("workers", "range_bytes"), [(1, 1), (1, 700), (1, 4 << 20), (2, 1), (2, 700), (2, 4 << 20)])
+def test_a_dump_file_is_verified_as_its_lines_are(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ending: str, workers: int, range_bytes: int
+) -> None:
+    monkeypatch.setattr("app.audit.verify.RANGE_BYTES", range_bytes)
+    entries = _damaged_dump()
+    checkpoints = _checkpoints(entries, (100, len(entries)))
+    data = b"".join(_lines(entries))
+    if ending == "no final newline":
+        data = data[:-1]
+    elif ending == "blank lines":
+        data = b"\n" + data.replace(b"\n", b"\n\n", 3) + b"\n"
+    elif ending == "CRLF":
+        data = data.replace(b"\n", b"\r\n", 5)
+    path = tmp_path / "events.jsonl"
+    path.write_bytes(data)
+    seen: list[tuple[int, int]] = []
+    from_file = verify_file(
+        path, checkpoints, LOG_KEY.public_key, workers=workers, on_progress=lambda n, size: seen.append((n, size))
+    )
+    with path.open("rb") as fh:
+        from_lines = verify_dump(fh, checkpoints, LOG_KEY.public_key)
+    assert from_file.problems == from_lines.problems
+    assert (from_file.entries, from_file.root) == (from_lines.entries, from_lines.root)
+    assert from_file.entries == data.count(b"\n") + (not data.endswith(b"\n"))
+    # Every byte counted once, as if each line ended with a newline.
+    assert (sum(n for n, _ in seen), sum(size for _, size in seen)) == (
+        from_file.entries,
+        len(data) + (ending == "no final newline"),
+    )
+    assert "line 151: entry not valid UTF-8 JSON" in from_file.problems or ending != "final newline"
+
+
+def test_an_untouched_dump_file_verifies_with_checking_processes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("app.audit.verify.RANGE_BYTES", 4096)
+    entries = _dump()
+    path = tmp_path / "events.jsonl"
+    path.write_bytes(b"".join(_lines(entries)))
+    report = verify_file(path, _checkpoints(entries), LOG_KEY.public_key, workers=2)
+    assert report.ok, report.problems
+    assert (report.entries, report.root) == (300, merkle.root([merkle.leaf_hash(e) for e in entries]))
+
+
+def test_a_dump_file_written_to_while_it_is_verified_is_reported(tmp_path: Path) -> None:
+    entries = _dump()
+    path = tmp_path / "events.jsonl"
+    path.write_bytes(b"".join(_lines(entries)))
+
+    appended: list[bytes] = []
+
+    def append(_entries: int, _size: int) -> None:
+        if not appended:  # one entry more, appended after the first run was read
+            appended.append(_entry(300) + b"\n")
+            with path.open("ab") as fh:
+                fh.write(appended[0])
+
+    report = verify_file(path, _checkpoints(entries), LOG_KEY.public_key, on_progress=append)
+    assert appended
+    assert report.problems == ["events.jsonl changed while it was verified: verify a copy nothing writes to"]
+
+
+_MAIN_SCRIPT = """
+import os, sys
+from pathlib import Path
+with open(os.environ["IMPORTS_LOG"], "a") as log:  # once per process that runs this module
+    log.write(f"{os.getpid()}\\n")
+if __name__ == "__main__":
+    from app.audit import verify
+    verify.RANGE_BYTES = 4096
+    dump, checkpoint, key = sys.argv[1:]
+    report = verify.verify_file(Path(dump), [Path(checkpoint).read_text()], bytes.fromhex(key), workers=2)
+    print(report.entries, report.ok)
+"""
+
+
+def test_checking_processes_do_not_run_the_callers_main_module(tmp_path: Path) -> None:
+    entries = _dump()
+    (tmp_path / "events.jsonl").write_bytes(b"".join(_lines(entries)))
+    (tmp_path / "cp.txt").write_text(_checkpoints(entries, (300,))[0])
+    (tmp_path / "main.py").write_text(_MAIN_SCRIPT)
+    log = tmp_path / "imports.log"
+    out = subprocess.run(
+        [
+            sys.executable,
+            str(tmp_path / "main.py"),
+            str(tmp_path / "events.jsonl"),
+            str(tmp_path / "cp.txt"),
+            LOG_KEY.public_key.hex(),
+        ],
+        cwd=REPO,
+        env={**os.environ, "IMPORTS_LOG": str(log), "PYTHONPATH": str(REPO)},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert out.stdout.split() == ["300", "True"]
+    assert len(log.read_text().split()) == 1
