@@ -19,7 +19,7 @@ from app.exports.schemas import ExportStatus, RecallState
 from app.interviews.filetypes import Kind
 from app.interviews.vocabulary import InterviewState
 from app.people.schemas import ReviewStatus
-from app.web import catalogs, custodian, exports_page, i18n, interview_page
+from app.web import catalogs, custodian, errors, exports_page, i18n, interview_page
 from app.web.messages import (
     ATTACHMENT_KINDS,
     DECISIONS,
@@ -179,6 +179,7 @@ TOKENS = "API tokens and the X-CSRF-Token header are the API's; pages use a sess
 REPLACED = "its code makes a page say it its own way (app/web/errors.py: csrf, step_up_required, PENDING_STEP)"
 JSON = "JSON bodies are the API's; pages post forms"
 CLI = "only the command line reaches it"
+REWORDED = "it names an API path: pages say it in words of their own, with a link (app/web/errors.py PAGE_WORDING)"
 
 API_ONLY: dict[str, str] = {
     "The token is not valid.": TOKENS,
@@ -239,6 +240,9 @@ API_ONLY: dict[str, str] = {
     "this redaction removes nothing from the statement: remove what must not leave, or send nothing": REDACTIONS,
     "no confirmed statement version of this interview has this id": REDACTIONS,
     "this statement version has been redacted too many times": REDACTIONS,
+    errors.REVIEW_FIRST: REWORDED,
+    errors.FIRST_REVIEWS: REWORDED,
+    errors.RECONFIRM_FIRST: REWORDED,
 }
 """Fixed refusals that are not in the pages' catalogs, each with why no page shows it."""
 
