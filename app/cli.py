@@ -66,7 +66,10 @@ def _fresh_settings() -> None:
 def init(
     protect: Annotated[bool, typer.Option("--protect", help="Protect a new key file with a passphrase.")] = False,
 ) -> None:
-    """Create the data directory, key file and database schema. Safe to run again."""
+    """Create the data directory, key file and database schema. Safe to run again.
+
+    Also seals the reasons an earlier version stored in the clear (docs/exports.md, "Reasons at rest").
+    """
     from app.core.migrate import upgrade
 
     settings = get_settings()
