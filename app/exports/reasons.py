@@ -95,7 +95,9 @@ def seal_submission(
     try:
         key = datakeys.data_key(session, runtime.keys, row.person_id)
     except DecryptionFailed:
-        return None  # the key went with an erasure committed meanwhile
+        if erased.is_erased(session, row.person_id):
+            return None  # the key went with an erasure committed meanwhile
+        raise  # a key that will not unwrap is an integrity failure
     return aead.seal_bound(
         key,
         text.encode(),
@@ -126,7 +128,9 @@ def submission_reason(session: Session, runtime: Runtime, row: DisclosureEntry) 
     try:
         key = datakeys.data_key(session, runtime.keys, row.person_id)
     except DecryptionFailed:
-        return Submission(reason=None, erased=True)  # the key is gone: the erasure is being carried out
+        if erased.is_erased(session, row.person_id):
+            return Submission(reason=None, erased=True)  # erased since the look above
+        raise  # a key that will not unwrap is an integrity failure
     opened = aead.open_bound(
         key,
         row.sealed_submitted_reason,

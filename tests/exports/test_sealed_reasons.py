@@ -195,3 +195,14 @@ def test_init_seals_the_reasons_an_earlier_version_stored_in_the_clear_once(
     assert again.exit_code == 0, again.output
     assert "sealed" not in again.output
     assert d.legal.get(f"/api/v1/exports/{export}").json()["approvals"][0]["reason"] == DECIDED
+
+
+def test_a_key_missing_for_a_person_not_erased_is_an_integrity_failure_not_an_erasure(
+    app: FastAPI, d: Desk, database: ProvisionedDatabase
+) -> None:
+    """Only an erasure reads calmly as "erased": a data key deleted behind the service's back is reported."""
+    person, _export, _ledger = _submitted(app, d)
+    database.as_owner("DELETE FROM data_keys WHERE subject_id = :p", p=uuid.UUID(person))
+    broken = d.custodians[0].get("/api/v1/recalls")
+    assert (broken.status_code, broken.json()["title"]) == (500, "Integrity check failed")
+    assert "Canary" not in broken.text
