@@ -15,13 +15,14 @@ from app.accounts.cli import users_cli
 from app.audit.cli import audit_cli, background_checkpointer
 from app.audit.vocabulary import AuditAction
 from app.cases.cli import cases_cli
-from app.cli_support import console, fail, group, new_passphrase, out, services
+from app.cli_support import console, counted, fail, group, new_passphrase, out, services
 from app.consent.forms_cli import forms_cli
 from app.core.config import get_settings
 from app.core.errors import ConfigError
 from app.crypto import keyring as kr
 from app.crypto.errors import KeyringError
 from app.erasure.cli import backup, journal_cli, restore
+from app.exports import reasons
 from app.exports.cli import exports_cli
 from app.exports.report_cli import people_cli
 from app.exports.worker_cli import worker
@@ -65,7 +66,10 @@ def _fresh_settings() -> None:
 def init(
     protect: Annotated[bool, typer.Option("--protect", help="Protect a new key file with a passphrase.")] = False,
 ) -> None:
-    """Create the data directory, key file and database schema. Safe to run again."""
+    """Create the data directory, key file and database schema. Safe to run again.
+
+    Also seals the reasons an earlier version stored in the clear (docs/exports.md, "Reasons at rest").
+    """
     from app.core.migrate import upgrade
 
     settings = get_settings()
@@ -90,7 +94,11 @@ def init(
     upgrade(settings.database_url, app_role=settings.database.app_role)
     console.print("database schema is up to date")
     with services(AuditAction.SYSTEM_INIT, "user", keys) as (session, runtime):
+        # Reasons written in the clear by an earlier version: only the owner may change export_approvals.
+        sealed = reasons.seal_clear(session, runtime)
         first = accounts.create_first_admin(session, runtime, Principal.system("init"))
+    if sealed:
+        console.print(f"sealed {counted(sealed, 'reason')} stored in the clear by an earlier version")
     if first is not None:
         out.print(f"first admin account: [bold]{first.user.username}[/bold]")
         out.print(f"one-time password (shown once, change it at first login): [bold]{first.one_time_password}[/bold]")

@@ -129,6 +129,14 @@ NOT_FIELDS: Mapping[tuple[str, str], str] = MappingProxyType(
             "why a legal team asks for an export: staff's reasoning for the custodians, never anyone's data, never "
             "in a bundle"
         ),
+        ("export_approvals", "sealed_reason"): (
+            "why a custodian approved or rejected an export: staff's reasoning, sealed under the service key, "
+            "never in a bundle"
+        ),
+        ("disclosure_ledger", "sealed_submitted_reason"): (
+            "why a custodian marked a person's records in an export submitted to proceedings: staff's words about "
+            "one person, sealed under their key (it goes with their erasure), never in a bundle"
+        ),
         ("retention_reviews", "reason"): (
             "why a custodian keeps an item past its retention date: staff's reasoning, sealed under the service key, "
             "never shown or logged"

@@ -30,7 +30,7 @@ from app.confirmations import service as confirmations
 from app.confirmations.models import Confirmation
 from app.core.db import db_now, new_id, on_failure
 from app.core.errors import Conflict, Forbidden
-from app.exports import jobs, narratives
+from app.exports import jobs, narratives, reasons
 from app.exports.models import ExportApproval, ExportRequest
 from app.exports.schemas import ExportDecision, ExportRead, ExportStatus
 from app.exports.service import move, read
@@ -64,15 +64,18 @@ def requester_entitled(session: Session, row: ExportRequest) -> bool:
     return all(uuid.UUID(str(case_id)) in on for case_id in row.case_ids)
 
 
-def _record(session: Session, row: ExportRequest, principal: Principal, decision: str, reason: str) -> None:
+def _record(
+    session: Session, runtime: Runtime, row: ExportRequest, principal: Principal, decision: str, reason: str
+) -> None:
     assert principal.user_id is not None
+    row_id = new_id()
     session.add(
         ExportApproval(
-            id=new_id(),
+            id=row_id,
             export_id=row.id,
             decided_by=principal.user_id,
             decision=decision,
-            reason=reason,
+            sealed_reason=reasons.seal_decision(session, runtime, row_id, row.id, principal.user_id, decision, reason),
             decided_at=db_now(session),
         )
     )
@@ -128,7 +131,7 @@ def _decide(
     status = ExportStatus(row.status)
     if status is ExportStatus.REQUESTED:
         seen = _reviewed(session, runtime, row, principal) if approve else None
-        _record(session, row, principal, APPROVE if approve else REJECT, reason)
+        _record(session, runtime, row, principal, APPROVE if approve else REJECT, reason)
         if seen is None:
             move(session, row, ExportStatus.REJECTED, was=status)
         elif row.approvals_needed == 1:
@@ -140,7 +143,7 @@ def _decide(
             confirmations.request_confirmation(
                 session, runtime, principal, SECOND_APPROVAL, row.id, {"revision": row.revision}
             )
-        return read(session, row)
+        return read(session, runtime, row)
     if status is ExportStatus.AWAITING_SECOND_APPROVAL:
         waiting = confirmations.pending(session, SECOND_APPROVAL, row.id)
         if not waiting:
@@ -159,8 +162,8 @@ def _decide(
             if ExportStatus(row.status) is not ExportStatus.APPROVED:
                 raise Conflict("this export changed while it waited for a second custodian")
             narratives.pin(session, row.id, seen)
-        _record(session, row, principal, APPROVE if approve else REJECT, reason)
-        return read(session, row)
+        _record(session, runtime, row, principal, APPROVE if approve else REJECT, reason)
+        return read(session, runtime, row)
     raise Conflict(
         "this export is %(export_status)s: it is not waiting for a decision", params={"export_status": status.value}
     )

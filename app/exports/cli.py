@@ -57,10 +57,10 @@ def list_exports(as_json: JsonOption = False) -> None:
     Every export, oldest first. Never any content: no justification, names or records.
     """
     rows: list[dict[str, Any]] = []
-    with services(AuditAction.EXPORT_LIST, "export") as (session, _):
+    with services(AuditAction.EXPORT_LIST, "export") as (session, runtime):
         cursor: str | None = None
         while True:
-            page = service.list_exports(session, SYSTEM, PageRequest(cursor, MAX_LIMIT))
+            page = service.list_exports(session, runtime, SYSTEM, PageRequest(cursor, MAX_LIMIT))
             rows.extend(_summary(e) for e in page.items)
             cursor = page.next_cursor
             if cursor is None:
@@ -94,8 +94,8 @@ def build_again(
         keys = open_keys(settings, prompt_passphrase)
     except (ConfigError, KeyringError) as exc:
         raise fail(str(exc)) from None
-    with services(AuditAction.EXPORT_BUILD, "export", keys, resource_id=str(export_id)) as (session, _):
-        rebuild.queue_again(session, SYSTEM, export_id)
+    with services(AuditAction.EXPORT_BUILD, "export", keys, resource_id=str(export_id)) as (session, runtime):
+        rebuild.queue_again(session, runtime, SYSTEM, export_id)
     engine, factory = open_factory(settings)
     try:
         runner = Worker(factory, Runtime(settings, keys))

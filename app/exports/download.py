@@ -156,7 +156,7 @@ def request_again(session: Session, runtime: Runtime, principal: Principal, expo
     assert copy is not None
     copy.copy_of = row.id
     session.flush()
-    return service.read(session, copy)
+    return service.read(session, runtime, copy)
 
 
 OPEN_COPY = (

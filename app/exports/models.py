@@ -87,7 +87,10 @@ class ExportApproval(Base):
     decided_by: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("users.id"))
     decision: Mapped[str] = mapped_column(String(16))
     """approve or reject."""
-    reason: Mapped[str] = mapped_column(String(2000))
+    reason: Mapped[str | None] = mapped_column(String(2000), default=None)
+    """Only a reason written before reasons were sealed, until ``testimony init`` seals it (app/exports/reasons.py)."""
+    sealed_reason: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
+    """The custodian's reason, sealed under the service key, bound to the export, the custodian and the decision."""
     decided_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
@@ -151,7 +154,10 @@ class DisclosureEntry(Base):
     """The database clock at which decide() allowed it."""
     submitted_to_proceedings: Mapped[bool] = mapped_column(Boolean, default=False)
     submitted_reason: Mapped[str | None] = mapped_column(String(2000), default=None)
-    """Why a custodian marked the row submitted to proceedings (with a fresh second factor); never undone."""
+    """Only a reason written before reasons were sealed, until ``testimony init`` seals it (app/exports/reasons.py)."""
+    sealed_submitted_reason: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
+    """Why a custodian marked the row submitted to proceedings (with a fresh second factor; never undone), sealed
+    under the person's key: their erasure makes it unreadable. None for a person erased before it was marked."""
     submitted_by: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("users.id"), default=None)
     submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     record_id: Mapped[str | None] = mapped_column(String(32), default=None)

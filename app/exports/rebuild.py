@@ -10,6 +10,7 @@ attempt stopped: people already in the ledger are not decided again.
 from __future__ import annotations
 
 import uuid
+from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -23,10 +24,13 @@ from app.exports.models import ExportApproval, ExportRequest
 from app.exports.schemas import ExportRead, ExportStatus
 from app.exports.service import move, read
 
+if TYPE_CHECKING:
+    from app.runtime import Runtime  # the wiring above the domains; services only name its type
+
 NOT_FAILED = "only a failed build of an approved export is run again"
 
 
-def queue_again(session: Session, principal: Principal, export_id: uuid.UUID) -> ExportRead:
+def queue_again(session: Session, runtime: Runtime, principal: Principal, export_id: uuid.UUID) -> ExportRead:
     """Queue the failed build of an approved export again; 409 for any other export."""
     policy.require(principal, policy.Action.EXPORT_REBUILD)
     row = policy.load(session, principal, policy.Action.EXPORT_READ, ExportRequest, export_id)
@@ -42,4 +46,4 @@ def queue_again(session: Session, principal: Principal, export_id: uuid.UUID) ->
     if not jobs.requeue_failed(session, row.id):
         raise Conflict(NOT_FAILED, fields=["status"])
     move(session, row, ExportStatus.APPROVED, was=ExportStatus.FAILED, failure=None)
-    return read(session, row)
+    return read(session, runtime, row)

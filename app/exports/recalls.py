@@ -31,7 +31,7 @@ from app.consent import changes, history
 from app.core.db import changed_rows, db_now, new_id
 from app.core.errors import Conflict, NotFound
 from app.core.pagination import FIRST_PAGE, Page, PageRequest, keyset
-from app.exports import feedback, recheck
+from app.exports import feedback, reasons, recheck
 from app.exports.models import DisclosureEntry, ExportRequest, RecallNotice
 from app.exports.schemas import LedgerSubmitIn, LedgerSubmitted, RecallRead, RecallState
 from app.people import links
@@ -94,7 +94,8 @@ changes.listen("exports.recalls", raise_recalls)
 links.listen("exports.recalls", on_merge)
 
 
-def _read(notice: RecallNotice, row: DisclosureEntry) -> RecallRead:
+def _read(session: Session, runtime: Runtime, notice: RecallNotice, row: DisclosureEntry) -> RecallRead:
+    submission = reasons.submission_reason(session, runtime, row)
     return RecallRead(
         id=notice.id,
         export_id=notice.export_id,
@@ -102,6 +103,8 @@ def _read(notice: RecallNotice, row: DisclosureEntry) -> RecallRead:
         recipient_id=notice.recipient_id,
         record_id=row.record_id,
         submitted_to_proceedings=row.submitted_to_proceedings,
+        submitted_reason=submission.reason,
+        submitted_reason_erased=submission.erased,
         kind="request" if row.submitted_to_proceedings else "demand",
         state=RecallState(notice.state),
         raised_at=notice.raised_at,
@@ -110,20 +113,24 @@ def _read(notice: RecallNotice, row: DisclosureEntry) -> RecallRead:
     )
 
 
-def list_recalls(session: Session, principal: Principal, page: PageRequest = FIRST_PAGE) -> Page[RecallRead]:
+def list_recalls(
+    session: Session, runtime: Runtime, principal: Principal, page: PageRequest = FIRST_PAGE
+) -> Page[RecallRead]:
     """Custodians see every notice; a legal user those of the exports they asked for; oldest first."""
     stmt = policy.scope(
         principal, policy.Action.RECALL_READ, select(RecallNotice), requester_column=RecallNotice.requester_id
     ).join(DisclosureEntry, DisclosureEntry.id == RecallNotice.ledger_id)
     stmt = stmt.add_columns(DisclosureEntry)
     rows, cursor = keyset(session, stmt, RecallNotice.id, page, uuid.UUID, lambda r: r[0].id)
-    return Page[RecallRead](items=[_read(n, e) for n, e in rows], next_cursor=cursor)
+    return Page[RecallRead](items=[_read(session, runtime, n, e) for n, e in rows], next_cursor=cursor)
 
 
 _MOVES = {RecallState.SENT: RecallState.OPEN, RecallState.ACKNOWLEDGED: RecallState.SENT}
 
 
-def move_recall(session: Session, principal: Principal, recall_id: uuid.UUID, to: RecallState) -> RecallRead:
+def move_recall(
+    session: Session, runtime: Runtime, principal: Principal, recall_id: uuid.UUID, to: RecallState
+) -> RecallRead:
     """open -> sent, sent -> acknowledged: one conditional UPDATE; 409 ``state`` when it is elsewhere."""
     notice = policy.load(session, principal, policy.Action.RECALL_MANAGE, RecallNotice, recall_id)
     audit.touch(session, resource_id=notice.id)
@@ -147,11 +154,16 @@ def move_recall(session: Session, principal: Principal, recall_id: uuid.UUID, to
     session.refresh(notice)
     row = session.get(DisclosureEntry, notice.ledger_id)
     assert row is not None
-    return _read(notice, row)
+    return _read(session, runtime, notice, row)
 
 
 def mark_submitted(
-    session: Session, principal: Principal, export_id: uuid.UUID, ledger_id: uuid.UUID, data: LedgerSubmitIn
+    session: Session,
+    runtime: Runtime,
+    principal: Principal,
+    export_id: uuid.UUID,
+    ledger_id: uuid.UUID,
+    data: LedgerSubmitIn,
 ) -> LedgerSubmitted:
     """A custodian, with a fresh second factor, records that the person's records in this export were submitted
     to proceedings, and why. It turns every recall of the row into a request (we can only ask a court's file
@@ -164,12 +176,13 @@ def mark_submitted(
     row = session.get(DisclosureEntry, ledger_id)
     if row is None or row.export_id != export.id:
         raise NotFound
+    assert principal.user_id is not None  # a custodian, never the system
     marked = session.execute(
         update(DisclosureEntry)
         .where(DisclosureEntry.id == row.id, DisclosureEntry.submitted_to_proceedings.is_(False))
         .values(
             submitted_to_proceedings=True,
-            submitted_reason=data.reason,
+            sealed_submitted_reason=reasons.seal_submission(session, runtime, row, principal.user_id, data.reason),
             submitted_by=principal.user_id,
             submitted_at=now,
         )
@@ -180,7 +193,9 @@ def mark_submitted(
     return LedgerSubmitted(export_id=export.id, ledger_id=row.id, submitted_to_proceedings=True, submitted_at=now)
 
 
-def raised_for(session: Session, principal: Principal, person_id: uuid.UUID, since: datetime) -> list[RecallRead]:
+def raised_for(
+    session: Session, runtime: Runtime, principal: Principal, person_id: uuid.UUID, since: datetime
+) -> list[RecallRead]:
     """The notices a change of this person raised at or after ``since`` (the page that records a withdrawal
     shows what it raised), scoped as the list is; none for a role that reads no notice (a documenter)."""
     if not policy.allows(principal, policy.Action.RECALL_READ):
@@ -194,4 +209,4 @@ def raised_for(session: Session, principal: Principal, person_id: uuid.UUID, sin
         .add_columns(DisclosureEntry)
         .order_by(RecallNotice.id)
     )
-    return [_read(row[0], row[1]) for row in session.execute(stmt).all()]
+    return [_read(session, runtime, row[0], row[1]) for row in session.execute(stmt).all()]

@@ -2,12 +2,12 @@
 waiting exports need.
 
 A custodian who may decide the export (``export.approve``, never the one who asked) reads what it would send if
-built now (``narratives.outlook``): people per level and people excluded (suppressed as the preview is), the
-grants relied on (ids), each narrative that would leave at ``deidentified`` as its redacted text, and the
-statements whose narrative would leave but have no redaction yet. Reading it in a browser session records a
-review of each redaction shown, by that custodian, for that export: approving needs one for every redaction in
-use. Read with an API token it records nothing (``policy.records_export_review``): a script is not a custodian
-seeing the redacted text.
+built now (``narratives.outlook``): people per level and people excluded (exact, unlike the requester's
+preview: the custodian sees the records anyway), the grants relied on (ids), each narrative that would leave
+at ``deidentified`` as its redacted text, and the statements whose narrative would leave but have no
+redaction yet. Reading it in a browser session records a review of each redaction shown, by that custodian,
+for that export: approving needs one for every redaction in use. Read with an API token it records nothing
+(``policy.records_export_review``): a script is not a custodian seeing the redacted text.
 
 A documenter on the case team sees which interviews' latest statement versions a waiting export needs as a
 de-identified narrative and that have no redaction yet: ids, the person's pseudonym code and the exports'
@@ -38,7 +38,7 @@ from app.exports.schemas import (
     NarrativeWaiting,
     RedactionNeeded,
 )
-from app.exports.service import counted
+from app.exports.service import exact
 from app.interviews import service_redactions
 from app.interviews.models import StatementVersion
 from app.people.models import Person
@@ -97,7 +97,7 @@ def review_export(session: Session, runtime: Runtime, principal: Principal, expo
         export_id=row.id,
         status=status,
         purpose=row.purpose,
-        counts=counted(seen.levels, seen.excluded, seen.in_scope),
+        counts=exact(seen.levels, seen.excluded, seen.in_scope),
         grant_ids=sorted(seen.grant_ids),
         narratives=shown,
         without_redaction=without,

@@ -26,8 +26,10 @@ def request_export(
 
 @router.get("/exports", response_model=Page[ExportRead])
 @audited(AuditAction.EXPORT_LIST, "export")
-def list_exports(principal: CurrentPrincipal, session: DbSession, page: PageQuery) -> Page[ExportRead]:
-    return service.list_exports(session, principal, page)
+def list_exports(
+    principal: CurrentPrincipal, session: DbSession, runtime: RuntimeDep, page: PageQuery
+) -> Page[ExportRead]:
+    return service.list_exports(session, runtime, principal, page)
 
 
 @router.post("/exports/preview", response_model=PreviewRead)
@@ -40,8 +42,10 @@ def preview_export(
 
 @router.get("/exports/{export_id}", response_model=ExportRead)
 @audited(AuditAction.EXPORT_READ, "export", id_param="export_id")
-def get_export(export_id: uuid.UUID, principal: CurrentPrincipal, session: DbSession) -> ExportRead:
-    return service.get_export(session, principal, export_id)
+def get_export(
+    export_id: uuid.UUID, principal: CurrentPrincipal, session: DbSession, runtime: RuntimeDep
+) -> ExportRead:
+    return service.get_export(session, runtime, principal, export_id)
 
 
 @router.post("/exports/{export_id}/approve", response_model=ExportRead)

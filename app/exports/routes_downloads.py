@@ -56,29 +56,40 @@ def request_again(
 @router.post("/exports/{export_id}/ledger/{ledger_id}/submitted", response_model=LedgerSubmitted)
 @audited(AuditAction.LEDGER_SUBMITTED, "export", id_param="export_id")
 def mark_submitted(
-    export_id: uuid.UUID, ledger_id: uuid.UUID, data: LedgerSubmitIn, principal: CurrentPrincipal, session: DbSession
+    export_id: uuid.UUID,
+    ledger_id: uuid.UUID,
+    data: LedgerSubmitIn,
+    principal: CurrentPrincipal,
+    session: DbSession,
+    runtime: RuntimeDep,
 ) -> LedgerSubmitted:
     """A custodian with a fresh second factor marks a ledger row submitted to proceedings, with a reason (never
     undone)."""
-    return recalls.mark_submitted(session, principal, export_id, ledger_id, data)
+    return recalls.mark_submitted(session, runtime, principal, export_id, ledger_id, data)
 
 
 @router.get("/recalls", response_model=Page[RecallRead])
 @audited(AuditAction.RECALL_LIST, "recall")
-def list_recalls(principal: CurrentPrincipal, session: DbSession, page: PageQuery) -> Page[RecallRead]:
-    return recalls.list_recalls(session, principal, page)
+def list_recalls(
+    principal: CurrentPrincipal, session: DbSession, runtime: RuntimeDep, page: PageQuery
+) -> Page[RecallRead]:
+    return recalls.list_recalls(session, runtime, principal, page)
 
 
 @router.post("/recalls/{recall_id}/sent", response_model=RecallRead)
 @audited(AuditAction.RECALL_SENT, "recall", id_param="recall_id")
-def recall_sent(recall_id: uuid.UUID, principal: CurrentPrincipal, session: DbSession) -> RecallRead:
-    return recalls.move_recall(session, principal, recall_id, RecallState.SENT)
+def recall_sent(
+    recall_id: uuid.UUID, principal: CurrentPrincipal, session: DbSession, runtime: RuntimeDep
+) -> RecallRead:
+    return recalls.move_recall(session, runtime, principal, recall_id, RecallState.SENT)
 
 
 @router.post("/recalls/{recall_id}/acknowledged", response_model=RecallRead)
 @audited(AuditAction.RECALL_ACKNOWLEDGED, "recall", id_param="recall_id")
-def recall_acknowledged(recall_id: uuid.UUID, principal: CurrentPrincipal, session: DbSession) -> RecallRead:
-    return recalls.move_recall(session, principal, recall_id, RecallState.ACKNOWLEDGED)
+def recall_acknowledged(
+    recall_id: uuid.UUID, principal: CurrentPrincipal, session: DbSession, runtime: RuntimeDep
+) -> RecallRead:
+    return recalls.move_recall(session, runtime, principal, recall_id, RecallState.ACKNOWLEDGED)
 
 
 @router.get("/feedback-tasks", response_model=Page[DisclosureFeedbackRead])

@@ -78,6 +78,7 @@ class ApprovalRead(Output):
     decided_by: uuid.UUID
     decision: str
     reason: str
+    """The custodian's reason, sealed at rest under the service key; shown to whoever may read the export."""
     decided_at: datetime
 
 
@@ -121,9 +122,21 @@ SMALL = 5
 
 class PreviewRead(Output):
     people: dict[DisclosureLevel, int | None]
-    """People per level they would be disclosed at, rounded to the nearest multiple of 5; null when 1 to 4."""
+    """People per level they would be disclosed at, rounded to the nearest multiple of 5; null when 1 to 4, and
+    every count null when 1 to 4 people are in scope (0 when nobody is)."""
     excluded: int | None
     """People in scope with nothing they allow to go, rounded to the nearest multiple of 5; null when 1 to 4."""
+
+
+class ReviewCounts(Output):
+    """The counts a custodian deciding an export reads: exact, zero included."""
+
+    people: dict[DisclosureLevel, int]
+    """People per level they would be disclosed at."""
+    excluded: int
+    """People in scope with nothing they allow to go."""
+    in_scope: int
+    """People the request covers."""
 
 
 class RecallState(StrEnum):
@@ -146,6 +159,10 @@ class RecallRead(Output):
     names nothing else of them). Null when the person left only as counts (``aggregate_only``)."""
     submitted_to_proceedings: bool
     """True: the records are part of a proceeding, and the notice can only ask the recipient to withdraw them."""
+    submitted_reason: str | None = None
+    """Why a custodian marked them submitted (sealed under the person's key); null when not submitted, or erased."""
+    submitted_reason_erased: bool = False
+    """True: the person was erased, and the reason with them (it was sealed under their key)."""
     kind: str
     """``demand`` (return or destroy) or ``request`` (submitted to proceedings: we can only ask)."""
     state: RecallState
@@ -222,8 +239,9 @@ class ExportReviewRead(Output):
     export_id: uuid.UUID
     status: ExportStatus
     purpose: Purpose
-    counts: PreviewRead
-    """People per level and people excluded, against the grants as they stand (small counts suppressed)."""
+    counts: ReviewCounts
+    """People per level and people excluded, against the grants as they stand, exact: the custodian who decides
+    sees the records anyway."""
     grant_ids: list[str]
     """The use grants the disclosure would rely on (ids only)."""
     narratives: list[NarrativeReview]

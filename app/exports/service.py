@@ -26,10 +26,19 @@ from app.core.db import changed_rows, db_now, new_id
 from app.core.errors import Conflict, ValidationFailed
 from app.core.pagination import FIRST_PAGE, Page, PageRequest, keyset
 from app.crypto import aead
-from app.exports import decisions
+from app.exports import decisions, reasons
 from app.exports.decisions import PersonDisclosure
 from app.exports.models import ExportApproval, ExportRequest
-from app.exports.schemas import SMALL, ApprovalRead, ExportCreate, ExportFilters, ExportRead, ExportStatus, PreviewRead
+from app.exports.schemas import (
+    SMALL,
+    ApprovalRead,
+    ExportCreate,
+    ExportFilters,
+    ExportRead,
+    ExportStatus,
+    PreviewRead,
+    ReviewCounts,
+)
 from app.exports.scope import approvals_needed, check_request, people_in_scope
 from app.keys import datakeys
 from app.people.models import Person
@@ -45,7 +54,7 @@ def _seal_justification(session: Session, runtime: Runtime, row_id: uuid.UUID, t
     return aead.seal(key, text.encode(), table=TABLE, column="justification", row_id=row_id, person_id=None)
 
 
-def read(session: Session, row: ExportRequest) -> ExportRead:
+def read(session: Session, runtime: Runtime, row: ExportRequest) -> ExportRead:
     approvals = session.scalars(
         select(ExportApproval).where(ExportApproval.export_id == row.id).order_by(ExportApproval.decided_at)
     )
@@ -67,7 +76,15 @@ def read(session: Session, row: ExportRequest) -> ExportRead:
         requester_id=row.requester_id,
         requested_at=row.requested_at,
         approvals_needed=row.approvals_needed,
-        approvals=[ApprovalRead.model_validate(a) for a in approvals],
+        approvals=[
+            ApprovalRead(
+                decided_by=a.decided_by,
+                decision=a.decision,
+                reason=reasons.decision_reason(session, runtime, a),
+                decided_at=a.decided_at,
+            )
+            for a in approvals
+        ],
         people_count=row.people_count,
         excluded_count=row.excluded_count,
         level_counts=row.level_counts,
@@ -111,22 +128,24 @@ def request_export(session: Session, runtime: Runtime, principal: Principal, dat
     )
     session.add(row)
     session.flush()
-    return read(session, row)
+    return read(session, runtime, row)
 
 
-def list_exports(session: Session, principal: Principal, page: PageRequest = FIRST_PAGE) -> Page[ExportRead]:
+def list_exports(
+    session: Session, runtime: Runtime, principal: Principal, page: PageRequest = FIRST_PAGE
+) -> Page[ExportRead]:
     """Custodians see every request; legal users their own, oldest first."""
     stmt = policy.scope(
         principal, policy.Action.EXPORT_READ, select(ExportRequest), requester_column=ExportRequest.requester_id
     )
     rows, cursor = keyset(session, stmt, ExportRequest.id, page, uuid.UUID, lambda r: r.id)
-    return Page[ExportRead](items=[read(session, r) for r in rows], next_cursor=cursor)
+    return Page[ExportRead](items=[read(session, runtime, r) for r in rows], next_cursor=cursor)
 
 
-def get_export(session: Session, principal: Principal, export_id: uuid.UUID) -> ExportRead:
+def get_export(session: Session, runtime: Runtime, principal: Principal, export_id: uuid.UUID) -> ExportRead:
     row = policy.load(session, principal, policy.Action.EXPORT_READ, ExportRequest, export_id)
     audit.touch(session, resource_id=row.id)
-    return read(session, row)
+    return read(session, runtime, row)
 
 
 def _shown(count: int) -> int | None:
@@ -164,11 +183,25 @@ def disclosures(
 
 def counted(levels: Counter[DisclosureLevel], excluded: int, in_scope: int) -> PreviewRead:
     """People per level and people excluded, counts from 1 to 4 suppressed and the others rounded to base 5, and
-    every count suppressed when fewer than 5 people are in scope."""
+    every count suppressed when 1 to 4 people are in scope.
+
+    Nobody in scope shows as zeros: with no one to point at, a zero tells nothing about anyone (the requester
+    learns only that the cases hold no one the filters reach). From 1 to 4 people, a zero at a level would say
+    that none of those few allowed it: every count stays suppressed.
+    """
+    if in_scope == 0:
+        return PreviewRead(people=dict.fromkeys(DisclosureLevel, 0), excluded=0)
     if in_scope < SMALL:
         # A handful of people (or one named person) in scope: even a zero would say who allowed what.
         return PreviewRead(people=dict.fromkeys(DisclosureLevel), excluded=None)
     return PreviewRead(people={level: _shown(levels[level]) for level in DisclosureLevel}, excluded=_shown(excluded))
+
+
+def exact(levels: Counter[DisclosureLevel], excluded: int, in_scope: int) -> ReviewCounts:
+    """The counts as they are, for the custodian who decides the export (and sees its records anyway)."""
+    return ReviewCounts(
+        people={level: levels[level] for level in DisclosureLevel}, excluded=excluded, in_scope=in_scope
+    )
 
 
 def preview_export(session: Session, runtime: Runtime, principal: Principal, data: ExportCreate) -> PreviewRead:

@@ -35,6 +35,10 @@ PERSON_DOORS: dict[str, str] = {
         "chosen (in constant time; the word is never returned); retention reads the storage period and re-contact "
         "details, and seals the details again without the re-contact details (the code word stays)"
     ),
+    "app.exports.reasons.submission_reason": (
+        "a custodian, or the legal user who asked for the export, reads a recall notice: why its ledger row was "
+        "marked submitted to proceedings (nothing once the person was erased)"
+    ),
     "app.interviews.records.open_details": (
         "a documenter on the case team reads an interview (place, checklist, breaks, distress observed, referrals, "
         "feedback promised, reconfirmation), or changes it, which opens what it changes; the export build reads "
@@ -117,6 +121,10 @@ SERVICE_DOORS: dict[str, str] = {
     "app.erasure.service._reasons": (
         "refusing an erasure request seals its refusal beside the reasons it was asked for, which it reads back; "
         "staff's reasoning, no person's data"
+    ),
+    "app.exports.reasons.decision_reason": (
+        "whoever may read an export (its custodians, the legal user who asked) reads each custodian's reason to "
+        "approve or reject it; staff's reasoning about the whole export"
     ),
     "app.confirmations.service._open_secret": (
         "showing the second half of a one-time password to the admin who confirms"

@@ -3,12 +3,14 @@ restricted login, the form again with its error, or a plain error page. The API 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.access.deps import clear_session_cookie, session_cookie
-from app.core.errors import AppError, Unauthenticated, app_error, http_error
+from app.core.errors import AppError, Unauthenticated, app_error, fill, http_error
 from app.runtime import Runtime
 from app.web import custodian, exports_page, interview_page, render
 from app.web.messages import (
@@ -39,6 +41,54 @@ PLACE_WORDS: dict[str, dict[str, str]] = {
     "unique_field": UNIQUE_FIELDS,
 }
 """The words a refusal's places are filled with on a page, by place; a place not here keeps its value."""
+
+REVIEW_FIRST = "review the redacted text this export would send (GET /api/v1/exports/%(id)s/review), then approve"
+FIRST_REVIEWS = (
+    "the custodian who approved first has not reviewed every redaction this export would now send: they review "
+    "it (GET /api/v1/exports/%(id)s/review) before it can be approved"
+)
+RECONFIRM_FIRST = (
+    "completing an interview needs the interviewee's end-of-interview reconfirmation of their use grants "
+    "(POST /api/v1/interviews/{id}/reconfirm-consent); if they do not reconfirm, record stopped_by_interviewee"
+)
+
+
+@dataclass(frozen=True)
+class PageWords:
+    """A refusal said on pages in words of their own: where to go is a page (``href``, filled with the
+    refusal's places), never an API path."""
+
+    text: str
+    href: str
+    label: str
+
+
+PAGE_WORDING: dict[str, PageWords] = {
+    REVIEW_FIRST: PageWords(
+        _("read what this export would send on its review page (reading it there records your review), then approve"),
+        "/exports/%(id)s/review",
+        _("Review this export"),
+    ),
+    FIRST_REVIEWS: PageWords(
+        _(
+            "the custodian who approved first has not reviewed every redaction this export would now send: they "
+            "open its review page before it can be approved"
+        ),
+        "/exports/%(id)s/review",
+        _("The review page"),
+    ),
+    RECONFIRM_FIRST: PageWords(
+        _(
+            "completing an interview needs the interviewee's end-of-interview reconfirmation of their use grants: "
+            'record it under "Reconfirming the use grants"; if they do not reconfirm, choose "stopped by the '
+            'interviewee" instead'
+        ),
+        "#reconfirm",
+        _("Reconfirming the use grants"),
+    ),
+}
+"""Refusals whose API message names an API path (useful to a script), said on pages in words, with a link to
+the page (or the part of the page) where the user does what is missing."""
 
 LOGIN = "/login"
 PASSWORD = "/account/password"  # noqa: S105 - a path
@@ -84,15 +134,19 @@ async def page_error(request: Request, exc: Exception) -> Response:
     if exc.extra.get("code") == "csrf":
         detail = render.gettext(request, "This form has expired. Go back, reload the page and try again.")
         return render.page(request, "error.html", {"detail": detail}, status_code=exc.status)
+    link: dict[str, str] | None = None
     if exc.extra.get("code") == "step_up_required":
         detail = render.gettext(request, STEP_UP_FIRST)
+    elif (words := PAGE_WORDING.get(exc.template)) is not None:
+        detail = render.gettext(request, words.text)
+        link = {"href": words.href % fill(exc.params), "label": render.gettext(request, words.label)}
     else:
         detail = translated(request, exc)
     template, context = again if again is not None else ("error.html", {})
     shown = render.page(
         request,
         template,
-        {**context, "error": detail, "detail": detail, "error_fields": exc.fields},
+        {**context, "error": detail, "detail": detail, "error_fields": exc.fields, "error_link": link},
         status_code=exc.status,
     )
     shown.headers.update(exc.headers())  # Retry-After on a throttled form

@@ -225,11 +225,6 @@ REFUSALS = (
         "wait for the checkpointer), then ask again"
     ),
     _("the log no longer hashes to its signed checkpoint of %(n)s entries: run `testimony audit verify`"),
-    _("review the redacted text this export would send (GET /api/v1/exports/%(id)s/review), then approve"),
-    _(
-        "the custodian who approved first has not reviewed every redaction this export would now send: they "
-        "review it (GET /api/v1/exports/%(id)s/review) before it can be approved"
-    ),
     _("%(time_filter)s must be a time with a time zone, within the years 1 to 9999 in UTC"),
     _("the file is larger than the %(n)s bytes allowed"),
     _("the file is larger than the %(n)s bytes allowed; nothing was kept"),
@@ -348,11 +343,6 @@ PAGE_REFUSALS = (
     _("name each value once"),
     _("a month needs its year"),
     _("a prior statement cannot be in the future"),
-    _(
-        "completing an interview needs the interviewee's end-of-interview reconfirmation of their use grants "
-        "(POST /api/v1/interviews/{id}/reconfirm-consent); if they do not reconfirm, record "
-        "stopped_by_interviewee"
-    ),
     _("a break reason goes with pausing (state paused)"),
     _("no such interview guide"),
     _("this interview guide's translations have not been reviewed; it is served in development mode only"),

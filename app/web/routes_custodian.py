@@ -97,7 +97,7 @@ def withdraw(
         reason=blank_to_none(values.get("reason", "")),
     )
     done = withdrawal.withdraw(session, runtime, principal, consent_id, data)
-    raised = recalls.raised_for(session, principal, done.person_id, done.withdrawn_at)
+    raised = recalls.raised_for(session, runtime, principal, done.person_id, done.withdrawn_at)
     shown = context | {
         "withdrawn": done,
         "limits": render.gettext(request, done.limits),

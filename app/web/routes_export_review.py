@@ -21,6 +21,7 @@ from app.core.db import db_now
 from app.core.pagination import FIRST_PAGE, PageQuery, PageRequest
 from app.exports import approval, feedback, recalls, review, service
 from app.exports.schemas import ExportDecision, FeedbackOutcomeIn, RecallState
+from app.runtime import Runtime
 from app.web import exports_page, render
 from app.web.deps import PagePrincipal, Posted
 from app.web.errors import on_error
@@ -46,7 +47,7 @@ def review_page(
     """What the export would send if built now, with the redacted text of each de-identified narrative and the
     grants it relies on; showing it records this custodian's review of each redaction."""
     shown = review.review_export(session, runtime, principal, export_id)
-    export = service.get_export(session, principal, export_id)
+    export = service.get_export(session, runtime, principal, export_id)
     context = exports_page.common(request, session, principal) | {
         "export": export,
         "review": shown,
@@ -96,8 +97,10 @@ def reject(
     return render.redirect(exports_page.path(export_id, "rejected"))
 
 
-def _recalls(request: Request, session: Session, principal: Principal, page: PageRequest) -> dict[str, Any]:
-    listed = recalls.list_recalls(session, principal, page)
+def _recalls(
+    request: Request, session: Session, runtime: Runtime, principal: Principal, page: PageRequest
+) -> dict[str, Any]:
+    listed = recalls.list_recalls(session, runtime, principal, page)
     return exports_page.common(request, session, principal) | {
         "recalls": listed.items,
         "next_cursor": listed.next_cursor,
@@ -107,33 +110,37 @@ def _recalls(request: Request, session: Session, principal: Principal, page: Pag
 @router.get(RECALLS)
 @audited(AuditAction.RECALL_LIST, "recall")
 def recalls_page(
-    request: Request, principal: PagePrincipal, session: DbSession, page: PageQuery, done: str = ""
+    request: Request, principal: PagePrincipal, session: DbSession, runtime: RuntimeDep, page: PageQuery, done: str = ""
 ) -> Response:
     """Custodians see every notice and move it on; a legal user sees the notices of the exports they asked for."""
-    context = _recalls(request, session, principal, page) | {"done": done or None}
+    context = _recalls(request, session, runtime, principal, page) | {"done": done or None}
     return render.page(request, "recalls.html", context)
 
 
-def _move(request: Request, session: Session, principal: Principal, recall_id: uuid.UUID, to: RecallState) -> Response:
-    on_error(request, "recalls.html", **_recalls(request, session, principal, FIRST_PAGE))
-    recalls.move_recall(session, principal, recall_id, to)
+def _move(
+    request: Request, session: Session, runtime: Runtime, principal: Principal, recall_id: uuid.UUID, to: RecallState
+) -> Response:
+    on_error(request, "recalls.html", **_recalls(request, session, runtime, principal, FIRST_PAGE))
+    recalls.move_recall(session, runtime, principal, recall_id, to)
     return render.redirect(f"{RECALLS}?done={to.value}")
 
 
 @router.post(f"{RECALLS}/{{recall_id}}/sent")
 @audited(AuditAction.RECALL_SENT, "recall", id_param="recall_id")
-def recall_sent(request: Request, recall_id: uuid.UUID, principal: PagePrincipal, session: DbSession) -> Response:
+def recall_sent(
+    request: Request, recall_id: uuid.UUID, principal: PagePrincipal, session: DbSession, runtime: RuntimeDep
+) -> Response:
     """The notice went to the recipient's recall contact."""
-    return _move(request, session, principal, recall_id, RecallState.SENT)
+    return _move(request, session, runtime, principal, recall_id, RecallState.SENT)
 
 
 @router.post(f"{RECALLS}/{{recall_id}}/acknowledged")
 @audited(AuditAction.RECALL_ACKNOWLEDGED, "recall", id_param="recall_id")
 def recall_acknowledged(
-    request: Request, recall_id: uuid.UUID, principal: PagePrincipal, session: DbSession
+    request: Request, recall_id: uuid.UUID, principal: PagePrincipal, session: DbSession, runtime: RuntimeDep
 ) -> Response:
     """The recipient confirmed it returned, destroyed or (submitted to proceedings) asked to withdraw the records."""
-    return _move(request, session, principal, recall_id, RecallState.ACKNOWLEDGED)
+    return _move(request, session, runtime, principal, recall_id, RecallState.ACKNOWLEDGED)
 
 
 def _tasks(request: Request, session: Session, principal: Principal, page: PageRequest) -> dict[str, Any]:

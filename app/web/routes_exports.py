@@ -70,9 +70,11 @@ def _request_of(values: dict[str, str], lists: dict[str, list[str]]) -> ExportCr
 
 @router.get(EXPORTS)
 @audited(AuditAction.EXPORT_LIST, "export")
-def exports_list(request: Request, principal: PagePrincipal, session: DbSession, page: PageQuery) -> Response:
+def exports_list(
+    request: Request, principal: PagePrincipal, session: DbSession, runtime: RuntimeDep, page: PageQuery
+) -> Response:
     """A legal user's own requests; a custodian's every request, the ones waiting for a decision marked."""
-    listed = service.list_exports(session, principal, page)
+    listed = service.list_exports(session, runtime, principal, page)
     context = exports_page.common(request, session, principal) | {
         "exports": listed.items,
         "next_cursor": listed.next_cursor,
@@ -115,7 +117,7 @@ def export_context(
     request: Request, session: Session, runtime: Runtime, principal: Principal, export_id: uuid.UUID
 ) -> dict[str, Any]:
     """One request's page: its status, what it asks for, the decisions so far, and the download."""
-    export = service.get_export(session, principal, export_id)
+    export = service.get_export(session, runtime, principal, export_id)
     return exports_page.common(request, session, principal) | {
         "export": export,
         "max_downloads": runtime.settings.exports.max_downloads,

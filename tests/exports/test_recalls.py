@@ -223,10 +223,12 @@ def test_marking_submitted_needs_a_fresh_second_factor_and_a_reason_and_is_never
     assert done.status_code == 200, done.text
     assert done.json()["submitted_to_proceedings"] is True
     marked = _ledger(app, export)[person]
-    assert (marked.submitted_reason, marked.submitted_by) == ("Filed with the court on 3 December.", keeper.user_id)
+    assert (marked.submitted_reason, marked.submitted_by) == (None, keeper.user_id)  # sealed: nothing in the clear
+    sealed = marked.sealed_submitted_reason
+    assert sealed is not None
     again = d.custodians[1].post(path, json={"reason": "Again."})
     assert (again.status_code, again.json()["code"]) == (409, "submitted")
-    assert _ledger(app, export)[person].submitted_reason == "Filed with the court on 3 December."
+    assert _ledger(app, export)[person].sealed_submitted_reason == sealed
 
 
 def test_deciding_two_records_are_one_person_after_a_download_recalls_what_her_refusal_now_denies(

@@ -4,6 +4,7 @@ ask approves, with a fresh second factor in a browser session; named identity ne
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import timedelta
 from typing import Any
@@ -288,9 +289,36 @@ def test_an_erased_person_of_the_case_leaves_preview_review_and_approval_working
     assert preview.status_code == 200, preview.text
     assert preview.json()["people"]["pseudonymous"] == 5  # 7 rounded to base 5 (8 would have been 10)
     made = d.request()
-    assert d.review(made["id"])["counts"]["people"]["pseudonymous"] == 5
+    assert d.review(made["id"])["counts"]["people"]["pseudonymous"] == 7  # exact for the custodian who decides
     approved = d.approve(made["id"])
     assert approved.status_code == 200, approved.text
     assert d.worker().run_once() is True
     export = d.legal.get(f"/api/v1/exports/{made['id']}").json()
     assert export["status"] == "ready", export
+
+
+def test_a_preview_of_nobody_shows_zeros_of_a_few_nothing_and_the_custodian_reads_exact_counts(d: Desk) -> None:
+    """Zeros for an empty scope tell nothing about anyone; a zero among 1 to 4 people would, so the requester
+    still reads no count there. The custodian who decides (and sees the records anyway) reads every count."""
+    nobody = d.legal.post("/api/v1/exports/preview", json=d.body())
+    assert nobody.status_code == 200, nobody.text
+    assert nobody.json() == {"people": dict.fromkeys(LEVELS, 0), "excluded": 0}
+    d.person(grant())
+    d.person()  # granted nothing
+    few = d.legal.post("/api/v1/exports/preview", json=d.body()).json()
+    assert few == {"people": dict.fromkeys(LEVELS), "excluded": None}
+    made = d.request()
+    assert d.review(made["id"])["counts"] == {
+        "people": dict.fromkeys(LEVELS, 0) | {"pseudonymous": 1},
+        "excluded": 1,
+        "in_scope": 2,
+    }
+    keeper = d.custodians[0]
+    keeper.client.follow_redirects = False
+    page = keeper.client.get(f"/exports/{made['id']}/review")
+    assert page.status_code == 200
+    cells = re.findall(r'<tr><th scope="row">[^<]+</th><td>([^<]+)</td></tr>', page.text)
+    assert cells == ["0", "0", "1", "0", "0", "1"]  # every level, then those left out: no "fewer than 5"
+
+
+LEVELS = ("named_public", "named_protected", "pseudonymous", "deidentified", "aggregate_only")

@@ -19,7 +19,7 @@ from app.exports.schemas import ExportStatus, RecallState
 from app.interviews.filetypes import Kind
 from app.interviews.vocabulary import InterviewState
 from app.people.schemas import ReviewStatus
-from app.web import catalogs, custodian, exports_page, i18n, interview_page
+from app.web import catalogs, custodian, errors, exports_page, i18n, interview_page
 from app.web.messages import (
     ATTACHMENT_KINDS,
     DECISIONS,
@@ -179,6 +179,7 @@ TOKENS = "API tokens and the X-CSRF-Token header are the API's; pages use a sess
 REPLACED = "its code makes a page say it its own way (app/web/errors.py: csrf, step_up_required, PENDING_STEP)"
 JSON = "JSON bodies are the API's; pages post forms"
 CLI = "only the command line reaches it"
+REWORDED = "it names an API path: pages say it in words of their own, with a link (app/web/errors.py PAGE_WORDING)"
 
 API_ONLY: dict[str, str] = {
     "The token is not valid.": TOKENS,
@@ -239,6 +240,9 @@ API_ONLY: dict[str, str] = {
     "this redaction removes nothing from the statement: remove what must not leave, or send nothing": REDACTIONS,
     "no confirmed statement version of this interview has this id": REDACTIONS,
     "this statement version has been redacted too many times": REDACTIONS,
+    errors.REVIEW_FIRST: REWORDED,
+    errors.FIRST_REVIEWS: REWORDED,
+    errors.RECONFIRM_FIRST: REWORDED,
 }
 """Fixed refusals that are not in the pages' catalogs, each with why no page shows it."""
 
@@ -380,3 +384,68 @@ def g(flag: bool) -> None:
     assert fixed - app_fixed == {"a message no catalog holds", "a limit only this example names"}
     assert loose - app_loose == {"app/example.py: f'{name} is taken'", "app/example.py: <no message>"}
     assert not (fixed - app_fixed) & catalogs.extract()
+
+
+# --- refusals that name an API path are said in words on pages ---
+
+
+def test_no_message_a_page_shows_names_an_api_path() -> None:
+    for message in catalogs.extract():
+        assert "/api/" not in message, message
+    for language in i18n.LANGUAGES:
+        for entry in catalogs.read(language):
+            assert "/api/" not in str(entry.string), (language, entry.id)
+
+
+def test_each_page_wording_stands_for_a_refusal_there_is_and_points_at_a_page() -> None:
+    fixed, _loose = refusals(_app_sources())
+    assert set(errors.PAGE_WORDING) <= fixed  # a service message changed without its page words would fall back
+    wanted = catalogs.extract()
+    for api_message, words in errors.PAGE_WORDING.items():
+        assert "/api/" in api_message
+        assert {words.text, words.label} <= wanted
+        assert words.href.startswith(("/", "#"))
+        assert not words.href.startswith(("//", "/api/"))
+
+
+def test_approving_unreviewed_is_refused_in_armenian_with_a_link_to_the_review_page(app: FastAPI, d: Desk) -> None:
+    from tests.exports.test_review import NARRATIVES
+    from tests.support.exports import DEIDENTIFIED_NARRATIVE
+
+    _, interview, statement = d.told(DEIDENTIFIED_NARRATIVE)
+    d.redact(interview, statement)
+    export = d.request(**NARRATIVES)["id"]
+    api = d.custodians[0].post(f"/api/v1/exports/{export}/approve", json={"reason": "Within the purpose."})
+    assert api.status_code == 409
+    assert f"GET /api/v1/exports/{export}/review" in api.json()["detail"]  # a script is told the path
+    client = page_login(app, d.custodians[0].username, d.custodians[0].totp_secret, steps=1)[0]
+    _in(client, "hy", f"/exports/{export}")
+    refused = submit(client, f"/exports/{export}", f"/exports/{export}/approve", {"reason": "Within the purpose."})
+    assert refused.status_code == 409, refused.text
+    hy = catalogs.read("hy")
+    words = errors.PAGE_WORDING[errors.REVIEW_FIRST]
+    assert hy[words.text].string in refused.text
+    link = re.search(r'<a href="([^"]+)" id="error-link">([^<]+)</a>', refused.text)
+    assert link is not None
+    assert link.groups() == (f"/exports/{export}/review", hy[words.label].string)
+    assert "/api/" not in refused.text
+    assert "review the redacted text" not in refused.text
+
+
+def test_completing_without_the_reconfirmation_is_refused_in_russian_pointing_at_it(world: World) -> None:
+    doc, _person, interview, revision = _planned(world)
+    assert _post(doc, f"/interviews/{interview}/state", {"revision": revision, "move": "start"}).status_code == 303
+    revision = str(doc.get(f"/api/v1/interviews/{interview}").json()["revision"])
+    _in(doc.client, "ru", f"/interviews/{interview}")
+    refused = _post(doc, f"/interviews/{interview}/state", {"revision": revision, "move": "complete"})
+    assert refused.status_code == 409, refused.text
+    ru = catalogs.read("ru")
+    words = errors.PAGE_WORDING[errors.RECONFIRM_FIRST]
+    assert ru[words.text].string in refused.text
+    assert "«Повторное подтверждение разрешений на использование»" in refused.text
+    assert '<a href="#reconfirm" id="error-link">' in refused.text
+    assert 'id="reconfirm"' in refused.text  # the part of this page the link leads to
+    box = re.search(r'<div class="error" role="alert" id="form-error">.*?</div>', refused.text, re.S)
+    assert box is not None
+    assert "/api/" not in box.group(0)  # (the page's upload form posts to the API: files go there only)
+    assert "stopped_by_interviewee" not in box.group(0)
