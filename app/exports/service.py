@@ -183,16 +183,14 @@ def disclosures(
 
 def counted(levels: Counter[DisclosureLevel], excluded: int, in_scope: int) -> PreviewRead:
     """People per level and people excluded, counts from 1 to 4 suppressed and the others rounded to base 5, and
-    every count suppressed when 1 to 4 people are in scope.
+    every count suppressed when fewer than 5 people are in scope, none included.
 
-    Nobody in scope shows as zeros: with no one to point at, a zero tells nothing about anyone (the requester
-    learns only that the cases hold no one the filters reach). From 1 to 4 people, a zero at a level would say
-    that none of those few allowed it: every count stays suppressed.
+    From 1 to 4 people, a zero at a level would say that none of those few allowed it. Nobody in scope is
+    suppressed too: the scope leaves erased people out, so a one-person case whose preview turned from
+    suppressed to zeros would tell the requester that its person was erased.
     """
-    if in_scope == 0:
-        return PreviewRead(people=dict.fromkeys(DisclosureLevel, 0), excluded=0)
     if in_scope < SMALL:
-        # A handful of people (or one named person) in scope: even a zero would say who allowed what.
+        # A handful of people, or none left: even a zero would say who allowed what, or who was erased.
         return PreviewRead(people=dict.fromkeys(DisclosureLevel), excluded=None)
     return PreviewRead(people={level: _shown(levels[level]) for level in DisclosureLevel}, excluded=_shown(excluded))
 

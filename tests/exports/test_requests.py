@@ -297,12 +297,13 @@ def test_an_erased_person_of_the_case_leaves_preview_review_and_approval_working
     assert export["status"] == "ready", export
 
 
-def test_a_preview_of_nobody_shows_zeros_of_a_few_nothing_and_the_custodian_reads_exact_counts(d: Desk) -> None:
-    """Zeros for an empty scope tell nothing about anyone; a zero among 1 to 4 people would, so the requester
-    still reads no count there. The custodian who decides (and sees the records anyway) reads every count."""
+def test_a_preview_of_fewer_than_five_shows_nothing_and_the_custodian_reads_exact_counts(d: Desk) -> None:
+    """A zero among 1 to 4 people says who allowed what, and an empty scope (erased people are out of it) would
+    tell that a case's people were erased: the requester reads no count under 5 people. The custodian who
+    decides (and sees the records anyway) reads every count."""
     nobody = d.legal.post("/api/v1/exports/preview", json=d.body())
     assert nobody.status_code == 200, nobody.text
-    assert nobody.json() == {"people": dict.fromkeys(LEVELS, 0), "excluded": 0}
+    assert nobody.json() == {"people": dict.fromkeys(LEVELS), "excluded": None}
     d.person(grant())
     d.person()  # granted nothing
     few = d.legal.post("/api/v1/exports/preview", json=d.body()).json()
