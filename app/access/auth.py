@@ -6,9 +6,9 @@ import hmac
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from sqlalchemy import Select, bindparam, delete, or_, select, update
+from sqlalchemy import ColumnElement, Select, bindparam, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -221,12 +221,14 @@ def _principal_for(
     session_id: uuid.UUID | None = None,
     token: ApiToken | None = None,
     second_factor_at: datetime | None = None,
+    case_ids: frozenset[uuid.UUID] | None = None,
 ) -> Principal:
+    """``case_ids``: the user's cases when the caller read them with the user (else they are read here)."""
     roles = _roles(user)
     return Principal(
         user_id=user.id,
         roles=roles,
-        case_ids=case_ids_of(session, user.id),
+        case_ids=case_ids_of(session, user.id) if case_ids is None else case_ids,
         via=via,
         session_id=session_id,
         token_id=token.id if token else None,
@@ -240,10 +242,28 @@ def _principal_for(
 _Credential = TypeVar("_Credential", ApiToken, BrowserSession)
 
 
+def _memberships(sqlite: bool) -> ColumnElement[Any]:
+    """The cases whose team the user of the enclosing query is on, as one value: a comma-separated list on
+    SQLite, an array on PostgreSQL (None when there is none); ``_case_ids`` reads either."""
+    team = CaseMember.user_id == User.id
+    if sqlite:
+        return select(func.group_concat(CaseMember.case_id, ",")).where(team).scalar_subquery()
+    return select(func.array_agg(CaseMember.case_id)).where(team).scalar_subquery()
+
+
+def _case_ids(value: object) -> frozenset[uuid.UUID]:
+    if value is None:
+        return frozenset()
+    if isinstance(value, str):
+        return frozenset(uuid.UUID(part) for part in value.split(","))
+    assert isinstance(value, list)
+    return frozenset(part if isinstance(part, uuid.UUID) else uuid.UUID(str(part)) for part in value)
+
+
 def _presented_by(model: type[ApiToken] | type[BrowserSession]) -> Prepared[Select[Any]]:
-    return Prepared(
-        lambda clock: (
-            select(model, User, clock)
+    return Prepared.by_backend(
+        lambda clock, sqlite: (
+            select(model, User, clock, _memberships(sqlite))
             .outerjoin(User, User.id == model.user_id)
             .where(model.token_hash == bindparam("token_hash"))
         )
@@ -253,21 +273,28 @@ def _presented_by(model: type[ApiToken] | type[BrowserSession]) -> Prepared[Sele
 _PRESENTED = {ApiToken: _presented_by(ApiToken), BrowserSession: _presented_by(BrowserSession)}
 
 
-def _presented(
-    session: Session, model: type[_Credential], token_hash: str
-) -> tuple[_Credential | None, User | None, datetime]:
-    """The credential with this hash, its user, and the database clock, read in one statement (a request pays
-    for each statement it sends)."""
+@dataclass(frozen=True)
+class _Presented(Generic[_Credential]):
+    credential: _Credential | None
+    user: User | None
+    now: datetime
+    case_ids: frozenset[uuid.UUID]
+
+
+def _presented(session: Session, model: type[_Credential], token_hash: str) -> _Presented[_Credential]:
+    """The credential with this hash, its user, the cases whose team the user is on, and the database clock,
+    read in one statement (a request pays for each statement it sends)."""
     found = session.execute(_PRESENTED[model](session), {"token_hash": token_hash}).first()
     if found is None:
-        return None, None, db_now(session)
-    return found[0], found[1], db_time(session, found[2])
+        return _Presented(None, None, db_now(session), frozenset())
+    return _Presented(found[0], found[1], db_time(session, found[2]), _case_ids(found[3]))
 
 
 def resolve(session: Session, runtime: Runtime, *, bearer: str | None, cookie: str | None, client: Client) -> Principal:
     """The principal behind a bearer token or a session cookie; 401 otherwise."""
     if bearer:
-        token, user, now = _presented(session, ApiToken, credentials.secret_hash(bearer))
+        presented_token = _presented(session, ApiToken, credentials.secret_hash(bearer))
+        token, user, now = presented_token.credential, presented_token.user, presented_token.now
         if token is None or user is None or token.revoked_at is not None or token.expires_at <= now or not user.active:
             raise Unauthenticated("The token is not valid.")
         if token.last_used_at is None or now - token.last_used_at > timedelta(minutes=1):
@@ -276,9 +303,10 @@ def resolve(session: Session, runtime: Runtime, *, bearer: str | None, cookie: s
             if _rows(session.execute(used.values(last_used_at=now).execution_options(synchronize_session=False))) != 1:
                 raise Unauthenticated("The token is not valid.")
             set_committed_value(token, "last_used_at", now)
-        return _principal_for(session, runtime, user, Via.TOKEN, token=token)
+        return _principal_for(session, runtime, user, Via.TOKEN, token=token, case_ids=presented_token.case_ids)
     if cookie:
-        row, user, now = _presented(session, BrowserSession, credentials.secret_hash(cookie))
+        presented = _presented(session, BrowserSession, credentials.secret_hash(cookie))
+        row, user, now = presented.credential, presented.user, presented.now
         idle = timedelta(minutes=runtime.settings.session.idle_minutes)
         if row is None or user is None or not user.active or row.expires_at <= now or now - row.last_seen_at > idle:
             if row is not None:
@@ -296,7 +324,13 @@ def resolve(session: Session, runtime: Runtime, *, bearer: str | None, cookie: s
                 raise Unauthenticated("Your session has ended. Log in again.")
             set_committed_value(row, "last_seen_at", now)
         return _principal_for(
-            session, runtime, user, Via.SESSION, session_id=row.id, second_factor_at=row.second_factor_at
+            session,
+            runtime,
+            user,
+            Via.SESSION,
+            session_id=row.id,
+            second_factor_at=row.second_factor_at,
+            case_ids=presented.case_ids,
         )
     raise Unauthenticated
 

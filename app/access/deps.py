@@ -28,7 +28,11 @@ def cookie_name(settings: Settings) -> str:
     return "testimony_session" if settings.development else "__Host-testimony_session"
 
 
-def get_runtime(request: Request) -> Runtime:
+# The dependencies that only read the request are ``async``: FastAPI runs a plain ``def`` dependency in the
+# thread pool, and the hand-off to a thread and back cost each request more than the work itself.
+
+
+async def get_runtime(request: Request) -> Runtime:
     runtime: Runtime = request.app.state.runtime
     return runtime
 
@@ -36,10 +40,14 @@ def get_runtime(request: Request) -> Runtime:
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 
-def get_client(request: Request, runtime: RuntimeDep) -> Client:
+def client_of(request: Request, runtime: Runtime) -> Client:
     peer = request.client.host if request.client else None
     address = client_address(peer, request.headers.get("x-forwarded-for"), runtime.settings.trusted_proxies)
     return Client(address=address, method=request.method, csrf_header=request.headers.get(CSRF_HEADER))
+
+
+async def get_client(request: Request, runtime: RuntimeDep) -> Client:
+    return client_of(request, runtime)
 
 
 ClientDep = Annotated[Client, Depends(get_client)]

@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Select
+from sqlalchemy import ColumnElement, Select, bindparam, inspect, select
 from sqlalchemy.orm import QueryableAttribute, Session
 
 from app.access.principal import Principal, TokenScope, Via
@@ -301,6 +301,18 @@ def _org_wide(principal: Principal, action: Action) -> bool:
 
 M = TypeVar("M")
 
+_BY_ID: dict[type[Any], Select[Any] | None] = {}
+"""Statements only, one per model, built on first use: ``session.get`` builds its select, and SQLAlchemy's
+cache key of it, again on every call, which cost a request more than the database's answer. No row is kept."""
+
+
+def _by_id(model: type[Any]) -> Select[Any] | None:
+    """``SELECT model WHERE its primary key = :object_id``, or None for a model with a composite key."""
+    if model not in _BY_ID:
+        key = inspect(model).primary_key
+        _BY_ID[model] = select(model).where(key[0] == bindparam("object_id")) if len(key) == 1 else None
+    return _BY_ID[model]
+
 
 def load(
     session: Session,
@@ -322,7 +334,11 @@ def load(
     ``lock`` holds the row until the transaction ends.
     """
     require(principal, action)
-    row = session.get(model, object_id, with_for_update=lock or None)
+    by_id = None if lock else _by_id(model)
+    if by_id is None:
+        row = session.get(model, object_id, with_for_update=lock or None)
+    else:
+        row = session.scalars(by_id, {"object_id": object_id}).one_or_none()
     if row is None:
         raise NotFound
     owner = getattr(row, "owner_id", None)

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass, replace
 from typing import Annotated, Any, Protocol, TypeVar
 
+from anyio import CancelScope, CapacityLimiter, to_thread
 from fastapi import Depends, Request, params
 from fastapi.dependencies.models import Dependant
 from fastapi.exceptions import RequestValidationError
@@ -89,9 +90,13 @@ def audited(
     return mark
 
 
-def get_session(request: Request) -> Iterator[Session]:
+async def get_session(request: Request) -> AsyncIterator[Session]:
     """The request's session. UnitOfWorkRoute commits it before the response is sent;
-    this exit code (which FastAPI runs after the response) only cleans up."""
+    this exit code (which FastAPI runs after the response) only cleans up.
+
+    ``async``, with the clean-up alone in the thread pool: opening the session touches no connection
+    (SQLAlchemy takes one at the first statement), so it runs on the event loop and saves each request
+    a hand-off to a thread and back."""
     session: Session = request.app.state.sessionmaker()
     request.state.db_session = session
     spec: AuditSpec | None = getattr(request.state, "audit_spec", None)
@@ -101,10 +106,18 @@ def get_session(request: Request) -> Iterator[Session]:
     try:
         yield session
     finally:
-        if session.in_transaction():
-            session.rollback()
-        session.close()
-        settle(session, committed=False)  # whatever _finish did not settle never committed
+        # As FastAPI closes a plain generator dependency: shielded from the request's cancellation, and with a
+        # limiter of its own, so that closing (which gives the connection back) never waits for a worker
+        # thread that may itself be waiting for a connection.
+        with CancelScope(shield=True):
+            await to_thread.run_sync(_close, session, limiter=CapacityLimiter(1))
+
+
+def _close(session: Session) -> None:
+    if session.in_transaction():
+        session.rollback()
+    session.close()
+    settle(session, committed=False)  # whatever _finish did not settle never committed
 
 
 DbSession = Annotated[Session, Depends(get_session)]

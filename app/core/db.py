@@ -210,6 +210,15 @@ class Prepared(Generic[S]):
         self._sqlite = build(_clock("sqlite"))
         self._other = build(_clock("postgresql"))
 
+    @classmethod
+    def by_backend(cls, build: Callable[[ColumnElement[Any], bool], S]) -> Prepared[S]:
+        """The same, for a statement that differs by backend in more than the clock: ``build`` also gets
+        whether the variant is SQLite's."""
+        prepared: Prepared[S] = cls.__new__(cls)
+        prepared._sqlite = build(_clock("sqlite"), True)
+        prepared._other = build(_clock("postgresql"), False)
+        return prepared
+
     def __call__(self, session: Session) -> S:
         return self._sqlite if session.get_bind().dialect.name == "sqlite" else self._other
 

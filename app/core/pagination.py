@@ -36,7 +36,7 @@ class PageRequest:
     limit: int = DEFAULT_LIMIT
 
 
-def page_request(
+async def page_request(  # async: nothing to wait for, so no hand-off to the thread pool
     cursor: Annotated[str | None, Query(max_length=200, description="next_cursor of the previous page")] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
 ) -> PageRequest:

@@ -6,9 +6,10 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Sequence
 
-from sqlalchemy import delete, event, select
+from sqlalchemy import bindparam, delete, event, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.util import identity_key
 
 from app.core.db import db_now
 from app.core.errors import Conflict
@@ -78,8 +79,11 @@ def sealing_key(session: Session, keys: Keys, subject_id: uuid.UUID) -> bytes:
     open under one key. The insert is not preceded by a second look: a key committed between the
     look above and the insert must reach the primary key, not a 409.
     """
-    if has_data_key(session, subject_id):
-        return data_key(session, keys, subject_id)  # a key that will not unwrap is an integrity failure
+    if subject_id in _opened(session):
+        return data_key(session, keys, subject_id)
+    found = _wrapped(session, subject_id)
+    if found is not None:
+        return _unwrap(session, keys, subject_id, found)  # a key that will not unwrap is an integrity failure
     for name in sorted(_guards):
         _guards[name](session, subject_id)
     try:
@@ -90,7 +94,22 @@ def sealing_key(session: Session, keys: Keys, subject_id: uuid.UUID) -> bytes:
 
 
 def has_data_key(session: Session, subject_id: uuid.UUID) -> bool:
-    return subject_id in _opened(session) or session.get(DataKey, subject_id) is not None
+    return subject_id in _opened(session) or _wrapped(session, subject_id) is not None
+
+
+# The two columns, by a statement built once: loading the row as an object, by ``session.get``, which builds its
+# select and cache key again each time, cost more than the database's answer.
+_WRAPPED = select(DataKey.kek_version, DataKey.wrapped).where(DataKey.subject_id == bindparam("subject_id"))
+
+
+def _wrapped(session: Session, subject_id: uuid.UUID) -> tuple[int, bytes] | None:
+    """The subject's KEK version and wrapped key: from the row in the session when it holds one (``loaded``),
+    else read."""
+    row = session.identity_map.get(identity_key(DataKey, subject_id))
+    if isinstance(row, DataKey):
+        return row.kek_version, row.wrapped
+    found = session.execute(_WRAPPED, {"subject_id": subject_id}).first()
+    return None if found is None else (found[0], found[1])
 
 
 def loaded(session: Session, subject_ids: Sequence[uuid.UUID]) -> list[DataKey]:
@@ -104,12 +123,16 @@ def data_key(session: Session, keys: Keys, subject_id: uuid.UUID) -> bytes:
     opened = _opened(session)
     if (dek := opened.get(subject_id)) is not None:
         return dek
-    row = session.get(DataKey, subject_id)
-    if row is None:
+    found = _wrapped(session, subject_id)
+    if found is None:
         raise DecryptionFailed
-    keyring = keys.with_kek(row.kek_version)
-    dek = envelope.unwrap(keyring, subject_id, envelope.WrappedKey(row.kek_version, row.wrapped))
-    opened[subject_id] = dek
+    return _unwrap(session, keys, subject_id, found)
+
+
+def _unwrap(session: Session, keys: Keys, subject_id: uuid.UUID, found: tuple[int, bytes]) -> bytes:
+    kek_version, wrapped = found
+    dek = envelope.unwrap(keys.with_kek(kek_version), subject_id, envelope.WrappedKey(kek_version, wrapped))
+    _opened(session)[subject_id] = dek
     return dek
 
 

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from app.access import auth
-from app.access.deps import RuntimeDep, get_client, session_cookie
+from app.access.deps import RuntimeDep, client_of, session_cookie
 from app.access.principal import Client, Principal
 from app.audit.unit_of_work import DbSession
 from app.web.render import CSRF_FIELD
@@ -23,10 +23,12 @@ async def form_csrf(request: Request) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def get_page_client(request: Request, runtime: RuntimeDep, token: Annotated[str | None, Depends(form_csrf)]) -> Client:
+async def get_page_client(
+    request: Request, runtime: RuntimeDep, token: Annotated[str | None, Depends(form_csrf)]
+) -> Client:
     """The API's client, with the form field where the API reads the X-CSRF-Token header: the same
     check in auth.resolve then refuses a form posted without the session's token."""
-    base = get_client(request, runtime)
+    base = client_of(request, runtime)
     return Client(address=base.address, method=request.method, csrf_header=token)
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import pstats
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from app.audit.entries import check_entry
 from app.audit.models import AuditEvent
 from app.audit.vocabulary import purpose_of
 from app.core.db import make_engine, make_sessionmaker
-from bench import audit_ingest, audit_verify, ingest_http, key_rotation
+from bench import audit_ingest, audit_verify, ingest_app, ingest_http, key_rotation
 from bench.__main__ import main
 from tests.support.database import ProvisionedDatabase
 
@@ -121,3 +122,17 @@ def test_http_ingest_saves_every_draft_on_both_apps_and_counts_their_statements(
     # The plain app reads the row, updates it and commits; the service does far more, all of it counted.
     assert result["sql_per_request"]["plain"] >= 2
     assert result["sql_per_request"]["service"] > result["sql_per_request"]["plain"]
+
+
+def test_the_app_alone_saves_through_both_apps_and_lists_the_service_statements(tmp_path: Path) -> None:
+    result = ingest_app.measure(3, repeats=2)
+    assert len(result["runs"]["service"]) == len(result["runs"]["plain"]) == 2
+
+    statements = ingest_app.measure(1, repeats=1, sql=True)["statements"]
+    # The save is the draft's update and the audit event's insert, among the reads that allow it.
+    assert any(s.startswith("UPDATE interview_drafts SET") for s in statements)
+    assert sum(s.startswith("INSERT INTO audit_events") for s in statements) == 1
+
+    profile = tmp_path / "save.prof"
+    assert ingest_app.measure(2, repeats=1, profile=profile)["profile"] == str(profile)
+    assert "save_draft" in pstats.Stats(str(profile)).get_stats_profile().func_profiles
