@@ -18,7 +18,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.access.principal import Principal
@@ -49,19 +49,22 @@ FAILED_BUILD = "the build could not be completed"
 
 
 def write_bundle(
-    session: Session, runtime: Runtime, export: ExportRequest, entries: Sequence[DisclosureEntry], *, excluded: int = 0
+    session: Session, runtime: Runtime, export: ExportRequest, entries: Sequence[writer.Ledger], *, excluded: int = 0
 ) -> bool:
     """Write the export's bundle from its ledger rows (``app.exports.writer``) and record it; whether one was written.
 
     Called once, in the build's last transaction (under the fencing token), after every person is decided.
+    Each ledger row's record id (what a recall notice names: the id the recipient finds in the bundle) is set
+    by one executemany a page of rows at a time.
     """
     written = writer.write(session, runtime, export, entries, excluded)
     export.bundle_size = written.stored.size
     export.bundle_sha256 = written.stored.sha256
     export.bundle_manifest_sha256 = written.manifest_sha256
     export.bundle_encrypted = written.encrypted
-    for entry in entries:  # what a recall notice names: the id the recipient finds in the bundle
-        entry.record_id = written.record_ids.get(entry.id)
+    placed = [{"id": ledger_id, "record_id": record_id} for ledger_id, record_id in written.record_ids.items()]
+    for start in range(0, len(placed), writer.PAGE):
+        session.execute(update(DisclosureEntry), placed[start : start + writer.PAGE])
     session.flush()  # before the status moves by its conditional UPDATE
     return True
 
@@ -106,7 +109,6 @@ def decide_batch(
     order), the erased among them found by one, and their histories read by ``history.histories_of``.
     ``cache`` is the build's own (``decisions.DecisionCache``), so ``decide()`` runs once per distinct history.
     """
-    written = 0
     with unit_of_work(factory) as s:
         jobs.hold_fence(s, mine)
         export = s.get(ExportRequest, mine.export_id)
@@ -121,27 +123,29 @@ def decide_batch(
         people = [p for p in people if p.id not in gone]
         now = db_now(s)  # after the locks: a withdrawal that held one is in the histories read next
         histories = history.histories_of(s, runtime, people)
+        rows: list[dict[str, object]] = []
         for person in people:
             decider = decisions.decider_for(histories[person.id], export.purpose, entry, now, deny, cache)
             outcome = decisions.disclosure(decider, export.categories, maximum)
             if outcome is None:
                 continue
-            s.add(
-                DisclosureEntry(
-                    id=new_id(),
-                    export_id=export.id,
-                    person_id=person.id,
-                    recipient_id=export.recipient_id,
-                    categories=list(outcome.categories),
-                    grant_ids=list(outcome.grant_ids),
-                    level=outcome.level.value,
-                    code=secrets.token_hex(8),
-                    decided_at=now,
-                    submitted_to_proceedings=False,
-                )
+            rows.append(
+                {
+                    "id": new_id(),
+                    "export_id": export.id,
+                    "person_id": person.id,
+                    "recipient_id": export.recipient_id,
+                    "categories": list(outcome.categories),
+                    "grant_ids": list(outcome.grant_ids),
+                    "level": outcome.level.value,
+                    "code": secrets.token_hex(8),
+                    "decided_at": now,
+                    "submitted_to_proceedings": False,
+                }
             )
-            written += 1
-        s.flush()
+        if rows:  # one executemany for the batch's ledger rows, no ORM object kept for any of them
+            s.execute(insert(DisclosureEntry), rows)
+        written = len(rows)
     return written
 
 
@@ -150,11 +154,7 @@ def _finish(factory: sessionmaker[Session], runtime: Runtime, mine: jobs.Claim, 
         jobs.hold_fence(s, mine)
         export = s.get(ExportRequest, mine.export_id, with_for_update=True)
         assert export is not None
-        entries = list(
-            s.scalars(
-                select(DisclosureEntry).where(DisclosureEntry.export_id == export.id).order_by(DisclosureEntry.id)
-            )
-        )
+        entries = writer.ledger_of(s, export.id)
         write_bundle(s, runtime, export, entries, excluded=max(in_scope - len(entries), 0))
         levels = Counter(e.level for e in entries)
         move(
