@@ -234,7 +234,8 @@ def entries_at(session: Session, seqs: Sequence[int]) -> dict[int, bytes]:
     """The stored bytes of several entries, by one query: seq -> bytes (a seq not in the log is absent)."""
     if not seqs:
         return {}
-    return dict(session.execute(select(AuditEvent.seq, AuditEvent.entry).where(AuditEvent.seq.in_(seqs))).tuples())
+    rows = session.execute(select(AuditEvent.seq, AuditEvent.entry).where(AuditEvent.seq.in_(seqs)))
+    return {seq: entry for seq, entry in rows}
 
 
 def iter_entries(session: Session, upto: int | None = None, batch: int = 5000) -> Iterator[bytes]:
