@@ -3,7 +3,8 @@
 Called once, in the build's last transaction, under the job's fencing token. One ``OpaqueIds`` stands for
 every internal id in the bundle; the salt dies with the build. Per ledger row, the person's record is made by
 ``material.record_of`` (at ``aggregate_only``: only counted), their consent file by ``consent_file``, each
-from rows read a page of people at a time (``material.page_of``, ``app.consent.record_pages``). The
+from rows read a page of people at a time (``material.page_of``, ``app.consent.record_pages``); both wait
+in a ``Spool`` (sealed, in an unnamed temp file), with only a small summary per record (``Kept``) in memory. The
 files go to ``Bundle`` (checksums, manifest, signature, README), then through ``age`` to the recipient's key
 when the registry holds one, then sealed under the export's own data key into ``runtime.bundles``.
 
