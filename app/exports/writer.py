@@ -279,6 +279,7 @@ def _write(
                 "grants": sorted(ids.of(g) for g in row.grant_ids),
                 "consent": f"consent/{record.record_id}.json",
             }
+        datakeys.forget(session, list(people))  # the page's unwrapped keys go with the page
         del keys, people, disclosed, histories, consent_versions, material  # the session holds no row it is not given
 
     dropped, shown = deidentified.check([(k.record_id, k.quasi) for k in kept if k.quasi is not None])

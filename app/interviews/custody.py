@@ -191,6 +191,7 @@ def proofs(
     # the object check of each (the rows are in the session: no query more)
     rows = [policy.load(session, principal, policy.Action.CUSTODY_PROOF, CustodyCommitment, r.id) for r in read]
     entries = audit.entries_at(session, [r.audit_seq for r in rows])
+    keys = datakeys.loaded(session, sorted({r.person_id for r in rows}))  # held: data_key finds them in the session
     checkpoints = audit.all_checkpoints(session)
     sizes = [c.size for c in checkpoints]
     covering = {r.id: bisect.bisect_right(sizes, r.audit_seq) for r in rows}  # first checkpoint with size > seq
@@ -227,6 +228,7 @@ def proofs(
             path=merkle.inclusion_proof(leaves[: checkpoint.size], row.audit_seq, checkpoint.size),
             checkpoint=checkpoint.note,
         )
+    del keys
     return found
 
 
