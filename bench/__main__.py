@@ -1,6 +1,7 @@
 """Run the benchmarks: `python -m bench [--events N] [--transactions M] [--repeats R] [--json PATH]`.
 
-`--export-people 10000 100000` also seeds and builds an export of each size (bench/export_build.py);
+`--export-people 10000 100000` also seeds that many testimonies (two to a person) and builds an export of each
+size (bench/export_build.py);
 `--no-audit` leaves the audit benchmarks out.
 
 Prints a table and writes the numbers as JSON (bench/results/latest.json by default). Speed is measured
@@ -46,7 +47,7 @@ def _parser() -> argparse.ArgumentParser:
         nargs="+",
         default=None,
         metavar="N",
-        help="build an export of N seeded people, for each N given (e.g. 10000 100000)",
+        help="build an export of N seeded testimonies, two to a person, for each N given (e.g. 10000 100000)",
     )
     parser.add_argument(
         "--no-audit",

@@ -1,12 +1,14 @@
-"""Export build at scale: seed N consenting people in bulk, build one export of them, time each stage.
+"""Export build at scale: seed N testimonies in bulk, build one export of them, time each stage.
 
-Seeding: one template person is recorded through the real app (participation consent and a use-consent
-record on the shipped form); each of the N people is then inserted directly, with a data key of their own
-and the template's participation and use-consent details sealed afresh under it (real AES-GCM, bound to the
-new rows), their grants varied for mixed consent: most pseudonymous, some de-identified, some named (capped
-by the request), some for another recipient class (left out). The export (narrative, up to pseudonymous)
-is requested and approved through the app before the people are inserted; the build covers whoever is in
-the case when it runs.
+Seeding: one template person is recorded through the real app (participation consent, a use-consent record
+on the shipped form, an interview and a confirmed statement version of about 3 KB of text); the N
+testimonies are then inserted directly, ``PER_PERSON`` to a person (``--per-person``), each person with a
+data key of their own and the template's participation and use-consent details sealed afresh under it, and
+each testimony an interview and its confirmed statement version sealed under the person's key (real
+AES-GCM, bound to the new rows), the people's grants varied for mixed consent: most pseudonymous, some
+de-identified, some named (capped by the request), some for another recipient class (left out). The export
+(narrative, up to pseudonymous) is requested and approved through the app before the people are inserted;
+the build covers whoever is in the case when it runs.
 
 The build runs in a fresh process (``python -m bench.export_build --build ROOT``), so its peak RSS above
 its own startup is the build's alone. Stage times are the time spent inside each kind of leaf operation,
@@ -19,6 +21,7 @@ inflate as it does the wall time.
 
 from __future__ import annotations
 
+import argparse
 import copy
 import json
 import resource
@@ -42,6 +45,10 @@ from app.core.config import DatabaseSettings, KeySettings, Settings
 from app.core.db import db_now, make_engine, make_sessionmaker, new_id, unit_of_work
 from app.core.migrate import upgrade
 from app.crypto import keyring as kr
+from app.interviews import records as interview_records
+from app.interviews import service_statements
+from app.interviews.models import Interview, StatementVersion
+from app.interviews.vocabulary import InterviewState
 from app.keys import datakeys
 from app.keys.sealed import seal_json
 from app.keys.store import FileKeyStore, Keys, write_private_file
@@ -50,7 +57,18 @@ from app.people.records import open_column
 from app.people.records import place as person_place
 
 SIZES = (10_000, 100_000)
-SEED_BATCH = 2000
+"""Testimonies seeded, one size per build."""
+PER_PERSON = 2
+"""Testimonies (interviews with a confirmed statement version) per person; ``--per-person 1`` is the worst case."""
+SEED_BATCH = 1000
+"""People inserted per transaction while seeding."""
+STATEMENT = " ".join(
+    f"On day {day} of the detention the guards moved us from the school to the warehouse by the river; "
+    f"we were {day + 11} people in a room for eight, given water once a day, and questioned at night about "
+    f"relatives who had left the village before the shelling started."
+    for day in range(1, 15)
+)
+"""The template statement's text: about 3 KB, a realistic size for one confirmed version."""
 MIX = (
     *(("pseudonymous", None),) * 6,
     *(("deidentified", None),) * 2,
@@ -89,16 +107,23 @@ def _template(settings: Settings, keys: Keys) -> dict[str, Any]:
     app = create_app(settings, keys)
     try:
         d = desk(app)
-        person = d.person(grant(categories=["narrative_general"]))
+        person, interview, statement = d.told(grant(categories=["narrative_general"]), text=STATEMENT)
         made = d.request(categories=["narrative_general"])
         assert d.approve(made["id"]).json()["status"] == "approved"
-        return {"person": person, "case": d.case_id, "export": made["id"]}
+        return {
+            "person": person,
+            "interview": interview,
+            "statement": statement,
+            "case": d.case_id,
+            "export": made["id"],
+        }
     finally:
         app.state.engine.dispose()
 
 
-def seed(root: Path, people: int) -> dict[str, Any]:
-    """A migrated SQLite database under ``root`` with ``people`` people and an approved export of them."""
+def seed(root: Path, testimonies: int, per_person: int = PER_PERSON) -> dict[str, Any]:
+    """A migrated SQLite database under ``root`` with ``testimonies`` testimonies, ``per_person`` to a person
+    (the last person may hold fewer), and an approved export of them."""
     settings = _settings(root)
     assert settings.keys.file is not None
     write_private_file(settings.keys.file, kr.dumps(kr.generate(), None))
@@ -123,18 +148,29 @@ def seed(root: Path, people: int) -> dict[str, Any]:
         clear_part = _columns(part)
         clear_use = _columns(use)
         p_details = part_details.details
+        told = _Told.of(s, runtime, uuid.UUID(made["interview"]), uuid.UUID(made["statement"]))
+    people = -(-testimonies // per_person)
     done = 0
     while done < people:
         n = min(SEED_BATCH, people - done)
         with unit_of_work(factory) as s:
             now = db_now(s)
             for i in range(done, done + n):
-                _clone(
+                part_id = _clone(
                     s, keys, i, uuid.UUID(made["case"]), now, identity, clear_part, p_details, clear_use, use_details
                 )
+                person_id, case_id = part_id[0], uuid.UUID(made["case"])
+                for _ in range(min(per_person, testimonies - i * per_person)):
+                    told.clone(s, keys, person_id, case_id, part_id[1])
         done += n
     engine.dispose()
-    facts = {**made, "people": people + 1, "seed_seconds": round(time.perf_counter() - started, 2)}
+    facts = {
+        **made,
+        "people": people + 1,
+        "testimonies": testimonies + 1,
+        "per_person": per_person,
+        "seed_seconds": round(time.perf_counter() - started, 2),
+    }
     (root / "seed.json").write_text(json.dumps(facts))
     return facts
 
@@ -154,7 +190,8 @@ def _clone(
     part_details: dict[str, Any],
     clear_use: dict[str, Any],
     use_details: dict[str, Any],
-) -> None:
+) -> tuple[uuid.UUID, uuid.UUID]:
+    """A person like the template (their consent details sealed afresh): their id and participation's."""
     person = Person(id=new_id(), case_id=case_id, code=f"BENCH-{i:09d}", created_at=now)
     s.add(person)
     s.flush()
@@ -179,6 +216,49 @@ def _clone(
     )
     use.details = seal_json(s, keys, use_grants.place(person, use), details)
     s.add_all([part, use])
+    return person.id, part.id
+
+
+_STATEMENT_PLACE = getattr(service_statements, "_statement_place")  # noqa: B009  the statements' own binding
+
+
+class _Told:
+    """The template's interview and confirmed statement version: clear columns and opened contents, to clone."""
+
+    def __init__(self, interview: dict[str, Any], details: Any, statement: dict[str, Any], content: Any) -> None:
+        self.interview, self.details, self.statement, self.content = interview, details, statement, content
+
+    @classmethod
+    def of(cls, s: Any, runtime: Any, interview_id: uuid.UUID, statement_id: uuid.UUID) -> _Told:
+        interview = s.get(Interview, interview_id)
+        statement = s.get(StatementVersion, statement_id)
+        assert interview is not None
+        assert statement is not None
+        details = interview_records.open_details(s, runtime.keys, interview)
+        content = service_statements.statement_for_export(s, runtime, statement).model_dump(mode="json")
+        clear = {k: v for k, v in _columns(statement).items() if k not in ("interview_id", "case_id", "content")}
+        return cls(_columns(interview), details, clear, content)
+
+    def clone(self, s: Any, keys: Keys, person_id: uuid.UUID, case_id: uuid.UUID, participation_id: uuid.UUID) -> None:
+        interview_id = new_id()
+        state = InterviewState(self.interview["state"])
+        where = interview_records.place(interview_id, person_id, case_id, participation_id, state)
+        clear = {k: v for k, v in self.interview.items() if k not in ("case_id", "participation_id")}
+        s.add(
+            Interview(
+                id=interview_id,
+                person_id=person_id,
+                case_id=case_id,
+                participation_id=participation_id,
+                details=interview_records.seal_details(s, keys, where, self.details),
+                **clear,
+            )
+        )
+        version = StatementVersion(
+            id=new_id(), interview_id=interview_id, person_id=person_id, case_id=case_id, content=b"", **self.statement
+        )
+        version.content = seal_json(s, keys, _STATEMENT_PLACE(version), self.content)
+        s.add(version)
 
 
 # ------------------------------------------------------------------------------------------------ the build
@@ -301,6 +381,8 @@ def build(root: Path) -> dict[str, Any]:
     seconds["other"] = round(wall - sum(stages.seconds.values()), 6)
     return {
         "people_seeded": facts["people"],
+        "testimonies_seeded": facts["testimonies"],
+        "per_person": facts["per_person"],
         "status": None if status is None else status.value,
         "seconds": round(wall, 3),
         "cpu_seconds": round(cpu, 3),
@@ -311,36 +393,57 @@ def build(root: Path) -> dict[str, Any]:
     }
 
 
-def run(sizes: tuple[int, ...] = SIZES, root: Path | None = None) -> dict[str, Any]:
-    """Seed and build each size in a folder of its own; the report, with the ratio of the largest to the smallest."""
+def run(sizes: tuple[int, ...] = SIZES, root: Path | None = None, per_person: int = PER_PERSON) -> dict[str, Any]:
+    """Seed and build each size (testimonies) in a folder of its own; the report, with the ratio of the largest
+    to the smallest."""
     results: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="bench-export-", dir=root) as tmp:
         for size in sizes:
             folder = Path(tmp) / str(size)
             folder.mkdir()
-            seed(folder, size)
-            done = subprocess.run(
-                [sys.executable, "-m", "bench.export_build", "--build", str(folder)],
-                capture_output=True,
-                text=True,
-                check=False,
-                cwd=Path(__file__).resolve().parent.parent,
-            )
-            if done.returncode != 0:
-                raise RuntimeError(f"the build of {size} people failed:\n{done.stderr[-4000:]}")
-            results[str(size)] = json.loads(done.stdout.strip().splitlines()[-1])
+            seed(folder, size, per_person)
+            results[str(size)] = build_apart(folder)
     report: dict[str, Any] = {"sizes": results}
     if len(sizes) > 1:
         small, large = results[str(min(sizes))], results[str(max(sizes))]
         report["ratio"] = {
-            "people": max(sizes) / min(sizes),
+            "testimonies": max(sizes) / min(sizes),
             "seconds": round(large["seconds"] / small["seconds"], 2) if small["seconds"] else None,
+            "cpu_seconds": round(large["cpu_seconds"] / small["cpu_seconds"], 2) if small["cpu_seconds"] else None,
         }
     return report
 
 
-if __name__ == "__main__":
-    if len(sys.argv) == 3 and sys.argv[1] == "--build":
-        print(json.dumps(build(Path(sys.argv[2]))))
+def build_apart(folder: Path) -> dict[str, Any]:
+    """Build the export seeded in ``folder`` in a fresh process (its peak RSS the build's alone); its report."""
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.export_build", "--build", str(folder)],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=Path(__file__).resolve().parent.parent,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"the build in {folder} failed:\n{done.stderr[-4000:]}")
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def main(argv: list[str]) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.export_build", description=__doc__.split("\n")[0])
+    parser.add_argument("sizes", nargs="*", type=int, help="testimonies to seed and build, one build each")
+    parser.add_argument("--per-person", type=int, default=PER_PERSON, help="testimonies per person")
+    parser.add_argument("--seed", type=Path, metavar="DIR", help="only seed the (one) size into DIR, kept")
+    parser.add_argument("--build", type=Path, metavar="DIR", help="only build what --seed left in DIR")
+    args = parser.parse_args(argv)
+    if args.build is not None:
+        print(json.dumps(build(args.build)))
+    elif args.seed is not None:
+        args.seed.mkdir(parents=True, exist_ok=True)
+        print(json.dumps(seed(args.seed, (args.sizes or [SIZES[0]])[0], args.per_person)))
     else:
-        print(json.dumps(run(tuple(int(a) for a in sys.argv[1:]) or SIZES), indent=2))
+        print(json.dumps(run(tuple(args.sizes) or SIZES, per_person=args.per_person), indent=2))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

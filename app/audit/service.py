@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import json
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -239,6 +239,14 @@ def size(session: Session) -> int:
 def entry_at(session: Session, seq: int) -> bytes | None:
     """The stored bytes of one entry."""
     return session.scalar(select(AuditEvent.entry).where(AuditEvent.seq == seq))
+
+
+def entries_at(session: Session, seqs: Sequence[int]) -> dict[int, bytes]:
+    """The stored bytes of several entries, by one query: seq -> bytes (a seq not in the log is absent)."""
+    if not seqs:
+        return {}
+    rows = session.execute(select(AuditEvent.seq, AuditEvent.entry).where(AuditEvent.seq.in_(seqs)))
+    return {seq: entry for seq, entry in rows}
 
 
 def iter_entries(session: Session, upto: int | None = None, batch: int = 5000) -> Iterator[bytes]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
@@ -34,6 +35,18 @@ def proof_bytes(session: Session, runtime: Runtime, record_id: uuid.UUID) -> byt
         document = custody.proof(session, runtime, PROVER, record_id)
     except (custody.NotCheckpointed, NotFound):
         return None
+    return (json.dumps(document, indent=2, sort_keys=True) + "\n").encode()
+
+
+def proofs_bytes(session: Session, runtime: Runtime, record_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, bytes | None]:
+    """``proof_bytes`` for many records, read by a fixed number of queries (``custody.proofs``)."""
+    return {
+        record_id: None if document is None else _encoded(document)
+        for record_id, document in custody.proofs(session, runtime, PROVER, record_ids).items()
+    }
+
+
+def _encoded(document: object) -> bytes:
     return (json.dumps(document, indent=2, sort_keys=True) + "\n").encode()
 
 

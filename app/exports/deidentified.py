@@ -5,59 +5,96 @@ it tells of and the person's sex (``identity.sex_gender``, under ``demographics`
 for a person with none) goes through ``quasi.check``; a month it coarsens becomes its year in the record (or
 goes), a sex it takes away goes from the record, and a person any of whose rows it drops is left out of the
 bundle whole, counted with the other people left out.
+
+The bundle's writer keeps no record in memory while it reads the pages: it keeps each ``deidentified``
+record's quasi-identifiers (``quasi_of``), checks them all once every page is read (``check``), and applies
+what the check decided to each record as it streams it out (``apply``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from app.consent.vocabulary import DisclosureLevel
 from app.exports import quasi
-from app.exports.material import Record
 
 
-def _incidents(record: Record) -> list[dict[str, Any]]:
-    return [i for interview in record.document.get("interviews", []) for i in interview.get("incidents", [])]
+@dataclass(frozen=True)
+class Quasi:
+    """What the check reads of one ``deidentified`` record: the month of each incident it tells of, in order
+    (one ``None`` for a record with none), and the person's sex."""
+
+    months: tuple[str | None, ...]
+    sex: str | None
 
 
-def _month(incident: dict[str, Any]) -> str | None:
+@dataclass(frozen=True)
+class Shown:
+    """What the check left of a kept record: per incident the length its date's values are cut to (``None``:
+    the date goes), and whether the sex goes."""
+
+    month_lengths: tuple[int | None, ...]
+    drop_sex: bool
+
+
+def _incidents(document: Mapping[str, Any]) -> list[dict[str, Any]]:
+    return [i for interview in document.get("interviews", []) for i in interview.get("incidents", [])]
+
+
+def _month(incident: Mapping[str, Any]) -> str | None:
     when = incident.get("date")
     start = when.get("start") if isinstance(when, dict) else None
     return start if isinstance(start, str) else None
 
 
-def _sex(record: Record) -> str | None:
-    value = record.document.get("identity", {}).get("sex_gender")
+def _sex(document: Mapping[str, Any]) -> str | None:
+    value = document.get("identity", {}).get("sex_gender")
     return None if value is None else str(value)
 
 
-def checked(records: Sequence[Record]) -> tuple[list[Record], int]:
-    """The records with the deidentified ones checked and coarsened in place; how many people were dropped."""
+def quasi_of(document: Mapping[str, Any]) -> Quasi:
+    """The quasi-identifiers of a ``deidentified`` record's document."""
+    months = tuple(_month(i) for i in _incidents(document)) or (None,)
+    return Quasi(months, _sex(document))
+
+
+def check(records: Sequence[tuple[str, Quasi]]) -> tuple[set[str], dict[str, Shown]]:
+    """The check over every ``deidentified`` record of a bundle (by record id): those dropped, and what is
+    shown of each one kept."""
     rows: list[quasi.Row] = []
-    places: list[tuple[int, dict[str, Any] | None]] = []
-    for index, record in enumerate(records):
-        if record.level is not DisclosureLevel.DEIDENTIFIED:
-            continue
-        incidents: list[dict[str, Any] | None] = [*_incidents(record)] or [None]
-        for incident in incidents:
-            month = _month(incident) if incident is not None else None
-            rows.append(quasi.Row(index, quasi.Quasi(region=None, month=month, age_band=None, sex=_sex(record))))
-            places.append((index, incident))
+    owners: list[int] = []
+    for index, (_, q) in enumerate(records):
+        for month in q.months:
+            rows.append(quasi.Row(index, quasi.Quasi(region=None, month=month, age_band=None, sex=q.sex)))
+            owners.append(index)
     if not rows:
-        return list(records), 0
+        return set(), {}
     result = quasi.check(rows)
-    kept = {position: shown for position, shown in result.kept}
-    dropped = {places[position][0] for position in range(len(rows)) if position not in kept}
-    for position, shown in kept.items():
-        index, incident = places[position]
-        if incident is not None and isinstance(incident.get("date"), dict):
+    kept = dict(result.kept)
+    dropped = {owners[position] for position in range(len(rows)) if position not in kept}
+    shown: dict[str, Shown] = {}
+    position = 0
+    for index, (record_id, q) in enumerate(records):
+        positions = range(position, position + len(q.months))
+        position += len(q.months)
+        if index in dropped:
+            continue
+        lengths = tuple(None if kept[p].month is None else len(str(kept[p].month)) for p in positions)
+        drop_sex = q.sex is not None and any(kept[p].sex is None for p in positions)
+        shown[record_id] = Shown(lengths, drop_sex)
+    return {records[i][0] for i in dropped}, shown
+
+
+def apply(document: dict[str, Any], shown: Shown) -> None:
+    """Coarsen a kept ``deidentified`` record's document in place as the check decided."""
+    for incident, length in zip(_incidents(document), shown.month_lengths, strict=False):
+        if isinstance(incident.get("date"), dict):
             incident["date"] = {
-                key: (None if shown.month is None else value[: len(shown.month)]) if isinstance(value, str) else value
+                key: (None if length is None else value[:length]) if isinstance(value, str) else value
                 for key, value in incident["date"].items()
             }
-        if shown.sex is None and _sex(records[index]) is not None:
-            records[index].document["identity"].pop("sex_gender", None)
-            if not records[index].document["identity"]:
-                del records[index].document["identity"]
-    return [r for i, r in enumerate(records) if i not in dropped], len(dropped)
+    if shown.drop_sex:
+        document["identity"].pop("sex_gender", None)
+        if not document["identity"]:
+            del document["identity"]

@@ -24,11 +24,14 @@ from app.interviews import filetypes as ft
 from app.interviews import storage
 from app.interviews.blobs import VerifiedBlob
 from app.interviews.models import Attachment
+from app.keys import datakeys
 
 if TYPE_CHECKING:
     from app.runtime import Runtime  # the wiring above the domains; services only name its type
 
 CHUNK = 64 * 1024
+PAGE = 200
+"""Attachments whose data keys are read by one query."""
 FOLDER = "attachments/"
 LEFT_OUT = "a file could not be sent in the form its recipient may receive"
 """The one reason for an attachment left out: it names neither the format nor what failed."""
@@ -96,22 +99,33 @@ class Files:
     left_out: set[str] = field(default_factory=set)
 
     def entries(self) -> Iterator[Entry]:
-        for item in self.planned:
-            if not self.originals and not strip.can_strip(item.row.media_type):
-                self.left_out.add(item.name)
-                continue
-            content = _Once(storage.open_content(self.session, self.runtime, item.row))
+        """Each file's entry, a page of files at a time: the page's data keys read by one query (and dropped
+        from the session after it), each blob then opened and streamed on its own."""
+        for start in range(0, len(self.planned), PAGE):
+            page = self.planned[start : start + PAGE]
+            owners = sorted({item.row.person_id for item in page})
+            keys = datakeys.loaded(self.session, owners)  # held for the page: data_key finds them in the session
+            for item in page:
+                yield from self._entry(item)
+            datakeys.forget(self.session, owners)
+            del keys
+
+    def _entry(self, item: Planned) -> Iterator[Entry]:
+        if not self.originals and not strip.can_strip(item.row.media_type):
+            self.left_out.add(item.name)
+            return
+        content = _Once(storage.open_content(self.session, self.runtime, item.row))
+        try:
+            if self.originals:
+                yield Entry(item.name, content)
+                return
             try:
-                if self.originals:
-                    yield Entry(item.name, content)
-                    continue
-                try:
-                    with strip.stripped(content, item.row.media_type) as cleaned:
-                        yield Entry(item.name, _blocks(cleaned))
-                except strip.StripRefused:
-                    self.left_out.add(item.name)
-            finally:
-                content.close_unread()
+                with strip.stripped(content, item.row.media_type) as cleaned:
+                    yield Entry(item.name, _blocks(cleaned))
+            except strip.StripRefused:
+                self.left_out.add(item.name)
+        finally:
+            content.close_unread()
 
 
 def _blocks(file: BinaryIO) -> Iterator[bytes]:

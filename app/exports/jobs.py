@@ -5,10 +5,11 @@ candidate row is first selected ``FOR UPDATE SKIP LOCKED``, so workers claiming 
 instead of waiting on each other; on SQLite (one writer at a time) the conditional UPDATE alone decides.
 Every transaction a build commits starts with ``hold_fence``: it locks the job row only if ``fencing`` is still
 the claim's, so a worker whose lease was swept and claimed again can write nothing more (its transaction
-fails with ``LeaseLost`` and rolls back), and renews the lease as it does, so a build whose transactions
-follow each other closely keeps its lease even when the heartbeat cannot get in between them (SQLite: one
-writer at a time). The job row lock also orders the sweeper after a build transaction
-in flight. Each function works in the caller's transaction; the caller commits.
+fails with ``LeaseLost`` and rolls back); on SQLite it renews the lease as it does, so a build whose
+transactions follow each other closely keeps its lease even when the heartbeat cannot get in between them (one
+writer at a time); on PostgreSQL its lock (``FOR KEY SHARE``) lets the heartbeat renew beside it. The job row
+lock also orders the sweeper after a build transaction in flight. Each function works in the caller's
+transaction; the caller commits.
 """
 
 from __future__ import annotations
@@ -154,29 +155,40 @@ def renew(session: Session, mine: Claim, now: datetime, lease: timedelta = LEASE
 
 
 def hold_fence(session: Session, mine: Claim) -> None:
-    """Lock the job row under this claim's fencing token while its lease runs (at the database clock) and renew
-    the lease by ``mine.lease``, or raise LeaseLost: first in every build transaction. A worker whose lease
-    lapsed writes nothing more, even before the sweeper has queued its job again. While the transaction holds
-    the row (PostgreSQL: the sweeper skips locked rows; SQLite: one writer), nobody can take the job over; the
+    """Take the job row under this claim's fencing token while its lease runs (at the database clock), or raise
+    LeaseLost: first in every build transaction. A worker whose lease lapsed writes nothing more, even before the
+    sweeper has queued its job again. While the transaction holds the row, nobody can take the job over; the
     worker's session timeouts bound how long a stalled transaction can hold it (``worker.session_settings``).
 
-    The renewal is the build's own heartbeat: on SQLite each build transaction takes the write lock at once, so
-    the heartbeat thread may not get it between two of them; the next transaction then still finds the lease
-    running as long as each transaction is shorter than the lease."""
+    PostgreSQL: the row is locked ``FOR KEY SHARE``, which the sweeper's ``FOR UPDATE SKIP LOCKED`` skips and a
+    claim cannot take, but which the heartbeat's UPDATE (``renew``: no key column changes) does not wait for, so
+    the lease is renewed by the heartbeat thread beside a long build transaction (the bundle's) instead of
+    waiting behind it until the statement timeout.
+
+    SQLite: the row is updated, renewing the lease by ``mine.lease`` (the build's own heartbeat): each build
+    transaction takes the one write lock at once, so the heartbeat thread may not get it between two of them;
+    the next transaction then still finds the lease running as long as each transaction is shorter than the
+    lease."""
     now = db_now(session)
-    held = session.execute(
-        update(ExportJob)
-        .where(
-            ExportJob.id == mine.job_id,
-            ExportJob.fencing == mine.fencing,
-            ExportJob.state == JobState.RUNNING,
-            ExportJob.lease_expires_at > now,
-        )
-        .values(lease_expires_at=now + mine.lease, heartbeat_at=now)
-        .execution_options(synchronize_session=False)
+    running = (
+        ExportJob.id == mine.job_id,
+        ExportJob.fencing == mine.fencing,
+        ExportJob.state == JobState.RUNNING,
+        ExportJob.lease_expires_at > now,
     )
-    if changed_rows(held) != 1:
-        raise LeaseLost
+    if session.get_bind().dialect.name == "postgresql":
+        held = session.execute(select(ExportJob.id).where(*running).with_for_update(read=True, key_share=True)).first()
+        if held is None:
+            raise LeaseLost
+    else:
+        renewed = session.execute(
+            update(ExportJob)
+            .where(*running)
+            .values(lease_expires_at=now + mine.lease, heartbeat_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        if changed_rows(renewed) != 1:
+            raise LeaseLost
     session.info[_fenced(mine)] = now
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -140,7 +140,35 @@ def manifest_bytes(
         "files": {f.name: {"sha256": f.sha256, "size": f.size} for f in files},
         "sha256sums": {"sha256": sums.sha256, "size": sums.size},
     }
-    return json.dumps(document, ensure_ascii=False, sort_keys=True, indent=1).encode("utf-8") + b"\n"
+    return "".join(indented_pieces(document, 0, 2)).encode("utf-8") + b"\n"
+
+
+def indented_pieces(value: Any, depth: int, split: int) -> Iterator[str]:
+    """``json.dumps(value, ensure_ascii=False, sort_keys=True, indent=1)``, byte for byte, in pieces: the
+    containers down to ``split`` levels are laid out here, and each value below them encoded whole. A
+    manifest holds a line per record and per file; encoded in one call, it went through as several small
+    strings per line at once (Python's JSON encoder builds every piece before joining them when it indents),
+    the build's largest peak of memory; here it is a few pieces per line. Newlines occur in JSON text only
+    between tokens (a string's own are escaped), so a value encoded alone is placed at its depth by indenting
+    each of its lines."""
+    laid_out = isinstance(value, list) or (isinstance(value, dict) and all(isinstance(k, str) for k in value))
+    if split <= 0 or not laid_out or not value:
+        text = json.dumps(value, ensure_ascii=False, sort_keys=True, indent=1)
+        yield text.replace("\n", "\n" + " " * depth) if depth else text
+        return
+    inner = "\n" + " " * (depth + 1)
+    if isinstance(value, dict):
+        yield "{"
+        for n, (key, item) in enumerate(sorted(value.items())):
+            yield ("," if n else "") + inner + json.dumps(key, ensure_ascii=False) + ": "
+            yield from indented_pieces(item, depth + 1, split - 1)
+        yield "\n" + " " * depth + "}"
+    else:
+        yield "["
+        for n, item in enumerate(value):
+            yield ("," if n else "") + inner
+            yield from indented_pieces(item, depth + 1, split - 1)
+        yield "\n" + " " * depth + "]"
 
 
 def signing_key(public_key: bytes) -> dict[str, str]:

@@ -1,9 +1,10 @@
-"""A build's consent files held outside memory until the bundle streams them: sealed, in an unnamed temp file.
+"""A build's files held outside memory until the bundle streams them: sealed, in an unnamed temp file.
 
-``writer.write`` makes a consent file per person as it reads the pages, but the bundle can only take them after
-the records (and the quasi-identifier check that may drop some of those). Held in memory, they grew with the
-build; here each is deflated, sealed with AES-256-GCM under a key of this build alone (random, held only in
-memory, never stored) and bound to its file name, then appended to a temp file that has no name on disk
+``writer.write`` makes each person's record document, whole statement versions and consent file as it reads
+the pages, but the bundle can only take them after the quasi-identifier check (which needs every
+de-identified record) and in the order of its entries. Held in memory, they grew with the build; here each
+is deflated, sealed with AES-256-GCM under a key of this build alone (random, held only in memory, never
+stored) and bound to its file name, then appended to a temp file that has no name on disk
 (``tempfile.TemporaryFile``: O_TMPFILE on Linux, else unlinked at once), so it is gone however the build ends,
 even killed. Nothing is ever on disk in clear. ``close`` (the ``with`` block's end) drops the file and the key.
 """

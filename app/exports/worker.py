@@ -59,7 +59,8 @@ class Heartbeat:
     On SQLite the beat has its own connection whose busy timeout is the lease's margin (``lease - every``): a
     build transaction holds the one write lock, and a beat that gave up after the usual few seconds would miss
     while the lease still had time to run; it waits instead and renews once the lock is free. Each build
-    transaction also renews the lease itself (``jobs.hold_fence``)."""
+    transaction also renews the lease itself (``jobs.hold_fence``). On PostgreSQL a build transaction holds the
+    job row only ``FOR KEY SHARE``, so a beat renews beside it at once, however long it runs."""
 
     def __init__(self, factory: sessionmaker[Session], mine: jobs.Claim, lease: timedelta, every: timedelta) -> None:
         self.mine, self.lease, self.every = mine, lease, every
@@ -107,7 +108,7 @@ def _beat_factory(factory: sessionmaker[Session], wait: timedelta) -> tuple[sess
     """The sessions the heartbeat renews in, and the engine made for them (None: the build's own factory)."""
     bind = factory.kw.get("bind")
     if not isinstance(bind, Engine) or bind.dialect.name != "sqlite":
-        return factory, None  # PostgreSQL: a beat waits for the job row's lock under the worker's own timeouts
+        return factory, None  # PostgreSQL: a build holds the job row FOR KEY SHARE, which a beat does not wait for
     waits = max(wait, MIN_BEAT_WAIT)
     engine = make_engine(
         bind.url.render_as_string(hide_password=False), busy_timeout_ms=int(waits / timedelta(milliseconds=1))

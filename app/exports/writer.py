@@ -3,7 +3,8 @@
 Called once, in the build's last transaction, under the job's fencing token. One ``OpaqueIds`` stands for
 every internal id in the bundle; the salt dies with the build. Per ledger row, the person's record is made by
 ``material.record_of`` (at ``aggregate_only``: only counted), their consent file by ``consent_file``, each
-from rows read a page of people at a time (``material.page_of``, ``app.consent.record_pages``). The
+from rows read a page of people at a time (``material.page_of``, ``app.consent.record_pages``); both wait
+in a ``Spool`` (sealed, in an unnamed temp file), with only a small summary per record (``Kept``) in memory. The
 files go to ``Bundle`` (checksums, manifest, signature, README), then through ``age`` to the recipient's key
 when the registry holds one, then sealed under the export's own data key into ``runtime.bundles``.
 
@@ -27,12 +28,13 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
 import uuid
 from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -47,10 +49,10 @@ from app.crypto.derive import Purpose
 from app.exports import deidentified, levels, strip, suppression
 from app.exports.bundle import Bundle, Entry
 from app.exports.consent_file import consent_document
-from app.exports.custody_files import proof_bytes, proof_name
+from app.exports.custody_files import proof_name, proofs_bytes
 from app.exports.decisions import CachedHistory, DecisionCache
 from app.exports.encrypt import encrypt_to_age
-from app.exports.files import LEFT_OUT, Files
+from app.exports.files import LEFT_OUT, Files, Planned
 from app.exports.levels import OpaqueIds
 from app.exports.manifest import BundleInfo, CustodyLink, Party, Readme
 from app.exports.material import AllowedFor, Record, page_of, record_of
@@ -84,6 +86,52 @@ README = Readme(
     ),
     contact="the custodians of the organisation that sent you this bundle",
 )
+
+
+class Ledger(Protocol):
+    """What the writer reads of a ledger row (``ledger_of``'s rows, or the ORM's)."""
+
+    @property
+    def id(self) -> uuid.UUID: ...
+    @property
+    def person_id(self) -> uuid.UUID: ...
+    @property
+    def level(self) -> str: ...
+    @property
+    def categories(self) -> list[str]: ...
+    @property
+    def grant_ids(self) -> list[str]: ...
+
+
+def ledger_of(session: Session, export_id: uuid.UUID) -> list[Ledger]:
+    """The export's ledger rows as plain rows (no ORM object, nothing of them in the session), in id order."""
+    rows = session.execute(
+        select(
+            DisclosureEntry.id,
+            DisclosureEntry.person_id,
+            DisclosureEntry.level,
+            DisclosureEntry.categories,
+            DisclosureEntry.grant_ids,
+        )
+        .where(DisclosureEntry.export_id == export_id)
+        .order_by(DisclosureEntry.id)
+    )
+    return list(rows)  # a Row has each column as an attribute
+
+
+@dataclass(frozen=True)
+class Kept:
+    """What the writer keeps of a record once its document is spooled: what later entries, the check and the
+    manifest need, never the document itself."""
+
+    record_id: str
+    level: DisclosureLevel
+    categories: tuple[str, ...]
+    attachments: tuple[Planned, ...]
+    statements: tuple[tuple[str, uuid.UUID], ...]
+    """Each whole statement version's file name (its bytes in the spool) and its statement version id."""
+    quasi: deidentified.Quasi | None
+    """The quasi-identifiers of a ``deidentified`` record (``deidentified.check``)."""
 
 
 @dataclass(frozen=True)
@@ -126,28 +174,12 @@ def records_csv(records: Sequence[Record]) -> bytes:
 def records_csv_chunks(records: Sequence[Record], rows_per_chunk: int = 256) -> Iterator[bytes]:
     """``records_csv`` as it is written: the columns found first, then the rows a few at a time, so the CSV
     is never whole in memory."""
-    columns_seen: set[str] = set()
+    columns: set[str] = set()
     for r in records:
         row: dict[str, str] = {}
         _flat(r.document, "", row)
-        columns_seen.update(row)
-    first = ["record", "level", "pseudonym"]
-    columns = first + sorted(columns_seen - set(first))
-    buffer = io.StringIO()
-    writer = csv.DictWriter(
-        buffer, fieldnames=columns, restval="", lineterminator="\r\n"
-    )  # RFC 4180: a CR in a field is quoted
-    writer.writeheader()
-    for start in range(0, len(records), rows_per_chunk):
-        for r in records[start : start + rows_per_chunk]:
-            row = {}
-            _flat(r.document, "", row)
-            writer.writerow(row)
-        yield buffer.getvalue().encode("utf-8")
-        buffer.seek(0)
-        buffer.truncate()
-    if buffer.tell():
-        yield buffer.getvalue().encode("utf-8")
+        columns.update(row)
+    return _csv_chunks((r.document for r in records), columns, rows_per_chunk)
 
 
 def _json(value: Any) -> bytes:
@@ -155,7 +187,7 @@ def _json(value: Any) -> bytes:
 
 
 def _allowed_for(
-    cached: CachedHistory, export: ExportRequest, entry: RecipientEntry, deny: DenyList, row: DisclosureEntry
+    cached: CachedHistory, export: ExportRequest, entry: RecipientEntry, deny: DenyList, row: Ledger
 ) -> AllowedFor:
     def allowed(source: Source) -> list[str]:
         return [c for c in row.categories if cached.decide(export.purpose, entry, c, row.level, deny, source).allowed]
@@ -163,33 +195,34 @@ def _allowed_for(
     return allowed
 
 
-def _pages(rows: Sequence[DisclosureEntry], size: int) -> Iterator[Sequence[DisclosureEntry]]:
+def _pages(rows: Sequence[Ledger], size: int) -> Iterator[Sequence[Ledger]]:
     for start in range(0, len(rows), size):
         yield rows[start : start + size]
 
 
-def write(
-    session: Session, runtime: Runtime, export: ExportRequest, rows: Sequence[DisclosureEntry], excluded: int
-) -> Written:
+def write(session: Session, runtime: Runtime, export: ExportRequest, rows: Sequence[Ledger], excluded: int) -> Written:
     """Write and seal the export's bundle; what was stored.
 
     Records go in the order of their opaque ids (random per export), never of person ids or of when they
     were decided, so two bundles of the same people for different recipients cannot be lined up by position.
     People are read a page at a time (``PAGE``): their rows, data keys and histories by a fixed number of
-    queries per page; ``decide()`` is asked through this build's own ``DecisionCache``. The consent files wait
-    for the bundle sealed in a ``Spool`` (``app.exports.spool``), not in memory; it is gone when this returns.
+    queries per page; ``decide()`` is asked through this build's own ``DecisionCache``. Each record's document,
+    its whole statement versions and its consent file wait for the bundle in a ``Spool``
+    (``app.exports.spool``: sealed, in an unnamed temp file), not in memory; what stays in memory per record
+    is its ``Kept`` summary and its line of the manifest's consent basis. The spool is gone when this returns.
     """
-    with Spool() as consents:
-        return _write(session, runtime, export, rows, excluded, consents)
+    with Spool() as spooled, Spool() as finals:
+        return _write(session, runtime, export, rows, excluded, spooled, finals)
 
 
 def _write(
     session: Session,
     runtime: Runtime,
     export: ExportRequest,
-    rows: Sequence[DisclosureEntry],
+    rows: Sequence[Ledger],
     excluded: int,
-    consents: Spool,
+    spooled: Spool,
+    finals: Spool,
 ) -> Written:
     recipient = session.get(Recipient, export.recipient_id)
     assert recipient is not None  # a foreign key
@@ -199,8 +232,7 @@ def _write(
     deny = history.deny_list_of(session)
     now = db_now(session)
     export_key = runtime.derived_key(Purpose.EXPORT_PSEUDONYM)
-    records: list[Record] = []
-    consent_ids: list[str] = []  # the records with a consent file in ``consents``, in the order they go
+    kept: list[Kept] = []
     aggregate: Counter[str] = Counter()
     basis: dict[str, Any] = {}
     placed: dict[uuid.UUID, str] = {}
@@ -234,47 +266,63 @@ def _write(
                 else None
             )
             record = record_of(session, runtime, person, level, row.categories, allowed, ids, pseudonym, material)
-            records.append(record)
+            kept.append(_spooled(record, spooled))
             placed[row.id] = record.record_id
             consent = consent_document(
                 consent_versions[person.id], runtime.forms, person, level, row.grant_ids, record.categories, ids,
                 pseudonym,
             )  # fmt: skip
-            consents.add(record.record_id, _json(consent))
-            consent_ids.append(record.record_id)
+            spooled.add(_consent_name(record.record_id), _json(consent))
             basis[record.record_id] = {
                 "level": level.value,
                 "categories": list(record.categories),
                 "grants": sorted(ids.of(g) for g in row.grant_ids),
                 "consent": f"consent/{record.record_id}.json",
             }
-        del keys
+        datakeys.forget(session, list(people))  # the page's unwrapped keys go with the page
+        del keys, people, disclosed, histories, consent_versions, material  # the session holds no row it is not given
 
-    records, dropped = deidentified.checked(records)
+    dropped, shown = deidentified.check([(k.record_id, k.quasi) for k in kept if k.quasi is not None])
     if dropped:
-        kept_ids = {r.record_id for r in records}
-        consent_ids = [record_id for record_id in consent_ids if record_id in kept_ids]
-        basis = {record_id: b for record_id, b in basis.items() if record_id in kept_ids}
-        excluded += dropped
+        kept = [k for k in kept if k.record_id not in dropped]
+        basis = {record_id: b for record_id, b in basis.items() if record_id not in dropped}
+        excluded += len(dropped)
     files = Files(
-        session, runtime, [a for r in records for a in r.attachments], strip.keeps_original(recipient.recipient_class)
+        session, runtime, [a for k in kept for a in k.attachments], strip.keeps_original(recipient.recipient_class)
     )
 
     links: list[CustodyLink] = []
     unproved: list[str] = []
+    columns: set[str] = set()
+
+    def documents() -> Iterator[bytes]:
+        """Each record's final document as its records.jsonl line, kept in ``finals`` for records.csv."""
+        for k in kept:
+            document = json.loads(spooled.read(k.record_id))
+            if (coarsened := shown.get(k.record_id)) is not None:
+                deidentified.apply(document, coarsened)
+            _drop_files(document, files.left_out)
+            flat: dict[str, str] = {}
+            _flat(document, "", flat)
+            columns.update(flat)
+            line = _line(document)
+            finals.add(k.record_id, line)
+            yield line
+
+    def final_documents() -> Iterator[dict[str, Any]]:
+        for k in kept:
+            yield json.loads(finals.read(k.record_id))
 
     def entries() -> Iterator[Entry]:
         yield from files.entries()  # first: a file left out is then left out of its record too
-        for r in records:
-            for whole in r.statements:
-                yield Entry(whole.name, [whole.data])
-        for r in records:
-            _drop_files(r.document, files.left_out)
-        yield Entry("records.jsonl", (_line(r.document) for r in records))
-        yield Entry("records.csv", records_csv_chunks(records))
+        for k in kept:
+            for name, _ in k.statements:
+                yield Entry(name, [spooled.read(name)])
+        yield Entry("records.jsonl", documents())
+        yield Entry("records.csv", _csv_chunks(final_documents(), columns))
         yield Entry(
             "redactions.json",
-            [_json({r.record_id: {"level": r.level.value, "categories": list(r.categories)} for r in records})],
+            [_json({k.record_id: {"level": k.level.value, "categories": list(k.categories)} for k in kept})],
         )
         exclusions: dict[str, Any] = {"reason": EXCLUDED_REASON, "count": _shown(excluded)}
         if files.left_out:
@@ -284,16 +332,19 @@ def _write(
             counted = suppression.suppress_list(dict(sorted(aggregate.items())))
             counts = {"categories": dict(zip(counted.labels, counted.counts, strict=True)), "total": counted.total}
             yield Entry("counts.json", [_json(counts)])
-        for record_id in consent_ids:
-            yield Entry(f"consent/{record_id}.json", [consents.read(record_id)])
-        for item, committed in _custody_items(records, files):
-            proof = proof_bytes(session, runtime, committed)
-            if proof is None:
-                unproved.append(item)
-                continue
-            name = proof_name(item)
-            yield Entry(name, [proof])
-            links.append(CustodyLink(name, item))
+        for k in kept:
+            yield Entry(f"consent/{k.record_id}.json", [spooled.read(_consent_name(k.record_id))])
+        items = _custody_items(kept, files)
+        while page := list(itertools.islice(items, PAGE)):  # the proofs of a page of items read at once
+            proofs = proofs_bytes(session, runtime, [committed for _, committed in page])
+            for item, committed in page:
+                proof = proofs[committed]
+                if proof is None:
+                    unproved.append(item)
+                    continue
+                name = proof_name(item)
+                yield Entry(name, [proof])
+                links.append(CustodyLink(name, item))
 
     approvers = session.scalars(
         select(ExportApproval.decided_by)
@@ -329,9 +380,45 @@ def _write(
         chunks = encrypt_to_age(chunks, recipient.age_recipient)
     runtime.bundles.remove(export.id.hex)  # one an attempt that died after sealing left behind; we hold the fence
     stored = seal_bundle(runtime.bundles, export.id, bundle_key(session, runtime.keys, export.id), chunks)
-    kept = {r.record_id for r in records}
-    record_ids = {ledger_id: record_id for ledger_id, record_id in placed.items() if record_id in kept}
+    record_ids = {ledger_id: record_id for ledger_id, record_id in placed.items() if record_id not in dropped}
     return Written(stored, bundle.result.manifest_sha256, bool(recipient.age_recipient), record_ids)
+
+
+def _consent_name(record_id: str) -> str:
+    return f"consent/{record_id}"
+
+
+def _spooled(record: Record, spool: Spool) -> Kept:
+    """Spool the record's document and whole statement versions; what is kept of it."""
+    spool.add(record.record_id, json.dumps(record.document, ensure_ascii=False).encode("utf-8"))
+    for whole in record.statements:
+        spool.add(whole.name, whole.data)
+    return Kept(
+        record.record_id,
+        record.level,
+        record.categories,
+        record.attachments,
+        tuple((whole.name, whole.statement_id) for whole in record.statements),
+        deidentified.quasi_of(record.document) if record.level is DisclosureLevel.DEIDENTIFIED else None,
+    )
+
+
+def _csv_chunks(documents: Iterable[dict[str, Any]], columns: set[str], rows_per_chunk: int = 256) -> Iterator[bytes]:
+    """records.csv from the final documents, the columns of every one known (``records_csv_chunks``' layout)."""
+    first = ["record", "level", "pseudonym"]
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=first + sorted(columns - set(first)), restval="", lineterminator="\r\n")
+    writer.writeheader()
+    for n, document in enumerate(documents, 1):
+        row: dict[str, str] = {}
+        _flat(document, "", row)
+        writer.writerow(row)
+        if n % rows_per_chunk == 0:
+            yield buffer.getvalue().encode("utf-8")
+            buffer.seek(0)
+            buffer.truncate()
+    if buffer.tell():
+        yield buffer.getvalue().encode("utf-8")
 
 
 def _line(document: Mapping[str, Any]) -> bytes:
@@ -352,14 +439,13 @@ def _drop_files(document: dict[str, Any], left_out: set[str]) -> None:
                 del interview["attachments"]
 
 
-def _custody_items(records: Sequence[Record], files: Files) -> Iterator[tuple[str, uuid.UUID]]:
+def _custody_items(records: Sequence[Kept], files: Files) -> Iterator[tuple[str, uuid.UUID]]:
     """The bundle files that may carry a custody proof, with the record each proves: whole statement versions
     and attachment originals, at the named levels only."""
     for r in records:
         if not levels.is_named(r.level):
             continue
-        for whole in r.statements:
-            yield whole.name, whole.statement_id
+        yield from r.statements
         if files.originals:
             for planned in r.attachments:
                 if planned.name not in files.left_out:

@@ -8,9 +8,11 @@ which the offline verifier shares.
 
 from __future__ import annotations
 
+import bisect
 import json
 import secrets
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -171,6 +173,63 @@ def proof(session: Session, runtime: Runtime, principal: Principal, record_id: u
         path=merkle.inclusion_proof(leaves, row.audit_seq, checkpoint.size),
         checkpoint=checkpoint.note,
     )
+
+
+def proofs(
+    session: Session, runtime: Runtime, principal: Principal, record_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, dict[str, Any] | None]:
+    """``proof`` for many records by a fixed number of queries (the export build, a page of items at a time):
+    the commitments, their log entries and the checkpoints are each read once, and the log's leaves up to
+    the largest checkpoint needed once, each checkpoint's root checked once. Each record's proof, or None when
+    it has no commitment or no signed checkpoint covers it yet; a log that no longer matches its entry or its
+    checkpoint raises ``CustodyIntegrity`` as ``proof`` does."""
+    policy.require(principal, policy.Action.CUSTODY_PROOF)
+    found: dict[uuid.UUID, dict[str, Any] | None] = dict.fromkeys(record_ids)
+    if not record_ids:
+        return found
+    read = list(session.scalars(select(CustodyCommitment).where(CustodyCommitment.record_id.in_(record_ids))))
+    # the object check of each (the rows are in the session: no query more)
+    rows = [policy.load(session, principal, policy.Action.CUSTODY_PROOF, CustodyCommitment, r.id) for r in read]
+    entries = audit.entries_at(session, [r.audit_seq for r in rows])
+    keys = datakeys.loaded(session, sorted({r.person_id for r in rows}))  # held: data_key finds them in the session
+    checkpoints = audit.all_checkpoints(session)
+    sizes = [c.size for c in checkpoints]
+    covering = {r.id: bisect.bisect_right(sizes, r.audit_seq) for r in rows}  # first checkpoint with size > seq
+    needed = [checkpoints[i].size for i in covering.values() if i < len(checkpoints)]
+    leaves = audit.leaf_hashes(session, max(needed)) if needed else []
+    checked: set[int] = set()
+    for row in rows:
+        audit.touch(session, resource_id=row.record_id, case_id=row.case_id)
+        salt, digest = _salt_and_digest(session, runtime, row)
+        entry = entries.get(row.audit_seq) or b""
+        if _committed(entry) != commitment(row.kind, salt, digest).hex():
+            raise CustodyIntegrity(
+                "log entry %(n)s does not hold this record's commitment: run `testimony audit verify`",
+                params={"n": str(row.audit_seq)},
+            )
+        at = covering[row.id]
+        if at == len(checkpoints):
+            continue  # not checkpointed yet
+        checkpoint = checkpoints[at]
+        if checkpoint.size not in checked:
+            if merkle.root(leaves[: checkpoint.size]) != checkpoint.root_hash:
+                raise CustodyIntegrity(
+                    "the log no longer hashes to its signed checkpoint of %(n)s entries: run `testimony audit verify`",
+                    params={"n": str(checkpoint.size)},
+                )
+            checked.add(checkpoint.size)
+        found[row.record_id] = document(
+            kind=row.kind,
+            digest=digest,
+            salt=salt,
+            entry=entry,
+            seq=row.audit_seq,
+            tree_size=checkpoint.size,
+            path=merkle.inclusion_proof(leaves[: checkpoint.size], row.audit_seq, checkpoint.size),
+            checkpoint=checkpoint.note,
+        )
+    del keys
+    return found
 
 
 def _committed(entry: bytes) -> str | None:

@@ -57,6 +57,15 @@ def _opened(session: Session) -> dict[uuid.UUID, bytes]:
     return opened
 
 
+def forget(session: Session, subject_ids: Sequence[uuid.UUID]) -> None:
+    """Drop these subjects' unwrapped keys from the session's cache: a long unit of work (an export's bundle,
+    a page of people at a time) is done with them, and neither keeps them in memory nor grows with them."""
+    opened = session.info.get(_OPENED)
+    if opened:
+        for subject_id in subject_ids:
+            opened.pop(subject_id, None)
+
+
 @event.listens_for(Session, "after_soft_rollback")
 def _forget_on_rollback(session: Session, _previous: object) -> None:
     """A rollback, even to a savepoint, may undo a key this session made: unwrap afresh after one."""

@@ -10,19 +10,21 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import Engine, event, select
 
-from app.core.db import db_now, unit_of_work
+from app.core.config import Settings
+from app.core.db import db_now, make_engine, make_sessionmaker, unit_of_work
 from app.exports import build, jobs
 from app.exports.models import ExportJob
 from app.exports.schemas import ExportStatus
-from app.exports.worker import Heartbeat
+from app.exports.worker import Heartbeat, session_settings
 from tests.support.consent import grant
+from tests.support.database import ProvisionedDatabase
 from tests.support.exports import desk
 
 LEASE = timedelta(seconds=1)
@@ -75,3 +77,59 @@ def test_a_build_slower_than_its_lease_keeps_it(app: FastAPI, caplog: pytest.Log
     with unit_of_work(factory) as s:
         job = s.scalars(select(ExportJob).where(ExportJob.id == mine.job_id)).one()
         assert (job.state, job.attempts, job.fencing) == ("done", 1, mine.fencing)  # never claimed again
+
+
+def test_on_postgresql_the_heartbeat_renews_beside_a_long_bundle_transaction(
+    app: FastAPI, database: ProvisionedDatabase, settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The build's last transaction (the bundle) holds the job row for longer than the lease and than the
+    worker's statement timeout; the heartbeat, on the worker's own connections, commits renewals meanwhile
+    instead of waiting behind it (and being cancelled by the timeout: "export heartbeat failed"). Seen from a
+    connection of its own while the bundle's transaction is still open."""
+    if not database.is_postgres:
+        pytest.skip("row lock modes are PostgreSQL's; on SQLite a beat waits for the one write lock by design")
+    d = desk(app)
+    for _ in range(3):
+        d.person(grant())
+    made = d.request()
+    assert d.approve(made["id"]).json()["status"] == "approved"
+    export_id = uuid.UUID(made["id"])
+    timeouts = settings.model_copy(
+        update={"exports": settings.exports.model_copy(update={"worker_statement_timeout_seconds": 1})}
+    )
+    worker = make_engine(database.url, pg_settings=session_settings(timeouts))
+    watcher = make_engine(database.url)
+    factory = make_sessionmaker(worker)
+    seen: list[tuple[datetime, datetime]] = []
+
+    def beats() -> tuple[datetime, datetime]:
+        with watcher.connect() as c:
+            row = c.execute(
+                select(ExportJob.heartbeat_at, ExportJob.lease_expires_at).where(ExportJob.export_id == export_id)
+            ).one()
+            assert row[0] is not None
+            assert row[1] is not None
+            return row[0], row[1]
+
+    def slow_bundle(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if "FROM export_approvals" in statement:  # inside the bundle's transaction, which holds the job row
+            seen.append(beats())
+            time.sleep(3 * LEASE.total_seconds())
+            seen.append(beats())
+
+    try:
+        with unit_of_work(factory) as s:
+            mine = jobs.claim(s, "slow", db_now(s), LEASE, export_id=export_id)
+        assert mine is not None
+        event.listen(worker, "before_cursor_execute", slow_bundle)
+        with Heartbeat(factory, mine, LEASE, BEAT):
+            status = build.run_build(factory, app.state.runtime, mine)
+    finally:
+        worker.dispose()
+        watcher.dispose()
+    assert status is ExportStatus.READY
+    assert len(seen) == 2
+    (beat_before, _), (beat_after, lease_after) = seen
+    assert beat_after > beat_before  # renewals committed while the bundle's transaction held the row
+    assert lease_after > beat_before + 2 * LEASE  # the lease moved on with them
+    assert "export heartbeat failed" not in caplog.text
