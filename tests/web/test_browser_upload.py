@@ -1,7 +1,7 @@
-"""In a real Chromium, on a Russian page: an attachment refused as it is uploaded says why in Russian, with
-the page's script (beside the progress bar) and without it (the interview page again); a file then stored
-shows the page's notice. And the receipt of the person's current use grants is printed again from their
-page. Every new state is scanned by axe-core."""
+"""In a real Chromium, on a Russian page, with the page's script: an attachment refused as it is uploaded
+says why in Russian beside the form (the progress bar put away); a file then stored shows the page's
+notice. Both new states are scanned by axe-core. (Without scripts the page route's answers are checked
+through httpx in test_interview_upload_pages.py.)"""
 
 from __future__ import annotations
 
@@ -19,7 +19,6 @@ from app.core.db import unit_of_work
 from tests.support.actors import Actor, login, make_user
 from tests.support.attachments import recording_interview, sample
 from tests.support.browser import log_in
-from tests.support.consent import record_use_consent
 from tests.support.server import serve
 from tests.web.test_browser import _artifacts, _scan, _watch, chromium, pytestmark
 
@@ -39,7 +38,7 @@ def _documenter(app: FastAPI, code: str) -> tuple[Actor, str]:
 
 
 def _in_russian(page: Page) -> None:
-    page.get_by_label("Language").select_option("ru")
+    page.get_by_label("Language", exact=True).select_option("ru")
     page.get_by_role("button", name="Change language").click()
     expect(page.locator("html")).to_have_attribute("lang", "ru")
 
@@ -83,45 +82,16 @@ def test_a_refused_upload_says_why_in_the_pages_language_with_the_script(
         _scan(page, scanned, shots)
         assert page.evaluate("localStorage.length + sessionStorage.length") == 0
         context.close()
-    assert problems == []
+    assert _unexpected(problems) == []
     (row,) = api.get(f"/api/v1/interviews/{interview['id']}/attachments").json()["items"]
     assert row["kind"] == "document"
 
 
-def test_without_scripts_a_refused_upload_is_the_page_in_its_language_and_a_receipt_prints_again(
-    app: FastAPI, chromium: Browser, tmp_path: Path
-) -> None:
-    api, secret = _documenter(app, "KR-22")
-    interview = recording_interview(app, api, api_case(api))
-    made = record_use_consent(api, interview["person_id"], app, receipt="printed_receipt")
-    shots = _artifacts(tmp_path, "upload-no-script")
-    scanned: list[str] = []
-    with serve(app) as base_url:
-        context = chromium.new_context(
-            base_url=base_url, viewport={"width": 1280, "height": 720}, java_script_enabled=False
-        )
-        page = context.new_page()
-        problems = _watch(page)
-        log_in(page, app, "nare", secret, "Nare", steps=1)
-        page.goto(f"/interviews/{interview['id']}")
-        _in_russian(page)
-        _choose(page, "clip.m4a", sample("m4a", 30_000), "audio/mp4")
-        page.locator("#upload-form button[type=submit]").click()
-        refused = page.locator("#upload-refused")
-        expect(refused).to_contain_text(REFUSED_RU)
-        assert REFUSED_EN not in page.content()
-        _scan(page, scanned, shots)
-
-        # The person's page: the receipt of their current grants, printed again; the code is not on it.
-        page.goto(f"/people/{interview['person_id']}/interviews")
-        expect(page.locator("#receipt-links li")).to_have_count(1)
-        _scan(page, scanned, shots)
-        page.locator("#receipt-links a").click()
-        expect(page).to_have_url(re.compile(rf"/api/v1/consents/{made['id']}/receipt\.html$"))
-        assert made["reference_code"] not in page.content()
-        context.close()
-    assert problems == []
-    assert api.get(f"/api/v1/interviews/{interview['id']}/attachments").json()["items"] == []
+def _unexpected(problems: list[str]) -> list[str]:
+    """What the console reported besides the refused upload's answer (Chromium notes every 4xx it loads)."""
+    refused = [p for p in problems if "status of 415" in p and p.endswith("/attachments)")]
+    assert len(refused) <= 1
+    return [p for p in problems if p not in refused]
 
 
 def api_case(api: Actor) -> str:

@@ -111,6 +111,8 @@
           return;
         }
         if (request.status === 200 && url.pathname === window.location.pathname) {
+          // The redirect's fragment does not reach a script: the section is named again here.
+          url.hash = "attachments";
           if (url.search === window.location.search) { window.location.reload(); } else { window.location.assign(url.href); }
           return;
         }
