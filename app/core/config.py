@@ -111,7 +111,8 @@ def _under(path: str, prefix: str) -> bool:
 GIB = 1024**3
 # Where attachment bodies are streamed in: the routes whose body limit follows attachments.max_bytes.
 # A "*" stands for one path segment (an id).
-ATTACHMENT_UPLOAD_PATHS = ("/api/v1/interviews/*/attachments", "/api/v1/uploads")
+# The interview page's upload form streams to the same service through its own route.
+ATTACHMENT_UPLOAD_PATHS = ("/api/v1/interviews/*/attachments", "/api/v1/uploads", "/interviews/*/attachments")
 # Room for the multipart framing (boundaries, part headers, form fields) around the file itself.
 UPLOAD_FRAMING_BYTES = 64 * 1024
 

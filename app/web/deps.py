@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Annotated
 
+from anyio import to_thread
 from fastapi import Depends, Request
+from sqlalchemy.orm import Session
 
 from app.access import auth
 from app.access.deps import RuntimeDep, client_of, session_cookie
 from app.access.principal import Client, Principal
 from app.audit.unit_of_work import DbSession
+from app.core.uploads import take_leading_field
+from app.runtime import Runtime
 from app.web.render import CSRF_FIELD
 
 UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -36,7 +41,12 @@ PageClient = Annotated[Client, Depends(get_page_client)]
 
 
 def get_page_principal(request: Request, session: DbSession, runtime: RuntimeDep, client: PageClient) -> Principal:
-    """Every page but the public ones depends on this; tests walk the page routes to prove it."""
+    """Every page but the public ones depends on this (or, for a streamed form, on
+    get_streamed_page_principal); tests walk the page routes to prove it."""
+    return _resolve(request, session, runtime, client)
+
+
+def _resolve(request: Request, session: Session, runtime: Runtime, client: Client) -> Principal:
     cookie = session_cookie(request, runtime)
     principal = auth.resolve(session, runtime, bearer=None, cookie=cookie, client=client)
     request.state.principal = principal
@@ -45,6 +55,36 @@ def get_page_principal(request: Request, session: DbSession, runtime: RuntimeDep
 
 
 PagePrincipal = Annotated[Principal, Depends(get_page_principal)]
+
+
+async def leading_csrf(request: Request, runtime: RuntimeDep) -> str | None:
+    """A streamed form's token: its first part, the field ``csrf_token``, read from the body without the file
+    behind it and taken out of the body the route then reads (``app.access.deps.request_body``). Never
+    ``request.form()``, which would take in the whole file before the route runs."""
+    body: AsyncIterator[bytes] = request.stream()
+    token = None
+    if session_cookie(request, runtime):
+        idle = runtime.settings.attachments.idle_seconds
+        token, body = await take_leading_field(request.headers, body, CSRF_FIELD, idle_seconds=idle)
+    request.state.body = body
+    return token
+
+
+async def get_streamed_page_principal(
+    request: Request,
+    token: Annotated[str | None, Depends(leading_csrf)],
+    session: DbSession,
+    runtime: RuntimeDep,
+) -> Principal:
+    """get_page_principal for a form whose file is streamed to the service (the attachment upload): the same
+    session-cookie check, with the form's leading token field where the API reads the X-CSRF-Token header.
+    ``token`` comes before ``session``: the first part is read before the request's transaction begins."""
+    base = get_client(request, runtime)
+    client = Client(address=base.address, method=request.method, csrf_header=token)
+    return await to_thread.run_sync(_resolve, request, session, runtime, client)
+
+
+StreamedPagePrincipal = Annotated[Principal, Depends(get_streamed_page_principal)]
 
 
 async def posted_fields(request: Request) -> dict[str, str]:

@@ -1,6 +1,7 @@
 """A documenter plans and runs an interview: the same services as POST /people/{id}/interviews,
 PATCH /interviews/{id} (its state, plan, checklist and interviewers), PUT /interviews/{id}/draft,
-POST /interviews/{id}/statements and POST /interviews/{id}/reconfirm-consent. URLs carry ids only; every
+POST /interviews/{id}/statements, POST /interviews/{id}/reconfirm-consent and the attachment upload (streamed,
+as POST /interviews/{id}/attachments streams it). URLs carry ids only; every
 form is posted and answered with a redirect to the interview page (or the page again, with its error, when
 a service refuses it)."""
 
@@ -9,11 +10,12 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from anyio import to_thread
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
-from app.access.deps import RuntimeDep
+from app.access.deps import RuntimeDep, request_body
 from app.access.principal import Principal
 from app.audit.unit_of_work import DbSession, UnitOfWorkRoute, audited
 from app.audit.vocabulary import AuditAction
@@ -39,7 +41,7 @@ from app.people import service as people
 from app.runtime import Runtime
 from app.web import interview_page as ip
 from app.web import render
-from app.web.deps import Lists, PagePrincipal, Posted
+from app.web.deps import Lists, PagePrincipal, Posted, StreamedPagePrincipal
 from app.web.errors import on_error
 from app.web.forms import parse
 
@@ -70,21 +72,36 @@ def _labels(request: Request) -> dict[str, Any]:
     }
 
 
-def _planning(request: Request, session: Session, principal: Principal, person_id: uuid.UUID) -> dict[str, Any]:
+def _planning(
+    request: Request, session: Session, runtime: Runtime, principal: Principal, person_id: uuid.UUID
+) -> dict[str, Any]:
     person = people.summary(session, principal, person_id)
     listed = service.list_interviews(session, principal, person.id, FIRST_PAGE)
     team = service.interviewer_choices(session, principal, person.id)
     # Before anything is entered, the documenter planning is ticked: the API's default made visible.
     chosen = {"interviewers": [str(principal.user_id)]}
-    context = {"person": person, "interviews": listed.items, "team": team, "values": {}, "chosen": chosen}
+    # The person's current use-grant records, each with its printable receipt to print again.
+    records = grants.list_current(session, runtime, principal, person.id)
+    context = {
+        "person": person,
+        "interviews": listed.items,
+        "team": team,
+        "values": {},
+        "chosen": chosen,
+        "current_consents": records,
+    }
     return context | _labels(request)
 
 
 @router.get(INTERVIEWS)
 @audited(AuditAction.INTERVIEW_LIST, "interview", id_param="person_id")
-def interviews(request: Request, person_id: uuid.UUID, principal: PagePrincipal, session: DbSession) -> Response:
-    """The person's interviews, and the form that plans the next one with its do-no-harm checklist."""
-    return render.page(request, "interviews.html", _planning(request, session, principal, person_id))
+def interviews(
+    request: Request, person_id: uuid.UUID, principal: PagePrincipal, session: DbSession, runtime: RuntimeDep
+) -> Response:
+    """The person's interviews, the form that plans the next one with its do-no-harm checklist, and the
+    printable receipt of each current use-grant record (GET /api/v1/consents/{id}/receipt.html, its rules
+    and its audit event)."""
+    return render.page(request, "interviews.html", _planning(request, session, runtime, principal, person_id))
 
 
 @router.post(INTERVIEWS)
@@ -98,7 +115,7 @@ def plan_interview(
     values: Posted,
     lists: Lists,
 ) -> Response:
-    context = _planning(request, session, principal, person_id)
+    context = _planning(request, session, runtime, principal, person_id)
     kept = {k: v for k, v in values.items() if k != render.CSRF_FIELD}
     on_error(request, "interviews.html", **(context | {"values": kept, "chosen": lists}))
     data = parse(InterviewCreate, **ip.plan(values, lists))
@@ -205,6 +222,9 @@ def context_of(
         "reconfirmed": False,
         "reference_code": None,
         "chosen": {},
+        "stored": False,
+        "upload_refused": False,
+        "max_bytes": runtime.settings.attachments.max_bytes,
     } | _labels(request)
 
 
@@ -218,10 +238,11 @@ def interview_page(
     runtime: RuntimeDep,
     saved: bool = False,
     reconfirmed: bool = False,
+    stored: bool = False,
 ) -> Response:
     """The interview: where it stands, its buttons, the draft, the read-back and the reconfirmation."""
     context = context_of(request, session, runtime, principal, interview_id)
-    context |= {"saved": saved, "reconfirmed": reconfirmed}
+    context |= {"saved": saved, "reconfirmed": reconfirmed, "stored": stored}
     return render.page(request, "interview.html", context)
 
 
@@ -329,6 +350,25 @@ def save_draft(
         body["guide"] = {"id": guide.id, "version": guide.version}
     service_statements.save_draft(session, runtime, principal, interview_id, parse(DraftWrite, **body))
     return render.redirect(f"{INTERVIEW.format(interview_id=interview_id)}?saved=1#draft")
+
+
+@router.post(f"{INTERVIEW}/attachments")
+@audited(AuditAction.ATTACHMENT_UPLOAD, "attachment", id_param="interview_id")
+async def upload_attachment(
+    request: Request,
+    interview_id: uuid.UUID,
+    principal: StreamedPagePrincipal,
+    session: DbSession,
+    runtime: RuntimeDep,
+) -> Response:
+    """One file from the page's multipart form (its token, then ``kind`` and ``category``, then ``file``),
+    streamed to the same service as POST /api/v1/interviews/{id}/attachments: nothing is read whole here. A
+    refusal is the interview page again with the reason in the page's language, beside the form."""
+    context = await to_thread.run_sync(context_of, request, session, runtime, principal, interview_id)
+    on_error(request, "interview.html", **(context | {"upload_refused": True}))
+    body = request_body(request)
+    await service_attachments.upload(session, runtime, principal, interview_id, request.headers, body)
+    return render.redirect(f"{INTERVIEW.format(interview_id=interview_id)}?stored=1#attachments")
 
 
 @router.post(f"{INTERVIEW}/statements")

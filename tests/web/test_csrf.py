@@ -15,7 +15,7 @@ from app.models import Base
 from tests.support.pages import browser, token_in
 from tests.support.routes import page_routes
 from tests.support.world import World, path_of
-from tests.web.test_pages import ACTORS, MATRIX, answer_of, assert_page_headers, fill
+from tests.web.test_pages import ACTORS, MATRIX, answer_of, assert_page_headers, fill, post_form
 
 FORMS = sorted(key for key in MATRIX if key[0] == "POST")
 AUDIT_TABLES = {"audit_events", "audit_checkpoints"}
@@ -50,14 +50,14 @@ def test_a_form_without_its_token_is_refused(world: World, template: str) -> Non
     before = _snapshot(world)
     for token in REFUSED_TOKENS:
         data = filled if token is None else {**filled, "csrf_token": token}
-        refused = actor.client.post(path, data=data)
+        refused = post_form(actor.client, template, path, data)
         assert refused.status_code == 403, (token, refused.text)
         assert "This form has expired." in refused.text
         assert_page_headers(refused)
-    cut = actor.client.post(path, data={**filled, "csrf_token": actor.csrf[:-1]})
+    cut = post_form(actor.client, template, path, {**filled, "csrf_token": actor.csrf[:-1]})
     assert cut.status_code == 403
     assert _snapshot(world) == before
-    accepted = actor.client.post(path, data={**filled, "csrf_token": actor.csrf})
+    accepted = post_form(actor.client, template, path, {**filled, "csrf_token": actor.csrf})
     assert answer_of(accepted) == expected[who]
 
 

@@ -270,12 +270,12 @@ def test_incidents_referrals_and_the_upload_form(world: World) -> None:
     page = doc.get(f"/interviews/{interview}")
     assert "Psychosocial support: Centre" in page.text
     assert 'id="incident-rows"' in page.text
-    # The upload form posts to the API's upload route, its CSRF token first (the route reads it there).
+    # The upload form posts to the page's own upload route, its CSRF token first (the route reads it there).
     form = re.search(
         r'<form method="post" action="([^"]+)" enctype="multipart/form-data"[^>]*>\s*<input ([^>]+)>', page.text
     )
     assert form is not None
-    assert form.group(1) == f"/api/v1/interviews/{interview}/attachments"
+    assert form.group(1) == f"/interviews/{interview}/attachments"
     assert 'name="csrf_token"' in form.group(2)
 
 

@@ -1,6 +1,6 @@
 /* The interview page, enhanced when scripts run (every part works without): the draft is saved to the
    server's draft slot when a field is left after a change and every 30 seconds while there are changes,
-   and an upload shows its progress. Nothing is kept in the browser: no storage, no cache. */
+   and an upload shows its progress and, when refused, the reason the page gives. Nothing is kept in the browser: no storage, no cache. */
 (function () {
   "use strict";
 
@@ -89,27 +89,46 @@
     window.setInterval(save, 30000);
   }
 
+  // The upload goes to the page's own route, as without scripts; only the progress is added. Its answer is
+  // the interview page: stored, it is shown; refused, the reason is taken from that page, in its language.
   function progress(form, bar, status) {
     form.addEventListener("submit", function (event) {
       event.preventDefault();
       var request = new XMLHttpRequest();
       request.open("POST", form.action);
-      request.responseType = "json";
+      request.responseType = "document";
       bar.value = 0;
       bar.hidden = false;
+      status.textContent = "";
       request.upload.addEventListener("progress", function (e) {
         if (e.lengthComputable) { bar.value = Math.round((e.loaded / e.total) * 100); }
       });
       request.addEventListener("load", function () {
-        if (request.status === 201) {
-          window.location.reload();
+        var url = new URL(request.responseURL || window.location.href);
+        if (url.pathname === "/login") {
+          bar.hidden = true;
+          status.textContent = form.getAttribute("data-session-ended");
           return;
         }
-        var body = request.response || {};
-        status.textContent = form.getAttribute("data-refused") + " " + (body.detail || request.status);
+        if (request.status === 200 && url.pathname === window.location.pathname) {
+          // The redirect's fragment does not reach a script: the section is named again here.
+          url.hash = "attachments";
+          if (url.search === window.location.search) { window.location.reload(); } else { window.location.assign(url.href); }
+          return;
+        }
+        bar.hidden = true;
+        var page = request.response;
+        var box = page ? page.getElementById("form-error") : null;
+        if (box) {
+          status.textContent = box.textContent.replace(/\s+/g, " ").trim();
+        } else {
+          // Refused before the page's route ran (a body far past the limit): no page to take the reason from.
+          status.textContent = form.getAttribute(request.status === 413 ? "data-too-large" : "data-refused");
+        }
       });
       request.addEventListener("error", function () {
-        status.textContent = form.getAttribute("data-refused");
+        bar.hidden = true;
+        status.textContent = form.getAttribute("data-unreachable");
       });
       request.send(new FormData(form));
     });
