@@ -162,6 +162,8 @@ def update(
     provider store (a KMS) has no file lock and is responsible for its own compare-and-swap.
     """
     locked = getattr(store, "locked", None)
+    if callable(locked):
+        store.load()  # read before the locks, so the read under them is of bytes already decrypted (no scrypt)
     with unit_of_work(factory) if factory is not None else nullcontext(None) as session:
         if session is not None:
             fence(session)
