@@ -124,6 +124,8 @@ def read_proof(raw: bytes, wanted: str, fields: dict[str, type]) -> dict[str, An
     """A proof file's JSON object, of format ``wanted``, holding each of ``fields`` with its type; or Malformed."""
     try:
         doc = json.loads(raw.decode("utf-8"))
+    except RecursionError:  # nesting no proof has
+        raise Malformed("it is not UTF-8 JSON a verifier accepts (too deeply nested)") from None
     except (UnicodeDecodeError, ValueError) as exc:
         raise Malformed("it is not UTF-8 JSON") from exc
     if not isinstance(doc, dict):

@@ -739,6 +739,8 @@ def read_chain_file(path: Path) -> object:
     """
     try:
         doc = json.loads(path.read_bytes())
+    except RecursionError:  # nesting no key chain has: refused as the parser cannot follow it
+        raise ValueError(f"--chain {path} is not JSON a verifier accepts (too deeply nested)") from None
     except ValueError as exc:
         raise ValueError(f"--chain {path} is not JSON") from exc
     statements = doc.get("transitions") if isinstance(doc, dict) else doc

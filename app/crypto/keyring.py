@@ -96,8 +96,10 @@ class Keyring:
         retired = tuple(replace(e, retired=True) for e in self.signing_keys)
         return replace(self, signing_keys=(*retired, entry))
 
-    def with_new_kek(self) -> Keyring:
-        version = max(self.keks) + 1
+    def with_new_kek(self, above: int = 0) -> Keyring:
+        """A new primary KEK, numbered above every version this keyring holds and above ``above`` (the highest
+        version data keys name), so a version number never names two keys."""
+        version = max(*self.keks, *self.kek_retired, above) + 1
         return replace(self, keks={**self.keks, version: aead.new_key()}, kek_primary=version)
 
     def with_retired_keks(self, versions: set[int]) -> Keyring:

@@ -31,12 +31,11 @@ from app.cli_support import (
 from app.core.config import get_settings
 from app.core.db import unit_of_work
 from app.core.errors import ConfigError
-from app.crypto import keyring as kr
 from app.crypto.errors import KeyringError
 from app.crypto.keyring import Keyring
 from app.crypto.signing import fingerprint
 from app.keys import service as keys_service
-from app.keys.store import FileKeyStore, Keys, KeyStore, open_keys, prompt_passphrase, write_private_file
+from app.keys.store import FileKeyStore, Keys, KeyStore, open_keys, prompt_passphrase
 from app.people import reseal
 
 Rewrapper = Callable[..., keys_service.RotationResult]
@@ -160,7 +159,7 @@ def keys_rotate_signing() -> None:
             raise fail(str(exc)) from None
         with recorded(factory, AuditAction.KEYS_ROTATE_SIGNING):
             try:
-                result = keys_service.rotate_signing(SYSTEM, store)
+                result = keys_service.rotate_signing(SYSTEM, store, factory)
             except KeyringError as exc:
                 raise fail(str(exc)) from None
         record(factory, AuditAction.KEYS_ROTATE_SIGNING, audit.Outcome.ALLOWED, result.new_key_id)
@@ -240,20 +239,32 @@ def keys_protect() -> None:
     settings = get_settings()
     path = settings.key_file
     try:
-        keyring = FileKeyStore(path, None).load()
+        FileKeyStore(path, None).load()
     except KeyringError as exc:
         raise fail(str(exc)) from None
     passphrase = new_passphrase(settings)
+    store = FileKeyStore(path, passphrase)
+
+    def protect(factory: sessionmaker[Session] | None) -> None:
+        # Loaded again under the locks and written only if unchanged since: a rotation meanwhile is kept.
+        def change(keyring: Keyring, _session: Session | None) -> None:
+            store.save(keyring, protect=True)
+
+        try:
+            keys_service.update(store, change, factory=factory)
+        except KeyringError as exc:
+            raise fail(str(exc)) from None
+
     engine, factory = open_factory(settings)
     try:
         try:
             record(factory, AuditAction.KEYS_PROTECT, audit.Outcome.STARTED)
         except SQLAlchemyError:
             console.print("not recorded in the audit log: the database is not initialised yet (run `testimony init`)")
-            write_private_file(path, kr.dumps(keyring, passphrase))
+            protect(None)
         else:
             with recorded(factory, AuditAction.KEYS_PROTECT, started=False):
-                write_private_file(path, kr.dumps(keyring, passphrase))
+                protect(factory)
             record(factory, AuditAction.KEYS_PROTECT, audit.Outcome.ALLOWED)
     finally:
         engine.dispose()

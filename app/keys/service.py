@@ -141,6 +141,49 @@ def lock_key_changes(session: Session) -> None:
         session.execute(text("SELECT pg_advisory_xact_lock(CAST(:c AS integer), 0)"), {"c": LOCK_CLASS})
 
 
+Change = Callable[[Keyring, Session | None], Keyring | None]
+"""Given the keyring as loaded under the locks (and the locked transaction, where a database is involved): the
+keyring to save, or None to leave it as it is."""
+
+
+def update(
+    store: KeyStore,
+    change: Change,
+    *,
+    factory: sessionmaker[Session] | None = None,
+    fence: Fence = _no_fence,
+) -> tuple[Keyring, Keyring]:
+    """The one way the keyring is changed: (as loaded, as saved; the same object when nothing was saved).
+
+    With a database, one transaction takes ``lock_key_changes`` first, then the key file's lock; without one,
+    the key file's lock alone. Always in that order, so no two changes wait for each other. Under both, the
+    keyring is loaded again, changed and saved: changes in any process run one after another and each starts
+    from what the one before saved. ``FileKeyStore.save`` also refuses a file changed since it was loaded. A
+    provider store (a KMS) has no file lock and is responsible for its own compare-and-swap.
+    """
+    locked = getattr(store, "locked", None)
+    if callable(locked):
+        store.load()  # read before the locks, so the read under them is of bytes already decrypted (no scrypt)
+    with unit_of_work(factory) if factory is not None else nullcontext(None) as session:
+        if session is not None:
+            fence(session)
+            lock_key_changes(session)
+        guard: AbstractContextManager[object] = locked() if callable(locked) else nullcontext()
+        with guard:
+            keyring = store.load()
+            changed = change(keyring, session)
+            if changed is None:
+                return keyring, keyring
+            store.save(changed)
+    return keyring, changed
+
+
+def highest_kek_in_use(session: Session) -> int:
+    """The highest KEK version any data key names (0 when none): a new KEK is numbered above it, so a version
+    is never given to a second key even if a key file lost the one that had it."""
+    return int(session.scalar(select(func.max(DataKey.kek_version))) or 0)
+
+
 def rotate(
     principal: Principal,
     factory: sessionmaker[Session],
@@ -158,19 +201,21 @@ def rotate(
     on its own, so an interrupted rotation resumes where it stopped when run again.
 
     A new KEK is made only while ``kek_from`` (by default, the primary when this call loaded the keys) is
-    still primary and no data key waits for a re-wrap, decided under ``lock_key_changes``: two rotations
+    still primary and no data key waits for a re-wrap, decided under both locks (``update``): two rotations
     started at once (two workers, a page and the command line) make one new KEK, and the later one resumes it.
     """
     policy.require(principal, policy.Action.KEYS_MANAGE)
     seen = store.load().kek_primary if kek_from is None else kek_from
-    with unit_of_work(factory) as session:
-        fence(session)
-        lock_key_changes(session)
-        keyring = store.load()
+
+    def new_kek(keyring: Keyring, session: Session | None) -> Keyring | None:
+        assert session is not None
         pending = status(session, principal, keyring).pending_rewrap
-        resumed = pending > 0 or keyring.kek_primary != seen
-        if not resumed:
-            store.save(keyring.with_new_kek())
+        if pending > 0 or keyring.kek_primary != seen:
+            return None
+        return keyring.with_new_kek(above=highest_kek_in_use(session))
+
+    before, after = update(store, new_kek, factory=factory, fence=fence)
+    resumed = after is before
     result = rewrap(principal, factory, store, batch_size=batch_size, on_start=on_start, on_batch=on_batch, fence=fence)
     return RotationResult(result.kek_primary, resumed, result.rewrapped, result.retired, result.unreadable)
 
@@ -205,16 +250,16 @@ def rewrap(
         unreadable += batch.unreadable
         on_batch(batch.rewrapped + len(batch.unreadable))
     retired: list[int] = []
-    with unit_of_work(factory) as session:
-        fence(session)
-        lock_key_changes(session)
-        # Loaded again under the lock: a rotation that made another KEK meanwhile is kept, and retires for us.
-        current = store.load()
-        if current.kek_primary == keyring.kek_primary:
-            # Versions still wrapping an unreadable key stay as they are, so nothing is lost by retiring.
-            retired = sorted(set(current.keks) - {current.kek_primary} - set(current.kek_retired))
-            if retired:
-                store.save(current.with_retired_keks(set(retired)))
+
+    def retire(current: Keyring, _session: Session | None) -> Keyring | None:
+        # Loaded again under the locks: a rotation that made another KEK meanwhile is kept, and retires for us.
+        if current.kek_primary != keyring.kek_primary:
+            return None
+        # Versions still wrapping an unreadable key stay as they are, so nothing is lost by retiring.
+        retired[:] = sorted(set(current.keks) - {current.kek_primary} - set(current.kek_retired))
+        return current.with_retired_keks(set(retired)) if retired else None
+
+    update(store, retire, factory=factory, fence=fence)
     return RotationResult(keyring.kek_primary, False, done, retired, unreadable)
 
 
@@ -225,29 +270,16 @@ def prune(principal: Principal, factory: sessionmaker[Session], store: KeyStore)
     those backups have expired.
     """
     policy.require(principal, policy.Action.KEYS_MANAGE)
-    with unit_of_work(factory) as session:
-        lock_key_changes(session)  # a rotation saving a new KEK meanwhile is not overwritten
-        keyring = store.load()
+    removable: list[int] = []
+
+    def destroy(keyring: Keyring, session: Session | None) -> Keyring | None:
+        assert session is not None
         in_use = status(session, principal, keyring).data_keys_by_version
-        removable = sorted(v for v in keyring.kek_retired if not in_use.get(v))
-        if removable:
-            store.save(keyring.without_keks(set(removable)))
+        removable[:] = sorted(v for v in keyring.kek_retired if not in_use.get(v))
+        return keyring.without_keks(set(removable)) if removable else None
+
+    update(store, destroy, factory=factory)
     return removable
-
-
-def update(store: KeyStore, change: Callable[[Keyring], Keyring]) -> tuple[Keyring, Keyring]:
-    """Read the keyring, change it and save it under the key file's lock: (as read, as saved).
-
-    Changes made through here run one at a time across processes and each starts from what the one before
-    saved. A provider store (a KMS) has no such lock and is responsible for its own compare-and-swap.
-    """
-    locked = getattr(store, "locked", None)
-    guard: AbstractContextManager[object] = locked() if callable(locked) else nullcontext()
-    with guard:
-        keyring = store.load()
-        changed = change(keyring)
-        store.save(changed)
-    return keyring, changed
 
 
 @dataclass(frozen=True)
@@ -264,15 +296,18 @@ def refuse_unchangeable(store: KeyStore) -> None:
         store.save(store.load())  # raises KeyringError, explaining what to do instead
 
 
-def rotate_signing(principal: Principal, store: KeyStore) -> SigningRotation:
+def rotate_signing(
+    principal: Principal, store: KeyStore, factory: sessionmaker[Session] | None = None
+) -> SigningRotation:
     """Make a new Ed25519 signing key, retire the current one and have it sign the transition to the new one.
 
-    The key file is read, changed and written under its lock (`update`), so two rotations at once run one after
-    the other: the second starts from the key the first made, and the chain stays one line with one active key.
+    The keyring is read, changed and written under the locks (``update``: the database's, given ``factory``, then
+    the key file's), so it waits for a KEK rotation's save as two signing rotations wait for each other: the second
+    starts from what the first saved, and the chain stays one line with one active key.
     """
     policy.require(principal, policy.Action.KEYS_MANAGE)
     refuse_unchangeable(store)
-    keyring, rotated = update(store, lambda current: current.with_new_signing_key())
+    keyring, rotated = update(store, lambda current, _session: current.with_new_signing_key(), factory=factory)
     new = rotated.signing_keys[-1]
     assert new.transition is not None
     return SigningRotation(

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import fcntl
 import getpass
+import hashlib
 import importlib
 import os
 import stat
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -34,11 +36,20 @@ class KeyStore(Protocol):
 
 
 class FileKeyStore:
+    """A keyring in a file. Every change is read, changed and written under the file's lock (``locked``), and
+    ``save`` refuses to overwrite a file that changed since this thread loaded it: a rotation elsewhere is
+    never lost, even by a path that forgot to take the lock."""
+
     def __init__(self, path: Path, passphrase: str | None, scrypt: kr.ScryptParams = kr.PRODUCTION_SCRYPT) -> None:
         self.path = path
         self.passphrase = passphrase
         self.scrypt = scrypt
         self.description = f"key file {path}"
+        self._seen = threading.local()  # per thread: the digest of the file as this thread last loaded or saved it
+        self._mutex = threading.RLock()  # the threads of this process, one at a time under the file lock
+        self._depth = 0
+        self._fd: int | None = None
+        self._cache: tuple[bytes, str | None, kr.Keyring] | None = None  # the last keyring read, by file digest
 
     @property
     def protected(self) -> bool:
@@ -50,7 +61,16 @@ class FileKeyStore:
         mode = stat.S_IMODE(self.path.stat().st_mode)
         if mode & 0o077:
             raise KeyringError(f"{self.path} is readable by other users (mode {mode:o}); run `chmod 600 {self.path}`")
-        return kr.loads(self.path.read_bytes(), self.passphrase)
+        raw = self.path.read_bytes()
+        digest = hashlib.sha256(raw).digest()
+        cached = self._cache
+        if cached is not None and cached[0] == digest and cached[1] == self.passphrase:
+            keyring = cached[2]  # the same bytes as last time: no second scrypt while a change holds the locks
+        else:
+            keyring = kr.loads(raw, self.passphrase)
+            self._cache = (digest, self.passphrase, keyring)
+        self._seen.digest = digest
+        return keyring
 
     def version(self) -> tuple[int, int] | None:
         """Changes whenever the file is rewritten (a rotation elsewhere); cheap to ask."""
@@ -60,22 +80,56 @@ class FileKeyStore:
             return None
         return (st.st_mtime_ns, st.st_ino)
 
+    def _digest_now(self) -> bytes | None:
+        try:
+            return hashlib.sha256(self.path.read_bytes()).digest()
+        except FileNotFoundError:
+            return None
+
     @contextmanager
     def locked(self) -> Iterator[None]:
-        """Hold an exclusive lock on a file beside the key file, so that read-change-write rotations in several
-        processes run one after another and each starts from what the one before saved."""
-        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fd = os.open(self.path.with_name(f".{self.path.name}.lock"), os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            yield
-        finally:
-            os.close(fd)  # closing releases the lock
+        """Hold an exclusive lock on a file beside the key file, so that read-change-write changes in several
+        processes (and threads) run one after another and each starts from what the one before saved.
 
-    def save(self, keyring: kr.Keyring) -> None:
-        """Write atomically with mode 0600, keeping the file's protection."""
-        protect = self.passphrase if (not self.path.exists() or self.protected) else None
-        write_private_file(self.path, kr.dumps(keyring, protect, self.scrypt))
+        Re-entrant within a thread: ``save`` takes it too. Where a database is involved, take
+        ``app.keys.service.lock_key_changes`` first (``app.keys.service.update``): always in that order."""
+        with self._mutex:
+            if self._depth == 0:
+                self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+                fd = os.open(self.path.with_name(f".{self.path.name}.lock"), os.O_RDWR | os.O_CREAT, 0o600)
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX)
+                except BaseException:
+                    os.close(fd)
+                    raise
+                self._fd = fd
+            self._depth += 1
+            try:
+                yield
+            finally:
+                self._depth -= 1
+                if self._depth == 0 and self._fd is not None:
+                    os.close(self._fd)  # closing releases the lock
+                    self._fd = None
+
+    def save(self, keyring: kr.Keyring, *, protect: bool = False) -> None:
+        """Write atomically with mode 0600, keeping the file's protection (``protect``: under this store's
+        passphrase from now on), under the file's lock.
+
+        Refused (KeyringError, the file left as it is) when the file changed since this thread loaded it, or
+        exists and was never loaded here: the change was decided on a keyring that is no longer current."""
+        with self.locked():
+            now = self._digest_now()
+            if now is not None and now != getattr(self._seen, "digest", None):
+                raise KeyringError(
+                    f"{self.path} changed since it was loaded (another key change saved meanwhile); "
+                    "nothing was saved: run the command again"
+                )
+            wrap = self.passphrase if (protect or now is None or self.protected) else None
+            data = kr.dumps(keyring, wrap, self.scrypt)
+            write_private_file(self.path, data)
+            self._seen.digest = digest = hashlib.sha256(data).digest()
+            self._cache = (digest, wrap, keyring)
 
 
 class EnvKeyStore:
