@@ -79,7 +79,7 @@ async def get_streamed_page_principal(
     """get_page_principal for a form whose file is streamed to the service (the attachment upload): the same
     session-cookie check, with the form's leading token field where the API reads the X-CSRF-Token header.
     ``token`` comes before ``session``: the first part is read before the request's transaction begins."""
-    base = get_client(request, runtime)
+    base = client_of(request, runtime)
     client = Client(address=base.address, method=request.method, csrf_header=token)
     return await to_thread.run_sync(_resolve, request, session, runtime, client)
 
