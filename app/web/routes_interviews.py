@@ -116,8 +116,7 @@ def plan_interview(
     lists: Lists,
 ) -> Response:
     context = _planning(request, session, runtime, principal, person_id)
-    kept = {k: v for k, v in values.items() if k != render.CSRF_FIELD}
-    on_error(request, "interviews.html", **(context | {"values": kept, "chosen": lists}))
+    _again(request, context, values, lists, "interviews.html")
     data = parse(InterviewCreate, **ip.plan(values, lists))
     made = service.create_interview(session, runtime, principal, context["person"].id, data)
     return render.redirect(interview_url(made.id))
@@ -246,9 +245,16 @@ def interview_page(
     return render.page(request, "interview.html", context)
 
 
-def _again(request: Request, context: dict[str, Any], values: dict[str, str]) -> None:
+def _again(
+    request: Request,
+    context: dict[str, Any],
+    values: dict[str, str],
+    lists: dict[str, list[str]] | None = None,
+    template: str = "interview.html",
+) -> None:
+    """On a refusal, the page again with what was typed (and ticked), never the CSRF token."""
     kept = {k: v for k, v in values.items() if k != render.CSRF_FIELD}
-    on_error(request, "interview.html", **(context | {"values": kept}))
+    on_error(request, template, **(context | {"values": kept} | ({"chosen": lists} if lists is not None else {})))
 
 
 @router.post(f"{INTERVIEW}/state")
@@ -281,8 +287,7 @@ def record_checklist(
 ) -> Response:
     """The do-no-harm checklist of an interview planned without it, before it starts."""
     context = context_of(request, session, runtime, principal, interview_id)
-    kept = {k: v for k, v in values.items() if k != render.CSRF_FIELD}
-    on_error(request, "interview.html", **(context | {"values": kept, "chosen": lists}))
+    _again(request, context, values, lists)
     body = {"revision": values.get("revision", ""), "checklist": ip.checklist(values, lists)}
     service_update.update_interview(session, runtime, principal, interview_id, parse(InterviewUpdate, **body))
     return render.redirect(interview_url(interview_id, "state"))
@@ -321,8 +326,7 @@ def change_interviewers(
     """The interviewers of a planned interview, chosen again from the case team (PATCH with ``interviewers``):
     the service names who is not on the team and refuses once the interview has started."""
     context = context_of(request, session, runtime, principal, interview_id)
-    kept = {k: v for k, v in values.items() if k != render.CSRF_FIELD}
-    on_error(request, "interview.html", **(context | {"values": kept, "chosen": lists}))
+    _again(request, context, values, lists)
     data = parse(InterviewUpdate, **ip.interviewers(values, lists))
     service_update.update_interview(session, runtime, principal, interview_id, data)
     return render.redirect(interview_url(interview_id, "plan"))
@@ -403,8 +407,7 @@ def reconfirm_grants(
     (kept some grants, lowered or took back others), or made their first ones. A new record's reference
     code is shown once, in this answer, and never put in a URL."""
     context = context_of(request, session, runtime, principal, interview_id)
-    kept = {k: v for k, v in values.items() if k != render.CSRF_FIELD}
-    on_error(request, "interview.html", **(context | {"values": kept, "chosen": lists}))
+    _again(request, context, values, lists)
     first = narrowing = None
     if values.get("outcome") == "narrowed":
         record = next((r for r in context["current_consents"] if str(r.id) == values.get("consent_id")), None)
