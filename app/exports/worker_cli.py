@@ -21,15 +21,16 @@ from app.runtime import Runtime
 
 def worker(
     once: Annotated[
-        bool, typer.Option("--once", help="Build every queued export, then stop (instead of waiting for more).")
+        bool, typer.Option("--once", help="Run every queued job, then stop (instead of waiting for more).")
     ] = False,
     idle: Annotated[
         float, typer.Option(metavar="SECONDS", min=0.1, help="How long to wait when nothing is queued.")
     ] = 2.0,
 ) -> None:
-    """Build approved exports from the job queue.
+    """Run queued jobs: export builds and key rotations.
 
-    Each job is claimed with a lease that a heartbeat renews, and written under its fencing token.
+    The key rotations and re-wraps are those an admin queued on the Keys page. Each job is claimed with a
+    lease that a heartbeat renews, and written under its fencing token.
     """
     settings = get_settings()
     try:
@@ -41,14 +42,14 @@ def worker(
     stop = threading.Event()
     try:
         if once:
-            built = 0
+            ran = 0
             while runner.run_once():
-                built += 1
-            out.print(f"built {built} export job(s)")
+                ran += 1
+            out.print(f"ran {ran} job(s) (export builds, key rotations and re-wraps)")
             return
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: stop.set())
-        out.print(f"export worker {runner.name} started")
+        out.print(f"worker {runner.name} started")
         runner.run(stop, timedelta(seconds=idle))
     finally:
         engine.dispose()

@@ -66,7 +66,7 @@ def test_worker_once_builds_what_is_queued_and_stops(app: FastAPI, cli_env: dict
         check=False,
     )
     assert done.returncode == 0, done.stderr.decode(errors="replace")
-    assert b"built 2 export job(s)" in done.stdout
+    assert b"ran 2 job(s) (export builds, key rotations and re-wraps)" in done.stdout
     assert [d.legal.get(f"/api/v1/exports/{e}").json()["status"] for e in exports] == ["ready", "ready"]
 
 
