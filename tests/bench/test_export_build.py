@@ -20,8 +20,9 @@ from bench.__main__ import main
 
 
 def test_seeded_people_are_sealed_with_mixed_consent_and_the_build_counts_them(tmp_path: Path) -> None:
-    seeded = export_build.seed(tmp_path, 20)
+    seeded = export_build.seed(tmp_path, 20, per_person=1)
     assert seeded["people"] == 21  # the template person, recorded through the app, and twenty copies
+    assert seeded["testimonies"] == 21  # one each
     settings = export_build._settings(tmp_path)
     keys = export_build._keys(settings)
     engine = make_engine(settings.database_url)
@@ -60,7 +61,9 @@ def test_bench_main_builds_each_size_and_reports_the_ratio(tmp_path: Path) -> No
     sizes = report["export_build"]["sizes"]
     assert set(sizes) == {"5", "10"}
     assert [sizes[n]["status"] for n in ("5", "10")] == ["ready", "ready"]
-    assert sizes["10"]["people_seeded"] == 11
-    assert report["export_build"]["ratio"]["people"] == 2
+    # Ten testimonies, two to a person: five people, and the template person recorded through the app.
+    assert sizes["10"]["people_seeded"] == 6
+    assert sizes["10"]["testimonies_seeded"] == 11
+    assert report["export_build"]["ratio"]["testimonies"] == 2
     assert "peak_rss_above_start_mb" in sizes["10"]
     assert "Export build" in out.getvalue()
