@@ -70,4 +70,16 @@ def browser(url: str, who: Actor) -> httpx.Client:
     cookie = who.client.cookies.get("testimony_session")
     assert cookie is not None
     headers = {"x-csrf-token": who.csrf} if who.csrf else {}
-    return httpx.Client(base_url=url, cookies={"testimony_session": cookie}, headers=headers, timeout=60)
+    # A connection idle for 2 s is not reused: uvicorn closes an idle one after 5 s, httpx's default expiry is
+    # 5 s too, and a request sent on a connection the server is closing at that moment gets no answer.
+    return httpx.Client(
+        base_url=url,
+        cookies={"testimony_session": cookie},
+        headers=headers,
+        timeout=60,
+        limits=httpx.Limits(keepalive_expiry=KEEPALIVE_SECONDS),
+    )
+
+
+KEEPALIVE_SECONDS = 2.0
+"""How long a test client keeps an idle connection: under uvicorn's 5 s keep-alive timeout."""
