@@ -78,9 +78,16 @@ CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
 
 async def _form_csrf_token(request: Request, runtime: RuntimeDep) -> str | None:
     """A session's form's leading ``csrf_token`` field, taken out of the body the route reads (``request_body``)."""
+    return await leading_form_token(request, runtime, with_bearer=_bearer(request) is not None)
+
+
+async def leading_form_token(request: Request, runtime: Runtime, *, with_bearer: bool = False) -> str | None:
+    """A streamed form's leading ``csrf_token`` field when a session cookie came (and no bearer token), read
+    from the body without the file behind it and taken out of the body the route reads (``request_body``).
+    Never ``request.form()``, which would take in the whole file before the route runs."""
     body: AsyncIterator[bytes] = request.stream()
     token = None
-    if _bearer(request) is None and session_cookie(request, runtime):
+    if not with_bearer and session_cookie(request, runtime):
         idle = runtime.settings.attachments.idle_seconds
         token, body = await take_leading_field(request.headers, body, CSRF_FIELD, idle_seconds=idle)
     request.state.body = body

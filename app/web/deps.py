@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Annotated
 
 from anyio import to_thread
@@ -10,10 +9,9 @@ from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
 from app.access import auth
-from app.access.deps import RuntimeDep, client_of, session_cookie
+from app.access.deps import RuntimeDep, client_of, leading_form_token, session_cookie
 from app.access.principal import Client, Principal
 from app.audit.unit_of_work import DbSession
-from app.core.uploads import take_leading_field
 from app.runtime import Runtime
 from app.web.render import CSRF_FIELD
 
@@ -58,16 +56,8 @@ PagePrincipal = Annotated[Principal, Depends(get_page_principal)]
 
 
 async def leading_csrf(request: Request, runtime: RuntimeDep) -> str | None:
-    """A streamed form's token: its first part, the field ``csrf_token``, read from the body without the file
-    behind it and taken out of the body the route then reads (``app.access.deps.request_body``). Never
-    ``request.form()``, which would take in the whole file before the route runs."""
-    body: AsyncIterator[bytes] = request.stream()
-    token = None
-    if session_cookie(request, runtime):
-        idle = runtime.settings.attachments.idle_seconds
-        token, body = await take_leading_field(request.headers, body, CSRF_FIELD, idle_seconds=idle)
-    request.state.body = body
-    return token
+    """A streamed form's token: its first part, the field ``csrf_token`` (pages never take a bearer token)."""
+    return await leading_form_token(request, runtime)
 
 
 async def get_streamed_page_principal(
