@@ -18,9 +18,8 @@ from app.interviews.schemas_statements import IncidentCreate
 from app.web import interview_page as ip
 from app.web import render
 from app.web.deps import Lists, PagePrincipal, Posted
-from app.web.errors import on_error
 from app.web.forms import parse
-from app.web.routes_interviews import INTERVIEW, context_of, interview_url
+from app.web.routes_interviews import INTERVIEW, again, context_of, interview_url
 
 router = APIRouter(route_class=UnitOfWorkRoute, include_in_schema=False)
 
@@ -38,8 +37,7 @@ def add_incident(
 ) -> Response:
     """One incident: when, where, what, who is alleged, and how many others were there."""
     context = context_of(request, session, runtime, principal, interview_id)
-    kept = {k: v for k, v in values.items() if k != render.CSRF_FIELD}
-    on_error(request, "interview.html", **(context | {"values": kept, "chosen": lists}))
+    again(request, context, values, lists)
     data = parse(IncidentCreate, **ip.incident(values, lists))
     service_incidents.add_incident(session, runtime, principal, interview_id, data)
     return render.redirect(interview_url(interview_id, "incidents"))
@@ -57,8 +55,7 @@ def add_referral(
 ) -> Response:
     """A referral made: the need and the service's contact, never the narrative."""
     context = context_of(request, session, runtime, principal, interview_id)
-    kept = {k: v for k, v in values.items() if k != render.CSRF_FIELD}
-    on_error(request, "interview.html", **(context | {"values": kept}))
+    again(request, context, values)
     data = parse(InterviewUpdate, **ip.referral(values))
     service_update.update_interview(session, runtime, principal, interview_id, data)
     return render.redirect(interview_url(interview_id, "referrals"))

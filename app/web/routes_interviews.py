@@ -116,7 +116,7 @@ def plan_interview(
     lists: Lists,
 ) -> Response:
     context = _planning(request, session, runtime, principal, person_id)
-    _again(request, context, values, lists, "interviews.html")
+    again(request, context, values, lists, "interviews.html")
     data = parse(InterviewCreate, **ip.plan(values, lists))
     made = service.create_interview(session, runtime, principal, context["person"].id, data)
     return render.redirect(interview_url(made.id))
@@ -245,7 +245,7 @@ def interview_page(
     return render.page(request, "interview.html", context)
 
 
-def _again(
+def again(
     request: Request,
     context: dict[str, Any],
     values: dict[str, str],
@@ -268,7 +268,7 @@ def move_interview(
     values: Posted,
 ) -> Response:
     """Start, pause (with the reason), resume, stop at the interviewee's wish, or complete."""
-    _again(request, context_of(request, session, runtime, principal, interview_id), values)
+    again(request, context_of(request, session, runtime, principal, interview_id), values)
     data = parse(InterviewUpdate, **ip.move(values))
     service_update.update_interview(session, runtime, principal, interview_id, data)
     return render.redirect(interview_url(interview_id, "state"))
@@ -287,7 +287,7 @@ def record_checklist(
 ) -> Response:
     """The do-no-harm checklist of an interview planned without it, before it starts."""
     context = context_of(request, session, runtime, principal, interview_id)
-    _again(request, context, values, lists)
+    again(request, context, values, lists)
     body = {"revision": values.get("revision", ""), "checklist": ip.checklist(values, lists)}
     service_update.update_interview(session, runtime, principal, interview_id, parse(InterviewUpdate, **body))
     return render.redirect(interview_url(interview_id, "state"))
@@ -305,7 +305,7 @@ def replan_interview(
 ) -> Response:
     """A planned interview's new date and time, language and place (PATCH with ``scheduled_at``, ``language``
     and ``place``); refused once the interview has started."""
-    _again(request, context_of(request, session, runtime, principal, interview_id), values)
+    again(request, context_of(request, session, runtime, principal, interview_id), values)
     service_update.update_interview(
         session, runtime, principal, interview_id, parse(InterviewUpdate, **ip.replan(values))
     )
@@ -326,7 +326,7 @@ def change_interviewers(
     """The interviewers of a planned interview, chosen again from the case team (PATCH with ``interviewers``):
     the service names who is not on the team and refuses once the interview has started."""
     context = context_of(request, session, runtime, principal, interview_id)
-    _again(request, context, values, lists)
+    again(request, context, values, lists)
     data = parse(InterviewUpdate, **ip.interviewers(values, lists))
     service_update.update_interview(session, runtime, principal, interview_id, data)
     return render.redirect(interview_url(interview_id, "plan"))
@@ -344,7 +344,7 @@ def save_draft(
 ) -> Response:
     """The whole draft into the server's one draft slot (the autosave slot), replacing what it held."""
     context = context_of(request, session, runtime, principal, interview_id)
-    _again(request, context, values)
+    again(request, context, values)
     guide: GuideRead | None = context["guide"]
     body: dict[str, Any] = {
         "text": values.get("text", "").strip() or None,
@@ -386,7 +386,7 @@ def confirm_statement(
     values: Posted,
 ) -> Response:
     """The draft as read back, confirmed by the interviewee: the next statement version."""
-    _again(request, context_of(request, session, runtime, principal, interview_id), values)
+    again(request, context_of(request, session, runtime, principal, interview_id), values)
     data = parse(StatementConfirm, **ip.confirmation(values))
     service_statements.confirm_statement(session, runtime, principal, interview_id, data)
     return render.redirect(interview_url(interview_id, "read-back"))
@@ -407,7 +407,7 @@ def reconfirm_grants(
     (kept some grants, lowered or took back others), or made their first ones. A new record's reference
     code is shown once, in this answer, and never put in a URL."""
     context = context_of(request, session, runtime, principal, interview_id)
-    _again(request, context, values, lists)
+    again(request, context, values, lists)
     first = narrowing = None
     if values.get("outcome") == "narrowed":
         record = next((r for r in context["current_consents"] if str(r.id) == values.get("consent_id")), None)
