@@ -69,11 +69,16 @@ def test_the_page_racing_the_command_line_leaves_one_unbroken_chain(
     (admin,) = admin_browsers(app, url, 1, "10.0.33")
     system = Principal.system("cli")
 
-    def command_line() -> str:
-        store = FileKeyStore(key_store.path, None)
-        return keys_service.rotate_signing(system, store, app.state.sessionmaker).new_key_id
+    made: list[str] = []
 
-    page, cli = at_once([_click(admin, before.signer.key_id), command_line])
+    def command_line() -> None:
+        store = FileKeyStore(key_store.path, None)
+        made.append(keys_service.rotate_signing(system, store, app.state.sessionmaker).new_key_id)
+
+    click = _click(admin, before.signer.key_id)
+    page, _ = at_once([lambda: click(), lambda: command_line()])
+    assert page is not None
+    (cli,) = made
     after = key_store.load()
     _one_line(after, before.signer.public_key)
     assert cli in [k.key_id for k in after.signing_keys]
