@@ -69,16 +69,14 @@ def test_the_page_racing_the_command_line_leaves_one_unbroken_chain(
     (admin,) = admin_browsers(app, url, 1, "10.0.33")
     system = Principal.system("cli")
 
-    made: list[str] = []
-
-    def command_line() -> None:
+    def command_line() -> httpx.Response | str:
         store = FileKeyStore(key_store.path, None)
-        made.append(keys_service.rotate_signing(system, store, app.state.sessionmaker).new_key_id)
+        return keys_service.rotate_signing(system, store, app.state.sessionmaker).new_key_id
 
-    click = _click(admin, before.signer.key_id)
-    page, _ = at_once([lambda: click(), lambda: command_line()])
-    assert page is not None
-    (cli,) = made
+    click: Callable[[], httpx.Response | str] = _click(admin, before.signer.key_id)
+    page, cli = at_once([click, command_line])
+    assert isinstance(page, httpx.Response)
+    assert isinstance(cli, str)
     after = key_store.load()
     _one_line(after, before.signer.public_key)
     assert cli in [k.key_id for k in after.signing_keys]
