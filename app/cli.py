@@ -19,7 +19,6 @@ from app.cli_support import console, counted, fail, group, new_passphrase, out, 
 from app.consent.forms_cli import forms_cli
 from app.core.config import get_settings
 from app.core.errors import ConfigError
-from app.crypto import keyring as kr
 from app.crypto.errors import KeyringError
 from app.erasure.cli import backup, journal_cli, restore
 from app.exports import reasons
@@ -29,7 +28,7 @@ from app.exports.worker_cli import worker
 from app.interviews.custody_cli import custody_cli
 from app.interviews.guides_cli import guides_cli
 from app.keys.cli import keys_cli
-from app.keys.store import custody_problems, open_keys, prompt_passphrase, write_private_file
+from app.keys.store import create_key_file, custody_problems, open_keys, prompt_passphrase
 from app.recipients.cli import deny_list_cli, recipients_cli
 from app.retention.cli import retention_cli
 
@@ -83,8 +82,12 @@ def init(
     if not (settings.keys.provider or settings.keys.material) and not settings.key_file.exists():
         if protect:
             passphrase = new_passphrase(settings)
-        write_private_file(settings.key_file, kr.dumps(kr.generate(), passphrase))
-        console.print(f"created key file {settings.key_file} (mode 0600). Back it up apart from the database.")
+        if create_key_file(settings.key_file, passphrase):
+            console.print(f"created key file {settings.key_file} (mode 0600). Back it up apart from the database.")
+        else:
+            # Another `testimony init` made it meanwhile, under the same lock: use that one, with its own protection.
+            console.print(f"{settings.key_file} was made meanwhile by another `testimony init`; it is used as it is")
+            passphrase = None
     known = passphrase
     try:
         # Refuses before anything is migrated; a passphrase just chosen is not asked for again.

@@ -126,7 +126,10 @@ def create_app(settings: Settings | None = None, keys: Keys | None = None) -> Fa
     app.add_exception_handler(PoolTimeout, database_busy)
     app.add_exception_handler(OperationalError, transient_failure)
     install_body_limits(
-        app, settings.body_limit, BodyDeadline(settings.limits.body_seconds, settings.limits.body_min_rate)
+        app,
+        settings.body_limit,
+        BodyDeadline(settings.limits.body_seconds, settings.limits.body_min_rate),
+        refuse=web_errors.too_large_page,  # a browser's form post to a page gets the error page in its language
     )
     app.add_middleware(RequestContextMiddleware)
     app.include_router(health.router)

@@ -84,9 +84,8 @@ def too_large(request: Request, limit: int) -> Response:
     )
 
 
-async def _body_too_large(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, BodyTooLarge)
-    return too_large(request, exc.limit)
+Refusal = Callable[[Request, int], Response]
+"""How a body over its limit is answered: ``too_large`` by default; the web pages answer browsers a page."""
 
 
 def _declared_length(scope: Scope) -> int | None:
@@ -105,10 +104,13 @@ class BodyLimitMiddleware:
     """Refuses or cuts off request bodies larger than the limit for their path, with a 413 problem,
     and bodies that arrive too slowly for the deadline, with a 408 problem."""
 
-    def __init__(self, app: ASGIApp, limit_for: Callable[[str], int], deadline: BodyDeadline) -> None:
+    def __init__(
+        self, app: ASGIApp, limit_for: Callable[[str], int], deadline: BodyDeadline, refuse: Refusal = too_large
+    ) -> None:
         self.app = app
         self.limit_for = limit_for
         self.deadline = deadline
+        self.refuse = refuse
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -117,7 +119,7 @@ class BodyLimitMiddleware:
         limit = self.limit_for(scope["path"])
         declared = _declared_length(scope)
         if declared is not None and declared > limit:
-            await too_large(Request(scope), limit)(scope, receive, send)
+            await self.refuse(Request(scope), limit)(scope, receive, send)
             return
 
         received = 0
@@ -162,16 +164,24 @@ class BodyLimitMiddleware:
             # Routes answer it through the exception handler; this covers whatever read the body outside one.
             if started:
                 raise
-            await too_large(Request(scope), limit)(scope, receive, send)
+            await self.refuse(Request(scope), limit)(scope, receive, send)
         except BodyTimedOut:
             if started:
                 raise
             await too_slow(Request(scope))(scope, receive, send)
 
 
-def install_body_limits(app: FastAPI, limit_for: Callable[[str], int], deadline: BodyDeadline) -> None:
-    """Add the middleware and the 413 and 408 answers. Call before RequestContextMiddleware is added,
-    so that the request id and the security headers wrap the refusal too."""
-    app.add_exception_handler(BodyTooLarge, _body_too_large)
+def install_body_limits(
+    app: FastAPI, limit_for: Callable[[str], int], deadline: BodyDeadline, refuse: Refusal = too_large
+) -> None:
+    """Add the middleware and the 413 and 408 answers (``refuse`` answers the 413s, whether the middleware or a
+    route met the limit). Call before RequestContextMiddleware is added, so that the request id and the security
+    headers wrap the refusal too."""
+
+    async def body_too_large(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, BodyTooLarge)
+        return refuse(request, exc.limit)
+
+    app.add_exception_handler(BodyTooLarge, body_too_large)
     app.add_exception_handler(BodyTimedOut, _body_too_slow)
-    app.add_middleware(BodyLimitMiddleware, limit_for=limit_for, deadline=deadline)
+    app.add_middleware(BodyLimitMiddleware, limit_for=limit_for, deadline=deadline, refuse=refuse)

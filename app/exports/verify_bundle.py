@@ -41,6 +41,7 @@ import zipfile
 import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO, NamedTuple
 
@@ -1001,10 +1002,51 @@ def _check_custody(
         for key in reversed(keys):
             result = verify_proof(raw, bytes.fromhex(good[item]), key, pinned.key_name)
             if result.ok:
+                late = retired_signer_problem(result.entry, key, doc.get("key_chain"))
+                result.problems.extend([late] if late else [])
                 break
         if result.ok and result.checkpoint is not None:
             report.custody_ok += 1
         report.problems.extend(f"{proof} (for {item}): {p}" for p in result.problems)
+
+
+def _utc_second(text: object) -> datetime | None:
+    """An ISO 8601 time with its offset, in UTC, to the second (a key transition's time is written to the second)."""
+    if not isinstance(text, str):
+        return None
+    try:
+        at = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith("Z") else text)
+    except ValueError:
+        return None
+    return at.astimezone(UTC).replace(microsecond=0) if at.tzinfo is not None else None
+
+
+def retired_signer_problem(entry: dict[str, Any], signer: bytes, statements: Any) -> str | None:
+    """Why a custody proof's checkpoint, signed by ``signer`` (a key of the chain), cannot have been signed while that
+    key was in use; None when it can.
+
+    A checkpoint carries no time, but it covers the log entry, so it was signed at or after the entry's time. The
+    key chain says when a key was retired: the time of the transition it signed to the next key. A checkpoint by a
+    key retired before the entry's time was signed after its retirement (as a leaked retired key could), and fails.
+    The chain's statements were checked before any of its keys was trusted (``follow_chain``); a key that signs no
+    transition is the bundle's own, still in use.
+    """
+    if not entry:
+        return None  # the entry itself was refused, and said why
+    mine = base64.b64encode(signer).decode("ascii")
+    times = [s.get("at") for s in statements or [] if isinstance(s, dict) and s.get("from_public_key") == mine]
+    if not times:
+        return None
+    retired = [t for t in (_utc_second(text) for text in times) if t is not None]
+    entry_at = _utc_second(entry.get("at"))
+    if len(retired) != len(times) or entry_at is None:
+        return f"the time of the log entry or of key {key_id(signer)}'s retirement in the key chain cannot be read"
+    if entry_at > min(retired):
+        return (
+            f"its checkpoint is signed by key {key_id(signer)}, which the bundle's key chain retired at "
+            f"{min(retired).isoformat()}, before the log entry it covers ({entry['at']}): a retired key signed it"
+        )
+    return None
 
 
 def verify_bundle(path: Path, pinned: PinnedKey) -> BundleReport:

@@ -1,4 +1,4 @@
-"""KEK rotation and re-wrapping started from the Keys page, run by a worker.
+"""KEK rotation and re-wrapping started from the Keys page, run by a worker; and a signing-key rotation, at once.
 
 An admin with a fresh second factor starts one (``start``): it is queued as a job of the job table (kind
 ``keys``, beside the export builds) with a ``key_jobs`` row naming the operation and the primary KEK the
@@ -30,6 +30,7 @@ from app.audit import service as audit
 from app.audit.vocabulary import AuditAction
 from app.core.db import db_now, unit_of_work
 from app.core.errors import Conflict
+from app.crypto.errors import KeyringError
 from app.exports import jobs
 from app.exports.models import ExportJob
 from app.keys import service
@@ -51,6 +52,10 @@ MATERIAL_REFUSED = (
 ALREADY_RUNNING = "a key rotation or re-wrap is already queued or running; wait for it to end"
 ROTATED_MEANWHILE = "the keys changed since this page was shown; read it again"
 NOTHING_TO_REWRAP = "no data key is waiting to be re-wrapped"
+NOT_SAVED = (
+    "the key store refused to save the new keys; nothing changed: rotate them on the server, as the operations guide "
+    "says"
+)
 
 
 class Operation(StrEnum):
@@ -62,8 +67,9 @@ ACTIONS = {Operation.ROTATE: AuditAction.KEYS_ROTATE, Operation.REWRAP: AuditAct
 
 
 def can_save(store: KeyStore) -> bool:
-    """Whether a rotation can store a new keyring: not in TESTIMONY_KEYS__MATERIAL."""
-    return not isinstance(store, EnvKeyStore)
+    """Whether a rotation can store a new keyring: not in TESTIMONY_KEYS__MATERIAL, nor with a provider that says
+    it cannot write (``writable = False`` on the provider's store)."""
+    return not isinstance(store, EnvKeyStore) and bool(getattr(store, "writable", True))
 
 
 @dataclass(frozen=True)
@@ -149,6 +155,28 @@ def start(session: Session, runtime: Runtime, principal: Principal, operation: O
     session.flush()
     audit.touch(session, resource_id=job.id)
     return job.id
+
+
+def rotate_signing(session: Session, runtime: Runtime, principal: Principal, key_seen: str) -> service.SigningRotation:
+    """Make a new signing key from the Keys page, at once (no job: one keyring change); ``key_seen``: the signing
+    key id the admin saw.
+
+    ``service.rotate_signing`` as `testimony keys rotate-signing` runs it, under the request's transaction: the
+    database's key-change lock is taken in it, so the page's audit event commits with the change. Refused (409,
+    nothing changed) when the keys cannot be saved here, when another rotation made a new signing key since the page
+    was shown (two admins at once make one new key), or when the store refuses the save."""
+    policy.require(principal, policy.Action.KEYS_MANAGE)
+    policy.require_step_up(principal, policy.Action.KEYS_MANAGE, db_now(session))
+    store = runtime.keys.store
+    if not can_save(store):
+        raise Conflict(MATERIAL_REFUSED if isinstance(store, EnvKeyStore) else NOT_SAVED)
+    try:
+        result = service.rotate_signing(principal, store, session=session, key_seen=key_seen)
+    except KeyringError:  # its words may name paths or a provider's internals: the page gets fixed ones
+        log.warning("the key store refused to save a new signing key")
+        raise Conflict(NOT_SAVED) from None
+    audit.touch(session, resource_id=result.new_key_id)
+    return result
 
 
 def _set(session: Session, job_id: uuid.UUID, **values: object) -> None:

@@ -1,4 +1,5 @@
-"""Wire shapes of the published signing keys, and the form that starts a key job from the Keys page."""
+"""Wire shapes of the published signing keys, and the forms that start a key job or a signing rotation from the
+Keys page."""
 
 from __future__ import annotations
 
@@ -48,3 +49,9 @@ class KeyJobStart(Input):
     """A rotation or re-wrap asked for from the Keys page: the primary KEK the page showed."""
 
     kek_seen: int = Field(ge=1, le=1_000_000)
+
+
+class SigningRotationStart(Input):
+    """A signing-key rotation asked for from the Keys page: the id of the signing key the page showed."""
+
+    key_seen: str = Field(pattern=r"^[0-9a-f]{16}$")

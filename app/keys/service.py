@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.access import policy
 from app.access.principal import Principal
 from app.core.db import db_now, unit_of_work
+from app.core.errors import Conflict
 from app.crypto import envelope
 from app.crypto.errors import DecryptionFailed
 from app.crypto.keyring import Keyring
@@ -151,6 +152,7 @@ def update(
     change: Change,
     *,
     factory: sessionmaker[Session] | None = None,
+    session: Session | None = None,
     fence: Fence = _no_fence,
 ) -> tuple[Keyring, Keyring]:
     """The one way the keyring is changed: (as loaded, as saved; the same object when nothing was saved).
@@ -160,11 +162,17 @@ def update(
     keyring is loaded again, changed and saved: changes in any process run one after another and each starts
     from what the one before saved. ``FileKeyStore.save`` also refuses a file changed since it was loaded. A
     provider store (a KMS) has no file lock and is responsible for its own compare-and-swap.
+
+    ``session`` instead of ``factory``: the caller's transaction takes the database's lock (held until it ends), so
+    that what the caller records (a page's audit event) commits with the change's lock, and is refused with it.
     """
     locked = getattr(store, "locked", None)
     if callable(locked):
         store.load()  # read before the locks, so the read under them is of bytes already decrypted (no scrypt)
-    with unit_of_work(factory) if factory is not None else nullcontext(None) as session:
+    work: AbstractContextManager[Session | None] = (
+        unit_of_work(factory) if factory is not None else nullcontext(session)
+    )
+    with work as session:
         if session is not None:
             fence(session)
             lock_key_changes(session)
@@ -296,18 +304,35 @@ def refuse_unchangeable(store: KeyStore) -> None:
         store.save(store.load())  # raises KeyringError, explaining what to do instead
 
 
+SIGNING_ROTATED_MEANWHILE = "the signing key changed since this page was shown; read it again"
+
+
 def rotate_signing(
-    principal: Principal, store: KeyStore, factory: sessionmaker[Session] | None = None
+    principal: Principal,
+    store: KeyStore,
+    factory: sessionmaker[Session] | None = None,
+    *,
+    session: Session | None = None,
+    key_seen: str | None = None,
 ) -> SigningRotation:
     """Make a new Ed25519 signing key, retire the current one and have it sign the transition to the new one.
 
-    The keyring is read, changed and written under the locks (``update``: the database's, given ``factory``, then
-    the key file's), so it waits for a KEK rotation's save as two signing rotations wait for each other: the second
-    starts from what the first saved, and the chain stays one line with one active key.
+    The keyring is read, changed and written under the locks (``update``: the database's, given ``factory`` or
+    ``session``, then the key file's), so it waits for a KEK rotation's save as two signing rotations wait for each
+    other: the second starts from what the first saved, and the chain stays one line with one active key.
+
+    ``key_seen``: the signing key the admin saw (the Keys page). Decided under the locks: when another rotation made
+    a new key meanwhile, nothing changes (409), so two admins clicking at once make one new key, not two.
     """
     policy.require(principal, policy.Action.KEYS_MANAGE)
     refuse_unchangeable(store)
-    keyring, rotated = update(store, lambda current, _session: current.with_new_signing_key(), factory=factory)
+
+    def new_signing_key(current: Keyring, _session: Session | None) -> Keyring:
+        if key_seen is not None and current.signer.key_id != key_seen:
+            raise Conflict(SIGNING_ROTATED_MEANWHILE)
+        return current.with_new_signing_key()
+
+    keyring, rotated = update(store, new_signing_key, factory=factory, session=session)
     new = rotated.signing_keys[-1]
     assert new.transition is not None
     return SigningRotation(

@@ -170,6 +170,46 @@ def write_private_file(path: Path, data: bytes) -> None:
         os.close(dir_fd)
 
 
+def create_private_file(path: Path, data: bytes) -> bool:
+    """Write a new file readable by the owner only, durably, only if there is none at ``path``: False, and nothing
+    written, when there is. The file appears whole or not at all: written beside it, then linked into place, which
+    fails when the name exists (an exclusive create, even against a writer that took no lock)."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.new")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        try:
+            os.write(fd, data)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            return False
+    finally:
+        tmp.unlink(missing_ok=True)
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+    return True
+
+
+def create_key_file(path: Path, passphrase: str | None, scrypt: kr.ScryptParams = kr.PRODUCTION_SCRYPT) -> bool:
+    """Make a new key file (`testimony init`), protected when given a passphrase; False, and the file there left as
+    it is, when one exists.
+
+    Decided under the key file's lock, the one every change of the keyring takes (``app.keys.service.update``), so
+    two inits at once, or an init beside a running rotation, make one key file: the later finds it made."""
+    store = FileKeyStore(path, passphrase, scrypt)
+    with store.locked():
+        if path.exists():
+            return False
+        return create_private_file(path, kr.dumps(kr.generate(), passphrase, scrypt))
+
+
 def _provider(spec: str) -> KeyStore:
     module_name, _, attr = spec.partition(":")
     try:

@@ -10,7 +10,8 @@ from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.access.deps import clear_session_cookie, session_cookie
-from app.core.errors import AppError, Unauthenticated, app_error, fill, http_error
+from app.core.errors import AppError, PayloadTooLarge, Unauthenticated, app_error, fill, http_error
+from app.core.limits import too_large
 from app.runtime import Runtime
 from app.web import custodian, exports_page, interview_page, render
 from app.web.messages import (
@@ -180,6 +181,24 @@ async def page_not_found(request: Request, exc: Exception) -> Response:
         return await http_error(request, exc)
     detail = render.gettext(request, "Not found")
     return render.page(request, "error.html", {"detail": detail}, status_code=exc.status_code)
+
+
+TOO_LARGE = _(
+    "Not stored: what this form sent is larger than the %(n)s bytes it accepts. Nothing was saved. Go back and send "
+    "less, or a smaller file."
+)
+
+
+def too_large_page(request: Request, limit: int) -> Response:
+    """A body over its limit. A browser's form post to a page (no script checked the size first) gets the error page
+    in the visitor's language; anything else the problem. Answered before the body is read, the connection closed
+    rather than the rest read (as ``too_large``); uses no session or database, which the request never reached."""
+    if not (is_page(request) and "text/html" in request.headers.get("accept", "")):
+        return too_large(request, limit)
+    detail = render.gettext(request, TOO_LARGE) % {"n": limit}
+    shown = render.page(request, "error.html", {"detail": detail}, status_code=PayloadTooLarge.status)
+    shown.headers["connection"] = "close"
+    return shown
 
 
 def install(app: FastAPI) -> None:

@@ -389,4 +389,9 @@ KEY_JOB_REFUSALS = (
     _("a key rotation or re-wrap is already queued or running; wait for it to end"),
     _("the keys changed since this page was shown; read it again"),
     _("no data key is waiting to be re-wrapped"),
+    _(
+        "the key store refused to save the new keys; nothing changed: rotate them on the server, as the operations "
+        "guide says"
+    ),
+    _("the signing key changed since this page was shown; read it again"),
 )

@@ -1,7 +1,8 @@
 """Admins keep the recipient registry and the deny-list, and see the keys to pin: the same services as
 /api/v1/recipients, /api/v1/deny-list and `testimony keys status`. A new recipient, a change of its class,
 jurisdiction or key, and every deny-list change wait for a second admin. A KEK rotation or a re-wrap is queued
-for a worker from the Keys page, after a fresh second factor and without a second admin (SECURITY.md)."""
+for a worker from the Keys page, and a signing key rotated at once, after a fresh second factor and without a second
+admin (SECURITY.md)."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ from app.audit.vocabulary import AuditAction
 from app.core.pagination import PageQuery, every_page
 from app.keys import published, rotation
 from app.keys import service as keys
-from app.keys.schemas import KeyJobStart
+from app.keys.schemas import KeyJobStart, SigningRotationStart
 from app.recipients import deny_list, service
 from app.recipients.schemas import DenyListUpdate, RecipientCreate, RecipientUpdate
 from app.runtime import Runtime
@@ -214,3 +215,16 @@ def rewrap_keys(
 ) -> Response:
     """Queue a re-wrap of the data keys still under an older KEK, for a worker (a fresh second factor)."""
     return _start_key_job(request, session, principal, runtime, values, rotation.Operation.REWRAP)
+
+
+@router.post(f"{KEYS}/rotate-signing")
+@audited(AuditAction.KEYS_ROTATE_SIGNING, "signing_key")
+def rotate_signing_key(
+    request: Request, principal: PagePrincipal, session: DbSession, runtime: RuntimeDep, values: Posted
+) -> Response:
+    """Make a new signing key now, as `testimony keys rotate-signing` (a fresh second factor; refused with keys
+    from the environment or a provider that cannot write, and when the page showed an older signing key)."""
+    on_error(request, "admin_keys.html", **_keys(request, session, principal, runtime))
+    data = parse(SigningRotationStart, key_seen=values.get("key_seen", ""))
+    rotation.rotate_signing(session, runtime, principal, data.key_seen)
+    return render.redirect(admin.at(KEYS, "signing_rotated"))

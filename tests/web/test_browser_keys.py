@@ -1,6 +1,7 @@
 """In a real Chromium: an admin rotates the key encryption key from the Keys page. The page asks for her second
 factor again once it is five minutes old, queues the rotation, and after the worker ran, a plain reload shows
-the new primary KEK and how it ended. Every state of the page is scanned by axe-core and photographed."""
+the new primary KEK and how it ended. She rotates the signing key too, and a tab opened before is refused. Every
+state of the page is scanned by axe-core and photographed."""
 
 from __future__ import annotations
 
@@ -57,4 +58,40 @@ def test_an_admin_rotates_the_keys_from_the_page(
         anna.context.close()
     assert key_store.load().kek_primary == first + 1
     assert len(scanned) == 4
+    assert problems == []
+
+
+def test_an_admin_rotates_the_signing_key_from_the_page(
+    app: FastAPI, chromium: Browser, tmp_path: Path, key_store: FileKeyStore
+) -> None:
+    _, secret = make_user(app, "anna", [Role.ADMIN], display_name="Anna Avetisyan")
+    assert secret is not None
+    first = key_store.load().signer.key_id
+    scanned: list[str] = []
+    shots = _artifacts(tmp_path, "signing")
+    with serve(app) as base_url:
+        anna, problems = _page(chromium, base_url)
+        log_in(anna, app, "anna", secret, "Anna Avetisyan")
+        anna.goto("/admin/keys")
+        expect(anna.locator("#signing-key-now")).to_have_text(first)
+        _scan(anna, scanned, shots)
+        stale = anna.context.new_page()  # a second tab, opened before the rotation
+        stale.goto("/admin/keys")
+
+        anna.get_by_role("button", name="Rotate the signing key").click()
+        expect(anna.locator("#done")).to_contain_text("A new signing key signs from now on")
+        new = key_store.load().signer.key_id
+        assert new != first
+        expect(anna.locator("#signing-key-now")).to_have_text(new)
+        expect(anna.locator("#signing-keys tbody tr")).to_have_count(2)
+        _scan(anna, scanned, shots)
+
+        # The second tab still shows the old key: its click is refused in words, and nothing more is made.
+        expect(stale.locator("#signing-key-now")).to_have_text(first)
+        stale.get_by_role("button", name="Rotate the signing key").click()
+        expect(stale.get_by_role("alert")).to_contain_text("the signing key changed since this page was shown")
+        _scan(stale, scanned, shots)
+        anna.context.close()
+    assert [k.key_id for k in key_store.load().signing_keys] == [first, new]
+    assert len(scanned) == 3
     assert problems == []

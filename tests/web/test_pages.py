@@ -239,6 +239,11 @@ MATRIX: dict[tuple[str, str], tuple[dict[str, str], dict[str, str]]] = {
         _restricted(_row("403", anon=LOGIN, admin="303 /admin/keys?done=rotate_queued")),
     ),
     ("POST", "/admin/keys/rewrap"): ({"kek_seen": "1"}, _restricted(_row("403", anon=LOGIN, admin="409"))),
+    # A form naming a signing key that is not the one signing: the admin is refused, and the world keeps its key.
+    ("POST", "/admin/keys/rotate-signing"): (
+        {"key_seen": "0000000000000000"},
+        _restricted(_row("403", anon=LOGIN, admin="409")),
+    ),
     # The custodian's pages: the same services and answers as their API twins. Documenters look up and withdraw
     # too (on their team, without step-up): doc_in withdraws the world's record, so the custodian finds it done.
     ("GET", "/withdrawals"): ({}, LOOKS_UP),
