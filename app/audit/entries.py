@@ -95,8 +95,8 @@ _ABOVE_SURROGATES = re.compile("[\ud800-\U0010ffff]")
 def _code_point_order_is_canonical(value: Any) -> bool:
     """True when sorting every object's keys by code point gives RFC 8785's order: no key holds U+D800 or above."""
     if isinstance(value, dict):
-        return all(
-            _ABOVE_SURROGATES.search(key) is None and _code_point_order_is_canonical(item) for key, item in value.items()
+        return all(_ABOVE_SURROGATES.search(key) is None for key in value) and all(
+            _code_point_order_is_canonical(item) for item in value.values()
         )
     if isinstance(value, list):
         return all(_code_point_order_is_canonical(item) for item in value)
