@@ -90,3 +90,37 @@ def test_access_lost_during_an_upload_stores_nothing(
         assert s.scalar(select(func.count()).select_from(AttachmentUpload)) == 0
     assert files(app, "tmp") == []
     assert files(app, "blobs") == []
+
+
+def test_a_resumable_upload_completed_after_leaving_the_team_makes_no_attachment(
+    app: FastAPI, team: tuple[Actor, uuid.UUID]
+) -> None:
+    doc, interview_id = team
+    data = sample("m4a", 3 * 1024 * 1024)
+    opened = doc.post(
+        f"/api/v1/interviews/{interview_id}/uploads",
+        json={"kind": "audio", "category": "audio_recording", "length": len(data), "file_name": "a.m4a"},
+    )
+    assert opened.status_code == 201, opened.text
+    upload_id = opened.json()["id"]
+    with serve(app) as url:
+        host, port = url.removeprefix("http://").split(":")
+        sock = socket.create_connection((host, int(port)))
+        cookies = "; ".join(f"{k}={v}" for k, v in doc.client.cookies.items())
+        sock.sendall(
+            (
+                f"PATCH /api/v1/uploads/{upload_id} HTTP/1.1\r\nhost: {host}\r\ncontent-length: {len(data)}\r\n"
+                "content-type: application/octet-stream\r\nupload-offset: 0\r\n"
+                f"cookie: {cookies}\r\nx-csrf-token: {doc.csrf}\r\n\r\n"
+            ).encode()
+            + data[: 1024 * 1024 + 5]
+        )
+        _wait_for(lambda: (app.state.runtime.blobs.temp_size(uuid.UUID(upload_id).hex) or 0) > 0)
+        _leave_team(app, doc, _case_of(app, interview_id))
+        sock.sendall(data[1024 * 1024 + 5 :])
+        answer = sock.recv(65536).decode()
+        sock.close()
+    assert int(answer.split(" ", 2)[1]) == 404, answer[:300]
+    with unit_of_work(app.state.sessionmaker) as s:
+        assert s.scalar(select(func.count()).select_from(Attachment)) == 0
+    assert files(app, "blobs") == []
