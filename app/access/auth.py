@@ -352,9 +352,10 @@ def renewed(session: Session, runtime: Runtime, principal: Principal) -> Princip
         if token is None or user is None or token.revoked_at is not None or token.expires_at <= now or not user.active:
             raise Unauthenticated("The token is not valid.")
     if principal.session_id is not None:
+        # No idle check: the transfer itself is the session's activity, however long it took. Logout, renewal and
+        # revocation delete the row; the absolute expiry still holds.
         row = session.get(BrowserSession, principal.session_id, populate_existing=True)
-        idle = timedelta(minutes=runtime.settings.session.idle_minutes)
-        if row is None or user is None or not user.active or row.expires_at <= now or now - row.last_seen_at > idle:
+        if row is None or user is None or not user.active or row.expires_at <= now:
             raise Unauthenticated("Your session has ended. Log in again.")
     if user is None or not user.active:
         raise Unauthenticated
