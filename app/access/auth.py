@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hmac
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
@@ -333,6 +333,39 @@ def resolve(session: Session, runtime: Runtime, *, bearer: str | None, cookie: s
             case_ids=presented.case_ids,
         )
     raise Unauthenticated
+
+
+def renewed(session: Session, runtime: Runtime, principal: Principal) -> Principal:
+    """The principal as its credential resolves now, in the caller's transaction: for a decision taken again after
+    a long transfer outside any transaction (an upload between ``release_work`` and ``resume_work``), which must
+    honour a team left, an account disabled or roles changed, and a session or token ended meanwhile, as a new
+    request would. 401 when the credential no longer holds.
+
+    The rows are read again (``populate_existing``): those the request resolved at its start stay in the session
+    after the release's commit, as they were then."""
+    if principal.is_system or principal.user_id is None:
+        return principal
+    now = db_now(session)
+    user = session.get(User, principal.user_id, populate_existing=True)
+    if principal.token_id is not None:
+        token = session.get(ApiToken, principal.token_id, populate_existing=True)
+        if token is None or user is None or token.revoked_at is not None or token.expires_at <= now or not user.active:
+            raise Unauthenticated("The token is not valid.")
+    if principal.session_id is not None:
+        # No idle check: the transfer itself is the session's activity, however long it took. Logout, renewal and
+        # revocation delete the row; the absolute expiry still holds.
+        row = session.get(BrowserSession, principal.session_id, populate_existing=True)
+        if row is None or user is None or not user.active or row.expires_at <= now:
+            raise Unauthenticated("Your session has ended. Log in again.")
+    if user is None or not user.active:
+        raise Unauthenticated
+    return replace(
+        principal,
+        roles=_roles(user),
+        case_ids=case_ids_of(session, user.id),
+        must_enrol_totp=_totp_required(runtime, _roles(user)) and not user.totp_enabled,
+        must_change_password=user.password_change_required,
+    )
 
 
 def presented_credential(session: Session, *, bearer: str | None, cookie: str | None) -> str | None:

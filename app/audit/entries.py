@@ -86,6 +86,41 @@ _FAST_DECODER = json.JSONDecoder(parse_float=_no_float, parse_int=_fast_int, par
 _SCAN: Callable[[str, int], tuple[Any, int]] = json.scanner.make_scanner(_FAST_DECODER)  # type: ignore[arg-type]
 _ENCODE = _canonical_encoder()
 
+# RFC 8785 (section 3.2.3) orders an object's keys by their UTF-16 code units; json sorts them by code point.
+# The two orders agree unless a key holds a character from U+E000 up (a BMP character there sorts after a
+# surrogate pair, that is after every character beyond U+FFFF), so only such keys need the UTF-16 order.
+_ABOVE_SURROGATES = re.compile("[\ud800-\U0010ffff]")
+
+
+def _code_point_order_is_canonical(value: Any) -> bool:
+    """True when sorting every object's keys by code point gives RFC 8785's order: no key holds U+D800 or above."""
+    if isinstance(value, dict):
+        return all(_ABOVE_SURROGATES.search(key) is None for key in value) and all(
+            _code_point_order_is_canonical(item) for item in value.values()
+        )
+    if isinstance(value, list):
+        return all(_code_point_order_is_canonical(item) for item in value)
+    return True
+
+
+def _utf16_order(item: tuple[str, Any]) -> bytes:
+    return item[0].encode("utf-16-be", "surrogatepass")
+
+
+def _encode_in_utf16_order(value: Any) -> str:
+    """The canonical encoding of a parsed value whose keys json would sort differently (see above)."""
+    if isinstance(value, dict):
+        members = sorted(value.items(), key=_utf16_order)
+        return "{" + ",".join(f"{_ENCODE(key)}:{_encode_in_utf16_order(item)}" for key, item in members) + "}"
+    if isinstance(value, list):
+        return "[" + ",".join(_encode_in_utf16_order(item) for item in value) + "]"
+    return _ENCODE(value)
+
+
+def _canonical(obj: Any) -> str:
+    """The RFC 8785 form of a parsed entry holding only plain values."""
+    return _ENCODER.encode(obj) if _code_point_order_is_canonical(obj) else _encode_in_utf16_order(obj)
+
 
 def _canonical_without_encoding(text: str, obj: dict[str, Any]) -> bool:
     """True only if the parsed line is its own canonical form, shown without encoding it again (a third of
@@ -126,7 +161,9 @@ def check_entry(line: bytes) -> tuple[int | None, str | None]:
     if end == len(text) and type(obj) is dict:
         seq = obj.get("seq")
         # UTF-8 maps strings to bytes one to one, so comparing the texts compares the bytes.
-        if type(seq) is int and (_canonical_without_encoding(text, obj) or _ENCODE(obj) == text):
+        # An ASCII line (CPython knows without reading it) has its keys in the same order either way.
+        in_order = text.isascii() or _code_point_order_is_canonical(obj)
+        if type(seq) is int and in_order and (_canonical_without_encoding(text, obj) or _ENCODE(obj) == text):
             return seq, None
     return check_entry_fully(line)
 
@@ -143,7 +180,7 @@ def check_entry_fully(line: bytes) -> tuple[int | None, str | None]:
     seq, problem = _seq_of(obj)
     if problem is not None:
         return None, problem
-    if _ENCODER.encode(obj) == text:
+    if _canonical(obj) == text:
         return seq, None
     return seq, _not_canonical(obj)
 

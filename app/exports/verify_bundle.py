@@ -358,6 +358,21 @@ def _plain_values(value: Any) -> bool:
     return isinstance(value, int) and abs(value) <= _MAX_SAFE_INTEGER
 
 
+def _utf16_order(item: tuple[str, Any]) -> bytes:
+    return item[0].encode("utf-16-be", "surrogatepass")
+
+
+def _canonical_json(value: Any) -> str:
+    """RFC 8785's form of plain values: keys ordered by their UTF-16 code units (section 3.2.3), which is not
+    json's code point order for keys holding characters from U+E000 up."""
+    if isinstance(value, dict):
+        members = sorted(value.items(), key=_utf16_order)
+        return "{" + ",".join(f"{_canonical_json(key)}:{_canonical_json(item)}" for key, item in members) + "}"
+    if isinstance(value, list):
+        return "[" + ",".join(_canonical_json(item) for item in value) + "]"
+    return json.dumps(value, ensure_ascii=False)
+
+
 def check_entry(line: bytes) -> tuple[int | None, str | None]:
     try:
         obj = json.loads(line.decode("utf-8"))
@@ -371,7 +386,7 @@ def check_entry(line: bytes) -> tuple[int | None, str | None]:
     if not _plain_values(obj):
         return seq, "holds a value other than strings, safe integers, booleans and nulls"
     try:
-        canonical = json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+        canonical = _canonical_json(obj).encode("utf-8")
     except UnicodeEncodeError:
         return seq, "holds a lone surrogate, which has no canonical form"
     if canonical != line:

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.access import policy
+from app.access import auth, policy
 from app.access.principal import Principal
 from app.audit import service as audit
 from app.consent import service as consent
@@ -134,7 +134,9 @@ def decide(runtime: Runtime, principal: Principal, interview_id: uuid.UUID) -> s
     """The decision on an upload to an interview, from the fields it declares (see the module)."""
 
     def authorise(session: Session, fields: Mapping[str, str]) -> storage.UploadTarget:
-        return _target(session, runtime, principal, interview_id, fields.get("kind"), fields.get("category"))
+        # Taken again once the file is in, with the principal as it is then (see auth.renewed).
+        current = auth.renewed(session, runtime, principal)
+        return _target(session, runtime, current, interview_id, fields.get("kind"), fields.get("category"))
 
     return authorise
 
@@ -143,8 +145,9 @@ def _loader(runtime: Runtime, principal: Principal, upload_id: uuid.UUID) -> sto
     """A resumable upload, for its owner, decided again as when it was opened."""
 
     def load(session: Session) -> tuple[AttachmentUpload, storage.UploadTarget]:
-        row = policy.load(session, principal, policy.Action.ATTACHMENT_UPLOAD, AttachmentUpload, upload_id)
-        return row, _target(session, runtime, principal, row.interview_id, row.kind, row.category)
+        current = auth.renewed(session, runtime, principal)
+        row = policy.load(session, current, policy.Action.ATTACHMENT_UPLOAD, AttachmentUpload, upload_id)
+        return row, _target(session, runtime, current, row.interview_id, row.kind, row.category)
 
     return load
 
