@@ -4,6 +4,7 @@ byte, added or missing file, or another signing key fails it."""
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import shutil
 import subprocess
@@ -168,15 +169,26 @@ def test_a_manifest_that_names_the_pinned_key_but_is_signed_by_another_fails(tmp
     tree = _extract(bundle, tmp_path / "tree")
     other = kr.generate().signer
     manifest = (tree / "manifest.json").read_bytes()
-    (tree / "manifest.sig").write_bytes(base64.b64encode(other.sign(signing.MANIFEST_CONTEXT, manifest)) + b"\n")
+    digest = hashlib.sha512(manifest).digest()
+    (tree / "manifest.sig").write_bytes(base64.b64encode(other.sign(signing.MANIFEST_DIGEST_CONTEXT, digest)) + b"\n")
     report = _verify(tree, fingerprint(SIGNER))
     assert [p for p in report.problems if "signature" in p] == [
         "manifest.sig is not a valid signature over manifest.json by the pinned key: the manifest was changed, "
         "or another key signed it"
     ]
-    # An audit checkpoint signature over the same bytes is no manifest signature either.
-    (tree / "manifest.sig").write_bytes(base64.b64encode(SIGNER.sign_raw(manifest)) + b"\n")
-    assert not _verify(tree, fingerprint(SIGNER)).ok
+    # An audit checkpoint signature over the same bytes or digest is no manifest signature either, nor is the
+    # right key's signature in the v1 way (over the bytes, with v1's context) of a manifest that says v2.
+    for wrong in (
+        SIGNER.sign_raw(manifest),
+        SIGNER.sign_raw(digest),
+        SIGNER.sign(signing.MANIFEST_CONTEXT, manifest),
+        SIGNER.sign(signing.MANIFEST_CONTEXT, digest),
+        SIGNER.sign(signing.MANIFEST_DIGEST_CONTEXT, hashlib.sha256(manifest).digest()),
+    ):
+        (tree / "manifest.sig").write_bytes(base64.b64encode(wrong) + b"\n")
+        assert not _verify(tree, fingerprint(SIGNER)).ok
+    (tree / "manifest.sig").write_bytes(base64.b64encode(SIGNER.sign(signing.MANIFEST_DIGEST_CONTEXT, digest)) + b"\n")
+    assert _verify(tree, fingerprint(SIGNER)).ok  # the right one, made here, passes: the others failed for themselves
 
 
 def test_the_key_is_required_and_must_be_a_key(tmp_path: Path, bundle: Path) -> None:
