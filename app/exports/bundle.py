@@ -254,7 +254,9 @@ class Bundle:
         public_key = self._signer.public_key
         readme = mf.readme_bytes(info, self._readme, public_key, verifier_sha256())
         yield self._member(mf.README, [readme])
-        yield self._member(mf.SUMS, _gathered(mf.sums_bytes([f]) for f in _facts_of(itertools.islice(self._files, self._count))))
+        yield self._member(
+            mf.SUMS, _gathered(mf.sums_bytes([f]) for f in _facts_of(itertools.islice(self._files, self._count)))
+        )
         sums = self._last
         yield self._member(mf.MANIFEST, self._manifest(info, sums))
         manifest = self._last

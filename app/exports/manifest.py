@@ -143,7 +143,9 @@ PIECES = 64 * 1024
 """Characters of the manifest gathered before they go out as one chunk."""
 
 
-def manifest_chunks(info: BundleInfo, files: Iterable[FileFacts], sums: FileFacts, signer: signing.Signer) -> Iterator[bytes]:
+def manifest_chunks(
+    info: BundleInfo, files: Iterable[FileFacts], sums: FileFacts, signer: signing.Signer
+) -> Iterator[bytes]:
     """The manifest's exact bytes (UTF-8 JSON), in chunks of about ``PIECES`` characters, never whole: the
     files in the order given (the ZIP's), the consent basis in its order, every other object with sorted keys,
     laid out as ``json.dumps(..., sort_keys=True, indent=1)`` lays them out."""
@@ -164,9 +166,15 @@ def manifest_chunks(info: BundleInfo, files: Iterable[FileFacts], sums: FileFact
         "files": Pairs((f.name, {"sha256": f.sha256, "size": f.size}) for f in files),
         "sha256sums": {"sha256": sums.sha256, "size": sums.size},
     }
+    return json_chunks(document, 2)
+
+
+def json_chunks(value: Any, split: int) -> Iterator[bytes]:
+    """``value`` as ``indented_pieces`` writes it, and a newline, UTF-8 in chunks of about ``PIECES``
+    characters: a ``Pairs`` inside is read as the chunks go."""
     gathered: list[str] = []
     size = 0
-    for piece in indented_pieces(document, 0, 2):
+    for piece in indented_pieces(value, 0, split):
         gathered.append(piece)
         size += len(piece)
         if size >= PIECES:

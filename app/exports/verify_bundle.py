@@ -8,7 +8,8 @@ was extracted into. KEY_OR_FINGERPRINT is the organisation's published signing k
 SHA-256 fingerprint, the base64 Ed25519 public key, or a C2SP verifier key (name+hash+key).
 
 It checks that manifest.sig is a valid signature over manifest.json by the pinned key (over its SHA-512
-digest in manifest format v2, over its bytes in v1; and that the key the bundle names is that key), that every file has the SHA-256 and size the manifest lists, that
+digest in manifest format v2, over its bytes in v1; and that the key the bundle names is that key), that
+every file has the SHA-256 and size the manifest lists, that
 SHA256SUMS is the one the manifest hashed and lists the same hashes, that no file is missing or added,
 that the ZIP is laid out exactly as the bundle writer lays it out (so that a reader streaming from the first
 byte and one reading the central directory see the same entries: see ``_layout_problems``), and that
