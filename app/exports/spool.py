@@ -70,11 +70,11 @@ class Tape:
     whatever the number of records. A block changed, moved or cut off fails with DecryptionFailed or
     ValueError when read."""
 
-    def __init__(self, directory: str | None = None, *, block: int = BLOCK) -> None:
+    def __init__(self, directory: str | None = None, *, block: int | None = None) -> None:
         self._key = aead.new_key()
         self._file = tempfile.TemporaryFile(prefix=".testimony-tape-", dir=directory)  # mode 0600, no name
         self._closing = weakref.finalize(self, self._file.close)  # a tape dropped unclosed takes its file along
-        self._block = block
+        self._block = BLOCK if block is None else block
         self._items: list[bytes] = []
         self._buffered = 0
         self._blocks = 0
