@@ -54,7 +54,7 @@ class BuiltBundle:
     manifest's SHA-256."""
 
     def __init__(self, files: Tape, count: int, manifest_sha256: str, signing_key_id: str) -> None:
-        self._files, self.count = files, count
+        self._files, self.count = files, count  # every file of the ZIP, the four the bundle writes included
         self.manifest_sha256, self.signing_key_id = manifest_sha256, signing_key_id
 
     @property

@@ -273,7 +273,7 @@ def test_the_names_check_is_exact_when_the_filter_suspects_every_name(
     monkeypatch.setattr(bundle_module, "FILTER_BITS", 8)
     many = [Entry(f"consent/R-{i:04d}.json", [b"{}"]) for i in range(300)]
     built = write_bundle(tmp_path / "many.zip", SIGNER, [*sample_entries(), *many])
-    assert built.count == len(sample_entries()) + 300 + 1  # and README.txt; SHA256SUMS too, counted apart
+    assert built.count == len(sample_entries()) + 300 + 4  # and README.txt, SHA256SUMS, the manifest, its signature
     assert _verify(tmp_path / "many.zip", fingerprint(SIGNER)).ok
     for entries in (
         [*many, Entry("consent/R-0150.json", [b"{}"])],
