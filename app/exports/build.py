@@ -261,8 +261,10 @@ def _run_build(
             decide_batch(factory, runtime, mine, chunk, cache)
             done += len(chunk)
             tell("decide", done, len(todo))
+        in_scope = done_before + len(todo)
+        del todo, cache  # a person id each, and the decisions: not held while the bundle is written
         tell("write", 0, 1)
-        _finish(factory, runtime, mine, done_before + len(todo))
+        _finish(factory, runtime, mine, in_scope)
         tell("write", 1, 1)
         return ExportStatus.READY
     except jobs.LeaseLost:
