@@ -128,10 +128,10 @@ def test_the_age_band_on_a_day_comes_from_the_date_of_birth_first() -> None:
     assert age_band_at(None, None, date(2026, 6, 1)) is None
 
 
-MONTHS = st.sampled_from([None, "2020-01", "2020-02", "2020-07", "2021-03", "2021", "2022-11"])
+INCIDENT_MONTHS = st.sampled_from([None, "2020-01", "2020-02", "2020-07", "2021-03", "2021", "2022-11"])
 KIND = st.builds(
     lambda months, sex: deidentified.Quasi(tuple(months), sex),
-    st.lists(MONTHS, min_size=1, max_size=3),
+    st.lists(INCIDENT_MONTHS, min_size=1, max_size=3),
     st.sampled_from([None, "female", "male", "other"]),
 )
 
