@@ -14,6 +14,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 MANIFEST_CONTEXT = b"testimony-vault/manifest/v1"
+"""Bundles of manifest format v1: the signature covers manifest.json's bytes (still read by the verifiers)."""
+MANIFEST_DIGEST_CONTEXT = b"testimony-vault/manifest-sha512/v2"
+"""Bundles of manifest format v2: the signature covers the SHA-512 digest of manifest.json, so a manifest of
+any size is written and signed in pieces."""
 BACKUP_CONTEXT = b"testimony-vault/backup/v1"
 
 

@@ -16,12 +16,11 @@ import logging
 import secrets
 import threading
 import uuid
-from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.access.principal import Principal
@@ -51,23 +50,18 @@ WORKER = Principal.system("worker")
 FAILED_BUILD = "the build could not be completed"
 
 
-def write_bundle(
-    session: Session, runtime: Runtime, export: ExportRequest, entries: Sequence[writer.Ledger], *, excluded: int = 0
-) -> bool:
+def write_bundle(session: Session, runtime: Runtime, export: ExportRequest, *, excluded: int = 0) -> bool:
     """Write the export's bundle from its ledger rows (``app.exports.writer``) and record it; whether one was written.
 
     Called once, in the build's last transaction (under the fencing token), after every person is decided.
-    Each ledger row's record id (what a recall notice names: the id the recipient finds in the bundle) is set
-    by one executemany a page of rows at a time.
+    The writer sets each ledger row's record id (what a recall notice names: the id the recipient finds in the
+    bundle) by one executemany a page of rows at a time, as the records go into the bundle.
     """
-    written = writer.write(session, runtime, export, entries, excluded)
+    written = writer.write(session, runtime, export, excluded)
     export.bundle_size = written.stored.size
     export.bundle_sha256 = written.stored.sha256
     export.bundle_manifest_sha256 = written.manifest_sha256
     export.bundle_encrypted = written.encrypted
-    placed = [{"id": ledger_id, "record_id": record_id} for ledger_id, record_id in written.record_ids.items()]
-    for start in range(0, len(placed), writer.PAGE):
-        session.execute(update(DisclosureEntry), placed[start : start + writer.PAGE])
     session.flush()  # before the status moves by its conditional UPDATE
     return True
 
@@ -157,22 +151,31 @@ def _finish(factory: sessionmaker[Session], runtime: Runtime, mine: jobs.Claim, 
         jobs.hold_fence(s, mine)
         export = s.get(ExportRequest, mine.export_id, with_for_update=True)
         assert export is not None
-        entries = writer.ledger_of(s, export.id)
-        write_bundle(s, runtime, export, entries, excluded=max(in_scope - len(entries), 0))
-        levels = Counter(e.level for e in entries)
+        levels = _levels(s, export.id)  # the ledger's rows counted by level: no row of it held
+        entries = sum(levels.values())
+        write_bundle(s, runtime, export, excluded=max(in_scope - entries, 0))
         move(
             s,
             export,
             ExportStatus.READY,
             was=ExportStatus.BUILDING,
-            people_count=len(entries),
-            excluded_count=max(in_scope - len(entries), 0),
+            people_count=entries,
+            excluded_count=max(in_scope - entries, 0),
             level_counts=dict(sorted(levels.items())),
         )
         # Each person whose records the approval let go is to be told (one task each): a ready export has them.
         feedback.open_approval_tasks(s, runtime, export.id)
         jobs.finish(s, mine, jobs.JobState.DONE, db_now(s))
         audit.append(s, _trail(export.id), audit.Outcome.ALLOWED)
+
+
+def _levels(session: Session, export_id: uuid.UUID) -> dict[str, int]:
+    counted = session.execute(
+        select(DisclosureEntry.level, func.count())
+        .where(DisclosureEntry.export_id == export_id)
+        .group_by(DisclosureEntry.level)
+    )
+    return {level: int(n) for level, n in counted}
 
 
 def _fail(factory: sessionmaker[Session], mine: jobs.Claim) -> None:
@@ -258,8 +261,10 @@ def _run_build(
             decide_batch(factory, runtime, mine, chunk, cache)
             done += len(chunk)
             tell("decide", done, len(todo))
+        in_scope = done_before + len(todo)
+        del todo, cache  # a person id each, and the decisions: not held while the bundle is written
         tell("write", 0, 1)
-        _finish(factory, runtime, mine, done_before + len(todo))
+        _finish(factory, runtime, mine, in_scope)
         tell("write", 1, 1)
         return ExportStatus.READY
     except jobs.LeaseLost:

@@ -6,14 +6,14 @@ for a person with none) goes through ``quasi.check``; a month it coarsens become
 goes), a sex it takes away goes from the record, and a person any of whose rows it drops is left out of the
 bundle whole, counted with the other people left out.
 
-The bundle's writer keeps no record in memory while it reads the pages: it keeps each ``deidentified``
-record's quasi-identifiers (``quasi_of``), checks them all once every page is read (``check``), and applies
-what the check decided to each record as it streams it out (``apply``).
+The bundle's writer keeps no record in memory while it reads the pages: it counts the ``deidentified`` records
+of each kind (alike in their quasi-identifiers, ``quasi_of``), checks the counts once every page is read
+(``check``), and applies what the check decided to each record as it streams it out (``apply``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -59,30 +59,33 @@ def quasi_of(document: Mapping[str, Any]) -> Quasi:
     return Quasi(months, _sex(document))
 
 
-def check(records: Sequence[tuple[str, Quasi]]) -> tuple[set[str], dict[str, Shown]]:
-    """The check over every ``deidentified`` record of a bundle (by record id): those dropped, and what is
-    shown of each one kept."""
+def check(kinds: Mapping[Quasi, int]) -> tuple[set[Quasi], dict[Quasi, Shown]]:
+    """The check over every ``deidentified`` record of a bundle, given as how many records there are of each
+    kind (records alike in their quasi-identifiers: ``quasi_of``): the kinds dropped, and what is shown of the
+    records of each kind kept. The same as checking a row per record (``quasi.Row.people``): records alike
+    come out alike, so a build keeps a count per kind, never a summary per record."""
+    records = [(q, n) for q, n in kinds.items() if n > 0]
     rows: list[quasi.Row] = []
     owners: list[int] = []
-    for index, (_, q) in enumerate(records):
+    for index, (q, people) in enumerate(records):
         for month in q.months:
-            rows.append(quasi.Row(index, quasi.Quasi(region=None, month=month, age_band=None, sex=q.sex)))
+            rows.append(quasi.Row(index, quasi.Quasi(region=None, month=month, age_band=None, sex=q.sex), people))
             owners.append(index)
     if not rows:
         return set(), {}
     result = quasi.check(rows)
     kept = dict(result.kept)
     dropped = {owners[position] for position in range(len(rows)) if position not in kept}
-    shown: dict[str, Shown] = {}
+    shown: dict[Quasi, Shown] = {}
     position = 0
-    for index, (record_id, q) in enumerate(records):
+    for index, (q, _) in enumerate(records):
         positions = range(position, position + len(q.months))
         position += len(q.months)
         if index in dropped:
             continue
         lengths = tuple(None if kept[p].month is None else len(str(kept[p].month)) for p in positions)
         drop_sex = q.sex is not None and any(kept[p].sex is None for p in positions)
-        shown[record_id] = Shown(lengths, drop_sex)
+        shown[q] = Shown(lengths, drop_sex)
     return {records[i][0] for i in dropped}, shown
 
 

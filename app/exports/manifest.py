@@ -1,24 +1,31 @@
 """What a bundle says about itself: the names it may hold, the manifest it signs and the README for its recipient.
 
 The manifest is JSON: the SHA-256 and size of every file, the hash of ``SHA256SUMS``, the export's facts
-(given by the caller, with opaque per-export ids only) and the signing key. ``manifest.sig`` is an Ed25519
-signature over its exact bytes with ``signing.MANIFEST_CONTEXT``, so it can never pass for an audit checkpoint.
-``app/exports/verify_bundle.py`` reads this format; a change here is a change there.
+(given by the caller, with opaque per-export ids only) and the signing key. Format v2 (``FORMAT``):
+``manifest.sig`` is an Ed25519 signature, with ``signing.MANIFEST_DIGEST_CONTEXT``, over the SHA-512 digest
+of manifest.json's exact bytes, so the manifest is written and hashed in pieces as it streams into the ZIP
+and never held whole (it has a line per file and per record); the context keeps it from passing for an audit
+checkpoint or a v1 signature. In v1 the signature covered the bytes themselves (``signing.MANIFEST_CONTEXT``).
+The files are listed in the order the ZIP holds them and the consent basis in the order of the records; every
+other object has sorted keys. ``app/exports/verify_bundle.py`` reads both formats; a change here is a change
+there.
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from app.crypto import signing
 
-FORMAT = "testimony-vault/bundle-manifest/v1"
+FORMAT = "testimony-vault/bundle-manifest/v2"
+FORMAT_V1 = "testimony-vault/bundle-manifest/v1"
 SUMS = "SHA256SUMS"
 MANIFEST = "manifest.json"
 SIGNATURE = "manifest.sig"
@@ -77,7 +84,8 @@ class CustodyLink:
 class BundleInfo:
     """What the manifest says besides the files: given by the export build, never an internal id or a name.
 
-    ``consent_basis`` maps each record's per-export id to the consent it was disclosed under (JSON).
+    ``consent_basis`` maps each record's per-export id to the consent it was disclosed under (JSON): a mapping
+    (written in key order) or pairs read once, as the manifest is written, in the order given (``Pairs``).
     ``extra`` adds further top-level fields (for example why some items carry no custody proof).
     """
 
@@ -88,7 +96,7 @@ class BundleInfo:
     approvers: Sequence[Party]
     built_at: datetime
     software_version: str
-    consent_basis: Mapping[str, Any]
+    consent_basis: Mapping[str, Any] | Pairs
     custody: Sequence[CustodyLink] = ()
     extra: Mapping[str, Any] = field(default_factory=dict)
 
@@ -120,10 +128,28 @@ def _time(at: datetime) -> str:
     return at.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
-def manifest_bytes(
-    info: BundleInfo, files: Sequence[FileFacts], sums: FileFacts, signer: signing.Signer
-) -> bytes:  # fmt: skip
-    """The manifest's exact bytes (UTF-8 JSON, sorted keys): the signature covers these bytes, not a re-encoding."""
+class Pairs:
+    """A JSON object of the manifest whose members are read once, as it is written, in the order given: what
+    grows with the records waits outside memory (a ``spool.Tape``) until then. The keys must be distinct."""
+
+    def __init__(self, pairs: Iterable[tuple[str, Any]]) -> None:
+        self._pairs = pairs
+
+    def __iter__(self) -> Iterator[tuple[str, Any]]:
+        return iter(self._pairs)
+
+
+PIECES = 64 * 1024
+"""Characters of the manifest gathered before they go out as one chunk."""
+
+
+def manifest_chunks(
+    info: BundleInfo, files: Iterable[FileFacts], sums: FileFacts, signer: signing.Signer
+) -> Iterator[bytes]:
+    """The manifest's exact bytes (UTF-8 JSON), in chunks of about ``PIECES`` characters, never whole: the
+    files in the order given (the ZIP's), the consent basis in its order, every other object with sorted keys,
+    laid out as ``json.dumps(..., sort_keys=True, indent=1)`` lays them out."""
+    basis = info.consent_basis
     document: dict[str, Any] = {
         **info.extra,
         "format": FORMAT,
@@ -134,13 +160,35 @@ def manifest_bytes(
         "approvers": [{"role": p.role, "id": p.id} for p in info.approvers],
         "built_at": _time(info.built_at),
         "software_version": info.software_version,
-        "consent_basis": dict(info.consent_basis),
+        "consent_basis": Pairs(sorted(basis.items())) if isinstance(basis, Mapping) else basis,
         "custody": [{"proof": link.proof, "item": link.item} for link in info.custody],
         "signing_key": signing_key(signer.public_key),
-        "files": {f.name: {"sha256": f.sha256, "size": f.size} for f in files},
+        "files": Pairs((f.name, {"sha256": f.sha256, "size": f.size}) for f in files),
         "sha256sums": {"sha256": sums.sha256, "size": sums.size},
     }
-    return "".join(indented_pieces(document, 0, 2)).encode("utf-8") + b"\n"
+    return json_chunks(document, 2)
+
+
+def json_chunks(value: Any, split: int) -> Iterator[bytes]:
+    """``value`` as ``indented_pieces`` writes it, and a newline, UTF-8 in chunks of about ``PIECES``
+    characters: a ``Pairs`` inside is read as the chunks go."""
+    gathered: list[str] = []
+    size = 0
+    for piece in indented_pieces(value, 0, split):
+        gathered.append(piece)
+        size += len(piece)
+        if size >= PIECES:
+            yield "".join(gathered).encode("utf-8")
+            gathered, size = [], 0
+    gathered.append("\n")
+    yield "".join(gathered).encode("utf-8")
+
+
+def manifest_bytes(
+    info: BundleInfo, files: Sequence[FileFacts], sums: FileFacts, signer: signing.Signer
+) -> bytes:  # fmt: skip
+    """The manifest's exact bytes whole (``manifest_chunks`` joined): the signature covers their digest."""
+    return b"".join(manifest_chunks(info, files, sums, signer))
 
 
 def indented_pieces(value: Any, depth: int, split: int) -> Iterator[str]:
@@ -151,6 +199,15 @@ def indented_pieces(value: Any, depth: int, split: int) -> Iterator[str]:
     the build's largest peak of memory; here it is a few pieces per line. Newlines occur in JSON text only
     between tokens (a string's own are escaped), so a value encoded alone is placed at its depth by indenting
     each of its lines."""
+    if isinstance(value, Pairs):  # laid out as it is read, each value encoded whole
+        inner = "\n" + " " * (depth + 1)
+        count = 0
+        for key, item in value:
+            yield ("," if count else "{") + inner + json.dumps(key, ensure_ascii=False) + ": "
+            yield from indented_pieces(item, depth + 1, 0)
+            count += 1
+        yield "\n" + " " * depth + "}" if count else "{}"
+        return
     laid_out = isinstance(value, list) or (isinstance(value, dict) and all(isinstance(k, str) for k in value))
     if split <= 0 or not laid_out or not value:
         text = json.dumps(value, ensure_ascii=False, sort_keys=True, indent=1)
@@ -175,16 +232,24 @@ def signing_key(public_key: bytes) -> dict[str, str]:
     """How a bundle names the key that signed it; a verifier compares it with the key it pinned."""
     return {
         "algorithm": "ed25519",
-        "context": signing.MANIFEST_CONTEXT.decode("ascii"),
+        "context": signing.MANIFEST_DIGEST_CONTEXT.decode("ascii"),
         "key_id": signing.key_id(public_key),
         "fingerprint": signing.fingerprint(public_key),
         "public_key": base64.b64encode(public_key).decode("ascii"),
     }
 
 
-def signature_bytes(manifest: bytes, signer: signing.Signer) -> bytes:
-    """``manifest.sig``: the base64 Ed25519 signature over the manifest, with the manifest context, and a newline."""
-    return base64.b64encode(signer.sign(signing.MANIFEST_CONTEXT, manifest)) + b"\n"
+def manifest_digest() -> Any:
+    """The hash whose digest of manifest.json ``manifest.sig`` signs (SHA-512)."""
+    return hashlib.sha512()
+
+
+def signature_bytes(digest: bytes, signer: signing.Signer) -> bytes:
+    """``manifest.sig``: the base64 Ed25519 signature, with the manifest digest context, over the SHA-512 digest
+    of manifest.json (``manifest_digest``), and a newline."""
+    if len(digest) != hashlib.sha512().digest_size:
+        raise ValueError("manifest.sig signs the SHA-512 digest of manifest.json")
+    return base64.b64encode(signer.sign(signing.MANIFEST_DIGEST_CONTEXT, digest)) + b"\n"
 
 
 def sums_bytes(files: Sequence[FileFacts]) -> bytes:
@@ -227,7 +292,8 @@ Checking the bundle
 
    Every line must say OK.
 2. manifest.json lists every file with its SHA-256 and size, and the SHA-256 of SHA256SUMS.
-   manifest.sig is an Ed25519 signature over manifest.json by the key with id {key_id}, fingerprint
+   manifest.sig is an Ed25519 signature over the SHA-512 digest of manifest.json by the key with
+   id {key_id}, fingerprint
 
      {fingerprint}
 

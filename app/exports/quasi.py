@@ -66,6 +66,10 @@ class Quasi:
 class Row:
     person: Hashable  # anything that tells people apart within the build (never written out)
     quasi: Quasi
+    people: int = 1
+    """How many people ``person`` stands for: people whose rows are all alike go through the check as one
+    ``person`` counted this many times, and come out alike (every step depends only on a row's combination,
+    its step and the counts), so a build keeps a count per kind of record instead of a row per record."""
 
 
 @dataclass(frozen=True)
@@ -120,10 +124,10 @@ def check(rows: Sequence[Row], *, k: int = K, broader: Broader = _no_broader) ->
 
 
 def _rare(rows: Sequence[Row], current: Sequence[Quasi], k: int) -> list[int]:
-    people: dict[Quasi, set[Hashable]] = defaultdict(set)
+    people: dict[Quasi, dict[Hashable, int]] = defaultdict(dict)
     for row, quasi in zip(rows, current, strict=True):
-        people[quasi].add(row.person)
-    return [i for i, quasi in enumerate(current) if len(people[quasi]) < k]
+        people[quasi][row.person] = row.people
+    return [i for i, quasi in enumerate(current) if sum(people[quasi].values()) < k]
 
 
 def age_band_at(date_of_birth: date | None, age_years: int | None, at: date) -> str | None:

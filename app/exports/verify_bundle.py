@@ -7,8 +7,9 @@ BUNDLE is the bundle's ZIP file (decrypted first with `age -d` if it was sent en
 was extracted into. KEY_OR_FINGERPRINT is the organisation's published signing key: its 64-hex-digit
 SHA-256 fingerprint, the base64 Ed25519 public key, or a C2SP verifier key (name+hash+key).
 
-It checks that manifest.sig is a valid signature over manifest.json by the pinned key (and that the
-key the bundle names is that key), that every file has the SHA-256 and size the manifest lists, that
+It checks that manifest.sig is a valid signature over manifest.json by the pinned key (over its SHA-512
+digest in manifest format v2, over its bytes in v1; and that the key the bundle names is that key), that
+every file has the SHA-256 and size the manifest lists, that
 SHA256SUMS is the one the manifest hashed and lists the same hashes, that no file is missing or added,
 that the ZIP is laid out exactly as the bundle writer lays it out (so that a reader streaming from the first
 byte and one reading the central directory see the same entries: see ``_layout_problems``), and that
@@ -49,8 +50,12 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
-MANIFEST_FORMAT = "testimony-vault/bundle-manifest/v1"
-MANIFEST_CONTEXT = b"testimony-vault/manifest/v1"
+MANIFEST_FORMAT = "testimony-vault/bundle-manifest/v2"
+MANIFEST_CONTEXT = b"testimony-vault/manifest-sha512/v2"
+"""v2: manifest.sig signs the SHA-512 digest of manifest.json (written and hashed in pieces by the builder)."""
+MANIFEST_FORMAT_V1 = "testimony-vault/bundle-manifest/v1"
+MANIFEST_CONTEXT_V1 = b"testimony-vault/manifest/v1"
+"""v1 (bundles built before v2): manifest.sig signs manifest.json's bytes themselves."""
 SUMS, MANIFEST, SIGNATURE, README = "SHA256SUMS", "manifest.json", "manifest.sig", "README.txt"
 CUSTODY_DIR = "custody/"
 MAX_MANIFEST = 256 << 20
@@ -840,8 +845,8 @@ def _facts(value: Any) -> tuple[str, int] | None:
 def _manifest_problems(doc: Any) -> list[str]:
     if not isinstance(doc, dict):
         return ["manifest.json is not a JSON object"]
-    if doc.get("format") != MANIFEST_FORMAT:
-        return [f"manifest.json's format is not {MANIFEST_FORMAT}"]
+    if doc.get("format") not in (MANIFEST_FORMAT, MANIFEST_FORMAT_V1):
+        return [f"manifest.json's format is neither {MANIFEST_FORMAT} nor {MANIFEST_FORMAT_V1}"]
     problems = []
     files = doc.get("files")
     if not isinstance(files, dict) or not all(plain_name(n) and _facts(v) for n, v in files.items()):
@@ -925,7 +930,15 @@ def _choose_key(pinned: PinnedKey, shipped: bytes | None, statements: Any, repor
     return shipped
 
 
-def _check_signature(source: _Source, manifest: bytes, key: bytes | None, report: BundleReport) -> None:
+def _signed(doc: Any, manifest: bytes) -> tuple[bytes, bytes]:
+    """The context and message manifest.sig must sign: v1's bytes, else (v2, or anything else) the SHA-512
+    digest. The format is inside what is signed, so naming the other one fails the signature."""
+    if isinstance(doc, dict) and doc.get("format") == MANIFEST_FORMAT_V1:
+        return MANIFEST_CONTEXT_V1, manifest
+    return MANIFEST_CONTEXT, hashlib.sha512(manifest).digest()
+
+
+def _check_signature(source: _Source, doc: Any, manifest: bytes, key: bytes | None, report: BundleReport) -> None:
     if SIGNATURE not in source.names:
         report.problems.append("manifest.sig is missing")
         return
@@ -937,7 +950,7 @@ def _check_signature(source: _Source, manifest: bytes, key: bytes | None, report
         return
     if key is None:
         return
-    if not verify_framed(key, signature, MANIFEST_CONTEXT, manifest):
+    if not verify_framed(key, signature, *_signed(doc, manifest)):
         report.problems.append(
             "manifest.sig is not a valid signature over manifest.json by the pinned key: the manifest was "
             "changed, or another key signed it"
@@ -1096,7 +1109,7 @@ def _verify(source: _Source, pinned: PinnedKey, report: BundleReport) -> None:
     statements = doc.get("key_chain") if isinstance(doc, dict) else None
     key = _choose_key(pinned, shipped, statements, report)
     report.public_key = key
-    _check_signature(source, raw, key, report)
+    _check_signature(source, doc, raw, key, report)
     problems = _manifest_problems(doc)
     if problems:
         report.problems.extend(problems)

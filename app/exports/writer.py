@@ -4,7 +4,8 @@ Called once, in the build's last transaction, under the job's fencing token. One
 every internal id in the bundle; the salt dies with the build. Per ledger row, the person's record is made by
 ``material.record_of`` (at ``aggregate_only``: only counted), their consent file by ``consent_file``, each
 from rows read a page of people at a time (``material.page_of``, ``app.consent.record_pages``); both wait
-in a ``Spool`` (sealed, in an unnamed temp file), with only a small summary per record (``Kept``) in memory. The
+on tapes (``spool.Tape``: sealed, in unnamed temp files) with a small summary per record (``Kept``), nothing
+per record in memory. The
 files go to ``Bundle`` (checksums, manifest, signature, README), then through ``age`` to the recipient's key
 when the registry holds one, then sealed under the export's own data key into ``runtime.bundles``.
 
@@ -36,7 +37,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from app import __version__
@@ -54,10 +55,10 @@ from app.exports.decisions import CachedHistory, DecisionCache
 from app.exports.encrypt import encrypt_to_age
 from app.exports.files import LEFT_OUT, Files, Planned
 from app.exports.levels import OpaqueIds
-from app.exports.manifest import BundleInfo, CustodyLink, Party, Readme
+from app.exports.manifest import BundleInfo, CustodyLink, Pairs, Party, Readme, json_chunks
 from app.exports.material import AllowedFor, Record, page_of, record_of
 from app.exports.models import DisclosureEntry, ExportApproval, ExportRequest
-from app.exports.spool import Spool
+from app.exports.spool import Tape
 from app.exports.stored import StoredBundle, bundle_key, seal_bundle
 from app.keys import datakeys, sealed
 from app.people import erased
@@ -89,7 +90,7 @@ README = Readme(
 
 
 class Ledger(Protocol):
-    """What the writer reads of a ledger row (``ledger_of``'s rows, or the ORM's)."""
+    """What the writer reads of a ledger row."""
 
     @property
     def id(self) -> uuid.UUID: ...
@@ -103,35 +104,76 @@ class Ledger(Protocol):
     def grant_ids(self) -> list[str]: ...
 
 
-def ledger_of(session: Session, export_id: uuid.UUID) -> list[Ledger]:
-    """The export's ledger rows as plain rows (no ORM object, nothing of them in the session), in id order."""
-    rows = session.execute(
-        select(
-            DisclosureEntry.id,
-            DisclosureEntry.person_id,
-            DisclosureEntry.level,
-            DisclosureEntry.categories,
-            DisclosureEntry.grant_ids,
-        )
+def _ledger_order(session: Session, export_id: uuid.UUID, tape: Tape) -> None:
+    """The export's ledger row ids onto ``tape``, a page of ids (16 bytes each) per item, in the order of the
+    rows' codes: random, made for each row of each export (``build.decide_batch``), so two bundles of the same
+    people for different recipients cannot be lined up by position; sorted by the database, streamed here."""
+    ids = session.scalars(
+        select(DisclosureEntry.id)
         .where(DisclosureEntry.export_id == export_id)
-        .order_by(DisclosureEntry.id)
+        .order_by(DisclosureEntry.code, DisclosureEntry.id)
+        .execution_options(yield_per=PAGE)
     )
-    return list(rows)  # a Row has each column as an attribute
+    for part in ids.partitions():
+        tape.append(b"".join(ledger_id.bytes for ledger_id in part))
+
+
+def _ledger_pages(session: Session, order: Tape) -> Iterator[list[Ledger]]:
+    """The ledger rows a page at a time, in ``order``'s order, as plain rows (no ORM object)."""
+    for item in order:
+        wanted = [uuid.UUID(bytes=item[at : at + 16]) for at in range(0, len(item), 16)]
+        rows = session.execute(
+            select(
+                DisclosureEntry.id,
+                DisclosureEntry.person_id,
+                DisclosureEntry.level,
+                DisclosureEntry.categories,
+                DisclosureEntry.grant_ids,
+            ).where(DisclosureEntry.id.in_(wanted))
+        )
+        found: dict[uuid.UUID, Ledger] = {row.id: row for row in rows}
+        yield [found[ledger_id] for ledger_id in wanted if ledger_id in found]
 
 
 @dataclass(frozen=True)
 class Kept:
-    """What the writer keeps of a record once its document is spooled: what later entries, the check and the
-    manifest need, never the document itself."""
+    """What the writer keeps of a record once its document is on a tape (one line of the ``kept`` tape): what
+    later entries, the check, the ledger and the manifest need, never the document itself."""
 
     record_id: str
+    ledger_id: uuid.UUID
     level: DisclosureLevel
     categories: tuple[str, ...]
-    attachments: tuple[Planned, ...]
+    attachments: tuple[tuple[str, uuid.UUID], ...]
+    """Each attachment's file name and attachment id."""
     statements: tuple[tuple[str, uuid.UUID], ...]
-    """Each whole statement version's file name (its bytes in the spool) and its statement version id."""
+    """Each whole statement version's file name (its bytes on the ``wholes`` tape) and its statement version id."""
     quasi: deidentified.Quasi | None
     """The quasi-identifiers of a ``deidentified`` record (``deidentified.check``)."""
+    basis: dict[str, Any]
+    """Its line of the manifest's consent basis."""
+
+    def encode(self) -> bytes:
+        quasi = None if self.quasi is None else [list(self.quasi.months), self.quasi.sex]
+        attachments = [[n, i.hex] for n, i in self.attachments]
+        statements = [[n, i.hex] for n, i in self.statements]
+        fields: list[Any] = [self.record_id, self.ledger_id.hex, self.level.value, self.categories]
+        fields += [attachments, statements, quasi, self.basis]
+        return json.dumps(fields, ensure_ascii=False).encode("utf-8")
+
+    @classmethod
+    def decode(cls, line: bytes) -> Kept:
+        record_id, ledger_id, level, categories, attachments, statements, quasi, basis = json.loads(line)
+        return cls(
+            record_id,
+            uuid.UUID(ledger_id),
+            DisclosureLevel(level),
+            tuple(categories),
+            tuple((n, uuid.UUID(i)) for n, i in attachments),
+            tuple((n, uuid.UUID(i)) for n, i in statements),
+            None if quasi is None else deidentified.Quasi(tuple(quasi[0]), quasi[1]),
+            basis,
+        )
 
 
 @dataclass(frozen=True)
@@ -139,8 +181,8 @@ class Written:
     stored: StoredBundle
     manifest_sha256: str
     encrypted: bool
-    record_ids: Mapping[uuid.UUID, str]
-    """Ledger row id -> the record id its person has in the bundle, for each record the bundle holds."""
+    records: int
+    """How many records the bundle holds (each one's ledger row now has its record id)."""
 
 
 def _flat(value: Any, prefix: str, out: dict[str, str]) -> None:
@@ -195,35 +237,39 @@ def _allowed_for(
     return allowed
 
 
-def _pages(rows: Sequence[Ledger], size: int) -> Iterator[Sequence[Ledger]]:
-    for start in range(0, len(rows), size):
-        yield rows[start : start + size]
+class _Tapes:
+    """The build's tapes (``spool.Tape``: sealed, in unnamed temp files), closed together."""
+
+    def __init__(self) -> None:
+        self.order, self.kept, self.documents, self.consents, self.wholes, self.finals = (Tape() for _ in range(6))
+
+    def close(self) -> None:
+        for tape in (self.order, self.kept, self.documents, self.consents, self.wholes, self.finals):
+            tape.close()
 
 
-def write(session: Session, runtime: Runtime, export: ExportRequest, rows: Sequence[Ledger], excluded: int) -> Written:
-    """Write and seal the export's bundle; what was stored.
+def write(session: Session, runtime: Runtime, export: ExportRequest, excluded: int) -> Written:
+    """Write and seal the export's bundle from its ledger; set each kept ledger row's record id; what was stored.
 
-    Records go in the order of their opaque ids (random per export), never of person ids or of when they
-    were decided, so two bundles of the same people for different recipients cannot be lined up by position.
-    People are read a page at a time (``PAGE``): their rows, data keys and histories by a fixed number of
-    queries per page; ``decide()`` is asked through this build's own ``DecisionCache``. Each record's document,
-    its whole statement versions and its consent file wait for the bundle in a ``Spool``
-    (``app.exports.spool``: sealed, in an unnamed temp file), not in memory; what stays in memory per record
-    is its ``Kept`` summary and its line of the manifest's consent basis. The spool is gone when this returns.
+    Records go in the order of their ledger rows' codes (random per row and export: ``_ledger_order``), never
+    of person ids or of when they were decided, so two bundles of the same people for different recipients
+    cannot be lined up by position. People are read a page at a time (``PAGE``): their rows, data keys and
+    histories by a fixed number of queries per page; ``decide()`` is asked through this build's own
+    ``DecisionCache``. Whatever grows with the records waits on tapes (``spool.Tape``: sealed, in unnamed temp
+    files), not in memory: the page order, each record's document, consent file, whole statement versions
+    and summary (``Kept``: with its line of the manifest's consent basis), and the final documents for
+    records.csv. What stays in memory is a page, a count per kind of ``deidentified`` record (the
+    quasi-identifier check), the CSV's columns and the attachments to send. The tapes are gone when this
+    returns.
     """
-    with Spool() as spooled, Spool() as finals:
-        return _write(session, runtime, export, rows, excluded, spooled, finals)
+    tapes = _Tapes()
+    try:
+        return _write(session, runtime, export, excluded, tapes)
+    finally:
+        tapes.close()
 
 
-def _write(
-    session: Session,
-    runtime: Runtime,
-    export: ExportRequest,
-    rows: Sequence[Ledger],
-    excluded: int,
-    spooled: Spool,
-    finals: Spool,
-) -> Written:
+def _write(session: Session, runtime: Runtime, export: ExportRequest, excluded: int, tapes: _Tapes) -> Written:
     recipient = session.get(Recipient, export.recipient_id)
     assert recipient is not None  # a foreign key
     ids = OpaqueIds()
@@ -232,12 +278,12 @@ def _write(
     deny = history.deny_list_of(session)
     now = db_now(session)
     export_key = runtime.derived_key(Purpose.EXPORT_PSEUDONYM)
-    kept: list[Kept] = []
     aggregate: Counter[str] = Counter()
-    basis: dict[str, Any] = {}
-    placed: dict[uuid.UUID, str] = {}
-    ordered = sorted(rows, key=lambda r: ids.of(r.person_id))
-    for page in _pages(ordered, PAGE):
+    kinds: Counter[deidentified.Quasi] = Counter()
+    planned: list[Planned] = []
+    named = False
+    _ledger_order(session, export.id, tapes.order)
+    for page in _ledger_pages(session, tapes.order):
         wanted = [r.person_id for r in page]
         gone = erased.erased_among(session, wanted)  # erased since they were decided: nothing of them opens
         people = {p.id: p for p in session.scalars(select(Person).where(Person.id.in_(wanted))) if p.id not in gone}
@@ -266,63 +312,97 @@ def _write(
                 else None
             )
             record = record_of(session, runtime, person, level, row.categories, allowed, ids, pseudonym, material)
-            kept.append(_spooled(record, spooled))
-            placed[row.id] = record.record_id
             consent = consent_document(
                 consent_versions[person.id], runtime.forms, person, level, row.grant_ids, record.categories, ids,
                 pseudonym,
             )  # fmt: skip
-            spooled.add(_consent_name(record.record_id), _json(consent))
-            basis[record.record_id] = {
-                "level": level.value,
-                "categories": list(record.categories),
-                "grants": sorted(ids.of(g) for g in row.grant_ids),
-                "consent": f"consent/{record.record_id}.json",
-            }
+            tapes.consents.append(_json(consent))
+            kept = _taped(record, row, ids, tapes)
+            if kept.quasi is not None:
+                kinds[kept.quasi] += 1
+            planned.extend(record.attachments)
+            named = named or bool(kept.statements) or levels.is_named(level)
         datakeys.forget(session, list(people))  # the page's unwrapped keys go with the page
         del keys, people, disclosed, histories, consent_versions, material  # the session holds no row it is not given
 
-    dropped, shown = deidentified.check([(k.record_id, k.quasi) for k in kept if k.quasi is not None])
-    if dropped:
-        kept = [k for k in kept if k.record_id not in dropped]
-        basis = {record_id: b for record_id, b in basis.items() if record_id not in dropped}
-        excluded += len(dropped)
-    files = Files(
-        session, runtime, [a for k in kept for a in k.attachments], strip.keeps_original(recipient.recipient_class)
-    )
+    dropped, shown = deidentified.check(kinds)
+    excluded += sum(kinds[kind] for kind in dropped)
+    del kinds
+
+    def going() -> Iterator[Kept]:
+        """Each record the bundle holds, in its order (those the quasi-identifier check dropped left out)."""
+        for line in tapes.kept:
+            k = Kept.decode(line)
+            if k.quasi is None or k.quasi not in dropped:
+                yield k
+
+    if dropped and planned:  # the attachments of a record the check dropped are not sent
+        gone_files = {
+            n for line in tapes.kept for k in [Kept.decode(line)] if k.quasi in dropped for n, _ in k.attachments
+        }
+        planned = [a for a in planned if a.name not in gone_files]
+    files = Files(session, runtime, planned, strip.keeps_original(recipient.recipient_class))
+    del planned
 
     links: list[CustodyLink] = []
     unproved: list[str] = []
     columns: set[str] = set()
+    records = 0
 
     def documents() -> Iterator[bytes]:
-        """Each record's final document as its records.jsonl line, kept in ``finals`` for records.csv."""
-        for k in kept:
-            document = json.loads(spooled.read(k.record_id))
-            if (coarsened := shown.get(k.record_id)) is not None:
+        """Each record's final document as its records.jsonl line, also onto ``finals`` for records.csv; each
+        ledger row's record id set a page of rows at a time."""
+        nonlocal records
+        placed: list[dict[str, Any]] = []
+        for line, raw in zip(tapes.kept, tapes.documents, strict=True):
+            k = Kept.decode(line)
+            if k.quasi is not None and k.quasi in dropped:
+                continue
+            document = json.loads(raw)
+            if k.quasi is not None and (coarsened := shown.get(k.quasi)) is not None:
                 deidentified.apply(document, coarsened)
             _drop_files(document, files.left_out)
             flat: dict[str, str] = {}
             _flat(document, "", flat)
             columns.update(flat)
-            line = _line(document)
-            finals.add(k.record_id, line)
-            yield line
+            final = _line(document)
+            tapes.finals.append(final)
+            records += 1
+            placed.append({"id": k.ledger_id, "record_id": k.record_id})
+            if len(placed) >= PAGE:
+                session.execute(update(DisclosureEntry), placed)
+                placed = []
+            yield final
+        if placed:
+            session.execute(update(DisclosureEntry), placed)
 
     def final_documents() -> Iterator[dict[str, Any]]:
-        for k in kept:
-            yield json.loads(finals.read(k.record_id))
+        for line in tapes.finals:
+            yield json.loads(line)
+
+    def taped(tape: Tape) -> Iterator[tuple[Kept, bytes]]:
+        for line, data in zip(tapes.kept, tape, strict=True):
+            k = Kept.decode(line)
+            if k.quasi is None or k.quasi not in dropped:
+                yield k, data
 
     def entries() -> Iterator[Entry]:
         yield from files.entries()  # first: a file left out is then left out of its record too
-        for k in kept:
-            for name, _ in k.statements:
-                yield Entry(name, [spooled.read(name)])
+        if named:  # whole statement versions go at the named levels only
+            wholes = iter(tapes.wholes)
+            for line in tapes.kept:
+                k = Kept.decode(line)
+                for name, _ in k.statements:
+                    data = next(wholes)
+                    if k.quasi is None or k.quasi not in dropped:
+                        yield Entry(name, [data])
         yield Entry("records.jsonl", documents())
         yield Entry("records.csv", _csv_chunks(final_documents(), columns))
         yield Entry(
             "redactions.json",
-            [_json({k.record_id: {"level": k.level.value, "categories": list(k.categories)} for k in kept})],
+            json_chunks(
+                Pairs((k.record_id, {"level": k.level.value, "categories": list(k.categories)}) for k in going()), 0
+            ),
         )
         exclusions: dict[str, Any] = {"reason": EXCLUDED_REASON, "count": _shown(excluded)}
         if files.left_out:
@@ -332,9 +412,11 @@ def _write(
             counted = suppression.suppress_list(dict(sorted(aggregate.items())))
             counts = {"categories": dict(zip(counted.labels, counted.counts, strict=True)), "total": counted.total}
             yield Entry("counts.json", [_json(counts)])
-        for k in kept:
-            yield Entry(f"consent/{k.record_id}.json", [spooled.read(_consent_name(k.record_id))])
-        items = _custody_items(kept, files)
+        for k, consent in taped(tapes.consents):
+            yield Entry(f"consent/{k.record_id}.json", [consent])
+        if not named:
+            return
+        items = _custody_items(going(), files)
         while page := list(itertools.islice(items, PAGE)):  # the proofs of a page of items read at once
             proofs = proofs_bytes(session, runtime, [committed for _, committed in page])
             for item, committed in page:
@@ -369,7 +451,7 @@ def _write(
             approvers=[Party("custodian", ids.of(u)) for u in approvers],
             built_at=now,
             software_version=__version__,
-            consent_basis=basis,
+            consent_basis=Pairs((k.record_id, k.basis) for k in going()),
             custody=tuple(links),
             extra=extra,
         )
@@ -380,27 +462,31 @@ def _write(
         chunks = encrypt_to_age(chunks, recipient.age_recipient)
     runtime.bundles.remove(export.id.hex)  # one an attempt that died after sealing left behind; we hold the fence
     stored = seal_bundle(runtime.bundles, export.id, bundle_key(session, runtime.keys, export.id), chunks)
-    record_ids = {ledger_id: record_id for ledger_id, record_id in placed.items() if record_id not in dropped}
-    return Written(stored, bundle.result.manifest_sha256, bool(recipient.age_recipient), record_ids)
+    return Written(stored, bundle.result.manifest_sha256, bool(recipient.age_recipient), records)
 
 
-def _consent_name(record_id: str) -> str:
-    return f"consent/{record_id}"
-
-
-def _spooled(record: Record, spool: Spool) -> Kept:
-    """Spool the record's document and whole statement versions; what is kept of it."""
-    spool.add(record.record_id, json.dumps(record.document, ensure_ascii=False).encode("utf-8"))
+def _taped(record: Record, row: Ledger, ids: OpaqueIds, tapes: _Tapes) -> Kept:
+    """Put the record's document and whole statement versions on their tapes, and its summary on ``kept``."""
+    tapes.documents.append(json.dumps(record.document, ensure_ascii=False).encode("utf-8"))
     for whole in record.statements:
-        spool.add(whole.name, whole.data)
-    return Kept(
+        tapes.wholes.append(whole.data)
+    kept = Kept(
         record.record_id,
+        row.id,
         record.level,
         record.categories,
-        record.attachments,
+        tuple((planned.name, planned.row.id) for planned in record.attachments),
         tuple((whole.name, whole.statement_id) for whole in record.statements),
         deidentified.quasi_of(record.document) if record.level is DisclosureLevel.DEIDENTIFIED else None,
+        {
+            "level": record.level.value,
+            "categories": list(record.categories),
+            "grants": sorted(ids.of(g) for g in row.grant_ids),
+            "consent": f"consent/{record.record_id}.json",
+        },
     )
+    tapes.kept.append(kept.encode())
+    return kept
 
 
 def _csv_chunks(documents: Iterable[dict[str, Any]], columns: set[str], rows_per_chunk: int = 256) -> Iterator[bytes]:
@@ -439,7 +525,7 @@ def _drop_files(document: dict[str, Any], left_out: set[str]) -> None:
                 del interview["attachments"]
 
 
-def _custody_items(records: Sequence[Kept], files: Files) -> Iterator[tuple[str, uuid.UUID]]:
+def _custody_items(records: Iterable[Kept], files: Files) -> Iterator[tuple[str, uuid.UUID]]:
     """The bundle files that may carry a custody proof, with the record each proves: whole statement versions
     and attachment originals, at the named levels only."""
     for r in records:
@@ -447,6 +533,6 @@ def _custody_items(records: Sequence[Kept], files: Files) -> Iterator[tuple[str,
             continue
         yield from r.statements
         if files.originals:
-            for planned in r.attachments:
-                if planned.name not in files.left_out:
-                    yield planned.name, planned.row.id
+            for name, attachment_id in r.attachments:
+                if name not in files.left_out:
+                    yield name, attachment_id

@@ -109,6 +109,10 @@ EXPORT_DOORS: dict[str, str] = {
         "the build reads back a consent file it sealed into its own spool moments before, under a key of that "
         "build alone, to put it into the bundle"
     ),
+    "app.exports.spool.Tape.__iter__": (
+        "the build reads back, in order, what it sealed onto its own tapes (records, consent files, summaries, "
+        "the bundle's per-file hashes) under a key of that tape alone, to put it into the bundle"
+    ),
     "app.exports.download.justification_of": (
         "a stale export asked for again: its request's justification is copied, sealed again, into the new "
         "request (never shown)"

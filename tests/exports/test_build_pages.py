@@ -110,10 +110,12 @@ def test_writing_a_page_costs_the_same_queries_for_two_people_or_six(app: FastAP
         with unit_of_work(factory) as s:
             row = s.get(ExportRequest, export)
             assert row is not None
-            entries = list(s.scalars(select(DisclosureEntry).where(DisclosureEntry.export_id == export)))
             with counted(factory) as seen:
-                written = writer.write(s, runtime, row, entries, 0)
-            assert len(written.record_ids) == len(some)
+                written = writer.write(s, runtime, row, 0)
+            assert written.records == len(some)
+            placed = s.scalars(select(DisclosureEntry.record_id).where(DisclosureEntry.export_id == export)).all()
+            assert len(set(placed)) == len(some)
+            assert None not in placed
         reads.append(_selects(seen))
         records = [
             json.loads(line) for line in unpack(app, str(export), tmp_path / str(n)).files["records.jsonl"].splitlines()
@@ -222,7 +224,7 @@ def test_the_batch_loader_gives_the_histories_one_by_one_gives(app: FastAPI, d: 
     assert len(batched[uuid.UUID(twin)].records) == 2  # its own record, and the refusals of its twin's
 
 
-def test_records_go_in_opaque_id_order_not_person_order(app: FastAPI, d: Desk, tmp_path: Path) -> None:
+def test_records_go_in_the_ledger_codes_order_not_person_order(app: FastAPI, d: Desk, tmp_path: Path) -> None:
     people = sorted(uuid.UUID(d.person(grant())) for _ in range(7))
     second = register_recipient(app)
     exports = [_approved(d), _approved(d, recipient_id=second)]
@@ -234,9 +236,15 @@ def test_records_go_in_opaque_id_order_not_person_order(app: FastAPI, d: Desk, t
     for n, (export, recipient) in enumerate(zip(exports, (d.recipient_id, second), strict=True)):
         bundle = unpack(app, export, tmp_path / str(n))
         records = [json.loads(line) for line in bundle.files["records.jsonl"].decode().splitlines()]
-        assert [r["record"] for r in records] == sorted(r["record"] for r in records)
+        with unit_of_work(app.state.sessionmaker) as s:
+            ledger = s.execute(
+                select(DisclosureEntry.record_id)
+                .where(DisclosureEntry.export_id == uuid.UUID(export))
+                .order_by(DisclosureEntry.code)
+            ).scalars()
+            assert [r["record"] for r in records] == list(ledger)  # random codes, made per row and export
         consents = [name for name in bundle.files if name.startswith("consent/")]
-        assert consents == sorted(consents)
+        assert consents == [f"consent/{r['record']}.json" for r in records]
         whose = {levels.pseudonym(export_key, uuid.UUID(recipient), p): p for p in people}
         orders.append([whose[r["pseudonym"]] for r in records])
     assert sorted(orders[0]) == sorted(orders[1]) == people

@@ -4,6 +4,7 @@ byte, added or missing file, or another signing key fails it."""
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import shutil
 import subprocess
@@ -16,6 +17,7 @@ from typer.testing import CliRunner
 from app.cli import cli
 from app.crypto import keyring as kr
 from app.crypto import signing
+from app.exports import bundle as bundle_module
 from app.exports import verify_bundle as vb
 from app.exports.bundle import Bundle, Entry
 from app.exports.manifest import CustodyLink
@@ -168,15 +170,26 @@ def test_a_manifest_that_names_the_pinned_key_but_is_signed_by_another_fails(tmp
     tree = _extract(bundle, tmp_path / "tree")
     other = kr.generate().signer
     manifest = (tree / "manifest.json").read_bytes()
-    (tree / "manifest.sig").write_bytes(base64.b64encode(other.sign(signing.MANIFEST_CONTEXT, manifest)) + b"\n")
+    digest = hashlib.sha512(manifest).digest()
+    (tree / "manifest.sig").write_bytes(base64.b64encode(other.sign(signing.MANIFEST_DIGEST_CONTEXT, digest)) + b"\n")
     report = _verify(tree, fingerprint(SIGNER))
     assert [p for p in report.problems if "signature" in p] == [
         "manifest.sig is not a valid signature over manifest.json by the pinned key: the manifest was changed, "
         "or another key signed it"
     ]
-    # An audit checkpoint signature over the same bytes is no manifest signature either.
-    (tree / "manifest.sig").write_bytes(base64.b64encode(SIGNER.sign_raw(manifest)) + b"\n")
-    assert not _verify(tree, fingerprint(SIGNER)).ok
+    # An audit checkpoint signature over the same bytes or digest is no manifest signature either, nor is the
+    # right key's signature in the v1 way (over the bytes, with v1's context) of a manifest that says v2.
+    for wrong in (
+        SIGNER.sign_raw(manifest),
+        SIGNER.sign_raw(digest),
+        SIGNER.sign(signing.MANIFEST_CONTEXT, manifest),
+        SIGNER.sign(signing.MANIFEST_CONTEXT, digest),
+        SIGNER.sign(signing.MANIFEST_DIGEST_CONTEXT, hashlib.sha256(manifest).digest()),
+    ):
+        (tree / "manifest.sig").write_bytes(base64.b64encode(wrong) + b"\n")
+        assert not _verify(tree, fingerprint(SIGNER)).ok
+    (tree / "manifest.sig").write_bytes(base64.b64encode(SIGNER.sign(signing.MANIFEST_DIGEST_CONTEXT, digest)) + b"\n")
+    assert _verify(tree, fingerprint(SIGNER)).ok  # the right one, made here, passes: the others failed for themselves
 
 
 def test_the_key_is_required_and_must_be_a_key(tmp_path: Path, bundle: Path) -> None:
@@ -249,3 +262,42 @@ def test_the_standalone_run_refuses_any_import_beyond_the_standard_library_and_c
         result = standalone(tmp_path, "bundle.zip", "--key", "0" * 64, source=source)
         assert result.returncode == 1
         assert "ImportError: verify_bundle.py imported " in result.stderr
+
+
+def test_the_names_check_is_exact_when_the_filter_suspects_every_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The names' filter is fixed in size, so it may suspect a name it never saw: a suspect is settled against
+    every name at the end. With a filter of 8 bits every name is a suspect; distinct names still pass and a
+    name twice, or a file named as a folder, still fails."""
+    monkeypatch.setattr(bundle_module, "FILTER_BITS", 8)
+    many = [Entry(f"consent/R-{i:04d}.json", [b"{}"]) for i in range(300)]
+    built = write_bundle(tmp_path / "many.zip", SIGNER, [*sample_entries(), *many])
+    assert built.count == len(sample_entries()) + 300 + 4  # and README.txt, SHA256SUMS, the manifest, its signature
+    assert _verify(tmp_path / "many.zip", fingerprint(SIGNER)).ok
+    for entries in (
+        [*many, Entry("consent/R-0150.json", [b"{}"])],
+        [*many, Entry("consent/R-0007.json/x", [b"{}"])],
+        [Entry("consent", [b"{}"]), *many],
+    ):
+        with pytest.raises(ValueError, match="same name"):
+            write_bundle(tmp_path / "x.zip", SIGNER, entries)
+
+
+def test_a_v1_bundle_signed_over_its_bytes_still_verifies_and_cannot_be_confused_with_v2(
+    tmp_path: Path, bundle: Path
+) -> None:
+    """Bundles built before format v2 were signed over manifest.json's bytes with the v1 context: the verifier
+    still checks them that way. The format is inside the signed bytes: a v1 manifest signed the v2 way fails."""
+    tree = _extract(bundle, tmp_path / "tree")
+    doc = json.loads((tree / "manifest.json").read_bytes())
+    assert doc["format"] == "testimony-vault/bundle-manifest/v2"
+    doc["format"] = "testimony-vault/bundle-manifest/v1"
+    manifest = json.dumps(doc, ensure_ascii=False, sort_keys=True, indent=1).encode() + b"\n"
+    (tree / "manifest.json").write_bytes(manifest)
+    (tree / "manifest.sig").write_bytes(base64.b64encode(SIGNER.sign(signing.MANIFEST_CONTEXT, manifest)) + b"\n")
+    assert _verify(tree, fingerprint(SIGNER)).ok
+    assert standalone(tmp_path, str(tree), "--key", fingerprint(SIGNER)).returncode == 0
+    digest = hashlib.sha512(manifest).digest()
+    (tree / "manifest.sig").write_bytes(base64.b64encode(SIGNER.sign(signing.MANIFEST_DIGEST_CONTEXT, digest)) + b"\n")
+    assert not _verify(tree, fingerprint(SIGNER)).ok

@@ -3,13 +3,14 @@ people leaves; rare rows are coarsened, then dropped, and only the count of drop
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Hashable
 from datetime import date
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from app.exports import deidentified
 from app.exports.quasi import WIDER_AGE_BAND, K, Quasi, Row, age_band, age_band_at, check
 
 BROADER = {"Tawila": "North Darfur", "El Fasher": "North Darfur", "Nyala": "South Darfur"}
@@ -125,3 +126,38 @@ def test_the_age_band_on_a_day_comes_from_the_date_of_birth_first() -> None:
     assert age_band_at(date(2008, 6, 2), None, date(2026, 6, 2)) == "18-29"
     assert age_band_at(None, 45, date(2026, 6, 1)) == "40-49"
     assert age_band_at(None, None, date(2026, 6, 1)) is None
+
+
+INCIDENT_MONTHS = st.sampled_from([None, "2020-01", "2020-02", "2020-07", "2021-03", "2021", "2022-11"])
+KIND = st.builds(
+    lambda months, sex: deidentified.Quasi(tuple(months), sex),
+    st.lists(INCIDENT_MONTHS, min_size=1, max_size=3),
+    st.sampled_from([None, "female", "male", "other"]),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(records=st.lists(KIND, max_size=60))
+def test_checking_counts_per_kind_gives_what_a_row_per_record_gives(records: list[deidentified.Quasi]) -> None:
+    """The build counts its ``deidentified`` records per kind instead of keeping a row per record: the check of
+    the counts drops and coarsens exactly as the check of a row per record (each record a person)."""
+    rows = [
+        Row(index, Quasi(region=None, month=month, age_band=None, sex=q.sex))
+        for index, q in enumerate(records)
+        for month in q.months
+    ]
+    per_record = check(rows) if rows else None
+    dropped, shown = deidentified.check(Counter(records))
+    position = 0
+    for q in records:
+        mine = range(position, position + len(q.months))
+        position += len(q.months)
+        assert per_record is not None
+        kept = dict(per_record.kept)
+        if any(p not in kept for p in mine):
+            assert q in dropped
+            continue
+        assert q not in dropped
+        lengths = tuple(None if kept[p].month is None else len(str(kept[p].month)) for p in mine)
+        drop_sex = q.sex is not None and any(kept[p].sex is None for p in mine)
+        assert shown[q] == deidentified.Shown(lengths, drop_sex)
