@@ -272,7 +272,7 @@ def _write(
                 consent_versions[person.id], runtime.forms, person, level, row.grant_ids, record.categories, ids,
                 pseudonym,
             )  # fmt: skip
-            spooled.add(_consent_name(record.record_id), _json(consent))
+            spooled.add(_consent_name(record.record_id), _line(consent))
             basis[record.record_id] = {
                 "level": level.value,
                 "categories": list(record.categories),
