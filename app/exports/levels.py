@@ -128,6 +128,10 @@ class OpaqueIds:
             self._recent[value] = opaque
         return opaque
 
+    def replace_match(self, match: re.Match[str]) -> str:
+        """``of`` the text a pattern found (for ``re.sub``)."""
+        return self.of(match.group(0))
+
 
 RECENT_IDS = 4096
 """Opaque ids an ``OpaqueIds`` remembers (then forgets all and starts again): a record asks for the same
@@ -157,28 +161,41 @@ def pseudonymise(value: Any, ids: OpaqueIds) -> Any:
     The original's exact ``size`` goes with its hash: both fingerprint a circulated file.
     """
     kind = type(value)  # the exact JSON types first: an isinstance check against an ABC costs more than the rest
+    if kind is dict:
+        return _pseudonymise_dict(value, ids)
     if kind is str:
-        return INTERNAL_VALUE.sub(lambda m: ids.of(m.group(0)), value)
-    if kind is dict or (kind is not list and isinstance(value, Mapping)):
-        out: dict[str, Any] = {}
-        for key, item in value.items():
-            if key == "size":
-                continue
-            out[key] = _replace_whole(item, ids) if _is_id_key(key) else pseudonymise(item, ids)
-        return out
+        return INTERNAL_VALUE.sub(ids.replace_match, value)
     if kind is list or kind is tuple:
         return [pseudonymise(item, ids) for item in value]
-    if kind is uuid.UUID:
-        return ids.of(value)
     if value is None or kind is bool or kind is int or kind is float:
         return value
+    if isinstance(value, Mapping):
+        return _pseudonymise_dict(value, ids)
     if isinstance(value, list | tuple):
         return [pseudonymise(item, ids) for item in value]
     if isinstance(value, uuid.UUID):
         return ids.of(value)
     if isinstance(value, str):
-        return INTERNAL_VALUE.sub(lambda m: ids.of(m.group(0)), value)
+        return INTERNAL_VALUE.sub(ids.replace_match, value)
     return value
+
+
+def _pseudonymise_dict(value: Mapping[str, Any], ids: OpaqueIds) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, item in value.items():
+        if key == "size":
+            continue
+        if _is_id_key(key):
+            out[key] = _replace_whole(item, ids)
+            continue
+        kind = type(item)  # the leaves inline: one call a document's field was most of the cost
+        if kind is str:
+            out[key] = INTERNAL_VALUE.sub(ids.replace_match, item)
+        elif item is None or kind is bool or kind is int or kind is float:
+            out[key] = item
+        else:
+            out[key] = pseudonymise(item, ids)
+    return out
 
 
 def _replace_whole(value: Any, ids: OpaqueIds) -> Any:
