@@ -61,8 +61,15 @@ def allowed_fields(table: str, column: str, document: Mapping[str, Any], categor
     return _filter(table, column, document, frozenset(categories), "")
 
 
+_PARENTS: frozenset[Field] = frozenset(
+    (t, c, ".".join(parts[:n])) for (t, c, p) in FIELD_CATEGORIES if (parts := p.split(".")) for n in range(1, len(parts))
+)
+"""Each path under which the field table lists parts (``a`` and ``a.b`` for ``a.b.c``): read from the table,
+which cannot change, once."""
+
+
 def _lists_parts_of(table: str, column: str, path: str) -> bool:
-    return any(t == table and c == column and p.startswith(f"{path}.") for (t, c, p) in FIELD_CATEGORIES)
+    return (table, column, path) in _PARENTS
 
 
 def _filter(table: str, column: str, doc: Mapping[str, Any], allowed: frozenset[str], prefix: str) -> dict[str, Any]:
@@ -114,6 +121,7 @@ class OpaqueIds:
     def __init__(self) -> None:
         self._salt = secrets.token_bytes(32)
         self._recent: dict[object, str] = {}
+        self._texts: dict[str, str] = {}
 
     def of(self, value: object) -> str:
         """The opaque id standing for an internal value (an id, a code, a hash)."""
@@ -128,11 +136,25 @@ class OpaqueIds:
             self._recent[value] = opaque
         return opaque
 
-    def replace_match(self, match: re.Match[str]) -> str:
-        """``of`` the text a pattern found (for ``re.sub``)."""
+    def in_text(self, text: str) -> str:
+        """The text with each internal value found in it (``INTERNAL_VALUE``) replaced by its opaque id."""
+        if len(text) > SHORT_TEXT:
+            return INTERNAL_VALUE.sub(self._replace_match, text)
+        if (known := self._texts.get(text)) is not None:
+            return known
+        replaced = INTERNAL_VALUE.sub(self._replace_match, text)
+        if len(self._texts) >= RECENT_IDS:
+            self._texts.clear()
+        self._texts[text] = replaced
+        return replaced
+
+    def _replace_match(self, match: re.Match[str]) -> str:
         return self.of(match.group(0))
 
 
+SHORT_TEXT = 80
+"""Texts up to this long that ``in_text`` remembers (terms, URLs, dates, ids), the same way as ``RECENT_IDS``;
+longer ones (a person's words) are searched every time and never kept."""
 RECENT_IDS = 4096
 """Opaque ids an ``OpaqueIds`` remembers (then forgets all and starts again): a record asks for the same
 values several times (its person, grants, chains), and the values every record shares (forms) stay found."""
@@ -164,7 +186,7 @@ def pseudonymise(value: Any, ids: OpaqueIds) -> Any:
     if kind is dict:
         return _pseudonymise_dict(value, ids)
     if kind is str:
-        return INTERNAL_VALUE.sub(ids.replace_match, value)
+        return ids.in_text(value)
     if kind is list or kind is tuple:
         return [pseudonymise(item, ids) for item in value]
     if value is None or kind is bool or kind is int or kind is float:
@@ -176,7 +198,7 @@ def pseudonymise(value: Any, ids: OpaqueIds) -> Any:
     if isinstance(value, uuid.UUID):
         return ids.of(value)
     if isinstance(value, str):
-        return INTERNAL_VALUE.sub(ids.replace_match, value)
+        return ids.in_text(str.__str__(value))  # a str subclass (an enum) by its text
     return value
 
 
@@ -190,7 +212,7 @@ def _pseudonymise_dict(value: Mapping[str, Any], ids: OpaqueIds) -> dict[str, An
             continue
         kind = type(item)  # the leaves inline: one call a document's field was most of the cost
         if kind is str:
-            out[key] = INTERNAL_VALUE.sub(ids.replace_match, item)
+            out[key] = ids.in_text(item)
         elif item is None or kind is bool or kind is int or kind is float:
             out[key] = item
         else:
