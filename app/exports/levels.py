@@ -62,7 +62,7 @@ def allowed_fields(table: str, column: str, document: Mapping[str, Any], categor
 
 
 _PARENTS: frozenset[Field] = frozenset(
-    (t, c, ".".join(parts[:n])) for (t, c, p) in FIELD_CATEGORIES if (parts := p.split(".")) for n in range(1, len(parts))
+    (t, c, p.rsplit(".", n)[0]) for (t, c, p) in FIELD_CATEGORIES for n in range(1, p.count(".") + 1)
 )
 """Each path under which the field table lists parts (``a`` and ``a.b`` for ``a.b.c``): read from the table,
 which cannot change, once."""
@@ -93,6 +93,7 @@ def _filter(table: str, column: str, doc: Mapping[str, Any], allowed: frozenset[
 
 
 # Pseudonymous -------------------------------------------------------------------------------------------
+
 
 def _code(digest: bytes, prefix: str, groups: int = 4) -> str:
     # Base32 turns each 5 bytes into 8 characters, so only the blocks the code shows are encoded: the same
