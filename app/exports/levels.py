@@ -19,7 +19,6 @@ to a category that goes (a field the table does not know never leaves). What is 
 from __future__ import annotations
 
 import base64
-import hashlib
 import hmac
 import re
 import secrets
@@ -62,8 +61,15 @@ def allowed_fields(table: str, column: str, document: Mapping[str, Any], categor
     return _filter(table, column, document, frozenset(categories), "")
 
 
+_PARENTS: frozenset[Field] = frozenset(
+    (t, c, p.rsplit(".", n)[0]) for (t, c, p) in FIELD_CATEGORIES for n in range(1, p.count(".") + 1)
+)
+"""Each path under which the field table lists parts (``a`` and ``a.b`` for ``a.b.c``): read from the table,
+which cannot change, once."""
+
+
 def _lists_parts_of(table: str, column: str, path: str) -> bool:
-    return any(t == table and c == column and p.startswith(f"{path}.") for (t, c, p) in FIELD_CATEGORIES)
+    return (table, column, path) in _PARENTS
 
 
 def _filter(table: str, column: str, doc: Mapping[str, Any], allowed: frozenset[str], prefix: str) -> dict[str, Any]:
@@ -88,12 +94,13 @@ def _filter(table: str, column: str, doc: Mapping[str, Any], allowed: frozenset[
 
 # Pseudonymous -------------------------------------------------------------------------------------------
 
-_B32 = str.maketrans("", "", "=")
-
 
 def _code(digest: bytes, prefix: str, groups: int = 4) -> str:
-    text = base64.b32encode(digest).decode().translate(_B32)[: groups * 4]
-    return prefix + "-" + "-".join(text[i : i + 4] for i in range(0, len(text), 4))
+    # Base32 turns each 5 bytes into 8 characters, so only the blocks the code shows are encoded: the same
+    # characters as encoding the whole digest, at a fraction of the cost (the encoder is pure Python).
+    chars = groups * 4
+    text = base64.b32encode(digest[: -(-chars // 8) * 5]).decode()
+    return prefix + "-" + "-".join(text[i : i + 4] for i in range(0, chars, 4))
 
 
 def pseudonym(export_key: bytes, recipient_id: uuid.UUID, person_id: uuid.UUID) -> str:
@@ -101,7 +108,7 @@ def pseudonym(export_key: bytes, recipient_id: uuid.UUID, person_id: uuid.UUID) 
     over the recipient and the person. The same for every export to that recipient, and unlinkable between
     recipients without the key."""
     message = b"testimony/export-pseudonym|" + recipient_id.bytes + person_id.bytes
-    return _code(hmac.new(export_key, message, hashlib.sha256).digest(), "P")
+    return _code(hmac.digest(export_key, message, "sha256"), "P")
 
 
 class OpaqueIds:
@@ -114,11 +121,44 @@ class OpaqueIds:
 
     def __init__(self) -> None:
         self._salt = secrets.token_bytes(32)
+        self._recent: dict[object, str] = {}
+        self._texts: dict[str, str] = {}
 
     def of(self, value: object) -> str:
         """The opaque id standing for an internal value (an id, a code, a hash)."""
+        kept = type(value) is str or type(value) is uuid.UUID  # never 1 and True, equal keys of unequal text
+        if kept and (known := self._recent.get(value)) is not None:
+            return known
         text = str(value).strip().lower()
-        return _code(hmac.new(self._salt, text.encode(), hashlib.sha256).digest(), "X", groups=5)
+        opaque = _code(hmac.digest(self._salt, text.encode(), "sha256"), "X", groups=5)
+        if kept:
+            if len(self._recent) >= RECENT_IDS:  # bounded: a build of many people must not hold one per value
+                self._recent.clear()
+            self._recent[value] = opaque
+        return opaque
+
+    def in_text(self, text: str) -> str:
+        """The text with each internal value found in it (``INTERNAL_VALUE``) replaced by its opaque id."""
+        if len(text) > SHORT_TEXT:
+            return INTERNAL_VALUE.sub(self._replace_match, text)
+        if (known := self._texts.get(text)) is not None:
+            return known
+        replaced = INTERNAL_VALUE.sub(self._replace_match, text)
+        if len(self._texts) >= RECENT_IDS:
+            self._texts.clear()
+        self._texts[text] = replaced
+        return replaced
+
+    def _replace_match(self, match: re.Match[str]) -> str:
+        return self.of(match.group(0))
+
+
+SHORT_TEXT = 80
+"""Texts up to this long that ``in_text`` remembers (terms, URLs, dates, ids), the same way as ``RECENT_IDS``;
+longer ones (a person's words) are searched every time and never kept."""
+RECENT_IDS = 4096
+"""Opaque ids an ``OpaqueIds`` remembers (then forgets all and starts again): a record asks for the same
+values several times (its person, grants, chains), and the values every record shares (forms) stay found."""
 
 
 _UUID = r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}"
@@ -128,11 +168,12 @@ _PERSON_CODE = r"[2-9A-HJ-NP-Z]{3}-[2-9A-HJ-NP-Z]{4}"  # app.people pseudonym co
 INTERNAL_VALUE = re.compile(rf"(?<![0-9A-Za-z-])(?:{_UUID}|{_HEX}|{_RECEIPT}|{_PERSON_CODE})(?![0-9A-Za-z-])")
 """Anything inside a string that could be an internal id, a receipt or pseudonym code or a hash."""
 
-_ID_KEY = re.compile(r"(?:^|_)(?:id|ids|code|codes|sha256|digest|hash|salt|receipt|reference)$")
+_ID_WORDS = frozenset({"id", "ids", "code", "codes", "sha256", "digest", "hash", "salt", "receipt", "reference"})
+"""A key whose last ``_``-separated word is one of these names an id, code or hash (``id``, ``grant_ids``...)."""
 
 
 def _is_id_key(key: str) -> bool:
-    return bool(_ID_KEY.search(key.lower()))
+    return key.lower().rpartition("_")[2] in _ID_WORDS
 
 
 def pseudonymise(value: Any, ids: OpaqueIds) -> Any:
@@ -142,20 +183,42 @@ def pseudonymise(value: Any, ids: OpaqueIds) -> Any:
     any UUID, long hex string, receipt or pseudonym code found inside any other string is replaced in place.
     The original's exact ``size`` goes with its hash: both fingerprint a circulated file.
     """
+    kind = type(value)  # the exact JSON types first: an isinstance check against an ABC costs more than the rest
+    if kind is dict:
+        return _pseudonymise_dict(value, ids)
+    if kind is str:
+        return ids.in_text(value)
+    if kind is list or kind is tuple:
+        return [pseudonymise(item, ids) for item in value]
+    if value is None or kind is bool or kind is int or kind is float:
+        return value
     if isinstance(value, Mapping):
-        out: dict[str, Any] = {}
-        for key, item in value.items():
-            if key == "size":
-                continue
-            out[key] = _replace_whole(item, ids) if _is_id_key(key) else pseudonymise(item, ids)
-        return out
+        return _pseudonymise_dict(value, ids)
     if isinstance(value, list | tuple):
         return [pseudonymise(item, ids) for item in value]
     if isinstance(value, uuid.UUID):
         return ids.of(value)
     if isinstance(value, str):
-        return INTERNAL_VALUE.sub(lambda m: ids.of(m.group(0)), value)
+        return ids.in_text(str.__str__(value))  # a str subclass (an enum) by its text
     return value
+
+
+def _pseudonymise_dict(value: Mapping[str, Any], ids: OpaqueIds) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, item in value.items():
+        if key == "size":
+            continue
+        if _is_id_key(key):
+            out[key] = _replace_whole(item, ids)
+            continue
+        kind = type(item)  # the leaves inline: one call a document's field was most of the cost
+        if kind is str:
+            out[key] = ids.in_text(item)
+        elif item is None or kind is bool or kind is int or kind is float:
+            out[key] = item
+        else:
+            out[key] = pseudonymise(item, ids)
+    return out
 
 
 def _replace_whole(value: Any, ids: OpaqueIds) -> Any:

@@ -316,7 +316,7 @@ def _write(session: Session, runtime: Runtime, export: ExportRequest, excluded: 
                 consent_versions[person.id], runtime.forms, person, level, row.grant_ids, record.categories, ids,
                 pseudonym,
             )  # fmt: skip
-            tapes.consents.append(_json(consent))
+            tapes.consents.append(_line(consent))
             kept = _taped(record, row, ids, tapes)
             if kept.quasi is not None:
                 kinds[kept.quasi] += 1

@@ -3,6 +3,10 @@ deidentified shape."""
 
 from __future__ import annotations
 
+import base64
+import enum
+import hashlib
+import hmac
 import json
 import re
 import uuid
@@ -18,6 +22,7 @@ from app.consent.vocabulary import DataCategory as C
 from app.consent.vocabulary import DisclosureLevel as L
 from app.exports.levels import (
     DEIDENTIFIED_FIELDS,
+    RECENT_IDS,
     OpaqueIds,
     allowed_fields,
     deidentify,
@@ -169,6 +174,44 @@ def test_a_pseudonym_is_stable_per_recipient_and_person() -> None:
     assert code != pseudonym(KEY_A, RECIPIENT_2, PERSON)
     assert code != pseudonym(KEY_A, RECIPIENT_1, uuid.uuid4())
     assert code != pseudonym(KEY_B, RECIPIENT_1, PERSON)
+
+
+def test_a_pseudonym_is_the_base32_of_the_whole_hmac_cut_to_four_groups() -> None:
+    digest = hmac.new(KEY_A, b"testimony/export-pseudonym|" + RECIPIENT_1.bytes + PERSON.bytes, hashlib.sha256)
+    text = base64.b32encode(digest.digest()).decode()
+    assert pseudonym(KEY_A, RECIPIENT_1, PERSON) == "P-" + "-".join(text[i : i + 4] for i in range(0, 16, 4))
+
+
+def test_opaque_ids_and_texts_stay_the_same_after_the_build_forgets_the_recent_ones() -> None:
+    ids = OpaqueIds()
+    first, text = uuid.uuid4(), f"see {uuid.uuid4()} and KX7-42QM"
+    opaque, replaced = ids.of(first), ids.in_text(text)
+    for _ in range(RECENT_IDS + 1):  # more than it remembers: both memories are emptied at least once
+        ids.of(uuid.uuid4())
+        ids.in_text(f"ref {uuid.uuid4()}")
+    assert ids.of(first) == ids.of(str(first)) == opaque
+    assert ids.in_text(text) == replaced
+    assert "KX7-42QM" not in replaced
+    assert replaced.startswith("see X-")
+
+
+def test_a_value_equal_to_another_of_another_type_gets_its_own_opaque_id() -> None:
+    ids = OpaqueIds()
+    assert ids.of(1) != ids.of(True)  # 1 == True as dictionary keys: the remembered ids must not mix them
+    assert ids.of(True) == ids.of("true")
+
+
+def test_a_text_of_a_str_subclass_is_pseudonymised_by_its_text() -> None:
+    value = uuid.uuid4()
+
+    class Kind(enum.StrEnum):
+        REF = f"ref {value}"
+
+    ids = OpaqueIds()
+    assert pseudonymise({"note": Kind.REF, "list": (Kind.REF,)}, ids) == {
+        "note": f"ref {ids.of(value)}",
+        "list": [f"ref {ids.of(value)}"],
+    }
 
 
 def test_opaque_ids_are_consistent_within_an_export_and_differ_between_exports() -> None:
