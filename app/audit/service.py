@@ -116,9 +116,12 @@ def touch(
     session.info[TRAIL] = replace(trail, **changes)  # type: ignore[arg-type]
 
 
+_ADVISORY_LOCK = text("SELECT pg_advisory_xact_lock(:k)")
+
+
 def _lock(session: Session) -> None:
     if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": ADVISORY_LOCK_ID})
+        session.connection().execute(_ADVISORY_LOCK, {"k": ADVISORY_LOCK_ID})
     # SQLite: every transaction began with BEGIN IMMEDIATE and holds the write lock.
 
 
@@ -151,14 +154,16 @@ def entry_fields(event: AuditEvent, version: int = ENTRY_VERSION) -> dict[str, A
     return fields
 
 
-_NEXT_SEQ = Prepared(lambda clock: select(select(func.max(AuditEvent.seq)).scalar_subquery(), clock))
+_SEQ = cast(Table, AuditEvent.__table__).c.seq
+_NEXT_SEQ = Prepared(lambda clock: select(select(func.max(_SEQ)).scalar_subquery(), clock))
 
 
 def _next_seq(session: Session) -> tuple[int, datetime]:
     """The next sequence number and the database clock, read in one statement; the caller holds the log's lock."""
     # max() as a subquery of its own: SQLite reads only the index's last entry for a bare max(), and scans the
     # whole log when the same select has another column.
-    last, clock = session.execute(_NEXT_SEQ(session)).one()
+    # Core on the session's connection (the caller flushed): the ORM's execution layer costs more than the read.
+    last, clock = session.connection().execute(_NEXT_SEQ(session)).one()
     return 0 if last is None else last + 1, db_time(session, clock)
 
 
@@ -203,7 +208,7 @@ def _insert(session: Session, event: AuditEvent) -> None:
     """The row, written by one prebuilt INSERT rather than through the ORM's flush of a new object (which costs
     a request more than the statement itself); the event is handed back to the caller, not kept in the session
     (an append-only row is never changed)."""
-    session.execute(_INSERT, {key: getattr(event, key) for key in _COLUMNS})
+    session.connection().execute(_INSERT, {key: getattr(event, key) for key in _COLUMNS})
 
 
 def append_commitment(session: Session, commitment: bytes) -> AuditEvent:
