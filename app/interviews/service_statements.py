@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, cast
 
 import rfc8785
 from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.access import policy
@@ -245,10 +246,16 @@ def save_draft(
     values["content"] = seal_json(session, runtime.keys, _draft_place(slot), content.model_dump(mode="json"))
     if held is None:
         # Two first saves at once: the second is a 409 naming interview_id (the primary key), and saved again.
-        connection.execute(
-            _INSERT_DRAFT,
-            {**values, "interview_id": slot.interview_id, "person_id": slot.person_id, "case_id": slot.case_id},
-        )
+        # In a savepoint of its own, as the primary key's violation is no unique constraint the 409 mapping knows.
+        try:
+            with session.begin_nested():
+                connection.execute(
+                    _INSERT_DRAFT,
+                    {**values, "interview_id": slot.interview_id, "person_id": slot.person_id, "case_id": slot.case_id},
+                )
+        except IntegrityError:
+            taken: dict[str, str | list[str]] = {"unique_field": "interview id"}
+            raise Conflict("that %(unique_field)s is already taken", fields=["interview_id"], params=taken) from None
     else:
         connection.execute(_UPDATE_DRAFT, {**values, "held_id": slot.interview_id})
     return _draft_read(slot, content)
