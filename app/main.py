@@ -37,6 +37,7 @@ from app.core.forwarding import refuse_spoofable_forwarding
 from app.core.http import RequestContextMiddleware, database_busy, integrity_violation, transient_failure
 from app.core.limits import BodyDeadline, install_body_limits
 from app.core.openapi import describe_problems
+from app.core.routing import index_by_prefix
 from app.erasure import routes as erasure_routes
 from app.exports import routes as export_routes
 from app.exports import routes_downloads as download_routes
@@ -178,6 +179,7 @@ def create_app(settings: Settings | None = None, keys: Keys | None = None) -> Fa
     describe_problems(app, PUBLIC_PATHS)
     if settings.development:
         _install_docs(app)
+    index_by_prefix(app)  # last: every route is registered
     logging.getLogger("testimony").setLevel(logging.INFO)
     access_log.install()
     return app

@@ -217,6 +217,28 @@ def _check_slowly(line: bytes) -> tuple[int | None, str | None]:
     return seq, _not_canonical(obj)
 
 
+def _flat(value: Any) -> bool:
+    """A value of a flat entry: a string, safe integer, boolean or null, or a list of them (no object)."""
+    if isinstance(value, list):
+        return all(_flat(item) and not isinstance(item, list) for item in value)
+    return not isinstance(value, dict) and _plain_values(value)
+
+
+def encode_plain(obj: dict[str, Any]) -> bytes | None:
+    """The RFC 8785 bytes of a flat entry (strings, safe integers, booleans, nulls, lists of them; no nested
+    object, whose keys could sort otherwise) with ASCII keys, by the C encoder the check compares entries
+    with; None for anything else, which the writer leaves to a full RFC 8785 encoder. For such values the two
+    forms are the same: strings escaped alike (quotes, backslashes and control characters only), integers as
+    written, keys in one order (code point order is UTF-16 order for ASCII). A property test holds it to the
+    rfc8785 package."""
+    if not all(key.isascii() for key in obj) or not all(_flat(value) for value in obj.values()):
+        return None
+    try:
+        return _ENCODE(obj).encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate: no canonical form, the full encoder says so
+        return None
+
+
 def custody_entry(seq: int, at: str, commitment: bytes) -> dict[str, Any]:
     """The whole content of a custody commitment entry, before RFC 8785 encoding."""
     return {"v": CUSTODY_ENTRY_VERSION, "seq": seq, "at": at, "action": CUSTODY_ACTION, "commitment": commitment.hex()}

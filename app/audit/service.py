@@ -20,7 +20,7 @@ from sqlalchemy import Table, func, insert, select, text
 from sqlalchemy.orm import Session
 
 from app.audit import merkle, note
-from app.audit.entries import CUSTODY_ENTRY_VERSION, custody_entry, custody_problems
+from app.audit.entries import CUSTODY_ENTRY_VERSION, custody_entry, custody_problems, encode_plain
 from app.audit.models import AuditCheckpoint, AuditEvent
 from app.audit.verify import Report, verify_dump
 from app.audit.vocabulary import AuditAction, Outcome, purpose_of
@@ -116,9 +116,12 @@ def touch(
     session.info[TRAIL] = replace(trail, **changes)  # type: ignore[arg-type]
 
 
+_ADVISORY_LOCK = text("SELECT pg_advisory_xact_lock(:k)")
+
+
 def _lock(session: Session) -> None:
     if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": ADVISORY_LOCK_ID})
+        session.connection().execute(_ADVISORY_LOCK, {"k": ADVISORY_LOCK_ID})
     # SQLite: every transaction began with BEGIN IMMEDIATE and holds the write lock.
 
 
@@ -126,7 +129,7 @@ def _iso(at: datetime) -> str:
     return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def entry_fields(event: AuditEvent, version: int = ENTRY_VERSION) -> dict[str, Any]:
+def entry_fields(event: AuditEvent | Appended, version: int = ENTRY_VERSION) -> dict[str, Any]:
     """The queryable columns as they must appear in the stored bytes of an entry of that version."""
     fields: dict[str, Any] = {
         "seq": event.seq,
@@ -151,18 +154,44 @@ def entry_fields(event: AuditEvent, version: int = ENTRY_VERSION) -> dict[str, A
     return fields
 
 
-_NEXT_SEQ = Prepared(lambda clock: select(select(func.max(AuditEvent.seq)).scalar_subquery(), clock))
+_SEQ = cast(Table, AuditEvent.__table__).c.seq
+_NEXT_SEQ = Prepared(lambda clock: select(select(func.max(_SEQ)).scalar_subquery(), clock))
 
 
 def _next_seq(session: Session) -> tuple[int, datetime]:
     """The next sequence number and the database clock, read in one statement; the caller holds the log's lock."""
     # max() as a subquery of its own: SQLite reads only the index's last entry for a bare max(), and scans the
     # whole log when the same select has another column.
-    last, clock = session.execute(_NEXT_SEQ(session)).one()
+    # Core on the session's connection (the caller flushed): the ORM's execution layer costs more than the read.
+    last, clock = session.connection().execute(_NEXT_SEQ(session)).one()
     return 0 if last is None else last + 1, db_time(session, clock)
 
 
-def append(session: Session, trail: Trail, outcome: Outcome, status: int | None = None) -> AuditEvent:
+@dataclass(slots=True)
+class Appended:
+    """An event as ``append`` wrote it: its columns as plain values. The row is written by one prebuilt INSERT
+    and never held as an ORM object (building one cost a request more than the statement)."""
+
+    seq: int
+    at: datetime
+    actor: str
+    actor_roles: str
+    action: str
+    resource_type: str | None
+    resource_id: str | None
+    case_id: uuid.UUID | None
+    purpose: str
+    outcome: str
+    status: int | None
+    request_id: str | None
+    client: str | None
+    credential: str | None
+    claimed_credential: str | None
+    new_credential: str | None
+    entry: bytes = b""
+
+
+def append(session: Session, trail: Trail, outcome: Outcome, status: int | None = None) -> Appended:
     """Append one event in the caller's transaction; call it last, just before commit."""
     action = trail.failed_action if outcome is not Outcome.ALLOWED and trail.failed_action else trail.action
     if action is AuditAction.CUSTODY_COMMIT:
@@ -170,7 +199,7 @@ def append(session: Session, trail: Trail, outcome: Outcome, status: int | None 
     session.flush()
     _lock(session)
     seq, at = _next_seq(session)
-    event = AuditEvent(
+    event = Appended(
         seq=seq,
         at=at,
         actor=trail.actor,
@@ -188,10 +217,15 @@ def append(session: Session, trail: Trail, outcome: Outcome, status: int | None 
         claimed_credential=trail.claimed_credential,
         new_credential=trail.new_credential,
     )
-    event.entry = rfc8785.dumps({"v": ENTRY_VERSION, **entry_fields(event)})
+    event.entry = canonical({"v": ENTRY_VERSION, **entry_fields(event)})
     _insert(session, event)
     session.info.pop(TRAIL, None)
     return event
+
+
+def canonical(obj: dict[str, Any]) -> bytes:
+    """An entry's RFC 8785 bytes: by the C encoder for plain values (``entries.encode_plain``), else in full."""
+    return encode_plain(obj) or rfc8785.dumps(obj)
 
 
 _TABLE = cast(Table, AuditEvent.__table__)
@@ -199,11 +233,11 @@ _INSERT = insert(_TABLE)
 _COLUMNS = tuple(column.key for column in _TABLE.columns)
 
 
-def _insert(session: Session, event: AuditEvent) -> None:
+def _insert(session: Session, event: Appended) -> None:
     """The row, written by one prebuilt INSERT rather than through the ORM's flush of a new object (which costs
     a request more than the statement itself); the event is handed back to the caller, not kept in the session
     (an append-only row is never changed)."""
-    session.execute(_INSERT, {key: getattr(event, key) for key in _COLUMNS})
+    session.connection().execute(_INSERT, {key: getattr(event, key) for key in _COLUMNS})
 
 
 def append_commitment(session: Session, commitment: bytes) -> AuditEvent:

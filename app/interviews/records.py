@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import uuid
+from typing import cast
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import Table, bindparam, select
 from sqlalchemy.orm import Session
 
+from app.core.db import core
 from app.crypto.errors import DecryptionFailed
 from app.interviews.models import Interview
 from app.interviews.schemas import InterviewDetails
@@ -43,10 +45,13 @@ def held_state(session: Session, interview: Interview) -> InterviewState:
     must not follow a change of state (nothing is added once the interviewee stopped) checks this: a change
     made at the same moment either waits for the write to commit, or has committed and is seen here. FOR NO
     KEY UPDATE, like people.records.hold: an UPDATE of the interview waits, a foreign key check passes."""
-    return _state(session.scalars(_HELD_STATE, {"interview_id": interview.id}).one())
+    return _state(core(session).execute(_HELD_STATE, {"interview_id": interview.id}).scalar_one())
 
 
-_HELD_STATE = select(Interview.state).where(Interview.id == bindparam("interview_id")).with_for_update(key_share=True)
+_INTERVIEWS = cast(Table, Interview.__table__)
+_HELD_STATE = (
+    select(_INTERVIEWS.c.state).where(_INTERVIEWS.c.id == bindparam("interview_id")).with_for_update(key_share=True)
+)
 
 
 def _state(value: str) -> InterviewState:

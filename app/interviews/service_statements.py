@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, cast
 
 import rfc8785
-from sqlalchemy import bindparam, select
+from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.access import policy
@@ -59,7 +62,7 @@ RECORDING = frozenset({InterviewState.IN_PROGRESS, InterviewState.PAUSED, Interv
 after the interviewee stopped it (a statement needs their confirmation, which a stopped interview does not ask)."""
 
 
-def _draft_place(row: InterviewDraft) -> Place:
+def _draft_place(row: InterviewDraft | _Slot) -> Place:
     return Place(DRAFTS, "content", row.interview_id, row.person_id, {"case": row.case_id.hex})
 
 
@@ -168,7 +171,7 @@ def read_guide(runtime: Runtime, principal: Principal, guide_id: str, version: s
     )
 
 
-def _draft_read(row: InterviewDraft, content: DraftContent) -> DraftRead:
+def _draft_read(row: InterviewDraft | _Slot, content: DraftContent) -> DraftRead:
     return DraftRead(
         interview_id=row.interview_id,
         revision=row.revision,
@@ -180,17 +183,41 @@ def _draft_read(row: InterviewDraft, content: DraftContent) -> DraftRead:
     )
 
 
+_DRAFTS = cast(Table, InterviewDraft.__table__)
 _HELD_DRAFT = Prepared(
     lambda clock: (
-        select(InterviewDraft, clock).where(InterviewDraft.interview_id == bindparam("interview_id")).with_for_update()
+        select(_DRAFTS.c.revision, clock).where(_DRAFTS.c.interview_id == bindparam("interview_id")).with_for_update()
     )
 )
+_SAVE_FIELDS = ("revision", "saved_by", "saved_at", "content")
+_UPDATE_DRAFT = (
+    update(_DRAFTS)
+    .where(_DRAFTS.c.interview_id == bindparam("held_id"))
+    .values({name: bindparam(name) for name in _SAVE_FIELDS})
+)
+_INSERT_DRAFT = insert(_DRAFTS)
+
+
+@dataclass(frozen=True)
+class _Slot:
+    """The draft slot as saved: the row's columns but its content, as plain values."""
+
+    interview_id: uuid.UUID
+    person_id: uuid.UUID
+    case_id: uuid.UUID
+    revision: int
+    saved_by: uuid.UUID | None
+    saved_at: datetime
 
 
 def save_draft(
     session: Session, runtime: Runtime, principal: Principal, interview_id: uuid.UUID, data: DraftWrite
 ) -> DraftRead:
-    """Autosave: the draft slot is replaced whole, under a row lock, and its revision raised. No version is made."""
+    """Autosave: the draft slot is replaced whole, under a row lock, and its revision raised. No version is made.
+
+    The slot is read and written by prebuilt Core statements on the session's connection, not as an ORM row
+    (loading it and the unit of work's flush cost a save more than the statements); nothing else in the request
+    holds the draft as an object."""
     interview = policy.load(session, principal, policy.Action.INTERVIEW_UPDATE, Interview, interview_id)
     audit.touch(session, resource_id=interview.id, case_id=interview.case_id)
     hold_to_write(session, interview.person_id)
@@ -201,31 +228,37 @@ def save_draft(
         text=data.text,
         answers=_answers(data.answers, None if guide is None else guide.question_ids),
     )
+    session.flush()  # what the ORM holds goes first, as it did when the slot was an ORM row
+    connection = session.connection()
     # The clock is read with the row held, in the same statement: saves are timed in the order they hold it.
-    held = session.execute(_HELD_DRAFT(session), {"interview_id": interview.id}).first()
-    row, now = (None, db_now(session)) if held is None else (held[0], db_time(session, held[1]))
-    if row is None:
+    held = connection.execute(_HELD_DRAFT(session), {"interview_id": interview.id}).first()
+    if held is not None and held[0] >= INT32:
+        raise Conflict("this draft has been saved too many times", fields=["revision"])
+    slot = _Slot(
+        interview_id=interview.id,
+        person_id=interview.person_id,
+        case_id=interview.case_id,
+        revision=1 if held is None else held[0] + 1,
+        saved_by=principal.user_id,
+        saved_at=db_now(session) if held is None else db_time(session, held[1]),
+    )
+    values = {name: getattr(slot, name) for name in _SAVE_FIELDS[:-1]}
+    values["content"] = seal_json(session, runtime.keys, _draft_place(slot), content.model_dump(mode="json"))
+    if held is None:
         # Two first saves at once: the second is a 409 naming interview_id (the primary key), and saved again.
-        row = InterviewDraft(
-            interview_id=interview.id,
-            person_id=interview.person_id,
-            case_id=interview.case_id,
-            revision=1,
-            saved_by=principal.user_id,
-            saved_at=now,
-            content=b"",
-        )
-        row.content = seal_json(session, runtime.keys, _draft_place(row), content.model_dump(mode="json"))
-        session.add(row)
+        # In a savepoint of its own, as the primary key's violation is no unique constraint the 409 mapping knows.
+        try:
+            with session.begin_nested():
+                connection.execute(
+                    _INSERT_DRAFT,
+                    {**values, "interview_id": slot.interview_id, "person_id": slot.person_id, "case_id": slot.case_id},
+                )
+        except IntegrityError:
+            taken: dict[str, str | list[str]] = {"unique_field": "interview id"}
+            raise Conflict("that %(unique_field)s is already taken", fields=["interview_id"], params=taken) from None
     else:
-        if row.revision >= INT32:
-            raise Conflict("this draft has been saved too many times", fields=["revision"])
-        row.revision += 1
-        row.saved_by = principal.user_id
-        row.saved_at = now
-        row.content = seal_json(session, runtime.keys, _draft_place(row), content.model_dump(mode="json"))
-    session.flush()
-    return _draft_read(row, content)
+        connection.execute(_UPDATE_DRAFT, {**values, "held_id": slot.interview_id})
+    return _draft_read(slot, content)
 
 
 def read_draft(session: Session, runtime: Runtime, principal: Principal, interview_id: uuid.UUID) -> DraftRead:

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Sequence
+from typing import cast
 
-from sqlalchemy import bindparam, delete, event, select
+from sqlalchemy import Table, bindparam, delete, event, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
 
-from app.core.db import db_now
+from app.core.db import core, db_now
 from app.core.errors import Conflict
 from app.crypto import envelope
 from app.crypto.errors import DecryptionFailed
@@ -108,7 +109,8 @@ def has_data_key(session: Session, subject_id: uuid.UUID) -> bool:
 
 # The two columns, by a statement built once: loading the row as an object, by ``session.get``, which builds its
 # select and cache key again each time, cost more than the database's answer.
-_WRAPPED = select(DataKey.kek_version, DataKey.wrapped).where(DataKey.subject_id == bindparam("subject_id"))
+_KEYS = cast(Table, DataKey.__table__)
+_WRAPPED = select(_KEYS.c.kek_version, _KEYS.c.wrapped).where(_KEYS.c.subject_id == bindparam("subject_id"))
 
 
 def _wrapped(session: Session, subject_id: uuid.UUID) -> tuple[int, bytes] | None:
@@ -117,7 +119,7 @@ def _wrapped(session: Session, subject_id: uuid.UUID) -> tuple[int, bytes] | Non
     row = session.identity_map.get(identity_key(DataKey, subject_id))
     if isinstance(row, DataKey):
         return row.kek_version, row.wrapped
-    found = session.execute(_WRAPPED, {"subject_id": subject_id}).first()
+    found = core(session).execute(_WRAPPED, {"subject_id": subject_id}).first()
     return None if found is None else (found[0], found[1])
 
 

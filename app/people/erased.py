@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
-from sqlalchemy import bindparam, exists, select
+from sqlalchemy import Table, bindparam, exists, select
 
+from app.core.db import core
 from app.core.errors import Conflict
 from app.keys import datakeys
 from app.people.models import ErasedPerson
@@ -53,10 +54,10 @@ def restored(session: Session, runtime: Runtime) -> int:
 
 
 def is_erased(session: Session, person_id: uuid.UUID) -> bool:
-    return bool(session.scalar(_ERASED, {"person_id": person_id}))
+    return bool(core(session).scalar(_ERASED, {"person_id": person_id}))
 
 
-_ERASED = select(exists().where(ErasedPerson.person_id == bindparam("person_id")))
+_ERASED = select(exists().where(cast(Table, ErasedPerson.__table__).c.person_id == bindparam("person_id")))
 
 
 def erased_among(session: Session, person_ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:

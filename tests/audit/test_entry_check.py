@@ -10,7 +10,7 @@ import rfc8785
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.audit.entries import check_entry, check_entry_fully
+from app.audit.entries import check_entry, check_entry_fully, encode_plain
 
 NOT_PLAIN = "holds a value other than strings, safe integers, booleans and nulls"
 NOT_CANONICAL = "is not canonical JSON (its bytes differ from the RFC 8785 form of its content)"
@@ -182,3 +182,39 @@ def _flat_lines(draw: st.DrawFn) -> bytes:
 @given(_flat_lines())
 def test_the_fast_path_agrees_on_flat_entries(line: bytes) -> None:
     assert check_entry(line) == check_entry_fully(line)
+
+
+# The writer's fast encoding (app.audit.entries.encode_plain) must give the rfc8785 package's bytes whenever
+# it answers, and must answer for the events the log writes (flat objects of strings, integers, nulls, lists).
+
+_EVENT_VALUE = (
+    st.none()
+    | st.integers(min_value=-(2**53) + 1, max_value=2**53 - 1)
+    | st.text(st.characters(codec="utf-8"), max_size=12)
+    | st.lists(st.text(st.characters(codec="utf-8"), max_size=6), max_size=3)
+)
+
+
+@given(st.dictionaries(st.text(st.characters(max_codepoint=127), max_size=8), _EVENT_VALUE, max_size=8))
+@settings(max_examples=400)
+def test_the_fast_encoding_of_an_event_is_its_rfc8785_form(obj: dict[str, Any]) -> None:
+    assert encode_plain(obj) == rfc8785.dumps(obj)
+
+
+@given(_ENTRY)
+@settings(max_examples=400)
+def test_the_fast_encoding_answers_only_with_the_rfc8785_form(obj: Any) -> None:
+    if not isinstance(obj, dict):
+        return
+    encoded = encode_plain(obj)
+    if encoded is None:
+        return
+    assert encoded == rfc8785.dumps(obj)
+
+
+@pytest.mark.parametrize(
+    "obj",
+    [{"a": 1.5}, {"a": 2**53}, {"é": "x"}, {"a": "\ud800"}, {"a": float("nan")}, {"a": {"b": 1}}],
+)
+def test_what_the_fast_encoding_leaves_to_the_full_encoder(obj: dict[str, Any]) -> None:
+    assert encode_plain(obj) is None

@@ -132,6 +132,32 @@ def test_two_confirmations_of_one_statement_version_at_once_make_it_once(app: Fa
     assert [s["version"] for s in listed] == [1]
 
 
+def test_draft_saves_at_once_each_take_their_own_revision_and_the_last_one_holds(app: FastAPI, url: str) -> None:
+    """The draft slot is held FOR UPDATE and rewritten by a Core UPDATE: saves at once queue on the row, so each
+    raises the revision once, none is lost, and the slot holds the text of the save with the highest revision.
+    The first saves at once race the INSERT of the slot: one creates it, the others are 409 naming it."""
+    doc, case = documenter_team(app)
+    iid = recording_interview(app, doc, case)["id"]
+    path = f"/api/v1/interviews/{iid}/draft"
+    first = at_once([_put(tab, path, {"text": f"First {i}."}) for i, tab in enumerate(_tabs(doc, url, 4))])
+    created = [r for r in first if r.status_code == 200]
+    assert len(created) >= 1, [r.text for r in first]
+    assert all(r.status_code == 409 and r.json()["fields"] == ["interview_id"] for r in first if r not in created)
+    assert sorted(r.json()["revision"] for r in created) == list(range(1, len(created) + 1))
+
+    saves = at_once([_put(tab, path, {"text": f"Save {i}."}) for i, tab in enumerate(_tabs(doc, url, 6))])
+    assert [r.status_code for r in saves] == [200] * 6, [r.text for r in saves]
+    revisions = sorted(r.json()["revision"] for r in saves)
+    assert revisions == list(range(len(created) + 1, len(created) + 7))
+    last = max(saves, key=lambda r: r.json()["revision"])
+    read = doc.get(path).json()
+    assert (read["revision"], read["text"]) == (revisions[-1], last.json()["text"])
+    assert read["saved_at"] == last.json()["saved_at"]
+    assert sorted(r.json()["saved_at"] for r in saves) == [  # timed in the order they held the row
+        r.json()["saved_at"] for r in sorted(saves, key=lambda r: r.json()["revision"])
+    ]
+
+
 def test_redactions_of_one_statement_at_once_land_as_versions_in_order_or_are_refused_cleanly(
     app: FastAPI, url: str
 ) -> None:
