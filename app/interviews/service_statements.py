@@ -25,7 +25,7 @@ from app.access.principal import Principal
 from app.audit import service as audit
 from app.consent import service as consent
 from app.consent.vocabulary import ParticipationDecision
-from app.core.db import Prepared, db_now, db_time, new_id
+from app.core.db import Prepared, core, db_now, db_time, new_id
 from app.core.errors import Conflict, NotFound, ValidationFailed
 from app.core.pagination import FIRST_PAGE, Page, PageRequest, int_cursor, keyset
 from app.interviews import custody, guides, records
@@ -228,8 +228,7 @@ def save_draft(
         text=data.text,
         answers=_answers(data.answers, None if guide is None else guide.question_ids),
     )
-    session.flush()  # what the ORM holds goes first, as it did when the slot was an ORM row
-    connection = session.connection()
+    connection = core(session)  # what the ORM holds is flushed first, as it was when the slot was an ORM row
     # The clock is read with the row held, in the same statement: saves are timed in the order they hold it.
     held = connection.execute(_HELD_DRAFT(session), {"interview_id": interview.id}).first()
     if held is not None and held[0] >= INT32:
